@@ -1,0 +1,156 @@
+// The reconciler's in-memory model: desired state (normalised from the
+// metadata repo), observed state (read from the status branch) and the plan
+// that turns one into the other. Pure data; no I/O.
+import type { Architecture } from '../schema/metadata.ts';
+import type { ResolvedLimits } from '../schema/messages.ts';
+import type { BuildInputs, BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from '../schema/status.ts';
+import type { ActionKind, Reason } from '../schema/conditions.ts';
+
+export interface DesiredPackage {
+  name: string;
+  /** Path of the file that declared it, e.g. packages/hello.yaml. */
+  file: string;
+  version: string;
+  source: {
+    /** As written in the file. */
+    git: string;
+    /** Absolute URL or path agents can fetch from. */
+    url: string;
+    ref: string;
+    /** The ref resolved to a commit id. */
+    commit: string;
+    subdir?: string;
+  };
+  format: 'deb';
+  architectures: Architecture[];
+  image: string;
+  pool: string;
+  limits: ResolvedLimits;
+  release: string[];
+  rebuild: number;
+  smoke?: string;
+}
+
+export interface DesiredDistribution {
+  name: string;
+  file: string;
+  format: 'apt';
+  suite: string;
+  codename: string;
+  components: string[];
+  architectures: Architecture[];
+  origin: string;
+  label: string;
+  description?: string;
+  signingKey?: string;
+  keep: number;
+  validForDays?: number;
+  promoteFrom?: string;
+  gate: 'install-smoke' | 'none';
+}
+
+export interface PoolConfig {
+  architectures: Architecture[];
+  image?: string;
+  limits: ResolvedLimits;
+}
+
+export interface DesiredConfig {
+  trust: { keys: string[]; requireSignedCommits: boolean };
+  signing: { publicKey?: string };
+  pools: Record<string, PoolConfig>;
+  defaults: { pool: string; image: string; limits: ResolvedLimits; maxAttempts: number; keep: number };
+}
+
+export interface DesiredState {
+  /** The metadata repo commit this was read from. */
+  commit: string;
+  config: DesiredConfig;
+  packages: Map<string, DesiredPackage>;
+  distributions: Map<string, DesiredDistribution>;
+}
+
+export interface ObservedState {
+  /** The status branch commit this was read from (undefined: no branch yet). */
+  statusCommit?: string;
+  /** The last desired commit a pass reconciled (Kiln-Desired trailer). */
+  desiredCommit?: string;
+  builds: Map<string, BuildRecord>;
+  releases: Map<string, ReleaseRecord>;
+  /** Keyed by `${dist}/${package}/${version}`. */
+  gates: Map<string, GateRecord>;
+  /** Keyed by desired commit id. */
+  checks: Map<string, CheckRecord>;
+}
+
+export const gateId = (dist: string, pkg: string, version: string) => `${dist}/${pkg}/${version}`;
+
+export function emptyObserved(): ObservedState {
+  return { builds: new Map(), releases: new Map(), gates: new Map(), checks: new Map() };
+}
+
+interface ActionBase {
+  kind: ActionKind;
+  reason: Reason;
+  /** One human sentence: why this action is needed. */
+  message: string;
+}
+
+export interface BuildAction extends ActionBase {
+  kind: 'build';
+  key: string;
+  package: string;
+  version: string;
+  arch: Architecture;
+  pool: string;
+  attempt: number;
+  inputs: BuildInputs;
+  limits: ResolvedLimits;
+}
+
+export interface PublishAction extends ActionBase {
+  kind: 'publish';
+  distribution: string;
+  package: string;
+  version: string;
+  /** arch -> build key of a succeeded build. */
+  builds: Record<string, string>;
+}
+
+export interface PruneAction extends ActionBase {
+  kind: 'prune';
+  distribution: string;
+  package: string;
+  version: string;
+}
+
+export interface GateAction extends ActionBase {
+  kind: 'gate';
+  /** The distribution being promoted into. */
+  distribution: string;
+  from: string;
+  package: string;
+  version: string;
+  builds: Record<string, string>;
+  smoke?: string;
+}
+
+export interface RefuseAction extends ActionBase {
+  kind: 'refuse';
+  commit: string;
+}
+
+export type Action = BuildAction | PublishAction | PruneAction | GateAction | RefuseAction;
+
+/** Something desired that this pass cannot act on yet, and why. */
+export interface Waiting {
+  subject: string;
+  reason: string;
+  message: string;
+}
+
+export interface Plan {
+  desiredCommit: string;
+  actions: Action[];
+  waiting: Waiting[];
+}

@@ -1,0 +1,72 @@
+// The reconciler's signing key, as one small interface: status commits,
+// artifact signatures and apt Release files all sign through it.
+import * as openpgp from 'openpgp';
+import { SigningError } from '../../schema/errors.ts';
+
+export interface Signer {
+  /** Upper-case hex fingerprint (40 chars, v4 key). */
+  readonly fingerprint: string;
+  readonly userId: string;
+  readonly publicKeyArmored: string;
+  /** Detached, armored signature (git commits, signatures/<sha>.asc, Release.gpg). */
+  signDetached(data: string | Uint8Array): Promise<string>;
+  /** Cleartext-signed message (apt InRelease). */
+  signCleartext(text: string): Promise<string>;
+}
+
+export interface GeneratedKey {
+  publicKeyArmored: string;
+  privateKeyArmored: string;
+  fingerprint: string;
+}
+
+/** A new v4 key (gpg 2.2 cannot read v6 keys). */
+export async function generateKey(opts: { name: string; email: string; passphrase?: string; expiresInDays?: number }): Promise<GeneratedKey> {
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    type: 'ecc',
+    curve: 'ed25519Legacy',
+    userIDs: [{ name: opts.name, email: opts.email }],
+    passphrase: opts.passphrase,
+    keyExpirationTime: opts.expiresInDays ? opts.expiresInDays * 86400 : 0,
+    format: 'armored',
+    config: { v6Keys: false },
+  });
+  const key = await openpgp.readKey({ armoredKey: publicKey });
+  return { publicKeyArmored: publicKey, privateKeyArmored: privateKey, fingerprint: key.getFingerprint().toUpperCase() };
+}
+
+/** A Signer from an armored private key (decrypted with `passphrase` when protected). */
+export async function loadSigner(armoredPrivateKey: string, passphrase?: string): Promise<Signer> {
+  let key: openpgp.PrivateKey;
+  try {
+    key = await openpgp.readPrivateKey({ armoredKey: armoredPrivateKey });
+  } catch (cause) {
+    throw new SigningError('the signing key is not an armored OpenPGP private key', {}, { cause });
+  }
+  if (!key.isDecrypted()) {
+    if (!passphrase) throw new SigningError('the signing key is passphrase-protected: set KILN_SIGNING_PASSPHRASE');
+    try {
+      key = await openpgp.decryptKey({ privateKey: key, passphrase });
+    } catch (cause) {
+      throw new SigningError('could not decrypt the signing key: wrong passphrase?', {}, { cause });
+    }
+  }
+  const fingerprint = key.getFingerprint().toUpperCase();
+  const userId = key.getUserIDs()[0] ?? fingerprint;
+  const publicKeyArmored = key.toPublic().armor();
+  const signingKey = key;
+  return {
+    fingerprint,
+    userId,
+    publicKeyArmored,
+    async signDetached(data) {
+      const message =
+        typeof data === 'string' ? await openpgp.createMessage({ text: data, format: 'binary' }) : await openpgp.createMessage({ binary: data });
+      return (await openpgp.sign({ message, signingKeys: signingKey, detached: true, format: 'armored' })) as string;
+    },
+    async signCleartext(text) {
+      const message = await openpgp.createCleartextMessage({ text });
+      return (await openpgp.sign({ message, signingKeys: signingKey, format: 'armored' })) as string;
+    },
+  };
+}

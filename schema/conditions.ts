@@ -1,0 +1,28 @@
+// Plan action kinds and their reasons: constants, so the CLI, the status
+// branch and tests speak one vocabulary.
+
+export const ACTION_KINDS = ['build', 'publish', 'prune', 'gate', 'refuse'] as const;
+export type ActionKind = (typeof ACTION_KINDS)[number];
+
+export const REASONS = {
+  buildNew: 'NeverBuilt',
+  buildRetry: 'RetryAfterInfraFailure',
+  buildRequeue: 'DispatchLost',
+  publishNew: 'NotPublished',
+  publishUpgrade: 'NewerVersionDesired',
+  pruneRemoved: 'RemovedFromDesiredState',
+  pruneOld: 'BeyondKeepPolicy',
+  gateNeeded: 'PromotionGatePending',
+  refuseUntrusted: 'UntrustedCommit',
+} as const;
+export type Reason = (typeof REASONS)[keyof typeof REASONS];
+
+/** Why something desired is not acted on in this pass (shown by `kiln plan`). */
+export const WAIT_REASONS = {
+  building: 'Building',
+  failed: 'BuildFailed',
+  retryBackoff: 'RetryBackoff',
+  awaitingBuild: 'AwaitingBuild',
+  awaitingSource: 'AwaitingSourceDistribution',
+  gateFailed: 'GateFailed',
+} as const;

@@ -1,0 +1,110 @@
+// Typed errors shared by the reconciler, agents and the CLI. Errors cross NATS,
+// so compare `code`, not `instanceof`, across processes (see toJSON()).
+
+export interface SourcePosition {
+  file: string;
+  line?: number;
+  col?: number;
+}
+
+export type ErrorKind =
+  /** Needs a human: bad input. Never retried. */
+  | 'stalled'
+  /** Transient: retry after a delay. */
+  | 'transient';
+
+export abstract class KilnError extends Error {
+  abstract readonly code: string;
+  readonly kind: ErrorKind = 'transient';
+  readonly data: Record<string, unknown>;
+
+  constructor(message: string, data: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.data = data;
+  }
+
+  toJSON(): { name: string; code: string; kind: ErrorKind; message: string; data: Record<string, unknown> } {
+    return { name: this.name, code: this.code, kind: this.kind, message: this.message, data: this.data };
+  }
+}
+
+/** One problem found in the metadata repo, with its place. */
+export interface Diagnostic extends SourcePosition {
+  message: string;
+  /** JSON pointer of the offending value, when known. */
+  path?: string;
+  severity: 'error' | 'warning';
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = [d.file, d.line, d.col].filter((x) => x !== undefined).join(':');
+  return `${where}: ${d.severity === 'warning' ? 'warning: ' : ''}${d.message}`;
+}
+
+/** The desired state is invalid: every problem, each with file:line:col. */
+export class InvalidMetadataError extends KilnError {
+  readonly code = 'KILN_INVALID_METADATA';
+  override readonly kind = 'stalled';
+  readonly diagnostics: Diagnostic[];
+  constructor(diagnostics: Diagnostic[], rev?: string) {
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    super(
+      `${errors.length} problem${errors.length === 1 ? '' : 's'} in the metadata repo${rev ? ` at ${rev.slice(0, 12)}` : ''}:\n` +
+        errors.map((d) => '  ' + formatDiagnostic(d)).join('\n'),
+      { diagnostics, rev },
+    );
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** Bad command-line usage or an unusable environment (exit code 2). */
+export class UsageError extends KilnError {
+  readonly code = 'KILN_USAGE';
+  override readonly kind = 'stalled';
+}
+
+export class NotFoundError extends KilnError {
+  readonly code = 'KILN_NOT_FOUND';
+  override readonly kind = 'stalled';
+}
+
+/** A git ref or source could not be resolved. */
+export class SourceResolveError extends KilnError {
+  readonly code = 'KILN_SOURCE_RESOLVE';
+}
+
+/** The status branch moved while we wrote; the caller re-reads, merges and retries. */
+export class StatusConflictError extends KilnError {
+  readonly code = 'KILN_STATUS_CONFLICT';
+}
+
+export class SigningError extends KilnError {
+  readonly code = 'KILN_SIGNING';
+  override readonly kind = 'stalled';
+}
+
+/** An artifact's bytes do not match the digest that was claimed for them. */
+export class DigestMismatchError extends KilnError {
+  readonly code = 'KILN_DIGEST_MISMATCH';
+}
+
+/** A build failed because of its recipe: retrying will not help. */
+export class BuildFailedError extends KilnError {
+  readonly code = 'KILN_BUILD_FAILED';
+  override readonly kind = 'stalled';
+}
+
+/** A desired-state commit is not signed by a trusted key. */
+export class UntrustedCommitError extends KilnError {
+  readonly code = 'KILN_UNTRUSTED_COMMIT';
+  override readonly kind = 'stalled';
+}
+
+export class PublishError extends KilnError {
+  readonly code = 'KILN_PUBLISH';
+}
+
+export function isKilnError(e: unknown): e is KilnError {
+  return e instanceof KilnError;
+}

@@ -1,0 +1,6 @@
+export * from './errors.ts';
+export * from './metadata.ts';
+export * from './status.ts';
+export * from './messages.ts';
+export * from './nats.ts';
+export * from './conditions.ts';

@@ -1,0 +1,90 @@
+// Wire formats of NATS messages between the reconciler and agents.
+import type { FromSchema } from 'json-schema-to-ts';
+import { artifactSchema, buildInputsSchema, FAILURE_CLASSES } from './status.ts';
+
+const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
+const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+
+export const resolvedLimitsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['memoryMiB', 'cpus', 'pids', 'timeoutSeconds'],
+  properties: {
+    memoryMiB: { type: 'integer', minimum: 1 },
+    cpus: { type: 'number', exclusiveMinimum: 0 },
+    pids: { type: 'integer', minimum: 1 },
+    timeoutSeconds: { type: 'integer', minimum: 1 },
+  },
+} as const;
+
+export const buildJobSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/build-job.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['v', 'key', 'attempt', 'inputs', 'pool', 'limits', 'dispatchedAt'],
+  properties: {
+    v: { const: 1 },
+    key: sha256,
+    attempt: { type: 'integer', minimum: 1 },
+    inputs: buildInputsSchema,
+    pool: { type: 'string' },
+    limits: resolvedLimitsSchema,
+    dispatchedAt: { type: 'string' },
+    desiredCommit: { type: 'string' },
+  },
+} as const;
+
+export const buildResultSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/build-result.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['v', 'key', 'attempt', 'agent', 'outcome', 'artifacts', 'startedAt', 'finishedAt'],
+  properties: {
+    v: { const: 1 },
+    key: sha256,
+    attempt: { type: 'integer', minimum: 1 },
+    agent: { type: 'string' },
+    outcome: { enum: ['succeeded', 'failed'] },
+    failureClass: { enum: FAILURE_CLASSES },
+    reason: { type: 'string' },
+    exitCode: { type: 'integer' },
+    oomKilled: { type: 'boolean' },
+    timedOut: { type: 'boolean' },
+    artifacts: { type: 'array', items: artifactSchema },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['sha256', 'size', 'object'],
+      properties: { sha256, size: { type: 'integer', minimum: 0 }, object: { type: 'string' } },
+    },
+    logTail: { type: 'string' },
+    startedAt: { type: 'string' },
+    finishedAt: { type: 'string' },
+  },
+} as const;
+
+export const agentInfoSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/agent-info.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'pool', 'arch', 'running', 'startedAt', 'lastSeen', 'concurrency', 'draining'],
+  properties: {
+    id: { type: 'string' },
+    pool: { type: 'string' },
+    arch: { type: 'string' },
+    host: { type: 'string' },
+    concurrency: { type: 'integer', minimum: 1 },
+    running: { type: 'array', items: { type: 'string' } },
+    draining: { type: 'boolean' },
+    startedAt: { type: 'string' },
+    lastSeen: { type: 'string' },
+  },
+} as const;
+
+export type ResolvedLimits = FromSchema<typeof resolvedLimitsSchema>;
+export type BuildJob = FromSchema<typeof buildJobSchema>;
+export type BuildResult = FromSchema<typeof buildResultSchema>;
+export type AgentInfo = FromSchema<typeof agentInfoSchema>;

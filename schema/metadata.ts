@@ -1,0 +1,171 @@
+// JSON Schemas (draft 2020-12) of the metadata repo's files. The TypeScript
+// types are derived from these same objects (json-schema-to-ts), so there is
+// no hand-kept twin to drift.
+import type { FromSchema } from 'json-schema-to-ts';
+
+const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
+
+/** Debian architectures Kiln knows. `all` is for arch-independent packages. */
+export const ARCHITECTURES = ['amd64', 'arm64', 'armhf', 'armel', 'i386', 'ppc64el', 's390x', 'riscv64', 'mips64el', 'all'] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+
+/** Names that become path segments, subjects and Debian package names. */
+export const NAME_PATTERN = '^[a-z0-9][a-z0-9+.-]{0,62}[a-z0-9+]$';
+export const POOL_PATTERN = '^[a-z0-9][a-z0-9_-]{0,30}$';
+export const FINGERPRINT_PATTERN = '^[0-9A-F]{40}$';
+
+const limitsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    memoryMiB: { type: 'integer', minimum: 64, maximum: 262144, description: 'Memory limit of the build container, MiB.' },
+    cpus: { type: 'number', exclusiveMinimum: 0, maximum: 256, description: 'CPU limit (fractional cores).' },
+    pids: { type: 'integer', minimum: 16, maximum: 1000000, description: 'Maximum number of processes.' },
+    timeoutSeconds: { type: 'integer', minimum: 1, maximum: 172800, description: 'Wall-clock limit of one build.' },
+  },
+} as const;
+
+const architectureList = {
+  type: 'array',
+  minItems: 1,
+  uniqueItems: true,
+  items: { enum: ARCHITECTURES },
+} as const;
+
+export const kilnConfigSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/kiln.json',
+  title: 'kiln.yaml',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    trust: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Who may change the desired state.',
+      properties: {
+        keys: {
+          type: 'array',
+          uniqueItems: true,
+          items: { type: 'string', pattern: '^keys/[A-Za-z0-9._-]+\\.asc$' },
+          description: 'Armored public keys (paths under keys/) whose signed commits are acted on.',
+        },
+        requireSignedCommits: { type: 'boolean', description: 'Refuse unsigned or untrusted desired commits (default true).' },
+      },
+    },
+    signing: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        publicKey: { type: 'string', pattern: '^keys/[A-Za-z0-9._-]+\\.asc$', description: "The reconciler's public key, published with every repository." },
+      },
+    },
+    pools: {
+      type: 'object',
+      description: 'Agent pools: each gets one work queue per architecture.',
+      propertyNames: { pattern: POOL_PATTERN },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['architectures'],
+        properties: {
+          architectures: architectureList,
+          image: { type: 'string', minLength: 1 },
+          limits: limitsSchema,
+        },
+      },
+    },
+    defaults: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        pool: { type: 'string', pattern: POOL_PATTERN },
+        image: { type: 'string', minLength: 1 },
+        limits: limitsSchema,
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100, description: 'Attempts for infrastructure failures.' },
+        keep: { type: 'integer', minimum: 1, maximum: 1000, description: 'Versions kept per package in a distribution.' },
+      },
+    },
+  },
+} as const;
+
+export const packageSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/package.json',
+  title: 'Package',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'source', 'format', 'architectures'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN, description: 'Debian source package name.' },
+    version: { type: 'string', minLength: 1, maxLength: 128, description: 'Debian version, e.g. 1.2.0-1.' },
+    source: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['git', 'ref'],
+      properties: {
+        git: { type: 'string', minLength: 1, maxLength: 2048, description: 'Git URL (http(s)://, file://) or a path relative to the metadata repo.' },
+        ref: { type: 'string', minLength: 1, maxLength: 256, description: 'Branch, tag or commit id.' },
+        subdir: { type: 'string', pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/+-]+$', description: 'Directory of the package inside the source repo.' },
+      },
+    },
+    format: { enum: ['deb'], description: 'Package format (deb today; oci and rpm later).' },
+    architectures: architectureList,
+    image: { type: 'string', minLength: 1, description: 'Builder image; pin with name@sha256:… for reproducible keys.' },
+    pool: { type: 'string', pattern: POOL_PATTERN },
+    limits: limitsSchema,
+    release: {
+      type: 'array',
+      uniqueItems: true,
+      items: { type: 'string', pattern: NAME_PATTERN },
+      description: 'Distributions that release this package.',
+    },
+    rebuild: { type: 'integer', minimum: 0, description: 'Bump to force a rebuild of the same inputs.' },
+    smoke: { type: 'string', minLength: 1, maxLength: 4096, description: 'Command run after install by promotion gates.' },
+  },
+} as const;
+
+export const distributionSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/distribution.json',
+  title: 'Distribution',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'format', 'suite', 'architectures'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN },
+    format: { enum: ['apt'] },
+    suite: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+    codename: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+    components: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' } },
+    architectures: architectureList,
+    origin: { type: 'string', minLength: 1, maxLength: 200 },
+    label: { type: 'string', minLength: 1, maxLength: 200 },
+    description: { type: 'string', maxLength: 1000 },
+    signingKey: { type: 'string', pattern: FINGERPRINT_PATTERN, description: 'Fingerprint of the key that signs Release files.' },
+    keep: { type: 'integer', minimum: 1, maximum: 1000, description: 'Versions kept per package.' },
+    validForDays: { type: 'integer', minimum: 1, maximum: 3650, description: 'Adds Valid-Until to Release.' },
+    promoteFrom: { type: 'string', pattern: NAME_PATTERN, description: 'Take versions only once published there and gated.' },
+    gate: { enum: ['install-smoke', 'none'], description: 'What a version must pass before promotion.' },
+  },
+} as const;
+
+export type KilnConfigDoc = FromSchema<typeof kilnConfigSchema>;
+export type PackageDoc = FromSchema<typeof packageSchema>;
+export type DistributionDoc = FromSchema<typeof distributionSchema>;
+export type Limits = FromSchema<typeof limitsSchema>;
+
+/** Where each kind of file lives in the metadata repo. */
+export const METADATA_LAYOUT = {
+  config: 'kiln.yaml',
+  packagesDir: 'packages',
+  distributionsDir: 'distributions',
+  keysDir: 'keys',
+} as const;
+
+/** Bounds enforced before parsing, so hostile input cannot exhaust memory. */
+export const METADATA_LIMITS = {
+  maxFileBytes: 256 * 1024,
+  maxAliasCount: 50,
+  maxFiles: 100_000,
+} as const;

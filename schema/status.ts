@@ -1,0 +1,197 @@
+// Schemas of the records on the status branch (kiln/status): the observed state.
+import type { FromSchema } from 'json-schema-to-ts';
+
+const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
+
+export const STATUS_BRANCH = 'kiln/status';
+export const STATUS_REF = `refs/heads/${STATUS_BRANCH}`;
+
+/** Paths on the status branch. */
+export const STATUS_LAYOUT = {
+  build: (key: string) => `builds/${key}.yaml`,
+  signature: (sha256: string) => `signatures/${sha256}.asc`,
+  release: (dist: string) => `releases/${dist}.yaml`,
+  gate: (dist: string, pkg: string, version: string) => `gates/${dist}/${pkg}_${version}.yaml`,
+  check: (commit: string) => `checks/${commit}.yaml`,
+} as const;
+
+/** Commit trailers of status commits; `git log` greps on these. */
+export const TRAILERS = {
+  desired: 'Kiln-Desired',
+  builds: 'Kiln-Builds',
+  releases: 'Kiln-Releases',
+  refused: 'Kiln-Refused',
+} as const;
+
+const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+const isoTime = { type: 'string', minLength: 10 } as const;
+
+export const artifactSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'sha256', 'size'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._+~-]*$' },
+    sha256,
+    size: { type: 'integer', minimum: 0 },
+  },
+} as const;
+
+/** Everything that determines a build's output; its canonical JSON hashes to the build key. */
+export const buildInputsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['package', 'version', 'source', 'recipe', 'image', 'arch', 'target'],
+  properties: {
+    package: { type: 'string' },
+    version: { type: 'string' },
+    source: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'commit'],
+      properties: { url: { type: 'string' }, commit: { type: 'string' }, subdir: { type: 'string' } },
+    },
+    recipe: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['format', 'rebuild'],
+      properties: { format: { type: 'string' }, rebuild: { type: 'integer' } },
+    },
+    image: { type: 'string' },
+    arch: { type: 'string' },
+    target: { type: 'string' },
+  },
+} as const;
+
+export const FAILURE_CLASSES = ['build', 'limit', 'infra', 'poison', 'integrity'] as const;
+
+export const attemptSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['n', 'dispatchedAt'],
+  properties: {
+    n: { type: 'integer', minimum: 1 },
+    dispatchedAt: isoTime,
+    agent: { type: 'string' },
+    startedAt: isoTime,
+    finishedAt: isoTime,
+    outcome: { enum: ['succeeded', 'failed'] },
+    failureClass: { enum: FAILURE_CLASSES },
+    reason: { type: 'string' },
+    exitCode: { type: 'integer' },
+    oomKilled: { type: 'boolean' },
+    timedOut: { type: 'boolean' },
+  },
+} as const;
+
+export const buildRecordSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/build-record.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['key', 'inputs', 'pool', 'state', 'attempts', 'desiredCommit'],
+  properties: {
+    key: sha256,
+    inputs: buildInputsSchema,
+    pool: { type: 'string' },
+    desiredCommit: { type: 'string', description: 'The desired-state commit that asked for this build.' },
+    /** queued: dispatched, no result yet; failed with retryAt: waiting for another attempt. */
+    state: { enum: ['queued', 'succeeded', 'failed'] },
+    attempts: { type: 'array', items: attemptSchema },
+    retryAt: { ...isoTime, description: 'When a retryable failure may be dispatched again.' },
+    failure: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['class', 'reason', 'retryable'],
+      properties: {
+        class: { enum: FAILURE_CLASSES },
+        reason: { type: 'string' },
+        retryable: { type: 'boolean' },
+        logTail: { type: 'string' },
+      },
+    },
+    artifacts: { type: 'array', items: artifactSchema },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['sha256', 'size'],
+      properties: { sha256, size: { type: 'integer', minimum: 0 }, object: { type: 'string' } },
+    },
+  },
+} as const;
+
+export const releasedPackageSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'builds'],
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    /** arch -> build key */
+    builds: { type: 'object', additionalProperties: sha256 },
+    artifacts: { type: 'array', items: artifactSchema },
+    publishedAt: isoTime,
+  },
+} as const;
+
+export const releaseRecordSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/release-record.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['distribution', 'desiredCommit', 'packages'],
+  properties: {
+    distribution: { type: 'string' },
+    desiredCommit: { type: 'string' },
+    publishedAt: isoTime,
+    signingKey: { type: 'string' },
+    /** sha256 of the Release file as published, to detect drift of the served repo. */
+    releaseSha256: sha256,
+    packages: { type: 'array', items: releasedPackageSchema },
+  },
+} as const;
+
+export const gateRecordSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/gate-record.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['distribution', 'from', 'package', 'version', 'verdict', 'at'],
+  properties: {
+    distribution: { type: 'string' },
+    from: { type: 'string' },
+    package: { type: 'string' },
+    version: { type: 'string' },
+    gate: { type: 'string' },
+    verdict: { enum: ['passed', 'failed'] },
+    reason: { type: 'string' },
+    logTail: { type: 'string' },
+    at: isoTime,
+  },
+} as const;
+
+export const checkRecordSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/check-record.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['commit', 'verdict', 'at'],
+  properties: {
+    commit: { type: 'string' },
+    verdict: { enum: ['trusted', 'refused', 'invalid', 'valid'] },
+    signer: { type: 'string' },
+    reason: { type: 'string' },
+    diagnostics: { type: 'array', items: { type: 'string' } },
+    at: isoTime,
+  },
+} as const;
+
+export type Artifact = FromSchema<typeof artifactSchema>;
+export type BuildInputs = FromSchema<typeof buildInputsSchema>;
+export type BuildAttempt = FromSchema<typeof attemptSchema>;
+export type BuildRecord = FromSchema<typeof buildRecordSchema>;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+export type ReleasedPackage = FromSchema<typeof releasedPackageSchema>;
+export type ReleaseRecord = FromSchema<typeof releaseRecordSchema>;
+export type GateRecord = FromSchema<typeof gateRecordSchema>;
+export type CheckRecord = FromSchema<typeof checkRecordSchema>;

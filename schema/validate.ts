@@ -1,0 +1,43 @@
+// ajv validators, compiled once per process. Each returns typed data or ajv's errors.
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { distributionSchema, kilnConfigSchema, packageSchema } from './metadata.ts';
+import type { DistributionDoc, KilnConfigDoc, PackageDoc } from './metadata.ts';
+import { buildRecordSchema, checkRecordSchema, gateRecordSchema, releaseRecordSchema } from './status.ts';
+import type { BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from './status.ts';
+import { agentInfoSchema, buildJobSchema, buildResultSchema } from './messages.ts';
+import type { AgentInfo, BuildJob, BuildResult } from './messages.ts';
+
+const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+
+function compile<T>(schema: object): ValidateFunction<T> {
+  return ajv.compile<T>(schema);
+}
+
+export const validators = {
+  kilnConfig: compile<KilnConfigDoc>(kilnConfigSchema),
+  package: compile<PackageDoc>(packageSchema),
+  distribution: compile<DistributionDoc>(distributionSchema),
+  buildRecord: compile<BuildRecord>(buildRecordSchema),
+  releaseRecord: compile<ReleaseRecord>(releaseRecordSchema),
+  gateRecord: compile<GateRecord>(gateRecordSchema),
+  checkRecord: compile<CheckRecord>(checkRecordSchema),
+  buildJob: compile<BuildJob>(buildJobSchema),
+  buildResult: compile<BuildResult>(buildResultSchema),
+  agentInfo: compile<AgentInfo>(agentInfoSchema),
+} as const;
+
+export type ValidatorName = keyof typeof validators;
+export type { ErrorObject };
+
+/** Validate or throw a plain Error listing ajv's messages (for wire data, not user files). */
+export function assertValid<K extends ValidatorName>(
+  name: K,
+  value: unknown,
+): (typeof validators)[K] extends ValidateFunction<infer T> ? T : never {
+  const v = validators[name] as ValidateFunction;
+  if (!v(value)) {
+    const msg = (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+    throw new TypeError(`invalid ${name}: ${msg}`);
+  }
+  return value as never;
+}
