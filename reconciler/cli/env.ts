@@ -1,0 +1,27 @@
+// The only module that reads process.env: every setting a command may take
+// from the environment, resolved once and frozen.
+
+export interface Env {
+  readonly natsUrl?: string;
+  readonly repo?: string;
+  /** Armored private key, or a path to one (KILN_SIGNING_KEY / KILN_SIGNING_KEY_FILE). */
+  readonly signingKey?: string;
+  readonly signingKeyFile?: string;
+  readonly signingPassphrase?: string;
+  readonly logLevel: string;
+  readonly isTTY: boolean;
+  readonly noColor: boolean;
+}
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env, isTTY = Boolean(process.stdout.isTTY)): Env {
+  return Object.freeze({
+    natsUrl: source.KILN_NATS_URL || undefined,
+    repo: source.KILN_REPO || undefined,
+    signingKey: source.KILN_SIGNING_KEY || undefined,
+    signingKeyFile: source.KILN_SIGNING_KEY_FILE || undefined,
+    signingPassphrase: source.KILN_SIGNING_PASSPHRASE || undefined,
+    logLevel: source.KILN_LOG_LEVEL || 'info',
+    isTTY,
+    noColor: Boolean(source.NO_COLOR),
+  });
+}

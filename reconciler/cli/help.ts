@@ -1,0 +1,49 @@
+// --help text, generated from the same definitions the parser uses.
+import type { Command } from './command.ts';
+
+export const GLOBAL_OPTIONS = {
+  json: { type: 'boolean', description: 'Print machine-readable JSON on stdout.' },
+  help: { type: 'boolean', short: 'h', description: 'Show help.' },
+  quiet: { type: 'boolean', short: 'q', description: 'Only log warnings and errors.' },
+} as const;
+
+function optionLines(options: Command['options']): string[] {
+  const rows = Object.entries(options).map(([name, o]) => {
+    const left = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.valueName ?? 'VALUE'}` : ''}`;
+    const def = o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : '';
+    return [left, o.description + def] as const;
+  });
+  const width = Math.max(0, ...rows.map(([l]) => l.length));
+  return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`);
+}
+
+export function commandHelp(cmd: Command): string {
+  const pos = (cmd.positionals ?? []).map((p) => (p.required ? p.name : `[${p.name}]`)).join(' ');
+  const lines = [`Usage: kiln ${cmd.path.join(' ')} [options]${pos ? ' ' + pos : ''}`, '', cmd.summary];
+  if (cmd.description) lines.push('', cmd.description);
+  if (cmd.positionals?.length) {
+    lines.push('', 'Arguments:');
+    for (const p of cmd.positionals) lines.push(`  ${p.name.padEnd(14)}  ${p.description}`);
+  }
+  lines.push('', 'Options:', ...optionLines({ ...cmd.options, ...GLOBAL_OPTIONS }));
+  if (cmd.examples?.length) lines.push('', 'Examples:', ...cmd.examples.map((e) => `  ${e}`));
+  return lines.join('\n') + '\n';
+}
+
+export function rootHelp(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((c) => c.path.join(' ').length));
+  return [
+    'Usage: kiln <command> [options]',
+    '',
+    'Kiln keeps package repositories equal to what a git metadata repo declares:',
+    'it plans, builds on container agents over NATS JetStream, signs, publishes,',
+    'and records every outcome as a signed commit on the kiln/status branch.',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `kiln <command> --help` for a command\'s options.',
+    'Exit codes: 0 ok, 1 problems found (invalid metadata, failed builds), 2 usage or environment error.',
+    '',
+  ].join('\n');
+}
