@@ -40,11 +40,15 @@ export const buildResultSchema = {
   $id: 'https://kiln.dev/schema/build-result.json',
   type: 'object',
   additionalProperties: false,
-  required: ['v', 'key', 'attempt', 'agent', 'outcome', 'artifacts', 'startedAt', 'finishedAt'],
+  required: ['v', 'key', 'attempt', 'inputs', 'pool', 'agent', 'outcome', 'artifacts', 'startedAt', 'finishedAt'],
   properties: {
     v: { const: 1 },
     key: sha256,
     attempt: { type: 'integer', minimum: 1 },
+    /** Echoed from the job, so a result can be recorded even if its dispatch never was. */
+    inputs: buildInputsSchema,
+    pool: { type: 'string' },
+    desiredCommit: { type: 'string' },
     agent: { type: 'string' },
     outcome: { enum: ['succeeded', 'failed'] },
     failureClass: { enum: FAILURE_CLASSES },
