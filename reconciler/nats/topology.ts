@@ -1,0 +1,187 @@
+// The JetStream topology Kiln runs on: streams, durable consumers, KV and
+// Object Store buckets. ensureTopology() is idempotent: it creates what is
+// missing, updates settings that drifted and leaves the rest alone. It never
+// deletes: a pool removed from kiln.yaml keeps its consumer (and its queued jobs)
+// until an operator removes it.
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { ConsumerConfig, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { nanos } from '@nats-io/transport-node';
+import { BUCKETS, buildConsumerName, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+
+export interface TopologyOptions {
+  pools: Record<string, { architectures: string[] }>;
+  /** How long a pulled job may go without ack/working() before redelivery. */
+  ackWaitMs?: number;
+  /** Deliveries of one job before the server gives up on it (poison bound). */
+  maxDeliver?: number;
+  /** Window in which a re-published Nats-Msg-Id is dropped. */
+  duplicateWindowMs?: number;
+  /** An agent whose heartbeat is older than this disappears from the registry. */
+  agentTtlMs?: number;
+  /** Ack wait of the reconciler's results consumer (it commits to git before acking). */
+  resultsAckWaitMs?: number;
+  /** How long live log lines are kept. */
+  logMaxAgeMs?: number;
+}
+
+export const TOPOLOGY_DEFAULTS = {
+  ackWaitMs: 30_000,
+  maxDeliver: 5,
+  duplicateWindowMs: 24 * 3600_000,
+  agentTtlMs: 30_000,
+  resultsAckWaitMs: 60_000,
+  logMaxAgeMs: 24 * 3600_000,
+} as const;
+
+type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'storage' | 'duplicate_window' | 'max_age' | 'discard'>;
+type ConsumerSpec = Pick<ConsumerConfig, 'durable_name' | 'filter_subject' | 'ack_policy' | 'ack_wait' | 'max_deliver' | 'deliver_policy'>;
+
+export interface TopologyPlan {
+  streams: StreamSpec[];
+  consumers: { stream: string; config: ConsumerSpec }[];
+}
+
+const POOL_OR_ARCH = /^[A-Za-z0-9_-]+$/;
+
+/** Pure: the streams and consumers wanted for these options. */
+export function planTopology(opts: TopologyOptions): TopologyPlan {
+  const o = { ...TOPOLOGY_DEFAULTS, ...definedOnly(opts) };
+  const streams: StreamSpec[] = [
+    {
+      name: STREAMS.builds,
+      subjects: [SUBJECTS.buildsAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      max_age: 0,
+      discard: DiscardPolicy.Old,
+    },
+    {
+      name: STREAMS.results,
+      subjects: [SUBJECTS.resultsAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      max_age: 0,
+      discard: DiscardPolicy.Old,
+    },
+    {
+      name: STREAMS.logs,
+      subjects: [SUBJECTS.logsAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      duplicate_window: nanos(Math.min(120_000, o.logMaxAgeMs)),
+      max_age: nanos(o.logMaxAgeMs),
+      discard: DiscardPolicy.Old,
+    },
+  ];
+  const consumers: TopologyPlan['consumers'] = [];
+  for (const [pool, { architectures }] of Object.entries(opts.pools).sort(([a], [b]) => a.localeCompare(b))) {
+    for (const arch of [...new Set(architectures)].sort()) {
+      // Subject tokens: a '.' or wildcard in a pool/arch name would make filters overlap.
+      if (!POOL_OR_ARCH.test(pool) || !POOL_OR_ARCH.test(arch)) {
+        throw new TypeError(`pool '${pool}' / arch '${arch}': names may only hold letters, digits, '_' and '-'`);
+      }
+      consumers.push({
+        stream: STREAMS.builds,
+        config: {
+          durable_name: buildConsumerName(pool, arch),
+          filter_subject: SUBJECTS.build(pool, arch),
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: nanos(o.ackWaitMs),
+          max_deliver: o.maxDeliver,
+          deliver_policy: DeliverPolicy.All,
+        },
+      });
+    }
+  }
+  consumers.push({
+    stream: STREAMS.results,
+    config: {
+      durable_name: RESULTS_CONSUMER,
+      filter_subject: SUBJECTS.resultsAll,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(o.resultsAckWaitMs),
+      // A result is never dropped: the reconciler acks only once it is in git.
+      max_deliver: -1,
+      deliver_policy: DeliverPolicy.All,
+    },
+  });
+  return { streams, consumers };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Pure: the keys of `want` whose values differ in `have`. */
+export function drift<T extends object>(want: T, have: Partial<T>): (keyof T)[] {
+  return (Object.keys(want) as (keyof T)[]).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(have[k]));
+}
+
+function isNotFound(e: unknown): boolean {
+  const err = e as { message?: string; name?: string; code?: number; api_error?: { err_code?: number } };
+  return /not found/i.test(err?.message ?? '') || err?.name === 'StreamNotFoundError' || err?.name === 'ConsumerNotFoundError';
+}
+
+async function ensureStream(jsm: JetStreamManager, want: StreamSpec): Promise<void> {
+  let have: StreamConfig;
+  try {
+    have = (await jsm.streams.info(want.name)).config;
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    await jsm.streams.add(want);
+    return;
+  }
+  if (have.retention !== want.retention || have.storage !== want.storage) {
+    throw new TypeError(
+      `stream ${want.name} exists with retention=${have.retention} storage=${have.storage}; ` +
+        `Kiln needs retention=${want.retention} storage=${want.storage} (these cannot be changed in place)`,
+    );
+  }
+  if (drift(want, have).length > 0) await jsm.streams.update(want.name, { ...have, ...want });
+}
+
+async function ensureConsumer(jsm: JetStreamManager, stream: string, want: ConsumerSpec): Promise<void> {
+  const name = want.durable_name!;
+  let have: ConsumerConfig;
+  try {
+    have = (await jsm.consumers.info(stream, name)).config;
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    await jsm.consumers.add(stream, want);
+    return;
+  }
+  const changed = drift(want, have);
+  if (changed.length === 0) return;
+  const { ack_wait, max_deliver, filter_subject } = want;
+  await jsm.consumers.update(stream, name, { ack_wait, max_deliver, filter_subject });
+}
+
+/** Create or update everything Kiln needs on the server. Safe to run on every start. */
+export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<void> {
+  const o = { ...TOPOLOGY_DEFAULTS, ...definedOnly(opts) };
+  const plan = planTopology(opts);
+  const jsm = await jetstreamManager(nc);
+  for (const s of plan.streams) await ensureStream(jsm, s);
+  for (const c of plan.consumers) await ensureConsumer(jsm, c.stream, c.config);
+
+  const kvm = new Kvm(nc);
+  // Heartbeats: the bucket's max_age is the TTL (per-key TTL is a no-op on 2.9).
+  await kvm.create(BUCKETS.agents, { history: 1, ttl: o.agentTtlMs });
+  await ensureMaxAge(jsm, `KV_${BUCKETS.agents}`, o.agentTtlMs);
+  await kvm.create(BUCKETS.control, { history: 1 });
+  await kvm.create(BUCKETS.lease, { history: 1 });
+  await new Objm(nc).create(BUCKETS.artifacts, { storage: StorageType.File });
+}
+
+/** Kvm.create() opens an existing bucket as is; apply a changed TTL ourselves. */
+async function ensureMaxAge(jsm: JetStreamManager, stream: string, ms: number): Promise<void> {
+  const cfg = (await jsm.streams.info(stream)).config;
+  if (cfg.max_age === nanos(ms)) return;
+  // The server refuses a duplicate window longer than max_age.
+  await jsm.streams.update(stream, { ...cfg, max_age: nanos(ms), duplicate_window: Math.min(cfg.duplicate_window, nanos(ms)) });
+}
