@@ -108,3 +108,15 @@ export class PublishError extends KilnError {
 export function isKilnError(e: unknown): e is KilnError {
   return e instanceof KilnError;
 }
+
+/** A .deb file that cannot be read (bad ar archive, no control member, bad control paragraph). */
+export class DebFormatError extends KilnError {
+  readonly code = 'KILN_DEB_FORMAT';
+  override readonly kind = 'stalled';
+}
+
+/** publishApt was asked for something it must refuse (hostile name, unknown component, a pool file changing bytes). */
+export class PublishInputError extends KilnError {
+  readonly code = 'KILN_PUBLISH_INPUT';
+  override readonly kind = 'stalled';
+}
