@@ -10,10 +10,12 @@ export const REASONS = {
   buildRequeue: 'DispatchLost',
   publishNew: 'NotPublished',
   publishUpgrade: 'NewerVersionDesired',
+  publishRebuilt: 'SameVersionRebuilt',
   pruneRemoved: 'RemovedFromDesiredState',
   pruneOld: 'BeyondKeepPolicy',
   gateNeeded: 'PromotionGatePending',
   refuseUntrusted: 'UntrustedCommit',
+  refuseInvalid: 'InvalidMetadata',
 } as const;
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
 
@@ -25,4 +27,6 @@ export const WAIT_REASONS = {
   awaitingBuild: 'AwaitingBuild',
   awaitingSource: 'AwaitingSourceDistribution',
   gateFailed: 'GateFailed',
+  gaveUp: 'GaveUp',
+  refused: 'Refused',
 } as const;

@@ -1,0 +1,27 @@
+// Build identity (DESIGN.md "Identity"): the sha256 of the canonical JSON
+// (RFC 8785) of every input that determines a build's output. It is the
+// dedup id, the status record's name and the cache key.
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { Architecture } from '../../schema/metadata.ts';
+import type { BuildInputs } from '../../schema/status.ts';
+import type { DesiredPackage } from '../model.ts';
+
+export function buildKey(inputs: BuildInputs): string {
+  const json = canonicalize(inputs);
+  if (json === undefined) throw new TypeError('build inputs are not serialisable');
+  return createHash('sha256').update(json).digest('hex');
+}
+
+/** The inputs of one package built for one architecture. */
+export function buildInputs(pkg: DesiredPackage, arch: Architecture): BuildInputs {
+  return {
+    package: pkg.name,
+    version: pkg.version,
+    source: { url: pkg.source.url, commit: pkg.source.commit, ...(pkg.source.subdir ? { subdir: pkg.source.subdir } : {}) },
+    recipe: { format: pkg.format, rebuild: pkg.rebuild },
+    image: pkg.image,
+    arch,
+    target: pkg.format,
+  };
+}

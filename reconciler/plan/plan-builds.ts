@@ -1,0 +1,107 @@
+// Which builds the desired state needs, and what to do about each given its
+// record on the status branch. Pure.
+import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
+import type { Architecture } from '../../schema/metadata.ts';
+import type { BuildRecord } from '../../schema/status.ts';
+import type { BuildAction, DesiredPackage, DesiredState, ObservedState, Waiting } from '../model.ts';
+import { buildInputs, buildKey } from './build-key.ts';
+
+export interface BuildPlanOptions {
+  now: Date;
+  /** How long a queued build may stay without any result before it is dispatched again, on top of its time limit. */
+  queueGraceMs: number;
+}
+
+export interface PlannedBuild {
+  package: string;
+  arch: Architecture;
+  key: string;
+  state: 'succeeded' | 'pending' | 'failed';
+}
+
+export interface BuildPlan {
+  actions: BuildAction[];
+  waiting: Waiting[];
+  /** package name -> arch -> planned build. */
+  builds: Map<string, Map<Architecture, PlannedBuild>>;
+}
+
+// Build keys are pure functions of a package entry: memoise per entry object so
+// an incremental pass over 10k packages hashes only the ones that changed.
+const keyMemo = new WeakMap<DesiredPackage, Map<Architecture, { key: string; inputs: ReturnType<typeof buildInputs> }>>();
+
+export function keyedInputs(pkg: DesiredPackage, arch: Architecture) {
+  let perArch = keyMemo.get(pkg);
+  if (!perArch) keyMemo.set(pkg, (perArch = new Map()));
+  let hit = perArch.get(arch);
+  if (!hit) {
+    const inputs = buildInputs(pkg, arch);
+    hit = { key: buildKey(inputs), inputs };
+    perArch.set(arch, hit);
+  }
+  return hit;
+}
+
+const lastAttempt = (r: BuildRecord) => r.attempts[r.attempts.length - 1];
+
+function decide(
+  pkg: DesiredPackage,
+  arch: Architecture,
+  key: string,
+  record: BuildRecord | undefined,
+  maxAttempts: number,
+  opts: BuildPlanOptions,
+): { state: PlannedBuild['state']; build?: Pick<BuildAction, 'attempt' | 'reason' | 'message'>; wait?: Omit<Waiting, 'subject'> } {
+  const what = `${pkg.name} ${pkg.version} (${arch})`;
+  if (!record) {
+    return { state: 'pending', build: { attempt: 1, reason: REASONS.buildNew, message: `${what} has never been built with these inputs` } };
+  }
+  const attempts = record.attempts.length;
+  if (record.state === 'succeeded') return { state: 'succeeded' };
+  if (record.state === 'queued') {
+    const last = lastAttempt(record);
+    const deadline = last ? Date.parse(last.dispatchedAt) + pkg.limits.timeoutSeconds * 1000 + opts.queueGraceMs : 0;
+    if (opts.now.getTime() < deadline) {
+      return { state: 'pending', wait: { reason: WAIT_REASONS.building, message: `${what} is queued or building (attempt ${attempts} of ${maxAttempts})` } };
+    }
+    if (attempts < maxAttempts) {
+      return {
+        state: 'pending',
+        build: { attempt: attempts + 1, reason: REASONS.buildRequeue, message: `${what} got no result since ${last?.dispatchedAt}; dispatching attempt ${attempts + 1} of ${maxAttempts}` },
+      };
+    }
+    return { state: 'failed', wait: { reason: WAIT_REASONS.gaveUp, message: `${what} got no result after ${attempts} attempts` } };
+  }
+  // failed
+  const failure = record.failure;
+  if (failure?.retryable && attempts < maxAttempts) {
+    const retryAt = record.retryAt ? Date.parse(record.retryAt) : 0;
+    if (opts.now.getTime() >= retryAt) {
+      return {
+        state: 'pending',
+        build: { attempt: attempts + 1, reason: REASONS.buildRetry, message: `${what} failed (${failure.reason}); attempt ${attempts + 1} of ${maxAttempts}` },
+      };
+    }
+    return { state: 'pending', wait: { reason: WAIT_REASONS.retryBackoff, message: `${what} failed (${failure.reason}); retrying at ${record.retryAt}` } };
+  }
+  return { state: 'failed', wait: { reason: WAIT_REASONS.failed, message: `${what} failed: ${failure?.reason ?? 'unknown reason'}` } };
+}
+
+export function planBuilds(desired: DesiredState, observed: ObservedState, opts: BuildPlanOptions): BuildPlan {
+  const plan: BuildPlan = { actions: [], waiting: [], builds: new Map() };
+  const maxAttempts = desired.config.defaults.maxAttempts;
+  for (const pkg of desired.packages.values()) {
+    const perArch = new Map<Architecture, PlannedBuild>();
+    plan.builds.set(pkg.name, perArch);
+    for (const arch of pkg.architectures) {
+      const { key, inputs } = keyedInputs(pkg, arch);
+      const d = decide(pkg, arch, key, observed.builds.get(key), maxAttempts, opts);
+      perArch.set(arch, { package: pkg.name, arch, key, state: d.state });
+      if (d.build) {
+        plan.actions.push({ kind: 'build', key, package: pkg.name, version: pkg.version, arch, pool: pkg.pool, inputs, limits: pkg.limits, ...d.build });
+      }
+      if (d.wait) plan.waiting.push({ subject: `build ${pkg.name}/${arch} ${key.slice(0, 12)}`, ...d.wait });
+    }
+  }
+  return plan;
+}

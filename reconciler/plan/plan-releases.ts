@@ -1,0 +1,147 @@
+// What each distribution should publish, compared with what it does publish:
+// publish ready versions, run promotion gates, prune by the keep policy. Pure.
+import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
+import type { ReleasedPackage } from '../../schema/status.ts';
+import { gateId, type Action, type DesiredDistribution, type DesiredPackage, type DesiredState, type ObservedState, type Waiting } from '../model.ts';
+import { compareDebianVersions } from './debian-version-order.ts';
+import type { BuildPlan } from './plan-builds.ts';
+
+interface ReleasePlan {
+  actions: Action[];
+  waiting: Waiting[];
+}
+
+const sameBuilds = (a: Record<string, string>, b: Record<string, string>) => {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+};
+
+/** arch -> key when every build of the package succeeded; undefined while any is pending or failed. */
+function readyBuilds(pkg: DesiredPackage, builds: BuildPlan['builds']): Record<string, string> | undefined {
+  const perArch = builds.get(pkg.name);
+  if (!perArch) return undefined;
+  const keys: Record<string, string> = {};
+  for (const arch of pkg.architectures) {
+    const b = perArch.get(arch);
+    if (!b || b.state !== 'succeeded') return undefined;
+    keys[arch] = b.key;
+  }
+  return keys;
+}
+
+/** Gate and source checks for a distribution fed by promotion; undefined means "may publish". */
+function promotionBlock(
+  dist: DesiredDistribution,
+  pkg: DesiredPackage,
+  keys: Record<string, string>,
+  observed: ObservedState,
+): { action?: Action; wait?: Waiting } | undefined {
+  if (!dist.promoteFrom) return undefined;
+  const subject = `release ${dist.name}: ${pkg.name} ${pkg.version}`;
+  const inSource = observed.releases
+    .get(dist.promoteFrom)
+    ?.packages.find((p) => p.name === pkg.name && p.version === pkg.version && sameBuilds(p.builds, keys));
+  if (!inSource) {
+    return { wait: { subject, reason: WAIT_REASONS.awaitingSource, message: `waits until ${dist.promoteFrom} publishes ${pkg.name} ${pkg.version}` } };
+  }
+  if (dist.gate === 'none') return undefined;
+  const gate = observed.gates.get(gateId(dist.name, pkg.name, pkg.version));
+  if (!gate) {
+    return {
+      action: {
+        kind: 'gate',
+        reason: REASONS.gateNeeded,
+        message: `${pkg.name} ${pkg.version} is published in ${dist.promoteFrom}; its ${dist.gate} gate must pass before ${dist.name} takes it`,
+        distribution: dist.name,
+        from: dist.promoteFrom,
+        package: pkg.name,
+        version: pkg.version,
+        builds: keys,
+        ...(pkg.smoke ? { smoke: pkg.smoke } : {}),
+      },
+    };
+  }
+  if (gate.verdict === 'failed') {
+    return { wait: { subject, reason: WAIT_REASONS.gateFailed, message: `the ${dist.gate} gate failed: ${gate.reason ?? 'no reason recorded'}` } };
+  }
+  return undefined;
+}
+
+function publishAction(dist: DesiredDistribution, pkg: DesiredPackage, keys: Record<string, string>, published: ReleasedPackage[]): Action | undefined {
+  const current = published.find((p) => p.version === pkg.version);
+  if (current && sameBuilds(current.builds, keys)) return undefined;
+  const base = { kind: 'publish' as const, distribution: dist.name, package: pkg.name, version: pkg.version, builds: keys };
+  if (current) return { ...base, reason: REASONS.publishRebuilt, message: `${pkg.name} ${pkg.version} was rebuilt; ${dist.name} publishes the new build` };
+  if (published.length) {
+    const was = published.map((p) => p.version).join(', ');
+    return { ...base, reason: REASONS.publishUpgrade, message: `${dist.name} publishes ${was}; the desired version is ${pkg.version}` };
+  }
+  return { ...base, reason: REASONS.publishNew, message: `${pkg.name} ${pkg.version} is built but not yet in ${dist.name}` };
+}
+
+/** Keep the desired version and the (keep - 1) newest older ones; prune the rest. */
+function keepPolicyPrunes(dist: DesiredDistribution, pkg: DesiredPackage, published: ReleasedPackage[]): Action[] {
+  const others = published.filter((p) => p.version !== pkg.version);
+  const older = others.filter((p) => compareDebianVersions(p.version, pkg.version) < 0).sort((a, b) => compareDebianVersions(b.version, a.version));
+  const keptOlder = new Set(older.slice(0, dist.keep - 1).map((p) => p.version));
+  return others
+    .filter((p) => !keptOlder.has(p.version))
+    .map((p) => ({
+      kind: 'prune' as const,
+      reason: REASONS.pruneOld,
+      distribution: dist.name,
+      package: p.name,
+      version: p.version,
+      message:
+        compareDebianVersions(p.version, pkg.version) > 0
+          ? `${p.name} ${p.version} is newer than the desired ${pkg.version}`
+          : `${dist.name} keeps ${dist.keep} version${dist.keep === 1 ? '' : 's'} of ${p.name}`,
+    }));
+}
+
+function pruneAll(dist: string, published: ReleasedPackage[], why: string): Action[] {
+  return published.map((p) => ({ kind: 'prune' as const, reason: REASONS.pruneRemoved, distribution: dist, package: p.name, version: p.version, message: why }));
+}
+
+function planDistribution(dist: DesiredDistribution, desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds'], out: ReleasePlan): void {
+  const publishedByName = new Map<string, ReleasedPackage[]>();
+  for (const p of observed.releases.get(dist.name)?.packages ?? []) {
+    publishedByName.set(p.name, [...(publishedByName.get(p.name) ?? []), p]);
+  }
+  const wanted = new Set<string>();
+  for (const pkg of desired.packages.values()) {
+    if (!pkg.release.includes(dist.name)) continue;
+    wanted.add(pkg.name);
+    const published = publishedByName.get(pkg.name) ?? [];
+    const keys = readyBuilds(pkg, builds);
+    if (!keys) {
+      if (!published.some((p) => p.version === pkg.version)) {
+        out.waiting.push({ subject: `release ${dist.name}: ${pkg.name} ${pkg.version}`, reason: WAIT_REASONS.awaitingBuild, message: 'waits for its builds' });
+      }
+      continue;
+    }
+    const block = promotionBlock(dist, pkg, keys, observed);
+    if (block) {
+      if (block.action) out.actions.push(block.action);
+      if (block.wait) out.waiting.push(block.wait);
+      continue;
+    }
+    const publish = publishAction(dist, pkg, keys, published);
+    if (publish) out.actions.push(publish);
+    out.actions.push(...keepPolicyPrunes(dist, pkg, published));
+  }
+  for (const [name, published] of publishedByName) {
+    if (!wanted.has(name)) out.actions.push(...pruneAll(dist.name, published, `${name} is no longer released to ${dist.name}`));
+  }
+}
+
+export function planReleases(desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds']): ReleasePlan {
+  const out: ReleasePlan = { actions: [], waiting: [] };
+  for (const dist of [...desired.distributions.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    planDistribution(dist, desired, observed, builds, out);
+  }
+  for (const [name, record] of observed.releases) {
+    if (!desired.distributions.has(name)) out.actions.push(...pruneAll(name, record.packages, `distribution ${name} was removed from the desired state`));
+  }
+  return out;
+}

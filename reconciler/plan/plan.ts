@@ -1,0 +1,50 @@
+// plan(desired, observed): the heart of Kiln. A pure function from the two
+// states to the actions that converge them, each with its reason. A second
+// plan after the actions' outcomes are recorded plans nothing.
+import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
+import type { Action, DesiredState, ObservedState, Plan } from '../model.ts';
+import { planBuilds } from './plan-builds.ts';
+import { planReleases } from './plan-releases.ts';
+
+export interface TrustVerdictInput {
+  trusted: boolean;
+  reason: string;
+}
+
+export interface PlanOptions {
+  now: Date;
+  /** Extra time a queued build may go without a result (on top of its time limit) before it is dispatched again. */
+  queueGraceMs?: number;
+  /** The trust verdict of desired.commit; absent means trusted (e.g. trust checks disabled). */
+  trust?: TrustVerdictInput;
+}
+
+export const DEFAULT_QUEUE_GRACE_MS = 6 * 3600_000;
+
+const KIND_ORDER: Record<Action['kind'], number> = { refuse: 0, build: 1, gate: 2, publish: 3, prune: 4 };
+
+function sortActions(actions: Action[]): Action[] {
+  const label = (a: Action) =>
+    a.kind === 'build' ? `${a.package}/${a.arch}` : a.kind === 'refuse' ? a.commit : `${a.distribution}/${a.package}/${a.version}`;
+  return actions.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || label(a).localeCompare(label(b)));
+}
+
+export function plan(desired: DesiredState, observed: ObservedState, opts: PlanOptions): Plan {
+  if (opts.trust && !opts.trust.trusted) {
+    const recorded = observed.checks.get(desired.commit)?.verdict === 'refused';
+    return {
+      desiredCommit: desired.commit,
+      actions: recorded
+        ? []
+        : [{ kind: 'refuse', reason: REASONS.refuseUntrusted, commit: desired.commit, message: `desired commit ${desired.commit.slice(0, 12)} is not trusted: ${opts.trust.reason}` }],
+      waiting: [{ subject: `commit ${desired.commit.slice(0, 12)}`, reason: WAIT_REASONS.refused, message: `nothing is built or published: ${opts.trust.reason}` }],
+    };
+  }
+  const builds = planBuilds(desired, observed, { now: opts.now, queueGraceMs: opts.queueGraceMs ?? DEFAULT_QUEUE_GRACE_MS });
+  const releases = planReleases(desired, observed, builds.builds);
+  return {
+    desiredCommit: desired.commit,
+    actions: sortActions([...builds.actions, ...releases.actions]),
+    waiting: [...builds.waiting, ...releases.waiting],
+  };
+}
