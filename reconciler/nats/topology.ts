@@ -166,9 +166,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   const o = { ...TOPOLOGY_DEFAULTS, ...definedOnly(opts) };
   const plan = planTopology(opts);
   const jsm = await jetstreamManager(nc);
-  for (const s of plan.streams) await ensureStream(jsm, s);
-  for (const c of plan.consumers) await ensureConsumer(jsm, c.stream, c.config);
-
+  // Buckets first and consumers last: agents wait for their consumer, so once it
+  // exists everything else they use does too.
   const kvm = new Kvm(nc);
   // Heartbeats: the bucket's max_age is the TTL (per-key TTL is a no-op on 2.9).
   await kvm.create(BUCKETS.agents, { history: 1, ttl: o.agentTtlMs });
@@ -176,6 +175,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   await kvm.create(BUCKETS.control, { history: 1 });
   await kvm.create(BUCKETS.lease, { history: 1 });
   await new Objm(nc).create(BUCKETS.artifacts, { storage: StorageType.File });
+  for (const s of plan.streams) await ensureStream(jsm, s);
+  for (const c of plan.consumers) await ensureConsumer(jsm, c.stream, c.config);
 }
 
 /** Kvm.create() opens an existing bucket as is; apply a changed TTL ourselves. */
