@@ -1,0 +1,58 @@
+// A local, content-addressed cache of artifacts from the object store, for the
+// publisher: a file appears under its digest only after its bytes hashed to it.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ObjectStore } from '@nats-io/obj';
+import { DigestMismatchError, NotFoundError } from '../../schema/errors.ts';
+import { OBJECTS } from '../../schema/nats.ts';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+export const cachedArtifactPath = (cacheDir: string, sha256: string) => join(cacheDir, sha256.slice(0, 2), sha256);
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Path of the artifact with this digest in `cacheDir`, downloading it first if
+ * needed. Written to a temp file, hashed on the way, renamed into place only if
+ * the digest matches (so a crash or a bad object never leaves a wrong file).
+ */
+export async function fetchArtifact(objectStore: ObjectStore, sha256: string, cacheDir: string): Promise<string> {
+  if (!SHA256.test(sha256)) throw new TypeError(`not a sha256 digest: '${sha256}'`);
+  const dest = cachedArtifactPath(cacheDir, sha256);
+  if (await exists(dest)) return dest;
+  const obj = await objectStore.get(OBJECTS.artifact(sha256));
+  if (!obj) throw new NotFoundError(`artifact sha256 ${sha256} is not in the object store`, { sha256 });
+  await mkdir(join(cacheDir, sha256.slice(0, 2)), { recursive: true });
+  const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const hash = createHash('sha256');
+  const fh = await open(tmp, 'w');
+  try {
+    for await (const chunk of obj.data) {
+      hash.update(chunk);
+      await fh.write(chunk);
+    }
+    const streamError = await obj.error;
+    if (streamError) throw streamError;
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  const got = hash.digest('hex');
+  if (got !== sha256) {
+    await rm(tmp, { force: true });
+    throw new DigestMismatchError(`artifact sha256 ${sha256}: the object store returned bytes hashing to ${got}`, { sha256, got });
+  }
+  await rename(tmp, dest);
+  return dest;
+}

@@ -1,0 +1,131 @@
+// Collect: pull build results from the reconciler's durable consumer and check
+// every artifact they claim against the object store before anything is
+// recorded. A result is acked only by the caller, after its status commit.
+import { createHash } from 'node:crypto';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { ObjectStore } from '@nats-io/obj';
+import type { Logger } from 'pino';
+import type { BuildResult } from '../../schema/messages.ts';
+import { OBJECTS, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import { assertValid } from '../../schema/validate.ts';
+
+export { fetchArtifact } from './artifact-cache.ts';
+
+export interface PendingResult {
+  result: BuildResult;
+  /** How many times this message was delivered (1: first time). */
+  deliveries: number;
+  /** Acknowledge, waiting for the server's confirmation (call only once the outcome is in git). */
+  ack(): Promise<void>;
+  /** Hand it back for redelivery (after `delayMs`). */
+  nak(delayMs?: number): void;
+  /** Never deliver it again. */
+  term(): void;
+}
+
+export interface FetchResultsOptions {
+  max: number;
+  /** How long to wait for messages that are pending but not deliverable yet (≥ 1000). */
+  expiresMs: number;
+  log?: Logger;
+}
+
+const decoder = new TextDecoder();
+
+/** Parse and validate one message; null (and terminated) when it is not a BuildResult. */
+function parseResult(m: JsMsg, log?: Logger): BuildResult | null {
+  try {
+    const result = assertValid('buildResult', JSON.parse(decoder.decode(m.data)));
+    if (m.subject !== SUBJECTS.result(result.key)) throw new TypeError(`subject ${m.subject} does not match key ${result.key}`);
+    return result;
+  } catch (e) {
+    // A malformed message can never become valid: drop it for good, loudly. Bare
+    // term(): term(reason) is a silent no-op on nats-server 2.9.
+    log?.error({ subject: m.subject, seq: m.seq, err: (e as Error).message }, 'invalid build result dropped');
+    m.term();
+    return null;
+  }
+}
+
+function pending(m: JsMsg, result: BuildResult): PendingResult {
+  return {
+    result,
+    deliveries: m.info.deliveryCount,
+    ack: async () => {
+      await m.ackAck();
+    },
+    nak: (delayMs) => m.nak(delayMs),
+    term: () => m.term(),
+  };
+}
+
+/**
+ * Up to `max` results. Returns at once when nothing is waiting; waits up to
+ * `expiresMs` only when results are out for redelivery (e.g. held by a
+ * reconciler that died before acking).
+ */
+export async function fetchResults(js: JetStreamClient, opts: FetchResultsOptions): Promise<PendingResult[]> {
+  const consumer = await js.consumers.get(STREAMS.results, RESULTS_CONSUMER);
+  const info = await consumer.info(true);
+  const waiting = info.num_pending + info.num_ack_pending;
+  if (waiting === 0) return [];
+  const out: PendingResult[] = [];
+  const iter = await consumer.fetch({ max_messages: Math.min(opts.max, waiting), expires: Math.max(1000, opts.expiresMs) });
+  for await (const m of iter) {
+    const result = parseResult(m, opts.log);
+    if (result) out.push(pending(m, result));
+  }
+  return out;
+}
+
+export interface ArtifactCheck {
+  name: string;
+  sha256: string;
+  problem?: string;
+}
+
+/** Hash the object's bytes as stored; `problem` says what is wrong, if anything. */
+export async function checkArtifact(objectStore: ObjectStore, a: { name: string; sha256: string; size: number }): Promise<ArtifactCheck> {
+  const obj = await objectStore.get(OBJECTS.artifact(a.sha256));
+  if (!obj) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store` };
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of obj.data) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  const streamError = await obj.error;
+  const got = hash.digest('hex');
+  if (streamError) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: reading it from the object store failed: ${streamError.message}` };
+  if (got !== a.sha256) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: stored bytes hash to sha256 ${got}, not the claimed ${a.sha256}` };
+  if (size !== a.size) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: stored size ${size} bytes, not the claimed ${a.size}` };
+  return { name: a.name, sha256: a.sha256 };
+}
+
+/**
+ * The result as it may be recorded: a success whose artifacts are all present
+ * with the claimed digest and size, or else a failure of class 'integrity' (never
+ * a success). Failed results pass through unchanged.
+ */
+export async function verifyArtifacts(objectStore: ObjectStore, result: BuildResult): Promise<BuildResult> {
+  if (result.outcome !== 'succeeded') return result;
+  if (result.artifacts.length === 0) return asIntegrityFailure(result, ['a successful build claimed no artifacts']);
+  const problems: string[] = [];
+  for (const a of result.artifacts) {
+    const check = await checkArtifact(objectStore, a);
+    if (check.problem) problems.push(check.problem);
+  }
+  return problems.length ? asIntegrityFailure(result, problems) : result;
+}
+
+function asIntegrityFailure(result: BuildResult, problems: string[]): BuildResult {
+  const { artifacts: _a, ...rest } = result;
+  return {
+    ...rest,
+    outcome: 'failed',
+    failureClass: 'integrity',
+    reason: `integrity check failed: ${problems.join('; ')}`,
+    artifacts: [],
+    logTail: [result.logTail, ...problems.map((p) => `kiln: ${p}`)].filter(Boolean).join('\n'),
+  };
+}

@@ -1,0 +1,64 @@
+// Dispatch: one BuildJob per build action onto its pool's work queue. The
+// message id is `${key}.${attempt}`, so two reconcilers (or a crash and a
+// re-run) dispatching the same attempt are deduplicated by JetStream, while a
+// retry (attempt n+1) is a new message.
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { BuildAction } from '../model.ts';
+import type { BuildJob } from '../../schema/messages.ts';
+import { SUBJECTS } from '../../schema/nats.ts';
+import { assertValid } from '../../schema/validate.ts';
+
+export const jobMsgId = (key: string, attempt: number) => `${key}.${attempt}`;
+
+/** The wire message for one action (validated: a bad job is our bug, caught before it leaves). */
+export function toBuildJob(action: BuildAction, desiredCommit: string, now: Date): BuildJob {
+  return assertValid('buildJob', {
+    v: 1,
+    key: action.key,
+    attempt: action.attempt,
+    inputs: action.inputs,
+    pool: action.pool,
+    limits: action.limits,
+    dispatchedAt: now.toISOString(),
+    desiredCommit,
+  });
+}
+
+export interface DispatchOptions {
+  desiredCommit: string;
+  now: Date;
+  /** Publishes awaiting their PubAck at once (default 256). */
+  maxInFlight?: number;
+  log: Logger;
+}
+
+export interface DispatchReport {
+  published: number;
+  /** Already in the stream's duplicate window (dispatched before by us or a peer). */
+  duplicates: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Publish every action's job; resolves once each has its PubAck, rejects on the first failure. */
+export async function dispatchBuilds(js: JetStreamClient, actions: BuildAction[], opts: DispatchOptions): Promise<DispatchReport> {
+  const log = opts.log.child({ component: 'dispatch' });
+  const jobs = actions.map((a) => ({ action: a, bytes: encoder.encode(JSON.stringify(toBuildJob(a, opts.desiredCommit, opts.now))) }));
+  const limit = Math.max(1, opts.maxInFlight ?? 256);
+  const report: DispatchReport = { published: 0, duplicates: 0 };
+  let next = 0;
+  // `limit` workers each publish the next job when their previous one is acked.
+  const worker = async () => {
+    while (next < jobs.length) {
+      const { action, bytes } = jobs[next++];
+      const ack = await js.publish(SUBJECTS.build(action.pool, action.arch), bytes, { msgID: jobMsgId(action.key, action.attempt) });
+      if (ack.duplicate) report.duplicates++;
+      else report.published++;
+      log.debug({ buildKey: action.key, attempt: action.attempt, pool: action.pool, arch: action.arch, seq: ack.seq, duplicate: ack.duplicate }, 'dispatched');
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  if (jobs.length) log.info({ ...report }, `dispatched ${report.published} build(s), ${report.duplicates} duplicate(s)`);
+  return report;
+}

@@ -1,0 +1,176 @@
+// dispatch → a hand-written agent stand-in on the real work queue → results →
+// collect, verify and fetch artifacts, against a real nats-server.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { connectNats } from '../../reconciler/nats/connect.ts';
+import { ensureTopology } from '../../reconciler/nats/topology.ts';
+import { dispatchBuilds } from '../../reconciler/pipeline/dispatch.ts';
+import { fetchArtifact, fetchResults, verifyArtifacts } from '../../reconciler/pipeline/collect.ts';
+import type { BuildAction } from '../../reconciler/model.ts';
+import type { BuildJob, BuildResult } from '../../schema/messages.ts';
+import { BUCKETS, buildConsumerName, OBJECTS, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import { startNats, type NatsServer } from '../helpers/nats.ts';
+
+const log = pino({ level: 'silent' });
+let server: NatsServer;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let os: ObjectStore;
+
+before(async () => {
+  server = await startNats();
+  nc = await connectNats(server.url, { name: 'test', log });
+  await ensureTopology(nc, { pools: { default: { architectures: ['amd64', 'arm64'] } } });
+  js = jetstream(nc);
+  os = await new Objm(nc).open(BUCKETS.artifacts);
+});
+after(async () => {
+  await nc?.close();
+  await server?.dispose();
+});
+
+const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex');
+
+function action(i: number, arch: 'amd64' | 'arm64' = 'amd64', attempt = 1): BuildAction {
+  const inputs = {
+    package: `pkg${i}`,
+    version: '1.0',
+    source: { url: 'file:///src', commit: 'c'.repeat(40) },
+    recipe: { format: 'deb', rebuild: 0 },
+    image: 'kiln/bookworm-debhelper',
+    arch,
+    target: 'bookworm',
+  };
+  return {
+    kind: 'build',
+    reason: 'NeverBuilt',
+    message: 'new',
+    key: sha(`${i}.${arch}`),
+    package: inputs.package,
+    version: '1.0',
+    arch,
+    pool: 'default',
+    attempt,
+    inputs,
+    limits: { memoryMiB: 256, cpus: 1, pids: 128, timeoutSeconds: 60 },
+  };
+}
+
+/** What an agent does, minus the build: pull, store an artifact, publish the result, ack. */
+async function fakeAgent(arch: string, n: number, opts: { tamper?: boolean } = {}): Promise<BuildJob[]> {
+  const consumer = await js.consumers.get(STREAMS.builds, buildConsumerName('default', arch));
+  const jobs: BuildJob[] = [];
+  const iter = await consumer.fetch({ max_messages: n, expires: 2000 });
+  for await (const m of iter) {
+    const job = JSON.parse(new TextDecoder().decode(m.data)) as BuildJob;
+    jobs.push(job);
+    const bytes = new TextEncoder().encode(`deb of ${job.inputs.package}`);
+    const digest = sha(bytes);
+    await os.putBlob({ name: OBJECTS.artifact(digest) }, opts.tamper ? new TextEncoder().encode('evil bytes') : bytes);
+    const result: BuildResult = {
+      v: 1,
+      key: job.key,
+      attempt: job.attempt,
+      inputs: job.inputs,
+      pool: job.pool,
+      desiredCommit: job.desiredCommit,
+      agent: 'fake',
+      outcome: 'succeeded',
+      artifacts: [{ name: `${job.inputs.package}_1.0_${arch}.deb`, sha256: digest, size: bytes.length }],
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+    };
+    await js.publish(SUBJECTS.result(job.key), JSON.stringify(result), { msgID: `${job.key}.${job.attempt}.result` });
+    await m.ackAck();
+  }
+  return jobs;
+}
+
+test('pipeline dispatch - jobs land on their pool/arch queue, a second dispatch of the same attempt is deduplicated', async () => {
+  const actions = [...Array.from({ length: 5 }, (_, i) => action(i)), action(100, 'arm64')];
+  const first = await dispatchBuilds(js, actions, { desiredCommit: 'd'.repeat(40), now: new Date(), maxInFlight: 2, log });
+  assert.deepEqual(first, { published: 6, duplicates: 0 });
+  const again = await dispatchBuilds(js, actions, { desiredCommit: 'd'.repeat(40), now: new Date(), log });
+  assert.deepEqual(again, { published: 0, duplicates: 6 }, 'a peer reconciler dispatching the same attempts');
+  const retry = await dispatchBuilds(js, [action(0, 'amd64', 2)], { desiredCommit: 'd'.repeat(40), now: new Date(), log });
+  assert.deepEqual(retry, { published: 1, duplicates: 0 }, 'attempt 2 is a new message');
+
+  const jsm = await js.jetstreamManager();
+  assert.equal((await jsm.consumers.info(STREAMS.builds, buildConsumerName('default', 'amd64'))).num_pending, 6);
+  assert.equal((await jsm.consumers.info(STREAMS.builds, buildConsumerName('default', 'arm64'))).num_pending, 1);
+
+  const jobs = await fakeAgent('amd64', 6);
+  assert.equal(jobs.length, 6);
+  assert.deepEqual(jobs.map((j) => `${j.inputs.package}.${j.attempt}`).sort(), ['pkg0.1', 'pkg0.2', 'pkg1.1', 'pkg2.1', 'pkg3.1', 'pkg4.1']);
+  assert.ok(jobs.every((j) => j.desiredCommit === 'd'.repeat(40) && j.limits.memoryMiB === 256));
+  await fakeAgent('arm64', 1);
+
+  // collect: all 7 results, verified; unacked ones come back, acked ones do not.
+  const got = await fetchResults(js, { max: 100, expiresMs: 1000, log });
+  assert.equal(got.length, 7);
+  for (const p of got) assert.equal((await verifyArtifacts(os, p.result)).outcome, 'succeeded');
+  for (const p of got.slice(0, 5)) await p.ack();
+  for (const p of got.slice(5)) p.nak();
+  const redelivered = await fetchResults(js, { max: 100, expiresMs: 1000, log });
+  assert.equal(redelivered.length, 2, 'naked results are delivered again');
+  assert.ok(redelivered.every((p) => p.deliveries === 2));
+  for (const p of redelivered) await p.ack();
+  const t0 = Date.now();
+  assert.deepEqual(await fetchResults(js, { max: 100, expiresMs: 5000, log }), []);
+  assert.ok(Date.now() - t0 < 1000, 'an empty consumer answers at once, without waiting for expiry');
+
+  // fetchArtifact: downloads once into the content-addressed cache.
+  const cache = await mkdtemp(join(tmpdir(), 'kiln-cache-'));
+  try {
+    const a = got[0].result.artifacts[0];
+    const path = await fetchArtifact(os, a.sha256, cache);
+    assert.equal(sha(await readFile(path)), a.sha256);
+    assert.equal(await fetchArtifact(os, a.sha256, cache), path, 'second call served from the cache');
+    await assert.rejects(fetchArtifact(os, 'f'.repeat(64), cache), { code: 'KILN_NOT_FOUND' });
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('pipeline collect - an artifact whose stored bytes do not match its digest becomes an integrity failure', async () => {
+  await dispatchBuilds(js, [action(200)], { desiredCommit: 'd'.repeat(40), now: new Date(), log });
+  await fakeAgent('amd64', 1, { tamper: true });
+  const [p] = await fetchResults(js, { max: 10, expiresMs: 1000, log });
+  assert.equal(p.result.outcome, 'succeeded', 'the agent claims success');
+  const verified = await verifyArtifacts(os, p.result);
+  assert.equal(verified.outcome, 'failed');
+  assert.equal(verified.failureClass, 'integrity');
+  assert.match(verified.reason ?? '', /stored bytes hash to sha256 [0-9a-f]{64}, not the claimed/);
+  assert.deepEqual(verified.artifacts, []);
+
+  const cache = await mkdtemp(join(tmpdir(), 'kiln-cache-'));
+  try {
+    await assert.rejects(fetchArtifact(os, p.result.artifacts[0].sha256, cache), { code: 'KILN_DIGEST_MISMATCH' });
+    const left = (await readdir(cache, { recursive: true })).filter((f) => f.includes('tmp') || /[0-9a-f]{64}$/.test(f));
+    assert.deepEqual(left, [], 'no file (or temp file) left for a bad digest');
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+
+  const missing = await verifyArtifacts(os, { ...p.result, artifacts: [{ name: 'x.deb', sha256: 'f'.repeat(64), size: 1 }] });
+  assert.equal(missing.failureClass, 'integrity');
+  assert.match(missing.reason ?? '', /missing from the object store/);
+  await p.ack();
+});
+
+test('pipeline collect - a malformed result is terminated, not redelivered', async () => {
+  await js.publish(SUBJECTS.result('a'.repeat(64)), JSON.stringify({ v: 1, nonsense: true }));
+  const got = await fetchResults(js, { max: 10, expiresMs: 1000, log });
+  assert.deepEqual(got, []);
+  const jsm = await js.jetstreamManager();
+  const info = await jsm.consumers.info(STREAMS.results, 'kiln-reconciler-results');
+  assert.equal(info.num_pending + info.num_ack_pending, 0, 'nothing left to deliver');
+});
