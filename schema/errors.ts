@@ -120,3 +120,14 @@ export class PublishInputError extends KilnError {
   readonly code = 'KILN_PUBLISH_INPUT';
   override readonly kind = 'stalled';
 }
+
+/** What a status pass asked to write is unusable (bad path, invalid record, bad trailer): a bug, not a race. */
+export class InvalidStatusChangeError extends KilnError {
+  readonly code = 'KILN_INVALID_STATUS_CHANGE';
+  override readonly kind = 'stalled';
+}
+
+/** A ref's lock file is held (another writer, or one that was killed while holding it). */
+export class RefLockedError extends KilnError {
+  readonly code = 'KILN_REF_LOCKED';
+}
