@@ -131,3 +131,14 @@ export class InvalidStatusChangeError extends KilnError {
 export class RefLockedError extends KilnError {
   readonly code = 'KILN_REF_LOCKED';
 }
+
+/** debian/control's Build-Depends cannot be read, or apt cannot satisfy them. */
+export class BuildDepsError extends KilnError {
+  readonly code = 'KILN_BUILD_DEPS';
+  override readonly kind = 'stalled';
+}
+
+/** A build agent could not do its part (Docker, source fetch, object store): not the recipe's fault. */
+export class AgentInfraError extends KilnError {
+  readonly code = 'KILN_AGENT_INFRA';
+}
