@@ -1,0 +1,31 @@
+// Status records as files: deterministic YAML (sorted keys, no folding), so an
+// unchanged record always produces the same blob and git stores nothing new.
+import { stringify } from 'yaml';
+import { STATUS_LAYOUT } from '../../schema/status.ts';
+import type { BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
+
+/** A file on the status branch: [path, content]. */
+export type RecordFile = [path: string, content: string];
+
+/** Drop `undefined` members (YAML would write them as null) and copy, recursively. */
+function prune(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(prune);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = prune(v);
+    return out;
+  }
+  return value;
+}
+
+/** The canonical YAML text of a record: sorted keys, one line per scalar, trailing newline. */
+export function serializeRecord(record: object): string {
+  return stringify(prune(record), { sortMapEntries: true, lineWidth: 0, minContentWidth: 0, indent: 2 });
+}
+
+export const buildRecordFile = (r: BuildRecord): RecordFile => [STATUS_LAYOUT.build(r.key), serializeRecord(r)];
+export const releaseRecordFile = (r: ReleaseRecord): RecordFile => [STATUS_LAYOUT.release(r.distribution), serializeRecord(r)];
+export const gateRecordFile = (r: GateRecord): RecordFile => [STATUS_LAYOUT.gate(r.distribution, r.package, r.version), serializeRecord(r)];
+export const checkRecordFile = (r: CheckRecord): RecordFile => [STATUS_LAYOUT.check(r.commit), serializeRecord(r)];
+/** A detached armored signature of an artifact, stored beside the records. */
+export const signatureFile = (sha256: string, armored: string): RecordFile => [STATUS_LAYOUT.signature(sha256), armored];

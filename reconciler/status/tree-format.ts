@@ -1,0 +1,104 @@
+// Pure tree logic: group path changes by directory, merge them into a tree's
+// entries, and encode a tree object exactly as git does (so git fsck agrees).
+import { InvalidStatusChangeError } from '../../schema/errors.ts';
+
+export interface TreeEntry {
+  /** '100644' for files, '40000' for trees (git writes no leading zero). */
+  mode: string;
+  path: string;
+  oid: string;
+}
+
+export const TREE_MODE = '40000';
+export const FILE_MODE = '100644';
+
+/** Changes under one directory: files set/deleted here, and subdirectories with changes. */
+export interface DirChanges {
+  files: Map<string, string | null>;
+  dirs: Map<string, DirChanges>;
+}
+
+const newDir = (): DirChanges => ({ files: new Map(), dirs: new Map() });
+
+const BAD_SEGMENT = /^(\.|\.\.|\.git)$/i;
+
+/** Why a path cannot be written to the status branch, or undefined when it can. */
+export function pathProblem(path: string): string | undefined {
+  if (!path || path.startsWith('/') || path.endsWith('/')) return 'must be a relative file path';
+  if (/[\0\\]/.test(path)) return 'must not contain NUL or backslash';
+  for (const seg of path.split('/')) {
+    if (!seg) return 'has an empty path segment';
+    if (BAD_SEGMENT.test(seg)) return `has a forbidden segment '${seg}'`;
+  }
+  return undefined;
+}
+
+/** path -> blob oid (null deletes) as a directory tree of changes. Paths must pass pathProblem. */
+export function groupChanges(changes: ReadonlyMap<string, string | null>): DirChanges {
+  const root = newDir();
+  for (const [path, oid] of changes) {
+    const segs = path.split('/');
+    let dir = root;
+    for (const seg of segs.slice(0, -1)) {
+      let sub = dir.dirs.get(seg);
+      if (!sub) dir.dirs.set(seg, (sub = newDir()));
+      dir = sub;
+    }
+    dir.files.set(segs[segs.length - 1], oid);
+  }
+  return root;
+}
+
+/** git's tree order: byte order of names, with a tree's name compared as if it ended in '/'. */
+export function compareEntries(a: TreeEntry, b: TreeEntry): number {
+  const ka = a.mode === TREE_MODE ? a.path + '/' : a.path;
+  const kb = b.mode === TREE_MODE ? b.path + '/' : b.path;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/**
+ * The entries of a directory after its changes: `files` set or delete blobs,
+ * `subtrees` give each changed subdirectory's new oid (null: now empty, drop it).
+ * Throws when a file and a directory would share a name.
+ */
+export function mergeEntries(
+  base: readonly TreeEntry[],
+  files: ReadonlyMap<string, string | null>,
+  subtrees: ReadonlyMap<string, string | null>,
+): TreeEntry[] {
+  const byName = new Map<string, TreeEntry>();
+  for (const e of base) byName.set(e.path, { ...e, mode: e.mode === '040000' ? TREE_MODE : e.mode });
+  for (const [name, oid] of files) {
+    const old = byName.get(name);
+    if (old?.mode === TREE_MODE) throw new InvalidStatusChangeError(`'${name}' is a directory, cannot write a file there`, { name });
+    if (oid === null) byName.delete(name);
+    else byName.set(name, { mode: old?.mode ?? FILE_MODE, path: name, oid });
+  }
+  for (const [name, oid] of subtrees) {
+    const old = byName.get(name);
+    if (old && old.mode !== TREE_MODE) throw new InvalidStatusChangeError(`'${name}' is a file, cannot make it a directory`, { name });
+    if (oid === null) byName.delete(name);
+    else byName.set(name, { mode: TREE_MODE, path: name, oid });
+  }
+  return [...byName.values()].sort(compareEntries);
+}
+
+/** Same entries (mode, name, oid) in the same order? */
+export function sameEntries(a: readonly TreeEntry[], b: readonly TreeEntry[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.path !== y.path || x.oid !== y.oid || x.mode.replace(/^0+/, '') !== y.mode.replace(/^0+/, '')) return false;
+  }
+  return true;
+}
+
+/** The bytes of a tree object (without the "tree <len>\0" header). Entries must be sorted. */
+export function encodeTree(entries: readonly TreeEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    parts.push(Buffer.from(`${e.mode} ${e.path}\0`, 'utf8'), Buffer.from(e.oid, 'hex'));
+  }
+  return Buffer.concat(parts);
+}
