@@ -32,11 +32,28 @@ export interface PrefixOptions {
 
 export const MODE = { file: '100644', executable: '100755', symlink: '120000', submodule: '160000', tree: '40000' } as const;
 
+/**
+ * isomorphic-git's location arguments for `dir`: a work tree (dir/.git exists)
+ * or a bare repository (dir is the git dir). Memoised: a repo's layout does not change.
+ */
+const layouts = new Map<string, { dir: string } | { gitdir: string }>();
+export function repoArgs(dir: string): { dir: string } | { gitdir: string } {
+  const known = layouts.get(dir);
+  if (known) return known;
+  if (fs.existsSync(`${dir}/.git`)) layouts.set(dir, { dir });
+  else if (fs.existsSync(`${dir}/HEAD`)) layouts.set(dir, { gitdir: dir });
+  else return { dir }; // not a repo (yet): do not remember
+  return layouts.get(dir)!;
+}
+
 const FULL_OID = /^[0-9a-f]{40}$/;
 const SHORT_OID = /^[0-9a-f]{4,39}$/;
 
 /** Branch, tag, HEAD, full or abbreviated oid -> the commit id it names (tags are peeled). */
 export async function resolveCommit(dir: string, rev: string, cache: GitCache = {}): Promise<string> {
+  if (!fs.existsSync(`${dir}/.git`) && !fs.existsSync(`${dir}/HEAD`)) {
+    throw new NotFoundError(`no git repository at ${dir}`, { dir, rev, missing: 'repo' });
+  }
   const oid = await resolveOid(dir, rev);
   return peelToCommit(dir, oid, rev, cache);
 }
@@ -44,7 +61,7 @@ export async function resolveCommit(dir: string, rev: string, cache: GitCache = 
 async function resolveOid(dir: string, rev: string): Promise<string> {
   if (!FULL_OID.test(rev)) {
     try {
-      return await git.resolveRef({ fs, dir, ref: rev });
+      return await git.resolveRef({ fs, ...repoArgs(dir), ref: rev });
     } catch {
       // not a ref; maybe an abbreviated oid
     }
@@ -52,21 +69,21 @@ async function resolveOid(dir: string, rev: string): Promise<string> {
   if (FULL_OID.test(rev)) return rev;
   if (SHORT_OID.test(rev)) {
     try {
-      return await git.expandOid({ fs, dir, oid: rev });
+      return await git.expandOid({ fs, ...repoArgs(dir), oid: rev });
     } catch (e) {
-      throw new NotFoundError(`no commit '${rev}' in ${dir}: ${(e as Error).message}`, { dir, rev }, { cause: e });
+      throw new NotFoundError(`no commit '${rev}' in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
   }
-  throw new NotFoundError(`no branch, tag or commit named '${rev}' in ${dir}`, { dir, rev });
+  throw new NotFoundError(`no branch, tag or commit named '${rev}' in ${dir}`, { dir, rev, missing: 'ref' });
 }
 
 async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCache): Promise<string> {
   for (let depth = 0; depth < 10; depth++) {
     let obj: Awaited<ReturnType<typeof git.readObject>>;
     try {
-      obj = await git.readObject({ fs, dir, oid, cache, format: 'parsed' });
+      obj = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'parsed' });
     } catch (e) {
-      throw new NotFoundError(`no commit '${rev}' in ${dir}`, { dir, rev }, { cause: e });
+      throw new NotFoundError(`no commit '${rev}' in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
     if (obj.type === 'commit') return oid;
     if (obj.type === 'tag') {
@@ -95,7 +112,7 @@ export async function listFiles(dir: string, commit: string, cache: GitCache, op
   const out: TreeFile[] = [];
   await git.walk({
     fs,
-    dir,
+    ...repoArgs(dir),
     cache,
     trees: [git.TREE({ ref: commit })],
     map: async (path, [entry]) => {
@@ -117,7 +134,7 @@ export async function diffCommits(dir: string, from: string, to: string, cache: 
   const out: TreeChange[] = [];
   await git.walk({
     fs,
-    dir,
+    ...repoArgs(dir),
     cache,
     trees: [git.TREE({ ref: from }), git.TREE({ ref: to })],
     map: async (path, [a, b]) => {
@@ -149,7 +166,7 @@ export async function diffCommits(dir: string, from: string, to: string, cache: 
 
 /** The bytes of a blob. */
 export async function readBlob(dir: string, oid: string, cache: GitCache): Promise<Uint8Array> {
-  const { blob } = await git.readBlob({ fs, dir, oid, cache });
+  const { blob } = await git.readBlob({ fs, ...repoArgs(dir), oid, cache });
   return blob;
 }
 
@@ -164,7 +181,7 @@ export async function readBlobText(dir: string, oid: string, cache: GitCache): P
  * isomorphic-git, so there the size is simply the content's length).
  */
 export async function blobSize(dir: string, oid: string, cache: GitCache): Promise<number> {
-  const res = await git.readObject({ fs, dir, oid, cache, format: 'deflated' });
+  const res = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'deflated' });
   const obj = res.object as Uint8Array;
   if (res.format === 'content') return obj.length;
   if (res.format === 'wrapped') return headerSize(obj, oid);
@@ -185,6 +202,6 @@ function headerSize(wrapped: Uint8Array, oid: string): number {
 
 /** The commit's tree oid, author/committer and message. */
 export async function readCommitInfo(dir: string, oid: string, cache: GitCache) {
-  const { commit } = await git.readCommit({ fs, dir, oid, cache });
+  const { commit } = await git.readCommit({ fs, ...repoArgs(dir), oid, cache });
   return commit;
 }
