@@ -1,0 +1,34 @@
+// Writes that a reader never sees half-done: a temp file in the same directory,
+// then rename(2) over the target. Files 0644 and directories 0755, because apt
+// reads as the unprivileged `_apt` user. No fsync: this protects against a
+// killed process (Kiln's crash model), not against power loss.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export const TEMP_MARK = '.tmp-';
+
+export function tempNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+export function isTempName(name: string): boolean {
+  return name.startsWith('.') && name.includes(TEMP_MARK);
+}
+
+export async function ensureDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await ensureDir(dirname(path));
+  const tmp = tempNameFor(path);
+  try {
+    await writeFile(tmp, data, { mode: 0o644 });
+    await chmod(tmp, 0o644); // the umask may have narrowed it
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}

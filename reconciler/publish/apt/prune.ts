@@ -1,0 +1,102 @@
+// Removing what no Release references any more: pool files of dropped
+// versions and by-hash indexes of earlier publishes. A file is first marked
+// retired (in state) and removed once it has been unreferenced for
+// `retainMs`, so a client that read the previous Release can still finish.
+import { readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { isTempName } from './atomic-write.ts';
+import { BY_HASH, POOL_DIR } from './layout.ts';
+import type { RepoState } from './state.ts';
+
+/** Temp files older than this are leftovers of a killed writer. */
+const STALE_TEMP_MS = 10 * 60_000;
+
+async function filesUnder(repoDir: string, rel: string): Promise<string[]> {
+  try {
+    const entries = await readdir(join(repoDir, rel), { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name).slice(repoDir.length + 1));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** Files a prune may consider: everything in pool/ and every by-hash index. */
+export async function candidateFiles(repoDir: string): Promise<string[]> {
+  const dists = await filesUnder(repoDir, 'dists');
+  return [...(await filesUnder(repoDir, POOL_DIR)), ...dists.filter((p) => p.includes(`/${BY_HASH}/`))];
+}
+
+export interface PruneDecision {
+  retire: string[];
+  remove: string[];
+  /** No longer retired: referenced again. */
+  revive: string[];
+}
+
+/** Pure: which candidates to retire, remove or revive, given what is referenced and when things were retired. */
+export function decidePrune(candidates: string[], referenced: Set<string>, retired: Record<string, string>, now: Date, retainMs: number): PruneDecision {
+  const d: PruneDecision = { retire: [], remove: [], revive: [] };
+  for (const path of Object.keys(retired)) if (referenced.has(path)) d.revive.push(path);
+  for (const path of candidates) {
+    if (referenced.has(path)) continue;
+    const since = retired[path];
+    if (since === undefined) {
+      if (retainMs <= 0) d.remove.push(path);
+      else d.retire.push(path);
+    } else if (now.getTime() - Date.parse(since) >= retainMs) d.remove.push(path);
+  }
+  return d;
+}
+
+export async function pruneRepository(opts: {
+  repoDir: string;
+  state: RepoState;
+  referenced: Set<string>;
+  now: Date;
+  retainMs: number;
+}): Promise<{ removed: string[]; retired: string[] }> {
+  const { repoDir, state, now } = opts;
+  const all = await candidateFiles(repoDir);
+  const temps = all.filter((p) => isTempName(p.slice(p.lastIndexOf('/') + 1)));
+  const decision = decidePrune(
+    all.filter((p) => !temps.includes(p)),
+    opts.referenced,
+    state.retired,
+    now,
+    opts.retainMs,
+  );
+  for (const p of decision.revive) delete state.retired[p];
+  for (const p of decision.retire) state.retired[p] = now.toISOString();
+  for (const p of temps) {
+    const s = await stat(join(repoDir, p)).catch(() => undefined);
+    if (s && now.getTime() - s.mtimeMs > STALE_TEMP_MS) await unlink(join(repoDir, p)).catch(() => {});
+  }
+  const removed: string[] = [];
+  for (const p of decision.remove) {
+    await unlink(join(repoDir, p)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    delete state.retired[p];
+    delete state.pool[p];
+    removed.push(p);
+    if (p.startsWith(POOL_DIR + '/')) await removeEmptyParents(repoDir, dirname(p));
+  }
+  // Forget retired entries whose file is gone by other means.
+  const present = new Set(all);
+  for (const p of Object.keys(state.retired)) if (!present.has(p)) delete state.retired[p];
+  // Drop cached control data no pool file refers to any more.
+  const live = new Set(Object.values(state.pool));
+  for (const sha of Object.keys(state.files)) if (!live.has(sha)) delete state.files[sha];
+  return { removed, retired: decision.retire };
+}
+
+async function removeEmptyParents(repoDir: string, rel: string): Promise<void> {
+  for (let dir = rel; dir.startsWith(POOL_DIR + '/'); dir = dirname(dir)) {
+    try {
+      await rmdir(join(repoDir, dir));
+    } catch {
+      return; // not empty (or already gone): stop climbing
+    }
+  }
+}

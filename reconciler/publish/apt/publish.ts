@@ -1,0 +1,291 @@
+// publishApt: make ROOT/<dist> a signed apt repository holding exactly the
+// given packages. Incremental (only new .debs are read, only changed indexes
+// written, Release re-signed only when something changed) and atomic for
+// readers (see switch-plan.ts for the order and why).
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Logger } from 'pino';
+import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
+import type { DesiredDistribution } from '../../model.ts';
+import type { Signer } from '../../signing/signer.ts';
+import { readDebControl } from '../deb/read-deb.ts';
+import { formatControlParagraph } from '../deb/control-paragraph.ts';
+import { writeFileAtomic } from './atomic-write.ts';
+import { digests, sha256Hex, type Digests } from './hashes.ts';
+import { BY_HASH, components, DEB_FILE_NAME, indexArchitectures, indexDir, keyFileName, poolPath, SOURCE_NAME, suiteDir } from './layout.ts';
+import { entriesForIndex, identity, packagesIndex, packagesStanza, type PoolEntry } from './packages-index.ts';
+import { pruneRepository } from './prune.ts';
+import { releaseText, type IndexDigest } from './release-file.ts';
+import { loadState, saveState, type RepoState } from './state.ts';
+import { planSwitch, type SwitchInput } from './switch-plan.ts';
+import { serialized } from './serialize.ts';
+
+export interface PublishFile {
+  name: string;
+  sha256: string;
+  size: number;
+  /** A local copy of the .deb. */
+  path: string;
+}
+
+export interface PublishPackage {
+  /** Source package name: the pool directory. */
+  name: string;
+  version: string;
+  arch: string;
+  /** Default: the distribution's first component. */
+  component?: string;
+  files: PublishFile[];
+}
+
+export interface PublishInput {
+  /** REPOS root: the repository goes to ROOT/<distribution.name>. */
+  root: string;
+  distribution: DesiredDistribution;
+  /** The COMPLETE content of the suite after this publish. */
+  packages: PublishPackage[];
+  signer: Signer;
+  now: Date;
+  log?: Logger;
+  /** How long unreferenced pool files and by-hash indexes stay for clients mid-update (default 600 s). */
+  retainSeconds?: number;
+}
+
+export interface PublishReport {
+  distribution: string;
+  suite: string;
+  /** sha256 of the Release file now published (recorded on the status branch). */
+  releaseSha256: string;
+  signedBy: string;
+  /** False when the repository already held exactly this content: nothing was written. */
+  changed: boolean;
+  resigned: boolean;
+  /** Pool paths (relative to ROOT/<dist>) written by this publish. */
+  filesAdded: string[];
+  /** Pool paths and by-hash indexes deleted (after their grace period). */
+  filesRemoved: string[];
+  /** Paths newly unreferenced, to be removed after the grace period. */
+  filesRetired: string[];
+  /** Index files rewritten, relative to dists/<suite>. */
+  indexesWritten: string[];
+  packages: number;
+  durationsMs: { read: number; index: number; sign: number; switch: number; prune: number; total: number };
+}
+
+interface PlannedFile {
+  component: string;
+  source: string;
+  file: PublishFile;
+  poolRel: string;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const READ_CONCURRENCY = 8;
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+/** Check names and shapes before touching anything; hostile names never reach a path. */
+export function planFiles(input: Pick<PublishInput, 'distribution' | 'packages'>): PlannedFile[] {
+  const dist = input.distribution;
+  const where = dist.file || `distribution ${dist.name}`;
+  if (!SOURCE_NAME.test(dist.name)) throw new PublishInputError(`${where}: distribution name '${dist.name}' cannot be a directory name`, { field: 'name' });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(dist.suite)) throw new PublishInputError(`${where}: suite '${dist.suite}' is not a safe name`, { field: 'suite' });
+  const comps = components(dist);
+  for (const c of comps) if (!/^[a-z0-9][a-z0-9-]*$/.test(c)) throw new PublishInputError(`${where}: component '${c}' is not a safe name`, { field: 'components' });
+  const byPath = new Map<string, PlannedFile>();
+  for (const pkg of input.packages) {
+    const what = `${pkg.name} ${pkg.version} (${pkg.arch})`;
+    if (!SOURCE_NAME.test(pkg.name)) throw new PublishInputError(`${what}: '${pkg.name}' is not a valid source package name`, { package: pkg.name, field: 'name' });
+    const component = pkg.component ?? comps[0];
+    if (!comps.includes(component)) {
+      throw new PublishInputError(`${what}: component '${component}' is not one of ${dist.name}'s components (${comps.join(', ')})`, { package: pkg.name, field: 'component' });
+    }
+    for (const file of pkg.files) {
+      if (!DEB_FILE_NAME.test(file.name)) throw new PublishInputError(`${what}: '${file.name}' is not a .deb file name`, { package: pkg.name, file: file.name });
+      if (!HEX64.test(file.sha256)) throw new PublishInputError(`${what}: ${file.name} has no valid sha256`, { package: pkg.name, file: file.name });
+      const poolRel = poolPath(component, pkg.name, file.name);
+      const seen = byPath.get(poolRel);
+      if (seen && seen.file.sha256 !== file.sha256) {
+        throw new PublishInputError(`${what}: ${file.name} is given twice with different contents (${seen.file.sha256.slice(0, 12)}…, ${file.sha256.slice(0, 12)}…)`, {
+          package: pkg.name,
+          file: file.name,
+        });
+      }
+      byPath.set(poolRel, { component, source: pkg.name, file, poolRel });
+    }
+  }
+  return [...byPath.values()];
+}
+
+/** Bring one .deb into the pool (if new) and return its index entry. */
+async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arches: string[], added: string[]): Promise<PoolEntry> {
+  const target = join(repoDir, f.poolRel);
+  const known = state.pool[f.poolRel];
+  if (known !== undefined && known !== f.file.sha256) {
+    throw new PublishInputError(
+      `${f.poolRel} is already published with other bytes (sha256 ${known.slice(0, 12)}…, now ${f.file.sha256.slice(0, 12)}…); a published file never changes: bump the version`,
+      { file: f.poolRel },
+    );
+  }
+  let stored = state.files[f.file.sha256];
+  if (!(known === f.file.sha256 && stored && (await exists(target)))) {
+    const bytes = await readFile(f.file.path);
+    const d = digests(bytes);
+    if (d.sha256 !== f.file.sha256 || d.size !== f.file.size) {
+      throw new DigestMismatchError(`${f.file.path}: bytes are sha256 ${d.sha256} (${d.size} bytes), expected ${f.file.sha256} (${f.file.size} bytes); not published`, {
+        file: f.file.path,
+        expected: f.file.sha256,
+        actual: d.sha256,
+      });
+    }
+    const control = formatControlParagraph(await readDebControl(bytes, f.file.name));
+    if (await exists(target)) {
+      const onDisk = sha256Hex(await readFile(target));
+      if (onDisk !== d.sha256) throw new PublishInputError(`${f.poolRel} already exists with other bytes (sha256 ${onDisk.slice(0, 12)}…): bump the version`, { file: f.poolRel });
+    } else {
+      await writeFileAtomic(target, bytes);
+      added.push(f.poolRel);
+    }
+    stored = { control, size: d.size, md5: d.md5 };
+    state.files[d.sha256] = stored;
+    state.pool[f.poolRel] = d.sha256;
+  }
+  const id = identity(stored.control);
+  if (id.arch !== 'all' && !arches.includes(id.arch)) {
+    throw new PublishInputError(`${f.file.name}: Architecture '${id.arch}' is not one the distribution publishes (${arches.join(', ')})`, { file: f.file.name, field: 'Architecture' });
+  }
+  return { control: stored.control, filename: f.poolRel, size: stored.size, sha256: f.file.sha256, md5: stored.md5, component: f.component, ...id };
+}
+
+async function mapLimited<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+interface BuiltIndexes {
+  digests: IndexDigest[];
+  changed: SwitchInput['indexes'];
+}
+
+/** Every Packages{,.gz} of the suite; only those whose content changed are returned for writing. */
+async function buildIndexes(repoDir: string, suite: string, comps: string[], arches: string[], entries: PoolEntry[], state: RepoState): Promise<BuiltIndexes> {
+  const out: BuiltIndexes = { digests: [], changed: [] };
+  const stanzas = new Map<PoolEntry, string>();
+  const stanzaOf = (e: PoolEntry) => stanzas.get(e) ?? (stanzas.set(e, packagesStanza(e)), stanzas.get(e)!);
+  for (const comp of comps) {
+    for (const arch of arches) {
+      const dir = indexDir(comp, arch);
+      const text = packagesIndex(entriesForIndex(entries, comp, arch), stanzaOf);
+      const plain = digests(text);
+      const prev = state.indexes[`${dir}/Packages`];
+      const prevGz = state.indexes[`${dir}/Packages.gz`];
+      const onDisk = async (d: Digests, name: string) =>
+        (await exists(join(repoDir, suiteDir(suite), dir, BY_HASH, d.sha256))) && (await exists(join(repoDir, suiteDir(suite), dir, name)));
+      if (prev?.sha256 === plain.sha256 && prevGz && (await onDisk(prev, 'Packages')) && (await onDisk(prevGz, 'Packages.gz'))) {
+        out.digests.push({ path: `${dir}/Packages`, ...prev }, { path: `${dir}/Packages.gz`, ...prevGz });
+        continue;
+      }
+      const gz = gzipSync(text, { level: 9 });
+      const files: Array<[string, Uint8Array, Digests]> = [
+        ['Packages', Buffer.from(text), plain],
+        ['Packages.gz', gz, digests(gz)],
+      ];
+      for (const [name, data, d] of files) {
+        out.digests.push({ path: `${dir}/${name}`, ...d });
+        out.changed.push({ path: `${suiteDir(suite)}/${dir}/${name}`, byHashPath: `${suiteDir(suite)}/${dir}/${BY_HASH}/${d.sha256}`, data });
+      }
+    }
+  }
+  return out;
+}
+
+/** Re-sign when the content or key changed, the signed files are missing, or half the validity has passed. */
+async function needsSigning(repoDir: string, suite: string, state: RepoState, contentKey: string, validForDays: number | undefined, now: Date): Promise<boolean> {
+  const r = state.release;
+  if (!r || r.contentKey !== contentKey) return true;
+  for (const f of ['Release', 'Release.gpg', 'InRelease']) if (!(await exists(join(repoDir, suiteDir(suite), f)))) return true;
+  if (validForDays && now.getTime() - Date.parse(r.date) > (validForDays * 86_400_000) / 2) return true;
+  return false;
+}
+
+export async function publishApt(input: PublishInput): Promise<PublishReport> {
+  const repoDir = join(input.root, input.distribution.name);
+  return serialized(repoDir, () => publishLocked(repoDir, input));
+}
+
+async function publishLocked(repoDir: string, input: PublishInput): Promise<PublishReport> {
+  const t0 = performance.now();
+  const { distribution: dist, signer, now } = input;
+  const log = input.log?.child({ component: 'publish-apt', distribution: dist.name });
+  const planned = planFiles(input);
+  const comps = components(dist);
+  const arches = indexArchitectures(dist);
+  const state = await loadState(repoDir);
+
+  const added: string[] = [];
+  const entries = await mapLimited(planned, READ_CONCURRENCY, (f) => poolEntry(repoDir, f, state, arches, added));
+  const t1 = performance.now();
+
+  const indexes = await buildIndexes(repoDir, dist.suite, comps, arches, entries, state);
+  const t2 = performance.now();
+
+  const releaseInput = { dist, architectures: arches, components: comps, indexes: indexes.digests };
+  const contentKey = sha256Hex(releaseText({ ...releaseInput, date: new Date(0) }) + signer.fingerprint);
+  const resign = indexes.changed.length > 0 || (await needsSigning(repoDir, dist.suite, state, contentKey, dist.validForDays, now));
+  let release: SwitchInput['release'];
+  let releaseSha256 = state.release?.sha256 ?? '';
+  if (resign) {
+    const text = releaseText({ ...releaseInput, date: now });
+    const [inRelease, releaseGpg] = await Promise.all([signer.signCleartext(text), signer.signDetached(Buffer.from(text))]);
+    release = { dir: suiteDir(dist.suite), release: text, releaseGpg, inRelease };
+    releaseSha256 = sha256Hex(text);
+  }
+  const keyPath = keyFileName(dist.name);
+  const currentKey = await readFile(join(repoDir, keyPath), 'utf8').catch(() => undefined);
+  const key = currentKey === signer.publicKeyArmored ? undefined : { path: keyPath, data: signer.publicKeyArmored };
+  const t3 = performance.now();
+
+  for (const step of planSwitch({ indexes: indexes.changed, key, release })) {
+    if (step.op === 'write') await writeFileAtomic(join(repoDir, step.path), step.data);
+    else if (step.op === 'save-state') {
+      for (const d of indexes.digests) state.indexes[d.path] = { sha256: d.sha256, md5: d.md5, size: d.size };
+      if (release) state.release = { sha256: releaseSha256, contentKey, date: now.toISOString(), signer: signer.fingerprint };
+      await saveState(repoDir, state);
+    }
+  }
+  const t4 = performance.now();
+
+  const referenced = new Set<string>(planned.map((f) => f.poolRel));
+  for (const d of indexes.digests) referenced.add(`${suiteDir(dist.suite)}/${d.path.slice(0, d.path.lastIndexOf('/'))}/${BY_HASH}/${d.sha256}`);
+  const pruned = await pruneRepository({ repoDir, state, referenced, now, retainMs: (input.retainSeconds ?? 600) * 1000 });
+  if (pruned.removed.length || pruned.retired.length) await saveState(repoDir, state);
+  const t5 = performance.now();
+
+  const report: PublishReport = {
+    distribution: dist.name,
+    suite: dist.suite,
+    releaseSha256,
+    signedBy: signer.fingerprint,
+    changed: added.length > 0 || indexes.changed.length > 0 || resign || key !== undefined,
+    resigned: resign,
+    filesAdded: added.sort(),
+    filesRemoved: pruned.removed.sort(),
+    filesRetired: pruned.retired.sort(),
+    indexesWritten: indexes.changed.map((c) => c.path.slice(suiteDir(dist.suite).length + 1)),
+    packages: entries.length,
+    durationsMs: { read: t1 - t0, index: t2 - t1, sign: t3 - t2, switch: t4 - t3, prune: t5 - t4, total: t5 - t0 },
+  };
+  log?.info(
+    { added: report.filesAdded.length, removed: report.filesRemoved.length, indexes: report.indexesWritten.length, resigned: resign, ms: Math.round(report.durationsMs.total) },
+    report.changed ? `published ${dist.name}/${dist.suite}` : `${dist.name}/${dist.suite} already up to date`,
+  );
+  return report;
+}
