@@ -1,0 +1,19 @@
+// The operator's approval of a brand-new repo's root of trust, kept as a ref
+// in the metadata repo's own git dir (local, never pushed): one atomic ref
+// update, so it survives crashes and needs no extra file.
+import fs from 'node:fs';
+import git from 'isomorphic-git';
+
+export const TRUST_ROOT_REF = 'refs/kiln/trust-root';
+
+export async function readTrustRoot(dir: string): Promise<string | undefined> {
+  try {
+    return await git.resolveRef({ fs, dir, ref: TRUST_ROOT_REF });
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeTrustRoot(dir: string, commit: string): Promise<void> {
+  await git.writeRef({ fs, dir, ref: TRUST_ROOT_REF, value: commit, force: true });
+}
