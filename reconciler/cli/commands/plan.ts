@@ -1,0 +1,42 @@
+import { readDesired } from '../../desired/read-desired.ts';
+import { resolveCommit } from '../../git/tree.ts';
+import { countActions, formatPlan } from '../../plan/format-plan.ts';
+import { plan } from '../../plan/plan.ts';
+import { readObserved } from '../../status/reader.ts';
+import { verifyDesiredCommit } from '../../trust/index.ts';
+import { str, type Command } from '../command.ts';
+
+const command: Command = {
+  path: ['plan'],
+  summary: 'Show what a reconcile pass would build, gate, publish and prune, and why.',
+  description:
+    'Reads the desired state at REV and the observed state on the kiln/status branch, and prints the\n' +
+    'actions that would converge them, each with its reason (like `terraform plan`). Changes nothing.\n' +
+    'Exit code 1 when the desired commit is refused by the trust policy.',
+  options: {
+    repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo.', default: '.' },
+    rev: { type: 'string', valueName: 'REV', description: 'Desired-state revision.', default: 'HEAD' },
+  },
+  examples: ['kiln plan --repo ./metadata', 'kiln plan --rev feature-branch --json'],
+  async run(args, ctx) {
+    const dir = str(args, 'repo') ?? ctx.env.repo ?? '.';
+    const cache = {};
+    const commit = await resolveCommit(dir, str(args, 'rev') ?? 'HEAD', cache);
+    const { state: desired } = await readDesired({ dir, rev: commit, cache, log: ctx.log });
+    const { state: observed } = await readObserved({ dir, cache, log: ctx.log });
+    const trust = desired.config.trust.requireSignedCommits
+      ? await verifyDesiredCommit({ dir, cache, commit, lastTrusted: observed.desiredCommit })
+      : undefined;
+    const p = plan(desired, observed, { now: new Date(), ...(trust ? { trust } : {}) });
+    const header =
+      `Desired ${commit.slice(0, 12)} (${desired.packages.size} packages, ${desired.distributions.size} distributions)` +
+      ` against kiln/status ${observed.statusCommit?.slice(0, 12) ?? '(none yet)'}` +
+      (trust ? `\nTrust: ${trust.trusted ? 'trusted' : 'REFUSED'}: ${trust.reason}` : '\nTrust: not required by kiln.yaml');
+    return {
+      data: { desiredCommit: commit, statusCommit: observed.statusCommit ?? null, trust: trust ?? null, counts: countActions(p), actions: p.actions, waiting: p.waiting },
+      human: formatPlan(p, header),
+      exitCode: trust && !trust.trusted ? 1 : 0,
+    };
+  },
+};
+export default command;

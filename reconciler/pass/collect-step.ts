@@ -1,0 +1,44 @@
+// Collect: take the build results that arrived, verify every artifact's digest
+// in the object store, fetch the verified artifacts into the local cache and
+// sign them. Nothing is acked here: the pass acks after its status commit.
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { BuildResult } from '../../schema/messages.ts';
+import { STATUS_LAYOUT } from '../../schema/status.ts';
+import { fetchArtifact, fetchResults, verifyArtifacts, type PendingResult } from '../pipeline/collect.ts';
+import type { Signer } from '../signing/signer.ts';
+import type { PipelineNats } from './deps.ts';
+
+export interface Collected {
+  pending: PendingResult[];
+  results: BuildResult[];
+  signatures: Map<string, Array<[string, string]>>;
+}
+
+async function signVerified(nats: PipelineNats, result: BuildResult, signer: Signer, artifactsDir: string): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  for (const a of result.artifacts) {
+    // fetchArtifact re-hashes while it copies: we sign only bytes whose digest we checked.
+    const path = await fetchArtifact(nats.objectStore, a.sha256, artifactsDir);
+    out.push([STATUS_LAYOUT.signature(a.sha256), await signer.signDetached(await readFile(path))]);
+  }
+  return out;
+}
+
+export async function collectResults(
+  nats: PipelineNats,
+  opts: { max: number; waitMs: number; signer: Signer; artifactsDir: string; log: Logger },
+): Promise<Collected> {
+  const pending = await fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log });
+  const collected: Collected = { pending, results: [], signatures: new Map() };
+  for (const p of pending) {
+    const result = await verifyArtifacts(nats.objectStore, p.result);
+    if (result.outcome === 'failed' && p.result.outcome === 'succeeded') {
+      opts.log.warn({ buildKey: result.key, reason: result.reason }, 'artifact verification failed; recording the build as failed');
+    }
+    if (result.outcome === 'succeeded') collected.signatures.set(result.key, await signVerified(nats, result, opts.signer, opts.artifactsDir));
+    collected.results.push(result);
+  }
+  if (pending.length) opts.log.info({ results: pending.length }, `collected ${pending.length} build result(s)`);
+  return collected;
+}

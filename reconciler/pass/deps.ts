@@ -1,0 +1,65 @@
+// Everything a reconcile pass needs, passed in (no globals), and what it
+// remembers between passes for incremental work.
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { ObjectStore } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import type { GitCache } from '../git/tree.ts';
+import type { Signer } from '../signing/signer.ts';
+import type { RetryPolicy } from '../pipeline/build-records.ts';
+
+export interface PipelineNats {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  objectStore: ObjectStore;
+}
+
+export interface PassPolicy {
+  retry: Omit<RetryPolicy, 'maxAttempts'>;
+  /** Results taken per pass; the rest wait for the next pass. */
+  maxResults: number;
+  /** How long a pass waits for results to arrive (0: only what is there). */
+  resultWaitMs: number;
+  /** Extra time a queued build may go without any result before it is dispatched again. */
+  queueGraceMs: number;
+  /** A quiet pass is skipped for at most this long (time-based retries need a full pass). */
+  quietMaxMs: number;
+  /** Time limit of one promotion gate. */
+  gateTimeoutSeconds: number;
+}
+
+export interface PassDeps {
+  repoDir: string;
+  /** The desired-state ref or commit (default HEAD). */
+  rev: string;
+  cache: GitCache;
+  signer: Signer;
+  log: Logger;
+  now: () => Date;
+  random: () => number;
+  policy: PassPolicy;
+  /** Absent: no dispatch or collection (plan and record only). */
+  nats?: PipelineNats;
+  /** Root of the published repositories; absent: nothing is published. */
+  reposDir?: string;
+  /** Local content-addressed cache of artifacts fetched from the object store. */
+  artifactsDir: string;
+  /** For promotion gates; absent: gate actions wait. */
+  docker?: Docker;
+  gateImage: string;
+  /** Test seam: called between steps, so a test can crash the process at a precise point. */
+  onStep?: (step: PassStep) => void | Promise<void>;
+}
+
+export type PassStep = 'observed' | 'collected' | 'planned' | 'dispatched' | 'gated' | 'published' | 'recorded' | 'acked';
+
+export const DEFAULT_POLICY: PassPolicy = {
+  retry: { backoff: { baseMs: 30_000, capMs: 30 * 60_000 } },
+  maxResults: 1000,
+  resultWaitMs: 0,
+  queueGraceMs: 6 * 3600_000,
+  quietMaxMs: 60_000,
+  gateTimeoutSeconds: 300,
+};

@@ -1,0 +1,28 @@
+// What one reconcile pass observed and did, as data. The status commit is
+// derived from these events against the branch as it is at commit time, so a
+// retried commit (the branch moved) re-applies them instead of overwriting.
+import type { BuildResult } from '../../schema/messages.ts';
+import type { CheckRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
+import type { BuildAction } from '../model.ts';
+
+export interface PassEvents {
+  desiredCommit: string;
+  /** False when the desired commit was refused: it must not become the last reconciled commit. */
+  trusted: boolean;
+  /** Verified results, in the order they were collected. */
+  results: BuildResult[];
+  dispatched: BuildAction[];
+  releases: ReleaseRecord[];
+  gates: GateRecord[];
+  checks: CheckRecord[];
+  /** build key -> [status path, armored detached signature] of its artifacts; written only with the result that produced them. */
+  signatures: Map<string, Array<[string, string]>>;
+}
+
+export function emptyEvents(desiredCommit: string): PassEvents {
+  return { desiredCommit, trusted: true, results: [], dispatched: [], releases: [], gates: [], checks: [], signatures: new Map() };
+}
+
+export function hasEvents(e: PassEvents): boolean {
+  return e.results.length + e.dispatched.length + e.releases.length + e.gates.length + e.checks.length + e.signatures.size > 0;
+}

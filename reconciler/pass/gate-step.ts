@@ -1,0 +1,41 @@
+// Promotion gates: run each planned gate against the published source
+// distribution and return the verdicts to record.
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import type { GateRecord } from '../../schema/status.ts';
+import type { DesiredDistribution, GateAction, Plan } from '../model.ts';
+import { runInstallSmokeGate } from '../gate/install-smoke.ts';
+import { keyFileName } from '../publish/apt/layout.ts';
+
+export interface GateContext {
+  docker: Docker;
+  image: string;
+  reposDir: string;
+  timeoutSeconds: number;
+  log: Logger;
+}
+
+export async function runGates(plan: Plan, distributions: Map<string, DesiredDistribution>, ctx: GateContext): Promise<GateRecord[]> {
+  const gates = plan.actions.filter((a): a is GateAction => a.kind === 'gate');
+  const records: GateRecord[] = [];
+  for (const g of gates) {
+    const fromDist = distributions.get(g.from);
+    if (!fromDist) continue; // the plan only gates from existing distributions
+    const record = await runInstallSmokeGate({
+      docker: ctx.docker,
+      image: ctx.image,
+      repoRoot: ctx.reposDir,
+      fromDist,
+      keyPath: join(ctx.reposDir, fromDist.name, keyFileName(fromDist.name)),
+      package: g.package,
+      version: g.version,
+      ...(g.smoke ? { smoke: g.smoke } : {}),
+      timeoutSeconds: ctx.timeoutSeconds,
+      log: ctx.log,
+    });
+    records.push({ ...record, distribution: g.distribution, from: g.from });
+    ctx.log.info({ distribution: g.distribution, package: g.package, version: g.version, verdict: record.verdict }, `gate ${record.verdict}`);
+  }
+  return records;
+}

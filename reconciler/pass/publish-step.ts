@@ -1,0 +1,97 @@
+// Publish: for each distribution the plan touches, compute its complete next
+// content (published − pruned + new), fetch the .debs, publish the signed apt
+// repository, and return the release records to commit.
+import type { Logger } from 'pino';
+import { PublishError } from '../../schema/errors.ts';
+import type { Artifact, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
+import type { Action, DesiredDistribution, ObservedState, Plan, PruneAction, PublishAction } from '../model.ts';
+import { fetchArtifact } from '../pipeline/collect.ts';
+import { publishApt } from '../publish/apt/publish.ts';
+import type { Signer } from '../signing/signer.ts';
+import type { PipelineNats } from './deps.ts';
+
+export interface PublishContext {
+  reposDir: string;
+  artifactsDir: string;
+  nats?: PipelineNats;
+  signer: Signer;
+  now: Date;
+  log: Logger;
+}
+
+type ReleaseAction = PublishAction | PruneAction;
+const isRelease = (a: Action): a is ReleaseAction => a.kind === 'publish' || a.kind === 'prune';
+
+/** Pure: the distribution's package list after applying its publish and prune actions. */
+export function nextContent(current: ReleasedPackage[], actions: ReleaseAction[], observed: ObservedState, now: Date): ReleasedPackage[] {
+  const drop = new Set(actions.map((a) => `${a.package}\0${a.version}`));
+  const kept = current.filter((p) => !drop.has(`${p.name}\0${p.version}`));
+  const added = actions
+    .filter((a): a is PublishAction => a.kind === 'publish')
+    .map((a) => ({
+      name: a.package,
+      version: a.version,
+      builds: a.builds,
+      artifacts: Object.values(a.builds).flatMap((key) => observed.builds.get(key)?.artifacts ?? []),
+      publishedAt: now.toISOString(),
+    }));
+  return [...kept, ...added].sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+}
+
+async function localDebs(pkg: ReleasedPackage, ctx: PublishContext) {
+  const debs = (pkg.artifacts ?? []).filter((a: Artifact) => a.name.endsWith('.deb'));
+  if (debs.length === 0) throw new PublishError(`${pkg.name} ${pkg.version} has no .deb among its recorded artifacts`);
+  if (!ctx.nats) throw new PublishError('publishing needs the object store (no NATS connection)');
+  const nats = ctx.nats;
+  return Promise.all(debs.map(async (a) => ({ ...a, path: await fetchArtifact(nats.objectStore, a.sha256, ctx.artifactsDir) })));
+}
+
+async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[], desiredCommit: string, ctx: PublishContext): Promise<ReleaseRecord> {
+  if (dist.signingKey && dist.signingKey !== ctx.signer.fingerprint) {
+    throw new PublishError(
+      `${dist.file}: signingKey ${dist.signingKey} is not the reconciler's key ${ctx.signer.fingerprint}; fix the distribution or start the reconciler with that key`,
+    );
+  }
+  const packages = [];
+  for (const pkg of content) {
+    const files = await localDebs(pkg, ctx);
+    for (const arch of Object.keys(pkg.builds)) {
+      const archFiles = files.filter((f) => f.name.endsWith(`_${arch}.deb`) || f.name.endsWith('_all.deb'));
+      packages.push({ name: pkg.name, version: pkg.version, arch, files: archFiles.length ? archFiles : files });
+    }
+  }
+  const report = await publishApt({ root: ctx.reposDir, distribution: dist, packages, signer: ctx.signer, now: ctx.now, log: ctx.log });
+  return {
+    distribution: dist.name,
+    desiredCommit,
+    publishedAt: ctx.now.toISOString(),
+    signingKey: ctx.signer.fingerprint,
+    releaseSha256: report.releaseSha256,
+    packages: content,
+  };
+}
+
+export async function publishReleases(
+  plan: Plan,
+  distributions: Map<string, DesiredDistribution>,
+  observed: ObservedState,
+  ctx: PublishContext,
+): Promise<ReleaseRecord[]> {
+  const byDist = new Map<string, ReleaseAction[]>();
+  for (const a of plan.actions.filter(isRelease)) byDist.set(a.distribution, [...(byDist.get(a.distribution) ?? []), a]);
+  const records: ReleaseRecord[] = [];
+  for (const [name, actions] of byDist) {
+    const content = nextContent(observed.releases.get(name)?.packages ?? [], actions, observed, ctx.now);
+    const dist = distributions.get(name);
+    if (!dist) {
+      // A removed distribution: its repository stays as it was; the record says it publishes nothing more.
+      ctx.log.warn({ distribution: name }, 'distribution removed from the desired state; its published repository is left in place');
+      records.push({ distribution: name, desiredCommit: plan.desiredCommit, publishedAt: ctx.now.toISOString(), packages: content });
+      continue;
+    }
+    const started = Date.now();
+    records.push(await publishOne(dist, content, plan.desiredCommit, ctx));
+    ctx.log.info({ distribution: name, packages: content.length, ms: Date.now() - started }, `published ${name}`);
+  }
+  return records;
+}

@@ -1,0 +1,80 @@
+// Pure: the status-branch change for a pass's events, given the branch's
+// current records. Idempotent: applying the same events twice changes nothing
+// the second time (a result already recorded is dropped by applyResult).
+import { TRAILERS } from '../../schema/status.ts';
+import type { BuildRecord } from '../../schema/status.ts';
+import type { ObservedState } from '../model.ts';
+import { applyResult, recordDispatch, type RetryPolicy } from '../pipeline/build-records.ts';
+import { buildRecordFile, checkRecordFile, gateRecordFile, releaseRecordFile, serializeRecord } from '../status/records.ts';
+import type { PassEvents } from './events.ts';
+
+export interface StatusChangeContext {
+  policy: RetryPolicy;
+  now: Date;
+  random: () => number;
+}
+
+export interface PassStatusChange {
+  files: Map<string, string | null>;
+  summary: string;
+  trailers: Record<string, string | number>;
+  counts: { succeeded: number; failed: number; dispatched: number; releases: number; gates: number; refused: number };
+}
+
+/** Build records after applying the events' results and dispatches; `succeeded` names records a result just completed. */
+export function updatedBuilds(current: ObservedState, events: Pick<PassEvents, 'results' | 'dispatched' | 'desiredCommit'>, ctx: StatusChangeContext) {
+  const updated = new Map<string, BuildRecord>();
+  const succeeded = new Set<string>();
+  const get = (key: string) => updated.get(key) ?? current.builds.get(key);
+  for (const result of events.results) {
+    const next = applyResult(get(result.key), result, ctx.policy, ctx.now, ctx.random);
+    if (!next) continue;
+    updated.set(result.key, next);
+    if (next.state === 'succeeded') succeeded.add(result.key);
+  }
+  for (const action of events.dispatched) {
+    updated.set(action.key, recordDispatch(get(action.key), action, events.desiredCommit, ctx.now));
+  }
+  return { updated, succeeded };
+}
+
+function describe(c: PassStatusChange['counts']): string {
+  const parts: string[] = [];
+  if (c.dispatched) parts.push(`dispatch ${c.dispatched}`);
+  if (c.succeeded) parts.push(`${c.succeeded} built`);
+  if (c.failed) parts.push(`${c.failed} failed`);
+  if (c.gates) parts.push(`${c.gates} gate${c.gates === 1 ? '' : 's'}`);
+  if (c.releases) parts.push(`publish ${c.releases} distribution${c.releases === 1 ? '' : 's'}`);
+  if (c.refused) parts.push('refuse untrusted commit');
+  return parts.join(', ') || 'record observations';
+}
+
+/** The files to write, or null when the branch already says all of it. */
+export function statusChangeFor(current: ObservedState, events: PassEvents, ctx: StatusChangeContext): PassStatusChange | null {
+  const files = new Map<string, string | null>();
+  const counts = { succeeded: 0, failed: 0, dispatched: 0, releases: 0, gates: 0, refused: 0 };
+  const put = ([path, content]: [string, string], previous: object | undefined) => {
+    if (previous && serializeRecord(previous) === content) return false;
+    files.set(path, content);
+    return true;
+  };
+  const { updated, succeeded } = updatedBuilds(current, events, ctx);
+  for (const [key, record] of updated) {
+    if (!put(buildRecordFile(record), current.builds.get(key))) continue;
+    if (record.state === 'succeeded') counts.succeeded++;
+    else if (record.state === 'failed') counts.failed++;
+    else counts.dispatched++;
+  }
+  for (const r of events.releases) if (put(releaseRecordFile(r), current.releases.get(r.distribution))) counts.releases++;
+  for (const g of events.gates) if (put(gateRecordFile(g), undefined)) counts.gates++;
+  for (const c of events.checks) if (put(checkRecordFile(c), current.checks.get(c.commit))) counts.refused += c.verdict === 'refused' ? 1 : 0;
+  for (const key of succeeded) for (const [path, sig] of events.signatures.get(key) ?? []) files.set(path, sig);
+  if (files.size === 0) return null;
+  const summary = `kiln: ${describe(counts)} for ${events.desiredCommit.slice(0, 12)}`;
+  // A refused commit never becomes Kiln-Desired (the last trusted commit): the writer keeps the previous one.
+  const trailers: Record<string, string | number> = events.trusted ? { [TRAILERS.desired]: events.desiredCommit } : {};
+  trailers[TRAILERS.builds] = counts.succeeded + counts.failed + counts.dispatched;
+  if (counts.releases) trailers[TRAILERS.releases] = events.releases.map((r) => r.distribution).join(', ');
+  if (counts.refused) trailers[TRAILERS.refused] = events.desiredCommit;
+  return { files, summary, trailers, counts };
+}
