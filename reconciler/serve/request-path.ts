@@ -1,0 +1,48 @@
+// Maps a request URL path to a file under the served root, or refuses it.
+// Pure, so the traversal rules are unit-tested: no '..', no dot-files (which
+// hides .kiln/ state and temp files), no NUL or backslash, no encoded '/'.
+
+export type PathVerdict = { ok: true; rel: string } | { ok: false; status: 400 | 404; reason: string };
+
+export function resolveRequestPath(urlPath: string): PathVerdict {
+  const raw = urlPath.split('?')[0].split('#')[0];
+  if (!raw.startsWith('/')) return { ok: false, status: 400, reason: 'path must start with /' };
+  const segments: string[] = [];
+  for (const enc of raw.split('/')) {
+    if (enc === '') continue;
+    let seg: string;
+    try {
+      seg = decodeURIComponent(enc);
+    } catch {
+      return { ok: false, status: 400, reason: 'bad percent-encoding' };
+    }
+    if (seg.includes('/') || seg.includes('\\') || seg.includes('\0')) return { ok: false, status: 400, reason: 'bad character in path' };
+    if (seg === '..' || seg === '.') return { ok: false, status: 400, reason: 'dot segments are not served' };
+    if (seg.startsWith('.')) return { ok: false, status: 404, reason: 'hidden files are not served' };
+    segments.push(seg);
+  }
+  if (segments.length === 0) return { ok: false, status: 404, reason: 'no file named' };
+  return { ok: true, rel: segments.join('/') };
+}
+
+/** True when the client's copy (If-Modified-Since) is as new as the file; HTTP dates have whole seconds. */
+export function notModified(ifModifiedSince: string | undefined, mtimeMs: number): boolean {
+  if (!ifModifiedSince) return false;
+  const since = Date.parse(ifModifiedSince);
+  return Number.isFinite(since) && Math.floor(mtimeMs / 1000) * 1000 <= since;
+}
+
+const TYPES: Record<string, string> = {
+  '.deb': 'application/vnd.debian.binary-package',
+  '.gz': 'application/gzip',
+  '.xz': 'application/x-xz',
+  '.asc': 'application/pgp-keys',
+  '.gpg': 'application/pgp-signature',
+  '.json': 'application/json',
+};
+
+export function contentType(rel: string): string {
+  const base = rel.slice(rel.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  return (dot > 0 && TYPES[base.slice(dot)]) || (/^(In)?Release$|^Packages$/.test(base) ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+}
