@@ -1,0 +1,31 @@
+// Which metadata-repo paths mean what. Pure: a path and its git mode in, a
+// classification (or the reason it is refused) out.
+import { METADATA_LAYOUT } from '../../schema/metadata.ts';
+import type { FileKind } from './parse-file.ts';
+import { MODE } from '../git/tree.ts';
+
+export type PathClass =
+  | { kind: FileKind }
+  | { kind: 'key' }
+  | { kind: 'ignored'; warning?: string }
+  | { kind: 'refused'; error: string };
+
+/** The top-level prefixes the reader looks at (everything else in the repo is ignored). */
+export const METADATA_PREFIXES = [METADATA_LAYOUT.config, METADATA_LAYOUT.packagesDir, METADATA_LAYOUT.distributionsDir, METADATA_LAYOUT.keysDir];
+
+const DIRS: Record<string, FileKind> = { [METADATA_LAYOUT.packagesDir]: 'package', [METADATA_LAYOUT.distributionsDir]: 'distribution' };
+
+export function classifyPath(path: string, mode: string): PathClass {
+  if (mode === MODE.symlink) return { kind: 'refused', error: 'symbolic links are not allowed in the metadata repo (commit the file itself)' };
+  if (mode === MODE.submodule) return { kind: 'refused', error: 'git submodules are not allowed in the metadata repo' };
+  if (path === METADATA_LAYOUT.config) return { kind: 'config' };
+  const [top, ...rest] = path.split('/');
+  if (top === METADATA_LAYOUT.keysDir) return { kind: 'key' };
+  const kind = DIRS[top];
+  if (!kind) return { kind: 'ignored' };
+  const name = rest.join('/');
+  if (rest.length > 1) return { kind: 'ignored', warning: `ignored: ${top}/ files must sit directly in ${top}/, not in subdirectories` };
+  if (name.endsWith('.yml')) return { kind: 'refused', error: `use the .yaml extension: rename to ${top}/${name.slice(0, -4)}.yaml` };
+  if (!name.endsWith('.yaml')) return { kind: 'ignored', warning: `ignored: only .yaml files in ${top}/ are read` };
+  return { kind };
+}

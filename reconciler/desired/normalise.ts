@@ -1,0 +1,96 @@
+// Schema-valid documents -> the reconciler's DesiredState types, with every
+// default applied in one place. Pure. Precedence for image and limits:
+// package > pool > kiln.yaml defaults > BUILTIN_DEFAULTS.
+import type { DistributionDoc, KilnConfigDoc, Limits, PackageDoc } from '../../schema/metadata.ts';
+import type { ResolvedLimits } from '../../schema/messages.ts';
+import type { DesiredConfig, DesiredDistribution, DesiredPackage, PoolConfig } from '../model.ts';
+import { ARCHITECTURES } from '../../schema/metadata.ts';
+
+export const BUILTIN_DEFAULTS = {
+  pool: 'deb',
+  image: 'kiln/bookworm-debhelper',
+  limits: { memoryMiB: 2048, cpus: 2, pids: 4096, timeoutSeconds: 3600 },
+  maxAttempts: 3,
+  keep: 3,
+  origin: 'Kiln',
+  components: ['main'],
+} as const;
+
+export function mergeLimits(...layers: Array<Limits | undefined>): ResolvedLimits {
+  // Later layers win; undefined fields fall through.
+  const out: ResolvedLimits = { ...BUILTIN_DEFAULTS.limits };
+  for (const l of layers) for (const [k, v] of Object.entries(l ?? {})) if (v !== undefined) (out as Record<string, number>)[k] = v;
+  return out;
+}
+
+/** kiln.yaml (possibly absent) -> DesiredConfig. With no pools declared, one implicit pool takes every architecture. */
+export function normaliseConfig(doc: KilnConfigDoc | undefined): DesiredConfig {
+  const d = doc?.defaults ?? {};
+  const defaultsLimits = mergeLimits(d.limits);
+  const declared = doc?.pools ?? {};
+  const pools: Record<string, PoolConfig> = {};
+  for (const [name, p] of Object.entries(declared)) {
+    pools[name] = { architectures: [...p.architectures], ...(p.image ? { image: p.image } : {}), limits: mergeLimits(d.limits, p.limits) };
+  }
+  const names = Object.keys(pools);
+  const pool = d.pool ?? (names.length === 1 ? names[0] : BUILTIN_DEFAULTS.pool);
+  if (names.length === 0) pools[pool] = { architectures: [...ARCHITECTURES], limits: defaultsLimits };
+  return {
+    trust: { keys: [...(doc?.trust?.keys ?? [])], requireSignedCommits: doc?.trust?.requireSignedCommits ?? true },
+    signing: { ...(doc?.signing?.publicKey ? { publicKey: doc.signing.publicKey } : {}) },
+    pools,
+    defaults: {
+      pool,
+      image: d.image ?? BUILTIN_DEFAULTS.image,
+      limits: defaultsLimits,
+      maxAttempts: d.maxAttempts ?? BUILTIN_DEFAULTS.maxAttempts,
+      keep: d.keep ?? BUILTIN_DEFAULTS.keep,
+    },
+  };
+}
+
+export interface ResolvedSource {
+  url: string;
+  commit: string;
+}
+
+export function normalisePackage(file: string, doc: PackageDoc, config: DesiredConfig, source: ResolvedSource): DesiredPackage {
+  const pool = doc.pool ?? config.defaults.pool;
+  const poolConfig = config.pools[pool];
+  const kilnDefaults = config.defaults;
+  return {
+    name: doc.name,
+    file,
+    version: doc.version,
+    source: { git: doc.source.git, url: source.url, ref: doc.source.ref, commit: source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) },
+    format: doc.format,
+    architectures: [...doc.architectures],
+    image: doc.image ?? poolConfig?.image ?? kilnDefaults.image,
+    pool,
+    // poolConfig.limits already holds defaults < pool.
+    limits: mergeLimits(poolConfig?.limits ?? kilnDefaults.limits, doc.limits),
+    release: [...(doc.release ?? [])],
+    rebuild: doc.rebuild ?? 0,
+    ...(doc.smoke !== undefined ? { smoke: doc.smoke } : {}),
+  };
+}
+
+export function normaliseDistribution(file: string, doc: DistributionDoc, config: DesiredConfig): DesiredDistribution {
+  return {
+    name: doc.name,
+    file,
+    format: doc.format,
+    suite: doc.suite,
+    codename: doc.codename ?? doc.suite,
+    components: [...(doc.components ?? BUILTIN_DEFAULTS.components)],
+    architectures: [...doc.architectures],
+    origin: doc.origin ?? BUILTIN_DEFAULTS.origin,
+    label: doc.label ?? doc.name,
+    ...(doc.description !== undefined ? { description: doc.description } : {}),
+    ...(doc.signingKey !== undefined ? { signingKey: doc.signingKey } : {}),
+    keep: doc.keep ?? config.defaults.keep,
+    ...(doc.validForDays !== undefined ? { validForDays: doc.validForDays } : {}),
+    ...(doc.promoteFrom !== undefined ? { promoteFrom: doc.promoteFrom } : {}),
+    gate: doc.gate ?? (doc.promoteFrom !== undefined ? 'install-smoke' : 'none'),
+  };
+}

@@ -1,0 +1,93 @@
+// One metadata file through the first stages of the pipeline:
+// bounds -> UTF-8 -> YAML -> JSON Schema. Pure: bytes in, result out.
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
+import type { Diagnostic } from '../../schema/errors.ts';
+import { distributionSchema, kilnConfigSchema, METADATA_LIMITS, packageSchema } from '../../schema/metadata.ts';
+import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
+import { validators } from '../../schema/validate.ts';
+import { schemaDiagnostics } from './schema-errors.ts';
+import { decodeUtf8 } from './source-text.ts';
+import { indexPositions, type PositionIndex } from './yaml-positions.ts';
+
+export type FileKind = 'config' | 'package' | 'distribution';
+
+interface Docs {
+  config: KilnConfigDoc;
+  package: PackageDoc;
+  distribution: DistributionDoc;
+}
+
+export type ParsedFile = {
+  [K in FileKind]: {
+    path: string;
+    kind: K;
+    /** The validated document; absent when any stage failed. */
+    doc?: Docs[K];
+    positions: PositionIndex;
+    diagnostics: Diagnostic[];
+  };
+}[FileKind];
+
+const SCHEMAS = { config: kilnConfigSchema, package: packageSchema, distribution: distributionSchema } as const;
+const VALIDATORS = { config: validators.kilnConfig, package: validators.package, distribution: validators.distribution } as const;
+const EXPECTED: Record<FileKind, string> = {
+  config: 'kiln.yaml settings (trust, signing, pools, defaults)',
+  package: 'a package (name, version, source, format, architectures, …)',
+  distribution: 'a distribution (name, format, suite, architectures, …)',
+};
+
+const err = (file: string, message: string, line = 1, col = 1, path?: string): Diagnostic => ({ file, line, col, message, severity: 'error', ...(path !== undefined ? { path } : {}) });
+
+/** Refuse a file by its size alone, before reading or parsing it. */
+export function sizeProblem(file: string, size: number): Diagnostic | undefined {
+  if (size <= METADATA_LIMITS.maxFileBytes) return undefined;
+  return err(file, `file is ${size} bytes; metadata files are limited to ${METADATA_LIMITS.maxFileBytes} bytes (not parsed)`);
+}
+
+export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): ParsedFile {
+  const fail = (diagnostics: Diagnostic[], positions: PositionIndex = {}) => ({ path, kind, positions, diagnostics }) as ParsedFile;
+  const tooBig = sizeProblem(path, bytes.length);
+  if (tooBig) return fail([tooBig]);
+  const decoded = decodeUtf8(bytes);
+  if (!decoded.ok) return fail([err(path, `invalid UTF-8 at byte ${decoded.offset}: metadata files must be UTF-8 text`, decoded.line, decoded.col)]);
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(decoded.text, { lineCounter, uniqueKeys: true, prettyErrors: true, strict: true });
+  const yamlProblems: Diagnostic[] = [
+    ...doc.errors.map((e) => err(path, yamlMessage(e.message), e.linePos?.[0].line, e.linePos?.[0].col)),
+    ...doc.warnings.map((w) => ({ ...err(path, yamlMessage(w.message), w.linePos?.[0].line, w.linePos?.[0].col), severity: 'warning' as const })),
+  ];
+  if (doc.errors.length) return fail(yamlProblems);
+  const positions = indexPositions(doc, lineCounter);
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: METADATA_LIMITS.maxAliasCount });
+  } catch (e) {
+    // yaml throws a ReferenceError when aliases expand past maxAliasCount (billion laughs).
+    const first = firstAlias(doc, lineCounter);
+    return fail([...yamlProblems, err(path, `too many YAML alias expansions (limit ${METADATA_LIMITS.maxAliasCount}): ${(e as Error).message}`, first?.line, first?.col)], positions);
+  }
+  if (data === null || data === undefined) return fail([...yamlProblems, err(path, `file is empty; expected ${EXPECTED[kind]}`)], positions);
+
+  const validate = VALIDATORS[kind];
+  if (!validate(data)) return fail([...yamlProblems, ...schemaDiagnostics(path, validate.errors ?? [], SCHEMAS[kind], data, positions)], positions);
+  return { path, kind, doc: data, positions, diagnostics: yamlProblems } as ParsedFile;
+}
+
+/** yaml's pretty messages end with a source excerpt; the diagnostic has line:col, so keep the first line. */
+function yamlMessage(m: string): string {
+  const first = m.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  return `YAML: ${first}`;
+}
+
+function firstAlias(doc: Document, lc: LineCounter): { line: number; col: number } | undefined {
+  let found: { line: number; col: number } | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.range) found = lc.linePos(node.range[0]);
+      return visit.BREAK;
+    },
+  });
+  return found;
+}

@@ -1,0 +1,193 @@
+// The desired state at one commit of the metadata repo. I/O at the edges
+// (git reads, source resolution); the stages in between are pure:
+//   list/diff tree -> per file: bounds, UTF-8, YAML, schema (parse-file.ts)
+//   -> resolve source refs -> normalise -> semantic rules (rules.ts).
+// Incremental: given the previous snapshot, only files the tree diff names
+// are re-read; rules and normalisation rerun over the merged set (cheap).
+import { resolve as absolute } from 'node:path';
+import type { Logger } from 'pino';
+import { InvalidMetadataError, SourceResolveError, type Diagnostic } from '../../schema/errors.ts';
+import { METADATA_LAYOUT, METADATA_LIMITS } from '../../schema/metadata.ts';
+import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
+import { blobSize, diffCommits, listFiles, readBlob, resolveCommit, type GitCache } from '../git/tree.ts';
+import type { DesiredDistribution, DesiredPackage, DesiredState } from '../model.ts';
+import { classifyPath, METADATA_PREFIXES } from './layout.ts';
+import { normaliseConfig, normaliseDistribution, normalisePackage } from './normalise.ts';
+import { parseFile, sizeProblem, type ParsedFile } from './parse-file.ts';
+import { runRules, type Located } from './rules.ts';
+import { defaultSourceResolver, type SourceResolver } from './source-resolver.ts';
+import { resolveSourceUrl } from './source-url.ts';
+import { lookup } from './yaml-positions.ts';
+
+/** What one file of the tree contributed, remembered between reads. */
+export interface FileEntry {
+  path: string;
+  oid: string;
+  mode: string;
+  kind: ReturnType<typeof classifyPath>['kind'];
+  parsed?: ParsedFile;
+  /** Problems found outside parsing (mode, size, source resolution). */
+  diagnostics: Diagnostic[];
+  /** Package files: where the source is and the commit its ref named when read. */
+  source?: { url: string; commit: string };
+}
+
+export interface DesiredSnapshot {
+  dir: string;
+  commit: string;
+  files: Map<string, FileEntry>;
+  state: DesiredState;
+  warnings: Diagnostic[];
+}
+
+export interface ReadDesiredOptions {
+  /** The metadata repo (work tree or bare). */
+  dir: string;
+  rev: string;
+  cache: GitCache;
+  previous?: DesiredSnapshot;
+  resolveSource?: SourceResolver;
+  /**
+   * Re-resolve the source refs of unchanged package files too (a branch in a
+   * source repo may have moved while the metadata repo did not). Default false:
+   * a snapshot pins what each ref named when its file was read.
+   */
+  refreshSources?: boolean;
+  log?: Logger;
+}
+
+export interface DesiredEvaluation {
+  commit: string;
+  /** Errors and warnings, sorted by file, line, column. */
+  diagnostics: Diagnostic[];
+  /** Present only when there are no errors. */
+  state?: DesiredState;
+  snapshot?: DesiredSnapshot;
+  /** Files parsed in this call (the rest came from `previous`). */
+  reread: number;
+}
+
+const READ_CONCURRENCY = 16;
+
+async function inBatches<T, R>(items: T[], size: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  return out;
+}
+
+const problem = (file: string, message: string, line = 1, col = 1, path?: string): Diagnostic => ({ file, line, col, message, severity: 'error', ...(path ? { path } : {}) });
+
+/** Read one file of the tree through bounds, mode, UTF-8, YAML and schema checks. */
+async function readEntry(dir: string, cache: GitCache, path: string, oid: string, mode: string): Promise<FileEntry> {
+  const cls = classifyPath(path, mode);
+  const entry: FileEntry = { path, oid, mode, kind: cls.kind, diagnostics: [] };
+  if (cls.kind === 'refused') entry.diagnostics.push(problem(path, cls.error));
+  if (cls.kind === 'ignored' && cls.warning) entry.diagnostics.push({ ...problem(path, cls.warning), severity: 'warning' });
+  if (cls.kind !== 'config' && cls.kind !== 'package' && cls.kind !== 'distribution') return entry;
+  // The size comes from the object header: an oversized file is refused unread.
+  const tooBig = sizeProblem(path, await blobSize(dir, oid, cache));
+  if (tooBig) {
+    entry.diagnostics.push(tooBig);
+    return entry;
+  }
+  entry.parsed = parseFile(path, cls.kind, await readBlob(dir, oid, cache));
+  return entry;
+}
+
+/** Resolve a package file's source ref; bad input becomes a diagnostic, an unreachable remote throws. */
+async function resolveEntrySource(entry: FileEntry, dir: string, resolve: SourceResolver, memo: Map<string, Promise<string>>): Promise<void> {
+  const parsed = entry.parsed;
+  if (parsed?.kind !== 'package' || !parsed.doc) return;
+  const doc = parsed.doc;
+  const url = resolveSourceUrl(doc.source.git, dir);
+  const at = (pointer: string) => lookup(parsed.positions, pointer);
+  if (!url.ok) {
+    entry.diagnostics.push(problem(entry.path, `source.git: ${url.reason}`, at('/source/git').line, at('/source/git').col, '/source/git'));
+    return;
+  }
+  const key = `${url.url}\n${doc.source.ref}`;
+  let pending = memo.get(key);
+  if (!pending) memo.set(key, (pending = resolve(url.url, doc.source.ref)));
+  try {
+    entry.source = { url: url.url, commit: await pending };
+  } catch (e) {
+    if (!(e instanceof SourceResolveError) || e.data.missing === undefined) throw e;
+    const pointer = e.data.missing === 'repo' ? '/source/git' : '/source/ref';
+    entry.diagnostics.push(problem(entry.path, `${pointer === '/source/git' ? 'source.git' : 'source.ref'}: ${e.message}`, at(pointer).line, at(pointer).col, pointer));
+  }
+}
+
+function located<T>(e: FileEntry): Located<T> {
+  return { path: e.path, doc: e.parsed!.doc as T, positions: e.parsed!.positions };
+}
+
+function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
+  return a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0);
+}
+
+/** Normalise and check the whole set of files. Pure. */
+export function assemble(commit: string, files: Map<string, FileEntry>): { diagnostics: Diagnostic[]; state?: DesiredState } {
+  const entries = [...files.values()];
+  const diagnostics = entries.flatMap((e) => [...e.diagnostics, ...(e.parsed?.diagnostics ?? [])]);
+  if (entries.length > METADATA_LIMITS.maxFiles) diagnostics.push(problem('.', `the metadata repo has ${entries.length} files; the limit is ${METADATA_LIMITS.maxFiles}`));
+  const ok = (e: FileEntry) => e.parsed?.doc !== undefined;
+  const configEntry = files.get(METADATA_LAYOUT.config);
+  const config = configEntry && ok(configEntry) ? located<KilnConfigDoc>(configEntry) : undefined;
+  const packages = entries.filter((e) => e.kind === 'package' && ok(e)).map((e) => located<PackageDoc>(e));
+  const distributions = entries.filter((e) => e.kind === 'distribution' && ok(e)).map((e) => located<DistributionDoc>(e));
+  const unparsed = new Set(entries.filter((e) => (e.kind === 'package' || e.kind === 'distribution') && !ok(e)).map((e) => e.path));
+  const resolvedConfig = normaliseConfig(config?.doc);
+  const keyFiles = new Set(entries.filter((e) => e.kind === 'key').map((e) => e.path));
+  const configBroken = configEntry !== undefined && !config;
+  diagnostics.push(...runRules({ config, resolvedConfig, packages, distributions, keyFiles, unparsed, configBroken }));
+  diagnostics.sort(compareDiagnostics);
+  if (diagnostics.some((d) => d.severity === 'error') || configBroken) return { diagnostics };
+
+  const pkgs = new Map<string, DesiredPackage>();
+  for (const p of packages) pkgs.set(p.doc.name, normalisePackage(p.path, p.doc, resolvedConfig, files.get(p.path)!.source!));
+  const dists = new Map<string, DesiredDistribution>();
+  for (const d of distributions) dists.set(d.doc.name, normaliseDistribution(d.path, d.doc, resolvedConfig));
+  return { diagnostics, state: { commit, config: resolvedConfig, packages: pkgs, distributions: dists } };
+}
+
+/** Read and check the desired state; never throws for bad metadata (see `diagnostics`). */
+export async function evaluateDesired(opts: ReadDesiredOptions): Promise<DesiredEvaluation> {
+  const { dir, cache } = opts;
+  const commit = await resolveCommit(dir, opts.rev, cache);
+  const prev = opts.previous?.dir === dir ? opts.previous : undefined;
+  if (prev?.commit === commit && !opts.refreshSources) return { commit, diagnostics: prev.warnings, state: prev.state, snapshot: prev, reread: 0 };
+
+  const files = new Map(prev?.files ?? []);
+  let toRead: Array<{ path: string; oid: string; mode: string }>;
+  if (prev) {
+    const changes = await diffCommits(dir, prev.commit, commit, cache, { prefixes: METADATA_PREFIXES });
+    for (const c of changes) if (c.change === 'delete') files.delete(c.path);
+    toRead = changes.filter((c) => c.change !== 'delete').map((c) => ({ path: c.path, oid: c.oid!, mode: c.mode! }));
+  } else {
+    toRead = await listFiles(dir, commit, cache, { prefixes: METADATA_PREFIXES });
+  }
+  if (files.size + toRead.length > METADATA_LIMITS.maxFiles) {
+    return { commit, diagnostics: [problem('.', `the metadata repo has more than ${METADATA_LIMITS.maxFiles} files under ${METADATA_PREFIXES.join(', ')}`)], reread: 0 };
+  }
+  const read = await inBatches(toRead, READ_CONCURRENCY, (f) => readEntry(dir, cache, f.path, f.oid, f.mode));
+  for (const e of read) files.set(e.path, e);
+  const resolveAgain = opts.refreshSources ? [...files.values()].filter((e) => e.kind === 'package' && !read.includes(e)) : [];
+  // Copies, so the previous snapshot's entries are never mutated.
+  for (const e of resolveAgain) files.set(e.path, { ...e, source: undefined, diagnostics: e.diagnostics.filter((d) => !d.path?.startsWith('/source')) });
+  const resolve = opts.resolveSource ?? defaultSourceResolver();
+  const memo = new Map<string, Promise<string>>();
+  await inBatches([...read, ...resolveAgain.map((e) => files.get(e.path)!)], READ_CONCURRENCY, (e) => resolveEntrySource(e, absolute(dir), resolve, memo));
+
+  const { diagnostics, state } = assemble(commit, files);
+  opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');
+  if (!state) return { commit, diagnostics, reread: read.length };
+  const snapshot: DesiredSnapshot = { dir, commit, files, state, warnings: diagnostics };
+  return { commit, diagnostics, state, snapshot, reread: read.length };
+}
+
+/** The desired state at `rev`, or InvalidMetadataError carrying every diagnostic. */
+export async function readDesired(opts: ReadDesiredOptions): Promise<{ state: DesiredState; snapshot: DesiredSnapshot; warnings: Diagnostic[] }> {
+  const ev = await evaluateDesired(opts);
+  if (!ev.state || !ev.snapshot) throw new InvalidMetadataError(ev.diagnostics, ev.commit);
+  return { state: ev.state, snapshot: ev.snapshot, warnings: ev.diagnostics };
+}

@@ -1,0 +1,217 @@
+// Semantic rules across files: what JSON Schema cannot say. Each rule is a
+// small pure function from the parsed set to diagnostics, so each can be
+// table-tested alone; RULES runs them all.
+import { posix } from 'node:path';
+import type { Diagnostic } from '../../schema/errors.ts';
+import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
+import { METADATA_LAYOUT } from '../../schema/metadata.ts';
+import type { DesiredConfig } from '../model.ts';
+import { debianVersionProblem } from './debian-version.ts';
+import { didYouMean } from './did-you-mean.ts';
+import { lookup, type PositionIndex } from './yaml-positions.ts';
+
+export interface Located<T> {
+  path: string;
+  doc: T;
+  positions: PositionIndex;
+}
+
+export interface RuleInput {
+  config?: Located<KilnConfigDoc>;
+  /** The normalised config (defaults applied). */
+  resolvedConfig: DesiredConfig;
+  packages: Located<PackageDoc>[];
+  distributions: Located<DistributionDoc>[];
+  /** Every path in the tree under keys/. */
+  keyFiles: ReadonlySet<string>;
+  /** Package/distribution files that failed to parse: names they may declare are not reported missing. */
+  unparsed?: ReadonlySet<string>;
+  /** kiln.yaml exists but failed to parse: rules that need its pools stay silent. */
+  configBroken?: boolean;
+}
+
+export type Rule = (input: RuleInput) => Diagnostic[];
+
+function at<T>(f: Located<T>, pointer: string, message: string, which: 'value' | 'key' = 'value'): Diagnostic {
+  const { line, col } = lookup(f.positions, pointer, which);
+  return { file: f.path, line, col, message, path: pointer, severity: 'error' };
+}
+
+const where = (f: Located<unknown>, pointer: string) => {
+  const { line } = lookup(f.positions, pointer);
+  return `${f.path}:${line}`;
+};
+
+function duplicates<T extends { name: string }>(files: Located<T>[], what: string): Diagnostic[] {
+  const byName = new Map<string, Located<T>[]>();
+  for (const f of files) byName.set(f.doc.name, [...(byName.get(f.doc.name) ?? []), f]);
+  const out: Diagnostic[] = [];
+  for (const [name, fs] of byName) {
+    if (fs.length < 2) continue;
+    for (const f of fs) {
+      const others = fs.filter((o) => o !== f).map((o) => where(o, '/name'));
+      out.push(at(f, '/name', `${what} '${name}' is declared more than once (also in ${others.join(', ')})`));
+    }
+  }
+  return out;
+}
+
+export const uniquePackageNames: Rule = ({ packages }) => duplicates(packages, 'package');
+export const uniqueDistributionNames: Rule = ({ distributions }) => duplicates(distributions, 'distribution');
+
+/** Two distributions cannot publish to the same dists/<codename>. */
+export const uniqueCodenames: Rule = ({ distributions }) => {
+  const seen = new Map<string, Located<DistributionDoc>>();
+  const out: Diagnostic[] = [];
+  for (const d of distributions) {
+    const codename = d.doc.codename ?? d.doc.suite;
+    const first = seen.get(codename);
+    if (first && first.doc.name !== d.doc.name) {
+      out.push(at(d, d.doc.codename ? '/codename' : '/suite', `codename '${codename}' is already used by distribution '${first.doc.name}' (${where(first, '/name')}); each distribution needs its own`));
+    } else if (!first) seen.set(codename, d);
+  }
+  return out;
+};
+
+/** packages/hello.yaml must declare `name: hello`, so a name maps to one file. */
+export const fileNameMatchesName: Rule = ({ packages, distributions }) =>
+  ([...packages, ...distributions] as Located<{ name: string }>[])
+    .filter((f) => posix.basename(f.path, '.yaml') !== f.doc.name)
+    .map((f) => at(f, '/name', `name '${f.doc.name}' does not match the file name: ${f.path} must declare name: ${posix.basename(f.path, '.yaml')} (or rename the file to ${posix.dirname(f.path)}/${f.doc.name}.yaml)`));
+
+export const debianVersions: Rule = ({ packages }) =>
+  packages.flatMap((p) => {
+    const problem = debianVersionProblem(p.doc.version);
+    return problem ? [at(p, '/version', `version '${p.doc.version}' is not a valid Debian version: ${problem}`)] : [];
+  });
+
+const declaredElsewhere = (unparsed: ReadonlySet<string> | undefined, name: string) => unparsed?.has(`${METADATA_LAYOUT.distributionsDir}/${name}.yaml`) ?? false;
+
+export const releaseTargetsExist: Rule = ({ packages, distributions, unparsed }) => {
+  const names = distributions.map((d) => d.doc.name);
+  return packages.flatMap((p) =>
+    (p.doc.release ?? []).flatMap((r, i) =>
+      names.includes(r) || declaredElsewhere(unparsed, r) ? [] : [at(p, `/release/${i}`, `release: no distribution named '${r}'${didYouMean(r, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${r}.yaml)`)],
+    ),
+  );
+};
+
+export const architecturesWithinDistributions: Rule = ({ packages, distributions }) => {
+  const byName = new Map(distributions.map((d) => [d.doc.name, d]));
+  return packages.flatMap((p) =>
+    (p.doc.release ?? []).flatMap((r, ri) => {
+      const dist = byName.get(r);
+      if (!dist) return [];
+      const missing = p.doc.architectures.filter((a) => !(dist.doc.architectures as readonly string[]).includes(a));
+      return missing.length
+        ? [at(p, `/release/${ri}`, `architectures ${missing.join(', ')} of package '${p.doc.name}' are not in distribution '${r}' (which has ${dist.doc.architectures.join(', ')}; ${where(dist, '/architectures')})`)]
+        : [];
+    }),
+  );
+};
+
+export const poolsExist: Rule = ({ config, resolvedConfig, packages, configBroken }) => {
+  if (configBroken) return [];
+  const pools = Object.keys(resolvedConfig.pools);
+  const out: Diagnostic[] = [];
+  if (config?.doc.defaults?.pool !== undefined && !pools.includes(config.doc.defaults.pool)) {
+    out.push(at(config, '/defaults/pool', `defaults.pool: no pool named '${config.doc.defaults.pool}'${didYouMean(config.doc.defaults.pool, pools)}; pools are: ${pools.join(', ')}`));
+  }
+  for (const p of packages) {
+    const pool = p.doc.pool ?? resolvedConfig.defaults.pool;
+    if (pools.includes(pool)) continue;
+    if (p.doc.pool !== undefined) out.push(at(p, '/pool', `pool: no pool named '${pool}'${didYouMean(pool, pools)}; kiln.yaml declares: ${pools.join(', ')}`));
+    else out.push(at(p, '', `package uses the default pool '${pool}', which kiln.yaml does not declare (pools: ${pools.join(', ')}); set pool: or defaults.pool`));
+  }
+  return out;
+};
+
+export const architecturesWithinPool: Rule = ({ resolvedConfig, packages, configBroken }) =>
+  packages.flatMap((p) => {
+    if (configBroken) return [];
+    const pool = resolvedConfig.pools[p.doc.pool ?? resolvedConfig.defaults.pool];
+    if (!pool) return [];
+    const missing = p.doc.architectures.filter((a) => !pool.architectures.includes(a));
+    return missing.length
+      ? [at(p, '/architectures', `architectures ${missing.join(', ')} cannot be built: pool '${p.doc.pool ?? resolvedConfig.defaults.pool}' has only ${pool.architectures.join(', ')}`)]
+      : [];
+  });
+
+export const promotionSources: Rule = ({ distributions, unparsed }) => {
+  const byName = new Map(distributions.map((d) => [d.doc.name, d]));
+  const out: Diagnostic[] = [];
+  for (const d of distributions) {
+    const from = d.doc.promoteFrom;
+    if (from === undefined) {
+      if (d.doc.gate !== undefined && d.doc.gate !== 'none') out.push({ ...at(d, '/gate', `gate '${d.doc.gate}' has no effect without promoteFrom`), severity: 'warning' });
+      continue;
+    }
+    if (from === d.doc.name) out.push(at(d, '/promoteFrom', `promoteFrom: distribution '${from}' cannot promote from itself`));
+    else if (!byName.has(from) && !declaredElsewhere(unparsed, from)) out.push(at(d, '/promoteFrom', `promoteFrom: no distribution named '${from}'${didYouMean(from, [...byName.keys()])}`));
+  }
+  return out;
+};
+
+export const promotionAcyclic: Rule = ({ distributions }) => {
+  const next = new Map(distributions.map((d) => [d.doc.name, d.doc.promoteFrom]));
+  const out: Diagnostic[] = [];
+  const reported = new Set<string>();
+  for (const d of distributions) {
+    const chain = [d.doc.name];
+    let cur = next.get(d.doc.name);
+    while (cur !== undefined && next.has(cur) && !chain.includes(cur)) {
+      chain.push(cur);
+      cur = next.get(cur);
+    }
+    // A cycle through d (a self-loop is reported by promotionSources).
+    if (cur === d.doc.name && chain.length > 1 && !reported.has(d.doc.name)) {
+      chain.forEach((n) => reported.add(n));
+      out.push(at(d, '/promoteFrom', `promoteFrom forms a cycle: ${[...chain, d.doc.name].join(' <- ')}`));
+    }
+  }
+  return out;
+};
+
+/** Releasing to a promoted distribution needs the package released to its source too. */
+export const promotedPackagesReachSource: Rule = ({ packages, distributions }) => {
+  const from = new Map(distributions.map((d) => [d.doc.name, d.doc.promoteFrom]));
+  return packages.flatMap((p) =>
+    (p.doc.release ?? []).flatMap((r, i) => {
+      const src = from.get(r);
+      return src !== undefined && src !== r && from.has(src) && !(p.doc.release ?? []).includes(src)
+        ? [at(p, `/release/${i}`, `release: '${r}' takes versions promoted from '${src}', but this package is not released to '${src}'; add it to release`)]
+        : [];
+    }),
+  );
+};
+
+export const trustKeysExist: Rule = ({ config, keyFiles }) => {
+  if (!config) return [];
+  const out: Diagnostic[] = [];
+  (config.doc.trust?.keys ?? []).forEach((k, i) => {
+    if (!keyFiles.has(k)) out.push(at(config, `/trust/keys/${i}`, `trust.keys: ${k} does not exist in the repo${didYouMean(k, [...keyFiles])}`));
+  });
+  const pub = config.doc.signing?.publicKey;
+  if (pub !== undefined && !keyFiles.has(pub)) out.push(at(config, '/signing/publicKey', `signing.publicKey: ${pub} does not exist in the repo${didYouMean(pub, [...keyFiles])}`));
+  return out;
+};
+
+export const RULES: readonly Rule[] = [
+  uniquePackageNames,
+  uniqueDistributionNames,
+  uniqueCodenames,
+  fileNameMatchesName,
+  debianVersions,
+  releaseTargetsExist,
+  architecturesWithinDistributions,
+  poolsExist,
+  architecturesWithinPool,
+  promotionSources,
+  promotionAcyclic,
+  promotedPackagesReachSource,
+  trustKeysExist,
+];
+
+export function runRules(input: RuleInput): Diagnostic[] {
+  return RULES.flatMap((r) => r(input));
+}

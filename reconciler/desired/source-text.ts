@@ -1,0 +1,44 @@
+// Bytes -> text for metadata files: strict UTF-8, with the place of the first
+// bad byte as line:col, so "non-UTF-8" errors point like any other error.
+
+export type DecodedText = { ok: true; text: string } | { ok: false; offset: number; line: number; col: number };
+
+/** Byte offset of the first invalid UTF-8 sequence, or -1. */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    if (c < 0x80) { i++; continue; }
+    let n: number;
+    let min: number;
+    if (c >= 0xc2 && c <= 0xdf) [n, min] = [1, 0x80];
+    else if (c >= 0xe0 && c <= 0xef) [n, min] = [2, 0x800];
+    else if (c >= 0xf0 && c <= 0xf4) [n, min] = [3, 0x10000];
+    else return i;
+    let cp = c & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const cc = b[i + k];
+      if (cc === undefined || (cc & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/** 1-based line and column (in bytes) of a byte offset. */
+export function lineColOfByte(b: Uint8Array, offset: number): { line: number; col: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < b.length; i++) {
+    if (b[i] === 0x0a) { line++; lineStart = i + 1; }
+  }
+  return { line, col: offset - lineStart + 1 };
+}
+
+export function decodeUtf8(b: Uint8Array): DecodedText {
+  const offset = firstInvalidUtf8(b);
+  if (offset >= 0) return { ok: false, offset, ...lineColOfByte(b, offset) };
+  return { ok: true, text: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8') };
+}
