@@ -1,0 +1,78 @@
+// The install-smoke promotion gate: in a clean container of the base image,
+// with no network and only the source distribution's published repository
+// (bind-mounted read-only, used as a signed `file:` apt source), install the
+// exact version and run its smoke command. The verdict is a GateRecord.
+import type Docker from 'dockerode';
+import { basename, join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { GateRecord } from '../../schema/status.ts';
+import type { DesiredDistribution } from '../model.ts';
+import { INSTALL_SMOKE_SCRIPT, interpretGateRun, sourceLine } from './gate-script.ts';
+import { runContainer } from './run-container.ts';
+
+export interface InstallSmokeGate {
+  docker: Docker;
+  /** Base image, e.g. kiln/bookworm-buildd. */
+  image: string;
+  /** Root of the published repositories: the source repo is repoRoot/<fromDist.name>. */
+  repoRoot: string;
+  fromDist: DesiredDistribution;
+  /** The source repository's public key (.asc armored or .gpg binary). */
+  keyPath: string;
+  package: string;
+  version: string;
+  /** Shell command run after install; default: only check dpkg says installed. */
+  smoke?: string;
+  timeoutSeconds: number;
+  log: Logger;
+  /** The distribution being promoted into (default: fromDist.name; the caller may overwrite). */
+  distribution?: string;
+  now?: () => Date;
+}
+
+export async function runInstallSmokeGate(g: InstallSmokeGate): Promise<GateRecord> {
+  const log = g.log.child({ component: 'gate', gate: 'install-smoke', from: g.fromDist.name, package: g.package, version: g.version });
+  const repoDir = join(g.repoRoot, g.fromDist.name);
+  const base = {
+    distribution: g.distribution ?? g.fromDist.name,
+    from: g.fromDist.name,
+    package: g.package,
+    version: g.version,
+    gate: 'install-smoke',
+  };
+  const missing = await firstMissing([repoDir, g.keyPath]);
+  if (missing) {
+    const at = (g.now ?? (() => new Date()))().toISOString();
+    return { ...base, verdict: 'failed', reason: `${missing} does not exist: is '${g.fromDist.name}' published?`, at };
+  }
+  const keyInContainer = `/kiln/${basename(g.keyPath)}`;
+  const started = Date.now();
+  const run = await runContainer({
+    docker: g.docker,
+    image: g.image,
+    cmd: ['bash', '-c', INSTALL_SMOKE_SCRIPT],
+    env: {
+      KILN_SOURCE: sourceLine(keyInContainer, g.fromDist.suite, g.fromDist.components),
+      KILN_PACKAGE: g.package,
+      KILN_VERSION: g.version,
+      KILN_SMOKE: g.smoke ?? '',
+    },
+    binds: [`${repoDir}:/repo:ro`, `${g.keyPath}:${keyInContainer}:ro`],
+    timeoutSeconds: g.timeoutSeconds,
+  });
+  const outcome = interpretGateRun(run, { package: g.package, version: g.version, smoke: g.smoke, timeoutSeconds: g.timeoutSeconds });
+  log.info({ verdict: outcome.verdict, durationMs: Date.now() - started, exitCode: run.exitCode }, `gate ${outcome.verdict}: ${outcome.reason}`);
+  return { ...base, verdict: outcome.verdict, reason: outcome.reason, logTail: outcome.logTail, at: (g.now ?? (() => new Date()))().toISOString() };
+}
+
+async function firstMissing(paths: string[]): Promise<string | undefined> {
+  for (const p of paths) {
+    try {
+      await stat(p);
+    } catch {
+      return p;
+    }
+  }
+  return undefined;
+}
