@@ -142,3 +142,11 @@ export class BuildDepsError extends KilnError {
 export class AgentInfraError extends KilnError {
   readonly code = 'KILN_AGENT_INFRA';
 }
+
+/** Another reconciler holds the lease; passes must not overlap. */
+export class LeaseHeldError extends KilnError {
+  readonly code = 'KILN_LEASE_HELD';
+  constructor(holder?: string, until?: string) {
+    super(`another reconciler${holder ? ` (${holder})` : ''} holds the lease${until ? ` until ${until}` : ''}; try again later`, { holder, until });
+  }
+}

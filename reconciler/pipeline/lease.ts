@@ -1,0 +1,105 @@
+// The reconciler lease: one key in the KV bucket BUCKETS.lease holding
+// {holder, expiresAt}, changed only by compare-and-set on its revision, so two
+// reconcilers never both believe they hold it. (The bucket has no per-key TTL on
+// nats-server 2.9, hence the expiry inside the value.) The lease only keeps
+// passes from overlapping; correctness does not depend on it: status commits are
+// compare-and-set and dispatches are deduplicated by message id.
+import type { KV, KvEntry } from '@nats-io/kv';
+import type { Logger } from 'pino';
+
+export const LEASE_KEY = 'reconciler';
+
+export interface LeaseValue {
+  holder: string;
+  /** ISO time after which anyone may take the lease. */
+  expiresAt: string;
+}
+
+export type LeaseStep =
+  | { op: 'create' }
+  | { op: 'take'; from: string }
+  | { op: 'renew' }
+  | { op: 'wait'; holder: string; expiresAt: string };
+
+/** Pure: what to do given the current value (undefined: no lease yet). */
+export function leaseStep(current: LeaseValue | undefined, me: string, now: Date): LeaseStep {
+  if (!current) return { op: 'create' };
+  if (current.holder === me) return { op: 'renew' };
+  if (Date.parse(current.expiresAt) <= now.getTime()) return { op: 'take', from: current.holder };
+  return { op: 'wait', holder: current.holder, expiresAt: current.expiresAt };
+}
+
+function parse(entry: KvEntry | null): { value?: LeaseValue; revision: number } {
+  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return { revision: entry?.revision ?? 0 };
+  try {
+    const v = entry.json<LeaseValue>();
+    if (typeof v?.holder === 'string' && typeof v?.expiresAt === 'string') return { value: v, revision: entry.revision };
+  } catch {
+    // unreadable value: treat as expired, take it over by CAS
+  }
+  return { value: { holder: '?', expiresAt: new Date(0).toISOString() }, revision: entry.revision };
+}
+
+export interface LeaseOptions {
+  kv: KV;
+  holder: string;
+  ttlMs: number;
+  now: () => Date;
+  log: Logger;
+}
+
+export interface LeaseStatus {
+  held: boolean;
+  holder?: string;
+  expiresAt?: string;
+}
+
+export class Lease {
+  private held = false;
+  constructor(private readonly o: LeaseOptions) {}
+
+  get isHeld(): boolean {
+    return this.held;
+  }
+
+  /** Acquire or renew; false when another live holder has it (or won a race just now). */
+  async acquire(): Promise<LeaseStatus> {
+    const { kv, holder, ttlMs, now, log } = this.o;
+    const { value, revision } = parse(await kv.get(LEASE_KEY));
+    const step = leaseStep(value, holder, now());
+    const next: LeaseValue = { holder, expiresAt: new Date(now().getTime() + ttlMs).toISOString() };
+    const data = JSON.stringify(next);
+    if (step.op === 'wait') {
+      if (this.held) log.warn({ holder: step.holder }, 'lost the reconciler lease');
+      this.held = false;
+      return { held: false, holder: step.holder, expiresAt: step.expiresAt };
+    }
+    try {
+      if (step.op === 'create' && revision === 0) await kv.create(LEASE_KEY, data);
+      else await kv.update(LEASE_KEY, data, revision);
+    } catch (e) {
+      // Someone else wrote between our read and our write: they have it.
+      log.debug({ err: (e as Error).message }, 'lease compare-and-set lost');
+      this.held = false;
+      return { held: false };
+    }
+    if (!this.held) log.info({ holder, took: step.op === 'take' ? step.from : undefined }, 'holding the reconciler lease');
+    this.held = true;
+    return { held: true, holder, expiresAt: next.expiresAt };
+  }
+
+  /** Give it up at once (clean shutdown), so a peer need not wait for expiry. */
+  async release(): Promise<void> {
+    if (!this.held) return;
+    this.held = false;
+    const { kv, holder, log } = this.o;
+    const { value, revision } = parse(await kv.get(LEASE_KEY));
+    if (value?.holder !== holder) return;
+    try {
+      await kv.update(LEASE_KEY, JSON.stringify({ holder, expiresAt: new Date(0).toISOString() }), revision);
+      log.info('released the reconciler lease');
+    } catch {
+      // changed under us: not ours any more
+    }
+  }
+}

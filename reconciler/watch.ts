@@ -1,0 +1,196 @@
+// The long-running reconciler: runs passes when the metadata repo's HEAD moves,
+// when results arrive (or someone calls wake()), and every `intervalMs`; holds
+// the KV lease while it does; backs off after a failing pass, and after a
+// *stalled* one (bad metadata: needs a human) waits for a new commit instead.
+// Stops cleanly on the abort signal: the pass in progress finishes, the lease is
+// released. The scheduling rule is the pure `nextPassReason` below.
+import type { Logger } from 'pino';
+import { backoff } from './pipeline/failures.ts';
+import type { LeaseStatus } from './pipeline/lease.ts';
+import { LeaseHeldError } from '../schema/errors.ts';
+
+export interface LoopState {
+  /** HEAD the last successful pass started from. */
+  lastHead?: string;
+  lastPassAt?: number;
+  /** HEAD at which a pass stalled: nothing runs until HEAD moves. */
+  stalledHead?: string;
+  /** Consecutive failed passes (not stalled ones). */
+  failures: number;
+  /** Earliest time of the next attempt after a failure. */
+  retryAt?: number;
+  /** Why someone woke the loop (e.g. "results"), until the next pass. */
+  woken?: string;
+}
+
+export interface Observation {
+  head?: string;
+  resultsWaiting: boolean;
+  now: number;
+  intervalMs: number;
+}
+
+/** Pure: why a pass should run now, or undefined to keep waiting. */
+export function nextPassReason(s: LoopState, o: Observation): string | undefined {
+  if (s.stalledHead !== undefined) return o.head !== s.stalledHead ? 'new commit after a stalled pass' : undefined;
+  if (s.retryAt !== undefined) return o.now >= s.retryAt ? `retry after ${s.failures} failed pass(es)` : undefined;
+  if (s.lastPassAt === undefined) return 'start';
+  if (o.head !== s.lastHead) return 'new commit';
+  if (s.woken) return s.woken;
+  if (o.resultsWaiting) return 'results waiting';
+  if (o.now - s.lastPassAt >= o.intervalMs) return 'interval';
+  return undefined;
+}
+
+export function isStalled(e: unknown): boolean {
+  return (e as { kind?: unknown } | null)?.kind === 'stalled';
+}
+
+/** Pure: the loop state after a pass that started at `head`. */
+export function afterPass(s: LoopState, head: string | undefined, now: number, error: unknown, retry: RetryOptions, random: () => number): LoopState {
+  if (error === undefined) return { lastHead: head, lastPassAt: now, failures: 0 };
+  if (isStalled(error)) return { ...s, woken: undefined, stalledHead: head ?? '', retryAt: undefined, failures: 0, lastPassAt: now };
+  const failures = s.failures + 1;
+  return { ...s, woken: undefined, stalledHead: undefined, failures, retryAt: now + backoff(failures, { ...retry, random }), lastPassAt: now };
+}
+
+export interface RetryOptions {
+  baseMs: number;
+  capMs: number;
+}
+
+export interface WatchDeps<R> {
+  runPass(reason: string): Promise<R>;
+  /** The metadata repo's HEAD commit; cheap (read every poll). */
+  readHead(): Promise<string | undefined>;
+  /** Whether results are waiting to be collected; cheap. */
+  resultsWaiting?(): Promise<boolean>;
+  lease?: { acquire(): Promise<LeaseStatus>; release(): Promise<void> };
+  /** How often to renew the lease while a pass runs (default: every 10 s). */
+  leaseRenewMs?: number;
+  /** Called after every successful pass (progress output). */
+  onPass?(report: R, reason: string): void;
+  log: Logger;
+  signal: AbortSignal;
+  now(): Date;
+  random(): number;
+}
+
+export interface WatchOptions {
+  intervalMs: number;
+  /** How often HEAD and the results queue are looked at (≤ 1000 so a commit is seen within 2 s). */
+  pollMs?: number;
+  retry?: RetryOptions;
+}
+
+export interface WatchSummary {
+  passes: number;
+  failedPasses: number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { baseMs: 1000, capMs: 60_000 };
+
+export interface WatchHandle {
+  /** Ask for a pass at the next poll (e.g. a result arrived, a webhook fired). */
+  wake(reason: string): void;
+  done: Promise<WatchSummary>;
+}
+
+function sleep(ms: number, signal: AbortSignal, wakeup: { fn?: () => void }): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      wakeup.fn = undefined;
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    wakeup.fn = done;
+  });
+}
+
+/** Run passes until the signal aborts. */
+export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
+  const log = deps.log.child({ component: 'watch' });
+  const pollMs = Math.min(opts.pollMs ?? 1000, 1000);
+  const retry = opts.retry ?? DEFAULT_RETRY;
+  const wakeup: { fn?: () => void } = {};
+  let state: LoopState = { failures: 0 };
+  const summary: WatchSummary = { passes: 0, failedPasses: 0 };
+  let leaseWaitLogged = false;
+
+  const tick = async () => {
+    const head = await deps.readHead();
+    const resultsWaiting = deps.resultsWaiting ? await deps.resultsWaiting() : false;
+    const reason = nextPassReason(state, { head, resultsWaiting, now: deps.now().getTime(), intervalMs: opts.intervalMs });
+    if (!reason) return;
+    if (deps.lease) {
+      const l = await deps.lease.acquire();
+      if (!l.held) {
+        if (!leaseWaitLogged) log.info({ holder: l.holder, until: l.expiresAt }, 'another reconciler holds the lease; waiting');
+        leaseWaitLogged = true;
+        return;
+      }
+      leaseWaitLogged = false;
+    }
+    state = { ...state, woken: undefined };
+    const renew = deps.lease ? setInterval(() => void deps.lease!.acquire().catch(() => undefined), deps.leaseRenewMs ?? 10_000) : undefined;
+    let error: unknown;
+    try {
+      const report = await deps.runPass(reason);
+      summary.passes++;
+      deps.onPass?.(report, reason);
+    } catch (e) {
+      error = e ?? new Error('pass failed');
+      summary.failedPasses++;
+    } finally {
+      if (renew) clearInterval(renew);
+    }
+    state = afterPass(state, head, deps.now().getTime(), error, retry, deps.random);
+    if (error !== undefined) {
+      if (isStalled(error)) log.error({ err: (error as Error).message, head }, 'pass stalled: waiting for a new commit');
+      else log.warn({ err: (error as Error).message, retryAt: new Date(state.retryAt!).toISOString(), failures: state.failures }, 'pass failed; retrying with backoff');
+    }
+  };
+
+  const done = (async () => {
+    try {
+      while (!deps.signal.aborted) {
+        try {
+          await tick();
+        } catch (e) {
+          // Reading HEAD or the queue failed (NATS down, repo moved): keep polling.
+          log.warn({ err: (e as Error).message }, 'watch poll failed');
+        }
+        await sleep(pollMs, deps.signal, wakeup);
+      }
+    } finally {
+      await deps.lease?.release().catch(() => undefined);
+    }
+    return summary;
+  })();
+
+  return {
+    wake(reason) {
+      state = { ...state, woken: state.woken ?? reason };
+      wakeup.fn?.();
+    },
+    done,
+  };
+}
+
+/** One pass under the lease (--once). Throws when another reconciler holds it. */
+export async function reconcileOnce<R>(deps: Pick<WatchDeps<R>, 'runPass' | 'lease' | 'log'>): Promise<R> {
+  if (deps.lease) {
+    const l = await deps.lease.acquire();
+    if (!l.held) throw new LeaseHeldError(l.holder, l.expiresAt);
+  }
+  try {
+    return await deps.runPass('once');
+  } finally {
+    await deps.lease?.release().catch(() => undefined);
+  }
+}
+

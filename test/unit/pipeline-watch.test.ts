@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { afterPass, nextPassReason, type LoopState } from '../../reconciler/watch.ts';
+import { leaseStep } from '../../reconciler/pipeline/lease.ts';
+import { InvalidMetadataError } from '../../schema/errors.ts';
+
+const base = { head: 'h1', resultsWaiting: false, now: 10_000, intervalMs: 5_000 };
+
+test('pipeline watch - when a pass is due', () => {
+  const ran: LoopState = { lastHead: 'h1', lastPassAt: 9_000, failures: 0 };
+  const cases: { name: string; s: LoopState; o?: Partial<typeof base>; want: string | undefined }[] = [
+    { name: 'first pass', s: { failures: 0 }, want: 'start' },
+    { name: 'nothing changed', s: ran, want: undefined },
+    { name: 'HEAD moved', s: ran, o: { head: 'h2' }, want: 'new commit' },
+    { name: 'results waiting', s: ran, o: { resultsWaiting: true }, want: 'results waiting' },
+    { name: 'woken', s: { ...ran, woken: 'webhook' }, want: 'webhook' },
+    { name: 'interval elapsed', s: ran, o: { now: 14_000 }, want: 'interval' },
+    { name: 'backing off ignores everything', s: { ...ran, failures: 2, retryAt: 12_000 }, o: { head: 'h2', resultsWaiting: true }, want: undefined },
+    { name: 'backoff over', s: { ...ran, failures: 2, retryAt: 10_000 }, want: 'retry after 2 failed pass(es)' },
+    { name: 'stalled: results and interval do not help', s: { ...ran, stalledHead: 'h1' }, o: { resultsWaiting: true, now: 99_000 }, want: undefined },
+    { name: 'stalled: a new commit does', s: { ...ran, stalledHead: 'h1' }, o: { head: 'h2' }, want: 'new commit after a stalled pass' },
+  ];
+  for (const c of cases) assert.equal(nextPassReason(c.s, { ...base, ...c.o }), c.want, c.name);
+});
+
+test('pipeline watch - state after a pass: success resets, failure backs off, stalled waits for HEAD', () => {
+  const retry = { baseMs: 1000, capMs: 8000 };
+  const s0: LoopState = { failures: 0 };
+  assert.deepEqual(afterPass({ failures: 3, retryAt: 1 }, 'h1', 100, undefined, retry, () => 0), { lastHead: 'h1', lastPassAt: 100, failures: 0 });
+  const f1 = afterPass(s0, 'h1', 100, new Error('nats down'), retry, () => 0.999);
+  assert.equal(f1.failures, 1);
+  assert.ok(f1.retryAt! > 100 + 500 && f1.retryAt! <= 100 + 1000, `retryAt ${f1.retryAt}`);
+  const f4 = [2, 3, 4, 5].reduce((s) => afterPass(s, 'h1', 100, new Error('x'), retry, () => 0.999), f1);
+  assert.equal(f4.failures, 5);
+  assert.ok(f4.retryAt! <= 100 + 8000, 'capped');
+  const st = afterPass(f4, 'h1', 200, new InvalidMetadataError([{ file: 'packages/a.yaml', line: 1, message: 'bad', severity: 'error' }]), retry, () => 0);
+  assert.equal(st.stalledHead, 'h1');
+  assert.equal(st.retryAt, undefined);
+  assert.equal(nextPassReason(st, { head: 'h1', resultsWaiting: false, now: 1e9, intervalMs: 1 }), undefined);
+});
+
+test('pipeline lease - create, renew, wait for a live holder, take an expired one', () => {
+  const now = new Date('2026-01-01T00:00:10Z');
+  assert.deepEqual(leaseStep(undefined, 'me', now), { op: 'create' });
+  assert.deepEqual(leaseStep({ holder: 'me', expiresAt: '2026-01-01T00:00:00Z' }, 'me', now), { op: 'renew' });
+  assert.deepEqual(leaseStep({ holder: 'peer', expiresAt: '2026-01-01T00:00:20Z' }, 'me', now), { op: 'wait', holder: 'peer', expiresAt: '2026-01-01T00:00:20Z' });
+  assert.deepEqual(leaseStep({ holder: 'peer', expiresAt: '2026-01-01T00:00:10Z' }, 'me', now), { op: 'take', from: 'peer' });
+});
