@@ -1,0 +1,214 @@
+// publishApt against the real clients: apt in a container (file: source,
+// NetworkMode none) and gpgv on what openpgp.js signed.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import type { DesiredDistribution } from '../../reconciler/model.ts';
+import { publishApt, resignRepository, type PublishPackage } from '../../reconciler/publish/index.ts';
+import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
+import { DigestMismatchError } from '../../schema/errors.ts';
+import { aptInContainer } from '../helpers/apt-container.ts';
+import { writeDeb, type BuiltDeb, type DebSpec } from '../helpers/deb.ts';
+
+const run = promisify(execFile);
+
+const distribution = (name: string, extra: Partial<DesiredDistribution> = {}): DesiredDistribution => ({
+  name,
+  file: `distributions/${name}.yaml`,
+  format: 'apt',
+  suite: 'stable',
+  codename: 'kiln-stable',
+  components: ['main'],
+  architectures: ['amd64'],
+  origin: 'Kiln',
+  label: 'Kiln Tests',
+  keep: 3,
+  gate: 'none',
+  validForDays: 7,
+  ...extra,
+});
+
+const asPackage = (d: BuiltDeb, source = d.package): PublishPackage => ({
+  name: source,
+  version: d.version,
+  arch: 'amd64',
+  files: [{ name: d.name, sha256: d.sha256, size: d.size, path: d.path }],
+});
+
+async function newSigner(name: string): Promise<Signer> {
+  const k = await generateKey({ name, email: `${name.toLowerCase().replace(/\W/g, '')}@kiln.invalid` });
+  return loadSigner(k.privateKeyArmored);
+}
+
+/** gpgv against a keyring made from an armored key file; returns its stderr. */
+async function gpgv(dir: string, keyAsc: string, ...files: string[]): Promise<string> {
+  const ring = join(dir, `ring-${Math.random().toString(36).slice(2)}.gpg`);
+  await run('sh', ['-c', `gpg --dearmor < "$1" > "$2"`, 'sh', keyAsc, ring]);
+  const { stderr } = await run('gpgv', ['--keyring', ring, ...files]);
+  return stderr;
+}
+
+describe('apt publish', () => {
+  let dir: string;
+  let debs: string;
+  let signer: Signer;
+  const byName = new Map<string, BuiltDeb>();
+  const deb = async (spec: DebSpec) => {
+    const d = await writeDeb(debs, spec);
+    byName.set(`${spec.name}=${spec.version}`, d);
+    return d;
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-apt-'));
+    debs = join(dir, 'debs');
+    await run('mkdir', ['-p', debs]);
+    signer = await newSigner('Kiln Repo Key');
+    await deb({ name: 'hello', version: '1.0-1', script: 'echo "hello 1.0 from kiln"' });
+    await deb({ name: 'hello', version: '2.0-1', script: 'echo "hello 2.0 from kiln"' });
+    await deb({ name: 'tool', version: '0.1-1', script: 'echo tool' });
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('apt publish - apt updates, installs and runs a package from the signed repo; gpgv verifies InRelease and Release.gpg', async () => {
+    const root = join(dir, 'repos');
+    const report = await publishApt({ root, distribution: distribution('one'), packages: [asPackage(byName.get('hello=1.0-1')!)], signer, now: new Date() });
+    const repo = join(root, 'one');
+    const release = await readFile(join(repo, 'dists/stable/Release'));
+    assert.equal(report.releaseSha256, (await import('node:crypto')).createHash('sha256').update(release).digest('hex'));
+    assert.deepEqual(report.filesAdded, ['pool/main/h/hello/hello_1.0-1_all.deb']);
+    const keyAsc = join(repo, 'one-archive-keyring.asc');
+    assert.match(await gpgv(dir, keyAsc, join(repo, 'dists/stable/InRelease')), /Good signature from "Kiln Repo Key/);
+    assert.match(await gpgv(dir, keyAsc, join(repo, 'dists/stable/Release.gpg'), join(repo, 'dists/stable/Release')), /Good signature/);
+    assert.match((await readFile(join(repo, 'dists/stable/Release.gpg'), 'utf8')).slice(0, 40), /^-----BEGIN PGP SIGNATURE-----/);
+    assert.equal((await stat(join(repo, 'pool/main/h/hello/hello_1.0-1_all.deb'))).mode & 0o777, 0o644);
+    assert.equal((await stat(join(repo, 'pool/main/h'))).mode & 0o777, 0o755);
+
+    const r = await aptInContainer({ repoDir: repo, keyPath: keyAsc, suite: 'stable', install: ['hello'], commands: ['hello'] });
+    assert.equal(r.exitCode, 0, r.output);
+    assert.match(r.output, /hello 1\.0 from kiln/);
+  });
+
+  test('apt publish - incremental: same input writes nothing, one more package writes only its file and the indexes', async () => {
+    const root = join(dir, 'repos');
+    const dist = distribution('incr');
+    const first = await publishApt({ root, distribution: dist, packages: [asPackage(byName.get('hello=1.0-1')!)], signer, now: new Date() });
+    const again = await publishApt({ root, distribution: dist, packages: [asPackage(byName.get('hello=1.0-1')!)], signer, now: new Date() });
+    assert.equal(again.changed, false);
+    assert.equal(again.resigned, false);
+    assert.equal(again.releaseSha256, first.releaseSha256);
+    assert.deepEqual(again.indexesWritten, []);
+    const more = await publishApt({
+      root,
+      distribution: dist,
+      packages: [asPackage(byName.get('hello=1.0-1')!), asPackage(byName.get('tool=0.1-1')!)],
+      signer,
+      now: new Date(),
+    });
+    assert.deepEqual(more.filesAdded, ['pool/main/t/tool/tool_0.1-1_all.deb']);
+    assert.deepEqual(more.indexesWritten, ['main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz']);
+    assert.notEqual(more.releaseSha256, first.releaseSha256);
+    const packages = await readFile(join(root, 'incr/dists/stable/main/binary-amd64/Packages'), 'utf8');
+    assert.deepEqual([...packages.matchAll(/^Package: (.*)$/gm)].map((m) => m[1]), ['hello', 'tool']);
+  });
+
+  test('apt publish - several versions co-exist; a version left out leaves the index and, after the grace period, the pool', async () => {
+    const root = join(dir, 'repos');
+    const dist = distribution('keep');
+    const repo = join(root, 'keep');
+    const v1 = byName.get('hello=1.0-1')!;
+    const v2 = byName.get('hello=2.0-1')!;
+    await publishApt({ root, distribution: dist, packages: [asPackage(v1), asPackage(v2)], signer, now: new Date(), retainSeconds: 0 });
+    const keyAsc = join(repo, 'keep-archive-keyring.asc');
+    const both = await aptInContainer({ repoDir: repo, keyPath: keyAsc, suite: 'stable', commands: ['apt-cache madison hello', 'apt-get install -y hello=1.0-1 && hello'] });
+    assert.equal(both.exitCode, 0, both.output);
+    assert.match(both.output, /hello \| +1\.0-1 \|/);
+    assert.match(both.output, /hello \| +2\.0-1 \|/);
+    assert.match(both.output, /hello 1\.0 from kiln/);
+
+    const pruned = await publishApt({ root, distribution: dist, packages: [asPackage(v2)], signer, now: new Date(), retainSeconds: 0 });
+    assert.ok(pruned.filesRemoved.includes('pool/main/h/hello/hello_1.0-1_all.deb'), JSON.stringify(pruned));
+    await assert.rejects(stat(join(repo, 'pool/main/h/hello/hello_1.0-1_all.deb')), { code: 'ENOENT' });
+    const after2 = await aptInContainer({ repoDir: repo, keyPath: keyAsc, suite: 'stable', commands: ['apt-cache madison hello'] });
+    assert.equal(after2.exitCode, 0, after2.output);
+    assert.doesNotMatch(after2.output, /1\.0-1/);
+    assert.match(after2.output, /hello \| +2\.0-1 \|/);
+  });
+
+  test('apt publish - a file whose bytes do not match its sha256 is refused and the published repo is unchanged', async () => {
+    const root = join(dir, 'repos');
+    const dist = distribution('digest');
+    const ok = await publishApt({ root, distribution: dist, packages: [asPackage(byName.get('hello=1.0-1')!)], signer, now: new Date() });
+    const tool = byName.get('tool=0.1-1')!;
+    const liar = { ...asPackage(tool), files: [{ ...asPackage(tool).files[0], sha256: '0'.repeat(64) }] };
+    await assert.rejects(
+      publishApt({ root, distribution: dist, packages: [asPackage(byName.get('hello=1.0-1')!), liar], signer, now: new Date() }),
+      (e: unknown) => e instanceof DigestMismatchError && e.message.includes(tool.path),
+    );
+    const release = await readFile(join(root, 'digest/dists/stable/Release'));
+    assert.equal((await import('node:crypto')).createHash('sha256').update(release).digest('hex'), ok.releaseSha256);
+    await assert.rejects(stat(join(root, 'digest/pool/main/t/tool', tool.name)), { code: 'ENOENT' });
+  });
+
+  test('apt publish - a tampered Packages index fails apt-get update on its hash', async () => {
+    const root = join(dir, 'repos');
+    await publishApt({ root, distribution: distribution('tamper'), packages: [asPackage(byName.get('hello=1.0-1')!)], signer, now: new Date() });
+    const idx = join(root, 'tamper/dists/stable/main/binary-amd64');
+    // An attacker swaps in a forged index everywhere apt might look for it.
+    const forged = (await readFile(join(idx, 'Packages'), 'utf8')).replace('Version: 1.0-1', 'Version: 9.9-9');
+    const { readdir } = await import('node:fs/promises');
+    await writeFile(join(idx, 'Packages'), forged);
+    await writeFile(join(idx, 'Packages.gz'), gzipSync(forged));
+    for (const h of await readdir(join(idx, 'by-hash/SHA256'))) {
+      const p = join(idx, 'by-hash/SHA256', h);
+      const isGz = (await readFile(p))[0] === 0x1f;
+      await writeFile(p, isGz ? gzipSync(forged) : forged);
+    }
+    const r = await aptInContainer({ repoDir: join(root, 'tamper'), keyPath: join(root, 'tamper/tamper-archive-keyring.asc'), suite: 'stable' });
+    assert.notEqual(r.exitCode, 0, r.output);
+    assert.equal(r.updateOk, false, r.output);
+    assert.match(r.output, /Hash Sum mismatch|File has unexpected size/);
+  });
+
+  test('apt publish - a repo signed by a key the client does not trust is refused', async () => {
+    const root = join(dir, 'repos');
+    await publishApt({ root, distribution: distribution('stranger'), packages: [asPackage(byName.get('hello=1.0-1')!)], signer: await newSigner('Stranger'), now: new Date() });
+    const trusted = join(dir, 'trusted.asc');
+    await writeFile(trusted, signer.publicKeyArmored);
+    const r = await aptInContainer({ repoDir: join(root, 'stranger'), keyPath: trusted, suite: 'stable', install: ['hello'] });
+    assert.notEqual(r.exitCode, 0, r.output);
+    assert.equal(r.updateOk, false, r.output);
+    assert.match(r.output, /NO_PUBKEY|not signed/);
+  });
+
+  test('apt publish - resignRepository with a renewed key: gpgv and apt accept the new key, the old one no longer verifies', async () => {
+    const root = join(dir, 'repos');
+    const dist = distribution('renew');
+    const repo = join(root, 'renew');
+    const first = await publishApt({ root, distribution: dist, packages: [asPackage(byName.get('hello=1.0-1')!)], signer, now: new Date(Date.now() - 3_600_000) });
+    const oldKey = join(dir, 'old-renew.asc');
+    await writeFile(oldKey, signer.publicKeyArmored);
+    const renewed = await newSigner('Kiln Repo Key 2');
+    const report = await resignRepository(root, 'renew', renewed, new Date());
+    assert.notEqual(report.releases.stable, first.releaseSha256);
+    const release = await readFile(join(repo, 'dists/stable/Release'), 'utf8');
+    assert.doesNotMatch(release, new RegExp((await import('../../reconciler/publish/apt/release-file.ts')).releaseDate(new Date(Date.now() - 3_600_000)).slice(0, 16)));
+    const keyAsc = join(repo, 'renew-archive-keyring.asc');
+    assert.equal(await readFile(keyAsc, 'utf8'), renewed.publicKeyArmored);
+    assert.match(await gpgv(dir, keyAsc, join(repo, 'dists/stable/InRelease')), /Good signature from "Kiln Repo Key 2/);
+    await assert.rejects(gpgv(dir, oldKey, join(repo, 'dists/stable/InRelease')));
+    const r = await aptInContainer({ repoDir: repo, keyPath: keyAsc, suite: 'stable', install: ['hello'], commands: ['hello'] });
+    assert.equal(r.exitCode, 0, r.output);
+    // A later publish with unchanged content keeps the renewed signature as it is.
+    const again = await publishApt({ root, distribution: dist, packages: [asPackage(byName.get('hello=1.0-1')!)], signer: renewed, now: new Date() });
+    assert.equal(again.resigned, false);
+    assert.equal(again.releaseSha256, report.releases.stable);
+  });
+});
