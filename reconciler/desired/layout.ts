@@ -24,6 +24,7 @@ export function classifyPath(path: string, mode: string): PathClass {
   const kind = DIRS[top];
   if (!kind) return { kind: 'ignored' };
   const name = rest.join('/');
+  if (name.startsWith('.')) return { kind: 'ignored' }; // .gitkeep and friends
   if (rest.length > 1) return { kind: 'ignored', warning: `ignored: ${top}/ files must sit directly in ${top}/, not in subdirectories` };
   if (name.endsWith('.yml')) return { kind: 'refused', error: `use the .yaml extension: rename to ${top}/${name.slice(0, -4)}.yaml` };
   if (!name.endsWith('.yaml')) return { kind: 'ignored', warning: `ignored: only .yaml files in ${top}/ are read` };

@@ -1,0 +1,43 @@
+// kiln init [--example] DIR: a new metadata repo, ready for `kiln validate`
+// and `kiln plan --repo DIR`.
+import { UsageError } from '../../../schema/errors.ts';
+import { scaffold, sourcesDirFor } from '../../desired/scaffold.ts';
+import { validateDesired } from '../../desired/validate-desired.ts';
+import { flag, str, type Command } from '../command.ts';
+
+function parseAuthor(s: string): { name: string; email: string } {
+  const m = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(s);
+  if (!m) throw new UsageError(`--author takes "Name <email>", got '${s}'`);
+  return { name: m[1], email: m[2] };
+}
+
+const command: Command = {
+  path: ['init'],
+  summary: 'Create a new metadata repo (git, branch main) with a commented kiln.yaml.',
+  description:
+    'Creates DIR as a git repository with kiln.yaml, packages/, distributions/ and keys/, and commits it.\n' +
+    'With --example it holds the hello-kiln package released to testing and stable (promoted through an\n' +
+    'install smoke gate), and the package source becomes its own git repo in DIR-sources/hello-kiln.\n' +
+    'Refuses a DIR that exists and is not empty. Signing keys: see `kiln keys generate`.',
+  options: {
+    example: { type: 'boolean', description: 'Include the hello-kiln example package, its source repo and two distributions.' },
+    author: { type: 'string', valueName: '"NAME <EMAIL>"', description: 'Author of the first commit.', default: 'Kiln <kiln@localhost>' },
+  },
+  positionals: [{ name: 'DIR', description: 'Directory of the new metadata repo (must not exist or be empty).', required: true }],
+  examples: ['kiln init --example ./meta && kiln validate --repo ./meta && kiln plan --repo ./meta'],
+  async run(args, ctx) {
+    const dir = args.positionals[0];
+    const example = flag(args, 'example');
+    const result = await scaffold({ dir, example, author: parseAuthor(str(args, 'author') ?? 'Kiln <kiln@localhost>') });
+    // The new repo must pass its own validation; anything else is a bug in the template.
+    const report = await validateDesired({ dir: result.metadataRepo, rev: 'HEAD', log: ctx.log });
+    if (!report.ok) throw new Error(`the new metadata repo does not validate:\n${report.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n')}`);
+    const lines = [`created metadata repo ${result.metadataRepo} (main at ${result.commit.slice(0, 12)})`];
+    for (const s of result.sources) lines.push(`created source repo   ${s.path} (main at ${s.commit.slice(0, 12)})`);
+    lines.push(`  ${report.packages} package${report.packages === 1 ? '' : 's'}, ${report.distributions} distribution${report.distributions === 1 ? '' : 's'}`);
+    lines.push('', 'next:', `  kiln validate --repo ${result.metadataRepo}`, `  kiln plan --repo ${result.metadataRepo}`);
+    if (example) lines.push(`  (sources live in ${sourcesDirFor(result.metadataRepo)})`);
+    return { data: { metadataRepo: result.metadataRepo, commit: result.commit, sources: result.sources }, human: lines.join('\n') };
+  },
+};
+export default command;

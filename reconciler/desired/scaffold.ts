@@ -1,0 +1,95 @@
+// `kiln init`: a new metadata repo (and, with the example, its source repo),
+// each a git repository on branch main with one commit. Written with
+// isomorphic-git, so it needs no git binary or user.name configuration; the
+// author is passed in.
+import fs from 'node:fs';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import git from 'isomorphic-git';
+import { parseDocument } from 'yaml';
+import { UsageError } from '../../schema/errors.ts';
+import { METADATA_LAYOUT } from '../../schema/metadata.ts';
+
+export const EXAMPLES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples');
+
+export interface Author {
+  name: string;
+  email: string;
+}
+
+export interface ScaffoldResult {
+  metadataRepo: string;
+  commit: string;
+  sources: Array<{ name: string; path: string; commit: string }>;
+}
+
+/** DIR must not exist or be empty. */
+async function assertEmpty(dir: string, what: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UsageError(`${what} ${dir} exists and is not a directory`);
+    throw e;
+  }
+  if (entries.length > 0) throw new UsageError(`${what} ${dir} is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}); choose a new directory`);
+}
+
+/** git init -b main, add everything, commit; returns the commit id. */
+async function commitAll(dir: string, message: string, author: Author): Promise<string> {
+  await git.init({ fs, dir, defaultBranch: 'main' });
+  await git.add({ fs, dir, filepath: '.' });
+  return git.commit({ fs, dir, message, author });
+}
+
+/**
+ * Point the example package's source.git at `target`. A line edit keeps the
+ * template's layout and comments byte for byte (yaml's toString reflows them);
+ * the result is parsed back to prove the edit landed.
+ */
+async function rewriteSourceGit(file: string, target: string): Promise<void> {
+  const text = (await readFile(file, 'utf8')).replace(/^(\s+git:[ \t]*)\S+/m, (_, lead: string) => lead + JSON.stringify(target));
+  if (parseDocument(text).getIn(['source', 'git']) !== target) throw new Error(`could not set source.git in ${file}`);
+  await writeFile(file, text);
+}
+
+async function writeLayout(dir: string): Promise<void> {
+  const src = join(EXAMPLES_DIR, 'metadata');
+  await mkdir(dir, { recursive: true });
+  await cp(join(src, METADATA_LAYOUT.config), join(dir, METADATA_LAYOUT.config));
+  await mkdir(join(dir, METADATA_LAYOUT.keysDir), { recursive: true });
+  await cp(join(src, METADATA_LAYOUT.keysDir, 'README.md'), join(dir, METADATA_LAYOUT.keysDir, 'README.md'));
+  // git keeps no empty directories: a .gitkeep holds the layout open.
+  for (const d of [METADATA_LAYOUT.packagesDir, METADATA_LAYOUT.distributionsDir]) {
+    await mkdir(join(dir, d), { recursive: true });
+    await writeFile(join(dir, d, '.gitkeep'), '');
+  }
+}
+
+/** Where the example's source repos go: next to DIR, as DIR-sources/<name>. */
+export function sourcesDirFor(metadataDir: string): string {
+  return `${resolve(metadataDir)}-sources`;
+}
+
+export async function scaffold(opts: { dir: string; example: boolean; author: Author }): Promise<ScaffoldResult> {
+  const dir = resolve(opts.dir);
+  const sourcesDir = sourcesDirFor(dir);
+  await assertEmpty(dir, 'metadata repo directory');
+  if (opts.example) await assertEmpty(join(sourcesDir, 'hello-kiln'), 'example source directory');
+
+  const sources: ScaffoldResult['sources'] = [];
+  if (!opts.example) {
+    await writeLayout(dir);
+  } else {
+    const sourceRepo = join(sourcesDir, 'hello-kiln');
+    await cp(join(EXAMPLES_DIR, 'sources', 'hello-kiln'), sourceRepo, { recursive: true });
+    sources.push({ name: 'hello-kiln', path: sourceRepo, commit: await commitAll(sourceRepo, 'hello-kiln 1.0.0', opts.author) });
+    await cp(join(EXAMPLES_DIR, 'metadata'), dir, { recursive: true });
+    // Relative, so the pair of directories can move together.
+    await rewriteSourceGit(join(dir, METADATA_LAYOUT.packagesDir, 'hello-kiln.yaml'), relative(dir, sourceRepo) || '.');
+  }
+  const commit = await commitAll(dir, opts.example ? `kiln init --example (${basename(dir)})` : 'kiln init', opts.author);
+  return { metadataRepo: dir, commit, sources };
+}
