@@ -88,6 +88,8 @@ describe('apt publish', () => {
     assert.match(await gpgv(dir, keyAsc, join(repo, 'dists/stable/InRelease')), /Good signature from "Kiln Repo Key/);
     assert.match(await gpgv(dir, keyAsc, join(repo, 'dists/stable/Release.gpg'), join(repo, 'dists/stable/Release')), /Good signature/);
     assert.match((await readFile(join(repo, 'dists/stable/Release.gpg'), 'utf8')).slice(0, 40), /^-----BEGIN PGP SIGNATURE-----/);
+    const inRelease = await readFile(join(repo, 'dists/stable/InRelease'), 'utf8');
+    assert.ok(inRelease.includes('\n\n' + release.toString()), 'InRelease carries the Release text, LF line ends');
     assert.equal((await stat(join(repo, 'pool/main/h/hello/hello_1.0-1_all.deb'))).mode & 0o777, 0o644);
     assert.equal((await stat(join(repo, 'pool/main/h'))).mode & 0o777, 0o755);
 

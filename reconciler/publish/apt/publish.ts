@@ -12,6 +12,7 @@ import type { Signer } from '../../signing/signer.ts';
 import { readDebControl } from '../deb/read-deb.ts';
 import { formatControlParagraph } from '../deb/control-paragraph.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { signRelease } from './inrelease.ts';
 import { digests, sha256Hex, type Digests } from './hashes.ts';
 import { BY_HASH, components, DEB_FILE_NAME, indexArchitectures, indexDir, keyFileName, poolPath, SOURCE_NAME, suiteDir } from './layout.ts';
 import { entriesForIndex, identity, packagesIndex, packagesStanza, type PoolEntry } from './packages-index.ts';
@@ -244,7 +245,7 @@ async function publishLocked(repoDir: string, input: PublishInput): Promise<Publ
   let releaseSha256 = state.release?.sha256 ?? '';
   if (resign) {
     const text = releaseText({ ...releaseInput, date: now });
-    const [inRelease, releaseGpg] = await Promise.all([signer.signCleartext(text), signer.signDetached(Buffer.from(text))]);
+    const { inRelease, releaseGpg } = await signRelease(signer, text);
     release = { dir: suiteDir(dist.suite), release: text, releaseGpg, inRelease };
     releaseSha256 = sha256Hex(text);
   }

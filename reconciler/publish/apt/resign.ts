@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { NotFoundError } from '../../../schema/errors.ts';
 import type { Signer } from '../../signing/signer.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { signRelease } from './inrelease.ts';
 import { sha256Hex } from './hashes.ts';
 import { keyFileName } from './layout.ts';
 import { redateRelease } from './release-file.ts';
@@ -32,7 +33,7 @@ export async function resignRepository(root: string, distName: string, signer: S
       const old = await readFile(join(repoDir, dir, 'Release'), 'utf8').catch(() => undefined);
       if (old === undefined) continue;
       const text = redateRelease(old, now);
-      const [inRelease, releaseGpg] = await Promise.all([signer.signCleartext(text), signer.signDetached(Buffer.from(text))]);
+      const { inRelease, releaseGpg } = await signRelease(signer, text);
       const key = keyWritten ? undefined : { path: keyFileName(distName), data: signer.publicKeyArmored };
       keyWritten = true;
       for (const step of planSwitch({ indexes: [], key, release: { dir, release: text, releaseGpg, inRelease } })) {
