@@ -1,0 +1,94 @@
+// kiln reconcile: run reconcile passes, once or continuously.
+import type { PassReport } from '../../pass.ts';
+import { buildCounts, formatPassLine } from '../../pipeline/progress.ts';
+import { openReconciler } from '../../pipeline/reconciler-setup.ts';
+import { reconcileOnce, watch } from '../../watch.ts';
+import { SUBJECTS } from '../../../schema/nats.ts';
+import { UsageError } from '../../../schema/errors.ts';
+import { flag, num, str, type Command } from '../command.ts';
+
+function passData(n: number, reason: string, r: PassReport) {
+  const { plan, trust: _t, ...rest } = r;
+  return { n, reason, ...rest, actions: plan?.actions.map((a) => ({ kind: a.kind, reason: a.reason, message: a.message })) ?? [], waiting: plan?.waiting ?? [] };
+}
+
+const command: Command = {
+  path: ['reconcile'],
+  summary: 'Converge: build what is missing, publish what is desired, record it on kiln/status.',
+  description:
+    'Runs reconcile passes: read the desired state (HEAD of the metadata repo) and the observed state\n' +
+    '(kiln/status), plan, dispatch builds to the agents over NATS, collect and verify their results,\n' +
+    'publish releases, and record everything in one signed status commit per pass.\n' +
+    '--once runs a single pass. --watch keeps running: a pass on every new commit (seen within 2 s),\n' +
+    'whenever results arrive, and every --interval seconds. Only one reconciler runs passes at a time\n' +
+    '(a lease in NATS KV); a second one waits. Stop with Ctrl-C: the pass in progress finishes first.',
+  options: {
+    repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo (default: $KILN_REPO or .).' },
+    nats: { type: 'string', valueName: 'URL', description: 'NATS server (default: $KILN_NATS_URL). Without it nothing is built.' },
+    once: { type: 'boolean', description: 'Run one pass and exit (the default).' },
+    watch: { type: 'boolean', description: 'Keep reconciling until stopped.' },
+    interval: { type: 'string', valueName: 'S', description: 'Watch mode: a full pass at least every S seconds.', default: '60' },
+    'signing-key': { type: 'string', valueName: 'FILE', description: 'Armored private key (default: $KILN_SIGNING_KEY_FILE or $KILN_SIGNING_KEY).' },
+    repos: { type: 'string', valueName: 'DIR', description: 'Where published repositories live. Without it nothing is published.' },
+    artifacts: { type: 'string', valueName: 'DIR', description: 'Local artifact cache (default: <gitdir>/kiln/artifacts).' },
+  },
+  examples: [
+    'kiln reconcile --repo ./metadata --nats nats://127.0.0.1:4222 --once',
+    'kiln reconcile --watch --interval 30 --repos /srv/kiln/repos --signing-key kiln.key',
+  ],
+  async run(args, ctx) {
+    if (flag(args, 'once') && flag(args, 'watch')) throw new UsageError('--once and --watch exclude each other');
+    const interval = num(args, 'interval') ?? 60;
+    if (!(interval > 0)) throw new UsageError(`--interval takes a positive number of seconds, got ${interval}`);
+    const keyFile = str(args, 'signing-key') ?? ctx.env.signingKeyFile;
+    const rec = await openReconciler({
+      repoDir: str(args, 'repo') ?? ctx.env.repo ?? '.',
+      natsUrl: str(args, 'nats') ?? ctx.env.natsUrl,
+      signingKey: { keyFile, keyArmored: str(args, 'signing-key') ? undefined : ctx.env.signingKey, passphrase: ctx.env.signingPassphrase },
+      reposDir: str(args, 'repos'),
+      artifactsDir: str(args, 'artifacts'),
+      log: ctx.log,
+    });
+    try {
+      if (!rec.session) ctx.log.warn('no --nats: builds are planned and recorded but not dispatched or collected');
+      if (!flag(args, 'watch')) {
+        const report = await reconcileOnce({ runPass: () => rec.runPass(), lease: rec.lease, log: ctx.log });
+        const line = formatPassLine({ n: 1, reason: 'once', ...report }, buildCounts(rec.memo.observed?.state));
+        const actions = (report.plan?.actions ?? []).map((a) => `  ${a.kind} ${a.reason}: ${a.message}`);
+        const waiting = (report.plan?.waiting ?? []).map((w) => `  waiting ${w.reason}: ${w.message}`);
+        return { data: passData(1, 'once', report), human: [line, ...actions, ...waiting].join('\n') };
+      }
+
+      let n = 0;
+      const handle = watch(
+        {
+          runPass: () => rec.runPass(),
+          readHead: () => rec.readHead(),
+          resultsWaiting: rec.session ? async () => (await rec.session!.resultsWaiting()) > 0 : undefined,
+          lease: rec.lease,
+          onPass: (report, reason) => {
+            n++;
+            if (report.noop && reason === 'interval') return;
+            const line = ctx.json
+              ? JSON.stringify(passData(n, reason, report))
+              : formatPassLine({ n, reason, ...report }, buildCounts(rec.memo.observed?.state));
+            ctx.out.write(line + '\n');
+          },
+          log: ctx.log,
+          signal: ctx.signal,
+          now: () => new Date(),
+          random: Math.random,
+        },
+        { intervalMs: interval * 1000 },
+      );
+      // A result published now wakes the loop at once instead of at the next poll.
+      const sub = rec.session?.nc.subscribe(SUBJECTS.resultsAll, { callback: () => handle.wake('results arrived') });
+      const summary = await handle.done;
+      sub?.unsubscribe();
+      return { data: summary, human: `stopped after ${summary.passes} pass(es), ${summary.failedPasses} failed` };
+    } finally {
+      await rec.close();
+    }
+  },
+};
+export default command;

@@ -1,0 +1,47 @@
+// The reconciler's NATS side, opened once: connection, topology, JetStream
+// clients, the artifacts object store and the lease bucket.
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
+import type { Logger } from 'pino';
+import { BUCKETS, RESULTS_CONSUMER, STREAMS } from '../../schema/nats.ts';
+import { connectNats } from '../nats/connect.ts';
+import { ensureTopology, type TopologyOptions } from '../nats/topology.ts';
+import type { PipelineNats } from '../pass/deps.ts';
+
+export interface NatsSession extends PipelineNats {
+  lease: KV;
+  /** Re-apply the topology (new pools in kiln.yaml). */
+  ensure(pools: TopologyOptions['pools']): Promise<void>;
+  /** Results waiting in the reconciler's consumer (cheap: one API request). */
+  resultsWaiting(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function openNatsSession(url: string, opts: { name: string; log: Logger; pools: TopologyOptions['pools']; topology?: Omit<TopologyOptions, 'pools'> }): Promise<NatsSession> {
+  const nc = await connectNats(url, { name: opts.name, log: opts.log });
+  try {
+    const ensure = (pools: TopologyOptions['pools']) => ensureTopology(nc, { ...opts.topology, pools });
+    await ensure(opts.pools);
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const objectStore = await new Objm(nc).open(BUCKETS.artifacts);
+    const lease = await new Kvm(nc).open(BUCKETS.lease);
+    return {
+      nc,
+      js,
+      jsm,
+      objectStore,
+      lease,
+      ensure,
+      async resultsWaiting() {
+        const info = await jsm.consumers.info(STREAMS.results, RESULTS_CONSUMER);
+        return info.num_pending;
+      },
+      close: () => nc.drain().catch(() => nc.close()),
+    };
+  } catch (e) {
+    await nc.close();
+    throw e;
+  }
+}

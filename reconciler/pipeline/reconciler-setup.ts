@@ -1,0 +1,107 @@
+// Wires one reconciler process from resolved settings: signer, NATS session,
+// pass dependencies and the lease. The CLI resolves settings; this builds the
+// objects; watch.ts and pass.ts do the work.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { readDesired } from '../desired/read-desired.ts';
+import { resolveCommit } from '../git/tree.ts';
+import { loadReconcilerSigner, type SigningKeySource } from '../keys/load-signer.ts';
+import { DEFAULT_POLICY, type PassDeps, type PassPolicy } from '../pass/deps.ts';
+import { reconcilePass, type PassMemo, type PassReport } from '../pass.ts';
+import type { Signer } from '../signing/signer.ts';
+import { gitdirOf } from '../status/git-objects.ts';
+import type { TopologyOptions } from '../nats/topology.ts';
+import { Lease } from './lease.ts';
+import { openNatsSession, type NatsSession } from './nats-session.ts';
+
+export interface ReconcilerSettings {
+  repoDir: string;
+  natsUrl?: string;
+  signingKey: SigningKeySource;
+  reposDir?: string;
+  artifactsDir?: string;
+  gateImage?: string;
+  policy?: Partial<PassPolicy>;
+  leaseTtlMs?: number;
+  topology?: Omit<TopologyOptions, 'pools'>;
+  log: Logger;
+  /** Test seam, passed to the pass. */
+  onStep?: PassDeps['onStep'];
+}
+
+export interface Reconciler {
+  deps: PassDeps;
+  memo: PassMemo;
+  session?: NatsSession;
+  lease?: Lease;
+  signer: Signer;
+  holder: string;
+  runPass(): Promise<PassReport>;
+  readHead(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The pools kiln.yaml declares at HEAD, or none when it cannot be read yet (the first pass will say why). */
+async function poolsAtHead(repoDir: string, log: Logger): Promise<TopologyOptions['pools']> {
+  try {
+    const cache = {};
+    const { state } = await readDesired({ dir: repoDir, rev: await resolveCommit(repoDir, 'HEAD', cache), cache, log });
+    return poolsOf(state.config.pools);
+  } catch {
+    return {};
+  }
+}
+
+const poolsOf = (pools: Record<string, { architectures: string[] }>): TopologyOptions['pools'] =>
+  Object.fromEntries(Object.entries(pools).map(([k, v]) => [k, { architectures: [...v.architectures] }]));
+
+export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler> {
+  const log = s.log;
+  const signer = await loadReconcilerSigner(s.signingKey);
+  const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  let pools = await poolsAtHead(s.repoDir, log);
+  const session = s.natsUrl ? await openNatsSession(s.natsUrl, { name: `kiln-reconciler ${holder}`, log, pools, topology: s.topology }) : undefined;
+  const deps: PassDeps = {
+    repoDir: s.repoDir,
+    rev: 'HEAD',
+    cache: {},
+    signer,
+    log,
+    now: () => new Date(),
+    random: Math.random,
+    policy: { ...DEFAULT_POLICY, ...s.policy },
+    nats: session,
+    reposDir: s.reposDir,
+    artifactsDir: s.artifactsDir ?? join(await gitdirOf(s.repoDir), 'kiln', 'artifacts'),
+    docker: s.reposDir ? new Docker() : undefined,
+    gateImage: s.gateImage ?? 'kiln/bookworm-buildd',
+    onStep: s.onStep,
+  };
+  const memo: PassMemo = {};
+  const lease = session ? new Lease({ kv: session.lease, holder, ttlMs: s.leaseTtlMs ?? 30_000, now: () => new Date(), log }) : undefined;
+  return {
+    deps,
+    memo,
+    session,
+    lease,
+    signer,
+    holder,
+    async runPass() {
+      const report = await reconcilePass(deps, memo);
+      // A pool added to kiln.yaml gets its consumer; its jobs already wait in the stream.
+      const now = memo.desired ? poolsOf(memo.desired.state.config.pools) : pools;
+      if (session && JSON.stringify(now) !== JSON.stringify(pools)) {
+        await session.ensure(now);
+        pools = now;
+      }
+      return report;
+    },
+    readHead: () => resolveCommit(s.repoDir, 'HEAD'),
+    async close() {
+      await session?.close();
+    },
+  };
+}
