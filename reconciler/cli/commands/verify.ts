@@ -1,0 +1,57 @@
+// kiln verify REV: would the reconciler act on this desired-state commit?
+// Prints the trust verdict and who signed it; exit 0 trusted, 1 refused.
+import { UsageError } from '../../../schema/errors.ts';
+import { FINGERPRINT_PATTERN } from '../../../schema/metadata.ts';
+import { resolveCommit } from '../../git/tree.ts';
+import { readObserved } from '../../status/reader.ts';
+import { acceptTrustRoot, verifyDesiredCommit, type TrustVerdict } from '../../trust/index.ts';
+import { flag, str, type Command } from '../command.ts';
+
+function formatVerdict(v: TrustVerdict): string {
+  const lines = [`${v.trusted ? 'TRUSTED' : 'REFUSED'} ${v.commit}`];
+  if (v.signer) lines.push(`  signer:  ${v.signer.userId} (${v.signer.fingerprint})`);
+  if (v.anchor) lines.push(`  anchor:  ${v.anchor.commit.slice(0, 12)} (${v.anchor.kind})`);
+  lines.push(`  reason:  ${v.reason}`);
+  const chain = v.chain ?? [];
+  if (chain.length > 1) {
+    lines.push('  chain:');
+    for (const s of chain) lines.push(`    ${s.trusted ? '✓' : '✗'} ${s.commit.slice(0, 12)} ${s.reason}`);
+  }
+  return lines.join('\n');
+}
+
+const command: Command = {
+  path: ['verify'],
+  summary: 'Check that a desired-state commit is signed by a trusted key (exit 0 trusted, 1 refused).',
+  description:
+    'Walks the first-parent history from the last commit reconciled as trusted (kiln/status) to REV;\n' +
+    'every commit must be signed by a key that kiln.yaml trusted at its parent, so a commit can never\n' +
+    'trust its own key. A brand-new repo has no last trusted commit: its root commit must be signed by\n' +
+    'a key listed in its own kiln.yaml and approved once, either with --accept-root (recorded in\n' +
+    'refs/kiln/trust-root) or with --root-fingerprint. Merge commits are judged by their own signature.',
+  options: {
+    repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo.', default: '.' },
+    'accept-root': { type: 'boolean', description: 'Approve REV as the root of trust (after checking its signer).' },
+    'root-fingerprint': { type: 'string', valueName: 'FPR', multiple: true, description: 'A key allowed to sign the root commit of a new repo.' },
+    since: { type: 'string', valueName: 'REV', description: 'Judge from this commit instead of the one kiln/status records.' },
+  },
+  positionals: [{ name: 'rev', description: 'Revision to verify (default HEAD).' }],
+  examples: ['kiln verify main', 'kiln verify --accept-root $(git rev-list --max-parents=0 HEAD)', 'kiln verify HEAD --json'],
+  async run(args, ctx) {
+    const dir = str(args, 'repo') ?? ctx.env.repo ?? '.';
+    const rev = args.positionals[0] ?? 'HEAD';
+    const cache = {};
+    const roots = (args.values['root-fingerprint'] as string[] | undefined) ?? [];
+    for (const f of roots) if (!new RegExp(FINGERPRINT_PATTERN).test(f.toUpperCase())) throw new UsageError(`--root-fingerprint '${f}' is not a 40-hex-digit fingerprint`);
+
+    if (flag(args, 'accept-root')) {
+      const v = await acceptTrustRoot({ dir, cache, commit: rev });
+      return { data: v, human: formatVerdict(v), exitCode: v.trusted ? 0 : 1 };
+    }
+    const since = str(args, 'since');
+    const lastTrusted = since ? await resolveCommit(dir, since, cache) : (await readObserved({ dir, cache, log: ctx.log })).state.desiredCommit;
+    const v = await verifyDesiredCommit({ dir, cache, commit: rev, lastTrusted, rootFingerprints: roots });
+    return { data: v, human: formatVerdict(v), exitCode: v.trusted ? 0 : 1 };
+  },
+};
+export default command;
