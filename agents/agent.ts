@@ -1,0 +1,200 @@
+// The build agent's loop: bind to the (pool, arch) durable consumer, pull at
+// most `concurrency` jobs at a time, hand each to handleJob, heartbeat into the
+// agent registry, and drain on request (SIGTERM via the CLI, or KV control key):
+// stop pulling, finish what is running, publish those results, then close.
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstream, type Consumer, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
+import { millis, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { AgentInfo } from '../schema/messages.ts';
+import { BUCKETS, buildConsumerName, STREAMS } from '../schema/nats.ts';
+import { DockerRunner } from './docker-runner.ts';
+import { DrainWatch } from './drain-watch.ts';
+import { Heartbeat } from './heartbeat.ts';
+import { handleJob, type JobContext } from './job-handler.ts';
+import type { BuildRunner } from './runner.ts';
+
+export interface AgentOptions {
+  nc: NatsConnection;
+  pool: string;
+  arch: string;
+  /** Where job work dirs are made (each job gets its own, removed afterwards). */
+  workDir: string;
+  log: Logger;
+  id?: string;
+  concurrency?: number;
+  heartbeatMs?: number;
+  /** How often to look again for a consumer that does not exist yet. */
+  bindRetryMs?: number;
+  /** How long one pull waits for jobs; also bounds how long a drain waits for the pull. */
+  pullExpiresMs?: number;
+  /**
+   * The build runner. Default: DockerRunner. Only code can pass another one
+   * (NoopRunner for benchmarks); no flag or config file selects it.
+   */
+  runner?: BuildRunner;
+}
+
+/** A KV-key-safe default id: host, pool, arch and pid. */
+export function defaultAgentId(pool: string, arch: string, host = hostname(), pid = process.pid): string {
+  return `${host}-${pool}-${arch}-${pid}`.replace(/[^A-Za-z0-9_-]/g, '-');
+}
+
+export class Agent {
+  readonly id: string;
+  private readonly concurrency: number;
+  private readonly runner: BuildRunner;
+  private readonly log: Logger;
+  private readonly running = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly hardStop = new AbortController();
+  private readonly startedAt = new Date().toISOString();
+  private draining = false;
+  private drainReason = '';
+  private wake: (() => void) | undefined;
+  private fetching: ConsumerMessages | undefined;
+  private heartbeat: Heartbeat | undefined;
+  private drainWatch: DrainWatch | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly opts: AgentOptions) {
+    if (!/^[A-Za-z0-9_-]+$/.test(opts.pool) || !/^[A-Za-z0-9_-]+$/.test(opts.arch)) {
+      throw new TypeError(`pool '${opts.pool}' and arch '${opts.arch}' may only hold letters, digits, '_' and '-'`);
+    }
+    this.id = opts.id ?? defaultAgentId(opts.pool, opts.arch);
+    if (!/^[A-Za-z0-9_=-]+$/.test(this.id)) throw new TypeError(`agent id '${this.id}' may only hold letters, digits, '_', '=' and '-'`);
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
+    this.log = opts.log.child({ component: 'agent', agent: this.id, pool: opts.pool, arch: opts.arch });
+    this.runner = opts.runner ?? new DockerRunner({ log: this.log, labels: { 'kiln.agent': this.id } });
+  }
+
+  info(): AgentInfo {
+    return {
+      id: this.id, pool: this.opts.pool, arch: this.opts.arch, host: hostname(), concurrency: this.concurrency,
+      running: [...this.running].sort(), draining: this.draining, startedAt: this.startedAt, lastSeen: new Date().toISOString(),
+    };
+  }
+
+  /** Start pulling. Resolves once the consumer is bound and the heartbeat is running. */
+  async start(): Promise<void> {
+    const consumer = await this.bind();
+    if (!consumer) {
+      this.loop = Promise.resolve();
+      return;
+    }
+    const { nc } = this.opts;
+    const js = jetstream(nc);
+    const kvm = new Kvm(nc);
+    const [agentsKv, controlKv, os, cinfo] = await Promise.all([
+      kvm.open(BUCKETS.agents), kvm.open(BUCKETS.control), new Objm(nc).open(BUCKETS.artifacts), consumer.info(true),
+    ]);
+    this.heartbeat = new Heartbeat(agentsKv, () => this.info(), this.opts.heartbeatMs ?? 5000, this.log);
+    this.heartbeat.start();
+    this.drainWatch = new DrainWatch(controlKv, this.id, this.log);
+    await this.drainWatch.start((reason) => this.drain(reason));
+    const ctx: JobContext = {
+      nc, js, os, runner: this.runner, agentId: this.id, pool: this.opts.pool, workDir: this.opts.workDir,
+      ackWaitMs: millis(cinfo.config.ack_wait ?? 30_000_000_000), maxDeliver: cinfo.config.max_deliver ?? -1,
+      hardStop: this.hardStop.signal, log: this.log,
+    };
+    this.log.info({ concurrency: this.concurrency, runner: this.runner.name, ackWaitMs: ctx.ackWaitMs, maxDeliver: ctx.maxDeliver }, 'agent ready');
+    this.loop = this.pull(consumer, js, ctx);
+  }
+
+  /** Wait for the durable consumer made by the reconciler (ensureTopology); agents never create it. */
+  private async bind(): Promise<Consumer | undefined> {
+    const js = jetstream(this.opts.nc);
+    const name = buildConsumerName(this.opts.pool, this.opts.arch);
+    let warned = false;
+    while (!this.draining) {
+      try {
+        const c = await js.consumers.get(STREAMS.builds, name);
+        if (warned) this.log.info({ consumer: name }, 'consumer found');
+        return c;
+      } catch (e) {
+        if (!warned) this.log.warn({ consumer: name, err: (e as Error).message }, `waiting for consumer ${STREAMS.builds}/${name} (created by the reconciler from kiln.yaml's pools)`);
+        warned = true;
+        await sleep(this.opts.bindRetryMs ?? 2000);
+      }
+    }
+    return undefined;
+  }
+
+  private async pull(consumer: Consumer, _js: JetStreamClient, ctx: JobContext): Promise<void> {
+    while (!this.draining) {
+      if (this.inFlight.size >= this.concurrency) {
+        await new Promise<void>((r) => (this.wake = r));
+        continue;
+      }
+      try {
+        this.fetching = await consumer.fetch({ max_messages: this.concurrency - this.inFlight.size, expires: this.opts.pullExpiresMs ?? 2000 });
+        for await (const msg of this.fetching) {
+          // Pulled after a drain began: hand it straight back for another agent.
+          if (this.draining) {
+            msg.nak();
+            continue;
+          }
+          this.spawn(ctx, msg);
+        }
+      } catch (e) {
+        if (this.draining) break;
+        this.log.warn({ err: (e as Error).message }, 'pull failed; retrying');
+        await sleep(1000);
+      } finally {
+        this.fetching = undefined;
+      }
+    }
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private spawn(ctx: JobContext, msg: Parameters<typeof handleJob>[1]): void {
+    const p: Promise<void> = handleJob(ctx, msg, this.running).finally(() => {
+      this.inFlight.delete(p);
+      this.heartbeat?.beat();
+      this.wake?.();
+    });
+    this.inFlight.add(p);
+    // The running set changed: tell the registry now rather than at the next beat.
+    setImmediate(() => this.heartbeat?.beat());
+  }
+
+  /** Stop pulling; running builds finish and publish their results. */
+  drain(reason = 'drain requested'): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.drainReason = reason;
+    this.log.info({ reason, running: [...this.running] }, 'draining: no new jobs; finishing running builds');
+    this.heartbeat?.beat();
+    this.fetching?.stop();
+    this.wake?.();
+  }
+
+  /** Resolves when the pull loop has ended and every running build is settled. */
+  async done(): Promise<void> {
+    await this.loop;
+  }
+
+  /**
+   * Drain, wait for running builds, then release everything: heartbeat entry,
+   * drain request, Docker. `hard` kills running containers instead of waiting.
+   * Every cleanup runs even if an earlier one fails.
+   */
+  async close(opts: { hard?: boolean } = {}): Promise<void> {
+    this.drain(opts.hard ? 'hard stop' : this.drainReason || 'closing');
+    if (opts.hard) this.hardStop.abort();
+    const errors: unknown[] = [];
+    for (const step of [() => this.done(), () => this.heartbeat?.stop(), () => this.drainWatch?.stop()]) {
+      try {
+        await step();
+      } catch (e) {
+        errors.push(e);
+        this.log.warn({ err: e }, 'cleanup step failed');
+      }
+    }
+    this.log.info('agent stopped');
+    if (errors.length) throw new AggregateError(errors, 'agent close: some cleanups failed');
+  }
+}

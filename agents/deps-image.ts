@@ -1,0 +1,95 @@
+// The dependency phase: when a package needs Build-Depends that the builder
+// image lacks, install them once (network allowed) and commit the result as an
+// image tagged by the hash of (deps, base image id). Builds then run offline
+// from that image; the next build with the same deps reuses it.
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { depsImageTag } from './build-deps.ts';
+import { runContainer } from './container.ts';
+
+export type DepsImage = { ok: true; image: string; cached: boolean } | { ok: false; class: 'build' | 'infra'; reason: string };
+
+export interface DepsPhaseOptions {
+  memoryBytes: number;
+  timeoutMs: number;
+  onLog(chunk: Buffer): void;
+  signal?: AbortSignal;
+}
+
+const NETWORK_TROUBLE = /Failed to fetch|Temporary failure resolving|Could not resolve|Unable to connect|Connection failed|Network is unreachable/;
+
+/** Pure: why apt failed, from its output (its 'E:' lines, or the last lines). */
+export function aptFailure(output: string): { class: 'build' | 'infra'; reason: string } {
+  const errors = output.split('\n').filter((l) => l.startsWith('E: ') || l.startsWith('E:'));
+  const reason = (errors.length ? errors.join('\n') : output.trim().split('\n').slice(-5).join('\n')).slice(0, 2000);
+  return { class: NETWORK_TROUBLE.test(output) ? 'infra' : 'build', reason: `cannot install Build-Depends: ${reason}` };
+}
+
+async function imageExists(docker: Docker, name: string): Promise<boolean> {
+  try {
+    await docker.getImage(name).inspect();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class DepsImages {
+  /** Phases under way in this process, so concurrent jobs with the same deps share one. */
+  private readonly inFlight = new Map<string, Promise<DepsImage>>();
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly log: Logger,
+  ) {}
+
+  /** An image with `deps` installed on `baseImage` (whose id is `baseImageId`). */
+  async ensure(baseImage: string, baseImageId: string, deps: string[], opts: DepsPhaseOptions): Promise<DepsImage> {
+    const tag = depsImageTag(deps, baseImageId);
+    if (await imageExists(this.docker, tag)) return { ok: true, image: tag, cached: true };
+    let p = this.inFlight.get(tag);
+    if (!p) {
+      p = this.build(baseImage, tag, deps, opts).finally(() => this.inFlight.delete(tag));
+      this.inFlight.set(tag, p);
+    }
+    return p;
+  }
+
+  private async build(baseImage: string, tag: string, deps: string[], opts: DepsPhaseOptions): Promise<DepsImage> {
+    const log = this.log.child({ image: tag });
+    const t0 = Date.now();
+    let output = '';
+    const onLog = (b: Buffer) => {
+      output += b.toString('utf8');
+      if (output.length > 256 * 1024) output = output.slice(-128 * 1024);
+      opts.onLog(b);
+    };
+    opts.onLog(Buffer.from(`kiln: installing Build-Depends: ${deps.join(', ')}\n`));
+    const [repo, version] = tag.split(':');
+    const exit = await runContainer(
+      this.docker,
+      {
+        image: baseImage,
+        // Deps are passed as arguments, never spliced into the script.
+        cmd: ['sh', '-c', 'apt-get update -q && apt-get satisfy -y -q --no-install-recommends "$@" && apt-get clean', 'kiln-deps', ...deps],
+        user: 'root',
+        env: ['DEBIAN_FRONTEND=noninteractive'],
+        network: 'host',
+        memoryBytes: opts.memoryBytes,
+        labels: { 'kiln.role': 'deps' },
+        timeoutMs: opts.timeoutMs,
+      },
+      {
+        onLog,
+        signal: opts.signal,
+        afterExit: async (c, e) => {
+          if (e.exitCode === 0 && !e.timedOut) await c.commit({ repo, tag: version, comment: `kiln build-deps: ${deps.join(', ')}` });
+        },
+      },
+    );
+    if (exit.timedOut) return { ok: false, class: 'infra', reason: 'installing Build-Depends timed out' };
+    if (exit.exitCode !== 0) return { ok: false, ...aptFailure(output) };
+    log.info({ deps, ms: Date.now() - t0 }, 'built dependency image');
+    return { ok: true, image: tag, cached: false };
+  }
+}

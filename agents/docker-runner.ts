@@ -1,0 +1,128 @@
+// The real runner: a Debian package built by dpkg-buildpackage inside a
+// container from the job's image, with no network, no capabilities, a non-root
+// user, and the job's memory/CPU/pids/time limits. Build-Depends the image lacks
+// are installed beforehand by the dependency phase (deps-image.ts).
+import { lchown, readdir, readFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { AgentInfraError, BuildDepsError } from '../schema/errors.ts';
+import type { BuildJob } from '../schema/messages.ts';
+import { extraBuildDeps, parseBuildDepends } from './build-deps.ts';
+import { runContainer } from './container.ts';
+import { DepsImages } from './deps-image.ts';
+import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
+
+export interface DockerRunnerOptions {
+  log: Logger;
+  docker?: Docker;
+  /** The uid/gid builds run as. Default: the agent's own, or 1000:1000 when the agent is root. */
+  buildUser?: { uid: number; gid: number };
+  /** Labels put on every container (to find and clean up leftovers). */
+  labels?: Record<string, string>;
+}
+
+/** Files dpkg-buildpackage leaves next to the source dir. */
+export const DEB_ARTIFACT = /\.(deb|udeb|ddeb|buildinfo|changes)$/;
+
+const MiB = 1024 * 1024;
+
+function defaultBuildUser(): { uid: number; gid: number } {
+  const uid = process.getuid?.() ?? 1000;
+  const gid = process.getgid?.() ?? 1000;
+  return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid };
+}
+
+/** Give the build user the work dir (the bind mount), so it needs no capabilities. */
+async function chownTree(root: string, uid: number, gid: number): Promise<void> {
+  await lchown(root, uid, gid);
+  for (const rel of await readdir(root, { recursive: true })) await lchown(join(root, rel), uid, gid);
+}
+
+export class DockerRunner implements BuildRunner {
+  readonly name = 'docker';
+  readonly needsSource = true;
+  private readonly docker: Docker;
+  private readonly deps: DepsImages;
+  private readonly user: { uid: number; gid: number };
+
+  constructor(private readonly opts: DockerRunnerOptions) {
+    this.docker = opts.docker ?? new Docker();
+    this.deps = new DepsImages(this.docker, opts.log.child({ component: 'deps-image' }));
+    this.user = opts.buildUser ?? defaultBuildUser();
+  }
+
+  async run(job: BuildJob, work: WorkDir, { onLog, signal }: RunOptions): Promise<RunOutcome> {
+    const fail = (cls: 'build' | 'limit' | 'infra', reason: string): RunOutcome => ({
+      exitCode: -1, oomKilled: false, timedOut: false, artifacts: [], failure: { class: cls, reason },
+    });
+    if (job.inputs.recipe.format !== 'deb') return fail('build', `format '${job.inputs.recipe.format}' is not built by this agent (deb only)`);
+    if (!work.buildDir) throw new AgentInfraError('DockerRunner needs a source checkout');
+    const limits = job.limits;
+
+    let baseId: string;
+    try {
+      baseId = (await this.docker.getImage(job.inputs.image).inspect()).Id;
+    } catch (e) {
+      throw new AgentInfraError(`builder image '${job.inputs.image}' is not available on this host: ${(e as Error).message}`, { image: job.inputs.image }, { cause: e });
+    }
+
+    let image = job.inputs.image;
+    const deps = await this.buildDeps(work.buildDir, job.inputs.arch).catch((e: unknown) => e as Error);
+    if (deps instanceof BuildDepsError) return fail('build', deps.message);
+    if (deps instanceof Error) throw deps;
+    if (deps.length > 0) {
+      const d = await this.deps.ensure(job.inputs.image, baseId, deps, {
+        memoryBytes: Math.max(limits.memoryMiB, 512) * MiB,
+        timeoutMs: limits.timeoutSeconds * 1000,
+        onLog,
+        signal,
+      });
+      if (!d.ok) return fail(d.class, d.reason);
+      if (d.cached) onLog(Buffer.from(`kiln: Build-Depends from cached image ${d.image}\n`));
+      image = d.image;
+    }
+
+    if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
+    const cmd = ['dpkg-buildpackage', '-us', '-uc', '-b'];
+    onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
+    const exit = await runContainer(
+      this.docker,
+      {
+        image,
+        cmd,
+        workingDir: '/build/' + relative(work.root, work.buildDir),
+        user: `${this.user.uid}:${this.user.gid}`,
+        env: ['HOME=/tmp', 'LANG=C.UTF-8', `DEB_BUILD_OPTIONS=parallel=${Math.max(1, Math.floor(limits.cpus))}`],
+        network: 'none',
+        capDrop: ['ALL'],
+        memoryBytes: limits.memoryMiB * MiB,
+        nanoCpus: Math.round(limits.cpus * 1e9),
+        pidsLimit: limits.pids,
+        binds: [`${work.root}:/build`],
+        labels: { ...this.opts.labels, 'kiln.role': 'build', 'kiln.key': job.key },
+        timeoutMs: limits.timeoutSeconds * 1000,
+      },
+      { onLog, signal },
+    );
+    if (exit.aborted) throw new AgentInfraError('build aborted: the agent is shutting down');
+    const artifacts = exit.exitCode === 0 && !exit.timedOut ? await this.collect(dirname(work.buildDir)) : [];
+    return { exitCode: exit.exitCode, oomKilled: exit.oomKilled, timedOut: exit.timedOut, artifacts };
+  }
+
+  private async buildDeps(buildDir: string, arch: string): Promise<string[]> {
+    const path = join(buildDir, 'debian', 'control');
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch {
+      throw new BuildDepsError(`debian/control not found in the source tree`, { file: 'debian/control' });
+    }
+    return extraBuildDeps(parseBuildDepends(text, 'debian/control'), arch);
+  }
+
+  private async collect(dir: string): Promise<string[]> {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isFile() && DEB_ARTIFACT.test(e.name)).map((e) => join(dir, e.name)).sort();
+  }
+}

@@ -1,0 +1,135 @@
+// Fetch a job's source tree at its pinned commit into a fresh directory, with
+// isomorphic-git (no git binary on build hosts). Local repos are read in place,
+// read-only; http(s) repos are cloned into a scratch gitdir first. The tree is
+// then exported file by file (like `git archive`), so nothing is written to the
+// source repository and the result is exactly the pinned commit's tree.
+import * as fs from 'node:fs';
+import { chmod, mkdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import git from 'isomorphic-git';
+import http from 'isomorphic-git/http/node';
+import type { Logger } from 'pino';
+import { SourceResolveError } from '../schema/errors.ts';
+
+export interface SourceSpec {
+  url: string;
+  commit: string;
+  subdir?: string;
+}
+
+export interface FetchedSource {
+  /** The exported tree. */
+  dir: string;
+  /** dir + subdir. */
+  buildDir: string;
+  /** The full commit id that was exported (equals the pinned one). */
+  commit: string;
+  files: number;
+}
+
+const HEX = /^[0-9a-f]{4,40}$/;
+
+/** Where the source lives: a local gitdir to read, or a remote URL to clone. */
+export function sourceLocation(url: string): { kind: 'local'; path: string } | { kind: 'http'; url: string } {
+  if (/^https?:\/\//.test(url)) return { kind: 'http', url };
+  if (url.startsWith('file://')) return { kind: 'local', path: fileURLToPath(url) };
+  if (isAbsolute(url)) return { kind: 'local', path: url };
+  throw new SourceResolveError(`source url '${url}': only absolute paths, file:// and http(s):// URLs are supported`, { url });
+}
+
+/** A subdir inside the tree, never outside it. */
+export function safeSubdir(subdir: string | undefined): string {
+  if (!subdir) return '';
+  const parts = subdir.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.some((p) => p === '..') || subdir.startsWith('/')) {
+    throw new SourceResolveError(`source subdir '${subdir}' must be a relative path inside the repository`, { subdir });
+  }
+  return parts.join('/');
+}
+
+async function localGitdir(path: string): Promise<string> {
+  const dotgit = join(path, '.git');
+  if ((await stat(dotgit).catch(() => undefined))?.isDirectory()) return dotgit;
+  if ((await stat(join(path, 'objects')).catch(() => undefined))?.isDirectory()) return path; // bare
+  throw new SourceResolveError(`source '${path}' is not a git repository`, { path });
+}
+
+async function cloneHttp(url: string, scratch: string, cache: object, log: Logger): Promise<string> {
+  const gitdir = join(scratch, 'git');
+  const t0 = Date.now();
+  try {
+    await git.clone({ fs, http, dir: scratch, gitdir, url, noCheckout: true, singleBranch: false, noTags: true, cache });
+  } catch (e) {
+    throw new SourceResolveError(`cannot clone ${url}: ${(e as Error).message}`, { url }, { cause: e });
+  }
+  log.debug({ url, ms: Date.now() - t0 }, 'cloned source');
+  return gitdir;
+}
+
+async function resolveCommit(gitdir: string, pinned: string, cache: object): Promise<string> {
+  if (!HEX.test(pinned)) throw new SourceResolveError(`pinned commit '${pinned}' is not a hex commit id`, { commit: pinned });
+  try {
+    const oid = pinned.length === 40 ? pinned : await git.expandOid({ fs, gitdir, oid: pinned, cache });
+    const { oid: got } = await git.readCommit({ fs, gitdir, oid, cache });
+    if (!got.startsWith(pinned)) throw new Error(`resolved to ${got}`);
+    return got;
+  } catch (e) {
+    throw new SourceResolveError(`commit ${pinned} not found in the source repository: ${(e as Error).message}`, { commit: pinned }, { cause: e });
+  }
+}
+
+/** Write the tree of `commit` under `dest`. Submodules are skipped (their trees are not in this repo). */
+async function exportTree(gitdir: string, commit: string, dest: string, cache: object, log: Logger): Promise<number> {
+  let files = 0;
+  const root = resolve(dest);
+  await git.walk({
+    fs,
+    gitdir,
+    cache,
+    trees: [git.TREE({ ref: commit })],
+    map: async (filepath, entries) => {
+      const entry = entries[0];
+      if (!entry || filepath === '.') return true;
+      const target = resolve(root, filepath);
+      if (!target.startsWith(root + sep) || filepath.split('/').includes('.git')) {
+        throw new SourceResolveError(`refusing tree entry '${filepath}' (escapes the work dir or names .git)`, { filepath });
+      }
+      const type = await entry.type();
+      if (type === 'tree') {
+        await mkdir(target, { recursive: true });
+        return true;
+      }
+      if (type === 'commit') {
+        log.warn({ filepath }, 'skipping git submodule');
+        return null;
+      }
+      const mode = await entry.mode();
+      const content = (await entry.content()) ?? new Uint8Array();
+      if (mode === 0o120000) await symlink(Buffer.from(content).toString('utf8'), target);
+      else {
+        await writeFile(target, content);
+        if (mode === 0o100755) await chmod(target, 0o755);
+      }
+      files++;
+      return true;
+    },
+  });
+  return files;
+}
+
+/** Fetch `src` into `dest` (created). `scratch` holds a clone for remote sources. */
+export async function fetchSource(src: SourceSpec, dest: string, scratch: string, log: Logger): Promise<FetchedSource> {
+  const cache = {};
+  const subdir = safeSubdir(src.subdir);
+  const loc = sourceLocation(src.url);
+  const gitdir = loc.kind === 'local' ? await localGitdir(loc.path) : await cloneHttp(loc.url, scratch, cache, log);
+  const commit = await resolveCommit(gitdir, src.commit, cache);
+  await mkdir(dest, { recursive: true });
+  const files = await exportTree(gitdir, commit, dest, cache, log);
+  const buildDir = subdir ? join(dest, subdir) : dest;
+  if (!(await stat(buildDir).catch(() => undefined))?.isDirectory()) {
+    throw new SourceResolveError(`source subdir '${subdir}' does not exist at ${commit}`, { subdir, commit });
+  }
+  return { dir: dest, buildDir, commit, files };
+}

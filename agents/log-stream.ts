@@ -1,0 +1,96 @@
+// One build's log: every chunk goes to a file (hashed as it is written, so the
+// full log can be stored with its digest) and, batched, to the live log subject
+// so `kiln logs -f` can follow the build. Live lines are best effort; the file is
+// the record.
+//
+// Live log wire format (subject SUBJECTS.log(key), captured by stream KILN_LOGS):
+//   payload = raw bytes of the build output (UTF-8 text, up to MAX_CHUNK bytes);
+//   header Kiln-Attempt = the job's attempt; the last message of an attempt has an
+//   empty payload and header Kiln-Log-End = 'succeeded' | 'failed'.
+import { createHash, type Hash } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { SUBJECTS } from '../schema/nats.ts';
+
+const MAX_CHUNK = 64 * 1024;
+const FLUSH_MS = 200;
+const TAIL_BYTES = 64 * 1024;
+
+export interface LogSummary {
+  path: string;
+  sha256: string;
+  size: number;
+  /** The end of the log (for logTail). */
+  tailText: string;
+}
+
+export class BuildLog {
+  private readonly file: WriteStream;
+  private readonly hash: Hash = createHash('sha256');
+  private size = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private tailBuf = Buffer.alloc(0);
+
+  constructor(
+    private readonly nc: NatsConnection | undefined,
+    private readonly key: string,
+    private readonly attempt: number,
+    readonly path: string,
+    private readonly log: Logger,
+  ) {
+    this.file = createWriteStream(path);
+  }
+
+  /** Append build output. Never throws: a broken live stream must not fail the build. */
+  write(chunk: Buffer | string): void {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (b.length === 0) return;
+    this.file.write(b);
+    this.hash.update(b);
+    this.size += b.length;
+    this.tailBuf = Buffer.concat([this.tailBuf, b]);
+    if (this.tailBuf.length > 2 * TAIL_BYTES) this.tailBuf = this.tailBuf.subarray(this.tailBuf.length - TAIL_BYTES);
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    if (this.pendingBytes >= MAX_CHUNK) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private publish(payload: Uint8Array, end?: string): void {
+    if (!this.nc || this.nc.isClosed()) return;
+    const h = headers();
+    h.set('Kiln-Attempt', String(this.attempt));
+    if (end) h.set('Kiln-Log-End', end);
+    try {
+      this.nc.publish(SUBJECTS.log(this.key), payload, { headers: h });
+    } catch (e) {
+      this.log.debug({ err: e }, 'live log publish failed');
+    }
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const all = Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (let i = 0; i < all.length; i += MAX_CHUNK) this.publish(all.subarray(i, i + MAX_CHUNK));
+  }
+
+  /** Flush, mark the end of the live stream, close the file; returns the digest and tail. */
+  async finish(outcome: 'succeeded' | 'failed'): Promise<LogSummary> {
+    this.flush();
+    this.publish(new Uint8Array(), outcome);
+    await new Promise<void>((resolve, reject) => this.file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    return { path: this.path, sha256: this.hash.digest('hex'), size: this.size, tailText: this.tailBuf.toString('utf8') };
+  }
+
+  /** Close the file without publishing the end marker (the job is abandoned). */
+  async abandon(): Promise<void> {
+    clearTimeout(this.timer);
+    await new Promise<void>((resolve) => this.file.end(() => resolve()));
+  }
+}

@@ -1,0 +1,66 @@
+// `kiln agent`: run a build agent for one pool and architecture until SIGTERM
+// (or a drain request), then finish running builds and exit 0.
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from '../../../agents/agent.ts';
+import { UsageError } from '../../../schema/errors.ts';
+import { connectNats } from '../../nats/connect.ts';
+import { num, str, type Command } from '../command.ts';
+
+const command: Command = {
+  path: ['agent'],
+  summary: 'Run a build agent: pull jobs of one pool/arch, build them in Docker, publish results.',
+  description:
+    'Binds to the durable consumer of --pool/--arch (made by the reconciler from kiln.yaml), builds each job in a\n' +
+    'container with no network and the job\'s limits, uploads artifacts and the log to the object store and publishes\n' +
+    'the result. SIGTERM or `kiln agents drain <id>` stops pulling, lets running builds finish, then exits 0.',
+  options: {
+    nats: { type: 'string', description: 'NATS server URL (default: $KILN_NATS_URL)', valueName: 'URL' },
+    pool: { type: 'string', description: 'Agent pool to serve', valueName: 'POOL', default: 'deb' },
+    arch: { type: 'string', description: 'Architecture to build for', valueName: 'ARCH', default: 'amd64' },
+    concurrency: { type: 'string', description: 'Builds run at the same time', valueName: 'N', default: '1' },
+    'work-dir': { type: 'string', description: 'Directory for per-job work dirs (default: $TMPDIR/kiln-agent)', valueName: 'DIR' },
+    id: { type: 'string', description: 'Agent id in the registry (default: host-pool-arch-pid)', valueName: 'NAME' },
+    'heartbeat-seconds': { type: 'string', description: 'Heartbeat period', valueName: 'S', default: '5' },
+  },
+  examples: ['kiln agent --nats nats://127.0.0.1:4222 --pool deb --arch amd64 --concurrency 2'],
+  async run(args, ctx) {
+    const url = str(args, 'nats') ?? ctx.env.natsUrl;
+    if (!url) throw new UsageError('no NATS server: pass --nats URL or set KILN_NATS_URL');
+    const concurrency = num(args, 'concurrency') ?? 1;
+    const heartbeat = num(args, 'heartbeat-seconds') ?? 5;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency takes a whole number >= 1, got ${concurrency}`);
+    if (!(heartbeat > 0)) throw new UsageError(`--heartbeat-seconds takes a positive number, got ${heartbeat}`);
+    const workDir = str(args, 'work-dir') ?? join(tmpdir(), 'kiln-agent');
+    await mkdir(workDir, { recursive: true });
+
+    const nc = await connectNats(url, { name: `kiln-agent`, log: ctx.log });
+    let agent: Agent;
+    try {
+      agent = new Agent({
+        nc, log: ctx.log, workDir, concurrency, heartbeatMs: heartbeat * 1000,
+        pool: str(args, 'pool') ?? 'deb', arch: str(args, 'arch') ?? 'amd64', id: str(args, 'id'),
+      });
+    } catch (e) {
+      await nc.close();
+      throw new UsageError((e as Error).message);
+    }
+    const onStop = () => agent.drain('stop signal');
+    ctx.signal.addEventListener('abort', onStop, { once: true });
+    try {
+      if (ctx.signal.aborted) agent.drain('stop signal');
+      await agent.start();
+      await agent.done();
+    } finally {
+      ctx.signal.removeEventListener('abort', onStop);
+      try {
+        await agent.close();
+      } finally {
+        await nc.drain().catch(() => nc.close());
+      }
+    }
+    return { data: { agent: agent.id, stopped: true }, human: `agent ${agent.id} stopped` };
+  },
+};
+export default command;

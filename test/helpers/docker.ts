@@ -1,0 +1,32 @@
+// Docker helpers for tests: is the engine (and an image) there, and cleanup of
+// what a test made. Tests that need Docker skip with a reason when it is absent.
+import Docker from 'dockerode';
+
+export const BUILD_IMAGE = 'kiln/bookworm-debhelper';
+export const BASE_IMAGE = 'kiln/bookworm-buildd';
+
+export const docker = new Docker();
+
+/** Why Docker tests cannot run here, or undefined when they can. */
+export async function dockerUnavailable(image = BUILD_IMAGE): Promise<string | undefined> {
+  try {
+    await docker.ping();
+  } catch (e) {
+    return `Docker Engine not reachable: ${(e as Error).message}`;
+  }
+  try {
+    await docker.getImage(image).inspect();
+  } catch {
+    return `image ${image} missing (scripts/setup-host builds it)`;
+  }
+  return undefined;
+}
+
+/** Containers carrying `label=value` (e.g. kiln.agent=<id>), running or not. */
+export async function containersWithLabel(label: string, value: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${label}=${value}`] } });
+}
+
+export async function removeImage(name: string): Promise<void> {
+  await docker.getImage(name).remove({ force: true }).catch(() => undefined);
+}

@@ -1,0 +1,157 @@
+// The agent building real Debian packages in the real Docker Engine, fed by a
+// real nats-server, from real git repositories (local path and smart HTTP).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { Objm } from '@nats-io/obj';
+import { Agent } from '../../agents/agent.ts';
+import { BUCKETS, OBJECTS, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import { validators } from '../../schema/validate.ts';
+import { makeJob, publishJob, quietLog, startHarness, streamMessages, takeResults, type Harness } from '../fixtures/agent-jobs.ts';
+import { debSource, exampleSource, makeDebRepo } from '../fixtures/deb-source.ts';
+import { containersWithLabel, dockerUnavailable } from '../helpers/docker.ts';
+import { startGitServer } from '../helpers/git-server.ts';
+import { git } from '../helpers/git.ts';
+
+const run = promisify(execFile);
+const skip = await dockerUnavailable();
+
+async function objectBytes(h: Harness, name: string): Promise<Buffer> {
+  const os = await new Objm(h.nc).open(BUCKETS.artifacts);
+  const r = await os.get(name);
+  assert.ok(r, `object ${name} exists`);
+  const chunks: Uint8Array[] = [];
+  for await (const c of r.data) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+describe('agent build (real Docker)', { skip }, () => {
+  let h: Harness;
+  let agent: Agent;
+
+  before(async () => {
+    h = await startHarness();
+    agent = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'test-agent', heartbeatMs: 1000 });
+    await agent.start();
+  });
+  after(async () => {
+    await agent?.close();
+    await h?.close();
+  });
+
+  test('agent build - builds the example package; .deb and log land in the object store', async () => {
+    const repo = await makeDebRepo(await exampleSource());
+    const job = makeJob({ url: repo.dir, commit: repo.commit, package: 'hello-kiln' });
+    // Live log lines for this build, as `kiln logs -f` would see them.
+    const live: string[] = [];
+    const sub = h.nc.subscribe(SUBJECTS.log(job.key));
+    const ended = (async () => {
+      for await (const m of sub) {
+        live.push(m.string());
+        if (m.headers?.get('Kiln-Log-End')) break;
+      }
+    })();
+    await publishJob(h.nc, job);
+    const [r] = await takeResults(h.nc, 1);
+    await ended;
+
+    assert.ok(validators.buildResult(r), JSON.stringify(validators.buildResult.errors));
+    assert.equal(r.key, job.key);
+    assert.equal(r.outcome, 'succeeded', r.logTail);
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.agent, 'test-agent');
+    assert.deepEqual(r.inputs, job.inputs);
+    const deb = r.artifacts.find((a) => a.name.endsWith('.deb'));
+    assert.ok(deb, `a .deb among ${r.artifacts.map((a) => a.name).join(', ')}`);
+    assert.match(deb.name, /^hello-kiln_.*_amd64\.deb$/);
+    assert.ok(r.artifacts.some((a) => a.name.endsWith('.buildinfo')));
+    assert.ok(r.artifacts.some((a) => a.name.endsWith('.changes')));
+
+    const bytes = await objectBytes(h, OBJECTS.artifact(deb.sha256));
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), deb.sha256);
+    assert.equal(bytes.length, deb.size);
+    const file = join(h.workDir, deb.name);
+    await writeFile(file, bytes);
+    const { stdout } = await run('dpkg-deb', ['-I', file]);
+    assert.match(stdout, /Package: hello-kiln/);
+
+    assert.ok(r.log);
+    assert.equal(r.log.object, OBJECTS.log(job.key, 1));
+    const logBytes = await objectBytes(h, r.log.object);
+    assert.equal(createHash('sha256').update(logBytes).digest('hex'), r.log.sha256);
+    assert.match(logBytes.toString(), /dpkg-buildpackage/);
+    assert.match(live.join(''), /dpkg-deb: building package 'hello-kiln'/);
+
+    assert.equal(await streamMessages(h.nc, STREAMS.builds), 0, 'job stream is empty');
+    assert.deepEqual(await containersWithLabel('kiln.key', job.key), [], 'build container removed');
+  });
+
+  test('agent build - fetches the source over smart HTTP (git http-backend), from a subdir', async () => {
+    // The package lives under pkg/ of a bigger repo, to exercise subdir.
+    const files = { README: 'monorepo\n', ...Object.fromEntries(Object.entries(debSource({ name: 'kiln-http' })).map(([k, v]) => [`pkg/${k}`, v])) };
+    const mono = await makeDebRepo(files);
+    await git(mono.dir, 'config', 'http.receivepack', 'true');
+    const server = await startGitServer(join(mono.dir, '..'));
+    try {
+      const url = `${server.url}/${mono.dir.split('/').pop()}/.git`;
+      const job = makeJob({ url, commit: mono.commit, subdir: 'pkg', package: 'kiln-http' });
+      await publishJob(h.nc, job);
+      const [r] = await takeResults(h.nc, 1);
+      assert.equal(r.outcome, 'succeeded', r.logTail);
+      assert.ok(r.artifacts.some((a) => /^kiln-http_1\.0_amd64\.deb$/.test(a.name)));
+      assert.ok(server.requests.some((q) => q.includes('git-upload-pack')), server.requests.join('\n'));
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('agent build - a compile error fails with class build and the error in the log tail', async () => {
+    const repo = await makeDebRepo(debSource({ c: 'int main(void) { this is not C; }\n' }));
+    const job = makeJob({ url: repo.dir, commit: repo.commit });
+    await publishJob(h.nc, job);
+    const [r] = await takeResults(h.nc, 1);
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failureClass, 'build');
+    assert.notEqual(r.exitCode, 0);
+    assert.deepEqual(r.artifacts, []);
+    assert.match(r.logTail ?? '', /error: /);
+    assert.equal(await streamMessages(h.nc, STREAMS.builds), 0);
+  });
+
+  test('agent build - past its memory limit the build is OOM-killed: class limit', async () => {
+    const repo = await makeDebRepo(debSource({ buildShell: 'head -c 600M /dev/zero | tail > /dev/null' }));
+    const job = makeJob({ url: repo.dir, commit: repo.commit, limits: { memoryMiB: 160 } });
+    await publishJob(h.nc, job);
+    const [r] = await takeResults(h.nc, 1);
+    assert.equal(r.outcome, 'failed', r.logTail);
+    assert.equal(r.failureClass, 'limit', r.reason);
+    assert.equal(r.oomKilled, true);
+  });
+
+  test('agent build - past its time limit the build is killed: class limit, timedOut', async () => {
+    const repo = await makeDebRepo(debSource({ buildShell: 'sleep 120' }));
+    const job = makeJob({ url: repo.dir, commit: repo.commit, limits: { timeoutSeconds: 4 } });
+    const t0 = Date.now();
+    await publishJob(h.nc, job);
+    const [r] = await takeResults(h.nc, 1);
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failureClass, 'limit');
+    assert.equal(r.timedOut, true);
+    assert.ok(Date.now() - t0 < 60_000, 'killed well before the sleep ends');
+  });
+
+  test('agent build - a pinned commit missing from the repo fails with class infra', async () => {
+    const repo = await makeDebRepo(debSource());
+    const job = makeJob({ url: repo.dir, commit: 'f'.repeat(40) });
+    await publishJob(h.nc, job);
+    const [r] = await takeResults(h.nc, 1);
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failureClass, 'infra');
+    assert.match(r.reason ?? '', /commit f{40} not found/);
+  });
+});
+
