@@ -1,0 +1,52 @@
+// `kiln verify` through the real CLI on a real signed repo: exit codes, the
+// signer in --json, and --accept-root recording the root of trust.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { git } from '../helpers/git.ts';
+import { commitSigned, makeSignedRepo, makeTestKey, trustFiles } from '../helpers/signed-repo.ts';
+
+const KILN = join(import.meta.dirname, '../../bin/kiln.js');
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [KILN, ...args], { env: { ...process.env, KILN_LOG_LEVEL: 'silent' } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('trust - kiln verify exits 1 on a refused commit and 0 on a trusted one, naming the signer', async () => {
+  const alice = await makeTestKey('alice');
+  const { dir, commit: root } = await makeSignedRepo(trustFiles([alice]), { signer: alice.signer });
+  dirs.push(dir);
+
+  const fresh = await kiln('verify', 'main', '--repo', dir, '--json');
+  assert.equal(fresh.code, 1, fresh.stderr);
+  assert.match(JSON.parse(fresh.stdout).reason, /no root of trust yet/);
+
+  const accept = await kiln('verify', '--accept-root', root, '--repo', dir);
+  assert.equal(accept.code, 0, accept.stderr);
+  assert.match(accept.stdout, /TRUSTED/);
+  assert.equal(await git(dir, 'rev-parse', 'refs/kiln/trust-root'), root);
+
+  const signed = await commitSigned(dir, { 'packages/a.yaml': 'a\n' }, { signer: alice.signer });
+  const ok = await kiln('verify', 'HEAD', '--repo', dir, '--json');
+  assert.equal(ok.code, 0, ok.stderr);
+  const v = JSON.parse(ok.stdout);
+  assert.equal(v.trusted, true);
+  assert.equal(v.commit, signed);
+  assert.equal(v.signer.fingerprint, alice.fingerprint);
+
+  const unsigned = await commitSigned(dir, { 'packages/b.yaml': 'b\n' });
+  const refused = await kiln('verify', 'HEAD', '--repo', dir);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stdout, new RegExp(`REFUSED ${unsigned}`));
+  assert.match(refused.stdout, /is not signed/);
+});
