@@ -1,0 +1,65 @@
+// Corpus cases that cannot be plain files in this repo: built by code.
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { METADATA_LIMITS } from '../../schema/metadata.ts';
+import { git } from '../helpers/git.ts';
+
+export interface Expectation {
+  file: string;
+  line: number;
+  col?: number;
+  message: string;
+}
+
+export interface GeneratedCase {
+  name: string;
+  files?: Record<string, string | Buffer>;
+  delete?: string[];
+  expect: Expectation[];
+  /** Runs in the work tree before `git add -A`. */
+  beforeAdd?: (dir: string) => Promise<void>;
+  /** Runs after `git add -A`, before the commit (index-only entries). */
+  afterAdd?: (dir: string) => Promise<void>;
+}
+
+export const HUGE_BYTES = 50 * 1024 * 1024;
+
+/** 50 MB that would be a YAML error if anyone parsed it: an unclosed flow list. */
+export function hugeYaml(): Buffer {
+  const buf = Buffer.alloc(HUGE_BYTES, 'x,');
+  buf.write('name: [', 0);
+  return buf;
+}
+
+export const generatedCases: GeneratedCase[] = [
+  {
+    name: 'huge-file',
+    files: { 'packages/hello.yaml': hugeYaml() },
+    expect: [{ file: 'packages/hello.yaml', line: 1, message: `file is ${HUGE_BYTES} bytes; metadata files are limited to ${METADATA_LIMITS.maxFileBytes} bytes (not parsed)` }],
+  },
+  {
+    name: 'symlink',
+    delete: ['packages/hello.yaml'],
+    beforeAdd: async (dir) => {
+      await mkdir(join(dir, 'packages'), { recursive: true });
+      await symlink('/etc/passwd', join(dir, 'packages/hello.yaml'));
+    },
+    expect: [{ file: 'packages/hello.yaml', line: 1, message: 'symbolic links are not allowed' }],
+  },
+  {
+    name: 'submodule',
+    afterAdd: (dir) => git(dir, 'update-index', '--add', '--cacheinfo', `160000,${'a'.repeat(40)},packages/vendored`).then(() => undefined),
+    expect: [{ file: 'packages/vendored', line: 1, message: 'git submodules are not allowed' }],
+  },
+  {
+    name: 'non-utf8',
+    files: {
+      'distributions/testing.yaml': Buffer.concat([
+        Buffer.from('name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64, arm64]\ndescription: caf'),
+        Buffer.from([0xe9]),
+        Buffer.from('\n'),
+      ]),
+    },
+    expect: [{ file: 'distributions/testing.yaml', line: 5, col: 17, message: 'invalid UTF-8 at byte' }],
+  },
+];
