@@ -2,7 +2,7 @@
 // I/O layer gathered (who signed each commit, which keys were trusted at its
 // parent). No git, no crypto here: see verify-desired-commit.ts for those.
 //
-// Rules (README "Trust"):
+// Rules:
 //  - The anchor is the last commit a pass reconciled (the status branch's
 //    Kiln-Desired). For a brand-new repo it is the first-parent root commit,
 //    accepted by the operator (`kiln verify --accept-root`, kept in
