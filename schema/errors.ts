@@ -150,3 +150,8 @@ export class LeaseHeldError extends KilnError {
     super(`another reconciler${holder ? ` (${holder})` : ''} holds the lease${until ? ` until ${until}` : ''}; try again later`, { holder, until });
   }
 }
+
+/** A promotion gate could not run (Docker, image, mounts): says nothing about the package; retry later. */
+export class GateInfraError extends KilnError {
+  readonly code = 'KILN_GATE_INFRA';
+}
