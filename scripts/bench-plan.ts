@@ -1,0 +1,144 @@
+// Benchmark of the planning path on generated metadata repos of 1,000 and
+// 10,000 packages: cold plan, no-op pass, one-change pass (vs native
+// `git diff-tree -r` on the same commits), and a status commit of 1,000 new
+// build records. Prints figures and ratios; asserts nothing.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { readDesired } from '../reconciler/desired/read-desired.ts';
+import { reconcilePass, type PassMemo } from '../reconciler/pass.ts';
+import { DEFAULT_POLICY, type PassDeps } from '../reconciler/pass/deps.ts';
+import { keyedInputs } from '../reconciler/plan/plan-builds.ts';
+import { plan } from '../reconciler/plan/plan.ts';
+import { generateKey, loadSigner, type Signer } from '../reconciler/signing/signer.ts';
+import { readObserved } from '../reconciler/status/reader.ts';
+import { buildRecordFile, releaseRecordFile } from '../reconciler/status/records.ts';
+import { recordPass } from '../reconciler/status/writer.ts';
+import type { BuildRecord } from '../schema/status.ts';
+
+const run = promisify(execFile);
+const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@kiln.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@kiln.invalid' };
+const SOURCE_COMMIT = 'c0ffee'.padEnd(40, '0');
+const log = pino({ level: 'warn' });
+
+const pkgName = (i: number) => `pkg-${String(i).padStart(5, '0')}`;
+const pkgYaml = (i: number, rebuild = 0) =>
+  `name: ${pkgName(i)}\nversion: 1.0-1\nsource:\n  git: ../sources/${pkgName(i)}\n  ref: ${SOURCE_COMMIT}\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\nrebuild: ${rebuild}\n`;
+const KILN_YAML = 'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n';
+const DIST_YAML = 'name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64]\n';
+
+/** A metadata repo of n packages in one commit, written with git fast-import (seconds, not minutes). */
+async function generateRepo(n: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `kiln-bench-${n}-`));
+  await run('git', ['init', '-q', '-b', 'main', dir]);
+  const files: Array<[string, string]> = [['kiln.yaml', KILN_YAML], ['distributions/testing.yaml', DIST_YAML]];
+  for (let i = 0; i < n; i++) files.push([`packages/${pkgName(i)}.yaml`, pkgYaml(i)]);
+  const chunks = ['commit refs/heads/main\ncommitter bench <bench@kiln.invalid> 1700000000 +0000\ndata 9\ngenerate\n'];
+  for (const [path, content] of files) chunks.push(`M 100644 inline ${path}\ndata ${Buffer.byteLength(content)}\n${content}\n`);
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn('git', ['fast-import', '--quiet'], { cwd: dir, stdio: ['pipe', 'ignore', 'inherit'] });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`git fast-import exited ${code}`))));
+    p.stdin.end(chunks.join(''));
+  });
+  await run('git', ['reset', '-q', '--hard', 'main'], { cwd: dir });
+  return dir;
+}
+
+async function commitChange(dir: string, i: number): Promise<string> {
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(join(dir, 'packages', `${pkgName(i)}.yaml`), pkgYaml(i, 1));
+  await run('git', ['commit', '-qam', `rebuild ${pkgName(i)}`], { cwd: dir, env: GIT_ENV });
+  return (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
+}
+
+async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Number(process.hrtime.bigint() - t) / 1e6, value };
+}
+
+/** Record every build as succeeded and every package as released: the converged state. */
+async function converge(dir: string, signer: Signer): Promise<void> {
+  const cache = {};
+  const { state } = await readDesired({ dir, rev: 'HEAD', cache, log });
+  const records: BuildRecord[] = [...state.packages.values()].map((p) => {
+    const { key, inputs } = keyedInputs(p, 'amd64');
+    return { key, inputs, pool: 'deb', desiredCommit: state.commit, state: 'succeeded', attempts: [{ n: 1, dispatchedAt: '2026-01-01T00:00:00Z', outcome: 'succeeded' }], artifacts: [] };
+  });
+  const release = { distribution: 'testing', desiredCommit: state.commit, packages: records.map((r) => ({ name: r.inputs.package, version: r.inputs.version, builds: { amd64: r.key } })) };
+  await recordPass({
+    dir,
+    cache,
+    signer,
+    log,
+    build: () => ({ files: new Map([...records.map(buildRecordFile), releaseRecordFile(release)]), summary: 'bench: converge', trailers: { 'Kiln-Desired': state.commit } }),
+  });
+}
+
+function passDeps(dir: string, signer: Signer): PassDeps {
+  return { repoDir: dir, rev: 'HEAD', cache: {}, signer, log, now: () => new Date(), random: Math.random, policy: DEFAULT_POLICY, artifactsDir: join(dir, '.kiln-artifacts'), gateImage: 'kiln/bookworm-buildd' };
+}
+
+async function bench(n: number, signer: Signer) {
+  const dir = await generateRepo(n);
+  try {
+    const cold = await time(async () => {
+      const cache = {};
+      const { state: desired } = await readDesired({ dir, rev: 'HEAD', cache, log });
+      const { state: observed } = await readObserved({ dir, cache, log });
+      return plan(desired, observed, { now: new Date() });
+    });
+    await converge(dir, signer);
+    const deps = passDeps(dir, signer);
+    const memo: PassMemo = {};
+    const warm = await time(() => reconcilePass(deps, memo)); // full pass, plans nothing → quiet
+    const noop = await time(() => reconcilePass(deps, memo));
+    const before = (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
+    const after = await commitChange(dir, Math.floor(n / 2));
+    const oneChange = await time(() => reconcilePass(deps, memo));
+    const nativeDiff = await time(() => run('git', ['diff-tree', '-r', before, after], { cwd: dir }));
+    // A status commit of 1,000 new build records on top of the n already there.
+    const extra: BuildRecord[] = Array.from({ length: 1000 }, (_, i) => {
+      const { key, inputs } = keyedInputs({ ...[...memo.desired!.state.packages.values()][0], version: `9.${i}-1` } as never, 'amd64');
+      return { key, inputs, pool: 'deb', desiredCommit: after, state: 'queued', attempts: [{ n: 1, dispatchedAt: new Date().toISOString() }] };
+    });
+    const statusCommit = await time(() =>
+      recordPass({ dir, cache: deps.cache, signer, log, previous: memo.observed, build: () => ({ files: new Map(extra.map(buildRecordFile)), summary: 'bench: 1000 records', trailers: { 'Kiln-Desired': after } }) }),
+    );
+    return {
+      n,
+      coldPlanMs: cold.ms,
+      coldActions: cold.value.actions.length,
+      fullPassMs: warm.ms,
+      noopPassMs: noop.ms,
+      noop: noop.value.noop,
+      oneChangePassMs: oneChange.ms,
+      oneChangeActions: oneChange.value.plan?.actions.length,
+      nativeDiffTreeMs: nativeDiff.ms,
+      statusCommit1000Ms: statusCommit.ms,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const key = await generateKey({ name: 'Kiln Bench', email: 'bench@kiln.invalid' });
+const signer = await loadSigner(key.privateKeyArmored);
+const results = [];
+for (const n of [1000, 10000]) {
+  const r = await bench(n, signer);
+  results.push(r);
+  console.log(`\n== ${n} packages`);
+  console.log(`cold plan (read all + plan):       ${r.coldPlanMs.toFixed(0)} ms  (${r.coldActions} actions)   target 10k ≤ 3000 ms`);
+  console.log(`full pass, converged (plans 0):    ${r.fullPassMs.toFixed(0)} ms`);
+  console.log(`no-op pass:                        ${r.noopPassMs.toFixed(1)} ms  (noop=${r.noop})   target ≤ 20 ms`);
+  console.log(`one-change pass:                   ${r.oneChangePassMs.toFixed(1)} ms  (${r.oneChangeActions} action)   target 10k ≤ 100 ms`);
+  console.log(`native git diff-tree -r (same):    ${r.nativeDiffTreeMs.toFixed(1)} ms  → ratio ${(r.oneChangePassMs / r.nativeDiffTreeMs).toFixed(1)}×`);
+  console.log(`status commit of 1,000 records:    ${r.statusCommit1000Ms.toFixed(0)} ms  (on top of ${r.n})   target ≤ 1000 ms`);
+}
+const [small, large] = results;
+console.log(`\none-change pass 10k / 1k: ${(large.oneChangePassMs / small.oneChangePassMs).toFixed(2)}×   target ≤ 2× (cost follows the change, not the repo)`);
+console.log(JSON.stringify(results));
