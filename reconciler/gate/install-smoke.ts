@@ -6,6 +6,7 @@ import type Docker from 'dockerode';
 import { basename, join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { GateInfraError } from '../../schema/errors.ts';
 import type { GateRecord } from '../../schema/status.ts';
 import type { DesiredDistribution } from '../model.ts';
 import { INSTALL_SMOKE_SCRIPT, interpretGateRun, sourceLine } from './gate-script.ts';
@@ -48,6 +49,7 @@ export async function runInstallSmokeGate(g: InstallSmokeGate): Promise<GateReco
   }
   const keyInContainer = `/kiln/${basename(g.keyPath)}`;
   const started = Date.now();
+  // Docker trouble says nothing about the package: throw (retry later), record no verdict.
   const run = await runContainer({
     docker: g.docker,
     image: g.image,
@@ -60,6 +62,8 @@ export async function runInstallSmokeGate(g: InstallSmokeGate): Promise<GateReco
     },
     binds: [`${repoDir}:/repo:ro`, `${g.keyPath}:${keyInContainer}:ro`],
     timeoutSeconds: g.timeoutSeconds,
+  }).catch((cause: unknown) => {
+    throw new GateInfraError(`the install-smoke gate could not run in ${g.image}: ${(cause as Error).message}`, { image: g.image, from: g.fromDist.name }, { cause });
   });
   const outcome = interpretGateRun(run, { package: g.package, version: g.version, smoke: g.smoke, timeoutSeconds: g.timeoutSeconds });
   log.info({ verdict: outcome.verdict, durationMs: Date.now() - started, exitCode: run.exitCode }, `gate ${outcome.verdict}: ${outcome.reason}`);

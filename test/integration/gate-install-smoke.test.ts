@@ -60,7 +60,8 @@ const gate = (pkg: string, version: string, smoke?: string) =>
 
 describe('gate - install-smoke', () => {
   test('gate - a good package installs from the signed repo and passes its smoke command', async () => {
-    const r = await gate('hello', '1.0-1', 'test "$(hello)" = "hello from kiln"');
+    // The smoke command also checks the container has no network but loopback.
+    const r = await gate('hello', '1.0-1', 'test "$(hello)" = "hello from kiln" && test "$(grep -c : /proc/net/dev)" = 1 && grep -q "lo:" /proc/net/dev');
     assert.equal(r.verdict, 'passed', `${r.reason}\n${r.logTail}`);
     assert.equal(r.distribution, 'stable');
     assert.equal(r.from, 'testing');
@@ -95,4 +96,12 @@ describe('gate - install-smoke', () => {
     assert.match(r.reason ?? '', /apt-get update failed/);
     assert.match(r.logTail ?? '', /NO_PUBKEY|not signed|signature/i);
   });
+});
+
+test('gate - a missing image is an infrastructure error, not a failed verdict', async () => {
+  const { GateInfraError } = await import('../../schema/errors.ts');
+  await assert.rejects(
+    runInstallSmokeGate({ docker, image: 'kiln/no-such-image', repoRoot: root, fromDist: testing, keyPath, package: 'hello', version: '1.0-1', timeoutSeconds: 30, log }),
+    (e: unknown) => e instanceof GateInfraError && /could not run in kiln\/no-such-image/.test(e.message),
+  );
 });
