@@ -185,14 +185,25 @@ export const promotedPackagesReachSource: Rule = ({ packages, distributions }) =
   );
 };
 
+/** keys/kiln.asc when keys/kiln.pub.asc exists (what `kiln keys generate` writes), else the nearest name. */
+function suggestKey(missing: string, keyFiles: ReadonlySet<string>): string {
+  const stem = (p: string) => posix.basename(p).replace(/(\.pub)?\.asc$/, '');
+  const same = [...keyFiles].find((k) => stem(k) === stem(missing));
+  if (same) return `; did you mean '${same}'?`;
+  const byStem = new Map([...keyFiles].map((k) => [stem(k), k]));
+  const hint = didYouMean(stem(missing), [...byStem.keys()]);
+  const near = /'(.*)'/.exec(hint)?.[1];
+  return near !== undefined ? `; did you mean '${byStem.get(near)}'?` : '';
+}
+
 export const trustKeysExist: Rule = ({ config, keyFiles }) => {
   if (!config) return [];
   const out: Diagnostic[] = [];
   (config.doc.trust?.keys ?? []).forEach((k, i) => {
-    if (!keyFiles.has(k)) out.push(at(config, `/trust/keys/${i}`, `trust.keys: ${k} does not exist in the repo${didYouMean(k, [...keyFiles])}`));
+    if (!keyFiles.has(k)) out.push(at(config, `/trust/keys/${i}`, `trust.keys: ${k} does not exist in the repo${suggestKey(k, keyFiles)}`));
   });
   const pub = config.doc.signing?.publicKey;
-  if (pub !== undefined && !keyFiles.has(pub)) out.push(at(config, '/signing/publicKey', `signing.publicKey: ${pub} does not exist in the repo${didYouMean(pub, [...keyFiles])}`));
+  if (pub !== undefined && !keyFiles.has(pub)) out.push(at(config, '/signing/publicKey', `signing.publicKey: ${pub} does not exist in the repo${suggestKey(pub, keyFiles)}`));
   return out;
 };
 

@@ -1,0 +1,73 @@
+// parse-file + schema-errors + yaml-positions: bytes in, diagnostics with file:line:col out.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LineCounter, parseDocument } from 'yaml';
+import { parseFile } from '../../reconciler/desired/parse-file.ts';
+import { fieldName, indexPositions, lookup } from '../../reconciler/desired/yaml-positions.ts';
+
+const F = 'packages/hello.yaml';
+const diag = (text: string, kind: 'package' | 'distribution' | 'config' = 'package') =>
+  parseFile(F, kind, Buffer.from(text)).diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`);
+
+const VALID = 'name: hello\nversion: 1.0-1\nsource:\n  git: ../src\n  ref: main\nformat: deb\narchitectures: [amd64]\n';
+
+test('yaml positions - JSON pointers map to the line:col of values and keys', () => {
+  const lc = new LineCounter();
+  const doc = parseDocument('a:\n  b: [x, {c: 1}]\n"d/e": 2\n', { lineCounter: lc });
+  const idx = indexPositions(doc, lc);
+  assert.deepEqual(lookup(idx, '/a/b/1/c'), { line: 2, col: 14 });
+  assert.deepEqual(lookup(idx, '/a/b/1/c', 'key'), { line: 2, col: 11 });
+  assert.deepEqual(lookup(idx, '/d~1e'), { line: 3, col: 8 });
+  assert.deepEqual(lookup(idx, '/a/b/7/zz'), { line: 2, col: 6 }, 'missing pointers fall back to the nearest ancestor');
+  assert.equal(fieldName('/source/ref'), 'source.ref');
+  assert.equal(fieldName('/release/1'), 'release[1]');
+  assert.equal(fieldName(''), '');
+});
+
+test('parse file - a valid package has no diagnostics and a typed doc', () => {
+  const r = parseFile(F, 'package', Buffer.from(VALID));
+  assert.deepEqual(r.diagnostics, []);
+  assert.equal(r.kind === 'package' && r.doc?.source.ref, 'main');
+});
+
+test('parse file - schema errors point at the value, the key, or the parent map', () => {
+  assert.deepEqual(diag(VALID.replace('ref: main', 'ref: main\n  branch: x')), [
+    "6:3 unknown key 'branch' in source (known keys: git, ref, subdir)",
+  ]);
+  assert.deepEqual(diag(VALID.replace('version: 1.0-1\n', '')), ["1:1 missing required key 'version'"]);
+  assert.deepEqual(diag(VALID.replace('  ref: main\n', '')), ["4:3 source: missing required key 'ref'"]);
+  assert.deepEqual(diag(VALID.replace('[amd64]', '[amd64, amd64]')), ["7:24 architectures: 'amd64' is listed twice (items 0 and 1)"]);
+  assert.deepEqual(diag(VALID.replace('format: deb', 'format: rpm')), ["6:9 format: unknown value 'rpm'; expected one of: deb"]);
+  assert.deepEqual(diag(VALID.replace('1.0-1', 'true')), ['2:10 version: expected a string, found a boolean (quote it: "true")']);
+  assert.deepEqual(diag(VALID + 'rebuild: -1\n'), ['8:10 rebuild: must be >= 0']);
+});
+
+test('parse file - YAML problems: syntax, duplicate keys, multiple documents, aliases', () => {
+  assert.match(diag('name: [\n')[0], /^\d+:\d+ YAML: /);
+  assert.deepEqual(diag('name: a\nname: b\n'), ['2:1 YAML: Map keys must be unique']);
+  assert.match(diag(VALID + '---\nname: x\n')[0], /^8:1 YAML: /);
+  const bomb = 'a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n';
+  assert.match(diag(bomb)[0], /^2:8 too many YAML alias expansions \(limit 50\)/);
+  // A few aliases are fine: YAML anchors are a legitimate way to share lists.
+  const shared = 'name: hello\nversion: 1.0-1\nsource: {git: a, ref: b}\nformat: deb\narchitectures: &arch [amd64]\nrelease: []\n';
+  assert.deepEqual(diag(shared), []);
+});
+
+test('parse file - bounds and encoding are checked before YAML', () => {
+  assert.deepEqual(diag(''), ['1:1 file is empty; expected a package (name, version, source, format, architectures, …)']);
+  assert.deepEqual(diag('# nothing here\n'), ['1:1 file is empty; expected a package (name, version, source, format, architectures, …)']);
+  assert.deepEqual(diag('- a\n'), ['1:1 expected the file to be a map (key: value), found a list']);
+  const big = Buffer.alloc(256 * 1024 + 1, 'a');
+  assert.deepEqual(parseFile(F, 'package', big).diagnostics.map((d) => d.message), [`file is ${256 * 1024 + 1} bytes; metadata files are limited to 262144 bytes (not parsed)`]);
+  const latin1 = Buffer.concat([Buffer.from('name: caf'), Buffer.from([0xe9])]);
+  assert.deepEqual(parseFile(F, 'package', latin1).diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`), ['1:10 invalid UTF-8 at byte 9: metadata files must be UTF-8 text']);
+});
+
+test('parse file - kiln.yaml pool names and unknown architectures get friendly messages', () => {
+  assert.deepEqual(diag('pools:\n  Big Pool: {architectures: [amd64]}\n', 'config'), [
+    "2:3 pools: 'Big Pool' is not allowed: a pool name must be 1-31 characters of lowercase letters, digits, _ - starting with a letter or digit",
+  ]);
+  assert.deepEqual(diag('name: tt\nformat: apt\nsuite: tt\narchitectures: [amd46]\n', 'distribution'), [
+    "4:17 architectures[0]: unknown architecture 'amd46'; did you mean 'amd64'?; expected one of: amd64, arm64, armhf, armel, i386, ppc64el, s390x, riscv64, mips64el, all",
+  ]);
+});
