@@ -2,7 +2,7 @@
 // parents, signature and signed payload.
 import fs from 'node:fs';
 import git from 'isomorphic-git';
-import type { GitCache } from '../git/tree.ts';
+import { repoArgs, type GitCache } from '../git/tree.ts';
 import { UntrustedCommitError } from '../../schema/errors.ts';
 
 export interface SignedCommit {
@@ -14,7 +14,7 @@ export interface SignedCommit {
 }
 
 export async function readSignedCommit(dir: string, oid: string, cache: GitCache): Promise<SignedCommit> {
-  const { commit, payload } = await git.readCommit({ fs, dir, oid, cache });
+  const { commit, payload } = await git.readCommit({ fs, ...repoArgs(dir), oid, cache });
   return { oid, parents: commit.parent, gpgsig: commit.gpgsig, payload };
 }
 

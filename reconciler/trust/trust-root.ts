@@ -3,17 +3,18 @@
 // update, so it survives crashes and needs no extra file.
 import fs from 'node:fs';
 import git from 'isomorphic-git';
+import { repoArgs } from '../git/tree.ts';
 
 export const TRUST_ROOT_REF = 'refs/kiln/trust-root';
 
 export async function readTrustRoot(dir: string): Promise<string | undefined> {
   try {
-    return await git.resolveRef({ fs, dir, ref: TRUST_ROOT_REF });
+    return await git.resolveRef({ fs, ...repoArgs(dir), ref: TRUST_ROOT_REF });
   } catch {
     return undefined;
   }
 }
 
 export async function writeTrustRoot(dir: string, commit: string): Promise<void> {
-  await git.writeRef({ fs, dir, ref: TRUST_ROOT_REF, value: commit, force: true });
+  await git.writeRef({ fs, ...repoArgs(dir), ref: TRUST_ROOT_REF, value: commit, force: true });
 }

@@ -183,3 +183,19 @@ describe('trust - desired-state commits', () => {
     assert.equal(v.anchor?.kind, 'unsigned-root');
   });
 });
+
+test('trust - a bare clone of the metadata repo is judged the same, trust root included', async () => {
+  const { dir } = await aliceRepo();
+  const c = await commitSigned(dir, { 'packages/a.yaml': 'a\n' }, { signer: alice.signer });
+  const { mkdtemp } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const bare = join(await mkdtemp(join(tmpdir(), 'kiln-bare-')), 'meta.git');
+  dirs.push(bare);
+  await git(dir, 'clone', '-q', '--bare', dir, bare);
+  assert.equal((await verifyDesiredCommit({ dir: bare, cache: {}, commit: 'main' })).trusted, false, 'the accepted root is local to each repo');
+  assert.equal((await acceptTrustRoot({ dir: bare, cache: {}, commit: await git(bare, 'rev-list', '--max-parents=0', 'main') })).trusted, true);
+  const v = await verifyDesiredCommit({ dir: bare, cache: {}, commit: 'main' });
+  assert.equal(v.trusted, true, v.reason);
+  assert.equal(v.commit, c);
+});
