@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { cliReference, withReference } from '../../reconciler/cli/reference.ts';
+import { allCommands } from '../../reconciler/cli/registry.ts';
+
+test('cli reference - README.md matches the command definitions (run scripts/cli-reference)', async () => {
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  assert.equal(withReference(readme, cliReference(await allCommands())), readme);
+});
+
+test('cli reference - every command has a summary and documented options', async () => {
+  for (const c of await allCommands()) {
+    assert.ok(c.summary.length > 10, `kiln ${c.path.join(' ')} has a summary`);
+    for (const [name, o] of Object.entries(c.options)) assert.ok(o.description, `kiln ${c.path.join(' ')} --${name} is described`);
+  }
+});
