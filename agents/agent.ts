@@ -186,7 +186,14 @@ export class Agent {
     this.drain(opts.hard ? 'hard stop' : this.drainReason || 'closing');
     if (opts.hard) this.hardStop.abort();
     const errors: unknown[] = [];
-    for (const step of [() => this.done(), () => this.heartbeat?.stop(), () => this.drainWatch?.stop()]) {
+    // With the connection gone there is nothing to tell the registry; the bucket TTL forgets us.
+    const online = () => !this.opts.nc.isClosed();
+    const { heartbeat, drainWatch } = this;
+    // A second close() finds nothing left to release.
+    this.heartbeat = undefined;
+    this.drainWatch = undefined;
+    const steps = [() => this.done(), () => online() && heartbeat?.stop(), () => online() && drainWatch?.stop()];
+    for (const step of steps) {
       try {
         await step();
       } catch (e) {

@@ -1,0 +1,147 @@
+// Queue behaviour of agents on a real nats-server, with the NoopRunner (no Docker):
+// load sharing, drain through KV, poison jobs, the registry heartbeat.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Agent } from '../../agents/agent.ts';
+import { drainKey } from '../../agents/drain-watch.ts';
+import { NoopRunner } from '../../agents/noop-runner.ts';
+import type { AgentInfo } from '../../schema/messages.ts';
+import { BUCKETS, buildConsumerName, STREAMS } from '../../schema/nats.ts';
+import { makeJob, publishJob, quietLog, startHarness, streamMessages, takeResults } from '../fixtures/agent-jobs.ts';
+
+const noJob = { url: '/nonexistent', commit: 'a'.repeat(40) };
+
+function noopAgent(h: { nc: import('@nats-io/transport-node').NatsConnection; workDir: string }, id: string, delayMs = 300) {
+  return new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id, heartbeatMs: 500, runner: new NoopRunner({ delayMs }) });
+}
+
+test('agent queue - two agents on one pool share four jobs', async (t) => {
+  const h = await startHarness();
+  const a = noopAgent(h, 'agent-a', 400);
+  const b = noopAgent(h, 'agent-b', 400);
+  t.after(async () => {
+    await Promise.all([a.close(), b.close()]);
+    await h.close();
+  });
+  await Promise.all([a.start(), b.start()]);
+  const jobs = [1, 2, 3, 4].map(() => makeJob(noJob));
+  for (const j of jobs) await publishJob(h.nc, j);
+  const results = await takeResults(h.nc, 4, 20_000);
+  assert.deepEqual(results.map((r) => r.key).sort(), jobs.map((j) => j.key).sort());
+  assert.ok(results.every((r) => r.outcome === 'succeeded' && r.artifacts.length === 1));
+  assert.deepEqual([...new Set(results.map((r) => r.agent))].sort(), ['agent-a', 'agent-b'], 'both agents got work');
+  assert.equal(await streamMessages(h.nc, STREAMS.builds), 0);
+});
+
+test('agent queue - heartbeat lists the agent and its running build; close removes it', async (t) => {
+  const h = await startHarness();
+  const a = noopAgent(h, 'agent-hb', 3000);
+  t.after(async () => {
+    await a.close();
+    await h.close();
+  });
+  await a.start();
+  const kv = await new Kvm(h.nc).open(BUCKETS.agents);
+  const job = makeJob(noJob);
+  await publishJob(h.nc, job);
+  let info: AgentInfo | undefined;
+  for (let i = 0; i < 50 && !info?.running.includes(job.key); i++) {
+    await sleep(100);
+    info = (await kv.get('agent-hb'))?.json<AgentInfo>();
+  }
+  assert.deepEqual(info?.running, [job.key]);
+  assert.equal(info?.pool, 'deb');
+  assert.equal(info?.draining, false);
+  await a.close();
+  assert.equal((await takeResults(h.nc, 1, 10_000))[0].key, job.key, 'close() let the running build finish');
+  const gone = await kv.get('agent-hb');
+  assert.ok(!gone || gone.operation !== 'PUT', 'registry entry removed on close');
+});
+
+test('agent queue - a drain request in KV stops pulling; the running build finishes', async (t) => {
+  const h = await startHarness();
+  const a = noopAgent(h, 'agent-d', 1500);
+  t.after(async () => {
+    await a.close();
+    await h.close();
+  });
+  await a.start();
+  const first = makeJob(noJob);
+  await publishJob(h.nc, first);
+  await sleep(300);
+  const control = await new Kvm(h.nc).open(BUCKETS.control);
+  await control.put(drainKey('agent-d'), 'operator');
+  const second = makeJob(noJob);
+  await publishJob(h.nc, second);
+  await a.done();
+  const [r] = await takeResults(h.nc, 1, 10_000);
+  assert.equal(r.key, first.key);
+  assert.equal(await streamMessages(h.nc, STREAMS.builds), 1, 'the job published after the drain is still queued');
+  await a.close();
+  assert.equal((await control.get(drainKey('agent-d')))?.operation ?? 'DEL', 'DEL', 'drain request cleared');
+});
+
+test('agent queue - an invalid job is reported as poison and terminated', async (t) => {
+  const h = await startHarness();
+  const a = noopAgent(h, 'agent-p', 0);
+  t.after(async () => {
+    await a.close();
+    await h.close();
+  });
+  await a.start();
+  const job = makeJob(noJob);
+  await publishJob(h.nc, { ...job, limits: { ...job.limits, memoryMiB: 'lots' } });
+  const [r] = await takeResults(h.nc, 1, 10_000);
+  assert.equal(r.key, job.key);
+  assert.equal(r.outcome, 'failed');
+  assert.equal(r.failureClass, 'poison');
+  assert.match(r.reason ?? '', /^invalid BuildJob: \/limits\/memoryMiB must be integer$/);
+  await sleep(200);
+  assert.equal(await streamMessages(h.nc, STREAMS.builds), 0, 'terminated, not redelivered');
+});
+
+test('agent queue - the last delivery of a job that kept getting lost is reported as poison', async (t) => {
+  const h = await startHarness({ ackWaitMs: 1000, maxDeliver: 2 });
+  const a = noopAgent(h, 'agent-l', 0);
+  t.after(async () => {
+    await a.close();
+    await h.close();
+  });
+  const job = makeJob(noJob);
+  await publishJob(h.nc, job);
+  // A "crashed agent": takes the job and never acks it.
+  const c = await jetstream(h.nc).consumers.get(STREAMS.builds, buildConsumerName('deb', 'amd64'));
+  const lost = await c.next({ expires: 2000 });
+  assert.equal(lost?.info.deliveryCount, 1);
+  await a.start();
+  const [r] = await takeResults(h.nc, 1, 10_000);
+  assert.equal(r.key, job.key);
+  assert.equal(r.failureClass, 'poison');
+  assert.match(r.reason ?? '', /delivered 2 times without a result/);
+  await sleep(200);
+  assert.equal(await streamMessages(h.nc, STREAMS.builds), 0);
+});
+
+test('agent queue - an agent started before its consumer exists waits, then works', async (t) => {
+  const { startNats } = await import('../helpers/nats.ts');
+  const { connect } = await import('@nats-io/transport-node');
+  const { ensureTopology } = await import('../../reconciler/nats/topology.ts');
+  const srv = await startNats();
+  const nc = await connect({ servers: srv.url });
+  const a = new Agent({ nc, pool: 'deb', arch: 'amd64', workDir: '/tmp', log: quietLog, id: 'agent-w', bindRetryMs: 200, runner: new NoopRunner() });
+  t.after(async () => {
+    await a.close();
+    await nc.close();
+    await srv.dispose();
+  });
+  const started = a.start();
+  await sleep(500);
+  await ensureTopology(nc, { pools: { deb: { architectures: ['amd64'] } } });
+  await started;
+  const job = makeJob(noJob);
+  await publishJob(nc, job);
+  assert.equal((await takeResults(nc, 1, 10_000))[0].outcome, 'succeeded');
+});
