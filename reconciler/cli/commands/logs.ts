@@ -1,0 +1,69 @@
+// kiln logs [-f] KEY-PREFIX: a build's log (stored, or followed live).
+import { jetstream } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
+import { findByPrefix } from '../../pipeline/build-list.ts';
+import { followLog, keysWithLogs, logObjects, readStoredLog } from '../../pipeline/build-logs.ts';
+import { withNats } from '../../pipeline/nats-kv.ts';
+import { readObserved } from '../../status/reader.ts';
+import { NotFoundError } from '../../../schema/errors.ts';
+import { BUCKETS } from '../../../schema/nats.ts';
+import type { BuildRecord } from '../../../schema/status.ts';
+import { flag, str, type Command } from '../command.ts';
+
+const command: Command = {
+  path: ['logs'],
+  summary: 'Print a build\'s log; -f follows a running build live.',
+  description:
+    'KEY-PREFIX is the start (at least 4 hex characters) of a build key, as shown by `kiln builds`.\n' +
+    'Without -f: the full log of the build\'s latest finished attempt, from the NATS object store.\n' +
+    'With -f: the live output of the build from the beginning, following it until the attempt ends.\n' +
+    'With --repo (or $KILN_REPO) the key is looked up on kiln/status; otherwise among stored logs.',
+  options: {
+    follow: { type: 'boolean', short: 'f', description: 'Follow the live log until the build ends.' },
+    nats: { type: 'string', valueName: 'URL', description: 'NATS server (default: $KILN_NATS_URL).' },
+    repo: { type: 'string', valueName: 'DIR', description: 'Look the key up on this repo\'s kiln/status.' },
+    attempt: { type: 'string', valueName: 'N', description: 'Without -f: this attempt instead of the latest.' },
+  },
+  positionals: [{ name: 'KEY-PREFIX', description: 'Build key or its first characters.', required: true }],
+  examples: ['kiln logs 3f9a2c', 'kiln logs -f 3f9a2c --nats nats://127.0.0.1:4222'],
+  async run(args, ctx) {
+    const prefix = args.positionals[0].toLowerCase();
+    const repo = str(args, 'repo') ?? ctx.env.repo;
+    let record: BuildRecord | undefined;
+    if (repo) record = findByPrefix((await readObserved({ dir: repo, cache: {}, log: ctx.log })).state.builds.values(), prefix);
+    return withNats(str(args, 'nats') ?? ctx.env.natsUrl, ctx.log, async (nc) => {
+      const os = await new Objm(nc).open(BUCKETS.artifacts);
+      let key = record?.key;
+      if (!key) {
+        if (/^[0-9a-f]{64}$/.test(prefix)) key = prefix;
+        else key = findByPrefix((await keysWithLogs(os, prefix)).map((k) => ({ key: k })), prefix).key;
+      }
+      if (flag(args, 'follow')) {
+        let bytes = 0;
+        const end = await followLog(jetstream(nc), key, {
+          signal: ctx.signal,
+          write: (chunk) => {
+            bytes += chunk.length;
+            ctx.out.write(chunk);
+          },
+          onAttempt: (a) => ctx.log.info({ buildKey: key, attempt: a }, `attempt ${a}`),
+        });
+        return { data: { key, followed: true, bytes, ended: end ?? null } };
+      }
+      const wanted = str(args, 'attempt');
+      const names = await logObjects(os, key);
+      const name = wanted ? names.find((n) => n === `logs/${key}/${wanted}`) : (record?.log?.object ?? names[names.length - 1]);
+      if (!name) {
+        throw new NotFoundError(
+          `no stored log for ${key.slice(0, 12)}${wanted ? ` attempt ${wanted}` : ''}${record?.state === 'queued' ? ' yet: it is queued or building (use -f to follow it)' : ''}`,
+          { key },
+        );
+      }
+      const log = await readStoredLog(os, name);
+      if (ctx.json) return { data: { key, object: name, log: new TextDecoder().decode(log) } };
+      ctx.out.write(log);
+      return { data: { key, object: name, bytes: log.length } };
+    });
+  },
+};
+export default command;

@@ -1,0 +1,29 @@
+// Short-lived NATS access for CLI commands (agents, logs): connect, use, close.
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { NotFoundError, UsageError } from '../../schema/errors.ts';
+import { connectNats } from '../nats/connect.ts';
+
+export async function withNats<T>(url: string | undefined, log: Logger, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  if (!url) throw new UsageError('no NATS server: pass --nats URL or set KILN_NATS_URL');
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats(url, { name: 'kiln-cli', log });
+  } catch (cause) {
+    throw new UsageError(`cannot connect to NATS at ${url}: ${(cause as Error).message}`, { url }, { cause });
+  }
+  try {
+    return await fn(nc);
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function openBucket(nc: NatsConnection, bucket: string): Promise<KV> {
+  try {
+    return await new Kvm(nc).open(bucket);
+  } catch (cause) {
+    throw new NotFoundError(`KV bucket ${bucket} does not exist: no reconciler or agent has set up this NATS server yet`, { bucket }, { cause });
+  }
+}
