@@ -199,3 +199,18 @@ test('trust - a bare clone of the metadata repo is judged the same, trust root i
   assert.equal(v.trusted, true, v.reason);
   assert.equal(v.commit, c);
 });
+
+test('trust - an unsigned commit that switches requireSignedCommits off is itself refused', async () => {
+  const { dir } = await aliceRepo();
+  const off = await commitSigned(dir, { 'kiln.yaml': kilnYaml(['keys/alice.asc'], { requireSignedCommits: false }) }, { message: 'no more signing' });
+  const v = await verifyDesiredCommit({ dir, cache: {}, commit: off });
+  assert.equal(v.trusted, false);
+  assert.match(v.reason, /is not signed/);
+  // Switched off by a trusted signer, it applies from the next commit on.
+  await git(dir, 'reset', '-q', '--hard', 'HEAD~1');
+  const offSigned = await commitSigned(dir, { 'kiln.yaml': kilnYaml(['keys/alice.asc'], { requireSignedCommits: false }) }, { signer: alice.signer });
+  const after = await commitSigned(dir, { 'packages/x.yaml': 'x\n' });
+  const v2 = await verifyDesiredCommit({ dir, cache: {}, commit: after });
+  assert.equal(v2.trusted, true, v2.reason);
+  assert.deepEqual(v2.chain?.map((s) => s.commit), [offSigned, after]);
+});
