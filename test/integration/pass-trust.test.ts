@@ -1,0 +1,117 @@
+// A reconcile pass under the trust policy, with a real nats-server and real
+// signed git commits: trusted commits are acted on; an unsigned commit or one
+// signed by an untrusted key builds and publishes nothing, and the refusal is
+// recorded once on kiln/status.
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { reconcilePass, type PassMemo } from '../../reconciler/pass.ts';
+import { DEFAULT_POLICY, type PassDeps } from '../../reconciler/pass/deps.ts';
+import { openNatsSession, type NatsSession } from '../../reconciler/pipeline/nats-session.ts';
+import { readObserved } from '../../reconciler/status/reader.ts';
+import { acceptTrustRoot } from '../../reconciler/trust/index.ts';
+import { STREAMS } from '../../schema/nats.ts';
+import { git, makeRepo } from '../helpers/git.ts';
+import { startNats, type NatsServer } from '../helpers/nats.ts';
+import { commitSigned, makeSignedRepo, makeTestKey, trustFiles, type TestKey } from '../helpers/signed-repo.ts';
+
+const log = pino({ level: 'silent' });
+let nats: NatsServer;
+let session: NatsSession;
+let alice: TestKey;
+let mallory: TestKey;
+let release: TestKey;
+
+before(async () => {
+  nats = await startNats();
+  session = await openNatsSession(nats.url, { name: 'pass-trust-test', log, pools: { deb: { architectures: ['amd64'] } } });
+  [alice, mallory, release] = await Promise.all([makeTestKey('alice'), makeTestKey('mallory'), makeTestKey('release')]);
+});
+after(async () => {
+  await session?.close();
+  await nats?.dispose();
+});
+
+const POOLS = 'pools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n';
+
+async function metadataRepo(): Promise<{ dir: string; source: string }> {
+  const source = await makeRepo({ 'debian/changelog': 'x' });
+  const files = {
+    ...trustFiles([alice], { requireSignedCommits: true, extra: POOLS }),
+    'packages/hello.yaml': `name: hello\nversion: 1.0-1\nsource:\n  git: ${source.dir}\n  ref: main\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\n`,
+    'distributions/testing.yaml': 'name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64]\n',
+  };
+  const { dir } = await makeSignedRepo(files, { signer: alice.signer });
+  return { dir, source: source.dir };
+}
+
+async function deps(dir: string): Promise<PassDeps> {
+  return {
+    repoDir: dir,
+    rev: 'HEAD',
+    cache: {},
+    signer: release.signer,
+    log,
+    now: () => new Date(),
+    random: () => 0.5,
+    policy: DEFAULT_POLICY,
+    nats: session,
+    artifactsDir: await mkdtemp(join(tmpdir(), 'kiln-artifacts-')),
+    gateImage: 'kiln/bookworm-buildd',
+  };
+}
+
+const queued = async () => (await session.jsm.streams.info(STREAMS.builds)).state.messages;
+const statusLog = (dir: string) => git(dir, 'log', '--format=%s', 'kiln/status').catch(() => '');
+
+test('pass trust - an unaccepted root commit is refused: nothing dispatched, refusal recorded', async () => {
+  const { dir } = await metadataRepo();
+  const before = await queued();
+  const report = await reconcilePass(await deps(dir), {});
+  assert.equal(report.trust?.trusted, false);
+  assert.equal(report.dispatched, 0);
+  assert.equal(await queued(), before);
+  const head = await git(dir, 'rev-parse', 'HEAD');
+  const check = await git(dir, 'show', `kiln/status:checks/${head}.yaml`);
+  assert.match(check, /verdict: refused/);
+});
+
+test('pass trust - trusted commits are built; an untrusted key-adding commit is refused once', async () => {
+  const { dir } = await metadataRepo();
+  await acceptTrustRoot({ dir, cache: {}, commit: 'HEAD' });
+  const d = await deps(dir);
+  const memo: PassMemo = {};
+
+  const before = await queued();
+  const first = await reconcilePass(d, memo);
+  assert.equal(first.trust?.trusted, true, first.trust?.reason);
+  assert.equal(first.dispatched, 1);
+  assert.equal(await queued(), before + 1);
+
+  // Mallory adds her own key to kiln.yaml and signs with it: not trusted as of the last trusted commit.
+  const evil = await commitSigned(dir, { ...trustFiles([alice, mallory], { requireSignedCommits: true, extra: POOLS }), 'packages/hello.yaml': (await git(dir, 'show', 'HEAD:packages/hello.yaml')).replace('1.0-1', '6.6.6-1') }, { signer: mallory.signer, message: 'evil' });
+  const refused = await reconcilePass(d, memo);
+  assert.equal(refused.trust?.trusted, false);
+  assert.match(refused.trust!.reason, /mallory|not trusted|untrusted/i);
+  assert.deepEqual(refused.plan?.actions.map((a) => a.kind), ['refuse']);
+  assert.equal(refused.dispatched, 0);
+  assert.equal(await queued(), before + 1, 'nothing new dispatched');
+  const { state } = await readObserved({ dir, cache: {} });
+  assert.equal(state.checks.get(evil)?.verdict, 'refused');
+  assert.equal(state.desiredCommit, first.desiredCommit, 'the refused commit never becomes the last reconciled one');
+  const commits = (await statusLog(dir)).split('\n').length;
+
+  const again = await reconcilePass(d, memo);
+  assert.deepEqual(again.plan?.actions ?? [], [], 'a second pass over the refused commit plans nothing');
+  assert.equal((await statusLog(dir)).split('\n').length, commits, 'and writes no new status commit');
+
+  // An unsigned commit on top is refused too.
+  const unsigned = await commitSigned(dir, { 'README': 'unsigned\n' }, { signer: null, message: 'unsigned' });
+  const r3 = await reconcilePass(d, memo);
+  assert.equal(r3.trust?.trusted, false);
+  assert.equal(r3.dispatched, 0);
+  assert.equal((await readObserved({ dir, cache: {} })).state.checks.get(unsigned)?.verdict, 'refused');
+});
