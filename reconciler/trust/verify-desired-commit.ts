@@ -1,6 +1,7 @@
 // verifyDesiredCommit: may the reconciler act on this desired-state commit?
 // Gathers the facts (chain from the anchor, signatures, trust sets at each
 // parent) and hands them to the pure policy in policy.ts.
+import { UntrustedCommitError } from '../../schema/errors.ts';
 import { resolveCommit, type GitCache } from '../git/tree.ts';
 import { checkCommitSignature } from './commit-signature.ts';
 import { firstParentChain, readSignedCommit, type SignedCommit } from './commit-chain.ts';
@@ -25,6 +26,16 @@ export interface VerifyDesiredOptions {
 const DEFAULT_MAX_CHAIN = 10_000;
 
 export async function verifyDesiredCommit(opts: VerifyDesiredOptions): Promise<TrustVerdict> {
+  try {
+    return await verify(opts);
+  } catch (e) {
+    // A chain too long to walk is a refusal to report, not a crash of the pass.
+    if (e instanceof UntrustedCommitError) return { trusted: false, commit: String(e.data.commit ?? opts.commit), reason: e.message };
+    throw e;
+  }
+}
+
+async function verify(opts: VerifyDesiredOptions): Promise<TrustVerdict> {
   const { dir, cache } = opts;
   const max = opts.maxChain ?? DEFAULT_MAX_CHAIN;
   const target = await resolveCommit(dir, opts.commit, cache);

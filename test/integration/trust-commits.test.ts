@@ -214,3 +214,12 @@ test('trust - an unsigned commit that switches requireSignedCommits off is itsel
   assert.equal(v2.trusted, true, v2.reason);
   assert.deepEqual(v2.chain?.map((s) => s.commit), [offSigned, after]);
 });
+
+test('trust - a chain longer than maxChain is refused, not walked', async () => {
+  const { dir } = await aliceRepo();
+  for (let i = 0; i < 3; i++) await commitSigned(dir, { 'packages/a.yaml': `${i}\n` }, { signer: alice.signer });
+  const v = await verifyDesiredCommit({ dir, cache: {}, commit: 'main', maxChain: 2 });
+  assert.equal(v.trusted, false);
+  assert.match(v.reason, /more than 2 commits/);
+  assert.equal((await verifyDesiredCommit({ dir, cache: {}, commit: 'main', maxChain: 10 })).trusted, true);
+});
