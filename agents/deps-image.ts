@@ -20,7 +20,12 @@ const NETWORK_TROUBLE = /Failed to fetch|Temporary failure resolving|Could not r
 
 /** Pure: why apt failed, from its output (its 'E:' lines, or the last lines). */
 export function aptFailure(output: string): { class: 'build' | 'infra'; reason: string } {
-  const errors = output.split('\n').filter((l) => l.startsWith('E: ') || l.startsWith('E:'));
+  // apt names the culprit in its "unmet dependencies" lines, and the verdict in its E: lines.
+  const errors = output
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.startsWith('E:') || /^\s+\S.* : (Pre-)?Depends: /.test(l) || /^\s+(Pre-)?Depends: /.test(l))
+    .map((l) => l.trim());
   const reason = (errors.length ? errors.join('\n') : output.trim().split('\n').slice(-5).join('\n')).slice(0, 2000);
   return { class: NETWORK_TROUBLE.test(output) ? 'infra' : 'build', reason: `cannot install Build-Depends: ${reason}` };
 }

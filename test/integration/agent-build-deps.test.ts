@@ -1,0 +1,72 @@
+// The dependency phase: Build-Depends beyond the builder image are installed
+// by real apt (network allowed) into a cached image; the build then runs
+// offline from it. Unresolvable Build-Depends fail as class 'build' with apt's words.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Objm } from '@nats-io/obj';
+import { Agent } from '../../agents/agent.ts';
+import { depsImageTag } from '../../agents/build-deps.ts';
+import { BUCKETS } from '../../schema/nats.ts';
+import { makeJob, publishJob, quietLog, startHarness, takeResults, type Harness } from '../fixtures/agent-jobs.ts';
+import { debSource, makeDebRepo } from '../fixtures/deb-source.ts';
+import { BUILD_IMAGE, docker, dockerUnavailable, removeImage } from '../helpers/docker.ts';
+
+async function objectText(h: Harness, name: string): Promise<string> {
+  const r = await (await new Objm(h.nc).open(BUCKETS.artifacts)).get(name);
+  assert.ok(r, `object ${name} exists`);
+  const chunks: Uint8Array[] = [];
+  for await (const c of r.data) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const ZLIB_C = '#include <stdio.h>\n#include <zlib.h>\nint main(void) { puts(zlibVersion()); return 0; }\n';
+
+describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailable() }, () => {
+  let h: Harness;
+  let agent: Agent;
+  let tag: string;
+
+  before(async () => {
+    h = await startHarness();
+    agent = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'deps-agent' });
+    await agent.start();
+    tag = depsImageTag(['zlib1g-dev'], (await docker.getImage(BUILD_IMAGE).inspect()).Id);
+    await removeImage(tag);
+  });
+  after(async () => {
+    await agent?.close();
+    await h?.close();
+    if (tag) await removeImage(tag);
+  });
+
+  test('agent build-deps - missing Build-Depends are installed once into a cached image, then reused', async () => {
+    const files = debSource({ name: 'kiln-zlib', c: ZLIB_C, buildDepends: 'debhelper-compat (= 13), zlib1g-dev' });
+    files.Makefile = String(files.Makefile).replace('-o $@ $<', '-o $@ $< -lz');
+    const repo = await makeDebRepo(files);
+    const first = makeJob({ url: repo.dir, commit: repo.commit, package: 'kiln-zlib' });
+    await publishJob(h.nc, first);
+    const [r1] = await takeResults(h.nc, 1, 300_000);
+    assert.equal(r1.outcome, 'succeeded', r1.logTail);
+    await docker.getImage(tag).inspect(); // the cached image exists under its content tag
+
+    const second = makeJob({ url: repo.dir, commit: repo.commit, package: 'kiln-zlib' });
+    await publishJob(h.nc, second);
+    const [r2] = await takeResults(h.nc, 1, 120_000);
+    assert.equal(r2.outcome, 'succeeded', r2.logTail);
+    const log1 = await objectText(h, r1.log!.object);
+    const log2 = await objectText(h, r2.log!.object);
+    assert.match(log1, /kiln: installing Build-Depends: zlib1g-dev/);
+    assert.match(log2, new RegExp(`Build-Depends from cached image ${tag}`));
+    assert.doesNotMatch(log2, /installing Build-Depends/);
+  });
+
+  test('agent build-deps - an unresolvable Build-Depends fails with class build and apt\'s message', async () => {
+    const repo = await makeDebRepo(debSource({ buildDepends: 'debhelper-compat (= 13), kiln-no-such-package' }));
+    const job = makeJob({ url: repo.dir, commit: repo.commit });
+    await publishJob(h.nc, job);
+    const [r] = await takeResults(h.nc, 1, 300_000);
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failureClass, 'build', r.reason);
+    assert.match(r.reason ?? '', /cannot install Build-Depends: .*Depends: kiln-no-such-package but it is not installable.*\nE: /s);
+  });
+});
