@@ -55,8 +55,9 @@ function withResults(observed: ObservedState, events: PassEvents, ctx: StatusCha
   return updated.size ? { ...observed, builds: new Map([...observed.builds, ...updated]) } : observed;
 }
 
-async function verifyTrust(deps: PassDeps, desired: DesiredState, observed: ObservedState): Promise<TrustVerdict | undefined> {
-  if (!desired.config.trust.requireSignedCommits) return undefined;
+// Always verify: whether signatures are required is read at each commit's
+// parent by the policy, so a commit cannot switch the requirement off for itself.
+async function verifyTrust(deps: PassDeps, desired: DesiredState, observed: ObservedState): Promise<TrustVerdict> {
   return verifyDesiredCommit({ dir: deps.repoDir, cache: deps.cache, commit: desired.commit, lastTrusted: observed.desiredCommit });
 }
 
@@ -94,13 +95,13 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
 
   const ctx: StatusChangeContext = { policy: { maxAttempts: desired.config.defaults.maxAttempts, ...deps.policy.retry }, now, random: deps.random };
   const events = emptyEvents(desiredCommit);
-  events.trusted = trust?.trusted ?? true;
+  events.trusted = trust.trusted;
   events.results = collected.results;
   events.signatures = collected.signatures;
   const observed = withResults(observedRead.state, events, ctx);
   await step(deps, 'collected');
 
-  const plan = makePlan(desired, observed, { now, queueGraceMs: deps.policy.queueGraceMs, ...(trust ? { trust } : {}) });
+  const plan = makePlan(desired, observed, { now, queueGraceMs: deps.policy.queueGraceMs, trust });
   await step(deps, 'planned');
 
   const report: PassReport = { noop: false, desiredCommit, statusCommit: null, plan, trust, dispatched: 0, duplicates: 0, results: collected.results.length, gates: 0, published: [], ms: 0 };
@@ -132,7 +133,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   }
   await step(deps, 'published');
 
-  if (trust && !trust.trusted && plan.actions.some((a) => a.kind === 'refuse')) {
+  if (!trust.trusted && plan.actions.some((a) => a.kind === 'refuse')) {
     events.checks.push(checkRecordFor(trust, now));
   }
 

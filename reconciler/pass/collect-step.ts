@@ -1,12 +1,11 @@
 // Collect: take the build results that arrived, verify every artifact's digest
 // in the object store, fetch the verified artifacts into the local cache and
 // sign them. Nothing is acked here: the pass acks after its status commit.
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
-import { STATUS_LAYOUT } from '../../schema/status.ts';
 import { fetchArtifact, fetchResults, verifyArtifacts, type PendingResult } from '../pipeline/collect.ts';
 import type { Signer } from '../signing/signer.ts';
+import { signArtifacts } from '../trust/index.ts';
 import type { PipelineNats } from './deps.ts';
 
 export interface Collected {
@@ -15,14 +14,10 @@ export interface Collected {
   signatures: Map<string, Array<[string, string]>>;
 }
 
+/** Fetch each artifact into the local cache and sign it; signArtifacts re-hashes the bytes it signs. */
 async function signVerified(nats: PipelineNats, result: BuildResult, signer: Signer, artifactsDir: string): Promise<Array<[string, string]>> {
-  const out: Array<[string, string]> = [];
-  for (const a of result.artifacts) {
-    // fetchArtifact re-hashes while it copies: we sign only bytes whose digest we checked.
-    const path = await fetchArtifact(nats.objectStore, a.sha256, artifactsDir);
-    out.push([STATUS_LAYOUT.signature(a.sha256), await signer.signDetached(await readFile(path))]);
-  }
-  return out;
+  const files = await Promise.all(result.artifacts.map(async (a) => ({ sha256: a.sha256, path: await fetchArtifact(nats.objectStore, a.sha256, artifactsDir) })));
+  return [...(await signArtifacts(signer, files))];
 }
 
 export async function collectResults(

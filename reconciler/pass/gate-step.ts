@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import { GateInfraError } from '../../schema/errors.ts';
 import type { GateRecord } from '../../schema/status.ts';
 import type { DesiredDistribution, GateAction, Plan } from '../model.ts';
 import { runInstallSmokeGate } from '../gate/install-smoke.ts';
@@ -22,18 +23,26 @@ export async function runGates(plan: Plan, distributions: Map<string, DesiredDis
   for (const g of gates) {
     const fromDist = distributions.get(g.from);
     if (!fromDist) continue; // the plan only gates from existing distributions
-    const record = await runInstallSmokeGate({
-      docker: ctx.docker,
-      image: ctx.image,
-      repoRoot: ctx.reposDir,
-      fromDist,
-      keyPath: join(ctx.reposDir, fromDist.name, keyFileName(fromDist.name)),
-      package: g.package,
-      version: g.version,
-      ...(g.smoke ? { smoke: g.smoke } : {}),
-      timeoutSeconds: ctx.timeoutSeconds,
-      log: ctx.log,
-    });
+    let record: GateRecord;
+    try {
+      record = await runInstallSmokeGate({
+        docker: ctx.docker,
+        image: ctx.image,
+        repoRoot: ctx.reposDir,
+        fromDist,
+        keyPath: join(ctx.reposDir, fromDist.name, keyFileName(fromDist.name)),
+        package: g.package,
+        version: g.version,
+        ...(g.smoke ? { smoke: g.smoke } : {}),
+        timeoutSeconds: ctx.timeoutSeconds,
+        log: ctx.log,
+      });
+    } catch (e) {
+      // Docker trouble is not a verdict on the package: record nothing, so a later pass runs the gate again.
+      if (!(e instanceof GateInfraError)) throw e;
+      ctx.log.warn({ distribution: g.distribution, package: g.package, version: g.version, err: e.message }, 'gate could not run; will retry');
+      continue;
+    }
     records.push({ ...record, distribution: g.distribution, from: g.from });
     ctx.log.info({ distribution: g.distribution, package: g.package, version: g.version, verdict: record.verdict }, `gate ${record.verdict}`);
   }

@@ -24,18 +24,17 @@ const command: Command = {
     const commit = await resolveCommit(dir, str(args, 'rev') ?? 'HEAD', cache);
     const { state: desired } = await readDesired({ dir, rev: commit, cache, log: ctx.log });
     const { state: observed } = await readObserved({ dir, cache, log: ctx.log });
-    const trust = desired.config.trust.requireSignedCommits
-      ? await verifyDesiredCommit({ dir, cache, commit, lastTrusted: observed.desiredCommit })
-      : undefined;
-    const p = plan(desired, observed, { now: new Date(), ...(trust ? { trust } : {}) });
+    // Always verified: the policy reads requireSignedCommits at each commit's parent.
+    const trust = await verifyDesiredCommit({ dir, cache, commit, lastTrusted: observed.desiredCommit });
+    const p = plan(desired, observed, { now: new Date(), trust });
     const header =
       `Desired ${commit.slice(0, 12)} (${desired.packages.size} packages, ${desired.distributions.size} distributions)` +
       ` against kiln/status ${observed.statusCommit?.slice(0, 12) ?? '(none yet)'}` +
-      (trust ? `\nTrust: ${trust.trusted ? 'trusted' : 'REFUSED'}: ${trust.reason}` : '\nTrust: not required by kiln.yaml');
+      `\nTrust: ${trust.trusted ? 'trusted' : 'REFUSED'}: ${trust.reason}`;
     return {
-      data: { desiredCommit: commit, statusCommit: observed.statusCommit ?? null, trust: trust ?? null, counts: countActions(p), actions: p.actions, waiting: p.waiting },
+      data: { desiredCommit: commit, statusCommit: observed.statusCommit ?? null, trust, counts: countActions(p), actions: p.actions, waiting: p.waiting },
       human: formatPlan(p, header),
-      exitCode: trust && !trust.trusted ? 1 : 0,
+      exitCode: trust.trusted ? 0 : 1,
     };
   },
 };
