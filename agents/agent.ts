@@ -85,6 +85,7 @@ export class Agent {
       this.loop = Promise.resolve();
       return;
     }
+    await this.runner.prepare?.();
     const { nc } = this.opts;
     const js = jetstream(nc);
     const kvm = new Kvm(nc);

@@ -110,6 +110,17 @@ export class DockerRunner implements BuildRunner {
     return { exitCode: exit.exitCode, oomKilled: exit.oomKilled, timedOut: exit.timedOut, artifacts };
   }
 
+  /** Remove containers a previous run of this agent (same labels) left behind when it was killed. */
+  async prepare(): Promise<void> {
+    const labels = Object.entries(this.opts.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+    if (labels.length === 0) return;
+    const left = await this.docker.listContainers({ all: true, filters: { label: labels } });
+    for (const c of left) {
+      this.opts.log.warn({ container: c.Id.slice(0, 12), labels: c.Labels }, 'removing a container left by an earlier run of this agent');
+      await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    }
+  }
+
   private async buildDeps(buildDir: string, arch: string): Promise<string[]> {
     const path = join(buildDir, 'debian', 'control');
     let text: string;

@@ -119,7 +119,11 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
   } catch (e) {
     // Could not record the outcome (object store or NATS trouble): let the job come back later.
     log.error({ err: e }, 'could not publish the build result; job will be redelivered');
-    msg.nak(5000);
+    try {
+      msg.nak(5000);
+    } catch {
+      // Connection gone: the ack wait expires and the server redelivers anyway.
+    }
   } finally {
     clearInterval(keepAlive);
     running.delete(job.key);

@@ -34,4 +34,6 @@ export interface BuildRunner {
   /** Whether the agent must fetch the source before run(). */
   readonly needsSource: boolean;
   run(job: BuildJob, work: WorkDir, opts: RunOptions): Promise<RunOutcome>;
+  /** Called once when the agent starts, e.g. to remove what a crashed predecessor left behind. */
+  prepare?(): Promise<void>;
 }

@@ -13,7 +13,7 @@ import { BUCKETS, OBJECTS, STREAMS, SUBJECTS } from '../../schema/nats.ts';
 import { validators } from '../../schema/validate.ts';
 import { makeJob, publishJob, quietLog, startHarness, streamMessages, takeResults, type Harness } from '../fixtures/agent-jobs.ts';
 import { debSource, exampleSource, makeDebRepo } from '../fixtures/deb-source.ts';
-import { containersWithLabel, dockerUnavailable } from '../helpers/docker.ts';
+import { BUILD_IMAGE, containersWithLabel, docker, dockerUnavailable } from '../helpers/docker.ts';
 import { startGitServer } from '../helpers/git-server.ts';
 import { git } from '../helpers/git.ts';
 
@@ -33,7 +33,11 @@ describe('agent build (real Docker)', { skip }, () => {
   let h: Harness;
   let agent: Agent;
 
+  let leftover: string;
+
   before(async () => {
+    // What a killed earlier run of this agent would leave: a container with its label.
+    leftover = (await docker.createContainer({ Image: BUILD_IMAGE, Cmd: ['true'], Labels: { 'kiln.agent': 'test-agent' } })).id;
     h = await startHarness();
     agent = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'test-agent', heartbeatMs: 1000 });
     await agent.start();
@@ -41,6 +45,12 @@ describe('agent build (real Docker)', { skip }, () => {
   after(async () => {
     await agent?.close();
     await h?.close();
+    if (leftover) await docker.getContainer(leftover).remove({ force: true }).catch(() => undefined);
+  });
+
+  test('agent build - containers left by an earlier run of the same agent are removed at start', async () => {
+    const left = await containersWithLabel('kiln.agent', 'test-agent');
+    assert.ok(!left.some((c) => c.Id === leftover), 'leftover container removed');
   });
 
   test('agent build - builds the example package; .deb and log land in the object store', async () => {
