@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { InvalidMetadataError, SourceResolveError, type Diagnostic } from '../../schema/errors.ts';
 import { METADATA_LAYOUT, METADATA_LIMITS } from '../../schema/metadata.ts';
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
-import { blobSize, diffCommits, listFiles, readBlob, resolveCommit, type GitCache } from '../git/tree.ts';
+import { diffCommits, listFiles, readBlobWithin, resolveCommit, type GitCache } from '../git/tree.ts';
 import type { DesiredDistribution, DesiredPackage, DesiredState } from '../model.ts';
 import { classifyPath, METADATA_PREFIXES } from './layout.ts';
 import { normaliseConfig, normaliseDistribution, normalisePackage } from './normalise.ts';
@@ -85,12 +85,13 @@ async function readEntry(dir: string, cache: GitCache, path: string, oid: string
   if (cls.kind === 'ignored' && cls.warning) entry.diagnostics.push({ ...problem(path, cls.warning), severity: 'warning' });
   if (cls.kind !== 'config' && cls.kind !== 'package' && cls.kind !== 'distribution') return entry;
   // The size comes from the object header: an oversized file is refused unread.
-  const tooBig = sizeProblem(path, await blobSize(dir, oid, cache));
-  if (tooBig) {
-    entry.diagnostics.push(tooBig);
+  const blob = await readBlobWithin(dir, oid, cache, METADATA_LIMITS.maxFileBytes);
+  const tooBig = sizeProblem(path, blob.size);
+  if (tooBig || !blob.bytes) {
+    entry.diagnostics.push(tooBig ?? problem(path, 'unreadable blob'));
     return entry;
   }
-  entry.parsed = parseFile(path, cls.kind, await readBlob(dir, oid, cache));
+  entry.parsed = parseFile(path, cls.kind, blob.bytes);
   return entry;
 }
 

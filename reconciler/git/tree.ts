@@ -197,15 +197,30 @@ export async function readBlobText(dir: string, oid: string, cache: GitCache): P
  * isomorphic-git, so there the size is simply the content's length).
  */
 export async function blobSize(dir: string, oid: string, cache: GitCache): Promise<number> {
+  return (await readBlobWithin(dir, oid, cache, 0)).size;
+}
+
+/**
+ * A blob's bytes if it is at most `maxBytes` long, else only its size: an
+ * oversized loose object is never inflated past its header. One object read
+ * serves both the size check and the content.
+ */
+export async function readBlobWithin(dir: string, oid: string, cache: GitCache, maxBytes: number): Promise<{ size: number; bytes?: Uint8Array }> {
   const res = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'deflated' });
   const obj = res.object as Uint8Array;
-  if (res.format === 'content') return obj.length;
-  if (res.format === 'wrapped') return headerSize(obj, oid);
+  if (res.format === 'content') return obj.length <= maxBytes ? { size: obj.length, bytes: obj } : { size: obj.length };
+  if (res.format === 'wrapped') {
+    const size = headerSize(obj, oid);
+    return size <= maxBytes ? { size, bytes: obj.subarray(obj.indexOf(0) + 1) } : { size };
+  }
   // Loose object: inflate only the first bytes, enough to hold "blob <size>\0"
   // (a dynamic Huffman block header can take a few hundred bytes).
-  const head = inflateSync(Buffer.from(obj.subarray(0, 1024)), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-  if (head.indexOf(0) >= 0) return headerSize(head, oid);
-  return headerSize(inflateSync(Buffer.from(obj)), oid);
+  let head = inflateSync(Buffer.from(obj.subarray(0, 1024)), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  if (head.indexOf(0) < 0) head = inflateSync(Buffer.from(obj));
+  const size = headerSize(head, oid);
+  if (size > maxBytes) return { size };
+  const wrapped = inflateSync(Buffer.from(obj));
+  return { size, bytes: wrapped.subarray(wrapped.indexOf(0) + 1) };
 }
 
 function headerSize(wrapped: Uint8Array, oid: string): number {

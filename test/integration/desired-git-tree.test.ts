@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmod, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { blobSize, diffCommits, listFiles, readBlobText, resolveCommit } from '../../reconciler/git/tree.ts';
+import { blobSize, diffCommits, listFiles, readBlobText, readBlobWithin, resolveCommit } from '../../reconciler/git/tree.ts';
 import { commitFiles, git, makeRepo } from '../helpers/git.ts';
 
 async function repo(t: { after: (fn: () => Promise<void>) => void }, files: Record<string, string>) {
@@ -61,12 +61,21 @@ test('git tree - diffCommits reports add, modify, delete and mode changes only u
   assert.deepEqual(await diffCommits(dir, c2, c3, cache), [{ path: 'kiln.yaml', change: 'modify', oid: kiln.oid, mode: '100755' }]);
 });
 
-test('git tree - blobSize reads the size of loose and packed blobs', async (t) => {
+test('git tree - blobSize and readBlobWithin read sizes and bounded contents of loose and packed blobs', async (t) => {
   const big = 'y'.repeat(300_000) + '\n';
   const { dir, commit } = await repo(t, { 'big.yaml': big, 'small.yaml': 'a: 1\n' });
   const cache = {};
   const sizes = async () => Object.fromEntries(await Promise.all((await listFiles(dir, commit, cache)).map(async (f) => [f.path, await blobSize(dir, f.oid, cache)])));
+  const within = async () =>
+    Object.fromEntries(
+      await Promise.all((await listFiles(dir, commit, cache)).map(async (f) => {
+        const r = await readBlobWithin(dir, f.oid, cache, 1000);
+        return [f.path, [r.size, r.bytes === undefined ? null : Buffer.from(r.bytes).toString()]];
+      })),
+    );
   assert.deepEqual(await sizes(), { 'big.yaml': big.length, 'small.yaml': 5 });
+  assert.deepEqual(await within(), { 'big.yaml': [big.length, null], 'small.yaml': [5, 'a: 1\n'] });
   await git(dir, 'gc', '-q');
   assert.deepEqual(await sizes(), { 'big.yaml': big.length, 'small.yaml': 5 });
+  assert.deepEqual(await within(), { 'big.yaml': [big.length, null], 'small.yaml': [5, 'a: 1\n'] }, 'packed objects too');
 });
