@@ -10,10 +10,13 @@ import { readObserved } from '../reconciler/status/reader.ts';
 import { buildRecordFile } from '../reconciler/status/records.ts';
 import { recordPass, type StatusChange } from '../reconciler/status/writer.ts';
 import type { BuildRecord } from '../schema/status.ts';
-import { makeRepo } from '../test/helpers/git.ts';
+import { git as gitCmd, makeRepo } from '../test/helpers/git.ts';
 
 const EXISTING = 10_000;
 const NEW = 1_000;
+const RUNS = 5;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function record(i: number, desired: string): BuildRecord {
   return {
@@ -58,9 +61,17 @@ try {
     recordPass({ dir, cache, signer, build: () => change(0, EXISTING, desired) }),
   );
 
-  const warm = await time(`recordPass: +${NEW} records, warm snapshot`, () =>
-    recordPass({ dir, cache, signer, previous: seeded.value.snapshot, build: () => change(EXISTING, NEW, desired) }),
-  );
+  // The key figure, repeated from the same 10,000-record head (the ref is reset between runs): median of RUNS.
+  const warmRuns: number[] = [];
+  let warm!: { ms: number; value: Awaited<ReturnType<typeof recordPass>> };
+  for (let r = 0; r < RUNS; r++) {
+    await gitCmd(dir, 'update-ref', 'refs/heads/kiln/status', seeded.value.commit!);
+    warm = await time(`recordPass: +${NEW} records, warm snapshot (run ${r + 1})`, () =>
+      recordPass({ dir, cache, signer, previous: seeded.value.snapshot, build: () => change(EXISTING + 100_000 * (r + 1), NEW, desired) }),
+    );
+    warmRuns.push(warm.ms);
+  }
+  const warmMedian = median(warmRuns);
   const cold = await time(`recordPass: +${NEW} records, no snapshot (full read first)`, () =>
     recordPass({ dir, cache: {}, signer, build: () => change(EXISTING + NEW, NEW, desired) }),
   );
@@ -73,14 +84,26 @@ try {
     throw new Error('benchmark read back the wrong number of records');
   }
 
-  // Baseline: the same +1,000 change through isomorphic-git's writers (unsigned).
-  const base = await time(`baseline: isomorphic-git writeBlob x${NEW} + writeTree + commit`, async () => {
+  // Baseline: the same +1,000 change through isomorphic-git's writers (unsigned), median of RUNS.
+  const baseRuns: number[] = [];
+  for (let r = 0; r < RUNS; r++) baseRuns.push((await baseline(r)).ms);
+  const baseMedian = median(baseRuns);
+
+  console.log('');
+  console.log(`target: +${NEW} records on ${EXISTING} in <= 1000 ms -> ${warmMedian <= 1000 ? 'MET' : 'MISSED'} (median ${warmMedian.toFixed(0)} ms, min ${Math.min(...warmRuns).toFixed(0)} ms of ${RUNS})`);
+  console.log(`ratio recordPass(warm) / isomorphic-git baseline (medians): ${(warmMedian / baseMedian).toFixed(2)} (${(baseMedian / warmMedian).toFixed(1)}x faster)`);
+  console.log(`ratio incremental read / full read: ${(incr.ms / full.ms).toFixed(3)}`);
+  void cold;
+  void same;
+
+  async function baseline(r: number) {
+   return time(`baseline: isomorphic-git writeBlob x${NEW} + writeTree + commit`, async () => {
     const head = await git.resolveRef({ fs, dir, ref: 'refs/heads/kiln/status' });
     const { commit } = await git.readCommit({ fs, dir, oid: head, cache });
     const root = (await git.readTree({ fs, dir, oid: commit.tree, cache })).tree;
     const buildsEntry = root.find((e) => e.path === 'builds')!;
     const builds = (await git.readTree({ fs, dir, oid: buildsEntry.oid, cache })).tree;
-    const add = change(EXISTING + 3 * NEW, NEW, desired);
+    const add = change(EXISTING + 200_000 * (r + 1), NEW, desired);
     for (const [path, content] of add.files) {
       const oid = await git.writeBlob({ fs, dir, blob: Buffer.from(content!) });
       builds.push({ mode: '100644', path: path.slice('builds/'.length), oid, type: 'blob' });
@@ -89,13 +112,8 @@ try {
     const newRoot = root.map((e) => (e.path === 'builds' ? { ...e, oid: buildsTree } : e));
     const tree = await git.writeTree({ fs, dir, tree: newRoot });
     return git.commit({ fs, dir, cache, tree, parent: [head], message: 'baseline', author: { name: 'b', email: 'b@x' }, noUpdateBranch: true });
-  });
-
-  console.log('');
-  console.log(`target: +${NEW} records on ${EXISTING} in <= 1000 ms -> ${warm.ms <= 1000 ? 'MET' : 'MISSED'} (${warm.ms.toFixed(0)} ms)`);
-  console.log(`ratio recordPass(warm) / isomorphic-git baseline: ${(warm.ms / base.ms).toFixed(2)} (${(base.ms / warm.ms).toFixed(1)}x faster)`);
-  console.log(`ratio incremental read / full read: ${(incr.ms / full.ms).toFixed(3)}`);
-  void cold;
+   });
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

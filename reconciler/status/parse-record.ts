@@ -7,6 +7,7 @@ import { STATUS_LAYOUT } from '../../schema/status.ts';
 import type { BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
 import { validators } from '../../schema/validate.ts';
 import { gateId } from '../model.ts';
+import { takeSerialized } from './records.ts';
 
 export type ParsedRecord =
   | { kind: 'build'; id: string; record: BuildRecord }
@@ -88,6 +89,12 @@ function describe(e: ErrorObject): string {
 export function parseRecord(path: string, text: string): ParseOutcome {
   const kind = recordKindOf(path);
   if (!kind) return { ok: false, problem: { path, message: 'not a status record path (builds/, releases/, gates/, checks/ *.yaml)' } };
+  // Fast path: text this process serialised itself (its YAML parse would give back this data).
+  const known = takeSerialized(text);
+  if (known !== undefined && VALIDATOR[kind](known)) {
+    const place = placeOf(kind, known as Record<string, string>);
+    if (place.path === path) return { ok: true, value: { kind, id: place.id, record: known } as ParsedRecord };
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {

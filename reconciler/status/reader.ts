@@ -4,12 +4,14 @@
 import type { Logger } from 'pino';
 import { STATUS_REF, TRAILERS } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
-import { diffCommits, listFiles, readBlobText, readCommitInfo, type GitCache } from '../git/tree.ts';
+import { readBlobText, readCommitInfo, type GitCache } from '../git/tree.ts';
 import { gitdirOf } from './git-objects.ts';
 import { parseTrailers } from './message.ts';
 import { formatProblem, RECORD_DIRS, recordKindOf, type RecordProblem } from './parse-record.ts';
 import { applyChanges, emptySnapshot, parseChanges, type ObservedSnapshot } from './snapshot.ts';
 import { readRef } from './ref-cas.ts';
+import { diffTrees } from './tree-diff.ts';
+import type { TreeContext } from './tree-update.ts';
 
 export interface ReadOptions {
   /** The repository (work tree) holding the status branch. */
@@ -51,28 +53,33 @@ async function readTexts(dir: string, cache: GitCache, files: { path: string; oi
   return out;
 }
 
-/** The changed record files between two status commits, or undefined if `from` cannot be diffed. */
-async function changedFiles(dir: string, cache: GitCache, from: string, to: string): Promise<Map<string, string | null> | undefined> {
-  let diff;
-  try {
-    diff = await diffCommits(dir, from, to, cache, { prefixes: RECORD_DIRS });
-  } catch {
-    return undefined; // e.g. the old commit is gone (branch rewritten): read everything
-  }
-  const wanted = diff.filter((d) => recordKindOf(d.path));
+const inRecordDirs = (path: string) => RECORD_DIRS.includes(path.split('/', 1)[0]);
+
+/** The record files that differ between two trees (from undefined: every record file), with their new text. */
+async function changedFiles(ctx: TreeContext, from: string | undefined, to: string): Promise<Map<string, string | null>> {
+  const diff = await diffTrees(ctx, from, to, inRecordDirs);
+  const wanted = [...diff].filter(([path]) => recordKindOf(path));
   const texts = await readTexts(
-    dir,
-    cache,
-    wanted.filter((d) => d.change !== 'delete').map((d) => ({ path: d.path, oid: d.oid! })),
+    ctx.dir,
+    ctx.cache,
+    wanted.filter(([, oid]) => oid !== null).map(([path, oid]) => ({ path, oid: oid! })),
   );
-  const out = new Map<string, string | null>();
-  for (const d of wanted) out.set(d.path, d.change === 'delete' ? null : texts.get(d.path)!);
-  return out;
+  return new Map(wanted.map(([path, oid]) => [path, oid === null ? null : texts.get(path)!]));
+}
+
+/** The tree of a commit, or undefined when the commit cannot be read (e.g. the branch was rewritten and gc'd). */
+async function treeOf(dir: string, cache: GitCache, commit: string): Promise<string | undefined> {
+  try {
+    return (await readCommitInfo(dir, commit, cache)).tree;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function readObserved(opts: ReadOptions): Promise<ReadResult> {
   const { dir, cache, previous, log } = opts;
-  const head = await readRef(await gitdirOf(dir), STATUS_REF);
+  const gitdir = await gitdirOf(dir);
+  const head = await readRef(gitdir, STATUS_REF);
   if (head === null) {
     const snap = previous && previous.commit === undefined ? previous : emptySnapshot();
     return result(snap, { mode: 'empty', filesRead: 0 });
@@ -82,15 +89,11 @@ export async function readObserved(opts: ReadOptions): Promise<ReadResult> {
   const info = await readCommitInfo(dir, head, cache);
   const desiredCommit = parseTrailers(info.message)[TRAILERS.desired] || undefined;
 
-  let base = previous?.commit ? previous : undefined;
-  let changes = base ? await changedFiles(dir, cache, base.commit!, head) : undefined;
-  let mode: ReadStats['mode'] = 'incremental';
-  if (!changes) {
-    mode = 'full';
-    base = undefined;
-    const files = (await listFiles(dir, head, cache, { prefixes: RECORD_DIRS })).filter((f) => recordKindOf(f.path));
-    changes = await readTexts(dir, cache, files);
-  }
+  const ctx: TreeContext = { dir, gitdir, cache };
+  const baseTree = previous?.commit ? await treeOf(dir, cache, previous.commit) : undefined;
+  const base = baseTree ? previous : undefined;
+  const mode: ReadStats['mode'] = base ? 'incremental' : 'full';
+  const changes = await changedFiles(ctx, baseTree, info.tree);
   const snapshot = applyChanges(base ?? emptySnapshot(), parseChanges(changes), { commit: head, desiredCommit });
   for (const [path, p] of snapshot.problems) {
     if (changes.has(path)) log?.warn({ path, problem: p.message }, `skipping unusable status record: ${formatProblem(p)}`);

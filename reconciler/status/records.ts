@@ -18,9 +18,28 @@ function prune(value: unknown): unknown {
   return value;
 }
 
+/**
+ * Records serialised in this process, by their text, until the writer takes
+ * them: the writer validates what it commits, and re-parsing YAML it has just
+ * produced costs ~0.15 ms a record (a third of a 1,000-record pass). Bounded.
+ */
+const recent = new Map<string, unknown>();
+const RECENT_MAX = 5_000;
+
+/** The data behind `text` if this process serialised it and nobody took it yet. */
+export function takeSerialized(text: string): unknown {
+  const v = recent.get(text);
+  if (v !== undefined) recent.delete(text);
+  return v;
+}
+
 /** The canonical YAML text of a record: sorted keys, one line per scalar, trailing newline. */
 export function serializeRecord(record: object): string {
-  return stringify(prune(record), { sortMapEntries: true, lineWidth: 0, minContentWidth: 0, indent: 2 });
+  const data = prune(record);
+  const text = stringify(data, { sortMapEntries: true, lineWidth: 0, minContentWidth: 0, indent: 2 });
+  if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
+  recent.set(text, data);
+  return text;
 }
 
 export const buildRecordFile = (r: BuildRecord): RecordFile => [STATUS_LAYOUT.build(r.key), serializeRecord(r)];

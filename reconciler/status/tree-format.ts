@@ -80,7 +80,10 @@ export function mergeEntries(
     if (oid === null) byName.delete(name);
     else byName.set(name, { mode: TREE_MODE, path: name, oid });
   }
-  return [...byName.values()].sort(compareEntries);
+  // Sort on precomputed keys: compareEntries would build two strings per comparison.
+  const keyed = [...byName.values()].map((e) => [e.mode === TREE_MODE ? e.path + '/' : e.path, e] as const);
+  keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return keyed.map(([, e]) => e);
 }
 
 /** Same entries (mode, name, oid) in the same order? */

@@ -14,7 +14,8 @@ export interface TreeContext {
 
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
-async function readEntries(ctx: TreeContext, oid: string | undefined): Promise<TreeEntry[]> {
+/** The entries of a tree (none for undefined or the empty tree). */
+export async function readEntries(ctx: TreeContext, oid: string | undefined): Promise<TreeEntry[]> {
   if (!oid || oid === EMPTY_TREE) return [];
   const { tree } = await git.readTree({ fs, dir: ctx.dir, gitdir: ctx.gitdir, oid, cache: ctx.cache });
   return tree.map((e) => ({ mode: e.mode, path: e.path, oid: e.oid }));
