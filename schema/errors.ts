@@ -155,3 +155,8 @@ export class LeaseHeldError extends KilnError {
 export class GateInfraError extends KilnError {
   readonly code = 'KILN_GATE_INFRA';
 }
+
+/** The NATS server could not be reached. */
+export class NatsConnectError extends KilnError {
+  readonly code = 'KILN_NATS_CONNECT';
+}
