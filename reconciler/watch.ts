@@ -25,9 +25,19 @@ export interface LoopState {
 
 export interface Observation {
   head?: string;
-  resultsWaiting: boolean;
+  /** Results waiting to be collected. */
+  results: number;
+  /** How long results have been waiting (0 when none). */
+  resultsWaitingMs: number;
   now: number;
   intervalMs: number;
+  /**
+   * Results are collected in batches, so that a burst of results becomes a few
+   * status commits rather than one per result: a pass runs once the oldest has
+   * waited `batchMs`, or `batchMax` are waiting.
+   */
+  batchMs: number;
+  batchMax: number;
 }
 
 /** Pure: why a pass should run now, or undefined to keep waiting. */
@@ -37,7 +47,7 @@ export function nextPassReason(s: LoopState, o: Observation): string | undefined
   if (s.lastPassAt === undefined) return 'start';
   if (o.head !== s.lastHead) return 'new commit';
   if (s.woken) return s.woken;
-  if (o.resultsWaiting) return 'results waiting';
+  if (o.results > 0 && (o.resultsWaitingMs >= o.batchMs || o.results >= o.batchMax)) return 'results waiting';
   if (o.now - s.lastPassAt >= o.intervalMs) return 'interval';
   return undefined;
 }
@@ -63,8 +73,8 @@ export interface WatchDeps<R> {
   runPass(reason: string): Promise<R>;
   /** The metadata repo's HEAD commit; cheap (read every poll). */
   readHead(): Promise<string | undefined>;
-  /** Whether results are waiting to be collected; cheap. */
-  resultsWaiting?(): Promise<boolean>;
+  /** How many results are waiting to be collected; cheap. */
+  resultsWaiting?(): Promise<number>;
   lease?: { acquire(): Promise<LeaseStatus>; release(): Promise<void> };
   /** How often to renew the lease while a pass runs (default: every 10 s). */
   leaseRenewMs?: number;
@@ -81,6 +91,9 @@ export interface WatchOptions {
   /** How often HEAD and the results queue are looked at (≤ 1000 so a commit is seen within 2 s). */
   pollMs?: number;
   retry?: RetryOptions;
+  /** See Observation.batchMs / batchMax (defaults 500 ms / 1000). */
+  batchMs?: number;
+  batchMax?: number;
 }
 
 export interface WatchSummary {
@@ -121,10 +134,22 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
   const summary: WatchSummary = { passes: 0, failedPasses: 0 };
   let leaseWaitLogged = false;
 
+  let resultsSince: number | undefined;
+
   const tick = async () => {
     const head = await deps.readHead();
-    const resultsWaiting = deps.resultsWaiting ? await deps.resultsWaiting() : false;
-    const reason = nextPassReason(state, { head, resultsWaiting, now: deps.now().getTime(), intervalMs: opts.intervalMs });
+    const results = deps.resultsWaiting ? await deps.resultsWaiting() : 0;
+    const now = deps.now().getTime();
+    resultsSince = results > 0 ? (resultsSince ?? now) : undefined;
+    const reason = nextPassReason(state, {
+      head,
+      results,
+      resultsWaitingMs: resultsSince === undefined ? 0 : now - resultsSince,
+      now,
+      intervalMs: opts.intervalMs,
+      batchMs: opts.batchMs ?? 500,
+      batchMax: opts.batchMax ?? 1000,
+    });
     if (!reason) return;
     if (deps.lease) {
       const l = await deps.lease.acquire();
@@ -138,6 +163,7 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
     state = { ...state, woken: undefined };
     const renew = deps.lease ? setInterval(() => void deps.lease!.acquire().catch(() => undefined), deps.leaseRenewMs ?? 10_000) : undefined;
     let error: unknown;
+    resultsSince = undefined;
     try {
       const report = await deps.runPass(reason);
       summary.passes++;

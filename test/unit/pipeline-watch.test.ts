@@ -4,7 +4,7 @@ import { afterPass, nextPassReason, type LoopState } from '../../reconciler/watc
 import { leaseStep } from '../../reconciler/pipeline/lease.ts';
 import { InvalidMetadataError } from '../../schema/errors.ts';
 
-const base = { head: 'h1', resultsWaiting: false, now: 10_000, intervalMs: 5_000 };
+const base = { head: 'h1', results: 0, resultsWaitingMs: 0, now: 10_000, intervalMs: 5_000, batchMs: 500, batchMax: 100 };
 
 test('pipeline watch - when a pass is due', () => {
   const ran: LoopState = { lastHead: 'h1', lastPassAt: 9_000, failures: 0 };
@@ -12,12 +12,14 @@ test('pipeline watch - when a pass is due', () => {
     { name: 'first pass', s: { failures: 0 }, want: 'start' },
     { name: 'nothing changed', s: ran, want: undefined },
     { name: 'HEAD moved', s: ran, o: { head: 'h2' }, want: 'new commit' },
-    { name: 'results waiting', s: ran, o: { resultsWaiting: true }, want: 'results waiting' },
+    { name: 'results just arrived: batch them', s: ran, o: { results: 3, resultsWaitingMs: 100 }, want: undefined },
+    { name: 'results waited long enough', s: ran, o: { results: 3, resultsWaitingMs: 500 }, want: 'results waiting' },
+    { name: 'a full batch of results', s: ran, o: { results: 100, resultsWaitingMs: 0 }, want: 'results waiting' },
     { name: 'woken', s: { ...ran, woken: 'webhook' }, want: 'webhook' },
     { name: 'interval elapsed', s: ran, o: { now: 14_000 }, want: 'interval' },
-    { name: 'backing off ignores everything', s: { ...ran, failures: 2, retryAt: 12_000 }, o: { head: 'h2', resultsWaiting: true }, want: undefined },
+    { name: 'backing off ignores everything', s: { ...ran, failures: 2, retryAt: 12_000 }, o: { head: 'h2', results: 500, resultsWaitingMs: 9999 }, want: undefined },
     { name: 'backoff over', s: { ...ran, failures: 2, retryAt: 10_000 }, want: 'retry after 2 failed pass(es)' },
-    { name: 'stalled: results and interval do not help', s: { ...ran, stalledHead: 'h1' }, o: { resultsWaiting: true, now: 99_000 }, want: undefined },
+    { name: 'stalled: results and interval do not help', s: { ...ran, stalledHead: 'h1' }, o: { results: 500, resultsWaitingMs: 9999, now: 99_000 }, want: undefined },
     { name: 'stalled: a new commit does', s: { ...ran, stalledHead: 'h1' }, o: { head: 'h2' }, want: 'new commit after a stalled pass' },
   ];
   for (const c of cases) assert.equal(nextPassReason(c.s, { ...base, ...c.o }), c.want, c.name);
@@ -36,7 +38,7 @@ test('pipeline watch - state after a pass: success resets, failure backs off, st
   const st = afterPass(f4, 'h1', 200, new InvalidMetadataError([{ file: 'packages/a.yaml', line: 1, message: 'bad', severity: 'error' }]), retry, () => 0);
   assert.equal(st.stalledHead, 'h1');
   assert.equal(st.retryAt, undefined);
-  assert.equal(nextPassReason(st, { head: 'h1', resultsWaiting: false, now: 1e9, intervalMs: 1 }), undefined);
+  assert.equal(nextPassReason(st, { ...base, now: 1e9, intervalMs: 1 }), undefined);
 });
 
 test('pipeline lease - create, renew, wait for a live holder, take an expired one', () => {

@@ -3,7 +3,6 @@ import type { PassReport } from '../../pass.ts';
 import { buildCounts, formatPassLine } from '../../pipeline/progress.ts';
 import { openReconciler } from '../../pipeline/reconciler-setup.ts';
 import { reconcileOnce, watch } from '../../watch.ts';
-import { SUBJECTS } from '../../../schema/nats.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { flag, num, str, type Command } from '../command.ts';
 
@@ -64,7 +63,7 @@ const command: Command = {
         {
           runPass: () => rec.runPass(),
           readHead: () => rec.readHead(),
-          resultsWaiting: rec.session ? async () => (await rec.session!.resultsWaiting()) > 0 : undefined,
+          resultsWaiting: rec.session ? () => rec.session!.resultsWaiting() : undefined,
           lease: rec.lease,
           onPass: (report, reason) => {
             n++;
@@ -81,10 +80,7 @@ const command: Command = {
         },
         { intervalMs: interval * 1000 },
       );
-      // A result published now wakes the loop at once instead of at the next poll.
-      const sub = rec.session?.nc.subscribe(SUBJECTS.resultsAll, { callback: () => handle.wake('results arrived') });
       const summary = await handle.done;
-      sub?.unsubscribe();
       return { data: summary, human: `stopped after ${summary.passes} pass(es), ${summary.failedPasses} failed` };
     } finally {
       await rec.close();
