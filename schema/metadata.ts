@@ -168,4 +168,6 @@ export const METADATA_LIMITS = {
   maxFileBytes: 256 * 1024,
   maxAliasCount: 50,
   maxFiles: 100_000,
+  /** Flow brackets ([ {) open at once; deeper input overflows the YAML parser's stack. */
+  maxFlowDepth: 64,
 } as const;

@@ -6,7 +6,7 @@ import { distributionSchema, kilnConfigSchema, METADATA_LIMITS, packageSchema } 
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
 import { validators } from '../../schema/validate.ts';
 import { schemaDiagnostics } from './schema-errors.ts';
-import { decodeUtf8 } from './source-text.ts';
+import { decodeUtf8, flowDepthExceeded } from './source-text.ts';
 import { indexPositions, type PositionIndex } from './yaml-positions.ts';
 
 export type FileKind = 'config' | 'package' | 'distribution';
@@ -50,6 +50,9 @@ export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): Pars
   if (tooBig) return fail([tooBig]);
   const decoded = decodeUtf8(bytes);
   if (!decoded.ok) return fail([err(path, `invalid UTF-8 at byte ${decoded.offset}: metadata files must be UTF-8 text`, decoded.line, decoded.col)]);
+
+  const deep = flowDepthExceeded(decoded.text, METADATA_LIMITS.maxFlowDepth);
+  if (deep) return fail([err(path, `brackets nested more than ${METADATA_LIMITS.maxFlowDepth} deep (not parsed)`, deep.line, deep.col)]);
 
   const lineCounter = new LineCounter();
   const doc = parseDocument(decoded.text, { lineCounter, uniqueKeys: true, prettyErrors: true, strict: true });

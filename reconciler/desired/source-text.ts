@@ -42,3 +42,26 @@ export function decodeUtf8(b: Uint8Array): DecodedText {
   if (offset >= 0) return { ok: false, offset, ...lineColOfByte(b, offset) };
   return { ok: true, text: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8') };
 }
+
+/**
+ * Where flow nesting ([ and {) first goes deeper than `max`, or undefined.
+ * Brackets inside quotes and comments count too: a deliberate over-estimate,
+ * so no quoting trick can hide a 10,000-deep list that would crash the parser.
+ */
+export function flowDepthExceeded(text: string, max: number): { line: number; col: number } | undefined {
+  let depth = 0;
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return { line, col: i - lineStart + 1 };
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) {
+      depth--;
+    }
+  }
+  return undefined;
+}

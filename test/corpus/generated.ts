@@ -33,6 +33,12 @@ export function hugeYaml(): Buffer {
 
 export const generatedCases: GeneratedCase[] = [
   {
+    // 100,000 nested lists in 200 KB (under the size limit): crashed the process before the depth bound.
+    name: 'deep-nesting',
+    files: { 'packages/hello.yaml': 'name: ' + '['.repeat(100_000) + ']'.repeat(100_000) + '\n' },
+    expect: [{ file: 'packages/hello.yaml', line: 1, col: 7 + METADATA_LIMITS.maxFlowDepth, message: `brackets nested more than ${METADATA_LIMITS.maxFlowDepth} deep (not parsed)` }],
+  },
+  {
     name: 'huge-file',
     files: { 'packages/hello.yaml': hugeYaml() },
     expect: [{ file: 'packages/hello.yaml', line: 1, message: `file is ${HUGE_BYTES} bytes; metadata files are limited to ${METADATA_LIMITS.maxFileBytes} bytes (not parsed)` }],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeUtf8, firstInvalidUtf8, lineColOfByte } from '../../reconciler/desired/source-text.ts';
+import { decodeUtf8, firstInvalidUtf8, flowDepthExceeded, lineColOfByte } from '../../reconciler/desired/source-text.ts';
 
 test('utf-8 check - accepts valid text of every sequence length', () => {
   const b = Buffer.from('a: é € 😀 z\n', 'utf8');
@@ -20,4 +20,11 @@ test('utf-8 check - finds the first bad byte and its line:col', () => {
   for (const [bytes, offset] of table) assert.equal(firstInvalidUtf8(Uint8Array.from(bytes)), offset, JSON.stringify(bytes));
   assert.deepEqual(decodeUtf8(Uint8Array.from([0x61, 0x0a, 0x62, 0x62, 0xe9, 0x0a])), { ok: false, offset: 4, line: 2, col: 3 });
   assert.deepEqual(lineColOfByte(Buffer.from('ab\ncd\nef'), 7), { line: 3, col: 2 });
+});
+
+test('flow depth - refuses bracket nesting past the limit, counting brackets anywhere', () => {
+  assert.equal(flowDepthExceeded('a: [[1], {b: [2]}]\n', 3), undefined);
+  assert.deepEqual(flowDepthExceeded('a: 1\nb: [[[[x]]]]\n', 3), { line: 2, col: 7 });
+  assert.equal(flowDepthExceeded('a: [' + '[]'.repeat(1000) + ']', 2), undefined, 'siblings do not add up');
+  assert.deepEqual(flowDepthExceeded("a: 'it''s [[[[ in quotes'", 3), { line: 1, col: 14 }, 'quotes do not hide brackets');
 });
