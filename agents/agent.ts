@@ -43,6 +43,14 @@ export function defaultAgentId(pool: string, arch: string, host = hostname(), pi
   return `${host}-${pool}-${arch}-${pid}`.replace(/[^A-Za-z0-9_-]/g, '-');
 }
 
+/** Pure: why these names cannot be used (they become NATS subject tokens and KV keys), or undefined. */
+export function identityProblem(pool: string, arch: string, id?: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(pool)) return `pool '${pool}' may only hold letters, digits, '_' and '-'`;
+  if (!/^[A-Za-z0-9_-]+$/.test(arch)) return `arch '${arch}' may only hold letters, digits, '_' and '-'`;
+  if (id !== undefined && !/^[A-Za-z0-9_=-]+$/.test(id)) return `agent id '${id}' may only hold letters, digits, '_', '=' and '-'`;
+  return undefined;
+}
+
 export class Agent {
   readonly id: string;
   private readonly concurrency: number;
@@ -61,11 +69,9 @@ export class Agent {
   private loop: Promise<void> | undefined;
 
   constructor(private readonly opts: AgentOptions) {
-    if (!/^[A-Za-z0-9_-]+$/.test(opts.pool) || !/^[A-Za-z0-9_-]+$/.test(opts.arch)) {
-      throw new TypeError(`pool '${opts.pool}' and arch '${opts.arch}' may only hold letters, digits, '_' and '-'`);
-    }
+    const problem = identityProblem(opts.pool, opts.arch, opts.id);
+    if (problem) throw new TypeError(problem);
     this.id = opts.id ?? defaultAgentId(opts.pool, opts.arch);
-    if (!/^[A-Za-z0-9_=-]+$/.test(this.id)) throw new TypeError(`agent id '${this.id}' may only hold letters, digits, '_', '=' and '-'`);
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
     this.log = opts.log.child({ component: 'agent', agent: this.id, pool: opts.pool, arch: opts.arch });
     this.runner = opts.runner ?? new DockerRunner({ log: this.log, labels: { 'kiln.agent': this.id } });

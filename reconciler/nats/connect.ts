@@ -2,6 +2,7 @@
 // link drops or comes back (a build host may lose the broker for minutes).
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { NatsConnectError } from '../../schema/errors.ts';
 
 export interface ConnectOptions {
   /** Client name shown by the server (monitoring, `nats server report connections`). */
@@ -13,13 +14,19 @@ export interface ConnectOptions {
 
 export async function connectNats(url: string, opts: ConnectOptions): Promise<NatsConnection> {
   const log = opts.log.child({ component: 'nats', url });
-  const nc = await connect({
-    servers: url,
-    name: opts.name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
-    waitOnFirstConnect: false,
-  });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: url,
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
+      // A wrong URL at start-up is an error to report, not something to wait out.
+      waitOnFirstConnect: false,
+    });
+  } catch (e) {
+    throw new NatsConnectError(`cannot connect to NATS at ${url}: ${(e as Error).message}`, { url }, { cause: e });
+  }
   log.debug('connected');
   void watchStatus(nc, log);
   return nc;

@@ -145,3 +145,47 @@ test('agent queue - an agent started before its consumer exists waits, then work
   await publishJob(nc, job);
   assert.equal((await takeResults(nc, 1, 10_000))[0].outcome, 'succeeded');
 });
+
+test('agent queue - concurrency N runs N jobs at once, never more', async (t) => {
+  const h = await startHarness();
+  const a = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'agent-c', concurrency: 2, heartbeatMs: 200, runner: new NoopRunner({ delayMs: 1500 }) });
+  t.after(async () => {
+    await a.close();
+    await h.close();
+  });
+  await a.start();
+  for (let i = 0; i < 3; i++) await publishJob(h.nc, makeJob(noJob));
+  const kv = await new Kvm(h.nc).open(BUCKETS.agents);
+  let most = 0;
+  const done = takeResults(h.nc, 3, 15_000);
+  let finished = false;
+  void done.then(() => (finished = true));
+  while (!finished) {
+    most = Math.max(most, (await kv.get('agent-c'))?.json<AgentInfo>()?.running.length ?? 0);
+    await sleep(50);
+  }
+  assert.equal((await done).length, 3);
+  assert.equal(most, 2);
+});
+
+test('agent queue - a nats-server restart mid-build loses nothing: the result arrives after reconnect', async (t) => {
+  const h = await startHarness();
+  const { connectNats } = await import('../../reconciler/nats/connect.ts');
+  const nc = await connectNats(h.srv.url, { name: 'agent-r', log: quietLog, reconnectTimeWaitMs: 100 });
+  const a = new Agent({ nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'agent-r', runner: new NoopRunner({ delayMs: 1500 }) });
+  t.after(async () => {
+    await a.close();
+    await nc.close();
+    await h.close();
+  });
+  await a.start();
+  const job = makeJob(noJob);
+  await publishJob(h.nc, job);
+  await sleep(500);
+  await h.srv.restart();
+  const [r] = await takeResults(h.nc, 1, 20_000);
+  assert.equal(r.key, job.key);
+  assert.equal(r.outcome, 'succeeded');
+  await sleep(300);
+  assert.equal(await streamMessages(h.nc, STREAMS.builds), 0, 'job acked after the restart');
+});

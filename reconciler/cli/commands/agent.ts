@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../../../agents/agent.ts';
+import { Agent, identityProblem } from '../../../agents/agent.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { connectNats } from '../../nats/connect.ts';
 import { num, str, type Command } from '../command.ts';
@@ -35,17 +35,14 @@ const command: Command = {
     const workDir = str(args, 'work-dir') ?? join(tmpdir(), 'kiln-agent');
     await mkdir(workDir, { recursive: true });
 
-    const nc = await connectNats(url, { name: `kiln-agent`, log: ctx.log });
-    let agent: Agent;
-    try {
-      agent = new Agent({
-        nc, log: ctx.log, workDir, concurrency, heartbeatMs: heartbeat * 1000,
-        pool: str(args, 'pool') ?? 'deb', arch: str(args, 'arch') ?? 'amd64', id: str(args, 'id'),
-      });
-    } catch (e) {
-      await nc.close();
-      throw new UsageError((e as Error).message);
-    }
+    const pool = str(args, 'pool') ?? 'deb';
+    const arch = str(args, 'arch') ?? 'amd64';
+    const id = str(args, 'id');
+    const problem = identityProblem(pool, arch, id);
+    if (problem) throw new UsageError(problem);
+
+    const nc = await connectNats(url, { name: `kiln-agent ${pool}/${arch}`, log: ctx.log });
+    const agent = new Agent({ nc, log: ctx.log, workDir, concurrency, heartbeatMs: heartbeat * 1000, pool, arch, id });
     const onStop = () => agent.drain('stop signal');
     ctx.signal.addEventListener('abort', onStop, { once: true });
     try {
