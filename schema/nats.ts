@@ -38,3 +38,13 @@ export const OBJECTS = {
   artifact: (sha256: string) => `sha256/${sha256}`,
   log: (key: string, attempt: number) => `logs/${key}/${attempt}`,
 } as const;
+
+/**
+ * Live build logs on SUBJECTS.log(key) (kept by stream KILN_LOGS): each message's
+ * payload is a chunk of raw build output; the last message of an attempt has an
+ * empty payload and the `end` header set to the outcome ('succeeded' | 'failed').
+ */
+export const LOG_HEADERS = {
+  attempt: 'Kiln-Attempt',
+  end: 'Kiln-Log-End',
+} as const;
