@@ -7,7 +7,7 @@ import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/me
 import { validators } from '../../schema/validate.ts';
 import { schemaDiagnostics } from './schema-errors.ts';
 import { decodeUtf8, flowDepthExceeded } from './source-text.ts';
-import { indexPositions, type PositionIndex } from './yaml-positions.ts';
+import { fieldName, indexPositions, lookup, type PositionIndex } from './yaml-positions.ts';
 
 export type FileKind = 'config' | 'package' | 'distribution';
 
@@ -35,6 +35,29 @@ const EXPECTED: Record<FileKind, string> = {
   package: 'a package (name, version, source, format, architectures, …)',
   distribution: 'a distribution (name, format, suite, architectures, …)',
 };
+
+/**
+ * Longest list accepted before schema validation: ajv's uniqueItems is
+ * quadratic on enum items (20,000 items took 2 s), and no metadata list is long.
+ */
+export const MAX_LIST_ITEMS = 1000;
+
+/** JSON pointer of the first list longer than MAX_LIST_ITEMS. */
+function overlongList(v: unknown, pointer = ''): { pointer: string; length: number } | undefined {
+  if (Array.isArray(v)) {
+    if (v.length > MAX_LIST_ITEMS) return { pointer, length: v.length };
+    for (let i = 0; i < v.length; i++) {
+      const hit = overlongList(v[i], `${pointer}/${i}`);
+      if (hit) return hit;
+    }
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const hit = overlongList(x, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
 
 const err = (file: string, message: string, line = 1, col = 1, path?: string): Diagnostic => ({ file, line, col, message, severity: 'error', ...(path !== undefined ? { path } : {}) });
 
@@ -72,6 +95,12 @@ export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): Pars
     return fail([...yamlProblems, err(path, `too many YAML alias expansions (limit ${METADATA_LIMITS.maxAliasCount}): ${(e as Error).message}`, first?.line, first?.col)], positions);
   }
   if (data === null || data === undefined) return fail([...yamlProblems, err(path, `file is empty; expected ${EXPECTED[kind]}`)], positions);
+
+  const long = overlongList(data);
+  if (long) {
+    const { line, col } = lookup(positions, long.pointer);
+    return fail([...yamlProblems, err(path, `${fieldName(long.pointer) || 'the file'}: a list of ${long.length} items; the limit is ${MAX_LIST_ITEMS}`, line, col, long.pointer)], positions);
+  }
 
   const validate = VALIDATORS[kind];
   if (!validate(data)) return fail([...yamlProblems, ...schemaDiagnostics(path, validate.errors ?? [], SCHEMAS[kind], data, positions)], positions);

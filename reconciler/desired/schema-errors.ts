@@ -100,6 +100,9 @@ function describe(e: ErrorObject, root: object, data: unknown, positions: Positi
   }
 }
 
+/** More than this many schema errors in one file are summarised: hostile input must not flood the output. */
+export const MAX_DIAGNOSTICS_PER_FILE = 50;
+
 /** ajv's errors for one file as diagnostics, duplicates and noise removed. */
 export function schemaDiagnostics(file: string, errors: readonly ErrorObject[], root: object, data: unknown, positions: PositionIndex): Diagnostic[] {
   // A pattern error on a property name comes twice (pattern + propertyNames): keep the pattern one.
@@ -107,6 +110,10 @@ export function schemaDiagnostics(file: string, errors: readonly ErrorObject[], 
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
   for (const e of useful) {
+    if (out.length >= MAX_DIAGNOSTICS_PER_FILE) {
+      out.push({ file, line: out[out.length - 1].line, col: out[out.length - 1].col, message: `… and more schema errors in this file (showing the first ${MAX_DIAGNOSTICS_PER_FILE})`, severity: 'error' });
+      break;
+    }
     const d = describe(e, root, data, positions);
     let pointer = d.pointer;
     if (d.which === 'key' && e.keyword === 'pattern') pointer = `${e.instancePath}/${escapePointer(e.propertyName ?? '')}`;

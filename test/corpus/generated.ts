@@ -33,6 +33,12 @@ export function hugeYaml(): Buffer {
 
 export const generatedCases: GeneratedCase[] = [
   {
+    // 20,000 items in 140 KB: ajv's uniqueItems is quadratic on them (2 s) unless refused first.
+    name: 'huge-list',
+    files: { 'distributions/testing.yaml': `name: testing\nformat: apt\nsuite: testing\narchitectures: [${Array(20_000).fill('amd64').join(', ')}]\n` },
+    expect: [{ file: 'distributions/testing.yaml', line: 4, col: 16, message: 'architectures: a list of 20000 items; the limit is 1000' }],
+  },
+  {
     // 100,000 nested lists in 200 KB (under the size limit): crashed the process before the depth bound.
     name: 'deep-nesting',
     files: { 'packages/hello.yaml': 'name: ' + '['.repeat(100_000) + ']'.repeat(100_000) + '\n' },

@@ -71,3 +71,15 @@ test('parse file - kiln.yaml pool names and unknown architectures get friendly m
     "4:17 architectures[0]: unknown architecture 'amd46'; did you mean 'amd64'?; expected one of: amd64, arm64, armhf, armel, i386, ppc64el, s390x, riscv64, mips64el, all",
   ]);
 });
+
+test('parse file - overlong lists are refused before schema validation', () => {
+  const items = Array.from({ length: 1001 }, () => 'amd64').join(', ');
+  assert.deepEqual(diag(`name: hello\narchitectures: [${items}]\n`), ['2:16 architectures: a list of 1001 items; the limit is 1000']);
+});
+
+test('parse file - at most 50 schema diagnostics per file, then a summary', () => {
+  const items = Array.from({ length: 200 }, (_, i) => `x${i}`).join(', ');
+  const out = diag(VALID.replace('[amd64]', `[${items}]`));
+  assert.equal(out.length, 51);
+  assert.match(out[50], /and more schema errors in this file \(showing the first 50\)/);
+});
