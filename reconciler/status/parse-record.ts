@@ -91,9 +91,9 @@ export function parseRecord(path: string, text: string): ParseOutcome {
   if (!kind) return { ok: false, problem: { path, message: 'not a status record path (builds/, releases/, gates/, checks/ *.yaml)' } };
   // Fast path: text this process serialised itself (its YAML parse would give back this data).
   const known = takeSerialized(text);
-  if (known !== undefined && VALIDATOR[kind](known)) {
-    const place = placeOf(kind, known as Record<string, string>);
-    if (place.path === path) return { ok: true, value: { kind, id: place.id, record: known } as ParsedRecord };
+  if (known !== undefined) {
+    const r = parseRecordData(path, known);
+    if (r.ok) return r;
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
@@ -113,6 +113,20 @@ export function parseRecord(path: string, text: string): ParseOutcome {
     return { ok: false, problem: { path, message: `this ${kind} record belongs at ${place.path}, not here` } };
   }
   return { ok: true, value: { kind, id: place.id, record: value } as ParsedRecord };
+}
+
+/** Validate data already parsed (e.g. from the snapshot cache) as the record at `path`. No line numbers. */
+export function parseRecordData(path: string, data: unknown): ParseOutcome {
+  const kind = recordKindOf(path);
+  if (!kind) return { ok: false, problem: { path, message: 'not a status record path' } };
+  const validate = VALIDATOR[kind];
+  if (!validate(data)) {
+    const e = (validate.errors ?? [])[0];
+    return { ok: false, problem: { path, field: e?.instancePath || '/', message: e ? describe(e) : 'invalid' } };
+  }
+  const place = placeOf(kind, data as Record<string, string>);
+  if (place.path !== path) return { ok: false, problem: { path, message: `this ${kind} record belongs at ${place.path}, not here` } };
+  return { ok: true, value: { kind, id: place.id, record: data } as ParsedRecord };
 }
 
 export function formatProblem(p: RecordProblem): string {

@@ -11,6 +11,7 @@ import { formatProblem, RECORD_DIRS, recordKindOf, type RecordProblem } from './
 import { applyChanges, emptySnapshot, parseChanges, type ObservedSnapshot } from './snapshot.ts';
 import { readRef } from './ref-cas.ts';
 import { diffTrees } from './tree-diff.ts';
+import { loadSnapshotCache, saveSnapshotCache } from './snapshot-cache.ts';
 import type { TreeContext } from './tree-update.ts';
 
 export interface ReadOptions {
@@ -18,11 +19,18 @@ export interface ReadOptions {
   dir: string;
   cache: GitCache;
   previous?: ObservedSnapshot;
+  /**
+   * Without `previous`, start from the parsed copy in <gitdir>/kiln/observed.json
+   * and refresh it after a read that parsed many files (default true).
+   */
+  useCache?: boolean;
   log?: Logger;
 }
 
 export interface ReadStats {
+  /** incremental: from `previous` or, with `cached`, from the on-disk cache. */
   mode: 'unchanged' | 'empty' | 'incremental' | 'full';
+  cached?: boolean;
   /** Record files read and parsed in this call. */
   filesRead: number;
 }
@@ -76,8 +84,13 @@ async function treeOf(dir: string, cache: GitCache, commit: string): Promise<str
   }
 }
 
+/** Parsing more files than this in one read refreshes the on-disk cache. */
+const CACHE_REFRESH_FILES = 200;
+
 export async function readObserved(opts: ReadOptions): Promise<ReadResult> {
-  const { dir, cache, previous, log } = opts;
+  const { dir, cache, log } = opts;
+  let previous = opts.previous;
+  const useCache = opts.useCache ?? true;
   const gitdir = await gitdirOf(dir);
   const head = await readRef(gitdir, STATUS_REF);
   if (head === null) {
@@ -90,7 +103,14 @@ export async function readObserved(opts: ReadOptions): Promise<ReadResult> {
   const desiredCommit = parseTrailers(info.message)[TRAILERS.desired] || undefined;
 
   const ctx: TreeContext = { dir, gitdir, cache };
-  const baseTree = previous?.commit ? await treeOf(dir, cache, previous.commit) : undefined;
+  let baseTree: string | undefined;
+  let cached = false;
+  if (previous?.commit) baseTree = await treeOf(dir, cache, previous.commit);
+  else if (useCache) {
+    const hit = await loadSnapshotCache(gitdir, (c) => treeOf(dir, cache, c), log);
+    if (hit) [previous, baseTree, cached] = [hit.snapshot, hit.tree, true];
+  }
+  if (cached && previous?.commit === head) return result(previous, { mode: 'unchanged', filesRead: 0, cached });
   const base = baseTree ? previous : undefined;
   const mode: ReadStats['mode'] = base ? 'incremental' : 'full';
   const changes = await changedFiles(ctx, baseTree, info.tree);
@@ -98,5 +118,7 @@ export async function readObserved(opts: ReadOptions): Promise<ReadResult> {
   for (const [path, p] of snapshot.problems) {
     if (changes.has(path)) log?.warn({ path, problem: p.message }, `skipping unusable status record: ${formatProblem(p)}`);
   }
-  return result(snapshot, { mode, filesRead: [...changes.values()].filter((c) => c !== null).length });
+  const filesRead = [...changes.values()].filter((c) => c !== null).length;
+  if (useCache && filesRead >= CACHE_REFRESH_FILES) await saveSnapshotCache(gitdir, snapshot, info.tree, log);
+  return result(snapshot, { mode, filesRead, ...(cached ? { cached } : {}) });
 }
