@@ -3,15 +3,12 @@
 // so `kiln logs -f` can follow the build. Live lines are best effort; the file is
 // the record.
 //
-// Live log wire format (subject SUBJECTS.log(key), captured by stream KILN_LOGS):
-//   payload = raw bytes of the build output (UTF-8 text, up to MAX_CHUNK bytes);
-//   header Kiln-Attempt = the job's attempt; the last message of an attempt has an
-//   empty payload and header Kiln-Log-End = 'succeeded' | 'failed'.
+// Wire format: see LOG_HEADERS in schema/nats.ts (chunks of up to MAX_CHUNK bytes).
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { SUBJECTS } from '../schema/nats.ts';
+import { LOG_HEADERS, SUBJECTS } from '../schema/nats.ts';
 
 const MAX_CHUNK = 64 * 1024;
 const FLUSH_MS = 200;
@@ -62,8 +59,8 @@ export class BuildLog {
   private publish(payload: Uint8Array, end?: string): void {
     if (!this.nc || this.nc.isClosed()) return;
     const h = headers();
-    h.set('Kiln-Attempt', String(this.attempt));
-    if (end) h.set('Kiln-Log-End', end);
+    h.set(LOG_HEADERS.attempt, String(this.attempt));
+    if (end) h.set(LOG_HEADERS.end, end);
     try {
       this.nc.publish(SUBJECTS.log(this.key), payload, { headers: h });
     } catch (e) {

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Objm } from '@nats-io/obj';
 import { Agent } from '../../agents/agent.ts';
-import { BUCKETS, OBJECTS, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import { BUCKETS, LOG_HEADERS, OBJECTS, STREAMS, SUBJECTS } from '../../schema/nats.ts';
 import { validators } from '../../schema/validate.ts';
 import { makeJob, publishJob, quietLog, startHarness, streamMessages, takeResults, type Harness } from '../fixtures/agent-jobs.ts';
 import { debSource, exampleSource, makeDebRepo } from '../fixtures/deb-source.ts';
@@ -62,7 +62,7 @@ describe('agent build (real Docker)', { skip }, () => {
     const ended = (async () => {
       for await (const m of sub) {
         live.push(m.string());
-        if (m.headers?.get('Kiln-Log-End')) break;
+        if (m.headers?.get(LOG_HEADERS.end)) break;
       }
     })();
     await publishJob(h.nc, job);
