@@ -158,15 +158,20 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   const prev = opts.previous?.dir === dir ? opts.previous : undefined;
   if (prev?.commit === commit && !opts.refreshSources) return { commit, diagnostics: prev.warnings, state: prev.state, snapshot: prev, reread: 0 };
 
-  const files = new Map(prev?.files ?? []);
-  let toRead: Array<{ path: string; oid: string; mode: string }>;
+  const files = new Map<string, FileEntry>();
+  let toRead: Array<{ path: string; oid: string; mode: string }> | undefined;
   if (prev) {
-    const changes = await diffCommits(dir, prev.commit, commit, cache, { prefixes: METADATA_PREFIXES });
-    for (const c of changes) if (c.change === 'delete') files.delete(c.path);
-    toRead = changes.filter((c) => c.change !== 'delete').map((c) => ({ path: c.path, oid: c.oid!, mode: c.mode! }));
-  } else {
-    toRead = await listFiles(dir, commit, cache, { prefixes: METADATA_PREFIXES });
+    try {
+      const changes = await diffCommits(dir, prev.commit, commit, cache, { prefixes: METADATA_PREFIXES });
+      for (const [p, e] of prev.files) files.set(p, e);
+      for (const c of changes) if (c.change === 'delete') files.delete(c.path);
+      toRead = changes.filter((c) => c.change !== 'delete').map((c) => ({ path: c.path, oid: c.oid!, mode: c.mode! }));
+    } catch (e) {
+      // The previous commit is gone (history rewritten and pruned): read everything.
+      opts.log?.warn({ err: e, previous: prev.commit }, 'cannot diff against the previous desired commit; reading it all');
+    }
   }
+  toRead ??= await listFiles(dir, commit, cache, { prefixes: METADATA_PREFIXES });
   if (files.size + toRead.length > METADATA_LIMITS.maxFiles) {
     return { commit, diagnostics: [problem('.', `the metadata repo has more than ${METADATA_LIMITS.maxFiles} files under ${METADATA_PREFIXES.join(', ')}`)], reread: 0 };
   }

@@ -150,3 +150,13 @@ test('desired read - an unknown revision is a NotFoundError', async (t) => {
   const { meta } = await fixture(t);
   await assert.rejects(readDesired({ dir: meta.dir, rev: 'no-such-branch', cache: {} }), { code: 'KILN_NOT_FOUND' });
 });
+
+test('desired read - a previous snapshot whose commit no longer exists falls back to a full read', async (t) => {
+  const { meta } = await fixture(t);
+  const first = await readDesired({ dir: meta.dir, rev: 'HEAD', cache: {} });
+  const gone = { ...first.snapshot, commit: 'f'.repeat(40) };
+  await commitFiles(meta.dir, { 'packages/p1.yaml': pkgYaml('p1', '9-1', '../src') });
+  const ev = await evaluateDesired({ dir: meta.dir, rev: 'HEAD', cache: {}, previous: gone });
+  assert.equal(ev.reread, 22);
+  assert.equal(ev.state!.packages.get('p1')!.version, '9-1');
+});
