@@ -137,7 +137,9 @@ export async function recordPass(opts: RecordPassOptions): Promise<RecordPassRes
     } catch (e) {
       if (!(e instanceof StatusConflictError || e instanceof RefLockedError)) throw e;
       if (attempt >= maxAttempts) {
-        throw new StatusConflictError(`gave up recording after ${attempt} attempts: ${(e as Error).message}`, { attempts: attempt }, { cause: e });
+        const msg = `gave up recording after ${attempt} attempts: ${(e as Error).message}`;
+        const data = { ...(e as RefLockedError | StatusConflictError).data, attempts: attempt };
+        throw e instanceof RefLockedError ? new RefLockedError(msg, data, { cause: e }) : new StatusConflictError(msg, data, { cause: e });
       }
       log?.debug({ attempt, reason: (e as Error).message }, 'status branch moved; re-reading and retrying');
       await delay(attempt);

@@ -276,6 +276,20 @@ test('status reader - no status branch yet is an empty state', async (t) => {
   assert.equal(read.state.builds.size, 0);
 });
 
+test('status writer - works in a bare repository (a mirror), and git verifies the commit there', async (t) => {
+  const { dir: src, commit: desired } = await repo(t);
+  const bare = `${src}.git`;
+  t.after(() => rm(bare, { recursive: true, force: true }));
+  await git(src, 'clone', '-q', '--bare', src, bare);
+  const first = await recordPass({ dir: bare, cache: {}, signer, build: () => change([build(1, desired)], desired) });
+  const second = await recordPass({ dir: bare, cache: {}, signer, build: () => change([build(2, desired)], desired) });
+  assert.equal(await git(bare, 'rev-parse', 'kiln/status~1'), first.commit);
+  assert.equal(await git(bare, 'rev-parse', 'kiln/status'), second.commit);
+  assert.ok((await gpg.verifyCommit(bare, 'kiln/status')).ok);
+  const read = await readObserved({ dir: bare, cache: {} });
+  assert.equal(read.state.builds.size, 2);
+});
+
 test('status ref - a branch packed by git pack-refs is read and moved, and git agrees', async (t) => {
   const { dir, commit: desired } = await repo(t);
   const first = await recordPass({ dir, cache: {}, signer, build: () => change([build(1, desired)], desired) });
@@ -297,7 +311,7 @@ test('status ref - a held lock is never stolen: the writer retries, then gives u
   let delays = 0;
   await assert.rejects(
     recordPass({ dir, cache: {}, signer, maxAttempts: 3, delay: async () => void delays++, build: () => change([build(2, desired)], desired) }),
-    (e: Error & { code?: string }) => e.code === 'KILN_STATUS_CONFLICT' && e.message.includes('status.lock'),
+    (e: Error & { code?: string }) => e.code === 'KILN_REF_LOCKED' && e.message.includes('status.lock'),
   );
   assert.equal(delays, 2);
   assert.equal(await git(dir, 'rev-parse', 'kiln/status'), first.commit);
