@@ -13,6 +13,7 @@ import { LOG_HEADERS, SUBJECTS } from '../schema/nats.ts';
 const MAX_CHUNK = 64 * 1024;
 const FLUSH_MS = 200;
 const TAIL_BYTES = 64 * 1024;
+export const DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024;
 
 export interface LogSummary {
   path: string;
@@ -31,20 +32,28 @@ export class BuildLog {
   private timer: NodeJS.Timeout | undefined;
   private tailBuf = Buffer.alloc(0);
 
+  private truncated = false;
+
   constructor(
     private readonly nc: NatsConnection | undefined,
     private readonly key: string,
     private readonly attempt: number,
     readonly path: string,
     private readonly log: Logger,
+    /** A build that prints more than this keeps running, but its log stops here. */
+    private readonly maxBytes = DEFAULT_MAX_LOG_BYTES,
   ) {
     this.file = createWriteStream(path);
   }
 
   /** Append build output. Never throws: a broken live stream must not fail the build. */
   write(chunk: Buffer | string): void {
-    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (b.length === 0) return;
+    let b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (b.length === 0 || this.truncated) return;
+    if (this.size + b.length > this.maxBytes) {
+      this.truncated = true;
+      b = Buffer.concat([b.subarray(0, Math.max(0, this.maxBytes - this.size)), Buffer.from(`\nkiln: log truncated at ${this.maxBytes} bytes\n`)]);
+    }
     this.file.write(b);
     this.hash.update(b);
     this.size += b.length;

@@ -2,13 +2,14 @@
 // no re-upload of what is there, and a recorded log is never overwritten.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Objm } from '@nats-io/obj';
 import { putIfAbsent, sha256File, uploadArtifacts, uploadLog } from '../../agents/upload.ts';
-import { BUCKETS, OBJECTS } from '../../schema/nats.ts';
-import { startHarness } from '../fixtures/agent-jobs.ts';
+import { BUCKETS, LOG_HEADERS, OBJECTS, SUBJECTS } from '../../schema/nats.ts';
+import { BuildLog } from '../../agents/log-stream.ts';
+import { quietLog, startHarness } from '../fixtures/agent-jobs.ts';
 
 test('agent upload - artifacts are stored under their sha256 once; logs of a later delivery go beside, not over', async (t) => {
   const h = await startHarness();
@@ -36,4 +37,36 @@ test('agent upload - artifacts are stored under their sha256 once; logs of a lat
   assert.equal(await uploadLog(os, key, 1, 2, log2, d2.sha256), `${OBJECTS.log(key, 1)}.delivery-2`);
   const first = await os.getBlob(OBJECTS.log(key, 1));
   assert.equal(Buffer.from(first!).toString(), 'first delivery\n', 'the first log is intact');
+});
+
+test('agent log - live chunks on the log subject add up to the stored file; the end is marked; size is capped', async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const key = 'b'.repeat(64);
+  const live: Buffer[] = [];
+  let end = '';
+  const sub = h.nc.subscribe(SUBJECTS.log(key));
+  const reading = (async () => {
+    for await (const m of sub) {
+      assert.equal(m.headers?.get(LOG_HEADERS.attempt), '3');
+      end = m.headers?.get(LOG_HEADERS.end) ?? '';
+      if (end) break;
+      live.push(Buffer.from(m.data));
+    }
+  })();
+  await h.nc.flush();
+  const blog = new BuildLog(h.nc, key, 3, join(h.workDir, 'build.log'), quietLog, 100);
+  blog.write('line one\n');
+  blog.write(Buffer.from('line two\n'));
+  blog.write('x'.repeat(200));
+  blog.write('never written\n');
+  const summary = await blog.finish('failed');
+  await reading;
+  const stored = await readFile(summary.path);
+  assert.equal(end, 'failed');
+  assert.deepEqual(Buffer.concat(live), stored);
+  assert.equal(summary.size, stored.length);
+  assert.equal(summary.sha256, createHash('sha256').update(stored).digest('hex'));
+  assert.match(stored.toString(), /^line one\nline two\nx+\nkiln: log truncated at 100 bytes\n$/);
+  assert.ok(!stored.toString().includes('never written'));
 });
