@@ -2,6 +2,7 @@
 // every artifact they claim against the object store before anything is
 // recorded. A result is acked only by the caller, after its status commit.
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
@@ -9,7 +10,9 @@ import type { BuildResult } from '../../schema/messages.ts';
 import { OBJECTS, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
 import { assertValid } from '../../schema/validate.ts';
 
-export { fetchArtifact } from './artifact-cache.ts';
+import { fetchArtifact } from './artifact-cache.ts';
+
+export { fetchArtifact };
 
 export interface PendingResult {
   result: BuildResult;
@@ -103,19 +106,56 @@ export async function checkArtifact(objectStore: ObjectStore, a: { name: string;
 }
 
 /**
+ * Like checkArtifact, but downloads into the content-addressed cache on the way
+ * (one read of the object serves both the check and the publisher/signer).
+ */
+export async function checkAndCacheArtifact(objectStore: ObjectStore, a: { name: string; sha256: string; size: number }, cacheDir: string): Promise<ArtifactCheck> {
+  let path: string;
+  try {
+    path = await fetchArtifact(objectStore, a.sha256, cacheDir);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'KILN_NOT_FOUND') return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store` };
+    if (code === 'KILN_DIGEST_MISMATCH') return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: stored bytes hash to sha256 ${String((e as { data?: { got?: string } }).data?.got)}, not the claimed ${a.sha256}` };
+    throw e;
+  }
+  const size = (await stat(path)).size;
+  if (size !== a.size) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: stored size ${size} bytes, not the claimed ${a.size}` };
+  return { name: a.name, sha256: a.sha256 };
+}
+
+export interface VerifyOptions {
+  /** Download verified artifacts into this content-addressed cache (see fetchArtifact) while checking them. */
+  cacheDir?: string;
+}
+
+/**
  * The result as it may be recorded: a success whose artifacts are all present
  * with the claimed digest and size, or else a failure of class 'integrity' (never
  * a success). Failed results pass through unchanged.
  */
-export async function verifyArtifacts(objectStore: ObjectStore, result: BuildResult): Promise<BuildResult> {
+export async function verifyArtifacts(objectStore: ObjectStore, result: BuildResult, opts: VerifyOptions = {}): Promise<BuildResult> {
   if (result.outcome !== 'succeeded') return result;
   if (result.artifacts.length === 0) return asIntegrityFailure(result, ['a successful build claimed no artifacts']);
-  const problems: string[] = [];
-  for (const a of result.artifacts) {
-    const check = await checkArtifact(objectStore, a);
-    if (check.problem) problems.push(check.problem);
-  }
+  const checks = await Promise.all(
+    result.artifacts.map((a) => (opts.cacheDir ? checkAndCacheArtifact(objectStore, a, opts.cacheDir) : checkArtifact(objectStore, a))),
+  );
+  const problems = checks.flatMap((c) => (c.problem ? [c.problem] : []));
   return problems.length ? asIntegrityFailure(result, problems) : result;
+}
+
+/** verifyArtifacts over many results, `concurrency` at a time, in order. */
+export async function verifyResults(objectStore: ObjectStore, results: BuildResult[], opts: VerifyOptions & { concurrency?: number } = {}): Promise<BuildResult[]> {
+  const out: BuildResult[] = new Array(results.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < results.length) {
+      const i = next++;
+      out[i] = await verifyArtifacts(objectStore, results[i], opts);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, opts.concurrency ?? 16), results.length) }, worker));
+  return out;
 }
 
 function asIntegrityFailure(result: BuildResult, problems: string[]): BuildResult {

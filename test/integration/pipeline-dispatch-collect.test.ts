@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { connectNats } from '../../reconciler/nats/connect.ts';
 import { ensureTopology } from '../../reconciler/nats/topology.ts';
 import { dispatchBuilds } from '../../reconciler/pipeline/dispatch.ts';
-import { fetchArtifact, fetchResults, verifyArtifacts } from '../../reconciler/pipeline/collect.ts';
+import { fetchArtifact, fetchResults, verifyArtifacts, verifyResults } from '../../reconciler/pipeline/collect.ts';
 import type { BuildAction } from '../../reconciler/model.ts';
 import type { BuildJob, BuildResult } from '../../schema/messages.ts';
 import { BUCKETS, buildConsumerName, OBJECTS, STREAMS, SUBJECTS } from '../../schema/nats.ts';
@@ -135,6 +135,14 @@ test('pipeline dispatch - jobs land on their pool/arch queue, a second dispatch 
     assert.equal(sha(await readFile(path)), a.sha256);
     assert.equal(await fetchArtifact(os, a.sha256, cache), path, 'second call served from the cache');
     await assert.rejects(fetchArtifact(os, 'f'.repeat(64), cache), { code: 'KILN_NOT_FOUND' });
+
+    // verifyResults: many results, checked concurrently while filling the cache; order kept.
+    const all = await verifyResults(os, got.map((x) => x.result), { cacheDir: cache, concurrency: 3 });
+    assert.deepEqual(all.map((r) => r.key), got.map((x) => x.result.key));
+    assert.ok(all.every((r) => r.outcome === 'succeeded'));
+    for (const r of all) assert.equal(sha(await readFile(join(cache, r.artifacts[0].sha256.slice(0, 2), r.artifacts[0].sha256))), r.artifacts[0].sha256);
+    const wrongSize = await verifyArtifacts(os, { ...got[1].result, artifacts: [{ ...got[1].result.artifacts[0], size: 1 }] }, { cacheDir: cache });
+    assert.match(wrongSize.reason ?? '', /stored size \d+ bytes, not the claimed 1/);
   } finally {
     await rm(cache, { recursive: true, force: true });
   }
@@ -158,6 +166,16 @@ test('pipeline collect - an artifact whose stored bytes do not match its digest 
     assert.deepEqual(left, [], 'no file (or temp file) left for a bad digest');
   } finally {
     await rm(cache, { recursive: true, force: true });
+  }
+
+  const cache2 = await mkdtemp(join(tmpdir(), 'kiln-cache-'));
+  try {
+    const viaCache = await verifyArtifacts(os, p.result, { cacheDir: cache2 });
+    assert.equal(viaCache.failureClass, 'integrity', 'checking while caching finds it too');
+    assert.match(viaCache.reason ?? '', /stored bytes hash to sha256 [0-9a-f]{64}, not the claimed/);
+    assert.deepEqual((await readdir(cache2, { recursive: true })).filter((f) => /[0-9a-f]{64}/.test(f)), [], 'nothing cached');
+  } finally {
+    await rm(cache2, { recursive: true, force: true });
   }
 
   const missing = await verifyArtifacts(os, { ...p.result, artifacts: [{ name: 'x.deb', sha256: 'f'.repeat(64), size: 1 }] });

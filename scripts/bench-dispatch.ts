@@ -1,0 +1,154 @@
+// Benchmark of the build pipeline end to end, on a real nats-server:
+//   2,000 jobs: reconcile pass dispatches → agents (NoopRunner: no Docker) build,
+//   upload, publish results → the watch loop's passes collect, verify, sign and
+//   record them on kiln/status.
+// Baseline, same run, same server: a raw JetStream loop of the same count
+//   (publish jobs → pull + publish a result + ack → pull results + ack).
+// Prints jobs/s of both, the ratio, and how many status commits recorded the results.
+// Run: scripts/bench-dispatch [JOBS]
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { Agent } from '../agents/agent.ts';
+import { NoopRunner } from '../agents/noop-runner.ts';
+import { openReconciler } from '../reconciler/pipeline/reconciler-setup.ts';
+import { generateKey } from '../reconciler/signing/signer.ts';
+import { watch } from '../reconciler/watch.ts';
+import { STATUS_BRANCH } from '../schema/status.ts';
+import { git, makeRepo } from '../test/helpers/git.ts';
+import { makeDebRepo, debSource } from '../test/fixtures/deb-source.ts';
+import { startNats } from '../test/helpers/nats.ts';
+
+const JOBS = Number(process.argv[2] ?? 2000);
+const ARCHES = ['amd64', 'arm64', 'armhf', 'i386'];
+const PACKAGES = Math.ceil(JOBS / ARCHES.length);
+const AGENT_CONCURRENCY = 32;
+const log = pino({ level: process.env.KILN_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+
+async function rawLoop(nc: NatsConnection, n: number): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'RAW_JOBS', subjects: ['raw.job.>'], retention: RetentionPolicy.Workqueue });
+  await jsm.streams.add({ name: 'RAW_RESULTS', subjects: ['raw.result.>'], retention: RetentionPolicy.Workqueue });
+  await jsm.consumers.add('RAW_JOBS', { durable_name: 'w', ack_policy: AckPolicy.Explicit });
+  await jsm.consumers.add('RAW_RESULTS', { durable_name: 'r', ack_policy: AckPolicy.Explicit });
+  const js = jetstream(nc);
+  const payload = JSON.stringify({ v: 1, key: 'x'.repeat(64), inputs: { package: 'p', version: '1' }, pad: 'y'.repeat(400) });
+  const t0 = performance.now();
+  const pubs: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    pubs.push(js.publish(`raw.job.${i % 4}`, payload, { msgID: `job-${i}` }));
+    if (pubs.length >= 256) await Promise.all(pubs.splice(0));
+  }
+  await Promise.all(pubs);
+  const worker = (async () => {
+    const c = await js.consumers.get('RAW_JOBS', 'w');
+    let done = 0;
+    while (done < n) {
+      const batch = await c.fetch({ max_messages: 256, expires: 1000 });
+      for await (const m of batch) {
+        await js.publish(`raw.result.${m.seq}`, payload, { msgID: `res-${m.seq}` });
+        m.ack();
+        done++;
+      }
+    }
+  })();
+  const collector = (async () => {
+    const c = await js.consumers.get('RAW_RESULTS', 'r');
+    let done = 0;
+    while (done < n) {
+      const batch = await c.fetch({ max_messages: 1000, expires: 1000 });
+      for await (const m of batch) {
+        m.ack();
+        done++;
+      }
+    }
+  })();
+  await Promise.all([worker, collector]);
+  return performance.now() - t0;
+}
+
+async function main() {
+  const tmp = await mkdtemp(join(tmpdir(), 'kiln-bench-dispatch-'));
+  const server = await startNats();
+  const nc = await connect({ servers: server.url });
+  const agents: Agent[] = [];
+  try {
+    // The metadata repo: PACKAGES packages × 4 architectures, sources in one real repo.
+    const src = await makeDebRepo(debSource({ name: 'bench' }));
+    const files: Record<string, string> = {
+      'kiln.yaml': `trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [${ARCHES.join(', ')}]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n  limits: { memoryMiB: 512, cpus: 1, pids: 256, timeoutSeconds: 600 }\n  maxAttempts: 3\n  keep: 3\n`,
+    };
+    for (let i = 0; i < PACKAGES; i++) {
+      files[`packages/p${i}.yaml`] = `name: p${i}\nversion: '1.0'\nsource:\n  git: ${src.dir}\n  ref: main\nformat: deb\narchitectures: [${ARCHES.join(', ')}]\n`;
+    }
+    const repo = await makeRepo(files);
+    const steps: string[] = [];
+    let lastStep = performance.now();
+    const key = await generateKey({ name: 'Kiln Bench', email: 'bench@kiln.invalid' });
+    const keyFile = join(tmp, 'key.asc');
+    await writeFile(keyFile, key.privateKeyArmored);
+    const rec = await openReconciler({
+      repoDir: repo.dir, natsUrl: server.url, signingKey: { keyFile }, artifactsDir: join(tmp, 'artifacts'), log,
+      policy: { maxResults: JOBS, quietMaxMs: 0 },
+      onStep: (step) => {
+        const now = performance.now();
+        steps.push(`${step} +${(now - lastStep).toFixed(0)}`);
+        lastStep = now;
+      },
+    });
+    for (const arch of ARCHES) {
+      const a = new Agent({ nc, pool: 'deb', arch, workDir: tmp, log, id: `bench-${arch}`, concurrency: AGENT_CONCURRENCY, runner: new NoopRunner(), pullExpiresMs: 1000 });
+      await a.start();
+      agents.push(a);
+    }
+
+    const ctl = new AbortController();
+    const passes: { reason: string; results: number; dispatched: number; ms: number }[] = [];
+    let recorded = 0;
+    const t0 = performance.now();
+    const loop = watch(
+      {
+        runPass: () => {
+          lastStep = performance.now();
+          return rec.runPass();
+        },
+        readHead: () => rec.readHead(),
+        resultsWaiting: () => rec.session!.resultsWaiting(),
+        lease: rec.lease,
+        onPass: (r, reason) => {
+          passes.push({ reason: `${reason}; steps ${steps.splice(0).join(', ')}`, results: r.results, dispatched: r.dispatched, ms: r.ms });
+          recorded += r.results;
+          if (recorded >= JOBS) ctl.abort();
+        },
+        log, signal: ctl.signal, now: () => new Date(), random: Math.random,
+      },
+      { intervalMs: 60_000, pollMs: 100, batchMs: 1000, batchMax: JOBS / 2 },
+    );
+    await loop.done;
+    const endToEnd = performance.now() - t0;
+    const commits = Number(await git(repo.dir, 'rev-list', '--count', STATUS_BRANCH));
+    const records = Number(await git(repo.dir, 'ls-tree', '-r', '--name-only', STATUS_BRANCH, 'builds/').then((s) => s.split('\n').filter(Boolean).length));
+    const succeeded = [...(rec.memo.observed?.state.builds.values() ?? [])].filter((b) => b.state === 'succeeded').length;
+    await rec.close();
+
+    const raw = await rawLoop(nc, JOBS);
+    const rate = (JOBS / endToEnd) * 1000;
+    const rawRate = (JOBS / raw) * 1000;
+    console.log(`bench-dispatch: ${JOBS} jobs (${PACKAGES} packages × ${ARCHES.length} arches), ${ARCHES.length} NoopRunner agents × ${AGENT_CONCURRENCY}`);
+    for (const p of passes) console.log(`  pass (${p.reason}): dispatched ${p.dispatched}, collected ${p.results}, ${p.ms} ms`);
+    console.log(`  end to end (first pass to last result recorded): ${(endToEnd / 1000).toFixed(2)} s = ${rate.toFixed(0)} jobs/s   [target ≥ 500]`);
+    console.log(`  raw JetStream loop, same count: ${(raw / 1000).toFixed(2)} s = ${rawRate.toFixed(0)} jobs/s`);
+    console.log(`  ratio end to end / raw: ${(endToEnd / raw).toFixed(2)}×   [target ≤ 3×]`);
+    console.log(`  status commits: ${commits} (records ${records}, succeeded ${succeeded})   [target ≤ 5]`);
+  } finally {
+    for (const a of agents) await a.close().catch(() => undefined);
+    await nc.close();
+    await server.dispose();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
