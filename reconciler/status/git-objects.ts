@@ -46,6 +46,7 @@ export async function writeObject(gitdir: string, type: ObjectType, content: Uin
   if (await exists(file)) return oid;
   // Small records: a synchronous deflate (~10 µs) is cheaper than a thread-pool hop.
   const data = deflateSync(wrapped, { level: 1 });
+  // git's own temp-file name, so a leftover from a killed writer is garbage git gc/prune knows.
   const tmp = join(dir, `tmp_obj_${randomBytes(6).toString('hex')}`);
   try {
     try {

@@ -3,14 +3,12 @@
 //   -> compare-and-set the ref. If the ref moved meanwhile, re-read (only what
 //   changed), call build again with the fresher state, and retry: a concurrent
 //   update is never overwritten. Never touches HEAD, the index or the work tree.
-import fs from 'node:fs';
-import git from 'isomorphic-git';
 import type { Logger } from 'pino';
 import { InvalidStatusChangeError, RefLockedError, StatusConflictError } from '../../schema/errors.ts';
 import { STATUS_REF, TRAILERS } from '../../schema/status.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { ObservedState } from '../model.ts';
-import type { GitCache } from '../git/tree.ts';
+import { readCommitInfo, type GitCache } from '../git/tree.ts';
 import { parseUserId, writeSignedCommit, type Identity } from './commit-object.ts';
 import { gitdirOf, writeObjects } from './git-objects.ts';
 import { formatMessage, messageProblem, type Trailers } from './message.ts';
@@ -92,9 +90,7 @@ async function writeBlobs(gitdir: string, files: Map<string, string | null>): Pr
 }
 
 async function treeOf(ctx: TreeContext, commit: string | undefined): Promise<string | undefined> {
-  if (!commit) return undefined;
-  const { commit: c } = await git.readCommit({ fs, dir: ctx.dir, gitdir: ctx.gitdir, oid: commit, cache: ctx.cache });
-  return c.tree;
+  return commit ? (await readCommitInfo(ctx.dir, commit, ctx.cache)).tree : undefined;
 }
 
 export async function recordPass(opts: RecordPassOptions): Promise<RecordPassResult> {
