@@ -2,7 +2,7 @@
 // NetworkMode none) and gpgv on what openpgp.js signed.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -157,6 +157,22 @@ describe('apt publish', () => {
     const release = await readFile(join(root, 'digest/dists/stable/Release'));
     assert.equal((await import('node:crypto')).createHash('sha256').update(release).digest('hex'), ok.releaseSha256);
     await assert.rejects(stat(join(root, 'digest/pool/main/t/tool', tool.name)), { code: 'ENOENT' });
+  });
+
+  test("apt publish - inputs: 'link' hard-links verified inputs, makes them world-readable, and leaves nothing behind on a bad digest", async () => {
+    const root = join(dir, 'repos');
+    const d = await writeDeb(debs, { name: 'linked', version: '1-1', script: 'echo linked' });
+    await chmod(d.path, 0o600);
+    const report = await publishApt({ root, distribution: distribution('linked'), packages: [asPackage(d)], signer, now: new Date(), inputs: 'link' });
+    assert.deepEqual(report.filesAdded, ['pool/main/l/linked/linked_1-1_all.deb']);
+    const pooled = await stat(join(root, 'linked', report.filesAdded[0]));
+    assert.equal(pooled.ino, (await stat(d.path)).ino);
+    assert.equal(pooled.mode & 0o777, 0o644);
+    const bad = await writeDeb(debs, { name: 'linkbad', version: '1-1' });
+    const liar = { ...asPackage(bad), files: [{ ...asPackage(bad).files[0], sha256: '1'.repeat(64) }] };
+    await assert.rejects(publishApt({ root, distribution: distribution('linked'), packages: [asPackage(d), liar], signer, now: new Date(), inputs: 'link' }), DigestMismatchError);
+    const { readdir } = await import('node:fs/promises');
+    assert.deepEqual(await readdir(join(root, 'linked/pool/main/l/linkbad')), []);
   });
 
   test('apt publish - a tampered Packages index fails apt-get update on its hash', async () => {

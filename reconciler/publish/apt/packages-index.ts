@@ -21,10 +21,17 @@ export interface PoolEntry {
 // Fields apt computes from the file itself: never trust the .deb's copy.
 const COMPUTED = new Set(['filename', 'size', 'md5sum', 'sha1', 'sha256', 'sha512']);
 
+const HAS_COMPUTED = /^(filename|size|md5sum|sha1|sha256|sha512):/im;
+
+/** The control paragraph without the fields apt computes, as stored for the index. */
+export function indexableControl(control: string): string {
+  if (!HAS_COMPUTED.test(control)) return control;
+  return formatControlParagraph([...parseControlParagraph(control)].filter(([k]) => !COMPUTED.has(k.toLowerCase())));
+}
+
 export function packagesStanza(e: PoolEntry): string {
-  const fields = [...parseControlParagraph(e.control)].filter(([k]) => !COMPUTED.has(k.toLowerCase()));
-  fields.push(['Filename', e.filename], ['Size', String(e.size)], ['MD5sum', e.md5], ['SHA256', e.sha256]);
-  return formatControlParagraph(fields);
+  // Plain concatenation: this runs once per package per index on every publish.
+  return `${indexableControl(e.control)}Filename: ${e.filename}\nSize: ${e.size}\nMD5sum: ${e.md5}\nSHA256: ${e.sha256}\n`;
 }
 
 /** The entries that belong in `component`/binary-`arch` (arch-all packages go in every arch). */

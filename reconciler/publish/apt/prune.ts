@@ -21,10 +21,19 @@ async function filesUnder(repoDir: string, rel: string): Promise<string[]> {
   }
 }
 
-/** Files a prune may consider: everything in pool/ and every by-hash index. */
-export async function candidateFiles(repoDir: string): Promise<string[]> {
+/** Files a prune may consider: every by-hash index, and everything in pool/ when `scanPool`. */
+export async function candidateFiles(repoDir: string, scanPool = true): Promise<string[]> {
   const dists = await filesUnder(repoDir, 'dists');
-  return [...(await filesUnder(repoDir, POOL_DIR)), ...dists.filter((p) => p.includes(`/${BY_HASH}/`))];
+  return [...(scanPool ? await filesUnder(repoDir, POOL_DIR) : []), ...dists.filter((p) => p.includes(`/${BY_HASH}/`))];
+}
+
+/** Walking a 5,000-package pool costs ~100 ms: skip it when nothing can have left it. */
+export const FULL_SCAN_EVERY_MS = 86_400_000;
+
+export function needsPoolScan(state: RepoState, referenced: Set<string>, now: Date): boolean {
+  if (!state.lastFullScan || now.getTime() - Date.parse(state.lastFullScan) > FULL_SCAN_EVERY_MS) return true; // leftovers of a killed writer
+  if (Object.keys(state.retired).some((p) => p.startsWith(POOL_DIR + '/'))) return true;
+  return Object.keys(state.pool).some((p) => !referenced.has(p));
 }
 
 export interface PruneDecision {
@@ -55,9 +64,12 @@ export async function pruneRepository(opts: {
   referenced: Set<string>;
   now: Date;
   retainMs: number;
-}): Promise<{ removed: string[]; retired: string[] }> {
+  saveState: () => Promise<void>;
+}): Promise<{ removed: string[]; retired: string[]; scannedPool: boolean }> {
   const { repoDir, state, now } = opts;
-  const all = await candidateFiles(repoDir);
+  const scanPool = needsPoolScan(state, opts.referenced, now);
+  const all = await candidateFiles(repoDir, scanPool);
+  if (scanPool) state.lastFullScan = now.toISOString();
   const temps = all.filter((p) => isTempName(p.slice(p.lastIndexOf('/') + 1)));
   const decision = decidePrune(
     all.filter((p) => !temps.includes(p)),
@@ -72,23 +84,29 @@ export async function pruneRepository(opts: {
     const s = await stat(join(repoDir, p)).catch(() => undefined);
     if (s && now.getTime() - s.mtimeMs > STALE_TEMP_MS) await unlink(join(repoDir, p)).catch(() => {});
   }
+  // Forget first, delete second: a kill in between leaves an unknown file (found
+  // by the next pool scan), never a state that claims a deleted file.
+  for (const p of decision.remove) {
+    delete state.retired[p];
+    delete state.pool[p];
+  }
+  if (decision.remove.length) await opts.saveState();
   const removed: string[] = [];
   for (const p of decision.remove) {
     await unlink(join(repoDir, p)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
-    delete state.retired[p];
-    delete state.pool[p];
     removed.push(p);
     if (p.startsWith(POOL_DIR + '/')) await removeEmptyParents(repoDir, dirname(p));
   }
   // Forget retired entries whose file is gone by other means.
   const present = new Set(all);
-  for (const p of Object.keys(state.retired)) if (!present.has(p)) delete state.retired[p];
+  if (scanPool) for (const p of Object.keys(state.pool)) if (!present.has(p)) delete state.pool[p];
+  for (const p of Object.keys(state.retired)) if (!present.has(p) && (scanPool || !p.startsWith(POOL_DIR + '/'))) delete state.retired[p];
   // Drop cached control data no pool file refers to any more.
   const live = new Set(Object.values(state.pool));
   for (const sha of Object.keys(state.files)) if (!live.has(sha)) delete state.files[sha];
-  return { removed, retired: decision.retire };
+  return { removed, retired: decision.retire, scannedPool: scanPool };
 }
 
 async function removeEmptyParents(repoDir: string, rel: string): Promise<void> {

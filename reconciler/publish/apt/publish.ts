@@ -6,11 +6,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
+import { PublishInputError } from '../../../schema/errors.ts';
 import type { DesiredDistribution } from '../../model.ts';
 import type { Signer } from '../../signing/signer.ts';
-import { readDebControl } from '../deb/read-deb.ts';
-import { formatControlParagraph } from '../deb/control-paragraph.ts';
+import { ingestPoolFile, type IngestMode } from './pool-file.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { signRelease } from './inrelease.ts';
 import { digests, sha256Hex, type Digests } from './hashes.ts';
@@ -49,6 +48,8 @@ export interface PublishInput {
   signer: Signer;
   now: Date;
   log?: Logger;
+  /** How input files enter the pool: 'copy' (default) or 'link' (hard link; see pool-file.ts for the trade-off). */
+  inputs?: IngestMode;
   /** How long unreferenced pool files and by-hash indexes stay for clients mid-update (default 600 s). */
   retainSeconds?: number;
 }
@@ -82,7 +83,8 @@ interface PlannedFile {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const READ_CONCURRENCY = 8;
+// Enough in flight to keep libuv's 4 fs threads busy while this thread hashes and parses.
+const READ_CONCURRENCY = 16;
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
 /** Check names and shapes before touching anything; hostile names never reach a path. */
@@ -119,7 +121,7 @@ export function planFiles(input: Pick<PublishInput, 'distribution' | 'packages'>
 }
 
 /** Bring one .deb into the pool (if new) and return its index entry. */
-async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arches: string[], added: string[]): Promise<PoolEntry> {
+async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arches: string[], added: string[], mode: IngestMode): Promise<PoolEntry> {
   const target = join(repoDir, f.poolRel);
   const known = state.pool[f.poolRel];
   if (known !== undefined && known !== f.file.sha256) {
@@ -129,33 +131,20 @@ async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arch
     );
   }
   let stored = state.files[f.file.sha256];
-  if (!(known === f.file.sha256 && stored && (await exists(target)))) {
-    const bytes = await readFile(f.file.path);
-    const d = digests(bytes);
-    if (d.sha256 !== f.file.sha256 || d.size !== f.file.size) {
-      throw new DigestMismatchError(`${f.file.path}: bytes are sha256 ${d.sha256} (${d.size} bytes), expected ${f.file.sha256} (${f.file.size} bytes); not published`, {
-        file: f.file.path,
-        expected: f.file.sha256,
-        actual: d.sha256,
-      });
-    }
-    const control = formatControlParagraph(await readDebControl(bytes, f.file.name));
-    if (await exists(target)) {
-      const onDisk = sha256Hex(await readFile(target));
-      if (onDisk !== d.sha256) throw new PublishInputError(`${f.poolRel} already exists with other bytes (sha256 ${onDisk.slice(0, 12)}…): bump the version`, { file: f.poolRel });
-    } else {
-      await writeFileAtomic(target, bytes);
-      added.push(f.poolRel);
-    }
-    stored = { control, size: d.size, md5: d.md5 };
+  // Known files are trusted to be in the pool: prune forgets a file in state before deleting it.
+  if (!(known === f.file.sha256 && stored?.package !== undefined)) {
+    const got = await ingestPoolFile(f.file, target, f.poolRel, mode);
+    if (got.added) added.push(f.poolRel);
+    const { control, digests: d } = got;
+    const id = identity(control);
+    stored = { control, size: d.size, md5: d.md5, package: id.package, version: id.version, arch: id.arch };
     state.files[d.sha256] = stored;
     state.pool[f.poolRel] = d.sha256;
   }
-  const id = identity(stored.control);
-  if (id.arch !== 'all' && !arches.includes(id.arch)) {
-    throw new PublishInputError(`${f.file.name}: Architecture '${id.arch}' is not one the distribution publishes (${arches.join(', ')})`, { file: f.file.name, field: 'Architecture' });
+  if (stored.arch !== 'all' && !arches.includes(stored.arch)) {
+    throw new PublishInputError(`${f.file.name}: Architecture '${stored.arch}' is not one the distribution publishes (${arches.join(', ')})`, { file: f.file.name, field: 'Architecture' });
   }
-  return { control: stored.control, filename: f.poolRel, size: stored.size, sha256: f.file.sha256, md5: stored.md5, component: f.component, ...id };
+  return { control: stored.control, filename: f.poolRel, size: stored.size, sha256: f.file.sha256, md5: stored.md5, component: f.component, package: stored.package, version: stored.version, arch: stored.arch };
 }
 
 async function mapLimited<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -232,7 +221,7 @@ async function publishLocked(repoDir: string, input: PublishInput): Promise<Publ
   const state = await loadState(repoDir);
 
   const added: string[] = [];
-  const entries = await mapLimited(planned, READ_CONCURRENCY, (f) => poolEntry(repoDir, f, state, arches, added));
+  const entries = await mapLimited(planned, READ_CONCURRENCY, (f) => poolEntry(repoDir, f, state, arches, added, input.inputs ?? 'copy'));
   const t1 = performance.now();
 
   const indexes = await buildIndexes(repoDir, dist.suite, comps, arches, entries, state);
@@ -266,8 +255,8 @@ async function publishLocked(repoDir: string, input: PublishInput): Promise<Publ
 
   const referenced = new Set<string>(planned.map((f) => f.poolRel));
   for (const d of indexes.digests) referenced.add(`${suiteDir(dist.suite)}/${d.path.slice(0, d.path.lastIndexOf('/'))}/${BY_HASH}/${d.sha256}`);
-  const pruned = await pruneRepository({ repoDir, state, referenced, now, retainMs: (input.retainSeconds ?? 600) * 1000 });
-  if (pruned.removed.length || pruned.retired.length) await saveState(repoDir, state);
+  const pruned = await pruneRepository({ repoDir, state, referenced, now, retainMs: (input.retainSeconds ?? 600) * 1000, saveState: () => saveState(repoDir, state) });
+  if (pruned.removed.length || pruned.retired.length || pruned.scannedPool) await saveState(repoDir, state);
   const t5 = performance.now();
 
   const report: PublishReport = {

@@ -7,10 +7,13 @@ import { writeFileAtomic } from './atomic-write.ts';
 import { STATE_FILE } from './layout.ts';
 
 export interface StoredFile {
-  /** The .deb's control paragraph. */
+  /** The .deb's control paragraph, without the fields apt computes. */
   control: string;
   size: number;
   md5: string;
+  package: string;
+  version: string;
+  arch: string;
 }
 
 export interface StoredIndex {
@@ -29,6 +32,8 @@ export interface RepoState {
   indexes: Record<string, StoredIndex>;
   /** Paths (relative to the repo root) no longer referenced, and since when (ISO time). */
   retired: Record<string, string>;
+  /** When prune last walked the whole pool (ISO time); see prune.ts. */
+  lastFullScan?: string;
   release?: {
     sha256: string;
     /** sha256 of the Release text without Date/Valid-Until, plus the signer: equal means nothing to re-sign. */

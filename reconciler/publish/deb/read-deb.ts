@@ -15,7 +15,7 @@ export async function readDebControl(buf: Buffer, where = '<deb>'): Promise<Cont
   const control = members.find((m) => m.name.startsWith('control.tar'));
   if (!control) throw new DebFormatError(`${where}: no control.tar member`, { file: where });
   const tarBytes = await decompressMember(control.name, control.data, where);
-  const text = await controlFromTar(tarBytes, where);
+  const text = controlFromTar(tarBytes, where);
   const fields = parseControlParagraph(text, `${where}:control`);
   for (const name of REQUIRED) {
     const v = field(fields, name);
