@@ -44,7 +44,7 @@ const h = await startHarness();
 const agent = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'bench-agent' });
 try {
   await agent.start();
-  const repo = await makeDebRepo(await exampleSource());
+  const repo = await makeDebRepo(await exampleSource(), h.workDir);
   const viaAgent: number[] = [];
   const manual: number[] = [];
   await byHand(); // warm the page cache and the engine once

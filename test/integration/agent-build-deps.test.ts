@@ -42,7 +42,7 @@ describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailabl
   test('agent build-deps - missing Build-Depends are installed once into a cached image, then reused', async () => {
     const files = debSource({ name: 'kiln-zlib', c: ZLIB_C, buildDepends: 'debhelper-compat (= 13), zlib1g-dev' });
     files.Makefile = String(files.Makefile).replace('-o $@ $<', '-o $@ $< -lz');
-    const repo = await makeDebRepo(files);
+    const repo = await makeDebRepo(files, h.workDir);
     const first = makeJob({ url: repo.dir, commit: repo.commit, package: 'kiln-zlib' });
     await publishJob(h.nc, first);
     const [r1] = await takeResults(h.nc, 1, 300_000);
@@ -61,7 +61,7 @@ describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailabl
   });
 
   test('agent build-deps - an unresolvable Build-Depends fails with class build and apt\'s message', async () => {
-    const repo = await makeDebRepo(debSource({ buildDepends: 'debhelper-compat (= 13), kiln-no-such-package' }));
+    const repo = await makeDebRepo(debSource({ buildDepends: 'debhelper-compat (= 13), kiln-no-such-package' }), h.workDir);
     const job = makeJob({ url: repo.dir, commit: repo.commit });
     await publishJob(h.nc, job);
     const [r] = await takeResults(h.nc, 1, 300_000);

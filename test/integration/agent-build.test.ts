@@ -54,7 +54,7 @@ describe('agent build (real Docker)', { skip }, () => {
   });
 
   test('agent build - builds the example package; .deb and log land in the object store', async () => {
-    const repo = await makeDebRepo(await exampleSource());
+    const repo = await makeDebRepo(await exampleSource(), h.workDir);
     const job = makeJob({ url: repo.dir, commit: repo.commit, package: 'hello-kiln' });
     // Live log lines for this build, as `kiln logs -f` would see them.
     const live: string[] = [];
@@ -103,7 +103,7 @@ describe('agent build (real Docker)', { skip }, () => {
   test('agent build - fetches the source over smart HTTP (git http-backend), from a subdir', async () => {
     // The package lives under pkg/ of a bigger repo, to exercise subdir.
     const files = { README: 'monorepo\n', ...Object.fromEntries(Object.entries(debSource({ name: 'kiln-http' })).map(([k, v]) => [`pkg/${k}`, v])) };
-    const mono = await makeDebRepo(files);
+    const mono = await makeDebRepo(files, h.workDir);
     await git(mono.dir, 'config', 'http.receivepack', 'true');
     const server = await startGitServer(join(mono.dir, '..'));
     try {
@@ -120,7 +120,7 @@ describe('agent build (real Docker)', { skip }, () => {
   });
 
   test('agent build - a compile error fails with class build and the error in the log tail', async () => {
-    const repo = await makeDebRepo(debSource({ c: 'int main(void) { this is not C; }\n' }));
+    const repo = await makeDebRepo(debSource({ c: 'int main(void) { this is not C; }\n' }), h.workDir);
     const job = makeJob({ url: repo.dir, commit: repo.commit });
     await publishJob(h.nc, job);
     const [r] = await takeResults(h.nc, 1);
@@ -133,7 +133,7 @@ describe('agent build (real Docker)', { skip }, () => {
   });
 
   test('agent build - past its memory limit the build is OOM-killed: class limit', async () => {
-    const repo = await makeDebRepo(debSource({ buildShell: 'head -c 600M /dev/zero | tail > /dev/null' }));
+    const repo = await makeDebRepo(debSource({ buildShell: 'head -c 600M /dev/zero | tail > /dev/null' }), h.workDir);
     const job = makeJob({ url: repo.dir, commit: repo.commit, limits: { memoryMiB: 160 } });
     await publishJob(h.nc, job);
     const [r] = await takeResults(h.nc, 1);
@@ -143,7 +143,7 @@ describe('agent build (real Docker)', { skip }, () => {
   });
 
   test('agent build - past its time limit the build is killed: class limit, timedOut', async () => {
-    const repo = await makeDebRepo(debSource({ buildShell: 'sleep 120' }));
+    const repo = await makeDebRepo(debSource({ buildShell: 'sleep 120' }), h.workDir);
     const job = makeJob({ url: repo.dir, commit: repo.commit, limits: { timeoutSeconds: 4 } });
     const t0 = Date.now();
     await publishJob(h.nc, job);
@@ -155,7 +155,7 @@ describe('agent build (real Docker)', { skip }, () => {
   });
 
   test('agent build - a pinned commit missing from the repo fails with class infra', async () => {
-    const repo = await makeDebRepo(debSource());
+    const repo = await makeDebRepo(debSource(), h.workDir);
     const job = makeJob({ url: repo.dir, commit: 'f'.repeat(40) });
     await publishJob(h.nc, job);
     const [r] = await takeResults(h.nc, 1);

@@ -30,7 +30,7 @@ test('agent sigterm - SIGTERM mid-build finishes the build, publishes the result
     await h.close();
   });
 
-  const repo = await makeDebRepo(debSource({ buildShell: 'sleep 4' }));
+  const repo = await makeDebRepo(debSource({ buildShell: 'sleep 4' }), h.workDir);
   const job = makeJob({ url: repo.dir, commit: repo.commit });
   await publishJob(h.nc, job);
 
