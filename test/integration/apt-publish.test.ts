@@ -144,6 +144,23 @@ describe('apt publish', () => {
     assert.match(after2.output, /hello \| +2\.0-1 \|/);
   });
 
+  test('apt publish - a package pruned with its pool directory can be published again, in both input modes', async () => {
+    const root = join(dir, 'repos');
+    const dist = distribution('comeback');
+    const tool = asPackage(byName.get('tool=0.1-1')!);
+    const hello = asPackage(byName.get('hello=1.0-1')!);
+    for (const inputs of ['copy', 'link'] as const) {
+      await publishApt({ root, distribution: dist, packages: [hello, tool], signer, now: new Date(), retainSeconds: 0, inputs });
+      const gone = await publishApt({ root, distribution: dist, packages: [hello], signer, now: new Date(), retainSeconds: 0, inputs });
+      assert.deepEqual(gone.filesRemoved.filter((p) => p.startsWith('pool/')), ['pool/main/t/tool/tool_0.1-1_all.deb'], inputs);
+      await assert.rejects(stat(join(root, 'comeback/pool/main/t')), { code: 'ENOENT' });
+      const back = await publishApt({ root, distribution: dist, packages: [hello, tool], signer, now: new Date(), retainSeconds: 0, inputs });
+      assert.deepEqual(back.filesAdded, ['pool/main/t/tool/tool_0.1-1_all.deb'], inputs);
+      const packages = await readFile(join(root, 'comeback/dists/stable/main/binary-amd64/Packages'), 'utf8');
+      assert.match(packages, /^Package: tool$/m);
+    }
+  });
+
   test('apt publish - a file whose bytes do not match its sha256 is refused and the published repo is unchanged', async () => {
     const root = join(dir, 'repos');
     const dist = distribution('digest');

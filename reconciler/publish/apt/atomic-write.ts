@@ -27,14 +27,26 @@ export async function ensureDir(dir: string): Promise<void> {
   made.add(dir);
 }
 
+/** mkdir even if this process made `dir` before (it may have been removed since). */
+export async function remakeDir(dir: string): Promise<void> {
+  made.delete(dir);
+  await ensureDir(dir);
+}
+
 // Under the usual umask (022) writeFile's mode is already 0644: skip the chmod.
 const UMASK_NARROWS = (0o644 & ~process.umask()) !== 0o644;
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await ensureDir(dirname(path));
+  const dir = dirname(path);
+  await ensureDir(dir);
   const tmp = tempNameFor(path);
   try {
-    await writeFile(tmp, data, { mode: 0o644 });
+    await writeFile(tmp, data, { mode: 0o644 }).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      // The directory went away since we made it (prune removes empty pool dirs): make it again.
+      await remakeDir(dir);
+      await writeFile(tmp, data, { mode: 0o644 });
+    });
     if (UMASK_NARROWS) await chmod(tmp, 0o644);
     await rename(tmp, path);
   } catch (e) {

@@ -17,7 +17,7 @@ import { dirname } from 'node:path';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
 import { formatControlParagraph } from '../deb/control-paragraph.ts';
 import { readDebControl } from '../deb/read-deb.ts';
-import { ensureDir, tempNameFor, writeFileAtomic } from './atomic-write.ts';
+import { ensureDir, remakeDir, tempNameFor, writeFileAtomic } from './atomic-write.ts';
 import { digests, sha256Hex, type Digests } from './hashes.ts';
 import { indexableControl } from './packages-index.ts';
 
@@ -78,7 +78,11 @@ async function ingestByLink(file: InputFile, target: string): Promise<Ingested |
   await ensureDir(dirname(target));
   const tmp = tempNameFor(target);
   try {
-    await link(file.path, tmp);
+    await link(file.path, tmp).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      await remakeDir(dirname(target)); // pruned since this process made it (or the input is missing: link fails again)
+      await link(file.path, tmp);
+    });
   } catch (e) {
     if (LINK_FALLBACK.has((e as NodeJS.ErrnoException).code ?? '')) return undefined;
     throw e;
