@@ -42,6 +42,8 @@ export interface RecordPassOptions {
   previous?: ObservedSnapshot;
   /** Attempts before giving up on a branch that keeps moving (default 20). */
   maxAttempts?: number;
+  /** Age at which a ref lock counts as left by a killed writer and is broken (default 30 s). */
+  staleLockMs?: number;
   log?: Logger;
   /** Injected for tests; default a jittered 5-50 ms growing with the attempt. */
   delay?: (attempt: number) => Promise<void>;
@@ -129,7 +131,10 @@ export async function recordPass(opts: RecordPassOptions): Promise<RecordPassRes
     );
 
     try {
-      await compareAndSwapRef(gitdir, STATUS_REF, snapshot.commit ?? null, commit);
+      await compareAndSwapRef(gitdir, STATUS_REF, snapshot.commit ?? null, commit, {
+        staleLockMs: opts.staleLockMs,
+        onStaleLock: (lock, ageMs) => log?.warn({ lock, ageMs }, 'broke a stale status ref lock left by a killed writer'),
+      });
     } catch (e) {
       if (!(e instanceof StatusConflictError || e instanceof RefLockedError)) throw e;
       if (attempt >= maxAttempts) {

@@ -2,7 +2,7 @@
 // commit signatures are checked by gpg through `git verify-commit`.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -319,3 +319,19 @@ test('status ref - a held lock is never stolen: the writer retries, then gives u
   // Native git honours the same lock.
   await assert.rejects(git(dir, 'update-ref', 'refs/heads/kiln/status', desired));
 });
+
+test('status ref - a lock left by a killed writer (older than staleLockMs) is broken and the pass goes through', async (t) => {
+  const { dir, commit: desired } = await repo(t);
+  const first = await recordPass({ dir, cache: {}, signer, build: () => change([build(1, desired)], desired) });
+  const lock = join(dir, '.git', 'refs', 'heads', 'kiln', 'status.lock');
+  await writeFile(lock, '');
+  const old = new Date(Date.now() - 60_000);
+  await utimes(lock, old, old);
+  const res = await recordPass({ dir, cache: {}, signer, build: () => change([build(2, desired)], desired) });
+  assert.equal(res.attempts, 1);
+  assert.equal(await git(dir, 'rev-parse', 'kiln/status'), res.commit);
+  assert.equal(await git(dir, 'rev-parse', 'kiln/status~1'), first.commit);
+  await assert.rejects(stat(lock), { code: 'ENOENT' });
+  assert.deepEqual((await readdir(join(dir, '.git', 'refs', 'heads', 'kiln'))).sort(), ['status']);
+});
+
