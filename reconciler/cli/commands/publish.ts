@@ -1,0 +1,92 @@
+// A manual publish of a directory of .debs into one signed apt repository:
+// for operators, and for trying a repository out without a metadata repo.
+// The directory is the COMPLETE content: .debs not in it leave the suite.
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../../../schema/errors.ts';
+import type { Architecture } from '../../../schema/metadata.ts';
+import { ARCHITECTURES } from '../../../schema/metadata.ts';
+import { loadReconcilerSigner } from '../../keys/load-signer.ts';
+import type { DesiredDistribution } from '../../model.ts';
+import { field, publishApt, readDebControl, type PublishPackage, type PublishReport } from '../../publish/index.ts';
+import { flag, num, str, type Command } from '../command.ts';
+
+async function packagesIn(dir: string): Promise<PublishPackage[]> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.deb')).sort();
+  const out: PublishPackage[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    const bytes = await readFile(path);
+    const control = await readDebControl(bytes, path);
+    const source = (field(control, 'Source') ?? field(control, 'Package')!).replace(/\s*\(.*\)$/, '');
+    out.push({
+      name: source,
+      version: field(control, 'Version')!,
+      arch: field(control, 'Architecture')!,
+      files: [{ name, path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }],
+    });
+  }
+  return out;
+}
+
+function architectures(values: string[]): Architecture[] {
+  for (const a of values) if (!(ARCHITECTURES as readonly string[]).includes(a)) throw new UsageError(`--arch ${a}: not one of ${ARCHITECTURES.join(', ')}`);
+  return values as Architecture[];
+}
+
+const command: Command = {
+  path: ['publish'],
+  summary: 'Publish a directory of .debs as a signed apt repository.',
+  description:
+    'Makes REPOS/<dist> a signed apt repository (InRelease, Release.gpg, by-hash indexes) holding exactly the .debs in DEBS.\n' +
+    'Incremental: run it again after adding or removing .debs. The signing key comes from --key or KILN_SIGNING_KEY(_FILE).',
+  options: {
+    repos: { type: 'string', valueName: 'DIR', description: 'The repositories root (what `kiln serve` serves).' },
+    dist: { type: 'string', valueName: 'NAME', description: 'Distribution (repository) name.' },
+    suite: { type: 'string', valueName: 'SUITE', description: 'Suite name (default: the distribution name).' },
+    codename: { type: 'string', valueName: 'NAME', description: 'Codename (default: the suite).' },
+    component: { type: 'string', valueName: 'NAME', description: 'Component.', default: 'main' },
+    arch: { type: 'string', valueName: 'ARCH', multiple: true, description: 'Architectures of the indexes (repeatable; default amd64).' },
+    origin: { type: 'string', valueName: 'TEXT', description: 'Release Origin.', default: 'Kiln' },
+    label: { type: 'string', valueName: 'TEXT', description: 'Release Label (default: the origin).' },
+    'valid-days': { type: 'string', valueName: 'N', description: 'Add Valid-Until, N days after Date.' },
+    key: { type: 'string', valueName: 'FILE', description: 'Armored private signing key.' },
+    link: { type: 'boolean', description: 'Hard-link the .debs into the pool instead of copying (never rewrite them in place afterwards).' },
+  },
+  positionals: [{ name: 'DEBS', description: 'Directory of .deb files: the complete content of the suite.', required: true }],
+  examples: ['kiln publish --repos ./repos --dist stable --key kiln.key ./out'],
+  async run(args, ctx) {
+    const repos = str(args, 'repos');
+    const name = str(args, 'dist');
+    if (!repos || !name) throw new UsageError("publish needs --repos DIR and --dist NAME\nRun 'kiln publish --help' for usage.");
+    const debs = args.positionals[0];
+    if (!(await stat(debs).catch(() => undefined))?.isDirectory()) throw new UsageError(`${debs}: not a directory`);
+    const suite = str(args, 'suite') ?? name;
+    const validForDays = num(args, 'valid-days');
+    const archValues = args.values.arch;
+    const distribution: DesiredDistribution = {
+      name,
+      file: `--dist ${name}`,
+      format: 'apt',
+      suite,
+      codename: str(args, 'codename') ?? suite,
+      components: [str(args, 'component') ?? 'main'],
+      architectures: architectures(Array.isArray(archValues) && archValues.length ? archValues : ['amd64']),
+      origin: str(args, 'origin') ?? 'Kiln',
+      label: str(args, 'label') ?? str(args, 'origin') ?? 'Kiln',
+      keep: 1000,
+      gate: 'none',
+      ...(validForDays ? { validForDays } : {}),
+    };
+    const now = new Date();
+    const signer = await loadReconcilerSigner({ keyFile: str(args, 'key') ?? ctx.env.signingKeyFile, keyArmored: str(args, 'key') ? undefined : ctx.env.signingKey, passphrase: ctx.env.signingPassphrase }, now);
+    const packages = await packagesIn(debs);
+    const report: PublishReport = await publishApt({ root: repos, distribution, packages, signer, now, log: ctx.log, inputs: flag(args, 'link') ? 'link' : 'copy' });
+    const human = report.changed
+      ? `published ${name}/${suite}: ${report.packages} .debs (+${report.filesAdded.length} new, ${report.filesRemoved.length} removed), Release ${report.releaseSha256.slice(0, 12)}… signed by ${report.signedBy}`
+      : `${name}/${suite} already holds exactly these ${report.packages} .debs`;
+    return { data: report, human };
+  },
+};
+export default command;
