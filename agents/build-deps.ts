@@ -16,8 +16,8 @@ export interface Alternative {
 /** One comma-separated relation: any one of its alternatives satisfies it. */
 export type Relation = Alternative[];
 
-/** Always present in Kiln's builder images, so they never need a dependency phase. */
-export const IMPLICIT_DEPS: ReadonlySet<string> = new Set(['build-essential', 'debhelper', 'debhelper-compat']);
+/** Implied by every Debian build environment (dpkg-checkbuilddeps assumes it too). */
+export const IMPLICIT_DEPS: ReadonlySet<string> = new Set(['build-essential']);
 
 const FIELDS = ['Build-Depends', 'Build-Depends-Arch', 'Build-Depends-Indep'];
 const NAME = /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$/;
@@ -111,11 +111,11 @@ function format(alt: Alternative): string {
 }
 
 /**
- * The relations that apply when building for `arch` with `profiles` active, minus
- * the ones every builder image has, each formatted the way `apt-get satisfy` reads it.
- * Sorted and de-duplicated, so it can be hashed.
+ * The relations that apply when building for `arch` with `profiles` active (minus
+ * build-essential), each formatted the way `apt-get satisfy` and
+ * `dpkg-checkbuilddeps -d` read it. Sorted and de-duplicated, so it can be hashed.
  */
-export function extraBuildDeps(relations: Relation[], arch: string, profiles: readonly string[] = []): string[] {
+export function applicableBuildDeps(relations: Relation[], arch: string, profiles: readonly string[] = []): string[] {
   const active = new Set(profiles);
   const out = new Set<string>();
   for (const rel of relations) {

@@ -1,13 +1,15 @@
 // The dependency phase: when a package needs Build-Depends that the builder
-// image lacks, install them once (network allowed) and commit the result as an
-// image tagged by the hash of (deps, base image id). Builds then run offline
-// from that image; the next build with the same deps reuses it.
+// image lacks (asked of dpkg-checkbuilddeps in an offline container), install
+// them once (network allowed) and commit the result as an image tagged by the
+// hash of (deps, base image id). Builds then run offline from that image; the
+// next build with the same deps reuses it.
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { depsImageTag } from './build-deps.ts';
 import { runContainer } from './container.ts';
 
-export type DepsImage = { ok: true; image: string; cached: boolean } | { ok: false; class: 'build' | 'infra'; reason: string };
+/** The image to build in: the base itself (it has the deps), a cached deps image, or one built just now. */
+export type DepsImage = { ok: true; image: string; source: 'base' | 'cached' | 'built' } | { ok: false; class: 'build' | 'infra'; reason: string };
 
 export interface DepsPhaseOptions {
   memoryBytes: number;
@@ -48,16 +50,46 @@ export class DepsImages {
     private readonly log: Logger,
   ) {}
 
+  /** Dependency sets (by tag) the base image already satisfies: asked once per process. */
+  private readonly satisfiedByBase = new Set<string>();
+
   /** An image with `deps` installed on `baseImage` (whose id is `baseImageId`). */
   async ensure(baseImage: string, baseImageId: string, deps: string[], opts: DepsPhaseOptions): Promise<DepsImage> {
+    if (deps.length === 0) return { ok: true, image: baseImage, source: 'base' };
     const tag = depsImageTag(deps, baseImageId);
-    if (await imageExists(this.docker, tag)) return { ok: true, image: tag, cached: true };
+    if (this.satisfiedByBase.has(tag)) return { ok: true, image: baseImage, source: 'base' };
+    if (await imageExists(this.docker, tag)) return { ok: true, image: tag, source: 'cached' };
+    if (await this.baseSatisfies(baseImage, deps)) {
+      this.satisfiedByBase.add(tag);
+      return { ok: true, image: baseImage, source: 'base' };
+    }
     let p = this.inFlight.get(tag);
     if (!p) {
       p = this.build(baseImage, tag, deps, opts).finally(() => this.inFlight.delete(tag));
       this.inFlight.set(tag, p);
     }
     return p;
+  }
+
+  /** Does `image` already have `deps`? dpkg-checkbuilddeps, offline, unprivileged, against a stub control file. */
+  private async baseSatisfies(image: string, deps: string[]): Promise<boolean> {
+    let output = '';
+    const exit = await runContainer(
+      this.docker,
+      {
+        image,
+        cmd: ['sh', '-c', 'printf "Source: kiln-check\n\nPackage: kiln-check\nArchitecture: any\n" > /tmp/control && dpkg-checkbuilddeps -d "$1" /tmp/control', 'kiln-check', deps.join(', ')],
+        user: '65534:65534',
+        network: 'none',
+        capDrop: ['ALL'],
+        memoryBytes: 256 * 1024 * 1024,
+        labels: { 'kiln.role': 'deps-check' },
+        timeoutMs: 60_000,
+      },
+      { onLog: (b) => (output += b.toString('utf8')) },
+    );
+    if (exit.exitCode !== 0) this.log.debug({ image, output: output.trim() }, 'base image lacks Build-Depends');
+    return exit.exitCode === 0;
   }
 
   private async build(baseImage: string, tag: string, deps: string[], opts: DepsPhaseOptions): Promise<DepsImage> {
@@ -95,6 +127,6 @@ export class DepsImages {
     if (exit.timedOut) return { ok: false, class: 'infra', reason: 'installing Build-Depends timed out' };
     if (exit.exitCode !== 0) return { ok: false, ...aptFailure(output) };
     log.info({ deps, ms: Date.now() - t0 }, 'built dependency image');
-    return { ok: true, image: tag, cached: false };
+    return { ok: true, image: tag, source: 'built' };
   }
 }

@@ -8,7 +8,7 @@ import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { AgentInfraError, BuildDepsError } from '../schema/errors.ts';
 import type { BuildJob } from '../schema/messages.ts';
-import { extraBuildDeps, parseBuildDepends } from './build-deps.ts';
+import { applicableBuildDeps, parseBuildDepends } from './build-deps.ts';
 import { runContainer } from './container.ts';
 import { DepsImages } from './deps-image.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
@@ -67,21 +67,19 @@ export class DockerRunner implements BuildRunner {
       throw new AgentInfraError(`builder image '${job.inputs.image}' is not available on this host: ${(e as Error).message}`, { image: job.inputs.image }, { cause: e });
     }
 
-    let image = job.inputs.image;
+    let image: string;
     const deps = await this.buildDeps(work.buildDir, job.inputs.arch).catch((e: unknown) => e as Error);
     if (deps instanceof BuildDepsError) return fail('build', deps.message);
     if (deps instanceof Error) throw deps;
-    if (deps.length > 0) {
-      const d = await this.deps.ensure(job.inputs.image, baseId, deps, {
-        memoryBytes: Math.max(limits.memoryMiB, 512) * MiB,
-        timeoutMs: limits.timeoutSeconds * 1000,
-        onLog,
-        signal,
-      });
-      if (!d.ok) return fail(d.class, d.reason);
-      if (d.cached) onLog(Buffer.from(`kiln: Build-Depends from cached image ${d.image}\n`));
-      image = d.image;
-    }
+    const d = await this.deps.ensure(job.inputs.image, baseId, deps, {
+      memoryBytes: Math.max(limits.memoryMiB, 512) * MiB,
+      timeoutMs: limits.timeoutSeconds * 1000,
+      onLog,
+      signal,
+    });
+    if (!d.ok) return fail(d.class, d.reason);
+    if (d.source === 'cached') onLog(Buffer.from(`kiln: Build-Depends from cached image ${d.image}\n`));
+    image = d.image;
 
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
     const cmd = ['dpkg-buildpackage', '-us', '-uc', '-b'];
@@ -129,7 +127,7 @@ export class DockerRunner implements BuildRunner {
     } catch {
       throw new BuildDepsError(`debian/control not found in the source tree`, { file: 'debian/control' });
     }
-    return extraBuildDeps(parseBuildDepends(text, 'debian/control'), arch);
+    return applicableBuildDeps(parseBuildDepends(text, 'debian/control'), arch);
   }
 
   private async collect(dir: string): Promise<string[]> {

@@ -9,7 +9,7 @@ import { depsImageTag } from '../../agents/build-deps.ts';
 import { BUCKETS } from '../../schema/nats.ts';
 import { makeJob, publishJob, quietLog, startHarness, takeResults, type Harness } from '../fixtures/agent-jobs.ts';
 import { debSource, makeDebRepo } from '../fixtures/deb-source.ts';
-import { BUILD_IMAGE, docker, dockerUnavailable, removeImage } from '../helpers/docker.ts';
+import { BASE_IMAGE, docker, dockerUnavailable, removeImage } from '../helpers/docker.ts';
 
 async function objectText(h: Harness, name: string): Promise<string> {
   const r = await (await new Objm(h.nc).open(BUCKETS.artifacts)).get(name);
@@ -21,7 +21,7 @@ async function objectText(h: Harness, name: string): Promise<string> {
 
 const ZLIB_C = '#include <stdio.h>\n#include <zlib.h>\nint main(void) { puts(zlibVersion()); return 0; }\n';
 
-describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailable() }, () => {
+describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailable(BASE_IMAGE) }, () => {
   let h: Harness;
   let agent: Agent;
   let tag: string;
@@ -30,7 +30,7 @@ describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailabl
     h = await startHarness();
     agent = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'deps-agent' });
     await agent.start();
-    tag = depsImageTag(['zlib1g-dev'], (await docker.getImage(BUILD_IMAGE).inspect()).Id);
+    tag = depsImageTag(['debhelper-compat (= 13)', 'zlib1g-dev'], (await docker.getImage(BASE_IMAGE).inspect()).Id);
     await removeImage(tag);
   });
   after(async () => {
@@ -43,19 +43,20 @@ describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailabl
     const files = debSource({ name: 'kiln-zlib', c: ZLIB_C, buildDepends: 'debhelper-compat (= 13), zlib1g-dev' });
     files.Makefile = String(files.Makefile).replace('-o $@ $<', '-o $@ $< -lz');
     const repo = await makeDebRepo(files, h.workDir);
-    const first = makeJob({ url: repo.dir, commit: repo.commit, package: 'kiln-zlib' });
+    // The bare buildd image has neither debhelper nor zlib: both come from the dependency phase.
+    const first = makeJob({ url: repo.dir, commit: repo.commit, package: 'kiln-zlib', image: BASE_IMAGE });
     await publishJob(h.nc, first);
     const [r1] = await takeResults(h.nc, 1, 300_000);
     assert.equal(r1.outcome, 'succeeded', r1.logTail);
     await docker.getImage(tag).inspect(); // the cached image exists under its content tag
 
-    const second = makeJob({ url: repo.dir, commit: repo.commit, package: 'kiln-zlib' });
+    const second = makeJob({ url: repo.dir, commit: repo.commit, package: 'kiln-zlib', image: BASE_IMAGE });
     await publishJob(h.nc, second);
     const [r2] = await takeResults(h.nc, 1, 120_000);
     assert.equal(r2.outcome, 'succeeded', r2.logTail);
     const log1 = await objectText(h, r1.log!.object);
     const log2 = await objectText(h, r2.log!.object);
-    assert.match(log1, /kiln: installing Build-Depends: zlib1g-dev/);
+    assert.match(log1, /kiln: installing Build-Depends: debhelper-compat \(= 13\), zlib1g-dev/);
     assert.match(log2, new RegExp(`Build-Depends from cached image ${tag}`));
     assert.doesNotMatch(log2, /installing Build-Depends/);
   });
