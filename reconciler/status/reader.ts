@@ -84,6 +84,33 @@ async function treeOf(dir: string, cache: GitCache, commit: string): Promise<str
   }
 }
 
+/** How far back to look for a Kiln-Desired trailer past commits made by other tools. */
+const DESIRED_LOOKBACK = 100;
+
+/**
+ * The Kiln-Desired trailer of the head, or of its nearest first-parent ancestor
+ * that has one (a commit made by hand or another tool has none, and must not
+ * make the reconciler forget what it last reconciled).
+ */
+async function lastDesired(
+  dir: string,
+  cache: GitCache,
+  head: string,
+  headInfo: { message: string; parent: string[] },
+  known: ObservedSnapshot | undefined,
+): Promise<string | undefined> {
+  let info = headInfo;
+  for (let i = 0; i < DESIRED_LOOKBACK; i++) {
+    const d = parseTrailers(info.message)[TRAILERS.desired];
+    if (d) return d;
+    const parent = info.parent[0];
+    if (!parent) return undefined;
+    if (known?.commit === parent) return known.state.desiredCommit;
+    info = await readCommitInfo(dir, parent, cache);
+  }
+  return undefined;
+}
+
 /** Parsing more files than this in one read refreshes the on-disk cache. */
 const CACHE_REFRESH_FILES = 200;
 
@@ -100,7 +127,6 @@ export async function readObserved(opts: ReadOptions): Promise<ReadResult> {
   if (previous?.commit === head) return result(previous, { mode: 'unchanged', filesRead: 0 });
 
   const info = await readCommitInfo(dir, head, cache);
-  const desiredCommit = parseTrailers(info.message)[TRAILERS.desired] || undefined;
 
   const ctx: TreeContext = { dir, gitdir, cache };
   let baseTree: string | undefined;
@@ -112,6 +138,7 @@ export async function readObserved(opts: ReadOptions): Promise<ReadResult> {
   }
   if (cached && previous?.commit === head) return result(previous, { mode: 'unchanged', filesRead: 0, cached });
   const base = baseTree ? previous : undefined;
+  const desiredCommit = await lastDesired(dir, cache, head, info, base);
   const mode: ReadStats['mode'] = base ? 'incremental' : 'full';
   const changes = await changedFiles(ctx, baseTree, info.tree);
   const snapshot = applyChanges(base ?? emptySnapshot(), parseChanges(changes), { commit: head, desiredCommit });

@@ -259,6 +259,7 @@ test('status reader - a corrupt record is reported with its path and the others 
   const read = await readObserved({ dir, cache: {} });
   assert.equal(read.state.builds.size, 2);
   assert.equal(read.state.releases.size, 0);
+  assert.equal(read.state.desiredCommit, desired, 'a head commit without trailers does not forget the last desired commit');
   const paths = read.problems.map((p) => p.path).sort();
   assert.deepEqual(paths, [badPath, 'releases/stable.yaml']);
   assert.match(read.problems.find((p) => p.path === 'releases/stable.yaml')!.message, /missing field 'desiredCommit'/);
