@@ -189,3 +189,25 @@ test('agent queue - a nats-server restart mid-build loses nothing: the result ar
   await sleep(300);
   assert.equal(await streamMessages(h.nc, STREAMS.builds), 0, 'job acked after the restart');
 });
+
+test('agent queue - working() holds a build longer than the ack wait: built once, no redelivery', async (t) => {
+  const h = await startHarness({ ackWaitMs: 1000 });
+  let runs = 0;
+  const counting = new NoopRunner({ delayMs: 3500 });
+  const runner = { name: 'counting', needsSource: false, run: (...a: Parameters<NoopRunner['run']>) => (runs++, counting.run(...a)) };
+  const mk = (id: string) => new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id, runner });
+  const a = mk('agent-w1');
+  const b = mk('agent-w2');
+  t.after(async () => {
+    await Promise.all([a.close(), b.close()]);
+    await h.close();
+  });
+  await Promise.all([a.start(), b.start()]);
+  const job = makeJob(noJob);
+  await publishJob(h.nc, job);
+  const [r] = await takeResults(h.nc, 1, 15_000);
+  assert.equal(r.key, job.key);
+  await sleep(1500); // a redelivery, had there been one, would have started by now
+  assert.equal(runs, 1, 'the job was not redelivered while it was being built');
+  assert.equal(await streamMessages(h.nc, STREAMS.builds), 0);
+});
