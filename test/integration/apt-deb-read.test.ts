@@ -30,6 +30,9 @@ async function dpkgDeb(compression: 'xz' | 'gzip'): Promise<string> {
   );
   await writeFile(join(tree, 'usr/bin/real-thing'), '#!/bin/sh\necho real\n');
   await chmod(join(tree, 'usr/bin/real-thing'), 0o755);
+  // dpkg-deb checks these modes; a strict umask would have narrowed them.
+  for (const d of ['', 'DEBIAN', 'usr', 'usr/bin']) await chmod(join(tree, d), 0o755);
+  await chmod(join(tree, 'DEBIAN/control'), 0o644);
   const out = join(dir, `real-thing-${compression}.deb`);
   await run('dpkg-deb', [`-Z${compression}`, '--root-owner-group', '--build', tree, out]);
   return out;

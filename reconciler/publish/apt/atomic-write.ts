@@ -16,13 +16,20 @@ export function isTempName(name: string): boolean {
   return name.startsWith('.') && name.includes(TEMP_MARK);
 }
 
+// Under the usual umask (022) modes are already 0644/0755: skip the chmods.
+const UMASK_NARROWS = (0o755 & ~process.umask()) !== 0o755;
+
 // Directories this process already made: a 5,000-file publish would
 // otherwise spend most of its time in mkdir(recursive).
 const made = new Set<string>();
 
 export async function ensureDir(dir: string): Promise<void> {
   if (made.has(dir)) return;
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const first = await mkdir(dir, { recursive: true, mode: 0o755 });
+  if (first && UMASK_NARROWS) {
+    // A strict umask made them 0700: apt's _apt user could not enter them.
+    for (let d = dir; d.length >= first.length; d = dirname(d)) await chmod(d, 0o755);
+  }
   if (made.size > 100_000) made.clear();
   made.add(dir);
 }
@@ -33,8 +40,6 @@ export async function remakeDir(dir: string): Promise<void> {
   await ensureDir(dir);
 }
 
-// Under the usual umask (022) writeFile's mode is already 0644: skip the chmod.
-const UMASK_NARROWS = (0o644 & ~process.umask()) !== 0o644;
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const dir = dirname(path);
