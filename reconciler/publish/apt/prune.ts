@@ -21,10 +21,11 @@ async function filesUnder(repoDir: string, rel: string): Promise<string[]> {
   }
 }
 
-/** Files a prune may consider: every by-hash index, and everything in pool/ when `scanPool`. */
+/** Files a prune may consider: every by-hash index and temp file under dists/, and everything in pool/ when `scanPool`. */
 export async function candidateFiles(repoDir: string, scanPool = true): Promise<string[]> {
   const dists = await filesUnder(repoDir, 'dists');
-  return [...(scanPool ? await filesUnder(repoDir, POOL_DIR) : []), ...dists.filter((p) => p.includes(`/${BY_HASH}/`))];
+  const wanted = (p: string) => p.includes(`/${BY_HASH}/`) || isTempName(p.slice(p.lastIndexOf('/') + 1));
+  return [...(scanPool ? await filesUnder(repoDir, POOL_DIR) : []), ...dists.filter(wanted)];
 }
 
 /** Walking a 5,000-package pool costs ~100 ms: skip it when nothing can have left it. */
