@@ -72,8 +72,12 @@ export async function fetchResults(js: JetStreamClient, opts: FetchResultsOption
   const info = await consumer.info(true);
   const waiting = info.num_pending + info.num_ack_pending;
   if (waiting === 0) return [];
+  // Never ask for more than the server will hand out at once (max_ack_pending),
+  // or the fetch would sit until it expires waiting for the rest.
+  const ackRoom = info.config.max_ack_pending && info.config.max_ack_pending > 0 ? info.config.max_ack_pending - info.num_ack_pending : Infinity;
+  const want = Math.min(opts.max, waiting, Math.max(1, ackRoom));
   const out: PendingResult[] = [];
-  const iter = await consumer.fetch({ max_messages: Math.min(opts.max, waiting), expires: Math.max(1000, opts.expiresMs) });
+  const iter = await consumer.fetch({ max_messages: want, expires: Math.max(1000, opts.expiresMs) });
   for await (const m of iter) {
     const result = parseResult(m, opts.log);
     if (result) out.push(pending(m, result));
