@@ -98,9 +98,12 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
     await mkdir(root, { recursive: true });
     const blog = new BuildLog(ctx.nc, job.key, job.attempt, join(root, 'build.log'), log);
     blog.write(`kiln: build ${job.key} attempt ${job.attempt} (delivery ${delivery}) of ${job.inputs.package} ${job.inputs.version} on ${ctx.agentId}\n`);
-    const { run, verdict, artifacts } = await build(ctx, job, root, blog, log);
-    blog.write(`kiln: ${verdict.outcome}${verdict.reason ? `: ${verdict.reason}` : ''} in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s\n`);
+    const timings: Timings = {};
+    const { run, verdict, artifacts } = await build(ctx, job, root, blog, log, timings);
+    const phases = Object.entries(timings).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`).join(', ');
+    blog.write(`kiln: ${verdict.outcome}${verdict.reason ? `: ${verdict.reason}` : ''} in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s (${phases})\n`);
     const summary = await blog.finish(verdict.outcome);
+    const t0 = Date.now();
     const object = await uploadLog(ctx.os, job.key, job.attempt, delivery, summary.path, summary.sha256);
     const result: BuildResult = {
       v: 1, key: job.key, attempt: job.attempt, inputs: job.inputs, pool: job.pool,
@@ -115,7 +118,11 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
     await publishResult(ctx, result);
     const acked = await msg.ackAck().catch(() => false);
     if (!acked) log.warn('ack not confirmed; a redelivery will find the result already published');
-    log.info({ outcome: verdict.outcome, failureClass: verdict.failureClass, ms: Date.now() - started.getTime(), artifacts: artifacts.length }, 'build finished');
+    timings.record = Date.now() - t0;
+    log.info(
+      { outcome: verdict.outcome, failureClass: verdict.failureClass, ms: Date.now() - started.getTime(), timings, artifacts: artifacts.length, maxDeliver: ctx.maxDeliver },
+      'build finished',
+    );
   } catch (e) {
     // Could not record the outcome (object store or NATS trouble): let the job come back later.
     log.error({ err: e }, 'could not publish the build result; job will be redelivered');
@@ -132,7 +139,19 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
 }
 
 /** Fetch, run, upload. Failures here become a failed result (they are the build's story), never an exception. */
-async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLog, log: Logger): Promise<{ run: RunOutcome; verdict: Verdict; artifacts: UploadedArtifact[] }> {
+/** Milliseconds spent per phase: source, run, upload, record. */
+type Timings = Record<string, number>;
+
+async function timed<T>(timings: Timings, phase: string, f: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  try {
+    return await f();
+  } finally {
+    timings[phase] = Date.now() - t0;
+  }
+}
+
+async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLog, log: Logger, timings: Timings): Promise<{ run: RunOutcome; verdict: Verdict; artifacts: UploadedArtifact[] }> {
   const failed = (reason: string): { run: RunOutcome; verdict: Verdict; artifacts: UploadedArtifact[] } => {
     blog.write(`kiln: ${reason}\n`);
     return { run: { exitCode: -1, oomKilled: false, timedOut: false, artifacts: [] }, verdict: { outcome: 'failed', failureClass: 'infra', reason }, artifacts: [] };
@@ -142,12 +161,12 @@ async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLo
   let run: RunOutcome;
   try {
     if (ctx.runner.needsSource) {
-      const src = await fetchSource(job.inputs.source, join(work.root, 'src'), join(root, 'scratch'), log);
+      const src = await timed(timings, 'source', () => fetchSource(job.inputs.source, join(work.root, 'src'), join(root, 'scratch'), log));
       blog.write(`kiln: source ${job.inputs.source.url} at ${src.commit} (${src.files} files)\n`);
       work.sourceDir = src.dir;
       work.buildDir = src.buildDir;
     }
-    run = await ctx.runner.run(job, work, { onLog: (b) => blog.write(b), signal: ctx.hardStop });
+    run = await timed(timings, 'run', () => ctx.runner.run(job, work, { onLog: (b) => blog.write(b), signal: ctx.hardStop }));
   } catch (e) {
     log.warn({ err: e }, 'build infrastructure failed');
     return failed((e as Error).message);
@@ -155,7 +174,7 @@ async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLo
   const verdict = classify(run, job.limits);
   if (verdict.outcome !== 'succeeded') return { run, verdict, artifacts: [] };
   try {
-    return { run, verdict, artifacts: await uploadArtifacts(ctx.os, run.artifacts) };
+    return { run, verdict, artifacts: await timed(timings, 'upload', () => uploadArtifacts(ctx.os, run.artifacts)) };
   } catch (e) {
     return failed(`could not upload artifacts: ${(e as Error).message}`);
   }
