@@ -46,6 +46,7 @@ try {
   await agent.start();
   const repo = await makeDebRepo(await exampleSource(), h.workDir);
   const viaAgent: number[] = [];
+  let phases = '';
   const manual: number[] = [];
   await byHand(); // warm the page cache and the engine once
   for (let i = 0; i < runs; i++) {
@@ -56,12 +57,14 @@ try {
     const [r] = await takeResults(h.nc, 1, 300_000);
     viaAgent.push(performance.now() - t0);
     if (r.outcome !== 'succeeded') throw new Error(`agent build failed: ${r.reason}\n${r.logTail}`);
+    phases = (r.logTail ?? '').split('\n').filter((l) => l.startsWith('kiln: succeeded')).pop() ?? '';
   }
   const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
   console.log(`hello-kiln, ${runs} runs each (ms)`);
   console.log(`  by hand (cp + docker run dpkg-buildpackage): median ${median(manual).toFixed(0)}  [${fmt(manual)}]`);
   console.log(`  through the agent (job -> result):          median ${median(viaAgent).toFixed(0)}  [${fmt(viaAgent)}]`);
   console.log(`  ratio agent / by hand: ${(median(viaAgent) / median(manual)).toFixed(2)}`);
+  console.log(`  last agent build, by phase: ${phases.replace(/^kiln: /, '')}`);
 } finally {
   await agent.close();
   await h.close();
