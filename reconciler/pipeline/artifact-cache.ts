@@ -3,9 +3,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { DigestMismatchError, NotFoundError } from '../../schema/errors.ts';
 import { OBJECTS } from '../../schema/nats.ts';
+import { readChunks } from './object-read.ts';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -24,23 +26,21 @@ async function exists(path: string): Promise<boolean> {
  * needed. Written to a temp file, hashed on the way, renamed into place only if
  * the digest matches (so a crash or a bad object never leaves a wrong file).
  */
-export async function fetchArtifact(objectStore: ObjectStore, sha256: string, cacheDir: string): Promise<string> {
+export async function fetchArtifact(objectStore: ObjectStore, sha256: string, cacheDir: string, opts: { jsm?: JetStreamManager } = {}): Promise<string> {
   if (!SHA256.test(sha256)) throw new TypeError(`not a sha256 digest: '${sha256}'`);
   const dest = cachedArtifactPath(cacheDir, sha256);
   if (await exists(dest)) return dest;
-  const obj = await objectStore.get(OBJECTS.artifact(sha256));
-  if (!obj) throw new NotFoundError(`artifact sha256 ${sha256} is not in the object store`, { sha256 });
+  const chunks = await readChunks(objectStore, OBJECTS.artifact(sha256), opts.jsm);
+  if (!chunks) throw new NotFoundError(`artifact sha256 ${sha256} is not in the object store`, { sha256 });
   await mkdir(join(cacheDir, sha256.slice(0, 2)), { recursive: true });
   const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const hash = createHash('sha256');
   const fh = await open(tmp, 'w');
   try {
-    for await (const chunk of obj.data) {
+    for await (const chunk of chunks) {
       hash.update(chunk);
       await fh.write(chunk);
     }
-    const streamError = await obj.error;
-    if (streamError) throw streamError;
     await fh.sync();
   } catch (e) {
     await fh.close();

@@ -3,7 +3,7 @@
 // recorded. A result is acked only by the caller, after its status commit.
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
@@ -11,6 +11,7 @@ import { OBJECTS, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.
 import { assertValid } from '../../schema/validate.ts';
 
 import { fetchArtifact } from './artifact-cache.ts';
+import { readChunks } from './object-read.ts';
 
 export { fetchArtifact };
 
@@ -92,18 +93,20 @@ export interface ArtifactCheck {
 }
 
 /** Hash the object's bytes as stored; `problem` says what is wrong, if anything. */
-export async function checkArtifact(objectStore: ObjectStore, a: { name: string; sha256: string; size: number }): Promise<ArtifactCheck> {
-  const obj = await objectStore.get(OBJECTS.artifact(a.sha256));
-  if (!obj) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store` };
+export async function checkArtifact(objectStore: ObjectStore, a: { name: string; sha256: string; size: number }, jsm?: JetStreamManager): Promise<ArtifactCheck> {
+  const chunks = await readChunks(objectStore, OBJECTS.artifact(a.sha256), jsm);
+  if (!chunks) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store` };
   const hash = createHash('sha256');
   let size = 0;
-  for await (const chunk of obj.data) {
-    hash.update(chunk);
-    size += chunk.length;
+  try {
+    for await (const chunk of chunks) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+  } catch (e) {
+    return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: reading it from the object store failed: ${(e as Error).message}` };
   }
-  const streamError = await obj.error;
   const got = hash.digest('hex');
-  if (streamError) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: reading it from the object store failed: ${streamError.message}` };
   if (got !== a.sha256) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: stored bytes hash to sha256 ${got}, not the claimed ${a.sha256}` };
   if (size !== a.size) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: stored size ${size} bytes, not the claimed ${a.size}` };
   return { name: a.name, sha256: a.sha256 };
@@ -113,10 +116,10 @@ export async function checkArtifact(objectStore: ObjectStore, a: { name: string;
  * Like checkArtifact, but downloads into the content-addressed cache on the way
  * (one read of the object serves both the check and the publisher/signer).
  */
-export async function checkAndCacheArtifact(objectStore: ObjectStore, a: { name: string; sha256: string; size: number }, cacheDir: string): Promise<ArtifactCheck> {
+export async function checkAndCacheArtifact(objectStore: ObjectStore, a: { name: string; sha256: string; size: number }, cacheDir: string, jsm?: JetStreamManager): Promise<ArtifactCheck> {
   let path: string;
   try {
-    path = await fetchArtifact(objectStore, a.sha256, cacheDir);
+    path = await fetchArtifact(objectStore, a.sha256, cacheDir, { jsm });
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'KILN_NOT_FOUND') return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store` };
@@ -131,6 +134,8 @@ export async function checkAndCacheArtifact(objectStore: ObjectStore, a: { name:
 export interface VerifyOptions {
   /** Download verified artifacts into this content-addressed cache (see fetchArtifact) while checking them. */
   cacheDir?: string;
+  /** Enables the fast read of one-chunk objects (see object-read.ts). */
+  jsm?: JetStreamManager;
 }
 
 /**
@@ -142,7 +147,7 @@ export async function verifyArtifacts(objectStore: ObjectStore, result: BuildRes
   if (result.outcome !== 'succeeded') return result;
   if (result.artifacts.length === 0) return asIntegrityFailure(result, ['a successful build claimed no artifacts']);
   const checks = await Promise.all(
-    result.artifacts.map((a) => (opts.cacheDir ? checkAndCacheArtifact(objectStore, a, opts.cacheDir) : checkArtifact(objectStore, a))),
+    result.artifacts.map((a) => (opts.cacheDir ? checkAndCacheArtifact(objectStore, a, opts.cacheDir, opts.jsm) : checkArtifact(objectStore, a, opts.jsm))),
   );
   const problems = checks.flatMap((c) => (c.problem ? [c.problem] : []));
   return problems.length ? asIntegrityFailure(result, problems) : result;

@@ -137,7 +137,7 @@ test('pipeline dispatch - jobs land on their pool/arch queue, a second dispatch 
     await assert.rejects(fetchArtifact(os, 'f'.repeat(64), cache), { code: 'KILN_NOT_FOUND' });
 
     // verifyResults: many results, checked concurrently while filling the cache; order kept.
-    const all = await verifyResults(os, got.map((x) => x.result), { cacheDir: cache, concurrency: 3 });
+    const all = await verifyResults(os, got.map((x) => x.result), { cacheDir: cache, concurrency: 3, jsm: await js.jetstreamManager() });
     assert.deepEqual(all.map((r) => r.key), got.map((x) => x.result.key));
     assert.ok(all.every((r) => r.outcome === 'succeeded'));
     for (const r of all) assert.equal(sha(await readFile(join(cache, r.artifacts[0].sha256.slice(0, 2), r.artifacts[0].sha256))), r.artifacts[0].sha256);
@@ -153,6 +153,11 @@ test('pipeline collect - an artifact whose stored bytes do not match its digest 
   await fakeAgent('amd64', 1, { tamper: true });
   const [p] = await fetchResults(js, { max: 10, expiresMs: 1000, log });
   assert.equal(p.result.outcome, 'succeeded', 'the agent claims success');
+  const jsm = await js.jetstreamManager();
+  for (const fast of [undefined, jsm]) {
+    const v = await verifyArtifacts(os, p.result, { jsm: fast });
+    assert.equal(v.failureClass, 'integrity', `${fast ? 'direct chunk read' : 'ObjectStore.get'} detects it`);
+  }
   const verified = await verifyArtifacts(os, p.result);
   assert.equal(verified.outcome, 'failed');
   assert.equal(verified.failureClass, 'integrity');
@@ -170,7 +175,7 @@ test('pipeline collect - an artifact whose stored bytes do not match its digest 
 
   const cache2 = await mkdtemp(join(tmpdir(), 'kiln-cache-'));
   try {
-    const viaCache = await verifyArtifacts(os, p.result, { cacheDir: cache2 });
+    const viaCache = await verifyArtifacts(os, p.result, { cacheDir: cache2, jsm });
     assert.equal(viaCache.failureClass, 'integrity', 'checking while caching finds it too');
     assert.match(viaCache.reason ?? '', /stored bytes hash to sha256 [0-9a-f]{64}, not the claimed/);
     assert.deepEqual((await readdir(cache2, { recursive: true })).filter((f) => /[0-9a-f]{64}/.test(f)), [], 'nothing cached');
@@ -178,7 +183,7 @@ test('pipeline collect - an artifact whose stored bytes do not match its digest 
     await rm(cache2, { recursive: true, force: true });
   }
 
-  const missing = await verifyArtifacts(os, { ...p.result, artifacts: [{ name: 'x.deb', sha256: 'f'.repeat(64), size: 1 }] });
+  const missing = await verifyArtifacts(os, { ...p.result, artifacts: [{ name: 'x.deb', sha256: 'f'.repeat(64), size: 1 }] }, { jsm });
   assert.equal(missing.failureClass, 'integrity');
   assert.match(missing.reason ?? '', /missing from the object store/);
   await p.ack();
@@ -191,4 +196,25 @@ test('pipeline collect - a malformed result is terminated, not redelivered', asy
   const jsm = await js.jetstreamManager();
   const info = await jsm.consumers.info(STREAMS.results, 'kiln-reconciler-results');
   assert.equal(info.num_pending + info.num_ack_pending, 0, 'nothing left to deliver');
+});
+
+test('pipeline collect - a multi-chunk artifact is verified and cached whole, with or without the direct read', async () => {
+  const big = new Uint8Array(300 * 1024).map((_, i) => (i * 7) % 251);
+  const digest = sha(big);
+  await os.putBlob({ name: OBJECTS.artifact(digest) }, big);
+  const jsm = await js.jetstreamManager();
+  const result: BuildResult = {
+    v: 1, key: 'c'.repeat(64), attempt: 1, inputs: action(300).inputs, pool: 'default', agent: 'fake', outcome: 'succeeded',
+    artifacts: [{ name: 'big.deb', sha256: digest, size: big.length }], startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(),
+  };
+  const cache = await mkdtemp(join(tmpdir(), 'kiln-cache-'));
+  try {
+    assert.equal((await verifyArtifacts(os, result, { jsm })).outcome, 'succeeded');
+    assert.equal((await verifyArtifacts(os, result, { jsm, cacheDir: cache })).outcome, 'succeeded');
+    assert.equal(sha(await readFile(await fetchArtifact(os, digest, cache))), digest);
+    const lie = await verifyArtifacts(os, { ...result, artifacts: [{ ...result.artifacts[0], size: 5 }] }, { jsm });
+    assert.match(lie.reason ?? '', /stored size 307200 bytes, not the claimed 5/);
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
 });
