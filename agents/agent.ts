@@ -3,6 +3,7 @@
 // agent registry, and drain on request (SIGTERM via the CLI, or KV control key):
 // stop pulling, finish what is running, publish those results, then close.
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, type Consumer, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
@@ -104,6 +105,7 @@ export class Agent {
     await this.drainWatch.start((reason) => this.drain(reason));
     const ctx: JobContext = {
       nc, js, os, runner: this.runner, agentId: this.id, pool: this.opts.pool, workDir: this.opts.workDir,
+      sourceCacheDir: join(this.opts.workDir, '.source-cache', this.id),
       ackWaitMs: millis(cinfo.config.ack_wait ?? 30_000_000_000), maxDeliver: cinfo.config.max_deliver ?? -1,
       hardStop: this.hardStop.signal, log: this.log,
     };

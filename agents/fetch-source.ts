@@ -1,10 +1,11 @@
 // Fetch a job's source tree at its pinned commit into a fresh directory, with
 // isomorphic-git (no git binary on build hosts). Local repos are read in place,
-// read-only; http(s) repos are cloned into a scratch gitdir first. The tree is
+// read-only; http(s) repos are cloned first (into a per-agent cache, or scratch). The tree is
 // then exported file by file (like `git archive`), so nothing is written to the
 // source repository and the result is exactly the pinned commit's tree.
 import * as fs from 'node:fs';
-import { chmod, mkdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
@@ -55,16 +56,63 @@ async function localGitdir(path: string): Promise<string> {
   throw new SourceResolveError(`source '${path}' is not a git repository`, { path });
 }
 
-async function cloneHttp(url: string, scratch: string, cache: object, log: Logger): Promise<string> {
-  const gitdir = join(scratch, 'git');
+async function cloneHttp(url: string, dir: string, cache: object, log: Logger): Promise<string> {
+  const gitdir = join(dir, 'git');
   const t0 = Date.now();
   try {
-    await git.clone({ fs, http, dir: scratch, gitdir, url, noCheckout: true, singleBranch: false, noTags: true, cache });
+    await git.clone({ fs, http, dir, gitdir, url, noCheckout: true, singleBranch: false, noTags: true, cache });
   } catch (e) {
     throw new SourceResolveError(`cannot clone ${url}: ${(e as Error).message}`, { url }, { cause: e });
   }
   log.debug({ url, ms: Date.now() - t0 }, 'cloned source');
   return gitdir;
+}
+
+async function hasCommit(gitdir: string, oid: string, cache: object): Promise<boolean> {
+  try {
+    const full = oid.length === 40 ? oid : await git.expandOid({ fs, gitdir, oid, cache });
+    await git.readCommit({ fs, gitdir, oid: full, cache });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Serialises use of one cached clone within this process (callers use per-agent cache dirs). */
+const cacheLocks = new Map<string, Promise<unknown>>();
+async function withLock<T>(key: string, f: () => Promise<T>): Promise<T> {
+  const prev = cacheLocks.get(key) ?? Promise.resolve();
+  const next = prev.catch(() => undefined).then(f);
+  cacheLocks.set(key, next);
+  try {
+    return await next;
+  } finally {
+    if (cacheLocks.get(key) === next) cacheLocks.delete(key);
+  }
+}
+
+/**
+ * A remote repo kept between jobs under cacheDir: cloned once, then fetched only
+ * when the pinned commit is missing. A clone broken by a kill mid-write is
+ * dropped and made again, so a bad cache costs one clone, never a build.
+ */
+async function cachedRemote(url: string, commit: string, cacheDir: string, cache: object, log: Logger): Promise<string> {
+  const dir = join(cacheDir, createHash('sha256').update(url).digest('hex').slice(0, 24));
+  const gitdir = join(dir, 'git');
+  const fresh = async () => {
+    await rm(dir, { recursive: true, force: true });
+    return cloneHttp(url, dir, cache, log);
+  };
+  if (!(await stat(join(gitdir, 'HEAD')).catch(() => undefined))) return fresh();
+  if (await hasCommit(gitdir, commit, cache)) return gitdir;
+  try {
+    await git.fetch({ fs, http, dir, gitdir, url, singleBranch: false, tags: false, cache });
+    // Fetched fine: if the commit is still missing, it is not on the server either.
+    return gitdir;
+  } catch (e) {
+    log.warn({ url, err: (e as Error).message }, 'cached clone unusable; cloning afresh');
+    return fresh();
+  }
 }
 
 async function resolveCommit(gitdir: string, pinned: string, cache: object): Promise<string> {
@@ -118,15 +166,30 @@ async function exportTree(gitdir: string, commit: string, dest: string, cache: o
   return files;
 }
 
-/** Fetch `src` into `dest` (created). `scratch` holds a clone for remote sources. */
-export async function fetchSource(src: SourceSpec, dest: string, scratch: string, log: Logger): Promise<FetchedSource> {
+export interface FetchOptions {
+  /** Keep remote clones here between jobs (one directory per URL). Without it, every job clones into scratch. */
+  cacheDir?: string;
+}
+
+/** Fetch `src` into `dest` (created). `scratch` holds a throw-away clone of a remote source when there is no cache. */
+export async function fetchSource(src: SourceSpec, dest: string, scratch: string, log: Logger, opts: FetchOptions = {}): Promise<FetchedSource> {
   const cache = {};
   const subdir = safeSubdir(src.subdir);
   const loc = sourceLocation(src.url);
-  const gitdir = loc.kind === 'local' ? await localGitdir(loc.path) : await cloneHttp(loc.url, scratch, cache, log);
-  const commit = await resolveCommit(gitdir, src.commit, cache);
-  await mkdir(dest, { recursive: true });
-  const files = await exportTree(gitdir, commit, dest, cache, log);
+  if (!HEX.test(src.commit)) throw new SourceResolveError(`pinned commit '${src.commit}' is not a hex commit id`, { commit: src.commit });
+  const exportFrom = async (gitdir: string) => {
+    const commit = await resolveCommit(gitdir, src.commit, cache);
+    await mkdir(dest, { recursive: true });
+    return { commit, files: await exportTree(gitdir, commit, dest, cache, log) };
+  };
+  let got: { commit: string; files: number };
+  if (loc.kind === 'local') got = await exportFrom(await localGitdir(loc.path));
+  else if (!opts.cacheDir) got = await exportFrom(await cloneHttp(loc.url, scratch, cache, log));
+  else {
+    const cacheDir = opts.cacheDir;
+    got = await withLock(`${cacheDir}\0${loc.url}`, async () => exportFrom(await cachedRemote(loc.url, src.commit, cacheDir, cache, log)));
+  }
+  const { commit, files } = got;
   const buildDir = subdir ? join(dest, subdir) : dest;
   if (!(await stat(buildDir).catch(() => undefined))?.isDirectory()) {
     throw new SourceResolveError(`source subdir '${subdir}' does not exist at ${commit}`, { subdir, commit });

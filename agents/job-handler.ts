@@ -26,6 +26,8 @@ export interface JobContext {
   agentId: string;
   pool: string;
   workDir: string;
+  /** Where remote source clones are kept between jobs (private to this agent). */
+  sourceCacheDir?: string;
   /** The consumer's ack wait; working() is sent three times per period. */
   ackWaitMs: number;
   /** The consumer's max_deliver (-1: unbounded). */
@@ -161,7 +163,7 @@ async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLo
   let run: RunOutcome;
   try {
     if (ctx.runner.needsSource) {
-      const src = await timed(timings, 'source', () => fetchSource(job.inputs.source, join(work.root, 'src'), join(root, 'scratch'), log));
+      const src = await timed(timings, 'source', () => fetchSource(job.inputs.source, join(work.root, 'src'), join(root, 'scratch'), log, { cacheDir: ctx.sourceCacheDir }));
       blog.write(`kiln: source ${job.inputs.source.url} at ${src.commit} (${src.files} files)\n`);
       work.sourceDir = src.dir;
       work.buildDir = src.buildDir;
