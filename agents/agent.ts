@@ -2,6 +2,7 @@
 // most `concurrency` jobs at a time, hand each to handleJob, heartbeat into the
 // agent registry, and drain on request (SIGTERM via the CLI, or KV control key):
 // stop pulling, finish what is running, publish those results, then close.
+import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -78,6 +79,11 @@ export class Agent {
     this.runner = opts.runner ?? new DockerRunner({ log: this.log, labels: { 'kiln.agent': this.id } });
   }
 
+  /** Remote clones kept between jobs; survives restarts when the agent has a fixed --id. */
+  get sourceCacheDir(): string {
+    return join(this.opts.workDir, '.source-cache', this.id);
+  }
+
   info(): AgentInfo {
     return {
       id: this.id, pool: this.opts.pool, arch: this.opts.arch, host: hostname(), concurrency: this.concurrency,
@@ -105,7 +111,7 @@ export class Agent {
     await this.drainWatch.start((reason) => this.drain(reason));
     const ctx: JobContext = {
       nc, js, os, runner: this.runner, agentId: this.id, pool: this.opts.pool, workDir: this.opts.workDir,
-      sourceCacheDir: join(this.opts.workDir, '.source-cache', this.id),
+      sourceCacheDir: this.sourceCacheDir,
       ackWaitMs: millis(cinfo.config.ack_wait ?? 30_000_000_000), maxDeliver: cinfo.config.max_deliver ?? -1,
       hardStop: this.hardStop.signal, log: this.log,
     };
@@ -201,7 +207,9 @@ export class Agent {
     // A second close() finds nothing left to release.
     this.heartbeat = undefined;
     this.drainWatch = undefined;
-    const steps = [() => this.done(), () => online() && heartbeat?.stop(), () => online() && drainWatch?.stop()];
+    // A pid-based default id is never seen again: its source cache would only pile up.
+    const dropCache = () => (this.opts.id ? undefined : rm(this.sourceCacheDir, { recursive: true, force: true }));
+    const steps = [() => this.done(), () => online() && heartbeat?.stop(), () => online() && drainWatch?.stop(), dropCache];
     for (const step of steps) {
       try {
         await step();
