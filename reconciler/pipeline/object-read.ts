@@ -18,11 +18,22 @@ async function* fromGet(os: ObjectStore, name: string): Chunks {
 }
 
 /**
- * The object's bytes as chunks, or null when there is no such object. With `jsm`,
- * a one-chunk object is read with one direct message get; otherwise (or for
- * bigger objects) through ObjectStore.get().
+ * The JetStreamManager behind an ObjectStore from @nats-io/obj (its ObjectStoreImpl
+ * keeps one in a public field, though the type does not say so). Undefined when
+ * absent: then reads go through ObjectStore.get(), which is correct, only slower.
  */
-export async function readChunks(os: ObjectStore, name: string, jsm?: JetStreamManager): Promise<Chunks | null> {
+function managerOf(os: ObjectStore): JetStreamManager | undefined {
+  const jsm = (os as { jsm?: JetStreamManager }).jsm;
+  return jsm && typeof jsm.streams?.getMessage === 'function' ? jsm : undefined;
+}
+
+/**
+ * The object's bytes as chunks, or null when there is no such object. A one-chunk
+ * object is read with one direct message get (through `jsm`, or the store's own
+ * manager); bigger ones through ObjectStore.get().
+ */
+export async function readChunks(os: ObjectStore, name: string, jsmIn?: JetStreamManager): Promise<Chunks | null> {
+  const jsm = jsmIn ?? managerOf(os);
   const info = await os.info(name);
   if (!info || info.deleted) return null;
   if (info.size === 0) return (async function* () {})();

@@ -156,7 +156,7 @@ test('pipeline collect - an artifact whose stored bytes do not match its digest 
   const jsm = await js.jetstreamManager();
   for (const fast of [undefined, jsm]) {
     const v = await verifyArtifacts(os, p.result, { jsm: fast });
-    assert.equal(v.failureClass, 'integrity', `${fast ? 'direct chunk read' : 'ObjectStore.get'} detects it`);
+    assert.equal(v.failureClass, 'integrity', `${fast ? 'with an explicit manager' : "with the store's own manager"}: detected`);
   }
   const verified = await verifyArtifacts(os, p.result);
   assert.equal(verified.outcome, 'failed');
