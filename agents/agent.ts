@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jetstream, type Consumer, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type Consumer, type ConsumerMessages } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import { millis, type NatsConnection } from '@nats-io/transport-node';
@@ -116,7 +116,7 @@ export class Agent {
       hardStop: this.hardStop.signal, log: this.log,
     };
     this.log.info({ concurrency: this.concurrency, runner: this.runner.name, ackWaitMs: ctx.ackWaitMs, maxDeliver: ctx.maxDeliver }, 'agent ready');
-    this.loop = this.pull(consumer, js, ctx);
+    this.loop = this.pull(consumer, ctx);
   }
 
   /** Wait for the durable consumer made by the reconciler (ensureTopology); agents never create it. */
@@ -138,7 +138,7 @@ export class Agent {
     return undefined;
   }
 
-  private async pull(consumer: Consumer, _js: JetStreamClient, ctx: JobContext): Promise<void> {
+  private async pull(consumer: Consumer, ctx: JobContext): Promise<void> {
     while (!this.draining) {
       if (this.inFlight.size >= this.concurrency) {
         await new Promise<void>((r) => (this.wake = r));
