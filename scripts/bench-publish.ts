@@ -4,10 +4,11 @@
 //   no-op publish, and a publish that adds one package to the N.
 // Baseline, same run, same pool: `apt-ftparchive packages` (+ gzip -9 of it)
 // + `apt-ftparchive release`, which neither copies, verifies nor signs.
+// Wall and CPU (user+sys) times; every figure is the best of ROUNDS.
 // Prints figures and ratios; asserts nothing.
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,21 +47,39 @@ async function makeDeb(dir: string, i: number): Promise<PublishPackage> {
   return { name, version, arch: 'amd64', files: [{ name: file, path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }] };
 }
 
-/** Run a command with stdout to a file; resolves with the elapsed ms. */
-function timedToFile(cmd: string, args: string[], cwd: string, out: string): Promise<number> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout.pipe(createWriteStream(out));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${cmd} exited ${code}`))));
-  });
+interface Timing {
+  wall: number;
+  /** user + system CPU ms: steadier than wall time on a shared machine. */
+  cpu: number;
 }
 
-function line(label: string, report: PublishReport): void {
+/** Run a command with stdout to a file, under /usr/bin/time for its CPU time. */
+async function timedToFile(cmd: string, args: string[], cwd: string, out: string): Promise<Timing> {
+  const timeFile = `${out}.time`;
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, cmd, ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.pipe(createWriteStream(out));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+  });
+  const wall = performance.now() - t0;
+  const [user, sys] = (await readFile(timeFile, 'utf8')).trim().split(/\s+/).map(Number);
+  return { wall, cpu: (user + sys) * 1000 };
+}
+
+/** publishApt, with the CPU time this process spent in it. */
+async function timedPublish(input: Parameters<typeof publishApt>[0]): Promise<PublishReport & { cpu: number }> {
+  const c = process.cpuUsage();
+  const report = await publishApt(input);
+  const u = process.cpuUsage(c);
+  return { ...report, cpu: (u.user + u.system) / 1000 };
+}
+
+function line(label: string, report: PublishReport & { cpu: number }): void {
   const d = report.durationsMs;
   console.log(
-    `${label.padEnd(34)}${ms(d.total)}   (read ${d.read.toFixed(0)}, index ${d.index.toFixed(0)}, sign ${d.sign.toFixed(0)}, switch ${d.switch.toFixed(0)}, prune ${d.prune.toFixed(0)}; +${report.filesAdded.length} files, ${report.indexesWritten.length} indexes)`,
+    `${label.padEnd(34)}${ms(d.total)}  cpu ${ms(report.cpu)}   (read ${d.read.toFixed(0)}, index ${d.index.toFixed(0)}, sign ${d.sign.toFixed(0)}, switch ${d.switch.toFixed(0)}, prune ${d.prune.toFixed(0)}; +${report.filesAdded.length} files, ${report.indexesWritten.length} indexes)`,
   );
 }
 
@@ -78,31 +97,39 @@ async function main(): Promise<void> {
     console.log(`generate ${N} .debs in-process      ${ms(performance.now() - t)}`);
 
     // The machine is shared: every figure is the best of ROUNDS, measured interleaved.
-    const best = new Map<string, PublishReport>();
-    const keep = (label: string, r: PublishReport) => {
+    const best = new Map<string, PublishReport & { cpu: number }>();
+    const bestCpu = new Map<string, number>();
+    const keep = (label: string, r: PublishReport & { cpu: number }) => {
       const b = best.get(label);
       if (!b || r.durationsMs.total < b.durationsMs.total) best.set(label, r);
+      bestCpu.set(label, Math.min(bestCpu.get(label) ?? Infinity, r.cpu));
     };
     const base = { packages: Infinity, gzip: Infinity, release: Infinity, copy: Infinity };
+    const baseCpu = { packages: Infinity, gzip: Infinity, release: Infinity };
     const one = await makeDeb(debs, N);
     for (let round = 0; round < ROUNDS; round++) {
       const root = join(dir, `repos-${round}`);
-      keep('full', await publishApt({ root, distribution: dist, packages, signer, now: new Date() }));
-      keep('noop', await publishApt({ root, distribution: dist, packages, signer, now: new Date() }));
-      keep('plusOne', await publishApt({ root, distribution: dist, packages: [...packages, one], signer, now: new Date() }));
+      keep('full', await timedPublish({ root, distribution: dist, packages, signer, now: new Date() }));
+      keep('noop', await timedPublish({ root, distribution: dist, packages, signer, now: new Date() }));
+      keep('plusOne', await timedPublish({ root, distribution: dist, packages: [...packages, one], signer, now: new Date() }));
       const linkRoot = join(dir, `repos-linked-${round}`);
-      keep('linked', await publishApt({ root: linkRoot, distribution: dist, packages, signer, now: new Date(), inputs: 'link' }));
+      keep('linked', await timedPublish({ root: linkRoot, distribution: dist, packages, signer, now: new Date(), inputs: 'link' }));
 
       // Baseline on the same pool (the N+1 files now in it).
       const repo = join(root, dist.name);
       const ftp = join(dir, `ftp-${round}`);
       const idx = join(ftp, 'dists/stable/main/binary-amd64');
       await mkdir(idx, { recursive: true });
-      base.packages = Math.min(base.packages, await timedToFile('apt-ftparchive', ['packages', 'pool'], repo, join(idx, 'Packages')));
-      let t = performance.now();
-      await run('gzip', ['-9', '-k', '-n', join(idx, 'Packages')]);
-      base.gzip = Math.min(base.gzip, performance.now() - t);
-      base.release = Math.min(base.release, await timedToFile('apt-ftparchive', ['release', 'dists/stable'], ftp, join(ftp, 'Release')));
+      const pk = await timedToFile('apt-ftparchive', ['packages', 'pool'], repo, join(idx, 'Packages'));
+      const gz = await timedToFile('gzip', ['-9', '-n', '-c', join(idx, 'Packages')], idx, join(idx, 'Packages.gz'));
+      const rel = await timedToFile('apt-ftparchive', ['release', 'dists/stable'], ftp, join(ftp, 'Release'));
+      base.packages = Math.min(base.packages, pk.wall);
+      base.gzip = Math.min(base.gzip, gz.wall);
+      base.release = Math.min(base.release, rel.wall);
+      baseCpu.packages = Math.min(baseCpu.packages, pk.cpu);
+      baseCpu.gzip = Math.min(baseCpu.gzip, gz.cpu);
+      baseCpu.release = Math.min(baseCpu.release, rel.cpu);
+      let t: number;
       // For scale: only copying the same files, which apt-ftparchive does not do and publishApt must.
       t = performance.now();
       await run('cp', ['-r', debs, join(dir, `copy-${round}`)]);
@@ -120,10 +147,11 @@ async function main(): Promise<void> {
     line('kiln no-op publish', best.get('noop')!);
     line(`kiln add one package (${N + 1})`, plusOne);
     const baseline = base.packages + base.gzip + base.release;
-    console.log(`apt-ftparchive packages (${N + 1})     ${ms(base.packages)}`);
-    console.log(`gzip -9 Packages                   ${ms(base.gzip)}`);
-    console.log(`apt-ftparchive release             ${ms(base.release)}`);
-    console.log(`baseline (packages + gzip + release) ${ms(baseline)}   (no copy, no digest check, no signing)`);
+    const baselineCpu = baseCpu.packages + baseCpu.gzip + baseCpu.release;
+    console.log(`apt-ftparchive packages (${N + 1})     ${ms(base.packages)}  cpu ${ms(baseCpu.packages)}`);
+    console.log(`gzip -9 Packages                   ${ms(base.gzip)}  cpu ${ms(baseCpu.gzip)}`);
+    console.log(`apt-ftparchive release             ${ms(base.release)}  cpu ${ms(baseCpu.release)}`);
+    console.log(`baseline (packages + gzip + release) ${ms(baseline)}  cpu ${ms(baselineCpu)}   (no copy, no digest check, no signing)`);
     console.log(`for scale: cp -r of the ${N + 1} .debs    ${ms(base.copy)}   (not in the baseline)`);
 
     const withSign = full.durationsMs.total;
@@ -131,6 +159,8 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`full publish / baseline, signing included  ${(withSign / baseline).toFixed(2)}x   (target <= 1.5x)`);
     console.log(`full publish / baseline, signing excluded  ${(noSign / baseline).toFixed(2)}x`);
+    console.log(`full publish / baseline, CPU time          ${(bestCpu.get('full')! / baselineCpu).toFixed(2)}x   (steadier on a shared machine)`);
+    console.log(`full publish 'link' / baseline, CPU time   ${(bestCpu.get('linked')! / baselineCpu).toFixed(2)}x`);
     console.log(`full publish 'link' / baseline, signed      ${(linked.durationsMs.total / baseline).toFixed(2)}x`);
     console.log(`add-one publish                            ${plusOne.durationsMs.total.toFixed(0)} ms   (target <= 1000 ms)`);
     console.log(`add-one publish / baseline                 ${(plusOne.durationsMs.total / baseline).toFixed(2)}x`);

@@ -1,5 +1,5 @@
 // Publishing: signed apt repositories built from .debs.
-export { publishApt, type PublishInput, type PublishPackage, type PublishFile, type PublishReport } from './apt/publish.ts';
+export { publishApt, releaseDueForRefresh, type PublishInput, type PublishPackage, type PublishFile, type PublishReport } from './apt/publish.ts';
 export { resignRepository, type ResignReport } from './apt/resign.ts';
 export { keyFileName, poolPath, indexArchitectures } from './apt/layout.ts';
 export { readDebControl } from './deb/read-deb.ts';

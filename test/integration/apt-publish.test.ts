@@ -9,7 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { DesiredDistribution } from '../../reconciler/model.ts';
-import { publishApt, resignRepository, type PublishPackage } from '../../reconciler/publish/index.ts';
+import { publishApt, releaseDueForRefresh, resignRepository, type PublishPackage } from '../../reconciler/publish/index.ts';
+import { releaseDate } from '../../reconciler/publish/apt/release-file.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
 import { DigestMismatchError } from '../../schema/errors.ts';
 import { aptInContainer } from '../helpers/apt-container.ts';
@@ -161,6 +162,23 @@ describe('apt publish', () => {
     }
   });
 
+  test('apt publish - an unchanged suite is re-signed once half of validForDays has passed', async () => {
+    const root = join(dir, 'repos');
+    const dist = distribution('validity', { validForDays: 2 });
+    const pkgs = [asPackage(byName.get('hello=1.0-1')!)];
+    const then = new Date(Date.now() - 36 * 3_600_000);
+    const first = await publishApt({ root, distribution: dist, packages: pkgs, signer, now: then });
+    assert.equal(await releaseDueForRefresh(root, dist, new Date(then.getTime() + 3_600_000)), false);
+    const now = new Date();
+    assert.equal(await releaseDueForRefresh(root, dist, now), true);
+    const again = await publishApt({ root, distribution: dist, packages: pkgs, signer, now });
+    assert.equal(again.resigned, true);
+    assert.deepEqual(again.indexesWritten, []);
+    assert.notEqual(again.releaseSha256, first.releaseSha256);
+    const release = await readFile(join(root, 'validity/dists/stable/Release'), 'utf8');
+    assert.match(release, new RegExp(`Valid-Until: ${releaseDate(new Date(now.getTime() + 2 * 86_400_000))}`));
+  });
+
   test('apt publish - a file whose bytes do not match its sha256 is refused and the published repo is unchanged', async () => {
     const root = join(dir, 'repos');
     const dist = distribution('digest');
@@ -234,7 +252,7 @@ describe('apt publish', () => {
     const report = await resignRepository(root, 'renew', renewed, new Date());
     assert.notEqual(report.releases.stable, first.releaseSha256);
     const release = await readFile(join(repo, 'dists/stable/Release'), 'utf8');
-    assert.doesNotMatch(release, new RegExp((await import('../../reconciler/publish/apt/release-file.ts')).releaseDate(new Date(Date.now() - 3_600_000)).slice(0, 16)));
+    assert.doesNotMatch(release, new RegExp(releaseDate(new Date(Date.now() - 3_600_000)).slice(0, 16)));
     const keyAsc = join(repo, 'renew-archive-keyring.asc');
     assert.equal(await readFile(keyAsc, 'utf8'), renewed.publicKeyArmored);
     assert.match(await gpgv(dir, keyAsc, join(repo, 'dists/stable/InRelease')), /Good signature from "Kiln Repo Key 2/);

@@ -5,19 +5,23 @@
 //  - 'copy' (default): read the input, check it, write a copy (temp + rename).
 //    The pool owes nothing to the input afterwards.
 //  - 'link': hard-link the input to a temp name in the pool, check the bytes
-//    through that name, rename. ~4x faster for thousands of small files (no
-//    data written), but pool file and input share an inode: whoever owns the
-//    input must never rewrite it in place (replace it by rename, or leave it).
-//    apt would refuse a changed file (its SHA256 is in the signed index), so
-//    the risk is availability, not integrity. Falls back to copying across
+//    through that name, rename. Faster for thousands of small files (no data
+//    written), but pool file and input share an inode: whoever owns the input
+//    must never rewrite it in place (replace it by rename, or leave it). apt
+//    would refuse a changed file (its SHA256 is in the signed index), so the
+//    risk is availability, not integrity. Falls back to copying across
 //    filesystems. aptly links from its pool the same way.
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { chmod, link, readFile, rename, stat, unlink } from 'node:fs/promises';
+//
+// The file system calls are synchronous on purpose: for small files direct
+// syscalls beat libuv's thread pool by ~2x (scripts/bench-publish); each call
+// here blocks for microseconds and publish.ts yields to the event loop every
+// few milliseconds. Only xz control archives await (WebAssembly decoder).
+import { closeSync, fstatSync, linkSync, openSync, readFileSync, readSync, renameSync, statSync, chmodSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
 import { formatControlParagraph } from '../deb/control-paragraph.ts';
 import { readDebControl } from '../deb/read-deb.ts';
-import { ensureDir, remakeDir, tempNameFor, writeFileAtomic } from './atomic-write.ts';
+import { ensureDirSync, remakeDirSync, tempNameFor, writeFileAtomicSync } from './atomic-write.ts';
 import { digests, sha256Hex, type Digests } from './hashes.ts';
 import { indexableControl } from './packages-index.ts';
 
@@ -38,13 +42,16 @@ export interface Ingested {
   added: boolean;
 }
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
+function existsSync(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
-/**
- * A small file's bytes and mode. Synchronous on purpose: a few short syscalls
- * block this thread for well under a millisecond while libuv's four fs threads
- * do the pool writes; measured, it takes a third off a 5,000-file publish.
- */
+/** A small file's bytes and mode, in three syscalls. */
 function readSmall(path: string, size: number): { bytes: Buffer; mode: number } {
   const fd = openSync(path, 'r');
   try {
@@ -74,47 +81,59 @@ const controlOf = async (file: InputFile, bytes: Buffer) => indexableControl(for
 
 const LINK_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EACCES']);
 
-async function ingestByLink(file: InputFile, target: string): Promise<Ingested | undefined> {
-  await ensureDir(dirname(target));
+function linkToTemp(file: InputFile, target: string): string | undefined {
+  const dir = dirname(target);
+  ensureDirSync(dir);
   const tmp = tempNameFor(target);
-  try {
-    await link(file.path, tmp).catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-      await remakeDir(dirname(target)); // pruned since this process made it (or the input is missing: link fails again)
-      await link(file.path, tmp);
-    });
-  } catch (e) {
-    if (LINK_FALLBACK.has((e as NodeJS.ErrnoException).code ?? '')) return undefined;
-    throw e;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      linkSync(file.path, tmp);
+      return tmp;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (LINK_FALLBACK.has(code)) return undefined;
+      if (code === 'ENOENT' && attempt === 0 && existsSync(file.path)) {
+        remakeDirSync(dir); // the cached dir was pruned since this process made it
+        continue;
+      }
+      throw e;
+    }
   }
+}
+
+async function ingestByLink(file: InputFile, tmp: string, target: string): Promise<Ingested> {
   try {
     const { bytes, mode } = readSmall(tmp, file.size);
     const d = verify(file, bytes);
     const control = await controlOf(file, bytes);
-    if ((mode & 0o444) !== 0o444) await chmod(tmp, 0o644); // apt's _apt user must read it
-    await rename(tmp, target);
+    if ((mode & 0o444) !== 0o444) chmodSync(tmp, 0o644); // apt's _apt user must read it
+    renameSync(tmp, target);
     return { digests: d, control, added: true };
   } catch (e) {
-    await unlink(tmp).catch(() => {});
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
 }
 
 /** Put `file` at `target` (absolute) unless the same bytes are there; refuse other bytes there. */
 export async function ingestPoolFile(file: InputFile, target: string, poolRel: string, mode: IngestMode = 'copy'): Promise<Ingested> {
-  const present = await exists(target);
+  const present = existsSync(target);
   if (mode === 'link' && !present) {
-    const linked = await ingestByLink(file, target);
-    if (linked) return linked;
+    const tmp = linkToTemp(file, target);
+    if (tmp) return ingestByLink(file, tmp, target);
   }
   const { bytes } = readSmall(file.path, file.size);
   const d = verify(file, bytes);
   const control = await controlOf(file, bytes);
   if (present) {
-    const onDisk = sha256Hex(await readFile(target));
+    const onDisk = sha256Hex(readFileSync(target));
     if (onDisk !== d.sha256) throw new PublishInputError(`${poolRel} already exists with other bytes (sha256 ${onDisk.slice(0, 12)}…): bump the version`, { file: poolRel });
     return { digests: d, control, added: false };
   }
-  await writeFileAtomic(target, bytes);
+  writeFileAtomicSync(target, bytes);
   return { digests: d, control, added: true };
 }

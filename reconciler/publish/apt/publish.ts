@@ -83,8 +83,8 @@ interface PlannedFile {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-// Enough in flight to keep libuv's 4 fs threads busy while this thread hashes and parses.
-const READ_CONCURRENCY = 16;
+/** Longest stretch of synchronous pool I/O before other work (NATS, HTTP) gets a turn. */
+const YIELD_EVERY_MS = 5;
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
 /** Check names and shapes before touching anything; hostile names never reach a path. */
@@ -147,16 +147,17 @@ async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arch
   return { control: stored.control, filename: f.poolRel, size: stored.size, sha256: f.file.sha256, md5: stored.md5, component: f.component, package: stored.package, version: stored.version, arch: stored.arch };
 }
 
-async function mapLimited<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
+/** fn over items in order, yielding to the event loop every few ms (fn does short synchronous I/O). */
+async function eachYielding<T, R>(items: T[], fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  let slice = performance.now();
+  for (const item of items) {
+    out.push(await fn(item));
+    if (performance.now() - slice > YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      slice = performance.now();
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  }
   return out;
 }
 
@@ -206,6 +207,17 @@ async function needsSigning(repoDir: string, suite: string, state: RepoState, co
   return false;
 }
 
+/**
+ * Whether the published Release is due for re-signing although nothing changed: half of
+ * `validForDays` has passed. A reconcile pass can call this cheaply and publish the same
+ * content again when it says yes.
+ */
+export async function releaseDueForRefresh(root: string, distribution: DesiredDistribution, now: Date): Promise<boolean> {
+  const state = await loadState(join(root, distribution.name));
+  if (!state.release) return false; // never published: nothing to refresh
+  return Boolean(distribution.validForDays) && now.getTime() - Date.parse(state.release.date) > (distribution.validForDays! * 86_400_000) / 2;
+}
+
 export async function publishApt(input: PublishInput): Promise<PublishReport> {
   const repoDir = join(input.root, input.distribution.name);
   return serialized(repoDir, () => publishLocked(repoDir, input));
@@ -221,7 +233,7 @@ async function publishLocked(repoDir: string, input: PublishInput): Promise<Publ
   const state = await loadState(repoDir);
 
   const added: string[] = [];
-  const entries = await mapLimited(planned, READ_CONCURRENCY, (f) => poolEntry(repoDir, f, state, arches, added, input.inputs ?? 'copy'));
+  const entries = await eachYielding(planned, (f) => poolEntry(repoDir, f, state, arches, added, input.inputs ?? 'copy'));
   const t1 = performance.now();
 
   const indexes = await buildIndexes(repoDir, dist.suite, comps, arches, entries, state);
