@@ -12,7 +12,7 @@ import type { DesiredDistribution } from '../../reconciler/model.ts';
 import { publishApt, releaseDueForRefresh, resignRepository, type PublishPackage } from '../../reconciler/publish/index.ts';
 import { releaseDate } from '../../reconciler/publish/apt/release-file.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
-import { DigestMismatchError } from '../../schema/errors.ts';
+import { DigestMismatchError, PublishError } from '../../schema/errors.ts';
 import { aptInContainer } from '../helpers/apt-container.ts';
 import { writeDeb, type BuiltDeb, type DebSpec } from '../helpers/deb.ts';
 
@@ -177,6 +177,27 @@ describe('apt publish', () => {
     assert.notEqual(again.releaseSha256, first.releaseSha256);
     const release = await readFile(join(root, 'validity/dists/stable/Release'), 'utf8');
     assert.match(release, new RegExp(`Valid-Until: ${releaseDate(new Date(now.getTime() + 2 * 86_400_000))}`));
+  });
+
+  test('apt publish - a live writer holding the repo lock is respected; a dead one is taken over', async () => {
+    const root = join(dir, 'repos');
+    const dist = distribution('locked');
+    const pkgs = [asPackage(byName.get('hello=1.0-1')!)];
+    await run('mkdir', ['-p', join(root, 'locked/.kiln')]);
+    const { spawn } = await import('node:child_process');
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await writeFile(join(root, 'locked/.kiln/lock'), JSON.stringify({ pid: sleeper.pid, host: 'here' }));
+      await assert.rejects(publishApt({ root, distribution: dist, packages: pkgs, signer, now: new Date() }), (e: unknown) => e instanceof PublishError && /being published by process/.test(e.message));
+      await assert.rejects(stat(join(root, 'locked/dists')), { code: 'ENOENT' });
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((r) => sleeper.once('exit', r));
+    }
+    // The pid is gone now: its lock is stale.
+    const report = await publishApt({ root, distribution: dist, packages: pkgs, signer, now: new Date() });
+    assert.equal(report.changed, true);
+    await assert.rejects(stat(join(root, 'locked/.kiln/lock')), { code: 'ENOENT' });
   });
 
   test('apt publish - a file whose bytes do not match its sha256 is refused and the published repo is unchanged', async () => {

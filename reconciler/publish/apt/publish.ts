@@ -20,6 +20,7 @@ import { releaseText, type IndexDigest } from './release-file.ts';
 import { loadState, saveState, type RepoState } from './state.ts';
 import { planSwitch, type SwitchInput } from './switch-plan.ts';
 import { serialized } from './serialize.ts';
+import { withRepoLock } from './repo-lock.ts';
 
 export interface PublishFile {
   name: string;
@@ -220,7 +221,7 @@ export async function releaseDueForRefresh(root: string, distribution: DesiredDi
 
 export async function publishApt(input: PublishInput): Promise<PublishReport> {
   const repoDir = join(input.root, input.distribution.name);
-  return serialized(repoDir, () => publishLocked(repoDir, input));
+  return serialized(repoDir, () => withRepoLock(repoDir, () => publishLocked(repoDir, input)));
 }
 
 async function publishLocked(repoDir: string, input: PublishInput): Promise<PublishReport> {

@@ -1,7 +1,7 @@
 // Key renewal: sign the published Release again with another key, with a new
 // Date (and Valid-Until moved by the same validity period), and publish that
 // key. Index files and the pool are untouched.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../../../schema/errors.ts';
 import type { Signer } from '../../signing/signer.ts';
@@ -11,6 +11,7 @@ import { sha256Hex } from './hashes.ts';
 import { keyFileName } from './layout.ts';
 import { redateRelease } from './release-file.ts';
 import { serialized } from './serialize.ts';
+import { withRepoLock } from './repo-lock.ts';
 import { loadState, saveState } from './state.ts';
 import { planSwitch } from './switch-plan.ts';
 
@@ -23,7 +24,12 @@ export interface ResignReport {
 
 export async function resignRepository(root: string, distName: string, signer: Signer, now: Date): Promise<ResignReport> {
   const repoDir = join(root, distName);
-  return serialized(repoDir, async () => {
+  const published = await stat(join(repoDir, 'dists')).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!published) throw new NotFoundError(`${repoDir}: no published repository to re-sign`, { distribution: distName });
+  return serialized(repoDir, () => withRepoLock(repoDir, async () => {
     const suites = await readdir(join(repoDir, 'dists')).catch(() => [] as string[]);
     const report: ResignReport = { distribution: distName, releases: {}, signedBy: signer.fingerprint };
     const state = await loadState(repoDir);
@@ -50,5 +56,5 @@ export async function resignRepository(root: string, distName: string, signer: S
     if (!keyWritten) throw new NotFoundError(`${repoDir}: no published Release to re-sign`, { distribution: distName });
     await saveState(repoDir, state);
     return report;
-  });
+  }));
 }
