@@ -207,10 +207,22 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
   };
 }
 
-/** One pass under the lease (--once). Throws when another reconciler holds it. */
-export async function reconcileOnce<R>(deps: Pick<WatchDeps<R>, 'runPass' | 'lease' | 'log'>): Promise<R> {
+/**
+ * One pass under the lease (--once). Waits up to `leaseWaitMs` (default 0) for a
+ * peer's lease to be released or to expire (e.g. one that was killed), then
+ * throws LeaseHeldError.
+ */
+export async function reconcileOnce<R>(
+  deps: Pick<WatchDeps<R>, 'runPass' | 'lease' | 'log'> & { leaseWaitMs?: number; signal?: AbortSignal },
+): Promise<R> {
   if (deps.lease) {
-    const l = await deps.lease.acquire();
+    const deadline = Date.now() + (deps.leaseWaitMs ?? 0);
+    let l = await deps.lease.acquire();
+    if (!l.held && deps.leaseWaitMs) deps.log.info({ holder: l.holder, until: l.expiresAt }, 'another reconciler holds the lease; waiting for it');
+    while (!l.held && Date.now() < deadline && !deps.signal?.aborted) {
+      await new Promise((r) => setTimeout(r, 500));
+      l = await deps.lease.acquire();
+    }
     if (!l.held) throw new LeaseHeldError(l.holder, l.expiresAt);
   }
   try {
@@ -219,4 +231,3 @@ export async function reconcileOnce<R>(deps: Pick<WatchDeps<R>, 'runPass' | 'lea
     await deps.lease?.release().catch(() => undefined);
   }
 }
-

@@ -123,8 +123,11 @@ test('pipeline watch - --once refuses while a peer holds the lease', async () =>
   assert.equal((await peer.acquire()).held, true);
   const me = new Lease({ kv, holder: 'me', ttlMs: 30_000, now: () => new Date(), log });
   await assert.rejects(reconcileOnce({ runPass: async () => 'ran', lease: me, log }), { code: 'KILN_LEASE_HELD' });
+  // A peer that dies without releasing: its lease expires, and a waiting --once takes it then.
+  const dying = new Lease({ kv, holder: 'dying', ttlMs: 800, now: () => new Date(), log });
   await peer.release();
-  assert.equal(await reconcileOnce({ runPass: async () => 'ran', lease: me, log }), 'ran');
+  assert.equal((await dying.acquire()).held, true);
+  assert.equal(await reconcileOnce({ runPass: async () => 'ran', lease: me, log, leaseWaitMs: 5000 }), 'ran');
   const entry = await kv.get('reconciler');
   assert.equal(entry?.json<{ holder: string; expiresAt: string }>().expiresAt, new Date(0).toISOString(), 'released after the pass');
 });

@@ -51,7 +51,8 @@ const command: Command = {
     try {
       if (!rec.session) ctx.log.warn('no --nats: builds are planned and recorded but not dispatched or collected');
       if (!flag(args, 'watch')) {
-        const report = await reconcileOnce({ runPass: () => rec.runPass(), lease: rec.lease, log: ctx.log });
+        // A peer's lease expires within its TTL (30 s) even if the peer was killed: wait that long.
+        const report = await reconcileOnce({ runPass: () => rec.runPass(), lease: rec.lease, log: ctx.log, leaseWaitMs: 35_000, signal: ctx.signal });
         const line = formatPassLine({ n: 1, reason: 'once', ...report }, buildCounts(rec.memo.observed?.state));
         const actions = (report.plan?.actions ?? []).map((a) => `  ${a.kind} ${a.reason}: ${a.message}`);
         const waiting = (report.plan?.waiting ?? []).map((w) => `  waiting ${w.reason}: ${w.message}`);
