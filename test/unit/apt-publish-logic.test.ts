@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { indexArchitectures, poolPath, poolPrefix } from '../../reconciler/publish/apt/layout.ts';
 import { entriesForIndex, packagesIndex, packagesStanza, type PoolEntry } from '../../reconciler/publish/apt/packages-index.ts';
 import { decidePrune } from '../../reconciler/publish/apt/prune.ts';
-import { planFiles } from '../../reconciler/publish/apt/publish.ts';
+import { planFiles } from '../../reconciler/publish/apt/plan-files.ts';
 import { redateRelease, releaseDate, releaseText } from '../../reconciler/publish/apt/release-file.ts';
 import { PHASE_ORDER, planSwitch } from '../../reconciler/publish/apt/switch-plan.ts';
 import type { DesiredDistribution } from '../../reconciler/model.ts';

@@ -28,7 +28,9 @@ import { indexableControl } from './packages-index.ts';
 export type IngestMode = 'copy' | 'link';
 
 export interface InputFile {
+  /** File name in the pool, e.g. hello_1.0-1_amd64.deb. */
   name: string;
+  /** A local copy of the .deb. */
   path: string;
   size: number;
   sha256: string;

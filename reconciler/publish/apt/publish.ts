@@ -4,41 +4,29 @@
 // readers (see switch-plan.ts for the order and why).
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { PublishInputError } from '../../../schema/errors.ts';
 import type { DesiredDistribution } from '../../model.ts';
 import type { Signer } from '../../signing/signer.ts';
-import { ingestPoolFile, type IngestMode } from './pool-file.ts';
+import { ingestPoolFile, type IngestMode, type InputFile } from './pool-file.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { signRelease } from './inrelease.ts';
-import { digests, sha256Hex, type Digests } from './hashes.ts';
-import { BY_HASH, components, DEB_FILE_NAME, indexArchitectures, indexDir, keyFileName, poolPath, SOURCE_NAME, suiteDir } from './layout.ts';
-import { entriesForIndex, identity, packagesIndex, packagesStanza, type PoolEntry } from './packages-index.ts';
+import { sha256Hex } from './hashes.ts';
+import { buildIndexes } from './indexes.ts';
+import { planFiles, type PlanPackage, type PlannedFile } from './plan-files.ts';
+import { BY_HASH, components, indexArchitectures, keyFileName, suiteDir } from './layout.ts';
+import { identity, type PoolEntry } from './packages-index.ts';
 import { pruneRepository } from './prune.ts';
-import { releaseText, type IndexDigest } from './release-file.ts';
+import { releaseText } from './release-file.ts';
 import { loadState, saveState, type RepoState } from './state.ts';
 import { planSwitch, type SwitchInput } from './switch-plan.ts';
 import { serialized } from './serialize.ts';
 import { withRepoLock } from './repo-lock.ts';
 
-export interface PublishFile {
-  name: string;
-  sha256: string;
-  size: number;
-  /** A local copy of the .deb. */
-  path: string;
-}
-
-export interface PublishPackage {
-  /** Source package name: the pool directory. */
-  name: string;
-  version: string;
-  arch: string;
-  /** Default: the distribution's first component. */
-  component?: string;
-  files: PublishFile[];
-}
+/** One .deb to publish: a local file and the digest it must have. */
+export type PublishFile = InputFile;
+/** One package (source name, version, build arch) and its .debs; `component` defaults to the first. */
+export type PublishPackage = PlanPackage;
 
 export interface PublishInput {
   /** REPOS root: the repository goes to ROOT/<distribution.name>. */
@@ -76,50 +64,9 @@ export interface PublishReport {
   durationsMs: { read: number; index: number; sign: number; switch: number; prune: number; total: number };
 }
 
-interface PlannedFile {
-  component: string;
-  source: string;
-  file: PublishFile;
-  poolRel: string;
-}
-
-const HEX64 = /^[0-9a-f]{64}$/;
 /** Longest stretch of synchronous pool I/O before other work (NATS, HTTP) gets a turn. */
 const YIELD_EVERY_MS = 5;
 const exists = (p: string) => stat(p).then(() => true, () => false);
-
-/** Check names and shapes before touching anything; hostile names never reach a path. */
-export function planFiles(input: Pick<PublishInput, 'distribution' | 'packages'>): PlannedFile[] {
-  const dist = input.distribution;
-  const where = dist.file || `distribution ${dist.name}`;
-  if (!SOURCE_NAME.test(dist.name)) throw new PublishInputError(`${where}: distribution name '${dist.name}' cannot be a directory name`, { field: 'name' });
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(dist.suite)) throw new PublishInputError(`${where}: suite '${dist.suite}' is not a safe name`, { field: 'suite' });
-  const comps = components(dist);
-  for (const c of comps) if (!/^[a-z0-9][a-z0-9-]*$/.test(c)) throw new PublishInputError(`${where}: component '${c}' is not a safe name`, { field: 'components' });
-  const byPath = new Map<string, PlannedFile>();
-  for (const pkg of input.packages) {
-    const what = `${pkg.name} ${pkg.version} (${pkg.arch})`;
-    if (!SOURCE_NAME.test(pkg.name)) throw new PublishInputError(`${what}: '${pkg.name}' is not a valid source package name`, { package: pkg.name, field: 'name' });
-    const component = pkg.component ?? comps[0];
-    if (!comps.includes(component)) {
-      throw new PublishInputError(`${what}: component '${component}' is not one of ${dist.name}'s components (${comps.join(', ')})`, { package: pkg.name, field: 'component' });
-    }
-    for (const file of pkg.files) {
-      if (!DEB_FILE_NAME.test(file.name)) throw new PublishInputError(`${what}: '${file.name}' is not a .deb file name`, { package: pkg.name, file: file.name });
-      if (!HEX64.test(file.sha256)) throw new PublishInputError(`${what}: ${file.name} has no valid sha256`, { package: pkg.name, file: file.name });
-      const poolRel = poolPath(component, pkg.name, file.name);
-      const seen = byPath.get(poolRel);
-      if (seen && seen.file.sha256 !== file.sha256) {
-        throw new PublishInputError(`${what}: ${file.name} is given twice with different contents (${seen.file.sha256.slice(0, 12)}…, ${file.sha256.slice(0, 12)}…)`, {
-          package: pkg.name,
-          file: file.name,
-        });
-      }
-      byPath.set(poolRel, { component, source: pkg.name, file, poolRel });
-    }
-  }
-  return [...byPath.values()];
-}
 
 /** Bring one .deb into the pool (if new) and return its index entry. */
 async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arches: string[], added: string[], mode: IngestMode): Promise<PoolEntry> {
@@ -157,43 +104,6 @@ async function eachYielding<T, R>(items: T[], fn: (t: T) => Promise<R>): Promise
     if (performance.now() - slice > YIELD_EVERY_MS) {
       await new Promise((resolve) => setImmediate(resolve));
       slice = performance.now();
-    }
-  }
-  return out;
-}
-
-interface BuiltIndexes {
-  digests: IndexDigest[];
-  changed: SwitchInput['indexes'];
-}
-
-/** Every Packages{,.gz} of the suite; only those whose content changed are returned for writing. */
-async function buildIndexes(repoDir: string, suite: string, comps: string[], arches: string[], entries: PoolEntry[], state: RepoState): Promise<BuiltIndexes> {
-  const out: BuiltIndexes = { digests: [], changed: [] };
-  const stanzas = new Map<PoolEntry, string>();
-  const stanzaOf = (e: PoolEntry) => stanzas.get(e) ?? (stanzas.set(e, packagesStanza(e)), stanzas.get(e)!);
-  for (const comp of comps) {
-    for (const arch of arches) {
-      const dir = indexDir(comp, arch);
-      const text = packagesIndex(entriesForIndex(entries, comp, arch), stanzaOf);
-      const plain = digests(text);
-      const prev = state.indexes[`${dir}/Packages`];
-      const prevGz = state.indexes[`${dir}/Packages.gz`];
-      const onDisk = async (d: Digests, name: string) =>
-        (await exists(join(repoDir, suiteDir(suite), dir, BY_HASH, d.sha256))) && (await exists(join(repoDir, suiteDir(suite), dir, name)));
-      if (prev?.sha256 === plain.sha256 && prevGz && (await onDisk(prev, 'Packages')) && (await onDisk(prevGz, 'Packages.gz'))) {
-        out.digests.push({ path: `${dir}/Packages`, ...prev }, { path: `${dir}/Packages.gz`, ...prevGz });
-        continue;
-      }
-      const gz = gzipSync(text, { level: 9 });
-      const files: Array<[string, Uint8Array, Digests]> = [
-        ['Packages', Buffer.from(text), plain],
-        ['Packages.gz', gz, digests(gz)],
-      ];
-      for (const [name, data, d] of files) {
-        out.digests.push({ path: `${dir}/${name}`, ...d });
-        out.changed.push({ path: `${suiteDir(suite)}/${dir}/${name}`, byHashPath: `${suiteDir(suite)}/${dir}/${BY_HASH}/${d.sha256}`, data });
-      }
     }
   }
   return out;

@@ -1,0 +1,59 @@
+// The files a publish will place, checked before anything is touched: hostile
+// names never reach a path. Pure.
+import { PublishInputError } from '../../../schema/errors.ts';
+import type { DesiredDistribution } from '../../model.ts';
+import { components, DEB_FILE_NAME, poolPath, SOURCE_NAME } from './layout.ts';
+import type { InputFile } from './pool-file.ts';
+
+export interface PlanPackage {
+  /** Source package name: the pool directory. */
+  name: string;
+  version: string;
+  arch: string;
+  /** Default: the distribution's first component. */
+  component?: string;
+  files: InputFile[];
+}
+
+export interface PlannedFile {
+  component: string;
+  source: string;
+  file: InputFile;
+  poolRel: string;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Check names and shapes before touching anything; hostile names never reach a path. */
+export function planFiles(input: { distribution: DesiredDistribution; packages: PlanPackage[] }): PlannedFile[] {
+  const dist = input.distribution;
+  const where = dist.file || `distribution ${dist.name}`;
+  if (!SOURCE_NAME.test(dist.name)) throw new PublishInputError(`${where}: distribution name '${dist.name}' cannot be a directory name`, { field: 'name' });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(dist.suite)) throw new PublishInputError(`${where}: suite '${dist.suite}' is not a safe name`, { field: 'suite' });
+  const comps = components(dist);
+  for (const c of comps) if (!/^[a-z0-9][a-z0-9-]*$/.test(c)) throw new PublishInputError(`${where}: component '${c}' is not a safe name`, { field: 'components' });
+  const byPath = new Map<string, PlannedFile>();
+  for (const pkg of input.packages) {
+    const what = `${pkg.name} ${pkg.version} (${pkg.arch})`;
+    if (!SOURCE_NAME.test(pkg.name)) throw new PublishInputError(`${what}: '${pkg.name}' is not a valid source package name`, { package: pkg.name, field: 'name' });
+    const component = pkg.component ?? comps[0];
+    if (!comps.includes(component)) {
+      throw new PublishInputError(`${what}: component '${component}' is not one of ${dist.name}'s components (${comps.join(', ')})`, { package: pkg.name, field: 'component' });
+    }
+    for (const file of pkg.files) {
+      if (!DEB_FILE_NAME.test(file.name)) throw new PublishInputError(`${what}: '${file.name}' is not a .deb file name`, { package: pkg.name, file: file.name });
+      if (!HEX64.test(file.sha256)) throw new PublishInputError(`${what}: ${file.name} has no valid sha256`, { package: pkg.name, file: file.name });
+      const poolRel = poolPath(component, pkg.name, file.name);
+      const seen = byPath.get(poolRel);
+      if (seen && seen.file.sha256 !== file.sha256) {
+        throw new PublishInputError(`${what}: ${file.name} is given twice with different contents (${seen.file.sha256.slice(0, 12)}…, ${file.sha256.slice(0, 12)}…)`, {
+          package: pkg.name,
+          file: file.name,
+        });
+      }
+      byPath.set(poolRel, { component, source: pkg.name, file, poolRel });
+    }
+  }
+  return [...byPath.values()];
+}
+
