@@ -2,14 +2,12 @@
 // versions and by-hash indexes of earlier publishes. A file is first marked
 // retired (in state) and removed once it has been unreferenced for
 // `retainMs`, so a client that read the previous Release can still finish.
-import { readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { readdir, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isTempName } from './atomic-write.ts';
 import { BY_HASH, POOL_DIR } from './layout.ts';
 import type { RepoState } from './state.ts';
 
-/** Temp files older than this are leftovers of a killed writer. */
-const STALE_TEMP_MS = 10 * 60_000;
 
 async function filesUnder(repoDir: string, rel: string): Promise<string[]> {
   try {
@@ -65,15 +63,17 @@ export async function pruneRepository(opts: {
   referenced: Set<string>;
   now: Date;
   retainMs: number;
+  /** Walk the whole pool even if nothing seems to have left it (after a writer crashed). */
+  forceScan?: boolean;
   saveState: () => Promise<void>;
 }): Promise<{ removed: string[]; retired: string[]; scannedPool: boolean }> {
   const { repoDir, state, now } = opts;
-  const scanPool = needsPoolScan(state, opts.referenced, now);
+  const scanPool = opts.forceScan === true || needsPoolScan(state, opts.referenced, now);
   const all = await candidateFiles(repoDir, scanPool);
   if (scanPool) state.lastFullScan = now.toISOString();
-  const temps = all.filter((p) => isTempName(p.slice(p.lastIndexOf('/') + 1)));
+  const temps = new Set(all.filter((p) => isTempName(p.slice(p.lastIndexOf('/') + 1))));
   const decision = decidePrune(
-    all.filter((p) => !temps.includes(p)),
+    all.filter((p) => !temps.has(p)),
     opts.referenced,
     state.retired,
     now,
@@ -81,10 +81,8 @@ export async function pruneRepository(opts: {
   );
   for (const p of decision.revive) delete state.retired[p];
   for (const p of decision.retire) state.retired[p] = now.toISOString();
-  for (const p of temps) {
-    const s = await stat(join(repoDir, p)).catch(() => undefined);
-    if (s && now.getTime() - s.mtimeMs > STALE_TEMP_MS) await unlink(join(repoDir, p)).catch(() => {});
-  }
+  // The caller holds the repository lock: no temp file belongs to a live writer.
+  for (const p of temps) await unlink(join(repoDir, p)).catch(() => {});
   // Forget first, delete second: a kill in between leaves an unknown file (found
   // by the next pool scan), never a state that claims a deleted file.
   for (const p of decision.remove) {

@@ -131,10 +131,10 @@ export async function releaseDueForRefresh(root: string, distribution: DesiredDi
 
 export async function publishApt(input: PublishInput): Promise<PublishReport> {
   const repoDir = join(input.root, input.distribution.name);
-  return serialized(repoDir, () => withRepoLock(repoDir, () => publishLocked(repoDir, input)));
+  return serialized(repoDir, () => withRepoLock(repoDir, (tookOver) => publishLocked(repoDir, input, tookOver)));
 }
 
-async function publishLocked(repoDir: string, input: PublishInput): Promise<PublishReport> {
+async function publishLocked(repoDir: string, input: PublishInput, afterCrash: boolean): Promise<PublishReport> {
   const t0 = performance.now();
   const { distribution: dist, signer, now } = input;
   const log = input.log?.child({ component: 'publish-apt', distribution: dist.name });
@@ -178,7 +178,7 @@ async function publishLocked(repoDir: string, input: PublishInput): Promise<Publ
 
   const referenced = new Set<string>(planned.map((f) => f.poolRel));
   for (const d of indexes.digests) referenced.add(`${suiteDir(dist.suite)}/${d.path.slice(0, d.path.lastIndexOf('/'))}/${BY_HASH}/${d.sha256}`);
-  const pruned = await pruneRepository({ repoDir, state, referenced, now, retainMs: (input.retainSeconds ?? 600) * 1000, saveState: () => saveState(repoDir, state) });
+  const pruned = await pruneRepository({ repoDir, state, referenced, now, retainMs: (input.retainSeconds ?? 600) * 1000, forceScan: afterCrash, saveState: () => saveState(repoDir, state) });
   if (pruned.removed.length || pruned.retired.length || pruned.scannedPool) await saveState(repoDir, state);
   const t5 = performance.now();
 

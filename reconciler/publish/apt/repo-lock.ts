@@ -29,10 +29,13 @@ async function tryCreate(path: string): Promise<boolean> {
   }
 }
 
-export async function withRepoLock<T>(repoDir: string, fn: () => Promise<T>): Promise<T> {
+/** Run fn holding the lock; fn learns whether a dead writer's lock was taken over (a crash to clean up after). */
+export async function withRepoLock<T>(repoDir: string, fn: (tookOver: boolean) => Promise<T>): Promise<T> {
   const path = join(repoDir, LOCK);
   await ensureDir(join(repoDir, '.kiln'));
+  let tookOver = false;
   if (!(await tryCreate(path))) {
+    tookOver = true;
     const holder = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { pid: number; host: string }, () => undefined);
     if (holder && holder.pid !== process.pid && alive(holder.pid)) {
       throw new PublishError(`${repoDir} is being published by process ${holder.pid}; try again when it is done`, { repo: repoDir, pid: holder.pid });
@@ -41,7 +44,7 @@ export async function withRepoLock<T>(repoDir: string, fn: () => Promise<T>): Pr
     if (!(await tryCreate(path))) throw new PublishError(`${repoDir}: another process took the publish lock first; try again`, { repo: repoDir });
   }
   try {
-    return await fn();
+    return await fn(tookOver);
   } finally {
     await unlink(path).catch(() => {});
   }
