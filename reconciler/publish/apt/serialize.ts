@@ -1,6 +1,6 @@
 // One publish at a time per repository within this process: two overlapping
-// publishes of one repo would race on its state file. Across processes the
-// reconciler's lease guarantees a single writer.
+// publishes of one repo would race on its state file. Across processes,
+// repo-lock.ts.
 const tails = new Map<string, Promise<unknown>>();
 
 export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
