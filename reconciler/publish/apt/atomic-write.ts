@@ -9,8 +9,13 @@ import { basename, dirname, join } from 'node:path';
 
 export const TEMP_MARK = '.tmp-';
 
+// pid + a per-process counter is unique: one writer per repository holds the lock,
+// and a random part would cost more CPU than it buys (thousands per publish).
+let tempSeq = 0;
+const run = randomBytes(3).toString('hex'); // distinguishes reused pids across restarts
+
 export function tempNameFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
+  return join(dirname(path), `.${basename(path)}${TEMP_MARK}${process.pid}-${run}-${++tempSeq}`);
 }
 
 export function isTempName(name: string): boolean {
@@ -65,12 +70,14 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 // direct syscalls than through libuv's thread pool (measured in
 // scripts/bench-publish); callers yield to the event loop every few ms.
 
-export function ensureDirSync(dir: string): void {
-  if (made.has(dir)) return;
+/** mkdir -p; true when `dir` itself was created just now (so nothing can be in it yet). */
+export function ensureDirSync(dir: string): boolean {
+  if (made.has(dir)) return false;
   const first = mkdirSync(dir, { recursive: true, mode: 0o755 });
   if (first && UMASK_NARROWS) for (let d = dir; d.length >= first.length; d = dirname(d)) chmodSync(d, 0o755);
   if (made.size > 100_000) made.clear();
   made.add(dir);
+  return first !== undefined;
 }
 
 export function remakeDirSync(dir: string): void {

@@ -53,14 +53,14 @@ function existsSync(path: string): boolean {
   }
 }
 
-/** A small file's bytes and mode, in three syscalls. */
-function readSmall(path: string, size: number): { bytes: Buffer; mode: number } {
+/** A small file's bytes (and mode when asked), in three syscalls (four). */
+function readSmall(path: string, size: number, withMode = false): { bytes: Buffer; mode: number } {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(size + 1);
     let got = 0;
     for (let n = -1; n !== 0 && got < buf.length; got += n) n = readSync(fd, buf, got, buf.length - got, got);
-    const mode = fstatSync(fd).mode;
+    const mode = withMode ? fstatSync(fd).mode : 0;
     return { bytes: got > size ? readFileSync(path) : buf.subarray(0, got), mode };
   } finally {
     closeSync(fd);
@@ -105,7 +105,7 @@ function linkToTemp(file: InputFile, target: string): string | undefined {
 
 async function ingestByLink(file: InputFile, tmp: string, target: string): Promise<Ingested> {
   try {
-    const { bytes, mode } = readSmall(tmp, file.size);
+    const { bytes, mode } = readSmall(tmp, file.size, true);
     const d = verify(file, bytes);
     const control = await controlOf(file, bytes);
     if ((mode & 0o444) !== 0o444) chmodSync(tmp, 0o644); // apt's _apt user must read it
@@ -123,7 +123,8 @@ async function ingestByLink(file: InputFile, tmp: string, target: string): Promi
 
 /** Put `file` at `target` (absolute) unless the same bytes are there; refuse other bytes there. */
 export async function ingestPoolFile(file: InputFile, target: string, poolRel: string, mode: IngestMode = 'copy'): Promise<Ingested> {
-  const present = existsSync(target);
+  // A directory made just now is empty: no need to look for the target (most files of a first publish).
+  const present = !ensureDirSync(dirname(target)) && existsSync(target);
   if (mode === 'link' && !present) {
     const tmp = linkToTemp(file, target);
     if (tmp) return ingestByLink(file, tmp, target);

@@ -65,12 +65,14 @@ export async function pruneRepository(opts: {
   retainMs: number;
   /** Walk the whole pool even if nothing seems to have left it (after a writer crashed). */
   forceScan?: boolean;
+  /** The pool holds only what this publish wrote (it did not exist before): nothing to find there. */
+  skipScan?: boolean;
   saveState: () => Promise<void>;
 }): Promise<{ removed: string[]; retired: string[]; scannedPool: boolean }> {
   const { repoDir, state, now } = opts;
-  const scanPool = opts.forceScan === true || needsPoolScan(state, opts.referenced, now);
+  const scanPool = opts.forceScan === true || (!opts.skipScan && needsPoolScan(state, opts.referenced, now));
   const all = await candidateFiles(repoDir, scanPool);
-  if (scanPool) state.lastFullScan = now.toISOString();
+  if (scanPool || opts.skipScan) state.lastFullScan = now.toISOString();
   const temps = new Set(all.filter((p) => isTempName(p.slice(p.lastIndexOf('/') + 1))));
   const decision = decidePrune(
     all.filter((p) => !temps.has(p)),
@@ -105,7 +107,7 @@ export async function pruneRepository(opts: {
   // Drop cached control data no pool file refers to any more.
   const live = new Set(Object.values(state.pool));
   for (const sha of Object.keys(state.files)) if (!live.has(sha)) delete state.files[sha];
-  return { removed, retired: decision.retire, scannedPool: scanPool };
+  return { removed, retired: decision.retire, scannedPool: scanPool || opts.skipScan === true };
 }
 
 async function removeEmptyParents(repoDir: string, rel: string): Promise<void> {

@@ -14,7 +14,7 @@ import { signRelease } from './inrelease.ts';
 import { sha256Hex } from './hashes.ts';
 import { buildIndexes } from './indexes.ts';
 import { planFiles, type PlanPackage, type PlannedFile } from './plan-files.ts';
-import { BY_HASH, components, indexArchitectures, keyFileName, suiteDir } from './layout.ts';
+import { BY_HASH, components, indexArchitectures, keyFileName, POOL_DIR, suiteDir } from './layout.ts';
 import { identity, type PoolEntry } from './packages-index.ts';
 import { pruneRepository } from './prune.ts';
 import { releaseText } from './release-file.ts';
@@ -143,6 +143,8 @@ async function publishLocked(repoDir: string, input: PublishInput, afterCrash: b
   const arches = indexArchitectures(dist);
   const state = await loadState(repoDir);
 
+  // A repository with no pool yet has no leftovers for prune to look for.
+  const poolWasEmpty = !(await exists(join(repoDir, POOL_DIR)));
   const added: string[] = [];
   const entries = await eachYielding(planned, (f) => poolEntry(repoDir, f, state, arches, added, input.inputs ?? 'copy'));
   const t1 = performance.now();
@@ -178,7 +180,7 @@ async function publishLocked(repoDir: string, input: PublishInput, afterCrash: b
 
   const referenced = new Set<string>(planned.map((f) => f.poolRel));
   for (const d of indexes.digests) referenced.add(`${suiteDir(dist.suite)}/${d.path.slice(0, d.path.lastIndexOf('/'))}/${BY_HASH}/${d.sha256}`);
-  const pruned = await pruneRepository({ repoDir, state, referenced, now, retainMs: (input.retainSeconds ?? 600) * 1000, forceScan: afterCrash, saveState: () => saveState(repoDir, state) });
+  const pruned = await pruneRepository({ repoDir, state, referenced, now, retainMs: (input.retainSeconds ?? 600) * 1000, forceScan: afterCrash, skipScan: poolWasEmpty && !afterCrash, saveState: () => saveState(repoDir, state) });
   if (pruned.removed.length || pruned.retired.length || pruned.scannedPool) await saveState(repoDir, state);
   const t5 = performance.now();
 
