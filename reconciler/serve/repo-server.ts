@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { Logger } from 'pino';
-import { contentType, notModified, resolveRequestPath } from './request-path.ts';
+import { cacheControl, contentType, notModified, resolveRequestPath } from './request-path.ts';
 
 export interface RepoServerOptions {
   root: string;
@@ -60,7 +60,7 @@ async function serveFile(root: string, req: IncomingMessage, res: ServerResponse
       fail(res, 404, 'not found');
       return 404;
     }
-    const headers = { 'Last-Modified': st.mtime.toUTCString(), 'Content-Type': contentType(verdict.rel) };
+    const headers = { 'Last-Modified': st.mtime.toUTCString(), 'Content-Type': contentType(verdict.rel), 'Cache-Control': cacheControl(verdict.rel) };
     if (notModified(req.headers['if-modified-since'], st.mtimeMs)) {
       res.writeHead(304, headers);
       res.end();

@@ -46,3 +46,11 @@ export function contentType(rel: string): string {
   const dot = base.lastIndexOf('.');
   return (dot > 0 && TYPES[base.slice(dot)]) || (/^(In)?Release$|^Packages$/.test(base) ? 'text/plain; charset=utf-8' : 'application/octet-stream');
 }
+
+/**
+ * Pool files and by-hash indexes never change under their name: caches may keep
+ * them. Everything else (InRelease, Release, named indexes, the key) must be revalidated.
+ */
+export function cacheControl(rel: string): string {
+  return /(^|\/)pool\/|\/by-hash\//.test(rel) ? 'public, max-age=31536000, immutable' : 'no-cache';
+}

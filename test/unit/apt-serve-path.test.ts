@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { contentType, notModified, resolveRequestPath } from '../../reconciler/serve/request-path.ts';
+import { cacheControl, contentType, notModified, resolveRequestPath } from '../../reconciler/serve/request-path.ts';
 import { parseListen } from '../../reconciler/cli/commands/serve.ts';
 
 test('serve path - plain paths resolve, traversal and hidden files do not', () => {
@@ -28,4 +28,11 @@ test('serve path - content types and --listen parsing', () => {
   assert.deepEqual(parseListen('[::1]:9'), { host: '::1', port: 9 });
   assert.deepEqual(parseListen('8081'), { host: '127.0.0.1', port: 8081 });
   assert.throws(() => parseListen('host:99999'), /--listen takes HOST:PORT/);
+});
+
+test('serve path - pool files and by-hash indexes are immutable, the rest is revalidated', () => {
+  assert.match(cacheControl('stable/pool/main/h/hello/hello_1_all.deb'), /immutable/);
+  assert.match(cacheControl('stable/dists/stable/main/binary-amd64/by-hash/SHA256/ab12'), /immutable/);
+  assert.equal(cacheControl('stable/dists/stable/InRelease'), 'no-cache');
+  assert.equal(cacheControl('stable/dists/stable/main/binary-amd64/Packages.gz'), 'no-cache');
 });
