@@ -99,6 +99,7 @@ export const buildRecordSchema = {
     state: { enum: ['queued', 'succeeded', 'failed'] },
     attempts: { type: 'array', items: attemptSchema },
     retryAt: { ...isoTime, description: 'When a retryable failure may be dispatched again.' },
+    retryBase: { type: 'integer', minimum: 0, description: 'Attempts up to this number were before the last `kiln retry`; they do not count against maxAttempts.' },
     failure: {
       type: 'object',
       additionalProperties: false,

@@ -50,7 +50,7 @@ async function generateRepo(n: number): Promise<string> {
 async function commitChange(dir: string, i: number): Promise<string> {
   const { writeFile } = await import('node:fs/promises');
   await writeFile(join(dir, 'packages', `${pkgName(i)}.yaml`), pkgYaml(i, 1));
-  await run('git', ['commit', '-qam', `rebuild ${pkgName(i)}`], { cwd: dir, env: GIT_ENV });
+  await run('git', ['-c', 'gc.auto=0', 'commit', '-qam', `rebuild ${pkgName(i)}`], { cwd: dir, env: GIT_ENV });
   return (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
 }
 
@@ -121,7 +121,7 @@ async function bench(n: number, signer: Signer) {
       statusCommit1000Ms: statusCommit.ms,
     };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 });
   }
 }
 

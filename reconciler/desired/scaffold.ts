@@ -22,6 +22,17 @@ export interface ScaffoldResult {
   metadataRepo: string;
   commit: string;
   sources: Array<{ name: string; path: string; commit: string }>;
+  /** The trusted committer key, when the repo was initialised with one. */
+  committer?: { keyFile: string; fingerprint: string };
+}
+
+/** A committer who signs the first commit; kiln.yaml then trusts only this key. */
+export interface Committer {
+  /** Slug for keys/<slug>.asc. */
+  slug: string;
+  fingerprint: string;
+  publicKeyArmored: string;
+  signDetached(payload: string): Promise<string>;
 }
 
 /** DIR must not exist or be empty. */
@@ -37,11 +48,36 @@ async function assertEmpty(dir: string, what: string): Promise<void> {
   if (entries.length > 0) throw new UsageError(`${what} ${dir} is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}); choose a new directory`);
 }
 
-/** git init -b main, add everything, commit; returns the commit id. */
-async function commitAll(dir: string, message: string, author: Author): Promise<string> {
+/** git init -b main, add everything, commit (signed when a committer is given); returns the commit id. */
+async function commitAll(dir: string, message: string, author: Author, committer?: Committer): Promise<string> {
   await git.init({ fs, dir, defaultBranch: 'main' });
   await git.add({ fs, dir, filepath: '.' });
-  return git.commit({ fs, dir, message, author });
+  if (!committer) return git.commit({ fs, dir, message, author });
+  return git.commit({
+    fs,
+    dir,
+    message,
+    author,
+    signingKey: committer.fingerprint,
+    onSign: async ({ payload }) => ({ signature: await committer.signDetached(payload) }),
+  });
+}
+
+/** Trust exactly the committer's key: keys/<slug>.asc, and signatures required from the first commit on. */
+async function trustCommitter(dir: string, committer: Committer): Promise<string> {
+  const keyFile = `${METADATA_LAYOUT.keysDir}/${committer.slug}.asc`;
+  await mkdir(join(dir, METADATA_LAYOUT.keysDir), { recursive: true });
+  await writeFile(join(dir, keyFile), committer.publicKeyArmored);
+  const config = join(dir, METADATA_LAYOUT.config);
+  const text = (await readFile(config, 'utf8'))
+    .replace(/^(\s+keys:[ \t]*)\[\]/m, (_, lead: string) => `${lead}[${keyFile}]`)
+    .replace(/^(\s+requireSignedCommits:[ \t]*)false/m, (_, lead: string) => `${lead}true`);
+  const doc = parseDocument(text);
+  if (doc.getIn(['trust', 'requireSignedCommits']) !== true || !JSON.stringify(doc.getIn(['trust', 'keys'])).includes(keyFile)) {
+    throw new Error(`could not set the trust section of ${config}`);
+  }
+  await writeFile(config, text);
+  return keyFile;
 }
 
 /**
@@ -73,7 +109,7 @@ export function sourcesDirFor(metadataDir: string): string {
   return `${resolve(metadataDir)}-sources`;
 }
 
-export async function scaffold(opts: { dir: string; example: boolean; author: Author }): Promise<ScaffoldResult> {
+export async function scaffold(opts: { dir: string; example: boolean; author: Author; committer?: Committer }): Promise<ScaffoldResult> {
   const dir = resolve(opts.dir);
   const sourcesDir = sourcesDirFor(dir);
   await assertEmpty(dir, 'metadata repo directory');
@@ -90,6 +126,7 @@ export async function scaffold(opts: { dir: string; example: boolean; author: Au
     // Relative, so the pair of directories can move together.
     await rewriteSourceGit(join(dir, METADATA_LAYOUT.packagesDir, 'hello-kiln.yaml'), relative(dir, sourceRepo) || '.');
   }
-  const commit = await commitAll(dir, opts.example ? `kiln init --example (${basename(dir)})` : 'kiln init', opts.author);
-  return { metadataRepo: dir, commit, sources };
+  const keyFile = opts.committer ? await trustCommitter(dir, opts.committer) : undefined;
+  const commit = await commitAll(dir, opts.example ? `kiln init --example (${basename(dir)})` : 'kiln init', opts.author, opts.committer);
+  return { metadataRepo: dir, commit, sources, ...(opts.committer && keyFile ? { committer: { keyFile, fingerprint: opts.committer.fingerprint } } : {}) };
 }

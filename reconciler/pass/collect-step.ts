@@ -3,7 +3,7 @@
 // sign them. Nothing is acked here: the pass acks after its status commit.
 import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
-import { fetchArtifact, fetchResults, verifyArtifacts, type PendingResult } from '../pipeline/collect.ts';
+import { fetchArtifact, fetchResults, verifyResults, type PendingResult } from '../pipeline/collect.ts';
 import type { Signer } from '../signing/signer.ts';
 import { signArtifacts } from '../trust/index.ts';
 import type { PipelineNats } from './deps.ts';
@@ -16,7 +16,9 @@ export interface Collected {
 
 /** Fetch each artifact into the local cache and sign it; signArtifacts re-hashes the bytes it signs. */
 async function signVerified(nats: PipelineNats, result: BuildResult, signer: Signer, artifactsDir: string): Promise<Array<[string, string]>> {
-  const files = await Promise.all(result.artifacts.map(async (a) => ({ sha256: a.sha256, path: await fetchArtifact(nats.objectStore, a.sha256, artifactsDir) })));
+  const files = await Promise.all(
+    result.artifacts.map(async (a) => ({ sha256: a.sha256, path: await fetchArtifact(nats.objectStore, a.sha256, artifactsDir, { jsm: nats.jsm }) })),
+  );
   return [...(await signArtifacts(signer, files))];
 }
 
@@ -26,9 +28,10 @@ export async function collectResults(
 ): Promise<Collected> {
   const pending = await fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log });
   const collected: Collected = { pending, results: [], signatures: new Map() };
-  for (const p of pending) {
-    const result = await verifyArtifacts(nats.objectStore, p.result);
-    if (result.outcome === 'failed' && p.result.outcome === 'succeeded') {
+  // Verified concurrently; verification fills the local artifact cache, so signing reads local files.
+  const verified = await verifyResults(nats.objectStore, pending.map((p) => p.result), { cacheDir: opts.artifactsDir, jsm: nats.jsm, concurrency: 16 });
+  for (const [i, result] of verified.entries()) {
+    if (result.outcome === 'failed' && pending[i].result.outcome === 'succeeded') {
       opts.log.warn({ buildKey: result.key, reason: result.reason }, 'artifact verification failed; recording the build as failed');
     }
     if (result.outcome === 'succeeded') collected.signatures.set(result.key, await signVerified(nats, result, opts.signer, opts.artifactsDir));

@@ -101,7 +101,7 @@ export function applyResult(
   }
 
   const logTail = tail(result.logTail);
-  const exhausted = result.attempt >= policy.maxAttempts;
+  const exhausted = result.attempt - (base.retryBase ?? 0) >= policy.maxAttempts;
   const retryable = isRetryable(cls) && !exhausted;
   const record: BuildRecord = {
     ...withoutOutcome(base),
@@ -133,6 +133,8 @@ export function requestRetry(existing: BuildRecord, now: Date, by?: string): Bui
   return {
     ...existing,
     retryAt: at,
+    // A fresh budget of attempts: those made so far no longer count against maxAttempts.
+    retryBase: Math.max(0, ...existing.attempts.map((a) => a.n)),
     failure: { ...existing.failure, retryable: true, reason: `${existing.failure.reason} — retry requested${by ? ` by ${by}` : ''}` },
   };
 }

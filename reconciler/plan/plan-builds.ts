@@ -56,7 +56,9 @@ function decide(
   if (!record) {
     return { state: 'pending', build: { attempt: 1, reason: REASONS.buildNew, message: `${what} has never been built with these inputs` } };
   }
+  // Attempts before the last `kiln retry` do not count against the limit.
   const attempts = record.attempts.length;
+  const counted = record.attempts.filter((a) => a.n > (record.retryBase ?? 0)).length;
   if (record.state === 'succeeded') return { state: 'succeeded' };
   if (record.state === 'queued') {
     const last = lastAttempt(record);
@@ -64,7 +66,7 @@ function decide(
     if (opts.now.getTime() < deadline) {
       return { state: 'pending', wait: { reason: WAIT_REASONS.building, message: `${what} is queued or building (attempt ${attempts} of ${maxAttempts})` } };
     }
-    if (attempts < maxAttempts) {
+    if (counted < maxAttempts) {
       return {
         state: 'pending',
         build: { attempt: attempts + 1, reason: REASONS.buildRequeue, message: `${what} got no result since ${last?.dispatchedAt}; dispatching attempt ${attempts + 1} of ${maxAttempts}` },
@@ -74,7 +76,7 @@ function decide(
   }
   // failed
   const failure = record.failure;
-  if (failure?.retryable && attempts < maxAttempts) {
+  if (failure?.retryable && counted < maxAttempts) {
     const retryAt = record.retryAt ? Date.parse(record.retryAt) : 0;
     if (opts.now.getTime() >= retryAt) {
       return {

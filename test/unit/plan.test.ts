@@ -166,6 +166,21 @@ const cases: Array<{ name: string; desired: DesiredState; observed: ObservedStat
     waiting: [WAIT_REASONS.failed, WAIT_REASONS.awaitingBuild],
   },
   {
+    name: 'after `kiln retry`, a build that used all its attempts gets a fresh budget',
+    desired: desired([hello]),
+    observed: observed([
+      record(hello, 'amd64', {
+        state: 'failed',
+        retryAt: '2026-11-21T11:59:00Z',
+        retryBase: 3,
+        attempts: [1, 2, 3].map((n) => ({ n, dispatchedAt: '2026-11-21T10:00:00Z' })),
+        failure: { class: 'build', reason: 'exit 2 — retry requested', retryable: true },
+      }),
+    ]),
+    want: [`build hello/amd64#4 ${REASONS.buildRetry}`],
+    waiting: [WAIT_REASONS.awaitingBuild],
+  },
+  {
     name: 'a rebuild counter bump builds again and republishes the same version',
     desired: desired([pkg('hello', { rebuild: 1 })]),
     observed: observed([record(hello, 'amd64')], [release('testing', [[hello, '1.0-1']])]),

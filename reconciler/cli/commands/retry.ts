@@ -1,6 +1,4 @@
 // kiln retry: ask for another attempt of a failed build, as a signed status commit.
-import { readDesired } from '../../desired/read-desired.ts';
-import { resolveCommit } from '../../git/tree.ts';
 import { loadReconcilerSigner } from '../../keys/load-signer.ts';
 import { findByPrefix } from '../../pipeline/build-list.ts';
 import { requestRetry } from '../../pipeline/build-records.ts';
@@ -10,16 +8,6 @@ import { recordPass } from '../../status/writer.ts';
 import { TRAILERS, type BuildRecord } from '../../../schema/status.ts';
 import { str, type Command } from '../command.ts';
 
-async function maxAttemptsAtHead(dir: string): Promise<number | undefined> {
-  try {
-    const cache = {};
-    const { state } = await readDesired({ dir, rev: await resolveCommit(dir, 'HEAD', cache), cache });
-    return state.config.defaults.maxAttempts;
-  } catch {
-    return undefined;
-  }
-}
-
 const command: Command = {
   path: ['retry'],
   summary: 'Ask for another attempt of a failed build (a signed commit on kiln/status).',
@@ -27,8 +15,7 @@ const command: Command = {
     'Marks the failed build whose key starts with KEY-PREFIX as retryable now, in one signed commit on\n' +
     'kiln/status. The next reconcile pass dispatches a new attempt. Use it after fixing what a non-retryable\n' +
     'failure (build, limit, poison, integrity) needed. Builds that are not failed are left alone.\n' +
-    'The planner allows at most maxAttempts (kiln.yaml defaults) attempts in all; a build that used them\n' +
-    'all is reported, not retried.',
+    'A retry grants a fresh budget of maxAttempts (kiln.yaml defaults) attempts.',
   options: {
     repo: { type: 'string', valueName: 'DIR', description: 'The repo holding kiln/status (default: $KILN_REPO or .).' },
     'signing-key': { type: 'string', valueName: 'FILE', description: 'Armored private key (default: $KILN_SIGNING_KEY_FILE or $KILN_SIGNING_KEY).' },
@@ -42,14 +29,6 @@ const command: Command = {
     // Resolve the key first, so a typo fails before the signing key is even loaded.
     const { state: before } = await readObserved({ dir, cache, log: ctx.log });
     const target = findByPrefix(before.builds.values(), prefix);
-    const maxAttempts = await maxAttemptsAtHead(dir);
-    if (maxAttempts !== undefined && target.attempts.length >= maxAttempts && target.state === 'failed') {
-      return {
-        data: { key: target.key, retried: false, reason: 'attempts exhausted', attempts: target.attempts.length, maxAttempts },
-        human: `${target.inputs.package} ${target.inputs.version} (${target.inputs.arch}) used all ${maxAttempts} attempts; raise defaults.maxAttempts in kiln.yaml (or bump the package's rebuild) to build it again`,
-        exitCode: 1,
-      };
-    }
     const keyFile = str(args, 'signing-key') ?? ctx.env.signingKeyFile;
     const signer = await loadReconcilerSigner({ keyFile, keyArmored: str(args, 'signing-key') ? undefined : ctx.env.signingKey, passphrase: ctx.env.signingPassphrase });
     const now = new Date();
