@@ -142,7 +142,8 @@ export async function listFiles(dir: string, commit: string, cache: GitCache, op
  * The changes from `from` to `to`. Subtrees with the same oid are skipped
  * without being read, so the cost follows the change, not the repo size.
  */
-export async function diffCommits(dir: string, from: string, to: string, cache: GitCache, opts: PrefixOptions = {}): Promise<TreeChange[]> {
+/** Changes from `from` to `to` (commits or trees; `from` undefined: everything is added). */
+export async function diffCommits(dir: string, from: string | undefined, to: string, cache: GitCache, opts: PrefixOptions = {}): Promise<TreeChange[]> {
   const filter = prefixFilter(opts.prefixes);
   const out: TreeChange[] = [];
   type Entry = Awaited<ReturnType<typeof readTreeEntries>>[number];

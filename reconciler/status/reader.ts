@@ -4,13 +4,12 @@
 import type { Logger } from 'pino';
 import { STATUS_REF, TRAILERS } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
-import { readBlobText, readCommitInfo, type GitCache } from '../git/tree.ts';
+import { diffCommits, readBlobText, readCommitInfo, type GitCache } from '../git/tree.ts';
 import { gitdirOf } from './git-objects.ts';
 import { parseTrailers } from './message.ts';
 import { formatProblem, RECORD_DIRS, recordKindOf, type RecordProblem } from './parse-record.ts';
 import { applyChanges, emptySnapshot, parseChanges, type ObservedSnapshot } from './snapshot.ts';
 import { readRef } from './ref-cas.ts';
-import { diffTrees } from './tree-diff.ts';
 import { loadSnapshotCache, saveSnapshotCache } from './snapshot-cache.ts';
 import type { TreeContext } from './tree-update.ts';
 
@@ -61,12 +60,11 @@ async function readTexts(dir: string, cache: GitCache, files: { path: string; oi
   return out;
 }
 
-const inRecordDirs = (path: string) => RECORD_DIRS.includes(path.split('/', 1)[0]);
 
 /** The record files that differ between two trees (from undefined: every record file), with their new text. */
 async function changedFiles(ctx: TreeContext, from: string | undefined, to: string): Promise<Map<string, string | null>> {
-  const diff = await diffTrees(ctx, from, to, inRecordDirs);
-  const wanted = [...diff].filter(([path]) => recordKindOf(path));
+  const diff = await diffCommits(ctx.dir, from, to, ctx.cache, { prefixes: RECORD_DIRS });
+  const wanted = diff.filter((c) => recordKindOf(c.path)).map((c): [string, string | null] => [c.path, c.change === 'delete' ? null : c.oid!]);
   const texts = await readTexts(
     ctx.dir,
     ctx.cache,
