@@ -18,7 +18,7 @@ import { collectResults, type Collected } from './pass/collect-step.ts';
 import type { PassDeps, PassStep } from './pass/deps.ts';
 import { emptyEvents, type PassEvents } from './pass/events.ts';
 import { runGates } from './pass/gate-step.ts';
-import { publishReleases } from './pass/publish-step.ts';
+import { publishReleases, refreshExpiring } from './pass/publish-step.ts';
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
 
 /** What a pass remembers for the next one (incremental reads, the quiet fast path). */
@@ -27,6 +27,8 @@ export interface PassMemo {
   observed?: ObservedSnapshot;
   /** Set when a pass planned nothing: `${desired}:${status}` and when. */
   quiet?: { key: string; at: number };
+  /** When source refs were last resolved again (a moved source branch is a new build). */
+  sourcesAt?: number;
 }
 
 export interface PassReport {
@@ -80,7 +82,9 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
 
   let desired: DesiredState;
   try {
-    const read = await readDesired({ dir: deps.repoDir, rev: desiredCommit, cache: deps.cache, previous: memo.desired, log });
+    const refreshSources = memo.sourcesAt === undefined || now.getTime() - memo.sourcesAt >= deps.policy.sourceRefreshMs;
+    const read = await readDesired({ dir: deps.repoDir, rev: desiredCommit, cache: deps.cache, previous: memo.desired, refreshSources, log });
+    if (refreshSources) memo.sourcesAt = now.getTime();
     desired = read.state;
     memo.desired = read.snapshot;
   } catch (e) {
@@ -120,16 +124,13 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   }
   await step(deps, 'gated');
 
-  if (deps.reposDir && plan.actions.some((a) => a.kind === 'publish' || a.kind === 'prune')) {
-    events.releases = await publishReleases(plan, desired.distributions, observed, {
-      reposDir: deps.reposDir,
-      artifactsDir: deps.artifactsDir,
-      nats: deps.nats,
-      signer: deps.signer,
-      now,
-      log,
-    });
-    report.published = events.releases.map((r) => r.distribution);
+  if (deps.reposDir) {
+    const publishCtx = { reposDir: deps.reposDir, artifactsDir: deps.artifactsDir, nats: deps.nats, signer: deps.signer, now, log };
+    if (plan.actions.some((a) => a.kind === 'publish' || a.kind === 'prune')) {
+      events.releases = await publishReleases(plan, desired.distributions, observed, publishCtx);
+      report.published = events.releases.map((r) => r.distribution);
+    }
+    if (trust.trusted) await refreshExpiring(desired.distributions, new Set(report.published), publishCtx);
   }
   await step(deps, 'published');
 

@@ -28,6 +28,8 @@ export interface PassPolicy {
   quietMaxMs: number;
   /** Time limit of one promotion gate. */
   gateTimeoutSeconds: number;
+  /** How often source refs (branches) are resolved again even when the metadata did not change. */
+  sourceRefreshMs: number;
 }
 
 export interface PassDeps {
@@ -62,4 +64,5 @@ export const DEFAULT_POLICY: PassPolicy = {
   queueGraceMs: 6 * 3600_000,
   quietMaxMs: 60_000,
   gateTimeoutSeconds: 300,
+  sourceRefreshMs: 60_000,
 };

@@ -6,7 +6,7 @@ import { PublishError } from '../../schema/errors.ts';
 import type { Artifact, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
 import type { Action, DesiredDistribution, ObservedState, Plan, PruneAction, PublishAction } from '../model.ts';
 import { fetchArtifact } from '../pipeline/collect.ts';
-import { publishApt } from '../publish/apt/publish.ts';
+import { publishApt, releaseDueForRefresh, resignRepository } from '../publish/index.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { PipelineNats } from './deps.ts';
 
@@ -60,7 +60,8 @@ async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[],
       packages.push({ name: pkg.name, version: pkg.version, arch, files: archFiles.length ? archFiles : files });
     }
   }
-  const report = await publishApt({ root: ctx.reposDir, distribution: dist, packages, signer: ctx.signer, now: ctx.now, log: ctx.log });
+  // Hard links: the artifact cache is content-addressed and never rewritten in place (the publisher falls back to copies across filesystems).
+  const report = await publishApt({ root: ctx.reposDir, distribution: dist, packages, signer: ctx.signer, now: ctx.now, log: ctx.log, inputs: 'link' });
   return {
     distribution: dist.name,
     desiredCommit,
@@ -94,4 +95,21 @@ export async function publishReleases(
     ctx.log.info({ distribution: name, packages: content.length, ms: Date.now() - started }, `published ${name}`);
   }
   return records;
+}
+
+/**
+ * Re-sign the Release of every published distribution whose Valid-Until is
+ * more than half used up, so clients never see an expired repository between
+ * content changes. Returns the distributions re-signed.
+ */
+export async function refreshExpiring(distributions: Map<string, DesiredDistribution>, skip: Set<string>, ctx: PublishContext): Promise<string[]> {
+  const done: string[] = [];
+  for (const dist of distributions.values()) {
+    if (skip.has(dist.name) || !dist.validForDays) continue;
+    if (!(await releaseDueForRefresh(ctx.reposDir, dist, ctx.now))) continue;
+    await resignRepository(ctx.reposDir, dist.name, ctx.signer, ctx.now);
+    ctx.log.info({ distribution: dist.name }, `re-signed ${dist.name}: Valid-Until refreshed`);
+    done.push(dist.name);
+  }
+  return done;
 }
