@@ -127,7 +127,7 @@ function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
 }
 
 /** Normalise and check the whole set of files. Pure. */
-export function assemble(commit: string, files: Map<string, FileEntry>): { diagnostics: Diagnostic[]; state?: DesiredState } {
+export function assemble(commit: string, files: Map<string, FileEntry>, prev?: DesiredSnapshot): { diagnostics: Diagnostic[]; state?: DesiredState } {
   const entries = [...files.values()];
   const diagnostics = entries.flatMap((e) => [...e.diagnostics, ...(e.parsed?.diagnostics ?? [])]);
   if (entries.length > METADATA_LIMITS.maxFiles) diagnostics.push(problem('.', `the metadata repo has ${entries.length} files; the limit is ${METADATA_LIMITS.maxFiles}`));
@@ -144,11 +144,18 @@ export function assemble(commit: string, files: Map<string, FileEntry>): { diagn
   diagnostics.sort(compareDiagnostics);
   if (diagnostics.some((d) => d.severity === 'error') || configBroken) return { diagnostics };
 
+  // An unchanged file under an unchanged kiln.yaml normalises to the same package: reuse the
+  // previous object, so everything memoised on it (build keys) stays valid and cheap.
+  const sameConfig = prev !== undefined && prev.files.get(METADATA_LAYOUT.config) === configEntry;
+  const desiredConfig = sameConfig ? prev.state.config : resolvedConfig;
   const pkgs = new Map<string, DesiredPackage>();
-  for (const p of packages) pkgs.set(p.doc.name, normalisePackage(p.path, p.doc, resolvedConfig, files.get(p.path)!.source!));
+  for (const p of packages) {
+    const before = sameConfig && prev.files.get(p.path) === files.get(p.path) ? prev.state.packages.get(p.doc.name) : undefined;
+    pkgs.set(p.doc.name, before ?? normalisePackage(p.path, p.doc, desiredConfig, files.get(p.path)!.source!));
+  }
   const dists = new Map<string, DesiredDistribution>();
-  for (const d of distributions) dists.set(d.doc.name, normaliseDistribution(d.path, d.doc, resolvedConfig));
-  return { diagnostics, state: { commit, config: resolvedConfig, packages: pkgs, distributions: dists } };
+  for (const d of distributions) dists.set(d.doc.name, normaliseDistribution(d.path, d.doc, desiredConfig));
+  return { diagnostics, state: { commit, config: desiredConfig, packages: pkgs, distributions: dists } };
 }
 
 /** Read and check the desired state; never throws for bad metadata (see `diagnostics`). */
@@ -184,7 +191,7 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   const memo = new Map<string, Promise<string>>();
   await inBatches([...read, ...resolveAgain.map((e) => files.get(e.path)!)], READ_CONCURRENCY, (e) => resolveEntrySource(e, absolute(dir), resolve, memo));
 
-  const { diagnostics, state } = assemble(commit, files);
+  const { diagnostics, state } = assemble(commit, files, prev);
   opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');
   if (!state) return { commit, diagnostics, reread: read.length };
   const snapshot: DesiredSnapshot = { dir, commit, files, state, warnings: diagnostics };
