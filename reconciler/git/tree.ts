@@ -104,10 +104,71 @@ function prefixFilter(prefixes: string[] | undefined): { keep: (p: string) => bo
   return { keep, descend };
 }
 
-/** Tree entries of a tree (or of a commit's tree). Trees are read whole; the cache keeps pack indexes. */
-async function readTreeEntries(dir: string, oid: string, cache: GitCache) {
-  const { tree } = await git.readTree({ fs, ...repoArgs(dir), oid, cache });
+interface TreeEntry {
+  mode: string;
+  path: string;
+  oid: string;
+  type: 'blob' | 'tree' | 'commit';
+}
+
+// Trees are immutable, so parsed trees are kept per cache object: a pass that
+// diffs against the previous commit parses only the trees that are new. Bounded
+// by total entries (a 10k-file directory is one 10k-entry tree).
+const parsedTrees = new WeakMap<GitCache, { entries: number; trees: Map<string, TreeEntry[]> }>();
+const MAX_CACHED_ENTRIES = 200_000;
+
+function remember(cache: GitCache, oid: string, tree: TreeEntry[]): TreeEntry[] {
+  let memo = parsedTrees.get(cache);
+  if (!memo) parsedTrees.set(cache, (memo = { entries: 0, trees: new Map() }));
+  for (const [old, t] of memo.trees) {
+    if (memo.entries + tree.length <= MAX_CACHED_ENTRIES) break;
+    memo.trees.delete(old);
+    memo.entries -= t.length;
+  }
+  memo.trees.set(oid, tree);
+  memo.entries += tree.length;
   return tree;
+}
+
+/** An object's type and content; loose objects are inflated with node's zlib (isomorphic-git's pako is several times slower). */
+async function readRawObject(dir: string, oid: string, cache: GitCache): Promise<{ type: string; body: Buffer }> {
+  const res = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'deflated' });
+  const obj = res.object as Uint8Array;
+  if (res.format === 'content') return { type: res.type, body: Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength) };
+  const wrapped = res.format === 'deflated' ? inflateSync(obj) : Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength);
+  const nul = wrapped.indexOf(0);
+  return { type: wrapped.subarray(0, wrapped.indexOf(32)).toString('latin1'), body: wrapped.subarray(nul + 1) };
+}
+
+/** git's tree format: repeated "<octal mode> <name>\0<20-byte oid>". */
+export function parseTreeObject(body: Buffer): TreeEntry[] {
+  const out: TreeEntry[] = [];
+  let i = 0;
+  while (i < body.length) {
+    const space = body.indexOf(32, i);
+    const nul = body.indexOf(0, space);
+    const raw = body.toString('latin1', i, space);
+    const mode = raw === '40000' ? '040000' : raw;
+    const path = body.toString('utf8', space + 1, nul);
+    const oid = body.toString('hex', nul + 1, nul + 21);
+    out.push({ mode, path, oid, type: mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob' });
+    i = nul + 21;
+  }
+  return out;
+}
+
+/** Tree entries of a tree (or of a commit's tree), parsed once per cache. */
+async function readTreeEntries(dir: string, oid: string, cache: GitCache): Promise<TreeEntry[]> {
+  const hit = parsedTrees.get(cache)?.trees.get(oid);
+  if (hit) return hit;
+  const { type, body } = await readRawObject(dir, oid, cache);
+  if (type === 'commit') {
+    const tree = /^tree ([0-9a-f]{40})/.exec(body.toString('latin1', 0, 46))?.[1];
+    if (!tree) throw new NotFoundError(`commit ${oid} has no tree`, { oid });
+    return readTreeEntries(dir, tree, cache);
+  }
+  if (type !== 'tree') throw new NotFoundError(`object ${oid} is a ${type}, not a tree`, { oid });
+  return remember(cache, oid, parseTreeObject(body));
 }
 
 const isTree = (e: { type: string }) => e.type === 'tree';
