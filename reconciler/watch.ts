@@ -21,6 +21,8 @@ export interface LoopState {
   retryAt?: number;
   /** Why someone woke the loop (e.g. "results"), until the next pass. */
   woken?: string;
+  /** The last pass collected results: while results keep coming, take them without waiting for a batch. */
+  draining?: boolean;
 }
 
 export interface Observation {
@@ -47,7 +49,9 @@ export function nextPassReason(s: LoopState, o: Observation): string | undefined
   if (s.lastPassAt === undefined) return 'start';
   if (o.head !== s.lastHead) return 'new commit';
   if (s.woken) return s.woken;
-  if (o.results > 0 && (o.resultsWaitingMs >= o.batchMs || o.results >= o.batchMax)) return 'results waiting';
+  // Batching gathers a trickle into one commit; a pass that just collected results is
+  // draining a burst, so what arrived meanwhile is taken at once (no batch wait).
+  if (o.results > 0 && (s.draining || o.resultsWaitingMs >= o.batchMs || o.results >= o.batchMax)) return 'results waiting';
   if (o.now - s.lastPassAt >= o.intervalMs) return 'interval';
   return undefined;
 }
@@ -57,8 +61,16 @@ export function isStalled(e: unknown): boolean {
 }
 
 /** Pure: the loop state after a pass that started at `head`. */
-export function afterPass(s: LoopState, head: string | undefined, now: number, error: unknown, retry: RetryOptions, random: () => number): LoopState {
-  if (error === undefined) return { lastHead: head, lastPassAt: now, failures: 0 };
+export function afterPass(
+  s: LoopState,
+  head: string | undefined,
+  now: number,
+  error: unknown,
+  retry: RetryOptions,
+  random: () => number,
+  collected = 0,
+): LoopState {
+  if (error === undefined) return { lastHead: head, lastPassAt: now, failures: 0, ...(collected > 0 ? { draining: true } : {}) };
   if (isStalled(error)) return { ...s, woken: undefined, stalledHead: head ?? '', retryAt: undefined, failures: 0, lastPassAt: now };
   const failures = s.failures + 1;
   return { ...s, woken: undefined, stalledHead: undefined, failures, retryAt: now + backoff(failures, { ...retry, random }), lastPassAt: now };
@@ -164,6 +176,7 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
     const renew = deps.lease ? setInterval(() => void deps.lease!.acquire().catch(() => undefined), deps.leaseRenewMs ?? 10_000) : undefined;
     let error: unknown;
     resultsSince = undefined;
+    const collected = results;
     try {
       const report = await deps.runPass(reason);
       summary.passes++;
@@ -174,7 +187,7 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
     } finally {
       if (renew) clearInterval(renew);
     }
-    state = afterPass(state, head, deps.now().getTime(), error, retry, deps.random);
+    state = afterPass(state, head, deps.now().getTime(), error, retry, deps.random, collected);
     if (error !== undefined) {
       if (isStalled(error)) log.error({ err: (error as Error).message, head }, 'pass stalled: waiting for a new commit');
       else log.warn({ err: (error as Error).message, retryAt: new Date(state.retryAt!).toISOString(), failures: state.failures }, 'pass failed; retrying with backoff');

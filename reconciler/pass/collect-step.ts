@@ -22,6 +22,16 @@ async function signVerified(nats: PipelineNats, result: BuildResult, signer: Sig
   return [...(await signArtifacts(signer, files))];
 }
 
+const SIGN_CONCURRENCY = 16;
+
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 export async function collectResults(
   nats: PipelineNats,
   opts: { max: number; waitMs: number; signer: Signer; artifactsDir: string; log: Logger },
@@ -34,9 +44,14 @@ export async function collectResults(
     if (result.outcome === 'failed' && pending[i].result.outcome === 'succeeded') {
       opts.log.warn({ buildKey: result.key, reason: result.reason }, 'artifact verification failed; recording the build as failed');
     }
-    if (result.outcome === 'succeeded') collected.signatures.set(result.key, await signVerified(nats, result, opts.signer, opts.artifactsDir));
     collected.results.push(result);
   }
+  // Signing runs through WebCrypto off the main thread: a few in flight at once.
+  await eachLimited(
+    verified.filter((r) => r.outcome === 'succeeded'),
+    SIGN_CONCURRENCY,
+    async (r) => void collected.signatures.set(r.key, await signVerified(nats, r, opts.signer, opts.artifactsDir)),
+  );
   if (pending.length) opts.log.info({ results: pending.length }, `collected ${pending.length} build result(s)`);
   return collected;
 }

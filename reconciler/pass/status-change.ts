@@ -5,8 +5,20 @@ import { TRAILERS } from '../../schema/status.ts';
 import type { BuildRecord } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
 import { applyResult, recordDispatch, type RetryPolicy } from '../pipeline/build-records.ts';
-import { buildRecordFile, checkRecordFile, gateRecordFile, releaseRecordFile, serializeRecord } from '../status/records.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { buildRecordFile, checkRecordFile, gateRecordFile, releaseRecordFile } from '../status/records.ts';
 import type { PassEvents } from './events.ts';
+
+/** Records read back from YAML have no undefined members; freshly built ones may. */
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
+    return out;
+  }
+  return value;
+}
 
 export interface StatusChangeContext {
   policy: RetryPolicy;
@@ -53,21 +65,23 @@ function describe(c: PassStatusChange['counts']): string {
 export function statusChangeFor(current: ObservedState, events: PassEvents, ctx: StatusChangeContext): PassStatusChange | null {
   const files = new Map<string, string | null>();
   const counts = { succeeded: 0, failed: 0, dispatched: 0, releases: 0, gates: 0, refused: 0 };
-  const put = ([path, content]: [string, string], previous: object | undefined) => {
-    if (previous && serializeRecord(previous) === content) return false;
+  // Structural comparison first: serialising is the expensive part, so only what is written is serialised.
+  const put = <T extends object>(record: T, previous: T | undefined, file: (r: T) => [string, string]) => {
+    if (previous && isDeepStrictEqual(withoutUndefined(previous), withoutUndefined(record))) return false;
+    const [path, content] = file(record);
     files.set(path, content);
     return true;
   };
   const { updated, succeeded } = updatedBuilds(current, events, ctx);
   for (const [key, record] of updated) {
-    if (!put(buildRecordFile(record), current.builds.get(key))) continue;
+    if (!put(record, current.builds.get(key), buildRecordFile)) continue;
     if (record.state === 'succeeded') counts.succeeded++;
     else if (record.state === 'failed') counts.failed++;
     else counts.dispatched++;
   }
-  for (const r of events.releases) if (put(releaseRecordFile(r), current.releases.get(r.distribution))) counts.releases++;
-  for (const g of events.gates) if (put(gateRecordFile(g), undefined)) counts.gates++;
-  for (const c of events.checks) if (put(checkRecordFile(c), current.checks.get(c.commit))) counts.refused += c.verdict === 'refused' ? 1 : 0;
+  for (const r of events.releases) if (put(r, current.releases.get(r.distribution), releaseRecordFile)) counts.releases++;
+  for (const g of events.gates) if (put(g, undefined, gateRecordFile)) counts.gates++;
+  for (const c of events.checks) if (put(c, current.checks.get(c.commit), checkRecordFile)) counts.refused += c.verdict === 'refused' ? 1 : 0;
   for (const key of succeeded) for (const [path, sig] of events.signatures.get(key) ?? []) files.set(path, sig);
   if (files.size === 0) return null;
   const summary = `kiln: ${describe(counts)} for ${events.desiredCommit.slice(0, 12)}`;

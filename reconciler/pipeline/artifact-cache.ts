@@ -41,7 +41,8 @@ export async function fetchArtifact(objectStore: ObjectStore, sha256: string, ca
       hash.update(chunk);
       await fh.write(chunk);
     }
-    await fh.sync();
+    // No fsync: like the rest of Kiln this guards against a killed process, not power loss,
+    // and a lost cache entry is simply fetched again (the digest is checked every time).
   } catch (e) {
     await fh.close();
     await rm(tmp, { force: true });

@@ -3,13 +3,15 @@
 // writers write the final path directly, so a process killed mid-write leaves
 // a torn object that every later write of the same content skips ("exists");
 // they are also ~10x slower (TOOLCHAIN). Reading stays with isomorphic-git.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
+import { hashObject, type ObjectType } from './object-id.ts';
+import { writePack } from './pack-writer.ts';
 
 
-export type ObjectType = 'blob' | 'tree' | 'commit';
+export { hashObject, type ObjectType } from './object-id.ts';
 
 /** The .git directory of a work-tree repo, or `dir` itself for a bare repo. */
 export async function gitdirOf(dir: string): Promise<string> {
@@ -22,11 +24,6 @@ export async function gitdirOf(dir: string): Promise<string> {
   return dir;
 }
 
-/** The object's id and its bytes as stored (header + content). */
-export function hashObject(type: ObjectType, content: Uint8Array): { oid: string; wrapped: Buffer } {
-  const wrapped = Buffer.concat([Buffer.from(`${type} ${content.length}\0`), content]);
-  return { oid: createHash('sha1').update(wrapped).digest('hex'), wrapped };
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -65,8 +62,14 @@ export async function writeObject(gitdir: string, type: ObjectType, content: Uin
   return oid;
 }
 
-/** Write many objects with bounded concurrency (disk, not CPU, is the limit). Oids in input order. */
+/** From this many objects on, one packfile beats loose files (measured: scripts/bench-dispatch, scripts/bench-status). */
+export const PACK_THRESHOLD = 256;
+
+/** Write many objects (one pack from PACK_THRESHOLD on, else loose with bounded concurrency). Oids in input order. */
 export async function writeObjects(gitdir: string, type: ObjectType, contents: Uint8Array[], concurrency = 16): Promise<string[]> {
+  if (contents.length >= PACK_THRESHOLD) {
+    return writePack(gitdir, contents.map((content) => ({ type, content })));
+  }
   const out: string[] = new Array(contents.length);
   let next = 0;
   const worker = async () => {

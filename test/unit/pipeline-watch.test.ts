@@ -15,6 +15,8 @@ test('pipeline watch - when a pass is due', () => {
     { name: 'results just arrived: batch them', s: ran, o: { results: 3, resultsWaitingMs: 100 }, want: undefined },
     { name: 'results waited long enough', s: ran, o: { results: 3, resultsWaitingMs: 500 }, want: 'results waiting' },
     { name: 'a full batch of results', s: ran, o: { results: 100, resultsWaitingMs: 0 }, want: 'results waiting' },
+    { name: 'draining a burst: the rest is taken at once', s: { ...ran, draining: true }, o: { results: 3, resultsWaitingMs: 0 }, want: 'results waiting' },
+    { name: 'draining, but nothing left', s: { ...ran, draining: true }, want: undefined },
     { name: 'woken', s: { ...ran, woken: 'webhook' }, want: 'webhook' },
     { name: 'interval elapsed', s: ran, o: { now: 14_000 }, want: 'interval' },
     { name: 'backing off ignores everything', s: { ...ran, failures: 2, retryAt: 12_000 }, o: { head: 'h2', results: 500, resultsWaitingMs: 9999 }, want: undefined },
@@ -29,6 +31,8 @@ test('pipeline watch - state after a pass: success resets, failure backs off, st
   const retry = { baseMs: 1000, capMs: 8000 };
   const s0: LoopState = { failures: 0 };
   assert.deepEqual(afterPass({ failures: 3, retryAt: 1 }, 'h1', 100, undefined, retry, () => 0), { lastHead: 'h1', lastPassAt: 100, failures: 0 });
+  assert.equal(afterPass(s0, 'h1', 100, undefined, retry, () => 0, 250).draining, true, 'a pass that collected results is draining');
+  assert.equal(afterPass({ failures: 0, draining: true }, 'h1', 100, undefined, retry, () => 0, 0).draining, undefined, 'an idle pass ends draining');
   const f1 = afterPass(s0, 'h1', 100, new Error('nats down'), retry, () => 0.999);
   assert.equal(f1.failures, 1);
   assert.ok(f1.retryAt! > 100 + 500 && f1.retryAt! <= 100 + 1000, `retryAt ${f1.retryAt}`);
