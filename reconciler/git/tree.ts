@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import git from 'isomorphic-git';
 import { NotFoundError } from '../../schema/errors.ts';
+import './native-inflate.ts';
 
 /** isomorphic-git's cache: an opaque object shared by every call on one repo. */
 export type GitCache = object;
