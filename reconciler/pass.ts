@@ -19,6 +19,7 @@ import type { PassDeps, PassStep } from './pass/deps.ts';
 import { emptyEvents, type PassEvents } from './pass/events.ts';
 import { runGates } from './pass/gate-step.ts';
 import { publishReleases, refreshExpiring } from './pass/publish-step.ts';
+import { checkReleaseKey } from './pass/release-key.ts';
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
 
 /** What a pass remembers for the next one (incremental reads, the quiet fast path). */
@@ -29,6 +30,8 @@ export interface PassMemo {
   quiet?: { key: string; at: number };
   /** When source refs were last resolved again (a moved source branch is a new build). */
   sourcesAt?: number;
+  /** The desired commit whose declared release key was last checked against ours. */
+  releaseKeyChecked?: string;
 }
 
 export interface PassReport {
@@ -87,8 +90,13 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
     if (refreshSources) memo.sourcesAt = now.getTime();
     desired = read.state;
     memo.desired = read.snapshot;
+    const releaseKey = desired.config.signing.publicKey;
+    if (releaseKey && memo.releaseKeyChecked !== desiredCommit) {
+      await checkReleaseKey({ dir: deps.repoDir, commit: desiredCommit, cache: deps.cache, path: releaseKey, fingerprint: deps.signer.fingerprint });
+      memo.releaseKeyChecked = desiredCommit;
+    }
   } catch (e) {
-    // Invalid metadata records nothing; the results go back for a later pass.
+    // Invalid metadata (or the wrong release key) records nothing; the results go back for a later pass.
     for (const p of collected.pending) p.nak(5_000);
     throw e;
   }

@@ -109,7 +109,27 @@ export function sourcesDirFor(metadataDir: string): string {
   return `${resolve(metadataDir)}-sources`;
 }
 
-export async function scaffold(opts: { dir: string; example: boolean; author: Author; committer?: Committer }): Promise<ScaffoldResult> {
+/** Declare the reconciler's release key: keys/<slug>.asc and kiln.yaml signing.publicKey. */
+async function declareReleaseKey(dir: string, key: { slug: string; publicKeyArmored: string }): Promise<string> {
+  const keyFile = `${METADATA_LAYOUT.keysDir}/${key.slug}.asc`;
+  await mkdir(join(dir, METADATA_LAYOUT.keysDir), { recursive: true });
+  await writeFile(join(dir, keyFile), key.publicKeyArmored);
+  const config = join(dir, METADATA_LAYOUT.config);
+  const text = await readFile(config, 'utf8');
+  const section = `signing:\n  publicKey: ${keyFile}`;
+  const next = /^# signing:\n#\s+publicKey:.*$/m.test(text) ? text.replace(/^# signing:\n#\s+publicKey:.*$/m, section) : `${text.trimEnd()}\n\n${section}\n`;
+  if (parseDocument(next).getIn(['signing', 'publicKey']) !== keyFile) throw new Error(`could not set signing.publicKey in ${config}`);
+  await writeFile(config, next);
+  return keyFile;
+}
+
+export async function scaffold(opts: {
+  dir: string;
+  example: boolean;
+  author: Author;
+  committer?: Committer;
+  releaseKey?: { slug: string; publicKeyArmored: string };
+}): Promise<ScaffoldResult> {
   const dir = resolve(opts.dir);
   const sourcesDir = sourcesDirFor(dir);
   await assertEmpty(dir, 'metadata repo directory');
@@ -127,6 +147,7 @@ export async function scaffold(opts: { dir: string; example: boolean; author: Au
     await rewriteSourceGit(join(dir, METADATA_LAYOUT.packagesDir, 'hello-kiln.yaml'), relative(dir, sourceRepo) || '.');
   }
   const keyFile = opts.committer ? await trustCommitter(dir, opts.committer) : undefined;
+  if (opts.releaseKey) await declareReleaseKey(dir, opts.releaseKey);
   const commit = await commitAll(dir, opts.example ? `kiln init --example (${basename(dir)})` : 'kiln init', opts.author, opts.committer);
   return { metadataRepo: dir, commit, sources, ...(opts.committer && keyFile ? { committer: { keyFile, fingerprint: opts.committer.fingerprint } } : {}) };
 }

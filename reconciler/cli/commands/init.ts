@@ -1,5 +1,7 @@
 // kiln init [--example] DIR: a new metadata repo, ready for `kiln validate`
 // and `kiln plan --repo DIR`.
+import { readFile } from 'node:fs/promises';
+import * as openpgp from 'openpgp';
 import { UsageError } from '../../../schema/errors.ts';
 import { scaffold, sourcesDirFor } from '../../desired/scaffold.ts';
 import { validateDesired } from '../../desired/validate-desired.ts';
@@ -11,6 +13,21 @@ function parseAuthor(s: string): { name: string; email: string } {
   const m = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(s);
   if (!m) throw new UsageError(`--author takes "Name <email>", got '${s}'`);
   return { name: m[1], email: m[2] };
+}
+
+const slugOf = (userId: string, fallback: string) =>
+  (userId.replace(/<.*>/, '').trim().toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || fallback).slice(0, 40);
+
+/** The public part of an armored key file (public or private). */
+async function readReleaseKey(file: string | undefined): Promise<{ slug: string; publicKeyArmored: string } | undefined> {
+  if (!file) return undefined;
+  let key: openpgp.Key;
+  try {
+    key = await openpgp.readKey({ armoredKey: await readFile(file, 'utf8') });
+  } catch (e) {
+    throw new UsageError(`--release-key ${file}: not an armored OpenPGP key (${(e as Error).message})`);
+  }
+  return { slug: slugOf(key.getUserIDs()[0] ?? '', 'kiln-release'), publicKeyArmored: key.toPublic().armor() };
 }
 
 const command: Command = {
@@ -28,6 +45,7 @@ const command: Command = {
     example: { type: 'boolean', description: 'Include the hello-kiln example package, its source repo and two distributions.' },
     author: { type: 'string', valueName: '"NAME <EMAIL>"', description: 'Author of the first commit.', default: 'Kiln <kiln@localhost>' },
     'committer-key': { type: 'string', valueName: 'FILE', description: "Armored private key that signs the first commit and becomes the only trusted committer." },
+    'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's armored public key: kept in keys/ and declared as kiln.yaml signing.publicKey." },
   },
   positionals: [{ name: 'DIR', description: 'Directory of the new metadata repo (must not exist or be empty).', required: true }],
   examples: ['kiln init --example ./meta && kiln validate --repo ./meta && kiln plan --repo ./meta'],
@@ -37,12 +55,20 @@ const command: Command = {
     const keyFile = str(args, 'committer-key');
     const signer = keyFile ? await loadReconcilerSigner({ keyFile, passphrase: ctx.env.signingPassphrase }) : undefined;
     const committer = signer && {
-      slug: (signer.userId.replace(/<.*>/, '').trim().toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'committer').slice(0, 40),
+      slug: slugOf(signer.userId, 'committer'),
       fingerprint: signer.fingerprint,
       publicKeyArmored: signer.publicKeyArmored,
       signDetached: (payload: string) => signer.signDetached(payload),
     };
-    const result = await scaffold({ dir, example, author: parseAuthor(str(args, 'author') ?? 'Kiln <kiln@localhost>'), ...(committer ? { committer } : {}) });
+    const releaseKey = await readReleaseKey(str(args, 'release-key'));
+    if (releaseKey && committer && releaseKey.slug === committer.slug) releaseKey.slug += '-release';
+    const result = await scaffold({
+      dir,
+      example,
+      author: parseAuthor(str(args, 'author') ?? 'Kiln <kiln@localhost>'),
+      ...(committer ? { committer } : {}),
+      ...(releaseKey ? { releaseKey } : {}),
+    });
     if (committer) {
       const verdict = await acceptTrustRoot({ dir: result.metadataRepo, cache: {}, commit: result.commit });
       if (!verdict.trusted) throw new Error(`the first commit was not accepted as trust root: ${verdict.reason}`);
