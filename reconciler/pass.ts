@@ -1,13 +1,14 @@
-// One reconcile pass (DESIGN.md): observe desired → observe actual → collect
-// results → plan → dispatch → gate → publish → record ONE signed status
-// commit → ack the collected results. Each step is its own module; this file
-// only sequences them. A pass with nothing new returns at once.
+// One reconcile pass (DESIGN.md): observe actual → judge trust → observe
+// desired → collect results → plan → dispatch → gate → publish → record ONE
+// signed status commit → ack the collected results. Each step is its own
+// module; this file only sequences them. A pass with nothing new returns at once.
+import type { Logger } from 'pino';
 import { STATUS_REF } from '../schema/status.ts';
 import { readDesired, type DesiredSnapshot } from './desired/read-desired.ts';
 import { resolveCommit } from './git/tree.ts';
 import type { DesiredState, ObservedState, Plan } from './model.ts';
 import { dispatchBuilds } from './pipeline/dispatch.ts';
-import { plan as makePlan } from './plan/plan.ts';
+import { plan as makePlan, refusalPlan } from './plan/plan.ts';
 import { gitdirOf } from './status/git-objects.ts';
 import { readObserved } from './status/reader.ts';
 import { readRef } from './status/ref-cas.ts';
@@ -48,11 +49,58 @@ export interface PassReport {
   ms: number;
 }
 
+/** Per-pass values every step needs. */
+interface PassContext {
+  deps: PassDeps;
+  memo: PassMemo;
+  log: Logger;
+  now: Date;
+  desiredCommit: string;
+}
+
 async function step(deps: PassDeps, name: PassStep): Promise<void> {
   await deps.onStep?.(name);
 }
 
 const noCollect = (): Collected => ({ pending: [], results: [], signatures: new Map() });
+
+/** True when nobody else moved the status branch since our last read. */
+async function statusUnchanged(deps: PassDeps, memo: PassMemo): Promise<boolean> {
+  const head = await readRef(await gitdirOf(deps.repoDir), STATUS_REF);
+  return head === (memo.observed?.commit ?? null);
+}
+
+/** Nothing new in git or NATS, and not long since a full pass: nothing to do. */
+async function isQuiet(c: PassContext, collected: Collected): Promise<boolean> {
+  const q = c.memo.quiet;
+  const key = `${c.desiredCommit}:${c.memo.observed?.commit ?? null}`;
+  if (!q || q.key !== key || c.now.getTime() - q.at >= c.deps.policy.quietMaxMs || collected.pending.length > 0) return false;
+  return statusUnchanged(c.deps, c.memo);
+}
+
+/**
+ * Always judged, and before any file of the commit is parsed: whether signatures
+ * are required is read at each commit's parent by the policy, so a commit can
+ * neither switch the requirement off for itself nor feed the reader untrusted input.
+ */
+function judgeTrust(c: PassContext, observed: ObservedState): Promise<TrustVerdict> {
+  return verifyDesiredCommit({ dir: c.deps.repoDir, cache: c.deps.cache, commit: c.desiredCommit, lastTrusted: observed.desiredCommit });
+}
+
+/** The desired state (incremental), with the declared release key checked against ours. */
+async function observeDesired(c: PassContext): Promise<DesiredState> {
+  const { deps, memo, now } = c;
+  const refreshSources = memo.sourcesAt === undefined || now.getTime() - memo.sourcesAt >= deps.policy.sourceRefreshMs;
+  const read = await readDesired({ dir: deps.repoDir, rev: c.desiredCommit, cache: deps.cache, previous: memo.desired, refreshSources, log: c.log });
+  if (refreshSources) memo.sourcesAt = now.getTime();
+  memo.desired = read.snapshot;
+  const releaseKey = read.state.config.signing.publicKey;
+  if (releaseKey && memo.releaseKeyChecked !== c.desiredCommit) {
+    await checkReleaseKey({ dir: deps.repoDir, commit: c.desiredCommit, cache: deps.cache, path: releaseKey, fingerprint: deps.signer.fingerprint });
+    memo.releaseKeyChecked = c.desiredCommit;
+  }
+  return read.state;
+}
 
 /** The observed state the plan should see: what the branch says plus the results just collected. */
 function withResults(observed: ObservedState, events: PassEvents, ctx: StatusChangeContext): ObservedState {
@@ -60,66 +108,12 @@ function withResults(observed: ObservedState, events: PassEvents, ctx: StatusCha
   return updated.size ? { ...observed, builds: new Map([...observed.builds, ...updated]) } : observed;
 }
 
-// Always verify: whether signatures are required is read at each commit's
-// parent by the policy, so a commit cannot switch the requirement off for itself.
-async function verifyTrust(deps: PassDeps, desired: DesiredState, observed: ObservedState): Promise<TrustVerdict> {
-  return verifyDesiredCommit({ dir: deps.repoDir, cache: deps.cache, commit: desired.commit, lastTrusted: observed.desiredCommit });
-}
-
-export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<PassReport> {
-  const started = Date.now();
-  const now = deps.now();
-  const log = deps.log.child({ component: 'pass' });
-  const desiredCommit = await resolveCommit(deps.repoDir, deps.rev, deps.cache);
-  const statusHead = memo.observed?.commit ?? null;
-  const quietKey = `${desiredCommit}:${statusHead}`;
-
-  // The fast path: nothing new in git, no results waiting, and not long since a full pass.
-  const collected = deps.nats
-    ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log })
-    : noCollect();
-  const quiet = memo.quiet && memo.quiet.key === quietKey && now.getTime() - memo.quiet.at < deps.policy.quietMaxMs;
-  if (quiet && collected.pending.length === 0 && (await statusUnchanged(deps, memo))) {
-    return { noop: true, desiredCommit, statusCommit: null, dispatched: 0, duplicates: 0, results: 0, gates: 0, published: [], ms: Date.now() - started };
-  }
-
-  let desired: DesiredState;
-  try {
-    const refreshSources = memo.sourcesAt === undefined || now.getTime() - memo.sourcesAt >= deps.policy.sourceRefreshMs;
-    const read = await readDesired({ dir: deps.repoDir, rev: desiredCommit, cache: deps.cache, previous: memo.desired, refreshSources, log });
-    if (refreshSources) memo.sourcesAt = now.getTime();
-    desired = read.state;
-    memo.desired = read.snapshot;
-    const releaseKey = desired.config.signing.publicKey;
-    if (releaseKey && memo.releaseKeyChecked !== desiredCommit) {
-      await checkReleaseKey({ dir: deps.repoDir, commit: desiredCommit, cache: deps.cache, path: releaseKey, fingerprint: deps.signer.fingerprint });
-      memo.releaseKeyChecked = desiredCommit;
-    }
-  } catch (e) {
-    // Invalid metadata (or the wrong release key) records nothing; the results go back for a later pass.
-    for (const p of collected.pending) p.nak(5_000);
-    throw e;
-  }
-  const observedRead = await readObserved({ dir: deps.repoDir, cache: deps.cache, previous: memo.observed, log });
-  memo.observed = observedRead.snapshot;
-  const trust = await verifyTrust(deps, desired, observedRead.state);
-  await step(deps, 'observed');
-
-  const ctx: StatusChangeContext = { policy: { maxAttempts: desired.config.defaults.maxAttempts, ...deps.policy.retry }, now, random: deps.random };
-  const events = emptyEvents(desiredCommit);
-  events.trusted = trust.trusted;
-  events.results = collected.results;
-  events.signatures = collected.signatures;
-  const observed = withResults(observedRead.state, events, ctx);
-  await step(deps, 'collected');
-
-  const plan = makePlan(desired, observed, { now, queueGraceMs: deps.policy.queueGraceMs, trust });
-  await step(deps, 'planned');
-
-  const report: PassReport = { noop: false, desiredCommit, statusCommit: null, plan, trust, dispatched: 0, duplicates: 0, results: collected.results.length, gates: 0, published: [], ms: 0 };
+/** Dispatch, gate and publish what the plan asks for; their outcomes go into `events` and `report`. */
+async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: ObservedState, events: PassEvents, report: PassReport): Promise<void> {
+  const { deps, log, now } = c;
   const builds = plan.actions.filter((a) => a.kind === 'build');
   if (deps.nats && builds.length) {
-    const d = await dispatchBuilds(deps.nats.js, builds, { desiredCommit, now, log });
+    const d = await dispatchBuilds(deps.nats.js, builds, { desiredCommit: c.desiredCommit, now, log });
     report.dispatched = d.published;
     report.duplicates = d.duplicates;
     events.dispatched = builds;
@@ -127,7 +121,8 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   await step(deps, 'dispatched');
 
   if (deps.docker && deps.reposDir && plan.actions.some((a) => a.kind === 'gate')) {
-    events.gates = await runGates(plan, desired.distributions, { docker: deps.docker, image: deps.gateImage, reposDir: deps.reposDir, timeoutSeconds: deps.policy.gateTimeoutSeconds, log });
+    const gateCtx = { docker: deps.docker, image: deps.gateImage, reposDir: deps.reposDir, timeoutSeconds: deps.policy.gateTimeoutSeconds, log };
+    events.gates = await runGates(plan, desired.distributions, gateCtx);
     report.gates = events.gates.length;
   }
   await step(deps, 'gated');
@@ -138,38 +133,67 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
       events.releases = await publishReleases(plan, desired.distributions, observed, publishCtx);
       report.published = events.releases.map((r) => r.distribution);
     }
-    if (trust.trusted) await refreshExpiring(desired.distributions, new Set(report.published), publishCtx);
+    await refreshExpiring(desired.distributions, new Set(report.published), publishCtx);
   }
   await step(deps, 'published');
+}
 
-  if (!trust.trusted && plan.actions.some((a) => a.kind === 'refuse')) {
-    events.checks.push(checkRecordFor(trust, now));
-  }
-
+/** ONE signed status commit with everything this pass observed and did; then, and only then, ack. */
+async function record(c: PassContext, events: PassEvents, ctx: StatusChangeContext, collected: Collected, report: PassReport): Promise<void> {
+  const { deps, memo } = c;
   const recorded = await recordPass({
     dir: deps.repoDir,
     cache: deps.cache,
     signer: deps.signer,
-    now,
+    now: c.now,
     previous: memo.observed,
-    log,
+    log: c.log,
     build: (current) => statusChangeFor(current, events, ctx),
   });
   memo.observed = recorded.snapshot;
   report.statusCommit = recorded.commit;
   await step(deps, 'recorded');
-
-  // Only now is every collected outcome durable in git: ack.
   for (const p of collected.pending) await p.ack();
   await step(deps, 'acked');
-
-  memo.quiet = plan.actions.length === 0 && collected.pending.length === 0 ? { key: `${desiredCommit}:${memo.observed.commit}`, at: now.getTime() } : undefined;
-  report.ms = Date.now() - started;
-  return report;
 }
 
-/** True when nobody else moved the status branch since our last read. */
-async function statusUnchanged(deps: PassDeps, memo: PassMemo): Promise<boolean> {
-  const head = await readRef(await gitdirOf(deps.repoDir), STATUS_REF);
-  return head === (memo.observed?.commit ?? null);
+export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<PassReport> {
+  const started = Date.now();
+  const c: PassContext = { deps, memo, log: deps.log.child({ component: 'pass' }), now: deps.now(), desiredCommit: await resolveCommit(deps.repoDir, deps.rev, deps.cache) };
+  const collected = deps.nats
+    ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log })
+    : noCollect();
+  const report: PassReport = { noop: true, desiredCommit: c.desiredCommit, statusCommit: null, dispatched: 0, duplicates: 0, results: 0, gates: 0, published: [], ms: 0 };
+  if (await isQuiet(c, collected)) return { ...report, ms: Date.now() - started };
+
+  const observedRead = await readObserved({ dir: deps.repoDir, cache: deps.cache, previous: memo.observed, log: c.log });
+  memo.observed = observedRead.snapshot;
+  const trust = await judgeTrust(c, observedRead.state);
+  let desired: DesiredState | undefined;
+  try {
+    if (trust.trusted) desired = await observeDesired(c);
+  } catch (e) {
+    // Invalid metadata (or the wrong release key) records nothing; the results go back for a later pass.
+    for (const p of collected.pending) p.nak(5_000);
+    throw e;
+  }
+  await step(deps, 'observed');
+
+  const maxAttempts = desired?.config.defaults.maxAttempts ?? memo.desired?.state.config.defaults.maxAttempts ?? 3;
+  const ctx: StatusChangeContext = { policy: { maxAttempts, ...deps.policy.retry }, now: c.now, random: deps.random };
+  const events: PassEvents = { ...emptyEvents(c.desiredCommit), trusted: trust.trusted, results: collected.results, signatures: collected.signatures };
+  const observed = withResults(observedRead.state, events, ctx);
+  await step(deps, 'collected');
+
+  const plan = desired ? makePlan(desired, observed, { now: c.now, queueGraceMs: deps.policy.queueGraceMs, trust }) : refusalPlan(c.desiredCommit, observed, trust.reason);
+  Object.assign(report, { noop: false, plan, trust, results: collected.results.length });
+  await step(deps, 'planned');
+
+  if (desired) await act(c, plan, desired, observed, events, report);
+  else if (plan.actions.some((a) => a.kind === 'refuse')) events.checks.push(checkRecordFor(trust, c.now));
+
+  await record(c, events, ctx, collected, report);
+  memo.quiet = plan.actions.length === 0 && collected.pending.length === 0 ? { key: `${c.desiredCommit}:${memo.observed?.commit ?? null}`, at: c.now.getTime() } : undefined;
+  report.ms = Date.now() - started;
+  return report;
 }

@@ -12,9 +12,10 @@ export interface AgentRow extends AgentInfo {
   ageSeconds: number;
 }
 
-export async function listAgents(agents: KV, control: KV, now: Date): Promise<AgentRow[]> {
+/** The registered agents; `keys` are the agents bucket's keys (see bucketKeys). */
+export async function listAgents(agents: KV, control: KV, keys: string[], now: Date): Promise<AgentRow[]> {
   const rows: AgentRow[] = [];
-  for await (const id of await agents.keys()) {
+  for (const id of keys) {
     const e = await agents.get(id);
     if (!e || e.operation !== 'PUT') continue;
     let info: unknown;

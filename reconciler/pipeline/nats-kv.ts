@@ -1,4 +1,5 @@
 // Short-lived NATS access for CLI commands (agents, logs): connect, use, close.
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -26,4 +27,18 @@ export async function openBucket(nc: NatsConnection, bucket: string): Promise<KV
   } catch (cause) {
     throw new NotFoundError(`KV bucket ${bucket} does not exist: no reconciler or agent has set up this NATS server yet`, { bucket }, { cause });
   }
+}
+
+/**
+ * The keys of a KV bucket, read from its stream's per-subject state. Not
+ * kv.keys(): on nats-server 2.9 its watcher can block for good when entries
+ * expire by the bucket TTL (nats-server#3481), which is how the agent registry
+ * drops dead agents. Deleted keys still have a marker: callers get() each key.
+ */
+export async function bucketKeys(nc: NatsConnection, bucket: string): Promise<string[]> {
+  const prefix = `$KV.${bucket}.`;
+  const info = await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
+  return Object.keys(info.state.subjects ?? {})
+    .map((s) => s.slice(prefix.length))
+    .sort();
 }

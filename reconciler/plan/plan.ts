@@ -29,17 +29,18 @@ function sortActions(actions: Action[]): Action[] {
   return actions.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || label(a).localeCompare(label(b)));
 }
 
+/** The plan for a desired commit the trust policy refused: record the refusal once, act on nothing. */
+export function refusalPlan(commit: string, observed: ObservedState, reason: string): Plan {
+  const recorded = observed.checks.get(commit)?.verdict === 'refused';
+  return {
+    desiredCommit: commit,
+    actions: recorded ? [] : [{ kind: 'refuse', reason: REASONS.refuseUntrusted, commit, message: `desired commit ${commit.slice(0, 12)} is not trusted: ${reason}` }],
+    waiting: [{ subject: `commit ${commit.slice(0, 12)}`, reason: WAIT_REASONS.refused, message: `nothing is built or published: ${reason}` }],
+  };
+}
+
 export function plan(desired: DesiredState, observed: ObservedState, opts: PlanOptions): Plan {
-  if (opts.trust && !opts.trust.trusted) {
-    const recorded = observed.checks.get(desired.commit)?.verdict === 'refused';
-    return {
-      desiredCommit: desired.commit,
-      actions: recorded
-        ? []
-        : [{ kind: 'refuse', reason: REASONS.refuseUntrusted, commit: desired.commit, message: `desired commit ${desired.commit.slice(0, 12)} is not trusted: ${opts.trust.reason}` }],
-      waiting: [{ subject: `commit ${desired.commit.slice(0, 12)}`, reason: WAIT_REASONS.refused, message: `nothing is built or published: ${opts.trust.reason}` }],
-    };
-  }
+  if (opts.trust && !opts.trust.trusted) return refusalPlan(desired.commit, observed, opts.trust.reason);
   const builds = planBuilds(desired, observed, { now: opts.now, queueGraceMs: opts.queueGraceMs ?? DEFAULT_QUEUE_GRACE_MS });
   const releases = planReleases(desired, observed, builds.builds);
   return {

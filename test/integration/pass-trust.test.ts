@@ -115,3 +115,16 @@ test('pass trust - trusted commits are built; an untrusted key-adding commit is 
   assert.equal(r3.dispatched, 0);
   assert.equal((await readObserved({ dir, cache: {} })).state.checks.get(unsigned)?.verdict, 'refused');
 });
+
+test('pass trust - an untrusted commit with malformed metadata is refused, not parsed (no stall)', async () => {
+  const { dir } = await metadataRepo();
+  await acceptTrustRoot({ dir, cache: {}, commit: 'HEAD' });
+  const d = await deps(dir);
+  const memo: PassMemo = {};
+  await reconcilePass(d, memo);
+  const evil = await commitSigned(dir, { 'packages/hello.yaml': 'name: [unclosed\n  : : :\n' }, { signer: mallory.signer, message: 'garbage' });
+  const r = await reconcilePass(d, memo);
+  assert.equal(r.trust?.trusted, false);
+  assert.deepEqual(r.plan?.actions.map((a) => a.kind), ['refuse']);
+  assert.equal((await readObserved({ dir, cache: {} })).state.checks.get(evil)?.verdict, 'refused');
+});

@@ -1,7 +1,7 @@
 // kiln agents drain ID: ask one agent to finish its builds and take no new one.
 import { hostname, userInfo } from 'node:os';
 import { listAgents, requestDrain } from '../../pipeline/agent-registry.ts';
-import { openBucket, withNats } from '../../pipeline/nats-kv.ts';
+import { bucketKeys, openBucket, withNats } from '../../pipeline/nats-kv.ts';
 import { NotFoundError } from '../../../schema/errors.ts';
 import { BUCKETS } from '../../../schema/nats.ts';
 import { flag, str, type Command } from '../command.ts';
@@ -25,7 +25,7 @@ const command: Command = {
     await withNats(str(args, 'nats') ?? ctx.env.natsUrl, ctx.log, async (nc) => {
       const agents = await openBucket(nc, BUCKETS.agents);
       const control = await openBucket(nc, BUCKETS.control);
-      const known = (await listAgents(agents, control, new Date())).some((a) => a.id === id);
+      const known = (await listAgents(agents, control, await bucketKeys(nc, BUCKETS.agents), new Date())).some((a) => a.id === id);
       if (!known && !flag(args, 'force')) throw new NotFoundError(`no live agent '${id}' (see \`kiln agents\`; --force to request anyway)`, { id });
       await requestDrain(control, id, by);
     });

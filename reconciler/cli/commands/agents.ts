@@ -1,6 +1,6 @@
 // kiln agents: the build agents that are alive now (from their heartbeats).
 import { formatAgents, listAgents } from '../../pipeline/agent-registry.ts';
-import { openBucket, withNats } from '../../pipeline/nats-kv.ts';
+import { bucketKeys, openBucket, withNats } from '../../pipeline/nats-kv.ts';
 import { BUCKETS } from '../../../schema/nats.ts';
 import { str, type Command } from '../command.ts';
 
@@ -16,7 +16,7 @@ const command: Command = {
   examples: ['kiln agents --nats nats://127.0.0.1:4222', 'kiln agents --json'],
   async run(args, ctx) {
     const rows = await withNats(str(args, 'nats') ?? ctx.env.natsUrl, ctx.log, async (nc) =>
-      listAgents(await openBucket(nc, BUCKETS.agents), await openBucket(nc, BUCKETS.control), new Date()),
+      listAgents(await openBucket(nc, BUCKETS.agents), await openBucket(nc, BUCKETS.control), await bucketKeys(nc, BUCKETS.agents), new Date()),
     );
     return { data: { agents: rows }, human: formatAgents(rows) };
   },

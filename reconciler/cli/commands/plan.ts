@@ -1,7 +1,7 @@
 import { readDesired } from '../../desired/read-desired.ts';
 import { resolveCommit } from '../../git/tree.ts';
 import { countActions, formatPlan } from '../../plan/format-plan.ts';
-import { plan } from '../../plan/plan.ts';
+import { plan, refusalPlan } from '../../plan/plan.ts';
 import { readObserved } from '../../status/reader.ts';
 import { verifyDesiredCommit } from '../../trust/index.ts';
 import { str, type Command } from '../command.ts';
@@ -22,13 +22,14 @@ const command: Command = {
     const dir = str(args, 'repo') ?? ctx.env.repo ?? '.';
     const cache = {};
     const commit = await resolveCommit(dir, str(args, 'rev') ?? 'HEAD', cache);
-    const { state: desired } = await readDesired({ dir, rev: commit, cache, log: ctx.log });
     const { state: observed } = await readObserved({ dir, cache, log: ctx.log });
-    // Always verified: the policy reads requireSignedCommits at each commit's parent.
+    // Judged first, as the reconciler does: a refused commit's files are never parsed.
     const trust = await verifyDesiredCommit({ dir, cache, commit, lastTrusted: observed.desiredCommit });
-    const p = plan(desired, observed, { now: new Date(), trust });
+    const desired = trust.trusted ? (await readDesired({ dir, rev: commit, cache, log: ctx.log })).state : undefined;
+    const p = desired ? plan(desired, observed, { now: new Date(), trust }) : refusalPlan(commit, observed, trust.reason);
+    const size = desired ? ` (${desired.packages.size} packages, ${desired.distributions.size} distributions)` : '';
     const header =
-      `Desired ${commit.slice(0, 12)} (${desired.packages.size} packages, ${desired.distributions.size} distributions)` +
+      `Desired ${commit.slice(0, 12)}${size}` +
       ` against kiln/status ${observed.statusCommit?.slice(0, 12) ?? '(none yet)'}` +
       `\nTrust: ${trust.trusted ? 'trusted' : 'REFUSED'}: ${trust.reason}`;
     return {
