@@ -6,19 +6,8 @@ import type { BuildRecord } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
 import { applyResult, recordDispatch, type RetryPolicy } from '../pipeline/build-records.ts';
 import { isDeepStrictEqual } from 'node:util';
-import { buildRecordFile, checkRecordFile, gateRecordFile, releaseRecordFile } from '../status/records.ts';
+import { buildRecordFile, checkRecordFile, gateRecordFile, releaseRecordFile, withoutUndefined } from '../status/records.ts';
 import type { PassEvents } from './events.ts';
-
-/** Records read back from YAML have no undefined members; freshly built ones may. */
-function withoutUndefined(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutUndefined);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
-    return out;
-  }
-  return value;
-}
 
 export interface StatusChangeContext {
   policy: RetryPolicy;
@@ -65,7 +54,8 @@ function describe(c: PassStatusChange['counts']): string {
 export function statusChangeFor(current: ObservedState, events: PassEvents, ctx: StatusChangeContext): PassStatusChange | null {
   const files = new Map<string, string | null>();
   const counts = { succeeded: 0, failed: 0, dispatched: 0, releases: 0, gates: 0, refused: 0 };
-  // Structural comparison first: serialising is the expensive part, so only what is written is serialised.
+  // Structural comparison first (records read back from YAML have no undefined members, fresh ones
+  // may): serialising is the expensive part, so only what is written is serialised.
   const put = <T extends object>(record: T, previous: T | undefined, file: (r: T) => [string, string]) => {
     if (previous && isDeepStrictEqual(withoutUndefined(previous), withoutUndefined(record))) return false;
     const [path, content] = file(record);

@@ -8,11 +8,11 @@ import type { BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from '../../
 export type RecordFile = [path: string, content: string];
 
 /** Drop `undefined` members (YAML would write them as null) and copy, recursively. */
-function prune(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(prune);
+export function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = prune(v);
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
     return out;
   }
   return value;
@@ -35,7 +35,7 @@ export function takeSerialized(text: string): unknown {
 
 /** The canonical YAML text of a record: sorted keys, one line per scalar, trailing newline. */
 export function serializeRecord(record: object): string {
-  const data = prune(record);
+  const data = withoutUndefined(record);
   const text = stringify(data, { sortMapEntries: true, lineWidth: 0, minContentWidth: 0, indent: 2 });
   if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
   recent.set(text, data);
