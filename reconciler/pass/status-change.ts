@@ -39,21 +39,28 @@ export function updatedBuilds(current: ObservedState, events: Pick<PassEvents, '
   return { updated, succeeded };
 }
 
-function describe(c: PassStatusChange['counts']): string {
-  const parts: string[] = [];
-  if (c.dispatched) parts.push(`dispatch ${c.dispatched}`);
-  if (c.succeeded) parts.push(`${c.succeeded} built`);
-  if (c.failed) parts.push(`${c.failed} failed`);
-  if (c.gates) parts.push(`${c.gates} gate${c.gates === 1 ? '' : 's'}`);
-  if (c.releases) parts.push(`publish ${c.releases} distribution${c.releases === 1 ? '' : 's'}`);
-  if (c.refused) parts.push('refuse untrusted commit');
-  return parts.join(', ') || 'record observations';
+/** What changed, by name while it fits: "built hello 1.0-1/amd64; publish testing". */
+class Summary {
+  private readonly parts = new Map<string, string[]>();
+  add(verb: string, subject: string): void {
+    this.parts.set(verb, [...(this.parts.get(verb) ?? []), subject]);
+  }
+  toString(): string {
+    const text = [...this.parts]
+      .map(([verb, subjects]) => (subjects.length <= 3 ? `${verb} ${subjects.join(', ')}` : `${verb} ${subjects.length} (${subjects.slice(0, 2).join(', ')}, …)`))
+      .join('; ');
+    return text || 'record observations';
+  }
 }
+
+const buildLabel = (r: BuildRecord) => `${r.inputs.package} ${r.inputs.version}/${r.inputs.arch}`;
+const BUILD_VERB: Record<BuildRecord['state'], string> = { queued: 'dispatch', succeeded: 'built', failed: 'failed' };
 
 /** The files to write, or null when the branch already says all of it. */
 export function statusChangeFor(current: ObservedState, events: PassEvents, ctx: StatusChangeContext): PassStatusChange | null {
   const files = new Map<string, string | null>();
   const counts = { succeeded: 0, failed: 0, dispatched: 0, releases: 0, gates: 0, refused: 0 };
+  const summary = new Summary();
   // Structural comparison first (records read back from YAML have no undefined members, fresh ones
   // may): serialising is the expensive part, so only what is written is serialised.
   const put = <T extends object>(record: T, previous: T | undefined, file: (r: T) => [string, string]) => {
@@ -68,17 +75,30 @@ export function statusChangeFor(current: ObservedState, events: PassEvents, ctx:
     if (record.state === 'succeeded') counts.succeeded++;
     else if (record.state === 'failed') counts.failed++;
     else counts.dispatched++;
+    summary.add(BUILD_VERB[record.state], buildLabel(record));
   }
-  for (const r of events.releases) if (put(r, current.releases.get(r.distribution), releaseRecordFile)) counts.releases++;
-  for (const g of events.gates) if (put(g, undefined, gateRecordFile)) counts.gates++;
-  for (const c of events.checks) if (put(c, current.checks.get(c.commit), checkRecordFile)) counts.refused += c.verdict === 'refused' ? 1 : 0;
+  for (const g of events.gates) {
+    if (!put(g, undefined, gateRecordFile)) continue;
+    counts.gates++;
+    summary.add(`gate ${g.verdict}`, `${g.package} ${g.version} -> ${g.distribution}`);
+  }
+  for (const r of events.releases) {
+    if (!put(r, current.releases.get(r.distribution), releaseRecordFile)) continue;
+    counts.releases++;
+    summary.add('publish', r.distribution);
+  }
+  for (const c of events.checks) {
+    if (!put(c, current.checks.get(c.commit), checkRecordFile) || c.verdict !== 'refused') continue;
+    counts.refused++;
+    summary.add('refuse', `untrusted commit ${c.commit.slice(0, 12)}`);
+  }
   for (const key of succeeded) for (const [path, sig] of events.signatures.get(key) ?? []) files.set(path, sig);
   if (files.size === 0) return null;
-  const summary = `kiln: ${describe(counts)} for ${events.desiredCommit.slice(0, 12)}`;
   // A refused commit never becomes Kiln-Desired (the last trusted commit): the writer keeps the previous one.
   const trailers: Record<string, string | number> = events.trusted ? { [TRAILERS.desired]: events.desiredCommit } : {};
-  trailers[TRAILERS.builds] = counts.succeeded + counts.failed + counts.dispatched;
+  const builds = counts.succeeded + counts.failed + counts.dispatched;
+  if (builds) trailers[TRAILERS.builds] = builds;
   if (counts.releases) trailers[TRAILERS.releases] = events.releases.map((r) => r.distribution).join(', ');
   if (counts.refused) trailers[TRAILERS.refused] = events.desiredCommit;
-  return { files, summary, trailers, counts };
+  return { files, summary: `kiln: ${summary} (desired ${events.desiredCommit.slice(0, 12)})`, trailers, counts };
 }
