@@ -14,7 +14,7 @@ import { readObserved } from './status/reader.ts';
 import { readRef } from './status/ref-cas.ts';
 import type { ObservedSnapshot } from './status/snapshot.ts';
 import { recordPass } from './status/writer.ts';
-import { checkRecordFor, verifyDesiredCommit, type TrustVerdict } from './trust/index.ts';
+import { assertStatusSigned, checkRecordFor, verifyDesiredCommit, type TrustVerdict } from './trust/index.ts';
 import { collectResults, type Collected } from './pass/collect-step.ts';
 import type { PassDeps, PassStep } from './pass/deps.ts';
 import { emptyEvents, type PassEvents } from './pass/events.ts';
@@ -33,6 +33,8 @@ export interface PassMemo {
   sourcesAt?: number;
   /** The desired commit whose declared release key was last checked against ours. */
   releaseKeyChecked?: string;
+  /** The last kiln/status head known to be ours (signed by our key, or written by us). */
+  statusVerified?: string;
 }
 
 export interface PassReport {
@@ -76,6 +78,13 @@ async function isQuiet(c: PassContext, collected: Collected): Promise<boolean> {
   const key = `${c.desiredCommit}:${c.memo.observed?.commit ?? null}`;
   if (!q || q.key !== key || c.now.getTime() - q.at >= c.deps.policy.quietMaxMs || collected.pending.length > 0) return false;
   return statusUnchanged(c.deps, c.memo);
+}
+
+/** Believe kiln/status only when its head is signed by our own key (a pushed forgery could name any commit as trusted). */
+async function verifyStatusHead(c: PassContext, head: string | undefined): Promise<void> {
+  if (!head || head === c.memo.statusVerified) return;
+  await assertStatusSigned({ dir: c.deps.repoDir, cache: c.deps.cache, commit: head, publicKeyArmored: c.deps.signer.publicKeyArmored });
+  c.memo.statusVerified = head;
 }
 
 /**
@@ -149,8 +158,10 @@ async function record(c: PassContext, events: PassEvents, ctx: StatusChangeConte
     previous: memo.observed,
     log: c.log,
     build: (current) => statusChangeFor(current, events, ctx),
+    verifyHead: (head) => assertStatusSigned({ dir: deps.repoDir, cache: deps.cache, commit: head, publicKeyArmored: deps.signer.publicKeyArmored }),
   });
   memo.observed = recorded.snapshot;
+  memo.statusVerified = recorded.snapshot.commit;
   report.statusCommit = recorded.commit;
   await step(deps, 'recorded');
   for (const p of collected.pending) await p.ack();
@@ -168,6 +179,12 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
 
   const observedRead = await readObserved({ dir: deps.repoDir, cache: deps.cache, previous: memo.observed, log: c.log });
   memo.observed = observedRead.snapshot;
+  try {
+    await verifyStatusHead(c, observedRead.snapshot.commit);
+  } catch (e) {
+    for (const p of collected.pending) p.nak(5_000);
+    throw e;
+  }
   const trust = await judgeTrust(c, observedRead.state);
   let desired: DesiredState | undefined;
   try {

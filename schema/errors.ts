@@ -160,3 +160,9 @@ export class GateInfraError extends KilnError {
 export class NatsConnectError extends KilnError {
   readonly code = 'KILN_NATS_CONNECT';
 }
+
+/** The status branch holds a commit the reconciler did not sign: its records cannot be believed. */
+export class UntrustedStatusError extends KilnError {
+  readonly code = 'KILN_UNTRUSTED_STATUS';
+  override readonly kind = 'stalled';
+}

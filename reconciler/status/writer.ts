@@ -45,6 +45,12 @@ export interface RecordPassOptions {
   /** Age at which a ref lock counts as left by a killed writer and is broken (default 30 s). */
   staleLockMs?: number;
   log?: Logger;
+  /**
+   * Called with a status head this writer is about to build on when someone else
+   * moved the branch since `previous` (throw to refuse): the reconciler checks that
+   * the head is signed by its own key, so it never signs on top of a forged commit.
+   */
+  verifyHead?: (commit: string) => Promise<void>;
   /** Injected for tests; default a jittered 5-50 ms growing with the attempt. */
   delay?: (attempt: number) => Promise<void>;
 }
@@ -103,9 +109,14 @@ export async function recordPass(opts: RecordPassOptions): Promise<RecordPassRes
   const maxAttempts = opts.maxAttempts ?? 20;
   const delay = opts.delay ?? defaultDelay;
   let snapshot = opts.previous;
+  let verified = opts.previous?.commit;
 
   for (let attempt = 1; ; attempt++) {
     snapshot = (await readObserved({ dir, cache, previous: snapshot, log })).snapshot;
+    if (opts.verifyHead && snapshot.commit && snapshot.commit !== verified) {
+      await opts.verifyHead(snapshot.commit);
+      verified = snapshot.commit;
+    }
     const change = opts.build(snapshot.state);
     if (!change || change.files.size === 0) return { commit: null, observed: snapshot.state, snapshot, attempts: attempt };
     const parsed = checkChange(change);

@@ -4,3 +4,4 @@ export { checkRecordFor } from './check-record.ts';
 export { signArtifacts, type ArtifactToSign } from './artifact-signatures.ts';
 export { TRUST_ROOT_REF, readTrustRoot } from './trust-root.ts';
 export type { TrustVerdict, StepVerdict, Anchor, Signer as CommitSigner } from './policy.ts';
+export { assertStatusSigned, readObservedForTrust } from './status-signature.ts';

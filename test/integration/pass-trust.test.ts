@@ -128,3 +128,25 @@ test('pass trust - an untrusted commit with malformed metadata is refused, not p
   assert.deepEqual(r.plan?.actions.map((a) => a.kind), ['refuse']);
   assert.equal((await readObserved({ dir, cache: {} })).state.checks.get(evil)?.verdict, 'refused');
 });
+
+test('pass trust - a forged kiln/status commit naming an untrusted commit as reconciled is not believed', async () => {
+  const { dir } = await metadataRepo();
+  await acceptTrustRoot({ dir, cache: {}, commit: 'HEAD' });
+  const d = await deps(dir);
+  await reconcilePass(d, {});
+  const evil = await commitSigned(dir, { 'README': 'unsigned\n' }, { signer: null, message: 'unsigned' });
+  // Someone with push access writes an unsigned status commit whose trailer calls `evil` reconciled.
+  const tree = await git(dir, 'rev-parse', 'kiln/status^{tree}');
+  const forged = await git(dir, 'commit-tree', tree, '-p', 'kiln/status', '-m', 'kiln: totally legit', '-m', `Kiln-Desired: ${evil}`);
+  await git(dir, 'update-ref', 'refs/heads/kiln/status', forged);
+
+  const before = await queued();
+  await assert.rejects(reconcilePass(d, {}), (e: Error & { code?: string; kind?: string }) => {
+    assert.equal(e.code, 'KILN_UNTRUSTED_STATUS');
+    assert.equal(e.kind, 'stalled');
+    assert.match(e.message, /not written by this reconciler: it is unsigned/);
+    return true;
+  });
+  assert.equal(await queued(), before, 'nothing dispatched');
+  assert.equal(await git(dir, 'rev-parse', 'kiln/status'), forged, 'and nothing signed on top of the forgery');
+});

@@ -2,8 +2,7 @@ import { readDesired } from '../../desired/read-desired.ts';
 import { resolveCommit } from '../../git/tree.ts';
 import { countActions, formatPlan } from '../../plan/format-plan.ts';
 import { plan, refusalPlan } from '../../plan/plan.ts';
-import { readObserved } from '../../status/reader.ts';
-import { verifyDesiredCommit } from '../../trust/index.ts';
+import { readObservedForTrust, verifyDesiredCommit } from '../../trust/index.ts';
 import { str, type Command } from '../command.ts';
 
 const command: Command = {
@@ -16,13 +15,14 @@ const command: Command = {
   options: {
     repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo.', default: '.' },
     rev: { type: 'string', valueName: 'REV', description: 'Desired-state revision.', default: 'HEAD' },
+    'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's public key: kiln/status must be signed by it (recommended for CI checks)." },
   },
   examples: ['kiln plan --repo ./metadata', 'kiln plan --rev feature-branch --json'],
   async run(args, ctx) {
     const dir = str(args, 'repo') ?? ctx.env.repo ?? '.';
     const cache = {};
     const commit = await resolveCommit(dir, str(args, 'rev') ?? 'HEAD', cache);
-    const { state: observed } = await readObserved({ dir, cache, log: ctx.log });
+    const { state: observed, statusVerified } = await readObservedForTrust({ dir, cache, releaseKeyFile: str(args, 'release-key'), log: ctx.log });
     // Judged first, as the reconciler does: a refused commit's files are never parsed.
     const trust = await verifyDesiredCommit({ dir, cache, commit, lastTrusted: observed.desiredCommit });
     const desired = trust.trusted ? (await readDesired({ dir, rev: commit, cache, log: ctx.log })).state : undefined;
@@ -31,7 +31,8 @@ const command: Command = {
     const header =
       `Desired ${commit.slice(0, 12)}${size}` +
       ` against kiln/status ${observed.statusCommit?.slice(0, 12) ?? '(none yet)'}` +
-      `\nTrust: ${trust.trusted ? 'trusted' : 'REFUSED'}: ${trust.reason}`;
+      `\nTrust: ${trust.trusted ? 'trusted' : 'REFUSED'}: ${trust.reason}` +
+      (statusVerified ? '' : '\n(kiln/status taken as is: pass --release-key to check it is signed by the reconciler)');
     return {
       data: { desiredCommit: commit, statusCommit: observed.statusCommit ?? null, trust, counts: countActions(p), actions: p.actions, waiting: p.waiting },
       human: formatPlan(p, header),

@@ -3,8 +3,7 @@
 import { UsageError } from '../../../schema/errors.ts';
 import { FINGERPRINT_PATTERN } from '../../../schema/metadata.ts';
 import { resolveCommit } from '../../git/tree.ts';
-import { readObserved } from '../../status/reader.ts';
-import { acceptTrustRoot, verifyDesiredCommit, type TrustVerdict } from '../../trust/index.ts';
+import { acceptTrustRoot, readObservedForTrust, verifyDesiredCommit, type TrustVerdict } from '../../trust/index.ts';
 import { flag, str, type Command } from '../command.ts';
 
 function formatVerdict(v: TrustVerdict): string {
@@ -34,6 +33,7 @@ const command: Command = {
     'accept-root': { type: 'boolean', description: 'Approve REV as the root of trust (after checking its signer).' },
     'root-fingerprint': { type: 'string', valueName: 'FPR', multiple: true, description: 'A key allowed to sign the root commit of a new repo.' },
     since: { type: 'string', valueName: 'REV', description: 'Judge from this commit instead of the one kiln/status records.' },
+    'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's public key: kiln/status must be signed by it (recommended for CI checks)." },
   },
   positionals: [{ name: 'rev', description: 'Revision to verify (default HEAD).' }],
   examples: ['kiln verify main', 'kiln verify --accept-root $(git rev-list --max-parents=0 HEAD)', 'kiln verify HEAD --json'],
@@ -49,7 +49,9 @@ const command: Command = {
       return { data: v, human: formatVerdict(v), exitCode: v.trusted ? 0 : 1 };
     }
     const since = str(args, 'since');
-    const lastTrusted = since ? await resolveCommit(dir, since, cache) : (await readObserved({ dir, cache, log: ctx.log })).state.desiredCommit;
+    const lastTrusted = since
+      ? await resolveCommit(dir, since, cache)
+      : (await readObservedForTrust({ dir, cache, releaseKeyFile: str(args, 'release-key'), log: ctx.log })).state.desiredCommit;
     const v = await verifyDesiredCommit({ dir, cache, commit: rev, lastTrusted, rootFingerprints: roots });
     return { data: v, human: formatVerdict(v), exitCode: v.trusted ? 0 : 1 };
   },
