@@ -164,6 +164,8 @@ export const gateRecordSchema = {
     package: { type: 'string' },
     version: { type: 'string' },
     gate: { type: 'string' },
+    /** arch -> build key of the builds the verdict is about: a rebuild of the same version is gated again. */
+    builds: { type: 'object', additionalProperties: sha256 },
     verdict: { enum: ['passed', 'failed'] },
     reason: { type: 'string' },
     logTail: { type: 'string' },

@@ -43,7 +43,7 @@ export async function runGates(plan: Plan, distributions: Map<string, DesiredDis
       ctx.log.warn({ distribution: g.distribution, package: g.package, version: g.version, err: e.message }, 'gate could not run; will retry');
       continue;
     }
-    records.push({ ...record, distribution: g.distribution, from: g.from });
+    records.push({ ...record, distribution: g.distribution, from: g.from, builds: g.builds });
     ctx.log.info({ distribution: g.distribution, package: g.package, version: g.version, verdict: record.verdict }, `gate ${record.verdict}`);
   }
   return records;

@@ -45,7 +45,9 @@ function promotionBlock(
     return { wait: { subject, reason: WAIT_REASONS.awaitingSource, message: `waits until ${dist.promoteFrom} publishes ${pkg.name} ${pkg.version}` } };
   }
   if (dist.gate === 'none') return undefined;
-  const gate = observed.gates.get(gateId(dist.name, pkg.name, pkg.version));
+  // A verdict is about particular builds: a rebuild of the same version is gated again.
+  const recorded = observed.gates.get(gateId(dist.name, pkg.name, pkg.version));
+  const gate = recorded?.builds && sameBuilds(recorded.builds, keys) ? recorded : undefined;
   if (!gate) {
     return {
       action: {

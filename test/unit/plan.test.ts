@@ -249,7 +249,8 @@ for (const c of cases) {
 test('plan - a failed gate blocks promotion with its reason', () => {
   const d = desired([pkg('hello', { release: ['testing', 'stable'] })], [dist('testing'), dist('stable', { promoteFrom: 'testing', gate: 'install-smoke' })]);
   const o = observed([record(hello, 'amd64')], [release('testing', [[hello, '1.0-1']])]);
-  o.gates.set(gateId('stable', 'hello', '1.0-1'), { distribution: 'stable', from: 'testing', package: 'hello', version: '1.0-1', verdict: 'failed', reason: 'smoke exited 1', at: NOW.toISOString() });
+  const builds = { amd64: keyedInputs(pkg('hello', { release: ['testing', 'stable'] }), 'amd64').key };
+  o.gates.set(gateId('stable', 'hello', '1.0-1'), { distribution: 'stable', from: 'testing', package: 'hello', version: '1.0-1', builds, verdict: 'failed', reason: 'smoke exited 1', at: NOW.toISOString() });
   const p = plan(d, o, { now: NOW });
   assert.deepEqual(p.actions, []);
   assert.equal(p.waiting[0].reason, WAIT_REASONS.gateFailed);
@@ -284,7 +285,7 @@ function applyOutcomes(d: DesiredState, o: ObservedState, actions: Action[]): vo
       if (a.kind === 'publish') packages.push({ name: a.package, version: a.version, builds: a.builds });
       o.releases.set(a.distribution, { ...rec, packages });
     } else if (a.kind === 'gate') {
-      o.gates.set(gateId(a.distribution, a.package, a.version), { distribution: a.distribution, from: a.from, package: a.package, version: a.version, verdict: 'passed', at: NOW.toISOString() });
+      o.gates.set(gateId(a.distribution, a.package, a.version), { distribution: a.distribution, from: a.from, package: a.package, version: a.version, builds: a.builds, verdict: 'passed', at: NOW.toISOString() });
     }
   }
 }
@@ -310,4 +311,15 @@ test('plan - converges: build, publish, gate, promote, then a second pass plans 
   ]);
   assert.deepEqual(plan(d, o, { now: NOW }).actions, [], 'a second pass over the same state plans nothing');
   assert.deepEqual(o.releases.get('stable')?.packages.map((p) => `${p.name}@${p.version}`), ['hello@1.0-1']);
+});
+
+test('plan - a gate verdict is about its builds: a rebuild of the same version is gated again', () => {
+  const old = pkg('hello', { release: ['testing', 'stable'] });
+  const rebuilt = pkg('hello', { release: ['testing', 'stable'], rebuild: 1 });
+  const d = desired([rebuilt], [dist('testing'), dist('stable', { promoteFrom: 'testing', gate: 'install-smoke' })]);
+  const o = observed([record(old, 'amd64'), record(rebuilt, 'amd64')], [release('testing', [[rebuilt, '1.0-1']]), release('stable', [[old, '1.0-1']])]);
+  // release() keys entries by a package with the default rebuild counter: point testing at the rebuild.
+  o.releases.get('testing')!.packages[0].builds = { amd64: keyedInputs(rebuilt, 'amd64').key };
+  o.gates.set(gateId('stable', 'hello', '1.0-1'), { distribution: 'stable', from: 'testing', package: 'hello', version: '1.0-1', builds: { amd64: keyedInputs(old, 'amd64').key }, verdict: 'passed', at: NOW.toISOString() });
+  assert.deepEqual(summary(plan(d, o, { now: NOW }).actions), [`gate stable/hello@1.0-1 ${REASONS.gateNeeded}`]);
 });
