@@ -166,3 +166,8 @@ export class UntrustedStatusError extends KilnError {
   readonly code = 'KILN_UNTRUSTED_STATUS';
   override readonly kind = 'stalled';
 }
+
+/** An artifact is not in the object store (never uploaded, or lost). Not a stall: other work goes on. */
+export class ArtifactMissingError extends KilnError {
+  readonly code = 'KILN_ARTIFACT_MISSING';
+}

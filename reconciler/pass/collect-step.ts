@@ -50,7 +50,11 @@ export async function collectResults(
   await eachLimited(
     verified.filter((r) => r.outcome === 'succeeded'),
     SIGN_CONCURRENCY,
-    async (r) => void collected.signatures.set(r.key, await signVerified(nats, r, opts.signer, opts.artifactsDir)),
+    // Merged per key: two successful results for one key may arrive together; the record keeps one.
+    async (r) => {
+      const sigs = await signVerified(nats, r, opts.signer, opts.artifactsDir);
+      collected.signatures.set(r.key, [...(collected.signatures.get(r.key) ?? []), ...sigs]);
+    },
   );
   if (pending.length) opts.log.info({ results: pending.length }, `collected ${pending.length} build result(s)`);
   return collected;

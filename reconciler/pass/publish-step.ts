@@ -2,7 +2,7 @@
 // content (published − pruned + new), fetch the .debs, publish the signed apt
 // repository, and return the release records to commit.
 import type { Logger } from 'pino';
-import { PublishError } from '../../schema/errors.ts';
+import { isKilnError, PublishError } from '../../schema/errors.ts';
 import type { Artifact, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
 import type { Action, DesiredDistribution, ObservedState, Plan, PruneAction, PublishAction } from '../model.ts';
 import { fetchArtifact } from '../pipeline/collect.ts';
@@ -91,8 +91,15 @@ export async function publishReleases(
       continue;
     }
     const started = Date.now();
-    records.push(await publishOne(dist, content, plan.desiredCommit, ctx));
-    ctx.log.info({ distribution: name, packages: content.length, ms: Date.now() - started }, `published ${name}`);
+    try {
+      records.push(await publishOne(dist, content, plan.desiredCommit, ctx));
+      ctx.log.info({ distribution: name, packages: content.length, ms: Date.now() - started }, `published ${name}`);
+    } catch (e) {
+      // One distribution that cannot be published (a wrong signingKey, a lost artifact) must not
+      // keep the rest of the pass from being recorded: it is reported, and planned again next pass.
+      if (!isKilnError(e)) throw e;
+      ctx.log.error({ distribution: name, err: e.message, code: e.code }, `cannot publish ${name}: ${e.message}`);
+    }
   }
   return records;
 }

@@ -1,7 +1,7 @@
 // Pure: the status-branch change for a pass's events, given the branch's
 // current records. Idempotent: applying the same events twice changes nothing
 // the second time (a result already recorded is dropped by applyResult).
-import { TRAILERS } from '../../schema/status.ts';
+import { STATUS_LAYOUT, TRAILERS } from '../../schema/status.ts';
 import type { BuildRecord } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
 import { applyResult, recordDispatch, type RetryPolicy } from '../pipeline/build-records.ts';
@@ -92,7 +92,11 @@ export function statusChangeFor(current: ObservedState, events: PassEvents, ctx:
     counts.refused++;
     summary.add('refuse', `untrusted commit ${c.commit.slice(0, 12)}`);
   }
-  for (const key of succeeded) for (const [path, sig] of events.signatures.get(key) ?? []) files.set(path, sig);
+  // Signatures of exactly the artifacts the record keeps, written with the success that produced them.
+  for (const key of succeeded) {
+    const kept = new Set((updated.get(key)?.artifacts ?? []).map((a) => STATUS_LAYOUT.signature(a.sha256)));
+    for (const [path, sig] of events.signatures.get(key) ?? []) if (kept.has(path)) files.set(path, sig);
+  }
   if (files.size === 0) return null;
   // A refused commit never becomes Kiln-Desired (the last trusted commit): the writer keeps the previous one.
   const trailers: Record<string, string | number> = events.trusted ? { [TRAILERS.desired]: events.desiredCommit } : {};

@@ -5,7 +5,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
-import { DigestMismatchError, NotFoundError } from '../../schema/errors.ts';
+import { ArtifactMissingError, DigestMismatchError } from '../../schema/errors.ts';
 import { OBJECTS } from '../../schema/nats.ts';
 import { readChunks } from './object-read.ts';
 
@@ -31,7 +31,7 @@ export async function fetchArtifact(objectStore: ObjectStore, sha256: string, ca
   const dest = cachedArtifactPath(cacheDir, sha256);
   if (await exists(dest)) return dest;
   const chunks = await readChunks(objectStore, OBJECTS.artifact(sha256), opts.jsm);
-  if (!chunks) throw new NotFoundError(`artifact sha256 ${sha256} is not in the object store`, { sha256 });
+  if (!chunks) throw new ArtifactMissingError(`artifact sha256 ${sha256} is not in the object store`, { sha256 });
   await mkdir(join(cacheDir, sha256.slice(0, 2)), { recursive: true });
   const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const hash = createHash('sha256');

@@ -122,7 +122,7 @@ export async function checkAndCacheArtifact(objectStore: ObjectStore, a: { name:
     path = await fetchArtifact(objectStore, a.sha256, cacheDir, { jsm });
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === 'KILN_NOT_FOUND') return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store` };
+    if (code === 'KILN_ARTIFACT_MISSING') return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store` };
     if (code === 'KILN_DIGEST_MISMATCH') return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: stored bytes hash to sha256 ${String((e as { data?: { got?: string } }).data?.got)}, not the claimed ${a.sha256}` };
     throw e;
   }

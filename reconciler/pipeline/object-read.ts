@@ -38,7 +38,9 @@ export async function readChunks(os: ObjectStore, name: string, jsmIn?: JetStrea
   if (!info || info.deleted) return null;
   if (info.size === 0) return (async function* () {})();
   if (!jsm || info.chunks !== 1 || info.options?.link) return fromGet(os, name);
-  const m = await jsm.streams.getMessage(`OBJ_${info.bucket}`, { last_by_subj: `$O.${info.bucket}.C.${info.nuid}` }).catch(() => null);
+  // getMessage already returns null when there is no such message; any error (timeout,
+  // reconnect) must propagate, or a good build would be recorded as an integrity failure.
+  const m = await jsm.streams.getMessage(`OBJ_${info.bucket}`, { last_by_subj: `$O.${info.bucket}.C.${info.nuid}` });
   if (!m) return null;
   return (async function* () {
     yield m.data;

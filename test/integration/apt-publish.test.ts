@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 // publishApt against the real clients: apt in a container (file: source,
 // NetworkMode none) and gpgv on what openpgp.js signed.
 import assert from 'node:assert/strict';
@@ -120,6 +121,19 @@ describe('apt publish', () => {
     assert.notEqual(more.releaseSha256, first.releaseSha256);
     const packages = await readFile(join(root, 'incr/dists/stable/main/binary-amd64/Packages'), 'utf8');
     assert.deepEqual([...packages.matchAll(/^Package: (.*)$/gm)].map((m) => m[1]), ['hello', 'tool']);
+  });
+
+  test('apt publish - named indexes left out of step by an interrupted publish are rewritten to match the Release', async () => {
+    const root = join(dir, 'repos');
+    const dist = distribution('torn');
+    await publishApt({ root, distribution: dist, packages: [asPackage(byName.get('hello=1.0-1')!)], signer, now: new Date() });
+    const named = join(root, 'torn/dists/stable/main/binary-amd64/Packages');
+    // What a publish killed after writing its named indexes, before its Release, leaves behind.
+    await writeFile(named, 'Package: ghost\nVersion: 6.6.6\n');
+    const again = await publishApt({ root, distribution: dist, packages: [asPackage(byName.get('hello=1.0-1')!)], signer, now: new Date() });
+    assert.deepEqual(again.indexesWritten, ['main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz']);
+    const listed = /^ ([0-9a-f]{64})\s+\d+ main\/binary-amd64\/Packages$/m.exec(await readFile(join(root, 'torn/dists/stable/InRelease'), 'utf8'))?.[1];
+    assert.equal(createHash('sha256').update(await readFile(named)).digest('hex'), listed);
   });
 
   test('apt publish - several versions co-exist; a version left out leaves the index and, after the grace period, the pool', async () => {

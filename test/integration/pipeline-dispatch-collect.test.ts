@@ -134,7 +134,7 @@ test('pipeline dispatch - jobs land on their pool/arch queue, a second dispatch 
     const path = await fetchArtifact(os, a.sha256, cache);
     assert.equal(sha(await readFile(path)), a.sha256);
     assert.equal(await fetchArtifact(os, a.sha256, cache), path, 'second call served from the cache');
-    await assert.rejects(fetchArtifact(os, 'f'.repeat(64), cache), { code: 'KILN_NOT_FOUND' });
+    await assert.rejects(fetchArtifact(os, 'f'.repeat(64), cache), { code: 'KILN_ARTIFACT_MISSING' });
 
     // verifyResults: many results, checked concurrently while filling the cache; order kept.
     const all = await verifyResults(os, got.map((x) => x.result), { cacheDir: cache, concurrency: 3, jsm: await js.jetstreamManager() });

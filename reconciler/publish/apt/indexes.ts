@@ -1,9 +1,9 @@
 // The Packages{,.gz} files of a suite, rebuilt from the pool entries; only the
 // ones whose content changed are handed back for writing.
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { digests, type Digests } from './hashes.ts';
+import { digests, sha256Hex, type Digests } from './hashes.ts';
 import { BY_HASH, indexDir, suiteDir } from './layout.ts';
 import { entriesForIndex, packagesIndex, packagesStanza, type PoolEntry } from './packages-index.ts';
 import type { IndexDigest } from './release-file.ts';
@@ -11,6 +11,7 @@ import type { RepoState } from './state.ts';
 import type { SwitchInput } from './switch-plan.ts';
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
+const sha256Of = (p: string) => readFile(p).then((b) => sha256Hex(b), () => undefined);
 
 export interface BuiltIndexes {
   digests: IndexDigest[];
@@ -29,8 +30,10 @@ export async function buildIndexes(repoDir: string, suite: string, comps: string
       const plain = digests(text);
       const prev = state.indexes[`${dir}/Packages`];
       const prevGz = state.indexes[`${dir}/Packages.gz`];
+      // The named file's content is checked, not just its presence: a publish interrupted after
+      // writing named indexes but before its Release leaves them out of step with the Release.
       const onDisk = async (d: Digests, name: string) =>
-        (await exists(join(repoDir, suiteDir(suite), dir, BY_HASH, d.sha256))) && (await exists(join(repoDir, suiteDir(suite), dir, name)));
+        (await exists(join(repoDir, suiteDir(suite), dir, BY_HASH, d.sha256))) && (await sha256Of(join(repoDir, suiteDir(suite), dir, name))) === d.sha256;
       if (prev?.sha256 === plain.sha256 && prevGz && (await onDisk(prev, 'Packages')) && (await onDisk(prevGz, 'Packages.gz'))) {
         out.digests.push({ path: `${dir}/Packages`, ...prev }, { path: `${dir}/Packages.gz`, ...prevGz });
         continue;
