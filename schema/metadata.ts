@@ -13,6 +13,8 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 export const NAME_PATTERN = '^[a-z0-9][a-z0-9+.-]{0,62}[a-z0-9+]$';
 export const POOL_PATTERN = '^[a-z0-9][a-z0-9_-]{0,30}$';
 export const FINGERPRINT_PATTERN = '^[0-9A-F]{40}$';
+/** Text copied into a signed Release file: a newline there would add fields. */
+export const ONE_LINE_PATTERN = '^[^\\r\\n]*$';
 
 const limitsSchema = {
   type: 'object',
@@ -139,8 +141,8 @@ export const distributionSchema = {
     codename: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
     components: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' } },
     architectures: architectureList,
-    origin: { type: 'string', minLength: 1, maxLength: 200 },
-    label: { type: 'string', minLength: 1, maxLength: 200 },
+    origin: { type: 'string', minLength: 1, maxLength: 200, pattern: ONE_LINE_PATTERN },
+    label: { type: 'string', minLength: 1, maxLength: 200, pattern: ONE_LINE_PATTERN },
     description: { type: 'string', maxLength: 1000 },
     signingKey: { type: 'string', pattern: FINGERPRINT_PATTERN, description: 'Fingerprint of the key that signs Release files.' },
     keep: { type: 'integer', minimum: 1, maximum: 1000, description: 'Versions kept per package.' },

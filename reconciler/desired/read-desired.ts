@@ -179,7 +179,7 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
     }
   }
   toRead ??= await listFiles(dir, commit, cache, { prefixes: METADATA_PREFIXES });
-  if (files.size + toRead.length > METADATA_LIMITS.maxFiles) {
+  if (new Set([...files.keys(), ...toRead.map((f) => f.path)]).size > METADATA_LIMITS.maxFiles) {
     return { commit, diagnostics: [problem('.', `the metadata repo has more than ${METADATA_LIMITS.maxFiles} files under ${METADATA_PREFIXES.join(', ')}`)], reread: 0 };
   }
   const read = await inBatches(toRead, READ_CONCURRENCY, (f) => readEntry(dir, cache, f.path, f.oid, f.mode));

@@ -2,7 +2,7 @@
 // offending value (or key), worded for a person, with "did you mean" hints.
 import type { Diagnostic } from '../../schema/errors.ts';
 import type { ErrorObject } from '../../schema/validate.ts';
-import { FINGERPRINT_PATTERN, NAME_PATTERN, POOL_PATTERN } from '../../schema/metadata.ts';
+import { FINGERPRINT_PATTERN, ONE_LINE_PATTERN, NAME_PATTERN, POOL_PATTERN } from '../../schema/metadata.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { escapePointer, fieldName, lookup, type PositionIndex } from './yaml-positions.ts';
 
@@ -11,6 +11,7 @@ const PATTERN_HINTS: Record<string, string> = {
   [NAME_PATTERN]: 'a name must be 2-64 characters of lowercase letters, digits, + - . starting with a letter or digit (it becomes a path segment and a Debian package name)',
   [POOL_PATTERN]: 'a pool name must be 1-31 characters of lowercase letters, digits, _ - starting with a letter or digit',
   [FINGERPRINT_PATTERN]: 'expected a 40-character uppercase hex OpenPGP fingerprint',
+  [ONE_LINE_PATTERN]: 'expected one line of text (it goes into the signed Release file, where a line break would add fields)',
   '^keys/[A-Za-z0-9._-]+\\.asc$': "expected a path like 'keys/name.asc' (an armored key under keys/)",
   '^[A-Za-z0-9][A-Za-z0-9._-]*$': 'expected letters, digits, . _ - starting with a letter or digit',
   '^[a-z0-9][a-z0-9-]*$': 'expected lowercase letters, digits and -',

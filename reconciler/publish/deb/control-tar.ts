@@ -9,12 +9,35 @@ import { DebFormatError } from '../../../schema/errors.ts';
 
 const { XzReadableStream } = xz as unknown as { XzReadableStream: new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> };
 
+/** A control archive holds a few KB; a bigger one is refused before it can exhaust memory (a decompression bomb). */
+export const MAX_CONTROL_BYTES = 16 * 1024 * 1024;
+
+/** Read a stream to its end, refusing it past `max` bytes. */
+async function readBounded(stream: ReadableStream<Uint8Array>, max: number, what: string): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks);
+    size += value.length;
+    if (size > max) {
+      await reader.cancel();
+      throw new RangeError(`${what} expands past ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+}
+
 /** Decompress a control.tar member by its name's extension. */
 export async function decompressMember(name: string, data: Buffer, where: string): Promise<Buffer> {
   try {
-    if (name.endsWith('.gz')) return gunzipSync(data);
-    if (name.endsWith('.xz')) return Buffer.from(await new Response(new XzReadableStream(new Blob([new Uint8Array(data)]).stream())).arrayBuffer());
-    if (name.endsWith('.tar')) return data;
+    if (name.endsWith('.gz')) return gunzipSync(data, { maxOutputLength: MAX_CONTROL_BYTES });
+    if (name.endsWith('.xz')) return await readBounded(new XzReadableStream(new Blob([new Uint8Array(data)]).stream()), MAX_CONTROL_BYTES, name);
+    if (name.endsWith('.tar')) {
+      if (data.length > MAX_CONTROL_BYTES) throw new RangeError(`${name} is larger than ${MAX_CONTROL_BYTES} bytes`);
+      return data;
+    }
   } catch (cause) {
     throw new DebFormatError(`${where}: cannot decompress ${name}: ${(cause as Error).message}`, { file: where, member: name }, { cause });
   }
