@@ -96,9 +96,10 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
   const keepAlive = setInterval(() => msg.working(), Math.max(500, Math.floor(ctx.ackWaitMs / 3)));
   const root = join(ctx.workDir, `${job.key.slice(0, 16)}-${job.attempt}-${nuid.next()}`);
   const started = new Date();
+  let blog: BuildLog | undefined;
   try {
     await mkdir(root, { recursive: true });
-    const blog = new BuildLog(ctx.nc, job.key, job.attempt, join(root, 'build.log'), log);
+    blog = new BuildLog(ctx.nc, job.key, job.attempt, join(root, 'build.log'), log);
     blog.write(`kiln: build ${job.key} attempt ${job.attempt} (delivery ${delivery}) of ${job.inputs.package} ${job.inputs.version} on ${ctx.agentId}\n`);
     const timings: Timings = {};
     const { run, verdict, artifacts } = await build(ctx, job, root, blog, log, timings);
@@ -126,6 +127,7 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
       'build finished',
     );
   } catch (e) {
+    await blog?.abandon().catch(() => undefined);
     // Could not record the outcome (object store or NATS trouble): let the job come back later.
     log.error({ err: e }, 'could not publish the build result; job will be redelivered');
     try {

@@ -33,6 +33,8 @@ export class BuildLog {
   private tailBuf = Buffer.alloc(0);
 
   private truncated = false;
+  /** A write error (e.g. ENOSPC): reported by finish(), never thrown from write() (which would crash the agent). */
+  private fileError: Error | undefined;
 
   constructor(
     private readonly nc: NatsConnection | undefined,
@@ -44,12 +46,16 @@ export class BuildLog {
     private readonly maxBytes = DEFAULT_MAX_LOG_BYTES,
   ) {
     this.file = createWriteStream(path);
+    this.file.on('error', (e) => {
+      this.fileError ??= e;
+      this.log.error({ err: e, path }, 'cannot write the build log');
+    });
   }
 
   /** Append build output. Never throws: a broken live stream must not fail the build. */
   write(chunk: Buffer | string): void {
     let b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (b.length === 0 || this.truncated) return;
+    if (b.length === 0 || this.truncated || this.fileError) return;
     if (this.size + b.length > this.maxBytes) {
       this.truncated = true;
       b = Buffer.concat([b.subarray(0, Math.max(0, this.maxBytes - this.size)), Buffer.from(`\nkiln: log truncated at ${this.maxBytes} bytes\n`)]);
@@ -91,12 +97,15 @@ export class BuildLog {
     this.flush();
     this.publish(new Uint8Array(), outcome);
     await new Promise<void>((resolve, reject) => this.file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (this.fileError) throw this.fileError;
     return { path: this.path, sha256: this.hash.digest('hex'), size: this.size, tailText: this.tailBuf.toString('utf8') };
   }
 
   /** Close the file without publishing the end marker (the job is abandoned). */
   async abandon(): Promise<void> {
     clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.file.destroyed) return;
     await new Promise<void>((resolve) => this.file.end(() => resolve()));
   }
 }

@@ -226,7 +226,7 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
  * throws LeaseHeldError.
  */
 export async function reconcileOnce<R>(
-  deps: Pick<WatchDeps<R>, 'runPass' | 'lease' | 'log'> & { leaseWaitMs?: number; signal?: AbortSignal },
+  deps: Pick<WatchDeps<R>, 'runPass' | 'lease' | 'log' | 'leaseRenewMs'> & { leaseWaitMs?: number; signal?: AbortSignal },
 ): Promise<R> {
   if (deps.lease) {
     const deadline = Date.now() + (deps.leaseWaitMs ?? 0);
@@ -238,9 +238,12 @@ export async function reconcileOnce<R>(
     }
     if (!l.held) throw new LeaseHeldError(l.holder, l.expiresAt);
   }
+  // Renewed while the pass runs, as in watch mode: gates and publishing can outlast the lease's TTL.
+  const renew = deps.lease ? setInterval(() => void deps.lease!.acquire().catch(() => undefined), deps.leaseRenewMs ?? 10_000) : undefined;
   try {
     return await deps.runPass('once');
   } finally {
+    if (renew) clearInterval(renew);
     await deps.lease?.release().catch(() => undefined);
   }
 }
