@@ -39,6 +39,11 @@ async function chownTree(root: string, uid: number, gid: number): Promise<void> 
   for (const rel of await readdir(root, { recursive: true })) await lchown(join(root, rel), uid, gid);
 }
 
+/** Label: epoch ms after which a build container is an orphan whoever started it. */
+export const DEADLINE_LABEL = 'kiln.deadline';
+/** How long past its time limit a build may run before `timeout` inside the container kills it. */
+export const ORPHAN_GRACE_SECONDS = 30;
+
 export class DockerRunner implements BuildRunner {
   readonly name = 'docker';
   readonly needsSource = true;
@@ -83,12 +88,15 @@ export class DockerRunner implements BuildRunner {
 
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
     const cmd = ['dpkg-buildpackage', '-us', '-uc', '-b'];
+    // The agent kills the container at the time limit; `timeout` inside it holds the limit
+    // even when the agent itself is killed (a little later, so the agent's verdict comes first).
+    const hardLimit = limits.timeoutSeconds + ORPHAN_GRACE_SECONDS;
     onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
     const exit = await runContainer(
       this.docker,
       {
         image,
-        cmd,
+        cmd: ['timeout', '-s', 'KILL', String(hardLimit), ...cmd],
         workingDir: '/build/' + relative(work.root, work.buildDir),
         user: `${this.user.uid}:${this.user.gid}`,
         env: ['HOME=/tmp', 'LANG=C.UTF-8', `DEB_BUILD_OPTIONS=parallel=${Math.max(1, Math.floor(limits.cpus))}`],
@@ -98,7 +106,7 @@ export class DockerRunner implements BuildRunner {
         nanoCpus: Math.round(limits.cpus * 1e9),
         pidsLimit: limits.pids,
         binds: [`${work.root}:/build`],
-        labels: { ...this.opts.labels, 'kiln.role': 'build', 'kiln.key': job.key },
+        labels: { ...this.opts.labels, 'kiln.role': 'build', 'kiln.key': job.key, [DEADLINE_LABEL]: String(Date.now() + hardLimit * 1000) },
         timeoutMs: limits.timeoutSeconds * 1000,
       },
       { onLog, signal },
@@ -108,13 +116,18 @@ export class DockerRunner implements BuildRunner {
     return { exitCode: exit.exitCode, oomKilled: exit.oomKilled, timedOut: exit.timedOut, artifacts };
   }
 
-  /** Remove containers a previous run of this agent (same labels) left behind when it was killed. */
+  /**
+   * Remove containers left behind by killed agents: those of an earlier run of this agent (same
+   * labels), and any Kiln build container past its deadline, whichever agent started it (an agent
+   * started with the default, pid-based id never sees its predecessor's label again).
+   */
   async prepare(): Promise<void> {
     const labels = Object.entries(this.opts.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-    if (labels.length === 0) return;
-    const left = await this.docker.listContainers({ all: true, filters: { label: labels } });
-    for (const c of left) {
-      this.opts.log.warn({ container: c.Id.slice(0, 12), labels: c.Labels }, 'removing a container left by an earlier run of this agent');
+    const own = labels.length ? await this.docker.listContainers({ all: true, filters: { label: labels } }) : [];
+    const builds = await this.docker.listContainers({ all: true, filters: { label: ['kiln.role=build'] } });
+    const expired = builds.filter((c) => Number(c.Labels[DEADLINE_LABEL] ?? Infinity) < Date.now());
+    for (const c of new Map([...own, ...expired].map((c) => [c.Id, c])).values()) {
+      this.opts.log.warn({ container: c.Id.slice(0, 12), labels: c.Labels }, 'removing a build container left by a killed agent');
       await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     }
   }
