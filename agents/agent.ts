@@ -146,14 +146,9 @@ export class Agent {
       }
       try {
         this.fetching = await consumer.fetch({ max_messages: this.concurrency - this.inFlight.size, expires: this.opts.pullExpiresMs ?? 2000 });
-        for await (const msg of this.fetching) {
-          // Pulled after a drain began: hand it straight back for another agent.
-          if (this.draining) {
-            msg.nak();
-            continue;
-          }
-          this.spawn(ctx, msg);
-        }
+        // A pull asks only for free slots, so a job that arrives after a drain began is run, not
+        // handed back: every nak costs a delivery, and the last delivery is reported as poison.
+        for await (const msg of this.fetching) this.spawn(ctx, msg);
       } catch (e) {
         if (this.draining) break;
         this.log.warn({ err: (e as Error).message }, 'pull failed; retrying');
@@ -183,7 +178,8 @@ export class Agent {
     this.drainReason = reason;
     this.log.info({ reason, running: [...this.running] }, 'draining: no new jobs; finishing running builds');
     this.heartbeat?.beat();
-    this.fetching?.stop();
+    // The pull in progress is left to expire (pullExpiresMs): stopping it would drop jobs the
+    // server already sent, which then wait out the ack wait and lose a delivery.
     this.wake?.();
   }
 
