@@ -147,6 +147,16 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
   await step(deps, 'published');
 }
 
+const ACK_CONCURRENCY = 64;
+
+async function ackAll(collected: Collected): Promise<void> {
+  const pending = [...collected.pending];
+  const worker = async () => {
+    for (let p = pending.shift(); p; p = pending.shift()) await p.ack();
+  };
+  await Promise.all(Array.from({ length: Math.min(ACK_CONCURRENCY, pending.length) }, worker));
+}
+
 /** ONE signed status commit with everything this pass observed and did; then, and only then, ack. */
 async function record(c: PassContext, events: PassEvents, ctx: StatusChangeContext, collected: Collected, report: PassReport): Promise<void> {
   const { deps, memo } = c;
@@ -164,7 +174,8 @@ async function record(c: PassContext, events: PassEvents, ctx: StatusChangeConte
   memo.statusVerified = recorded.snapshot.commit;
   report.statusCommit = recorded.commit;
   await step(deps, 'recorded');
-  for (const p of collected.pending) await p.ack();
+  // Every outcome is durable in git now: the acks go out together (each waits for the server's confirmation).
+  await ackAll(collected);
   await step(deps, 'acked');
 }
 
