@@ -48,7 +48,9 @@ export async function assertStatusSigned(opts: { dir: string; cache: GitCache; c
  */
 export async function readObservedForTrust(opts: { dir: string; cache: GitCache; releaseKeyFile?: string; log?: Logger }): Promise<{ state: ObservedState; statusVerified: boolean }> {
   const { state, snapshot } = await readObserved({ dir: opts.dir, cache: opts.cache, log: opts.log });
-  if (!opts.releaseKeyFile || !snapshot.commit) return { state, statusVerified: Boolean(opts.releaseKeyFile) };
+  // No status branch yet: nothing to take on faith.
+  if (!snapshot.commit) return { state, statusVerified: true };
+  if (!opts.releaseKeyFile) return { state, statusVerified: false };
   await assertStatusSigned({ dir: opts.dir, cache: opts.cache, commit: snapshot.commit, publicKeyArmored: await readFile(opts.releaseKeyFile, 'utf8') });
   return { state, statusVerified: true };
 }
