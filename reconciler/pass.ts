@@ -22,6 +22,7 @@ import { runGates } from './pass/gate-step.ts';
 import { publishReleases, refreshExpiring } from './pass/publish-step.ts';
 import { checkReleaseKey } from './pass/release-key.ts';
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
+import pMap from 'p-map';
 
 /** What a pass remembers for the next one (incremental reads, the quiet fast path). */
 export interface PassMemo {
@@ -149,14 +150,6 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
 
 const ACK_CONCURRENCY = 64;
 
-async function ackAll(collected: Collected): Promise<void> {
-  const pending = [...collected.pending];
-  const worker = async () => {
-    for (let p = pending.shift(); p; p = pending.shift()) await p.ack();
-  };
-  await Promise.all(Array.from({ length: Math.min(ACK_CONCURRENCY, pending.length) }, worker));
-}
-
 /** ONE signed status commit with everything this pass observed and did; then, and only then, ack. */
 async function record(c: PassContext, events: PassEvents, ctx: StatusChangeContext, collected: Collected, report: PassReport): Promise<void> {
   const { deps, memo } = c;
@@ -175,7 +168,7 @@ async function record(c: PassContext, events: PassEvents, ctx: StatusChangeConte
   report.statusCommit = recorded.commit;
   await step(deps, 'recorded');
   // Every outcome is durable in git now: the acks go out together (each waits for the server's confirmation).
-  await ackAll(collected);
+  await pMap(collected.pending, (p) => p.ack(), { concurrency: ACK_CONCURRENCY });
   await step(deps, 'acked');
 }
 

@@ -18,6 +18,7 @@ import { runRules, type Located } from './rules.ts';
 import { defaultSourceResolver, type SourceResolver } from './source-resolver.ts';
 import { resolveSourceUrl } from './source-url.ts';
 import { lookup } from './yaml-positions.ts';
+import pMap from 'p-map';
 
 /** What one file of the tree contributed, remembered between reads. */
 export interface FileEntry {
@@ -68,12 +69,6 @@ export interface DesiredEvaluation {
 }
 
 const READ_CONCURRENCY = 16;
-
-async function inBatches<T, R>(items: T[], size: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
-  return out;
-}
 
 const problem = (file: string, message: string, line = 1, col = 1, path?: string): Diagnostic => ({ file, line, col, message, severity: 'error', ...(path ? { path } : {}) });
 
@@ -182,14 +177,14 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   if (new Set([...files.keys(), ...toRead.map((f) => f.path)]).size > METADATA_LIMITS.maxFiles) {
     return { commit, diagnostics: [problem('.', `the metadata repo has more than ${METADATA_LIMITS.maxFiles} files under ${METADATA_PREFIXES.join(', ')}`)], reread: 0 };
   }
-  const read = await inBatches(toRead, READ_CONCURRENCY, (f) => readEntry(dir, cache, f.path, f.oid, f.mode));
+  const read = await pMap(toRead, (f) => readEntry(dir, cache, f.path, f.oid, f.mode), { concurrency: READ_CONCURRENCY });
   for (const e of read) files.set(e.path, e);
   const resolveAgain = opts.refreshSources ? [...files.values()].filter((e) => e.kind === 'package' && !read.includes(e)) : [];
   // Copies, so the previous snapshot's entries are never mutated.
   for (const e of resolveAgain) files.set(e.path, { ...e, source: undefined, diagnostics: e.diagnostics.filter((d) => !d.path?.startsWith('/source')) });
   const resolve = opts.resolveSource ?? defaultSourceResolver();
   const memo = new Map<string, Promise<string>>();
-  await inBatches([...read, ...resolveAgain.map((e) => files.get(e.path)!)], READ_CONCURRENCY, (e) => resolveEntrySource(e, absolute(dir), resolve, memo));
+  await pMap([...read, ...resolveAgain.map((e) => files.get(e.path)!)], (e) => resolveEntrySource(e, absolute(dir), resolve, memo), { concurrency: READ_CONCURRENCY });
 
   const { diagnostics, state } = assemble(commit, files, prev);
   opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');

@@ -7,6 +7,7 @@ import { fetchArtifact, fetchResults, verifyResults, type PendingResult } from '
 import type { Signer } from '../signing/signer.ts';
 import { signArtifacts } from '../trust/index.ts';
 import type { PipelineNats } from './deps.ts';
+import pMap from 'p-map';
 
 export interface Collected {
   pending: PendingResult[];
@@ -24,14 +25,6 @@ async function signVerified(nats: PipelineNats, result: BuildResult, signer: Sig
 
 const SIGN_CONCURRENCY = 16;
 
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 export async function collectResults(
   nats: PipelineNats,
   opts: { max: number; waitMs: number; signer: Signer; artifactsDir: string; log: Logger },
@@ -47,14 +40,14 @@ export async function collectResults(
     collected.results.push(result);
   }
   // Signing runs through WebCrypto off the main thread: a few in flight at once.
-  await eachLimited(
+  await pMap(
     verified.filter((r) => r.outcome === 'succeeded'),
-    SIGN_CONCURRENCY,
     // Merged per key: two successful results for one key may arrive together; the record keeps one.
     async (r) => {
       const sigs = await signVerified(nats, r, opts.signer, opts.artifactsDir);
       collected.signatures.set(r.key, [...(collected.signatures.get(r.key) ?? []), ...sigs]);
     },
+    { concurrency: SIGN_CONCURRENCY },
   );
   if (pending.length) opts.log.info({ results: pending.length }, `collected ${pending.length} build result(s)`);
   return collected;

@@ -12,6 +12,7 @@ import { assertValid } from '../../schema/validate.ts';
 
 import { fetchArtifact } from './artifact-cache.ts';
 import { readChunks } from './object-read.ts';
+import pMap from 'p-map';
 
 export { fetchArtifact };
 
@@ -155,16 +156,7 @@ export async function verifyArtifacts(objectStore: ObjectStore, result: BuildRes
 
 /** verifyArtifacts over many results, `concurrency` at a time, in order. */
 export async function verifyResults(objectStore: ObjectStore, results: BuildResult[], opts: VerifyOptions & { concurrency?: number } = {}): Promise<BuildResult[]> {
-  const out: BuildResult[] = new Array(results.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < results.length) {
-      const i = next++;
-      out[i] = await verifyArtifacts(objectStore, results[i], opts);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, opts.concurrency ?? 16), results.length) }, worker));
-  return out;
+  return pMap(results, (r) => verifyArtifacts(objectStore, r, opts), { concurrency: Math.max(1, opts.concurrency ?? 16) });
 }
 
 function asIntegrityFailure(result: BuildResult, problems: string[]): BuildResult {

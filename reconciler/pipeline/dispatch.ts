@@ -8,6 +8,7 @@ import type { BuildAction } from '../model.ts';
 import type { BuildJob } from '../../schema/messages.ts';
 import { SUBJECTS } from '../../schema/nats.ts';
 import { assertValid } from '../../schema/validate.ts';
+import pMap from 'p-map';
 
 export const jobMsgId = (key: string, attempt: number) => `${key}.${attempt}`;
 
@@ -47,18 +48,17 @@ export async function dispatchBuilds(js: JetStreamClient, actions: BuildAction[]
   const jobs = actions.map((a) => ({ action: a, bytes: encoder.encode(JSON.stringify(toBuildJob(a, opts.desiredCommit, opts.now))) }));
   const limit = Math.max(1, opts.maxInFlight ?? 256);
   const report: DispatchReport = { published: 0, duplicates: 0 };
-  let next = 0;
-  // `limit` workers each publish the next job when their previous one is acked.
-  const worker = async () => {
-    while (next < jobs.length) {
-      const { action, bytes } = jobs[next++];
+  // At most `limit` publishes await their PubAck at once.
+  await pMap(
+    jobs,
+    async ({ action, bytes }) => {
       const ack = await js.publish(SUBJECTS.build(action.pool, action.arch), bytes, { msgID: jobMsgId(action.key, action.attempt) });
       if (ack.duplicate) report.duplicates++;
       else report.published++;
       log.debug({ buildKey: action.key, attempt: action.attempt, pool: action.pool, arch: action.arch, seq: ack.seq, duplicate: ack.duplicate }, 'dispatched');
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+    },
+    { concurrency: limit },
+  );
   if (jobs.length) log.info({ ...report }, `dispatched ${report.published} build(s), ${report.duplicates} duplicate(s)`);
   return report;
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { hashObject, type ObjectType } from './object-id.ts';
 import { writePack } from './pack-writer.ts';
+import pMap from 'p-map';
 
 
 export { hashObject, type ObjectType } from './object-id.ts';
@@ -70,14 +71,5 @@ export async function writeObjects(gitdir: string, type: ObjectType, contents: U
   if (contents.length >= PACK_THRESHOLD) {
     return writePack(gitdir, contents.map((content) => ({ type, content })));
   }
-  const out: string[] = new Array(contents.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < contents.length) {
-      const i = next++;
-      out[i] = await writeObject(gitdir, type, contents[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, contents.length) }, worker));
-  return out;
+  return pMap(contents, (c) => writeObject(gitdir, type, c), { concurrency });
 }

@@ -12,6 +12,7 @@ import { applyChanges, emptySnapshot, parseChanges, type ObservedSnapshot } from
 import { readRef } from './ref-cas.ts';
 import { loadSnapshotCache, saveSnapshotCache } from './snapshot-cache.ts';
 import type { TreeContext } from './tree-update.ts';
+import pMap from 'p-map';
 
 export interface ReadOptions {
   /** The repository (work tree) holding the status branch. */
@@ -48,16 +49,8 @@ function result(snapshot: ObservedSnapshot, stats: ReadStats): ReadResult {
 
 /** Read many blobs with bounded concurrency. */
 async function readTexts(dir: string, cache: GitCache, files: { path: string; oid: string }[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const f = files[next++];
-      out.set(f.path, await readBlobText(dir, f.oid, cache));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(16, files.length) }, worker));
-  return out;
+  const texts = await pMap(files, (f) => readBlobText(dir, f.oid, cache), { concurrency: 16 });
+  return new Map(files.map((f, i) => [f.path, texts[i]]));
 }
 
 
