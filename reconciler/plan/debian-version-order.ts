@@ -1,20 +1,12 @@
 // Debian version ordering (dpkg's verrevcmp, Debian policy 5.6.12): used by the
-// keep policy to decide which published versions are the newest.
+// keep policy to decide which published versions are the newest. The split into
+// epoch, upstream and revision is the one validation uses.
+import { parseDebianVersion, type DebianVersion } from '../desired/debian-version.ts';
 
-interface ParsedVersion {
-  epoch: number;
-  upstream: string;
-  revision: string;
-}
-
-function parse(v: string): ParsedVersion {
-  const colon = v.indexOf(':');
-  const epoch = colon > 0 ? Number(v.slice(0, colon)) : 0;
-  const rest = colon > 0 ? v.slice(colon + 1) : v;
-  const dash = rest.lastIndexOf('-');
-  return dash >= 0
-    ? { epoch, upstream: rest.slice(0, dash), revision: rest.slice(dash + 1) }
-    : { epoch, upstream: rest, revision: '' };
+/** Versions reaching the planner were validated when read; an invalid one still orders, as all upstream. */
+function split(v: string): DebianVersion {
+  const p = parseDebianVersion(v);
+  return p.ok ? p : { epoch: 0, upstream: v, revision: '' };
 }
 
 const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
@@ -55,8 +47,8 @@ function verrevcmp(a: string, b: string): number {
 
 /** Negative when a < b, 0 when equal, positive when a > b. */
 export function compareDebianVersions(a: string, b: string): number {
-  const pa = parse(a);
-  const pb = parse(b);
+  const pa = split(a);
+  const pb = split(b);
   if (pa.epoch !== pb.epoch) return pa.epoch - pb.epoch;
   return verrevcmp(pa.upstream, pb.upstream) || verrevcmp(pa.revision, pb.revision);
 }
