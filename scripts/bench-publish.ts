@@ -12,30 +12,18 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { DesiredDistribution } from '../reconciler/model.ts';
 import { publishApt, type PublishPackage, type PublishReport } from '../reconciler/publish/index.ts';
 import { generateKey, loadSigner } from '../reconciler/signing/signer.ts';
 import { buildDeb, debFileName } from '../test/helpers/deb.ts';
 import { createHash } from 'node:crypto';
+import { aptDistribution } from '../test/helpers/distribution.ts';
 
 const run = promisify(execFile);
 const N = Number(process.argv[2] ?? 5000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const ms = (t: number) => `${t.toFixed(0).padStart(6)} ms`;
 
-const dist: DesiredDistribution = {
-  name: 'bench',
-  file: 'distributions/bench.yaml',
-  format: 'apt',
-  suite: 'stable',
-  codename: 'stable',
-  components: ['main'],
-  architectures: ['amd64'],
-  origin: 'Kiln',
-  label: 'Kiln bench',
-  keep: 3,
-  gate: 'none',
-};
+const dist = aptDistribution('bench', { suite: 'stable', codename: 'stable', label: 'Kiln bench' });
 
 async function makeDeb(dir: string, i: number): Promise<PublishPackage> {
   const name = `pkg${String(i).padStart(5, '0')}`;

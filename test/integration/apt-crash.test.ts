@@ -10,27 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { DesiredDistribution } from '../../reconciler/model.ts';
 import { publishApt, type PublishPackage } from '../../reconciler/publish/index.ts';
 import { generateKey, loadSigner } from '../../reconciler/signing/signer.ts';
 import { writeDeb } from '../helpers/deb.ts';
+import { aptDistribution } from '../helpers/distribution.ts';
 
 const run = promisify(execFile);
 const ROOT_DIR = new URL('../..', import.meta.url).pathname;
 
-const dist: DesiredDistribution = {
-  name: 'crashy',
-  file: 'distributions/crashy.yaml',
-  format: 'apt',
-  suite: 'stable',
-  codename: 'stable',
-  components: ['main'],
-  architectures: ['amd64'],
-  origin: 'Kiln',
-  label: 'Kiln',
-  keep: 3,
-  gate: 'none',
-};
+const dist = aptDistribution('crashy', { suite: 'stable', codename: 'stable' });
 
 let dir: string;
 before(async () => {

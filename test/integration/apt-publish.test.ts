@@ -16,24 +16,12 @@ import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/s
 import { DigestMismatchError, PublishError } from '../../schema/errors.ts';
 import { aptInContainer } from '../helpers/apt-container.ts';
 import { writeDeb, type BuiltDeb, type DebSpec } from '../helpers/deb.ts';
+import { aptDistribution } from '../helpers/distribution.ts';
 
 const run = promisify(execFile);
 
-const distribution = (name: string, extra: Partial<DesiredDistribution> = {}): DesiredDistribution => ({
-  name,
-  file: `distributions/${name}.yaml`,
-  format: 'apt',
-  suite: 'stable',
-  codename: 'kiln-stable',
-  components: ['main'],
-  architectures: ['amd64'],
-  origin: 'Kiln',
-  label: 'Kiln Tests',
-  keep: 3,
-  gate: 'none',
-  validForDays: 7,
-  ...extra,
-});
+const distribution = (name: string, extra: Partial<DesiredDistribution> = {}) =>
+  aptDistribution(name, { suite: 'stable', codename: 'kiln-stable', label: 'Kiln Tests', validForDays: 7, ...extra });
 
 const asPackage = (d: BuiltDeb, source = d.package): PublishPackage => ({
   name: source,

@@ -8,11 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import pino from 'pino';
 import { runInstallSmokeGate } from '../../reconciler/gate/install-smoke.ts';
-import type { DesiredDistribution } from '../../reconciler/model.ts';
 import { keyFileName, publishApt } from '../../reconciler/publish/index.ts';
 import { validators } from '../../schema/validate.ts';
 import { writeDeb } from '../helpers/deb.ts';
 import { makeTestKey } from '../helpers/signed-repo.ts';
+import { aptDistribution } from '../helpers/distribution.ts';
 
 const IMAGE = 'kiln/bookworm-buildd';
 const docker = new Docker();
@@ -20,19 +20,7 @@ const log = pino({ level: 'silent' });
 let root: string;
 let keyPath: string;
 
-const testing: DesiredDistribution = {
-  name: 'testing',
-  file: 'distributions/testing.yaml',
-  format: 'apt',
-  suite: 'testing',
-  codename: 'testing',
-  components: ['main'],
-  architectures: ['amd64', 'all'],
-  origin: 'Kiln',
-  label: 'Kiln',
-  keep: 3,
-  gate: 'none',
-};
+const testing = aptDistribution('testing', { architectures: ['amd64', 'all'] });
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'kiln-gate-'));

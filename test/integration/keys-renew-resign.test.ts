@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import type { DesiredDistribution } from '../../reconciler/model.ts';
 import { keyFileName, publishApt } from '../../reconciler/publish/index.ts';
 import { aptInContainer } from '../helpers/apt-container.ts';
 import { writeDeb } from '../helpers/deb.ts';
 import { makeGpgHome, type GpgHome } from '../helpers/gpg.ts';
 import { makeTestKey, type TestKey } from '../helpers/signed-repo.ts';
+import { aptDistribution } from '../helpers/distribution.ts';
 
 const run = promisify(execFile);
 const KILN = join(import.meta.dirname, '../../bin/kiln.js');
@@ -24,19 +24,7 @@ let key: TestKey;
 let other: TestKey;
 let gpg: GpgHome;
 
-const dist = (name: string): DesiredDistribution => ({
-  name,
-  file: `distributions/${name}.yaml`,
-  format: 'apt',
-  suite: name,
-  codename: name,
-  components: ['main'],
-  architectures: ['amd64', 'all'],
-  origin: 'Kiln',
-  label: 'Kiln',
-  keep: 3,
-  gate: 'none',
-});
+const dist = (name: string) => aptDistribution(name, { architectures: ['amd64', 'all'] });
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'kiln-renew-'));

@@ -9,26 +9,14 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { DesiredDistribution } from '../../reconciler/model.ts';
 import { publishApt, type PublishPackage } from '../../reconciler/publish/index.ts';
 import { startRepoServer, type RepoServer } from '../../reconciler/serve/repo-server.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
 import { aptInContainer } from '../helpers/apt-container.ts';
 import { writeDeb, type BuiltDeb } from '../helpers/deb.ts';
+import { aptDistribution } from '../helpers/distribution.ts';
 
-const dist = (name: string): DesiredDistribution => ({
-  name,
-  file: `distributions/${name}.yaml`,
-  format: 'apt',
-  suite: 'stable',
-  codename: 'stable',
-  components: ['main'],
-  architectures: ['amd64'],
-  origin: 'Kiln',
-  label: 'Kiln',
-  keep: 3,
-  gate: 'none',
-});
+const dist = (name: string) => aptDistribution(name, { suite: 'stable', codename: 'stable' });
 const asPackage = (d: BuiltDeb): PublishPackage => ({ name: d.package, version: d.version, arch: 'amd64', files: [{ name: d.name, sha256: d.sha256, size: d.size, path: d.path }] });
 
 /** A raw request: node's http client sends the path exactly as given (fetch would normalise '..'). */

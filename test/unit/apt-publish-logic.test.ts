@@ -6,23 +6,10 @@ import { decidePrune } from '../../reconciler/publish/apt/prune.ts';
 import { planFiles } from '../../reconciler/publish/apt/plan-files.ts';
 import { redateRelease, releaseDate, releaseText } from '../../reconciler/publish/apt/release-file.ts';
 import { PHASE_ORDER, planSwitch } from '../../reconciler/publish/apt/switch-plan.ts';
-import type { DesiredDistribution } from '../../reconciler/model.ts';
 import { PublishInputError } from '../../schema/errors.ts';
+import { aptDistribution } from '../helpers/distribution.ts';
 
-const dist: DesiredDistribution = {
-  name: 'stable',
-  file: 'distributions/stable.yaml',
-  format: 'apt',
-  suite: 'stable',
-  codename: 'kiln',
-  components: ['main'],
-  architectures: ['amd64', 'arm64'],
-  origin: 'Kiln',
-  label: 'Kiln Stable',
-  description: 'Test repo',
-  keep: 3,
-  gate: 'none',
-};
+const dist = aptDistribution('stable', { codename: 'kiln', architectures: ['amd64', 'arm64'], label: 'Kiln Stable', description: 'Test repo' });
 
 const entry = (pkg: string, version: string, arch: string, extra = ''): PoolEntry => ({
   control: `Package: ${pkg}\nVersion: ${version}\nArchitecture: ${arch}\n${extra}Description: x\n more\n`,

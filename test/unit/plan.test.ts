@@ -5,6 +5,7 @@ import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
 import { emptyObserved, gateId, type Action, type DesiredDistribution, type DesiredPackage, type DesiredState, type ObservedState } from '../../reconciler/model.ts';
 import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
 import { plan } from '../../reconciler/plan/plan.ts';
+import { aptDistribution } from '../helpers/distribution.ts';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
 const LIMITS = { memoryMiB: 1024, cpus: 1, pids: 512, timeoutSeconds: 600 };
@@ -26,22 +27,7 @@ function pkg(name: string, over: Partial<DesiredPackage> = {}): DesiredPackage {
   };
 }
 
-function dist(name: string, over: Partial<DesiredDistribution> = {}): DesiredDistribution {
-  return {
-    name,
-    file: `distributions/${name}.yaml`,
-    format: 'apt',
-    suite: name,
-    codename: name,
-    components: ['main'],
-    architectures: ['amd64', 'arm64'],
-    origin: 'Kiln',
-    label: 'Kiln',
-    keep: 2,
-    gate: 'none',
-    ...over,
-  };
-}
+const dist = (name: string, over: Partial<DesiredDistribution> = {}) => aptDistribution(name, { architectures: ['amd64', 'arm64'], keep: 2, ...over });
 
 function desired(packages: DesiredPackage[], dists: DesiredDistribution[] = [dist('testing')], commit = 'd'.repeat(40)): DesiredState {
   return {
