@@ -6,7 +6,8 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { depsImageTag } from './build-deps.ts';
-import { runContainer } from './container.ts';
+import { APT_AS_ROOT_CAPABILITIES } from '../containers/capabilities.ts';
+import { runContainer } from '../containers/run-container.ts';
 
 /** The image to build in: the base itself (it has the deps), a cached deps image, or one built just now. */
 export type DepsImage = { ok: true; image: string; source: 'base' | 'cached' | 'built' } | { ok: false; class: 'build' | 'infra'; reason: string };
@@ -79,11 +80,10 @@ export class DepsImages {
       {
         image,
         cmd: ['sh', '-c', 'printf "Source: kiln-check\n\nPackage: kiln-check\nArchitecture: any\n" > /tmp/control && dpkg-checkbuilddeps -d "$1" /tmp/control', 'kiln-check', deps.join(', ')],
+        role: 'deps-check',
         user: '65534:65534',
         network: 'none',
-        capDrop: ['ALL'],
         memoryBytes: 256 * 1024 * 1024,
-        labels: { 'kiln.role': 'deps-check' },
         timeoutMs: 60_000,
       },
       { onLog: (b) => (output += b.toString('utf8')) },
@@ -109,11 +109,12 @@ export class DepsImages {
         image: baseImage,
         // Deps are passed as arguments, never spliced into the script.
         cmd: ['sh', '-c', 'apt-get update -q && apt-get satisfy -y -q --no-install-recommends "$@" && apt-get clean', 'kiln-deps', ...deps],
+        role: 'deps',
         user: 'root',
         env: ['DEBIAN_FRONTEND=noninteractive'],
         network: 'host',
+        capAdd: APT_AS_ROOT_CAPABILITIES,
         memoryBytes: opts.memoryBytes,
-        labels: { 'kiln.role': 'deps' },
         timeoutMs: opts.timeoutMs,
       },
       {

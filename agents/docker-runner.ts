@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { AgentInfraError, BuildDepsError } from '../schema/errors.ts';
 import type { BuildJob } from '../schema/messages.ts';
 import { applicableBuildDeps, parseBuildDepends } from './build-deps.ts';
-import { runContainer } from './container.ts';
+import { runContainer } from '../containers/run-container.ts';
+import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { DepsImages } from './deps-image.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
@@ -38,11 +39,6 @@ async function chownTree(root: string, uid: number, gid: number): Promise<void> 
   await lchown(root, uid, gid);
   for (const rel of await readdir(root, { recursive: true })) await lchown(join(root, rel), uid, gid);
 }
-
-/** Label: epoch ms after which a build container is an orphan whoever started it. */
-export const DEADLINE_LABEL = 'kiln.deadline';
-/** How long past its time limit a build may run before `timeout` inside the container kills it. */
-export const ORPHAN_GRACE_SECONDS = 30;
 
 export class DockerRunner implements BuildRunner {
   readonly name = 'docker';
@@ -88,25 +84,22 @@ export class DockerRunner implements BuildRunner {
 
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
     const cmd = ['dpkg-buildpackage', '-us', '-uc', '-b'];
-    // The agent kills the container at the time limit; `timeout` inside it holds the limit
-    // even when the agent itself is killed (a little later, so the agent's verdict comes first).
-    const hardLimit = limits.timeoutSeconds + ORPHAN_GRACE_SECONDS;
     onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
     const exit = await runContainer(
       this.docker,
       {
         image,
-        cmd: ['timeout', '-s', 'KILL', String(hardLimit), ...cmd],
+        cmd,
+        role: 'build',
         workingDir: '/build/' + relative(work.root, work.buildDir),
         user: `${this.user.uid}:${this.user.gid}`,
         env: ['HOME=/tmp', 'LANG=C.UTF-8', `DEB_BUILD_OPTIONS=parallel=${Math.max(1, Math.floor(limits.cpus))}`],
         network: 'none',
-        capDrop: ['ALL'],
         memoryBytes: limits.memoryMiB * MiB,
         nanoCpus: Math.round(limits.cpus * 1e9),
         pidsLimit: limits.pids,
         binds: [`${work.root}:/build`],
-        labels: { ...this.opts.labels, 'kiln.role': 'build', 'kiln.key': job.key, [DEADLINE_LABEL]: String(Date.now() + hardLimit * 1000) },
+        labels: { ...this.opts.labels, 'kiln.key': job.key },
         timeoutMs: limits.timeoutSeconds * 1000,
       },
       { onLog, signal },
@@ -122,14 +115,7 @@ export class DockerRunner implements BuildRunner {
    * started with the default, pid-based id never sees its predecessor's label again).
    */
   async prepare(): Promise<void> {
-    const labels = Object.entries(this.opts.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-    const own = labels.length ? await this.docker.listContainers({ all: true, filters: { label: labels } }) : [];
-    const builds = await this.docker.listContainers({ all: true, filters: { label: ['kiln.role=build'] } });
-    const expired = builds.filter((c) => Number(c.Labels[DEADLINE_LABEL] ?? Infinity) < Date.now());
-    for (const c of new Map([...own, ...expired].map((c) => [c.Id, c])).values()) {
-      this.opts.log.warn({ container: c.Id.slice(0, 12), labels: c.Labels }, 'removing a build container left by a killed agent');
-      await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-    }
+    await sweepOrphanContainers(this.docker, this.opts.log, { ownLabels: this.opts.labels });
   }
 
   private async buildDeps(buildDir: string, arch: string): Promise<string[]> {

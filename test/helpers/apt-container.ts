@@ -14,7 +14,8 @@
 //   assert.equal(r.exitCode, 0, r.output);
 import Docker from 'dockerode';
 import { basename } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { APT_AS_ROOT_CAPABILITIES } from '../../containers/capabilities.ts';
+import { runContainer } from '../../containers/run-container.ts';
 
 export interface AptRun {
   image?: string;
@@ -68,27 +69,21 @@ export async function aptInContainer(run: AptRun, docker = new Docker()): Promis
   const keyInContainer = `/kiln/${basename(run.keyPath)}`;
   const source = run.repoUrl ?? 'file:/repo';
   const binds = [`${run.keyPath}:${keyInContainer}:ro`, ...(run.repoDir ? [`${run.repoDir}:/repo:ro`] : [])];
-  const container = await docker.createContainer({
-    Image: run.image ?? 'kiln/bookworm-buildd',
-    Cmd: ['bash', '-c', aptScript(run, source, keyInContainer)],
-    Tty: false,
-    HostConfig: { NetworkMode: run.repoUrl ? 'host' : 'none', Binds: binds },
-  });
   let output = '';
-  try {
-    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-    const sink = new PassThrough();
-    sink.on('data', (d: Buffer) => (output += d.toString()));
-    container.modem.demuxStream(stream, sink, sink);
-    const ended = new Promise<void>((r) => stream.once('end', () => r()));
-    const waited = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
-    await container.start();
-    const timer = setTimeout(() => void container.kill().catch(() => {}), run.timeoutMs ?? 120_000);
-    const { StatusCode } = await waited.finally(() => clearTimeout(timer));
-    // The output stream may finish just after the exit: wait for it, briefly.
-    await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
-    return { exitCode: StatusCode, output, updateOk: output.includes(UPDATE_OK) };
-  } finally {
-    await container.remove({ force: true }).catch(() => {});
-  }
+  // The shared runner reads the complete output (an attach stream alone can lose the last lines).
+  const exit = await runContainer(
+    docker,
+    {
+      image: run.image ?? 'kiln/bookworm-buildd',
+      cmd: ['bash', '-c', aptScript(run, source, keyInContainer)],
+      role: 'test-apt',
+      user: 'root',
+      network: run.repoUrl ? 'host' : 'none',
+      capAdd: APT_AS_ROOT_CAPABILITIES,
+      binds,
+      timeoutMs: run.timeoutMs ?? 120_000,
+    },
+    { onLog: (b) => (output += b.toString()) },
+  );
+  return { exitCode: exit.exitCode, output, updateOk: output.includes(UPDATE_OK) };
 }

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { DEADLINE_LABEL, DockerRunner } from '../../agents/docker-runner.ts';
+import { DockerRunner } from '../../agents/docker-runner.ts';
+import { DEADLINE_LABEL } from '../../containers/labels.ts';
 import { BASE_IMAGE, docker, dockerUnavailable } from '../helpers/docker.ts';
 
 const skip = await dockerUnavailable(BASE_IMAGE);

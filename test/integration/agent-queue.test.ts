@@ -2,6 +2,7 @@
 // load sharing, drain through KV, poison jobs, the registry heartbeat.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { until } from '../helpers/until.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
@@ -13,6 +14,19 @@ import { BUCKETS, buildConsumerName, STREAMS } from '../../schema/nats.ts';
 import { makeJob, publishJob, quietLog, startHarness, streamMessages, takeResults } from '../fixtures/agent-jobs.ts';
 
 const noJob = { url: '/nonexistent', commit: 'a'.repeat(40) };
+
+/** The agent's registry entry lists `key` as running: the build is under way. */
+async function runningOn(nc: import('@nats-io/transport-node').NatsConnection, agent: string, key: string): Promise<AgentInfo> {
+  const kv = await new Kvm(nc).open(BUCKETS.agents);
+  return until(async () => {
+    const info = (await kv.get(agent))?.json<AgentInfo>();
+    return info?.running.includes(key) ? info : undefined;
+  }, 10_000, `${agent} running ${key}`);
+}
+
+/** The builds stream is empty: every job was acked or terminated. */
+const queueEmpty = (nc: import('@nats-io/transport-node').NatsConnection, what: string) =>
+  until(async () => (await streamMessages(nc, STREAMS.builds)) === 0, 10_000, what);
 
 function noopAgent(h: { nc: import('@nats-io/transport-node').NatsConnection; workDir: string }, id: string, delayMs = 300) {
   return new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id, heartbeatMs: 500, runner: new NoopRunner({ delayMs }) });
@@ -47,11 +61,7 @@ test('agent queue - heartbeat lists the agent and its running build; close remov
   const kv = await new Kvm(h.nc).open(BUCKETS.agents);
   const job = makeJob(noJob);
   await publishJob(h.nc, job);
-  let info: AgentInfo | undefined;
-  for (let i = 0; i < 50 && !info?.running.includes(job.key); i++) {
-    await sleep(100);
-    info = (await kv.get('agent-hb'))?.json<AgentInfo>();
-  }
+  const info = await runningOn(h.nc, 'agent-hb', job.key);
   assert.deepEqual(info?.running, [job.key]);
   assert.equal(info?.pool, 'deb');
   assert.equal(info?.draining, false);
@@ -71,7 +81,7 @@ test('agent queue - a drain request in KV stops pulling; the running build finis
   await a.start();
   const first = makeJob(noJob);
   await publishJob(h.nc, first);
-  await sleep(300);
+  await runningOn(h.nc, 'agent-d', first.key);
   const control = await new Kvm(h.nc).open(BUCKETS.control);
   await control.put(drainKey('agent-d'), 'operator');
   const second = makeJob(noJob);
@@ -99,8 +109,7 @@ test('agent queue - an invalid job is reported as poison and terminated', async 
   assert.equal(r.outcome, 'failed');
   assert.equal(r.failureClass, 'poison');
   assert.match(r.reason ?? '', /^invalid BuildJob: \/limits\/memoryMiB must be integer$/);
-  await sleep(200);
-  assert.equal(await streamMessages(h.nc, STREAMS.builds), 0, 'terminated, not redelivered');
+  await queueEmpty(h.nc, 'the poison job terminated, not redelivered');
 });
 
 test('agent queue - the last delivery of a job that kept getting lost is reported as poison', async (t) => {
@@ -121,8 +130,7 @@ test('agent queue - the last delivery of a job that kept getting lost is reporte
   assert.equal(r.key, job.key);
   assert.equal(r.failureClass, 'poison');
   assert.match(r.reason ?? '', /delivered 2 times without a result/);
-  await sleep(200);
-  assert.equal(await streamMessages(h.nc, STREAMS.builds), 0);
+  await queueEmpty(h.nc, 'the lost job terminated');
 });
 
 test('agent queue - an agent started before its consumer exists waits, then works', async (t) => {
@@ -131,14 +139,17 @@ test('agent queue - an agent started before its consumer exists waits, then work
   const { ensureTopology } = await import('../../reconciler/nats/topology.ts');
   const srv = await startNats();
   const nc = await connect({ servers: srv.url });
-  const a = new Agent({ nc, pool: 'deb', arch: 'amd64', workDir: '/tmp', log: quietLog, id: 'agent-w', bindRetryMs: 200, runner: new NoopRunner() });
+  const { pino } = await import('pino');
+  const warnings: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+  const a = new Agent({ nc, pool: 'deb', arch: 'amd64', workDir: '/tmp', log, id: 'agent-w', bindRetryMs: 200, runner: new NoopRunner() });
   t.after(async () => {
     await a.close();
     await nc.close();
     await srv.dispose();
   });
   const started = a.start();
-  await sleep(500);
+  await until(() => warnings.some((w) => w.includes('waiting for consumer')), 10_000, 'the agent to find no consumer yet');
   await ensureTopology(nc, { pools: { deb: { architectures: ['amd64'] } } });
   await started;
   const job = makeJob(noJob);
@@ -181,13 +192,12 @@ test('agent queue - a nats-server restart mid-build loses nothing: the result ar
   await a.start();
   const job = makeJob(noJob);
   await publishJob(h.nc, job);
-  await sleep(500);
+  await runningOn(h.nc, 'agent-r', job.key);
   await h.srv.restart();
   const [r] = await takeResults(h.nc, 1, 20_000);
   assert.equal(r.key, job.key);
   assert.equal(r.outcome, 'succeeded');
-  await sleep(300);
-  assert.equal(await streamMessages(h.nc, STREAMS.builds), 0, 'job acked after the restart');
+  await queueEmpty(h.nc, 'the job acked after the restart');
 });
 
 test('agent queue - working() holds a build longer than the ack wait: built once, no redelivery', async (t) => {

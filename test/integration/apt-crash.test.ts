@@ -94,6 +94,15 @@ for (let n = 60; ; n = n >= input.packages.length ? 60 : n + 37) {
 
   const leftovers = (await run('find', [repo, '-name', '.*.tmp-*'])).stdout.split('\n').filter(Boolean).length;
   t.diagnostic(`temp files left by the killed writers: ${leftovers}`);
+  // Where the kills landed is chance: plant what a writer killed at each write leaves (a temp
+  // file wherever Kiln writes one, and its lock), so the clean-up is checked every run.
+  const deadPid = await new Promise<number>((resolve) => {
+    const p = spawn('true');
+    p.once('exit', () => resolve(p.pid!));
+  });
+  await writeFile(join(repo, '.kiln/lock'), JSON.stringify({ pid: deadPid, host: 'test' }));
+  const planted = ['.kiln/.state.json.tmp-1-dead00-1', '.crashy-archive-keyring.asc.tmp-1-dead00-2', 'dists/stable/.InRelease.tmp-1-dead00-3', 'pool/main/c/crash0/.crash0_1.0-1_amd64.deb.tmp-1-dead00-4'];
+  for (const p of planted) await writeFile(join(repo, p), 'half-written');
   const final = await publishApt({ root, distribution: dist, packages, signer, now: new Date(), retainSeconds: 0 });
   assert.equal(final.packages, 400);
   assert.equal(await assertWhole(repo, keyring), 400);

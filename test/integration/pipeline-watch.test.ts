@@ -1,6 +1,7 @@
 // The watch loop against a real git repo (HEAD polling) and a real KV lease.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { until } from '../helpers/until.ts';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -30,13 +31,6 @@ after(async () => {
   await server?.dispose();
 });
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('pipeline watch - a new commit runs a pass; only the lease holder runs; release hands over', async () => {
   const repo = await makeRepo({ 'kiln.yaml': 'a: 1\n' });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
+import { seededRandom } from '../helpers/seeded.ts';
 import { generateKey, type GeneratedKey } from '../../reconciler/signing/signer.ts';
 import { git, makeRepo } from '../helpers/git.ts';
 import { makeGpgHome, type GpgHome } from '../helpers/gpg.ts';
@@ -55,7 +56,7 @@ for (let i = 0; i < Number(passes); i++) {
 `;
 
 /** Run a writer; kill it (SIGKILL) a random few ms after its `killAfter`-th recorded pass, or let it finish. */
-function runWriter(script: string, args: string[], killAfter?: number): Promise<string[]> {
+function runWriter(script: string, args: string[], killAfter?: { passes: number; delayMs: number }): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -64,9 +65,9 @@ function runWriter(script: string, args: string[], killAfter?: number): Promise<
     p.stdout.on('data', (d) => {
       out += d;
       const n = out.split('\n').filter((l) => l.startsWith('recorded ')).length;
-      if (killAfter !== undefined && n >= killAfter && !armed) {
+      if (killAfter !== undefined && n >= killAfter.passes && !armed) {
         armed = true;
-        setTimeout(() => p.kill('SIGKILL'), Math.floor(Math.random() * 25));
+        setTimeout(() => p.kill('SIGKILL'), killAfter.delayMs);
       }
     });
     p.stderr.on('data', (d) => (err += d));
@@ -89,9 +90,10 @@ test('status crash - a writer killed at random moments loses nothing it reported
   const lock = join(dir, '.git', 'refs', 'heads', 'kiln', 'status.lock');
   const acknowledged: string[] = [];
   let locksLeft = 0;
+  const { random } = seededRandom(t);
 
   for (let k = 0; k < KILLS; k++) {
-    acknowledged.push(...(await runWriter(script, [dir, keyFile, desired, '1000'], 2 + Math.floor(Math.random() * 4))));
+    acknowledged.push(...(await runWriter(script, [dir, keyFile, desired, '1000'], { passes: 2 + Math.floor(random() * 4), delayMs: Math.floor(random() * 25) })));
     // A lock left behind by the killed writer: pretend its 30 s have passed.
     if (await stat(lock).then(() => true, () => false)) {
       locksLeft++;

@@ -7,7 +7,9 @@ export const DEB_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*\.deb$/;
 /** Source package names (Debian policy), also safe as a path segment. */
 export const SOURCE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 
-export const STATE_FILE = '.kiln/state.json';
+/** Kiln's own bookkeeping in a repository (state, lock): never served. */
+export const STATE_DIR = '.kiln';
+export const STATE_FILE = `${STATE_DIR}/state.json`;
 export const POOL_DIR = 'pool';
 export const BY_HASH = 'by-hash/SHA256';
 

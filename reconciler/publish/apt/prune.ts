@@ -5,7 +5,7 @@
 import { readdir, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isTempName } from './atomic-write.ts';
-import { BY_HASH, POOL_DIR } from './layout.ts';
+import { BY_HASH, POOL_DIR, STATE_DIR } from './layout.ts';
 import type { RepoState } from './state.ts';
 
 
@@ -19,11 +19,31 @@ async function filesUnder(repoDir: string, rel: string): Promise<string[]> {
   }
 }
 
-/** Files a prune may consider: every by-hash index and temp file under dists/, and everything in pool/ when `scanPool`. */
+/** Temp files directly in `rel` (not below it): the repo root holds the key file, `.kiln/` the state. */
+async function tempsIn(repoDir: string, rel: string): Promise<string[]> {
+  try {
+    const entries = await readdir(join(repoDir, rel), { withFileTypes: true });
+    return entries.filter((e) => e.isFile() && isTempName(e.name)).map((e) => (rel ? `${rel}/${e.name}` : e.name));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/**
+ * Files a prune may consider: every by-hash index under dists/, everything in pool/ when
+ * `scanPool`, and every temp file a killed writer can leave wherever Kiln writes one (the repo
+ * root, .kiln/, dists/, and pool/ when scanned).
+ */
 export async function candidateFiles(repoDir: string, scanPool = true): Promise<string[]> {
   const dists = await filesUnder(repoDir, 'dists');
   const wanted = (p: string) => p.includes(`/${BY_HASH}/`) || isTempName(p.slice(p.lastIndexOf('/') + 1));
-  return [...(scanPool ? await filesUnder(repoDir, POOL_DIR) : []), ...dists.filter(wanted)];
+  return [
+    ...(scanPool ? await filesUnder(repoDir, POOL_DIR) : []),
+    ...dists.filter(wanted),
+    ...(await tempsIn(repoDir, '')),
+    ...(await tempsIn(repoDir, STATE_DIR)),
+  ];
 }
 
 /** Walking a 5,000-package pool costs ~100 ms: skip it when nothing can have left it. */

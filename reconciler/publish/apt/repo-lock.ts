@@ -7,8 +7,9 @@ import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PublishError } from '../../../schema/errors.ts';
 import { ensureDir } from './atomic-write.ts';
+import { STATE_DIR } from './layout.ts';
 
-const LOCK = '.kiln/lock';
+const LOCK = `${STATE_DIR}/lock`;
 
 function alive(pid: number): boolean {
   try {
@@ -32,7 +33,7 @@ async function tryCreate(path: string): Promise<boolean> {
 /** Run fn holding the lock; fn learns whether a dead writer's lock was taken over (a crash to clean up after). */
 export async function withRepoLock<T>(repoDir: string, fn: (tookOver: boolean) => Promise<T>): Promise<T> {
   const path = join(repoDir, LOCK);
-  await ensureDir(join(repoDir, '.kiln'));
+  await ensureDir(join(repoDir, STATE_DIR));
   let tookOver = false;
   if (!(await tryCreate(path))) {
     tookOver = true;

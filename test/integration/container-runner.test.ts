@@ -1,0 +1,72 @@
+// The one container runner (containers/run-container.ts) on the real Docker
+// Engine: every byte of output arrives before it returns, even from a container
+// that prints and exits at once; lock-down and labels are applied; the deadline
+// inside the container holds when nobody is left to kill it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { runContainer, type ContainerSpec } from '../../containers/run-container.ts';
+import { DEADLINE_LABEL, ROLE_LABEL } from '../../containers/labels.ts';
+import { sweepOrphanContainers } from '../../containers/sweep.ts';
+import { BASE_IMAGE, docker, dockerUnavailable } from '../helpers/docker.ts';
+
+const skip = await dockerUnavailable(BASE_IMAGE);
+const log = pino({ level: 'silent' });
+
+async function run(spec: Partial<ContainerSpec> & { cmd: string[] }): Promise<{ output: string; exitCode: number; timedOut: boolean }> {
+  let output = '';
+  const exit = await runContainer(
+    docker,
+    { image: BASE_IMAGE, role: 'test', network: 'none', timeoutMs: 60_000, ...spec },
+    { onLog: (b) => (output += b.toString('utf8')) },
+  );
+  return { output, exitCode: exit.exitCode, timedOut: exit.timedOut };
+}
+
+test('container runner - the last line of a container that exits at once always arrives', { skip }, async () => {
+  // The race this guards against lost apt's final 'E:' line in gates (an attach stream can end early).
+  for (let i = 0; i < 15; i++) {
+    // Order holds within a stream, not across stdout and stderr (the engine copies them apart).
+    const r = await run({ cmd: ['bash', '-c', 'seq 1 2000; echo "the last line"; echo "E: the error line" >&2; exit 7'] });
+    assert.equal(r.exitCode, 7);
+    assert.match(r.output.replace('E: the error line\n', ''), /2000\nthe last line\n$/, `run ${i}: output ends with ${JSON.stringify(r.output.slice(-60))}`);
+    assert.equal(r.output.split('E: the error line\n').length, 2, `run ${i}: the stderr line once`);
+    assert.equal(r.output.split('\n').filter((l) => /^\d+$/.test(l)).length, 2000, `run ${i}: every numbered line once`);
+  }
+});
+
+test('container runner - every capability is dropped unless asked for, no new privileges, no network', { skip }, async () => {
+  const r = await run({ cmd: ['bash', '-c', 'grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; grep -c : /proc/net/dev'], user: 'root' });
+  assert.match(r.output, /CapEff:\s+0000000000000000/);
+  assert.match(r.output, /NoNewPrivs:\s+1/);
+  assert.match(r.output, /^1$/m, 'only the loopback interface');
+  const apt = await run({ cmd: ['bash', '-c', 'grep CapEff /proc/self/status'], user: 'root', capAdd: ['CHOWN'] });
+  assert.match(apt.output, /CapEff:\s+0000000000000001/);
+});
+
+test('container runner - the time limit kills the container and says so', { skip }, async () => {
+  const r = await run({ cmd: ['sleep', '60'], timeoutMs: 1500 });
+  assert.equal(r.timedOut, true);
+});
+
+test('container runner - containers carry role and deadline labels; the sweep removes expired ones of any role', { skip }, async (t) => {
+  // A container as a killed runner leaves it: created by the runner's rules but never cleaned up.
+  const c = await docker.createContainer({
+    Image: BASE_IMAGE,
+    Cmd: ['sleep', '300'],
+    Labels: { [ROLE_LABEL]: 'gate', [DEADLINE_LABEL]: String(Date.now() - 1000), 'kiln.test': 'sweep' },
+    HostConfig: { NetworkMode: 'none' },
+  });
+  t.after(() => c.remove({ force: true }).catch(() => undefined));
+  await c.start();
+  const removed = await sweepOrphanContainers(docker, log);
+  assert.ok(removed >= 1);
+  await assert.rejects(c.inspect(), /no such container/i);
+});
+
+test('container runner - the deadline holds inside the container when the runner is gone', { skip }, async () => {
+  // deadlineInside wraps the command in `timeout -s KILL`: the container ends on its own.
+  const { commandWithDeadline } = await import('../../containers/run-container.ts');
+  assert.deepEqual(commandWithDeadline({ cmd: ['make'], timeoutMs: 10_000 }).slice(0, 3), ['timeout', '-s', 'KILL']);
+  assert.deepEqual(commandWithDeadline({ cmd: ['make'], timeoutMs: 10_000, deadlineInside: false }), ['make']);
+});
