@@ -3,7 +3,7 @@
 // that turns one into the other. Pure data; no I/O.
 import type { Architecture } from '../schema/metadata.ts';
 import type { ResolvedLimits } from '../schema/messages.ts';
-import type { BuildInputs, BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from '../schema/status.ts';
+import type { BuildInputs, BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../schema/status.ts';
 import type { ActionKind, Reason } from '../schema/conditions.ts';
 
 export interface DesiredPackage {
@@ -81,12 +81,14 @@ export interface ObservedState {
   gates: Map<string, GateRecord>;
   /** Keyed by desired commit id. */
   checks: Map<string, CheckRecord>;
+  /** Keyed by condition type ('Ready'). */
+  conditions: Map<string, ConditionRecord>;
 }
 
 export const gateId = (dist: string, pkg: string, version: string) => `${dist}/${pkg}/${version}`;
 
 export function emptyObserved(): ObservedState {
-  return { builds: new Map(), releases: new Map(), gates: new Map(), checks: new Map() };
+  return { builds: new Map(), releases: new Map(), gates: new Map(), checks: new Map(), conditions: new Map() };
 }
 
 interface ActionBase {
@@ -147,6 +149,8 @@ export interface Waiting {
   subject: string;
   reason: string;
   message: string;
+  /** ISO time at which the wait ends by itself (a retry's backoff, a queued build's grace): the loop wakes then. */
+  until?: string;
 }
 
 export interface Plan {

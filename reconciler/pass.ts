@@ -8,6 +8,7 @@ import { readDesired, type DesiredSnapshot } from './desired/read-desired.ts';
 import { resolveCommit } from './git/tree.ts';
 import type { DesiredState, ObservedState, Plan } from './model.ts';
 import { dispatchBuilds } from './pipeline/dispatch.ts';
+import { earliestWake } from './plan/next-wake.ts';
 import { plan as makePlan, refusalPlan } from './plan/plan.ts';
 import { gitdirOf } from './status/git-objects.ts';
 import { readObserved } from './status/reader.ts';
@@ -21,6 +22,7 @@ import { emptyEvents, type PassEvents } from './pass/events.ts';
 import { runGates } from './pass/gate-step.ts';
 import { publishReleases, refreshExpiring } from './pass/publish-step.ts';
 import { checkReleaseKey } from './pass/release-key.ts';
+import { attemptStep, PassStepFailure } from './pass/step-failure.ts';
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
 import pMap from 'p-map';
 
@@ -28,8 +30,8 @@ import pMap from 'p-map';
 export interface PassMemo {
   desired?: DesiredSnapshot;
   observed?: ObservedSnapshot;
-  /** Set when a pass planned nothing: `${desired}:${status}` and when. */
-  quiet?: { key: string; at: number };
+  /** Set when a pass planned nothing: `${desired}:${status}`, when, and when a wait in its plan ends. */
+  quiet?: { key: string; at: number; wakeAt?: number };
   /** When source refs were last resolved again (a moved source branch is a new build). */
   sourcesAt?: number;
   /** The desired commit whose declared release key was last checked against ours. */
@@ -50,6 +52,8 @@ export interface PassReport {
   gates: number;
   published: string[];
   ms: number;
+  /** Epoch ms at which a wait of the plan ends by itself: the next pass is due then. */
+  wakeAt?: number;
 }
 
 /** Per-pass values every step needs. */
@@ -78,6 +82,7 @@ async function isQuiet(c: PassContext, collected: Collected): Promise<boolean> {
   const q = c.memo.quiet;
   const key = `${c.desiredCommit}:${c.memo.observed?.commit ?? null}`;
   if (!q || q.key !== key || c.now.getTime() - q.at >= c.deps.policy.quietMaxMs || collected.pending.length > 0) return false;
+  if (q.wakeAt !== undefined && c.now.getTime() >= q.wakeAt) return false;
   return statusUnchanged(c.deps, c.memo);
 }
 
@@ -118,34 +123,63 @@ function withResults(observed: ObservedState, events: PassEvents, ctx: StatusCha
   return updated.size ? { ...observed, builds: new Map([...observed.builds, ...updated]) } : observed;
 }
 
-/** Dispatch, gate and publish what the plan asks for; their outcomes go into `events` and `report`. */
+/**
+ * Dispatch, gate and publish what the plan asks for; their outcomes go into `events` and
+ * `report` as each step completes, so a later step's failure keeps what the earlier ones did.
+ * The lease is checked before each step: a reconciler that lost it stops acting at once.
+ */
 async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: ObservedState, events: PassEvents, report: PassReport): Promise<void> {
   const { deps, log, now } = c;
-  const builds = plan.actions.filter((a) => a.kind === 'build');
-  if (deps.nats && builds.length) {
-    const d = await dispatchBuilds(deps.nats.js, builds, { desiredCommit: c.desiredCommit, now, log });
-    report.dispatched = d.published;
-    report.duplicates = d.duplicates;
-    events.dispatched = builds;
-  }
-  await step(deps, 'dispatched');
-
-  if (deps.docker && deps.reposDir && plan.actions.some((a) => a.kind === 'gate')) {
-    const gateCtx = { docker: deps.docker, image: deps.gateImage, reposDir: deps.reposDir, timeoutSeconds: deps.policy.gateTimeoutSeconds, log };
-    events.gates = await runGates(plan, desired.distributions, gateCtx);
-    report.gates = events.gates.length;
-  }
-  await step(deps, 'gated');
-
-  if (deps.reposDir) {
-    const publishCtx = { reposDir: deps.reposDir, artifactsDir: deps.artifactsDir, nats: deps.nats, signer: deps.signer, now, log };
-    if (plan.actions.some((a) => a.kind === 'publish' || a.kind === 'prune')) {
-      events.releases = await publishReleases(plan, desired.distributions, observed, publishCtx);
-      report.published = events.releases.map((r) => r.distribution);
+  await attemptStep('dispatch', async () => {
+    const builds = plan.actions.filter((a) => a.kind === 'build');
+    if (deps.nats && builds.length) {
+      deps.lease?.assertHeld();
+      const d = await dispatchBuilds(deps.nats.js, builds, { desiredCommit: c.desiredCommit, now, log });
+      report.dispatched = d.published;
+      report.duplicates = d.duplicates;
+      events.dispatched = builds;
     }
-    await refreshExpiring(desired.distributions, new Set(report.published), publishCtx);
+    await step(deps, 'dispatched');
+  });
+
+  await attemptStep('gate', async () => {
+    if (deps.docker && deps.reposDir && plan.actions.some((a) => a.kind === 'gate')) {
+      deps.lease?.assertHeld();
+      const gateCtx = { docker: deps.docker, image: deps.gateImage, reposDir: deps.reposDir, timeoutSeconds: deps.policy.gateTimeoutSeconds, log };
+      events.gates = await runGates(plan, desired.distributions, gateCtx);
+      report.gates = events.gates.length;
+    }
+    await step(deps, 'gated');
+  });
+
+  await attemptStep('publish', async () => {
+    if (deps.reposDir) {
+      deps.lease?.assertHeld();
+      const publishCtx = { reposDir: deps.reposDir, artifactsDir: deps.artifactsDir, nats: deps.nats, signer: deps.signer, now, log };
+      if (plan.actions.some((a) => a.kind === 'publish' || a.kind === 'prune')) {
+        events.releases = await publishReleases(plan, desired.distributions, observed, publishCtx);
+        report.published = events.releases.map((r) => r.distribution);
+      }
+      await refreshExpiring(desired.distributions, new Set(report.published), publishCtx);
+    }
+    await step(deps, 'published');
+  });
+}
+
+/** Act, and turn a failing step into the pass's outcome (recorded) instead of losing what was observed. */
+async function actAndReport(c: PassContext, plan: Plan, desired: DesiredState, observed: ObservedState, events: PassEvents, report: PassReport): Promise<PassStepFailure | undefined> {
+  try {
+    await act(c, plan, desired, observed, events, report);
+    events.outcome = {};
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof PassStepFailure)) throw e;
+    // A lost lease means another reconciler acts now: record nothing, give the results back.
+    if ((e.cause as { code?: string } | null)?.code === 'KILN_LEASE_LOST') throw e.cause;
+    c.log.error({ step: e.step, err: e.message }, `pass failed at ${e.step}; recording what it observed and did`);
+    events.outcome = { failed: { step: e.step, message: e.message } };
+    return e;
   }
-  await step(deps, 'published');
 }
 
 const ACK_CONCURRENCY = 64;
@@ -153,6 +187,7 @@ const ACK_CONCURRENCY = 64;
 /** ONE signed status commit with everything this pass observed and did; then, and only then, ack. */
 async function record(c: PassContext, events: PassEvents, ctx: StatusChangeContext, collected: Collected, report: PassReport): Promise<void> {
   const { deps, memo } = c;
+  deps.lease?.assertHeld();
   const recorded = await recordPass({
     dir: deps.repoDir,
     cache: deps.cache,
@@ -179,7 +214,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
     ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log })
     : noCollect();
   const report: PassReport = { noop: true, desiredCommit: c.desiredCommit, statusCommit: null, dispatched: 0, duplicates: 0, results: 0, gates: 0, published: [], ms: 0 };
-  if (await isQuiet(c, collected)) return { ...report, ms: Date.now() - started };
+  if (await isQuiet(c, collected)) return { ...report, wakeAt: memo.quiet?.wakeAt, ms: Date.now() - started };
 
   const observedRead = await readObserved({ dir: deps.repoDir, cache: deps.cache, previous: memo.observed, log: c.log });
   memo.observed = observedRead.snapshot;
@@ -210,11 +245,21 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   Object.assign(report, { noop: false, plan, trust, results: collected.results.length });
   await step(deps, 'planned');
 
-  if (desired) await act(c, plan, desired, observed, events, report);
-  else if (plan.actions.some((a) => a.kind === 'refuse')) events.checks.push(checkRecordFor(trust, c.now));
-
-  await record(c, events, ctx, collected, report);
-  memo.quiet = plan.actions.length === 0 && collected.pending.length === 0 ? { key: `${c.desiredCommit}:${memo.observed?.commit ?? null}`, at: c.now.getTime() } : undefined;
+  let failure: PassStepFailure | undefined;
+  try {
+    if (desired) failure = await actAndReport(c, plan, desired, observed, events, report);
+    else if (plan.actions.some((a) => a.kind === 'refuse')) events.checks.push(checkRecordFor(trust, c.now));
+    await record(c, events, ctx, collected, report);
+  } catch (e) {
+    // Nothing of this pass is in git: hand the results back now rather than at the ack timeout.
+    for (const p of collected.pending) p.nak(5_000);
+    c.log.error({ step: 'record', err: (e as Error).message }, 'pass could not record; results handed back for a later pass');
+    throw e;
+  }
+  report.wakeAt = earliestWake(plan);
+  memo.quiet = plan.actions.length === 0 && collected.pending.length === 0 && !failure ? { key: `${c.desiredCommit}:${memo.observed?.commit ?? null}`, at: c.now.getTime(), wakeAt: report.wakeAt } : undefined;
   report.ms = Date.now() - started;
+  // Recorded (and acked); the watch loop retries by the cause's kind.
+  if (failure) throw failure.cause;
   return report;
 }

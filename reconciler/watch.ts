@@ -23,6 +23,8 @@ export interface LoopState {
   woken?: string;
   /** The last pass collected results: while results keep coming, take them without waiting for a batch. */
   draining?: boolean;
+  /** When a wait in the last plan ends by itself (a retry's backoff): a pass is due then, not at the next interval. */
+  wakeAt?: number;
 }
 
 export interface Observation {
@@ -49,6 +51,7 @@ export function nextPassReason(s: LoopState, o: Observation): string | undefined
   if (s.lastPassAt === undefined) return 'start';
   if (o.head !== s.lastHead) return 'new commit';
   if (s.woken) return s.woken;
+  if (s.wakeAt !== undefined && o.now >= s.wakeAt) return 'retry time reached';
   // Batching gathers a trickle into one commit; a pass that just collected results is
   // draining a burst, so what arrived meanwhile is taken at once (no batch wait).
   if (o.results > 0 && (s.draining || o.resultsWaitingMs >= o.batchMs || o.results >= o.batchMax)) return 'results waiting';
@@ -69,8 +72,9 @@ export function afterPass(
   retry: RetryOptions,
   random: () => number,
   collected = 0,
+  wakeAt?: number,
 ): LoopState {
-  if (error === undefined) return { lastHead: head, lastPassAt: now, failures: 0, ...(collected > 0 ? { draining: true } : {}) };
+  if (error === undefined) return { lastHead: head, lastPassAt: now, failures: 0, ...(collected > 0 ? { draining: true } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) };
   if (isStalled(error)) return { ...s, woken: undefined, stalledHead: head ?? '', retryAt: undefined, failures: 0, lastPassAt: now };
   const failures = s.failures + 1;
   return { ...s, woken: undefined, stalledHead: undefined, failures, retryAt: now + backoff(failures, { ...retry, random }), lastPassAt: now };
@@ -92,6 +96,8 @@ export interface WatchDeps<R> {
   leaseRenewMs?: number;
   /** Called after every successful pass (progress output). */
   onPass?(report: R, reason: string): void;
+  /** When the report says a pass is next due by itself (e.g. the earliest retry time in its plan). */
+  wakeAtOf?(report: R): number | undefined;
   log: Logger;
   signal: AbortSignal;
   now(): Date;
@@ -119,6 +125,21 @@ export interface WatchHandle {
   /** Ask for a pass at the next poll (e.g. a result arrived, a webhook fired). */
   wake(reason: string): void;
   done: Promise<WatchSummary>;
+}
+
+/**
+ * Renew the lease every `everyMs` while a pass runs. An answer that says it is gone is logged
+ * at once; the pass itself checks the lease before each acting step (Lease.assertHeld) and stops.
+ */
+function renewWhileRunning(lease: NonNullable<WatchDeps<unknown>['lease']>, everyMs: number, log: Logger): NodeJS.Timeout {
+  return setInterval(() => {
+    lease.acquire().then(
+      (s) => {
+        if (!s.held) log.error({ holder: s.holder }, 'lost the reconciler lease during a pass: the pass stops before its next step');
+      },
+      (e: unknown) => log.warn({ err: (e as Error).message }, 'could not renew the reconciler lease; the pass stops if it runs out'),
+    );
+  }, everyMs);
 }
 
 function sleep(ms: number, signal: AbortSignal, wakeup: { fn?: () => void }): Promise<void> {
@@ -173,13 +194,15 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
       leaseWaitLogged = false;
     }
     state = { ...state, woken: undefined };
-    const renew = deps.lease ? setInterval(() => void deps.lease!.acquire().catch(() => undefined), deps.leaseRenewMs ?? 10_000) : undefined;
+    const renew = deps.lease ? renewWhileRunning(deps.lease, deps.leaseRenewMs ?? 10_000, log) : undefined;
     let error: unknown;
+    let wakeAt: number | undefined;
     resultsSince = undefined;
     const collected = results;
     try {
       const report = await deps.runPass(reason);
       summary.passes++;
+      wakeAt = deps.wakeAtOf?.(report);
       deps.onPass?.(report, reason);
     } catch (e) {
       error = e ?? new Error('pass failed');
@@ -187,7 +210,7 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
     } finally {
       if (renew) clearInterval(renew);
     }
-    state = afterPass(state, head, deps.now().getTime(), error, retry, deps.random, collected);
+    state = afterPass(state, head, deps.now().getTime(), error, retry, deps.random, collected, wakeAt);
     if (error !== undefined) {
       if (isStalled(error)) log.error({ err: (error as Error).message, head }, 'pass stalled: waiting for a new commit');
       else log.warn({ err: (error as Error).message, retryAt: new Date(state.retryAt!).toISOString(), failures: state.failures }, 'pass failed; retrying with backoff');
@@ -239,7 +262,7 @@ export async function reconcileOnce<R>(
     if (!l.held) throw new LeaseHeldError(l.holder, l.expiresAt);
   }
   // Renewed while the pass runs, as in watch mode: gates and publishing can outlast the lease's TTL.
-  const renew = deps.lease ? setInterval(() => void deps.lease!.acquire().catch(() => undefined), deps.leaseRenewMs ?? 10_000) : undefined;
+  const renew = deps.lease ? renewWhileRunning(deps.lease, deps.leaseRenewMs ?? 10_000, deps.log) : undefined;
   try {
     return await deps.runPass('once');
   } finally {

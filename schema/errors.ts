@@ -151,6 +151,14 @@ export class LeaseHeldError extends KilnError {
   }
 }
 
+/** The lease ran out (or another reconciler took it) while a pass was acting: the pass stops. */
+export class LeaseLostError extends KilnError {
+  readonly code = 'KILN_LEASE_LOST';
+  constructor(holder?: string) {
+    super(`lost the reconciler lease${holder ? ` to ${holder}` : ''} during a pass: stopping before the next step`, { holder });
+  }
+}
+
 /** A promotion gate could not run (Docker, image, mounts): says nothing about the package; retry later. */
 export class GateInfraError extends KilnError {
   readonly code = 'KILN_GATE_INFRA';

@@ -13,6 +13,8 @@ export const STATUS_LAYOUT = {
   release: (dist: string) => `releases/${dist}.yaml`,
   gate: (dist: string, pkg: string, version: string) => `gates/${dist}/${pkg}_${version}.yaml`,
   check: (commit: string) => `checks/${commit}.yaml`,
+  /** The reconciler's own condition (Flux style): whether the last pass did all it planned, and if not, which step failed. */
+  condition: (type: string) => `conditions/${type}.yaml`,
 } as const;
 
 /** Commit trailers of status commits; `git log` greps on these. */
@@ -189,6 +191,27 @@ export const checkRecordSchema = {
   },
 } as const;
 
+/** Steps of a pass that can fail after results were collected (the failing one is named in the condition). */
+export const PASS_STEPS = ['dispatch', 'gate', 'publish', 'record'] as const;
+
+export const conditionRecordSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/condition-record.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'status', 'reason', 'message', 'since'],
+  properties: {
+    type: { enum: ['Ready'] },
+    status: { enum: ['True', 'False'] },
+    /** 'Reconciled', or '<Step>Failed' (DispatchFailed, GateFailed, PublishFailed). */
+    reason: { type: 'string', pattern: '^[A-Z][A-Za-z]+$' },
+    message: { type: 'string' },
+    step: { enum: PASS_STEPS },
+    /** When status or reason last changed: a pass that changes neither writes nothing. */
+    since: isoTime,
+  },
+} as const;
+
 export type Artifact = FromSchema<typeof artifactSchema>;
 export type BuildInputs = FromSchema<typeof buildInputsSchema>;
 export type BuildAttempt = FromSchema<typeof attemptSchema>;
@@ -198,3 +221,5 @@ export type ReleasedPackage = FromSchema<typeof releasedPackageSchema>;
 export type ReleaseRecord = FromSchema<typeof releaseRecordSchema>;
 export type GateRecord = FromSchema<typeof gateRecordSchema>;
 export type CheckRecord = FromSchema<typeof checkRecordSchema>;
+export type ConditionRecord = FromSchema<typeof conditionRecordSchema>;
+export type PassStepName = (typeof PASS_STEPS)[number];

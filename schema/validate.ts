@@ -2,8 +2,8 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { distributionSchema, kilnConfigSchema, packageSchema } from './metadata.ts';
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from './metadata.ts';
-import { buildRecordSchema, checkRecordSchema, gateRecordSchema, releaseRecordSchema } from './status.ts';
-import type { BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from './status.ts';
+import { buildRecordSchema, checkRecordSchema, conditionRecordSchema, gateRecordSchema, releaseRecordSchema } from './status.ts';
+import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from './status.ts';
 import { agentInfoSchema, buildJobSchema, buildResultSchema } from './messages.ts';
 import type { AgentInfo, BuildJob, BuildResult } from './messages.ts';
 
@@ -21,6 +21,7 @@ export const validators = {
   releaseRecord: compile<ReleaseRecord>(releaseRecordSchema),
   gateRecord: compile<GateRecord>(gateRecordSchema),
   checkRecord: compile<CheckRecord>(checkRecordSchema),
+  conditionRecord: compile<ConditionRecord>(conditionRecordSchema),
   buildJob: compile<BuildJob>(buildJobSchema),
   buildResult: compile<BuildResult>(buildResultSchema),
   agentInfo: compile<AgentInfo>(agentInfoSchema),

@@ -51,6 +51,8 @@ export interface PassDeps {
   /** For promotion gates; absent: gate actions wait. */
   docker?: Docker;
   gateImage: string;
+  /** The reconciler lease, when passes run under one: checked before each acting step and before recording. */
+  lease?: { assertHeld(): void };
   /** Test seam: called between steps, so a test can crash the process at a precise point. */
   onStep?: (step: PassStep) => void | Promise<void>;
 }

@@ -4,6 +4,7 @@
 import type { BuildResult } from '../../schema/messages.ts';
 import type { CheckRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
 import type { BuildAction } from '../model.ts';
+import type { PassOutcome } from './condition.ts';
 
 export interface PassEvents {
   desiredCommit: string;
@@ -17,6 +18,8 @@ export interface PassEvents {
   checks: CheckRecord[];
   /** build key -> [status path, armored detached signature] of its artifacts; written only with the result that produced them. */
   signatures: Map<string, Array<[string, string]>>;
+  /** How the acting steps went (absent when the pass did not act: a refused commit). */
+  outcome?: PassOutcome;
 }
 
 export function emptyEvents(desiredCommit: string): PassEvents {

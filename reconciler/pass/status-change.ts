@@ -6,7 +6,8 @@ import type { BuildRecord } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
 import { applyResult, recordDispatch, type RetryPolicy } from '../pipeline/build-records.ts';
 import { isDeepStrictEqual } from 'node:util';
-import { buildRecordFile, checkRecordFile, gateRecordFile, releaseRecordFile, withoutUndefined } from '../status/records.ts';
+import { buildRecordFile, checkRecordFile, conditionRecordFile, gateRecordFile, releaseRecordFile, withoutUndefined } from '../status/records.ts';
+import { nextCondition } from './condition.ts';
 import type { PassEvents } from './events.ts';
 
 export interface StatusChangeContext {
@@ -91,6 +92,11 @@ export function statusChangeFor(current: ObservedState, events: PassEvents, ctx:
     if (!put(c, current.checks.get(c.commit), checkRecordFile) || c.verdict !== 'refused') continue;
     counts.refused++;
     summary.add('refuse', `untrusted commit ${c.commit.slice(0, 12)}`);
+  }
+  if (events.outcome) {
+    const ready = current.conditions.get('Ready');
+    const next = nextCondition(ready, events.outcome, ctx.now);
+    if (put(next, ready, conditionRecordFile)) summary.add(next.status === 'True' ? 'ready' : 'failed at', next.step ?? 'reconciled');
   }
   // Signatures of exactly the artifacts the record keeps, written with the success that produced them.
   for (const key of succeeded) {

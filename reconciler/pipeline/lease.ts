@@ -6,6 +6,7 @@
 // compare-and-set and dispatches are deduplicated by message id.
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { Logger } from 'pino';
+import { LeaseLostError } from '../../schema/errors.ts';
 
 export const LEASE_KEY = 'reconciler';
 
@@ -54,12 +55,31 @@ export interface LeaseStatus {
   expiresAt?: string;
 }
 
+/**
+ * Stop acting this long before the lease would expire: renewals that cannot reach the broker
+ * must not let a pass run on while a peer is about to take over.
+ */
+export const LEASE_SAFETY_FRACTION = 1 / 6;
+
 export class Lease {
   private held = false;
+  /** Epoch ms our last successful write said the lease runs until. */
+  private heldUntil = 0;
+  /** Who holds it, when we last saw someone else. */
+  private otherHolder?: string;
   constructor(private readonly o: LeaseOptions) {}
 
   get isHeld(): boolean {
     return this.held;
+  }
+
+  /**
+   * Throws LeaseLostError unless the lease is ours with time to spare: checked by a pass before
+   * every step that acts, so two reconcilers never act at once (not merely merge afterwards).
+   */
+  assertHeld(): void {
+    const margin = this.o.ttlMs * LEASE_SAFETY_FRACTION;
+    if (!this.held || this.o.now().getTime() >= this.heldUntil - margin) throw new LeaseLostError(this.otherHolder);
   }
 
   /** Acquire or renew; false when another live holder has it (or won a race just now). */
@@ -72,6 +92,7 @@ export class Lease {
     if (step.op === 'wait') {
       if (this.held) log.warn({ holder: step.holder }, 'lost the reconciler lease');
       this.held = false;
+      this.otherHolder = step.holder;
       return { held: false, holder: step.holder, expiresAt: step.expiresAt };
     }
     try {
@@ -85,6 +106,7 @@ export class Lease {
     }
     if (!this.held) log.info({ holder, took: step.op === 'take' ? step.from : undefined }, 'holding the reconciler lease');
     this.held = true;
+    this.heldUntil = Date.parse(next.expiresAt);
     return { held: true, holder, expiresAt: next.expiresAt };
   }
 

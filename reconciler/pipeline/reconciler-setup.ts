@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { sweepOrphanContainers } from '../../containers/sweep.ts';
 import type { Logger } from 'pino';
 import { readDesired } from '../desired/read-desired.ts';
 import { resolveCommit } from '../git/tree.ts';
@@ -39,7 +40,12 @@ export interface Reconciler {
   lease?: Lease;
   signer: Signer;
   holder: string;
-  runPass(): Promise<PassReport>;
+  /**
+   * One pass. `leased`: the caller holds the lease (watch, --once), and the pass stops acting the
+   * moment it is lost. Without it (tests of concurrent writers), status compare-and-set alone keeps
+   * the branch right.
+   */
+  runPass(opts?: { leased?: boolean }): Promise<PassReport>;
   readHead(): Promise<string>;
   close(): Promise<void>;
 }
@@ -80,6 +86,8 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     gateImage: s.gateImage ?? 'kiln/bookworm-buildd',
     onStep: s.onStep,
   };
+  // Gate containers of a reconciler killed mid-gate: past their deadline, whoever started them.
+  if (deps.docker) await sweepOrphanContainers(deps.docker, log, { roles: ['gate'] }).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'no container sweep (Docker unreachable)'));
   const memo: PassMemo = {};
   const lease = session ? new Lease({ kv: session.lease, holder, ttlMs: s.leaseTtlMs ?? 30_000, now: () => new Date(), log }) : undefined;
   return {
@@ -89,8 +97,8 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     lease,
     signer,
     holder,
-    async runPass() {
-      const report = await reconcilePass(deps, memo);
+    async runPass(opts = {}) {
+      const report = await reconcilePass({ ...deps, lease: opts.leased ? lease : undefined }, memo);
       // A pool added to kiln.yaml gets its consumer; its jobs already wait in the stream.
       const now = memo.desired ? poolsOf(memo.desired.state.config.pools) : pools;
       if (session && JSON.stringify(now) !== JSON.stringify(pools)) {

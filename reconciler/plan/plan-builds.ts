@@ -64,7 +64,7 @@ function decide(
     const last = lastAttempt(record);
     const deadline = last ? Date.parse(last.dispatchedAt) + pkg.limits.timeoutSeconds * 1000 + opts.queueGraceMs : 0;
     if (opts.now.getTime() < deadline) {
-      return { state: 'pending', wait: { reason: WAIT_REASONS.building, message: `${what} is queued or building (attempt ${attempts} of ${maxAttempts})` } };
+      return { state: 'pending', wait: { reason: WAIT_REASONS.building, message: `${what} is queued or building (attempt ${attempts} of ${maxAttempts})`, until: new Date(deadline).toISOString() } };
     }
     if (counted < maxAttempts) {
       return {
@@ -84,7 +84,7 @@ function decide(
         build: { attempt: attempts + 1, reason: REASONS.buildRetry, message: `${what} failed (${failure.reason}); attempt ${attempts + 1} of ${maxAttempts}` },
       };
     }
-    return { state: 'pending', wait: { reason: WAIT_REASONS.retryBackoff, message: `${what} failed (${failure.reason}); retrying at ${record.retryAt}` } };
+    return { state: 'pending', wait: { reason: WAIT_REASONS.retryBackoff, message: `${what} failed (${failure.reason}); retrying at ${record.retryAt}`, until: new Date(retryAt).toISOString() } };
   }
   return { state: 'failed', wait: { reason: WAIT_REASONS.failed, message: `${what} failed: ${failure?.reason ?? 'unknown reason'}` } };
 }

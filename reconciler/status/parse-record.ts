@@ -4,7 +4,7 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { STATUS_LAYOUT } from '../../schema/status.ts';
-import type { BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
+import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
 import { validators } from '../../schema/validate.ts';
 import { gateId } from '../model.ts';
 import { takeSerialized } from './records.ts';
@@ -13,7 +13,8 @@ export type ParsedRecord =
   | { kind: 'build'; id: string; record: BuildRecord }
   | { kind: 'release'; id: string; record: ReleaseRecord }
   | { kind: 'gate'; id: string; record: GateRecord }
-  | { kind: 'check'; id: string; record: CheckRecord };
+  | { kind: 'check'; id: string; record: CheckRecord }
+  | { kind: 'condition'; id: string; record: ConditionRecord };
 
 export type RecordKind = ParsedRecord['kind'];
 
@@ -28,7 +29,7 @@ export interface RecordProblem {
 
 export type ParseOutcome = { ok: true; value: ParsedRecord } | { ok: false; problem: RecordProblem };
 
-const DIRS: Record<string, RecordKind> = { builds: 'build', releases: 'release', gates: 'gate', checks: 'check' };
+const DIRS: Record<string, RecordKind> = { builds: 'build', releases: 'release', gates: 'gate', checks: 'check', conditions: 'condition' };
 
 /** The top-level directories that hold records (signatures/ holds no records). */
 export const RECORD_DIRS = Object.keys(DIRS);
@@ -45,6 +46,7 @@ const VALIDATOR: Record<RecordKind, ValidateFunction> = {
   release: validators.releaseRecord,
   gate: validators.gateRecord,
   check: validators.checkRecord,
+  condition: validators.conditionRecord,
 };
 
 /** Where a record of this content belongs, and its key in ObservedState. */
@@ -58,6 +60,8 @@ function placeOf(kind: RecordKind, r: Record<string, string>): { path: string; i
       return { path: STATUS_LAYOUT.gate(r.distribution, r.package, r.version), id: gateId(r.distribution, r.package, r.version) };
     case 'check':
       return { path: STATUS_LAYOUT.check(r.commit), id: r.commit };
+    case 'condition':
+      return { path: STATUS_LAYOUT.condition(r.type), id: r.type };
   }
 }
 
@@ -88,7 +92,7 @@ function describe(e: ErrorObject): string {
 /** Parse and validate the record at `path`. Files that hold no record kind are refused too. */
 export function parseRecord(path: string, text: string): ParseOutcome {
   const kind = recordKindOf(path);
-  if (!kind) return { ok: false, problem: { path, message: 'not a status record path (builds/, releases/, gates/, checks/ *.yaml)' } };
+  if (!kind) return { ok: false, problem: { path, message: 'not a status record path (builds/, releases/, gates/, checks/, conditions/ *.yaml)' } };
   // Fast path: text this process serialised itself (its YAML parse would give back this data).
   const known = takeSerialized(text);
   if (known !== undefined) {

@@ -2,7 +2,7 @@
 // unchanged record always produces the same blob and git stores nothing new.
 import { stringify } from 'yaml';
 import { STATUS_LAYOUT } from '../../schema/status.ts';
-import type { BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
+import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
 
 /** A file on the status branch: [path, content]. */
 export type RecordFile = [path: string, content: string];
@@ -46,5 +46,6 @@ export const buildRecordFile = (r: BuildRecord): RecordFile => [STATUS_LAYOUT.bu
 export const releaseRecordFile = (r: ReleaseRecord): RecordFile => [STATUS_LAYOUT.release(r.distribution), serializeRecord(r)];
 export const gateRecordFile = (r: GateRecord): RecordFile => [STATUS_LAYOUT.gate(r.distribution, r.package, r.version), serializeRecord(r)];
 export const checkRecordFile = (r: CheckRecord): RecordFile => [STATUS_LAYOUT.check(r.commit), serializeRecord(r)];
+export const conditionRecordFile = (r: ConditionRecord): RecordFile => [STATUS_LAYOUT.condition(r.type), serializeRecord(r)];
 /** A detached armored signature of an artifact, stored beside the records. */
 export const signatureFile = (sha256: string, armored: string): RecordFile => [STATUS_LAYOUT.signature(sha256), armored];

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { emptyObserved } from '../model.ts';
 import { parseRecordData, type RecordKind, type RecordProblem } from './parse-record.ts';
-import type { ObservedSnapshot } from './snapshot.ts';
+import { mapOf, type ObservedSnapshot } from './snapshot.ts';
 
 const VERSION = 1;
 const OID = /^[0-9a-f]{40}$/;
@@ -30,8 +30,7 @@ export async function saveSnapshotCache(gitdir: string, snapshot: ObservedSnapsh
   if (!snapshot.commit) return;
   const records: [string, unknown][] = [];
   for (const [path, ref] of snapshot.index) {
-    const map = ref.kind === 'build' ? snapshot.state.builds : ref.kind === 'release' ? snapshot.state.releases : ref.kind === 'gate' ? snapshot.state.gates : snapshot.state.checks;
-    records.push([path, map.get(ref.id)]);
+    records.push([path, mapOf(snapshot.state, ref.kind).get(ref.id)]);
   }
   const file: CacheFile = {
     version: VERSION,
@@ -80,10 +79,7 @@ export async function loadSnapshotCache(
       const r = parseRecordData(path, data);
       if (!r.ok) return undefined;
       const v = r.value;
-      if (v.kind === 'build') state.builds.set(v.id, v.record);
-      else if (v.kind === 'release') state.releases.set(v.id, v.record);
-      else if (v.kind === 'gate') state.gates.set(v.id, v.record);
-      else state.checks.set(v.id, v.record);
+      mapOf(state, v.kind).set(v.id, v.record);
       index.set(path, { kind: v.kind, id: v.id });
     }
     const problems = new Map(file.problems.filter((p) => p && typeof p.path === 'string').map((p) => [p.path, p]));

@@ -44,7 +44,8 @@ export function parseChanges(changes: FileChanges): ParsedChanges {
 
 const isProblem = (v: ParsedRecord | RecordProblem): v is RecordProblem => 'message' in v && !('kind' in v);
 
-function mapOf(state: ObservedState, kind: RecordKind): Map<string, unknown> {
+/** The map of `state` that holds records of `kind`. */
+export function mapOf(state: ObservedState, kind: RecordKind): Map<string, unknown> {
   switch (kind) {
     case 'build':
       return state.builds;
@@ -54,6 +55,8 @@ function mapOf(state: ObservedState, kind: RecordKind): Map<string, unknown> {
       return state.gates;
     case 'check':
       return state.checks;
+    case 'condition':
+      return state.conditions;
   }
 }
 
@@ -78,6 +81,7 @@ export function applyChanges(
     releases: touched.has('release') ? new Map(s.releases) : s.releases,
     gates: touched.has('gate') ? new Map(s.gates) : s.gates,
     checks: touched.has('check') ? new Map(s.checks) : s.checks,
+    conditions: touched.has('condition') ? new Map(s.conditions) : s.conditions,
   };
   const index = changes.size ? new Map(prev.index) : (prev.index as Map<string, { kind: RecordKind; id: string }>);
   const problems = new Map(prev.problems);

@@ -1,6 +1,6 @@
 // What `kiln status` shows: a summary of the observed state (pure), and its
 // compact human view in the spirit of `git status`.
-import type { BuildRecord } from '../../schema/status.ts';
+import type { BuildRecord, ConditionRecord } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
 import { formatProblem, type RecordProblem } from './parse-record.ts';
 
@@ -28,6 +28,8 @@ export interface StatusSummary {
   branch: string;
   head: HeadInfo | null;
   desiredCommit: string | null;
+  /** The reconciler's Ready condition: did the last pass complete every step, and if not, which failed. */
+  ready: ConditionRecord | null;
   builds: { total: number; byState: Record<BuildRecord['state'], number>; queued: BuildLine[]; failed: BuildLine[] };
   releases: { distribution: string; desiredCommit: string; publishedAt?: string; packages: { name: string; version: string }[] }[];
   gates: { distribution: string; from: string; package: string; version: string; verdict: string; reason?: string }[];
@@ -64,6 +66,7 @@ export function summarize(branch: string, head: HeadInfo | null, state: Observed
     branch,
     head,
     desiredCommit: state.desiredCommit ?? null,
+    ready: state.conditions.get('Ready') ?? null,
     builds: { total: state.builds.size, byState, queued: queued.sort(byName), failed: failed.sort(byName) },
     releases: [...state.releases.values()]
       .map((r) => ({
@@ -97,6 +100,7 @@ export function formatStatus(s: StatusSummary): string {
   const out = [
     `On ${s.branch} at ${short(s.head.commit)} (${s.head.date}${s.head.signed ? ', signed' : ', UNSIGNED'}): ${s.head.summary}`,
     `Reconciled desired commit: ${s.desiredCommit ? short(s.desiredCommit) : '(none recorded)'}`,
+    ...(s.ready ? [`Ready: ${s.ready.status === 'True' ? 'yes' : `NO — ${s.ready.reason} since ${s.ready.since}: ${s.ready.message}`}`] : []),
     '',
     `Builds: ${s.builds.total} (${s.builds.byState.queued} queued, ${s.builds.byState.succeeded} succeeded, ${s.builds.byState.failed} failed)`,
     ...limited(s.builds.failed, (b) =>

@@ -52,3 +52,12 @@ test('pipeline lease - create, renew, wait for a live holder, take an expired on
   assert.deepEqual(leaseStep({ holder: 'peer', expiresAt: '2026-01-01T00:00:20Z' }, 'me', now), { op: 'wait', holder: 'peer', expiresAt: '2026-01-01T00:00:20Z' });
   assert.deepEqual(leaseStep({ holder: 'peer', expiresAt: '2026-01-01T00:00:10Z' }, 'me', now), { op: 'take', from: 'peer' });
 });
+
+test('pipeline watch - a wait that ends by itself (a retry time) wakes the loop then, not at the interval', () => {
+  const base = { head: 'h1', results: 0, resultsWaitingMs: 0, intervalMs: 60_000, batchMs: 500, batchMax: 1000 };
+  const s = afterPass({ failures: 0 }, 'h1', 1000, undefined, { baseMs: 1, capMs: 1 }, () => 0, 0, 5000);
+  assert.equal(s.wakeAt, 5000);
+  assert.equal(nextPassReason(s, { ...base, now: 4999 }), undefined, 'not before');
+  assert.equal(nextPassReason(s, { ...base, now: 5000 }), 'retry time reached');
+  assert.equal(afterPass(s, 'h1', 5001, undefined, { baseMs: 1, capMs: 1 }, () => 0, 0, undefined).wakeAt, undefined, 'the next plan has no wait: no wake');
+});

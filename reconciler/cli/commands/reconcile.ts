@@ -52,7 +52,7 @@ const command: Command = {
       if (!rec.session) ctx.log.warn('no --nats: builds are planned and recorded but not dispatched or collected');
       if (!flag(args, 'watch')) {
         // A peer's lease expires within its TTL (30 s) even if the peer was killed: wait that long.
-        const report = await reconcileOnce({ runPass: () => rec.runPass(), lease: rec.lease, log: ctx.log, leaseWaitMs: 35_000, signal: ctx.signal });
+        const report = await reconcileOnce({ runPass: () => rec.runPass({ leased: true }), lease: rec.lease, log: ctx.log, leaseWaitMs: 35_000, signal: ctx.signal });
         const line = formatPassLine({ n: 1, reason: 'once', ...report }, buildCounts(rec.memo.observed?.state));
         const actions = (report.plan?.actions ?? []).map((a) => `  ${a.kind} ${a.reason}: ${a.message}`);
         const waiting = (report.plan?.waiting ?? []).map((w) => `  waiting ${w.reason}: ${w.message}`);
@@ -62,10 +62,11 @@ const command: Command = {
       let n = 0;
       const handle = watch(
         {
-          runPass: () => rec.runPass(),
+          runPass: () => rec.runPass({ leased: true }),
           readHead: () => rec.readHead(),
           resultsWaiting: rec.session ? () => rec.session!.resultsWaiting() : undefined,
           lease: rec.lease,
+          wakeAtOf: (report) => report.wakeAt,
           onPass: (report, reason) => {
             n++;
             if (report.noop && reason === 'interval') return;
