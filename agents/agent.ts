@@ -12,7 +12,7 @@ import { Objm } from '@nats-io/obj';
 import { millis, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { AgentInfo } from '../schema/messages.ts';
-import { BUCKETS, buildConsumerName, STREAMS } from '../schema/nats.ts';
+import { BUCKETS, buildConsumerName, identityProblem, STREAMS } from '../schema/nats.ts';
 import { DockerRunner } from './docker-runner.ts';
 import { DrainWatch } from './drain-watch.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -43,14 +43,6 @@ export interface AgentOptions {
 /** A KV-key-safe default id: host, pool, arch and pid. */
 export function defaultAgentId(pool: string, arch: string, host = hostname(), pid = process.pid): string {
   return `${host}-${pool}-${arch}-${pid}`.replace(/[^A-Za-z0-9_-]/g, '-');
-}
-
-/** Pure: why these names cannot be used (they become NATS subject tokens and KV keys), or undefined. */
-export function identityProblem(pool: string, arch: string, id?: string): string | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(pool)) return `pool '${pool}' may only hold letters, digits, '_' and '-'`;
-  if (!/^[A-Za-z0-9_-]+$/.test(arch)) return `arch '${arch}' may only hold letters, digits, '_' and '-'`;
-  if (id !== undefined && !/^[A-Za-z0-9_=-]+$/.test(id)) return `agent id '${id}' may only hold letters, digits, '_', '=' and '-'`;
-  return undefined;
 }
 
 export class Agent {

@@ -1,7 +1,6 @@
 // Pure: what a runner's outcome means for the BuildResult (outcome, failure class, reason).
+import type { FailureClass } from '../schema/status.ts';
 import type { RunOutcome } from './runner.ts';
-
-export type FailureClass = 'build' | 'limit' | 'infra' | 'poison';
 
 export interface Verdict {
   outcome: 'succeeded' | 'failed';

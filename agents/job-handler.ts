@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { nuid } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { BuildJob, BuildResult } from '../schema/messages.ts';
-import { SUBJECTS } from '../schema/nats.ts';
+import { resultMsgId, SUBJECTS } from '../schema/nats.ts';
 import { validators } from '../schema/validate.ts';
 import { classify, tail, type Verdict } from './classify.ts';
 import { fetchSource } from './fetch-source.ts';
@@ -36,8 +36,6 @@ export interface JobContext {
   hardStop: AbortSignal;
   log: Logger;
 }
-
-export const resultMsgId = (key: string, attempt: number) => `${key}.${attempt}.result`;
 
 /** Pure: is this delivery the last one the server will make? Then report instead of building. */
 export function isFinalDelivery(deliveryCount: number, maxDeliver: number): boolean {

@@ -5,7 +5,7 @@
 // Stops cleanly on the abort signal: the pass in progress finishes, the lease is
 // released. The scheduling rule is the pure `nextPassReason` below.
 import type { Logger } from 'pino';
-import { backoff } from './pipeline/failures.ts';
+import { backoff } from './records/failures.ts';
 import type { LeaseStatus } from './pipeline/lease.ts';
 import { LeaseHeldError } from '../schema/errors.ts';
 

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Agent } from '../../agents/agent.ts';
-import { drainKey } from '../../agents/drain-watch.ts';
+import { drainKey } from '../../schema/nats.ts';
 import { NoopRunner } from '../../agents/noop-runner.ts';
 import type { AgentInfo } from '../../schema/messages.ts';
 import { BUCKETS, buildConsumerName, STREAMS } from '../../schema/nats.ts';

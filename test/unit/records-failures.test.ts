@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoff, classifyFailure, describeFailure, isRetryable, RETRYABLE } from '../../reconciler/pipeline/failures.ts';
+import { backoff, classifyFailure, describeFailure, isRetryable, RETRYABLE } from '../../reconciler/records/failures.ts';
 import { FAILURE_CLASSES } from '../../schema/status.ts';
 
-test('pipeline failures - only infra failures are retryable', () => {
+test('records failures - only infra failures are retryable', () => {
   assert.deepEqual(
     FAILURE_CLASSES.filter((c) => isRetryable(c)),
     ['infra'],
@@ -11,7 +11,7 @@ test('pipeline failures - only infra failures are retryable', () => {
   assert.equal(Object.keys(RETRYABLE).length, FAILURE_CLASSES.length, 'every class has a policy');
 });
 
-test('pipeline failures - classification infers limits when the agent names no class', () => {
+test('records failures - classification infers limits when the agent names no class', () => {
   const cases: { name: string; result: Parameters<typeof classifyFailure>[0]; want: string }[] = [
     { name: 'explicit class wins', result: { failureClass: 'infra', oomKilled: true }, want: 'infra' },
     { name: 'oom', result: { oomKilled: true }, want: 'limit' },
@@ -21,14 +21,14 @@ test('pipeline failures - classification infers limits when the agent names no c
   for (const c of cases) assert.equal(classifyFailure(c.result), c.want, c.name);
 });
 
-test('pipeline failures - describeFailure prefers the agent reason, then the facts', () => {
+test('records failures - describeFailure prefers the agent reason, then the facts', () => {
   assert.equal(describeFailure({ reason: 'dpkg-buildpackage failed' }, 'build'), 'dpkg-buildpackage failed');
   assert.match(describeFailure({ oomKilled: true }, 'limit'), /out of memory/);
   assert.match(describeFailure({ timedOut: true }, 'limit'), /time limit/);
   assert.equal(describeFailure({ exitCode: 2 }, 'build'), 'build failure: exit code 2');
 });
 
-test('pipeline failures - backoff doubles per attempt up to the cap', () => {
+test('records failures - backoff doubles per attempt up to the cap', () => {
   const opts = { baseMs: 1000, capMs: 10_000, random: () => 0.999999, jitter: 0.5 };
   const cases = [
     { attempt: 1, max: 1000 },
@@ -44,7 +44,7 @@ test('pipeline failures - backoff doubles per attempt up to the cap', () => {
   }
 });
 
-test('pipeline failures - backoff jitter stays inside [raw·(1-jitter), raw]', () => {
+test('records failures - backoff jitter stays inside [raw·(1-jitter), raw]', () => {
   for (const r of [0, 0.25, 0.5, 0.75, 0.99]) {
     const d = backoff(3, { baseMs: 100, capMs: 1e9, random: () => r, jitter: 0.2 });
     assert.ok(d >= 320 && d <= 400, `random ${r} gave ${d}`);
