@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoff, classifyFailure, describeFailure, isRetryable, RETRYABLE } from '../../reconciler/records/failures.ts';
+import { classifyFailure, describeFailure, isRetryable, RETRYABLE } from '../../reconciler/records/failures.ts';
 import { FAILURE_CLASSES } from '../../schema/status.ts';
 
 test('records failures - only infra failures are retryable', () => {
@@ -17,6 +17,8 @@ test('records failures - classification infers limits when the agent names no cl
     { name: 'oom', result: { oomKilled: true }, want: 'limit' },
     { name: 'timeout', result: { timedOut: true }, want: 'limit' },
     { name: 'plain failure', result: {}, want: 'build' },
+    { name: 'an error that crossed NATS: terminal is the inputs\' fault', result: { error: { name: 'SourceResolveError', code: 'KILN_SOURCE_RESOLVE', kind: 'terminal', message: 'x', data: {} } }, want: 'build' },
+    { name: 'an error that crossed NATS: transient is infra', result: { error: { name: 'AgentInfraError', code: 'KILN_AGENT_INFRA', kind: 'transient', message: 'x', data: {} } }, want: 'infra' },
   ];
   for (const c of cases) assert.equal(classifyFailure(c.result), c.want, c.name);
 });
@@ -26,29 +28,4 @@ test('records failures - describeFailure prefers the agent reason, then the fact
   assert.match(describeFailure({ oomKilled: true }, 'limit'), /out of memory/);
   assert.match(describeFailure({ timedOut: true }, 'limit'), /time limit/);
   assert.equal(describeFailure({ exitCode: 2 }, 'build'), 'build failure: exit code 2');
-});
-
-test('records failures - backoff doubles per attempt up to the cap', () => {
-  const opts = { baseMs: 1000, capMs: 10_000, random: () => 0.999999, jitter: 0.5 };
-  const cases = [
-    { attempt: 1, max: 1000 },
-    { attempt: 2, max: 2000 },
-    { attempt: 3, max: 4000 },
-    { attempt: 4, max: 8000 },
-    { attempt: 5, max: 10_000 },
-    { attempt: 30, max: 10_000 },
-  ];
-  for (const c of cases) {
-    assert.equal(backoff(c.attempt, opts), c.max - 1, `attempt ${c.attempt} at the top of its window`);
-    assert.equal(backoff(c.attempt, { ...opts, random: () => 0 }), c.max / 2, `attempt ${c.attempt} at the bottom of its window`);
-  }
-});
-
-test('records failures - backoff jitter stays inside [raw·(1-jitter), raw]', () => {
-  for (const r of [0, 0.25, 0.5, 0.75, 0.99]) {
-    const d = backoff(3, { baseMs: 100, capMs: 1e9, random: () => r, jitter: 0.2 });
-    assert.ok(d >= 320 && d <= 400, `random ${r} gave ${d}`);
-  }
-  assert.equal(backoff(3, { baseMs: 100, capMs: 1e9, random: () => 0.7, jitter: 0 }), 400, 'no jitter: exact');
-  assert.equal(backoff(0, { baseMs: 100, capMs: 1e9, random: () => 0, jitter: 0 }), 100, 'attempt below 1 counts as 1');
 });
