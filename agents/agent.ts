@@ -12,7 +12,9 @@ import { Objm } from '@nats-io/obj';
 import { millis, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { AgentInfo } from '../schema/messages.ts';
-import { BUCKETS, buildConsumerName, STREAMS } from '../schema/nats.ts';
+import { BUCKETS, buildConsumerName, identityProblem } from '../schema/nats.ts';
+import { UsageError } from '../schema/errors.ts';
+import { bindConsumer } from './bind-consumer.ts';
 import { DockerRunner } from './docker-runner.ts';
 import { DrainWatch } from './drain-watch.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -45,14 +47,6 @@ export function defaultAgentId(pool: string, arch: string, host = hostname(), pi
   return `${host}-${pool}-${arch}-${pid}`.replace(/[^A-Za-z0-9_-]/g, '-');
 }
 
-/** Pure: why these names cannot be used (they become NATS subject tokens and KV keys), or undefined. */
-export function identityProblem(pool: string, arch: string, id?: string): string | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(pool)) return `pool '${pool}' may only hold letters, digits, '_' and '-'`;
-  if (!/^[A-Za-z0-9_-]+$/.test(arch)) return `arch '${arch}' may only hold letters, digits, '_' and '-'`;
-  if (id !== undefined && !/^[A-Za-z0-9_=-]+$/.test(id)) return `agent id '${id}' may only hold letters, digits, '_', '=' and '-'`;
-  return undefined;
-}
-
 export class Agent {
   readonly id: string;
   private readonly concurrency: number;
@@ -72,7 +66,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     const problem = identityProblem(opts.pool, opts.arch, opts.id);
-    if (problem) throw new TypeError(problem);
+    if (problem) throw new UsageError(problem);
     this.id = opts.id ?? defaultAgentId(opts.pool, opts.arch);
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
     this.log = opts.log.child({ component: 'agent', agent: this.id, pool: opts.pool, arch: opts.arch });
@@ -120,22 +114,12 @@ export class Agent {
   }
 
   /** Wait for the durable consumer made by the reconciler (ensureTopology); agents never create it. */
-  private async bind(): Promise<Consumer | undefined> {
-    const js = jetstream(this.opts.nc);
-    const name = buildConsumerName(this.opts.pool, this.opts.arch);
-    let warned = false;
-    while (!this.draining) {
-      try {
-        const c = await js.consumers.get(STREAMS.builds, name);
-        if (warned) this.log.info({ consumer: name }, 'consumer found');
-        return c;
-      } catch (e) {
-        if (!warned) this.log.warn({ consumer: name, err: (e as Error).message }, `waiting for consumer ${STREAMS.builds}/${name} (created by the reconciler from kiln.yaml's pools)`);
-        warned = true;
-        await sleep(this.opts.bindRetryMs ?? 2000);
-      }
-    }
-    return undefined;
+  private bind(): Promise<Consumer | undefined> {
+    return bindConsumer(jetstream(this.opts.nc), buildConsumerName(this.opts.pool, this.opts.arch), {
+      retryMs: this.opts.bindRetryMs ?? 2000,
+      log: this.log,
+      stopped: () => this.draining,
+    });
   }
 
   private async pull(consumer: Consumer, ctx: JobContext): Promise<void> {

@@ -1,12 +1,25 @@
 // Pure: what a runner's outcome means for the BuildResult (outcome, failure class, reason).
+import { errorToJSON, kindOf, type KilnErrorJSON } from '../schema/errors.ts';
+import { failureClassForKind } from '../schema/retry.ts';
+import type { FailureClass } from '../schema/status.ts';
 import type { RunOutcome } from './runner.ts';
-
-export type FailureClass = 'build' | 'limit' | 'infra' | 'poison';
 
 export interface Verdict {
   outcome: 'succeeded' | 'failed';
   failureClass?: FailureClass;
   reason?: string;
+  /** Set when an error ended the attempt before the recipe ran. */
+  error?: KilnErrorJSON;
+}
+
+/**
+ * An error before or around the run (source fetch, Docker set-up): its kind
+ * decides the class, so a hostile source tree (terminal) is not retried as
+ * infrastructure trouble.
+ */
+export function classifyError(e: unknown): Verdict {
+  const error = errorToJSON(e);
+  return { outcome: 'failed', failureClass: failureClassForKind(kindOf(e)), reason: error.message, error };
 }
 
 export function classify(run: RunOutcome, limits: { memoryMiB: number; timeoutSeconds: number }): Verdict {

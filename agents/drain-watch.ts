@@ -2,8 +2,7 @@
 // `drain.<id>`; the agent watching it stops pulling and finishes its builds.
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
-
-export const drainKey = (agentId: string) => `drain.${agentId}`;
+import { drainKey } from '../schema/nats.ts';
 
 export class DrainWatch {
   private iter: { stop(): void } | undefined;

@@ -62,7 +62,7 @@ async function cloneHttp(url: string, dir: string, cache: object, log: Logger): 
   try {
     await git.clone({ fs, http, dir, gitdir, url, noCheckout: true, singleBranch: false, noTags: true, cache });
   } catch (e) {
-    throw new SourceResolveError(`cannot clone ${url}: ${(e as Error).message}`, { url }, { cause: e });
+    throw new SourceResolveError(`cannot clone ${url}: ${(e as Error).message}`, { url }, { cause: e, kind: 'transient' });
   }
   log.debug({ url, ms: Date.now() - t0 }, 'cloned source');
   return gitdir;
@@ -166,6 +166,18 @@ async function exportTree(gitdir: string, commit: string, dest: string, cache: o
   return files;
 }
 
+/**
+ * isomorphic-git refusing the pinned commit's own tree (an unsafe path such as
+ * `sub/.git`, an object of the wrong type, one missing) fails the same way every
+ * time: the source is at fault (terminal), not the agent.
+ */
+function rethrowTreeError(e: unknown, commit: string): never {
+  if (e instanceof git.Errors.UnsafeFilepathError || e instanceof git.Errors.ObjectTypeError || e instanceof git.Errors.NotFoundError) {
+    throw new SourceResolveError(`the source tree of ${commit} cannot be exported: ${e.message}`, { commit }, { cause: e, kind: 'terminal' });
+  }
+  throw e;
+}
+
 export interface FetchOptions {
   /** Keep remote clones here between jobs (one directory per URL). Without it, every job clones into scratch. */
   cacheDir?: string;
@@ -180,7 +192,7 @@ export async function fetchSource(src: SourceSpec, dest: string, scratch: string
   const exportFrom = async (gitdir: string) => {
     const commit = await resolveCommit(gitdir, src.commit, cache);
     await mkdir(dest, { recursive: true });
-    return { commit, files: await exportTree(gitdir, commit, dest, cache, log) };
+    return { commit, files: await exportTree(gitdir, commit, dest, cache, log).catch((e: unknown) => rethrowTreeError(e, commit)) };
   };
   let got: { commit: string; files: number };
   if (loc.kind === 'local') got = await exportFrom(await localGitdir(loc.path));

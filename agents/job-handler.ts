@@ -10,9 +10,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { nuid } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { BuildJob, BuildResult } from '../schema/messages.ts';
-import { SUBJECTS } from '../schema/nats.ts';
+import { resultMsgId, SUBJECTS } from '../schema/nats.ts';
 import { validators } from '../schema/validate.ts';
-import { classify, tail, type Verdict } from './classify.ts';
+import { classify, classifyError, tail, type Verdict } from './classify.ts';
 import { fetchSource } from './fetch-source.ts';
 import { BuildLog } from './log-stream.ts';
 import type { BuildRunner, RunOutcome, WorkDir } from './runner.ts';
@@ -36,8 +36,6 @@ export interface JobContext {
   hardStop: AbortSignal;
   log: Logger;
 }
-
-export const resultMsgId = (key: string, attempt: number) => `${key}.${attempt}.result`;
 
 /** Pure: is this delivery the last one the server will make? Then report instead of building. */
 export function isFinalDelivery(deliveryCount: number, maxDeliver: number): boolean {
@@ -114,6 +112,7 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
       agent: ctx.agentId, outcome: verdict.outcome,
       ...(verdict.failureClass ? { failureClass: verdict.failureClass } : {}),
       ...(verdict.reason ? { reason: verdict.reason } : {}),
+      ...(verdict.error ? { error: verdict.error } : {}),
       exitCode: run.exitCode, oomKilled: run.oomKilled, timedOut: run.timedOut,
       artifacts, log: { sha256: summary.sha256, size: summary.size, object }, logTail: tail(summary.tailText),
       startedAt: started.toISOString(), finishedAt: new Date().toISOString(),
@@ -156,9 +155,9 @@ async function timed<T>(timings: Timings, phase: string, f: () => Promise<T>): P
 }
 
 async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLog, log: Logger, timings: Timings): Promise<{ run: RunOutcome; verdict: Verdict; artifacts: UploadedArtifact[] }> {
-  const failed = (reason: string): { run: RunOutcome; verdict: Verdict; artifacts: UploadedArtifact[] } => {
-    blog.write(`kiln: ${reason}\n`);
-    return { run: { exitCode: -1, oomKilled: false, timedOut: false, artifacts: [] }, verdict: { outcome: 'failed', failureClass: 'infra', reason }, artifacts: [] };
+  const failed = (verdict: Verdict): { run: RunOutcome; verdict: Verdict; artifacts: UploadedArtifact[] } => {
+    blog.write(`kiln: ${verdict.reason}\n`);
+    return { run: { exitCode: -1, oomKilled: false, timedOut: false, artifacts: [] }, verdict, artifacts: [] };
   };
   const work: WorkDir = { root: join(root, 'work') };
   await mkdir(work.root, { recursive: true });
@@ -172,14 +171,15 @@ async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLo
     }
     run = await timed(timings, 'run', () => ctx.runner.run(job, work, { onLog: (b) => blog.write(b), signal: ctx.hardStop }));
   } catch (e) {
-    log.warn({ err: e }, 'build infrastructure failed');
-    return failed((e as Error).message);
+    const verdict = classifyError(e);
+    log.warn({ err: e, failureClass: verdict.failureClass }, 'build could not run');
+    return failed(verdict);
   }
   const verdict = classify(run, job.limits);
   if (verdict.outcome !== 'succeeded') return { run, verdict, artifacts: [] };
   try {
     return { run, verdict, artifacts: await timed(timings, 'upload', () => uploadArtifacts(ctx.os, run.artifacts)) };
   } catch (e) {
-    return failed(`could not upload artifacts: ${(e as Error).message}`);
+    return failed({ outcome: 'failed', failureClass: 'infra', reason: `could not upload artifacts: ${(e as Error).message}` });
   }
 }

@@ -5,9 +5,9 @@
 // Stops cleanly on the abort signal: the pass in progress finishes, the lease is
 // released. The scheduling rule is the pure `nextPassReason` below.
 import type { Logger } from 'pino';
-import { backoff } from './pipeline/failures.ts';
+import { backoff, retryPolicy } from '../schema/retry.ts';
 import type { LeaseStatus } from './pipeline/lease.ts';
-import { LeaseHeldError } from '../schema/errors.ts';
+import { kindOf, LeaseHeldError } from '../schema/errors.ts';
 
 export interface LoopState {
   /** HEAD the last successful pass started from. */
@@ -59,8 +59,9 @@ export function nextPassReason(s: LoopState, o: Observation): string | undefined
   return undefined;
 }
 
+/** A pass that failed this way waits for a new commit (the error's kind decides: retryPolicy). */
 export function isStalled(e: unknown): boolean {
-  return (e as { kind?: unknown } | null)?.kind === 'stalled';
+  return !retryPolicy(kindOf(e)).retry;
 }
 
 /** Pure: the loop state after a pass that started at `head`. */
@@ -75,7 +76,10 @@ export function afterPass(
   wakeAt?: number,
 ): LoopState {
   if (error === undefined) return { lastHead: head, lastPassAt: now, failures: 0, ...(collected > 0 ? { draining: true } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) };
-  if (isStalled(error)) return { ...s, woken: undefined, stalledHead: head ?? '', retryAt: undefined, failures: 0, lastPassAt: now };
+  const policy = retryPolicy(kindOf(error));
+  if (!policy.retry) return { ...s, woken: undefined, stalledHead: head ?? '', retryAt: undefined, failures: 0, lastPassAt: now };
+  // Waiting (a lease held, a consumer not there yet): look again soon, without growing the backoff.
+  if (policy.delay === 'poll') return { ...s, woken: undefined, stalledHead: undefined, retryAt: now + retry.baseMs, lastPassAt: now };
   const failures = s.failures + 1;
   return { ...s, woken: undefined, stalledHead: undefined, failures, retryAt: now + backoff(failures, { ...retry, random }), lastPassAt: now };
 }

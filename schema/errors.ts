@@ -1,5 +1,7 @@
 // Typed errors shared by the reconciler, agents and the CLI. Errors cross NATS,
-// so compare `code`, not `instanceof`, across processes (see toJSON()).
+// so compare `code`, not `instanceof`, across processes (see toJSON() and
+// errorFromJSON()). What happens after an error is decided by its kind alone:
+// retryPolicy() (schema/retry.ts) and the CLI's exit code (reconciler/cli/exit-code.ts).
 
 export interface SourcePosition {
   file: string;
@@ -7,26 +9,99 @@ export interface SourcePosition {
   col?: number;
 }
 
-export type ErrorKind =
-  /** Needs a human: bad input. Never retried. */
-  | 'stalled'
-  /** Transient: retry after a delay. */
-  | 'transient';
+export const ERROR_KINDS = [
+  /** Needs a human: bad input (metadata, a hostile source tree, an untrusted commit). Never retried. */
+  'terminal',
+  /** Worth another try: network, broker, Docker, a race. Retried with backoff. */
+  'transient',
+  /** Something expected has not happened yet (a consumer not created, a lease held). Polled again, not a failure. */
+  'waiting',
+  /** Bad command-line usage or an unusable environment (missing key, no permission). Never retried. */
+  'usage',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+export function isErrorKind(v: unknown): v is ErrorKind {
+  return (ERROR_KINDS as readonly unknown[]).includes(v);
+}
+
+export interface KilnErrorOptions {
+  cause?: unknown;
+  /** Decided where the error is thrown; each class has a default (static defaultKind). */
+  kind?: ErrorKind;
+}
+
+/** An error as it travels (NATS messages, --json output). */
+export interface KilnErrorJSON {
+  name: string;
+  code: string;
+  kind: ErrorKind;
+  message: string;
+  data: Record<string, unknown>;
+}
 
 export abstract class KilnError extends Error {
   abstract readonly code: string;
-  readonly kind: ErrorKind = 'transient';
+  /** The kind of this class's errors unless the thrower says otherwise. */
+  static readonly defaultKind: ErrorKind = 'transient';
+  readonly kind: ErrorKind;
   readonly data: Record<string, unknown>;
 
-  constructor(message: string, data: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(message: string, data: Record<string, unknown> = {}, options: KilnErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.data = data;
+    this.kind = options.kind ?? (new.target as unknown as typeof KilnError).defaultKind;
   }
 
-  toJSON(): { name: string; code: string; kind: ErrorKind; message: string; data: Record<string, unknown> } {
+  toJSON(): KilnErrorJSON {
     return { name: this.name, code: this.code, kind: this.kind, message: this.message, data: this.data };
   }
+}
+
+/** An error that came over the wire: same code, kind, message and data as the one thrown. */
+export class RemoteKilnError extends KilnError {
+  readonly code: string;
+  constructor(json: KilnErrorJSON) {
+    super(json.message, json.data, { kind: json.kind });
+    this.name = json.name;
+    this.code = json.code;
+  }
+}
+
+/** Pure: the error a toJSON() value describes. Unreadable input becomes a transient KILN_UNKNOWN error. */
+export function errorFromJSON(v: unknown): KilnError {
+  const o = (typeof v === 'object' && v !== null ? v : {}) as Partial<Record<keyof KilnErrorJSON, unknown>>;
+  const str = (x: unknown, d: string) => (typeof x === 'string' && x ? x : d);
+  return new RemoteKilnError({
+    name: str(o.name, 'KilnError'),
+    code: str(o.code, 'KILN_UNKNOWN'),
+    kind: isErrorKind(o.kind) ? o.kind : 'transient',
+    message: str(o.message, typeof v === 'string' ? v : 'unknown error'),
+    data: typeof o.data === 'object' && o.data !== null && !Array.isArray(o.data) ? (o.data as Record<string, unknown>) : {},
+  });
+}
+
+/** Anything thrown, as it travels: a KilnError's own toJSON(), or KILN_UNEXPECTED with kindOf(e). */
+export function errorToJSON(e: unknown): KilnErrorJSON {
+  if (e instanceof KilnError) return e.toJSON();
+  const err = e instanceof Error ? e : undefined;
+  return { name: err?.name ?? 'Error', code: 'KILN_UNEXPECTED', kind: kindOf(e), message: err?.message ?? String(e), data: {} };
+}
+
+/**
+ * The kind of anything thrown. Kiln errors carry theirs; anything else is a
+ * surprise, retried like a transient failure (Flux: unknown errors back off).
+ */
+export function kindOf(e: unknown): ErrorKind {
+  if (e instanceof KilnError) return e.kind;
+  const k = (e as { kind?: unknown } | null)?.kind;
+  return isKilnJSON(e) && isErrorKind(k) ? k : 'transient';
+}
+
+function isKilnJSON(e: unknown): boolean {
+  const o = e as { code?: unknown } | null;
+  return typeof o === 'object' && o !== null && typeof o.code === 'string' && o.code.startsWith('KILN_');
 }
 
 /** One problem found in the metadata repo, with its place. */
@@ -45,7 +120,7 @@ export function formatDiagnostic(d: Diagnostic): string {
 /** The desired state is invalid: every problem, each with file:line:col. */
 export class InvalidMetadataError extends KilnError {
   readonly code = 'KILN_INVALID_METADATA';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'terminal';
   readonly diagnostics: Diagnostic[];
   constructor(diagnostics: Diagnostic[], rev?: string) {
     const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -61,17 +136,19 @@ export class InvalidMetadataError extends KilnError {
 /** Bad command-line usage or an unusable environment (exit code 2). */
 export class UsageError extends KilnError {
   readonly code = 'KILN_USAGE';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'usage';
 }
 
+/** Something named (a build key, a revision, a file, a repo dir) is not there: the caller's mistake, by default. */
 export class NotFoundError extends KilnError {
   readonly code = 'KILN_NOT_FOUND';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'usage';
 }
 
-/** A git ref or source could not be resolved. */
+/** A git ref or source could not be resolved. Terminal unless the thrower knows it was the network. */
 export class SourceResolveError extends KilnError {
   readonly code = 'KILN_SOURCE_RESOLVE';
+  static override readonly defaultKind: ErrorKind = 'terminal';
 }
 
 /** The status branch moved while we wrote; the caller re-reads, merges and retries. */
@@ -79,9 +156,10 @@ export class StatusConflictError extends KilnError {
   readonly code = 'KILN_STATUS_CONFLICT';
 }
 
+/** A signing key cannot be used (missing, unreadable, wrong passphrase, expired): the environment's, by default. */
 export class SigningError extends KilnError {
   readonly code = 'KILN_SIGNING';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'usage';
 }
 
 /** An artifact's bytes do not match the digest that was claimed for them. */
@@ -92,13 +170,13 @@ export class DigestMismatchError extends KilnError {
 /** A build failed because of its recipe: retrying will not help. */
 export class BuildFailedError extends KilnError {
   readonly code = 'KILN_BUILD_FAILED';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'terminal';
 }
 
 /** A desired-state commit is not signed by a trusted key. */
 export class UntrustedCommitError extends KilnError {
   readonly code = 'KILN_UNTRUSTED_COMMIT';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'terminal';
 }
 
 export class PublishError extends KilnError {
@@ -112,19 +190,19 @@ export function isKilnError(e: unknown): e is KilnError {
 /** A .deb file that cannot be read (bad ar archive, no control member, bad control paragraph). */
 export class DebFormatError extends KilnError {
   readonly code = 'KILN_DEB_FORMAT';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'terminal';
 }
 
 /** publishApt was asked for something it must refuse (hostile name, unknown component, a pool file changing bytes). */
 export class PublishInputError extends KilnError {
   readonly code = 'KILN_PUBLISH_INPUT';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'terminal';
 }
 
 /** What a status pass asked to write is unusable (bad path, invalid record, bad trailer): a bug, not a race. */
 export class InvalidStatusChangeError extends KilnError {
   readonly code = 'KILN_INVALID_STATUS_CHANGE';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'terminal';
 }
 
 /** A ref's lock file is held (another writer, or one that was killed while holding it). */
@@ -135,7 +213,7 @@ export class RefLockedError extends KilnError {
 /** debian/control's Build-Depends cannot be read, or apt cannot satisfy them. */
 export class BuildDepsError extends KilnError {
   readonly code = 'KILN_BUILD_DEPS';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'terminal';
 }
 
 /** A build agent could not do its part (Docker, source fetch, object store): not the recipe's fault. */
@@ -146,6 +224,7 @@ export class AgentInfraError extends KilnError {
 /** Another reconciler holds the lease; passes must not overlap. */
 export class LeaseHeldError extends KilnError {
   readonly code = 'KILN_LEASE_HELD';
+  static override readonly defaultKind: ErrorKind = 'waiting';
   constructor(holder?: string, until?: string) {
     super(`another reconciler${holder ? ` (${holder})` : ''} holds the lease${until ? ` until ${until}` : ''}; try again later`, { holder, until });
   }
@@ -172,7 +251,7 @@ export class NatsConnectError extends KilnError {
 /** The status branch holds a commit the reconciler did not sign: its records cannot be believed. */
 export class UntrustedStatusError extends KilnError {
   readonly code = 'KILN_UNTRUSTED_STATUS';
-  override readonly kind = 'stalled';
+  static override readonly defaultKind: ErrorKind = 'terminal';
 }
 
 /** An artifact is not in the object store (never uploaded, or lost). Not a stall: other work goes on. */

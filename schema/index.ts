@@ -4,3 +4,4 @@ export * from './status.ts';
 export * from './messages.ts';
 export * from './nats.ts';
 export * from './conditions.ts';
+export * from './retry.ts';

@@ -1,9 +1,24 @@
 // Wire formats of NATS messages between the reconciler and agents.
 import type { FromSchema } from 'json-schema-to-ts';
+import { ERROR_KINDS } from './errors.ts';
 import { artifactSchema, buildInputsSchema, FAILURE_CLASSES } from './status.ts';
 
 const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+
+/** A KilnError's toJSON() (errorFromJSON() reads it back, kind included). */
+export const kilnErrorSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'code', 'kind', 'message', 'data'],
+  properties: {
+    name: { type: 'string' },
+    code: { type: 'string' },
+    kind: { enum: ERROR_KINDS },
+    message: { type: 'string' },
+    data: { type: 'object' },
+  },
+} as const;
 
 export const resolvedLimitsSchema = {
   type: 'object',
@@ -53,6 +68,8 @@ export const buildResultSchema = {
     outcome: { enum: ['succeeded', 'failed'] },
     failureClass: { enum: FAILURE_CLASSES },
     reason: { type: 'string' },
+    /** The error that ended the attempt before the recipe ran (source fetch, Docker set-up); its kind chose failureClass. */
+    error: kilnErrorSchema,
     exitCode: { type: 'integer' },
     oomKilled: { type: 'boolean' },
     timedOut: { type: 'boolean' },

@@ -1,4 +1,5 @@
 // NATS names: streams, subjects, consumers and buckets. Both sides import these.
+import { POOL_PATTERN } from './metadata.ts';
 
 export const STREAMS = {
   builds: 'KILN_BUILDS',
@@ -48,3 +49,47 @@ export const LOG_HEADERS = {
   attempt: 'Kiln-Attempt',
   end: 'Kiln-Log-End',
 } as const;
+
+/**
+ * JetStream message ids (deduplication within the stream's duplicate window).
+ * A job's id is `${key}.${attempt}`: two reconcilers (or a crash and a re-run)
+ * dispatching the same attempt collapse into one message, while a retry
+ * (attempt n+1) is a new one. A result's id adds `.result`, so redeliveries of
+ * one attempt publish its result once.
+ */
+export const jobMsgId = (key: string, attempt: number) => `${key}.${attempt}`;
+export const resultMsgId = (key: string, attempt: number) => `${key}.${attempt}.result`;
+
+/** KV BUCKETS.control: `kiln agents drain <id>` puts this key; the agent watches it. */
+export const drainKey = (agentId: string) => `drain.${agentId}`;
+
+/** KV BUCKETS.lease: the one key of the reconciler lease, changed only by compare-and-set. */
+export const LEASE_KEY = 'reconciler';
+
+/** The lease's value (the bucket has no per-key TTL on nats-server 2.9, hence the expiry inside). */
+export interface LeaseValue {
+  holder: string;
+  /** ISO time after which anyone may take the lease. */
+  expiresAt: string;
+}
+
+export function isLeaseValue(v: unknown): v is LeaseValue {
+  const o = v as Partial<LeaseValue> | null;
+  return typeof o === 'object' && o !== null && typeof o.holder === 'string' && typeof o.expiresAt === 'string';
+}
+
+/**
+ * Pool and architecture names become subject tokens, consumer names and KV keys:
+ * one rule for both, the one kiln.yaml's pools are validated with (POOL_PATTERN).
+ */
+const POOL_OR_ARCH = new RegExp(POOL_PATTERN);
+const AGENT_ID = /^[A-Za-z0-9_=-]+$/;
+
+/** Pure: why these names cannot name a work queue or an agent, or undefined. */
+export function identityProblem(pool: string, arch: string, agentId?: string): string | undefined {
+  const rule = "1-31 lowercase letters, digits, '_' and '-', starting with a letter or digit";
+  if (!POOL_OR_ARCH.test(pool)) return `pool '${pool}' must be ${rule}`;
+  if (!POOL_OR_ARCH.test(arch)) return `arch '${arch}' must be ${rule}`;
+  if (agentId !== undefined && !AGENT_ID.test(agentId)) return `agent id '${agentId}' may only hold letters, digits, '_', '=' and '-'`;
+  return undefined;
+}

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { openReconciler } from '../reconciler/pipeline/reconciler-setup.ts';
+import { openReconciler } from '../reconciler/reconciler-setup.ts';
 import { generateKey } from '../reconciler/signing/signer.ts';
 import { watch } from '../reconciler/watch.ts';
 import type { BuildAction } from '../reconciler/model.ts';

@@ -1,6 +1,7 @@
 // What a CLI command is: its options (which also generate --help) and a run()
 // that returns data. `--json` prints the data; otherwise `human()` formats it.
 import type { Logger } from 'pino';
+import { UsageError } from '../../schema/errors.ts';
 import type { Env } from './env.ts';
 
 export interface OptionSpec {
@@ -66,6 +67,6 @@ export function num(args: ParsedArgs, name: string): number | undefined {
   const v = str(args, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new TypeError(`--${name} takes a number, got '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} takes a number, got '${v}'`);
   return n;
 }

@@ -1,5 +1,6 @@
 // --help text, generated from the same definitions the parser uses.
 import type { Command } from './command.ts';
+import { exitCodesLine } from './exit-code.ts';
 
 export const GLOBAL_OPTIONS = {
   json: { type: 'boolean', description: 'Print machine-readable JSON on stdout.' },
@@ -43,7 +44,7 @@ export function rootHelp(commands: readonly Command[]): string {
     ...commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`),
     '',
     'Run `kiln <command> --help` for a command\'s options.',
-    'Exit codes: 0 ok, 1 problems found (invalid metadata, failed builds), 2 usage or environment error.',
+    exitCodesLine(),
     '',
   ].join('\n');
 }

@@ -1,14 +1,13 @@
 // The CLI's one error boundary: parses argv, runs one command, prints its
 // data (JSON or human), and maps errors to exit codes. Nothing else exits.
 import { parseArgs } from 'node:util';
-import { formatDiagnostic, InvalidMetadataError, isKilnError, UsageError } from '../../schema/errors.ts';
+import { errorToJSON, formatDiagnostic, InvalidMetadataError, isKilnError, kindOf, UsageError } from '../../schema/errors.ts';
 import type { Command, CommandResult, ParsedArgs } from './command.ts';
 import { readEnv } from './env.ts';
+import { EXIT, exitCodeFor } from './exit-code.ts';
 import { commandHelp, GLOBAL_OPTIONS, rootHelp } from './help.ts';
 import { createLogger } from './logger.ts';
 import { allCommands, findCommand } from './registry.ts';
-
-export const EXIT = { ok: 0, problems: 1, usage: 2 } as const;
 
 function parse(cmd: Command, argv: string[]): ParsedArgs {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
@@ -40,19 +39,16 @@ function print(result: CommandResult, json: boolean): void {
   else if (result.human) process.stdout.write(result.human.endsWith('\n') ? result.human : result.human + '\n');
 }
 
+/** The one place an error becomes output and an exit code (decided by its kind). */
 function reportError(e: unknown, json: boolean): number {
-  if (e instanceof InvalidMetadataError) {
-    if (json) process.stdout.write(JSON.stringify({ ok: false, error: e.toJSON() }, null, 2) + '\n');
-    for (const d of e.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
-    return EXIT.problems;
+  const kind = kindOf(e);
+  if (json) {
+    process.stdout.write(JSON.stringify({ ok: false, error: errorToJSON(e) }, null, 2) + '\n');
   }
-  if (isKilnError(e)) {
-    if (json) process.stdout.write(JSON.stringify({ ok: false, error: e.toJSON() }, null, 2) + '\n');
-    process.stderr.write(`kiln: ${e.message}\n`);
-    return EXIT.usage;
-  }
-  process.stderr.write(`kiln: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-  return EXIT.usage;
+  if (e instanceof InvalidMetadataError) for (const d of e.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+  else if (isKilnError(e)) process.stderr.write(`kiln: ${e.message}\n`);
+  else process.stderr.write(`kiln: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  return exitCodeFor(kind);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -39,7 +39,7 @@ async function resolveRemote(url: string, ref: string, headers?: Record<string, 
   } catch (e) {
     const status = (e as { data?: { statusCode?: number } }).data?.statusCode;
     if (status === 404) throw new SourceResolveError(`no git repository at ${url} (HTTP 404)`, { url, ref, missing: 'repo' }, { cause: e });
-    throw new SourceResolveError(`cannot list refs of ${url}: ${(e as Error).message}`, { url, ref }, { cause: e });
+    throw new SourceResolveError(`cannot list refs of ${url}: ${(e as Error).message}`, { url, ref }, { cause: e, kind: 'transient' });
   }
   for (const candidate of [ref, `refs/heads/${ref}`, `refs/tags/${ref}`]) {
     const hit = refs.find((r) => r.ref === candidate);

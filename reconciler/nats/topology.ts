@@ -9,7 +9,8 @@ import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
-import { BUCKETS, buildConsumerName, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import { BUCKETS, buildConsumerName, identityProblem, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import { UsageError } from '../../schema/errors.ts';
 
 export interface TopologyOptions {
   pools: Record<string, { architectures: string[] }>;
@@ -43,8 +44,6 @@ export interface TopologyPlan {
   streams: StreamSpec[];
   consumers: { stream: string; config: ConsumerSpec }[];
 }
-
-const POOL_OR_ARCH = /^[A-Za-z0-9_-]+$/;
 
 /** Pure: the streams and consumers wanted for these options. */
 export function planTopology(opts: TopologyOptions): TopologyPlan {
@@ -82,9 +81,8 @@ export function planTopology(opts: TopologyOptions): TopologyPlan {
   for (const [pool, { architectures }] of Object.entries(opts.pools).sort(([a], [b]) => a.localeCompare(b))) {
     for (const arch of [...new Set(architectures)].sort()) {
       // Subject tokens: a '.' or wildcard in a pool/arch name would make filters overlap.
-      if (!POOL_OR_ARCH.test(pool) || !POOL_OR_ARCH.test(arch)) {
-        throw new TypeError(`pool '${pool}' / arch '${arch}': names may only hold letters, digits, '_' and '-'`);
-      }
+      const problem = identityProblem(pool, arch);
+      if (problem) throw new UsageError(problem);
       consumers.push({
         stream: STREAMS.builds,
         config: {

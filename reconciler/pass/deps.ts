@@ -1,20 +1,13 @@
 // Everything a reconcile pass needs, passed in (no globals), and what it
 // remembers between passes for incremental work.
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { ObjectStore } from '@nats-io/obj';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { GitCache } from '../git/tree.ts';
 import type { Signer } from '../signing/signer.ts';
-import type { RetryPolicy } from '../pipeline/build-records.ts';
+import type { RetryPolicy } from '../records/build-records.ts';
+import type { PipelineNats } from '../pipeline/nats-session.ts';
 
-export interface PipelineNats {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  objectStore: ObjectStore;
-}
+export type { PipelineNats };
 
 export interface PassPolicy {
   retry: Omit<RetryPolicy, 'maxAttempts'>;

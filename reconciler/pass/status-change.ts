@@ -4,7 +4,7 @@
 import { STATUS_LAYOUT, TRAILERS } from '../../schema/status.ts';
 import type { BuildRecord } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
-import { applyResult, recordDispatch, type RetryPolicy } from '../pipeline/build-records.ts';
+import { applyResult, recordDispatch, type RetryPolicy } from '../records/build-records.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { buildRecordFile, checkRecordFile, conditionRecordFile, gateRecordFile, releaseRecordFile, withoutUndefined } from '../status/records.ts';
 import { nextCondition } from './condition.ts';

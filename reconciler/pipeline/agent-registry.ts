@@ -3,7 +3,7 @@
 import type { KV } from '@nats-io/kv';
 import type { AgentInfo } from '../../schema/messages.ts';
 import { validators } from '../../schema/validate.ts';
-import { drainKey } from '../../agents/drain-watch.ts';
+import { drainKey } from '../../schema/nats.ts';
 
 export interface AgentRow extends AgentInfo {
   /** A drain was asked for (the agent may not have seen it yet). */

@@ -1,16 +1,12 @@
-// Dispatch: one BuildJob per build action onto its pool's work queue. The
-// message id is `${key}.${attempt}`, so two reconcilers (or a crash and a
-// re-run) dispatching the same attempt are deduplicated by JetStream, while a
-// retry (attempt n+1) is a new message.
+// Dispatch: one BuildJob per build action onto its pool's work queue, with
+// message id jobMsgId(key, attempt) so JetStream deduplicates re-dispatches.
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { BuildAction } from '../model.ts';
 import type { BuildJob } from '../../schema/messages.ts';
-import { SUBJECTS } from '../../schema/nats.ts';
+import { jobMsgId, SUBJECTS } from '../../schema/nats.ts';
 import { assertValid } from '../../schema/validate.ts';
 import pMap from 'p-map';
-
-export const jobMsgId = (key: string, attempt: number) => `${key}.${attempt}`;
 
 /** The wire message for one action (validated: a bad job is our bug, caught before it leaves). */
 export function toBuildJob(action: BuildAction, desiredCommit: string, now: Date): BuildJob {

@@ -7,14 +7,7 @@
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { LeaseLostError } from '../../schema/errors.ts';
-
-export const LEASE_KEY = 'reconciler';
-
-export interface LeaseValue {
-  holder: string;
-  /** ISO time after which anyone may take the lease. */
-  expiresAt: string;
-}
+import { isLeaseValue, LEASE_KEY, type LeaseValue } from '../../schema/nats.ts';
 
 export type LeaseStep =
   | { op: 'create' }
@@ -33,8 +26,8 @@ export function leaseStep(current: LeaseValue | undefined, me: string, now: Date
 function parse(entry: KvEntry | null): { value?: LeaseValue; revision: number } {
   if (!entry || entry.operation !== 'PUT' || entry.length === 0) return { revision: entry?.revision ?? 0 };
   try {
-    const v = entry.json<LeaseValue>();
-    if (typeof v?.holder === 'string' && typeof v?.expiresAt === 'string') return { value: v, revision: entry.revision };
+    const v: unknown = entry.json();
+    if (isLeaseValue(v)) return { value: v, revision: entry.revision };
   } catch {
     // unreadable value: treat as expired, take it over by CAS
   }

@@ -8,12 +8,8 @@ import { connectNats } from '../nats/connect.ts';
 
 export async function withNats<T>(url: string | undefined, log: Logger, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   if (!url) throw new UsageError('no NATS server: pass --nats URL or set KILN_NATS_URL');
-  let nc: NatsConnection;
-  try {
-    nc = await connectNats(url, { name: 'kiln-cli', log });
-  } catch (cause) {
-    throw new UsageError(`cannot connect to NATS at ${url}: ${(cause as Error).message}`, { url }, { cause });
-  }
+  // connectNats' NatsConnectError already names the URL (and is transient: exit 3).
+  const nc = await connectNats(url, { name: 'kiln-cli', log });
   try {
     return await fn(nc);
   } finally {
@@ -25,7 +21,8 @@ export async function openBucket(nc: NatsConnection, bucket: string): Promise<KV
   try {
     return await new Kvm(nc).open(bucket);
   } catch (cause) {
-    throw new NotFoundError(`KV bucket ${bucket} does not exist: no reconciler or agent has set up this NATS server yet`, { bucket }, { cause });
+    // Not there *yet*: the first reconciler pass creates it.
+    throw new NotFoundError(`KV bucket ${bucket} does not exist: no reconciler or agent has set up this NATS server yet`, { bucket }, { cause, kind: 'waiting' });
   }
 }
 

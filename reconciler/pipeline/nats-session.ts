@@ -1,13 +1,21 @@
 // The reconciler's NATS side, opened once: connection, topology, JetStream
 // clients, the artifacts object store and the lease bucket.
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { Objm } from '@nats-io/obj';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { BUCKETS, RESULTS_CONSUMER, STREAMS } from '../../schema/nats.ts';
 import { connectNats } from '../nats/connect.ts';
 import { ensureTopology, type TopologyOptions } from '../nats/topology.ts';
-import type { PipelineNats } from '../pass/deps.ts';
+
+/** What a pass needs of NATS: the connection, JetStream and the artifacts store. */
+export interface PipelineNats {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  objectStore: ObjectStore;
+}
 
 export interface NatsSession extends PipelineNats {
   lease: KV;

@@ -1,6 +1,6 @@
 // Starts a real nats-server with JetStream on a free port and a temp store.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,12 +50,19 @@ async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: numbe
   });
 }
 
-export async function startNats(): Promise<NatsServer> {
+/** `config`: extra nats-server configuration (e.g. an authorization block); flags set the rest. */
+export async function startNats(opts: { config?: string } = {}): Promise<NatsServer> {
   const storeDir = await mkdtemp(join(tmpdir(), 'kiln-nats-'));
   const port = await freePort();
+  const configArgs: string[] = [];
+  if (opts.config) {
+    const file = join(storeDir, 'extra.conf');
+    await writeFile(file, opts.config);
+    configArgs.push('-c', file);
+  }
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    proc = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+    proc = spawn('nats-server', [...configArgs, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     await waitForLine(proc, /Server is ready/, 10_000);

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Agent } from '../../agents/agent.ts';
-import { drainKey } from '../../agents/drain-watch.ts';
+import { drainKey } from '../../schema/nats.ts';
 import { NoopRunner } from '../../agents/noop-runner.ts';
 import type { AgentInfo } from '../../schema/messages.ts';
 import { BUCKETS, buildConsumerName, STREAMS } from '../../schema/nats.ts';
@@ -220,4 +220,64 @@ test('agent queue - working() holds a build longer than the ack wait: built once
   await sleep(1500); // a redelivery, had there been one, would have started by now
   assert.equal(runs, 1, 'the job was not redelivered while it was being built');
   assert.equal(await streamMessages(h.nc, STREAMS.builds), 0);
+});
+
+test('agent queue - an agent not allowed to look up its consumer stops at once (usage), not "waiting" forever', async (t) => {
+  const { startNats } = await import('../helpers/nats.ts');
+  const { connect } = await import('@nats-io/transport-node');
+  const { ensureTopology } = await import('../../reconciler/nats/topology.ts');
+  // The agent's user may not ask for consumer info: an authorization error, which used to be taken as "not created yet".
+  const srv = await startNats({
+    config: 'authorization { users = [\n  { user: admin, password: a }\n  { user: agent, password: b, permissions: { publish: { deny: ["$JS.API.CONSUMER.INFO.>"] } } }\n] }\n',
+  });
+  const admin = await connect({ servers: srv.url, user: 'admin', pass: 'a' });
+  const nc = await connect({ servers: srv.url, user: 'agent', pass: 'b' });
+  const a = new Agent({ nc, pool: 'deb', arch: 'amd64', workDir: '/tmp', log: quietLog, id: 'agent-denied', bindRetryMs: 200, runner: new NoopRunner() });
+  t.after(async () => {
+    await a.close();
+    await nc.close();
+    await admin.close();
+    await srv.dispose();
+  });
+  await ensureTopology(admin, { pools: { deb: { architectures: ['amd64'] } } });
+  const t0 = Date.now();
+  await assert.rejects(a.start(), (e: Error & { code?: string; kind?: string }) => {
+    assert.equal(e.code, 'KILN_AGENT_INFRA');
+    assert.equal(e.kind, 'usage');
+    assert.match(e.message, /cannot bind to consumer KILN_BUILDS\/kiln-build-deb-amd64: Permissions Violation/);
+    return true;
+  });
+  assert.ok(Date.now() - t0 < 10_000, 'failed on the first look, without a retry loop');
+});
+
+test('agent queue - a hostile tree entry in the source is a terminal build failure (not infra, not retried)', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { makeRepo, GIT_ENV } = await import('../helpers/git.ts');
+  // sub/.git/config: a tree entry that names .git, which `git add` refuses but a pushed commit can hold.
+  const { dir } = await makeRepo({ README: 'x\n' });
+  const g = (args: string[], input?: string) => execFileSync('git', args, { cwd: dir, input, env: { ...process.env, ...GIT_ENV } }).toString().trim();
+  const blob = g(['hash-object', '-w', '--stdin'], 'hi\n');
+  const inner = g(['mktree'], `100644 blob ${blob}\tconfig\n`);
+  const sub = g(['mktree'], `040000 tree ${inner}\t.git\n100644 blob ${blob}\tREADME\n`);
+  const root = g(['mktree'], `040000 tree ${sub}\tsub\n`);
+  const commit = g(['commit-tree', root, '-m', 'hostile']);
+
+  const h = await startHarness();
+  const ran: string[] = [];
+  const runner = { name: 'must-not-run', needsSource: true, run: async (job: { key: string }) => (ran.push(job.key), { exitCode: 0, oomKilled: false, timedOut: false, artifacts: [] }) };
+  const a = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'agent-hostile', runner });
+  t.after(async () => {
+    await a.close();
+    await h.close();
+  });
+  await a.start();
+  const job = makeJob({ url: dir, commit });
+  await publishJob(h.nc, job);
+  const [r] = await takeResults(h.nc, 1, 20_000);
+  assert.equal(r.key, job.key);
+  assert.equal(r.outcome, 'failed');
+  assert.equal(r.failureClass, 'build', `the source is at fault: retrying cannot help (${JSON.stringify(r.error)})`);
+  assert.match(r.reason ?? '', /cannot be exported: The filepath "\.git" contains unsafe character sequences/);
+  assert.deepEqual([r.error?.code, r.error?.kind], ['KILN_SOURCE_RESOLVE', 'terminal'], 'the kind crossed NATS with the result');
+  assert.deepEqual(ran, [], 'the recipe never ran');
 });

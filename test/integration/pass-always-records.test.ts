@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Kvm } from '@nats-io/kv';
 import { NoopRunner } from '../../agents/noop-runner.ts';
-import { LEASE_KEY } from '../../reconciler/pipeline/lease.ts';
 import { readObserved } from '../../reconciler/status/reader.ts';
-import { BUCKETS, RESULTS_CONSUMER, STREAMS } from '../../schema/nats.ts';
+import { BUCKETS, LEASE_KEY, RESULTS_CONSUMER, STREAMS } from '../../schema/nats.ts';
 import { debSource, startWorld, until, type World } from './reliability-harness.ts';
 
 async function resultsLeft(w: World): Promise<number> {

@@ -22,7 +22,7 @@ test('pass release key - only the key declared in kiln.yaml may sign; another re
 
   await assert.rejects(reconcilePass(deps(dir, await loadSigner(other.privateKeyArmored)), {}), (e: Error & { code?: string; kind?: string }) => {
     assert.equal(e.code, 'KILN_SIGNING');
-    assert.equal(e.kind, 'stalled');
+    assert.equal(e.kind, 'terminal');
     assert.match(e.message, new RegExp(`signs with ${other.fingerprint}.*keys/release.asc \\(${release.fingerprint}\\)`));
     return true;
   });

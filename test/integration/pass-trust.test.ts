@@ -143,7 +143,7 @@ test('pass trust - a forged kiln/status commit naming an untrusted commit as rec
   const before = await queued();
   await assert.rejects(reconcilePass(d, {}), (e: Error & { code?: string; kind?: string }) => {
     assert.equal(e.code, 'KILN_UNTRUSTED_STATUS');
-    assert.equal(e.kind, 'stalled');
+    assert.equal(e.kind, 'terminal');
     assert.match(e.message, /not written by this reconciler: it is unsigned/);
     return true;
   });

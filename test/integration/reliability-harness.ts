@@ -15,7 +15,7 @@ import { Agent } from '../../agents/agent.ts';
 import type { BuildRunner } from '../../agents/runner.ts';
 import { ensureTopology, type TopologyOptions } from '../../reconciler/nats/topology.ts';
 import type { PassPolicy, PassStep } from '../../reconciler/pass/deps.ts';
-import { openReconciler, type Reconciler } from '../../reconciler/pipeline/reconciler-setup.ts';
+import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
 import { generateKey } from '../../reconciler/signing/signer.ts';
 import { readObserved } from '../../reconciler/status/reader.ts';
 import { BUCKETS } from '../../schema/nats.ts';
@@ -143,7 +143,7 @@ export function passInChild(w: World, crashAt?: PassStep): Promise<{ code: numbe
   const settings = { repoDir: w.repoDir, natsUrl: w.nats.url, keyFile: w.keyFile, artifactsDir: join(w.tmp, 'artifacts'), policy: POLICY, topology: TOPOLOGY, crashAt };
   const code = `
     import { pino } from 'pino';
-    import { openReconciler } from './reconciler/pipeline/reconciler-setup.ts';
+    import { openReconciler } from './reconciler/reconciler-setup.ts';
     const s = JSON.parse(process.argv[1]);
     const rec = await openReconciler({
       repoDir: s.repoDir, natsUrl: s.natsUrl, signingKey: { keyFile: s.keyFile }, artifactsDir: s.artifactsDir,

@@ -4,7 +4,7 @@ import { defaultAgentId } from '../../agents/agent.ts';
 import { classify, tail } from '../../agents/classify.ts';
 import { aptFailure } from '../../agents/deps-image.ts';
 import { safeSubdir, sourceLocation } from '../../agents/fetch-source.ts';
-import { isFinalDelivery, resultMsgId } from '../../agents/job-handler.ts';
+import { isFinalDelivery } from '../../agents/job-handler.ts';
 import { objectDigestHex } from '../../agents/upload.ts';
 
 const limits = { memoryMiB: 256, timeoutSeconds: 60 };
@@ -60,7 +60,6 @@ test('agent delivery - only the last allowed delivery is reported as poison', ()
   assert.equal(isFinalDelivery(5, 5), true);
   assert.equal(isFinalDelivery(1, 1), false, 'max_deliver 1 leaves no spare delivery to report with: build');
   assert.equal(isFinalDelivery(50, -1), false, 'unbounded');
-  assert.equal(resultMsgId('k', 2), 'k.2.result');
 });
 
 test('agent ids and digests - default id is KV-safe; object digests read as hex', () => {

@@ -3,7 +3,8 @@
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, identityProblem } from '../../../agents/agent.ts';
+import { Agent } from '../../../agents/agent.ts';
+import { identityProblem } from '../../../schema/nats.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { connectNats } from '../../nats/connect.ts';
 import { num, str, type Command } from '../command.ts';

@@ -1,7 +1,7 @@
 // kiln reconcile: run reconcile passes, once or continuously.
 import type { PassReport } from '../../pass.ts';
 import { buildCounts, formatPassLine } from '../../pipeline/progress.ts';
-import { openReconciler } from '../../pipeline/reconciler-setup.ts';
+import { openReconciler } from '../../reconciler-setup.ts';
 import { reconcileOnce, watch } from '../../watch.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { flag, num, str, type Command } from '../command.ts';

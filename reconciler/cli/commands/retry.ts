@@ -1,7 +1,7 @@
 // kiln retry: ask for another attempt of a failed build, as a signed status commit.
 import { loadReconcilerSigner } from '../../keys/load-signer.ts';
 import { findByPrefix } from '../../pipeline/build-list.ts';
-import { requestRetry } from '../../pipeline/build-records.ts';
+import { requestRetry } from '../../records/build-records.ts';
 import { buildRecordFile } from '../../status/records.ts';
 import { readObserved } from '../../status/reader.ts';
 import { recordPass } from '../../status/writer.ts';

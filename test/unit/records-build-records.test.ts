@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyResult, LOG_TAIL_MAX, recordDispatch, requestRetry, type RetryPolicy } from '../../reconciler/pipeline/build-records.ts';
+import { applyResult, LOG_TAIL_MAX, recordDispatch, requestRetry, type RetryPolicy } from '../../reconciler/records/build-records.ts';
 import type { BuildAction } from '../../reconciler/model.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { BuildRecord } from '../../schema/status.ts';
@@ -60,7 +60,7 @@ function valid(r: BuildRecord | null): BuildRecord {
   return r;
 }
 
-test('pipeline build-records - dispatch creates a queued record, re-dispatch appends an attempt once', () => {
+test('records build-records - dispatch creates a queued record, re-dispatch appends an attempt once', () => {
   const r1 = valid(recordDispatch(undefined, action(1), 'd1', T0));
   assert.equal(r1.state, 'queued');
   assert.deepEqual(r1.attempts, [{ n: 1, dispatchedAt: T0.toISOString() }]);
@@ -78,7 +78,7 @@ test('pipeline build-records - dispatch creates a queued record, re-dispatch app
   assert.deepEqual(again.attempts.map((a) => a.n), [1, 2], 'same attempt twice is not duplicated');
 });
 
-test('pipeline build-records - results table', () => {
+test('records build-records - results table', () => {
   const queued1 = recordDispatch(undefined, action(1), 'd1', T0);
   const queued3 = [2, 3].reduce((r, n) => recordDispatch(applyResult(r, failed(n - 1, { failureClass: 'infra' }), policy, at(n), random)!, action(n), 'd1', at(n)), queued1);
   const succeeded = applyResult(queued1, result(1), policy, at(30), random)!;
@@ -124,7 +124,7 @@ test('pipeline build-records - results table', () => {
   }
 });
 
-test('pipeline build-records - a failure keeps the tail of its log, bounded', () => {
+test('records build-records - a failure keeps the tail of its log, bounded', () => {
   const long = 'x'.repeat(LOG_TAIL_MAX) + 'THE END';
   const r = valid(applyResult(recordDispatch(undefined, action(1), 'd1', T0), failed(1, { logTail: long }), policy, at(30), random));
   assert.equal(r.failure?.logTail?.length, LOG_TAIL_MAX);
@@ -137,7 +137,7 @@ test('pipeline build-records - a failure keeps the tail of its log, bounded', ()
   assert.equal(a.dispatchedAt, T0.toISOString(), 'dispatch time kept from the queued record');
 });
 
-test('pipeline build-records - retry request makes a failed record retryable now', () => {
+test('records build-records - retry request makes a failed record retryable now', () => {
   const f = applyResult(recordDispatch(undefined, action(1), 'd1', T0), failed(1), policy, at(30), random)!;
   const r = valid(requestRetry(f, at(100), 'alice'));
   assert.equal(r.failure?.retryable, true);

@@ -4,7 +4,8 @@
 import type { BuildAction } from '../model.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { BuildAttempt, BuildRecord } from '../../schema/status.ts';
-import { backoff, classifyFailure, describeFailure, isRetryable } from './failures.ts';
+import { backoff } from '../../schema/retry.ts';
+import { classifyFailure, describeFailure, isRetryable } from './failures.ts';
 
 export interface RetryPolicy {
   /** Total attempts allowed for retryable (infra) failures, including the first. */

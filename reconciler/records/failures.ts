@@ -2,6 +2,8 @@
 // and how long to wait before it. Pure: the random source is passed in.
 import type { BuildResult } from '../../schema/messages.ts';
 import type { FailureClass } from '../../schema/status.ts';
+import { errorFromJSON } from '../../schema/errors.ts';
+import { failureClassForKind } from '../../schema/retry.ts';
 
 /**
  * Whether another attempt of the same inputs can succeed where this one failed.
@@ -28,8 +30,9 @@ export function isRetryable(cls: FailureClass): boolean {
 }
 
 /** The class of a failed result; older agents may omit it, so infer from the facts. */
-export function classifyFailure(result: Pick<BuildResult, 'failureClass' | 'oomKilled' | 'timedOut'>): FailureClass {
+export function classifyFailure(result: Pick<BuildResult, 'failureClass' | 'oomKilled' | 'timedOut' | 'error'>): FailureClass {
   if (result.failureClass) return result.failureClass;
+  if (result.error) return failureClassForKind(errorFromJSON(result.error).kind);
   if (result.oomKilled || result.timedOut) return 'limit';
   return 'build';
 }
@@ -41,28 +44,6 @@ export function describeFailure(result: Pick<BuildResult, 'reason' | 'exitCode' 
   if (result.timedOut) return 'killed: time limit reached';
   if (result.exitCode !== undefined) return `${cls} failure: exit code ${result.exitCode}`;
   return `${cls} failure`;
-}
-
-export interface BackoffOptions {
-  baseMs: number;
-  capMs: number;
-  /** Returns [0, 1); Math.random in production, a constant in tests. */
-  random: () => number;
-  /** Fraction of the delay that is randomised (0: none, 1: full jitter). Default 0.5. */
-  jitter?: number;
-}
-
-/**
- * Delay before attempt `attempt + 1`, after `attempt` (1-based) failed:
- * min(base·2^(attempt-1), cap), minus up to `jitter` of it at random so that many
- * builds failing together (a broken agent) do not come back together
- * (BullMQ backoffs.ts).
- */
-export function backoff(attempt: number, opts: BackoffOptions): number {
-  const n = Math.max(1, Math.floor(attempt));
-  const raw = Math.min(opts.baseMs * 2 ** (n - 1), opts.capMs);
-  const jitter = Math.min(1, Math.max(0, opts.jitter ?? 0.5));
-  return Math.floor(raw * (1 - jitter) + opts.random() * raw * jitter);
 }
 
 /** Defaults used by the reconciler when kiln.yaml says nothing. */
