@@ -12,6 +12,8 @@ export interface OptionSpec {
   valueName?: string;
   default?: string | boolean;
   multiple?: boolean;
+  /** Earlier names of this option: still accepted, with a deprecation note. */
+  deprecatedNames?: string[];
 }
 
 export interface PositionalSpec {

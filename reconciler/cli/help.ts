@@ -12,7 +12,8 @@ function optionLines(options: Command['options']): string[] {
   const rows = Object.entries(options).map(([name, o]) => {
     const left = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.valueName ?? 'VALUE'}` : ''}`;
     const def = o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : '';
-    return [left, o.description + def] as const;
+    const old = 'deprecatedNames' in o && o.deprecatedNames?.length ? ` Formerly ${o.deprecatedNames.map((n) => `--${n}`).join(', ')} (deprecated).` : '';
+    return [left, o.description + def + old] as const;
   });
   const width = Math.max(0, ...rows.map(([l]) => l.length));
   return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`);
@@ -31,8 +32,19 @@ export function commandHelp(cmd: Command): string {
   return lines.join('\n') + '\n';
 }
 
-export function rootHelp(commands: readonly Command[]): string {
+function commandList(commands: readonly Command[]): string[] {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));
+  return commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
+}
+
+/** `kiln keys`: the commands under a group. */
+export function groupHelp(prefix: readonly string[], commands: readonly Command[]): string {
+  const under = commands.filter((c) => prefix.every((w, i) => c.path[i] === w));
+  const name = prefix.join(' ');
+  return [`Usage: kiln ${name} <command> [options]`, '', 'Commands:', ...commandList(under), '', `Run \`kiln ${name} <command> --help\` for a command's options.`, ''].join('\n');
+}
+
+export function rootHelp(commands: readonly Command[]): string {
   return [
     'Usage: kiln <command> [options]',
     '',
@@ -41,9 +53,9 @@ export function rootHelp(commands: readonly Command[]): string {
     'and records every outcome as a signed commit on the kiln/status branch.',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`),
+    ...commandList(commands),
     '',
-    'Run `kiln <command> --help` for a command\'s options.',
+    'Run `kiln <command> --help` (or `kiln help <command>`) for a command\'s options; `kiln --version` for the version.',
     exitCodesLine(),
     '',
   ].join('\n');

@@ -1,36 +1,28 @@
 // The CLI's one error boundary: parses argv, runs one command, prints its
 // data (JSON or human), and maps errors to exit codes. Nothing else exits.
-import { parseArgs } from 'node:util';
 import { errorToJSON, formatDiagnostic, InvalidMetadataError, isKilnError, kindOf, UsageError } from '../../schema/errors.ts';
 import type { Command, CommandResult, ParsedArgs } from './command.ts';
 import { readEnv } from './env.ts';
 import { EXIT, exitCodeFor } from './exit-code.ts';
-import { commandHelp, GLOBAL_OPTIONS, rootHelp } from './help.ts';
+import { commandHelp, groupHelp, rootHelp } from './help.ts';
+import { parseCommandArgs } from './parse-args.ts';
+import { resolveCommand, suggest } from './resolve-command.ts';
 import { createLogger } from './logger.ts';
 import { allCommands, findCommand } from './registry.ts';
 
-function parse(cmd: Command, argv: string[]): ParsedArgs {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
-  for (const [k, o] of Object.entries({ ...cmd.options, ...GLOBAL_OPTIONS })) {
-    options[k] = { type: o.type, ...('short' in o && o.short ? { short: o.short } : {}), ...('multiple' in o && o.multiple ? { multiple: true } : {}) };
-  }
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    for (const [k, o] of Object.entries(cmd.options)) if (values[k] === undefined && o.default !== undefined) values[k] = o.default;
-    return { values: values as ParsedArgs['values'], positionals };
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nRun 'kiln ${cmd.path.join(' ')} --help' for usage.`);
-  }
-}
-
-function checkPositionals(cmd: Command, args: ParsedArgs): void {
+async function checkPositionals(cmd: Command, args: ParsedArgs): Promise<void> {
   const specs = cmd.positionals ?? [];
   const required = specs.filter((p) => p.required).length;
   if (args.positionals.length < required) {
     throw new UsageError(`missing ${specs[args.positionals.length]?.name}\nRun 'kiln ${cmd.path.join(' ')} --help' for usage.`);
   }
   if (args.positionals.length > specs.length) {
-    throw new UsageError(`unexpected argument '${args.positionals[specs.length]}'\nRun 'kiln ${cmd.path.join(' ')} --help' for usage.`);
+    const extra = args.positionals[specs.length];
+    // `kiln agents dran`: a mistyped subcommand reads as an extra argument.
+    const subs = (await allCommands()).filter((c) => c.path.length === cmd.path.length + 1 && cmd.path.every((w, i) => c.path[i] === w));
+    const hit = specs.length === 0 ? suggest(extra, subs.map((c) => c.path[cmd.path.length])) : undefined;
+    const hint = hit ? `; did you mean 'kiln ${[...cmd.path, hit].join(' ')}'?` : '';
+    throw new UsageError(`unexpected argument '${extra}'${hint}\nRun 'kiln ${cmd.path.join(' ')} --help' for usage.`);
   }
 }
 
@@ -51,22 +43,50 @@ function reportError(e: unknown, json: boolean): number {
   return exitCodeFor(kind);
 }
 
+/** The pure part of dispatch: what argv asks for before any command runs. */
+type Dispatch =
+  | { kind: 'help'; text: string; exit: number }
+  | { kind: 'run'; command: Command; rest: string[] };
+
+async function dispatch(argv: string[]): Promise<Dispatch> {
+  if (argv.length === 0) return { kind: 'help', text: rootHelp(await allCommands()), exit: EXIT.usage };
+  if (argv[0] === '--help' || argv[0] === '-h') return { kind: 'help', text: rootHelp(await allCommands()), exit: EXIT.ok };
+  if (argv[0] === '--version') argv = ['version', ...argv.slice(1)];
+  const asked = argv[0] === 'help' ? argv.slice(1) : argv;
+  if (argv[0] === 'help' && asked.length === 0) return { kind: 'help', text: rootHelp(await allCommands()), exit: EXIT.ok };
+  // The usual case loads only the command asked for; the rest are loaded to explain a miss.
+  const found = await findCommand(asked);
+  if (found) return argv[0] === 'help' ? { kind: 'help', text: commandHelp(found.command), exit: EXIT.ok } : { kind: 'run', ...found };
+  const commands = await allCommands();
+  const r = resolveCommand(asked, commands.map((c) => c.path));
+  if (r.kind === 'unknown') {
+    const hint = r.suggestion ? `; did you mean 'kiln ${r.suggestion.join(' ')}'?` : '';
+    throw new UsageError(`unknown command '${r.words.join(' ')}'${hint}\nRun 'kiln --help' for the list.`);
+  }
+  if (r.kind === 'group') {
+    const wantsHelp = argv[0] === 'help' || r.rest.includes('--help') || r.rest.includes('-h');
+    return { kind: 'help', text: groupHelp(r.prefix, commands), exit: wantsHelp ? EXIT.ok : EXIT.usage };
+  }
+  const command = commands.find((c) => c.path.join(' ') === r.path.join(' '))!;
+  return argv[0] === 'help' ? { kind: 'help', text: commandHelp(command), exit: EXIT.ok } : { kind: 'run', command, rest: r.rest };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   try {
-    if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-      process.stdout.write(rootHelp(await allCommands()));
-      return argv.length === 0 ? EXIT.usage : EXIT.ok;
+    const d = await dispatch(argv);
+    if (d.kind === 'help') {
+      process.stdout.write(d.text);
+      return d.exit;
     }
-    const found = await findCommand(argv);
-    if (!found) throw new UsageError(`unknown command '${argv[0]}'. Run 'kiln --help' for the list.`);
-    const { command, rest } = found;
-    const args = parse(command, rest);
+    const { command, rest } = d;
+    const { args, notes } = parseCommandArgs(command, rest);
+    for (const n of notes) process.stderr.write(`kiln: warning: ${n}\n`);
     if (args.values.help) {
       process.stdout.write(commandHelp(command));
       return EXIT.ok;
     }
-    checkPositionals(command, args);
+    await checkPositionals(command, args);
     const env = readEnv();
     const log = createLogger(env, { quiet: args.values.quiet === true });
     const controller = new AbortController();

@@ -18,7 +18,7 @@ export interface SigningKeySource {
 export async function readArmoredKey(source: SigningKeySource): Promise<string> {
   if (source.keyArmored) return source.keyArmored;
   if (!source.keyFile) {
-    throw new SigningError('no signing key: pass --key FILE or set KILN_SIGNING_KEY_FILE or KILN_SIGNING_KEY');
+    throw new SigningError('no signing key: pass --signing-key FILE or set KILN_SIGNING_KEY_FILE or KILN_SIGNING_KEY');
   }
   try {
     return await readFile(source.keyFile, 'utf8');

@@ -72,7 +72,7 @@ test('keys renew - new expiry, same fingerprint, every repository it signs re-si
   const before = await gpgExpiry(key.publicKeyArmored);
   assert.equal(before.fingerprint, key.fingerprint);
 
-  const { stdout } = await run(process.execPath, [KILN, 'keys', 'renew', '--key', keyFile, '--days', '400', '--repos', repos, '--repo', meta, '--passphrase-file', passFile, '--json', '--quiet'], {
+  const { stdout } = await run(process.execPath, [KILN, 'keys', 'renew', '--signing-key', keyFile, '--days', '400', '--repos', repos, '--repo', meta, '--passphrase-file', passFile, '--json', '--quiet'], {
     env: { ...process.env, KILN_LOG_LEVEL: 'silent' },
   });
   const report = JSON.parse(stdout);
@@ -119,7 +119,7 @@ test('keys renew - a wrong passphrase changes nothing', async () => {
   await writeFile(keyFile, key.privateKeyArmored, { mode: 0o600 });
   const passFile = join(root, 'wrong-pass');
   await writeFile(passFile, 'not-it\n');
-  const r = await run(process.execPath, [KILN, 'keys', 'renew', '--key', keyFile, '--days', '30', '--passphrase-file', passFile], { env: { ...process.env, KILN_LOG_LEVEL: 'silent' } }).then(
+  const r = await run(process.execPath, [KILN, 'keys', 'renew', '--signing-key', keyFile, '--days', '30', '--passphrase-file', passFile], { env: { ...process.env, KILN_LOG_LEVEL: 'silent' } }).then(
     () => ({ code: 0, stderr: '' }),
     (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
   );

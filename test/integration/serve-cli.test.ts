@@ -31,7 +31,7 @@ test('serve cli - kiln publish then kiln serve: apt installs over HTTP; SIGTERM 
   await writeFile(join(dir, 'key.asc'), key.privateKeyArmored);
   const repos = join(dir, 'repos');
 
-  const { stdout } = await run('node', [KILN, 'publish', '--repos', repos, '--dist', 'ops', '--suite', 'stable', '--key', join(dir, 'key.asc'), '--json', '-q', debs]);
+  const { stdout } = await run('node', [KILN, 'publish', '--repos', repos, '--dist', 'ops', '--suite', 'stable', '--signing-key', join(dir, 'key.asc'), '--json', '-q', debs]);
   const report = JSON.parse(stdout) as { filesAdded: string[]; signedBy: string };
   assert.deepEqual(report.filesAdded, ['pool/main/o/ops-tool/ops-tool_0.3-1_all.deb']);
   assert.equal(report.signedBy, key.fingerprint);

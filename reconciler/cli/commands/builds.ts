@@ -3,6 +3,7 @@ import { readObserved } from '../../status/reader.ts';
 import { buildRows, formatBuilds } from '../../pipeline/build-list.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { str, type Command } from '../command.ts';
+import { repoDir, repoOption } from '../options.ts';
 
 const STATES = ['queued', 'succeeded', 'failed'];
 
@@ -14,14 +15,14 @@ const command: Command = {
     'failure class (build, limit, infra, poison, integrity) and reason; a retryable one when it is retried.\n' +
     'See `kiln logs KEY` for a build\'s log and `kiln retry KEY` to ask for another attempt.',
   options: {
-    repo: { type: 'string', valueName: 'DIR', description: 'The repo holding kiln/status (default: $KILN_REPO or .).' },
+    repo: repoOption('The repo holding kiln/status'),
     state: { type: 'string', valueName: 'STATE', description: 'Only builds in this state: queued, succeeded or failed.' },
   },
   examples: ['kiln builds', 'kiln builds --state failed --json'],
   async run(args, ctx) {
     const state = str(args, 'state');
     if (state && !STATES.includes(state)) throw new UsageError(`--state takes one of ${STATES.join(', ')}, got '${state}'`);
-    const dir = str(args, 'repo') ?? ctx.env.repo ?? '.';
+    const dir = repoDir(args, ctx.env);
     const { state: observed } = await readObserved({ dir, cache: {}, log: ctx.log });
     const rows = buildRows(observed.builds.values()).filter((r) => !state || r.state === state);
     return { data: { statusCommit: observed.statusCommit ?? null, builds: rows }, human: formatBuilds(rows) };

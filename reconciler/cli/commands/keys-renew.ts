@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../../schema/errors.ts';
 import { renewAndResign, type RenewReport } from '../../keys/renew-and-resign.ts';
 import { num, str, type Command } from '../command.ts';
+import { SIGNING_KEY_OPTION } from '../options.ts';
 
 function human(r: RenewReport): string {
   const lines = [`Renewed ${r.fingerprint}: expires ${r.expires}`, `  private key: ${r.keyFile}`];
@@ -25,16 +26,16 @@ const command: Command = {
     "key named by kiln.yaml's signing.publicKey is updated in the work tree (commit it yourself).\n" +
     'The passphrase comes from KILN_SIGNING_PASSPHRASE or --passphrase-file.',
   options: {
-    key: { type: 'string', valueName: 'FILE', description: 'The armored private key to renew.' },
+    'signing-key': { ...SIGNING_KEY_OPTION, description: 'The armored private signing key to renew (default: $KILN_SIGNING_KEY_FILE); rewritten in place.' },
     days: { type: 'string', valueName: 'N', description: 'New expiry, in days from now.' },
     repos: { type: 'string', valueName: 'DIR', description: 'Published repositories root to re-sign.' },
     repo: { type: 'string', valueName: 'DIR', description: 'Metadata repo whose public key file to update.' },
     'passphrase-file': { type: 'string', valueName: 'FILE', description: 'File holding the key passphrase.' },
   },
-  examples: ['kiln keys renew --key /etc/kiln/signing.key.asc --days 365 --repos /srv/kiln/repos --repo ./metadata'],
+  examples: ['kiln keys renew --signing-key /etc/kiln/signing.key.asc --days 365 --repos /srv/kiln/repos --repo ./metadata'],
   async run(args, ctx) {
-    const keyFile = str(args, 'key') ?? ctx.env.signingKeyFile;
-    if (!keyFile) throw new UsageError('kiln keys renew needs --key FILE (or KILN_SIGNING_KEY_FILE)');
+    const keyFile = str(args, 'signing-key') ?? ctx.env.signingKeyFile;
+    if (!keyFile) throw new UsageError('kiln keys renew needs --signing-key FILE (or KILN_SIGNING_KEY_FILE)');
     let days: number | undefined;
     try {
       days = num(args, 'days');

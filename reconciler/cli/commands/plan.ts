@@ -1,9 +1,12 @@
 import { readDesired } from '../../desired/read-desired.ts';
+import { METADATA_PREFIXES } from '../../desired/layout.ts';
 import { resolveCommit } from '../../git/tree.ts';
+import { worktreeChanges, worktreeWarning } from '../../git/worktree.ts';
 import { countActions, formatPlan } from '../../plan/format-plan.ts';
 import { plan, refusalPlan } from '../../plan/plan.ts';
 import { readObservedForTrust, verifyDesiredCommit } from '../../trust/index.ts';
 import { str, type Command } from '../command.ts';
+import { repoDir, repoOption } from '../options.ts';
 
 const command: Command = {
   path: ['plan'],
@@ -13,15 +16,18 @@ const command: Command = {
     'actions that would converge them, each with its reason (like `terraform plan`). Changes nothing.\n' +
     'Exit code 1 when the desired commit is refused by the trust policy.',
   options: {
-    repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo.', default: '.' },
+    repo: repoOption(),
     rev: { type: 'string', valueName: 'REV', description: 'Desired-state revision.', default: 'HEAD' },
     'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's public key: kiln/status must be signed by it (recommended for CI checks)." },
   },
   examples: ['kiln plan --repo ./metadata', 'kiln plan --rev feature-branch --json'],
   async run(args, ctx) {
-    const dir = str(args, 'repo') ?? ctx.env.repo ?? '.';
+    const dir = repoDir(args, ctx.env);
     const cache = {};
     const commit = await resolveCommit(dir, str(args, 'rev') ?? 'HEAD', cache);
+    // Edits in the work tree are not what is planned: say so when HEAD is planned.
+    const changes = commit === (await resolveCommit(dir, 'HEAD', cache)) ? ((await worktreeChanges(dir, METADATA_PREFIXES, cache)) ?? []) : [];
+    const warning = worktreeWarning(changes, 'kiln plan');
     const { state: observed, statusVerified } = await readObservedForTrust({ dir, cache, releaseKeyFile: str(args, 'release-key'), log: ctx.log });
     // Judged first, as the reconciler does: a refused commit's files are never parsed.
     const trust = await verifyDesiredCommit({ dir, cache, commit, lastTrusted: observed.desiredCommit });
@@ -29,12 +35,13 @@ const command: Command = {
     const p = desired ? plan(desired, observed, { now: new Date(), trust }) : refusalPlan(commit, observed, trust.reason);
     const size = desired ? ` (${desired.packages.size} packages, ${desired.distributions.size} distributions)` : '';
     const header =
+      (warning ? `${warning}\n` : '') +
       `Desired ${commit.slice(0, 12)}${size}` +
       ` against kiln/status ${observed.statusCommit?.slice(0, 12) ?? '(none yet)'}` +
       `\nTrust: ${trust.trusted ? 'trusted' : 'REFUSED'}: ${trust.reason}` +
       (statusVerified ? '' : '\n(kiln/status taken as is: pass --release-key to check it is signed by the reconciler)');
     return {
-      data: { desiredCommit: commit, statusCommit: observed.statusCommit ?? null, trust, counts: countActions(p), actions: p.actions, waiting: p.waiting },
+      data: { desiredCommit: commit, uncommitted: changes.map((c) => c.path), statusCommit: observed.statusCommit ?? null, trust, counts: countActions(p), actions: p.actions, waiting: p.waiting },
       human: formatPlan(p, header),
       exitCode: trust.trusted ? 0 : 1,
     };

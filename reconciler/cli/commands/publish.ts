@@ -11,6 +11,7 @@ import { loadReconcilerSigner } from '../../keys/load-signer.ts';
 import type { DesiredDistribution } from '../../model.ts';
 import { field, publishApt, readDebControl, type PublishPackage, type PublishReport } from '../../publish/index.ts';
 import { flag, num, str, type Command } from '../command.ts';
+import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 
 async function packagesIn(dir: string): Promise<PublishPackage[]> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.deb')).sort();
@@ -40,7 +41,7 @@ const command: Command = {
   summary: 'Publish a directory of .debs as a signed apt repository.',
   description:
     'Makes REPOS/<dist> a signed apt repository (InRelease, Release.gpg, by-hash indexes) holding exactly the .debs in DEBS.\n' +
-    'Incremental: run it again after adding or removing .debs. The signing key comes from --key or KILN_SIGNING_KEY(_FILE).',
+    'Incremental: run it again after adding or removing .debs. The signing key comes from --signing-key or KILN_SIGNING_KEY(_FILE).',
   options: {
     repos: { type: 'string', valueName: 'DIR', description: 'The repositories root (what `kiln serve` serves).' },
     dist: { type: 'string', valueName: 'NAME', description: 'Distribution (repository) name.' },
@@ -51,11 +52,11 @@ const command: Command = {
     origin: { type: 'string', valueName: 'TEXT', description: 'Release Origin.', default: 'Kiln' },
     label: { type: 'string', valueName: 'TEXT', description: 'Release Label (default: the origin).' },
     'valid-days': { type: 'string', valueName: 'N', description: 'Add Valid-Until, N days after Date.' },
-    key: { type: 'string', valueName: 'FILE', description: 'Armored private signing key.' },
+    'signing-key': SIGNING_KEY_OPTION,
     link: { type: 'boolean', description: 'Hard-link the .debs into the pool instead of copying (never rewrite them in place afterwards).' },
   },
   positionals: [{ name: 'DEBS', description: 'Directory of .deb files: the complete content of the suite.', required: true }],
-  examples: ['kiln publish --repos ./repos --dist stable --key kiln.key ./out'],
+  examples: ['kiln publish --repos ./repos --dist stable --signing-key kiln.key ./out'],
   async run(args, ctx) {
     const repos = str(args, 'repos');
     const name = str(args, 'dist');
@@ -80,7 +81,7 @@ const command: Command = {
       ...(validForDays ? { validForDays } : {}),
     };
     const now = new Date();
-    const signer = await loadReconcilerSigner({ keyFile: str(args, 'key') ?? ctx.env.signingKeyFile, keyArmored: str(args, 'key') ? undefined : ctx.env.signingKey, passphrase: ctx.env.signingPassphrase }, now);
+    const signer = await loadReconcilerSigner(signingKeySource(args, ctx.env), now);
     const packages = await packagesIn(debs);
     const report: PublishReport = await publishApt({ root: repos, distribution, packages, signer, now, log: ctx.log, inputs: flag(args, 'link') ? 'link' : 'copy' });
     const human = report.changed

@@ -5,6 +5,7 @@ import { openReconciler } from '../../reconciler-setup.ts';
 import { reconcileOnce, watch } from '../../watch.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { flag, num, str, type Command } from '../command.ts';
+import { repoDir, repoOption, SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 
 function passData(n: number, reason: string, r: PassReport) {
   const { plan, trust: _t, ...rest } = r;
@@ -22,12 +23,12 @@ const command: Command = {
     'whenever results arrive, and every --interval seconds. Only one reconciler runs passes at a time\n' +
     '(a lease in NATS KV); a second one waits. Stop with Ctrl-C: the pass in progress finishes first.',
   options: {
-    repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo (default: $KILN_REPO or .).' },
+    repo: repoOption(),
     nats: { type: 'string', valueName: 'URL', description: 'NATS server (default: $KILN_NATS_URL). Without it nothing is built.' },
     once: { type: 'boolean', description: 'Run one pass and exit (the default).' },
     watch: { type: 'boolean', description: 'Keep reconciling until stopped.' },
     interval: { type: 'string', valueName: 'S', description: 'Watch mode: a full pass at least every S seconds.', default: '60' },
-    'signing-key': { type: 'string', valueName: 'FILE', description: 'Armored private key (default: $KILN_SIGNING_KEY_FILE or $KILN_SIGNING_KEY).' },
+    'signing-key': SIGNING_KEY_OPTION,
     repos: { type: 'string', valueName: 'DIR', description: 'Where published repositories live. Without it nothing is published.' },
     artifacts: { type: 'string', valueName: 'DIR', description: 'Local artifact cache (default: <gitdir>/kiln/artifacts).' },
   },
@@ -39,11 +40,10 @@ const command: Command = {
     if (flag(args, 'once') && flag(args, 'watch')) throw new UsageError('--once and --watch exclude each other');
     const interval = num(args, 'interval') ?? 60;
     if (!(interval > 0)) throw new UsageError(`--interval takes a positive number of seconds, got ${interval}`);
-    const keyFile = str(args, 'signing-key') ?? ctx.env.signingKeyFile;
     const rec = await openReconciler({
-      repoDir: str(args, 'repo') ?? ctx.env.repo ?? '.',
+      repoDir: repoDir(args, ctx.env),
       natsUrl: str(args, 'nats') ?? ctx.env.natsUrl,
-      signingKey: { keyFile, keyArmored: str(args, 'signing-key') ? undefined : ctx.env.signingKey, passphrase: ctx.env.signingPassphrase },
+      signingKey: signingKeySource(args, ctx.env),
       reposDir: str(args, 'repos'),
       artifactsDir: str(args, 'artifacts'),
       log: ctx.log,

@@ -7,6 +7,7 @@ import { readObserved } from '../../status/reader.ts';
 import { recordPass } from '../../status/writer.ts';
 import { TRAILERS, type BuildRecord } from '../../../schema/status.ts';
 import { str, type Command } from '../command.ts';
+import { repoDir, repoOption, SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 
 const command: Command = {
   path: ['retry'],
@@ -17,20 +18,19 @@ const command: Command = {
     'failure (build, limit, poison, integrity) needed. Builds that are not failed are left alone.\n' +
     'A retry grants a fresh budget of maxAttempts (kiln.yaml defaults) attempts.',
   options: {
-    repo: { type: 'string', valueName: 'DIR', description: 'The repo holding kiln/status (default: $KILN_REPO or .).' },
-    'signing-key': { type: 'string', valueName: 'FILE', description: 'Armored private key (default: $KILN_SIGNING_KEY_FILE or $KILN_SIGNING_KEY).' },
+    repo: repoOption('The repo holding kiln/status'),
+    'signing-key': SIGNING_KEY_OPTION,
   },
   positionals: [{ name: 'KEY-PREFIX', description: 'The first characters (at least 4) of the build key, as shown by `kiln builds`.', required: true }],
   examples: ['kiln retry 3f9a2c', 'kiln retry 3f9a2c --repo ./metadata --json'],
   async run(args, ctx) {
-    const dir = str(args, 'repo') ?? ctx.env.repo ?? '.';
+    const dir = repoDir(args, ctx.env);
     const prefix = args.positionals[0];
     const cache = {};
     // Resolve the key first, so a typo fails before the signing key is even loaded.
     const { state: before } = await readObserved({ dir, cache, log: ctx.log });
     const target = findByPrefix(before.builds.values(), prefix);
-    const keyFile = str(args, 'signing-key') ?? ctx.env.signingKeyFile;
-    const signer = await loadReconcilerSigner({ keyFile, keyArmored: str(args, 'signing-key') ? undefined : ctx.env.signingKey, passphrase: ctx.env.signingPassphrase });
+    const signer = await loadReconcilerSigner(signingKeySource(args, ctx.env));
     const now = new Date();
     let updated: BuildRecord | null = null;
     const { commit } = await recordPass({

@@ -1,30 +1,58 @@
-// kiln validate: check the metadata repo at a revision, compiler style.
-import { formatDiagnostic } from '../../../schema/errors.ts';
+// kiln validate: check the metadata repo at a revision (or its work tree), compiler style.
+import { formatDiagnostic, UsageError } from '../../../schema/errors.ts';
+import { METADATA_PREFIXES } from '../../desired/layout.ts';
 import { validateDesired } from '../../desired/validate-desired.ts';
-import { str, type Command } from '../command.ts';
+import { resolveCommit } from '../../git/tree.ts';
+import { commitWorktree, worktreeChanges, worktreeWarning } from '../../git/worktree.ts';
+import { flag, str, type Command } from '../command.ts';
+import { repoDir, repoOption } from '../options.ts';
 
 const command: Command = {
   path: ['validate'],
   summary: 'Check the metadata repo: YAML, schemas and cross-file rules, with file:line:col for each problem.',
-  description: 'Reads the committed tree at REV (not the work tree). Exit 0 when valid, 1 when there are problems.',
+  description:
+    'Reads the committed tree at REV, not the work tree: when the work tree differs from HEAD in\n' +
+    'metadata files, a warning names them. --worktree checks the work tree instead (uncommitted edits\n' +
+    'included; like `git stash create`, this writes git objects but no ref, index or file).\n' +
+    'Exit 0 when valid, 1 when there are problems.',
   options: {
-    repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo (default: $KILN_REPO or .).' },
-    rev: { type: 'string', valueName: 'REV', description: 'Branch, tag or commit to check.', default: 'HEAD' },
+    repo: repoOption(),
+    rev: { type: 'string', valueName: 'REV', description: 'Branch, tag or commit to check (default: HEAD).' },
+    worktree: { type: 'boolean', description: 'Check the work tree, uncommitted edits included.' },
   },
-  examples: ['kiln validate', 'kiln validate --repo ./meta --rev my-branch --json'],
+  examples: ['kiln validate', 'kiln validate --worktree', 'kiln validate --repo ./meta --rev my-branch --json'],
   async run(args, ctx) {
-    const dir = str(args, 'repo') ?? ctx.env.repo ?? '.';
-    const rev = str(args, 'rev') ?? 'HEAD';
-    const report = await validateDesired({ dir, rev, log: ctx.log });
+    const dir = repoDir(args, ctx.env);
+    const rev = str(args, 'rev');
+    const useWorktree = flag(args, 'worktree');
+    if (useWorktree && rev) throw new UsageError('--worktree and --rev exclude each other: the work tree is checked against HEAD');
+    const cache = {};
+    const head = await resolveCommit(dir, 'HEAD', cache);
+    const target = rev ? await resolveCommit(dir, rev, cache) : head;
+    // Edits only matter when HEAD is what is checked.
+    const changes = target === head ? await worktreeChanges(dir, METADATA_PREFIXES, cache) : [];
+    if (useWorktree && !changes) throw new UsageError(`--worktree: ${dir} is a bare repository (no work tree)`);
+    const checked = useWorktree && changes?.length ? await commitWorktree(dir, changes, cache) : target;
+    const report = await validateDesired({ dir, rev: checked, cache, log: ctx.log });
+    const where = useWorktree ? 'in the work tree' : `at ${report.commit.slice(0, 12)}`;
+    const warning = useWorktree ? undefined : worktreeWarning(changes ?? [], 'kiln validate');
     const errors = report.diagnostics.filter((d) => d.severity === 'error').length;
-    const lines = report.diagnostics.map(formatDiagnostic);
+    const lines = [...(warning ? [warning] : []), ...report.diagnostics.map(formatDiagnostic)];
     lines.push(
       report.ok
-        ? `ok: ${report.packages} package${report.packages === 1 ? '' : 's'}, ${report.distributions} distribution${report.distributions === 1 ? '' : 's'} at ${report.commit.slice(0, 12)}`
-        : `${errors} problem${errors === 1 ? '' : 's'} at ${report.commit.slice(0, 12)}`,
+        ? `ok: ${report.packages} package${report.packages === 1 ? '' : 's'}, ${report.distributions} distribution${report.distributions === 1 ? '' : 's'} ${where}`
+        : `${errors} problem${errors === 1 ? '' : 's'} ${where}`,
     );
     return {
-      data: { ok: report.ok, commit: report.commit, packages: report.packages, distributions: report.distributions, diagnostics: report.diagnostics },
+      data: {
+        ok: report.ok,
+        commit: report.commit,
+        worktree: useWorktree,
+        uncommitted: (changes ?? []).map((c) => c.path),
+        packages: report.packages,
+        distributions: report.distributions,
+        diagnostics: report.diagnostics,
+      },
       human: lines.join('\n'),
       exitCode: report.ok ? 0 : 1,
     };

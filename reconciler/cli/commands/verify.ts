@@ -5,6 +5,7 @@ import { FINGERPRINT_PATTERN } from '../../../schema/metadata.ts';
 import { resolveCommit } from '../../git/tree.ts';
 import { acceptTrustRoot, readObservedForTrust, verifyDesiredCommit, type TrustVerdict } from '../../trust/index.ts';
 import { flag, str, type Command } from '../command.ts';
+import { repoDir, repoOption } from '../options.ts';
 
 function formatVerdict(v: TrustVerdict): string {
   const lines = [`${v.trusted ? 'TRUSTED' : 'REFUSED'} ${v.commit}`];
@@ -29,7 +30,7 @@ const command: Command = {
     'a key listed in its own kiln.yaml and approved once, either with --accept-root (recorded in\n' +
     'refs/kiln/trust-root) or with --root-fingerprint. Merge commits are judged by their own signature.',
   options: {
-    repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo.', default: '.' },
+    repo: repoOption(),
     'accept-root': { type: 'boolean', description: 'Approve REV as the root of trust (after checking its signer).' },
     'root-fingerprint': { type: 'string', valueName: 'FPR', multiple: true, description: 'A key allowed to sign the root commit of a new repo.' },
     since: { type: 'string', valueName: 'REV', description: 'Judge from this commit instead of the one kiln/status records.' },
@@ -38,7 +39,7 @@ const command: Command = {
   positionals: [{ name: 'rev', description: 'Revision to verify (default HEAD).' }],
   examples: ['kiln verify main', 'kiln verify --accept-root $(git rev-list --max-parents=0 HEAD)', 'kiln verify HEAD --json'],
   async run(args, ctx) {
-    const dir = str(args, 'repo') ?? ctx.env.repo ?? '.';
+    const dir = repoDir(args, ctx.env);
     const rev = args.positionals[0] ?? 'HEAD';
     const cache = {};
     const roots = (args.values['root-fingerprint'] as string[] | undefined) ?? [];
