@@ -74,7 +74,7 @@ test('init - without --example: the commented layout, no packages, valid', async
   assert.match(await readFile(join(dir, 'kiln.yaml'), 'utf8'), /^# kiln.yaml/);
   const v = await kiln('validate', '--repo', dir, '--json');
   assert.equal(v.code, 0);
-  assert.deepEqual(JSON.parse(v.stdout), { ok: true, commit: await git(dir, 'rev-parse', 'HEAD'), packages: 0, distributions: 0, diagnostics: [] });
+  assert.deepEqual(JSON.parse(v.stdout), { ok: true, commit: await git(dir, 'rev-parse', 'HEAD'), worktree: false, uncommitted: [], packages: 0, distributions: 0, diagnostics: [] });
   await assert.rejects(stat(join(root, 'plain-sources')), { code: 'ENOENT' });
 });
 
