@@ -33,6 +33,29 @@ export interface PrefixOptions {
 
 export const MODE = { file: '100644', executable: '100755', symlink: '120000', submodule: '160000', tree: '040000' } as const;
 
+/** Why a tree entry of this mode is not a regular file (undefined: it is one). */
+export function notAFile(mode: string): string | undefined {
+  if (mode === MODE.file || mode === MODE.executable) return undefined;
+  if (mode === MODE.symlink) return `a symbolic link (mode ${mode}), not a file`;
+  if (mode === MODE.submodule) return `a git submodule (mode ${mode}), not a file`;
+  if (mode === MODE.tree) return 'a directory, not a file';
+  return `an entry of mode ${mode}, not a file`;
+}
+
+/**
+ * The listed entry at `path` among `files` (from listFiles), as a file or the reason it is not
+ * one: a directory shows up only as files below it, so that is looked for too.
+ */
+export function fileAt(files: TreeFile[], path: string): { oid: string } | { problem: string } | undefined {
+  const hit = files.find((f) => f.path === path);
+  if (hit) {
+    const why = notAFile(hit.mode);
+    return why ? { problem: `${path} is ${why}` } : { oid: hit.oid };
+  }
+  if (files.some((f) => f.path.startsWith(path + '/'))) return { problem: `${path} is ${notAFile(MODE.tree)}` };
+  return undefined;
+}
+
 /**
  * isomorphic-git's location arguments for `dir`: a work tree (dir/.git exists)
  * or a bare repository (dir is the git dir). Memoised: a repo's layout does not change.
@@ -271,7 +294,10 @@ export async function blobSize(dir: string, oid: string, cache: GitCache): Promi
 export async function readBlobWithin(dir: string, oid: string, cache: GitCache, maxBytes: number): Promise<{ size: number; bytes?: Uint8Array }> {
   const res = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'deflated' });
   const obj = res.object as Uint8Array;
-  if (res.format === 'content') return obj.length <= maxBytes ? { size: obj.length, bytes: obj } : { size: obj.length };
+  if (res.format === 'content') {
+    if (res.type !== 'blob') throw new NotFoundError(`object ${oid} is a ${res.type}, not a file`, { oid });
+    return obj.length <= maxBytes ? { size: obj.length, bytes: obj } : { size: obj.length };
+  }
   if (res.format === 'wrapped') {
     const size = headerSize(obj, oid);
     return size <= maxBytes ? { size, bytes: obj.subarray(obj.indexOf(0) + 1) } : { size };
@@ -291,6 +317,7 @@ function headerSize(wrapped: Uint8Array, oid: string): number {
   const header = Buffer.from(wrapped.subarray(0, nul < 0 ? Math.min(wrapped.length, 32) : nul)).toString('latin1');
   const m = /^(blob|tree|commit|tag) (\d+)$/.exec(header);
   if (!m) throw new NotFoundError(`object ${oid}: unreadable header`, { oid });
+  if (m[1] !== 'blob') throw new NotFoundError(`object ${oid} is a ${m[1]}, not a file`, { oid });
   return Number(m[2]);
 }
 

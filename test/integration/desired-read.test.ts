@@ -160,3 +160,18 @@ test('desired read - a previous snapshot whose commit no longer exists falls bac
   assert.equal(ev.reread, 22);
   assert.equal(ev.state!.packages.get('p1')!.version, '9-1');
 });
+
+test('desired read - tree entries of the wrong type in the layout are errors naming the path', async (t) => {
+  const root = await workdir(t);
+  const meta = await makeRepo({ 'distributions/testing.yaml': DIST, 'packages/dir.yaml/x': 'x\n', keys: 'not a directory\n' }, { dir: join(root, 'meta') });
+  await git(meta.dir, 'update-index', '--add', '--cacheinfo', `160000,${'a'.repeat(40)},kiln.yaml`);
+  await git(meta.dir, 'commit', '-q', '-m', 'gitlink');
+  const ev = await evaluateDesired({ dir: meta.dir, rev: 'HEAD', cache: {} });
+  assert.equal(ev.state, undefined);
+  const errors = ev.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}: ${d.message}`);
+  assert.deepEqual(errors, [
+    'keys: keys must be a directory, not a file',
+    'kiln.yaml: git submodules are not allowed in the metadata repo',
+    'packages/dir.yaml/x: packages/dir.yaml must be a file, not a directory',
+  ]);
+});
