@@ -2,7 +2,7 @@
 // container from the job's image, with no network, no capabilities, a non-root
 // user, and the job's memory/CPU/pids/time limits. Build-Depends the image lacks
 // are installed beforehand by the dependency phase (deps-image.ts).
-import { lchown, readdir, readFile } from 'node:fs/promises';
+import { lchown, readdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
@@ -12,6 +12,7 @@ import { applicableBuildDeps, parseBuildDepends } from './build-deps.ts';
 import { runContainer } from '../containers/run-container.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { DepsImages } from './deps-image.ts';
+import { readSourceFile } from './source-file.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
 export interface DockerRunnerOptions {
@@ -27,6 +28,8 @@ export interface DockerRunnerOptions {
 export const DEB_ARTIFACT = /\.(deb|udeb|ddeb|buildinfo|changes)$/;
 
 const MiB = 1024 * 1024;
+/** A real debian/control is a few KiB; the biggest in Debian are under 200 KiB. */
+export const MAX_CONTROL_BYTES = MiB;
 
 function defaultBuildUser(): { uid: number; gid: number } {
   const uid = process.getuid?.() ?? 1000;
@@ -69,8 +72,9 @@ export class DockerRunner implements BuildRunner {
     }
 
     let image: string;
-    const deps = await this.buildDeps(work.buildDir, job.inputs.arch).catch((e: unknown) => e as Error);
+    const deps = await this.buildDeps(work, job.inputs.arch).catch((e: unknown) => e as Error);
     if (deps instanceof BuildDepsError) return fail('build', deps.message);
+    // A tree that cannot be read safely throws a terminal SourceResolveError: classed `build` by its kind.
     if (deps instanceof Error) throw deps;
     const d = await this.deps.ensure(job.inputs.image, baseId, deps, {
       memoryBytes: Math.max(limits.memoryMiB, 512) * MiB,
@@ -118,14 +122,11 @@ export class DockerRunner implements BuildRunner {
     await sweepOrphanContainers(this.docker, this.opts.log, { ownLabels: this.opts.labels });
   }
 
-  private async buildDeps(buildDir: string, arch: string): Promise<string[]> {
-    const path = join(buildDir, 'debian', 'control');
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch {
-      throw new BuildDepsError(`debian/control not found in the source tree`, { file: 'debian/control' });
-    }
+  /** Build-Depends from debian/control, read from the untrusted tree without following links. */
+  private async buildDeps(work: WorkDir, arch: string): Promise<string[]> {
+    const root = work.sourceDir ?? work.buildDir!;
+    const rel = relative(root, join(work.buildDir!, 'debian', 'control'));
+    const text = (await readSourceFile(root, rel, MAX_CONTROL_BYTES)).toString('utf8');
     return applicableBuildDeps(parseBuildDepends(text, 'debian/control'), arch);
   }
 

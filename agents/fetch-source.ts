@@ -3,15 +3,19 @@
 // read-only; http(s) repos are cloned first (into a per-agent cache, or scratch). The tree is
 // then exported file by file (like `git archive`), so nothing is written to the
 // source repository and the result is exactly the pinned commit's tree.
+// The tree is untrusted: it is written without following anything it contains
+// (a symlink in it is written as a link, never written through), and what the
+// agent reads back from it goes through source-file.ts.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import type { Logger } from 'pino';
 import { SourceResolveError } from '../schema/errors.ts';
+import { realDirUnder } from './source-file.ts';
 
 export interface SourceSpec {
   url: string;
@@ -127,10 +131,16 @@ async function resolveCommit(gitdir: string, pinned: string, cache: object): Pro
   }
 }
 
-/** Write the tree of `commit` under `dest`. Submodules are skipped (their trees are not in this repo). */
+/**
+ * Write the tree of `commit` under `dest`. Submodules are skipped (their trees are not in this repo).
+ * Every entry goes into a directory this export made itself, and nothing is written over an
+ * existing name: a malformed tree (an entry named twice, once as a link) cannot make a write
+ * land through a link outside the work dir.
+ */
 async function exportTree(gitdir: string, commit: string, dest: string, cache: object, log: Logger): Promise<number> {
   let files = 0;
   const root = resolve(dest);
+  const made = new Set([root]);
   await git.walk({
     fs,
     gitdir,
@@ -140,12 +150,13 @@ async function exportTree(gitdir: string, commit: string, dest: string, cache: o
       const entry = entries[0];
       if (!entry || filepath === '.') return true;
       const target = resolve(root, filepath);
-      if (!target.startsWith(root + sep) || filepath.split('/').includes('.git')) {
-        throw new SourceResolveError(`refusing tree entry '${filepath}' (escapes the work dir or names .git)`, { filepath });
+      if (!target.startsWith(root + sep) || filepath.split('/').includes('.git') || !made.has(dirname(target))) {
+        throw new SourceResolveError(`refusing tree entry '${filepath}' (escapes the work dir, names .git or sits under a link)`, { filepath });
       }
       const type = await entry.type();
       if (type === 'tree') {
-        await mkdir(target, { recursive: true });
+        await mkdir(target).catch((e: NodeJS.ErrnoException) => refuseDuplicate(e, filepath));
+        made.add(target);
         return true;
       }
       if (type === 'commit') {
@@ -154,9 +165,10 @@ async function exportTree(gitdir: string, commit: string, dest: string, cache: o
       }
       const mode = await entry.mode();
       const content = (await entry.content()) ?? new Uint8Array();
-      if (mode === 0o120000) await symlink(Buffer.from(content).toString('utf8'), target);
+      if (mode === 0o120000) await symlink(Buffer.from(content).toString('utf8'), target).catch((e: NodeJS.ErrnoException) => refuseDuplicate(e, filepath));
       else {
-        await writeFile(target, content);
+        // 'wx' (O_CREAT | O_EXCL) never opens an existing name, a link included.
+        await writeFile(target, content, { flag: 'wx', mode: mode === 0o100755 ? 0o755 : 0o644 }).catch((e: NodeJS.ErrnoException) => refuseDuplicate(e, filepath));
         if (mode === 0o100755) await chmod(target, 0o755);
       }
       files++;
@@ -175,6 +187,11 @@ function rethrowTreeError(e: unknown, commit: string): never {
   if (e instanceof git.Errors.UnsafeFilepathError || e instanceof git.Errors.ObjectTypeError || e instanceof git.Errors.NotFoundError) {
     throw new SourceResolveError(`the source tree of ${commit} cannot be exported: ${e.message}`, { commit }, { cause: e, kind: 'terminal' });
   }
+  throw e;
+}
+
+function refuseDuplicate(e: NodeJS.ErrnoException, filepath: string): never {
+  if (e.code === 'EEXIST') throw new SourceResolveError(`refusing tree entry '${filepath}': the tree names it twice`, { filepath });
   throw e;
 }
 
@@ -202,9 +219,9 @@ export async function fetchSource(src: SourceSpec, dest: string, scratch: string
     got = await withLock(`${cacheDir}\0${loc.url}`, async () => exportFrom(await cachedRemote(loc.url, src.commit, cacheDir, cache, log)));
   }
   const { commit, files } = got;
-  const buildDir = subdir ? join(dest, subdir) : dest;
-  if (!(await stat(buildDir).catch(() => undefined))?.isDirectory()) {
-    throw new SourceResolveError(`source subdir '${subdir}' does not exist at ${commit}`, { subdir, commit });
-  }
+  // A subdir that is a link would have the agent (and the build's bind mount) read wherever it points.
+  const buildDir = await realDirUnder(dest, subdir).catch((e: unknown) => {
+    throw e instanceof SourceResolveError ? new SourceResolveError(`source subdir '${subdir}' at ${commit}: ${e.message}`, { subdir, commit }, { cause: e }) : e;
+  });
   return { dir: dest, buildDir, commit, files };
 }
