@@ -3,6 +3,7 @@
 // user, and the job's memory/CPU/pids/time limits. Build-Depends the image lacks
 // are installed beforehand by the dependency phase (deps-image.ts).
 import { lchown, readdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
@@ -100,7 +101,8 @@ export class DockerRunner implements BuildRunner {
         env: ['HOME=/tmp', 'LANG=C.UTF-8', `DEB_BUILD_OPTIONS=parallel=${Math.max(1, Math.floor(limits.cpus))}`],
         network: 'none',
         memoryBytes: limits.memoryMiB * MiB,
-        nanoCpus: Math.round(limits.cpus * 1e9),
+        // Docker refuses more CPUs than the host has: such a limit means "all of them".
+        nanoCpus: Math.round(Math.min(limits.cpus, availableParallelism()) * 1e9),
         pidsLimit: limits.pids,
         binds: [`${work.root}:/build`],
         labels: { ...this.opts.labels, 'kiln.key': job.key },

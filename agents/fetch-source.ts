@@ -16,6 +16,7 @@ import http from 'isomorphic-git/http/node';
 import type { Logger } from 'pino';
 import { SourceResolveError } from '../schema/errors.ts';
 import { realDirUnder } from './source-file.ts';
+import { quote } from '../schema/quote.ts';
 
 export interface SourceSpec {
   url: string;
@@ -40,7 +41,7 @@ export function sourceLocation(url: string): { kind: 'local'; path: string } | {
   if (/^https?:\/\//.test(url)) return { kind: 'http', url };
   if (url.startsWith('file://')) return { kind: 'local', path: fileURLToPath(url) };
   if (isAbsolute(url)) return { kind: 'local', path: url };
-  throw new SourceResolveError(`source url '${url}': only absolute paths, file:// and http(s):// URLs are supported`, { url });
+  throw new SourceResolveError(`source url ${quote(url)}: only absolute paths, file:// and http(s):// URLs are supported`, { url });
 }
 
 /** A subdir inside the tree, never outside it. */
@@ -48,7 +49,7 @@ export function safeSubdir(subdir: string | undefined): string {
   if (!subdir) return '';
   const parts = subdir.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..') || subdir.startsWith('/')) {
-    throw new SourceResolveError(`source subdir '${subdir}' must be a relative path inside the repository`, { subdir });
+    throw new SourceResolveError(`source subdir ${quote(subdir)} must be a relative path inside the repository`, { subdir });
   }
   return parts.join('/');
 }
@@ -57,7 +58,7 @@ async function localGitdir(path: string): Promise<string> {
   const dotgit = join(path, '.git');
   if ((await stat(dotgit).catch(() => undefined))?.isDirectory()) return dotgit;
   if ((await stat(join(path, 'objects')).catch(() => undefined))?.isDirectory()) return path; // bare
-  throw new SourceResolveError(`source '${path}' is not a git repository`, { path });
+  throw new SourceResolveError(`source ${quote(path)} is not a git repository`, { path });
 }
 
 async function cloneHttp(url: string, dir: string, cache: object, log: Logger): Promise<string> {
@@ -120,7 +121,7 @@ async function cachedRemote(url: string, commit: string, cacheDir: string, cache
 }
 
 async function resolveCommit(gitdir: string, pinned: string, cache: object): Promise<string> {
-  if (!HEX.test(pinned)) throw new SourceResolveError(`pinned commit '${pinned}' is not a hex commit id`, { commit: pinned });
+  if (!HEX.test(pinned)) throw new SourceResolveError(`pinned commit ${quote(pinned)} is not a hex commit id`, { commit: pinned });
   try {
     const oid = pinned.length === 40 ? pinned : await git.expandOid({ fs, gitdir, oid: pinned, cache });
     const { oid: got } = await git.readCommit({ fs, gitdir, oid, cache });
@@ -151,7 +152,7 @@ async function exportTree(gitdir: string, commit: string, dest: string, cache: o
       if (!entry || filepath === '.') return true;
       const target = resolve(root, filepath);
       if (!target.startsWith(root + sep) || filepath.split('/').includes('.git') || !made.has(dirname(target))) {
-        throw new SourceResolveError(`refusing tree entry '${filepath}' (escapes the work dir, names .git or sits under a link)`, { filepath });
+        throw new SourceResolveError(`refusing tree entry ${quote(filepath)} (escapes the work dir, names .git or sits under a link)`, { filepath });
       }
       const type = await entry.type();
       if (type === 'tree') {
@@ -191,7 +192,7 @@ function rethrowTreeError(e: unknown, commit: string): never {
 }
 
 function refuseDuplicate(e: NodeJS.ErrnoException, filepath: string): never {
-  if (e.code === 'EEXIST') throw new SourceResolveError(`refusing tree entry '${filepath}': the tree names it twice`, { filepath });
+  if (e.code === 'EEXIST') throw new SourceResolveError(`refusing tree entry ${quote(filepath)}: the tree names it twice`, { filepath });
   throw e;
 }
 
@@ -205,7 +206,7 @@ export async function fetchSource(src: SourceSpec, dest: string, scratch: string
   const cache = {};
   const subdir = safeSubdir(src.subdir);
   const loc = sourceLocation(src.url);
-  if (!HEX.test(src.commit)) throw new SourceResolveError(`pinned commit '${src.commit}' is not a hex commit id`, { commit: src.commit });
+  if (!HEX.test(src.commit)) throw new SourceResolveError(`pinned commit ${quote(src.commit)} is not a hex commit id`, { commit: src.commit });
   const exportFrom = async (gitdir: string) => {
     const commit = await resolveCommit(gitdir, src.commit, cache);
     await mkdir(dest, { recursive: true });
@@ -221,7 +222,7 @@ export async function fetchSource(src: SourceSpec, dest: string, scratch: string
   const { commit, files } = got;
   // A subdir that is a link would have the agent (and the build's bind mount) read wherever it points.
   const buildDir = await realDirUnder(dest, subdir).catch((e: unknown) => {
-    throw e instanceof SourceResolveError ? new SourceResolveError(`source subdir '${subdir}' at ${commit}: ${e.message}`, { subdir, commit }, { cause: e }) : e;
+    throw e instanceof SourceResolveError ? new SourceResolveError(`source subdir ${quote(subdir)} at ${commit}: ${e.message}`, { subdir, commit }, { cause: e }) : e;
   });
   return { dir: dest, buildDir, commit, files };
 }

@@ -5,6 +5,7 @@ import { constants } from 'node:fs';
 import { lstat, open, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { SourceResolveError } from '../schema/errors.ts';
+import { printable } from '../schema/quote.ts';
 
 const split = (rel: string) => rel.split('/').filter((p) => p !== '' && p !== '.');
 
@@ -19,7 +20,7 @@ export async function realDirUnder(root: string, rel: string): Promise<string> {
     path = join(path, part);
     seen.push(part);
     const st = await lstat(path).catch(() => undefined);
-    const name = seen.join('/');
+    const name = printable(seen.join('/'));
     if (!st) throw new SourceResolveError(`${name} does not exist in the source tree`, { path: name });
     if (st.isSymbolicLink()) throw new SourceResolveError(`${name} is a symbolic link; it is not followed`, { path: name });
     if (!st.isDirectory()) throw new SourceResolveError(`${name} is not a directory`, { path: name });
@@ -29,8 +30,9 @@ export async function realDirUnder(root: string, rel: string): Promise<string> {
 }
 
 /** The bytes of the regular file `root`/`rel`, at most `maxBytes` long. */
-export async function readSourceFile(root: string, rel: string, maxBytes: number): Promise<Buffer> {
-  const parts = split(rel);
+export async function readSourceFile(root: string, relPath: string, maxBytes: number): Promise<Buffer> {
+  const parts = split(relPath);
+  const rel = printable(relPath);
   const dir = await realDirUnder(root, parts.slice(0, -1).join('/'));
   const path = join(dir, parts.at(-1)!);
   // O_NOFOLLOW: a link as the last component fails (ELOOP); O_NONBLOCK: a FIFO cannot hang the open.
@@ -57,5 +59,5 @@ export async function readSourceFile(root: string, rel: string, maxBytes: number
 /** Belt and braces: whatever the checks above missed, the real path stays under the real root. */
 async function assertUnder(root: string, path: string, rel: string): Promise<void> {
   const [realRoot, real] = await Promise.all([realpath(root), realpath(path)]);
-  if (real !== realRoot && !real.startsWith(realRoot + sep)) throw new SourceResolveError(`${rel} leads outside the source tree`, { path: rel });
+  if (real !== realRoot && !real.startsWith(realRoot + sep)) throw new SourceResolveError(`${printable(rel)} leads outside the source tree`, { path: rel });
 }

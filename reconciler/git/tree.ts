@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import git from 'isomorphic-git';
 import { NotFoundError } from '../../schema/errors.ts';
+import { quote } from '../../schema/quote.ts';
 import './native-inflate.ts';
 
 /** isomorphic-git's cache: an opaque object shared by every call on one repo. */
@@ -95,10 +96,10 @@ async function resolveOid(dir: string, rev: string): Promise<string> {
     try {
       return await git.expandOid({ fs, ...repoArgs(dir), oid: rev });
     } catch (e) {
-      throw new NotFoundError(`no commit '${rev}' in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
+      throw new NotFoundError(`no commit ${quote(rev)} in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
   }
-  throw new NotFoundError(`no branch, tag or commit named '${rev}' in ${dir}`, { dir, rev, missing: 'ref' });
+  throw new NotFoundError(`no branch, tag or commit named ${quote(rev)} in ${dir}`, { dir, rev, missing: 'ref' });
 }
 
 async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCache): Promise<string> {
@@ -107,16 +108,16 @@ async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCac
     try {
       obj = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'parsed' });
     } catch (e) {
-      throw new NotFoundError(`no commit '${rev}' in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
+      throw new NotFoundError(`no commit ${quote(rev)} in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
     if (obj.type === 'commit') return oid;
     if (obj.type === 'tag') {
       oid = (obj.object as { object: string }).object;
       continue;
     }
-    throw new NotFoundError(`'${rev}' names a ${obj.type}, not a commit`, { dir, rev });
+    throw new NotFoundError(`${quote(rev)} names a ${obj.type}, not a commit`, { dir, rev });
   }
-  throw new NotFoundError(`'${rev}': tag chain too deep`, { dir, rev });
+  throw new NotFoundError(`${quote(rev)}: tag chain too deep`, { dir, rev });
 }
 
 /** Does `path` (or a directory that may contain matches) fall under the prefixes? */

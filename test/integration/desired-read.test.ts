@@ -175,3 +175,31 @@ test('desired read - tree entries of the wrong type in the layout are errors nam
     'packages/dir.yaml/x: packages/dir.yaml must be a file, not a directory',
   ]);
 });
+
+test('desired read - a full commit id is checked, local and over smart HTTP: missing or a tree is an error, a tag object is peeled', async (t) => {
+  const root = await workdir(t);
+  const src = await makeRepo({ a: '1' }, { dir: join(root, 'served', 'hello.git') });
+  const old = src.commit;
+  await commitFiles(src.dir, { a: '2' }); // `old` is no longer a branch tip: only a clone can vouch for it
+  await git(src.dir, 'tag', '-a', 'v1', '-m', 'v1', old);
+  const tagObject = await git(src.dir, 'rev-parse', 'v1');
+  const tree = await git(src.dir, 'rev-parse', `${old}^{tree}`);
+  const missing = 'f'.repeat(40);
+  const server = await startGitServer(join(root, 'served'));
+  t.after(() => server.close());
+  for (const [where, url] of [['local', src.dir], ['http', `${server.url}/hello.git`]]) {
+    const resolve = defaultSourceResolver();
+    assert.equal(await resolve(url, old), old, `${where}: an old commit`);
+    assert.equal(await resolve(url, tagObject), old, `${where}: a tag object is peeled to its commit`);
+    await assert.rejects(resolve(url, missing), (e: Error & { data: { missing?: string } }) => e.data.missing === 'ref' && /f{40}/.test(e.message), `${where}: missing`);
+    await assert.rejects(resolve(url, tree), (e: Error & { data: { missing?: string } }) => e.data.missing === 'ref' && /names a tree/.test(e.message), `${where}: a tree`);
+  }
+  const files: Files = { 'distributions/testing.yaml': DIST };
+  for (const [name, ref] of [['gone', missing], ['tree', tree]]) files[`packages/${name}.yaml`] = pkgYaml(name, '1-1', `${server.url}/hello.git`, ref);
+  const meta = await makeRepo(files, { dir: join(root, 'meta') });
+  const ev = await evaluateDesired({ dir: meta.dir, rev: 'HEAD', cache: {} });
+  assert.equal(ev.state, undefined);
+  assert.deepEqual(ev.diagnostics.map((d) => [d.file, d.line, d.col, d.path]), [['packages/gone.yaml', 5, 8, '/source/ref'], ['packages/tree.yaml', 5, 8, '/source/ref']]);
+  assert.match(ev.diagnostics[0].message, /^source.ref: no commit f{40} in http/);
+  assert.match(ev.diagnostics[1].message, /^source.ref: [0-9a-f]{40} names a tree in http.*, not a commit/);
+});
