@@ -2,7 +2,7 @@
 // container from the job's image, with no network, no capabilities, a non-root
 // user, and the job's memory/CPU/pids/time limits. Build-Depends the image lacks
 // are installed beforehand by the dependency phase (deps-image.ts).
-import { lchown, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import Docker from 'dockerode';
@@ -13,7 +13,7 @@ import { applicableBuildDeps, parseBuildDepends } from './build-deps.ts';
 import { runContainer } from '../containers/run-container.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { DepsImages } from './deps-image.ts';
-import { readSourceFile } from './source-file.ts';
+import { chownTree, readSourceFile } from './source-tree.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
 export interface DockerRunnerOptions {
@@ -38,11 +38,6 @@ function defaultBuildUser(): { uid: number; gid: number } {
   return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid };
 }
 
-/** Give the build user the work dir (the bind mount), so it needs no capabilities. */
-async function chownTree(root: string, uid: number, gid: number): Promise<void> {
-  await lchown(root, uid, gid);
-  for (const rel of await readdir(root, { recursive: true })) await lchown(join(root, rel), uid, gid);
-}
 
 export class DockerRunner implements BuildRunner {
   readonly name = 'docker';
@@ -87,6 +82,7 @@ export class DockerRunner implements BuildRunner {
     if (d.source === 'cached') onLog(Buffer.from(`kiln: Build-Depends from cached image ${d.image}\n`));
     image = d.image;
 
+    // Give the build user the work dir (the bind mount), so it needs no capabilities.
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
     const cmd = ['dpkg-buildpackage', '-us', '-uc', '-b'];
     onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));

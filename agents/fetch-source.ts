@@ -5,7 +5,7 @@
 // source repository and the result is exactly the pinned commit's tree.
 // The tree is untrusted: it is written without following anything it contains
 // (a symlink in it is written as a link, never written through), and what the
-// agent reads back from it goes through source-file.ts.
+// agent reads back from it goes through source-tree.ts.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import type { Logger } from 'pino';
 import { SourceResolveError } from '../schema/errors.ts';
-import { realDirUnder } from './source-file.ts';
+import { realDirUnder } from './source-tree.ts';
 import { quote } from '../schema/quote.ts';
 
 export interface SourceSpec {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -178,6 +179,24 @@ describe('agent build (real Docker)', { skip }, () => {
     assert.equal(r.outcome, 'failed');
     assert.equal(r.failureClass, 'build', r.reason);
     assert.match(r.reason ?? '', /source subdir 'pkg' at [0-9a-f]{40}: pkg is a symbolic link/);
+  });
+
+  test('agent build - a link in the source to a host directory leaves that directory\'s owners alone', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'kiln-host-'));
+    try {
+      await writeFile(join(outside, 'host-file'), 'the host\'s\n');
+      const repo = await makeDebRepo(debSource(), h.workDir);
+      await symlink(outside, join(repo.dir, 'hostdir'));
+      const commit = await commitFiles(repo.dir, {}, 'a link to a host directory');
+      await publishJob(h.nc, makeJob({ url: repo.dir, commit }));
+      const [r] = await takeResults(h.nc, 1);
+      assert.equal(r.outcome, 'succeeded', r.reason);
+      const owner = process.getuid?.() ?? 0;
+      assert.equal((await stat(outside)).uid, owner);
+      assert.equal((await stat(join(outside, 'host-file'))).uid, owner, 'not handed to the build user');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   test('agent build - a pinned commit missing from the repo fails with class infra', async () => {

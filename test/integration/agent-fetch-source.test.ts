@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { fetchSource } from '../../agents/fetch-source.ts';
-import { readSourceFile } from '../../agents/source-file.ts';
+import { chownTree, readSourceFile } from '../../agents/source-tree.ts';
 import { SourceResolveError } from '../../schema/errors.ts';
 import { quietLog } from '../fixtures/agent-jobs.ts';
 import { startGitServer } from '../helpers/git-server.ts';
@@ -162,4 +162,20 @@ test('agent source-file - reads never follow a link, open a FIFO or exceed the l
   await refuses('big', /^big is too large: 2048 bytes, the limit is 1024/);
   await refuses('pkg/debian/missing', /^pkg\/debian\/missing not found/);
   await refuses('pkg/debian/control/x', /^pkg\/debian\/control is not a directory/);
+});
+
+test('agent source-tree - chownTree gives the tree to the build user and never descends through a link', { skip: process.getuid?.() !== 0 && 'chown needs root' }, async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'kiln-chown-'));
+  const outside = await mkdtemp(join(tmpdir(), 'kiln-host-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  t.after(() => rm(outside, { recursive: true, force: true }));
+  await writeFile(join(outside, 'host-file'), 'the host\'s\n');
+  await mkdir(join(root, 'src/debian'), { recursive: true });
+  await writeFile(join(root, 'src/debian/control'), 'Source: a\n');
+  await symlink(outside, join(root, 'src/hostdir'));
+  await chownTree(root, 4321, 4321);
+  assert.equal((await lstat(join(root, 'src/debian/control'))).uid, 4321);
+  assert.equal((await lstat(join(root, 'src/hostdir'))).uid, 4321, 'the link itself');
+  assert.equal((await lstat(outside)).uid, 0, 'what it points to is untouched');
+  assert.equal((await lstat(join(outside, 'host-file'))).uid, 0);
 });

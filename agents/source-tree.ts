@@ -1,8 +1,8 @@
-// Reading an untrusted source tree on the host, where the agent may run as root:
+// Touching an untrusted source tree on the host, where the agent may run as root:
 // never through a symbolic link (any component), never a FIFO or device, never
 // more than a limit, and never outside the checkout root. Errors say what was wrong.
 import { constants } from 'node:fs';
-import { lstat, open, realpath } from 'node:fs/promises';
+import { lchown, lstat, open, readdir, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { SourceResolveError } from '../schema/errors.ts';
 import { printable } from '../schema/quote.ts';
@@ -60,4 +60,18 @@ export async function readSourceFile(root: string, relPath: string, maxBytes: nu
 async function assertUnder(root: string, path: string, rel: string): Promise<void> {
   const [realRoot, real] = await Promise.all([realpath(root), realpath(path)]);
   if (real !== realRoot && !real.startsWith(realRoot + sep)) throw new SourceResolveError(`${printable(rel)} leads outside the source tree`, { path: rel });
+}
+
+/**
+ * Give `dir` and everything in it to uid:gid. Links are chowned themselves (lchown) and
+ * never descended into: `readdir({ recursive: true })` follows links to directories, and
+ * a link to /etc in a source tree would have handed the host's /etc to the build user.
+ */
+export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await lchown(dir, uid, gid);
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) await chownTree(path, uid, gid);
+    else await lchown(path, uid, gid);
+  }
 }
