@@ -8,6 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { AgentInfraError, BuildDepsError } from '../schema/errors.ts';
+import { quote } from '../schema/quote.ts';
 import type { BuildJob } from '../schema/messages.ts';
 import { applicableBuildDeps, parseBuildDepends } from './build-deps.ts';
 import { runContainer } from '../containers/run-container.ts';
@@ -64,7 +65,7 @@ export class DockerRunner implements BuildRunner {
     try {
       baseId = (await this.docker.getImage(job.inputs.image).inspect()).Id;
     } catch (e) {
-      throw new AgentInfraError(`builder image '${job.inputs.image}' is not available on this host: ${(e as Error).message}`, { image: job.inputs.image }, { cause: e });
+      throw new AgentInfraError(`builder image ${quote(job.inputs.image)} is not available on this host: ${(e as Error).message}`, { image: job.inputs.image }, { cause: e });
     }
 
     let image: string;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { SourceResolveError } from '../../schema/errors.ts';
+import { printable } from '../../schema/quote.ts';
 
 const found = new Map<string, string>();
 
@@ -22,7 +23,7 @@ export async function remoteCommit(url: string, oid: string, headers?: Record<st
     try {
       await git.clone({ fs, http, dir, gitdir: dir, url, headers, noCheckout: true, singleBranch: false, noTags: false });
     } catch (e) {
-      throw new SourceResolveError(`cannot clone ${url} to check commit ${oid}: ${(e as Error).message}`, { url, ref: oid }, { cause: e });
+      throw new SourceResolveError(`cannot clone ${printable(url)} to check commit ${oid}: ${(e as Error).message}`, { url, ref: oid }, { cause: e, kind: 'transient' });
     }
     const commit = await peel(dir, oid, url);
     found.set(key, commit);
@@ -35,10 +36,10 @@ export async function remoteCommit(url: string, oid: string, headers?: Record<st
 async function peel(gitdir: string, oid: string, url: string): Promise<string> {
   for (let depth = 0; depth < 10; depth++) {
     const obj = await git.readObject({ fs, gitdir, oid, format: 'parsed' }).catch(() => undefined);
-    if (!obj) throw new SourceResolveError(`no commit ${oid} in ${url} (no branch or tag reaches it)`, { url, ref: oid, missing: 'ref' });
+    if (!obj) throw new SourceResolveError(`no commit ${oid} in ${printable(url)} (no branch or tag reaches it)`, { url, ref: oid, missing: 'ref' });
     if (obj.type === 'commit') return oid;
-    if (obj.type !== 'tag') throw new SourceResolveError(`${oid} names a ${obj.type} in ${url}, not a commit`, { url, ref: oid, missing: 'ref' });
+    if (obj.type !== 'tag') throw new SourceResolveError(`${oid} names a ${obj.type} in ${printable(url)}, not a commit`, { url, ref: oid, missing: 'ref' });
     oid = (obj.object as { object: string }).object;
   }
-  throw new SourceResolveError(`${oid}: tag chain too deep in ${url}`, { url, ref: oid, missing: 'ref' });
+  throw new SourceResolveError(`${oid}: tag chain too deep in ${printable(url)}`, { url, ref: oid, missing: 'ref' });
 }

@@ -8,7 +8,7 @@ import http from 'isomorphic-git/http/node';
 import { NotFoundError, SourceResolveError } from '../../schema/errors.ts';
 import { resolveCommit, type GitCache } from '../git/tree.ts';
 import { remoteCommit } from './remote-commit.ts';
-import { quote } from '../../schema/quote.ts';
+import { printable, quote } from '../../schema/quote.ts';
 
 /**
  * Resolve `ref` in the repository at `url` (absolute path or http(s) URL).
@@ -40,8 +40,8 @@ async function resolveRemote(url: string, ref: string, headers?: Record<string, 
     refs = await git.listServerRefs({ http, url, headers, symrefs: true, peelTags: true });
   } catch (e) {
     const status = (e as { data?: { statusCode?: number } }).data?.statusCode;
-    if (status === 404) throw new SourceResolveError(`no git repository at ${url} (HTTP 404)`, { url, ref, missing: 'repo' }, { cause: e });
-    throw new SourceResolveError(`cannot list refs of ${url}: ${(e as Error).message}`, { url, ref }, { cause: e, kind: 'transient' });
+    if (status === 404) throw new SourceResolveError(`no git repository at ${printable(url)} (HTTP 404)`, { url, ref, missing: 'repo' }, { cause: e });
+    throw new SourceResolveError(`cannot list refs of ${printable(url)}: ${(e as Error).message}`, { url, ref }, { cause: e, kind: 'transient' });
   }
   for (const candidate of [ref, `refs/heads/${ref}`, `refs/tags/${ref}`]) {
     const hit = refs.find((r) => r.ref === candidate);
@@ -52,5 +52,5 @@ async function resolveRemote(url: string, ref: string, headers?: Record<string, 
     const tip = refs.find((r) => r.oid === ref || r.peeled === ref);
     return tip ? (tip.peeled ?? tip.oid) : remoteCommit(url, ref, headers);
   }
-  throw new SourceResolveError(`no branch or tag named ${quote(ref)} at ${url}`, { url, ref, missing: 'ref' });
+  throw new SourceResolveError(`no branch or tag named ${quote(ref)} at ${printable(url)}`, { url, ref, missing: 'ref' });
 }

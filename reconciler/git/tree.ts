@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import git from 'isomorphic-git';
 import { NotFoundError } from '../../schema/errors.ts';
-import { quote } from '../../schema/quote.ts';
+import { printable, quote } from '../../schema/quote.ts';
 import './native-inflate.ts';
 
 /** isomorphic-git's cache: an opaque object shared by every call on one repo. */
@@ -77,7 +77,7 @@ const SHORT_OID = /^[0-9a-f]{4,39}$/;
 /** Branch, tag, HEAD, full or abbreviated oid -> the commit id it names (tags are peeled). */
 export async function resolveCommit(dir: string, rev: string, cache: GitCache = {}): Promise<string> {
   if (!fs.existsSync(`${dir}/.git`) && !fs.existsSync(`${dir}/HEAD`)) {
-    throw new NotFoundError(`no git repository at ${dir}`, { dir, rev, missing: 'repo' });
+    throw new NotFoundError(`no git repository at ${printable(dir)}`, { dir, rev, missing: 'repo' });
   }
   const oid = await resolveOid(dir, rev);
   return peelToCommit(dir, oid, rev, cache);
@@ -96,10 +96,10 @@ async function resolveOid(dir: string, rev: string): Promise<string> {
     try {
       return await git.expandOid({ fs, ...repoArgs(dir), oid: rev });
     } catch (e) {
-      throw new NotFoundError(`no commit ${quote(rev)} in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
+      throw new NotFoundError(`no commit ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
   }
-  throw new NotFoundError(`no branch, tag or commit named ${quote(rev)} in ${dir}`, { dir, rev, missing: 'ref' });
+  throw new NotFoundError(`no branch, tag or commit named ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' });
 }
 
 async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCache): Promise<string> {
@@ -108,7 +108,7 @@ async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCac
     try {
       obj = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'parsed' });
     } catch (e) {
-      throw new NotFoundError(`no commit ${quote(rev)} in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
+      throw new NotFoundError(`no commit ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
     if (obj.type === 'commit') return oid;
     if (obj.type === 'tag') {

@@ -203,3 +203,18 @@ test('desired read - a full commit id is checked, local and over smart HTTP: mis
   assert.match(ev.diagnostics[0].message, /^source.ref: no commit f{40} in http/);
   assert.match(ev.diagnostics[1].message, /^source.ref: [0-9a-f]{40} names a tree in http.*, not a commit/);
 });
+
+test('desired read - refreshSources asks again only for refs that can move (a full commit id cannot)', async (t) => {
+  const root = await workdir(t);
+  const src = await makeRepo({ a: '1' }, { dir: join(root, 'src') });
+  const meta = await makeRepo({ 'distributions/testing.yaml': DIST, 'packages/pinned.yaml': pkgYaml('pinned', '1-1', '../src', src.commit), 'packages/branch.yaml': pkgYaml('branch', '1-1', '../src', 'main') }, { dir: join(root, 'meta') });
+  const asked: string[] = [];
+  const real = defaultSourceResolver();
+  const resolveSource = (url: string, ref: string) => (asked.push(ref), real(url, ref));
+  const first = await readDesired({ dir: meta.dir, rev: 'HEAD', cache: {}, resolveSource });
+  assert.deepEqual(asked.sort(), [src.commit, 'main'].sort());
+  asked.length = 0;
+  const again = await evaluateDesired({ dir: meta.dir, rev: 'HEAD', cache: {}, previous: first.snapshot, refreshSources: true, resolveSource });
+  assert.deepEqual(asked, ['main']);
+  assert.equal(again.state!.packages.get('pinned')!.source.commit, src.commit);
+});
