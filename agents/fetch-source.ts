@@ -128,7 +128,9 @@ async function resolveCommit(gitdir: string, pinned: string, cache: object): Pro
     if (!got.startsWith(pinned)) throw new Error(`resolved to ${got}`);
     return got;
   } catch (e) {
-    throw new SourceResolveError(`commit ${pinned} not found in the source repository: ${(e as Error).message}`, { commit: pinned }, { cause: e });
+    // The reconciler checked that the commit exists before dispatching: missing here means this
+    // agent's view of the source (its mirror, its path) is behind, which another try may not be.
+    throw new SourceResolveError(`commit ${pinned} not found in the source repository: ${(e as Error).message}`, { commit: pinned }, { cause: e, kind: 'transient' });
   }
 }
 
