@@ -2,16 +2,19 @@
 // container from the job's image, with no network, no capabilities, a non-root
 // user, and the job's memory/CPU/pids/time limits. Build-Depends the image lacks
 // are installed beforehand by the dependency phase (deps-image.ts).
-import { lchown, readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { AgentInfraError, BuildDepsError } from '../schema/errors.ts';
+import { quote } from '../schema/quote.ts';
 import type { BuildJob } from '../schema/messages.ts';
 import { applicableBuildDeps, parseBuildDepends } from './build-deps.ts';
 import { runContainer } from '../containers/run-container.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { DepsImages } from './deps-image.ts';
+import { chownTree, readSourceFile } from './source-tree.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
 export interface DockerRunnerOptions {
@@ -27,6 +30,8 @@ export interface DockerRunnerOptions {
 export const DEB_ARTIFACT = /\.(deb|udeb|ddeb|buildinfo|changes)$/;
 
 const MiB = 1024 * 1024;
+/** A real debian/control is a few KiB; the biggest in Debian are under 200 KiB. */
+export const MAX_CONTROL_BYTES = MiB;
 
 function defaultBuildUser(): { uid: number; gid: number } {
   const uid = process.getuid?.() ?? 1000;
@@ -34,11 +39,6 @@ function defaultBuildUser(): { uid: number; gid: number } {
   return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid };
 }
 
-/** Give the build user the work dir (the bind mount), so it needs no capabilities. */
-async function chownTree(root: string, uid: number, gid: number): Promise<void> {
-  await lchown(root, uid, gid);
-  for (const rel of await readdir(root, { recursive: true })) await lchown(join(root, rel), uid, gid);
-}
 
 export class DockerRunner implements BuildRunner {
   readonly name = 'docker';
@@ -65,12 +65,13 @@ export class DockerRunner implements BuildRunner {
     try {
       baseId = (await this.docker.getImage(job.inputs.image).inspect()).Id;
     } catch (e) {
-      throw new AgentInfraError(`builder image '${job.inputs.image}' is not available on this host: ${(e as Error).message}`, { image: job.inputs.image }, { cause: e });
+      throw new AgentInfraError(`builder image ${quote(job.inputs.image)} is not available on this host: ${(e as Error).message}`, { image: job.inputs.image }, { cause: e });
     }
 
     let image: string;
-    const deps = await this.buildDeps(work.buildDir, job.inputs.arch).catch((e: unknown) => e as Error);
+    const deps = await this.buildDeps(work, job.inputs.arch).catch((e: unknown) => e as Error);
     if (deps instanceof BuildDepsError) return fail('build', deps.message);
+    // A tree that cannot be read safely throws a terminal SourceResolveError: classed `build` by its kind.
     if (deps instanceof Error) throw deps;
     const d = await this.deps.ensure(job.inputs.image, baseId, deps, {
       memoryBytes: Math.max(limits.memoryMiB, 512) * MiB,
@@ -82,6 +83,7 @@ export class DockerRunner implements BuildRunner {
     if (d.source === 'cached') onLog(Buffer.from(`kiln: Build-Depends from cached image ${d.image}\n`));
     image = d.image;
 
+    // Give the build user the work dir (the bind mount), so it needs no capabilities.
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
     const cmd = ['dpkg-buildpackage', '-us', '-uc', '-b'];
     onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
@@ -96,7 +98,8 @@ export class DockerRunner implements BuildRunner {
         env: ['HOME=/tmp', 'LANG=C.UTF-8', `DEB_BUILD_OPTIONS=parallel=${Math.max(1, Math.floor(limits.cpus))}`],
         network: 'none',
         memoryBytes: limits.memoryMiB * MiB,
-        nanoCpus: Math.round(limits.cpus * 1e9),
+        // Docker refuses more CPUs than the host has: such a limit means "all of them".
+        nanoCpus: Math.round(Math.min(limits.cpus, availableParallelism()) * 1e9),
         pidsLimit: limits.pids,
         binds: [`${work.root}:/build`],
         labels: { ...this.opts.labels, 'kiln.key': job.key },
@@ -118,14 +121,11 @@ export class DockerRunner implements BuildRunner {
     await sweepOrphanContainers(this.docker, this.opts.log, { ownLabels: this.opts.labels });
   }
 
-  private async buildDeps(buildDir: string, arch: string): Promise<string[]> {
-    const path = join(buildDir, 'debian', 'control');
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch {
-      throw new BuildDepsError(`debian/control not found in the source tree`, { file: 'debian/control' });
-    }
+  /** Build-Depends from debian/control, read from the untrusted tree without following links. */
+  private async buildDeps(work: WorkDir, arch: string): Promise<string[]> {
+    const root = work.sourceDir ?? work.buildDir!;
+    const rel = relative(root, join(work.buildDir!, 'debian', 'control'));
+    const text = (await readSourceFile(root, rel, MAX_CONTROL_BYTES)).toString('utf8');
     return applicableBuildDeps(parseBuildDepends(text, 'debian/control'), arch);
   }
 

@@ -3,15 +3,20 @@
 // read-only; http(s) repos are cloned first (into a per-agent cache, or scratch). The tree is
 // then exported file by file (like `git archive`), so nothing is written to the
 // source repository and the result is exactly the pinned commit's tree.
+// The tree is untrusted: it is written without following anything it contains
+// (a symlink in it is written as a link, never written through), and what the
+// agent reads back from it goes through source-tree.ts.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import type { Logger } from 'pino';
 import { SourceResolveError } from '../schema/errors.ts';
+import { realDirUnder } from './source-tree.ts';
+import { quote } from '../schema/quote.ts';
 
 export interface SourceSpec {
   url: string;
@@ -36,7 +41,7 @@ export function sourceLocation(url: string): { kind: 'local'; path: string } | {
   if (/^https?:\/\//.test(url)) return { kind: 'http', url };
   if (url.startsWith('file://')) return { kind: 'local', path: fileURLToPath(url) };
   if (isAbsolute(url)) return { kind: 'local', path: url };
-  throw new SourceResolveError(`source url '${url}': only absolute paths, file:// and http(s):// URLs are supported`, { url });
+  throw new SourceResolveError(`source url ${quote(url)}: only absolute paths, file:// and http(s):// URLs are supported`, { url });
 }
 
 /** A subdir inside the tree, never outside it. */
@@ -44,7 +49,7 @@ export function safeSubdir(subdir: string | undefined): string {
   if (!subdir) return '';
   const parts = subdir.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..') || subdir.startsWith('/')) {
-    throw new SourceResolveError(`source subdir '${subdir}' must be a relative path inside the repository`, { subdir });
+    throw new SourceResolveError(`source subdir ${quote(subdir)} must be a relative path inside the repository`, { subdir });
   }
   return parts.join('/');
 }
@@ -53,7 +58,7 @@ async function localGitdir(path: string): Promise<string> {
   const dotgit = join(path, '.git');
   if ((await stat(dotgit).catch(() => undefined))?.isDirectory()) return dotgit;
   if ((await stat(join(path, 'objects')).catch(() => undefined))?.isDirectory()) return path; // bare
-  throw new SourceResolveError(`source '${path}' is not a git repository`, { path });
+  throw new SourceResolveError(`source ${quote(path)} is not a git repository`, { path });
 }
 
 async function cloneHttp(url: string, dir: string, cache: object, log: Logger): Promise<string> {
@@ -116,21 +121,29 @@ async function cachedRemote(url: string, commit: string, cacheDir: string, cache
 }
 
 async function resolveCommit(gitdir: string, pinned: string, cache: object): Promise<string> {
-  if (!HEX.test(pinned)) throw new SourceResolveError(`pinned commit '${pinned}' is not a hex commit id`, { commit: pinned });
+  if (!HEX.test(pinned)) throw new SourceResolveError(`pinned commit ${quote(pinned)} is not a hex commit id`, { commit: pinned });
   try {
     const oid = pinned.length === 40 ? pinned : await git.expandOid({ fs, gitdir, oid: pinned, cache });
     const { oid: got } = await git.readCommit({ fs, gitdir, oid, cache });
     if (!got.startsWith(pinned)) throw new Error(`resolved to ${got}`);
     return got;
   } catch (e) {
-    throw new SourceResolveError(`commit ${pinned} not found in the source repository: ${(e as Error).message}`, { commit: pinned }, { cause: e });
+    // The reconciler checked that the commit exists before dispatching: missing here means this
+    // agent's view of the source (its mirror, its path) is behind, which another try may not be.
+    throw new SourceResolveError(`commit ${pinned} not found in the source repository: ${(e as Error).message}`, { commit: pinned }, { cause: e, kind: 'transient' });
   }
 }
 
-/** Write the tree of `commit` under `dest`. Submodules are skipped (their trees are not in this repo). */
+/**
+ * Write the tree of `commit` under `dest`. Submodules are skipped (their trees are not in this repo).
+ * Every entry goes into a directory this export made itself, and nothing is written over an
+ * existing name: a malformed tree (an entry named twice, once as a link) cannot make a write
+ * land through a link outside the work dir.
+ */
 async function exportTree(gitdir: string, commit: string, dest: string, cache: object, log: Logger): Promise<number> {
   let files = 0;
   const root = resolve(dest);
+  const made = new Set([root]);
   await git.walk({
     fs,
     gitdir,
@@ -140,12 +153,13 @@ async function exportTree(gitdir: string, commit: string, dest: string, cache: o
       const entry = entries[0];
       if (!entry || filepath === '.') return true;
       const target = resolve(root, filepath);
-      if (!target.startsWith(root + sep) || filepath.split('/').includes('.git')) {
-        throw new SourceResolveError(`refusing tree entry '${filepath}' (escapes the work dir or names .git)`, { filepath });
+      if (!target.startsWith(root + sep) || filepath.split('/').includes('.git') || !made.has(dirname(target))) {
+        throw new SourceResolveError(`refusing tree entry ${quote(filepath)} (escapes the work dir, names .git or sits under a link)`, { filepath });
       }
       const type = await entry.type();
       if (type === 'tree') {
-        await mkdir(target, { recursive: true });
+        await mkdir(target).catch((e: NodeJS.ErrnoException) => refuseDuplicate(e, filepath));
+        made.add(target);
         return true;
       }
       if (type === 'commit') {
@@ -154,9 +168,10 @@ async function exportTree(gitdir: string, commit: string, dest: string, cache: o
       }
       const mode = await entry.mode();
       const content = (await entry.content()) ?? new Uint8Array();
-      if (mode === 0o120000) await symlink(Buffer.from(content).toString('utf8'), target);
+      if (mode === 0o120000) await symlink(Buffer.from(content).toString('utf8'), target).catch((e: NodeJS.ErrnoException) => refuseDuplicate(e, filepath));
       else {
-        await writeFile(target, content);
+        // 'wx' (O_CREAT | O_EXCL) never opens an existing name, a link included.
+        await writeFile(target, content, { flag: 'wx', mode: mode === 0o100755 ? 0o755 : 0o644 }).catch((e: NodeJS.ErrnoException) => refuseDuplicate(e, filepath));
         if (mode === 0o100755) await chmod(target, 0o755);
       }
       files++;
@@ -178,6 +193,11 @@ function rethrowTreeError(e: unknown, commit: string): never {
   throw e;
 }
 
+function refuseDuplicate(e: NodeJS.ErrnoException, filepath: string): never {
+  if (e.code === 'EEXIST') throw new SourceResolveError(`refusing tree entry ${quote(filepath)}: the tree names it twice`, { filepath });
+  throw e;
+}
+
 export interface FetchOptions {
   /** Keep remote clones here between jobs (one directory per URL). Without it, every job clones into scratch. */
   cacheDir?: string;
@@ -188,7 +208,7 @@ export async function fetchSource(src: SourceSpec, dest: string, scratch: string
   const cache = {};
   const subdir = safeSubdir(src.subdir);
   const loc = sourceLocation(src.url);
-  if (!HEX.test(src.commit)) throw new SourceResolveError(`pinned commit '${src.commit}' is not a hex commit id`, { commit: src.commit });
+  if (!HEX.test(src.commit)) throw new SourceResolveError(`pinned commit ${quote(src.commit)} is not a hex commit id`, { commit: src.commit });
   const exportFrom = async (gitdir: string) => {
     const commit = await resolveCommit(gitdir, src.commit, cache);
     await mkdir(dest, { recursive: true });
@@ -202,9 +222,9 @@ export async function fetchSource(src: SourceSpec, dest: string, scratch: string
     got = await withLock(`${cacheDir}\0${loc.url}`, async () => exportFrom(await cachedRemote(loc.url, src.commit, cacheDir, cache, log)));
   }
   const { commit, files } = got;
-  const buildDir = subdir ? join(dest, subdir) : dest;
-  if (!(await stat(buildDir).catch(() => undefined))?.isDirectory()) {
-    throw new SourceResolveError(`source subdir '${subdir}' does not exist at ${commit}`, { subdir, commit });
-  }
+  // A subdir that is a link would have the agent (and the build's bind mount) read wherever it points.
+  const buildDir = await realDirUnder(dest, subdir).catch((e: unknown) => {
+    throw e instanceof SourceResolveError ? new SourceResolveError(`source subdir ${quote(subdir)} at ${commit}: ${e.message}`, { subdir, commit }, { cause: e }) : e;
+  });
   return { dir: dest, buildDir, commit, files };
 }

@@ -2,6 +2,7 @@
 // so compare `code`, not `instanceof`, across processes (see toJSON() and
 // errorFromJSON()). What happens after an error is decided by its kind alone:
 // retryPolicy() (schema/retry.ts) and the CLI's exit code (reconciler/cli/exit-code.ts).
+import { printable } from './quote.ts';
 
 export interface SourcePosition {
   file: string;
@@ -113,7 +114,7 @@ export interface Diagnostic extends SourcePosition {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = [d.file, d.line, d.col].filter((x) => x !== undefined).join(':');
+  const where = [printable(d.file), d.line, d.col].filter((x) => x !== undefined).join(':');
   return `${where}: ${d.severity === 'warning' ? 'warning: ' : ''}${d.message}`;
 }
 

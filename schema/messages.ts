@@ -25,8 +25,9 @@ export const resolvedLimitsSchema = {
   additionalProperties: false,
   required: ['memoryMiB', 'cpus', 'pids', 'timeoutSeconds'],
   properties: {
-    memoryMiB: { type: 'integer', minimum: 1 },
-    cpus: { type: 'number', exclusiveMinimum: 0 },
+    // Docker's floors: 6 MB of memory, 0.01 CPU.
+    memoryMiB: { type: 'integer', minimum: 6 },
+    cpus: { type: 'number', minimum: 0.01 },
     pids: { type: 'integer', minimum: 1 },
     timeoutSeconds: { type: 'integer', minimum: 1 },
   },

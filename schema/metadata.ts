@@ -21,7 +21,8 @@ const limitsSchema = {
   additionalProperties: false,
   properties: {
     memoryMiB: { type: 'integer', minimum: 64, maximum: 262144, description: 'Memory limit of the build container, MiB.' },
-    cpus: { type: 'number', exclusiveMinimum: 0, maximum: 256, description: 'CPU limit (fractional cores).' },
+    // Docker's floor: under 0.01 CPU the kernel refuses the CFS quota when the container starts.
+    cpus: { type: 'number', minimum: 0.01, maximum: 256, description: 'CPU limit (fractional cores, at least 0.01; more than an agent host has is capped to its cores).' },
     pids: { type: 'integer', minimum: 16, maximum: 1000000, description: 'Maximum number of processes.' },
     timeoutSeconds: { type: 'integer', minimum: 1, maximum: 172800, description: 'Wall-clock limit of one build.' },
   },

@@ -21,12 +21,19 @@ import type { BuildRecord } from '../schema/status.ts';
 
 const run = promisify(execFile);
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@kiln.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@kiln.invalid' };
-const SOURCE_COMMIT = 'c0ffee'.padEnd(40, '0');
+/** One real source repo every package pins by commit id (ids are checked when the metadata is read). */
+async function sourceRepo(): Promise<{ dir: string; commit: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-bench-src-'));
+  await run('git', ['init', '-q', '-b', 'main', dir]);
+  await run('git', ['commit', '-q', '--allow-empty', '-m', 'source'], { cwd: dir, env: GIT_ENV });
+  return { dir, commit: (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim() };
+}
+const SOURCE = await sourceRepo();
 const log = pino({ level: 'warn' });
 
 const pkgName = (i: number) => `pkg-${String(i).padStart(5, '0')}`;
 const pkgYaml = (i: number, rebuild = 0) =>
-  `name: ${pkgName(i)}\nversion: 1.0-1\nsource:\n  git: ../sources/${pkgName(i)}\n  ref: ${SOURCE_COMMIT}\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\nrebuild: ${rebuild}\n`;
+  `name: ${pkgName(i)}\nversion: 1.0-1\nsource:\n  git: ${SOURCE.dir}\n  ref: ${SOURCE.commit}\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\nrebuild: ${rebuild}\n`;
 const KILN_YAML = 'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n';
 const DIST_YAML = 'name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64]\n';
 
@@ -161,3 +168,4 @@ for (const n of [1000, 10000]) {
 const [small, large] = results;
 console.log(`\none-change pass 10k / 1k: ${(large.oneChangePassMs / small.oneChangePassMs).toFixed(2)}×   target ≤ 2× (cost follows the change, not the repo)`);
 console.log(JSON.stringify(results));
+await rm(SOURCE.dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // Debian version syntax, Debian Policy 5.6.12: [epoch:]upstream_version[-debian_revision].
 // Pure: used by the semantic rules and by anyone who needs to split a version.
+import { quote } from '../../schema/quote.ts';
 
 export interface DebianVersion {
   epoch: number;
@@ -23,9 +24,9 @@ export function parseDebianVersion(version: string): ParsedVersion {
   const colon = rest.indexOf(':');
   if (colon >= 0) {
     const e = rest.slice(0, colon);
-    if (!/^[0-9]+$/.test(e)) return { ok: false, reason: `the epoch '${e}' (before ':') must be a non-negative integer` };
+    if (!/^[0-9]+$/.test(e)) return { ok: false, reason: `the epoch ${quote(e)} (before ':') must be a non-negative integer` };
     epoch = Number(e);
-    if (!Number.isSafeInteger(epoch) || epoch > 2147483647) return { ok: false, reason: `the epoch '${e}' is too large` };
+    if (!Number.isSafeInteger(epoch) || epoch > 2147483647) return { ok: false, reason: `the epoch ${quote(e)} is too large` };
     rest = rest.slice(colon + 1);
     if (rest.includes(':')) return { ok: false, reason: "only one ':' is allowed (it separates the epoch)" };
   }
@@ -34,14 +35,14 @@ export function parseDebianVersion(version: string): ParsedVersion {
   const revision = hyphen >= 0 ? rest.slice(hyphen + 1) : '';
   if (hyphen >= 0 && revision === '') return { ok: false, reason: "the Debian revision after the last '-' cannot be empty" };
   if (upstream === '') return { ok: false, reason: 'the upstream version cannot be empty' };
-  if (!/^[0-9]/.test(upstream)) return { ok: false, reason: `the upstream version '${upstream}' must start with a digit` };
+  if (!/^[0-9]/.test(upstream)) return { ok: false, reason: `the upstream version ${quote(upstream)} must start with a digit` };
   const allowed = hyphen >= 0 ? UPSTREAM_WITH_REVISION : UPSTREAM_NATIVE;
   if (!allowed.test(upstream)) {
     const bad = [...upstream].find((c) => !/[A-Za-z0-9.+~-]/.test(c));
-    return { ok: false, reason: `the upstream version '${upstream}' may only contain letters, digits and . + ~ -${bad ? ` (found '${bad}')` : ''}` };
+    return { ok: false, reason: `the upstream version ${quote(upstream)} may only contain letters, digits and . + ~ -${bad ? ` (found ${quote(bad)})` : ''}` };
   }
   if (hyphen >= 0 && !REVISION.test(revision)) {
-    return { ok: false, reason: `the Debian revision '${revision}' may only contain letters, digits and . + ~` };
+    return { ok: false, reason: `the Debian revision ${quote(revision)} may only contain letters, digits and . + ~` };
   }
   return { ok: true, epoch, upstream, revision };
 }

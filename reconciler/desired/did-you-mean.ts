@@ -1,5 +1,6 @@
 // "did you mean …?" suggestions for misspelt keys and values.
 import { distance } from 'fastest-levenshtein';
+import { quote } from '../../schema/quote.ts';
 
 /** Levenshtein, counting one swap of adjacent letters (dbe -> deb) as a single edit. */
 function editDistance(a: string, b: string): number {
@@ -25,5 +26,5 @@ export function closest(word: string, candidates: readonly string[]): string | u
 /** "; did you mean 'x'?" or "". */
 export function didYouMean(word: string, candidates: readonly string[]): string {
   const c = closest(word, candidates);
-  return c === undefined ? '' : `; did you mean '${c}'?`;
+  return c === undefined ? '' : `; did you mean ${quote(c)}?`;
 }

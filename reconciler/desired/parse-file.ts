@@ -7,6 +7,7 @@ import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/me
 import { validators } from '../../schema/validate.ts';
 import { schemaDiagnostics } from './schema-errors.ts';
 import { decodeUtf8, flowDepthExceeded } from './source-text.ts';
+import { quote } from '../../schema/quote.ts';
 import { fieldName, indexPositions, lookup, type PositionIndex } from './yaml-positions.ts';
 
 export type FileKind = 'config' | 'package' | 'distribution';
@@ -74,6 +75,11 @@ export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): Pars
   const decoded = decodeUtf8(bytes);
   if (!decoded.ok) return fail([err(path, `invalid UTF-8 at byte ${decoded.offset}: metadata files must be UTF-8 text`, decoded.line, decoded.col)]);
 
+  // YAML reads a lone CR as a line break, but most tools do not: such a file parsed as one long
+  // line (a comment, or a nested mapping). Said plainly instead.
+  const cr = loneCarriageReturn(decoded.text);
+  if (cr) return fail([err(path, 'line endings are CR only (classic Mac OS); save the file with LF (or CRLF) line endings', cr.line, cr.col)]);
+
   const deep = flowDepthExceeded(decoded.text, METADATA_LIMITS.maxFlowDepth);
   if (deep) return fail([err(path, `brackets nested more than ${METADATA_LIMITS.maxFlowDepth} deep (not parsed)`, deep.line, deep.col)]);
 
@@ -85,6 +91,8 @@ export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): Pars
   ];
   if (doc.errors.length) return fail(yamlProblems);
   const positions = indexPositions(doc, lineCounter);
+  const tagged = unsupportedTag(doc, lineCounter);
+  if (tagged) return fail([err(path, `YAML tag ${quote(tagged.tag)} is not supported: metadata values are plain text, numbers, true/false, lists and maps`, tagged.line, tagged.col)], positions);
 
   let data: unknown;
   try {
@@ -111,6 +119,30 @@ export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): Pars
 function yamlMessage(m: string): string {
   const first = m.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
   return `YAML: ${first}`;
+}
+
+/** Where the first CR not followed by LF is, if any. */
+function loneCarriageReturn(text: string): { line: number; col: number } | undefined {
+  const i = text.search(/\r(?!\n)/);
+  if (i < 0) return undefined;
+  const before = text.slice(0, i);
+  const line = (before.match(/\n/g)?.length ?? 0) + 1;
+  return { line, col: i - before.lastIndexOf('\n') };
+}
+
+/** JSON's types: what the schema can check. Any other tag (!!binary, !!set, !!timestamp, !custom) is refused. */
+const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
+function unsupportedTag(doc: Document, lc: LineCounter): { tag: string; line: number; col: number } | undefined {
+  let found: { tag: string; line: number; col: number } | undefined;
+  visit(doc, (_, node) => {
+    const tag = (node as { tag?: string } | null)?.tag;
+    if (!tag || PLAIN_TAGS.has(tag)) return undefined;
+    const range = (node as { range?: [number, number, number] }).range;
+    found = { tag: tag.replace(/^tag:yaml\.org,2002:/, '!!'), ...(range ? lc.linePos(range[0]) : { line: 1, col: 1 }) };
+    return visit.BREAK;
+  });
+  return found;
 }
 
 function firstAlias(doc: Document, lc: LineCounter): { line: number; col: number } | undefined {

@@ -69,6 +69,7 @@ export interface DesiredEvaluation {
 }
 
 const READ_CONCURRENCY = 16;
+const FULL_OID = /^[0-9a-f]{40}$/;
 
 const problem = (file: string, message: string, line = 1, col = 1, path?: string): Diagnostic => ({ file, line, col, message, severity: 'error', ...(path ? { path } : {}) });
 
@@ -179,7 +180,9 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   }
   const read = await pMap(toRead, (f) => readEntry(dir, cache, f.path, f.oid, f.mode), { concurrency: READ_CONCURRENCY });
   for (const e of read) files.set(e.path, e);
-  const resolveAgain = opts.refreshSources ? [...files.values()].filter((e) => e.kind === 'package' && !read.includes(e)) : [];
+  // A full commit id names the same commit for ever: only branches and tags can move.
+  const movable = (e: FileEntry) => e.parsed?.kind !== 'package' || !e.source || !FULL_OID.test(e.parsed.doc?.source.ref ?? '');
+  const resolveAgain = opts.refreshSources ? [...files.values()].filter((e) => e.kind === 'package' && !read.includes(e) && movable(e)) : [];
   // Copies, so the previous snapshot's entries are never mutated.
   for (const e of resolveAgain) files.set(e.path, { ...e, source: undefined, diagnostics: e.diagnostics.filter((d) => !d.path?.startsWith('/source')) });
   const resolve = opts.resolveSource ?? defaultSourceResolver();

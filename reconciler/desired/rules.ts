@@ -9,6 +9,7 @@ import type { DesiredConfig } from '../model.ts';
 import { debianVersionProblem } from './debian-version.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { lookup, type PositionIndex } from './yaml-positions.ts';
+import { quote } from '../../schema/quote.ts';
 
 export interface Located<T> {
   path: string;
@@ -50,7 +51,7 @@ function duplicates<T extends { name: string }>(files: Located<T>[], what: strin
     if (fs.length < 2) continue;
     for (const f of fs) {
       const others = fs.filter((o) => o !== f).map((o) => where(o, '/name'));
-      out.push(at(f, '/name', `${what} '${name}' is declared more than once (also in ${others.join(', ')})`));
+      out.push(at(f, '/name', `${what} ${quote(name)} is declared more than once (also in ${others.join(', ')})`));
     }
   }
   return out;
@@ -67,7 +68,7 @@ export const uniqueCodenames: Rule = ({ distributions }) => {
     const codename = d.doc.codename ?? d.doc.suite;
     const first = seen.get(codename);
     if (first && first.doc.name !== d.doc.name) {
-      out.push(at(d, d.doc.codename ? '/codename' : '/suite', `codename '${codename}' is already used by distribution '${first.doc.name}' (${where(first, '/name')}); each distribution needs its own`));
+      out.push(at(d, d.doc.codename ? '/codename' : '/suite', `codename ${quote(codename)} is already used by distribution ${quote(first.doc.name)} (${where(first, '/name')}); each distribution needs its own`));
     } else if (!first) seen.set(codename, d);
   }
   return out;
@@ -77,12 +78,12 @@ export const uniqueCodenames: Rule = ({ distributions }) => {
 export const fileNameMatchesName: Rule = ({ packages, distributions }) =>
   ([...packages, ...distributions] as Located<{ name: string }>[])
     .filter((f) => posix.basename(f.path, '.yaml') !== f.doc.name)
-    .map((f) => at(f, '/name', `name '${f.doc.name}' does not match the file name: ${f.path} must declare name: ${posix.basename(f.path, '.yaml')} (or rename the file to ${posix.dirname(f.path)}/${f.doc.name}.yaml)`));
+    .map((f) => at(f, '/name', `name ${quote(f.doc.name)} does not match the file name: ${f.path} must declare name: ${posix.basename(f.path, '.yaml')} (or rename the file to ${posix.dirname(f.path)}/${f.doc.name}.yaml)`));
 
 export const debianVersions: Rule = ({ packages }) =>
   packages.flatMap((p) => {
     const problem = debianVersionProblem(p.doc.version);
-    return problem ? [at(p, '/version', `version '${p.doc.version}' is not a valid Debian version: ${problem}`)] : [];
+    return problem ? [at(p, '/version', `version ${quote(p.doc.version)} is not a valid Debian version: ${problem}`)] : [];
   });
 
 const declaredElsewhere = (unparsed: ReadonlySet<string> | undefined, name: string) => unparsed?.has(`${METADATA_LAYOUT.distributionsDir}/${name}.yaml`) ?? false;
@@ -91,7 +92,7 @@ export const releaseTargetsExist: Rule = ({ packages, distributions, unparsed })
   const names = distributions.map((d) => d.doc.name);
   return packages.flatMap((p) =>
     (p.doc.release ?? []).flatMap((r, i) =>
-      names.includes(r) || declaredElsewhere(unparsed, r) ? [] : [at(p, `/release/${i}`, `release: no distribution named '${r}'${didYouMean(r, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${r}.yaml)`)],
+      names.includes(r) || declaredElsewhere(unparsed, r) ? [] : [at(p, `/release/${i}`, `release: no distribution named ${quote(r)}${didYouMean(r, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${r}.yaml)`)],
     ),
   );
 };
@@ -104,7 +105,7 @@ export const architecturesWithinDistributions: Rule = ({ packages, distributions
       if (!dist) return [];
       const missing = p.doc.architectures.filter((a) => !(dist.doc.architectures as readonly string[]).includes(a));
       return missing.length
-        ? [at(p, `/release/${ri}`, `architectures ${missing.join(', ')} of package '${p.doc.name}' are not in distribution '${r}' (which has ${dist.doc.architectures.join(', ')}; ${where(dist, '/architectures')})`)]
+        ? [at(p, `/release/${ri}`, `architectures ${missing.join(', ')} of package ${quote(p.doc.name)} are not in distribution ${quote(r)} (which has ${dist.doc.architectures.join(', ')}; ${where(dist, '/architectures')})`)]
         : [];
     }),
   );
@@ -115,13 +116,13 @@ export const poolsExist: Rule = ({ config, resolvedConfig, packages, configBroke
   const pools = Object.keys(resolvedConfig.pools);
   const out: Diagnostic[] = [];
   if (config?.doc.defaults?.pool !== undefined && !pools.includes(config.doc.defaults.pool)) {
-    out.push(at(config, '/defaults/pool', `defaults.pool: no pool named '${config.doc.defaults.pool}'${didYouMean(config.doc.defaults.pool, pools)}; pools are: ${pools.join(', ')}`));
+    out.push(at(config, '/defaults/pool', `defaults.pool: no pool named ${quote(config.doc.defaults.pool)}${didYouMean(config.doc.defaults.pool, pools)}; pools are: ${pools.join(', ')}`));
   }
   for (const p of packages) {
     const pool = p.doc.pool ?? resolvedConfig.defaults.pool;
     if (pools.includes(pool)) continue;
-    if (p.doc.pool !== undefined) out.push(at(p, '/pool', `pool: no pool named '${pool}'${didYouMean(pool, pools)}; kiln.yaml declares: ${pools.join(', ')}`));
-    else out.push(at(p, '', `package uses the default pool '${pool}', which kiln.yaml does not declare (pools: ${pools.join(', ')}); set pool: or defaults.pool`));
+    if (p.doc.pool !== undefined) out.push(at(p, '/pool', `pool: no pool named ${quote(pool)}${didYouMean(pool, pools)}; kiln.yaml declares: ${pools.join(', ')}`));
+    else out.push(at(p, '', `package uses the default pool ${quote(pool)}, which kiln.yaml does not declare (pools: ${pools.join(', ')}); set pool: or defaults.pool`));
   }
   return out;
 };
@@ -133,7 +134,7 @@ export const architecturesWithinPool: Rule = ({ resolvedConfig, packages, config
     if (!pool) return [];
     const missing = p.doc.architectures.filter((a) => !pool.architectures.includes(a));
     return missing.length
-      ? [at(p, '/architectures', `architectures ${missing.join(', ')} cannot be built: pool '${p.doc.pool ?? resolvedConfig.defaults.pool}' has only ${pool.architectures.join(', ')}`)]
+      ? [at(p, '/architectures', `architectures ${missing.join(', ')} cannot be built: pool ${quote(p.doc.pool ?? resolvedConfig.defaults.pool)} has only ${pool.architectures.join(', ')}`)]
       : [];
   });
 
@@ -143,11 +144,11 @@ export const promotionSources: Rule = ({ distributions, unparsed }) => {
   for (const d of distributions) {
     const from = d.doc.promoteFrom;
     if (from === undefined) {
-      if (d.doc.gate !== undefined && d.doc.gate !== 'none') out.push({ ...at(d, '/gate', `gate '${d.doc.gate}' has no effect without promoteFrom`), severity: 'warning' });
+      if (d.doc.gate !== undefined && d.doc.gate !== 'none') out.push({ ...at(d, '/gate', `gate ${quote(d.doc.gate)} has no effect without promoteFrom`), severity: 'warning' });
       continue;
     }
-    if (from === d.doc.name) out.push(at(d, '/promoteFrom', `promoteFrom: distribution '${from}' cannot promote from itself`));
-    else if (!byName.has(from) && !declaredElsewhere(unparsed, from)) out.push(at(d, '/promoteFrom', `promoteFrom: no distribution named '${from}'${didYouMean(from, [...byName.keys()])}`));
+    if (from === d.doc.name) out.push(at(d, '/promoteFrom', `promoteFrom: distribution ${quote(from)} cannot promote from itself`));
+    else if (!byName.has(from) && !declaredElsewhere(unparsed, from)) out.push(at(d, '/promoteFrom', `promoteFrom: no distribution named ${quote(from)}${didYouMean(from, [...byName.keys()])}`));
   }
   return out;
 };
@@ -179,7 +180,7 @@ export const promotedPackagesReachSource: Rule = ({ packages, distributions }) =
     (p.doc.release ?? []).flatMap((r, i) => {
       const src = from.get(r);
       return src !== undefined && src !== r && from.has(src) && !(p.doc.release ?? []).includes(src)
-        ? [at(p, `/release/${i}`, `release: '${r}' takes versions promoted from '${src}', but this package is not released to '${src}'; add it to release`)]
+        ? [at(p, `/release/${i}`, `release: ${quote(r)} takes versions promoted from ${quote(src)}, but this package is not released to ${quote(src)}; add it to release`)]
         : [];
     }),
   );
@@ -189,11 +190,11 @@ export const promotedPackagesReachSource: Rule = ({ packages, distributions }) =
 function suggestKey(missing: string, keyFiles: ReadonlySet<string>): string {
   const stem = (p: string) => posix.basename(p).replace(/(\.pub)?\.asc$/, '');
   const same = [...keyFiles].find((k) => stem(k) === stem(missing));
-  if (same) return `; did you mean '${same}'?`;
+  if (same) return `; did you mean ${quote(same)}?`;
   const byStem = new Map([...keyFiles].map((k) => [stem(k), k]));
   const hint = didYouMean(stem(missing), [...byStem.keys()]);
   const near = /'(.*)'/.exec(hint)?.[1];
-  return near !== undefined ? `; did you mean '${byStem.get(near)}'?` : '';
+  return near !== undefined ? `; did you mean ${quote(byStem.get(near))}?` : '';
 }
 
 export const trustKeysExist: Rule = ({ config, keyFiles }) => {

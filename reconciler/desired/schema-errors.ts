@@ -5,6 +5,7 @@ import type { ErrorObject } from '../../schema/validate.ts';
 import { FINGERPRINT_PATTERN, ONE_LINE_PATTERN, NAME_PATTERN, POOL_PATTERN } from '../../schema/metadata.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { escapePointer, fieldName, lookup, type PositionIndex } from './yaml-positions.ts';
+import { quote } from '../../schema/quote.ts';
 
 /** Patterns of the schema, explained. */
 const PATTERN_HINTS: Record<string, string> = {
@@ -35,6 +36,9 @@ function owner(root: object, e: ErrorObject): Record<string, unknown> | undefine
 function typeOf(v: unknown): string {
   if (v === null) return 'nothing (null)';
   if (Array.isArray(v)) return 'a list';
+  if (v instanceof Uint8Array) return 'binary data';
+  if (v instanceof Date) return 'a date';
+  if (v instanceof Set) return 'a set';
   if (typeof v === 'object') return 'a map';
   if (typeof v === 'number') return Number.isInteger(v) ? 'a number' : 'a decimal number';
   if (typeof v === 'boolean') return 'a boolean';
@@ -59,7 +63,7 @@ function describe(e: ErrorObject, root: object, data: unknown, positions: Positi
   const value = valueAt(data, at);
   switch (e.keyword) {
     case 'required':
-      return { pointer: at, which: 'value', message: `${prefix}missing required key '${(e.params as { missingProperty: string }).missingProperty}'` };
+      return { pointer: at, which: 'value', message: `${prefix}missing required key ${quote((e.params as { missingProperty: string }).missingProperty)}` };
     case 'additionalProperties': {
       const key = (e.params as { additionalProperty: string }).additionalProperty;
       const known = Object.keys((owner(root, e)?.properties as object | undefined) ?? {});
@@ -67,11 +71,11 @@ function describe(e: ErrorObject, root: object, data: unknown, positions: Positi
       return {
         pointer: `${at}/${escapePointer(key)}`,
         which: 'key',
-        message: `unknown key '${key}'${where}${didYouMean(key, known)}${known.length ? ` (known keys: ${known.join(', ')})` : ''}`,
+        message: `unknown key ${quote(key)}${where}${didYouMean(key, known)}${known.length ? ` (known keys: ${known.join(', ')})` : ''}`,
       };
     }
     case 'propertyNames':
-      return { pointer: at, which: 'value', message: `${prefix}invalid key '${(e.params as { propertyName: string }).propertyName}'` };
+      return { pointer: at, which: 'value', message: `${prefix}invalid key ${quote((e.params as { propertyName: string }).propertyName)}` };
     case 'type': {
       const want = String((e.params as { type: string }).type).split(',').map((t) => TYPE_NAMES[t] ?? t).join(' or ');
       const raw = positions[at]?.raw ?? String(value);
@@ -83,18 +87,18 @@ function describe(e: ErrorObject, root: object, data: unknown, positions: Positi
       const allowed = ((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map(String);
       const got = String(value);
       const what = /architectures/.test(at) ? 'unknown architecture' : 'unknown value';
-      return { pointer: at, which: 'value', message: `${prefix}${what} '${got}'${didYouMean(got, allowed)}; expected one of: ${allowed.join(', ')}` };
+      return { pointer: at, which: 'value', message: `${prefix}${what} ${quote(got)}${didYouMean(got, allowed)}; expected one of: ${allowed.join(', ')}` };
     }
     case 'pattern': {
       const pattern = (e.params as { pattern: string }).pattern;
       const hint = PATTERN_HINTS[pattern] ?? `expected to match ${pattern}`;
       const isKey = /propertyNames/.test(e.schemaPath);
-      return { pointer: at, which: isKey ? 'key' : 'value', message: `${prefix}'${isKey ? (e.propertyName ?? '') : String(value)}' is not allowed: ${hint}` };
+      return { pointer: at, which: isKey ? 'key' : 'value', message: `${prefix}${quote(isKey ? (e.propertyName ?? '') : value)} is not allowed: ${hint}` };
     }
     case 'uniqueItems': {
       const { i, j } = e.params as { i: number; j: number };
       const list = Array.isArray(value) ? value : [];
-      return { pointer: `${at}/${i}`, which: 'value', message: `${prefix}'${String(list[i])}' is listed twice (items ${j} and ${i})` };
+      return { pointer: `${at}/${i}`, which: 'value', message: `${prefix}${quote(String(list[i]))} is listed twice (items ${j} and ${i})` };
     }
     default:
       return { pointer: at, which: 'value', message: `${prefix}${e.message ?? e.keyword}` };

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import git from 'isomorphic-git';
 import { NotFoundError } from '../../schema/errors.ts';
+import { printable, quote } from '../../schema/quote.ts';
 import './native-inflate.ts';
 
 /** isomorphic-git's cache: an opaque object shared by every call on one repo. */
@@ -33,6 +34,29 @@ export interface PrefixOptions {
 
 export const MODE = { file: '100644', executable: '100755', symlink: '120000', submodule: '160000', tree: '040000' } as const;
 
+/** Why a tree entry of this mode is not a regular file (undefined: it is one). */
+export function notAFile(mode: string): string | undefined {
+  if (mode === MODE.file || mode === MODE.executable) return undefined;
+  if (mode === MODE.symlink) return `a symbolic link (mode ${mode}), not a file`;
+  if (mode === MODE.submodule) return `a git submodule (mode ${mode}), not a file`;
+  if (mode === MODE.tree) return 'a directory, not a file';
+  return `an entry of mode ${mode}, not a file`;
+}
+
+/**
+ * The listed entry at `path` among `files` (from listFiles), as a file or the reason it is not
+ * one: a directory shows up only as files below it, so that is looked for too.
+ */
+export function fileAt(files: TreeFile[], path: string): { oid: string } | { problem: string } | undefined {
+  const hit = files.find((f) => f.path === path);
+  if (hit) {
+    const why = notAFile(hit.mode);
+    return why ? { problem: `${path} is ${why}` } : { oid: hit.oid };
+  }
+  if (files.some((f) => f.path.startsWith(path + '/'))) return { problem: `${path} is ${notAFile(MODE.tree)}` };
+  return undefined;
+}
+
 /**
  * isomorphic-git's location arguments for `dir`: a work tree (dir/.git exists)
  * or a bare repository (dir is the git dir). Memoised: a repo's layout does not change.
@@ -53,7 +77,7 @@ const SHORT_OID = /^[0-9a-f]{4,39}$/;
 /** Branch, tag, HEAD, full or abbreviated oid -> the commit id it names (tags are peeled). */
 export async function resolveCommit(dir: string, rev: string, cache: GitCache = {}): Promise<string> {
   if (!fs.existsSync(`${dir}/.git`) && !fs.existsSync(`${dir}/HEAD`)) {
-    throw new NotFoundError(`no git repository at ${dir}`, { dir, rev, missing: 'repo' });
+    throw new NotFoundError(`no git repository at ${printable(dir)}`, { dir, rev, missing: 'repo' });
   }
   const oid = await resolveOid(dir, rev);
   return peelToCommit(dir, oid, rev, cache);
@@ -72,10 +96,10 @@ async function resolveOid(dir: string, rev: string): Promise<string> {
     try {
       return await git.expandOid({ fs, ...repoArgs(dir), oid: rev });
     } catch (e) {
-      throw new NotFoundError(`no commit '${rev}' in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
+      throw new NotFoundError(`no commit ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
   }
-  throw new NotFoundError(`no branch, tag or commit named '${rev}' in ${dir}`, { dir, rev, missing: 'ref' });
+  throw new NotFoundError(`no branch, tag or commit named ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' });
 }
 
 async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCache): Promise<string> {
@@ -84,16 +108,16 @@ async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCac
     try {
       obj = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'parsed' });
     } catch (e) {
-      throw new NotFoundError(`no commit '${rev}' in ${dir}`, { dir, rev, missing: 'ref' }, { cause: e });
+      throw new NotFoundError(`no commit ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
     if (obj.type === 'commit') return oid;
     if (obj.type === 'tag') {
       oid = (obj.object as { object: string }).object;
       continue;
     }
-    throw new NotFoundError(`'${rev}' names a ${obj.type}, not a commit`, { dir, rev });
+    throw new NotFoundError(`${quote(rev)} names a ${obj.type}, not a commit`, { dir, rev });
   }
-  throw new NotFoundError(`'${rev}': tag chain too deep`, { dir, rev });
+  throw new NotFoundError(`${quote(rev)}: tag chain too deep`, { dir, rev });
 }
 
 /** Does `path` (or a directory that may contain matches) fall under the prefixes? */
@@ -271,7 +295,10 @@ export async function blobSize(dir: string, oid: string, cache: GitCache): Promi
 export async function readBlobWithin(dir: string, oid: string, cache: GitCache, maxBytes: number): Promise<{ size: number; bytes?: Uint8Array }> {
   const res = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'deflated' });
   const obj = res.object as Uint8Array;
-  if (res.format === 'content') return obj.length <= maxBytes ? { size: obj.length, bytes: obj } : { size: obj.length };
+  if (res.format === 'content') {
+    if (res.type !== 'blob') throw new NotFoundError(`object ${oid} is a ${res.type}, not a file`, { oid });
+    return obj.length <= maxBytes ? { size: obj.length, bytes: obj } : { size: obj.length };
+  }
   if (res.format === 'wrapped') {
     const size = headerSize(obj, oid);
     return size <= maxBytes ? { size, bytes: obj.subarray(obj.indexOf(0) + 1) } : { size };
@@ -291,6 +318,7 @@ function headerSize(wrapped: Uint8Array, oid: string): number {
   const header = Buffer.from(wrapped.subarray(0, nul < 0 ? Math.min(wrapped.length, 32) : nul)).toString('latin1');
   const m = /^(blob|tree|commit|tag) (\d+)$/.exec(header);
   if (!m) throw new NotFoundError(`object ${oid}: unreadable header`, { oid });
+  if (m[1] !== 'blob') throw new NotFoundError(`object ${oid} is a ${m[1]}, not a file`, { oid });
   return Number(m[2]);
 }
 

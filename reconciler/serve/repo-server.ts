@@ -1,11 +1,13 @@
 // A small static HTTP server for published repositories: GET and HEAD, correct
-// Content-Length, Last-Modified / If-Modified-Since, nothing outside the root
-// (symlinks included). apt is its main client.
+// Content-Length, Last-Modified / If-Modified-Since. Regular files only, nothing
+// outside the root and nothing hidden, judged on the path after symlinks are
+// resolved. apt is its main client.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { open, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { Logger } from 'pino';
-import { cacheControl, contentType, notModified, resolveRequestPath } from './request-path.ts';
+import { cacheControl, contentType, notModified, resolvedPathAllowed, resolveRequestPath } from './request-path.ts';
 
 export interface RepoServerOptions {
   root: string;
@@ -38,18 +40,12 @@ async function serveFile(root: string, req: IncomingMessage, res: ServerResponse
     fail(res, verdict.status, verdict.status === 404 ? 'not found' : verdict.reason);
     return verdict.status;
   }
-  let real: string;
-  try {
-    real = await realpath(`${root}/${verdict.rel}`);
-  } catch {
-    fail(res, 404, 'not found');
-    return 404;
-  }
-  if (!real.startsWith(root + sep)) {
-    fail(res, 404, 'not found'); // a symlink out of the root
-    return 404;
-  }
-  const fh = await open(real, 'r').catch(() => undefined);
+  // Resolved first, then judged: a link may lead out of the root, to a hidden file, or to
+  // something that is not a regular file (a FIFO would block the open, and with it the server).
+  const real = await realpath(`${root}/${verdict.rel}`).catch(() => undefined);
+  const regular = real !== undefined && resolvedPathAllowed(root, real, sep) && (await stat(real).catch(() => undefined))?.isFile();
+  // O_NONBLOCK: should a FIFO be swapped in after the check, the open still returns at once.
+  const fh = regular ? await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined) : undefined;
   if (!fh) {
     fail(res, 404, 'not found');
     return 404;

@@ -18,11 +18,25 @@ export function resolveRequestPath(urlPath: string): PathVerdict {
     }
     if (seg.includes('/') || seg.includes('\\') || seg.includes('\0')) return { ok: false, status: 400, reason: 'bad character in path' };
     if (seg === '..' || seg === '.') return { ok: false, status: 400, reason: 'dot segments are not served' };
-    if (seg.startsWith('.')) return { ok: false, status: 404, reason: 'hidden files are not served' };
+    if (isHidden(seg)) return { ok: false, status: 404, reason: 'hidden files are not served' };
     segments.push(seg);
   }
   if (segments.length === 0) return { ok: false, status: 404, reason: 'no file named' };
   return { ok: true, rel: segments.join('/') };
+}
+
+/** Dot-files and dot-directories (.kiln/ state, temp files) are never served. */
+export function isHidden(segment: string): boolean {
+  return segment.startsWith('.');
+}
+
+/**
+ * The rules again, on the path a request RESOLVED to (after symlinks): `real` must be
+ * strictly under `root` and hide nothing, or a link could serve what the URL may not name.
+ */
+export function resolvedPathAllowed(root: string, real: string, sep = '/'): boolean {
+  if (!real.startsWith(root + sep)) return false;
+  return !real.slice(root.length + 1).split(sep).some(isHidden);
 }
 
 /** True when the client's copy (If-Modified-Since) is as new as the file; HTTP dates have whole seconds. */

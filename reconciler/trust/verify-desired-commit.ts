@@ -25,20 +25,25 @@ export interface VerifyDesiredOptions {
 
 const DEFAULT_MAX_CHAIN = 10_000;
 
+/**
+ * The verdict on `opts.commit`. Only naming a revision that does not exist throws:
+ * whatever goes wrong while judging an existing commit (a chain too long to walk,
+ * an object missing from the history, an entry that cannot be read) is a refusal
+ * with its reason, so the pass records it instead of failing again every time.
+ */
 export async function verifyDesiredCommit(opts: VerifyDesiredOptions): Promise<TrustVerdict> {
+  const target = await resolveCommit(opts.dir, opts.commit, opts.cache);
   try {
-    return await verify(opts);
+    return await verify(opts, target);
   } catch (e) {
-    // A chain too long to walk is a refusal to report, not a crash of the pass.
-    if (e instanceof UntrustedCommitError) return { trusted: false, commit: String(e.data.commit ?? opts.commit), reason: e.message };
-    throw e;
+    if (e instanceof UntrustedCommitError) return { trusted: false, commit: target, reason: e.message };
+    return { trusted: false, commit: target, reason: `cannot judge ${target.slice(0, 12)}: ${(e as Error).message}` };
   }
 }
 
-async function verify(opts: VerifyDesiredOptions): Promise<TrustVerdict> {
+async function verify(opts: VerifyDesiredOptions, target: string): Promise<TrustVerdict> {
   const { dir, cache } = opts;
   const max = opts.maxChain ?? DEFAULT_MAX_CHAIN;
-  const target = await resolveCommit(dir, opts.commit, cache);
   const reader = new TrustReader(dir, cache);
 
   const accepted = opts.lastTrusted ? undefined : await readTrustRoot(dir);

@@ -74,4 +74,41 @@ export const generatedCases: GeneratedCase[] = [
     },
     expect: [{ file: 'distributions/testing.yaml', line: 5, col: 17, message: 'invalid UTF-8 at byte' }],
   },
+  {
+    // Classic Mac line endings: YAML saw one line (here, all of it a comment) and said "file is empty".
+    name: 'cr-only-line-endings',
+    files: { 'distributions/testing.yaml': '# the testing suite\rname: testing\rformat: apt\rsuite: testing\rarchitectures: [amd64, arm64]\r' },
+    expect: [{ file: 'distributions/testing.yaml', line: 1, col: 20, message: 'line endings are CR only' }],
+  },
+  {
+    // A Buffer from !!binary was reported as "found a map".
+    name: 'binary-tag',
+    files: { 'distributions/testing.yaml': 'name: testing\nformat: apt\nsuite: !!binary dGVzdGluZw==\narchitectures: [amd64, arm64]\n' },
+    expect: [{ file: 'distributions/testing.yaml', line: 3, message: "YAML tag '!!binary' is not supported" }],
+  },
+  {
+    // Zero-width and bidi characters in names and refs are escaped in every message, never printed raw.
+    name: 'invisible-characters',
+    files: {
+      'distributions/testing.yaml': 'name: testing\nformat: apt\nsuite: "test\u200Bing"\narchitectures: [amd64, arm64]\n',
+      'packages/hello.yaml': 'name: hello\nversion: 1.0-1\nsource:\n  git: "@SOURCE@"\n  ref: "ma\u202Ein"\nformat: deb\narchitectures: [amd64]\nrelease: [testing, stable]\n',
+    },
+    expect: [
+      { file: 'distributions/testing.yaml', line: 3, message: "suite: 'test\\u{200B}ing' is not allowed" },
+      { file: 'packages/hello.yaml', line: 5, message: "source.ref: no branch, tag or commit named 'ma\\u{202E}in'" },
+    ],
+  },
+  {
+    // A gitlink where kiln.yaml should be: refused with its path, like any wrong entry type.
+    name: 'config-gitlink',
+    delete: ['kiln.yaml'],
+    afterAdd: (dir) => git(dir, 'update-index', '--add', '--cacheinfo', `160000,${'a'.repeat(40)},kiln.yaml`).then(() => undefined),
+    expect: [{ file: 'kiln.yaml', line: 1, message: 'git submodules are not allowed' }],
+  },
+  {
+    name: 'packages-is-a-file',
+    delete: ['packages/hello.yaml'],
+    files: { packages: 'name: hello\n' },
+    expect: [{ file: 'packages', line: 1, message: 'packages must be a directory, not a file' }],
+  },
 ];

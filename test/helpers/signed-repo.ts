@@ -49,6 +49,8 @@ export interface SignedCommitOptions {
   parents?: string[];
   /** Commit time (default now). */
   date?: Date;
+  /** Tree entries to force in after the work tree is staged: path -> [mode, oid] (e.g. a gitlink, mode 160000). */
+  entries?: Record<string, [mode: string, oid: string]>;
 }
 
 /** Write `files`, delete `remove`, and commit the whole work tree on the current branch. */
@@ -56,6 +58,10 @@ export async function commitSigned(dir: string, files: Files, opts: SignedCommit
   await writeFiles(dir, files);
   if (opts.remove?.length) await git(dir, 'rm', '-q', '-r', '--', ...opts.remove);
   await git(dir, 'add', '-A');
+  for (const [path, [mode, oid]] of Object.entries(opts.entries ?? {})) {
+    await git(dir, 'rm', '-q', '-r', '--cached', '--ignore-unmatch', '--', path);
+    await git(dir, 'update-index', '--add', '--cacheinfo', `${mode},${oid},${path}`);
+  }
   const tree = await git(dir, 'write-tree');
   const parents = opts.parents ?? (await headCommit(dir));
   const when = `${Math.floor((opts.date ?? new Date()).getTime() / 1000)} +0000`;

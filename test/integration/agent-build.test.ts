@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -15,7 +16,7 @@ import { makeJob, publishJob, quietLog, startHarness, streamMessages, takeResult
 import { debSource, exampleSource, makeDebRepo } from '../fixtures/deb-source.ts';
 import { BUILD_IMAGE, containersWithLabel, docker, dockerUnavailable } from '../helpers/docker.ts';
 import { startGitServer } from '../helpers/git-server.ts';
-import { git } from '../helpers/git.ts';
+import { commitFiles, git } from '../helpers/git.ts';
 
 const run = promisify(execFile);
 const skip = await dockerUnavailable();
@@ -153,6 +154,49 @@ describe('agent build (real Docker)', { skip }, () => {
     assert.equal(r.failureClass, 'limit');
     assert.equal(r.timedOut, true);
     assert.ok(Date.now() - t0 < 60_000, 'killed well before the sleep ends');
+  });
+
+  test('agent build - a debian/control that is a link to /dev/zero is a build failure saying so, read from nowhere', async () => {
+    const repo = await makeDebRepo(debSource(), h.workDir);
+    await rm(join(repo.dir, 'debian/control'));
+    await symlink('/dev/zero', join(repo.dir, 'debian/control'));
+    const commit = await commitFiles(repo.dir, {}, 'control is a link');
+    const t0 = Date.now();
+    await publishJob(h.nc, makeJob({ url: repo.dir, commit }));
+    const [r] = await takeResults(h.nc, 1);
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failureClass, 'build', r.reason);
+    assert.match(r.reason ?? '', /^debian\/control is a symbolic link/);
+    assert.ok(Date.now() - t0 < 30_000);
+  });
+
+  test('agent build - a subdir that is a link to a host directory is a build failure, not infra', async () => {
+    const repo = await makeDebRepo(debSource(), h.workDir);
+    await symlink('/etc', join(repo.dir, 'pkg'));
+    const commit = await commitFiles(repo.dir, {}, 'subdir is a link');
+    await publishJob(h.nc, makeJob({ url: repo.dir, commit, subdir: 'pkg' }));
+    const [r] = await takeResults(h.nc, 1);
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failureClass, 'build', r.reason);
+    assert.match(r.reason ?? '', /source subdir 'pkg' at [0-9a-f]{40}: pkg is a symbolic link/);
+  });
+
+  test('agent build - a link in the source to a host directory leaves that directory\'s owners alone', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'kiln-host-'));
+    try {
+      await writeFile(join(outside, 'host-file'), 'the host\'s\n');
+      const repo = await makeDebRepo(debSource(), h.workDir);
+      await symlink(outside, join(repo.dir, 'hostdir'));
+      const commit = await commitFiles(repo.dir, {}, 'a link to a host directory');
+      await publishJob(h.nc, makeJob({ url: repo.dir, commit }));
+      const [r] = await takeResults(h.nc, 1);
+      assert.equal(r.outcome, 'succeeded', r.reason);
+      const owner = process.getuid?.() ?? 0;
+      assert.equal((await stat(outside)).uid, owner);
+      assert.equal((await stat(join(outside, 'host-file'))).uid, owner, 'not handed to the build user');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   test('agent build - a pinned commit missing from the repo fails with class infra', async () => {

@@ -143,7 +143,7 @@ test('desired corpus - the alias bomb is stopped by the alias limit', async () =
 
 const run = promisify(execFile);
 
-for (const name of ['unknown-key', 'duplicate-package-names', 'promote-cycle']) {
+for (const name of ['unknown-key', 'duplicate-package-names', 'promote-cycle', 'invisible-characters']) {
   test(`desired corpus - kiln validate exits 1 and prints ${name} as file:line:col`, async () => {
     const c = cases.find((x) => x.name === name)!;
     const dir = await buildRepo(c);
@@ -159,6 +159,7 @@ for (const name of ['unknown-key', 'duplicate-package-names', 'promote-cycle']) 
         `missing ${want.file}:${want.line} ${want.message} in:\n${res.stdout}`,
       );
     }
+    assert.doesNotMatch(res.stdout, /[\u200B\u202E]/, 'invisible characters are escaped, never printed raw');
     const json = await run(process.execPath, [KILN, 'validate', '--repo', dir, '--json'], { env: { ...process.env, KILN_LOG_LEVEL: 'warn' } }).then(
       () => assert.fail('exit 0'),
       (e: { code: number; stdout: string }) => e,

@@ -79,3 +79,12 @@ test('git tree - blobSize and readBlobWithin read sizes and bounded contents of 
   assert.deepEqual(await sizes(), { 'big.yaml': big.length, 'small.yaml': 5 });
   assert.deepEqual(await within(), { 'big.yaml': [big.length, null], 'small.yaml': [5, 'a: 1\n'] }, 'packed objects too');
 });
+
+test('git tree - readBlobWithin refuses an object that is not a blob (a tree or commit id from a hostile tree entry)', async (t) => {
+  const { dir, commit } = await repo(t, { 'd/a.txt': 'a' });
+  const tree = await git(dir, 'rev-parse', 'HEAD:d');
+  await assert.rejects(readBlobWithin(dir, tree, {}, 1024), (e: Error) => e.name === 'NotFoundError' && /is a tree, not a file/.test(e.message));
+  await assert.rejects(readBlobWithin(dir, commit, {}, 1024), /is a commit, not a file/);
+  await git(dir, 'gc', '-q');
+  await assert.rejects(readBlobWithin(dir, tree, {}, 1024), /is a tree, not a file/, 'packed too');
+});

@@ -160,3 +160,61 @@ test('desired read - a previous snapshot whose commit no longer exists falls bac
   assert.equal(ev.reread, 22);
   assert.equal(ev.state!.packages.get('p1')!.version, '9-1');
 });
+
+test('desired read - tree entries of the wrong type in the layout are errors naming the path', async (t) => {
+  const root = await workdir(t);
+  const meta = await makeRepo({ 'distributions/testing.yaml': DIST, 'packages/dir.yaml/x': 'x\n', keys: 'not a directory\n' }, { dir: join(root, 'meta') });
+  await git(meta.dir, 'update-index', '--add', '--cacheinfo', `160000,${'a'.repeat(40)},kiln.yaml`);
+  await git(meta.dir, 'commit', '-q', '-m', 'gitlink');
+  const ev = await evaluateDesired({ dir: meta.dir, rev: 'HEAD', cache: {} });
+  assert.equal(ev.state, undefined);
+  const errors = ev.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}: ${d.message}`);
+  assert.deepEqual(errors, [
+    'keys: keys must be a directory, not a file',
+    'kiln.yaml: git submodules are not allowed in the metadata repo',
+    'packages/dir.yaml/x: packages/dir.yaml must be a file, not a directory',
+  ]);
+});
+
+test('desired read - a full commit id is checked, local and over smart HTTP: missing or a tree is an error, a tag object is peeled', async (t) => {
+  const root = await workdir(t);
+  const src = await makeRepo({ a: '1' }, { dir: join(root, 'served', 'hello.git') });
+  const old = src.commit;
+  await commitFiles(src.dir, { a: '2' }); // `old` is no longer a branch tip: only a clone can vouch for it
+  await git(src.dir, 'tag', '-a', 'v1', '-m', 'v1', old);
+  const tagObject = await git(src.dir, 'rev-parse', 'v1');
+  const tree = await git(src.dir, 'rev-parse', `${old}^{tree}`);
+  const missing = 'f'.repeat(40);
+  const server = await startGitServer(join(root, 'served'));
+  t.after(() => server.close());
+  for (const [where, url] of [['local', src.dir], ['http', `${server.url}/hello.git`]]) {
+    const resolve = defaultSourceResolver();
+    assert.equal(await resolve(url, old), old, `${where}: an old commit`);
+    assert.equal(await resolve(url, tagObject), old, `${where}: a tag object is peeled to its commit`);
+    await assert.rejects(resolve(url, missing), (e: Error & { data: { missing?: string } }) => e.data.missing === 'ref' && /f{40}/.test(e.message), `${where}: missing`);
+    await assert.rejects(resolve(url, tree), (e: Error & { data: { missing?: string } }) => e.data.missing === 'ref' && /names a tree/.test(e.message), `${where}: a tree`);
+  }
+  const files: Files = { 'distributions/testing.yaml': DIST };
+  for (const [name, ref] of [['gone', missing], ['tree', tree]]) files[`packages/${name}.yaml`] = pkgYaml(name, '1-1', `${server.url}/hello.git`, ref);
+  const meta = await makeRepo(files, { dir: join(root, 'meta') });
+  const ev = await evaluateDesired({ dir: meta.dir, rev: 'HEAD', cache: {} });
+  assert.equal(ev.state, undefined);
+  assert.deepEqual(ev.diagnostics.map((d) => [d.file, d.line, d.col, d.path]), [['packages/gone.yaml', 5, 8, '/source/ref'], ['packages/tree.yaml', 5, 8, '/source/ref']]);
+  assert.match(ev.diagnostics[0].message, /^source.ref: no commit f{40} in http/);
+  assert.match(ev.diagnostics[1].message, /^source.ref: [0-9a-f]{40} names a tree in http.*, not a commit/);
+});
+
+test('desired read - refreshSources asks again only for refs that can move (a full commit id cannot)', async (t) => {
+  const root = await workdir(t);
+  const src = await makeRepo({ a: '1' }, { dir: join(root, 'src') });
+  const meta = await makeRepo({ 'distributions/testing.yaml': DIST, 'packages/pinned.yaml': pkgYaml('pinned', '1-1', '../src', src.commit), 'packages/branch.yaml': pkgYaml('branch', '1-1', '../src', 'main') }, { dir: join(root, 'meta') });
+  const asked: string[] = [];
+  const real = defaultSourceResolver();
+  const resolveSource = (url: string, ref: string) => (asked.push(ref), real(url, ref));
+  const first = await readDesired({ dir: meta.dir, rev: 'HEAD', cache: {}, resolveSource });
+  assert.deepEqual(asked.sort(), [src.commit, 'main'].sort());
+  asked.length = 0;
+  const again = await evaluateDesired({ dir: meta.dir, rev: 'HEAD', cache: {}, previous: first.snapshot, refreshSources: true, resolveSource });
+  assert.deepEqual(asked, ['main']);
+  assert.equal(again.state!.packages.get('pinned')!.source.commit, src.commit);
+});

@@ -40,8 +40,10 @@ after(async () => {
   await nats?.dispose();
 });
 
+/** A source pinned by commit id: the id is checked when the metadata is read, so it must exist. */
+let source: { dir: string; commit: string };
 const pkg = (name: string, smoke: string) =>
-  `name: ${name}\nversion: 1.0-1\nsource:\n  git: ../src\n  ref: ${'c'.repeat(40)}\nformat: deb\narchitectures: [amd64]\nrelease: [testing, stable]\nsmoke: ${smoke}\n`;
+  `name: ${name}\nversion: 1.0-1\nsource:\n  git: ${source.dir}\n  ref: ${source.commit}\nformat: deb\narchitectures: [amd64]\nrelease: [testing, stable]\nsmoke: ${smoke}\n`;
 const dist = (name: string, extra = '') => `name: ${name}\nformat: apt\nsuite: ${name}\narchitectures: [amd64]\n${extra}`;
 
 /** What an agent would do for a build action: artifacts into the object store, then the result. */
@@ -66,6 +68,7 @@ async function completeBuild(a: BuildAction, workDir: string): Promise<void> {
 }
 
 test('pass promotion - stable takes a version only after testing published it and its gate passed; a failing smoke blocks it', { skip }, async () => {
+  source = await makeRepo({ README: 'source\n' });
   const { dir } = await makeRepo({
     'kiln.yaml': 'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\n',
     'packages/good-tool.yaml': pkg('good-tool', 'good-tool'),

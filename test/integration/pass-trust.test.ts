@@ -150,3 +150,20 @@ test('pass trust - a forged kiln/status commit naming an untrusted commit as rec
   assert.equal(await queued(), before, 'nothing dispatched');
   assert.equal(await git(dir, 'rev-parse', 'kiln/status'), forged, 'and nothing signed on top of the forgery');
 });
+
+test('pass trust - a commit by an untrusted key replacing kiln.yaml with a gitlink is refused and recorded (no stall)', async () => {
+  const { dir } = await metadataRepo();
+  await acceptTrustRoot({ dir, cache: {}, commit: 'HEAD' });
+  const d = await deps(dir);
+  const memo: PassMemo = {};
+  await reconcilePass(d, memo);
+  const evil = await commitSigned(dir, {}, { signer: mallory.signer, entries: { 'kiln.yaml': ['160000', 'c'.repeat(40)] }, message: 'gitlink' });
+  const before = await queued();
+  const r = await reconcilePass(d, memo);
+  assert.equal(r.trust?.trusted, false);
+  assert.deepEqual(r.plan?.actions.map((a) => a.kind), ['refuse']);
+  assert.equal(await queued(), before, 'nothing dispatched');
+  const check = (await readObserved({ dir, cache: {} })).state.checks.get(evil);
+  assert.equal(check?.verdict, 'refused');
+  assert.match(check?.reason ?? '', /not trusted as of its parent/);
+});

@@ -3,6 +3,7 @@
 // readers that must see a consistent InRelease <-> index pair while
 // publishes run.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -31,6 +32,13 @@ function raw(url: string, path: string, method = 'GET', headers: Record<string, 
     req.on('error', reject);
     req.end();
   });
+}
+
+/** `p`, or a failure naming `what` once `ms` pass (a hung server must fail the test, not stall it). */
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 describe('serve', () => {
@@ -64,6 +72,23 @@ describe('serve', () => {
     }
     assert.equal((await raw(server.url, '/web/dists')).status, 404); // a directory
     assert.equal((await raw(server.url, '/web/dists/stable/InRelease', 'POST')).status, 405);
+  });
+
+  test('serve - a FIFO in the repos dir does not hang the server; links to hidden or non-regular files are not served', async () => {
+    await mkdir(join(root, 'web', '.kiln'), { recursive: true });
+    await writeFile(join(root, 'web', '.kiln', 'state.json'), '{"version": 1}');
+    await symlink(join(root, 'web', '.kiln', 'state.json'), join(root, 'web', 'state-link'));
+    await symlink(join(root, 'web', '.kiln'), join(root, 'web', 'kiln-dir'));
+    execFileSync('mkfifo', [join(root, 'web', 'fifo')]);
+    await symlink(join(root, 'web', 'fifo'), join(root, 'web', 'fifo-link'));
+    await symlink('/dev/zero', join(root, 'web', 'zero'));
+    for (const p of ['/web/fifo', '/web/fifo-link', '/web/state-link', '/web/kiln-dir/state.json', '/web/zero']) {
+      const r = await withDeadline(raw(server.url, p), 5_000, p);
+      assert.equal(r.status, 404, p);
+      assert.doesNotMatch(r.body.toString(), /"version"/, p);
+    }
+    // And the server still answers everyone else.
+    assert.equal((await withDeadline(raw(server.url, '/web/dists/stable/InRelease'), 5_000, 'InRelease')).status, 200);
   });
 
   test('serve - GET and HEAD give the Content-Length of the file; If-Modified-Since gives 304', async () => {

@@ -223,3 +223,70 @@ test('trust - a chain longer than maxChain is refused, not walked', async () => 
   assert.match(v.reason, /more than 2 commits/);
   assert.equal((await verifyDesiredCommit({ dir, cache: {}, commit: 'main', maxChain: 10 })).trusted, true);
 });
+
+describe('trust - tree entries of the wrong type and unreadable history end in a refusal, never an error', () => {
+  // Any commit id will do as a gitlink target: it is never in this repo.
+  const GITLINK: [string, string] = ['160000', 'a'.repeat(40)];
+
+  test('trust - a commit by an untrusted key replacing kiln.yaml with a gitlink is refused', async () => {
+    const { dir } = await aliceRepo();
+    const evil = await commitSigned(dir, {}, { signer: mallory.signer, entries: { 'kiln.yaml': GITLINK }, message: 'gitlink' });
+    assert.equal(await git(dir, 'cat-file', '-t', `${evil}:kiln.yaml`).catch(() => 'commit'), 'commit');
+    const v = await verifyDesiredCommit({ dir, cache: {}, commit: evil });
+    assert.equal(v.trusted, false);
+    assert.equal(v.commit, evil);
+    assert.match(v.reason, /not trusted as of its parent/);
+  });
+
+  for (const [what, entries] of [
+    ['a gitlink', { 'keys/alice.asc': GITLINK }],
+    ['a symbolic link', { 'keys/alice.asc': ['120000', ''] }],
+  ] as const) {
+    test(`trust - a trusted key file that is ${what} is reported, never read as a key`, async () => {
+      const { dir } = await aliceRepo();
+      const e = { ...entries } as Record<string, [string, string]>;
+      if (e['keys/alice.asc'][1] === '') e['keys/alice.asc'] = ['120000', await hashBlob(dir, '/dev/zero')];
+      const broken = await commitSigned(dir, {}, { signer: alice.signer, entries: e, message: 'break the key' });
+      const next = await commitSigned(dir, { 'packages/a.yaml': 'a\n' }, { signer: alice.signer, entries: e });
+      const v = await verifyDesiredCommit({ dir, cache: {}, commit: next });
+      assert.equal(v.trusted, false);
+      assert.match(v.reason, new RegExp(`keys/alice.asc is (a git submodule|a symbolic link).*not a file`));
+      assert.match(v.reason, new RegExp(broken.slice(0, 12)));
+    });
+  }
+
+  test('trust - kiln.yaml that is a directory is reported at the commit that has it', async () => {
+    const { dir } = await aliceRepo();
+    await rm(`${dir}/kiln.yaml`);
+    const broken = await commitSigned(dir, { 'kiln.yaml/x': 'trust: {}\n' }, { signer: alice.signer });
+    const next = await commitSigned(dir, { 'packages/a.yaml': 'a\n' }, { signer: alice.signer });
+    const v = await verifyDesiredCommit({ dir, cache: {}, commit: next });
+    assert.equal(v.trusted, false);
+    assert.match(v.reason, new RegExp(`trust problems at ${broken.slice(0, 12)}: kiln.yaml is a directory, not a file`));
+  });
+
+  test('trust - unsigned mode: a gitlink kiln.yaml in an earlier commit refuses what builds on it, naming the path', async () => {
+    const { dir } = await makeSignedRepo(trustFiles([], { requireSignedCommits: false }));
+    dirs.push(dir);
+    const broken = await commitSigned(dir, {}, { entries: { 'kiln.yaml': GITLINK }, message: 'gitlink' });
+    const fixed = await commitSigned(dir, { 'kiln.yaml': kilnYaml([], { requireSignedCommits: false }) }, { message: 'fix' });
+    const v = await verifyDesiredCommit({ dir, cache: {}, commit: fixed });
+    assert.equal(v.trusted, false);
+    assert.match(v.reason, new RegExp(`kiln.yaml is a git submodule \\(mode 160000\\), not a file`));
+    assert.match(v.reason, new RegExp(broken.slice(0, 12)));
+  });
+
+  test('trust - a history that cannot be read (missing parent object) is refused with the reason', async () => {
+    const { dir } = await aliceRepo();
+    const orphan = await commitSigned(dir, { 'packages/a.yaml': 'a\n' }, { signer: alice.signer, parents: ['b'.repeat(40)] });
+    const v = await verifyDesiredCommit({ dir, cache: {}, commit: orphan });
+    assert.equal(v.trusted, false);
+    assert.match(v.reason, new RegExp(`cannot judge ${orphan.slice(0, 12)}: .*${'b'.repeat(12)}`));
+  });
+});
+
+/** Store `text` as a blob (e.g. a symlink's target) and return its id. */
+async function hashBlob(dir: string, text: string): Promise<string> {
+  const { execFileSync } = await import('node:child_process');
+  return execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: dir, input: text }).toString().trim();
+}

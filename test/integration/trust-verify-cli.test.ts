@@ -50,3 +50,18 @@ test('trust - kiln verify exits 1 on a refused commit and 0 on a trusted one, na
   assert.match(refused.stdout, new RegExp(`REFUSED ${unsigned}`));
   assert.match(refused.stdout, /is not signed/);
 });
+
+test('trust - unsigned mode: kiln plan and verify refuse a history with a gitlink kiln.yaml, naming the path (no internal error)', async () => {
+  const { dir } = await makeSignedRepo(trustFiles([], { requireSignedCommits: false }));
+  dirs.push(dir);
+  const broken = await commitSigned(dir, {}, { entries: { 'kiln.yaml': ['160000', 'd'.repeat(40)] }, message: 'gitlink' });
+  await commitSigned(dir, { 'kiln.yaml': 'trust:\n  keys: []\n  requireSignedCommits: false\n' }, { message: 'fix' });
+  const validate = await kiln('validate', '--repo', dir);
+  assert.equal(validate.code, 0, validate.stdout + validate.stderr);
+  for (const cmd of ['plan', 'verify']) {
+    const r = await kiln(cmd, '--repo', dir);
+    assert.equal(r.code, 1, `${cmd}: ${r.stdout}${r.stderr}`);
+    assert.doesNotMatch(r.stdout + r.stderr, /internal error/);
+    assert.match(r.stdout, new RegExp(`${broken.slice(0, 12)}: kiln.yaml is a git submodule \\(mode 160000\\), not a file`));
+  }
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cacheControl, contentType, notModified, resolveRequestPath } from '../../reconciler/serve/request-path.ts';
+import { cacheControl, contentType, notModified, resolvedPathAllowed, resolveRequestPath } from '../../reconciler/serve/request-path.ts';
 import { parseListen } from '../../reconciler/cli/commands/serve.ts';
 
 test('serve path - plain paths resolve, traversal and hidden files do not', () => {
@@ -35,4 +35,14 @@ test('serve path - pool files and by-hash indexes are immutable, the rest is rev
   assert.match(cacheControl('stable/dists/stable/main/binary-amd64/by-hash/SHA256/ab12'), /immutable/);
   assert.equal(cacheControl('stable/dists/stable/InRelease'), 'no-cache');
   assert.equal(cacheControl('stable/dists/stable/main/binary-amd64/Packages.gz'), 'no-cache');
+});
+
+test('serve path - a resolved path must be strictly under the root and hide nothing', () => {
+  assert.equal(resolvedPathAllowed('/srv/repos', '/srv/repos/web/dists/stable/InRelease'), true);
+  assert.equal(resolvedPathAllowed('/srv/repos', '/srv/repos'), false);
+  assert.equal(resolvedPathAllowed('/srv/repos', '/srv/repos-other/x'), false);
+  assert.equal(resolvedPathAllowed('/srv/repos', '/etc/passwd'), false);
+  assert.equal(resolvedPathAllowed('/srv/repos', '/srv/repos/web/.kiln/state.json'), false);
+  assert.equal(resolvedPathAllowed('/srv/repos', '/srv/repos/.tmp-1/x'), false);
+  assert.equal(resolvedPathAllowed('/srv/repos', '/srv/repos/web/pool/a.deb'), true);
 });

@@ -83,3 +83,15 @@ test('parse file - at most 50 schema diagnostics per file, then a summary', () =
   assert.equal(out.length, 51);
   assert.match(out[50], /and more schema errors in this file \(showing the first 50\)/);
 });
+
+test('desired parse - CR-only line endings, YAML tags beyond JSON types and invisible characters get messages that say so', () => {
+  const msgs = (text: string) => parseFile('packages/x.yaml', 'package', Buffer.from(text)).diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`);
+  assert.match(msgs('# hello\rname: x\r')[0], /^1:8 line endings are CR only/);
+  assert.match(msgs('name: x\nversion: 1\r\nsource: x\rformat: deb\n')[0], /^3:10 line endings are CR only/, 'a lone CR among LF and CRLF lines');
+  for (const tag of ['!!binary aGVsbG8=', '!!set {a}', '!!timestamp 2001-01-01', '!!omap [a: 1]', '!local x']) {
+    const shown = tag.split(' ')[0];
+    assert.match(msgs(`name: ${tag}\n`)[0], new RegExp(`^1:\\d+ YAML tag '${shown}' is not supported`), tag);
+  }
+  assert.deepEqual(msgs('name: !!str hello\nversion: !!str 1.0-1\nsource: {git: /x, ref: main}\nformat: deb\narchitectures: [amd64]\n'), [], 'the JSON-type tags are fine');
+  assert.match(msgs('name: "he\u200bllo"\n').join('\n'), /name: 'he\\u\{200B\}llo' is not allowed/);
+});
