@@ -67,6 +67,11 @@ export function rideOutElections(nc: NatsConnection, r: ElectionRetry): NatsConn
       await sleep(wait);
     }
   };
+  return withRequest(nc, request);
+}
+
+/** The same connection with `request` replaced; everything else is the original's. */
+export function withRequest(nc: NatsConnection, request: NatsConnection['request']): NatsConnection {
   return new Proxy(nc, {
     get(target, prop) {
       if (prop === 'request') return request;
