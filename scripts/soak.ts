@@ -55,7 +55,12 @@ class Supervised {
     private readonly logFile: string,
   ) {}
 
+  alive(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   start(): void {
+    if (this.alive() || this.stopping) return;
     const child = spawn(process.execPath, this.argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const out = createWriteStream(this.logFile, { flags: 'a' });
     child.stdout?.pipe(out);
@@ -70,14 +75,16 @@ class Supervised {
     this.child = child;
   }
 
-  async kill(): Promise<void> {
+  /** SIGKILL; false when it was not running (killed before and not back yet). */
+  async kill(): Promise<boolean> {
     const c = this.child;
+    if (!c || !this.alive()) return false;
     this.child = undefined;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     await new Promise((r) => {
       c.once('exit', r);
       c.kill('SIGKILL');
     });
+    return true;
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. */
@@ -191,12 +198,18 @@ async function main(): Promise<number> {
       say(`added ${e.packages.length} builds (${declared.length} of ${o.builds})`);
     } else if (e.kind === 'kill-agent') {
       const a = agents[e.agent];
-      await a.kill();
+      if (!(await a.kill())) {
+        say(`${a.name} is still down: no SIGKILL`);
+        continue;
+      }
       kills.agent++;
       say(`SIGKILL ${a.name}; back in ${(e.restartAfterMs / 1000).toFixed(1)} s`);
       restarts.push(sleep(e.restartAfterMs).then(() => a.start()));
     } else if (e.kind === 'kill-reconciler') {
-      await reconciler.kill();
+      if (!(await reconciler.kill())) {
+        say('the reconciler is still down: no SIGKILL');
+        continue;
+      }
       kills.reconciler++;
       say(`SIGKILL reconciler; back in ${(e.restartAfterMs / 1000).toFixed(1)} s`);
       restarts.push(sleep(e.restartAfterMs).then(() => reconciler.start()));

@@ -4,6 +4,8 @@
 // stream leader and then of the meta leader: every build ends with exactly one
 // record on kiln/status and nothing is lost.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -17,7 +19,7 @@ import { BUCKETS, buildConsumerName, RESULTS_CONSUMER, STREAMS, SUBJECTS } from 
 import { STATUS_BRANCH, STATUS_LAYOUT } from '../../schema/status.ts';
 import { git } from '../helpers/git.ts';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.ts';
-import { debSource, quiet, startWorld, until, type World } from './reliability-harness.ts';
+import { debSource, quiet, ROOT, startWorld, until, type World } from './reliability-harness.ts';
 
 /** NoopRunner that remembers which build keys ran, and how often. */
 class CountingRunner implements BuildRunner {
@@ -135,4 +137,27 @@ test('cluster - the topology is ensured while the meta leader is being re-electe
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   assert.equal((await jsm.consumers.info(STREAMS.builds, buildConsumerName('deb', 'arm64'))).config.num_replicas ?? 0, 0, 'the new consumer follows its stream');
   assert.equal((await jsm.streams.info(STREAMS.builds)).cluster?.replicas?.length, 2, 'two followers, one of them down');
+});
+
+test('cluster - kiln reconcile --replicas N sets every stream and bucket to N; a count JetStream cannot have is a usage error', async (t) => {
+  const w = await startWorld({ solo: { source: debSource({ name: 'solo' }) } }, () => startNatsCluster());
+  t.after(() => w.close());
+  const kiln = (...args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin/kiln.js'), 'reconcile', '--once', '--repo', w.repoDir, '--nats', w.nats.url, '--signing-key', w.keyFile, ...args], { cwd: ROOT });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('exit', (code) => resolve({ code, out }));
+    });
+  const bad = await kiln('--replicas', '6');
+  assert.equal(bad.code, 2, bad.out);
+  assert.match(bad.out, /--replicas: replicas must be a whole number from 1 to 5, got 6/);
+
+  const ok = await kiln('--replicas', '2');
+  assert.equal(ok.code, 0, ok.out);
+  const jsm = await w.js.jetstreamManager(false);
+  for (const s of [STREAMS.builds, STREAMS.results, STREAMS.logs, `KV_${BUCKETS.lease}`, `KV_${BUCKETS.control}`, `KV_${BUCKETS.agents}`, `OBJ_${BUCKETS.artifacts}`]) {
+    assert.equal((await jsm.streams.info(s)).config.num_replicas, 2, `${s} has two replicas`);
+  }
 });
