@@ -34,7 +34,7 @@ agents, the reconciler and one nats-server node; then the invariants are checked
   --minutes M  length of the run (default 10); faults stop after 80 % of it
   --seed S     replay a run (default: random, printed at start)
   --builds N   builds (packages) added in waves over the run (default 120)
-  --agents A   agent processes (default 3, two builds each)
+  --agents A   agent processes (default 3, two builds each); a build takes 2-20 s
   --keep       keep the run's directory (logs, repos) even when it passes
 Exit status: 0 every invariant holds, 1 one failed, 2 usage error.`;
 
@@ -172,7 +172,7 @@ async function main(): Promise<number> {
     join(logs, 'reconciler.log'),
   );
   const agents = Array.from({ length: o.agents }, (_, i) => {
-    const s: AgentSettings = { natsUrl: cluster.url, id: `soak-agent-${i}`, workDir: join(dir, 'work'), journal, seed: o.seed, concurrency: 2, minMs: 300, maxMs: 3000 };
+    const s: AgentSettings = { natsUrl: cluster.url, id: `soak-agent-${i}`, workDir: join(dir, 'work'), journal, seed: o.seed, concurrency: 2, minMs: 2000, maxMs: 20_000 };
     return new Supervised(s.id, ['--import', 'tsx', join(ROOT, 'scripts/soak-parts/agent-main.ts'), JSON.stringify(s)], join(logs, `${s.id}.log`));
   });
   reconciler.start();
