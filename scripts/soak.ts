@@ -31,7 +31,8 @@ const HELP = `Usage: scripts/soak [--minutes M] [--seed S] [--builds N] [--agent
 
 A bounded chaos run of N builds on a 3-node NATS cluster with random SIGKILLs of
 agents, the reconciler and one nats-server node; then the invariants are checked.
-  --minutes M  length of the run (default 10); faults stop after 80 % of it
+  --minutes M  how long builds are added and faults happen (default 10); then
+               up to 3 more minutes for the loop to converge
   --seed S     replay a run (default: random, printed at start)
   --builds N   builds (packages) added in waves over the run (default 120)
   --agents A   agent processes (default 3, two builds each); a build takes 2-20 s
