@@ -3,8 +3,7 @@
 // window, and SIGKILLs of agents, the reconciler or one nats-server node, each
 // followed by a restart. Only one nats-server node is down at a time (a
 // 3-node cluster keeps its quorum with two).
-import { uniformInt } from 'pure-rand/distribution/uniformInt';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { prng } from '../../test/helpers/seeded.ts';
 
 export type NatsTarget = 'stream-leader' | 'meta-leader' | 'any-node';
 
@@ -28,8 +27,8 @@ export const chaosWindowMs = (durationMs: number) => durationMs;
 export const packageName = (i: number) => `soak-${String(i).padStart(4, '0')}`;
 
 export function soakSchedule(s: SoakShape): SoakEvent[] {
-  const rng = xoroshiro128plus(s.seed);
-  const int = (lo: number, hi: number) => uniformInt(rng, lo, hi);
+  const random = prng(s.seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const window = chaosWindowMs(s.durationMs);
   const events: SoakEvent[] = [];
 
