@@ -63,7 +63,7 @@ test('cluster - stream leader then meta leader SIGKILLed mid-run: R3 topology, o
   const ctl = new AbortController();
   t.after(() => ctl.abort());
   const loop = watch(
-    { runPass: () => rec.runPass(), readHead: () => rec.readHead(), lease: rec.lease, log: quiet, signal: ctl.signal, now: () => new Date(), random: Math.random },
+    { runPass: () => rec.runPass({ leased: true }), readHead: () => rec.readHead(), lease: rec.lease, log: quiet, signal: ctl.signal, now: () => new Date(), random: Math.random },
     { intervalMs: 300, pollMs: 200, retry: { baseMs: 300, capMs: 2000 } },
   );
 
