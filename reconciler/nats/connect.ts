@@ -1,8 +1,11 @@
-// One way to connect to NATS: reconnect forever, and say so in the log when the
-// link drops or comes back (a build host may lose the broker for minutes).
+// One way to connect to NATS: to any of a cluster's servers (a comma-separated
+// URL list), reconnect forever, say so in the log when the link drops or comes
+// back (a build host may lose the broker for minutes), and retry JetStream
+// requests through leader elections (election-retry.ts).
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { NatsConnectError } from '../../schema/errors.ts';
+import { ELECTION_RETRY_DEFAULTS, rideOutElections, type ElectionRetry } from './election-retry.ts';
 
 export interface ConnectOptions {
   /** Client name shown by the server (monitoring, `nats server report connections`). */
@@ -10,6 +13,13 @@ export interface ConnectOptions {
   log: Logger;
   /** Wait between reconnect attempts. */
   reconnectTimeWaitMs?: number;
+  /** How JetStream requests are retried while a cluster elects a leader. */
+  electionRetry?: Partial<Omit<ElectionRetry, 'log'>>;
+}
+
+/** Pure: the server URLs in `url` ("nats://a:4222,nats://b:4222"). */
+export function natsServers(url: string): string[] {
+  return url.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
 }
 
 export async function connectNats(url: string, opts: ConnectOptions): Promise<NatsConnection> {
@@ -17,7 +27,7 @@ export async function connectNats(url: string, opts: ConnectOptions): Promise<Na
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: url,
+      servers: natsServers(url),
       name: opts.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
@@ -27,9 +37,9 @@ export async function connectNats(url: string, opts: ConnectOptions): Promise<Na
   } catch (e) {
     throw new NatsConnectError(`cannot connect to NATS at ${url}: ${(e as Error).message}`, { url }, { cause: e });
   }
-  log.debug('connected');
+  log.debug({ server: nc.info?.server_name }, 'connected');
   void watchStatus(nc, log);
-  return nc;
+  return rideOutElections(nc, { ...ELECTION_RETRY_DEFAULTS, ...opts.electionRetry, log });
 }
 
 async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {

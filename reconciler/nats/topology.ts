@@ -2,7 +2,8 @@
 // Object Store buckets. ensureTopology() is idempotent: it creates what is
 // missing, updates settings that drifted and leaves the rest alone. It never
 // deletes: a pool removed from kiln.yaml keeps its consumer (and its queued jobs)
-// until an operator removes it.
+// until an operator removes it. Every stream and bucket gets the same replica
+// count (replicas.ts), so a 3-node cluster keeps all of Kiln's state on three.
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { ConsumerConfig, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
@@ -11,6 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
 import { BUCKETS, buildConsumerName, identityProblem, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
 import { UsageError } from '../../schema/errors.ts';
+import { autoReplicas, replicasProblem } from './replicas.ts';
 
 export interface TopologyOptions {
   pools: Record<string, { architectures: string[] }>;
@@ -26,6 +28,8 @@ export interface TopologyOptions {
   resultsAckWaitMs?: number;
   /** How long live log lines are kept. */
   logMaxAgeMs?: number;
+  /** Copies of every stream and bucket (default: auto, see replicas.ts). */
+  replicas?: number;
 }
 
 export const TOPOLOGY_DEFAULTS = {
@@ -37,7 +41,7 @@ export const TOPOLOGY_DEFAULTS = {
   logMaxAgeMs: 24 * 3600_000,
 } as const;
 
-type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'storage' | 'duplicate_window' | 'max_age' | 'discard'>;
+type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'storage' | 'duplicate_window' | 'max_age' | 'discard' | 'num_replicas'>;
 type ConsumerSpec = Pick<ConsumerConfig, 'durable_name' | 'filter_subject' | 'ack_policy' | 'ack_wait' | 'max_deliver' | 'deliver_policy'>;
 
 export interface TopologyPlan {
@@ -47,7 +51,7 @@ export interface TopologyPlan {
 
 /** Pure: the streams and consumers wanted for these options. */
 export function planTopology(opts: TopologyOptions): TopologyPlan {
-  const o = { ...TOPOLOGY_DEFAULTS, ...definedOnly(opts) };
+  const o = { ...TOPOLOGY_DEFAULTS, replicas: 1, ...definedOnly(opts) };
   const streams: StreamSpec[] = [
     {
       name: STREAMS.builds,
@@ -57,6 +61,7 @@ export function planTopology(opts: TopologyOptions): TopologyPlan {
       duplicate_window: nanos(o.duplicateWindowMs),
       max_age: 0,
       discard: DiscardPolicy.Old,
+      num_replicas: o.replicas,
     },
     {
       name: STREAMS.results,
@@ -66,6 +71,7 @@ export function planTopology(opts: TopologyOptions): TopologyPlan {
       duplicate_window: nanos(o.duplicateWindowMs),
       max_age: 0,
       discard: DiscardPolicy.Old,
+      num_replicas: o.replicas,
     },
     {
       name: STREAMS.logs,
@@ -75,6 +81,7 @@ export function planTopology(opts: TopologyOptions): TopologyPlan {
       duplicate_window: nanos(Math.min(120_000, o.logMaxAgeMs)),
       max_age: nanos(o.logMaxAgeMs),
       discard: DiscardPolicy.Old,
+      num_replicas: o.replicas,
     },
   ];
   const consumers: TopologyPlan['consumers'] = [];
@@ -159,28 +166,53 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, want: Consu
   await jsm.consumers.update(stream, name, { ack_wait, max_deliver, filter_subject });
 }
 
-/** Create or update everything Kiln needs on the server. Safe to run on every start. */
-export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<void> {
-  const o = { ...TOPOLOGY_DEFAULTS, ...definedOnly(opts) };
-  const plan = planTopology(opts);
-  const jsm = await jetstreamManager(nc);
+const kvStream = (bucket: string) => `KV_${bucket}`;
+const objStream = (bucket: string) => `OBJ_${bucket}`;
+const ALL_STREAMS = [...Object.values(STREAMS), ...[BUCKETS.agents, BUCKETS.control, BUCKETS.lease].map(kvStream), objStream(BUCKETS.artifacts)];
+
+/** Create or update everything Kiln needs on the server. Safe to run on every start. Returns the replica count used. */
+export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<{ replicas: number }> {
+  // checkAPI would ask the meta leader first, which times out while one is being elected.
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const replicas = opts.replicas ?? autoReplicas(nc.info, await existingReplicas(jsm));
+  const problem = replicasProblem(replicas);
+  if (problem) throw new UsageError(problem);
+  const o = { ...TOPOLOGY_DEFAULTS, ...definedOnly(opts), replicas };
+  const plan = planTopology({ ...opts, replicas });
   // Buckets first and consumers last: agents wait for their consumer, so once it
   // exists everything else they use does too.
   const kvm = new Kvm(nc);
   // Heartbeats: the bucket's max_age is the TTL (per-key TTL is a no-op on 2.9).
-  await kvm.create(BUCKETS.agents, { history: 1, ttl: o.agentTtlMs });
-  await ensureMaxAge(jsm, `KV_${BUCKETS.agents}`, o.agentTtlMs);
-  await kvm.create(BUCKETS.control, { history: 1 });
-  await kvm.create(BUCKETS.lease, { history: 1 });
-  await new Objm(nc).create(BUCKETS.artifacts, { storage: StorageType.File });
+  await kvm.create(BUCKETS.agents, { history: 1, ttl: o.agentTtlMs, replicas });
+  await kvm.create(BUCKETS.control, { history: 1, replicas });
+  await kvm.create(BUCKETS.lease, { history: 1, replicas });
+  await new Objm(nc).create(BUCKETS.artifacts, { storage: StorageType.File, replicas });
+  // Kvm/Objm.create() open an existing bucket as is: apply a changed TTL or replica count ourselves.
+  await ensureBucketStream(jsm, kvStream(BUCKETS.agents), { max_age: nanos(o.agentTtlMs), num_replicas: replicas });
+  for (const b of [BUCKETS.control, BUCKETS.lease]) await ensureBucketStream(jsm, kvStream(b), { num_replicas: replicas });
+  await ensureBucketStream(jsm, objStream(BUCKETS.artifacts), { num_replicas: replicas });
   for (const s of plan.streams) await ensureStream(jsm, s);
   for (const c of plan.consumers) await ensureConsumer(jsm, c.stream, c.config);
+  return { replicas };
 }
 
-/** Kvm.create() opens an existing bucket as is; apply a changed TTL ourselves. */
-async function ensureMaxAge(jsm: JetStreamManager, stream: string, ms: number): Promise<void> {
+/** Replica counts of the Kiln streams that exist already. */
+async function existingReplicas(jsm: JetStreamManager): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of ALL_STREAMS) {
+    try {
+      found.push((await jsm.streams.info(name)).config.num_replicas);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+  return found;
+}
+
+async function ensureBucketStream(jsm: JetStreamManager, stream: string, want: Pick<StreamConfig, 'num_replicas'> & Partial<Pick<StreamConfig, 'max_age'>>): Promise<void> {
   const cfg = (await jsm.streams.info(stream)).config;
-  if (cfg.max_age === nanos(ms)) return;
+  if (drift(want, cfg).length === 0) return;
   // The server refuses a duplicate window longer than max_age.
-  await jsm.streams.update(stream, { ...cfg, max_age: nanos(ms), duplicate_window: Math.min(cfg.duplicate_window, nanos(ms)) });
+  const duplicate_window = want.max_age ? Math.min(cfg.duplicate_window, want.max_age) : cfg.duplicate_window;
+  await jsm.streams.update(stream, { ...cfg, ...want, duplicate_window });
 }

@@ -29,7 +29,10 @@ export interface NatsSession extends PipelineNats {
 export async function openNatsSession(url: string, opts: { name: string; log: Logger; pools: TopologyOptions['pools']; topology?: Omit<TopologyOptions, 'pools'> }): Promise<NatsSession> {
   const nc = await connectNats(url, { name: opts.name, log: opts.log });
   try {
-    const ensure = (pools: TopologyOptions['pools']) => ensureTopology(nc, { ...opts.topology, pools });
+    const ensure = async (pools: TopologyOptions['pools']) => {
+      const { replicas } = await ensureTopology(nc, { ...opts.topology, pools });
+      opts.log.debug({ replicas }, 'JetStream topology in place');
+    };
     await ensure(opts.pools);
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);

@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+export async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`nats-server did not start in ${timeoutMs} ms:\n${buf}`)), timeoutMs);

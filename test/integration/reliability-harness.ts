@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { Agent } from '../../agents/agent.ts';
 import type { BuildRunner } from '../../agents/runner.ts';
+import { connectNats } from '../../reconciler/nats/connect.ts';
 import { ensureTopology, type TopologyOptions } from '../../reconciler/nats/topology.ts';
 import type { PassPolicy, PassStep } from '../../reconciler/pass/deps.ts';
 import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
@@ -38,8 +39,15 @@ export interface PackageSpec {
   limits?: { memoryMiB?: number; timeoutSeconds?: number };
 }
 
-export interface World {
-  nats: NatsServer;
+/** What the world's NATS runs on: one server (default) or a cluster (test/helpers/nats-cluster.ts). */
+export interface Broker {
+  /** Client URL(s), comma-separated for a cluster. */
+  url: string;
+  dispose(): Promise<void>;
+}
+
+export interface World<B extends Broker = NatsServer> {
+  nats: B;
   nc: NatsConnection;
   js: JetStreamClient;
   objectStore: ObjectStore;
@@ -62,10 +70,12 @@ function packageYaml(name: string, dir: string, p: PackageSpec): string {
 
 const KILN_YAML = `trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n  limits:\n    memoryMiB: 512\n    cpus: 1\n    pids: 512\n    timeoutSeconds: 600\n  maxAttempts: 3\n  keep: 3\n`;
 
-export async function startWorld(packages: Record<string, PackageSpec>): Promise<World> {
+export function startWorld(packages: Record<string, PackageSpec>): Promise<World>;
+export function startWorld<B extends Broker>(packages: Record<string, PackageSpec>, broker: () => Promise<B>): Promise<World<B>>;
+export async function startWorld(packages: Record<string, PackageSpec>, broker: () => Promise<Broker> = startNats): Promise<World<Broker>> {
   const tmp = await mkdtemp(join(tmpdir(), 'kiln-rel-'));
-  const nats = await startNats();
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nats = await broker();
+  const nc = await connectNats(nats.url, { name: 'kiln-test', log: quiet, reconnectTimeWaitMs: 250 });
   await ensureTopology(nc, { pools: POOLS, ...TOPOLOGY });
   const files: Files = { 'kiln.yaml': KILN_YAML };
   for (const [name, p] of Object.entries(packages)) {
@@ -77,7 +87,7 @@ export async function startWorld(packages: Record<string, PackageSpec>): Promise
   const keyFile = join(tmp, 'signing.key');
   await writeFile(keyFile, key.privateKeyArmored, { mode: 0o600 });
   const open: Array<{ close(): Promise<unknown> }> = [];
-  const world: World = {
+  const world: World<Broker> = {
     nats,
     nc,
     js: jetstream(nc),

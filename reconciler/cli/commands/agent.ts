@@ -17,7 +17,7 @@ const command: Command = {
     'container with no network and the job\'s limits, uploads artifacts and the log to the object store and publishes\n' +
     'the result. SIGTERM or `kiln agents drain <id>` stops pulling, lets running builds finish, then exits 0.',
   options: {
-    nats: { type: 'string', description: 'NATS server URL (default: $KILN_NATS_URL)', valueName: 'URL' },
+    nats: { type: 'string', description: 'NATS server URL, or a cluster\'s URLs comma-separated (default: $KILN_NATS_URL)', valueName: 'URL' },
     pool: { type: 'string', description: 'Agent pool to serve', valueName: 'POOL', default: 'deb' },
     arch: { type: 'string', description: 'Architecture to build for', valueName: 'ARCH', default: 'amd64' },
     concurrency: { type: 'string', description: 'Builds run at the same time', valueName: 'N', default: '1' },

@@ -4,6 +4,7 @@ import { buildCounts, formatPassLine } from '../../pipeline/progress.ts';
 import { openReconciler } from '../../reconciler-setup.ts';
 import { reconcileOnce, watch } from '../../watch.ts';
 import { UsageError } from '../../../schema/errors.ts';
+import { replicasProblem } from '../../nats/replicas.ts';
 import { flag, num, str, type Command } from '../command.ts';
 import { repoDir, repoOption, SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 
@@ -24,7 +25,8 @@ const command: Command = {
     '(a lease in NATS KV); a second one waits. Stop with Ctrl-C: the pass in progress finishes first.',
   options: {
     repo: repoOption(),
-    nats: { type: 'string', valueName: 'URL', description: 'NATS server (default: $KILN_NATS_URL). Without it nothing is built.' },
+    nats: { type: 'string', valueName: 'URL', description: 'NATS server, or a cluster\'s servers comma-separated (default: $KILN_NATS_URL). Without it nothing is built.' },
+    replicas: { type: 'string', valueName: 'N', description: 'Copies JetStream keeps of every Kiln stream and bucket (default: 3 on a cluster of three or more servers, else 1).' },
     once: { type: 'boolean', description: 'Run one pass and exit (the default).' },
     watch: { type: 'boolean', description: 'Keep reconciling until stopped.' },
     interval: { type: 'string', valueName: 'S', description: 'Watch mode: a full pass at least every S seconds.', default: '60' },
@@ -40,12 +42,16 @@ const command: Command = {
     if (flag(args, 'once') && flag(args, 'watch')) throw new UsageError('--once and --watch exclude each other');
     const interval = num(args, 'interval') ?? 60;
     if (!(interval > 0)) throw new UsageError(`--interval takes a positive number of seconds, got ${interval}`);
+    const replicas = num(args, 'replicas');
+    const replicasWrong = replicas === undefined ? undefined : replicasProblem(replicas);
+    if (replicasWrong) throw new UsageError(`--replicas: ${replicasWrong}`);
     const rec = await openReconciler({
       repoDir: repoDir(args, ctx.env),
       natsUrl: str(args, 'nats') ?? ctx.env.natsUrl,
       signingKey: signingKeySource(args, ctx.env),
       reposDir: str(args, 'repos'),
       artifactsDir: str(args, 'artifacts'),
+      topology: replicas === undefined ? undefined : { replicas },
       log: ctx.log,
     });
     try {
