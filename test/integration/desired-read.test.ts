@@ -26,7 +26,7 @@ async function workdir(t: T): Promise<string> {
 }
 
 const pkgYaml = (name: string, version: string, git: string, ref = 'main') =>
-  `name: ${name}\nversion: ${version}\nsource:\n  git: ${git}\n  ref: ${ref}\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\n`;
+  `name: ${name}\nversion: ${version}\nsource:\n  git: ${git}\n  ref: '${ref}'\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\n`;
 const DIST = 'name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64]\n';
 
 async function fixture(t: T) {
