@@ -3,19 +3,20 @@
 // signed status commit → ack the collected results. Each step is its own
 // module; this file only sequences them. A pass with nothing new returns at once.
 import type { Logger } from 'pino';
+import { InvalidMetadataError } from '../schema/errors.ts';
 import { STATUS_REF } from '../schema/status.ts';
 import { readDesired, type DesiredSnapshot } from './desired/read-desired.ts';
 import { resolveCommit } from './git/tree.ts';
 import type { DesiredState, ObservedState, Plan } from './model.ts';
 import { dispatchBuilds } from './pipeline/dispatch.ts';
 import { earliestWake } from './plan/next-wake.ts';
-import { plan as makePlan, refusalPlan } from './plan/plan.ts';
+import { invalidPlan, plan as makePlan, refusalPlan } from './plan/plan.ts';
 import { gitdirOf } from './status/git-objects.ts';
 import { readObserved } from './status/reader.ts';
 import { readRef } from './status/ref-cas.ts';
 import type { ObservedSnapshot } from './status/snapshot.ts';
 import { recordPass } from './status/writer.ts';
-import { assertStatusSigned, checkRecordFor, verifyDesiredCommit, type TrustVerdict } from './trust/index.ts';
+import { assertStatusSigned, checkRecordFor, invalidCheckRecord, verifyDesiredCommit, type TrustVerdict } from './trust/index.ts';
 import { collectResults, type Collected } from './pass/collect-step.ts';
 import type { PassDeps, PassStep } from './pass/deps.ts';
 import { emptyEvents, type PassEvents } from './pass/events.ts';
@@ -226,29 +227,40 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   }
   const trust = await judgeTrust(c, observedRead.state);
   let desired: DesiredState | undefined;
+  let invalid: InvalidMetadataError | undefined;
   try {
     if (trust.trusted) desired = await observeDesired(c);
   } catch (e) {
-    // Invalid metadata (or the wrong release key) records nothing; the results go back for a later pass.
-    for (const p of collected.pending) p.nak(5_000);
-    throw e;
+    // Invalid metadata is recorded (checks/<commit>.yaml, verdict invalid) with the results, then
+    // rethrown; anything else (the wrong release key, a git error) records nothing: results go back.
+    if (e instanceof InvalidMetadataError) invalid = e;
+    else {
+      for (const p of collected.pending) p.nak(5_000);
+      throw e;
+    }
   }
   await step(deps, 'observed');
 
   const maxAttempts = desired?.config.defaults.maxAttempts ?? memo.desired?.state.config.defaults.maxAttempts ?? 3;
   const ctx: StatusChangeContext = { policy: { maxAttempts, ...deps.policy.retry }, now: c.now, random: deps.random };
-  const events: PassEvents = { ...emptyEvents(c.desiredCommit), trusted: trust.trusted, results: collected.results, signatures: collected.signatures };
+  const events: PassEvents = { ...emptyEvents(c.desiredCommit), trusted: trust.trusted && !invalid, results: collected.results, signatures: collected.signatures };
   const observed = withResults(observedRead.state, events, ctx);
   await step(deps, 'collected');
 
-  const plan = desired ? makePlan(desired, observed, { now: c.now, queueGraceMs: deps.policy.queueGraceMs, trust }) : refusalPlan(c.desiredCommit, observed, trust.reason);
+  const plan = desired
+    ? makePlan(desired, observed, { now: c.now, queueGraceMs: deps.policy.queueGraceMs, trust })
+    : invalid
+      ? invalidPlan(c.desiredCommit, invalid.message.split('\n')[0].replace(/:$/, ''))
+      : refusalPlan(c.desiredCommit, observed, trust.reason);
   Object.assign(report, { noop: false, plan, trust, results: collected.results.length });
   await step(deps, 'planned');
 
   let failure: PassStepFailure | undefined;
   try {
     if (desired) failure = await actAndReport(c, plan, desired, observed, events, report);
-    else if (plan.actions.some((a) => a.kind === 'refuse')) events.checks.push(checkRecordFor(trust, c.now));
+    else if (invalid) {
+      if (observed.checks.get(c.desiredCommit)?.verdict !== 'invalid') events.checks.push(invalidCheckRecord(c.desiredCommit, invalid.diagnostics, c.now));
+    } else if (plan.actions.some((a) => a.kind === 'refuse')) events.checks.push(checkRecordFor(trust, c.now));
     await record(c, events, ctx, collected, report);
   } catch (e) {
     // Nothing of this pass is in git: hand the results back now rather than at the ack timeout.
@@ -257,9 +269,10 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
     throw e;
   }
   report.wakeAt = earliestWake(plan);
-  memo.quiet = plan.actions.length === 0 && collected.pending.length === 0 && !failure ? { key: `${c.desiredCommit}:${memo.observed?.commit ?? null}`, at: c.now.getTime(), wakeAt: report.wakeAt } : undefined;
+  memo.quiet = plan.actions.length === 0 && collected.pending.length === 0 && !failure && !invalid ? { key: `${c.desiredCommit}:${memo.observed?.commit ?? null}`, at: c.now.getTime(), wakeAt: report.wakeAt } : undefined;
   report.ms = Date.now() - started;
   // Recorded (and acked); the watch loop retries by the cause's kind.
   if (failure) throw failure.cause;
+  if (invalid) throw invalid;
   return report;
 }

@@ -29,4 +29,5 @@ export const WAIT_REASONS = {
   gateFailed: 'GateFailed',
   gaveUp: 'GaveUp',
   refused: 'Refused',
+  invalid: 'InvalidMetadata',
 } as const;

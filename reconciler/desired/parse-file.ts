@@ -6,7 +6,7 @@ import { distributionSchema, kilnConfigSchema, METADATA_LIMITS, packageSchema } 
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
 import { validators } from '../../schema/validate.ts';
 import { schemaDiagnostics } from './schema-errors.ts';
-import { decodeUtf8, flowDepthExceeded } from './source-text.ts';
+import { decodeUtf8, flowDepthExceeded, loneCarriageReturn } from './source-text.ts';
 import { quote } from '../../schema/quote.ts';
 import { fieldName, indexPositions, lookup, type PositionIndex } from './yaml-positions.ts';
 
@@ -119,15 +119,6 @@ export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): Pars
 function yamlMessage(m: string): string {
   const first = m.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
   return `YAML: ${first}`;
-}
-
-/** Where the first CR not followed by LF is, if any. */
-function loneCarriageReturn(text: string): { line: number; col: number } | undefined {
-  const i = text.search(/\r(?!\n)/);
-  if (i < 0) return undefined;
-  const before = text.slice(0, i);
-  const line = (before.match(/\n/g)?.length ?? 0) + 1;
-  return { line, col: i - before.lastIndexOf('\n') };
 }
 
 /** JSON's types: what the schema can check. Any other tag (!!binary, !!set, !!timestamp, !custom) is refused. */

@@ -65,3 +65,12 @@ export function flowDepthExceeded(text: string, max: number): { line: number; co
   }
   return undefined;
 }
+
+/** Where the first CR not followed by LF is, if any. */
+export function loneCarriageReturn(text: string): { line: number; col: number } | undefined {
+  const i = text.search(/\r(?!\n)/);
+  if (i < 0) return undefined;
+  const before = text.slice(0, i);
+  const line = (before.match(/\n/g)?.length ?? 0) + 1;
+  return { line, col: i - before.lastIndexOf('\n') };
+}

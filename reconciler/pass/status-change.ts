@@ -89,7 +89,9 @@ export function statusChangeFor(current: ObservedState, events: PassEvents, ctx:
     summary.add('publish', r.distribution);
   }
   for (const c of events.checks) {
-    if (!put(c, current.checks.get(c.commit), checkRecordFile) || c.verdict !== 'refused') continue;
+    if (!put(c, current.checks.get(c.commit), checkRecordFile)) continue;
+    if (c.verdict === 'invalid') summary.add('invalid', `metadata at ${c.commit.slice(0, 12)}`);
+    if (c.verdict !== 'refused') continue;
     counts.refused++;
     summary.add('refuse', `untrusted commit ${c.commit.slice(0, 12)}`);
   }

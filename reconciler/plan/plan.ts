@@ -39,6 +39,11 @@ export function refusalPlan(commit: string, observed: ObservedState, reason: str
   };
 }
 
+/** A trusted commit whose metadata is invalid: nothing to act on until a new commit fixes it. */
+export function invalidPlan(commit: string, reason: string): Plan {
+  return { desiredCommit: commit, actions: [], waiting: [{ subject: `commit ${commit.slice(0, 12)}`, reason: WAIT_REASONS.invalid, message: `nothing is built or published: ${reason}` }] };
+}
+
 export function plan(desired: DesiredState, observed: ObservedState, opts: PlanOptions): Plan {
   if (opts.trust && !opts.trust.trusted) return refusalPlan(desired.commit, observed, opts.trust.reason);
   const builds = planBuilds(desired, observed, { now: opts.now, queueGraceMs: opts.queueGraceMs ?? DEFAULT_QUEUE_GRACE_MS });

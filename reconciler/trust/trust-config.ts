@@ -3,6 +3,7 @@
 import { parse } from 'yaml';
 import { validators } from '../../schema/validate.ts';
 import { METADATA_LAYOUT, METADATA_LIMITS } from '../../schema/metadata.ts';
+import { loneCarriageReturn } from '../desired/source-text.ts';
 
 export interface TrustConfig {
   keys: string[];
@@ -15,6 +16,9 @@ export function parseTrustConfig(text: string | undefined): TrustConfig {
   const file = METADATA_LAYOUT.config;
   if (text === undefined) return { keys: [], requireSignedCommits: true, problems: [`${file} is missing: no key is trusted`] };
   if (text.length > METADATA_LIMITS.maxFileBytes) return { keys: [], requireSignedCommits: true, problems: [`${file} is larger than ${METADATA_LIMITS.maxFileBytes} bytes`] };
+  // YAML would read it as one line (a comment, say) and find no trust section at all.
+  const cr = loneCarriageReturn(text);
+  if (cr) return { keys: [], requireSignedCommits: true, problems: [`${file}:${cr.line}:${cr.col}: line endings are CR only (classic Mac OS); no key is trusted`] };
   let doc: unknown;
   try {
     doc = parse(text, { maxAliasCount: METADATA_LIMITS.maxAliasCount });

@@ -167,3 +167,24 @@ test('pass trust - a commit by an untrusted key replacing kiln.yaml with a gitli
   assert.equal(check?.verdict, 'refused');
   assert.match(check?.reason ?? '', /not trusted as of its parent/);
 });
+
+test('pass trust - a trusted commit pinning a commit id its source lacks is recorded as invalid, with the place; nothing dispatched', async () => {
+  const { dir } = await metadataRepo();
+  await acceptTrustRoot({ dir, cache: {}, commit: 'HEAD' });
+  const d = await deps(dir);
+  const memo: PassMemo = {};
+  const first = await reconcilePass(d, memo);
+  const hello = await git(dir, 'show', 'HEAD:packages/hello.yaml');
+  const bad = await commitSigned(dir, { 'packages/hello.yaml': hello.replace(/ref: main/, `ref: ${'f'.repeat(40)}`).replace('1.0-1', '1.1-1') + '\n' }, { signer: alice.signer, message: 'pin a commit that does not exist' });
+  const before = await queued();
+  await assert.rejects(reconcilePass(d, memo), { code: 'KILN_INVALID_METADATA' }, 'the pass still fails (terminal: the watch loop waits for a new commit)');
+  assert.equal(await queued(), before, 'nothing dispatched');
+  const { state } = await readObserved({ dir, cache: {} });
+  const check = state.checks.get(bad);
+  assert.equal(check?.verdict, 'invalid');
+  assert.match(check?.diagnostics?.join('\n') ?? '', new RegExp(`^packages/hello.yaml:5:8: source.ref: no commit 'f{40}'`, 'm'));
+  assert.equal(state.desiredCommit, first.desiredCommit, 'an invalid commit never becomes the last reconciled one');
+  const commits = (await statusLog(dir)).split('\n').length;
+  await assert.rejects(reconcilePass(d, memo), { code: 'KILN_INVALID_METADATA' });
+  assert.equal((await statusLog(dir)).split('\n').length, commits, 'recorded once');
+});

@@ -107,6 +107,11 @@ describe('trust - parseTrustConfig', () => {
     const c = parseTrustConfig('trust:\n  keys: [keys/a.asc]\n  requireSignedCommits: false\n');
     assert.deepEqual(c, { keys: ['keys/a.asc'], requireSignedCommits: false, problems: [] });
   });
+  test('trust - a kiln.yaml with CR-only line endings trusts nobody and says why (YAML saw one line)', () => {
+    const c = parseTrustConfig('# settings\rtrust:\r  keys: [keys/a.asc]\r  requireSignedCommits: false\r');
+    assert.deepEqual([c.keys, c.requireSignedCommits], [[], true]);
+    assert.match(c.problems[0], /^kiln.yaml:1:11: line endings are CR only/);
+  });
   test('trust - an invalid trust section trusts nobody and says why', () => {
     const c = parseTrustConfig('trust:\n  keys: [../etc/passwd]\n  requireSignedCommits: false\n');
     assert.deepEqual(c.keys, []);
