@@ -33,7 +33,7 @@ const log = pino({ level: 'warn' });
 
 const pkgName = (i: number) => `pkg-${String(i).padStart(5, '0')}`;
 const pkgYaml = (i: number, rebuild = 0) =>
-  `name: ${pkgName(i)}\nversion: 1.0-1\nsource:\n  git: ${SOURCE.dir}\n  ref: ${SOURCE.commit}\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\nrebuild: ${rebuild}\n`;
+  `name: ${pkgName(i)}\nversion: 1.0-1\nsource:\n  git: ${SOURCE.dir}\n  ref: '${SOURCE.commit}'\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\nrebuild: ${rebuild}\n`;
 const KILN_YAML = 'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n';
 const DIST_YAML = 'name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64]\n';
 

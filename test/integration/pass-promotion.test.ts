@@ -43,7 +43,7 @@ after(async () => {
 /** A source pinned by commit id: the id is checked when the metadata is read, so it must exist. */
 let source: { dir: string; commit: string };
 const pkg = (name: string, smoke: string) =>
-  `name: ${name}\nversion: 1.0-1\nsource:\n  git: ${source.dir}\n  ref: ${source.commit}\nformat: deb\narchitectures: [amd64]\nrelease: [testing, stable]\nsmoke: ${smoke}\n`;
+  `name: ${name}\nversion: 1.0-1\nsource:\n  git: ${source.dir}\n  ref: '${source.commit}'\nformat: deb\narchitectures: [amd64]\nrelease: [testing, stable]\nsmoke: ${smoke}\n`;
 const dist = (name: string, extra = '') => `name: ${name}\nformat: apt\nsuite: ${name}\narchitectures: [amd64]\n${extra}`;
 
 /** What an agent would do for a build action: artifacts into the object store, then the result. */
