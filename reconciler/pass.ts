@@ -189,16 +189,21 @@ const ACK_CONCURRENCY = 64;
 async function record(c: PassContext, events: PassEvents, ctx: StatusChangeContext, collected: Collected, report: PassReport): Promise<void> {
   const { deps, memo } = c;
   deps.lease?.assertHeld();
-  const recorded = await recordPass({
-    dir: deps.repoDir,
-    cache: deps.cache,
-    signer: deps.signer,
-    now: c.now,
-    previous: memo.observed,
-    log: c.log,
-    build: (current) => statusChangeFor(current, events, ctx),
-    verifyHead: (head) => assertStatusSigned({ dir: deps.repoDir, cache: deps.cache, commit: head, publicKeyArmored: deps.signer.publicKeyArmored }),
-  });
+  const write = (previous: ObservedSnapshot | undefined) =>
+    recordPass({
+      dir: deps.repoDir,
+      cache: deps.cache,
+      signer: deps.signer,
+      now: c.now,
+      previous,
+      log: c.log,
+      build: (current) => statusChangeFor(current, events, ctx),
+      verifyHead: (head) => assertStatusSigned({ dir: deps.repoDir, cache: deps.cache, commit: head, publicKeyArmored: deps.signer.publicKeyArmored }),
+    });
+  let recorded = await write(memo.observed);
+  // ── Remote metadata repo (reconciler/remote/remote-step.ts): push kiln/status before anything is acked;
+  //    if another writer moved it, this pass's events are written again on top of its head. ──
+  if (deps.remote) recorded = await deps.remote.afterRecord(recorded, () => write(recorded.snapshot));
   memo.observed = recorded.snapshot;
   memo.statusVerified = recorded.snapshot.commit;
   report.statusCommit = recorded.commit;
@@ -210,6 +215,8 @@ async function record(c: PassContext, events: PassEvents, ctx: StatusChangeConte
 
 export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<PassReport> {
   const started = Date.now();
+  // ── Remote metadata repo (reconciler/remote/remote-step.ts): fetch the tracked branch and kiln/status first. ──
+  await deps.remote?.beforePass();
   const c: PassContext = { deps, memo, log: deps.log.child({ component: 'pass' }), now: deps.now(), desiredCommit: await resolveCommit(deps.repoDir, deps.rev, deps.cache) };
   const collected = deps.nats
     ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log })

@@ -17,6 +17,9 @@ import { gitdirOf } from './status/git-objects.ts';
 import type { TopologyOptions } from './nats/topology.ts';
 import { Lease } from './pipeline/lease.ts';
 import { openNatsSession, type NatsSession } from './pipeline/nats-session.ts';
+import type { Mirror } from './remote/mirror.ts';
+import { remoteStep } from './remote/remote-step.ts';
+import { assertStatusSigned } from './trust/index.ts';
 
 export interface ReconcilerSettings {
   repoDir: string;
@@ -29,6 +32,10 @@ export interface ReconcilerSettings {
   leaseTtlMs?: number;
   topology?: Omit<TopologyOptions, 'pools'>;
   log: Logger;
+  /** A remote metadata repo's mirror (repoDir is its git dir): fetched before each pass, kiln/status pushed back. */
+  remote?: Mirror;
+  /** Passes closer together than this reuse the last fetch of the remote (default 0: fetch before every pass). */
+  remoteFetchIntervalMs?: number;
   /** Test seam, passed to the pass. */
   onStep?: PassDeps['onStep'];
 }
@@ -68,6 +75,9 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
   const log = s.log;
   const signer = await loadReconcilerSigner(s.signingKey);
   const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const remote = s.remote ? remoteStep(s.remote, (commit) => assertStatusSigned({ dir: s.repoDir, cache: {}, commit, publicKeyArmored: signer.publicKeyArmored }), signer, { minFetchIntervalMs: s.remoteFetchIntervalMs }) : undefined;
+  // The mirror's first fetch, so that kiln.yaml's pools can be read below; a remote that is down now is tried again by each pass.
+  await remote?.beforePass().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'first fetch of the remote metadata repo failed; passes will retry'));
   let pools = await poolsAtHead(s.repoDir, log);
   const session = s.natsUrl ? await openNatsSession(s.natsUrl, { name: `kiln-reconciler ${holder}`, log, pools, topology: s.topology }) : undefined;
   const deps: PassDeps = {
@@ -85,6 +95,7 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     docker: s.reposDir ? new Docker() : undefined,
     gateImage: s.gateImage ?? 'kiln/bookworm-buildd',
     onStep: s.onStep,
+    remote,
   };
   // Gate containers of a reconciler killed mid-gate: past their deadline, whoever started them.
   if (deps.docker) await sweepOrphanContainers(deps.docker, log, { roles: ['gate'] }).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'no container sweep (Docker unreachable)'));

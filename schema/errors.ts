@@ -259,3 +259,26 @@ export class UntrustedStatusError extends KilnError {
 export class ArtifactMissingError extends KilnError {
   readonly code = 'KILN_ARTIFACT_MISSING';
 }
+
+// --- Remote metadata repos (reconciler/remote/) ---
+
+/** The remote metadata repo could not be reached (network, DNS, server down): local state stays correct; retry later. */
+export class RemoteUnreachableError extends KilnError {
+  readonly code = 'KILN_REMOTE_UNREACHABLE';
+}
+
+/** The remote refused our credentials (401/403, SSH key not accepted): an unusable environment, never retried. */
+export class RemoteAuthError extends KilnError {
+  readonly code = 'KILN_REMOTE_AUTH';
+  static override readonly defaultKind: ErrorKind = 'usage';
+}
+
+/** The remote moved the ref we pushed (compare-and-set lost): fetch, verify, re-apply, push again. */
+export class RemoteRejectedError extends KilnError {
+  readonly code = 'KILN_REMOTE_REJECTED';
+}
+
+/** kiln/status could not be pushed after bounded retries; the local commit stays pending for the next pass. */
+export class RemotePushError extends KilnError {
+  readonly code = 'KILN_REMOTE_PUSH';
+}

@@ -2,9 +2,8 @@
 // 10,000 packages: cold plan, no-op pass, one-change pass (vs native
 // `git diff-tree -r` on the same commits), and a status commit of 1,000 new
 // build records. Prints figures and ratios; asserts nothing.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
@@ -15,74 +14,19 @@ import { keyedInputs } from '../reconciler/plan/plan-builds.ts';
 import { plan } from '../reconciler/plan/plan.ts';
 import { generateKey, loadSigner, type Signer } from '../reconciler/signing/signer.ts';
 import { readObserved } from '../reconciler/status/reader.ts';
-import { buildRecordFile, releaseRecordFile } from '../reconciler/status/records.ts';
+import { buildRecordFile } from '../reconciler/status/records.ts';
 import { recordPass } from '../reconciler/status/writer.ts';
 import type { BuildRecord } from '../schema/status.ts';
+import { recordConverged } from '../test/helpers/converged-status.ts';
+import { commitChange, generateRepo, SOURCE } from './bench-repo.ts';
 
 const run = promisify(execFile);
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@kiln.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@kiln.invalid' };
-/** One real source repo every package pins by commit id (ids are checked when the metadata is read). */
-async function sourceRepo(): Promise<{ dir: string; commit: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'kiln-bench-src-'));
-  await run('git', ['init', '-q', '-b', 'main', dir]);
-  await run('git', ['commit', '-q', '--allow-empty', '-m', 'source'], { cwd: dir, env: GIT_ENV });
-  return { dir, commit: (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim() };
-}
-const SOURCE = await sourceRepo();
 const log = pino({ level: 'warn' });
-
-const pkgName = (i: number) => `pkg-${String(i).padStart(5, '0')}`;
-const pkgYaml = (i: number, rebuild = 0) =>
-  `name: ${pkgName(i)}\nversion: 1.0-1\nsource:\n  git: ${SOURCE.dir}\n  ref: '${SOURCE.commit}'\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\nrebuild: ${rebuild}\n`;
-const KILN_YAML = 'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n';
-const DIST_YAML = 'name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64]\n';
-
-/** A metadata repo of n packages in one commit, written with git fast-import (seconds, not minutes). */
-async function generateRepo(n: number): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `kiln-bench-${n}-`));
-  await run('git', ['init', '-q', '-b', 'main', dir]);
-  const files: Array<[string, string]> = [['kiln.yaml', KILN_YAML], ['distributions/testing.yaml', DIST_YAML]];
-  for (let i = 0; i < n; i++) files.push([`packages/${pkgName(i)}.yaml`, pkgYaml(i)]);
-  const chunks = ['commit refs/heads/main\ncommitter bench <bench@kiln.invalid> 1700000000 +0000\ndata 9\ngenerate\n'];
-  for (const [path, content] of files) chunks.push(`M 100644 inline ${path}\ndata ${Buffer.byteLength(content)}\n${content}\n`);
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn('git', ['fast-import', '--quiet'], { cwd: dir, stdio: ['pipe', 'ignore', 'inherit'] });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`git fast-import exited ${code}`))));
-    p.stdin.end(chunks.join(''));
-  });
-  await run('git', ['reset', '-q', '--hard', 'main'], { cwd: dir });
-  return dir;
-}
-
-async function commitChange(dir: string, i: number): Promise<string> {
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(join(dir, 'packages', `${pkgName(i)}.yaml`), pkgYaml(i, 1));
-  await run('git', ['-c', 'gc.auto=0', 'commit', '-qam', `rebuild ${pkgName(i)}`], { cwd: dir, env: GIT_ENV });
-  return (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
-}
 
 async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t = process.hrtime.bigint();
   const value = await fn();
   return { ms: Number(process.hrtime.bigint() - t) / 1e6, value };
-}
-
-/** Record every build as succeeded and every package as released: the converged state. */
-async function converge(dir: string, signer: Signer): Promise<void> {
-  const cache = {};
-  const { state } = await readDesired({ dir, rev: 'HEAD', cache, log });
-  const records: BuildRecord[] = [...state.packages.values()].map((p) => {
-    const { key, inputs } = keyedInputs(p, 'amd64');
-    return { key, inputs, pool: 'deb', desiredCommit: state.commit, state: 'succeeded', attempts: [{ n: 1, dispatchedAt: '2026-01-01T00:00:00Z', outcome: 'succeeded' }], artifacts: [] };
-  });
-  const release = { distribution: 'testing', desiredCommit: state.commit, packages: records.map((r) => ({ name: r.inputs.package, version: r.inputs.version, builds: { amd64: r.key } })) };
-  await recordPass({
-    dir,
-    cache,
-    signer,
-    log,
-    build: () => ({ files: new Map([...records.map(buildRecordFile), releaseRecordFile(release)]), summary: 'bench: converge', trailers: { 'Kiln-Desired': state.commit } }),
-  });
 }
 
 function passDeps(dir: string, signer: Signer): PassDeps {
@@ -98,7 +42,7 @@ async function bench(n: number, signer: Signer) {
       const { state: observed } = await readObserved({ dir, cache, log });
       return plan(desired, observed, { now: new Date() });
     });
-    await converge(dir, signer);
+    await recordConverged(dir, signer, log);
     const deps = passDeps(dir, signer);
     const memo: PassMemo = {};
     const warm = await time(() => reconcilePass(deps, memo)); // full pass, plans nothing → quiet

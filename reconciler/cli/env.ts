@@ -8,6 +8,10 @@ export interface Env {
   readonly signingKey?: string;
   readonly signingKeyFile?: string;
   readonly signingPassphrase?: string;
+  /** Token for a remote metadata repo over HTTPS (KILN_GIT_TOKEN). */
+  readonly gitToken?: string;
+  /** $XDG_STATE_HOME, or ~/.local/state: where mirrors of remote metadata repos live. */
+  readonly stateHome?: string;
   readonly logLevel: string;
   readonly isTTY: boolean;
   readonly noColor: boolean;
@@ -20,6 +24,8 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env, isTTY = Boolean
     signingKey: source.KILN_SIGNING_KEY || undefined,
     signingKeyFile: source.KILN_SIGNING_KEY_FILE || undefined,
     signingPassphrase: source.KILN_SIGNING_PASSPHRASE || undefined,
+    gitToken: source.KILN_GIT_TOKEN || undefined,
+    stateHome: source.XDG_STATE_HOME || (source.HOME ? `${source.HOME}/.local/state` : undefined),
     logLevel: source.KILN_LOG_LEVEL || 'info',
     isTTY,
     noColor: Boolean(source.NO_COLOR),

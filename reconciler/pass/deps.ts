@@ -6,6 +6,7 @@ import type { GitCache } from '../git/tree.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { RetryPolicy } from '../records/build-records.ts';
 import type { PipelineNats } from '../pipeline/nats-session.ts';
+import type { RemoteStep } from '../remote/remote-step.ts';
 
 export type { PipelineNats };
 
@@ -46,6 +47,8 @@ export interface PassDeps {
   gateImage: string;
   /** The reconciler lease, when passes run under one: checked before each acting step and before recording. */
   lease?: { assertHeld(): void };
+  /** A remote metadata repo: fetched before the pass, kiln/status pushed before acks (reconciler/remote/). */
+  remote?: RemoteStep;
   /** Test seam: called between steps, so a test can crash the process at a precise point. */
   onStep?: (step: PassStep) => void | Promise<void>;
 }

@@ -69,13 +69,35 @@ function cgi(rootDir: string, req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-export async function startGitServer(rootDir: string): Promise<GitServer> {
+export interface GitServerOptions {
+  /** Listen on this port (e.g. to restart a server at the same URL); default a free one. */
+  port?: number;
+  /** Require HTTP Basic auth whose password is this token (401 otherwise), as a forge does. */
+  token?: string;
+}
+
+function authorised(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const m = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+  if (!m) return false;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  return decoded.slice(decoded.indexOf(':') + 1) === token;
+}
+
+export async function startGitServer(rootDir: string, opts: GitServerOptions = {}): Promise<GitServer> {
   const requests: string[] = [];
   const server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    if (!authorised(req, opts.token)) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="kiln-test"' }).end('authentication required\n');
+      return;
+    }
     cgi(rootDir, req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -3,7 +3,7 @@ import { readObserved } from '../../status/reader.ts';
 import { buildRows, formatBuilds } from '../../pipeline/build-list.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { str, type Command } from '../command.ts';
-import { repoDir, repoOption } from '../options.ts';
+import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 
 const STATES = ['queued', 'succeeded', 'failed'];
 
@@ -15,14 +15,15 @@ const command: Command = {
     'failure class (build, limit, infra, poison, integrity) and reason; a retryable one when it is retried.\n' +
     'See `kiln logs KEY` for a build\'s log and `kiln retry KEY` to ask for another attempt.',
   options: {
-    repo: repoOption('The repo holding kiln/status'),
+    repo: urlRepoOption('The repo holding kiln/status'),
+    ...REMOTE_OPTIONS,
     state: { type: 'string', valueName: 'STATE', description: 'Only builds in this state: queued, succeeded or failed.' },
   },
   examples: ['kiln builds', 'kiln builds --state failed --json'],
   async run(args, ctx) {
     const state = str(args, 'state');
     if (state && !STATES.includes(state)) throw new UsageError(`--state takes one of ${STATES.join(', ')}, got '${state}'`);
-    const dir = repoDir(args, ctx.env);
+    const { dir } = await openRepoArg(args, ctx);
     const { state: observed } = await readObserved({ dir, cache: {}, log: ctx.log });
     const rows = buildRows(observed.builds.values()).filter((r) => !state || r.state === state);
     return { data: { statusCommit: observed.statusCommit ?? null, builds: rows }, human: formatBuilds(rows) };

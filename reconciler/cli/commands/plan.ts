@@ -6,7 +6,7 @@ import { countActions, formatPlan } from '../../plan/format-plan.ts';
 import { plan, refusalPlan } from '../../plan/plan.ts';
 import { readObservedForTrust, verifyDesiredCommit } from '../../trust/index.ts';
 import { str, type Command } from '../command.ts';
-import { repoDir, repoOption } from '../options.ts';
+import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
 
 const command: Command = {
   path: ['plan'],
@@ -16,15 +16,17 @@ const command: Command = {
     'actions that would converge them, each with its reason (like `terraform plan`). Changes nothing.\n' +
     'Exit code 1 when the desired commit is refused by the trust policy.',
   options: {
-    repo: repoOption(),
+    repo: urlRepoOption(),
     rev: { type: 'string', valueName: 'REV', description: 'Desired-state revision.', default: 'HEAD' },
     'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's public key: kiln/status must be signed by it (recommended for CI checks)." },
+    ...REMOTE_OPTIONS,
   },
   examples: ['kiln plan --repo ./metadata', 'kiln plan --rev feature-branch --json'],
   async run(args, ctx) {
-    const dir = repoDir(args, ctx.env);
+    const repo = await openRepoArg(args, ctx, { releaseKeyFile: str(args, 'release-key') });
+    const dir = repo.dir;
     const cache = {};
-    const commit = await resolveCommit(dir, str(args, 'rev') ?? 'HEAD', cache);
+    const commit = await resolveCommit(dir, await revisionIn(repo, str(args, 'rev') ?? 'HEAD'), cache);
     // Edits in the work tree are not what is planned: say so when HEAD is planned.
     const changes = commit === (await resolveCommit(dir, 'HEAD', cache)) ? ((await worktreeChanges(dir, METADATA_PREFIXES, cache)) ?? []) : [];
     const warning = worktreeWarning(changes, 'kiln plan');

@@ -6,7 +6,8 @@ import { reconcileOnce, watch } from '../../watch.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { replicasProblem } from '../../nats/replicas.ts';
 import { flag, num, str, type Command } from '../command.ts';
-import { repoDir, repoOption, SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
+import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
+import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 
 function passData(n: number, reason: string, r: PassReport) {
   const { plan, trust: _t, ...rest } = r;
@@ -24,7 +25,8 @@ const command: Command = {
     'whenever results arrive, and every --interval seconds. Only one reconciler runs passes at a time\n' +
     '(a lease in NATS KV); a second one waits. Stop with Ctrl-C: the pass in progress finishes first.',
   options: {
-    repo: repoOption(),
+    repo: urlRepoOption('The metadata repo (with a URL, kiln/status is pushed back there)'),
+    ...REMOTE_OPTIONS,
     nats: { type: 'string', valueName: 'URL', description: 'NATS server, or a cluster\'s servers comma-separated (default: $KILN_NATS_URL). Without it nothing is built.' },
     replicas: { type: 'string', valueName: 'N', description: 'Copies JetStream keeps of every Kiln stream and bucket (default: 3 on a cluster of three or more servers, else 1).' },
     once: { type: 'boolean', description: 'Run one pass and exit (the default).' },
@@ -45,8 +47,13 @@ const command: Command = {
     const replicas = num(args, 'replicas');
     const replicasWrong = replicas === undefined ? undefined : replicasProblem(replicas);
     if (replicasWrong) throw new UsageError(`--replicas: ${replicasWrong}`);
+    // A URL is mirrored; the reconciler fetches it before each pass itself.
+    const repo = await openRepoArg(args, ctx, { sync: false });
     const rec = await openReconciler({
-      repoDir: repoDir(args, ctx.env),
+      repoDir: repo.dir,
+      remote: repo.mirror,
+      // Watch mode: a burst of result-driven passes shares one fetch; new commits are fetched at least every 2 s of passes.
+      remoteFetchIntervalMs: flag(args, 'watch') ? 2000 : 0,
       natsUrl: str(args, 'nats') ?? ctx.env.natsUrl,
       signingKey: signingKeySource(args, ctx.env),
       reposDir: str(args, 'repos'),

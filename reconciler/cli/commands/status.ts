@@ -4,7 +4,7 @@ import { readCommitInfo } from '../../git/tree.ts';
 import { readObserved } from '../../status/reader.ts';
 import { formatStatus, summarize, type HeadInfo } from '../../status/summary.ts';
 import { str, type Command } from '../command.ts';
-import { repoDir, repoOption } from '../options.ts';
+import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../../../schema/errors.ts';
@@ -29,11 +29,12 @@ const command: Command = {
     'desired commit reconciled, builds by state (failed ones with their reason), what each distribution\n' +
     'publishes, promotion gates and commit checks. Status records that cannot be read are listed, not fatal.',
   options: {
-    repo: repoOption('The repo holding kiln/status'),
+    repo: urlRepoOption('The repo holding kiln/status'),
+    ...REMOTE_OPTIONS,
   },
   examples: ['kiln status', 'kiln status --repo ./metadata --json'],
   async run(args, ctx) {
-    const dir = repoDir(args, ctx.env);
+    const { dir } = await openRepoArg(args, ctx);
     if (!(await isRepo(dir))) throw new NotFoundError(`no git repository at ${dir}`, { dir });
     const cache = {};
     const read = await readObserved({ dir, cache, log: ctx.log });

@@ -5,7 +5,7 @@ import { validateDesired } from '../../desired/validate-desired.ts';
 import { resolveCommit } from '../../git/tree.ts';
 import { commitWorktree, worktreeChanges, worktreeWarning } from '../../git/worktree.ts';
 import { flag, str, type Command } from '../command.ts';
-import { repoDir, repoOption } from '../options.ts';
+import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
 
 const command: Command = {
   path: ['validate'],
@@ -16,14 +16,17 @@ const command: Command = {
     'included; like `git stash create`, this writes git objects but no ref, index or file).\n' +
     'Exit 0 when valid, 1 when there are problems.',
   options: {
-    repo: repoOption(),
+    repo: urlRepoOption(),
     rev: { type: 'string', valueName: 'REV', description: 'Branch, tag or commit to check (default: HEAD).' },
+    ...REMOTE_OPTIONS,
     worktree: { type: 'boolean', description: 'Check the work tree, uncommitted edits included.' },
   },
   examples: ['kiln validate', 'kiln validate --worktree', 'kiln validate --repo ./meta --rev my-branch --json'],
   async run(args, ctx) {
-    const dir = repoDir(args, ctx.env);
-    const rev = str(args, 'rev');
+    const repo = await openRepoArg(args, ctx);
+    const dir = repo.dir;
+    const revArg = str(args, 'rev');
+    const rev = revArg === undefined ? undefined : await revisionIn(repo, revArg);
     const useWorktree = flag(args, 'worktree');
     if (useWorktree && rev) throw new UsageError('--worktree and --rev exclude each other: the work tree is checked against HEAD');
     const cache = {};

@@ -5,7 +5,8 @@ import { FINGERPRINT_PATTERN } from '../../../schema/metadata.ts';
 import { resolveCommit } from '../../git/tree.ts';
 import { acceptTrustRoot, readObservedForTrust, verifyDesiredCommit, type TrustVerdict } from '../../trust/index.ts';
 import { flag, str, type Command } from '../command.ts';
-import { repoDir, repoOption } from '../options.ts';
+import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
+import { pushTrustRoot } from '../../remote/sync.ts';
 
 function formatVerdict(v: TrustVerdict): string {
   const lines = [`${v.trusted ? 'TRUSTED' : 'REFUSED'} ${v.commit}`];
@@ -30,23 +31,27 @@ const command: Command = {
     'a key listed in its own kiln.yaml and approved once, either with --accept-root (recorded in\n' +
     'refs/kiln/trust-root) or with --root-fingerprint. Merge commits are judged by their own signature.',
   options: {
-    repo: repoOption(),
+    repo: urlRepoOption(),
     'accept-root': { type: 'boolean', description: 'Approve REV as the root of trust (after checking its signer).' },
     'root-fingerprint': { type: 'string', valueName: 'FPR', multiple: true, description: 'A key allowed to sign the root commit of a new repo.' },
     since: { type: 'string', valueName: 'REV', description: 'Judge from this commit instead of the one kiln/status records.' },
     'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's public key: kiln/status must be signed by it (recommended for CI checks)." },
+    ...REMOTE_OPTIONS,
   },
   positionals: [{ name: 'rev', description: 'Revision to verify (default HEAD).' }],
   examples: ['kiln verify main', 'kiln verify --accept-root $(git rev-list --max-parents=0 HEAD)', 'kiln verify HEAD --json'],
   async run(args, ctx) {
-    const dir = repoDir(args, ctx.env);
-    const rev = args.positionals[0] ?? 'HEAD';
+    const repo = await openRepoArg(args, ctx, { releaseKeyFile: str(args, 'release-key') });
+    const { dir, mirror } = repo;
+    const rev = await revisionIn(repo, args.positionals[0] ?? 'HEAD');
     const cache = {};
     const roots = (args.values['root-fingerprint'] as string[] | undefined) ?? [];
     for (const f of roots) if (!new RegExp(FINGERPRINT_PATTERN).test(f.toUpperCase())) throw new UsageError(`--root-fingerprint '${f}' is not a 40-hex-digit fingerprint`);
 
     if (flag(args, 'accept-root')) {
       const v = await acceptTrustRoot({ dir, cache, commit: rev });
+      // A remote repo's root of trust travels with it (refs/kiln/trust-root).
+      if (v.trusted && mirror) await pushTrustRoot(mirror);
       return { data: v, human: formatVerdict(v), exitCode: v.trusted ? 0 : 1 };
     }
     const since = str(args, 'since');
