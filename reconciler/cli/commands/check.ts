@@ -4,7 +4,7 @@ import { checkRevision } from '../../check/check-revision.ts';
 import { formatCheckMarkdown, formatCheckText, checkSummary } from '../../check/format-check.ts';
 import { readObservedForTrust } from '../../trust/index.ts';
 import { str, type Command } from '../command.ts';
-import { openRepoArg, REMOTE_OPTIONS, revisionIn } from '../repo-arg.ts';
+import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
 
 const FORMATS = ['text', 'markdown'];
 
@@ -18,7 +18,7 @@ const command: Command = {
     'refusals, each with its reason. The files of a refused REV are never parsed. --format markdown prints a\n' +
     'pull-request comment. With a URL --repo, REV and BASE may be branches, tags or refs such as refs/pull/12/head.',
   options: {
-    repo: { type: 'string', valueName: 'DIR|URL', description: 'The metadata repo, or its URL (default: $KILN_REPO or .).' },
+    repo: urlRepoOption(),
     rev: { type: 'string', valueName: 'REV', description: 'The pull request head: branch, tag, ref or commit (required).' },
     base: { type: 'string', valueName: 'REF', description: 'The branch REV would merge into (default: HEAD; with a URL, the tracked branch).' },
     format: { type: 'string', valueName: 'FORMAT', description: 'text or markdown (a pull-request comment).', default: 'text' },
