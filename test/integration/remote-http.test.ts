@@ -5,7 +5,7 @@
 // commit pending until the next pass, and a wrong token is a clear error.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -176,4 +176,19 @@ test('remote http - kiln check --repo URL --rev <PR branch> fetches the branch a
   assert.match(stdout, /^### ✅ Kiln check passed: trusted and valid: 1 to build/);
   assert.match(stdout, /Merging `[0-9a-f]{12}` into `main`/);
   assert.match(stdout, /\| 🔨 \| build \| world \| 0\.1-1 \| amd64 \| NeverBuilt \|/);
+});
+
+test('remote http - kiln reconcile --repo URL --once through the CLI pushes kiln/status', async () => {
+  const remote = await makeRemoteMetadata(alice);
+  const server = await startGitServer(remote.root);
+  closers.push(() => server.close());
+  const url = `${server.url}/${remote.name}.git`;
+  const stateDir = await mkdtemp(join(tmpdir(), 'kiln-state-'));
+  const keyFile = join(stateDir, 'release.key.asc');
+  await writeFile(keyFile, release.privateKeyArmored, { mode: 0o600 });
+  const { stdout } = await run(process.execPath, ['bin/kiln.js', 'reconcile', '--once', '--json', '--repo', url, '--state-dir', stateDir, '--nats', nats.url, '--signing-key', keyFile]);
+  const report = JSON.parse(stdout) as { statusCommit: string | null; desiredCommit: string };
+  assert.equal(report.desiredCommit, remote.rootCommit);
+  assert.ok(report.statusCommit);
+  assert.equal(await lsRemote(remote.work, url, 'refs/heads/kiln/status'), report.statusCommit);
 });
