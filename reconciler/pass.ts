@@ -210,6 +210,7 @@ async function record(c: PassContext, events: PassEvents, ctx: StatusChangeConte
   await step(deps, 'recorded');
   // Every outcome is durable in git now: the acks go out together (each waits for the server's confirmation).
   await pMap(collected.pending, (p) => p.ack(), { concurrency: ACK_CONCURRENCY });
+  deps.metrics?.recorded(events); // metrics: builds by outcome, once durable
   await step(deps, 'acked');
 }
 

@@ -20,6 +20,7 @@ import { openNatsSession, type NatsSession } from './pipeline/nats-session.ts';
 import type { Mirror } from './remote/mirror.ts';
 import { remoteStep } from './remote/remote-step.ts';
 import { assertStatusSigned } from './trust/index.ts';
+import type { ReconcilerMetrics } from './metrics/reconciler-metrics.ts';
 
 export interface ReconcilerSettings {
   repoDir: string;
@@ -38,6 +39,8 @@ export interface ReconcilerSettings {
   remoteFetchIntervalMs?: number;
   /** Test seam, passed to the pass. */
   onStep?: PassDeps['onStep'];
+  /** Pass metrics (step durations, outcomes); absent: none kept. */
+  metrics?: ReconcilerMetrics;
 }
 
 export interface Reconciler {
@@ -94,7 +97,9 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     artifactsDir: s.artifactsDir ?? join(await gitdirOf(s.repoDir), 'kiln', 'artifacts'),
     docker: s.reposDir ? new Docker() : undefined,
     gateImage: s.gateImage ?? 'kiln/bookworm-buildd',
-    onStep: s.onStep,
+    // metrics: each step's duration is measured from the previous step's call.
+    onStep: s.metrics ? (step) => (s.metrics!.step(step), s.onStep?.(step)) : s.onStep,
+    metrics: s.metrics,
     remote,
   };
   // Gate containers of a reconciler killed mid-gate: past their deadline, whoever started them.
@@ -109,7 +114,15 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     signer,
     holder,
     async runPass(opts = {}) {
-      const report = await reconcilePass({ ...deps, lease: opts.leased ? lease : undefined }, memo);
+      s.metrics?.passStarted();
+      let report: PassReport;
+      try {
+        report = await reconcilePass({ ...deps, lease: opts.leased ? lease : undefined }, memo);
+      } catch (e) {
+        s.metrics?.passFinished(false, 0);
+        throw e;
+      }
+      s.metrics?.passFinished(true, report.published.length);
       // A pool added to kiln.yaml gets its consumer; its jobs already wait in the stream.
       const now = memo.desired ? poolsOf(memo.desired.state.config.pools) : pools;
       if (session && JSON.stringify(now) !== JSON.stringify(pools)) {

@@ -7,6 +7,7 @@ import type { Signer } from '../signing/signer.ts';
 import type { RetryPolicy } from '../records/build-records.ts';
 import type { PipelineNats } from '../pipeline/nats-session.ts';
 import type { RemoteStep } from '../remote/remote-step.ts';
+import type { PassMetrics } from '../metrics/reconciler-metrics.ts';
 
 export type { PipelineNats };
 
@@ -51,6 +52,8 @@ export interface PassDeps {
   remote?: RemoteStep;
   /** Test seam: called between steps, so a test can crash the process at a precise point. */
   onStep?: (step: PassStep) => void | Promise<void>;
+  /** Metrics hook (reconciler/metrics/): told what each pass recorded. */
+  metrics?: PassMetrics;
 }
 
 export type PassStep = 'observed' | 'collected' | 'planned' | 'dispatched' | 'gated' | 'published' | 'recorded' | 'acked';
