@@ -29,13 +29,14 @@ function fail(res: ServerResponse, status: number, message: string): void {
   res.end(body);
 }
 
-async function serveFile(root: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
+/** Serve the file `urlPath` names under `root` (a realpath), by the rules of request-path.ts; returns the status sent. */
+export async function serveFile(root: string, req: IncomingMessage, res: ServerResponse, urlPath = req.url ?? '/'): Promise<number> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     fail(res, 405, 'method not allowed');
     return 405;
   }
-  const verdict = resolveRequestPath(req.url ?? '/');
+  const verdict = resolveRequestPath(urlPath);
   if (!verdict.ok) {
     fail(res, verdict.status, verdict.status === 404 ? 'not found' : verdict.reason);
     return verdict.status;

@@ -1,11 +1,8 @@
 // kiln retry: ask for another attempt of a failed build, as a signed status commit.
 import { loadReconcilerSigner } from '../../keys/load-signer.ts';
 import { findByPrefix } from '../../pipeline/build-list.ts';
-import { requestRetry } from '../../records/build-records.ts';
-import { buildRecordFile } from '../../status/records.ts';
+import { retryBuild } from '../../pipeline/retry-build.ts';
 import { readObserved } from '../../status/reader.ts';
-import { recordPass } from '../../status/writer.ts';
-import { TRAILERS, type BuildRecord } from '../../../schema/status.ts';
 import { str, type Command } from '../command.ts';
 import { repoDir, repoOption, SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 
@@ -31,25 +28,7 @@ const command: Command = {
     const { state: before } = await readObserved({ dir, cache, log: ctx.log });
     const target = findByPrefix(before.builds.values(), prefix);
     const signer = await loadReconcilerSigner(signingKeySource(args, ctx.env));
-    const now = new Date();
-    let updated: BuildRecord | null = null;
-    const { commit } = await recordPass({
-      dir,
-      cache,
-      signer,
-      now,
-      log: ctx.log,
-      build: (observed) => {
-        const current = observed.builds.get(target.key);
-        updated = current ? requestRetry(current, now, signer.userId) : null;
-        if (!updated) return null;
-        return {
-          files: new Map([buildRecordFile(updated)]),
-          summary: `kiln: retry ${updated.inputs.package} ${updated.inputs.version} (${updated.inputs.arch}) on request`,
-          trailers: { [TRAILERS.builds]: 1 },
-        };
-      },
-    });
+    const { commit } = await retryBuild({ dir, cache, signer, key: target.key, now: new Date(), log: ctx.log });
     const what = `${target.inputs.package} ${target.inputs.version} (${target.inputs.arch}) ${target.key.slice(0, 12)}`;
     if (!commit) {
       return { data: { key: target.key, retried: false, state: target.state }, human: `${what} is ${target.state}${target.failure?.retryable ? ' and already retryable' : ''}: nothing to retry`, exitCode: 1 };
