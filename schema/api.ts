@@ -215,7 +215,7 @@ export const distributionParamsSchema = {
 
 const planItem = {
   type: 'object',
-  required: ['kind', 'reason', 'message'],
+  required: ['reason', 'message'],
   properties: { kind: { type: 'string' }, reason: { type: 'string' }, message: { type: 'string' } },
   additionalProperties: true,
 } as const;

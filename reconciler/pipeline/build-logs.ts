@@ -68,6 +68,8 @@ export async function followLog(js: JetStreamClient, key: string, opts: FollowOp
   } finally {
     opts.signal.removeEventListener('abort', stop);
     await messages.close();
+    // The server would keep the ephemeral consumer for its inactivity threshold (minutes): remove it now.
+    await consumer.delete().catch(() => undefined);
   }
   return end;
 }

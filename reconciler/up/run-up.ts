@@ -12,7 +12,7 @@ import { createReconcilerMetrics } from '../metrics/reconciler-metrics.ts';
 import { agentState } from '../pipeline/agent-state.ts';
 import { buildCounts, type BuildCounts } from '../pipeline/progress.ts';
 import { LiveView } from '../pipeline/live-view.ts';
-import { openReconciler, type Reconciler } from '../pipeline/reconciler-setup.ts';
+import { openReconciler, type Reconciler } from '../reconciler-setup.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
 import type { PassReport } from '../pass.ts';
 import { watch, type WatchSummary } from '../watch.ts';
@@ -120,7 +120,7 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
     const passes = new AbortController();
     const handle = watch(
       {
-        runPass: () => rec.runPass(),
+        runPass: () => rec.runPass({ leased: true }),
         readHead: () => rec.readHead(),
         resultsWaiting: () => session.resultsWaiting(),
         lease: rec.lease,

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 export interface NatsServer {
   url: string;
   port: number;
+  /** The monitoring endpoint (http://127.0.0.1:PORT), when started with { monitor: true }. */
+  monitorUrl?: string;
   storeDir: string;
   /** Stop the server (SIGTERM), keeping the store. */
   stop(): Promise<void>;
@@ -50,10 +52,14 @@ export async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs
   });
 }
 
-/** `config`: extra nats-server configuration (e.g. an authorization block); flags set the rest. */
-export async function startNats(opts: { config?: string } = {}): Promise<NatsServer> {
+/**
+ * `config`: extra nats-server configuration (e.g. an authorization block); flags set the rest.
+ * `monitor`: also open the monitoring endpoint (connz, jsz) on a free port.
+ */
+export async function startNats(opts: { config?: string; monitor?: boolean } = {}): Promise<NatsServer> {
   const storeDir = await mkdtemp(join(tmpdir(), 'kiln-nats-'));
   const port = await freePort();
+  const monitorPort = opts.monitor ? await freePort() : undefined;
   const configArgs: string[] = [];
   if (opts.config) {
     const file = join(storeDir, 'extra.conf');
@@ -62,7 +68,8 @@ export async function startNats(opts: { config?: string } = {}): Promise<NatsSer
   }
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    proc = spawn('nats-server', [...configArgs, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+    const monitor = monitorPort ? ['-m', String(monitorPort)] : [];
+    proc = spawn('nats-server', [...configArgs, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...monitor], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     await waitForLine(proc, /Server is ready/, 10_000);
@@ -81,6 +88,7 @@ export async function startNats(opts: { config?: string } = {}): Promise<NatsSer
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    ...(monitorPort ? { monitorUrl: `http://127.0.0.1:${monitorPort}` } : {}),
     storeDir,
     stop,
     restart: async () => {

@@ -5,6 +5,7 @@ import { ENDPOINTS, type BuildDetail, type BuildsQuery } from '../../../schema/a
 import type { BuildRecord } from '../../../schema/status.ts';
 import { findByPrefix } from '../../pipeline/build-list.ts';
 import { retryBuild } from '../../pipeline/retry-build.ts';
+import { sendError } from '../api-error.ts';
 import { pageOf, summarize } from '../build-summary.ts';
 import { runningBuilds, UnavailableError, type ServiceContext } from '../context.ts';
 import type { RouteOf } from '../routes.ts';
@@ -38,7 +39,7 @@ export function buildRoutes(app: FastifyInstance, ctx: ServiceContext, route: Ro
     const record = await findBuild(ctx, (req.params as { key: string }).key);
     const by = `${req.auth?.name ?? 'api'} via ${hostname()}`;
     const { updated, commit } = await retryBuild({ dir: ctx.status.repoDir, cache: {}, signer: ctx.signer, key: record.key, now: new Date(), log: ctx.log, by });
-    if (!commit || !updated) return reply.code(409).send({ key: record.key, retried: false, state: record.state });
+    if (!commit || !updated) return sendError(reply, 409, 'KILN_NOT_RETRYABLE', `build ${record.key.slice(0, 12)} is ${record.state}${record.failure?.retryable ? ' and already retryable' : ''}: nothing to retry`);
     ctx.wake?.('retry requested');
     return { key: record.key, retried: true, state: updated.state, statusCommit: commit };
   });
