@@ -6,7 +6,7 @@ export function h(tag, attrs = {}, ...children) {
     if (k === 'class') el.className = v;
     else el.setAttribute(k, v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
