@@ -7,13 +7,10 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { createRegistry } from '../../observability/metrics-registry.ts';
-import { createReconcilerMetrics } from '../metrics/reconciler-metrics.ts';
-import { agentState } from '../pipeline/agent-state.ts';
 import { buildCounts, type BuildCounts } from '../pipeline/progress.ts';
-import { LiveView } from '../pipeline/live-view.ts';
 import { openReconciler, type Reconciler } from '../reconciler-setup.ts';
-import { startHttpServer, type HttpServer } from '../http/server.ts';
+import { serveReconciler, serviceMetrics } from '../http/reconciler-service.ts';
+import type { HttpServer } from '../http/server.ts';
 import type { PassReport } from '../pass.ts';
 import { watch, type WatchSummary } from '../watch.ts';
 import { startChild, waitForOutput, type Child } from './child-process.ts';
@@ -82,39 +79,20 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
     const nats = await startNatsServer(layout.nats, o.natsPort, join(layout.logs, 'nats.log'));
     stack.push(() => nats.child.stop(10_000));
 
-    const registry = createRegistry({ labels: { component: 'reconciler' } });
-    let live: LiveView | undefined;
-    const metrics = createReconcilerMetrics(registry, {
-      queues: () => live!.queues(),
-      resultsWaiting: () => live!.resultsWaiting(),
-      agents: async () => (await live!.agents()).map((a) => ({ pool: a.pool, arch: a.arch, state: agentState(a) })),
-    });
+    const m = serviceMetrics();
     const rec: Reconciler = await openReconciler({
       repoDir: prepared.repoDir,
       natsUrl: nats.url,
       signingKey: { keyFile: prepared.signingKeyFile },
       reposDir: layout.repos,
       log,
-      metrics,
+      metrics: m.metrics,
     });
     stack.push(() => rec.close());
     const session = rec.session!;
-    live = new LiveView(session.nc, session.jsm, session.objectStore);
 
     let wake: ((reason: string) => void) | undefined;
-    const http: HttpServer = await startHttpServer({
-      host: o.host,
-      port: o.port,
-      repoDir: prepared.repoDir,
-      reposDir: layout.repos,
-      live,
-      signer: rec.signer,
-      tokensFile,
-      publicRead: o.publicRead,
-      metrics: registry,
-      log,
-      wake: (r) => wake?.(r),
-    });
+    const http: HttpServer = await serveReconciler(rec, m, { host: o.host, port: o.port, reposDir: layout.repos, tokensFile, publicRead: o.publicRead, log, wake: (r) => wake?.(r) });
     stack.push(() => http.close());
 
     const passes = new AbortController();

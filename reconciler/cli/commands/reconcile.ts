@@ -8,6 +8,8 @@ import { replicasProblem } from '../../nats/replicas.ts';
 import { flag, num, str, type Command } from '../command.ts';
 import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
+import { serveReconciler, serviceMetrics } from '../../http/reconciler-service.ts';
+import { parseListen } from './serve.ts';
 
 function passData(n: number, reason: string, r: PassReport) {
   const { plan, trust: _t, ...rest } = r;
@@ -35,6 +37,10 @@ const command: Command = {
     'signing-key': SIGNING_KEY_OPTION,
     repos: { type: 'string', valueName: 'DIR', description: 'Where published repositories live. Without it nothing is published.' },
     artifacts: { type: 'string', valueName: 'DIR', description: 'Local artifact cache (default: <gitdir>/kiln/artifacts).' },
+    // HTTP service (reconciler/http/): API, dashboard, /metrics and the repos, in this process.
+    listen: { type: 'string', valueName: 'ADDR', description: 'Watch mode: serve the dashboard, API (/api/v1/), /metrics and --repos (/repos/) on HOST:PORT.' },
+    tokens: { type: 'string', valueName: 'FILE', description: 'With --listen: the API token file (`kiln tokens`).' },
+    private: { type: 'boolean', description: 'With --listen: read endpoints need a token too.' },
   },
   examples: [
     'kiln reconcile --repo ./metadata --nats nats://127.0.0.1:4222 --once',
@@ -47,6 +53,9 @@ const command: Command = {
     const replicas = num(args, 'replicas');
     const replicasWrong = replicas === undefined ? undefined : replicasProblem(replicas);
     if (replicasWrong) throw new UsageError(`--replicas: ${replicasWrong}`);
+    const listen = str(args, 'listen');
+    if (listen && !flag(args, 'watch')) throw new UsageError('--listen needs --watch');
+    const service = listen ? { at: parseListen(listen), metrics: serviceMetrics() } : undefined;
     // A URL is mirrored; the reconciler fetches it before each pass itself.
     const repo = await openRepoArg(args, ctx, { sync: false });
     const rec = await openReconciler({
@@ -60,6 +69,7 @@ const command: Command = {
       artifactsDir: str(args, 'artifacts'),
       topology: replicas === undefined ? undefined : { replicas },
       log: ctx.log,
+      metrics: service?.metrics.metrics,
     });
     try {
       if (!rec.session) ctx.log.warn('no --nats: builds are planned and recorded but not dispatched or collected');
@@ -95,7 +105,11 @@ const command: Command = {
         },
         { intervalMs: interval * 1000 },
       );
-      const summary = await handle.done;
+      const http = service
+        ? await serveReconciler(rec, service.metrics, { ...service.at, reposDir: str(args, 'repos'), tokensFile: str(args, 'tokens'), publicRead: !flag(args, 'private'), log: ctx.log, wake: (r) => handle.wake(r) })
+        : undefined;
+      if (http && !ctx.json) ctx.out.write(`dashboard ${http.url}/  API ${http.url}/api/v1/  metrics ${http.url}/metrics\n`);
+      const summary = await handle.done.finally(() => http?.close());
       return { data: summary, human: `stopped after ${summary.passes} pass(es), ${summary.failedPasses} failed` };
     } finally {
       await rec.close();
