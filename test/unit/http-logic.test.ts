@@ -42,7 +42,7 @@ test('http logic - builds newest first, filtered, paged by cursor without gaps o
   } while (cursor);
   assert.equal(pages, 2);
   assert.equal(new Set(keys).size, 16);
-  assert.throws(() => pageOf(sorted, position, { cursor: 'f'.repeat(64) }, new Map(), 0), (e: unknown) => e instanceof BadParameterError && e.parameter === 'cursor');
+  assert.throws(() => pageOf(sorted, position, { limit: 50, cursor: 'f'.repeat(64) }, new Map(), 0), (e: unknown) => e instanceof BadParameterError && e.parameter === 'cursor');
 });
 
 test('http logic - a queued build an agent reports is running, with the time so far', () => {
@@ -52,7 +52,7 @@ test('http logic - a queued build an agent reports is running, with the time so 
   assert.equal(summarize(r, undefined, now).state, 'queued');
   assert.equal(summarize(record(6, 'succeeded'), undefined, now).durationSeconds, 2.5);
   const sorted = [r, record(6, 'queued')];
-  const page = pageOf(sorted, new Map(sorted.map((x, i) => [x.key, i])), { state: 'running' }, new Map([[r.key, 'agent-7']]), now);
+  const page = pageOf(sorted, new Map(sorted.map((x, i) => [x.key, i])), { limit: 50, state: 'running' }, new Map([[r.key, 'agent-7']]), now);
   assert.deepEqual(page.builds.map((b) => b.key), [r.key]);
 });
 

@@ -1,0 +1,96 @@
+// `kiln up` as a user runs it (the CLI, a child process, real nats-server,
+// Docker agent and gate): the example is built, published to testing, gated,
+// promoted to stable and visible through the API; Ctrl-C (SIGINT) stops
+// everything; a second `kiln up DIR` resumes from the same state.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers/nats.ts';
+import { until } from '../helpers/kiln-service.ts';
+
+const KILN = fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function up(dir: string, port: number, env: NodeJS.ProcessEnv = process.env): { proc: ChildProcess; out: () => string; exit: Promise<number | null> } {
+  const proc = spawn(process.execPath, [KILN, 'up', dir, '--listen', `127.0.0.1:${port}`, '--nats-port', '0', '--interval', '2'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, KILN_LOG_LEVEL: 'warn' } });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  return { proc, out: () => out, exit: new Promise((r) => proc.once('exit', (code) => r(code))) };
+}
+
+const json = async (url: string) => (await fetch(url)).json() as Promise<any>;
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('kiln up - the example is built, published, promoted and visible in the API; Ctrl-C stops everything; a second start resumes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-up-'));
+  dirs.push(dir);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const first = up(dir, port);
+  await until(() => first.out().includes('Kiln is up'), 60_000, `kiln up ready:\n${first.out()}`);
+  assert.match(first.out(), /created release key .*kiln-release\.key\.asc/);
+  assert.match(first.out(), new RegExp(`dashboard +${base}/`));
+  const stable = await until(async () => {
+    const d = await json(`${base}/api/v1/distributions/stable`).catch(() => undefined);
+    return d?.release?.packages?.some((p: { name: string }) => p.name === 'hello-kiln') ? d : undefined;
+  }, 240_000, 'hello-kiln promoted to stable');
+  assert.deepEqual(stable.promotions.map((p: { package: string; state: string }) => `${p.package}:${p.state}`), ['hello-kiln:published']);
+  const builds = await json(`${base}/api/v1/builds`);
+  assert.deepEqual(builds.builds.map((b: { package: string; state: string }) => `${b.package}:${b.state}`), ['hello-kiln:succeeded']);
+  const inRelease = await fetch(`${base}/repos/stable/dists/stable/InRelease`);
+  assert.equal(inRelease.status, 200);
+  assert.match(await inRelease.text(), /BEGIN PGP SIGNED MESSAGE/);
+  const dashboard = await fetch(`${base}/`);
+  assert.match(await dashboard.text(), /<script type="module" src="\/ui\/app.js">/);
+
+  const natsPid = await natsPidOf(dir);
+  assert.ok(natsPid > 0, 'nats-server runs as a child');
+  first.proc.kill('SIGINT');
+  assert.equal(await first.exit, 0, first.out());
+  assert.match(first.out(), /stopped after \d+ pass/);
+  assert.equal(alive(natsPid), false, 'nats-server stopped');
+
+  const second = up(dir, port);
+  await until(() => second.out().includes('Kiln is up'), 60_000, 'second start ready');
+  assert.doesNotMatch(second.out(), /created /, 'nothing created on resume');
+  await until(() => /pass 1 \(start\)/.test(second.out()), 60_000, 'first pass after resume');
+  assert.match(second.out(), /pass 1 \(start\)[^\n]*(status unchanged|nothing to do)/, 'nothing rebuilt or republished');
+  assert.equal((await json(`${base}/api/v1/builds`)).total, 1);
+  second.proc.kill('SIGINT');
+  assert.equal(await second.exit, 0, second.out());
+});
+
+/** The nats-server child of `kiln up DIR` (its store dir is on its command line). */
+async function natsPidOf(dir: string): Promise<number> {
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.startsWith('nats-server') && cmd.includes(join(dir, 'nats'))) return Number(p);
+  }
+  return 0;
+}
+
+test('kiln up - missing prerequisites are named with the command that installs them, and nothing is created', async () => {
+  const dir = join(await mkdtemp(join(tmpdir(), 'kiln-up-')), 'state');
+  dirs.push(dir);
+  const run = up(dir, await freePort(), { ...process.env, PATH: '/nonexistent' });
+  assert.equal(await run.exit, 2, run.out());
+  assert.match(run.out(), /apt-get install nats-server/);
+  assert.match(run.out(), /apt-get install git/);
+  assert.equal(await stat(dir).then(() => true, () => false), false, 'no state dir made');
+});
