@@ -9,14 +9,14 @@ export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export interface RegistryOptions {
   /** Labels on every series, e.g. { component: 'reconciler' }. */
   labels?: Record<string, string>;
-  /** Node process metrics (CPU, memory, event loop lag) as kiln_process_*; default true. */
+  /** Node process metrics as kiln_process_* (CPU, memory) and kiln_nodejs_* (event loop lag, heap); default true. */
   processMetrics?: boolean;
 }
 
 export function createRegistry(opts: RegistryOptions = {}): Registry {
   const registry = new Registry();
   if (opts.labels) registry.setDefaultLabels(opts.labels);
-  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'kiln_process_' });
+  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'kiln_' });
   return registry;
 }
 
