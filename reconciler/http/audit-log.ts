@@ -24,8 +24,11 @@ export function parseEntry(text: string): AuditEntry {
     if (m) (trailers[m[1]] ??= []).push(m[2].trim());
   }
   const entry: AuditEntry = { commit, subject, date, author, trailers };
-  const text2 = (body ?? '').trim();
-  if (text2) entry.body = text2;
+  // %b ends with the trailer block; the body field keeps only what is said besides it.
+  const said = (body ?? '').trim();
+  const trailerBlock = (trailerText ?? '').trim();
+  const rest = trailerBlock && said.endsWith(trailerBlock) ? said.slice(0, -trailerBlock.length).trim() : said;
+  if (rest) entry.body = rest;
   return entry;
 }
 

@@ -12,6 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { publishApt, type PublishPackage } from '../../reconciler/publish/index.ts';
 import { startRepoServer, type RepoServer } from '../../reconciler/serve/repo-server.ts';
+import { startHttpServer, type HttpServer } from '../../reconciler/http/server.ts';
+import { makeRepo } from '../helpers/git.ts';
+import { pino } from 'pino';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
 import { aptInContainer } from '../helpers/apt-container.ts';
 import { writeDeb, type BuiltDeb } from '../helpers/deb.ts';
@@ -45,6 +48,12 @@ describe('serve', () => {
   let dir: string;
   let root: string;
   let server: RepoServer;
+  /** The Kiln HTTP service serves the same root under /repos/, by the same rules. */
+  let service: HttpServer;
+  const servers = () => [
+    { name: 'kiln serve', url: server.url, prefix: '' },
+    { name: 'kiln http /repos', url: service.url, prefix: '/repos' },
+  ];
   let signer: Signer;
   let hello: BuiltDeb;
 
@@ -58,20 +67,24 @@ describe('serve', () => {
     await writeFile(join(dir, 'secret.txt'), 'outside the root');
     await symlink(join(dir, 'secret.txt'), join(root, 'web', 'link-out'));
     server = await startRepoServer({ root, host: '127.0.0.1', port: 0 });
+    service = await startHttpServer({ repoDir: (await makeRepo({ README: 'x\n' }, { dir: await mkdtemp(join(dir, 'meta-')) })).dir, reposDir: root, log: pino({ level: 'silent' }) });
   });
   after(async () => {
     await server?.close();
+    await service?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   test('serve - nothing outside the root or hidden is served', async () => {
-    for (const p of ['/../secret.txt', '/web/../../secret.txt', '/%2e%2e/secret.txt', '/web/..%2f..%2fsecret.txt', '/web/link-out', '/web/.kiln/state.json']) {
-      const r = await raw(server.url, p);
-      assert.ok(r.status === 400 || r.status === 404, `${p} -> ${r.status}`);
-      assert.doesNotMatch(r.body.toString(), /outside the root|"version"/, p);
+    for (const { name, url, prefix } of servers()) {
+      for (const p of ['/../secret.txt', '/web/../../secret.txt', '/%2e%2e/secret.txt', '/web/..%2f..%2fsecret.txt', '/web/link-out', '/web/.kiln/state.json', '/web/%2e%2e/%2e%2e/secret.txt', '/web/a%00b']) {
+        const r = await raw(url, prefix + p);
+        assert.ok(r.status === 400 || r.status === 404, `${name} ${p} -> ${r.status}`);
+        assert.doesNotMatch(r.body.toString(), /outside the root|"version"/, `${name} ${p}`);
+      }
+      assert.equal((await raw(url, `${prefix}/web/dists`)).status, 404, `${name}: a directory`);
+      assert.equal((await raw(url, `${prefix}/web/dists/stable/InRelease`, 'POST')).status, prefix ? 404 : 405, `${name}: POST`);
     }
-    assert.equal((await raw(server.url, '/web/dists')).status, 404); // a directory
-    assert.equal((await raw(server.url, '/web/dists/stable/InRelease', 'POST')).status, 405);
   });
 
   test('serve - a FIFO in the repos dir does not hang the server; links to hidden or non-regular files are not served', async () => {
@@ -92,20 +105,24 @@ describe('serve', () => {
   });
 
   test('serve - GET and HEAD give the Content-Length of the file; If-Modified-Since gives 304', async () => {
-    const path = `/web/pool/main/h/hello/${hello.name}`;
-    const get = await raw(server.url, path);
-    assert.equal(get.status, 200);
-    assert.equal(Number(get.headers['content-length']), hello.size);
-    assert.equal(createHash('sha256').update(get.body).digest('hex'), hello.sha256);
-    const head = await raw(server.url, path, 'HEAD');
-    assert.equal(head.status, 200);
-    assert.equal(Number(head.headers['content-length']), hello.size);
-    assert.equal(head.body.length, 0);
-    const lastModified = String(get.headers['last-modified']);
-    assert.equal(lastModified, new Date(Math.floor((await stat(join(root, path))).mtimeMs / 1000) * 1000).toUTCString());
-    assert.equal((await raw(server.url, path, 'GET', { 'If-Modified-Since': lastModified })).status, 304);
-    assert.equal((await raw(server.url, path, 'GET', { 'If-Modified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' })).status, 200);
+    for (const { name, url, prefix } of servers()) await getAndHead(name, url, prefix);
   });
+
+  async function getAndHead(name: string, url: string, prefix: string): Promise<void> {
+    const path = `/web/pool/main/h/hello/${hello.name}`;
+    const get = await raw(url, prefix + path);
+    assert.equal(get.status, 200, name);
+    assert.equal(Number(get.headers['content-length']), hello.size, name);
+    assert.equal(createHash('sha256').update(get.body).digest('hex'), hello.sha256, name);
+    const head = await raw(url, prefix + path, 'HEAD');
+    assert.equal(head.status, 200, name);
+    assert.equal(Number(head.headers['content-length']), hello.size, name);
+    assert.equal(head.body.length, 0, name);
+    const lastModified = String(get.headers['last-modified']);
+    assert.equal(lastModified, new Date(Math.floor((await stat(join(root, path))).mtimeMs / 1000) * 1000).toUTCString(), name);
+    assert.equal((await raw(url, prefix + path, 'GET', { 'If-Modified-Since': lastModified })).status, 304, name);
+    assert.equal((await raw(url, prefix + path, 'GET', { 'If-Modified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' })).status, 200, name);
+  }
 
   test('serve - apt in a container installs over HTTP from the server', async () => {
     const r = await aptInContainer({

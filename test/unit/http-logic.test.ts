@@ -86,6 +86,8 @@ test('http logic - audit entries keep every trailer', () => {
   const e = parseEntry(['a'.repeat(40), 'kiln: built x', '2026-01-01T00:00:00Z', 'K <k@x>', 'Kiln-Desired: d1\nKiln-Builds: 2', 'Kiln-Desired: d1\nKiln-Builds: 2\n'].join('\x1f'));
   assert.deepEqual(e.trailers, { 'Kiln-Desired': ['d1'], 'Kiln-Builds': ['2'] });
   assert.equal(e.subject, 'kiln: built x');
+  assert.equal(e.body, undefined, 'a body that is only trailers is not repeated');
+  assert.equal(parseEntry(['b'.repeat(40), 's', 'd', 'a', 'why it happened\n\nKiln-Desired: d1', 'Kiln-Desired: d1\n'].join('\x1f')).body, 'why it happened');
 });
 
 test('http logic - promotion state: published, gate passed, gate failed, waiting', () => {
