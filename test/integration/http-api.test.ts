@@ -222,3 +222,19 @@ test('metrics - /metrics parses as Prometheus text; counters move when a build c
   assert.ok(value(afterScrape, 'kiln_last_successful_pass_timestamp_seconds') > 0);
   assert.equal(value(afterScrape, 'kiln_queue_depth', { pool: 'deb', arch: 'amd64' }), 0);
 });
+
+test('http api - with public reads off, reads need a token too (any role)', async () => {
+  const { startHttpServer } = await import('../../reconciler/http/server.ts');
+  const { quietLog } = await import('../helpers/kiln-service.ts');
+  const closed = await startHttpServer({ repoDir: svc.repoDir, tokensFile: svc.tokensFile, publicRead: false, log: quietLog });
+  try {
+    const anon = await fetch(`${closed.url}/api/v1/builds`);
+    assert.equal(anon.status, 401);
+    assert.equal(((await anon.json()) as { error: { code: string } }).error.code, 'KILN_UNAUTHORIZED');
+    const ops = await fetch(`${closed.url}/api/v1/builds`, { headers: { Authorization: `Bearer ${svc.tokens.operator}` } });
+    assert.equal(ops.status, 200);
+    assert.equal(((await ops.json()) as { total: number }).total >= 4, true);
+  } finally {
+    await closed.close();
+  }
+});
