@@ -23,6 +23,8 @@ export interface UpOptions {
   dir: string;
   repoDir?: string;
   signingKeyFile?: string;
+  /** Of --signing-key's key, when it is protected ($KILN_SIGNING_PASSPHRASE). */
+  passphrase?: string;
   host: string;
   port: number;
   /** 0: any free port. */
@@ -83,7 +85,7 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
     const rec: Reconciler = await openReconciler({
       repoDir: prepared.repoDir,
       natsUrl: nats.url,
-      signingKey: { keyFile: prepared.signingKeyFile },
+      signingKey: { keyFile: prepared.signingKeyFile, passphrase: o.passphrase },
       reposDir: layout.repos,
       log,
       metrics: m.metrics,

@@ -35,7 +35,7 @@ const command: Command = {
     'git and a running Docker engine (each missing one is named with the command that installs it).',
   options: {
     repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo (default: DIR/metadata, the example, created on first start).' },
-    'signing-key': { type: 'string', valueName: 'FILE', description: 'Armored private release key (default: DIR/keys/kiln-release.key.asc, generated on first start).' },
+    'signing-key': { type: 'string', valueName: 'FILE', description: 'Armored private release key (default: $KILN_SIGNING_KEY_FILE, else DIR/keys/kiln-release.key.asc, generated on first start).' },
     listen: { type: 'string', valueName: 'ADDR', description: 'HOST:PORT of the dashboard, API, metrics and repos.', default: '127.0.0.1:8080' },
     'nats-port': { type: 'string', valueName: 'PORT', description: 'Port of the local nats-server (0: any free port).', default: '4222' },
     pool: { type: 'string', valueName: 'POOL', description: 'Pool of the local agent.', default: 'deb' },
@@ -61,6 +61,7 @@ const command: Command = {
         dir: args.positionals[0] ?? '.kiln/up',
         repoDir: str(args, 'repo'),
         signingKeyFile: str(args, 'signing-key') ?? ctx.env.signingKeyFile,
+        passphrase: ctx.env.signingPassphrase,
         host,
         port,
         natsPort,
