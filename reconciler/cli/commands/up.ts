@@ -3,6 +3,7 @@ import { UsageError } from '../../../schema/errors.ts';
 import { formatPassLine } from '../../pipeline/progress.ts';
 import { runUp, type UpInfo } from '../../up/run-up.ts';
 import { flag, num, str, type Command } from '../command.ts';
+import { SIGNING_KEY_OPTION } from '../options.ts';
 import { parseListen } from './serve.ts';
 
 function readyText(i: UpInfo): string {
@@ -35,7 +36,7 @@ const command: Command = {
     'git and a running Docker engine (each missing one is named with the command that installs it).',
   options: {
     repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo (default: DIR/metadata, the example, created on first start).' },
-    'signing-key': { type: 'string', valueName: 'FILE', description: 'Armored private release key (default: $KILN_SIGNING_KEY_FILE, else DIR/keys/kiln-release.key.asc, generated on first start).' },
+    'signing-key': { ...SIGNING_KEY_OPTION, description: 'Armored private release key (default: $KILN_SIGNING_KEY_FILE, else DIR/keys/kiln-release.key.asc, generated on first start).' },
     listen: { type: 'string', valueName: 'ADDR', description: 'HOST:PORT of the dashboard, API, metrics and repos.', default: '127.0.0.1:8080' },
     'nats-port': { type: 'string', valueName: 'PORT', description: 'Port of the local nats-server (0: any free port).', default: '4222' },
     pool: { type: 'string', valueName: 'POOL', description: 'Pool of the local agent.', default: 'deb' },
