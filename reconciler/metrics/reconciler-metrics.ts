@@ -4,8 +4,7 @@
 // read from NATS when Prometheus scrapes (see ./scrape-sources.ts), so they are
 // never stale and cost nothing between scrapes.
 import { Counter, Gauge, Histogram, type Registry } from '../../observability/metrics-registry.ts';
-import type { PassStep } from '../pass/deps.ts';
-import type { PassEvents } from '../pass/events.ts';
+import type { PassMetrics, PassStep } from '../pass/deps.ts';
 import type { ForgeMetrics } from './forge-metrics.ts';
 
 /** Read at scrape time; each may throw (NATS down): the gauge then keeps no series. */
@@ -14,12 +13,6 @@ export interface ScrapeSources {
   queues(): Promise<Array<{ pool: string; arch: string; depth: number; oldestSeconds: number }>>;
   resultsWaiting(): Promise<number>;
   agents(): Promise<Array<{ pool: string; arch: string; state: string }>>;
-}
-
-/** What the pass calls; each call is cheap and synchronous. */
-export interface PassMetrics {
-  /** After the status commit and the acks: the results it recorded. */
-  recorded(events: PassEvents): void;
 }
 
 export interface ReconcilerMetrics extends PassMetrics {

@@ -2,12 +2,12 @@
 // remembers between passes for incremental work.
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import type { PassEvents } from './events.ts';
 import type { GitCache } from '../git/tree.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { RetryPolicy } from '../records/build-records.ts';
 import type { PipelineNats } from '../pipeline/nats-session.ts';
 import type { RemoteStep } from '../remote/remote-step.ts';
-import type { PassMetrics } from '../metrics/reconciler-metrics.ts';
 
 export type { PipelineNats };
 
@@ -54,6 +54,12 @@ export interface PassDeps {
   onStep?: (step: PassStep) => void | Promise<void>;
   /** Metrics hook (reconciler/metrics/): told what each pass recorded. */
   metrics?: PassMetrics;
+}
+
+/** What the pass tells a metrics hook (implemented in reconciler/metrics/); each call is cheap and synchronous. */
+export interface PassMetrics {
+  /** After the status commit and the acks: the results it recorded. */
+  recorded(events: PassEvents): void;
 }
 
 export type PassStep = 'observed' | 'collected' | 'planned' | 'dispatched' | 'gated' | 'published' | 'recorded' | 'acked';
