@@ -12,6 +12,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
+import { EngineLogLength } from './engine-log-length.ts';
 import { DEADLINE_LABEL, ORPHAN_GRACE_SECONDS, ROLE_LABEL } from './labels.ts';
 
 export interface ContainerSpec {
@@ -108,6 +109,8 @@ export async function runContainer(docker: Docker, spec: ContainerSpec, hooks: C
  */
 class LiveOutput {
   readonly delivered = { stdout: 0, stderr: 0 };
+  /** The same bytes as the json-file log driver stores them (invalid UTF-8 grows there). */
+  readonly inJsonLog = { stdout: new EngineLogLength(), stderr: new EngineLogLength() };
   private open = true;
   constructor(private readonly onLog: (b: Buffer) => void) {}
   sink(which: 'stdout' | 'stderr'): PassThrough {
@@ -115,9 +118,15 @@ class LiveOutput {
     out.on('data', (b: Buffer) => {
       if (!this.open) return;
       this.delivered[which] += b.length;
+      this.inJsonLog[which].add(b);
       this.onLog(b);
     });
     return out;
+  }
+  /** How much of the engine's log (driver `logDriver`) the live output already covered, per stream. */
+  covered(logDriver: string | undefined): { stdout: number; stderr: number } {
+    if (logDriver !== 'json-file') return this.delivered;
+    return { stdout: this.inJsonLog.stdout.length, stderr: this.inJsonLog.stderr.length };
   }
   close(): void {
     this.open = false;
@@ -148,8 +157,9 @@ async function runCreated(container: Container, spec: ContainerSpec, hooks: Cont
     const { StatusCode } = await waited;
     live.close();
     (stream as unknown as Readable).destroy?.();
-    await deliverRest(container, live.delivered, hooks.onLog);
-    const state = (await container.inspect()).State;
+    const info = await container.inspect();
+    const state = info.State;
+    await deliverRest(container, live.covered(info.HostConfig?.LogConfig?.Type), hooks.onLog);
     const exit: ContainerExit = { exitCode: StatusCode, oomKilled: Boolean(state.OOMKilled), timedOut, aborted };
     if (hooks.afterExit) await hooks.afterExit(container, exit);
     return exit;

@@ -135,10 +135,12 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
     const builds = plan.actions.filter((a) => a.kind === 'build');
     if (deps.nats && builds.length) {
       deps.lease?.assertHeld();
-      const d = await dispatchBuilds(deps.nats.js, builds, { desiredCommit: c.desiredCommit, now, log });
+      // Recorded as each job is queued: should a later publish fail, the ones already queued are still recorded.
+      const queued: typeof builds = [];
+      events.dispatched = queued;
+      const d = await dispatchBuilds(deps.nats.js, builds, { desiredCommit: c.desiredCommit, now, log, onQueued: (a) => queued.push(a) });
       report.dispatched = d.published;
       report.duplicates = d.duplicates;
-      events.dispatched = builds;
     }
     await step(deps, 'dispatched');
   });

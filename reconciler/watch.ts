@@ -136,13 +136,23 @@ export interface WatchHandle {
  * at once; the pass itself checks the lease before each acting step (Lease.assertHeld) and stops.
  */
 function renewWhileRunning(lease: NonNullable<WatchDeps<unknown>['lease']>, everyMs: number, log: Logger): NodeJS.Timeout {
+  // One renewal at a time: a second one racing a slow first (a broker in a leader election)
+  // would lose the compare-and-set to our own write and report the lease as lost.
+  let inFlight = false;
   return setInterval(() => {
-    lease.acquire().then(
-      (s) => {
-        if (!s.held) log.error({ holder: s.holder }, 'lost the reconciler lease during a pass: the pass stops before its next step');
-      },
-      (e: unknown) => log.warn({ err: (e as Error).message }, 'could not renew the reconciler lease; the pass stops if it runs out'),
-    );
+    if (inFlight) return;
+    inFlight = true;
+    lease
+      .acquire()
+      .then(
+        (s) => {
+          if (!s.held) log.error({ holder: s.holder }, 'lost the reconciler lease during a pass: the pass stops before its next step');
+        },
+        (e: unknown) => log.warn({ err: (e as Error).message }, 'could not renew the reconciler lease; the pass stops if it runs out'),
+      )
+      .finally(() => {
+        inFlight = false;
+      });
   }, everyMs);
 }
 

@@ -34,6 +34,14 @@ export function explainParseError(cmd: Command, e: Error & { code?: string }): s
     const o = all[missing[1].slice(2)];
     return `option ${missing[1]} ${where} needs a value${o?.valueName ? ` (${o.valueName})` : ''}`;
   }
+  // `--interval -5`: parseArgs will not take a value that starts with '-' unless written with '='.
+  const dashValue = /Option '(-{1,2}[^' ]+)' argument is ambiguous/.exec(e.message);
+  if (dashValue) {
+    const given = dashValue[1];
+    const long = given.startsWith('--') ? given.slice(2) : Object.entries(all).find(([, o]) => o.short === given.slice(1))?.[0];
+    const name = long ?? given;
+    return `option ${given} ${where} needs a value; one that starts with '-' is written --${name}=VALUE`;
+  }
   const noValue = /Option '(?:-\w, )?(--[^' ]+)' does not take an argument/.exec(e.message);
   if (noValue) return `option ${noValue[1]} ${where} takes no value`;
   return `${e.message} (${where.slice(4)})`;

@@ -28,6 +28,8 @@ export interface DispatchOptions {
   /** Publishes awaiting their PubAck at once (default 256). */
   maxInFlight?: number;
   log: Logger;
+  /** Called as each job gets its PubAck (new or duplicate): it is on the queue, even if a later publish fails. */
+  onQueued?: (action: BuildAction) => void;
 }
 
 export interface DispatchReport {
@@ -51,6 +53,7 @@ export async function dispatchBuilds(js: JetStreamClient, actions: BuildAction[]
       const ack = await js.publish(SUBJECTS.build(action.pool, action.arch), bytes, { msgID: jobMsgId(action.key, action.attempt) });
       if (ack.duplicate) report.duplicates++;
       else report.published++;
+      opts.onQueued?.(action);
       log.debug({ buildKey: action.key, attempt: action.attempt, pool: action.pool, arch: action.arch, seq: ack.seq, duplicate: ack.duplicate }, 'dispatched');
     },
     { concurrency: limit },

@@ -39,6 +39,11 @@ export interface LeaseOptions {
   holder: string;
   ttlMs: number;
   now: () => Date;
+  /**
+   * A clock that never jumps (default performance.now): how long we may still act is also measured
+   * on it, so a wall clock set back cannot make us believe in a lease a peer has already taken.
+   */
+  monotonic?: () => number;
   log: Logger;
 }
 
@@ -58,9 +63,15 @@ export class Lease {
   private held = false;
   /** Epoch ms our last successful write said the lease runs until. */
   private heldUntil = 0;
+  /** The same end on the monotonic clock, counted from before that write was sent. */
+  private heldUntilMono = 0;
   /** Who holds it, when we last saw someone else. */
   private otherHolder?: string;
   constructor(private readonly o: LeaseOptions) {}
+
+  private mono(): number {
+    return (this.o.monotonic ?? performance.now.bind(performance))();
+  }
 
   get isHeld(): boolean {
     return this.held;
@@ -72,12 +83,14 @@ export class Lease {
    */
   assertHeld(): void {
     const margin = this.o.ttlMs * LEASE_SAFETY_FRACTION;
-    if (!this.held || this.o.now().getTime() >= this.heldUntil - margin) throw new LeaseLostError(this.otherHolder);
+    const expired = this.o.now().getTime() >= this.heldUntil - margin || this.mono() >= this.heldUntilMono - margin;
+    if (!this.held || expired) throw new LeaseLostError(this.otherHolder);
   }
 
   /** Acquire or renew; false when another live holder has it (or won a race just now). */
   async acquire(): Promise<LeaseStatus> {
     const { kv, holder, ttlMs, now, log } = this.o;
+    const sentAt = this.mono();
     const { value, revision } = parse(await kv.get(LEASE_KEY));
     const step = leaseStep(value, holder, now());
     const next: LeaseValue = { holder, expiresAt: new Date(now().getTime() + ttlMs).toISOString() };
@@ -100,6 +113,7 @@ export class Lease {
     if (!this.held) log.info({ holder, took: step.op === 'take' ? step.from : undefined }, 'holding the reconciler lease');
     this.held = true;
     this.heldUntil = Date.parse(next.expiresAt);
+    this.heldUntilMono = sentAt + ttlMs;
     return { held: true, holder, expiresAt: next.expiresAt };
   }
 

@@ -5,6 +5,7 @@
 // records nothing; the loop wakes at a retry's time, not at its interval.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DiscardPolicy } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { NoopRunner } from '../../agents/noop-runner.ts';
 import { readObserved } from '../../reconciler/status/reader.ts';
@@ -72,4 +73,19 @@ test('pass - a reconciler that loses its lease mid-pass stops before acting and 
   const jsm = await w.js.jetstreamManager();
   assert.equal((await jsm.streams.info(STREAMS.builds)).state.messages, 0, 'nothing dispatched');
   assert.equal(await w.statusCommits(), 0, 'nothing recorded');
+});
+
+test('pass - a dispatch that fails part-way records the jobs that were queued before the failure', async (t) => {
+  const w = await startWorld({ alpha: { source: debSource({ name: 'alpha' }) }, beta: { source: debSource({ name: 'beta' }) } });
+  t.after(() => w.close());
+  const rec = await w.reconciler();
+  // The broker takes one job and refuses the next (a full work queue), a real partial failure.
+  const jsm = await w.js.jetstreamManager();
+  const cfg = (await jsm.streams.info(STREAMS.builds)).config;
+  await jsm.streams.update(STREAMS.builds, { ...cfg, max_msgs: 1, discard: DiscardPolicy.New });
+  await assert.rejects(rec.runPass(), /maximum messages/i);
+  const after = await observed(w);
+  assert.equal((await jsm.streams.info(STREAMS.builds)).state.messages, 1, 'one job on the queue');
+  assert.deepEqual([...after.builds.values()].map((b) => b.state), ['queued'], 'and exactly that one recorded as queued');
+  assert.equal(after.conditions.get('Ready')?.step, 'dispatch');
 });

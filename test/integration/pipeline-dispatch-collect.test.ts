@@ -218,3 +218,25 @@ test('pipeline collect - a multi-chunk artifact is verified and cached whole, wi
     await rm(cache, { recursive: true, force: true });
   }
 });
+
+test('pipeline dispatch - a publish that fails part-way still reports each job already queued', async () => {
+  const actions = [action(300, 'arm64'), action(301, 'arm64'), action(302, 'arm64'), action(303, 'arm64')];
+  const refused = actions[2].key;
+  // The real client, refusing the third job's publish (the broker's answer is the fault seam).
+  const faulty = new Proxy(js, {
+    get(target, prop, receiver) {
+      if (prop !== 'publish') return Reflect.get(target, prop, receiver);
+      return (subject: string, data: Uint8Array, opts: { msgID?: string }) =>
+        opts.msgID?.startsWith(refused) ? Promise.reject(new Error('injected: no PubAck')) : target.publish(subject, data, opts);
+    },
+  });
+  const jsm = await js.jetstreamManager();
+  const before = (await jsm.consumers.info(STREAMS.builds, buildConsumerName('default', 'arm64'))).num_pending;
+  const queued: string[] = [];
+  await assert.rejects(
+    dispatchBuilds(faulty, actions, { desiredCommit: 'd'.repeat(40), now: new Date(), maxInFlight: 1, log, onQueued: (a) => queued.push(a.key) }),
+    /injected: no PubAck/,
+  );
+  assert.deepEqual(queued, [actions[0].key, actions[1].key]);
+  assert.equal((await jsm.consumers.info(STREAMS.builds, buildConsumerName('default', 'arm64'))).num_pending, before + 2, 'exactly those two are on the queue');
+});

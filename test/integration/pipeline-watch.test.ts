@@ -125,3 +125,17 @@ test('pipeline watch - --once refuses while a peer holds the lease', async () =>
   const entry = await kv.get('reconciler');
   assert.equal(entry?.json<{ holder: string; expiresAt: string }>().expiresAt, new Date(0).toISOString(), 'released after the pass');
 });
+
+test('pipeline lease - a wall clock set back after a renewal does not extend how long the pass may act', async () => {
+  // Wall clock: set back one hour right after the write. Monotonic clock: 26 s pass (TTL 30 s, margin 5 s).
+  let wall = Date.parse('2026-06-01T12:00:00Z');
+  let mono = 1_000;
+  const me = new Lease({ kv, holder: 'clock', ttlMs: 30_000, now: () => new Date(wall), monotonic: () => mono, log });
+  await kv.delete('reconciler');
+  assert.equal((await me.acquire()).held, true);
+  me.assertHeld();
+  wall -= 3_600_000;
+  mono += 26_000;
+  assert.throws(() => me.assertHeld(), { code: 'KILN_LEASE_LOST' }, 'the monotonic clock says the lease is (almost) over');
+  await me.release();
+});

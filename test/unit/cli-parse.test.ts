@@ -54,6 +54,8 @@ test('cli parse - parseArgs errors are rewritten to name the command and the nea
   assert.equal(explain(['-z']), "unknown option -z for 'kiln plan'");
   assert.equal(explain(['--repo']), "option --repo for 'kiln plan' needs a value (DIR)");
   assert.equal(explain(['--json=yes']), "option --json for 'kiln plan' takes no value");
+  assert.equal(explain(['--repo', '-x']), "option --repo for 'kiln plan' needs a value; one that starts with '-' is written --repo=VALUE");
+  assert.equal(explain(['--repo=-x']), 'parsed');
   assert.equal(explainParseError(plan, Object.assign(new Error('Something else'), { code: 'X' })), "Something else ('kiln plan')");
 });
 

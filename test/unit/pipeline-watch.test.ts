@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { afterPass, nextPassReason, type LoopState } from '../../reconciler/watch.ts';
+import { pino } from 'pino';
+import { afterPass, nextPassReason, reconcileOnce, type LoopState } from '../../reconciler/watch.ts';
 import { leaseStep } from '../../reconciler/pipeline/lease.ts';
 import { InvalidMetadataError } from '../../schema/errors.ts';
 
@@ -60,4 +61,39 @@ test('pipeline watch - a wait that ends by itself (a retry time) wakes the loop 
   assert.equal(nextPassReason(s, { ...base, now: 4999 }), undefined, 'not before');
   assert.equal(nextPassReason(s, { ...base, now: 5000 }), 'retry time reached');
   assert.equal(afterPass(s, 'h1', 5001, undefined, { baseMs: 1, capMs: 1 }, () => 0, 0, undefined).wakeAt, undefined, 'the next plan has no wait: no wake');
+});
+
+test('pipeline watch - lease renewals during a pass never overlap (a slow one is not raced by the next)', async (t) => {
+  // The renewal timer is driven by mock timers; a renewal hangs until released, like a request
+  // waiting out a broker's leader election.
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  let calls = 0;
+  const hung: (() => void)[] = [];
+  const lease = {
+    acquire: () => {
+      calls++;
+      if (calls === 1) return Promise.resolve({ held: true });
+      return new Promise<{ held: boolean }>((resolve) => hung.push(() => resolve({ held: true })));
+    },
+    release: async () => undefined,
+  };
+  const flush = () => new Promise((r) => setImmediate(r));
+  const ran = await reconcileOnce({
+    lease,
+    log: pino({ level: 'silent' }),
+    leaseRenewMs: 10,
+    runPass: async () => {
+      t.mock.timers.tick(10);
+      assert.equal(calls, 2, 'the first renewal started');
+      for (let i = 0; i < 5; i++) t.mock.timers.tick(10);
+      assert.equal(calls, 2, 'no second renewal while the first is still waiting');
+      hung.shift()!();
+      await flush();
+      t.mock.timers.tick(10);
+      assert.equal(calls, 3, 'the next renewal once the first answered');
+      hung.shift()!();
+      return 'ran';
+    },
+  });
+  assert.equal(ran, 'ran');
 });
