@@ -159,7 +159,11 @@ async function runCreated(container: Container, spec: ContainerSpec, hooks: Cont
     (stream as unknown as Readable).destroy?.();
     const info = await container.inspect();
     const state = info.State;
-    await deliverRest(container, live.covered(info.HostConfig?.LogConfig?.Type), hooks.onLog);
+    // Best effort: the exit is known; a log the engine cannot give back (a container being removed
+    // by someone else, a driver without read support) costs at most the tail the attach missed.
+    await deliverRest(container, live.covered(info.HostConfig?.LogConfig?.Type), hooks.onLog).catch((e: unknown) =>
+      hooks.onLog(Buffer.from(`kiln: the rest of the output could not be read from the engine's log (${(e as Error).message}); it may be incomplete\n`)),
+    );
     const exit: ContainerExit = { exitCode: StatusCode, oomKilled: Boolean(state.OOMKilled), timedOut, aborted };
     if (hooks.afterExit) await hooks.afterExit(container, exit);
     return exit;
