@@ -149,7 +149,7 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
     if (deps.docker && deps.reposDir && plan.actions.some((a) => a.kind === 'gate')) {
       deps.lease?.assertHeld();
       const gateCtx = { docker: deps.docker, image: deps.gateImage, reposDir: deps.reposDir, timeoutSeconds: deps.policy.gateTimeoutSeconds, log };
-      events.gates = await runGates(plan, desired.distributions, gateCtx);
+      await runGates(plan, desired.distributions, gateCtx, events.gates);
       report.gates = events.gates.length;
     }
     await step(deps, 'gated');

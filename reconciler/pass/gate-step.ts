@@ -17,9 +17,12 @@ export interface GateContext {
   log: Logger;
 }
 
-export async function runGates(plan: Plan, distributions: Map<string, DesiredDistribution>, ctx: GateContext): Promise<GateRecord[]> {
+/**
+ * Run the plan's gates one by one. Verdicts are pushed into `records` as each is reached, so a
+ * later gate's failure keeps the earlier verdicts for the pass to record.
+ */
+export async function runGates(plan: Plan, distributions: Map<string, DesiredDistribution>, ctx: GateContext, records: GateRecord[] = []): Promise<GateRecord[]> {
   const gates = plan.actions.filter((a): a is GateAction => a.kind === 'gate');
-  const records: GateRecord[] = [];
   for (const g of gates) {
     const fromDist = distributions.get(g.from);
     if (!fromDist) continue; // the plan only gates from existing distributions
