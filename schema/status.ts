@@ -5,6 +5,8 @@ const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 
 export const STATUS_BRANCH = 'kiln/status';
 export const STATUS_REF = `refs/heads/${STATUS_BRANCH}`;
+/** The operator's accepted root of trust, a local ref in the metadata repo (never pushed). */
+export const TRUST_ROOT_REF = 'refs/kiln/trust-root';
 
 /** Paths on the status branch. */
 export const STATUS_LAYOUT = {

@@ -41,7 +41,7 @@ export interface CommandResult<T = unknown> {
   data: T;
   /** Human view of `data`; omitted when the command already streamed its output. */
   human?: string;
-  /** 0 ok, 1 problems found. Usage/environment errors throw UsageError (exit 2). */
+  /** 0 ok, 1 problems found. Errors are thrown instead: their kind decides the exit code (exit-code.ts). */
   exitCode?: 0 | 1;
 }
 

@@ -4,11 +4,12 @@ import { errorToJSON, formatDiagnostic, InvalidMetadataError, isKilnError, kindO
 import type { Command, CommandResult, ParsedArgs } from './command.ts';
 import { readEnv } from './env.ts';
 import { EXIT, exitCodeFor } from './exit-code.ts';
-import { commandHelp, groupHelp, rootHelp } from './help.ts';
+import { commandHelp } from './help.ts';
+import { dispatch } from './dispatch.ts';
 import { parseCommandArgs } from './parse-args.ts';
-import { resolveCommand, suggest } from './resolve-command.ts';
+import { suggest } from './resolve-command.ts';
 import { createLogger } from './logger.ts';
-import { allCommands, findCommand } from './registry.ts';
+import { allCommands } from './registry.ts';
 
 async function checkPositionals(cmd: Command, args: ParsedArgs): Promise<void> {
   const specs = cmd.positionals ?? [];
@@ -41,34 +42,6 @@ function reportError(e: unknown, json: boolean): number {
   else if (isKilnError(e)) process.stderr.write(`kiln: ${e.message}\n`);
   else process.stderr.write(`kiln: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
   return exitCodeFor(kind);
-}
-
-/** The pure part of dispatch: what argv asks for before any command runs. */
-type Dispatch =
-  | { kind: 'help'; text: string; exit: number }
-  | { kind: 'run'; command: Command; rest: string[] };
-
-async function dispatch(argv: string[]): Promise<Dispatch> {
-  if (argv.length === 0) return { kind: 'help', text: rootHelp(await allCommands()), exit: EXIT.usage };
-  if (argv[0] === '--help' || argv[0] === '-h') return { kind: 'help', text: rootHelp(await allCommands()), exit: EXIT.ok };
-  if (argv[0] === '--version') argv = ['version', ...argv.slice(1)];
-  const asked = argv[0] === 'help' ? argv.slice(1) : argv;
-  if (argv[0] === 'help' && asked.length === 0) return { kind: 'help', text: rootHelp(await allCommands()), exit: EXIT.ok };
-  // The usual case loads only the command asked for; the rest are loaded to explain a miss.
-  const found = await findCommand(asked);
-  if (found) return argv[0] === 'help' ? { kind: 'help', text: commandHelp(found.command), exit: EXIT.ok } : { kind: 'run', ...found };
-  const commands = await allCommands();
-  const r = resolveCommand(asked, commands.map((c) => c.path));
-  if (r.kind === 'unknown') {
-    const hint = r.suggestion ? `; did you mean 'kiln ${r.suggestion.join(' ')}'?` : '';
-    throw new UsageError(`unknown command '${r.words.join(' ')}'${hint}\nRun 'kiln --help' for the list.`);
-  }
-  if (r.kind === 'group') {
-    const wantsHelp = argv[0] === 'help' || r.rest.includes('--help') || r.rest.includes('-h');
-    return { kind: 'help', text: groupHelp(r.prefix, commands), exit: wantsHelp ? EXIT.ok : EXIT.usage };
-  }
-  const command = commands.find((c) => c.path.join(' ') === r.path.join(' '))!;
-  return argv[0] === 'help' ? { kind: 'help', text: commandHelp(command), exit: EXIT.ok } : { kind: 'run', command, rest: r.rest };
 }
 
 export async function main(argv: string[]): Promise<number> {

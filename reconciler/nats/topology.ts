@@ -142,7 +142,8 @@ async function ensureStream(jsm: JetStreamManager, want: StreamSpec): Promise<vo
     return;
   }
   if (have.retention !== want.retention || have.storage !== want.storage) {
-    throw new TypeError(
+    // The broker's state needs an operator (delete or rename the stream): an environment error, not retried.
+    throw new UsageError(
       `stream ${want.name} exists with retention=${have.retention} storage=${have.storage}; ` +
         `Kiln needs retention=${want.retention} storage=${want.storage} (these cannot be changed in place)`,
     );

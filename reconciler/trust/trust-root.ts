@@ -3,9 +3,10 @@
 // update, so it survives crashes and needs no extra file.
 import fs from 'node:fs';
 import git from 'isomorphic-git';
+import { TRUST_ROOT_REF } from '../../schema/status.ts';
 import { repoArgs } from '../git/tree.ts';
 
-export const TRUST_ROOT_REF = 'refs/kiln/trust-root';
+export { TRUST_ROOT_REF };
 
 export async function readTrustRoot(dir: string): Promise<string | undefined> {
   try {

@@ -75,3 +75,18 @@ test('topology - a pool name that is not a single subject token is refused befor
   for await (const n of jsm.streams.names()) names.push(n);
   assert.deepEqual(names, []);
 });
+
+test('topology - a stream made with the wrong retention is an environment error (kind usage: stop, not retry)', async (t) => {
+  const srv = await startNats();
+  t.after(() => srv.dispose());
+  const nc = await connect({ servers: srv.url });
+  t.after(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: STREAMS.builds, subjects: [SUBJECTS.buildsAll], retention: RetentionPolicy.Limits, storage: StorageType.File });
+  await assert.rejects(ensureTopology(nc, { pools: { deb: { architectures: ['amd64'] } } }), (e: Error & { code?: string; kind?: string }) => {
+    assert.equal(e.code, 'KILN_USAGE');
+    assert.equal(e.kind, 'usage');
+    assert.match(e.message, /stream KILN_BUILDS exists with retention=limits/);
+    return true;
+  });
+});

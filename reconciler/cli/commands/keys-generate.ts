@@ -58,12 +58,7 @@ const command: Command = {
     if (!name || !email || !out) throw new UsageError('kiln keys generate needs --name, --email and --out');
     if (!/^[^\s<>@]+@[^\s<>@]+$/.test(email)) throw new UsageError(`--email '${email}' is not an email address`);
     if (/[<>\n]/.test(name)) throw new UsageError(`--name must not contain '<', '>' or newlines`);
-    let expiresDays: number | undefined;
-    try {
-      expiresDays = num(args, 'expires-days');
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const expiresDays = num(args, 'expires-days');
     if (expiresDays !== undefined && (!Number.isInteger(expiresDays) || expiresDays <= 0)) {
       throw new UsageError(`--expires-days takes a positive whole number of days, got ${expiresDays}`);
     }

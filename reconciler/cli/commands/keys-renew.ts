@@ -36,12 +36,7 @@ const command: Command = {
   async run(args, ctx) {
     const keyFile = str(args, 'signing-key') ?? ctx.env.signingKeyFile;
     if (!keyFile) throw new UsageError('kiln keys renew needs --signing-key FILE (or KILN_SIGNING_KEY_FILE)');
-    let days: number | undefined;
-    try {
-      days = num(args, 'days');
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const days = num(args, 'days');
     if (days === undefined || !Number.isInteger(days) || days < 1) throw new UsageError('--days takes a positive whole number of days');
     const pf = str(args, 'passphrase-file');
     const passphrase = pf ? (await readFile(pf, 'utf8').catch(() => { throw new UsageError(`--passphrase-file ${pf}: cannot read it`); })).replace(/\r?\n$/, '') : ctx.env.signingPassphrase;
