@@ -5,6 +5,7 @@ import type { Architecture } from '../schema/metadata.ts';
 import type { ResolvedLimits } from '../schema/messages.ts';
 import type { BuildInputs, BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../schema/status.ts';
 import type { ActionKind, Reason } from '../schema/conditions.ts';
+import type { SourceControl } from './desired/source-control.ts';
 
 export interface DesiredPackage {
   name: string;
@@ -29,6 +30,12 @@ export interface DesiredPackage {
   release: string[];
   rebuild: number;
   smoke?: string;
+  /** Distribution whose published packages satisfy in-repo Build-Depends (package > pool > defaults). */
+  buildFrom?: string;
+  /** Build without waiting for in-repo dependencies (breaks a cycle). */
+  bootstrap?: boolean;
+  /** debian/control at source.commit: binaries produced and Build-Depends (absent: not read, e.g. hand-made test state). */
+  control?: SourceControl;
 }
 
 export interface DesiredDistribution {
@@ -53,13 +60,14 @@ export interface PoolConfig {
   architectures: Architecture[];
   image?: string;
   limits: ResolvedLimits;
+  buildFrom?: string;
 }
 
 export interface DesiredConfig {
   trust: { keys: string[]; requireSignedCommits: boolean };
   signing: { publicKey?: string };
   pools: Record<string, PoolConfig>;
-  defaults: { pool: string; image: string; limits: ResolvedLimits; maxAttempts: number; keep: number };
+  defaults: { pool: string; image: string; limits: ResolvedLimits; maxAttempts: number; keep: number; buildFrom?: string };
 }
 
 export interface DesiredState {

@@ -35,6 +35,8 @@ const architectureList = {
   items: { enum: ARCHITECTURES },
 } as const;
 
+const buildFromSchema = { type: 'string', pattern: NAME_PATTERN, description: 'Distribution (of this repo) whose published packages builds install Build-Depends from.' } as const;
+
 export const kilnConfigSchema = {
   $schema: DIALECT,
   $id: 'https://kiln.dev/schema/kiln.json',
@@ -75,6 +77,7 @@ export const kilnConfigSchema = {
           architectures: architectureList,
           image: { type: 'string', minLength: 1 },
           limits: limitsSchema,
+          buildFrom: buildFromSchema,
         },
       },
     },
@@ -87,6 +90,7 @@ export const kilnConfigSchema = {
         limits: limitsSchema,
         maxAttempts: { type: 'integer', minimum: 1, maximum: 100, description: 'Attempts for infrastructure failures.' },
         keep: { type: 'integer', minimum: 1, maximum: 1000, description: 'Versions kept per package in a distribution.' },
+        buildFrom: buildFromSchema,
       },
     },
   },
@@ -125,6 +129,8 @@ export const packageSchema = {
     },
     rebuild: { type: 'integer', minimum: 0, description: 'Bump to force a rebuild of the same inputs.' },
     smoke: { type: 'string', minLength: 1, maxLength: 4096, description: 'Command run after install by promotion gates.' },
+    buildFrom: buildFromSchema,
+    bootstrap: { type: 'boolean', description: 'Build without waiting for in-repo Build-Depends (breaks a dependency cycle).' },
   },
 } as const;
 

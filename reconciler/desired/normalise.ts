@@ -5,6 +5,7 @@ import type { DistributionDoc, KilnConfigDoc, Limits, PackageDoc } from '../../s
 import type { ResolvedLimits } from '../../schema/messages.ts';
 import type { DesiredConfig, DesiredDistribution, DesiredPackage, PoolConfig } from '../model.ts';
 import { ARCHITECTURES } from '../../schema/metadata.ts';
+import type { SourceControl } from './source-control.ts';
 
 export const BUILTIN_DEFAULTS = {
   pool: 'deb',
@@ -30,7 +31,7 @@ export function normaliseConfig(doc: KilnConfigDoc | undefined): DesiredConfig {
   const declared = doc?.pools ?? {};
   const pools: Record<string, PoolConfig> = {};
   for (const [name, p] of Object.entries(declared)) {
-    pools[name] = { architectures: [...p.architectures], ...(p.image ? { image: p.image } : {}), limits: mergeLimits(d.limits, p.limits) };
+    pools[name] = { architectures: [...p.architectures], ...(p.image ? { image: p.image } : {}), limits: mergeLimits(d.limits, p.limits), ...(p.buildFrom ? { buildFrom: p.buildFrom } : {}) };
   }
   const names = Object.keys(pools);
   const pool = d.pool ?? (names.length === 1 ? names[0] : BUILTIN_DEFAULTS.pool);
@@ -45,6 +46,7 @@ export function normaliseConfig(doc: KilnConfigDoc | undefined): DesiredConfig {
       limits: defaultsLimits,
       maxAttempts: d.maxAttempts ?? BUILTIN_DEFAULTS.maxAttempts,
       keep: d.keep ?? BUILTIN_DEFAULTS.keep,
+      ...(d.buildFrom ? { buildFrom: d.buildFrom } : {}),
     },
   };
 }
@@ -54,10 +56,11 @@ export interface ResolvedSource {
   commit: string;
 }
 
-export function normalisePackage(file: string, doc: PackageDoc, config: DesiredConfig, source: ResolvedSource): DesiredPackage {
+export function normalisePackage(file: string, doc: PackageDoc, config: DesiredConfig, source: ResolvedSource, control?: SourceControl): DesiredPackage {
   const pool = doc.pool ?? config.defaults.pool;
   const poolConfig = config.pools[pool];
   const kilnDefaults = config.defaults;
+  const buildFrom = doc.buildFrom ?? poolConfig?.buildFrom ?? kilnDefaults.buildFrom;
   return {
     name: doc.name,
     file,
@@ -72,6 +75,9 @@ export function normalisePackage(file: string, doc: PackageDoc, config: DesiredC
     release: [...(doc.release ?? [])],
     rebuild: doc.rebuild ?? 0,
     ...(doc.smoke !== undefined ? { smoke: doc.smoke } : {}),
+    ...(buildFrom !== undefined ? { buildFrom } : {}),
+    ...(doc.bootstrap ? { bootstrap: true } : {}),
+    ...(control ? { control } : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import { classifyPath, METADATA_PREFIXES } from './layout.ts';
 import { normaliseConfig, normaliseDistribution, normalisePackage } from './normalise.ts';
 import { parseFile, sizeProblem, type ParsedFile } from './parse-file.ts';
 import { runRules, type Located } from './rules.ts';
+import { defaultControlReader, type ControlReader, type SourceControl } from './source-control.ts';
 import { defaultSourceResolver, type SourceResolver } from './source-resolver.ts';
 import { resolveSourceUrl } from './source-url.ts';
 import { lookup } from './yaml-positions.ts';
@@ -31,6 +32,8 @@ export interface FileEntry {
   diagnostics: Diagnostic[];
   /** Package files: where the source is and the commit its ref named when read. */
   source?: { url: string; commit: string };
+  /** Package files: debian/control at that commit. */
+  control?: SourceControl;
 }
 
 export interface DesiredSnapshot {
@@ -48,6 +51,8 @@ export interface ReadDesiredOptions {
   cache: GitCache;
   previous?: DesiredSnapshot;
   resolveSource?: SourceResolver;
+  /** Reads debian/control at a package's pinned commit (default: defaultControlReader()). */
+  readControl?: ControlReader;
   /**
    * Re-resolve the source refs of unchanged package files too (a branch in a
    * source repo may have moved while the metadata repo did not). Default false:
@@ -69,6 +74,8 @@ export interface DesiredEvaluation {
 }
 
 const READ_CONCURRENCY = 16;
+/** One for the process: it remembers each (source, commit)'s debian/control. */
+const defaultReader = defaultControlReader();
 const FULL_OID = /^[0-9a-f]{40}$/;
 
 const problem = (file: string, message: string, line = 1, col = 1, path?: string): Diagnostic => ({ file, line, col, message, severity: 'error', ...(path ? { path } : {}) });
@@ -92,7 +99,7 @@ async function readEntry(dir: string, cache: GitCache, path: string, oid: string
 }
 
 /** Resolve a package file's source ref; bad input becomes a diagnostic, an unreachable remote throws. */
-async function resolveEntrySource(entry: FileEntry, dir: string, resolve: SourceResolver, memo: Map<string, Promise<string>>): Promise<void> {
+async function resolveEntrySource(entry: FileEntry, dir: string, resolve: SourceResolver, memo: Map<string, Promise<string>>, readControl: ControlReader): Promise<void> {
   const parsed = entry.parsed;
   if (parsed?.kind !== 'package' || !parsed.doc) return;
   const doc = parsed.doc;
@@ -111,7 +118,9 @@ async function resolveEntrySource(entry: FileEntry, dir: string, resolve: Source
     if (!(e instanceof SourceResolveError) || e.data.missing === undefined) throw e;
     const pointer = e.data.missing === 'repo' ? '/source/git' : '/source/ref';
     entry.diagnostics.push(problem(entry.path, `${pointer === '/source/git' ? 'source.git' : 'source.ref'}: ${e.message}`, at(pointer).line, at(pointer).col, pointer));
+    return;
   }
+  entry.control = await readControl({ url: url.url, ref: doc.source.ref, commit: entry.source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) });
 }
 
 function located<T>(e: FileEntry): Located<T> {
@@ -147,7 +156,7 @@ export function assemble(commit: string, files: Map<string, FileEntry>, prev?: D
   const pkgs = new Map<string, DesiredPackage>();
   for (const p of packages) {
     const before = sameConfig && prev.files.get(p.path) === files.get(p.path) ? prev.state.packages.get(p.doc.name) : undefined;
-    pkgs.set(p.doc.name, before ?? normalisePackage(p.path, p.doc, desiredConfig, files.get(p.path)!.source!));
+    pkgs.set(p.doc.name, before ?? normalisePackage(p.path, p.doc, desiredConfig, files.get(p.path)!.source!, files.get(p.path)!.control));
   }
   const dists = new Map<string, DesiredDistribution>();
   for (const d of distributions) dists.set(d.doc.name, normaliseDistribution(d.path, d.doc, desiredConfig));
@@ -184,10 +193,11 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   const movable = (e: FileEntry) => e.parsed?.kind !== 'package' || !e.source || !FULL_OID.test(e.parsed.doc?.source.ref ?? '');
   const resolveAgain = opts.refreshSources ? [...files.values()].filter((e) => e.kind === 'package' && !read.includes(e) && movable(e)) : [];
   // Copies, so the previous snapshot's entries are never mutated.
-  for (const e of resolveAgain) files.set(e.path, { ...e, source: undefined, diagnostics: e.diagnostics.filter((d) => !d.path?.startsWith('/source')) });
+  for (const e of resolveAgain) files.set(e.path, { ...e, source: undefined, control: undefined, diagnostics: e.diagnostics.filter((d) => !d.path?.startsWith('/source')) });
   const resolve = opts.resolveSource ?? defaultSourceResolver();
+  const readControl = opts.readControl ?? defaultReader;
   const memo = new Map<string, Promise<string>>();
-  await pMap([...read, ...resolveAgain.map((e) => files.get(e.path)!)], (e) => resolveEntrySource(e, absolute(dir), resolve, memo), { concurrency: READ_CONCURRENCY });
+  await pMap([...read, ...resolveAgain.map((e) => files.get(e.path)!)], (e) => resolveEntrySource(e, absolute(dir), resolve, memo, readControl), { concurrency: READ_CONCURRENCY });
 
   const { diagnostics, state } = assemble(commit, files, prev);
   opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');

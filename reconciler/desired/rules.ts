@@ -208,6 +208,22 @@ export const trustKeysExist: Rule = ({ config, keyFiles }) => {
   return out;
 };
 
+/** buildFrom (package, pool or defaults) must name a declared distribution. */
+export const buildFromExists: Rule = ({ config, packages, distributions, unparsed }) => {
+  const names = distributions.map((d) => d.doc.name);
+  const check = <T>(f: Located<T>, pointer: string, name: string | undefined): Diagnostic[] =>
+    name === undefined || names.includes(name) || declaredElsewhere(unparsed, name)
+      ? []
+      : [at(f, pointer, `buildFrom: no distribution named ${quote(name)}${didYouMean(name, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${name}.yaml)`)];
+  const fromConfig = config
+    ? [
+        ...check(config, '/defaults/buildFrom', config.doc.defaults?.buildFrom),
+        ...Object.entries(config.doc.pools ?? {}).flatMap(([pool, p]) => check(config, `/pools/${pool}/buildFrom`, p.buildFrom)),
+      ]
+    : [];
+  return [...fromConfig, ...packages.flatMap((p) => check(p, '/buildFrom', p.doc.buildFrom))];
+};
+
 export const RULES: readonly Rule[] = [
   uniquePackageNames,
   uniqueDistributionNames,
@@ -222,6 +238,7 @@ export const RULES: readonly Rule[] = [
   promotionAcyclic,
   promotedPackagesReachSource,
   trustKeysExist,
+  buildFromExists,
 ];
 
 export function runRules(input: RuleInput): Diagnostic[] {
