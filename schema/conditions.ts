@@ -30,4 +30,10 @@ export const WAIT_REASONS = {
   gaveUp: 'GaveUp',
   refused: 'Refused',
   invalid: 'InvalidMetadata',
+  // Package sets: in-repo Build-Depends (reconciler/plan/dependency-graph.ts).
+  awaitingDependency: 'AwaitingDependency',
+  dependencyFailed: 'DependencyFailed',
+  dependencyCycle: 'DependencyCycle',
+  duplicateBinary: 'DuplicateBinary',
+  badBuildDepends: 'BadBuildDepends',
 } as const;

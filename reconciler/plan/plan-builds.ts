@@ -2,9 +2,11 @@
 // record on the status branch. Pure.
 import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { Architecture } from '../../schema/metadata.ts';
-import type { BuildRecord } from '../../schema/status.ts';
+import type { BuildInputs, BuildRecord } from '../../schema/status.ts';
 import type { BuildAction, DesiredPackage, DesiredState, ObservedState, Waiting } from '../model.ts';
 import { buildInputs, buildKey } from './build-key.ts';
+import { dependencyGraph } from './dependency-graph.ts';
+import { dependencyWait, publishedVersions } from './dependency-waits.ts';
 
 export interface BuildPlanOptions {
   now: Date;
@@ -42,6 +44,12 @@ export function keyedInputs(pkg: DesiredPackage, arch: Architecture) {
   return hit;
 }
 
+interface Decision {
+  state: PlannedBuild['state'];
+  build?: Pick<BuildAction, 'attempt' | 'reason' | 'message'>;
+  wait?: Omit<Waiting, 'subject'>;
+}
+
 const lastAttempt = (r: BuildRecord) => r.attempts[r.attempts.length - 1];
 
 function decide(
@@ -51,7 +59,7 @@ function decide(
   record: BuildRecord | undefined,
   maxAttempts: number,
   opts: BuildPlanOptions,
-): { state: PlannedBuild['state']; build?: Pick<BuildAction, 'attempt' | 'reason' | 'message'>; wait?: Omit<Waiting, 'subject'> } {
+): Decision {
   const what = `${pkg.name} ${pkg.version} (${arch})`;
   if (!record) {
     return { state: 'pending', build: { attempt: 1, reason: REASONS.buildNew, message: `${what} has never been built with these inputs` } };
@@ -92,12 +100,27 @@ function decide(
 export function planBuilds(desired: DesiredState, observed: ObservedState, opts: BuildPlanOptions): BuildPlan {
   const plan: BuildPlan = { actions: [], waiting: [], builds: new Map() };
   const maxAttempts = desired.config.defaults.maxAttempts;
+  const graph = dependencyGraph(desired.packages);
+  const published = publishedVersions(observed);
+  // Why each package cannot be built, for its dependents (dependencies are planned first).
+  const failed = new Map<string, string>();
+  const decided = new Map<string, Array<{ arch: Architecture; key: string; inputs: BuildInputs; d: Decision }>>();
+  for (const name of graph.order) {
+    const pkg = desired.packages.get(name)!;
+    decided.set(name, pkg.architectures.map((arch) => {
+      const { key, inputs } = keyedInputs(pkg, arch);
+      let d = decide(pkg, arch, key, observed.builds.get(key), maxAttempts, opts);
+      const wait = d.build ? dependencyWait(pkg, arch, graph, published, (n) => failed.get(n)) : undefined;
+      if (wait) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message } };
+      if (d.state === 'failed' && !failed.has(name)) failed.set(name, wait ? `cannot be built (${wait.reason})` : `failed to build (${d.wait?.reason ?? 'failed'})`);
+      return { arch, key, inputs, d };
+    }));
+  }
+  // Emitted in desired order, so the plan reads the same as before dependencies existed.
   for (const pkg of desired.packages.values()) {
     const perArch = new Map<Architecture, PlannedBuild>();
     plan.builds.set(pkg.name, perArch);
-    for (const arch of pkg.architectures) {
-      const { key, inputs } = keyedInputs(pkg, arch);
-      const d = decide(pkg, arch, key, observed.builds.get(key), maxAttempts, opts);
+    for (const { arch, key, inputs, d } of decided.get(pkg.name)!) {
       perArch.set(arch, { package: pkg.name, arch, key, state: d.state });
       if (d.build) {
         plan.actions.push({ kind: 'build', key, package: pkg.name, version: pkg.version, arch, pool: pkg.pool, inputs, limits: pkg.limits, ...d.build });

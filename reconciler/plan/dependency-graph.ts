@@ -1,0 +1,133 @@
+// The in-repo dependency graph of a desired state: which package produces each
+// binary (debian/control's binary paragraphs), which Build-Depends name a binary
+// another package of the repo produces, and what cannot be built at all (a
+// binary produced twice, a dependency cycle, a debian/control that does not
+// parse). Pure; `order` lists packages dependencies-first.
+import type { Alternative } from '../../debian/control.ts';
+import type { DesiredPackage } from '../model.ts';
+
+/** A Build-Depends alternative that names a binary of another package of the repo. */
+export interface InRepoAlternative extends Alternative {
+  /** The package (source) that produces the binary. */
+  producer: string;
+}
+
+/** One Build-Depends relation with at least one in-repo alternative. */
+export interface InRepoRelation {
+  alternatives: InRepoAlternative[];
+  /** As written (normalised): for messages. */
+  text: string;
+}
+
+export interface Blocked {
+  reason: 'duplicateBinary' | 'dependencyCycle' | 'badControl';
+  message: string;
+}
+
+export interface DependencyGraph {
+  /** binary name -> producing package (binaries produced twice are absent). */
+  producer: Map<string, string>;
+  /** package -> its in-repo relations (none for bootstrap packages: they do not wait). */
+  relations: Map<string, InRepoRelation[]>;
+  blocked: Map<string, Blocked>;
+  /** Every package, each after the packages it depends on (a cycle's members adjacent). */
+  order: string[];
+}
+
+export const formatAlternative = (a: Alternative) => (a.version ? `${a.name} (${a.version.op} ${a.version.version})` : a.name);
+
+function producers(packages: Map<string, DesiredPackage>, blocked: Map<string, Blocked>): Map<string, string> {
+  const byBinary = new Map<string, string[]>();
+  for (const pkg of packages.values()) {
+    if (!pkg.control?.ok) continue;
+    for (const b of new Set(pkg.control.binaries)) byBinary.set(b, [...(byBinary.get(b) ?? []), pkg.name]);
+  }
+  const producer = new Map<string, string>();
+  for (const [binary, names] of byBinary) {
+    if (names.length === 1) {
+      producer.set(binary, names[0]);
+      continue;
+    }
+    const files = names.map((n) => packages.get(n)!.file).sort();
+    for (const n of names) blocked.set(n, { reason: 'duplicateBinary', message: `binary package ${binary} is produced by more than one package (${files.join(', ')}); refused until only one produces it` });
+  }
+  return producer;
+}
+
+function inRepoRelations(pkg: DesiredPackage, producer: Map<string, string>): InRepoRelation[] {
+  if (!pkg.control?.ok || pkg.bootstrap) return [];
+  const out: InRepoRelation[] = [];
+  for (const rel of pkg.control.buildDepends) {
+    const alternatives = rel.flatMap((a) => {
+      const p = producer.get(a.name.replace(/:any$/, ''));
+      return p !== undefined && p !== pkg.name ? [{ ...a, producer: p }] : [];
+    });
+    if (alternatives.length) out.push({ alternatives, text: rel.map(formatAlternative).join(' | ') });
+  }
+  return out;
+}
+
+/** Tarjan's strongly connected components, iterative (a 10k-long chain must not overflow the stack). Emits dependencies first. */
+function components(nodes: string[], edges: (n: string) => string[]): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const out: string[][] = [];
+  let next = 0;
+  for (const root of nodes) {
+    if (index.has(root)) continue;
+    const work: Array<{ node: string; children: string[]; i: number }> = [];
+    const enter = (n: string) => {
+      index.set(n, next);
+      low.set(n, next++);
+      stack.push(n);
+      onStack.add(n);
+      work.push({ node: n, children: edges(n), i: 0 });
+    };
+    enter(root);
+    while (work.length) {
+      const top = work[work.length - 1];
+      if (top.i < top.children.length) {
+        const c = top.children[top.i++];
+        if (!index.has(c)) enter(c);
+        else if (onStack.has(c)) low.set(top.node, Math.min(low.get(top.node)!, index.get(c)!));
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const parent = work[work.length - 1].node;
+        low.set(parent, Math.min(low.get(parent)!, low.get(top.node)!));
+      }
+      if (low.get(top.node) === index.get(top.node)) {
+        const scc: string[] = [];
+        let n: string;
+        do {
+          n = stack.pop()!;
+          onStack.delete(n);
+          scc.push(n);
+        } while (n !== top.node);
+        out.push(scc);
+      }
+    }
+  }
+  return out;
+}
+
+export function dependencyGraph(packages: Map<string, DesiredPackage>): DependencyGraph {
+  const blocked = new Map<string, Blocked>();
+  for (const pkg of packages.values()) if (pkg.control && !pkg.control.ok) blocked.set(pkg.name, { reason: 'badControl', message: pkg.control.message });
+  const producer = producers(packages, blocked);
+  const relations = new Map<string, InRepoRelation[]>();
+  for (const pkg of packages.values()) relations.set(pkg.name, inRepoRelations(pkg, producer));
+  const names = [...packages.keys()].sort();
+  const sccs = components(names, (n) => [...new Set((relations.get(n) ?? []).flatMap((r) => r.alternatives.map((a) => a.producer)))].sort());
+  for (const scc of sccs) {
+    if (scc.length < 2) continue;
+    const files = scc.map((n) => packages.get(n)!.file).sort();
+    for (const n of scc) {
+      blocked.set(n, { reason: 'dependencyCycle', message: `Build-Depends form a cycle through ${files.join(', ')}; none of them is built until one is marked bootstrap: true or the cycle is broken` });
+    }
+  }
+  return { producer, relations, blocked, order: sccs.flat() };
+}

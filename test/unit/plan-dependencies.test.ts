@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseBuildDepends } from '../../debian/control.ts';
+import { WAIT_REASONS } from '../../schema/conditions.ts';
+import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
+import { emptyObserved, type DesiredPackage, type DesiredState, type ObservedState, type Plan } from '../../reconciler/model.ts';
+import { dependencyGraph } from '../../reconciler/plan/dependency-graph.ts';
+import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
+import { plan } from '../../reconciler/plan/plan.ts';
+import { aptDistribution } from '../helpers/distribution.ts';
+
+const NOW = new Date('2026-11-21T12:00:00Z');
+const LIMITS = { memoryMiB: 1024, cpus: 1, pids: 512, timeoutSeconds: 600 };
+
+/** A package whose debian/control produces `binaries` and Build-Depends on `deps` (control syntax). */
+function pkg(name: string, binaries: string[], deps = '', over: Partial<DesiredPackage> = {}): DesiredPackage {
+  return {
+    name,
+    file: `packages/${name}.yaml`,
+    version: '1.1-1',
+    source: { git: `../src/${name}`, url: `/src/${name}`, ref: 'main', commit: 'a'.repeat(40) },
+    format: 'deb',
+    architectures: ['amd64'],
+    image: 'kiln/bookworm-debhelper',
+    pool: 'deb',
+    limits: LIMITS,
+    release: ['testing'],
+    rebuild: 0,
+    buildFrom: 'testing',
+    control: { ok: true, binaries, buildDepends: parseBuildDepends(`Source: ${name}\nBuild-Depends: debhelper-compat (= 13)${deps ? `, ${deps}` : ''}\n`) },
+    ...over,
+  };
+}
+
+function desired(packages: DesiredPackage[]): DesiredState {
+  return {
+    commit: 'd'.repeat(40),
+    config: {
+      trust: { keys: [], requireSignedCommits: false },
+      signing: {},
+      pools: { deb: { architectures: ['amd64', 'arm64'], limits: LIMITS } },
+      defaults: { pool: 'deb', image: 'kiln/bookworm-debhelper', limits: LIMITS, maxAttempts: 3, keep: 2 },
+    },
+    packages: new Map(packages.map((p) => [p.name, p])),
+    distributions: new Map([['testing', aptDistribution('testing', { architectures: ['amd64', 'arm64'], keep: 2 })]]),
+  };
+}
+
+function built(p: DesiredPackage, state: 'succeeded' | 'failed' = 'succeeded'): BuildRecord {
+  const { key, inputs } = keyedInputs(p, 'amd64');
+  return {
+    key,
+    inputs,
+    pool: 'deb',
+    desiredCommit: 'd'.repeat(40),
+    state,
+    attempts: [{ n: 1, dispatchedAt: '2026-11-21T11:00:00Z', outcome: state }],
+    artifacts: [],
+    ...(state === 'failed' ? { failure: { class: 'build', reason: 'compile error', retryable: false } } : {}),
+  } as BuildRecord;
+}
+
+function observed(builds: BuildRecord[], published: Array<[DesiredPackage, string]> = []): ObservedState {
+  const o = emptyObserved();
+  for (const b of builds) o.builds.set(b.key, b);
+  const rec: ReleaseRecord = {
+    distribution: 'testing',
+    desiredCommit: 'd'.repeat(40),
+    packages: published.map(([p, version]) => ({ name: p.name, version, builds: { amd64: keyedInputs({ ...p, version }, 'amd64').key } })),
+  };
+  if (published.length) o.releases.set('testing', rec);
+  return o;
+}
+
+const builds = (p: Plan) => p.actions.flatMap((a) => (a.kind === 'build' ? [a.package] : [])).sort();
+const waits = (p: Plan) => p.waiting.filter((w) => w.subject.startsWith('build ')).map((w) => `${w.subject.split(' ')[1]} ${w.reason}: ${w.message}`);
+
+const lib = pkg('libkilnhello', ['libkilnhello1', 'libkilnhello-dev']);
+const app = pkg('kilnhello', ['kilnhello'], 'libkilnhello-dev (>= 1.1)');
+
+test('plan dependencies - order and waits: the dependent builds only once a satisfying version is published in buildFrom', () => {
+  const cases: Array<{ name: string; obs: ObservedState; builds: string[]; waits: RegExp[] }> = [
+    { name: 'nothing built', obs: observed([]), builds: ['libkilnhello'], waits: [/^kilnhello\/amd64 AwaitingDependency: .*libkilnhello-dev \(>= 1\.1\): libkilnhello is not published in testing yet$/] },
+    { name: 'built, not yet published', obs: observed([built(lib)]), builds: [], waits: [/AwaitingDependency: .*not published in testing/] },
+    {
+      name: 'an older version published',
+      obs: observed([built(lib)], [[lib, '1.0-1']]),
+      builds: [],
+      waits: [/AwaitingDependency: .*testing has libkilnhello 1\.0-1, which does not satisfy libkilnhello-dev \(>= 1\.1\)$/],
+    },
+    { name: 'a satisfying version published', obs: observed([built(lib)], [[lib, '1.1-1']]), builds: ['kilnhello'], waits: [] },
+    { name: 'the dependency failed', obs: observed([built(lib, 'failed')]), builds: [], waits: [/^libkilnhello\/amd64 BuildFailed/, /^kilnhello\/amd64 DependencyFailed: .*needs libkilnhello-dev \(>= 1\.1\), but libkilnhello failed to build/] },
+  ];
+  for (const c of cases) {
+    const p = plan(desired([app, lib]), c.obs, { now: NOW });
+    assert.deepEqual(builds(p), c.builds, c.name);
+    const w = waits(p);
+    assert.equal(w.length, c.waits.length, `${c.name}: ${w.join('\n')}`);
+    c.waits.forEach((re, i) => assert.match(w.find((x) => re.test(x)) ?? w[i], re, c.name));
+  }
+});
+
+test('plan dependencies - a failed dependency is not retried in a loop: a second plan plans nothing for it', () => {
+  const obs = observed([built(lib, 'failed')]);
+  assert.deepEqual(builds(plan(desired([app, lib]), obs, { now: NOW })), []);
+  assert.deepEqual(builds(plan(desired([app, lib]), obs, { now: NOW })), []);
+});
+
+test('plan dependencies - a failure propagates down a chain as DependencyFailed', () => {
+  const mid = pkg('mid', ['libmid-dev'], 'libkilnhello-dev');
+  const top = pkg('top', ['top'], 'libmid-dev');
+  const p = plan(desired([top, mid, lib]), observed([built(lib, 'failed')]), { now: NOW });
+  assert.deepEqual(builds(p), []);
+  assert.match(waits(p).find((w) => w.startsWith('top/'))!, /DependencyFailed: .*but mid cannot be built \(DependencyFailed\)/);
+});
+
+test('plan dependencies - a cycle is refused naming every file; bootstrap: true breaks it; others still build', () => {
+  const a = pkg('a', ['liba-dev'], 'libb-dev');
+  const b = pkg('b', ['libb-dev'], 'libc-dev');
+  const c = pkg('c', ['libc-dev'], 'liba-dev');
+  const free = pkg('free', ['free']);
+  const p = plan(desired([a, b, c, free]), observed([]), { now: NOW });
+  assert.deepEqual(builds(p), ['free']);
+  for (const n of ['a', 'b', 'c']) assert.match(waits(p).find((w) => w.startsWith(`${n}/`))!, /DependencyCycle: .*packages\/a\.yaml, packages\/b\.yaml, packages\/c\.yaml/);
+  const broken = plan(desired([{ ...a, bootstrap: true }, b, c, free]), observed([]), { now: NOW });
+  assert.deepEqual(builds(broken), ['a', 'free']);
+  assert.deepEqual(dependencyGraph(desired([{ ...a, bootstrap: true }, b, c]).packages).order, ['a', 'c', 'b']);
+});
+
+test('plan dependencies - two packages producing one binary are both refused, both files named', () => {
+  const one = pkg('one', ['libdup']);
+  const two = pkg('two', ['libdup']);
+  const p = plan(desired([one, two, lib]), observed([]), { now: NOW });
+  assert.deepEqual(builds(p), ['libkilnhello']);
+  for (const n of ['one', 'two']) assert.match(waits(p).find((w) => w.startsWith(`${n}/`))!, /DuplicateBinary: .*libdup .*packages\/one\.yaml, packages\/two\.yaml/);
+});
+
+test('plan dependencies - an unparsable debian/control stops that package only', () => {
+  const bad = pkg('bad', [], '', { control: { ok: false, message: '/src/bad at aaaaaaaaaaaa: debian/control:2: Build-Depends: unexpected ...' } });
+  const p = plan(desired([bad, lib]), observed([]), { now: NOW });
+  assert.deepEqual(builds(p), ['libkilnhello']);
+  assert.match(waits(p)[0], /^bad\/amd64 BadBuildDepends: .*debian\/control:2: Build-Depends/);
+});
+
+test('plan dependencies - no buildFrom, or a relation for another architecture, does not wait', () => {
+  assert.deepEqual(builds(plan(desired([{ ...app, buildFrom: undefined }, lib]), observed([]), { now: NOW })), ['kilnhello', 'libkilnhello']);
+  const armOnly = pkg('armonly', ['armonly'], 'libkilnhello-dev [arm64]');
+  assert.deepEqual(builds(plan(desired([armOnly, lib]), observed([]), { now: NOW })), ['armonly', 'libkilnhello']);
+});
+
+test('plan dependencies - converges: with the library published and the program built and published, a second plan plans nothing', () => {
+  const obs = observed([built(lib), built(app)], [[lib, '1.1-1'], [app, '1.1-1']]);
+  const p = plan(desired([app, lib]), obs, { now: NOW });
+  assert.deepEqual(p.actions, []);
+  assert.deepEqual(waits(p), []);
+});
