@@ -43,24 +43,34 @@ async function readBlobAt(args: { dir: string } | { gitdir: string }, commit: st
   }
 }
 
-/** A depth-1 fetch of `ref`; all of history when the pinned commit is not its tip. */
+/** A depth-1 fetch of `ref`; when the pinned commit is not its tip, a full fetch into a fresh repo (a shallow one cannot be deepened). */
 async function readRemote(src: ControlSource, filepath: string, headers?: Record<string, string>): Promise<Uint8Array | undefined> {
-  const gitdir = await mkdtemp(join(tmpdir(), 'kiln-control-'));
-  try {
-    await git.init({ fs, gitdir, bare: true });
-    const fetch = (depth?: number) => git.fetch({ fs, http, gitdir, url: src.url, headers, ...(FULL_OID.test(src.ref) ? {} : { ref: src.ref }), singleBranch: depth !== undefined, tags: depth === undefined, ...(depth ? { depth } : {}) });
+  // A ref that is itself a commit id cannot be asked for shallowly by name.
+  const attempts = FULL_OID.test(src.ref) ? [undefined] : [1, undefined];
+  for (const depth of attempts) {
+    const gitdir = await mkdtemp(join(tmpdir(), 'kiln-control-'));
     try {
-      // A ref that is itself a commit id cannot be asked for shallowly by name.
-      const tip = FULL_OID.test(src.ref) ? undefined : await fetch(1);
-      if (tip?.fetchHead !== src.commit) await fetch();
-    } catch (e) {
-      throw new SourceResolveError(`cannot fetch ${printable(src.url)} to read ${filepath}: ${(e as Error).message}`, { url: src.url, ref: src.ref }, { cause: e, kind: 'transient' });
+      await git.init({ fs, gitdir, bare: true });
+      await git.addRemote({ fs, gitdir, remote: 'origin', url: src.url });
+      try {
+        await git.fetch({ fs, http, gitdir, url: src.url, headers, ...(depth ? { ref: src.ref, singleBranch: true, depth, tags: false } : { tags: true }) });
+      } catch (e) {
+        throw new SourceResolveError(`cannot fetch ${printable(src.url)} to read ${filepath}: ${(e as Error).message}`, { url: src.url, ref: src.ref }, { cause: e, kind: 'transient' });
+      }
+      if (!(await hasObject(gitdir, src.commit))) continue;
+      return await readBlobAt({ gitdir }, src.commit, filepath);
+    } finally {
+      await rm(gitdir, { recursive: true, force: true });
     }
-    return await readBlobAt({ gitdir }, src.commit, filepath);
-  } finally {
-    await rm(gitdir, { recursive: true, force: true });
   }
+  throw new SourceResolveError(`no commit ${src.commit} in ${printable(src.url)} to read ${filepath} from`, { url: src.url, ref: src.ref }, { kind: 'transient' });
 }
+
+const hasObject = (gitdir: string, oid: string) =>
+  git.readCommit({ fs, gitdir, oid }).then(
+    () => true,
+    () => false,
+  );
 
 /** Parse control text; a bad relation or binary name becomes a message naming repo, commit and line. */
 export function interpretControl(src: ControlSource, bytes: Uint8Array | undefined): SourceControl {
