@@ -7,6 +7,8 @@ import type { BuildInputs, BuildRecord, CheckRecord, ConditionRecord, GateRecord
 import type { ActionKind, Reason } from '../schema/conditions.ts';
 import type { SourceControl } from './desired/source-control.ts';
 
+export type RebuildDependents = 'always' | 'on-version-change' | 'never';
+
 export interface DesiredPackage {
   name: string;
   /** Path of the file that declared it, e.g. packages/hello.yaml. */
@@ -32,6 +34,8 @@ export interface DesiredPackage {
   smoke?: string;
   /** Distribution whose published packages satisfy in-repo Build-Depends (package > pool > defaults). */
   buildFrom?: string;
+  /** What a rebuild of this package means for the packages built against it (absent: on-version-change). */
+  rebuildDependents?: RebuildDependents;
   /** Build without waiting for in-repo dependencies (breaks a cycle). */
   bootstrap?: boolean;
   /** debian/control at source.commit: binaries produced and Build-Depends (absent: not read, e.g. hand-made test state). */
@@ -67,7 +71,7 @@ export interface DesiredConfig {
   trust: { keys: string[]; requireSignedCommits: boolean };
   signing: { publicKey?: string };
   pools: Record<string, PoolConfig>;
-  defaults: { pool: string; image: string; limits: ResolvedLimits; maxAttempts: number; keep: number; buildFrom?: string };
+  defaults: { pool: string; image: string; limits: ResolvedLimits; maxAttempts: number; keep: number; buildFrom?: string; rebuildDependents?: RebuildDependents };
 }
 
 export interface DesiredState {

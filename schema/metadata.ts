@@ -35,6 +35,7 @@ const architectureList = {
   items: { enum: ARCHITECTURES },
 } as const;
 
+const rebuildDependentsSchema = { enum: ['always', 'on-version-change', 'never'], description: 'Which rebuilds of this package rebuild the packages that Build-Depend on it.' } as const;
 const buildFromSchema = { type: 'string', pattern: NAME_PATTERN, description: 'Distribution (of this repo) whose published packages builds install Build-Depends from.' } as const;
 
 export const kilnConfigSchema = {
@@ -91,6 +92,7 @@ export const kilnConfigSchema = {
         maxAttempts: { type: 'integer', minimum: 1, maximum: 100, description: 'Attempts for infrastructure failures.' },
         keep: { type: 'integer', minimum: 1, maximum: 1000, description: 'Versions kept per package in a distribution.' },
         buildFrom: buildFromSchema,
+        rebuildDependents: rebuildDependentsSchema,
       },
     },
   },
@@ -130,6 +132,7 @@ export const packageSchema = {
     rebuild: { type: 'integer', minimum: 0, description: 'Bump to force a rebuild of the same inputs.' },
     smoke: { type: 'string', minLength: 1, maxLength: 4096, description: 'Command run after install by promotion gates.' },
     buildFrom: buildFromSchema,
+    rebuildDependents: rebuildDependentsSchema,
     bootstrap: { type: 'boolean', description: 'Build without waiting for in-repo Build-Depends (breaks a dependency cycle).' },
   },
 } as const;

@@ -64,6 +64,11 @@ export const buildInputsSchema = {
     image: { type: 'string' },
     arch: { type: 'string' },
     target: { type: 'string' },
+    builtAgainst: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: "In-repo Build-Depends it is built against: producing package -> its version, or version@build key when that package's rebuildDependents is always.",
+    },
   },
 } as const;
 

@@ -15,6 +15,7 @@ export const BUILTIN_DEFAULTS = {
   keep: 3,
   origin: 'Kiln',
   components: ['main'],
+  rebuildDependents: 'on-version-change',
 } as const;
 
 export function mergeLimits(...layers: Array<Limits | undefined>): ResolvedLimits {
@@ -47,6 +48,7 @@ export function normaliseConfig(doc: KilnConfigDoc | undefined): DesiredConfig {
       maxAttempts: d.maxAttempts ?? BUILTIN_DEFAULTS.maxAttempts,
       keep: d.keep ?? BUILTIN_DEFAULTS.keep,
       ...(d.buildFrom ? { buildFrom: d.buildFrom } : {}),
+      rebuildDependents: d.rebuildDependents ?? BUILTIN_DEFAULTS.rebuildDependents,
     },
   };
 }
@@ -76,6 +78,7 @@ export function normalisePackage(file: string, doc: PackageDoc, config: DesiredC
     rebuild: doc.rebuild ?? 0,
     ...(doc.smoke !== undefined ? { smoke: doc.smoke } : {}),
     ...(buildFrom !== undefined ? { buildFrom } : {}),
+    rebuildDependents: doc.rebuildDependents ?? kilnDefaults.rebuildDependents,
     ...(doc.bootstrap ? { bootstrap: true } : {}),
     ...(control ? { control } : {}),
   };

@@ -14,7 +14,7 @@ export function buildKey(inputs: BuildInputs): string {
 }
 
 /** The inputs of one package built for one architecture. */
-export function buildInputs(pkg: DesiredPackage, arch: Architecture): BuildInputs {
+export function buildInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>): BuildInputs {
   return {
     package: pkg.name,
     version: pkg.version,
@@ -23,5 +23,7 @@ export function buildInputs(pkg: DesiredPackage, arch: Architecture): BuildInput
     image: pkg.image,
     arch,
     target: pkg.format,
+    // Absent when there are none, so keys of packages without in-repo dependencies are unchanged.
+    ...(builtAgainst ? { builtAgainst } : {}),
   };
 }

@@ -6,7 +6,7 @@ import type { BuildInputs, BuildRecord } from '../../schema/status.ts';
 import type { BuildAction, DesiredPackage, DesiredState, ObservedState, Waiting } from '../model.ts';
 import { buildInputs, buildKey } from './build-key.ts';
 import { dependencyGraph } from './dependency-graph.ts';
-import { dependencyWait, publishedVersions } from './dependency-waits.ts';
+import { builtAgainst, dependencyWait, publishedVersions } from './dependency-waits.ts';
 
 export interface BuildPlanOptions {
   now: Date;
@@ -30,16 +30,17 @@ export interface BuildPlan {
 
 // Build keys are pure functions of a package entry: memoise per entry object so
 // an incremental pass over 10k packages hashes only the ones that changed.
-const keyMemo = new WeakMap<DesiredPackage, Map<Architecture, { key: string; inputs: ReturnType<typeof buildInputs> }>>();
+const keyMemo = new WeakMap<DesiredPackage, Map<string, { key: string; inputs: ReturnType<typeof buildInputs> }>>();
 
-export function keyedInputs(pkg: DesiredPackage, arch: Architecture) {
+export function keyedInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>) {
   let perArch = keyMemo.get(pkg);
   if (!perArch) keyMemo.set(pkg, (perArch = new Map()));
-  let hit = perArch.get(arch);
+  const memo = builtAgainst ? `${arch} ${JSON.stringify(Object.entries(builtAgainst).sort())}` : arch;
+  let hit = perArch.get(memo);
   if (!hit) {
-    const inputs = buildInputs(pkg, arch);
+    const inputs = buildInputs(pkg, arch, builtAgainst);
     hit = { key: buildKey(inputs), inputs };
-    perArch.set(arch, hit);
+    perArch.set(memo, hit);
   }
   return hit;
 }
@@ -104,14 +105,16 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
   const published = publishedVersions(observed);
   // Why each package cannot be built, for its dependents (dependencies are planned first).
   const failed = new Map<string, string>();
+  const policyOf = (n: string) => desired.packages.get(n)?.rebuildDependents ?? desired.config.defaults.rebuildDependents;
   const decided = new Map<string, Array<{ arch: Architecture; key: string; inputs: BuildInputs; d: Decision }>>();
   for (const name of graph.order) {
     const pkg = desired.packages.get(name)!;
     decided.set(name, pkg.architectures.map((arch) => {
-      const { key, inputs } = keyedInputs(pkg, arch);
+      const wait = dependencyWait(pkg, arch, graph, published, (n) => failed.get(n));
+      const against = wait ? undefined : builtAgainst(pkg, arch, graph, published, policyOf);
+      const { key, inputs } = keyedInputs(pkg, arch, against);
       let d = decide(pkg, arch, key, observed.builds.get(key), maxAttempts, opts);
-      const wait = d.build ? dependencyWait(pkg, arch, graph, published, (n) => failed.get(n)) : undefined;
-      if (wait) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message } };
+      if (wait && d.build) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message } };
       if (d.state === 'failed' && !failed.has(name)) failed.set(name, wait ? `cannot be built (${wait.reason})` : `failed to build (${d.wait?.reason ?? 'failed'})`);
       return { arch, key, inputs, d };
     }));

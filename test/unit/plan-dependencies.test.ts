@@ -46,8 +46,8 @@ function desired(packages: DesiredPackage[]): DesiredState {
   };
 }
 
-function built(p: DesiredPackage, state: 'succeeded' | 'failed' = 'succeeded'): BuildRecord {
-  const { key, inputs } = keyedInputs(p, 'amd64');
+function built(p: DesiredPackage, state: 'succeeded' | 'failed' = 'succeeded', against?: Record<string, string>): BuildRecord {
+  const { key, inputs } = keyedInputs(p, 'amd64', against);
   return {
     key,
     inputs,
@@ -60,13 +60,14 @@ function built(p: DesiredPackage, state: 'succeeded' | 'failed' = 'succeeded'): 
   } as BuildRecord;
 }
 
-function observed(builds: BuildRecord[], published: Array<[DesiredPackage, string]> = []): ObservedState {
+/** `published`: [package, version, build key (default: its key without dependencies)]. */
+function observed(builds: BuildRecord[], published: Array<[DesiredPackage, string, string?]> = []): ObservedState {
   const o = emptyObserved();
   for (const b of builds) o.builds.set(b.key, b);
   const rec: ReleaseRecord = {
     distribution: 'testing',
     desiredCommit: 'd'.repeat(40),
-    packages: published.map(([p, version]) => ({ name: p.name, version, builds: { amd64: keyedInputs({ ...p, version }, 'amd64').key } })),
+    packages: published.map(([p, version, key]) => ({ name: p.name, version, builds: { amd64: key ?? keyedInputs({ ...p, version }, 'amd64').key } })),
   };
   if (published.length) o.releases.set('testing', rec);
   return o;
@@ -149,8 +150,31 @@ test('plan dependencies - no buildFrom, or a relation for another architecture, 
 });
 
 test('plan dependencies - converges: with the library published and the program built and published, a second plan plans nothing', () => {
-  const obs = observed([built(lib), built(app)], [[lib, '1.1-1'], [app, '1.1-1']]);
+  const appBuilt = built(app, 'succeeded', { libkilnhello: '1.1-1' });
+  const obs = observed([built(lib), appBuilt], [[lib, '1.1-1'], [app, '1.1-1', appBuilt.key]]);
   const p = plan(desired([app, lib]), obs, { now: NOW });
   assert.deepEqual(p.actions, []);
   assert.deepEqual(waits(p), []);
+});
+
+test('plan dependencies - reverse-dependency rebuilds follow the dependency\'s rebuildDependents policy', () => {
+  const rebuiltLib = { ...lib, rebuild: 1 };
+  const newerLib = { ...lib, version: '1.2-1' };
+  const appBuilt = built(app, 'succeeded', { libkilnhello: '1.1-1' });
+  const appBuiltAlways = built(app, 'succeeded', { libkilnhello: `1.1-1@${keyedInputs(lib, 'amd64').key}` });
+  const cases: Array<{ name: string; policy?: 'always' | 'on-version-change' | 'never'; libNow: DesiredPackage; appRecord: BuildRecord; rebuilt: boolean }> = [
+    { name: 'on-version-change (default), same version rebuilt', libNow: rebuiltLib, appRecord: appBuilt, rebuilt: false },
+    { name: 'on-version-change (default), newer version published', libNow: newerLib, appRecord: appBuilt, rebuilt: true },
+    { name: 'always, same version rebuilt', policy: 'always', libNow: rebuiltLib, appRecord: appBuiltAlways, rebuilt: true },
+    { name: 'always, nothing changed', policy: 'always', libNow: lib, appRecord: appBuiltAlways, rebuilt: false },
+    { name: 'never, newer version published', policy: 'never', libNow: newerLib, appRecord: built(app), rebuilt: false },
+  ];
+  for (const c of cases) {
+    const libDesired = { ...c.libNow, ...(c.policy ? { rebuildDependents: c.policy } : {}) };
+    const obs = observed([built(c.libNow), c.appRecord], [[c.libNow, c.libNow.version], [app, '1.1-1', c.appRecord.key]]);
+    const p = plan(desired([app, libDesired]), obs, { now: NOW });
+    assert.equal(builds(p).includes('kilnhello'), c.rebuilt, c.name);
+    const again = plan(desired([app, libDesired]), obs, { now: NOW });
+    assert.deepEqual(builds(again), builds(p), `${c.name}: deterministic`);
+  }
 });
