@@ -1,7 +1,8 @@
 // Benchmark of the planning path on generated metadata repos of 1,000 and
 // 10,000 packages: cold plan, no-op pass, one-change pass (vs native
 // `git diff-tree -r` on the same commits), and a status commit of 1,000 new
-// build records. Prints figures and ratios; asserts nothing.
+// build records; with --deps-only, the planner with the in-repo dependency
+// graph against the same packages without it. Prints figures and ratios; asserts nothing.
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +17,8 @@ import { generateKey, loadSigner, type Signer } from '../reconciler/signing/sign
 import { readObserved } from '../reconciler/status/reader.ts';
 import { buildRecordFile } from '../reconciler/status/records.ts';
 import { recordPass } from '../reconciler/status/writer.ts';
-import type { BuildRecord } from '../schema/status.ts';
+import type { BuildRecord, ReleaseRecord } from '../schema/status.ts';
+import { emptyObserved, type DesiredPackage, type DesiredState, type ObservedState } from '../reconciler/model.ts';
 import { recordConverged } from '../test/helpers/converged-status.ts';
 import { commitChange, generateRepo, SOURCE } from './bench-repo.ts';
 
@@ -92,6 +94,75 @@ async function bench(n: number, signer: Signer) {
   } finally {
     await rm(dir, { recursive: true, force: true, maxRetries: 5 });
   }
+}
+
+/**
+ * The planner with the in-repo dependency graph, on synthetic state (no git: this
+ * isolates the graph's cost): 1,000 libraries with 9 dependents each, converged.
+ * Baseline: the same 10,000 packages without debian/control (no graph edges).
+ */
+function benchDependencies() {
+  const LIMITS = { memoryMiB: 1024, cpus: 1, pids: 512, timeoutSeconds: 600 };
+  const base = (name: string, control?: DesiredPackage['control']): DesiredPackage => ({
+    name, file: `packages/${name}.yaml`, version: '1.0-1', format: 'deb', architectures: ['amd64'], image: 'kiln/bookworm-debhelper', pool: 'deb', limits: LIMITS,
+    release: ['testing'], rebuild: 0, buildFrom: 'testing', source: { git: 'x', url: '/src', ref: 'main', commit: 'a'.repeat(40) }, ...(control ? { control } : {}),
+  });
+  const packagesFor = (withDeps: boolean) => {
+    const out: DesiredPackage[] = [];
+    for (let i = 0; i < 1000; i++) {
+      out.push(base(`lib${i}`, withDeps ? { ok: true, binaries: [`lib${i}-dev`], buildDepends: [] } : undefined));
+      for (let j = 0; j < 9; j++) out.push(base(`app${i}x${j}`, withDeps ? { ok: true, binaries: [`app${i}x${j}`], buildDepends: [[{ name: `lib${i}-dev`, version: { op: '>=', version: '1.0' } }]] } : undefined));
+    }
+    return out;
+  };
+  const stateOf = (pkgs: DesiredPackage[]): DesiredState => ({
+    commit: 'd'.repeat(40),
+    config: { trust: { keys: [], requireSignedCommits: false }, signing: {}, pools: { deb: { architectures: ['amd64'], limits: LIMITS } }, defaults: { pool: 'deb', image: 'kiln/bookworm-debhelper', limits: LIMITS, maxAttempts: 3, keep: 2 } },
+    packages: new Map(pkgs.map((p) => [p.name, p])),
+    distributions: new Map([['testing', { name: 'testing', file: 'distributions/testing.yaml', format: 'apt', suite: 'testing', codename: 'testing', components: ['main'], architectures: ['amd64'], origin: 'Kiln', label: 'testing', keep: 2, gate: 'none' }]]),
+  });
+  /** Converge: plan, record every planned build as succeeded and published, until nothing is planned. */
+  const converged = (desired: DesiredState): ObservedState => {
+    const observed = emptyObserved();
+    const release: ReleaseRecord = { distribution: 'testing', desiredCommit: desired.commit, packages: [] };
+    observed.releases.set('testing', release);
+    for (let round = 0; round < 3; round++) {
+      for (const a of plan(desired, observed, { now: new Date() }).actions) {
+        if (a.kind !== 'build') continue;
+        observed.builds.set(a.key, { key: a.key, inputs: a.inputs, pool: 'deb', desiredCommit: desired.commit, state: 'succeeded', attempts: [{ n: 1, dispatchedAt: '2026-01-01T00:00:00Z', outcome: 'succeeded' }], artifacts: [] });
+        release.packages = release.packages.filter((p) => p.name !== a.package).concat([{ name: a.package, version: a.version, builds: { amd64: a.key } }]);
+      }
+    }
+    return observed;
+  };
+  const measure = (withDeps: boolean) => {
+    const pkgs = packagesFor(withDeps);
+    const desired = stateOf(pkgs);
+    const observed = converged(desired);
+    const t0 = performance.now();
+    const cold = plan(stateOf(packagesFor(withDeps)), observed, { now: new Date() });
+    const coldMs = performance.now() - t0;
+    const runs: number[] = [];
+    let actions = 0;
+    for (let k = 0; k < 5; k++) {
+      const changed = pkgs.map((p) => (p.name === `lib${500 + k}` ? { ...p, rebuild: 1 } : p));
+      const t = performance.now();
+      actions = plan(stateOf(changed), observed, { now: new Date() }).actions.length;
+      runs.push(performance.now() - t);
+    }
+    return { coldMs, coldActions: cold.actions.length, oneChangeMs: runs.sort((a, b) => a - b)[2], oneChangeActions: actions };
+  };
+  return { withDeps: measure(true), baseline: measure(false) };
+}
+
+if (process.argv.includes('--deps-only')) {
+  const r = benchDependencies();
+  console.log(`\n== dependency graph, 10,000 packages (1,000 libraries × 9 dependents), plan only`);
+  console.log(`cold plan:        ${r.withDeps.coldMs.toFixed(0)} ms (${r.withDeps.coldActions} actions) vs ${r.baseline.coldMs.toFixed(0)} ms without the graph → ${(r.withDeps.coldMs / r.baseline.coldMs).toFixed(2)}×`);
+  console.log(`one-change plan:  ${r.withDeps.oneChangeMs.toFixed(1)} ms (${r.withDeps.oneChangeActions} actions) vs ${r.baseline.oneChangeMs.toFixed(1)} ms → ${(r.withDeps.oneChangeMs / r.baseline.oneChangeMs).toFixed(2)}×`);
+  console.log(JSON.stringify(r));
+  await rm(SOURCE.dir, { recursive: true, force: true });
+  process.exit(0);
 }
 
 const key = await generateKey({ name: 'Kiln Bench', email: 'bench@kiln.invalid' });
