@@ -3,48 +3,20 @@ import { test } from 'node:test';
 import { parseBuildDepends } from '../../debian/control.ts';
 import { WAIT_REASONS } from '../../schema/conditions.ts';
 import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
-import { emptyObserved, type DesiredPackage, type DesiredState, type ObservedState, type Plan } from '../../reconciler/model.ts';
+import { emptyObserved, type DesiredPackage, type ObservedState, type Plan } from '../../reconciler/model.ts';
 import { dependencyGraph } from '../../reconciler/plan/dependency-graph.ts';
 import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
 import { plan } from '../../reconciler/plan/plan.ts';
-import { aptDistribution } from '../helpers/distribution.ts';
+import { desiredPackage, desiredState } from '../fixtures/plan-state.ts';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
-const LIMITS = { memoryMiB: 1024, cpus: 1, pids: 512, timeoutSeconds: 600 };
-
 /** A package whose debian/control produces `binaries` and Build-Depends on `deps` (control syntax). */
 function pkg(name: string, binaries: string[], deps = '', over: Partial<DesiredPackage> = {}): DesiredPackage {
-  return {
-    name,
-    file: `packages/${name}.yaml`,
-    version: '1.1-1',
-    source: { git: `../src/${name}`, url: `/src/${name}`, ref: 'main', commit: 'a'.repeat(40) },
-    format: 'deb',
-    architectures: ['amd64'],
-    image: 'kiln/bookworm-debhelper',
-    pool: 'deb',
-    limits: LIMITS,
-    release: ['testing'],
-    rebuild: 0,
-    buildFrom: 'testing',
-    control: { ok: true, binaries, buildDepends: parseBuildDepends(`Source: ${name}\nBuild-Depends: debhelper-compat (= 13)${deps ? `, ${deps}` : ''}\n`) },
-    ...over,
-  };
+  const buildDepends = parseBuildDepends(`Source: ${name}\nBuild-Depends: debhelper-compat (= 13)${deps ? `, ${deps}` : ''}\n`);
+  return desiredPackage(name, { version: '1.1-1', buildFrom: 'testing', control: { ok: true, binaries, buildDepends }, ...over });
 }
 
-function desired(packages: DesiredPackage[]): DesiredState {
-  return {
-    commit: 'd'.repeat(40),
-    config: {
-      trust: { keys: [], requireSignedCommits: false },
-      signing: {},
-      pools: { deb: { architectures: ['amd64', 'arm64'], limits: LIMITS } },
-      defaults: { pool: 'deb', image: 'kiln/bookworm-debhelper', limits: LIMITS, maxAttempts: 3, keep: 2 },
-    },
-    packages: new Map(packages.map((p) => [p.name, p])),
-    distributions: new Map([['testing', aptDistribution('testing', { architectures: ['amd64', 'arm64'], keep: 2 })]]),
-  };
-}
+const desired = (packages: DesiredPackage[]) => desiredState(packages);
 
 function built(p: DesiredPackage, state: 'succeeded' | 'failed' = 'succeeded', against?: Record<string, string>): BuildRecord {
   const { key, inputs } = keyedInputs(p, 'amd64', against);

@@ -5,43 +5,12 @@ import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
 import { emptyObserved, gateId, type Action, type DesiredDistribution, type DesiredPackage, type DesiredState, type ObservedState } from '../../reconciler/model.ts';
 import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
 import { plan } from '../../reconciler/plan/plan.ts';
-import { aptDistribution } from '../helpers/distribution.ts';
+import { desiredPackage, desiredState, testDistribution } from '../fixtures/plan-state.ts';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
-const LIMITS = { memoryMiB: 1024, cpus: 1, pids: 512, timeoutSeconds: 600 };
-
-function pkg(name: string, over: Partial<DesiredPackage> = {}): DesiredPackage {
-  return {
-    name,
-    file: `packages/${name}.yaml`,
-    version: '1.0-1',
-    source: { git: `../src/${name}`, url: `/src/${name}`, ref: 'main', commit: 'a'.repeat(40) },
-    format: 'deb',
-    architectures: ['amd64'],
-    image: 'kiln/bookworm-debhelper',
-    pool: 'deb',
-    limits: LIMITS,
-    release: ['testing'],
-    rebuild: 0,
-    ...over,
-  };
-}
-
-const dist = (name: string, over: Partial<DesiredDistribution> = {}) => aptDistribution(name, { architectures: ['amd64', 'arm64'], keep: 2, ...over });
-
-function desired(packages: DesiredPackage[], dists: DesiredDistribution[] = [dist('testing')], commit = 'd'.repeat(40)): DesiredState {
-  return {
-    commit,
-    config: {
-      trust: { keys: [], requireSignedCommits: false },
-      signing: {},
-      pools: { deb: { architectures: ['amd64', 'arm64'], limits: LIMITS } },
-      defaults: { pool: 'deb', image: 'kiln/bookworm-debhelper', limits: LIMITS, maxAttempts: 3, keep: 2 },
-    },
-    packages: new Map(packages.map((p) => [p.name, p])),
-    distributions: new Map(dists.map((d) => [d.name, d])),
-  };
-}
+const pkg = desiredPackage;
+const dist = testDistribution;
+const desired = desiredState;
 
 function record(p: DesiredPackage, arch: 'amd64' | 'arm64', over: Partial<BuildRecord> = {}): BuildRecord {
   const { key, inputs } = keyedInputs(p, arch);
