@@ -42,7 +42,7 @@ test('normalise - package fields get their defaults and the resolved source', ()
     name: 'hello', file: 'packages/hello.yaml', version: '1.0-1',
     source: { git: '../src', url: '/srv/src', ref: 'main', commit: 'c'.repeat(40) },
     format: 'deb', architectures: ['amd64'], image: 'kiln/bookworm-debhelper', pool: 'deb',
-    limits: BUILTIN_DEFAULTS.limits, release: [], rebuild: 0,
+    limits: BUILTIN_DEFAULTS.limits, release: [], rebuild: 0, rebuildDependents: 'on-version-change',
   });
 });
 
