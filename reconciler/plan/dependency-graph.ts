@@ -114,7 +114,24 @@ function components(nodes: string[], edges: (n: string) => string[]): string[][]
   return out;
 }
 
+// The graph depends only on each package's name, file, bootstrap flag and debian/control
+// (the reader hands out one object per source commit). A pass that changed only versions,
+// rebuild counters or limits reuses the last graph: O(n) identity checks, no rebuild.
+let last: { packages: Map<string, DesiredPackage>; graph: DependencyGraph } | undefined;
+
+const sameShape = (a: DesiredPackage | undefined, b: DesiredPackage) => a === b || (a !== undefined && a.control === b.control && a.bootstrap === b.bootstrap && a.file === b.file);
+
 export function dependencyGraph(packages: Map<string, DesiredPackage>): DependencyGraph {
+  if (last && last.packages.size === packages.size && [...packages].every(([n, p]) => sameShape(last!.packages.get(n), p))) {
+    last.packages = packages;
+    return last.graph;
+  }
+  const graph = buildGraph(packages);
+  last = { packages, graph };
+  return graph;
+}
+
+function buildGraph(packages: Map<string, DesiredPackage>): DependencyGraph {
   const blocked = new Map<string, Blocked>();
   for (const pkg of packages.values()) if (pkg.control && !pkg.control.ok) blocked.set(pkg.name, { reason: 'badControl', message: pkg.control.message });
   const producer = producers(packages, blocked);
