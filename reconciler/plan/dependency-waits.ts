@@ -3,12 +3,16 @@
 // satisfying version published in the package's buildFrom distribution; a
 // dependency that failed (or cannot be built) makes it wait as DependencyFailed,
 // anything else as AwaitingDependency. Pure.
-import { archApplies } from '../../debian/control.ts';
+import { archApplies, profilesApply, type Alternative } from '../../debian/control.ts';
 import { WAIT_REASONS } from '../../schema/conditions.ts';
 import type { Architecture } from '../../schema/metadata.ts';
 import type { DesiredPackage, ObservedState, RebuildDependents, Waiting } from '../model.ts';
 import { compareDebianVersions } from './debian-version-order.ts';
 import { formatAlternative, type DependencyGraph, type InRepoAlternative } from './dependency-graph.ts';
+
+/** Builds run with no build profile active (as the agent's dependency phase does). */
+const NO_PROFILES: ReadonlySet<string> = new Set();
+const applies = (a: Alternative, arch: string) => archApplies(a, arch) && profilesApply(a, NO_PROFILES);
 
 export type DependencyWait = Omit<Waiting, 'subject'> & { failed: boolean };
 
@@ -59,7 +63,7 @@ export function builtAgainst(
   const out: Record<string, string> = {};
   for (const rel of graph.relations.get(pkg.name) ?? []) {
     let best: { producer: string; p: Published } | undefined;
-    for (const a of rel.alternatives.filter((x) => archApplies(x, arch))) {
+    for (const a of rel.alternatives.filter((x) => applies(x, arch))) {
       for (const p of published(dist, a.producer)) {
         if (satisfies(p.version, a) && (!best || compareDebianVersions(p.version, best.p.version) > 0)) best = { producer: a.producer, p };
       }
@@ -89,7 +93,7 @@ export function dependencyWait(
   const dist = pkg.buildFrom;
   if (dist === undefined) return undefined;
   for (const rel of graph.relations.get(pkg.name) ?? []) {
-    const alts = rel.alternatives.filter((a) => archApplies(a, arch));
+    const alts = rel.alternatives.filter((a) => applies(a, arch));
     if (alts.length === 0 || alts.some((a) => published(dist, a.producer).some((p) => satisfies(p.version, a)))) continue;
     const failed = alts.map((a) => ({ a, why: failedReason(a.producer) }));
     if (failed.every((f) => f.why !== undefined)) {

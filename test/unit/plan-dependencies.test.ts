@@ -115,10 +115,12 @@ test('plan dependencies - an unparsable debian/control stops that package only',
   assert.match(waits(p)[0], /^bad\/amd64 BadBuildDepends: .*debian\/control:2: Build-Depends/);
 });
 
-test('plan dependencies - no buildFrom, or a relation for another architecture, does not wait', () => {
+test('plan dependencies - no buildFrom, or a relation for another architecture or profile, does not wait', () => {
   assert.deepEqual(builds(plan(desired([{ ...app, buildFrom: undefined }, lib]), observed([]), { now: NOW })), ['kilnhello', 'libkilnhello']);
   const armOnly = pkg('armonly', ['armonly'], 'libkilnhello-dev [arm64]');
   assert.deepEqual(builds(plan(desired([armOnly, lib]), observed([]), { now: NOW })), ['armonly', 'libkilnhello']);
+  const crossOnly = pkg('crossonly', ['crossonly'], 'libkilnhello-dev <cross>');
+  assert.deepEqual(builds(plan(desired([crossOnly, lib]), observed([]), { now: NOW })), ['crossonly', 'libkilnhello'], 'a relation for an inactive build profile');
 });
 
 test('plan dependencies - converges: with the library published and the program built and published, a second plan plans nothing', () => {
