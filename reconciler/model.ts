@@ -5,7 +5,10 @@ import type { Architecture } from '../schema/metadata.ts';
 import type { ResolvedLimits } from '../schema/messages.ts';
 import type { BuildInputs, BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../schema/status.ts';
 import type { ActionKind, Reason } from '../schema/conditions.ts';
-import type { SourceControl } from './desired/source-control.ts';
+import type { Relation } from '../debian/control.ts';
+
+/** What a source's debian/control says at the pinned commit: its binaries and Build-Depends, or why it could not be read. */
+export type SourceControl = { ok: true; binaries: string[]; buildDepends: Relation[] } | { ok: false; message: string };
 
 export type RebuildDependents = 'always' | 'on-version-change' | 'never';
 

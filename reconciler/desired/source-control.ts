@@ -16,7 +16,8 @@ import { printable } from '../../schema/quote.ts';
 import { repoArgs } from '../git/tree.ts';
 
 /** What a source's debian/control says, or why it could not be used (that package is not built). */
-export type SourceControl = { ok: true; binaries: string[]; buildDepends: Relation[] } | { ok: false; message: string };
+import type { SourceControl } from '../model.ts';
+export type { SourceControl };
 
 export interface ControlSource {
   url: string;
