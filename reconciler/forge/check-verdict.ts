@@ -1,13 +1,11 @@
-// The verdict behind `kiln/check` on a pull-request head. The webhook handler
-// takes any CheckRunner; until `kiln check` (plan preview) is wired in, the
-// default one says what the reconciler itself would say about the commit:
-// trusted (trust policy from the last reconciled commit) and valid (YAML,
-// schemas, cross-file rules).
-import { formatDiagnostic } from '../../schema/errors.ts';
-import { validateDesired } from '../desired/validate-desired.ts';
+// The verdict behind `kiln/check` on a pull-request head: `kiln check`'s own
+// report (trust of every commit the PR adds, validation, plan difference)
+// against the reconciler's tracked branch (HEAD) and kiln/status, as one line.
+import type { Logger } from 'pino';
+import { checkRevision, type CheckMemo } from '../check/check-revision.ts';
+import { checkSummary } from '../check/format-check.ts';
 import { resolveCommit, type GitCache } from '../git/tree.ts';
 import { readObserved } from '../status/reader.ts';
-import { verifyDesiredCommit } from '../trust/index.ts';
 
 export interface CheckVerdict {
   ok: boolean;
@@ -17,7 +15,9 @@ export interface CheckVerdict {
 
 export type CheckRunner = (rev: string) => Promise<CheckVerdict>;
 
-export function trustAndValidationCheck(dir: string): CheckRunner {
+export function kilnCheck(dir: string, log?: Logger): CheckRunner {
+  // The base's plan is computed once per (base, kiln/status), as `kiln check` does for a long-running caller.
+  const memo: CheckMemo = {};
   return async (rev) => {
     const cache: GitCache = {};
     try {
@@ -25,15 +25,8 @@ export function trustAndValidationCheck(dir: string): CheckRunner {
     } catch {
       return { ok: false, summary: `commit ${rev.slice(0, 12)} is not in the reconciler's repository (not fetched yet?)` };
     }
-    const { state } = await readObserved({ dir, cache });
-    const trust = await verifyDesiredCommit({ dir, cache, commit: rev, lastTrusted: state.desiredCommit });
-    if (!trust.trusted) return { ok: false, summary: `untrusted: ${trust.reason}` };
-    const v = await validateDesired({ dir, rev, cache });
-    const errors = v.diagnostics.filter((d) => d.severity === 'error');
-    if (!v.ok || errors.length) {
-      const first = errors[0] ? formatDiagnostic(errors[0]) : 'invalid';
-      return { ok: false, summary: `${errors.length} problem${errors.length === 1 ? '' : 's'}: ${first}` };
-    }
-    return { ok: true, summary: `trusted and valid: ${v.packages} package(s), ${v.distributions} distribution(s)` };
+    const { state } = await readObserved({ dir, cache, log });
+    const report = await checkRevision({ dir, cache, rev, base: 'HEAD', observed: state, now: new Date(), memo, log });
+    return { ok: report.ok, summary: checkSummary(report) };
   };
 }

@@ -10,13 +10,13 @@ import { listFiles, readBlob, type GitCache } from '../git/tree.ts';
 import type { ObservedState } from '../model.ts';
 import { gitdirOf } from '../status/git-objects.ts';
 import { readObserved } from '../status/reader.ts';
-import { trustAndValidationCheck, type CheckRunner } from './check-verdict.ts';
+import { kilnCheck, type CheckRunner } from './check-verdict.ts';
 import { ForgeService } from './service.ts';
 
 export interface ForgeSettings {
   /** The forge API token (--forge-token-file / KILN_FORGE_TOKEN); without it statuses are recorded and wait. */
   token?: string;
-  /** The verdict behind kiln/check (default: trust policy + validation of the head). */
+  /** The verdict behind kiln/check (default: `kiln check` of the head against the tracked branch). */
   runCheck?: CheckRunner;
   retry?: { baseMs: number; capMs: number };
 }
@@ -57,7 +57,7 @@ export async function openForge(s: ForgeSettings, deps: ForgeHost, memo: ForgeMe
     token: s.token,
     config: () => memo.desired?.state.config.forge ?? fallback,
     reconcileRecords: () => memo.observed?.state.forge.values() ?? [],
-    runCheck: s.runCheck ?? trustAndValidationCheck(deps.repoDir),
+    runCheck: s.runCheck ?? kilnCheck(deps.repoDir, deps.log),
     retry: s.retry,
     log: deps.log,
     random: deps.random,

@@ -188,9 +188,9 @@ test('forge webhook - a pull_request posts kiln/check on its head: success when 
   assert.equal(b.status, 202);
   const checks = (sha: string) => (api.statuses.get(sha) ?? []).filter((s) => s.context === 'kiln/check').map((s) => `${s.state}: ${s.description}`);
   await until(() => checks(good).length === 2 && checks(untrusted).length === 2, 120_000, 'both checks reported', 10);
-  assert.deepEqual(checks(good), ['pending: checking', 'success: trusted and valid: 0 package(s), 0 distribution(s)']);
+  assert.deepEqual(checks(good), ['pending: checking', 'success: trusted and valid: no change to builds or releases']);
   assert.equal(checks(untrusted)[0], 'pending: checking');
-  assert.match(checks(untrusted)[1], /^failure: untrusted: commit \w+ is signed by key \w+, which is not trusted/);
+  assert.match(checks(untrusted)[1], /^failure: refused: commit \w+ is signed by key \w+, which is not trusted/);
 
   const closed = example('pull_request', (e) => e.action === 'closed');
   const c = await deliver('pull_request', closed);
