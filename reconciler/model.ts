@@ -1,9 +1,10 @@
 // The reconciler's in-memory model: desired state (normalised from the
 // metadata repo), observed state (read from the status branch) and the plan
 // that turns one into the other. Pure data; no I/O.
-import type { Architecture } from '../schema/metadata.ts';
+import type { Architecture, ForgeConfig } from '../schema/metadata.ts';
 import type { ResolvedLimits } from '../schema/messages.ts';
 import type { BuildInputs, BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../schema/status.ts';
+import type { ForgeStatusRecord } from '../schema/forge.ts';
 import type { ActionKind, Reason } from '../schema/conditions.ts';
 import type { Relation } from '../debian/control.ts';
 
@@ -73,6 +74,8 @@ export interface PoolConfig {
 export interface DesiredConfig {
   trust: { keys: string[]; requireSignedCommits: boolean };
   signing: { publicKey?: string };
+  /** kiln.yaml `forge:`: where commit statuses go (reconciler/forge). */
+  forge?: ForgeConfig;
   pools: Record<string, PoolConfig>;
   defaults: { pool: string; image: string; limits: ResolvedLimits; maxAttempts: number; keep: number; buildFrom?: string; rebuildDependents?: RebuildDependents };
 }
@@ -98,12 +101,14 @@ export interface ObservedState {
   checks: Map<string, CheckRecord>;
   /** Keyed by condition type ('Ready'). */
   conditions: Map<string, ConditionRecord>;
+  /** Commit statuses the forge must show (forge/statuses/<commit>.yaml), keyed by desired commit id. */
+  forge: Map<string, ForgeStatusRecord>;
 }
 
 export const gateId = (dist: string, pkg: string, version: string) => `${dist}/${pkg}/${version}`;
 
 export function emptyObserved(): ObservedState {
-  return { builds: new Map(), releases: new Map(), gates: new Map(), checks: new Map(), conditions: new Map() };
+  return { builds: new Map(), releases: new Map(), gates: new Map(), checks: new Map(), conditions: new Map(), forge: new Map() };
 }
 
 interface ActionBase {

@@ -25,6 +25,7 @@ import { publishReleases, refreshExpiring } from './pass/publish-step.ts';
 import { checkReleaseKey } from './pass/release-key.ts';
 import { attemptStep, PassStepFailure } from './pass/step-failure.ts';
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
+import { outcomeOf, prepareForgeFiles, withForgeFiles, type ForgeFiles } from './forge/pass-step.ts';
 import pMap from 'p-map';
 
 /** What a pass remembers for the next one (incremental reads, the quiet fast path). */
@@ -188,7 +189,7 @@ async function actAndReport(c: PassContext, plan: Plan, desired: DesiredState, o
 const ACK_CONCURRENCY = 64;
 
 /** ONE signed status commit with everything this pass observed and did; then, and only then, ack. */
-async function record(c: PassContext, events: PassEvents, ctx: StatusChangeContext, collected: Collected, report: PassReport): Promise<void> {
+async function record(c: PassContext, events: PassEvents, ctx: StatusChangeContext, collected: Collected, report: PassReport, forgeFiles?: ForgeFiles): Promise<void> {
   const { deps, memo } = c;
   deps.lease?.assertHeld();
   const write = (previous: ObservedSnapshot | undefined) =>
@@ -199,7 +200,7 @@ async function record(c: PassContext, events: PassEvents, ctx: StatusChangeConte
       now: c.now,
       previous,
       log: c.log,
-      build: (current) => statusChangeFor(current, events, ctx),
+      build: (current) => withForgeFiles(statusChangeFor(current, events, ctx), forgeFiles?.(current), c.desiredCommit, events.trusted),
       verifyHead: (head) => assertStatusSigned({ dir: deps.repoDir, cache: deps.cache, commit: head, publicKeyArmored: deps.signer.publicKeyArmored }),
     });
   let recorded = await write(memo.observed);
@@ -271,7 +272,9 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
     else if (invalid) {
       if (observed.checks.get(c.desiredCommit)?.verdict !== 'invalid') events.checks.push(invalidCheckRecord(c.desiredCommit, invalid.diagnostics, c.now));
     } else if (plan.actions.some((a) => a.kind === 'refuse')) events.checks.push(checkRecordFor(trust, c.now));
-    await record(c, events, ctx, collected, report);
+    // ── forge (reconciler/forge): the kiln/reconcile statuses of this commit ride in the same status commit ──
+    const forgeFiles = deps.forgeStatuses ? await prepareForgeFiles({ dir: deps.repoDir, cache: deps.cache, head: c.desiredCommit, observed: observedRead.state, outcome: outcomeOf(plan, trust, invalid), now: c.now }) : undefined;
+    await record(c, events, ctx, collected, report, forgeFiles);
   } catch (e) {
     // Nothing of this pass is in git: hand the results back now rather than at the ack timeout.
     for (const p of collected.pending) p.nak(5_000);

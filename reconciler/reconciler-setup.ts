@@ -15,6 +15,8 @@ import { reconcilePass, type PassMemo, type PassReport } from './pass.ts';
 import type { Signer } from './signing/signer.ts';
 import { gitdirOf } from './status/git-objects.ts';
 import type { TopologyOptions } from './nats/topology.ts';
+import { openForge, passWithForge, type ForgeSettings } from './forge/reconciler-hook.ts';
+import type { ForgeService } from './forge/service.ts';
 import { Lease } from './pipeline/lease.ts';
 import { openNatsSession, type NatsSession } from './pipeline/nats-session.ts';
 import type { Mirror } from './remote/mirror.ts';
@@ -37,6 +39,8 @@ export interface ReconcilerSettings {
   remote?: Mirror;
   /** Passes closer together than this reuse the last fetch of the remote (default 0: fetch before every pass). */
   remoteFetchIntervalMs?: number;
+  /** Report commit statuses to the forge kiln.yaml names (reconciler/forge). */
+  forge?: ForgeSettings;
   /** Test seam, passed to the pass. */
   onStep?: PassDeps['onStep'];
   /** Pass metrics (step durations, outcomes); absent: none kept. */
@@ -45,6 +49,7 @@ export interface ReconcilerSettings {
 
 export interface Reconciler {
   deps: PassDeps;
+  forge?: ForgeService;
   memo: PassMemo;
   session?: NatsSession;
   lease?: Lease;
@@ -105,6 +110,8 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
   // Gate containers of a reconciler killed mid-gate: past their deadline, whoever started them.
   if (deps.docker) await sweepOrphanContainers(deps.docker, log, { roles: ['gate'] }).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'no container sweep (Docker unreachable)'));
   const memo: PassMemo = {};
+  const forge = s.forge ? await openForge(s.forge, deps, memo) : undefined;
+  deps.forgeStatuses = forge !== undefined;
   const lease = session ? new Lease({ kv: session.lease, holder, ttlMs: s.leaseTtlMs ?? 30_000, now: () => new Date(), log }) : undefined;
   return {
     deps,
@@ -113,11 +120,14 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     lease,
     signer,
     holder,
+    forge,
     async runPass(opts = {}) {
       s.metrics?.passStarted();
       let report: PassReport;
+      const pass = () => reconcilePass({ ...deps, lease: opts.leased ? lease : undefined }, memo);
       try {
-        report = await reconcilePass({ ...deps, lease: opts.leased ? lease : undefined }, memo);
+        // ── forge (reconciler/forge): statuses recorded by the pass are sent after it ──
+        report = forge ? await passWithForge(forge, pass) : await pass();
       } catch (e) {
         s.metrics?.passFinished(false, 0);
         throw e;
@@ -133,6 +143,7 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     },
     readHead: () => resolveCommit(s.repoDir, 'HEAD'),
     async close() {
+      await forge?.close();
       await session?.close();
     },
   };

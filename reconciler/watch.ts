@@ -182,8 +182,15 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
   let leaseWaitLogged = false;
 
   let resultsSince: number | undefined;
+  // A wake that arrives while a pass runs (e.g. a webhook during the pass it woke) would be lost when
+  // the pass's outcome replaces `state`: it is kept here until the next tick, which runs at once.
+  let pendingWake: string | undefined;
 
   const tick = async () => {
+    if (pendingWake !== undefined) {
+      state = { ...state, woken: state.woken ?? pendingWake };
+      pendingWake = undefined;
+    }
     const head = await deps.readHead();
     const results = deps.resultsWaiting ? await deps.resultsWaiting() : 0;
     const now = deps.now().getTime();
@@ -240,7 +247,7 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
           // Reading HEAD or the queue failed (NATS down, repo moved): keep polling.
           log.warn({ err: (e as Error).message }, 'watch poll failed');
         }
-        await sleep(pollMs, deps.signal, wakeup);
+        if (pendingWake === undefined) await sleep(pollMs, deps.signal, wakeup);
       }
     } finally {
       await deps.lease?.release().catch(() => undefined);
@@ -250,7 +257,7 @@ export function watch<R>(deps: WatchDeps<R>, opts: WatchOptions): WatchHandle {
 
   return {
     wake(reason) {
-      state = { ...state, woken: state.woken ?? reason };
+      pendingWake ??= reason;
       wakeup.fn?.();
     },
     done,

@@ -37,6 +37,22 @@ const architectureList = {
 
 const rebuildDependentsSchema = { enum: ['always', 'on-version-change', 'never'], description: 'Which rebuilds of this package rebuild the packages that Build-Depend on it.' } as const;
 const buildFromSchema = { type: 'string', pattern: NAME_PATTERN, description: 'Distribution (of this repo) whose published packages builds install Build-Depends from.' } as const;
+/** Where commit statuses go: any forge serving GitHub's status API (GitHub, Gitea, Forgejo). */
+export const FORGE_TYPES = ['github', 'gitea', 'forgejo'] as const;
+const httpUrl = { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s/]+(/[^\\s]*)?$' } as const;
+const forgeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'url', 'repo'],
+  description: 'The forge that hosts this repo: commit statuses (kiln/reconcile, kiln/check) are posted there.',
+  properties: {
+    type: { enum: FORGE_TYPES },
+    url: { ...httpUrl, description: 'Web URL of the forge, e.g. https://github.com or https://gitea.example.org.' },
+    apiUrl: { ...httpUrl, description: 'API base URL (default: https://api.github.com for github.com, <url>/api/v3 for GitHub Enterprise, <url>/api/v1 for Gitea/Forgejo).' },
+    repo: { type: 'string', pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$', description: 'owner/name of the metadata repo on the forge.' },
+    targetUrl: { ...httpUrl, description: 'Link of each status (the dashboard/API); {sha} and {context} are replaced.' },
+  },
+} as const;
 
 export const kilnConfigSchema = {
   $schema: DIALECT,
@@ -82,6 +98,7 @@ export const kilnConfigSchema = {
         },
       },
     },
+    forge: forgeSchema,
     defaults: {
       type: 'object',
       additionalProperties: false,
@@ -166,6 +183,7 @@ export type KilnConfigDoc = FromSchema<typeof kilnConfigSchema>;
 export type PackageDoc = FromSchema<typeof packageSchema>;
 export type DistributionDoc = FromSchema<typeof distributionSchema>;
 export type Limits = FromSchema<typeof limitsSchema>;
+export type ForgeConfig = FromSchema<typeof forgeSchema>;
 
 /** Where each kind of file lives in the metadata repo. */
 export const METADATA_LAYOUT = {

@@ -4,6 +4,8 @@ import { distributionSchema, kilnConfigSchema, packageSchema } from './metadata.
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from './metadata.ts';
 import { buildRecordSchema, checkRecordSchema, conditionRecordSchema, gateRecordSchema, releaseRecordSchema } from './status.ts';
 import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from './status.ts';
+import { checkOutboxEntrySchema, forgeStatusRecordSchema, pullRequestEventSchema, pushEventSchema } from './forge.ts';
+import type { CheckOutboxEntry, ForgeStatusRecord, PullRequestEvent, PushEvent } from './forge.ts';
 import { agentInfoSchema, buildJobSchema, buildResultSchema } from './messages.ts';
 import type { AgentInfo, BuildJob, BuildResult } from './messages.ts';
 
@@ -25,6 +27,10 @@ export const validators = {
   buildJob: compile<BuildJob>(buildJobSchema),
   buildResult: compile<BuildResult>(buildResultSchema),
   agentInfo: compile<AgentInfo>(agentInfoSchema),
+  forgeStatusRecord: compile<ForgeStatusRecord>(forgeStatusRecordSchema),
+  checkOutboxEntry: compile<CheckOutboxEntry>(checkOutboxEntrySchema),
+  pushEvent: compile<PushEvent>(pushEventSchema),
+  pullRequestEvent: compile<PullRequestEvent>(pullRequestEventSchema),
 } as const;
 
 export type ValidatorName = keyof typeof validators;

@@ -12,6 +12,8 @@ export interface Env {
   readonly gitToken?: string;
   /** $XDG_STATE_HOME, or ~/.local/state: where mirrors of remote metadata repos live. */
   readonly stateHome?: string;
+  /** Token for the forge's commit-status API (KILN_FORGE_TOKEN). */
+  readonly forgeToken?: string;
   readonly logLevel: string;
   readonly isTTY: boolean;
   readonly noColor: boolean;
@@ -26,6 +28,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env, isTTY = Boolean
     signingPassphrase: source.KILN_SIGNING_PASSPHRASE || undefined,
     gitToken: source.KILN_GIT_TOKEN || undefined,
     stateHome: source.XDG_STATE_HOME || (source.HOME ? `${source.HOME}/.local/state` : undefined),
+    forgeToken: source.KILN_FORGE_TOKEN || undefined,
     logLevel: source.KILN_LOG_LEVEL || 'info',
     isTTY,
     noColor: Boolean(source.NO_COLOR),

@@ -50,6 +50,8 @@ export interface PassDeps {
   lease?: { assertHeld(): void };
   /** A remote metadata repo: fetched before the pass, kiln/status pushed before acks (reconciler/remote/). */
   remote?: RemoteStep;
+  /** Record `kiln/reconcile` commit statuses for the forge on kiln/status (reconciler/forge). */
+  forgeStatuses?: boolean;
   /** Test seam: called between steps, so a test can crash the process at a precise point. */
   onStep?: (step: PassStep) => void | Promise<void>;
   /** Metrics hook (reconciler/metrics/): told what each pass recorded. */

@@ -5,6 +5,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { STATUS_LAYOUT } from '../../schema/status.ts';
 import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
+import { forgeStatusPath, type ForgeStatusRecord } from '../../schema/forge.ts';
 import { validators } from '../../schema/validate.ts';
 import { gateId } from '../model.ts';
 import { takeSerialized } from './records.ts';
@@ -14,7 +15,8 @@ export type ParsedRecord =
   | { kind: 'release'; id: string; record: ReleaseRecord }
   | { kind: 'gate'; id: string; record: GateRecord }
   | { kind: 'check'; id: string; record: CheckRecord }
-  | { kind: 'condition'; id: string; record: ConditionRecord };
+  | { kind: 'condition'; id: string; record: ConditionRecord }
+  | { kind: 'forge'; id: string; record: ForgeStatusRecord };
 
 export type RecordKind = ParsedRecord['kind'];
 
@@ -29,7 +31,7 @@ export interface RecordProblem {
 
 export type ParseOutcome = { ok: true; value: ParsedRecord } | { ok: false; problem: RecordProblem };
 
-const DIRS: Record<string, RecordKind> = { builds: 'build', releases: 'release', gates: 'gate', checks: 'check', conditions: 'condition' };
+const DIRS: Record<string, RecordKind> = { builds: 'build', releases: 'release', gates: 'gate', checks: 'check', conditions: 'condition', forge: 'forge' };
 
 /** The top-level directories that hold records (signatures/ holds no records). */
 export const RECORD_DIRS = Object.keys(DIRS);
@@ -47,6 +49,7 @@ const VALIDATOR: Record<RecordKind, ValidateFunction> = {
   gate: validators.gateRecord,
   check: validators.checkRecord,
   condition: validators.conditionRecord,
+  forge: validators.forgeStatusRecord,
 };
 
 /** Where a record of this content belongs, and its key in ObservedState. */
@@ -62,6 +65,8 @@ function placeOf(kind: RecordKind, r: Record<string, string>): { path: string; i
       return { path: STATUS_LAYOUT.check(r.commit), id: r.commit };
     case 'condition':
       return { path: STATUS_LAYOUT.condition(r.type), id: r.type };
+    case 'forge':
+      return { path: forgeStatusPath(r.commit), id: r.commit };
   }
 }
 
@@ -92,7 +97,7 @@ function describe(e: ErrorObject): string {
 /** Parse and validate the record at `path`. Files that hold no record kind are refused too. */
 export function parseRecord(path: string, text: string): ParseOutcome {
   const kind = recordKindOf(path);
-  if (!kind) return { ok: false, problem: { path, message: 'not a status record path (builds/, releases/, gates/, checks/, conditions/ *.yaml)' } };
+  if (!kind) return { ok: false, problem: { path, message: 'not a status record path (builds/, releases/, gates/, checks/, conditions/, forge/ *.yaml)' } };
   // Fast path: text this process serialised itself (its YAML parse would give back this data).
   const known = takeSerialized(text);
   if (known !== undefined) {

@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import { STATUS_LAYOUT } from '../../schema/status.ts';
 import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
+import { forgeStatusPath, type ForgeStatusRecord } from '../../schema/forge.ts';
 
 /** A file on the status branch: [path, content]. */
 export type RecordFile = [path: string, content: string];
@@ -47,5 +48,6 @@ export const releaseRecordFile = (r: ReleaseRecord): RecordFile => [STATUS_LAYOU
 export const gateRecordFile = (r: GateRecord): RecordFile => [STATUS_LAYOUT.gate(r.distribution, r.package, r.version), serializeRecord(r)];
 export const checkRecordFile = (r: CheckRecord): RecordFile => [STATUS_LAYOUT.check(r.commit), serializeRecord(r)];
 export const conditionRecordFile = (r: ConditionRecord): RecordFile => [STATUS_LAYOUT.condition(r.type), serializeRecord(r)];
+export const forgeStatusFile = (r: ForgeStatusRecord): RecordFile => [forgeStatusPath(r.commit), serializeRecord(r)];
 /** A detached armored signature of an artifact, stored beside the records. */
 export const signatureFile = (sha256: string, armored: string): RecordFile => [STATUS_LAYOUT.signature(sha256), armored];

@@ -57,6 +57,8 @@ export function mapOf(state: ObservedState, kind: RecordKind): Map<string, unkno
       return state.checks;
     case 'condition':
       return state.conditions;
+    case 'forge':
+      return state.forge;
   }
 }
 
@@ -82,6 +84,7 @@ export function applyChanges(
     gates: touched.has('gate') ? new Map(s.gates) : s.gates,
     checks: touched.has('check') ? new Map(s.checks) : s.checks,
     conditions: touched.has('condition') ? new Map(s.conditions) : s.conditions,
+    forge: touched.has('forge') ? new Map(s.forge) : s.forge,
   };
   const index = changes.size ? new Map(prev.index) : (prev.index as Map<string, { kind: RecordKind; id: string }>);
   const problems = new Map(prev.problems);

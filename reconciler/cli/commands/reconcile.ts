@@ -5,11 +5,30 @@ import { openReconciler } from '../../reconciler-setup.ts';
 import { reconcileOnce, watch } from '../../watch.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { replicasProblem } from '../../nats/replicas.ts';
-import { flag, num, str, type Command } from '../command.ts';
+import { flag, num, str, type Command, type ParsedArgs } from '../command.ts';
 import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 import { serveReconciler, serviceMetrics } from '../../http/reconciler-service.ts';
 import { parseListen } from './serve.ts';
+import { readSecretFile, startReceiver, type WebhookSettings } from '../../forge/cli-wiring.ts';
+import { parseListen as parseWebhookListen } from '../../forge/webhook-server.ts';
+
+async function webhookSettings(args: ParsedArgs, watching: boolean): Promise<WebhookSettings | undefined> {
+  const listen = str(args, 'webhook-listen');
+  if (!listen) {
+    if (str(args, 'webhook-secret-file')) throw new UsageError('--webhook-secret-file needs --webhook-listen');
+    return undefined;
+  }
+  if (!watching) throw new UsageError('--webhook-listen needs --watch (webhooks wake the watch loop)');
+  try {
+    parseWebhookListen(listen);
+  } catch (e) {
+    throw new UsageError(`--webhook-listen: ${(e as Error).message}`);
+  }
+  const secret = await readSecretFile(str(args, 'webhook-secret-file'), '--webhook-secret-file');
+  if (!secret) throw new UsageError('--webhook-listen needs --webhook-secret-file (the secret the forge signs deliveries with)');
+  return { listen, secret };
+}
 
 function passData(n: number, reason: string, r: PassReport) {
   const { plan, trust: _t, ...rest } = r;
@@ -25,7 +44,11 @@ const command: Command = {
     'publish releases, and record everything in one signed status commit per pass.\n' +
     '--once runs a single pass. --watch keeps running: a pass on every new commit (seen within 2 s),\n' +
     'whenever results arrive, and every --interval seconds. Only one reconciler runs passes at a time\n' +
-    '(a lease in NATS KV); a second one waits. Stop with Ctrl-C: the pass in progress finishes first.',
+    '(a lease in NATS KV); a second one waits. Stop with Ctrl-C: the pass in progress finishes first.\n' +
+    'With a forge token (--forge-token-file or KILN_FORGE_TOKEN) every desired commit gets a kiln/reconcile\n' +
+    "commit status on the forge kiln.yaml's forge: names (pending, then one final state), sent from an\n" +
+    'outbox on kiln/status. --webhook-listen wakes the loop on a push to the tracked branch and posts\n' +
+    'kiln/check on pull-request heads; polling stays the fallback.',
   options: {
     repo: urlRepoOption('The metadata repo (with a URL, kiln/status is pushed back there)'),
     ...REMOTE_OPTIONS,
@@ -41,10 +64,14 @@ const command: Command = {
     listen: { type: 'string', valueName: 'ADDR', description: 'Watch mode: serve the dashboard, API (/api/v1/), /metrics and --repos (/repos/) on HOST:PORT.' },
     tokens: { type: 'string', valueName: 'FILE', description: 'With --listen: the API token file (`kiln tokens`).' },
     private: { type: 'boolean', description: 'With --listen: read endpoints need a token too.' },
+    'forge-token-file': { type: 'string', valueName: 'FILE', description: "Token for the forge's commit-status API (default: $KILN_FORGE_TOKEN); the forge is kiln.yaml's forge:." },
+    'webhook-listen': { type: 'string', valueName: 'ADDR', description: 'Watch mode: receive forge webhooks (push, pull_request) on HOST:PORT.' },
+    'webhook-secret-file': { type: 'string', valueName: 'FILE', description: 'The webhook secret (HMAC-SHA256 signatures); required with --webhook-listen.' },
   },
   examples: [
     'kiln reconcile --repo ./metadata --nats nats://127.0.0.1:4222 --once',
     'kiln reconcile --watch --interval 30 --repos /srv/kiln/repos --signing-key kiln.key',
+    'kiln reconcile --watch --forge-token-file /etc/kiln/forge-token --webhook-listen 0.0.0.0:8081 --webhook-secret-file /etc/kiln/webhook-secret',
   ],
   async run(args, ctx) {
     if (flag(args, 'once') && flag(args, 'watch')) throw new UsageError('--once and --watch exclude each other');
@@ -58,6 +85,8 @@ const command: Command = {
     const service = listen ? { at: parseListen(listen), metrics: serviceMetrics() } : undefined;
     // A URL is mirrored; the reconciler fetches it before each pass itself.
     const repo = await openRepoArg(args, ctx, { sync: false });
+    const webhook = await webhookSettings(args, flag(args, 'watch'));
+    const forgeToken = await readSecretFile(str(args, 'forge-token-file'), '--forge-token-file') ?? ctx.env.forgeToken;
     const rec = await openReconciler({
       repoDir: repo.dir,
       remote: repo.mirror,
@@ -68,6 +97,7 @@ const command: Command = {
       reposDir: str(args, 'repos'),
       artifactsDir: str(args, 'artifacts'),
       topology: replicas === undefined ? undefined : { replicas },
+      forge: forgeToken || webhook ? { token: forgeToken } : undefined,
       log: ctx.log,
       metrics: service?.metrics.metrics,
     });
@@ -76,6 +106,8 @@ const command: Command = {
       if (!flag(args, 'watch')) {
         // A peer's lease expires within its TTL (30 s) even if the peer was killed: wait that long.
         const report = await reconcileOnce({ runPass: () => rec.runPass({ leased: true }), lease: rec.lease, log: ctx.log, leaseWaitMs: 35_000, signal: ctx.signal });
+        // One round of sending before exiting; what the forge did not take waits on kiln/status for the next run.
+        await rec.forge?.outbox.drain();
         const line = formatPassLine({ n: 1, reason: 'once', ...report }, buildCounts(rec.memo.observed?.state));
         const actions = (report.plan?.actions ?? []).map((a) => `  ${a.kind} ${a.reason}: ${a.message}`);
         const waiting = (report.plan?.waiting ?? []).map((w) => `  waiting ${w.reason}: ${w.message}`);
@@ -109,7 +141,10 @@ const command: Command = {
         ? await serveReconciler(rec, service.metrics, { ...service.at, reposDir: str(args, 'repos'), tokensFile: str(args, 'tokens'), publicRead: !flag(args, 'private'), log: ctx.log, wake: (r) => handle.wake(r) })
         : undefined;
       if (http && !ctx.json) ctx.out.write(`dashboard ${http.url}/  API ${http.url}/api/v1/  metrics ${http.url}/metrics\n`);
-      const summary = await handle.done.finally(() => http?.close());
+      // ── forge (reconciler/forge): webhooks wake this loop; passes that published ask for a follow-up ──
+      if (rec.forge) rec.forge.followUp = (reason) => handle.wake(reason);
+      const receiver = webhook && rec.forge ? await startReceiver(webhook, rec.deps.repoDir, rec.forge, (reason) => handle.wake(reason), ctx.log) : undefined;
+      const summary = await handle.done.finally(() => Promise.all([http?.close(), receiver?.close()]));
       return { data: summary, human: `stopped after ${summary.passes} pass(es), ${summary.failedPasses} failed` };
     } finally {
       await rec.close();
