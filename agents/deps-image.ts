@@ -108,7 +108,8 @@ export class DepsImages {
       {
         image: baseImage,
         // Deps are passed as arguments, never spliced into the script.
-        cmd: ['sh', '-c', 'apt-get update -q && apt-get satisfy -y -q --no-install-recommends "$@" && apt-get clean', 'kiln-deps', ...deps],
+        // exec 2>&1: one ordered stream, so apt's E: lines stay lines of their own for aptFailure().
+        cmd: ['sh', '-c', 'exec 2>&1; apt-get update -q && apt-get satisfy -y -q --no-install-recommends "$@" && apt-get clean', 'kiln-deps', ...deps],
         role: 'deps',
         user: 'root',
         env: ['DEBIAN_FRONTEND=noninteractive'],

@@ -21,6 +21,9 @@ export function sourceLine(keyInContainer: string, suite: string, components: st
 }
 
 export const INSTALL_SMOKE_SCRIPT = [
+  // One ordered stream: the engine keeps stdout and stderr apart, so apt's 'E:' line (stderr) could
+  // otherwise land inside a progress line of stdout, and the verdict would lose its reason.
+  'exec 2>&1',
   'set -u',
   // Only the repository under test: no Debian mirror (and no network anyway).
   'rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*',

@@ -27,12 +27,18 @@ export function retryable(subject: string, opts: RequestOptions | undefined, err
   return subject.startsWith('$JS.API.') || subject.startsWith('$JS.ACK.') || opts?.headers?.has('Nats-Msg-Id') === true;
 }
 
+/**
+ * JetStream API error codes that mean "this asset has no leader right now": a stream or consumer
+ * is offline while its replicas move or a node rejoins (JSStreamOfflineErr, JSConsumerOfflineErr).
+ */
+export const OFFLINE_ERR_CODES: ReadonlySet<number> = new Set([10118, 10119]);
+
 /** Pure: does this JetStream API answer say "no leader right now, ask again"? */
 export function unavailableAnswer(subject: string, data: Uint8Array): boolean {
   if (!subject.startsWith('$JS.API.') || data.length === 0 || data.length > 4096) return false;
   try {
-    const err = (JSON.parse(Buffer.from(data).toString('utf8')) as { error?: { code?: number } }).error;
-    return err?.code === 503;
+    const err = (JSON.parse(Buffer.from(data).toString('utf8')) as { error?: { code?: number; err_code?: number } }).error;
+    return err?.code === 503 || (err?.err_code !== undefined && OFFLINE_ERR_CODES.has(err.err_code));
   } catch {
     return false;
   }

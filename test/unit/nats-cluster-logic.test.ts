@@ -34,6 +34,8 @@ test('nats election retry - a 503 API answer means ask again; other answers are 
   assert.equal(unavailableAnswer('$JS.API.STREAM.INFO.X', enc({ error: { code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' } })), true);
   assert.equal(unavailableAnswer('$JS.API.STREAM.INFO.X', enc({ error: { code: 404, err_code: 10059, description: 'stream not found' } })), false);
   assert.equal(unavailableAnswer('$JS.API.STREAM.INFO.X', enc({ config: {} })), false);
+  assert.equal(unavailableAnswer('$JS.API.CONSUMER.INFO.X.Y', enc({ error: { code: 500, err_code: 10119, description: 'consumer is offline' } })), true, 'a consumer whose replicas are moving');
+  assert.equal(unavailableAnswer('$JS.API.STREAM.INFO.X', enc({ error: { code: 500, err_code: 10118, description: 'stream is offline' } })), true);
   assert.equal(unavailableAnswer('kiln.result.x', enc({ error: { code: 503 } })), false, 'only API answers are read');
 });
 
