@@ -98,6 +98,8 @@ export interface ObservedState {
   checks: Map<string, CheckRecord>;
   /** Keyed by condition type ('Ready'). */
   conditions: Map<string, ConditionRecord>;
+  /** Distribution -> how its published repository differs from its release record (observed on disk, not on the branch). */
+  drift?: Map<string, string>;
 }
 
 export const gateId = (dist: string, pkg: string, version: string) => `${dist}/${pkg}/${version}`;
@@ -141,6 +143,12 @@ export interface PruneAction extends ActionBase {
   version: string;
 }
 
+/** Publish a distribution's recorded content again: its repository on disk is not what was recorded. */
+export interface RepublishAction extends ActionBase {
+  kind: 'republish';
+  distribution: string;
+}
+
 export interface GateAction extends ActionBase {
   kind: 'gate';
   /** The distribution being promoted into. */
@@ -157,7 +165,7 @@ export interface RefuseAction extends ActionBase {
   commit: string;
 }
 
-export type Action = BuildAction | PublishAction | PruneAction | GateAction | RefuseAction;
+export type Action = BuildAction | PublishAction | PruneAction | RepublishAction | GateAction | RefuseAction;
 
 /** Something desired that this pass cannot act on yet, and why. */
 export interface Waiting {
