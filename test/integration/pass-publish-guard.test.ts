@@ -42,6 +42,7 @@ before(async () => {
   nats = await startNats();
   session = await openNatsSession(nats.url, { name: 'pass-publish-guard-test', log, pools: { deb: { architectures: ['amd64'] } } });
   signer = await loadSigner((await generateKey({ name: 'release', email: 'release@kiln.invalid' })).privateKeyArmored);
+  source = await makeRepo({ README: 'source\n' });
 });
 after(async () => {
   await session?.close();
@@ -49,8 +50,10 @@ after(async () => {
 });
 
 const KILN_YAML = 'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\n';
+/** A source pinned by commit id: the id is checked when the metadata is read, so it must exist. */
+let source: { dir: string; commit: string };
 const pkg = (name: string, version: string, extra = '') =>
-  `name: ${name}\nversion: '${version}'\nsource:\n  git: ../src\n  ref: ${'c'.repeat(40)}\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\n${extra}`;
+  `name: ${name}\nversion: '${version}'\nsource:\n  git: ${source.dir}\n  ref: ${source.commit}\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\n${extra}`;
 const TESTING = 'name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64]\n';
 
 /** What a (possibly hostile) build yields for an action: these files, then a successful result. */
