@@ -56,6 +56,10 @@ const pkg = (name: string, version: string, extra = '') =>
   `name: ${name}\nversion: '${version}'\nsource:\n  git: ${source.dir}\n  ref: ${source.commit}\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\n${extra}`;
 const TESTING = 'name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64]\n';
 
+/** Package -> the binaries its debian/control declares, as its agent reports them (default: none reported). Tests share one
+ * nats-server and one source commit, so equal package and version mean equal build keys: each test uses its own names. */
+const declares = new Map<string, string[]>();
+
 /** What a (possibly hostile) build yields for an action: these files, then a successful result. */
 type Yield = (a: BuildAction, dir: string) => Promise<Array<{ name: string; path: string; sha256: string; size: number }>>;
 const honest: Yield = async (a, dir) => [await writeDeb(dir, { name: a.package, version: a.version, arch: 'amd64', script: `echo "${a.package} ${a.version} works"` })];
@@ -63,11 +67,12 @@ const debOf = (spec: DebSpec): Yield => async (_a, dir) => [await writeDeb(dir, 
 
 async function completeBuild(a: BuildAction, dir: string, yields: Yield): Promise<void> {
   const files = await yields(a, dir);
+  const binaries = declares.get(a.package);
   for (const f of files) await session.objectStore.putBlob({ name: OBJECTS.artifact(f.sha256) }, new Uint8Array(await readFile(f.path)));
   const now = new Date().toISOString();
   const result: BuildResult = {
     v: 1, key: a.key, attempt: a.attempt, inputs: a.inputs, pool: a.pool, agent: 'test-agent', outcome: 'succeeded', exitCode: 0,
-    artifacts: files.map((f) => ({ name: f.name, sha256: f.sha256, size: f.size })), startedAt: now, finishedAt: now,
+    artifacts: files.map((f) => ({ name: f.name, sha256: f.sha256, size: f.size })), ...(binaries ? { binaries } : {}), startedAt: now, finishedAt: now,
   };
   await session.js.publish(SUBJECTS.result(a.key), JSON.stringify(result), { msgID: `${a.key}.${a.attempt}.result` });
 }
@@ -90,7 +95,8 @@ async function converge(deps: PassDeps, memo: PassMemo, work: string, yields: (a
     reports.push(r);
     const builds = (r.plan?.actions ?? []).filter((a): a is BuildAction => a.kind === 'build');
     for (const a of builds) await completeBuild(a, work, yields(a));
-    if (!r.noop && (r.plan?.actions.length ?? 0) === 0) return reports;
+    // Converged: nothing to do, and no build still out (a result dropped as a duplicate would leave one waiting).
+    if (!r.noop && (r.plan?.actions.length ?? 0) === 0 && !r.plan?.waiting.some((w) => w.reason === 'Building')) return reports;
   }
   throw new Error(`no convergence in ${max} passes: ${JSON.stringify(reports.map((r) => r.plan?.actions.map((a) => `${a.kind} ${a.reason}`)))}`);
 }
@@ -211,4 +217,23 @@ test('pass publish guard - the publisher itself refuses a .deb that is not of th
   );
   const index = await readFile(join(root, 'testing/dists/testing/main/binary-amd64/Packages'), 'utf8');
   assert.doesNotMatch(index, /9\.9\.9/, 'what was published is unchanged');
+});
+
+test('pass publish guard - a package whose debian/control declares another package binary cannot take it over in the distribution', async () => {
+  const { dir, work, deps, memo } = await setup({ 'packages/hello-kiln.yaml': pkg('hello-kiln', '1.0-2') });
+  await converge(deps, memo, work, () => honest);
+  // cc's own debian/control declares a binary named hello-kiln, built at cc's declared version: every check on cc alone passes.
+  declares.set('cc', ['hello-kiln']);
+  await commitFiles(dir, { 'packages/cc.yaml': pkg('cc', '3.0.0') });
+  const takeover = debOf({ name: 'hello-kiln', source: 'cc', version: '3.0.0', arch: 'amd64', script: 'echo "impostor"' });
+  const reports = await converge(deps, memo, work, (a) => (a.package === 'cc' ? takeover : honest));
+  declares.delete('cc');
+
+  const { state } = await readObserved({ dir, cache: {} });
+  assert.equal([...state.builds.values()].find((r) => r.inputs.package === 'cc')?.state, 'succeeded', 'the build itself is what cc declares');
+  const testing = state.releases.get('testing');
+  assert.deepEqual(testing?.packages.map((p) => `${p.name} ${p.version}`), ['hello-kiln 1.0-2']);
+  assert.match(testing?.rejected?.[0]?.reason ?? '', /binary package hello-kiln already comes from hello-kiln 1\.0-2 in this suite; cc cannot publish it/);
+  assert.ok(reports.at(-1)!.plan?.waiting.some((w) => w.reason === 'PublishRejected'));
+  assert.doesNotMatch(await packagesIndex(work), /3\.0\.0/);
 });

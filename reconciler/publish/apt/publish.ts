@@ -111,6 +111,30 @@ async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arch
   return { control: stored.control, filename: f.poolRel, size: stored.size, sha256: f.file.sha256, md5: stored.md5, component: f.component, package: stored.package, version: stored.version, arch: stored.arch };
 }
 
+/**
+ * A binary package name comes from one source in a suite: another source's .deb of
+ * that name would replace it for every apt client (its debian/control may declare
+ * any name). The one newly added loses (its package and version are named, so the
+ * caller can leave it out); `entries` are `planned`'s, in order.
+ */
+function assertOneSourcePerBinary(planned: PlannedFile[], entries: PoolEntry[], added: Set<string>): void {
+  const owner = new Map<string, PlannedFile>();
+  for (const [i, f] of planned.entries()) {
+    const name = entries[i].package;
+    const seen = owner.get(name);
+    if (!seen) owner.set(name, f);
+    else if (seen.source !== f.source) {
+      const [culprit, other] = added.has(f.poolRel) || !added.has(seen.poolRel) ? [f, seen] : [seen, f];
+      throw new PublishInputError(`${culprit.file.name}: binary package ${name} already comes from ${other.source} ${other.version} in this suite; ${culprit.source} cannot publish it`, {
+        package: culprit.source,
+        version: culprit.version,
+        file: culprit.file.name,
+        field: 'Package',
+      });
+    }
+  }
+}
+
 /** fn over items in order, yielding to the event loop every few ms (fn does short synchronous I/O). */
 async function eachYielding<T, R>(items: T[], fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
@@ -164,6 +188,7 @@ async function publishLocked(repoDir: string, input: PublishInput, afterCrash: b
   const poolWasEmpty = !(await exists(join(repoDir, POOL_DIR)));
   const added: string[] = [];
   const entries = await eachYielding(planned, (f) => attributedPoolEntry(repoDir, f, state, arches, added, input.inputs ?? 'copy'));
+  assertOneSourcePerBinary(planned, entries, new Set(added));
   const t1 = performance.now();
 
   const indexes = await buildIndexes(repoDir, dist.suite, comps, arches, entries, state);
