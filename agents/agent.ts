@@ -18,7 +18,8 @@ import { bindConsumer } from './bind-consumer.ts';
 import { DockerRunner } from './docker-runner.ts';
 import { DrainWatch } from './drain-watch.ts';
 import { Heartbeat } from './heartbeat.ts';
-import { handleJob, type JobContext } from './job-handler.ts';
+import type { DeliveryPolicy } from './deliver.ts';
+import { handleJob, type JobContext, type KeptBuild } from './job-handler.ts';
 import type { BuildRunner } from './runner.ts';
 
 export interface AgentOptions {
@@ -40,6 +41,8 @@ export interface AgentOptions {
    * (NoopRunner for benchmarks); no flag or config file selects it.
    */
   runner?: BuildRunner;
+  /** How result delivery is retried (default: about half a minute; see deliver.ts). */
+  delivery?: DeliveryPolicy;
 }
 
 /** A KV-key-safe default id: host, pool, arch and pid. */
@@ -53,6 +56,8 @@ export class Agent {
   private readonly runner: BuildRunner;
   private readonly log: Logger;
   private readonly running = new Set<string>();
+  /** Built but undelivered (see KeptBuild): delivered, not rebuilt, if their job comes back here. */
+  private readonly undelivered = new Map<string, KeptBuild>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly hardStop = new AbortController();
   private readonly startedAt = new Date().toISOString();
@@ -107,7 +112,7 @@ export class Agent {
       nc, js, os, runner: this.runner, agentId: this.id, pool: this.opts.pool, workDir: this.opts.workDir,
       sourceCacheDir: this.sourceCacheDir,
       ackWaitMs: millis(cinfo.config.ack_wait ?? 30_000_000_000), maxDeliver: cinfo.config.max_deliver ?? -1,
-      hardStop: this.hardStop.signal, log: this.log,
+      hardStop: this.hardStop.signal, log: this.log, delivery: this.opts.delivery, undelivered: this.undelivered,
     };
     this.log.info({ concurrency: this.concurrency, runner: this.runner.name, ackWaitMs: ctx.ackWaitMs, maxDeliver: ctx.maxDeliver }, 'agent ready');
     this.loop = this.pull(consumer, ctx);
@@ -189,7 +194,9 @@ export class Agent {
     this.drainWatch = undefined;
     // A pid-based default id is never seen again: its source cache would only pile up.
     const dropCache = () => (this.opts.id ? undefined : rm(this.sourceCacheDir, { recursive: true, force: true }));
-    const steps = [() => this.done(), () => online() && heartbeat?.stop(), () => online() && drainWatch?.stop(), dropCache];
+    // Builds never delivered go with us: their jobs are built again elsewhere.
+    const dropKept = () => Promise.all([...this.undelivered.values()].map((k) => rm(k.root, { recursive: true, force: true }))).then(() => this.undelivered.clear());
+    const steps = [() => this.done(), () => online() && heartbeat?.stop(), () => online() && drainWatch?.stop(), dropCache, dropKept];
     for (const step of steps) {
       try {
         await step();

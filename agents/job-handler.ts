@@ -1,22 +1,25 @@
 // One job, start to finish: validate → (poison?) → fetch source → run →
-// upload artifacts and log → publish the BuildResult → ackAck. The result is
-// published with Nats-Msg-Id `${key}.${attempt}.result`, so if the agent dies
-// between publish and ack, the redelivered job's result is dropped as a duplicate.
+// deliver (artifacts and log into the object store, the BuildResult onto the
+// results stream: deliver.ts) → ackAck. The result is published with Nats-Msg-Id
+// `${key}.${attempt}.result`, so if the agent dies between publish and ack, the
+// redelivered job's result is dropped as a duplicate.
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { nuid } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { BuildJob, BuildResult } from '../schema/messages.ts';
-import { resultMsgId, SUBJECTS } from '../schema/nats.ts';
+import { resultMsgId } from '../schema/nats.ts';
+import { artifactSchema } from '../schema/status.ts';
 import { validators } from '../schema/validate.ts';
 import { classify, classifyError, tail, type Verdict } from './classify.ts';
+import { declaredBinaries } from './declared-binaries.ts';
 import { fetchSource } from './fetch-source.ts';
-import { BuildLog } from './log-stream.ts';
+import { BuildLog, type LogSummary } from './log-stream.ts';
 import type { BuildRunner, RunOutcome, WorkDir } from './runner.ts';
-import { uploadArtifacts, uploadLog, type UploadedArtifact } from './upload.ts';
+import { deliver, publishResult, type DeliveryPolicy, type DraftResult } from './deliver.ts';
 
 export interface JobContext {
   nc: NatsConnection;
@@ -35,6 +38,10 @@ export interface JobContext {
   /** Aborted only on a hard stop: kills running containers. */
   hardStop: AbortSignal;
   log: Logger;
+  /** How a finished build's result delivery is retried (default DEFAULT_DELIVERY). */
+  delivery?: DeliveryPolicy;
+  /** Builds whose results could not be delivered, by result message id (see KeptBuild); absent: none are kept. */
+  undelivered?: Map<string, KeptBuild>;
 }
 
 /** Pure: is this delivery the last one the server will make? Then report instead of building. */
@@ -54,15 +61,6 @@ function describeInvalid(data: Uint8Array): { raw: Record<string, unknown> | und
   return { raw: typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : undefined, reason: `invalid BuildJob: ${errs}` };
 }
 
-async function publishResult(ctx: JobContext, result: BuildResult): Promise<void> {
-  if (!validators.buildResult(result)) {
-    const errs = (validators.buildResult.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
-    throw new TypeError(`refusing to publish an invalid BuildResult: ${errs}`);
-  }
-  const ack = await ctx.js.publish(SUBJECTS.result(result.key), JSON.stringify(result), { msgID: resultMsgId(result.key, result.attempt) });
-  if (ack.duplicate) ctx.log.info({ key: result.key, attempt: result.attempt }, 'result already published by an earlier delivery; kept that one');
-}
-
 /** A job that can never be built: report it as 'poison' (when it names a key) and terminate it. */
 async function poison(ctx: JobContext, msg: JsMsg, raw: Record<string, unknown> | undefined, reason: string): Promise<void> {
   const now = new Date().toISOString();
@@ -78,35 +76,43 @@ async function poison(ctx: JobContext, msg: JsMsg, raw: Record<string, unknown> 
   ctx.log.warn({ key: raw?.key, reason }, 'poison job terminated');
 }
 
-/** Handle one delivered message. Never throws; on infrastructure trouble the job is nak'ed for a later retry. */
-export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string>): Promise<void> {
-  const { raw, reason } = describeInvalid(msg.data);
-  if (reason) return poison(ctx, msg, raw, reason).catch((e: unknown) => ctx.log.error({ err: e }, 'could not report poison job'));
-  const job = raw as unknown as BuildJob;
-  const delivery = msg.info.deliveryCount;
-  const log = ctx.log.child({ buildKey: job.key, attempt: job.attempt, delivery, package: job.inputs.package });
-  if (isFinalDelivery(delivery, ctx.maxDeliver)) {
-    const why = `delivered ${delivery} times without a result (agents crashed or lost it each time)`;
-    return poison(ctx, msg, raw, why).catch((e: unknown) => log.error({ err: e }, 'could not report poison job'));
-  }
+/**
+ * A finished build whose result could not be delivered at all (not even as a
+ * failure): its files stay in `root` for the job's next delivery to this agent,
+ * which delivers them instead of building again.
+ */
+export interface KeptBuild {
+  root: string;
+  draft: DraftResult;
+  artifacts: string[];
+  log: LogSummary;
+}
 
-  running.add(job.key);
-  const keepAlive = setInterval(() => msg.working(), Math.max(500, Math.floor(ctx.ackWaitMs / 3)));
-  const root = join(ctx.workDir, `${job.key.slice(0, 16)}-${job.attempt}-${nuid.next()}`);
+/** Builds kept at most: each holds its files on disk until delivered or evicted. */
+const MAX_KEPT = 8;
+
+async function keep(kept: Map<string, KeptBuild>, id: string, build: KeptBuild): Promise<void> {
+  kept.delete(id);
+  kept.set(id, build);
+  for (const [oldId, old] of kept) {
+    if (kept.size <= MAX_KEPT) break;
+    kept.delete(oldId);
+    await rm(old.root, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Build the job in `root` and close its log: everything delivery needs. */
+async function produce(ctx: JobContext, job: BuildJob, root: string, delivery: number, log: Logger, timings: Timings): Promise<KeptBuild> {
   const started = new Date();
-  let blog: BuildLog | undefined;
+  await mkdir(root, { recursive: true });
+  const blog = new BuildLog(ctx.nc, job.key, job.attempt, join(root, 'build.log'), log);
   try {
-    await mkdir(root, { recursive: true });
-    blog = new BuildLog(ctx.nc, job.key, job.attempt, join(root, 'build.log'), log);
     blog.write(`kiln: build ${job.key} attempt ${job.attempt} (delivery ${delivery}) of ${job.inputs.package} ${job.inputs.version} on ${ctx.agentId}\n`);
-    const timings: Timings = {};
-    const { run, verdict, artifacts } = await build(ctx, job, root, blog, log, timings);
+    const { run, verdict, binaries } = await build(ctx, job, root, blog, log, timings);
     const phases = Object.entries(timings).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`).join(', ');
     blog.write(`kiln: ${verdict.outcome}${verdict.reason ? `: ${verdict.reason}` : ''} in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s (${phases})\n`);
     const summary = await blog.finish(verdict.outcome);
-    const t0 = Date.now();
-    const object = await uploadLog(ctx.os, job.key, job.attempt, delivery, summary.path, summary.sha256);
-    const result: BuildResult = {
+    const draft: DraftResult = {
       v: 1, key: job.key, attempt: job.attempt, inputs: job.inputs, pool: job.pool,
       ...(job.desiredCommit ? { desiredCommit: job.desiredCommit } : {}),
       agent: ctx.agentId, outcome: verdict.outcome,
@@ -114,21 +120,53 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
       ...(verdict.reason ? { reason: verdict.reason } : {}),
       ...(verdict.error ? { error: verdict.error } : {}),
       exitCode: run.exitCode, oomKilled: run.oomKilled, timedOut: run.timedOut,
-      artifacts, log: { sha256: summary.sha256, size: summary.size, object }, logTail: tail(summary.tailText),
+      ...(binaries ? { binaries } : {}), logTail: tail(summary.tailText),
       startedAt: started.toISOString(), finishedAt: new Date().toISOString(),
     };
-    await publishResult(ctx, result);
+    return { root, draft, artifacts: verdict.outcome === 'succeeded' ? run.artifacts : [], log: summary };
+  } catch (e) {
+    await blog.abandon().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Handle one delivered message. Never throws; when no result at all can be published, the job is nak'ed for a later retry. */
+export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string>): Promise<void> {
+  const { raw, reason } = describeInvalid(msg.data);
+  if (reason) return poison(ctx, msg, raw, reason).catch((e: unknown) => ctx.log.error({ err: e }, 'could not report poison job'));
+  const job = raw as unknown as BuildJob;
+  const delivery = msg.info.deliveryCount;
+  const log = ctx.log.child({ buildKey: job.key, attempt: job.attempt, delivery, package: job.inputs.package });
+  const id = resultMsgId(job.key, job.attempt);
+  let produced = ctx.undelivered?.get(id);
+  if (!produced && isFinalDelivery(delivery, ctx.maxDeliver)) {
+    const why = `delivered ${delivery} times without a result (agents crashed or lost it each time)`;
+    return poison(ctx, msg, raw, why).catch((e: unknown) => log.error({ err: e }, 'could not report poison job'));
+  }
+
+  running.add(job.key);
+  const keepAlive = setInterval(() => msg.working(), Math.max(500, Math.floor(ctx.ackWaitMs / 3)));
+  const root = produced?.root ?? join(ctx.workDir, `${job.key.slice(0, 16)}-${job.attempt}-${nuid.next()}`);
+  const started = Date.now();
+  const timings: Timings = {};
+  let kept = false;
+  try {
+    if (produced) log.info('delivering the build kept from an earlier delivery: not built again');
+    produced ??= await produce(ctx, job, root, delivery, log, timings);
+    const built = produced;
+    const delivered = await timed(timings, 'deliver', () => deliver({ ...ctx, log }, built.draft, built.artifacts, built.log, delivery));
     const acked = await msg.ackAck().catch(() => false);
     if (!acked) log.warn('ack not confirmed; a redelivery will find the result already published');
-    timings.record = Date.now() - t0;
     log.info(
-      { outcome: verdict.outcome, failureClass: verdict.failureClass, ms: Date.now() - started.getTime(), timings, artifacts: artifacts.length, maxDeliver: ctx.maxDeliver },
+      { outcome: built.draft.outcome, failureClass: built.draft.failureClass, delivered, ms: Date.now() - started, timings, artifacts: built.artifacts.length, maxDeliver: ctx.maxDeliver },
       'build finished',
     );
   } catch (e) {
-    await blog?.abandon().catch(() => undefined);
-    // Could not record the outcome (object store or NATS trouble): let the job come back later.
-    log.error({ err: e }, 'could not publish the build result; job will be redelivered');
+    // Not even a failure could be reported (the results stream unreachable): the job comes back later,
+    // and finds what was built here if it comes back to this agent.
+    kept = produced !== undefined && ctx.undelivered !== undefined;
+    if (kept) await keep(ctx.undelivered!, id, produced!);
+    log.error({ err: e, kept }, 'could not publish any build result; job will be redelivered');
     try {
       msg.nak(5000);
     } catch {
@@ -137,12 +175,14 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
   } finally {
     clearInterval(keepAlive);
     running.delete(job.key);
-    await rm(root, { recursive: true, force: true }).catch((e: unknown) => log.warn({ err: e, root }, 'could not remove work dir'));
+    if (!kept) {
+      ctx.undelivered?.delete(id);
+      await rm(root, { recursive: true, force: true }).catch((e: unknown) => log.warn({ err: e, root }, 'could not remove work dir'));
+    }
   }
 }
 
-/** Fetch, run, upload. Failures here become a failed result (they are the build's story), never an exception. */
-/** Milliseconds spent per phase: source, run, upload, record. */
+/** Milliseconds spent per phase: source, run, deliver. */
 type Timings = Record<string, number>;
 
 async function timed<T>(timings: Timings, phase: string, f: () => Promise<T>): Promise<T> {
@@ -154,20 +194,41 @@ async function timed<T>(timings: Timings, phase: string, f: () => Promise<T>): P
   }
 }
 
-async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLog, log: Logger, timings: Timings): Promise<{ run: RunOutcome; verdict: Verdict; artifacts: UploadedArtifact[] }> {
-  const failed = (verdict: Verdict): { run: RunOutcome; verdict: Verdict; artifacts: UploadedArtifact[] } => {
+interface Built {
+  /** Its artifacts are delivered only when the verdict is a success. */
+  run: RunOutcome;
+  verdict: Verdict;
+  /** What debian/control declares, read before the build ran. */
+  binaries?: string[];
+}
+
+const ARTIFACT_NAME = new RegExp(artifactSchema.properties.name.pattern);
+
+/** Pure: a success whose files cannot be named in a result (a space, a slash, a leading dot) is the build's failure. */
+export function nameVerdict(verdict: Verdict, artifacts: string[]): Verdict {
+  const bad = artifacts.map((p) => basename(p)).filter((n) => !ARTIFACT_NAME.test(n));
+  if (verdict.outcome !== 'succeeded' || bad.length === 0) return verdict;
+  const shown = bad.slice(0, 5).map((n) => JSON.stringify(n)).join(', ');
+  return { outcome: 'failed', failureClass: 'build', reason: `the build produced ${shown}: artifact names are letters, digits and . _ + ~ - (not first)` };
+}
+
+/** Fetch and run. Failures here become a failed verdict (they are the build's story), never an exception. */
+async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLog, log: Logger, timings: Timings): Promise<Built> {
+  const failed = (verdict: Verdict): Built => {
     blog.write(`kiln: ${verdict.reason}\n`);
-    return { run: { exitCode: -1, oomKilled: false, timedOut: false, artifacts: [] }, verdict, artifacts: [] };
+    return { run: { exitCode: -1, oomKilled: false, timedOut: false, artifacts: [] }, verdict };
   };
   const work: WorkDir = { root: join(root, 'work') };
   await mkdir(work.root, { recursive: true });
   let run: RunOutcome;
+  let binaries: string[] | undefined;
   try {
     if (ctx.runner.needsSource) {
       const src = await timed(timings, 'source', () => fetchSource(job.inputs.source, join(work.root, 'src'), join(root, 'scratch'), log, { cacheDir: ctx.sourceCacheDir }));
       blog.write(`kiln: source ${job.inputs.source.url} at ${src.commit} (${src.files} files)\n`);
       work.sourceDir = src.dir;
       work.buildDir = src.buildDir;
+      binaries = await declaredBinaries(src.buildDir);
     }
     run = await timed(timings, 'run', () => ctx.runner.run(job, work, { onLog: (b) => blog.write(b), signal: ctx.hardStop }));
   } catch (e) {
@@ -175,11 +236,8 @@ async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLo
     log.warn({ err: e, failureClass: verdict.failureClass }, 'build could not run');
     return failed(verdict);
   }
-  const verdict = classify(run, job.limits);
-  if (verdict.outcome !== 'succeeded') return { run, verdict, artifacts: [] };
-  try {
-    return { run, verdict, artifacts: await timed(timings, 'upload', () => uploadArtifacts(ctx.os, run.artifacts)) };
-  } catch (e) {
-    return failed({ outcome: 'failed', failureClass: 'infra', reason: `could not upload artifacts: ${(e as Error).message}` });
-  }
+  const classified = classify(run, job.limits);
+  const verdict = nameVerdict(classified, run.artifacts);
+  if (verdict !== classified) blog.write(`kiln: ${verdict.reason}\n`);
+  return { run, verdict, binaries };
 }

@@ -1,10 +1,11 @@
-// A runner that builds nothing: after an optional delay it "produces" one tiny
-// artifact. For the dispatch benchmark and agent tests only; it can be chosen
+// A runner that builds nothing: after an optional delay it "produces" one empty
+// .deb of the job's package. For the dispatch benchmark and agent tests only; it can be chosen
 // solely by passing it to the Agent constructor, never from config or flags.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BuildJob } from '../schema/messages.ts';
+import { noopDeb } from './noop-deb.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
 export class NoopRunner implements BuildRunner {
@@ -15,9 +16,9 @@ export class NoopRunner implements BuildRunner {
   async run(job: BuildJob, work: WorkDir, { onLog, signal }: RunOptions): Promise<RunOutcome> {
     onLog(Buffer.from(`noop build of ${job.inputs.package} ${job.inputs.version} (${job.key})\n`));
     if (this.opts.delayMs) await sleep(this.opts.delayMs, undefined, { signal }).catch(() => undefined);
-    const name = `${job.inputs.package}_${job.inputs.version}_${job.inputs.arch}.noop`.replace(/[^A-Za-z0-9._+~-]/g, '_');
-    const file = join(work.root, name);
-    await writeFile(file, `${job.key}\n`);
+    const deb = await noopDeb(job.inputs, job.key);
+    const file = join(work.root, deb.name);
+    await writeFile(file, deb.bytes);
     return { exitCode: 0, oomKilled: false, timedOut: false, artifacts: [file] };
   }
 }

@@ -103,6 +103,8 @@ export interface ObservedState {
   conditions: Map<string, ConditionRecord>;
   /** Commit statuses the forge must show (forge/statuses/<commit>.yaml), keyed by desired commit id. */
   forge: Map<string, ForgeStatusRecord>;
+  /** Distribution -> how its published repository differs from its release record (observed on disk, not on the branch). */
+  drift?: Map<string, string>;
 }
 
 export const gateId = (dist: string, pkg: string, version: string) => `${dist}/${pkg}/${version}`;
@@ -146,6 +148,12 @@ export interface PruneAction extends ActionBase {
   version: string;
 }
 
+/** Publish a distribution's recorded content again: its repository on disk is not what was recorded. */
+export interface RepublishAction extends ActionBase {
+  kind: 'republish';
+  distribution: string;
+}
+
 export interface GateAction extends ActionBase {
   kind: 'gate';
   /** The distribution being promoted into. */
@@ -162,7 +170,7 @@ export interface RefuseAction extends ActionBase {
   commit: string;
 }
 
-export type Action = BuildAction | PublishAction | PruneAction | GateAction | RefuseAction;
+export type Action = BuildAction | PublishAction | PruneAction | RepublishAction | GateAction | RefuseAction;
 
 /** Something desired that this pass cannot act on yet, and why. */
 export interface Waiting {

@@ -24,6 +24,8 @@ import { runGates } from './pass/gate-step.ts';
 import { publishReleases, refreshExpiring } from './pass/publish-step.ts';
 import { checkReleaseKey } from './pass/release-key.ts';
 import { attemptStep, PassStepFailure } from './pass/step-failure.ts';
+import { withTopology } from './nats/repair.ts';
+import { emptyPublishedMemo, observePublished, publishedUnchanged, rememberPublished, type PublishedMemo } from './pass/observe-published.ts';
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
 import { outcomeOf, prepareForgeFiles, withForgeFiles, type ForgeFiles } from './forge/pass-step.ts';
 import pMap from 'p-map';
@@ -40,6 +42,8 @@ export interface PassMemo {
   releaseKeyChecked?: string;
   /** The last kiln/status head known to be ours (signed by our key, or written by us). */
   statusVerified?: string;
+  /** What the published repositories looked like (drift checks). */
+  published?: PublishedMemo;
 }
 
 export interface PassReport {
@@ -85,6 +89,8 @@ async function isQuiet(c: PassContext, collected: Collected): Promise<boolean> {
   const key = `${c.desiredCommit}:${c.memo.observed?.commit ?? null}`;
   if (!q || q.key !== key || c.now.getTime() - q.at >= c.deps.policy.quietMaxMs || collected.pending.length > 0) return false;
   if (q.wakeAt !== undefined && c.now.getTime() >= q.wakeAt) return false;
+  // A repository touched behind our back (deleted, rewritten) is not quiet: a full pass looks at it.
+  if (c.memo.published && !(await publishedUnchanged(c.memo.published))) return false;
   return statusUnchanged(c.deps, c.memo);
 }
 
@@ -119,6 +125,13 @@ async function observeDesired(c: PassContext): Promise<DesiredState> {
   return read.state;
 }
 
+/** Drift of the published repositories from their records (see pass/observe-published.ts). */
+async function withDrift(c: PassContext, observed: ObservedState, desired: DesiredState | undefined): Promise<ObservedState> {
+  if (!desired || !c.deps.reposDir) return observed;
+  const drift = await observePublished(c.deps.reposDir, desired.distributions, observed.releases, (c.memo.published ??= emptyPublishedMemo()));
+  return drift.size ? { ...observed, drift } : observed;
+}
+
 /** The observed state the plan should see: what the branch says plus the results just collected. */
 function withResults(observed: ObservedState, events: PassEvents, ctx: StatusChangeContext): ObservedState {
   const { updated } = updatedBuilds(observed, { desiredCommit: events.desiredCommit, results: events.results, dispatched: [] }, ctx);
@@ -139,7 +152,10 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
       // Recorded as each job is queued: should a later publish fail, the ones already queued are still recorded.
       const queued: typeof builds = [];
       events.dispatched = queued;
-      const d = await dispatchBuilds(deps.nats.js, builds, { desiredCommit: c.desiredCommit, now, log, onQueued: (a) => queued.push(a) });
+      const onQueued = (a: (typeof builds)[number]) => void (queued.includes(a) || queued.push(a));
+      // A jobs stream found gone is made again and the dispatch tried once more (message ids keep it idempotent).
+      const nats = deps.nats;
+      const d = await withTopology(nats, log, 'dispatch', () => dispatchBuilds(nats.js, builds, { desiredCommit: c.desiredCommit, now, log, onQueued }));
       report.dispatched = d.published;
       report.duplicates = d.duplicates;
     }
@@ -160,7 +176,7 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
     if (deps.reposDir) {
       deps.lease?.assertHeld();
       const publishCtx = { reposDir: deps.reposDir, artifactsDir: deps.artifactsDir, nats: deps.nats, signer: deps.signer, now, log };
-      if (plan.actions.some((a) => a.kind === 'publish' || a.kind === 'prune')) {
+      if (plan.actions.some((a) => a.kind === 'publish' || a.kind === 'prune' || a.kind === 'republish')) {
         events.releases = await publishReleases(plan, desired.distributions, observed, publishCtx);
         report.published = events.releases.map((r) => r.distribution);
       }
@@ -255,7 +271,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   const maxAttempts = desired?.config.defaults.maxAttempts ?? memo.desired?.state.config.defaults.maxAttempts ?? 3;
   const ctx: StatusChangeContext = { policy: { maxAttempts, ...deps.policy.retry }, now: c.now, random: deps.random };
   const events: PassEvents = { ...emptyEvents(c.desiredCommit), trusted: trust.trusted && !invalid, results: collected.results, signatures: collected.signatures };
-  const observed = withResults(observedRead.state, events, ctx);
+  const observed = await withDrift(c, withResults(observedRead.state, events, ctx), desired);
   await step(deps, 'collected');
 
   const plan = desired
@@ -281,6 +297,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
     c.log.error({ step: 'record', err: (e as Error).message }, 'pass could not record; results handed back for a later pass');
     throw e;
   }
+  if (desired && deps.reposDir) await rememberPublished(deps.reposDir, desired.distributions, (memo.published ??= emptyPublishedMemo()));
   report.wakeAt = earliestWake(plan);
   memo.quiet = plan.actions.length === 0 && collected.pending.length === 0 && !failure && !invalid ? { key: `${c.desiredCommit}:${memo.observed?.commit ?? null}`, at: c.now.getTime(), wakeAt: report.wakeAt } : undefined;
   report.ms = Date.now() - started;

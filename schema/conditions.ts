@@ -1,7 +1,7 @@
 // Plan action kinds and their reasons: constants, so the CLI, the status
 // branch and tests speak one vocabulary.
 
-export const ACTION_KINDS = ['build', 'publish', 'prune', 'gate', 'refuse'] as const;
+export const ACTION_KINDS = ['build', 'publish', 'prune', 'republish', 'gate', 'refuse'] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
 
 export const REASONS = {
@@ -11,6 +11,7 @@ export const REASONS = {
   publishNew: 'NotPublished',
   publishUpgrade: 'NewerVersionDesired',
   publishRebuilt: 'SameVersionRebuilt',
+  publishDrift: 'RepositoryDrift',
   pruneRemoved: 'RemovedFromDesiredState',
   pruneOld: 'BeyondKeepPolicy',
   gateNeeded: 'PromotionGatePending',
@@ -36,4 +37,6 @@ export const WAIT_REASONS = {
   dependencyCycle: 'DependencyCycle',
   duplicateBinary: 'DuplicateBinary',
   badBuildDepends: 'BadBuildDepends',
+  // Publishing (reconciler/pass/publish-step.ts).
+  publishRejected: 'PublishRejected',
 } as const;

@@ -75,6 +75,8 @@ export const buildResultSchema = {
     oomKilled: { type: 'boolean' },
     timedOut: { type: 'boolean' },
     artifacts: { type: 'array', items: artifactSchema },
+    /** The binary packages debian/control declares, read by the agent before the build ran (the reconciler checks every .deb against them). */
+    binaries: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9+.-]+$' } },
     log: {
       type: 'object',
       additionalProperties: false,

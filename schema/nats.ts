@@ -30,6 +30,23 @@ export const SUBJECTS = {
   logsAll: 'kiln.log.>',
 } as const;
 
+/**
+ * What result delivery needs on the server, as both sides (re)create it: the
+ * reconciler's topology (reconciler/nats/topology.ts) and an agent that finds it
+ * gone mid-run (agents/delivery-topology.ts). Values as the JetStream API spells them.
+ */
+export const RESULTS_STREAM = {
+  name: STREAMS.results,
+  subjects: [SUBJECTS.resultsAll],
+  retention: 'workqueue',
+  storage: 'file',
+  max_age: 0,
+  discard: 'old',
+} as const;
+export const ARTIFACTS_BUCKET = { storage: 'file' } as const;
+/** Window in which a re-published Nats-Msg-Id is dropped (results and jobs). */
+export const DUPLICATE_WINDOW_MS = 24 * 3600_000;
+
 /** Durable consumer shared by every agent of a pool/arch. */
 export const buildConsumerName = (pool: string, arch: string) => `kiln-build-${pool}-${arch}`;
 export const RESULTS_CONSUMER = 'kiln-reconciler-results';

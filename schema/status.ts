@@ -144,6 +144,20 @@ export const releasedPackageSchema = {
   },
 } as const;
 
+export const rejectedPackageSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'builds', 'reason', 'at'],
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    /** arch -> build key: a rebuild (new keys) is tried again. */
+    builds: { type: 'object', additionalProperties: sha256 },
+    reason: { type: 'string' },
+    at: isoTime,
+  },
+} as const;
+
 export const releaseRecordSchema = {
   $schema: DIALECT,
   $id: 'https://kiln.dev/schema/release-record.json',
@@ -158,6 +172,8 @@ export const releaseRecordSchema = {
     /** sha256 of the Release file as published, to detect drift of the served repo. */
     releaseSha256: sha256,
     packages: { type: 'array', items: releasedPackageSchema },
+    /** Packages this distribution cannot publish (the rest of it was published without them), and why. */
+    rejected: { type: 'array', items: rejectedPackageSchema },
   },
 } as const;
 
@@ -226,6 +242,7 @@ export type BuildRecord = FromSchema<typeof buildRecordSchema>;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 export type ReleasedPackage = FromSchema<typeof releasedPackageSchema>;
 export type ReleaseRecord = FromSchema<typeof releaseRecordSchema>;
+export type RejectedPackage = FromSchema<typeof rejectedPackageSchema>;
 export type GateRecord = FromSchema<typeof gateRecordSchema>;
 export type CheckRecord = FromSchema<typeof checkRecordSchema>;
 export type ConditionRecord = FromSchema<typeof conditionRecordSchema>;

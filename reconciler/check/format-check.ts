@@ -31,6 +31,8 @@ function describe(a: Action): { what: string; pkg: string; version: string; wher
       return { what: 'refuse', pkg: '', version: '', where: `commit ${short(a.commit)}` };
     case 'gate':
       return { what: 'gate', pkg: a.package, version: a.version, where: `${a.from} → ${a.distribution}` };
+    case 'republish':
+      return { what: 'republish', pkg: '', version: '', where: a.distribution };
     default:
       return { what: a.kind, pkg: a.package, version: a.version, where: a.distribution };
   }
@@ -67,7 +69,7 @@ export function formatCheckText(r: CheckReport, baseName: string): string {
 /** Table cells and inline text: no pipes, angle brackets or backticks that would break the layout. */
 const md = (s: string) => s.replace(/[|<>`]/g, (c) => ({ '|': '\\|', '<': '&lt;', '>': '&gt;', '`': "'" })[c]!).replace(/\n/g, ' ');
 
-const ICON: Record<Action['kind'], string> = { build: '🔨', publish: '📦', prune: '🗑️', gate: '🚦', refuse: '⛔' };
+const ICON: Record<Action['kind'], string> = { build: '🔨', publish: '📦', prune: '🗑️', republish: '📦', gate: '🚦', refuse: '⛔' };
 
 export function formatCheckMarkdown(r: CheckReport, baseName: string): string {
   const out = [`### ${r.ok ? '✅' : '❌'} Kiln check ${r.ok ? 'passed' : 'failed'}: ${md(checkSummary(r))}`, ''];

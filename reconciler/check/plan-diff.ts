@@ -19,6 +19,8 @@ export function actionId(a: Action): string {
       return 'refuse';
     case 'gate':
       return `gate:${a.distribution}/${a.package}/${a.version}:${a.from}`;
+    case 'republish':
+      return `republish:${a.distribution}`;
     default:
       return `${a.kind}:${a.distribution}/${a.package}/${a.version}`;
   }

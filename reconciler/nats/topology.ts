@@ -10,7 +10,7 @@ import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
-import { BUCKETS, buildConsumerName, identityProblem, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import { ARTIFACTS_BUCKET, BUCKETS, buildConsumerName, DUPLICATE_WINDOW_MS, identityProblem, RESULTS_CONSUMER, RESULTS_STREAM, STREAMS, SUBJECTS } from '../../schema/nats.ts';
 import { UsageError } from '../../schema/errors.ts';
 import { autoReplicas, replicasProblem } from './replicas.ts';
 
@@ -35,7 +35,7 @@ export interface TopologyOptions {
 export const TOPOLOGY_DEFAULTS = {
   ackWaitMs: 30_000,
   maxDeliver: 5,
-  duplicateWindowMs: 24 * 3600_000,
+  duplicateWindowMs: DUPLICATE_WINDOW_MS,
   agentTtlMs: 30_000,
   resultsAckWaitMs: 60_000,
   logMaxAgeMs: 24 * 3600_000,
@@ -63,16 +63,7 @@ export function planTopology(opts: TopologyOptions): TopologyPlan {
       discard: DiscardPolicy.Old,
       num_replicas: o.replicas,
     },
-    {
-      name: STREAMS.results,
-      subjects: [SUBJECTS.resultsAll],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      duplicate_window: nanos(o.duplicateWindowMs),
-      max_age: 0,
-      discard: DiscardPolicy.Old,
-      num_replicas: o.replicas,
-    },
+    { ...RESULTS_STREAM, subjects: [...RESULTS_STREAM.subjects], duplicate_window: nanos(o.duplicateWindowMs), num_replicas: o.replicas },
     {
       name: STREAMS.logs,
       subjects: [SUBJECTS.logsAll],
@@ -187,7 +178,7 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   await kvm.create(BUCKETS.agents, { history: 1, ttl: o.agentTtlMs, replicas });
   await kvm.create(BUCKETS.control, { history: 1, replicas });
   await kvm.create(BUCKETS.lease, { history: 1, replicas });
-  await new Objm(nc).create(BUCKETS.artifacts, { storage: StorageType.File, replicas });
+  await new Objm(nc).create(BUCKETS.artifacts, { ...ARTIFACTS_BUCKET, replicas });
   // Kvm/Objm.create() open an existing bucket as is: apply a changed TTL or replica count ourselves.
   await ensureBucketStream(jsm, kvStream(BUCKETS.agents), { max_age: nanos(o.agentTtlMs), num_replicas: replicas });
   for (const b of [BUCKETS.control, BUCKETS.lease]) await ensureBucketStream(jsm, kvStream(b), { num_replicas: replicas });

@@ -4,9 +4,11 @@
 import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
 import { fetchArtifact, fetchResults, verifyResults, type PendingResult } from '../pipeline/collect.ts';
+import { checkPublishable } from '../pipeline/publishable.ts';
 import type { Signer } from '../signing/signer.ts';
 import { signArtifacts } from '../trust/index.ts';
 import type { PipelineNats } from './deps.ts';
+import { withTopology } from '../nats/repair.ts';
 import pMap from 'p-map';
 
 export interface Collected {
@@ -29,13 +31,17 @@ export async function collectResults(
   nats: PipelineNats,
   opts: { max: number; waitMs: number; signer: Signer; artifactsDir: string; log: Logger },
 ): Promise<Collected> {
-  const pending = await fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log });
+  const pending = await withTopology(nats, opts.log, 'collect', () => fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log }));
   const collected: Collected = { pending, results: [], signatures: new Map() };
   // Verified concurrently; verification fills the local artifact cache, so signing reads local files.
-  const verified = await verifyResults(nats.objectStore, pending.map((p) => p.result), { cacheDir: opts.artifactsDir, jsm: nats.jsm, concurrency: 16 });
+  const intact = await withTopology(nats, opts.log, 'verify', () =>
+    verifyResults(nats.objectStore, pending.map((p) => p.result), { cacheDir: opts.artifactsDir, jsm: nats.jsm, concurrency: 16 }),
+  );
+  // Then what the bytes say they are: a success is recorded only if it can be published as declared.
+  const verified = await pMap(intact, (r) => checkPublishable(r, opts.artifactsDir), { concurrency: SIGN_CONCURRENCY });
   for (const [i, result] of verified.entries()) {
     if (result.outcome === 'failed' && pending[i].result.outcome === 'succeeded') {
-      opts.log.warn({ buildKey: result.key, reason: result.reason }, 'artifact verification failed; recording the build as failed');
+      opts.log.warn({ buildKey: result.key, reason: result.reason }, 'a successful build failed verification; recording it as failed');
     }
     collected.results.push(result);
   }

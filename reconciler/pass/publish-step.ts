@@ -2,13 +2,15 @@
 // content (published − pruned + new), fetch the .debs, publish the signed apt
 // repository, and return the release records to commit.
 import type { Logger } from 'pino';
-import { isKilnError, PublishError } from '../../schema/errors.ts';
-import type { Artifact, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
-import type { Action, DesiredDistribution, ObservedState, Plan, PruneAction, PublishAction } from '../model.ts';
+import { isKilnError, PublishError, PublishInputError, type KilnError } from '../../schema/errors.ts';
+import type { Artifact, RejectedPackage, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
+import type { Action, DesiredDistribution, ObservedState, Plan, PruneAction, PublishAction, RepublishAction } from '../model.ts';
 import { fetchArtifact } from '../pipeline/collect.ts';
+import { isPublishable } from '../pipeline/publishable.ts';
 import { publishApt, releaseDueForRefresh, resignRepository } from '../publish/index.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { PipelineNats } from './deps.ts';
+import canonicalize from 'canonicalize';
 
 export interface PublishContext {
   reposDir: string;
@@ -19,11 +21,13 @@ export interface PublishContext {
   log: Logger;
 }
 
-type ReleaseAction = PublishAction | PruneAction;
-const isRelease = (a: Action): a is ReleaseAction => a.kind === 'publish' || a.kind === 'prune';
+type ReleaseAction = PublishAction | PruneAction | RepublishAction;
+type ContentAction = PublishAction | PruneAction;
+const isRelease = (a: Action): a is ReleaseAction => a.kind === 'publish' || a.kind === 'prune' || a.kind === 'republish';
+const isContent = (a: ReleaseAction): a is ContentAction => a.kind !== 'republish';
 
 /** Pure: the distribution's package list after applying its publish and prune actions. */
-export function nextContent(current: ReleasedPackage[], actions: ReleaseAction[], observed: ObservedState, now: Date): ReleasedPackage[] {
+export function nextContent(current: ReleasedPackage[], actions: ContentAction[], observed: ObservedState, now: Date): ReleasedPackage[] {
   const drop = new Set(actions.map((a) => `${a.package}\0${a.version}`));
   const kept = current.filter((p) => !drop.has(`${p.name}\0${p.version}`));
   const added = actions
@@ -38,15 +42,34 @@ export function nextContent(current: ReleasedPackage[], actions: ReleaseAction[]
   return [...kept, ...added].sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
 }
 
+/** Pure: rejections still worth recording (of builds not published now), one per name and version, the newest. */
+export function keptRejections(previous: RejectedPackage[], added: RejectedPackage[], content: ReleasedPackage[]): RejectedPackage[] {
+  const builds = (p: { name: string; version: string; builds: Record<string, string> }) => `${p.name}\0${p.version}\0${canonicalize(p.builds)}`;
+  const published = new Set(content.map(builds));
+  const byVersion = new Map<string, RejectedPackage>();
+  for (const r of [...previous, ...added]) if (!published.has(builds(r))) byVersion.set(`${r.name}\0${r.version}`, r);
+  return [...byVersion.values()];
+}
+
 async function localDebs(pkg: ReleasedPackage, ctx: PublishContext) {
-  const debs = (pkg.artifacts ?? []).filter((a: Artifact) => a.name.endsWith('.deb'));
-  if (debs.length === 0) throw new PublishError(`${pkg.name} ${pkg.version} has no .deb among its recorded artifacts`);
+  const debs = (pkg.artifacts ?? []).filter((a: Artifact) => isPublishable(a.name));
+  if (debs.length === 0) throw new PublishInputError(`${pkg.name} ${pkg.version} has no .deb among its recorded artifacts`);
   if (!ctx.nats) throw new PublishError('publishing needs the object store (no NATS connection)');
   const nats = ctx.nats;
   return Promise.all(debs.map(async (a) => ({ ...a, path: await fetchArtifact(nats.objectStore, a.sha256, ctx.artifactsDir) })));
 }
 
-async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[], desiredCommit: string, ctx: PublishContext): Promise<ReleaseRecord> {
+/** localDebs, its errors naming the package and version (so that one package can be left out). */
+async function attributedDebs(pkg: ReleasedPackage, ctx: PublishContext) {
+  try {
+    return await localDebs(pkg, ctx);
+  } catch (e) {
+    if (isKilnError(e)) Object.assign(e.data, { package: pkg.name, version: pkg.version });
+    throw e;
+  }
+}
+
+async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[], desiredCommit: string, ctx: PublishContext, fresh: boolean): Promise<ReleaseRecord> {
   if (dist.signingKey && dist.signingKey !== ctx.signer.fingerprint) {
     throw new PublishError(
       `${dist.file}: signingKey ${dist.signingKey} is not the reconciler's key ${ctx.signer.fingerprint}; fix the distribution or start the reconciler with that key`,
@@ -54,14 +77,14 @@ async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[],
   }
   const packages = [];
   for (const pkg of content) {
-    const files = await localDebs(pkg, ctx);
+    const files = await attributedDebs(pkg, ctx);
     for (const arch of Object.keys(pkg.builds)) {
       const archFiles = files.filter((f) => f.name.endsWith(`_${arch}.deb`) || f.name.endsWith('_all.deb'));
       packages.push({ name: pkg.name, version: pkg.version, arch, files: archFiles.length ? archFiles : files });
     }
   }
   // Hard links: the artifact cache is content-addressed and never rewritten in place (the publisher falls back to copies across filesystems).
-  const report = await publishApt({ root: ctx.reposDir, distribution: dist, packages, signer: ctx.signer, now: ctx.now, log: ctx.log, inputs: 'link' });
+  const report = await publishApt({ root: ctx.reposDir, distribution: dist, packages, signer: ctx.signer, now: ctx.now, log: ctx.log, inputs: 'link', fresh });
   return {
     distribution: dist.name,
     desiredCommit,
@@ -70,6 +93,44 @@ async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[],
     releaseSha256: report.releaseSha256,
     packages: content,
   };
+}
+
+/** The publish action an error is about: a package this pass adds, named by the error. */
+function culprit(e: KilnError, actions: ContentAction[]): PublishAction | undefined {
+  return actions.find((a): a is PublishAction => a.kind === 'publish' && a.package === e.data.package && a.version === e.data.version);
+}
+
+/**
+ * Publish one distribution. A package this pass adds that cannot be published
+ * is left out with its prunes (what is published of it stays), and the rest
+ * is published: a permanent reason is recorded against the package in the
+ * release record (the planner then waits for a rebuild), a transient one
+ * (e.g. the object store unreachable) only defers it to a later pass.
+ */
+async function publishDistribution(dist: DesiredDistribution, actions: ReleaseAction[], observed: ObservedState, desiredCommit: string, ctx: PublishContext): Promise<ReleaseRecord | undefined> {
+  const previous = observed.releases.get(dist.name);
+  const fresh = actions.some((a) => a.kind === 'republish');
+  let active = actions.filter(isContent);
+  const rejected: RejectedPackage[] = [];
+  for (;;) {
+    const content = nextContent(previous?.packages ?? [], active, observed, ctx.now);
+    try {
+      const record = await publishOne(dist, content, desiredCommit, ctx, fresh);
+      const kept = keptRejections(previous?.rejected ?? [], rejected, content);
+      return kept.length ? { ...record, rejected: kept } : record;
+    } catch (e) {
+      const bad = isKilnError(e) ? culprit(e, active) : undefined;
+      if (!bad) throw e;
+      active = active.filter((a) => a.package !== bad.package);
+      const reason = (e as KilnError).message;
+      if ((e as KilnError).kind === 'transient') {
+        ctx.log.warn({ distribution: dist.name, package: bad.package, version: bad.version, err: reason }, `${bad.package} ${bad.version} left out of ${dist.name} for now: ${reason}`);
+      } else {
+        ctx.log.error({ distribution: dist.name, package: bad.package, version: bad.version, err: reason }, `${dist.name} cannot publish ${bad.package} ${bad.version}: ${reason}`);
+        rejected.push({ name: bad.package, version: bad.version, builds: bad.builds, reason, at: ctx.now.toISOString() });
+      }
+    }
+  }
 }
 
 export async function publishReleases(
@@ -82,21 +143,23 @@ export async function publishReleases(
   for (const a of plan.actions.filter(isRelease)) byDist.set(a.distribution, [...(byDist.get(a.distribution) ?? []), a]);
   const records: ReleaseRecord[] = [];
   for (const [name, actions] of byDist) {
-    const content = nextContent(observed.releases.get(name)?.packages ?? [], actions, observed, ctx.now);
     const dist = distributions.get(name);
     if (!dist) {
       // A removed distribution: its repository stays as it was; the record says it publishes nothing more.
       ctx.log.warn({ distribution: name }, 'distribution removed from the desired state; its published repository is left in place');
+      const content = nextContent(observed.releases.get(name)?.packages ?? [], actions.filter(isContent), observed, ctx.now);
       records.push({ distribution: name, desiredCommit: plan.desiredCommit, publishedAt: ctx.now.toISOString(), packages: content });
       continue;
     }
     const started = Date.now();
     try {
-      records.push(await publishOne(dist, content, plan.desiredCommit, ctx));
-      ctx.log.info({ distribution: name, packages: content.length, ms: Date.now() - started }, `published ${name}`);
+      const record = await publishDistribution(dist, actions, observed, plan.desiredCommit, ctx);
+      if (record) records.push(record);
+      ctx.log.info({ distribution: name, packages: record?.packages.length, ms: Date.now() - started }, `published ${name}`);
     } catch (e) {
-      // One distribution that cannot be published (a wrong signingKey, a lost artifact) must not
-      // keep the rest of the pass from being recorded: it is reported, and planned again next pass.
+      // A distribution that cannot be published as a whole (a wrong signingKey, a lost artifact of
+      // a package it already publishes) must not keep the rest of the pass from being recorded:
+      // it is reported, and planned again next pass.
       if (!isKilnError(e)) throw e;
       ctx.log.error({ distribution: name, err: e.message, code: e.code }, `cannot publish ${name}: ${e.message}`);
     }

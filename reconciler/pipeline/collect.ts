@@ -8,6 +8,7 @@ import type { ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
 import { OBJECTS, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import type { FailureClass } from '../../schema/status.ts';
 import { assertValid } from '../../schema/validate.ts';
 
 import { fetchArtifact } from './artifact-cache.ts';
@@ -91,12 +92,21 @@ export interface ArtifactCheck {
   name: string;
   sha256: string;
   problem?: string;
+  /** The problem is that the object is not there (lost, e.g. with a deleted bucket), not that its bytes are wrong. */
+  missing?: boolean;
 }
+
+const missingCheck = (a: { name: string; sha256: string }): ArtifactCheck => ({
+  name: a.name,
+  sha256: a.sha256,
+  problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store`,
+  missing: true,
+});
 
 /** Hash the object's bytes as stored; `problem` says what is wrong, if anything. */
 export async function checkArtifact(objectStore: ObjectStore, a: { name: string; sha256: string; size: number }, jsm?: JetStreamManager): Promise<ArtifactCheck> {
   const chunks = await readChunks(objectStore, OBJECTS.artifact(a.sha256), jsm);
-  if (!chunks) return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store` };
+  if (!chunks) return missingCheck(a);
   const hash = createHash('sha256');
   let size = 0;
   try {
@@ -123,7 +133,7 @@ export async function checkAndCacheArtifact(objectStore: ObjectStore, a: { name:
     path = await fetchArtifact(objectStore, a.sha256, cacheDir, { jsm });
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === 'KILN_ARTIFACT_MISSING') return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name} (sha256 ${a.sha256}) is missing from the object store` };
+    if (code === 'KILN_ARTIFACT_MISSING') return missingCheck(a);
     if (code === 'KILN_DIGEST_MISMATCH') return { name: a.name, sha256: a.sha256, problem: `artifact ${a.name}: stored bytes hash to sha256 ${String((e as { data?: { got?: string } }).data?.got)}, not the claimed ${a.sha256}` };
     throw e;
   }
@@ -141,17 +151,21 @@ export interface VerifyOptions {
 
 /**
  * The result as it may be recorded: a success whose artifacts are all present
- * with the claimed digest and size, or else a failure of class 'integrity' (never
- * a success). Failed results pass through unchanged.
+ * with the claimed digest and size, or else a failure (never a success): class
+ * 'integrity' when bytes differ from what was claimed, 'infra' when artifacts are
+ * only missing (lost with their bucket, say: built again later, like any lost
+ * work). Failed results pass through unchanged.
  */
 export async function verifyArtifacts(objectStore: ObjectStore, result: BuildResult, opts: VerifyOptions = {}): Promise<BuildResult> {
   if (result.outcome !== 'succeeded') return result;
-  if (result.artifacts.length === 0) return asIntegrityFailure(result, ['a successful build claimed no artifacts']);
+  if (result.artifacts.length === 0) return asFailedResult(result, 'integrity', 'integrity check failed', ['a successful build claimed no artifacts']);
   const checks = await Promise.all(
     result.artifacts.map((a) => (opts.cacheDir ? checkAndCacheArtifact(objectStore, a, opts.cacheDir, opts.jsm) : checkArtifact(objectStore, a, opts.jsm))),
   );
   const problems = checks.flatMap((c) => (c.problem ? [c.problem] : []));
-  return problems.length ? asIntegrityFailure(result, problems) : result;
+  if (problems.length === 0) return result;
+  if (checks.every((c) => !c.problem || c.missing)) return asFailedResult(result, 'infra', 'artifacts lost', problems);
+  return asFailedResult(result, 'integrity', 'integrity check failed', problems);
 }
 
 /** verifyArtifacts over many results, `concurrency` at a time, in order. */
@@ -159,13 +173,14 @@ export async function verifyResults(objectStore: ObjectStore, results: BuildResu
   return pMap(results, (r) => verifyArtifacts(objectStore, r, opts), { concurrency: Math.max(1, opts.concurrency ?? 16) });
 }
 
-function asIntegrityFailure(result: BuildResult, problems: string[]): BuildResult {
+/** A claimed success recorded as a failure of class `cls` instead, its problems in the reason and the log tail. */
+export function asFailedResult(result: BuildResult, cls: FailureClass, what: string, problems: string[]): BuildResult {
   const { artifacts: _a, ...rest } = result;
   return {
     ...rest,
     outcome: 'failed',
-    failureClass: 'integrity',
-    reason: `integrity check failed: ${problems.join('; ')}`,
+    failureClass: cls,
+    reason: `${what}: ${problems.join('; ')}`,
     artifacts: [],
     logTail: [result.logTail, ...problems.map((p) => `kiln: ${p}`)].filter(Boolean).join('\n'),
   };

@@ -7,6 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { BUCKETS, RESULTS_CONSUMER, STREAMS } from '../../schema/nats.ts';
 import { connectNats } from '../nats/connect.ts';
+import { withTopology } from '../nats/repair.ts';
 import { ensureTopology, type TopologyOptions } from '../nats/topology.ts';
 
 /** What a pass needs of NATS: the connection, JetStream and the artifacts store. */
@@ -15,6 +16,8 @@ export interface PipelineNats {
   js: JetStreamClient;
   jsm: JetStreamManager;
   objectStore: ObjectStore;
+  /** Make again whatever of the topology is gone (a deleted stream, consumer or bucket); see nats/repair.ts. */
+  repair?: () => Promise<void>;
 }
 
 export interface NatsSession extends PipelineNats {
@@ -29,8 +32,10 @@ export interface NatsSession extends PipelineNats {
 export async function openNatsSession(url: string, opts: { name: string; log: Logger; pools: TopologyOptions['pools']; topology?: Omit<TopologyOptions, 'pools'> }): Promise<NatsSession> {
   const nc = await connectNats(url, { name: opts.name, log: opts.log });
   try {
-    const ensure = async (pools: TopologyOptions['pools']) => {
-      const { replicas } = await ensureTopology(nc, { ...opts.topology, pools });
+    let pools = opts.pools;
+    const ensure = async (next: TopologyOptions['pools']) => {
+      pools = next;
+      const { replicas } = await ensureTopology(nc, { ...opts.topology, pools: next });
       opts.log.debug({ replicas }, 'JetStream topology in place');
     };
     await ensure(opts.pools);
@@ -45,8 +50,10 @@ export async function openNatsSession(url: string, opts: { name: string; log: Lo
       objectStore,
       lease,
       ensure,
+      repair: () => ensure(pools),
       async resultsWaiting() {
-        const info = await jsm.consumers.info(STREAMS.results, RESULTS_CONSUMER);
+        // Asked before every pass: a deleted results stream or consumer is made again here, or no pass would ever run.
+        const info = await withTopology({ repair: () => ensure(pools) }, opts.log, 'results', () => jsm.consumers.info(STREAMS.results, RESULTS_CONSUMER));
         return info.num_pending;
       },
       close: () => nc.drain().catch(() => nc.close()),

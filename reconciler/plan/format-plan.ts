@@ -2,7 +2,7 @@
 // with its reason, then what waits and why, then one summary line.
 import type { Action, Plan } from '../model.ts';
 
-const SIGN: Record<Action['kind'], string> = { build: '+', gate: '?', publish: '~', prune: '-', refuse: '!' };
+const SIGN: Record<Action['kind'], string> = { build: '+', gate: '?', publish: '~', prune: '-', republish: '~', refuse: '!' };
 
 function subject(a: Action): string {
   switch (a.kind) {
@@ -12,6 +12,8 @@ function subject(a: Action): string {
       return `publish ${a.package} ${a.version} to ${a.distribution}`;
     case 'prune':
       return `prune   ${a.package} ${a.version} from ${a.distribution}`;
+    case 'republish':
+      return `publish ${a.distribution} again`;
     case 'gate':
       return `gate    ${a.package} ${a.version}: ${a.from} -> ${a.distribution}`;
     case 'refuse':
@@ -20,7 +22,7 @@ function subject(a: Action): string {
 }
 
 export function countActions(plan: Plan): Record<Action['kind'], number> {
-  const c = { build: 0, gate: 0, publish: 0, prune: 0, refuse: 0 };
+  const c = { build: 0, gate: 0, publish: 0, prune: 0, republish: 0, refuse: 0 };
   for (const a of plan.actions) c[a.kind]++;
   return c;
 }
@@ -34,6 +36,6 @@ export function formatPlan(plan: Plan, header: string): string {
     for (const w of plan.waiting) lines.push(`  … ${w.subject}`, `      ${w.reason}: ${w.message}`);
   }
   const c = countActions(plan);
-  lines.push('', `Plan: ${c.build} to build, ${c.gate} to gate, ${c.publish} to publish, ${c.prune} to prune${c.refuse ? ', desired commit refused' : ''}.`);
+  lines.push('', `Plan: ${c.build} to build, ${c.gate} to gate, ${c.publish + c.republish} to publish, ${c.prune} to prune${c.refuse ? ', desired commit refused' : ''}.`);
   return lines.join('\n');
 }

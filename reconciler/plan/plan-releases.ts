@@ -122,6 +122,12 @@ function planDistribution(dist: DesiredDistribution, desired: DesiredState, obse
       }
       continue;
     }
+    const rejected = observed.releases.get(dist.name)?.rejected?.find((r) => r.name === pkg.name && r.version === pkg.version && sameBuilds(r.builds, keys));
+    if (rejected) {
+      // These very builds cannot be published (recorded with the reason); what is published stays. A rebuild is tried again.
+      out.waiting.push({ subject: `release ${dist.name}: ${pkg.name} ${pkg.version}`, reason: WAIT_REASONS.publishRejected, message: rejected.reason });
+      continue;
+    }
     const block = promotionBlock(dist, pkg, keys, observed);
     if (block) {
       if (block.action) out.actions.push(block.action);
@@ -137,10 +143,18 @@ function planDistribution(dist: DesiredDistribution, desired: DesiredState, obse
   }
 }
 
+/** A distribution whose repository on disk is not what was recorded is published again from scratch (with any other change this plan makes to it). */
+function republishDrifted(dist: DesiredDistribution, observed: ObservedState, out: ReleasePlan): void {
+  const drift = observed.drift?.get(dist.name);
+  if (!drift || !observed.releases.has(dist.name)) return;
+  out.actions.push({ kind: 'republish', reason: REASONS.publishDrift, distribution: dist.name, message: `the published repository is not the one recorded: ${drift}` });
+}
+
 export function planReleases(desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds']): ReleasePlan {
   const out: ReleasePlan = { actions: [], waiting: [] };
   for (const dist of [...desired.distributions.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     planDistribution(dist, desired, observed, builds, out);
+    republishDrifted(dist, observed, out);
   }
   for (const [name, record] of observed.releases) {
     if (!desired.distributions.has(name)) out.actions.push(...pruneAll(name, record.packages, `distribution ${name} was removed from the desired state`));

@@ -21,11 +21,11 @@ export interface PlanOptions {
 
 export const DEFAULT_QUEUE_GRACE_MS = 6 * 3600_000;
 
-const KIND_ORDER: Record<Action['kind'], number> = { refuse: 0, build: 1, gate: 2, publish: 3, prune: 4 };
+const KIND_ORDER: Record<Action['kind'], number> = { refuse: 0, build: 1, gate: 2, publish: 3, prune: 4, republish: 5 };
 
 function sortActions(actions: Action[]): Action[] {
   const label = (a: Action) =>
-    a.kind === 'build' ? `${a.package}/${a.arch}` : a.kind === 'refuse' ? a.commit : `${a.distribution}/${a.package}/${a.version}`;
+    a.kind === 'build' ? `${a.package}/${a.arch}` : a.kind === 'refuse' ? a.commit : a.kind === 'republish' ? a.distribution : `${a.distribution}/${a.package}/${a.version}`;
   return actions.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || label(a).localeCompare(label(b)));
 }
 

@@ -31,7 +31,7 @@ export interface StatusSummary {
   /** The reconciler's Ready condition: did the last pass complete every step, and if not, which failed. */
   ready: ConditionRecord | null;
   builds: { total: number; byState: Record<BuildRecord['state'], number>; queued: BuildLine[]; failed: BuildLine[] };
-  releases: { distribution: string; desiredCommit: string; publishedAt?: string; packages: { name: string; version: string }[] }[];
+  releases: { distribution: string; desiredCommit: string; publishedAt?: string; packages: { name: string; version: string }[]; rejected?: { name: string; version: string; reason: string }[] }[];
   gates: { distribution: string; from: string; package: string; version: string; verdict: string; reason?: string }[];
   checks: { commit: string; verdict: string; signer?: string; reason?: string; at: string }[];
   problems: RecordProblem[];
@@ -74,6 +74,7 @@ export function summarize(branch: string, head: HeadInfo | null, state: Observed
         desiredCommit: r.desiredCommit,
         ...(r.publishedAt ? { publishedAt: r.publishedAt } : {}),
         packages: r.packages.map((p) => ({ name: p.name, version: p.version })).sort((a, b) => a.name.localeCompare(b.name)),
+        ...(r.rejected?.length ? { rejected: r.rejected.map((x) => ({ name: x.name, version: x.version, reason: x.reason })) } : {}),
       }))
       .sort((a, b) => a.distribution.localeCompare(b.distribution)),
     gates: [...state.gates.values()]
@@ -113,6 +114,7 @@ export function formatStatus(s: StatusSummary): string {
   for (const r of s.releases) {
     const pkgs = r.packages.map((p) => `${p.name} ${p.version}`).join(', ');
     out.push(`  ${r.distribution}  ${r.packages.length} package${r.packages.length === 1 ? '' : 's'} from ${short(r.desiredCommit)}${pkgs ? `: ${pkgs}` : ''}`);
+    for (const x of r.rejected ?? []) out.push(`    not published: ${x.name} ${x.version}: ${x.reason}`);
   }
   if (s.gates.length) {
     out.push('', 'Gates:');

@@ -48,7 +48,7 @@ async function check(rev: string): Promise<{ report: CheckReport & { summary: st
   return { report: result.data as CheckReport & { summary: string }, exitCode: result.exitCode ?? 0, human: result.human ?? '' };
 }
 
-const added = (r: CheckReport) => r.diff.added.map((a) => `${a.kind} ${'package' in a ? `${a.package} ${a.version}` : a.commit.slice(0, 12)} ${a.reason}`);
+const added = (r: CheckReport) => r.diff.added.map((a) => `${a.kind} ${'package' in a ? `${a.package} ${a.version}` : 'commit' in a ? a.commit.slice(0, 12) : a.distribution} ${a.reason}`);
 
 test('kiln check - table: add, bump, remove, break, untrusted', async (t) => {
   const cases: Array<{ name: string; files: Files; remove?: string[]; signer?: TestKey; exitCode: number; want: (r: CheckReport & { summary: string }, human: string) => void }> = [

@@ -43,7 +43,7 @@ function release(distName: string, entries: Array<[DesiredPackage, string]>): Re
 
 const summary = (actions: Action[]) =>
   actions.map((a) =>
-    a.kind === 'build' ? `build ${a.package}/${a.arch}#${a.attempt} ${a.reason}` : a.kind === 'refuse' ? `refuse ${a.reason}` : `${a.kind} ${a.distribution}/${a.package}@${a.version} ${a.reason}`,
+    a.kind === 'build' ? `build ${a.package}/${a.arch}#${a.attempt} ${a.reason}` : a.kind === 'refuse' ? `refuse ${a.reason}` : a.kind === 'republish' ? `republish ${a.distribution} ${a.reason}` : `${a.kind} ${a.distribution}/${a.package}@${a.version} ${a.reason}`,
   );
 
 const hello = pkg('hello');
@@ -190,7 +190,30 @@ const cases: Array<{ name: string; desired: DesiredState; observed: ObservedStat
     observed: observed([record(hello, 'amd64')], [release('testing', [[hello, '1.0-1']])]),
     want: [`gate stable/hello@1.0-1 ${REASONS.gateNeeded}`],
   },
+  {
+    name: 'a version the distribution rejected waits with the reason; what is published stays',
+    desired: desired([hello2]),
+    observed: observed([record(hello2, 'amd64')], [rejectedIn(release('testing', [[hello, '1.0-1']]), hello2, keyedInputs(hello2, 'amd64').key)]),
+    want: [],
+    waiting: [WAIT_REASONS.publishRejected],
+  },
+  {
+    name: 'a rebuild of a rejected version is tried again',
+    desired: desired([hello2]),
+    observed: observed([record(hello2, 'amd64')], [rejectedIn(release('testing', [[hello, '1.0-1']]), hello2, 'e'.repeat(64))]),
+    want: [`publish testing/hello@2.0-1 ${REASONS.publishUpgrade}`],
+  },
+  {
+    name: 'a distribution whose repository drifted from its record is published again',
+    desired: desired([hello]),
+    observed: { ...observed([record(hello, 'amd64')], [release('testing', [[hello, '1.0-1']])]), drift: new Map([['testing', 'dists/testing/Release is missing']]) },
+    want: [`republish testing ${REASONS.publishDrift}`],
+  },
 ];
+
+function rejectedIn(r: ReleaseRecord, p: DesiredPackage, key: string): ReleaseRecord {
+  return { ...r, rejected: [{ name: p.name, version: p.version, builds: { amd64: key }, reason: 'pool/main/h/hello/hello_2.0-1_amd64.deb is already published with other bytes', at: NOW.toISOString() }] };
+}
 
 for (const c of cases) {
   test(`plan - ${c.name}`, () => {

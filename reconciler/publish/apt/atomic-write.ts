@@ -40,6 +40,11 @@ export async function ensureDir(dir: string): Promise<void> {
   made.add(dir);
 }
 
+/** Forget the directories made under `root`: it may have been removed behind our back (a lost repository). */
+export function forgetDirsUnder(root: string): void {
+  for (const d of made) if (d === root || d.startsWith(root + '/')) made.delete(d);
+}
+
 /** mkdir even if this process made `dir` before (it may have been removed since). */
 export async function remakeDir(dir: string): Promise<void> {
   made.delete(dir);

@@ -18,6 +18,8 @@ export interface PlanPackage {
 export interface PlannedFile {
   component: string;
   source: string;
+  /** The package version the file belongs to (errors name the package and version). */
+  version: string;
   file: InputFile;
   poolRel: string;
 }
@@ -35,23 +37,24 @@ export function planFiles(input: { distribution: DesiredDistribution; packages: 
   const byPath = new Map<string, PlannedFile>();
   for (const pkg of input.packages) {
     const what = `${pkg.name} ${pkg.version} (${pkg.arch})`;
-    if (!SOURCE_NAME.test(pkg.name)) throw new PublishInputError(`${what}: '${pkg.name}' is not a valid source package name`, { package: pkg.name, field: 'name' });
+    if (!SOURCE_NAME.test(pkg.name)) throw new PublishInputError(`${what}: '${pkg.name}' is not a valid source package name`, { package: pkg.name, version: pkg.version, field: 'name' });
     const component = pkg.component ?? comps[0];
     if (!comps.includes(component)) {
-      throw new PublishInputError(`${what}: component '${component}' is not one of ${dist.name}'s components (${comps.join(', ')})`, { package: pkg.name, field: 'component' });
+      throw new PublishInputError(`${what}: component '${component}' is not one of ${dist.name}'s components (${comps.join(', ')})`, { package: pkg.name, version: pkg.version, field: 'component' });
     }
     for (const file of pkg.files) {
-      if (!DEB_FILE_NAME.test(file.name)) throw new PublishInputError(`${what}: '${file.name}' is not a .deb file name`, { package: pkg.name, file: file.name });
-      if (!HEX64.test(file.sha256)) throw new PublishInputError(`${what}: ${file.name} has no valid sha256`, { package: pkg.name, file: file.name });
+      if (!DEB_FILE_NAME.test(file.name)) throw new PublishInputError(`${what}: '${file.name}' is not a .deb file name`, { package: pkg.name, version: pkg.version, file: file.name });
+      if (!HEX64.test(file.sha256)) throw new PublishInputError(`${what}: ${file.name} has no valid sha256`, { package: pkg.name, version: pkg.version, file: file.name });
       const poolRel = poolPath(component, pkg.name, file.name);
       const seen = byPath.get(poolRel);
       if (seen && seen.file.sha256 !== file.sha256) {
         throw new PublishInputError(`${what}: ${file.name} is given twice with different contents (${seen.file.sha256.slice(0, 12)}…, ${file.sha256.slice(0, 12)}…)`, {
           package: pkg.name,
+          version: pkg.version,
           file: file.name,
         });
       }
-      byPath.set(poolRel, { component, source: pkg.name, file, poolRel });
+      byPath.set(poolRel, { component, source: pkg.name, version: pkg.version, file, poolRel });
     }
   }
   return [...byPath.values()];

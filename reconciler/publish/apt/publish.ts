@@ -5,11 +5,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { PublishInputError } from '../../../schema/errors.ts';
+import { isKilnError, PublishInputError } from '../../../schema/errors.ts';
 import type { DesiredDistribution } from '../../model.ts';
 import type { Signer } from '../../signing/signer.ts';
 import { ingestPoolFile, type IngestMode, type InputFile } from './pool-file.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { forgetDirsUnder, writeFileAtomic } from './atomic-write.ts';
 import { signRelease } from './inrelease.ts';
 import { sha256Hex } from './hashes.ts';
 import { buildIndexes } from './indexes.ts';
@@ -18,7 +18,7 @@ import { BY_HASH, components, indexArchitectures, keyFileName, POOL_DIR, suiteDi
 import { identity, type PoolEntry } from './packages-index.ts';
 import { pruneRepository } from './prune.ts';
 import { releaseText } from './release-file.ts';
-import { loadState, saveState, type RepoState } from './state.ts';
+import { emptyState, loadState, saveState, type RepoState } from './state.ts';
 import { planSwitch, type SwitchInput } from './switch-plan.ts';
 import { serialized } from './serialize.ts';
 import { withRepoLock } from './repo-lock.ts';
@@ -41,6 +41,8 @@ export interface PublishInput {
   inputs?: IngestMode;
   /** How long unreferenced pool files and by-hash indexes stay for clients mid-update (default 600 s). */
   retainSeconds?: number;
+  /** Ignore what the publisher remembers (.kiln/state.json): every file is read, checked and written again (a repository found damaged). */
+  fresh?: boolean;
 }
 
 export interface PublishReport {
@@ -68,6 +70,16 @@ export interface PublishReport {
 const YIELD_EVERY_MS = 5;
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
+/** poolEntry, its errors naming the package and version the file belongs to (so a caller can leave that package out). */
+async function attributedPoolEntry(repoDir: string, f: PlannedFile, state: RepoState, arches: string[], added: string[], mode: IngestMode): Promise<PoolEntry> {
+  try {
+    return await poolEntry(repoDir, f, state, arches, added, mode);
+  } catch (e) {
+    if (isKilnError(e)) Object.assign(e.data, { package: f.source, version: f.version });
+    throw e;
+  }
+}
+
 /** Bring one .deb into the pool (if new) and return its index entry. */
 async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arches: string[], added: string[], mode: IngestMode): Promise<PoolEntry> {
   const target = join(repoDir, f.poolRel);
@@ -85,14 +97,42 @@ async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arch
     if (got.added) added.push(f.poolRel);
     const { control, digests: d } = got;
     const id = identity(control);
-    stored = { control, size: d.size, md5: d.md5, package: id.package, version: id.version, arch: id.arch };
+    stored = { control, size: d.size, md5: d.md5, package: id.package, version: id.version, arch: id.arch, source: id.source ?? id.package };
     state.files[d.sha256] = stored;
     state.pool[f.poolRel] = d.sha256;
+  }
+  // A package publishes only its own binaries at its own version: never what a .deb says it replaces.
+  if (stored.version !== f.version || (stored.source !== undefined && stored.source !== f.source)) {
+    throw new PublishInputError(`${f.file.name} is a binary of ${stored.source ?? '?'} ${stored.version}, not of ${f.source} ${f.version}: not published`, { file: f.file.name, field: 'Version' });
   }
   if (stored.arch !== 'all' && !arches.includes(stored.arch)) {
     throw new PublishInputError(`${f.file.name}: Architecture '${stored.arch}' is not one the distribution publishes (${arches.join(', ')})`, { file: f.file.name, field: 'Architecture' });
   }
   return { control: stored.control, filename: f.poolRel, size: stored.size, sha256: f.file.sha256, md5: stored.md5, component: f.component, package: stored.package, version: stored.version, arch: stored.arch };
+}
+
+/**
+ * A binary package name comes from one source in a suite: another source's .deb of
+ * that name would replace it for every apt client (its debian/control may declare
+ * any name). The one newly added loses (its package and version are named, so the
+ * caller can leave it out); `entries` are `planned`'s, in order.
+ */
+function assertOneSourcePerBinary(planned: PlannedFile[], entries: PoolEntry[], added: Set<string>): void {
+  const owner = new Map<string, PlannedFile>();
+  for (const [i, f] of planned.entries()) {
+    const name = entries[i].package;
+    const seen = owner.get(name);
+    if (!seen) owner.set(name, f);
+    else if (seen.source !== f.source) {
+      const [culprit, other] = added.has(f.poolRel) || !added.has(seen.poolRel) ? [f, seen] : [seen, f];
+      throw new PublishInputError(`${culprit.file.name}: binary package ${name} already comes from ${other.source} ${other.version} in this suite; ${culprit.source} cannot publish it`, {
+        package: culprit.source,
+        version: culprit.version,
+        file: culprit.file.name,
+        field: 'Package',
+      });
+    }
+  }
 }
 
 /** fn over items in order, yielding to the event loop every few ms (fn does short synchronous I/O). */
@@ -131,6 +171,7 @@ export async function releaseDueForRefresh(root: string, distribution: DesiredDi
 
 export async function publishApt(input: PublishInput): Promise<PublishReport> {
   const repoDir = join(input.root, input.distribution.name);
+  if (input.fresh) forgetDirsUnder(repoDir);
   return serialized(repoDir, () => withRepoLock(repoDir, (tookOver) => publishLocked(repoDir, input, tookOver)));
 }
 
@@ -141,12 +182,13 @@ async function publishLocked(repoDir: string, input: PublishInput, afterCrash: b
   const planned = planFiles(input);
   const comps = components(dist);
   const arches = indexArchitectures(dist);
-  const state = await loadState(repoDir);
+  const state = input.fresh ? emptyState() : await loadState(repoDir);
 
   // A repository with no pool yet has no leftovers for prune to look for.
   const poolWasEmpty = !(await exists(join(repoDir, POOL_DIR)));
   const added: string[] = [];
-  const entries = await eachYielding(planned, (f) => poolEntry(repoDir, f, state, arches, added, input.inputs ?? 'copy'));
+  const entries = await eachYielding(planned, (f) => attributedPoolEntry(repoDir, f, state, arches, added, input.inputs ?? 'copy'));
+  assertOneSourcePerBinary(planned, entries, new Set(added));
   const t1 = performance.now();
 
   const indexes = await buildIndexes(repoDir, dist.suite, comps, arches, entries, state);
@@ -180,7 +222,7 @@ async function publishLocked(repoDir: string, input: PublishInput, afterCrash: b
 
   const referenced = new Set<string>(planned.map((f) => f.poolRel));
   for (const d of indexes.digests) referenced.add(`${suiteDir(dist.suite)}/${d.path.slice(0, d.path.lastIndexOf('/'))}/${BY_HASH}/${d.sha256}`);
-  const pruned = await pruneRepository({ repoDir, state, referenced, now, retainMs: (input.retainSeconds ?? 600) * 1000, forceScan: afterCrash, skipScan: poolWasEmpty && !afterCrash, saveState: () => saveState(repoDir, state) });
+  const pruned = await pruneRepository({ repoDir, state, referenced, now, retainMs: (input.retainSeconds ?? 600) * 1000, forceScan: afterCrash || Boolean(input.fresh), skipScan: poolWasEmpty && !afterCrash && !input.fresh, saveState: () => saveState(repoDir, state) });
   if (pruned.removed.length || pruned.retired.length || pruned.scannedPool) await saveState(repoDir, state);
   const t5 = performance.now();
 

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PublishError } from '../../../schema/errors.ts';
-import { ensureDir } from './atomic-write.ts';
+import { remakeDir } from './atomic-write.ts';
 import { STATE_DIR } from './layout.ts';
 
 const LOCK = `${STATE_DIR}/lock`;
@@ -33,7 +33,8 @@ async function tryCreate(path: string): Promise<boolean> {
 /** Run fn holding the lock; fn learns whether a dead writer's lock was taken over (a crash to clean up after). */
 export async function withRepoLock<T>(repoDir: string, fn: (tookOver: boolean) => Promise<T>): Promise<T> {
   const path = join(repoDir, LOCK);
-  await ensureDir(join(repoDir, STATE_DIR));
+  // Made again, not taken from the cache of made directories: the repository may have been deleted since.
+  await remakeDir(join(repoDir, STATE_DIR));
   let tookOver = false;
   if (!(await tryCreate(path))) {
     tookOver = true;

@@ -14,6 +14,8 @@ export interface StoredFile {
   package: string;
   version: string;
   arch: string;
+  /** Source package name (Source, else Package); absent in states written before it was kept. */
+  source?: string;
 }
 
 export interface StoredIndex {
