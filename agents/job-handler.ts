@@ -14,6 +14,7 @@ import { resultMsgId, SUBJECTS } from '../schema/nats.ts';
 import { validators } from '../schema/validate.ts';
 import { classify, classifyError, tail, type Verdict } from './classify.ts';
 import { fetchSource } from './fetch-source.ts';
+import type { JobOutcome } from './metrics.ts';
 import { BuildLog } from './log-stream.ts';
 import type { BuildRunner, RunOutcome, WorkDir } from './runner.ts';
 import { uploadArtifacts, uploadLog, type UploadedArtifact } from './upload.ts';
@@ -79,15 +80,19 @@ async function poison(ctx: JobContext, msg: JsMsg, raw: Record<string, unknown> 
 }
 
 /** Handle one delivered message. Never throws; on infrastructure trouble the job is nak'ed for a later retry. */
-export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string>): Promise<void> {
+export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string>): Promise<JobOutcome> {
   const { raw, reason } = describeInvalid(msg.data);
-  if (reason) return poison(ctx, msg, raw, reason).catch((e: unknown) => ctx.log.error({ err: e }, 'could not report poison job'));
+  if (reason) {
+    await poison(ctx, msg, raw, reason).catch((e: unknown) => ctx.log.error({ err: e }, 'could not report poison job'));
+    return 'poison';
+  }
   const job = raw as unknown as BuildJob;
   const delivery = msg.info.deliveryCount;
   const log = ctx.log.child({ buildKey: job.key, attempt: job.attempt, delivery, package: job.inputs.package });
   if (isFinalDelivery(delivery, ctx.maxDeliver)) {
     const why = `delivered ${delivery} times without a result (agents crashed or lost it each time)`;
-    return poison(ctx, msg, raw, why).catch((e: unknown) => log.error({ err: e }, 'could not report poison job'));
+    await poison(ctx, msg, raw, why).catch((e: unknown) => log.error({ err: e }, 'could not report poison job'));
+    return 'poison';
   }
 
   running.add(job.key);
@@ -125,6 +130,7 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
       { outcome: verdict.outcome, failureClass: verdict.failureClass, ms: Date.now() - started.getTime(), timings, artifacts: artifacts.length, maxDeliver: ctx.maxDeliver },
       'build finished',
     );
+    return verdict.outcome;
   } catch (e) {
     await blog?.abandon().catch(() => undefined);
     // Could not record the outcome (object store or NATS trouble): let the job come back later.
@@ -134,6 +140,7 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
     } catch {
       // Connection gone: the ack wait expires and the server redelivers anyway.
     }
+    return 'requeued';
   } finally {
     clearInterval(keepAlive);
     running.delete(job.key);

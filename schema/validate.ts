@@ -6,6 +6,7 @@ import { buildRecordSchema, checkRecordSchema, conditionRecordSchema, gateRecord
 import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from './status.ts';
 import { agentInfoSchema, buildJobSchema, buildResultSchema } from './messages.ts';
 import type { AgentInfo, BuildJob, BuildResult } from './messages.ts';
+import { brokerCredentialsSchema, type BrokerCredentials } from './broker.ts';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 
@@ -25,6 +26,7 @@ export const validators = {
   buildJob: compile<BuildJob>(buildJobSchema),
   buildResult: compile<BuildResult>(buildResultSchema),
   agentInfo: compile<AgentInfo>(agentInfoSchema),
+  brokerCredentials: compile<BrokerCredentials>(brokerCredentialsSchema),
 } as const;
 
 export type ValidatorName = keyof typeof validators;
