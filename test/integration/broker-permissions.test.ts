@@ -180,3 +180,69 @@ describe('broker permissions', () => {
     assert.equal(info.num_pending, 1);
   });
 });
+
+describe('broker TLS and passwords', () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'kiln-broker-tls-'));
+  });
+  after(() => rm(tmp, { recursive: true, force: true }));
+
+  test('broker permissions - with --tls-cert the server requires TLS; the credentials carry the certificate to trust', async () => {
+    const cert = join(tmp, 'broker.pem');
+    const key = join(tmp, 'broker.key');
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert]);
+    const port = await freePort();
+    const conf = join(tmp, 'kiln.conf');
+    const made = await kiln('nats-config', '--out', conf, '--pools', 'deb:amd64', '--listen', `127.0.0.1:${port}`, '--store-dir', join(tmp, 'store'), '--tls-cert', cert, '--tls-key', key);
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stdout, /TLS required/);
+    const server = await startNats({ config: await readFile(conf, 'utf8') });
+    try {
+      const rec = await readCredentials(join(tmp, 'credentials', 'reconciler.creds'));
+      const agent = await readCredentials(join(tmp, 'credentials', 'agent-deb.creds'));
+      assert.equal(agent.ca, await readFile(cert, 'utf8'));
+      const admin = await connectNats(server.url, { name: 'rec', log: quiet, credentials: rec });
+      await ensureTopology(admin, { pools: { deb: { architectures: ['amd64'] } } });
+      const nc = await connectNats(server.url, { name: 'agent', log: quiet, credentials: agent });
+      try {
+        assert.equal(nc.info?.tls_required, true);
+        const c = await jetstream(nc).consumers.get(STREAMS.builds, buildConsumerName('deb', 'amd64'));
+        assert.equal((await c.info(true)).name, buildConsumerName('deb', 'amd64'));
+      } finally {
+        await nc.close();
+        await admin.close();
+      }
+      const { ca: _ca, ...untrusting } = agent;
+      await assert.rejects(connectNats(server.url, { name: 'no-ca', log: quiet, credentials: untrusting }), /certificate|TLS|self.signed/i, 'a client that does not trust the certificate is refused');
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  test('broker permissions - user/password credentials files work; a bad file names its line and field', async () => {
+    const server = await startNats({ config: 'accounts { KILN: { jetstream: enabled, users: [ { user: "ops", password: "s3cret" } ] } }\n' });
+    try {
+      const good = join(tmp, 'ops.creds');
+      await writeFile(good, 'user: ops\npassword: s3cret\n', { mode: 0o600 });
+      const nc = await connectNats(server.url, { name: 'ops', log: quiet, credentials: await readCredentials(good) });
+      await nc.flush();
+      await nc.close();
+      const wrong = join(tmp, 'wrong.creds');
+      await writeFile(wrong, 'user: ops\npassword: nope\n', { mode: 0o600 });
+      await assert.rejects(connectNats(server.url, { name: 'ops', log: quiet, credentials: await readCredentials(wrong) }), /Authorization|authentication/i);
+    } finally {
+      await server.dispose();
+    }
+    const bad = join(tmp, 'bad.creds');
+    await writeFile(bad, 'user: agent-deb\nnkey: not-a-seed\n');
+    const r = await kiln('agent', '--nats', 'nats://127.0.0.1:1', '--nats-credentials', bad);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`${bad.replace(/[.]/g, '\\.')}:2:7: .*nkey`), r.stderr);
+    const both = join(tmp, 'both.creds');
+    await writeFile(both, 'user: x\npassword: a\nnkey: SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n');
+    const r2 = await kiln('reconcile', '--nats', 'nats://127.0.0.1:1', '--nats-credentials', both, '--repo', tmp);
+    assert.equal(r2.code, 2);
+    assert.match(r2.stderr, /invalid NATS credentials file/);
+  });
+});
