@@ -28,7 +28,7 @@ export class AgentMetrics {
     this.received = new Counter({ name: 'kiln_agent_jobs_received_total', help: 'Jobs delivered to this agent.', registers });
     for (const outcome of ['succeeded', 'failed', 'poison', 'requeued']) this.builds.labels(outcome).inc(0);
     for (const result of ['jobs', 'empty', 'error']) this.pulls.labels(result).inc(0);
-    collectDefaultMetrics({ register: this.registry, prefix: 'kiln_agent_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'kiln_process_' });
   }
 
   jobStarted(): void {
