@@ -10,20 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { runKiln } from '../helpers/cli.ts';
 import { ROOT } from './reliability-harness.ts';
 
 const exec = promisify(execFile);
 const SYSTEMD_RUNS = existsSync('/run/systemd/system');
 
-async function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin/kiln.js'), ...args], { cwd: ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const kiln = (...args: string[]) => runKiln(args);
 
 /** Every file and symlink under dir, relative, sorted. */
 async function tree(dir: string, prefix = ''): Promise<string[]> {

@@ -23,23 +23,15 @@ import { readObserved } from '../../reconciler/status/reader.ts';
 import type { BrokerCredentials } from '../../schema/broker.ts';
 import { BUCKETS, buildConsumerName, LEASE_KEY, STREAMS, SUBJECTS } from '../../schema/nats.ts';
 import { debSource, makeDebRepo } from '../fixtures/deb-source.ts';
+import { runKiln } from '../helpers/cli.ts';
 import { makeRepo } from '../helpers/git.ts';
 import { freePort, startNats, type NatsServer } from '../helpers/nats.ts';
-import { quiet, ROOT, until } from './reliability-harness.ts';
+import { quiet, until } from './reliability-harness.ts';
 
 const run = promisify(execFile);
 const TOPOLOGY = { ackWaitMs: 3000, maxDeliver: 3, resultsAckWaitMs: 2000, agentTtlMs: 10_000 };
 
-async function kilnWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin/kiln.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-const kiln = (...args: string[]) => kilnWith({}, ...args);
+const kiln = (...args: string[]) => runKiln(args);
 
 const KILN_YAML = `trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n  maxAttempts: 3\n`;
 
@@ -164,7 +156,7 @@ describe('broker permissions', () => {
       await agent.start();
       const agents = await new Kvm(admin).open(BUCKETS.agents);
       await until(async () => (await agents.get('deb-agent-1'))?.operation === 'PUT', 5000, 'the heartbeat in the registry');
-      const listed = await kilnWith({ KILN_NATS_CREDENTIALS: join(tmp, 'credentials', 'reconciler.creds') }, 'agents', '--nats', server.url, '--json');
+      const listed = await runKiln(['agents', '--nats', server.url, '--json'], { KILN_NATS_CREDENTIALS: join(tmp, 'credentials', 'reconciler.creds') });
       assert.equal(listed.code, 0, listed.stderr);
       assert.deepEqual(JSON.parse(listed.stdout).agents.map((a: { id: string }) => a.id), ['deb-agent-1'], 'kiln agents with $KILN_NATS_CREDENTIALS');
       const record = await until(async () => {
