@@ -175,7 +175,7 @@ describe('agent install', () => {
     await writeFile(badCreds, 'user: agent-deb\npassword: 1\nnkey: SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n');
     const cases: [string[], RegExp][] = [
       [['--nats', 'http://broker'], /--nats 'http:\/\/broker': expected nats:\/\/HOST:PORT/],
-      [['--nats', 'nats://b', '--pool', 'de.b'], /pool 'de\.b' may only hold/],
+      [['--nats', 'nats://b', '--pool', 'de.b'], /pool 'de\.b' must be/],
       [['--nats', 'nats://b', '--concurrency', '0'], /--concurrency takes a whole number >= 1, got 0/],
       [['--nats', 'nats://b', '--stop-timeout', 'soon'], /--stop-timeout takes a number, got 'soon'/],
       [['--nats', 'nats://b', '--metrics-listen', 'everywhere'], /--metrics-listen 'everywhere': expected HOST:PORT/],

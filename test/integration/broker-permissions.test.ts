@@ -58,7 +58,7 @@ describe('broker permissions', () => {
     const made = await kiln('nats-config', '--out', conf, '--pools', 'deb:amd64', '--pools', 'other:amd64', '--listen', `127.0.0.1:${port}`, '--store-dir', join(tmp, 'store'), '--json');
     assert.equal(made.code, 0, made.stderr);
     // The helper's flags set the port and store; the generated accounts, users and permissions apply.
-    server = await startNats({ config: await readFile(conf, 'utf8') });
+    server = await startNats({ config: await readFile(conf, 'utf8'), configHasStore: true });
     const dir = join(tmp, 'credentials');
     creds = {
       reconciler: await readCredentials(join(dir, 'reconciler.creds')),
@@ -193,7 +193,7 @@ describe('broker TLS and passwords', () => {
     const made = await kiln('nats-config', '--out', conf, '--pools', 'deb:amd64', '--listen', `127.0.0.1:${port}`, '--store-dir', join(tmp, 'store'), '--tls-cert', cert, '--tls-key', key);
     assert.equal(made.code, 0, made.stderr);
     assert.match(made.stdout, /TLS required/);
-    const server = await startNats({ config: await readFile(conf, 'utf8') });
+    const server = await startNats({ config: await readFile(conf, 'utf8'), configHasStore: true });
     try {
       const rec = await readCredentials(join(tmp, 'credentials', 'reconciler.creds'));
       const agent = await readCredentials(join(tmp, 'credentials', 'agent-deb.creds'));

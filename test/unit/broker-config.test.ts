@@ -38,8 +38,8 @@ test('broker config - --pools values: merged per pool, bad ones named', () => {
   const bad = parsePoolSpecs(['deb', 'de.b:amd64', 'deb:', 'deb:amd64,*']);
   assert.equal(bad.problems.length, 4);
   assert.match(bad.problems[0], /--pools 'deb': expected POOL:ARCH/);
-  assert.match(bad.problems[1], /pool 'de\.b' may only hold/);
-  assert.match(bad.problems[3], /arch '\*' may only hold/);
+  assert.match(bad.problems[1], /pool 'de\.b' must be/);
+  assert.match(bad.problems[3], /arch '\*' must be/);
 });
 
 test('broker config - credentials files round-trip; bad ones get file:line:col and the field', () => {
