@@ -90,7 +90,8 @@ const command: Command = {
     if (typeof listenProblem === 'string') throw new UsageError(`--metrics-listen ${listenProblem}`);
     const credsFile = str(args, 'nats-credentials');
     // Checked now, so a broken file never reaches the host; the file is copied as it is.
-    const credentialsText = credsFile ? (await readCredentials(credsFile), await readFile(credsFile, 'utf8')) : undefined;
+    if (credsFile) await readCredentials(credsFile);
+    const credentialsText = credsFile ? await readFile(credsFile, 'utf8') : undefined;
     const root = await resolveRoot(str(args, 'root'));
     const codeDir = await realpath(str(args, 'code-dir') ?? THIS_KILN).catch(() => str(args, 'code-dir') ?? THIS_KILN);
     const node = str(args, 'node') ?? process.execPath;
