@@ -1,9 +1,9 @@
 // An agent's own Prometheus metrics (prom-client), served on --metrics-listen:
 // builds by outcome, running builds, build duration, pulls and jobs received.
-// One registry per Agent, so several agents in one process do not share counters.
+// One registry per Agent (observability/), so several agents in one process do not share counters.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, createRegistry, Gauge, Histogram, type Registry } from '../observability/metrics-registry.ts';
 
 /** How one delivered job ended for this agent. 'requeued': nak'ed for a later retry (result not published). */
 export type JobOutcome = 'succeeded' | 'failed' | 'poison' | 'requeued';
@@ -11,7 +11,7 @@ export type JobOutcome = 'succeeded' | 'failed' | 'poison' | 'requeued';
 const BUILD_SECONDS_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
 
 export class AgentMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly builds: Counter<'outcome'>;
   private readonly running: Gauge;
   private readonly duration: Histogram<'outcome'>;
@@ -19,7 +19,7 @@ export class AgentMetrics {
   private readonly received: Counter;
 
   constructor(labels: { pool: string; arch: string; agent: string }) {
-    this.registry.setDefaultLabels(labels);
+    this.registry = createRegistry({ labels });
     const registers = [this.registry];
     this.builds = new Counter({ name: 'kiln_agent_builds_total', help: 'Jobs handled, by outcome (succeeded, failed, poison, requeued).', labelNames: ['outcome'], registers });
     this.running = new Gauge({ name: 'kiln_agent_running_builds', help: 'Builds running now.', registers });
@@ -28,7 +28,6 @@ export class AgentMetrics {
     this.received = new Counter({ name: 'kiln_agent_jobs_received_total', help: 'Jobs delivered to this agent.', registers });
     for (const outcome of ['succeeded', 'failed', 'poison', 'requeued']) this.builds.labels(outcome).inc(0);
     for (const result of ['jobs', 'empty', 'error']) this.pulls.labels(result).inc(0);
-    collectDefaultMetrics({ register: this.registry, prefix: 'kiln_process_' });
   }
 
   jobStarted(): void {

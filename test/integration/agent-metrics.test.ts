@@ -81,7 +81,7 @@ describe('agent metrics', () => {
       const seconds = value(done, 'kiln_agent_build_duration_seconds_sum', { outcome: 'succeeded' })!;
       assert.ok(seconds >= 0.3 && seconds < 10, `duration ${seconds} s covers the 300 ms build`);
       assert.ok(value(done, 'kiln_agent_pulls_total', { result: 'jobs' })! >= 1);
-      assert.ok(value(done, 'kiln_process_process_resident_memory_bytes')! > 0, 'process metrics too');
+      assert.ok(value(done, 'kiln_process_resident_memory_bytes')! > 0, 'process metrics too');
       const missing = await fetch(served.url.replace('/metrics', '/nope'));
       assert.equal(missing.status, 404);
       await missing.arrayBuffer();
