@@ -20,6 +20,7 @@ import { DrainWatch } from './drain-watch.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { DeliveryPolicy } from './deliver.ts';
 import { handleJob, type JobContext, type KeptBuild } from './job-handler.ts';
+import type { AgentMetrics } from './metrics.ts';
 import type { BuildRunner } from './runner.ts';
 
 export interface AgentOptions {
@@ -43,6 +44,8 @@ export interface AgentOptions {
   runner?: BuildRunner;
   /** How result delivery is retried (default: about half a minute; see deliver.ts). */
   delivery?: DeliveryPolicy;
+  /** Counters to update (served by the CLI on --metrics-listen). */
+  metrics?: AgentMetrics;
 }
 
 /** A KV-key-safe default id: host, pool, arch and pid. */
@@ -137,9 +140,15 @@ export class Agent {
         this.fetching = await consumer.fetch({ max_messages: this.concurrency - this.inFlight.size, expires: this.opts.pullExpiresMs ?? 2000 });
         // A pull asks only for free slots, so a job that arrives after a drain began is run, not
         // handed back: every nak costs a delivery, and the last delivery is reported as poison.
-        for await (const msg of this.fetching) this.spawn(ctx, msg);
+        let got = 0;
+        for await (const msg of this.fetching) {
+          got++;
+          this.spawn(ctx, msg);
+        }
+        this.opts.metrics?.pulled(got ? 'jobs' : 'empty');
       } catch (e) {
         if (this.draining) break;
+        this.opts.metrics?.pulled('error');
         this.log.warn({ err: (e as Error).message }, 'pull failed; retrying');
         await sleep(1000);
       } finally {
@@ -150,7 +159,10 @@ export class Agent {
   }
 
   private spawn(ctx: JobContext, msg: Parameters<typeof handleJob>[1]): void {
-    const p: Promise<void> = handleJob(ctx, msg, this.running).finally(() => {
+    const metrics = this.opts.metrics;
+    const t0 = performance.now();
+    metrics?.jobStarted();
+    const p: Promise<void> = handleJob(ctx, msg, this.running).then((outcome) => metrics?.jobFinished(outcome, (performance.now() - t0) / 1000)).finally(() => {
       this.inFlight.delete(p);
       this.heartbeat?.beat();
       this.wake?.();

@@ -18,6 +18,7 @@ import { classify, classifyError, tail, type Verdict } from './classify.ts';
 import { declaredBinaries } from './declared-binaries.ts';
 import { fetchSource } from './fetch-source.ts';
 import { BuildLog, type LogSummary } from './log-stream.ts';
+import type { JobOutcome } from './metrics.ts';
 import type { BuildRunner, RunOutcome, WorkDir } from './runner.ts';
 import { deliver, publishResult, type DeliveryPolicy, type DraftResult } from './deliver.ts';
 
@@ -131,9 +132,12 @@ async function produce(ctx: JobContext, job: BuildJob, root: string, delivery: n
 }
 
 /** Handle one delivered message. Never throws; when no result at all can be published, the job is nak'ed for a later retry. */
-export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string>): Promise<void> {
+export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string>): Promise<JobOutcome> {
   const { raw, reason } = describeInvalid(msg.data);
-  if (reason) return poison(ctx, msg, raw, reason).catch((e: unknown) => ctx.log.error({ err: e }, 'could not report poison job'));
+  if (reason) {
+    await poison(ctx, msg, raw, reason).catch((e: unknown) => ctx.log.error({ err: e }, 'could not report poison job'));
+    return 'poison';
+  }
   const job = raw as unknown as BuildJob;
   const delivery = msg.info.deliveryCount;
   const log = ctx.log.child({ buildKey: job.key, attempt: job.attempt, delivery, package: job.inputs.package });
@@ -141,7 +145,8 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
   let produced = ctx.undelivered?.get(id);
   if (!produced && isFinalDelivery(delivery, ctx.maxDeliver)) {
     const why = `delivered ${delivery} times without a result (agents crashed or lost it each time)`;
-    return poison(ctx, msg, raw, why).catch((e: unknown) => log.error({ err: e }, 'could not report poison job'));
+    await poison(ctx, msg, raw, why).catch((e: unknown) => log.error({ err: e }, 'could not report poison job'));
+    return 'poison';
   }
 
   running.add(job.key);
@@ -161,6 +166,7 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
       { outcome: built.draft.outcome, failureClass: built.draft.failureClass, delivered, ms: Date.now() - started, timings, artifacts: built.artifacts.length, maxDeliver: ctx.maxDeliver },
       'build finished',
     );
+    return built.draft.outcome;
   } catch (e) {
     // Not even a failure could be reported (the results stream unreachable): the job comes back later,
     // and finds what was built here if it comes back to this agent.
@@ -172,6 +178,7 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
     } catch {
       // Connection gone: the ack wait expires and the server redelivers anyway.
     }
+    return 'requeued';
   } finally {
     clearInterval(keepAlive);
     running.delete(job.key);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import type { Logger } from 'pino';
+import type { BrokerCredentials } from '../schema/broker.ts';
 import { readDesired } from './desired/read-desired.ts';
 import { resolveCommit } from './git/tree.ts';
 import { loadReconcilerSigner, type SigningKeySource } from './keys/load-signer.ts';
@@ -27,6 +28,7 @@ import type { ReconcilerMetrics } from './metrics/reconciler-metrics.ts';
 export interface ReconcilerSettings {
   repoDir: string;
   natsUrl?: string;
+  natsCredentials?: BrokerCredentials;
   signingKey: SigningKeySource;
   reposDir?: string;
   artifactsDir?: string;
@@ -87,7 +89,7 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
   // The mirror's first fetch, so that kiln.yaml's pools can be read below; a remote that is down now is tried again by each pass.
   await remote?.beforePass().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'first fetch of the remote metadata repo failed; passes will retry'));
   let pools = await poolsAtHead(s.repoDir, log);
-  const session = s.natsUrl ? await openNatsSession(s.natsUrl, { name: `kiln-reconciler ${holder}`, log, pools, topology: s.topology }) : undefined;
+  const session = s.natsUrl ? await openNatsSession(s.natsUrl, { name: `kiln-reconciler ${holder}`, log, pools, topology: s.topology, credentials: s.natsCredentials }) : undefined;
   const deps: PassDeps = {
     repoDir: s.repoDir,
     rev: 'HEAD',

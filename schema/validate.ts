@@ -8,6 +8,7 @@ import { checkOutboxEntrySchema, forgeStatusRecordSchema, pullRequestEventSchema
 import type { CheckOutboxEntry, ForgeStatusRecord, PullRequestEvent, PushEvent } from './forge.ts';
 import { agentInfoSchema, buildJobSchema, buildResultSchema } from './messages.ts';
 import type { AgentInfo, BuildJob, BuildResult } from './messages.ts';
+import { brokerCredentialsSchema, type BrokerCredentials } from './broker.ts';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 
@@ -31,6 +32,7 @@ export const validators = {
   checkOutboxEntry: compile<CheckOutboxEntry>(checkOutboxEntrySchema),
   pushEvent: compile<PushEvent>(pushEventSchema),
   pullRequestEvent: compile<PullRequestEvent>(pullRequestEventSchema),
+  brokerCredentials: compile<BrokerCredentials>(brokerCredentialsSchema),
 } as const;
 
 export type ValidatorName = keyof typeof validators;

@@ -3,6 +3,8 @@
 
 export interface Env {
   readonly natsUrl?: string;
+  /** Broker credentials file (KILN_NATS_CREDENTIALS), as --nats-credentials. */
+  readonly natsCredentials?: string;
   readonly repo?: string;
   /** Armored private key, or a path to one (KILN_SIGNING_KEY / KILN_SIGNING_KEY_FILE). */
   readonly signingKey?: string;
@@ -22,6 +24,7 @@ export interface Env {
 export function readEnv(source: NodeJS.ProcessEnv = process.env, isTTY = Boolean(process.stdout.isTTY)): Env {
   return Object.freeze({
     natsUrl: source.KILN_NATS_URL || undefined,
+    natsCredentials: source.KILN_NATS_CREDENTIALS || undefined,
     repo: source.KILN_REPO || undefined,
     signingKey: source.KILN_SIGNING_KEY || undefined,
     signingKeyFile: source.KILN_SIGNING_KEY_FILE || undefined,

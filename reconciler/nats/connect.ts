@@ -4,8 +4,10 @@
 // requests through leader elections (election-retry.ts).
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { BrokerCredentials } from '../../schema/broker.ts';
 import { NatsConnectError } from '../../schema/errors.ts';
 import { ELECTION_RETRY_DEFAULTS, rideOutElections, type ElectionRetry } from './election-retry.ts';
+import { connectOptionsOf } from '../broker/credentials.ts';
 
 export interface ConnectOptions {
   /** Client name shown by the server (monitoring, `nats server report connections`). */
@@ -15,6 +17,8 @@ export interface ConnectOptions {
   reconnectTimeWaitMs?: number;
   /** How JetStream requests are retried while a cluster elects a leader. */
   electionRetry?: Partial<Omit<ElectionRetry, 'log'>>;
+  /** From --nats-credentials (readCredentials): nkey or user/password, own reply inbox, CA to trust. */
+  credentials?: BrokerCredentials;
 }
 
 /** Pure: the server URLs in `url` ("nats://a:4222,nats://b:4222"). */
@@ -33,6 +37,7 @@ export async function connectNats(url: string, opts: ConnectOptions): Promise<Na
       reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
       // A wrong URL at start-up is an error to report, not something to wait out.
       waitOnFirstConnect: false,
+      ...(opts.credentials ? connectOptionsOf(opts.credentials) : {}),
     });
   } catch (e) {
     throw new NatsConnectError(`cannot connect to NATS at ${url}: ${(e as Error).message}`, { url }, { cause: e });

@@ -4,12 +4,15 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { NotFoundError, UsageError } from '../../schema/errors.ts';
+import { readCredentials } from '../broker/credentials.ts';
 import { connectNats } from '../nats/connect.ts';
 
-export async function withNats<T>(url: string | undefined, log: Logger, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+/** `credentialsFile`: broker credentials ($KILN_NATS_CREDENTIALS), for a server made by `kiln nats-config`. */
+export async function withNats<T>(url: string | undefined, log: Logger, fn: (nc: NatsConnection) => Promise<T>, credentialsFile?: string): Promise<T> {
   if (!url) throw new UsageError('no NATS server: pass --nats URL or set KILN_NATS_URL');
+  const credentials = credentialsFile ? await readCredentials(credentialsFile) : undefined;
   // connectNats' NatsConnectError already names the URL (and is transient: exit 3).
-  const nc = await connectNats(url, { name: 'kiln-cli', log });
+  const nc = await connectNats(url, { name: 'kiln-cli', log, credentials });
   try {
     return await fn(nc);
   } finally {

@@ -5,6 +5,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { BrokerCredentials } from '../../schema/broker.ts';
 import { BUCKETS, RESULTS_CONSUMER, STREAMS } from '../../schema/nats.ts';
 import { connectNats } from '../nats/connect.ts';
 import { withTopology } from '../nats/repair.ts';
@@ -29,8 +30,8 @@ export interface NatsSession extends PipelineNats {
   close(): Promise<void>;
 }
 
-export async function openNatsSession(url: string, opts: { name: string; log: Logger; pools: TopologyOptions['pools']; topology?: Omit<TopologyOptions, 'pools'> }): Promise<NatsSession> {
-  const nc = await connectNats(url, { name: opts.name, log: opts.log });
+export async function openNatsSession(url: string, opts: { name: string; log: Logger; pools: TopologyOptions['pools']; topology?: Omit<TopologyOptions, 'pools'>; credentials?: BrokerCredentials }): Promise<NatsSession> {
+  const nc = await connectNats(url, { name: opts.name, log: opts.log, credentials: opts.credentials });
   try {
     let pools = opts.pools;
     const ensure = async (next: TopologyOptions['pools']) => {

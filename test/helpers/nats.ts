@@ -55,8 +55,10 @@ export async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs
 /**
  * `config`: extra nats-server configuration (e.g. an authorization block); flags set the rest.
  * `monitor`: also open the monitoring endpoint (connz, jsz) on a free port.
+ * `configHasStore`: the config has its own `jetstream { store_dir }` (e.g. one `kiln nats-config`
+ * wrote), so no -sd flag (nats-server refuses both).
  */
-export async function startNats(opts: { config?: string; monitor?: boolean } = {}): Promise<NatsServer> {
+export async function startNats(opts: { config?: string; monitor?: boolean; configHasStore?: boolean } = {}): Promise<NatsServer> {
   const storeDir = await mkdtemp(join(tmpdir(), 'kiln-nats-'));
   const port = await freePort();
   const monitorPort = opts.monitor ? await freePort() : undefined;
@@ -69,7 +71,7 @@ export async function startNats(opts: { config?: string; monitor?: boolean } = {
   let proc: ChildProcess | undefined;
   const launch = async () => {
     const monitor = monitorPort ? ['-m', String(monitorPort)] : [];
-    proc = spawn('nats-server', [...configArgs, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...monitor], {
+    proc = spawn('nats-server', [...configArgs, '-js', '-a', '127.0.0.1', '-p', String(port), ...(opts.configHasStore ? [] : ['-sd', storeDir]), ...monitor], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     await waitForLine(proc, /Server is ready/, 10_000);

@@ -3,9 +3,11 @@
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../../../agents/agent.ts';
+import { Agent, defaultAgentId } from '../../../agents/agent.ts';
+import { AgentMetrics, parseListen, serveMetrics } from '../../../agents/metrics.ts';
 import { identityProblem } from '../../../schema/nats.ts';
 import { UsageError } from '../../../schema/errors.ts';
+import { readCredentials } from '../../broker/credentials.ts';
 import { connectNats } from '../../nats/connect.ts';
 import { num, str, type Command } from '../command.ts';
 
@@ -18,12 +20,14 @@ const command: Command = {
     'the result. SIGTERM or `kiln agents drain <id>` stops pulling, lets running builds finish, then exits 0.',
   options: {
     nats: { type: 'string', description: 'NATS server URL, or a cluster\'s URLs comma-separated (default: $KILN_NATS_URL)', valueName: 'URL' },
+    'nats-credentials': { type: 'string', description: 'Broker credentials from `kiln nats-config` (default: $KILN_NATS_CREDENTIALS)', valueName: 'FILE' },
     pool: { type: 'string', description: 'Agent pool to serve', valueName: 'POOL', default: 'deb' },
     arch: { type: 'string', description: 'Architecture to build for', valueName: 'ARCH', default: 'amd64' },
     concurrency: { type: 'string', description: 'Builds run at the same time', valueName: 'N', default: '1' },
     'work-dir': { type: 'string', description: 'Directory for per-job work dirs (default: $TMPDIR/kiln-agent)', valueName: 'DIR' },
     id: { type: 'string', description: 'Agent id in the registry (default: host-pool-arch-pid)', valueName: 'NAME' },
     'heartbeat-seconds': { type: 'string', description: 'Heartbeat period', valueName: 'S', default: '5' },
+    'metrics-listen': { type: 'string', description: 'Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT or :PORT)', valueName: 'ADDR' },
   },
   examples: ['kiln agent --nats nats://127.0.0.1:4222 --pool deb --arch amd64 --concurrency 2'],
   async run(args, ctx) {
@@ -41,9 +45,22 @@ const command: Command = {
     const id = str(args, 'id');
     const problem = identityProblem(pool, arch, id);
     if (problem) throw new UsageError(problem);
+    const metricsAddr = str(args, 'metrics-listen');
+    const listen = metricsAddr === undefined ? undefined : parseListen(metricsAddr);
+    if (typeof listen === 'string') throw new UsageError(`--metrics-listen ${listen}`);
+    const credsFile = str(args, 'nats-credentials') ?? ctx.env.natsCredentials;
+    const credentials = credsFile ? await readCredentials(credsFile) : undefined;
 
-    const nc = await connectNats(url, { name: `kiln-agent ${pool}/${arch}`, log: ctx.log });
-    const agent = new Agent({ nc, log: ctx.log, workDir, concurrency, heartbeatMs: heartbeat * 1000, pool, arch, id });
+    const metrics = listen ? new AgentMetrics({ pool, arch, agent: id ?? defaultAgentId(pool, arch) }) : undefined;
+    const served = metrics && listen ? await serveMetrics(metrics.registry, listen).catch((e: Error) => {
+      throw new UsageError(`--metrics-listen ${metricsAddr}: ${e.message}`);
+    }) : undefined;
+    if (served) ctx.log.info({ url: served.url }, 'serving metrics');
+    const nc = await connectNats(url, { name: `kiln-agent ${pool}/${arch}`, log: ctx.log, credentials }).catch(async (e: unknown) => {
+      await served?.close();
+      throw e;
+    });
+    const agent = new Agent({ nc, log: ctx.log, workDir, concurrency, heartbeatMs: heartbeat * 1000, pool, arch, id, metrics });
     const onStop = () => agent.drain('stop signal');
     ctx.signal.addEventListener('abort', onStop, { once: true });
     try {
@@ -56,6 +73,7 @@ const command: Command = {
         await agent.close();
       } finally {
         await nc.drain().catch(() => nc.close());
+        await served?.close();
       }
     }
     return { data: { agent: agent.id, stopped: true }, human: `agent ${agent.id} stopped` };

@@ -28,7 +28,7 @@ const command: Command = {
       const known = (await listAgents(agents, control, await bucketKeys(nc, BUCKETS.agents), new Date())).some((a) => a.id === id);
       if (!known && !flag(args, 'force')) throw new NotFoundError(`no live agent '${id}' (see \`kiln agents\`; --force to request anyway)`, { id });
       await requestDrain(control, id, by);
-    });
+    }, ctx.env.natsCredentials);
     return { data: { agent: id, drainRequested: true, by }, human: `drain requested for ${id}; it finishes its running builds, then exits` };
   },
 };

@@ -17,7 +17,7 @@ const command: Command = {
   async run(args, ctx) {
     const rows = await withNats(str(args, 'nats') ?? ctx.env.natsUrl, ctx.log, async (nc) =>
       listAgents(await openBucket(nc, BUCKETS.agents), await openBucket(nc, BUCKETS.control), await bucketKeys(nc, BUCKETS.agents), new Date()),
-    );
+    ctx.env.natsCredentials);
     return { data: { agents: rows }, human: formatAgents(rows) };
   },
 };

@@ -63,7 +63,7 @@ const command: Command = {
       if (ctx.json) return { data: { key, object: name, log: new TextDecoder().decode(log) } };
       ctx.out.write(log);
       return { data: { key, object: name, bytes: log.length } };
-    });
+    }, ctx.env.natsCredentials);
   },
 };
 export default command;

@@ -6,6 +6,7 @@ import { reconcileOnce, watch } from '../../watch.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { replicasProblem } from '../../nats/replicas.ts';
 import { flag, num, str, type Command, type ParsedArgs } from '../command.ts';
+import { readCredentials } from '../../broker/credentials.ts';
 import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 import { serveReconciler, serviceMetrics } from '../../http/reconciler-service.ts';
@@ -54,6 +55,7 @@ const command: Command = {
     ...REMOTE_OPTIONS,
     nats: { type: 'string', valueName: 'URL', description: 'NATS server, or a cluster\'s servers comma-separated (default: $KILN_NATS_URL). Without it nothing is built.' },
     replicas: { type: 'string', valueName: 'N', description: 'Copies JetStream keeps of every Kiln stream and bucket (default: 3 on a cluster of three or more servers, else 1).' },
+    'nats-credentials': { type: 'string', valueName: 'FILE', description: 'Broker credentials from `kiln nats-config` (default: $KILN_NATS_CREDENTIALS).' },
     once: { type: 'boolean', description: 'Run one pass and exit (the default).' },
     watch: { type: 'boolean', description: 'Keep reconciling until stopped.' },
     interval: { type: 'string', valueName: 'S', description: 'Watch mode: a full pass at least every S seconds.', default: '60' },
@@ -87,12 +89,14 @@ const command: Command = {
     const repo = await openRepoArg(args, ctx, { sync: false });
     const webhook = await webhookSettings(args, flag(args, 'watch'));
     const forgeToken = await readSecretFile(str(args, 'forge-token-file'), '--forge-token-file') ?? ctx.env.forgeToken;
+    const credsFile = str(args, 'nats-credentials') ?? ctx.env.natsCredentials;
     const rec = await openReconciler({
       repoDir: repo.dir,
       remote: repo.mirror,
       // Watch mode: a burst of result-driven passes shares one fetch; new commits are fetched at least every 2 s of passes.
       remoteFetchIntervalMs: flag(args, 'watch') ? 2000 : 0,
       natsUrl: str(args, 'nats') ?? ctx.env.natsUrl,
+      natsCredentials: credsFile ? await readCredentials(credsFile) : undefined,
       signingKey: signingKeySource(args, ctx.env),
       reposDir: str(args, 'repos'),
       artifactsDir: str(args, 'artifacts'),
