@@ -177,7 +177,7 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
       deps.lease?.assertHeld();
       const publishCtx = { reposDir: deps.reposDir, artifactsDir: deps.artifactsDir, nats: deps.nats, signer: deps.signer, now, log };
       if (plan.actions.some((a) => a.kind === 'publish' || a.kind === 'prune' || a.kind === 'republish')) {
-        events.releases = await publishReleases(plan, desired.distributions, observed, publishCtx);
+        await publishReleases(plan, desired.distributions, observed, publishCtx, events.releases);
         report.published = events.releases.map((r) => r.distribution);
       }
       await refreshExpiring(desired.distributions, new Set(report.published), publishCtx);

@@ -133,15 +133,20 @@ async function publishDistribution(dist: DesiredDistribution, actions: ReleaseAc
   }
 }
 
+/**
+ * Publish each distribution the plan touches. Records are pushed into `records` as each
+ * distribution is published, so a later one's unexpected failure keeps the earlier ones for
+ * the pass to record (they are on disk already).
+ */
 export async function publishReleases(
   plan: Plan,
   distributions: Map<string, DesiredDistribution>,
   observed: ObservedState,
   ctx: PublishContext,
+  records: ReleaseRecord[] = [],
 ): Promise<ReleaseRecord[]> {
   const byDist = new Map<string, ReleaseAction[]>();
   for (const a of plan.actions.filter(isRelease)) byDist.set(a.distribution, [...(byDist.get(a.distribution) ?? []), a]);
-  const records: ReleaseRecord[] = [];
   for (const [name, actions] of byDist) {
     const dist = distributions.get(name);
     if (!dist) {

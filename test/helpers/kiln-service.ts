@@ -11,6 +11,7 @@ import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { Agent } from '../../agents/agent.ts';
+import { noopDeb } from '../../agents/noop-deb.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from '../../agents/runner.ts';
 import { createRegistry, type Registry } from '../../observability/metrics-registry.ts';
 import { startHttpServer, type HttpServer } from '../../reconciler/http/server.ts';
@@ -55,8 +56,10 @@ export class HeldRunner implements BuildRunner {
       await held.released;
       for (let i = 1; i <= 2; i++) onLog(Buffer.from(`after release line ${i}\n`));
     }
-    const file = join(work.root, `${job.inputs.package}_${job.inputs.version}_${job.inputs.arch}.noop`);
-    await writeFile(file, `${job.key}\n`);
+    // A real (empty) .deb of the job's package: a build without one is a failed build.
+    const deb = await noopDeb(job.inputs, job.key);
+    const file = join(work.root, deb.name);
+    await writeFile(file, deb.bytes);
     return { exitCode: 0, oomKilled: false, timedOut: false, artifacts: [file] };
   }
 }

@@ -15,6 +15,7 @@ import type { BuildJob } from '../../schema/messages.ts';
 import { STATUS_BRANCH } from '../../schema/status.ts';
 import { makeGpgHome } from '../helpers/gpg.ts';
 import { commitFiles } from '../helpers/git.ts';
+import { makeDebRepo } from '../fixtures/deb-source.ts';
 import { debSource, ROOT, startWorld, until, type World } from './reliability-harness.ts';
 
 const run = promisify(execFile);
@@ -144,10 +145,12 @@ describe('pipeline CLI', () => {
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
       await until(async () => /pass 1 \(start\)/.test(out), 20_000, `the first pass line (stderr: ${err})`);
-      const pkg = `name: newcomer\nversion: '1.0'\nsource:\n  git: ${(await readFile(join(w.repoDir, 'packages/good.yaml'), 'utf8')).match(/git: (.*)/)![1]}\n  ref: main\nformat: deb\narchitectures: [amd64]\n`;
+      // Its own source: two packages built from one source would produce the same binaries (refused as duplicates).
+      const src = await makeDebRepo(debSource({ name: 'newcomer' }));
+      const pkg = `name: newcomer\nversion: '1.0'\nsource:\n  git: ${src.dir}\n  ref: main\nformat: deb\narchitectures: [amd64]\n`;
       const t0 = Date.now();
       await commitFiles(w.repoDir, { 'packages/newcomer.yaml': pkg }, 'add newcomer');
-      await until(async () => /\(new commit\).*dispatched 1/.test(out), 10_000, `a pass on the new commit (stdout: ${out})`);
+      await until(async () => /\(new commit\).*dispatched 1/.test(out), 10_000, `a pass on the new commit (stdout: ${out}; stderr: ${err})`);
       assert.ok(Date.now() - t0 < 5000, 'seen within seconds');
       child.kill('SIGTERM');
       assert.equal(await exited, 0, err);
