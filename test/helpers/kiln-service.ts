@@ -143,16 +143,8 @@ export async function startService(packages: string[], opts: { hold?: string[]; 
   };
 }
 
-/** Poll `probe` until it returns a value (not undefined/false), or fail after `timeoutMs`. */
-export async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** One poll-under-a-deadline for every test (truthy result = found). */
+export { until } from './until.ts';
 
 /**
  * What following logs holds on the NATS server: subscriptions of connections

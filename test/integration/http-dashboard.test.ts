@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startHttpServer, type HttpServer } from '../../reconciler/http/server.ts';
 import { makeRepo } from '../helpers/git.ts';
-import { quietLog, startService, until, type Service } from '../helpers/kiln-service.ts';
+import { quietLog, startService, type Service } from '../helpers/kiln-service.ts';
 
 let svc: Service;
 let browser: BrowserContext;
