@@ -4,7 +4,7 @@
 //      Baseline: a bare node:http server answering the same bytes (ratio of p50).
 //   2. 100 concurrent SSE followers of one live build: every follower gets every
 //      line; the server's RSS growth (its own /metrics) while they follow.
-// Run: scripts/bench-api
+// Run: scripts/bench-api   (KILN_PROF=DIR also writes the server's CPU profile to DIR)
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -58,7 +58,7 @@ try {
   await recordPass({ dir, cache: {}, signer, build: () => ({ files, summary: `seed ${RECORDS} builds`, trailers: { 'Kiln-Desired': desired } }) });
   console.log(`seeded ${RECORDS} build records on kiln/status`);
 
-  server = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench-api-server.ts', dir, nats.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  server = spawn(process.execPath, [...(process.env.KILN_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.KILN_PROF] : []), '--import', 'tsx', 'scripts/bench-api-server.ts', dir, nats.url], { stdio: ['ignore', 'pipe', 'inherit'] });
   const { url } = JSON.parse(await new Promise<string>((r) => createInterface({ input: server!.stdout! }).once('line', r))) as { url: string };
   const path = '/api/v1/builds?limit=100';
   const first = await fetch(url + path);

@@ -59,6 +59,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   const ctx: ServiceContext = { status: new StatusView(opts.repoDir, log), live: opts.live, signer: opts.signer, log, wake: opts.wake };
+  app.addHook('onClose', () => ctx.status.close());
   const route = routeRegistrar(app, new Authorizer(opts.tokensFile, opts.publicRead ?? true));
   buildRoutes(app, ctx, route);
   logRoutes(app, ctx, route);

@@ -11,7 +11,7 @@ import type { ObservedState, Plan } from '../model.ts';
 import { plan as makePlan, refusalPlan } from '../plan/plan.ts';
 import { gitdirOf } from '../status/git-objects.ts';
 import { readObserved } from '../status/reader.ts';
-import { readRef } from '../status/ref-cas.ts';
+import { RefWatch } from '../status/ref-watch.ts';
 import type { ObservedSnapshot } from '../status/snapshot.ts';
 import { verifyDesiredCommit } from '../trust/index.ts';
 import type { TrustVerdict } from '../trust/policy.ts';
@@ -30,6 +30,7 @@ export interface ObservedView {
 export class StatusView {
   private readonly cache: GitCache = {};
   private gitdir: Promise<string> | undefined;
+  private head: Promise<RefWatch> | undefined;
   private snapshot: ObservedSnapshot | undefined;
   private view: ObservedView | undefined;
   private refreshing: Promise<ObservedView> | undefined;
@@ -48,9 +49,23 @@ export class StatusView {
     return this.gitdir;
   }
 
-  /** The observed state at kiln/status as it is now (one ref read when unchanged). */
+  private statusHead(): Promise<RefWatch> {
+    this.head ??= this.gitDir().then((d) => new RefWatch(d, STATUS_REF));
+    return this.head;
+  }
+
+  /** A writer in this process moved kiln/status: the next read must not wait for the watch event. */
+  async statusMoved(): Promise<void> {
+    (await this.statusHead()).invalidate();
+  }
+
+  async close(): Promise<void> {
+    if (this.head) (await this.head).close();
+  }
+
+  /** The observed state at kiln/status as it is now (no disk read while the ref is unchanged). */
   async observed(): Promise<ObservedView> {
-    const head = await readRef(await this.gitDir(), STATUS_REF);
+    const head = await (await this.statusHead()).read();
     if (this.view && (this.snapshot?.commit ?? null) === head) return this.view;
     this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
     return this.refreshing;

@@ -39,6 +39,7 @@ export function buildRoutes(app: FastifyInstance, ctx: ServiceContext, route: Ro
     const record = await findBuild(ctx, (req.params as { key: string }).key);
     const by = `${req.auth?.name ?? 'api'} via ${hostname()}`;
     const { updated, commit } = await retryBuild({ dir: ctx.status.repoDir, cache: {}, signer: ctx.signer, key: record.key, now: new Date(), log: ctx.log, by });
+    await ctx.status.statusMoved();
     if (!commit || !updated) return sendError(reply, 409, 'KILN_NOT_RETRYABLE', `build ${record.key.slice(0, 12)} is ${record.state}${record.failure?.retryable ? ' and already retryable' : ''}: nothing to retry`);
     ctx.wake?.('retry requested');
     return { key: record.key, retried: true, state: updated.state, statusCommit: commit };
