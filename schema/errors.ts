@@ -100,6 +100,19 @@ export function kindOf(e: unknown): ErrorKind {
   return isKilnJSON(e) && isErrorKind(k) ? k : 'transient';
 }
 
+/** errno codes that say the machine is short of something right now (files, memory, disk, time), never that the input is bad. */
+const RESOURCE_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOSPC', 'EIO', 'EAGAIN', 'EBUSY', 'EINTR', 'ETIMEDOUT', 'EDQUOT']);
+
+/**
+ * A system call failed for lack of a resource: code that turns failures into
+ * verdicts (a refusal, an invalid file) must let this one through as transient,
+ * or a full fd table would be recorded as a judgement on the user's commit.
+ */
+export function isResourceError(e: unknown): boolean {
+  const o = e as { code?: unknown; syscall?: unknown } | null;
+  return typeof o === 'object' && o !== null && typeof o.code === 'string' && RESOURCE_ERRNOS.has(o.code);
+}
+
 function isKilnJSON(e: unknown): boolean {
   const o = e as { code?: unknown } | null;
   return typeof o === 'object' && o !== null && typeof o.code === 'string' && o.code.startsWith('KILN_');

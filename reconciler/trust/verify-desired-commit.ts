@@ -1,7 +1,7 @@
 // verifyDesiredCommit: may the reconciler act on this desired-state commit?
 // Gathers the facts (chain from the anchor, signatures, trust sets at each
 // parent) and hands them to the pure policy in policy.ts.
-import { UntrustedCommitError } from '../../schema/errors.ts';
+import { isResourceError, UntrustedCommitError } from '../../schema/errors.ts';
 import { resolveCommit, type GitCache } from '../git/tree.ts';
 import { checkCommitSignature } from './commit-signature.ts';
 import { firstParentChain, readSignedCommit, type SignedCommit } from './commit-chain.ts';
@@ -30,6 +30,7 @@ const DEFAULT_MAX_CHAIN = 10_000;
  * whatever goes wrong while judging an existing commit (a chain too long to walk,
  * an object missing from the history, an entry that cannot be read) is a refusal
  * with its reason, so the pass records it instead of failing again every time.
+ * The machine running short (EMFILE, ENOSPC …) is not a verdict: it is thrown, a transient error.
  */
 export async function verifyDesiredCommit(opts: VerifyDesiredOptions): Promise<TrustVerdict> {
   const target = await resolveCommit(opts.dir, opts.commit, opts.cache);
@@ -37,6 +38,7 @@ export async function verifyDesiredCommit(opts: VerifyDesiredOptions): Promise<T
     return await verify(opts, target);
   } catch (e) {
     if (e instanceof UntrustedCommitError) return { trusted: false, commit: target, reason: e.message };
+    if (isResourceError(e)) throw e;
     return { trusted: false, commit: target, reason: `cannot judge ${target.slice(0, 12)}: ${(e as Error).message}` };
   }
 }

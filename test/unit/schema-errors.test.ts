@@ -9,6 +9,7 @@ import {
   errorFromJSON,
   errorToJSON,
   InvalidMetadataError,
+  isResourceError,
   kindOf,
   LeaseHeldError,
   NatsConnectError,
@@ -87,4 +88,13 @@ test('schema retry - backoff jitter stays inside [raw·(1-jitter), raw]', () => 
   }
   assert.equal(backoff(3, { baseMs: 100, capMs: 1e9, random: () => 0.7, jitter: 0 }), 400, 'no jitter: exact');
   assert.equal(backoff(0, { baseMs: 100, capMs: 1e9, random: () => 0, jitter: 0 }), 100, 'attempt below 1 counts as 1');
+});
+
+test('schema errors - a machine short of files, memory or disk is a resource error; bad input is not', () => {
+  const sys = (code: string) => Object.assign(new Error(`${code}: x`), { code, syscall: 'open' });
+  for (const code of ['EMFILE', 'ENFILE', 'ENOMEM', 'ENOSPC', 'EIO', 'EAGAIN']) assert.equal(isResourceError(sys(code)), true, code);
+  for (const code of ['ENOENT', 'EACCES', 'EISDIR', 'NotFoundError']) assert.equal(isResourceError(sys(code)), false, code);
+  assert.equal(isResourceError(new UsageError('x')), false);
+  assert.equal(isResourceError(undefined), false);
+  assert.equal(kindOf(sys('EMFILE')), 'transient', 'and it is retried as a transient error');
 });
