@@ -43,6 +43,12 @@ test('trust - kiln verify exits 1 on a refused commit and 0 on a trusted one, na
   assert.equal(v.trusted, true);
   assert.equal(v.commit, signed);
   assert.equal(v.signer.fingerprint, alice.fingerprint);
+  const flagged = await kiln('verify', '--rev', signed, '--repo', dir, '--json');
+  assert.equal(flagged.code, 0, flagged.stderr);
+  assert.equal(JSON.parse(flagged.stdout).commit, signed, '--rev names the revision, as in plan and check');
+  const both = await kiln('verify', '--rev', signed, 'HEAD~1', '--repo', dir);
+  assert.equal(both.code, 2, 'two different revisions are a usage error');
+  assert.match(both.stderr, /name two revisions/);
 
   const unsigned = await commitSigned(dir, { 'packages/b.yaml': 'b\n' });
   const refused = await kiln('verify', 'HEAD', '--repo', dir);

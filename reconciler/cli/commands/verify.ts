@@ -32,18 +32,19 @@ const command: Command = {
     'refs/kiln/trust-root) or with --root-fingerprint. Merge commits are judged by their own signature.',
   options: {
     repo: urlRepoOption(),
+    rev: { type: 'string', valueName: 'REV', description: 'Revision to verify (default: HEAD), as in plan, validate and check; the positional REV says the same.' },
     'accept-root': { type: 'boolean', description: 'Approve REV as the root of trust (after checking its signer).' },
     'root-fingerprint': { type: 'string', valueName: 'FPR', multiple: true, description: 'A key allowed to sign the root commit of a new repo.' },
     since: { type: 'string', valueName: 'REV', description: 'Judge from this commit instead of the one kiln/status records.' },
     'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's public key: kiln/status must be signed by it (recommended for CI checks)." },
     ...REMOTE_OPTIONS,
   },
-  positionals: [{ name: 'rev', description: 'Revision to verify (default HEAD).' }],
-  examples: ['kiln verify main', 'kiln verify --accept-root $(git rev-list --max-parents=0 HEAD)', 'kiln verify HEAD --json'],
+  positionals: [{ name: 'REV', description: 'Revision to verify (default HEAD); the same as --rev.' }],
+  examples: ['kiln verify --rev main', 'kiln verify main', 'kiln verify --accept-root $(git rev-list --max-parents=0 HEAD)', 'kiln verify HEAD --json'],
   async run(args, ctx) {
     const repo = await openRepoArg(args, ctx, { releaseKeyFile: str(args, 'release-key') });
     const { dir, mirror } = repo;
-    const rev = await revisionIn(repo, args.positionals[0] ?? 'HEAD');
+    const rev = await revisionIn(repo, revArgument(str(args, 'rev'), args.positionals[0]));
     const cache = {};
     const roots = (args.values['root-fingerprint'] as string[] | undefined) ?? [];
     for (const f of roots) if (!new RegExp(FINGERPRINT_PATTERN).test(f.toUpperCase())) throw new UsageError(`--root-fingerprint '${f}' is not a 40-hex-digit fingerprint`);
@@ -63,3 +64,9 @@ const command: Command = {
   },
 };
 export default command;
+
+/** One revision from --rev or the positional REV (both: they must agree). */
+function revArgument(flagged: string | undefined, positional: string | undefined): string {
+  if (flagged !== undefined && positional !== undefined && flagged !== positional) throw new UsageError(`--rev ${flagged} and REV ${positional} name two revisions: give one`);
+  return flagged ?? positional ?? 'HEAD';
+}
