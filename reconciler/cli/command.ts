@@ -41,6 +41,8 @@ export interface CommandResult<T = unknown> {
   data: T;
   /** Human view of `data`; omitted when the command already streamed its output. */
   human?: string;
+  /** Said on stderr (`kiln: warning: …`) in both output modes, so stdout stays the report. */
+  warnings?: string[];
   /** 0 ok, 1 problems found. Errors are thrown instead: their kind decides the exit code (exit-code.ts). */
   exitCode?: 0 | 1;
 }

@@ -28,6 +28,7 @@ async function checkPositionals(cmd: Command, args: ParsedArgs): Promise<void> {
 }
 
 function print(result: CommandResult, json: boolean): void {
+  for (const w of result.warnings ?? []) process.stderr.write(`kiln: warning: ${w}\n`);
   if (json) process.stdout.write(JSON.stringify(result.data, null, 2) + '\n');
   else if (result.human) process.stdout.write(result.human.endsWith('\n') ? result.human : result.human + '\n');
 }

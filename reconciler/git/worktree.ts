@@ -33,7 +33,7 @@ export function worktreeWarning(changes: readonly WorktreeChange[], command: str
   if (changes.length === 0) return undefined;
   const shown = changes.slice(0, 5).map((c) => `${c.path} (${c.change === 'add' ? 'new' : c.change === 'delete' ? 'deleted' : 'modified'})`);
   const more = changes.length > shown.length ? ` and ${changes.length - shown.length} more` : '';
-  return `warning: ${command} reads the committed HEAD, but the work tree differs in ${shown.join(', ')}${more}; commit them, or run 'kiln validate --worktree' to check the work tree`;
+  return `${command} reads the committed HEAD, but the work tree differs in ${shown.join(', ')}${more}; commit them, or run 'kiln validate --worktree' to check the work tree`;
 }
 
 type Entry = { mode: string; path: string; oid: string; type: 'blob' | 'tree' | 'commit' };

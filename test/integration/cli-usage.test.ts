@@ -103,10 +103,12 @@ describe('cli usage', () => {
 
     const committed = await kiln(['validate', '--repo', meta]);
     assert.equal(committed.code, 0, 'HEAD itself is valid');
-    assert.match(committed.stdout, /warning: kiln validate reads the committed HEAD, but the work tree differs in packages\/extra\.yaml \(new\), packages\/hello-kiln\.yaml \(modified\)/);
-    assert.doesNotMatch(committed.stdout, /notes\.txt/, 'only metadata files are named');
+    assert.match(committed.stderr, /kiln: warning: kiln validate reads the committed HEAD, but the work tree differs in packages\/extra\.yaml \(new\), packages\/hello-kiln\.yaml \(modified\)/);
+    assert.doesNotMatch(committed.stderr, /notes\.txt/, 'only metadata files are named');
+    assert.doesNotMatch(committed.stdout, /warning/, 'stdout stays the report');
     const planned = await kiln(['plan', '--repo', meta, '--json']);
     assert.equal(planned.code, 0, planned.stderr);
+    assert.match(planned.stderr, /kiln: warning: kiln plan reads the committed HEAD/);
     assert.deepEqual(JSON.parse(planned.stdout).uncommitted, ['packages/extra.yaml', 'packages/hello-kiln.yaml']);
 
     const worktree = await kiln(['validate', '--repo', meta, '--worktree']);

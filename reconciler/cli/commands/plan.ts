@@ -37,7 +37,6 @@ const command: Command = {
     const p = desired ? plan(desired, observed, { now: new Date(), trust }) : refusalPlan(commit, observed, trust.reason);
     const size = desired ? ` (${desired.packages.size} packages, ${desired.distributions.size} distributions)` : '';
     const header =
-      (warning ? `${warning}\n` : '') +
       `Desired ${commit.slice(0, 12)}${size}` +
       ` against kiln/status ${observed.statusCommit?.slice(0, 12) ?? '(none yet)'}` +
       `\nTrust: ${trust.trusted ? 'trusted' : 'REFUSED'}: ${trust.reason}` +
@@ -45,6 +44,7 @@ const command: Command = {
     return {
       data: { desiredCommit: commit, uncommitted: changes.map((c) => c.path), statusCommit: observed.statusCommit ?? null, trust, counts: countActions(p), actions: p.actions, waiting: p.waiting },
       human: formatPlan(p, header),
+      warnings: warning ? [warning] : [],
       exitCode: trust.trusted ? 0 : 1,
     };
   },

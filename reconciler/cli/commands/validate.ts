@@ -40,7 +40,7 @@ const command: Command = {
     const where = useWorktree ? 'in the work tree' : `at ${report.commit.slice(0, 12)}`;
     const warning = useWorktree ? undefined : worktreeWarning(changes ?? [], 'kiln validate');
     const errors = report.diagnostics.filter((d) => d.severity === 'error').length;
-    const lines = [...(warning ? [warning] : []), ...report.diagnostics.map(formatDiagnostic)];
+    const lines = report.diagnostics.map(formatDiagnostic);
     lines.push(
       report.ok
         ? `ok: ${report.packages} package${report.packages === 1 ? '' : 's'}, ${report.distributions} distribution${report.distributions === 1 ? '' : 's'} ${where}`
@@ -57,6 +57,7 @@ const command: Command = {
         diagnostics: report.diagnostics,
       },
       human: lines.join('\n'),
+      warnings: warning ? [warning] : [],
       exitCode: report.ok ? 0 : 1,
     };
   },
