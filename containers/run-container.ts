@@ -58,6 +58,13 @@ export interface ContainerHooks {
   afterExit?(container: Container, exit: ContainerExit): Promise<void>;
 }
 
+/**
+ * The engine's log is where the end of the output is read back from (deliverRest), counted in
+ * json-file's terms: so say json-file, not rotated (a petabyte: json-file refuses '-1'), whatever the daemon's defaults (it merges its
+ * log-opts into a container's config of the same driver; `compress` would refuse to start without rotation).
+ */
+export const ENGINE_LOG = { Type: 'json-file', Config: { 'max-size': '1p', 'max-file': '1', compress: 'false' } };
+
 function hostConfig(spec: ContainerSpec): Docker.HostConfig {
   return {
     NetworkMode: spec.network,
@@ -71,6 +78,7 @@ function hostConfig(spec: ContainerSpec): Docker.HostConfig {
     PidsLimit: spec.pidsLimit,
     Binds: spec.binds,
     AutoRemove: false,
+    LogConfig: ENGINE_LOG,
   };
 }
 

@@ -46,6 +46,17 @@ test('container runner - every capability is dropped unless asked for, no new pr
   assert.match(apt.output, /CapEff:\s+0000000000000001/);
 });
 
+test('container runner - the engine log is json-file and never rotated, whatever the daemon defaults to', { skip }, async () => {
+  let config: unknown;
+  await runContainer(docker, { image: BASE_IMAGE, role: 'test', network: 'none', timeoutMs: 60_000, cmd: ['true'] }, {
+    onLog: () => undefined,
+    afterExit: async (c) => {
+      config = (await c.inspect()).HostConfig.LogConfig;
+    },
+  });
+  assert.deepEqual(config, { Type: 'json-file', Config: { 'max-size': '1p', 'max-file': '1', compress: 'false' } });
+});
+
 test('container runner - the time limit kills the container and says so', { skip }, async () => {
   const r = await run({ cmd: ['sleep', '60'], timeoutMs: 1500 });
   assert.equal(r.timedOut, true);
