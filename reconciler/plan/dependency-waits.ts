@@ -7,7 +7,7 @@ import { archApplies, profilesApply, type Alternative } from '../../debian/contr
 import { WAIT_REASONS } from '../../schema/conditions.ts';
 import type { Architecture } from '../../schema/metadata.ts';
 import type { DesiredPackage, ObservedState, RebuildDependents, Waiting } from '../model.ts';
-import { compareDebianVersions } from './debian-version-order.ts';
+import { compareDebianVersions } from '../formats/deb/version-order.ts';
 import { formatAlternative, type DependencyGraph, type InRepoAlternative } from './dependency-graph.ts';
 
 /** Builds run with no build profile active (as the agent's dependency phase does). */

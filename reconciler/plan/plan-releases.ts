@@ -3,7 +3,7 @@
 import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { ReleasedPackage } from '../../schema/status.ts';
 import { gateId, type Action, type DesiredDistribution, type DesiredPackage, type DesiredState, type ObservedState, type Waiting } from '../model.ts';
-import { compareDebianVersions } from './debian-version-order.ts';
+import { compareDebianVersions } from '../formats/deb/version-order.ts';
 import type { BuildPlan } from './plan-builds.ts';
 
 interface ReleasePlan {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compareDebianVersions } from '../../reconciler/plan/debian-version-order.ts';
+import { compareDebianVersions } from '../../reconciler/formats/deb/version-order.ts';
 
 // [a, b, sign of compare(a, b)] — cases checked against `dpkg --compare-versions`.
 const cases: Array<[string, string, -1 | 0 | 1]> = [
