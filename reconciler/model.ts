@@ -13,7 +13,13 @@ export type SourceControl = { ok: true; binaries: string[]; buildDepends: Relati
 
 export type RebuildDependents = 'always' | 'on-version-change' | 'never';
 
-export interface DesiredPackage {
+/** Package formats (`format:` of packages/*.yaml). Each has a module in reconciler/formats/; 'oci' and 'rpm' are next. */
+export type PackageFormatName = 'deb';
+/** Release-target formats (`format:` of distributions/*.yaml). Each has a module in reconciler/release-targets/; 'registry' and 'dnf' are next. */
+export type DistributionFormatName = 'apt';
+
+/** Fields every package has, whatever its format. */
+export interface PackageBase {
   name: string;
   /** Path of the file that declared it, e.g. packages/hello.yaml. */
   file: string;
@@ -28,14 +34,19 @@ export interface DesiredPackage {
     commit: string;
     subdir?: string;
   };
-  format: 'deb';
+  format: PackageFormatName;
   architectures: Architecture[];
   image: string;
   pool: string;
   limits: ResolvedLimits;
   release: string[];
   rebuild: number;
+  /** Command promotion gates run in the installed package / image. */
   smoke?: string;
+}
+
+export interface DebPackage extends PackageBase {
+  format: 'deb';
   /** Distribution whose published packages satisfy in-repo Build-Depends (package > pool > defaults). */
   buildFrom?: string;
   /** What a rebuild of this package means for the packages built against it (absent: on-version-change). */
@@ -46,23 +57,35 @@ export interface DesiredPackage {
   control?: SourceControl;
 }
 
-export interface DesiredDistribution {
+/** A desired package, discriminated by `format` (add a variant per format: OciPackage, RpmPackage). */
+export type DesiredPackage = DebPackage;
+
+/** Fields every distribution has, whatever its release target. */
+export interface DistributionBase {
   name: string;
   file: string;
+  format: DistributionFormatName;
+  architectures: Architecture[];
+  signingKey?: string;
+  keep: number;
+  promoteFrom?: string;
+  gate: string;
+}
+
+export interface AptDistribution extends DistributionBase {
   format: 'apt';
   suite: string;
   codename: string;
   components: string[];
-  architectures: Architecture[];
   origin: string;
   label: string;
   description?: string;
-  signingKey?: string;
-  keep: number;
   validForDays?: number;
-  promoteFrom?: string;
   gate: 'install-smoke' | 'none';
 }
+
+/** A desired distribution, discriminated by `format` (add a variant per release target: RegistryDistribution, DnfDistribution). */
+export type DesiredDistribution = AptDistribution;
 
 export interface PoolConfig {
   architectures: Architecture[];

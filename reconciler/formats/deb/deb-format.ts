@@ -1,0 +1,47 @@
+// The deb package format: dpkg-buildpackage recipes (run by agents' docker
+// runner), dpkg version order, `<name>_<version>_<arch>.deb` artifacts where
+// `_all.deb` belongs to every architecture, and the publish guard that reads
+// each .deb's control fields (publish/deb/identity.ts).
+import type { BuildResult } from '../../../schema/messages.ts';
+import type { Artifact } from '../../../schema/status.ts';
+import { debianVersionProblem } from '../../desired/debian-version.ts';
+import type { DebPackage } from '../../model.ts';
+import { identityProblems } from '../../publish/deb/identity.ts';
+import { readDebControl } from '../../publish/deb/read-deb.ts';
+import type { PackageFormat } from '../format.ts';
+import { compareDebianVersions } from './version-order.ts';
+
+/** Only .deb files enter an apt repository (a .udeb, .ddeb or .buildinfo alone publishes nothing). */
+const isReleasable = (name: string) => name.endsWith('.deb');
+
+export const debFormat: PackageFormat<DebPackage> = {
+  name: 'deb',
+  versionLabel: 'Debian version',
+  recipe: (pkg) => ({ format: 'deb', rebuild: pkg.rebuild }),
+  compareVersions: compareDebianVersions,
+  versionProblem: debianVersionProblem,
+  isReleasable,
+  artifactsForArch(artifacts, arch) {
+    const debs = artifacts.filter((a) => isReleasable(a.name));
+    const mine = debs.filter((a) => a.name.endsWith(`_${arch}.deb`) || a.name.endsWith('_all.deb'));
+    // Files whose names say no architecture (hand-made names) all go to each architecture, as before.
+    return mine.length ? mine : debs;
+  },
+  async artifactProblems(result: BuildResult, readArtifact: (a: Artifact) => Promise<Buffer>) {
+    const debs = result.artifacts.filter((a) => isReleasable(a.name));
+    if (debs.length === 0) {
+      const names = result.artifacts.map((a) => a.name).join(', ') || 'nothing';
+      return [`the build yielded no publishable .deb (only ${names})`];
+    }
+    const want = { source: result.inputs.package, version: result.inputs.version, arch: result.inputs.arch, binaries: result.binaries };
+    const problems: string[] = [];
+    for (const a of debs) {
+      try {
+        problems.push(...identityProblems(a.name, await readDebControl(await readArtifact(a), a.name), want));
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+    return problems;
+  },
+};

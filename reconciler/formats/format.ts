@@ -1,0 +1,37 @@
+// A package format (deb today; oci and rpm plug in here): everything the
+// reconciler must know about one kind of build output, behind one interface.
+// The planner, the collector's publish guard and the publish step ask the
+// module chosen by the package's `format:` (formats/index.ts), never Debian
+// code directly. The build command itself runs on agents: agents/runners.ts
+// picks the runner from the job's `recipe.format` (agents never import this).
+import type { Architecture } from '../../schema/metadata.ts';
+import type { BuildResult } from '../../schema/messages.ts';
+import type { Artifact } from '../../schema/status.ts';
+import type { DesiredPackage, PackageFormatName } from '../model.ts';
+
+/** What goes into BuildInputs.recipe (and so into the build key) for one package. */
+export interface Recipe {
+  format: PackageFormatName;
+  rebuild: number;
+}
+
+export interface PackageFormat<P extends DesiredPackage = DesiredPackage> {
+  readonly name: P['format'];
+  /** How messages name a version of this format, e.g. 'Debian version'. */
+  readonly versionLabel: string;
+  /** The recipe agents run: its `format` picks the agent's runner. */
+  recipe(pkg: P): Recipe;
+  /** Total order of this format's versions: negative when a < b, 0 when equal, positive when a > b. */
+  compareVersions(a: string, b: string): number;
+  /** Why `version` is not a valid version of this format (undefined: it is). Checked when the metadata is read. */
+  versionProblem(version: string): string | undefined;
+  /** Whether an artifact (by file name) enters a release; other artifacts (logs, build info) are kept but not released. */
+  isReleasable(artifactName: string): boolean;
+  /** The releasable artifacts of one build that belong to `arch` (a package built for several architectures is released per architecture). */
+  artifactsForArch<A extends Pick<Artifact, 'name'>>(artifacts: A[], arch: Architecture | string): A[];
+  /**
+   * Publish guard, before a success is recorded: the problems of a build's artifacts judged from their
+   * own bytes (an artifact that is not of the declared package, version or architecture). Empty: releasable.
+   */
+  artifactProblems(result: BuildResult, readArtifact: (a: Artifact) => Promise<Buffer>): Promise<string[]>;
+}
