@@ -6,7 +6,7 @@ import type { Diagnostic } from '../../schema/errors.ts';
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
 import { METADATA_LAYOUT } from '../../schema/metadata.ts';
 import type { DesiredConfig } from '../model.ts';
-import { debianVersionProblem } from './debian-version.ts';
+import { formatNamed } from '../formats/index.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { lookup, type PositionIndex } from './yaml-positions.ts';
 import { quote } from '../../schema/quote.ts';
@@ -80,10 +80,12 @@ export const fileNameMatchesName: Rule = ({ packages, distributions }) =>
     .filter((f) => posix.basename(f.path, '.yaml') !== f.doc.name)
     .map((f) => at(f, '/name', `name ${quote(f.doc.name)} does not match the file name: ${f.path} must declare name: ${posix.basename(f.path, '.yaml')} (or rename the file to ${posix.dirname(f.path)}/${f.doc.name}.yaml)`));
 
-export const debianVersions: Rule = ({ packages }) =>
+/** Each package's version is valid in its format (deb: Debian policy 5.6.12). */
+export const formatVersions: Rule = ({ packages }) =>
   packages.flatMap((p) => {
-    const problem = debianVersionProblem(p.doc.version);
-    return problem ? [at(p, '/version', `version ${quote(p.doc.version)} is not a valid Debian version: ${problem}`)] : [];
+    const format = formatNamed(p.doc.format);
+    const problem = format?.versionProblem(p.doc.version);
+    return format && problem ? [at(p, '/version', `version ${quote(p.doc.version)} is not a valid ${format.versionLabel}: ${problem}`)] : [];
   });
 
 const declaredElsewhere = (unparsed: ReadonlySet<string> | undefined, name: string) => unparsed?.has(`${METADATA_LAYOUT.distributionsDir}/${name}.yaml`) ?? false;
@@ -229,7 +231,7 @@ export const RULES: readonly Rule[] = [
   uniqueDistributionNames,
   uniqueCodenames,
   fileNameMatchesName,
-  debianVersions,
+  formatVersions,
   releaseTargetsExist,
   architecturesWithinDistributions,
   poolsExist,

@@ -1,6 +1,6 @@
 // `kiln keys renew` as one function: extend the key, write it back, update the
 // public key in the metadata repo's work tree, re-sign every repository the
-// key signs. Order matters for crashes: the renewed private key is written
+// key signs (each release target finds its own: release-targets/). Order matters for crashes: the renewed private key is written
 // first (it still verifies everything the old one signed), so re-running after
 // a crash finishes the job.
 import { readFile } from 'node:fs/promises';
@@ -9,11 +9,10 @@ import { parse } from 'yaml';
 import type { Logger } from 'pino';
 import { SigningError } from '../../schema/errors.ts';
 import { METADATA_LAYOUT } from '../../schema/metadata.ts';
-import { resignRepository } from '../publish/index.ts';
+import { RELEASE_TARGETS } from '../release-targets/index.ts';
 import { loadSigner } from '../signing/signer.ts';
 import { readArmoredKey } from './load-signer.ts';
 import { renewKey } from './renew-key.ts';
-import { reposSignedBy } from './repos-signed-by.ts';
 import { PRIVATE_KEY_MODE, PUBLIC_KEY_MODE, writeFileAtomic } from './write-key-file.ts';
 import * as openpgp from 'openpgp';
 
@@ -59,14 +58,16 @@ export async function renewAndResign(req: RenewRequest): Promise<RenewReport> {
   };
   if (req.reposDir) {
     const signer = await loadSigner(renewed.privateKeyArmored, req.passphrase);
-    for (const repo of await reposSignedBy(req.reposDir, renewed.publicKeyArmored)) {
-      if (!repo.signedByKey) {
-        report.skipped.push({ distribution: repo.distribution, reason: repo.note ?? 'not signed by this key' });
-        continue;
+    for (const target of RELEASE_TARGETS) {
+      for (const repo of await target.findSigned(req.reposDir, renewed.publicKeyArmored)) {
+        if (!repo.signedByKey) {
+          report.skipped.push({ distribution: repo.distribution, reason: repo.note ?? 'not signed by this key' });
+          continue;
+        }
+        const r = await target.resign(req.reposDir, repo.distribution, signer, req.now);
+        log.info({ distribution: repo.distribution, target: target.name, suites: r.parts }, 'repository re-signed');
+        report.resigned.push({ distribution: repo.distribution, suites: r.parts });
       }
-      const r = await resignRepository(req.reposDir, repo.distribution, signer, req.now);
-      log.info({ distribution: repo.distribution, suites: Object.keys(r.releases) }, 'repository re-signed');
-      report.resigned.push({ distribution: repo.distribution, suites: Object.keys(r.releases) });
     }
   }
   return report;

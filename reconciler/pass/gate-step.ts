@@ -1,13 +1,12 @@
 // Promotion gates: run each planned gate against the published source
-// distribution and return the verdicts to record.
-import { join } from 'node:path';
+// distribution, through its release target's gate() (apt: install-smoke),
+// and return the verdicts to record.
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { GateInfraError } from '../../schema/errors.ts';
 import type { GateRecord } from '../../schema/status.ts';
 import type { DesiredDistribution, GateAction, Plan } from '../model.ts';
-import { runInstallSmokeGate } from '../gate/install-smoke.ts';
-import { keyFileName } from '../publish/apt/layout.ts';
+import { releaseTarget } from '../release-targets/index.ts';
 
 export interface GateContext {
   docker: Docker;
@@ -28,12 +27,12 @@ export async function runGates(plan: Plan, distributions: Map<string, DesiredDis
     if (!fromDist) continue; // the plan only gates from existing distributions
     let record: GateRecord;
     try {
-      record = await runInstallSmokeGate({
+      record = await releaseTarget(fromDist).gate({
         docker: ctx.docker,
         image: ctx.image,
-        repoRoot: ctx.reposDir,
-        fromDist,
-        keyPath: join(ctx.reposDir, fromDist.name, keyFileName(fromDist.name)),
+        root: ctx.reposDir,
+        from: fromDist,
+        distribution: g.distribution,
         package: g.package,
         version: g.version,
         ...(g.smoke ? { smoke: g.smoke } : {}),

@@ -1,24 +1,22 @@
 // Observe what is published, not only what the status branch remembers: each
-// full pass compares every recorded repository with its release record
-// (publish/apt/observe.ts: signed files and indexes every pass, pool files in a
-// bounded rotation); a quiet pass only stat()s each InRelease it saw last time.
+// full pass compares every recorded distribution with its release record
+// through its release target's observe() (apt: signed files and indexes every
+// pass, pool files in a bounded rotation); a quiet pass only stat()s each
+// target's change marker (apt: InRelease) it saw last time.
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ReleaseRecord } from '../../schema/status.ts';
 import type { DesiredDistribution } from '../model.ts';
-import { observeRepository } from '../publish/apt/observe.ts';
-import { suiteDir } from '../publish/apt/layout.ts';
+import { releaseTarget } from '../release-targets/index.ts';
 
 export interface PublishedMemo {
   /** Distribution -> where its pool rotation continues. */
   cursors: Map<string, number>;
-  /** InRelease path -> `ino:size:mtime` after the last full pass. */
+  /** Change marker path (apt: InRelease) -> `ino:size:mtime` after the last full pass. */
   seen: Map<string, string>;
 }
 
 export const emptyPublishedMemo = (): PublishedMemo => ({ cursors: new Map(), seen: new Map() });
 
-const inReleasePath = (reposDir: string, dist: DesiredDistribution) => join(reposDir, dist.name, suiteDir(dist.suite), 'InRelease');
 const fingerprint = (path: string) => stat(path).then((s) => `${s.ino}:${s.size}:${s.mtimeMs}`, () => 'missing');
 
 /** Distribution -> what differs from its record, for each recorded distribution whose repository drifted. */
@@ -27,20 +25,23 @@ export async function observePublished(reposDir: string, distributions: Map<stri
   for (const dist of distributions.values()) {
     const record = releases.get(dist.name);
     if (!record?.releaseSha256) continue;
-    const seen = await observeRepository(reposDir, dist, record, memo.cursors.get(dist.name) ?? 0).catch((e: Error) => ({ drift: `cannot read it: ${e.message}`, cursor: 0 }));
+    const seen = await releaseTarget(dist).observe(reposDir, dist, record, memo.cursors.get(dist.name) ?? 0).catch((e: Error) => ({ drift: `cannot read it: ${e.message}`, cursor: 0 }));
     memo.cursors.set(dist.name, seen.cursor);
     if (seen.drift) drift.set(dist.name, seen.drift);
   }
   return drift;
 }
 
-/** Remember each published InRelease as it is now (after the pass published). */
+/** Remember each published change marker as it is now (after the pass published). */
 export async function rememberPublished(reposDir: string, distributions: Map<string, DesiredDistribution>, memo: PublishedMemo): Promise<void> {
   memo.seen.clear();
-  for (const dist of distributions.values()) memo.seen.set(inReleasePath(reposDir, dist), await fingerprint(inReleasePath(reposDir, dist)));
+  for (const dist of distributions.values()) {
+    const marker = releaseTarget(dist).changeMarker(reposDir, dist);
+    memo.seen.set(marker, await fingerprint(marker));
+  }
 }
 
-/** For the quiet path: true when every InRelease is as the last full pass left it (one stat each). */
+/** For the quiet path: true when every change marker is as the last full pass left it (one stat each). */
 export async function publishedUnchanged(memo: PublishedMemo): Promise<boolean> {
   for (const [path, was] of memo.seen) if ((await fingerprint(path)) !== was) return false;
   return true;

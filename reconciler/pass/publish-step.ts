@@ -1,13 +1,14 @@
 // Publish: for each distribution the plan touches, compute its complete next
-// content (published − pruned + new), fetch the .debs, publish the signed apt
-// repository, and return the release records to commit.
+// content (published − pruned + new), fetch the releasable artifacts (chosen by
+// each package's format module), apply it through the distribution's release
+// target (apt: a signed apt repository), and return the release records to commit.
 import type { Logger } from 'pino';
 import { isKilnError, PublishError, PublishInputError, type KilnError } from '../../schema/errors.ts';
 import type { Artifact, RejectedPackage, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
 import type { Action, DesiredDistribution, ObservedState, Plan, PruneAction, PublishAction, RepublishAction } from '../model.ts';
 import { fetchArtifact } from '../pipeline/collect.ts';
-import { isPublishable } from '../pipeline/publishable.ts';
-import { publishApt, releaseDueForRefresh, resignRepository } from '../publish/index.ts';
+import { formatNamed, type PackageFormat } from '../formats/index.ts';
+import { releaseTarget, type ReleaseTarget, type ReleaseUnit } from '../release-targets/index.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { PipelineNats } from './deps.ts';
 import canonicalize from 'canonicalize';
@@ -51,40 +52,50 @@ export function keptRejections(previous: RejectedPackage[], added: RejectedPacka
   return [...byVersion.values()];
 }
 
-async function localDebs(pkg: ReleasedPackage, ctx: PublishContext) {
-  const debs = (pkg.artifacts ?? []).filter((a: Artifact) => isPublishable(a.name));
-  if (debs.length === 0) throw new PublishInputError(`${pkg.name} ${pkg.version} has no .deb among its recorded artifacts`);
-  if (!ctx.nats) throw new PublishError('publishing needs the object store (no NATS connection)');
-  const nats = ctx.nats;
-  return Promise.all(debs.map(async (a) => ({ ...a, path: await fetchArtifact(nats.objectStore, a.sha256, ctx.artifactsDir) })));
+/** The format a released package was built in: its build records say (else the target's first format). */
+function formatOfRelease(pkg: ReleasedPackage, target: ReleaseTarget, observed: ObservedState): PackageFormat {
+  const recorded = Object.values(pkg.builds)
+    .map((key) => observed.builds.get(key)?.inputs.recipe.format)
+    .find((f) => f !== undefined);
+  const name = recorded ?? target.packageFormats[0];
+  const format = name === undefined ? undefined : formatNamed(name);
+  if (!format || !target.packageFormats.includes(format.name)) {
+    throw new PublishInputError(`${pkg.name} ${pkg.version} is a ${name ?? 'unknown'} package; a ${target.name} distribution releases ${target.packageFormats.join(', ')} packages`);
+  }
+  return format;
 }
 
-/** localDebs, its errors naming the package and version (so that one package can be left out). */
-async function attributedDebs(pkg: ReleasedPackage, ctx: PublishContext) {
+async function localArtifacts(pkg: ReleasedPackage, format: PackageFormat, ctx: PublishContext) {
+  const releasable = (pkg.artifacts ?? []).filter((a: Artifact) => format.isReleasable(a.name));
+  if (releasable.length === 0) throw new PublishInputError(`${pkg.name} ${pkg.version} has no .${format.name} among its recorded artifacts`);
+  if (!ctx.nats) throw new PublishError('publishing needs the object store (no NATS connection)');
+  const nats = ctx.nats;
+  return Promise.all(releasable.map(async (a) => ({ ...a, path: await fetchArtifact(nats.objectStore, a.sha256, ctx.artifactsDir) })));
+}
+
+/** One released package's units (one per built architecture), its errors naming the package and version (so that one package can be left out). */
+async function attributedUnits(pkg: ReleasedPackage, target: ReleaseTarget, observed: ObservedState, ctx: PublishContext): Promise<ReleaseUnit[]> {
   try {
-    return await localDebs(pkg, ctx);
+    const format = formatOfRelease(pkg, target, observed);
+    const files = await localArtifacts(pkg, format, ctx);
+    return Object.keys(pkg.builds).map((arch) => ({ name: pkg.name, version: pkg.version, arch, files: format.artifactsForArch(files, arch) }));
   } catch (e) {
     if (isKilnError(e)) Object.assign(e.data, { package: pkg.name, version: pkg.version });
     throw e;
   }
 }
 
-async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[], desiredCommit: string, ctx: PublishContext, fresh: boolean): Promise<ReleaseRecord> {
+async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[], observed: ObservedState, desiredCommit: string, ctx: PublishContext, fresh: boolean): Promise<ReleaseRecord> {
   if (dist.signingKey && dist.signingKey !== ctx.signer.fingerprint) {
     throw new PublishError(
       `${dist.file}: signingKey ${dist.signingKey} is not the reconciler's key ${ctx.signer.fingerprint}; fix the distribution or start the reconciler with that key`,
     );
   }
-  const packages = [];
-  for (const pkg of content) {
-    const files = await attributedDebs(pkg, ctx);
-    for (const arch of Object.keys(pkg.builds)) {
-      const archFiles = files.filter((f) => f.name.endsWith(`_${arch}.deb`) || f.name.endsWith('_all.deb'));
-      packages.push({ name: pkg.name, version: pkg.version, arch, files: archFiles.length ? archFiles : files });
-    }
-  }
+  const target = releaseTarget(dist);
+  const units: ReleaseUnit[] = [];
+  for (const pkg of content) units.push(...(await attributedUnits(pkg, target, observed, ctx)));
   // Hard links: the artifact cache is content-addressed and never rewritten in place (the publisher falls back to copies across filesystems).
-  const report = await publishApt({ root: ctx.reposDir, distribution: dist, packages, signer: ctx.signer, now: ctx.now, log: ctx.log, inputs: 'link', fresh });
+  const report = await target.apply({ root: ctx.reposDir, distribution: dist, units, signer: ctx.signer, now: ctx.now, log: ctx.log, inputs: 'link', fresh });
   return {
     distribution: dist.name,
     desiredCommit,
@@ -115,7 +126,7 @@ async function publishDistribution(dist: DesiredDistribution, actions: ReleaseAc
   for (;;) {
     const content = nextContent(previous?.packages ?? [], active, observed, ctx.now);
     try {
-      const record = await publishOne(dist, content, desiredCommit, ctx, fresh);
+      const record = await publishOne(dist, content, observed, desiredCommit, ctx, fresh);
       const kept = keptRejections(previous?.rejected ?? [], rejected, content);
       return kept.length ? { ...record, rejected: kept } : record;
     } catch (e) {
@@ -180,9 +191,10 @@ export async function publishReleases(
 export async function refreshExpiring(distributions: Map<string, DesiredDistribution>, skip: Set<string>, ctx: PublishContext): Promise<string[]> {
   const done: string[] = [];
   for (const dist of distributions.values()) {
-    if (skip.has(dist.name) || !dist.validForDays) continue;
-    if (!(await releaseDueForRefresh(ctx.reposDir, dist, ctx.now))) continue;
-    await resignRepository(ctx.reposDir, dist.name, ctx.signer, ctx.now);
+    if (skip.has(dist.name)) continue;
+    const target = releaseTarget(dist);
+    if (!(await target.dueForResign(ctx.reposDir, dist, ctx.now))) continue;
+    await target.resign(ctx.reposDir, dist.name, ctx.signer, ctx.now);
     ctx.log.info({ distribution: dist.name }, `re-signed ${dist.name}: Valid-Until refreshed`);
     done.push(dist.name);
   }

@@ -6,6 +6,7 @@ import canonicalize from 'canonicalize';
 import type { Architecture } from '../../schema/metadata.ts';
 import type { BuildInputs } from '../../schema/status.ts';
 import type { DesiredPackage } from '../model.ts';
+import { packageFormat } from '../formats/index.ts';
 
 export function buildKey(inputs: BuildInputs): string {
   const json = canonicalize(inputs);
@@ -19,7 +20,7 @@ export function buildInputs(pkg: DesiredPackage, arch: Architecture, builtAgains
     package: pkg.name,
     version: pkg.version,
     source: { url: pkg.source.url, commit: pkg.source.commit, ...(pkg.source.subdir ? { subdir: pkg.source.subdir } : {}) },
-    recipe: { format: pkg.format, rebuild: pkg.rebuild },
+    recipe: packageFormat(pkg).recipe(pkg),
     image: pkg.image,
     arch,
     target: pkg.format,

@@ -3,7 +3,7 @@
 import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { ReleasedPackage } from '../../schema/status.ts';
 import { gateId, type Action, type DesiredDistribution, type DesiredPackage, type DesiredState, type ObservedState, type Waiting } from '../model.ts';
-import { compareDebianVersions } from '../formats/deb/version-order.ts';
+import { packageFormat } from '../formats/index.ts';
 import type { BuildPlan } from './plan-builds.ts';
 
 interface ReleasePlan {
@@ -83,8 +83,9 @@ function publishAction(dist: DesiredDistribution, pkg: DesiredPackage, keys: Rec
 
 /** Keep the desired version and the (keep - 1) newest older ones; prune the rest. */
 function keepPolicyPrunes(dist: DesiredDistribution, pkg: DesiredPackage, published: ReleasedPackage[]): Action[] {
+  const { compareVersions } = packageFormat(pkg);
   const others = published.filter((p) => p.version !== pkg.version);
-  const older = others.filter((p) => compareDebianVersions(p.version, pkg.version) < 0).sort((a, b) => compareDebianVersions(b.version, a.version));
+  const older = others.filter((p) => compareVersions(p.version, pkg.version) < 0).sort((a, b) => compareVersions(b.version, a.version));
   const keptOlder = new Set(older.slice(0, dist.keep - 1).map((p) => p.version));
   return others
     .filter((p) => !keptOlder.has(p.version))
@@ -95,7 +96,7 @@ function keepPolicyPrunes(dist: DesiredDistribution, pkg: DesiredPackage, publis
       package: p.name,
       version: p.version,
       message:
-        compareDebianVersions(p.version, pkg.version) > 0
+        compareVersions(p.version, pkg.version) > 0
           ? `${p.name} ${p.version} is newer than the desired ${pkg.version}`
           : `${dist.name} keeps ${dist.keep} version${dist.keep === 1 ? '' : 's'} of ${p.name}`,
     }));

@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { GateRecord, ReleaseRecord } from '../../schema/status.ts';
-import type { DesiredDistribution, DistributionFormatName } from '../model.ts';
+import type { DesiredDistribution, PackageFormatName } from '../model.ts';
 import type { Signer } from '../signing/signer.ts';
 
 /** One artifact of a release as a local file, with the digest it must have. */
@@ -80,6 +80,8 @@ export interface GateRequest<D extends DesiredDistribution = DesiredDistribution
 
 export interface ReleaseTarget<D extends DesiredDistribution = DesiredDistribution> {
   readonly name: D['format'];
+  /** Package formats this target releases (apt: deb). */
+  readonly packageFormats: readonly PackageFormatName[];
   /** Publish the complete next content (add, keep, prune) atomically and signed. Readers never see a half-written state. */
   apply(req: ApplyRequest<D>): Promise<ApplyReport>;
   /** Compare what is published with its release record (drift); cheap enough for every full pass. */

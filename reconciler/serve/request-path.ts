@@ -2,6 +2,8 @@
 // Pure, so the traversal rules are unit-tested: no '..', no dot-files (which
 // hides .kiln/ state and temp files), no NUL or backslash, no encoded '/'.
 
+import { RELEASE_TARGETS } from '../release-targets/index.ts';
+
 export type PathVerdict = { ok: true; rel: string } | { ok: false; status: 400 | 404; reason: string };
 
 export function resolveRequestPath(urlPath: string): PathVerdict {
@@ -46,8 +48,8 @@ export function notModified(ifModifiedSince: string | undefined, mtimeMs: number
   return Number.isFinite(since) && Math.floor(mtimeMs / 1000) * 1000 <= since;
 }
 
+// Types every target shares; each release target adds its own (release-targets/*: contentType).
 const TYPES: Record<string, string> = {
-  '.deb': 'application/vnd.debian.binary-package',
   '.gz': 'application/gzip',
   '.xz': 'application/x-xz',
   '.asc': 'application/pgp-keys',
@@ -58,13 +60,15 @@ const TYPES: Record<string, string> = {
 export function contentType(rel: string): string {
   const base = rel.slice(rel.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
-  return (dot > 0 && TYPES[base.slice(dot)]) || (/^(In)?Release$|^Packages$/.test(base) ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+  const known = RELEASE_TARGETS.map((t) => t.contentType(rel)).find((t) => t !== undefined);
+  return known ?? ((dot > 0 && TYPES[base.slice(dot)]) || 'application/octet-stream');
 }
 
 /**
- * Pool files and by-hash indexes never change under their name: caches may keep
- * them. Everything else (InRelease, Release, named indexes, the key) must be revalidated.
+ * What a release target says never changes under its name (apt: pool files and
+ * by-hash indexes) caches may keep. Everything else (apt: InRelease, Release,
+ * named indexes, the key) must be revalidated.
  */
 export function cacheControl(rel: string): string {
-  return /(^|\/)pool\/|\/by-hash\//.test(rel) ? 'public, max-age=31536000, immutable' : 'no-cache';
+  return RELEASE_TARGETS.some((t) => t.immutable(rel)) ? 'public, max-age=31536000, immutable' : 'no-cache';
 }

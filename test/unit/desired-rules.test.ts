@@ -40,7 +40,7 @@ test('rules - the file name must match the name', () => {
 });
 
 test('rules - Debian versions are checked', () => {
-  assert.deepEqual(messages(rules.debianVersions(input({ packages: [pkg('hello', { version: 'v1' })] }))), [
+  assert.deepEqual(messages(rules.formatVersions(input({ packages: [pkg('hello', { version: 'v1' })] }))), [
     "packages/hello.yaml: version 'v1' is not a valid Debian version: the upstream version 'v1' must start with a digit",
   ]);
 });

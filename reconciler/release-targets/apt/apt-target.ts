@@ -13,6 +13,7 @@ import type { ReleaseTarget } from '../target.ts';
 
 export const aptTarget: ReleaseTarget<AptDistribution> = {
   name: 'apt',
+  packageFormats: ['deb'],
   async apply(req) {
     const packages = req.units.map((u) => ({ name: u.name, version: u.version, arch: u.arch, files: u.files }));
     const report = await publishApt({
@@ -29,7 +30,8 @@ export const aptTarget: ReleaseTarget<AptDistribution> = {
   },
   observe: (root, dist, record, cursor) => observeRepository(root, dist, record, cursor),
   changeMarker: (root, dist) => join(root, dist.name, suiteDir(dist.suite), 'InRelease'),
-  dueForResign: (root, dist, now) => releaseDueForRefresh(root, dist, now),
+  // Only a Release with Valid-Until expires (no I/O without it).
+  dueForResign: async (root, dist, now) => Boolean(dist.validForDays) && (await releaseDueForRefresh(root, dist, now)),
   async resign(root, name, signer, now) {
     const r = await resignRepository(root, name, signer, now);
     return { parts: Object.keys(r.releases) };
@@ -47,6 +49,7 @@ export const aptTarget: ReleaseTarget<AptDistribution> = {
       ...(req.smoke ? { smoke: req.smoke } : {}),
       timeoutSeconds: req.timeoutSeconds,
       log: req.log,
+      distribution: req.distribution,
     }),
   contentType(rel) {
     const base = rel.slice(rel.lastIndexOf('/') + 1);
