@@ -115,10 +115,19 @@ export const kilnConfigSchema = {
   },
 } as const;
 
-export const packageSchema = {
+/**
+ * Package formats, each with its own schema below (`format:` picks it: PACKAGE_SCHEMAS) and its
+ * module in reconciler/formats/. Every variant's `format` lists all of them, so a file naming an
+ * unknown format is told which exist. Next: 'oci', 'rpm'.
+ */
+export const PACKAGE_FORMATS = ['deb'] as const;
+/** Release-target formats of distributions (DISTRIBUTION_SCHEMAS; reconciler/release-targets/). Next: 'registry', 'dnf'. */
+export const DISTRIBUTION_FORMATS = ['apt'] as const;
+
+export const debPackageSchema = {
   $schema: DIALECT,
-  $id: 'https://kiln.dev/schema/package.json',
-  title: 'Package',
+  $id: 'https://kiln.dev/schema/package-deb.json',
+  title: 'Package (deb)',
   type: 'object',
   additionalProperties: false,
   required: ['name', 'version', 'source', 'format', 'architectures'],
@@ -135,7 +144,7 @@ export const packageSchema = {
         subdir: { type: 'string', pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/+-]+$', description: 'Directory of the package inside the source repo.' },
       },
     },
-    format: { enum: ['deb'], description: 'Package format (deb today; oci and rpm later).' },
+    format: { enum: PACKAGE_FORMATS, description: 'Package format: picks the schema of the rest of the file.' },
     architectures: architectureList,
     image: { type: 'string', minLength: 1, description: 'Builder image; pin with name@sha256:… for reproducible keys.' },
     pool: { type: 'string', pattern: POOL_PATTERN },
@@ -154,16 +163,16 @@ export const packageSchema = {
   },
 } as const;
 
-export const distributionSchema = {
+export const aptDistributionSchema = {
   $schema: DIALECT,
-  $id: 'https://kiln.dev/schema/distribution.json',
-  title: 'Distribution',
+  $id: 'https://kiln.dev/schema/distribution-apt.json',
+  title: 'Distribution (apt)',
   type: 'object',
   additionalProperties: false,
   required: ['name', 'format', 'suite', 'architectures'],
   properties: {
     name: { type: 'string', pattern: NAME_PATTERN },
-    format: { enum: ['apt'] },
+    format: { enum: DISTRIBUTION_FORMATS, description: 'Release target: picks the schema of the rest of the file.' },
     suite: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
     codename: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
     components: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' } },
@@ -179,9 +188,18 @@ export const distributionSchema = {
   },
 } as const;
 
+/** `format:` -> the schema of a package file of that format. */
+export const PACKAGE_SCHEMAS = { deb: debPackageSchema } as const satisfies Record<(typeof PACKAGE_FORMATS)[number], object>;
+/** `format:` -> the schema of a distribution file of that release target. */
+export const DISTRIBUTION_SCHEMAS = { apt: aptDistributionSchema } as const satisfies Record<(typeof DISTRIBUTION_FORMATS)[number], object>;
+
 export type KilnConfigDoc = FromSchema<typeof kilnConfigSchema>;
-export type PackageDoc = FromSchema<typeof packageSchema>;
-export type DistributionDoc = FromSchema<typeof distributionSchema>;
+export type DebPackageDoc = FromSchema<typeof debPackageSchema>;
+/** A package file, discriminated by `format` (add OciPackageDoc, RpmPackageDoc). */
+export type PackageDoc = DebPackageDoc;
+export type AptDistributionDoc = FromSchema<typeof aptDistributionSchema>;
+/** A distribution file, discriminated by `format` (add RegistryDistributionDoc, DnfDistributionDoc). */
+export type DistributionDoc = AptDistributionDoc;
 export type Limits = FromSchema<typeof limitsSchema>;
 export type ForgeConfig = FromSchema<typeof forgeSchema>;
 

@@ -1,7 +1,7 @@
 // ajv validators, compiled once per process. Each returns typed data or ajv's errors.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { distributionSchema, kilnConfigSchema, packageSchema } from './metadata.ts';
-import type { DistributionDoc, KilnConfigDoc, PackageDoc } from './metadata.ts';
+import { aptDistributionSchema, debPackageSchema, kilnConfigSchema } from './metadata.ts';
+import type { AptDistributionDoc, DebPackageDoc, KilnConfigDoc } from './metadata.ts';
 import { buildRecordSchema, checkRecordSchema, conditionRecordSchema, gateRecordSchema, releaseRecordSchema } from './status.ts';
 import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from './status.ts';
 import { checkOutboxEntrySchema, forgeStatusRecordSchema, pullRequestEventSchema, pushEventSchema } from './forge.ts';
@@ -18,8 +18,8 @@ function compile<T>(schema: object): ValidateFunction<T> {
 
 export const validators = {
   kilnConfig: compile<KilnConfigDoc>(kilnConfigSchema),
-  package: compile<PackageDoc>(packageSchema),
-  distribution: compile<DistributionDoc>(distributionSchema),
+  debPackage: compile<DebPackageDoc>(debPackageSchema),
+  aptDistribution: compile<AptDistributionDoc>(aptDistributionSchema),
   buildRecord: compile<BuildRecord>(buildRecordSchema),
   releaseRecord: compile<ReleaseRecord>(releaseRecordSchema),
   gateRecord: compile<GateRecord>(gateRecordSchema),
@@ -34,6 +34,11 @@ export const validators = {
   pullRequestEvent: compile<PullRequestEvent>(pullRequestEventSchema),
   brokerCredentials: compile<BrokerCredentials>(brokerCredentialsSchema),
 } as const;
+
+/** Package files' validators by `format:` (the first also judges an unknown format). */
+export const packageValidators = { deb: validators.debPackage } as const;
+/** Distribution files' validators by `format:`. */
+export const distributionValidators = { apt: validators.aptDistribution } as const;
 
 export type ValidatorName = keyof typeof validators;
 export type { ErrorObject };

@@ -1,9 +1,9 @@
 // Schema-valid documents -> the reconciler's DesiredState types, with every
 // default applied in one place. Pure. Precedence for image and limits:
 // package > pool > kiln.yaml defaults > BUILTIN_DEFAULTS.
-import type { DistributionDoc, KilnConfigDoc, Limits, PackageDoc } from '../../schema/metadata.ts';
+import type { AptDistributionDoc, DebPackageDoc, DistributionDoc, KilnConfigDoc, Limits, PackageDoc } from '../../schema/metadata.ts';
 import type { ResolvedLimits } from '../../schema/messages.ts';
-import type { DesiredConfig, DesiredDistribution, DesiredPackage, PoolConfig } from '../model.ts';
+import type { AptDistribution, DebPackage, DesiredConfig, DesiredDistribution, DesiredPackage, PoolConfig } from '../model.ts';
 import { ARCHITECTURES } from '../../schema/metadata.ts';
 import type { SourceControl } from './source-control.ts';
 
@@ -59,7 +59,15 @@ export interface ResolvedSource {
   commit: string;
 }
 
+/** A package file by its `format:` (each format's fields, defaults applied). */
 export function normalisePackage(file: string, doc: PackageDoc, config: DesiredConfig, source: ResolvedSource, control?: SourceControl): DesiredPackage {
+  switch (doc.format) {
+    case 'deb':
+      return normaliseDebPackage(file, doc, config, source, control);
+  }
+}
+
+function normaliseDebPackage(file: string, doc: DebPackageDoc, config: DesiredConfig, source: ResolvedSource, control?: SourceControl): DebPackage {
   const pool = doc.pool ?? config.defaults.pool;
   const poolConfig = config.pools[pool];
   const kilnDefaults = config.defaults;
@@ -85,7 +93,15 @@ export function normalisePackage(file: string, doc: PackageDoc, config: DesiredC
   };
 }
 
+/** A distribution file by its `format:` (each release target's fields, defaults applied). */
 export function normaliseDistribution(file: string, doc: DistributionDoc, config: DesiredConfig): DesiredDistribution {
+  switch (doc.format) {
+    case 'apt':
+      return normaliseAptDistribution(file, doc, config);
+  }
+}
+
+function normaliseAptDistribution(file: string, doc: AptDistributionDoc, config: DesiredConfig): AptDistribution {
   return {
     name: doc.name,
     file,

@@ -2,9 +2,10 @@
 // bounds -> UTF-8 -> YAML -> JSON Schema. Pure: bytes in, result out.
 import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { Diagnostic } from '../../schema/errors.ts';
-import { distributionSchema, kilnConfigSchema, METADATA_LIMITS, packageSchema } from '../../schema/metadata.ts';
+import { DISTRIBUTION_SCHEMAS, kilnConfigSchema, METADATA_LIMITS, PACKAGE_SCHEMAS } from '../../schema/metadata.ts';
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
-import { validators } from '../../schema/validate.ts';
+import { distributionValidators, packageValidators, validators } from '../../schema/validate.ts';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { schemaDiagnostics } from './schema-errors.ts';
 import { decodeUtf8, flowDepthExceeded, loneCarriageReturn } from './source-text.ts';
 import { quote } from '../../schema/quote.ts';
@@ -29,8 +30,21 @@ export type ParsedFile = {
   };
 }[FileKind];
 
-const SCHEMAS = { config: kilnConfigSchema, package: packageSchema, distribution: distributionSchema } as const;
-const VALIDATORS = { config: validators.kilnConfig, package: validators.package, distribution: validators.distribution } as const;
+/**
+ * The schema and validator of one file: packages and distributions dispatch on `format:`.
+ * An unknown or missing format is judged by the first variant, whose `format` enum names
+ * every known one (so the error is the usual file:line `format` one).
+ */
+function schemaFor(kind: FileKind, data: unknown): { schema: object; validate: ValidateFunction } {
+  const format = (data as { format?: unknown } | null)?.format;
+  const pick = <S extends Record<string, object>, V extends Record<keyof S, ValidateFunction>>(schemas: S, validate: V) => {
+    const key = (typeof format === 'string' && Object.hasOwn(schemas, format) ? format : Object.keys(schemas)[0]) as keyof S;
+    return { schema: schemas[key], validate: validate[key] };
+  };
+  if (kind === 'package') return pick(PACKAGE_SCHEMAS, packageValidators);
+  if (kind === 'distribution') return pick(DISTRIBUTION_SCHEMAS, distributionValidators);
+  return { schema: kilnConfigSchema, validate: validators.kilnConfig };
+}
 const EXPECTED: Record<FileKind, string> = {
   config: 'kiln.yaml settings (trust, signing, pools, defaults)',
   package: 'a package (name, version, source, format, architectures, …)',
@@ -110,8 +124,8 @@ export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): Pars
     return fail([...yamlProblems, err(path, `${fieldName(long.pointer) || 'the file'}: a list of ${long.length} items; the limit is ${MAX_LIST_ITEMS}`, line, col, long.pointer)], positions);
   }
 
-  const validate = VALIDATORS[kind];
-  if (!validate(data)) return fail([...yamlProblems, ...schemaDiagnostics(path, validate.errors ?? [], SCHEMAS[kind], data, positions)], positions);
+  const { schema, validate } = schemaFor(kind, data);
+  if (!validate(data)) return fail([...yamlProblems, ...schemaDiagnostics(path, validate.errors ?? [], schema, data, positions)], positions);
   return { path, kind, doc: data, positions, diagnostics: yamlProblems } as ParsedFile;
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { debianVersionProblem, parseDebianVersion } from '../../reconciler/desired/debian-version.ts';
+import { debianVersionProblem, parseDebianVersion } from '../../reconciler/formats/deb/debian-version.ts';
 
 test('debian version - valid versions split into epoch, upstream, revision', () => {
   const table: Array<[string, number, string, string]> = [

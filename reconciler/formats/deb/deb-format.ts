@@ -4,7 +4,7 @@
 // each .deb's control fields (publish/deb/identity.ts).
 import type { BuildResult } from '../../../schema/messages.ts';
 import type { Artifact } from '../../../schema/status.ts';
-import { debianVersionProblem } from '../../desired/debian-version.ts';
+import { debianVersionProblem } from './debian-version.ts';
 import type { DebPackage } from '../../model.ts';
 import { identityProblems } from '../../publish/deb/identity.ts';
 import { readDebControl } from '../../publish/deb/read-deb.ts';

@@ -1,7 +1,7 @@
 // Debian version ordering (dpkg's verrevcmp, Debian policy 5.6.12): used by the
 // keep policy to decide which published versions are the newest. The split into
 // epoch, upstream and revision is the one validation uses.
-import { parseDebianVersion, type DebianVersion } from '../../desired/debian-version.ts';
+import { parseDebianVersion, type DebianVersion } from './debian-version.ts';
 
 /** Versions reaching the planner were validated when read; an invalid one still orders, as all upstream. */
 function split(v: string): DebianVersion {

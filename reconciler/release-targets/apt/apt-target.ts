@@ -2,7 +2,7 @@
 // ROOT/<dist> (publish/apt does the work: atomic switch, pool, by-hash,
 // InRelease), install-smoke as its promotion gate (gate/install-smoke.ts).
 import { join } from 'node:path';
-import { reposSignedBy } from '../../keys/repos-signed-by.ts';
+import { reposSignedBy } from './repos-signed-by.ts';
 import { runInstallSmokeGate } from '../../gate/install-smoke.ts';
 import type { AptDistribution } from '../../model.ts';
 import { keyFileName, suiteDir } from '../../publish/apt/layout.ts';

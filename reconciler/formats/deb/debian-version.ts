@@ -1,6 +1,6 @@
 // Debian version syntax, Debian Policy 5.6.12: [epoch:]upstream_version[-debian_revision].
 // Pure: used by the semantic rules and by anyone who needs to split a version.
-import { quote } from '../../schema/quote.ts';
+import { quote } from '../../../schema/quote.ts';
 
 export interface DebianVersion {
   epoch: number;
