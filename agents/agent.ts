@@ -22,6 +22,7 @@ import type { DeliveryPolicy } from './deliver.ts';
 import { handleJob, type JobContext, type KeptBuild } from './job-handler.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { BuildRunner } from './runner.ts';
+import { RunnersByFormat } from './runners.ts';
 
 export interface AgentOptions {
   nc: NatsConnection;
@@ -38,7 +39,7 @@ export interface AgentOptions {
   /** How long one pull waits for jobs; also bounds how long a drain waits for the pull. */
   pullExpiresMs?: number;
   /**
-   * The build runner. Default: DockerRunner. Only code can pass another one
+   * The build runner. Default: one runner per recipe format (runners.ts: deb -> DockerRunner). Only code can pass another one
    * (NoopRunner for benchmarks); no flag or config file selects it.
    */
   runner?: BuildRunner;
@@ -78,7 +79,7 @@ export class Agent {
     this.id = opts.id ?? defaultAgentId(opts.pool, opts.arch);
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
     this.log = opts.log.child({ component: 'agent', agent: this.id, pool: opts.pool, arch: opts.arch });
-    this.runner = opts.runner ?? new DockerRunner({ log: this.log, labels: { 'kiln.agent': this.id } });
+    this.runner = opts.runner ?? new RunnersByFormat({ deb: new DockerRunner({ log: this.log, labels: { 'kiln.agent': this.id } }) });
   }
 
   /** Remote clones kept between jobs; survives restarts when the agent has a fixed --id. */
