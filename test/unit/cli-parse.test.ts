@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import type { Command } from '../../reconciler/cli/command.ts';
+import { dispatch, hoistGlobalFlags } from '../../reconciler/cli/dispatch.ts';
 import { explainParseError, parseCommandArgs } from '../../reconciler/cli/parse-args.ts';
 import { allCommands } from '../../reconciler/cli/registry.ts';
 import { resolveCommand } from '../../reconciler/cli/resolve-command.ts';
@@ -87,4 +88,27 @@ test('cli parse - the example kiln.yaml, keys/README.md and the README name the 
   assert.equal(path(readme), path(yaml));
   assert.match(keysReadme, /keys\/kiln-release\.asc/);
   assert.doesNotMatch(keysReadme, /kiln init` generates real keys/, 'init copies public keys; it generates none');
+});
+
+test('cli parse - global flags before the command name are taken as the command\'s; other options there are refused with where they go', async () => {
+  assert.deepEqual(hoistGlobalFlags(['--json', 'status', '--repo', 'x']), { argv: ['status', '--json', '--repo', 'x'], help: false });
+  assert.deepEqual(hoistGlobalFlags(['-q', '--json', 'agents', 'drain', 'a1']), { argv: ['agents', 'drain', '-q', '--json', 'a1'], help: false });
+  assert.deepEqual(hoistGlobalFlags(['--help', 'keys']), { argv: ['keys', '--help'], help: true });
+  assert.deepEqual(hoistGlobalFlags(['--json', '--version']), { argv: ['version', '--json'], help: false });
+  assert.deepEqual(hoistGlobalFlags(['plan', '--', '--json']), { argv: ['plan', '--', '--json'], help: false }, 'nothing moves without leading flags');
+  assert.throws(() => hoistGlobalFlags(['--repo', 'x', 'status']), /--repo goes after the command name .*'kiln <command> --repo …'/);
+
+  const run = await dispatch(['--json', 'status']);
+  assert.equal(run.kind, 'run');
+  if (run.kind === 'run') {
+    assert.deepEqual(run.command.path, ['status']);
+    assert.equal(parseCommandArgs(run.command, run.rest).args.values.json, true);
+  }
+  const help = await dispatch(['--help', 'status']);
+  assert.equal(help.kind, 'run', 'the command then prints its own help');
+  if (help.kind === 'run') assert.equal(parseCommandArgs(help.command, help.rest).args.values.help, true);
+  const root = await dispatch(['-q', '--help']);
+  assert.equal(root.kind === 'help' && root.exit, 0);
+  const bare = await dispatch(['--json']);
+  assert.equal(bare.kind === 'help' && bare.exit, 2, 'a global flag alone names no command');
 });
