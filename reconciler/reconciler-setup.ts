@@ -21,6 +21,7 @@ import type { ForgeService } from './forge/service.ts';
 import { Lease } from './pipeline/lease.ts';
 import { openNatsSession, type NatsSession } from './pipeline/nats-session.ts';
 import type { Mirror } from './remote/mirror.ts';
+import { fetchRevision } from './remote/fetch-revision.ts';
 import { remoteStep } from './remote/remote-step.ts';
 import { assertStatusSigned } from './trust/index.ts';
 import type { ReconcilerMetrics } from './metrics/reconciler-metrics.ts';
@@ -112,7 +113,9 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
   // Gate containers of a reconciler killed mid-gate: past their deadline, whoever started them.
   if (deps.docker) await sweepOrphanContainers(deps.docker, log, { roles: ['gate'] }).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'no container sweep (Docker unreachable)'));
   const memo: PassMemo = {};
-  const forge = s.forge ? await openForge(s.forge, deps, memo) : undefined;
+  // A pull request's head is not on the tracked branch (a fork's lives only in refs/pull/N/head): fetched for its check.
+  const fetchHead = s.remote ? async (rev: string, pr?: number) => void (await fetchRevision(s.remote!, rev, { pullRequest: pr })) : undefined;
+  const forge = s.forge ? await openForge({ fetchHead, ...s.forge }, deps, memo) : undefined;
   deps.forgeStatuses = forge !== undefined;
   const lease = session ? new Lease({ kv: session.lease, holder, ttlMs: s.leaseTtlMs ?? 30_000, now: () => new Date(), log }) : undefined;
   return {

@@ -69,7 +69,7 @@ async function main() {
     const rec = await open();
     const ctl = new AbortController();
     const loop = watch({ runPass: () => rec.runPass(), readHead: () => rec.readHead(), lease: rec.lease, log, signal: ctl.signal, now: () => new Date(), random: Math.random }, { intervalMs: 60_000 });
-    const receiver = await startReceiver({ listen: '127.0.0.1:0', secret: SECRET }, repo.dir, rec.forge!, (r) => loop.wake(r), log);
+    const receiver = await startReceiver({ listen: '127.0.0.1:0', secret: SECRET }, { repoDir: repo.dir, forge: rec.forge! }, (r) => loop.wake(r), log);
     try {
       await new Promise((r) => setTimeout(r, 1500)); // the loop's first pass (reason "start")
       return await fn(rec, (r) => loop.wake(r), receiver.url);

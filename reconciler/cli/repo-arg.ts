@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../schema/errors.ts';
 import { STATUS_BRANCH } from '../../schema/status.ts';
-import { fetchRevision } from '../remote/fetch-revision.ts';
+import { fetchRevision, pullRequestRef } from '../remote/fetch-revision.ts';
 import { openMirror, type Mirror } from '../remote/mirror.ts';
 import { parseRepoLocation, repoId } from '../remote/remote-url.ts';
 import { syncMirror, type SyncOptions, type SyncReport } from '../remote/sync.ts';
@@ -73,7 +73,14 @@ export async function openRepoArg(args: ParsedArgs, ctx: CommandContext, opts: {
   return { dir: mirror.gitdir, mirror, sync: await syncMirror(mirror, syncOpts) };
 }
 
-/** A revision named on the command line: with a URL, a branch, tag or ref other than the tracked one is fetched first. */
-export function revisionIn(repo: OpenedRepo, rev: string): Promise<string> | string {
-  return repo.mirror && rev !== 'HEAD' ? fetchRevision(repo.mirror, rev) : rev;
+/**
+ * A revision named on the command line: with a URL, a branch, tag, ref or commit
+ * other than the tracked branch is fetched first. `pullRequest` (kiln check --pr N)
+ * names refs/pull/N/head, where the forges keep a pull request's head (a fork's too).
+ */
+export async function revisionIn(repo: OpenedRepo, rev: string | undefined, o: { pullRequest?: number } = {}): Promise<string> {
+  if (repo.mirror && (rev !== 'HEAD' || o.pullRequest !== undefined)) return fetchRevision(repo.mirror, rev, o);
+  if (rev !== undefined) return rev;
+  if (o.pullRequest === undefined) throw new TypeError('revisionIn: a revision or a pull request is needed');
+  return pullRequestRef(o.pullRequest);
 }

@@ -4,7 +4,6 @@
 //   -> resolve source refs -> normalise -> semantic rules (rules.ts).
 // Incremental: given the previous snapshot, only files the tree diff names
 // are re-read; rules and normalisation rerun over the merged set (cheap).
-import { resolve as absolute } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidMetadataError, SourceResolveError, type Diagnostic } from '../../schema/errors.ts';
 import { METADATA_LAYOUT, METADATA_LIMITS } from '../../schema/metadata.ts';
@@ -17,7 +16,8 @@ import { parseFile, sizeProblem, type ParsedFile } from './parse-file.ts';
 import { runRules, type Located } from './rules.ts';
 import { defaultControlReader, type ControlReader, type SourceControl } from './source-control.ts';
 import { defaultSourceResolver, type SourceResolver } from './source-resolver.ts';
-import { resolveSourceUrl } from './source-url.ts';
+import { sourceBaseOf } from './source-base.ts';
+import { resolveSourceUrl, type SourceBase } from './source-url.ts';
 import { lookup } from './yaml-positions.ts';
 import pMap from 'p-map';
 
@@ -99,11 +99,11 @@ async function readEntry(dir: string, cache: GitCache, path: string, oid: string
 }
 
 /** Resolve a package file's source ref; bad input becomes a diagnostic, an unreachable remote throws. */
-async function resolveEntrySource(entry: FileEntry, dir: string, resolve: SourceResolver, memo: Map<string, Promise<string>>, readControl: ControlReader): Promise<void> {
+async function resolveEntrySource(entry: FileEntry, base: SourceBase, resolve: SourceResolver, memo: Map<string, Promise<string>>, readControl: ControlReader): Promise<void> {
   const parsed = entry.parsed;
   if (parsed?.kind !== 'package' || !parsed.doc) return;
   const doc = parsed.doc;
-  const url = resolveSourceUrl(doc.source.git, dir);
+  const url = resolveSourceUrl(doc.source.git, base);
   const at = (pointer: string) => lookup(parsed.positions, pointer);
   if (!url.ok) {
     entry.diagnostics.push(problem(entry.path, `source.git: ${url.reason}`, at('/source/git').line, at('/source/git').col, '/source/git'));
@@ -197,7 +197,8 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   const resolve = opts.resolveSource ?? defaultSourceResolver();
   const readControl = opts.readControl ?? defaultReader;
   const memo = new Map<string, Promise<string>>();
-  await pMap([...read, ...resolveAgain.map((e) => files.get(e.path)!)], (e) => resolveEntrySource(e, absolute(dir), resolve, memo, readControl), { concurrency: READ_CONCURRENCY });
+  const base = await sourceBaseOf(dir);
+  await pMap([...read, ...resolveAgain.map((e) => files.get(e.path)!)], (e) => resolveEntrySource(e, base, resolve, memo, readControl), { concurrency: READ_CONCURRENCY });
 
   const { diagnostics, state } = assemble(commit, files, prev);
   opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');

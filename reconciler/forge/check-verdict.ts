@@ -13,13 +13,22 @@ export interface CheckVerdict {
   summary: string;
 }
 
-export type CheckRunner = (rev: string) => Promise<CheckVerdict>;
+/** A pull request's head to check, with its number when the webhook said it. */
+export type CheckRunner = (rev: string, pullRequest?: number) => Promise<CheckVerdict>;
 
-export function kilnCheck(dir: string, log?: Logger): CheckRunner {
+/** Brings a head into the reconciler's repository (a URL repo's mirror: from refs/pull/N/head, or a ref pointing at it). */
+export type HeadFetcher = (rev: string, pullRequest?: number) => Promise<void>;
+
+export function kilnCheck(dir: string, log?: Logger, fetchHead?: HeadFetcher): CheckRunner {
   // The base's plan is computed once per (base, kiln/status), as `kiln check` does for a long-running caller.
   const memo: CheckMemo = {};
-  return async (rev) => {
+  return async (rev, pullRequest) => {
     const cache: GitCache = {};
+    try {
+      await fetchHead?.(rev, pullRequest);
+    } catch (e) {
+      return { ok: false, summary: `head ${rev.slice(0, 12)} could not be fetched: ${(e as Error).message}` };
+    }
     try {
       await resolveCommit(dir, rev, cache);
     } catch {

@@ -1,6 +1,8 @@
 // What `kiln reconcile` needs to start the forge side: secrets from files, and
-// the webhook receiver bound to this reconciler (push → wake, pull_request → check).
+// the webhook receiver bound to this reconciler (push → fetch + wake,
+// pull_request → check).
 import fs from 'node:fs';
+import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import git from 'isomorphic-git';
 import type { Logger } from 'pino';
@@ -34,14 +36,25 @@ async function trackedRef(dir: string): Promise<string | undefined> {
   return branch ?? undefined;
 }
 
-export async function startReceiver(s: WebhookSettings, repoDir: string, forge: ForgeService, wake: (reason: string) => void, log: Logger): Promise<WebhookServer> {
+/** The reconciler a receiver serves: its repo (or mirror), forge, and remote when the repo is a URL. */
+export interface ReceiverTarget {
+  repoDir: string;
+  forge: ForgeService;
+  /** A URL repo's fetch step: a push makes the next pass fetch, however recent the last fetch. */
+  remote?: { fetchNow(): void };
+}
+
+export async function startReceiver(s: WebhookSettings, t: ReceiverTarget, wake: (reason: string) => void, log: Logger): Promise<WebhookServer> {
+  const { repoDir, forge } = t;
   return startWebhookServer({
     listen: s.listen,
     secret: s.secret,
     log,
+    deliveriesFile: join(forge.stateDir, 'webhook-deliveries'),
     handlers: {
       async onPush(ref) {
         if (ref !== (await trackedRef(repoDir))) return false;
+        t.remote?.fetchNow();
         wake('webhook push');
         return true;
       },

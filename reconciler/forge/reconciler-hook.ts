@@ -10,7 +10,7 @@ import { listFiles, readBlob, type GitCache } from '../git/tree.ts';
 import type { ObservedState } from '../model.ts';
 import { gitdirOf } from '../status/git-objects.ts';
 import { readObserved } from '../status/reader.ts';
-import { kilnCheck, type CheckRunner } from './check-verdict.ts';
+import { kilnCheck, type CheckRunner, type HeadFetcher } from './check-verdict.ts';
 import { ForgeService } from './service.ts';
 
 export interface ForgeSettings {
@@ -18,6 +18,8 @@ export interface ForgeSettings {
   token?: string;
   /** The verdict behind kiln/check (default: `kiln check` of the head against the tracked branch). */
   runCheck?: CheckRunner;
+  /** With a URL repo: brings a pull request's head into the mirror before the default check reads it. */
+  fetchHead?: HeadFetcher;
   retry?: { baseMs: number; capMs: number };
 }
 
@@ -57,7 +59,7 @@ export async function openForge(s: ForgeSettings, deps: ForgeHost, memo: ForgeMe
     token: s.token,
     config: () => memo.desired?.state.config.forge ?? fallback,
     reconcileRecords: () => memo.observed?.state.forge.values() ?? [],
-    runCheck: s.runCheck ?? kilnCheck(deps.repoDir, deps.log),
+    runCheck: s.runCheck ?? kilnCheck(deps.repoDir, deps.log, s.fetchHead),
     retry: s.retry,
     log: deps.log,
     random: deps.random,

@@ -37,6 +37,11 @@ export class ForgeService {
   followUp?: (reason: string) => void;
   private checking: Promise<void> = Promise.resolve();
 
+  /** Where the journal, kiln/check records and webhook delivery ids live. */
+  get stateDir(): string {
+    return this.o.stateDir;
+  }
+
   private constructor(
     private readonly o: ForgeServiceOptions,
     private readonly journal: DeliveryJournal,
@@ -65,7 +70,7 @@ export class ForgeService {
     const journal = await DeliveryJournal.open(join(o.stateDir, 'journal.jsonl'));
     const checks = await CheckRecords.open(join(o.stateDir, 'checks'), o.log);
     const service = new ForgeService(o, journal, checks);
-    for (const e of checks.unfinished()) service.queueCheck(e.commit);
+    for (const e of checks.unfinished()) service.queueCheck(e.commit, e.pullRequest);
     return service;
   }
 
@@ -77,7 +82,7 @@ export class ForgeService {
   /** A pull request's head: recorded `pending` before this resolves, then checked and reported. */
   async onPullRequest(head: string, number: number | undefined): Promise<void> {
     const now = (this.o.now ?? (() => new Date()))();
-    if (await this.checks.begin(head, number, now)) this.queueCheck(head);
+    if (await this.checks.begin(head, number, now)) this.queueCheck(head, number);
     this.kick();
   }
 
@@ -92,12 +97,12 @@ export class ForgeService {
     await this.journal.close();
   }
 
-  private queueCheck(head: string): void {
+  private queueCheck(head: string, pullRequest: number | undefined): void {
     this.checking = this.checking.then(async () => {
       const now = this.o.now ?? (() => new Date());
       let verdict;
       try {
-        verdict = await this.o.runCheck(head);
+        verdict = await this.o.runCheck(head, pullRequest);
       } catch (e) {
         verdict = { ok: false, summary: `the check could not run: ${(e as Error).message}` };
       }

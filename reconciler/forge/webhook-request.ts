@@ -76,16 +76,3 @@ function firstError(errors: { instancePath: string; message?: string }[] | null 
   const e = errors?.[0];
   return e ? `${e.instancePath || '/'} ${e.message ?? 'invalid'}` : 'invalid';
 }
-
-/** Delivery ids seen lately, so a replayed delivery is answered but not acted on. Bounded: the oldest are forgotten. */
-export class DeliveryIds {
-  private readonly seen = new Set<string>();
-  constructor(private readonly max = 10_000) {}
-  /** True the first time an id is seen. */
-  add(id: string): boolean {
-    if (this.seen.has(id)) return false;
-    this.seen.add(id);
-    if (this.seen.size > this.max) this.seen.delete(this.seen.values().next().value!);
-    return true;
-  }
-}

@@ -1,12 +1,14 @@
 // The webhook receiver's HTTP edge: POST only, bodies capped at 1 MiB (413 as
 // soon as the cap is passed, without reading the rest), the signature checked
 // before anything is parsed (401, and nothing happens), replays answered and
-// ignored. What a delivery asks for is handed to `handlers`.
+// ignored (ids kept in the state dir: delivery-ids.ts). What a delivery asks
+// for is handed to `handlers`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { WEBHOOK_MAX_BYTES } from '../../schema/forge.ts';
-import { actionOf, DeliveryIds, verifySignature } from './webhook-request.ts';
+import { DeliveryIds } from './delivery-ids.ts';
+import { actionOf, verifySignature, type WebhookAction } from './webhook-request.ts';
 
 export interface WebhookHandlers {
   /** A push to `ref` (refs/heads/…): wake the reconciler if it is the tracked branch; returns whether it was. */
@@ -22,6 +24,8 @@ export interface WebhookServerOptions {
   handlers: WebhookHandlers;
   log: Logger;
   maxBytes?: number;
+  /** Where handled delivery ids are kept across restarts; absent: in memory only. */
+  deliveriesFile?: string;
 }
 
 export interface WebhookServer {
@@ -66,7 +70,23 @@ export function parseListen(listen: string): { host: string; port: number } {
 export async function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
   const log = o.log.child({ component: 'webhook' });
   const max = o.maxBytes ?? WEBHOOK_MAX_BYTES;
-  const deliveries = new DeliveryIds();
+  const deliveries = await DeliveryIds.open(o.deliveriesFile);
+  /** Deliveries being handled: a replay that arrives meanwhile is ignored too. */
+  const handling = new Set<string>();
+
+  /** Act on a verified delivery: the status and body to answer with. */
+  async function act(a: WebhookAction): Promise<[number, Record<string, unknown>]> {
+    if (a.kind === 'ping') return [200, { pong: true }];
+    if (a.kind === 'ignored') return [202, { ignored: a.why }];
+    if (a.kind === 'push') {
+      const woke = await o.handlers.onPush(a.ref, a.after);
+      log.info({ ref: a.ref, after: a.after, woke }, 'push webhook');
+      return [202, woke ? { woke: true } : { ignored: `${a.ref} is not the tracked branch` }];
+    }
+    await o.handlers.onPullRequest(a.head, a.number);
+    log.info({ head: a.head, pr: a.number }, 'pull_request webhook: check queued');
+    return [202, { check: a.head }];
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return answer(res, 405, { error: 'POST a forge webhook here' });
@@ -84,21 +104,20 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
       log.warn(verdict.message);
       return answer(res, verdict.status, { error: verdict.message });
     }
-    if (verdict.delivery && !deliveries.add(verdict.delivery)) {
-      log.info({ delivery: verdict.delivery }, 'replayed webhook delivery ignored');
+    const id = verdict.delivery;
+    if (id && (deliveries.has(id) || handling.has(id))) {
+      log.info({ delivery: id }, 'replayed webhook delivery ignored');
       return answer(res, 200, { ignored: 'replayed delivery' });
     }
-    const a = verdict.action;
-    if (a.kind === 'ping') return answer(res, 200, { pong: true });
-    if (a.kind === 'ignored') return answer(res, 202, { ignored: a.why });
-    if (a.kind === 'push') {
-      const woke = await o.handlers.onPush(a.ref, a.after);
-      log.info({ ref: a.ref, after: a.after, woke }, 'push webhook');
-      return answer(res, 202, woke ? { woke: true } : { ignored: `${a.ref} is not the tracked branch` });
+    if (id) handling.add(id);
+    try {
+      const [status, reply] = await act(verdict.action);
+      // Remembered once handled: a delivery that failed may be sent again (the handlers are idempotent).
+      if (id) await deliveries.add(id);
+      return answer(res, status, reply);
+    } finally {
+      if (id) handling.delete(id);
     }
-    await o.handlers.onPullRequest(a.head, a.number);
-    log.info({ head: a.head, pr: a.number }, 'pull_request webhook: check queued');
-    return answer(res, 202, { check: a.head });
   }
 
   const server: Server = createServer((req, res) => {
@@ -121,6 +140,6 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      }).then(() => deliveries.close()),
   };
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import git, { Errors } from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { NotFoundError, RemoteAuthError, RemoteRejectedError, RemoteUnreachableError } from '../../schema/errors.ts';
-import { fetchedRef, type RemoteRefs, type Transport } from './transport.ts';
+import { fetchedRef, MIRROR_REMOTE, type RemoteRefs, type Transport } from './transport.ts';
 import { displayUrl } from './remote-url.ts';
 
 const ZERO = '0'.repeat(40);
@@ -60,7 +60,7 @@ export function httpTransport(opts: { url: string; gitdir: string; token?: strin
       for (const ref of refs) {
         try {
           // `ref` (our fetched copy) tells the remote what we already have.
-          const r = await git.fetch({ ...common, fs, gitdir: opts.gitdir, remote: 'kiln', remoteRef: ref, ref: fetchedRef(ref), singleBranch: true, tags: false });
+          const r = await git.fetch({ ...common, fs, gitdir: opts.gitdir, remote: MIRROR_REMOTE, remoteRef: ref, ref: fetchedRef(ref), singleBranch: true, tags: false });
           if (r.fetchHead) out.set(ref, r.fetchHead);
         } catch (e) {
           if ((e as { code?: string }).code === Errors.NotFoundError.code) continue; // deleted since listRefs

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { httpTransport } from './http-transport.ts';
 import type { RepoLocation } from './remote-url.ts';
 import { sshTransport } from './ssh-transport.ts';
-import { FETCHED_PREFIX, type Transport } from './transport.ts';
+import { FETCHED_PREFIX, MIRROR_REMOTE, type Transport } from './transport.ts';
 
 /** What the remote held at the last fetch or push (null: the ref does not exist there). */
 export interface RemoteView {
@@ -47,8 +47,8 @@ export async function openMirror(o: MirrorOptions): Promise<Mirror> {
   if (!fs.existsSync(join(gitdir, 'HEAD'))) {
     await git.init({ fs, gitdir, bare: true });
     // isomorphic-git writes fetched refs through a configured refspec.
-    await git.setConfig({ fs, gitdir, path: 'remote.kiln.url', value: o.location.url });
-    await git.setConfig({ fs, gitdir, path: 'remote.kiln.fetch', value: `+refs/*:${FETCHED_PREFIX}*` });
+    await git.setConfig({ fs, gitdir, path: `remote.${MIRROR_REMOTE}.url`, value: o.location.url });
+    await git.setConfig({ fs, gitdir, path: `remote.${MIRROR_REMOTE}.fetch`, value: `+refs/*:${FETCHED_PREFIX}*` });
   }
   const transport =
     o.location.kind === 'http'

@@ -23,6 +23,9 @@ export interface Transport {
   push(ref: string, expected: string | null, next: string): Promise<void>;
 }
 
+/** The mirror's one remote: its URL is the remote metadata repo's (relative package sources are resolved against it). */
+export const MIRROR_REMOTE = 'kiln';
+
 /** Where fetched remote refs land in the mirror before the sync step judges them (same layout for both transports). */
 export const FETCHED_PREFIX = 'refs/kiln/fetched/';
 export const fetchedRef = (ref: string) => FETCHED_PREFIX + ref.replace(/^refs\//, '');

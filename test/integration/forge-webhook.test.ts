@@ -89,7 +89,7 @@ before(async () => {
     { intervalMs: 3_600_000 },
   );
   loop = handle.done;
-  receiver = await startReceiver({ listen: '127.0.0.1:0', secret: SECRET }, dir, rec.forge!, (reason) => (wakes.push(reason), handle.wake(reason)), log);
+  receiver = await startReceiver({ listen: '127.0.0.1:0', secret: SECRET }, { repoDir: dir, forge: rec.forge! }, (reason) => (wakes.push(reason), handle.wake(reason)), log);
   await until(() => passes.length >= 1, 120_000, 'the first pass', 10);
 });
 after(async () => {

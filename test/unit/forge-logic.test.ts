@@ -11,7 +11,8 @@ import { apiBaseUrl, targetUrlFor } from '../../reconciler/forge/client.ts';
 import { DeliveryJournal } from '../../reconciler/forge/journal.ts';
 import { finalStatus, reconcileStatusChanges, statusDescription, type ReconcileOutcome } from '../../reconciler/forge/reconcile-status.ts';
 import { classifySendError, retryAfterMs } from '../../reconciler/forge/send-verdict.ts';
-import { actionOf, DeliveryIds, verifySignature } from '../../reconciler/forge/webhook-request.ts';
+import { DeliveryIds } from '../../reconciler/forge/delivery-ids.ts';
+import { actionOf, verifySignature } from '../../reconciler/forge/webhook-request.ts';
 import type { Plan } from '../../reconciler/model.ts';
 import { FORGE_DESCRIPTION_MAX, type ForgeStatusRecord } from '../../schema/forge.ts';
 
@@ -128,13 +129,30 @@ test('forge logic - webhook actions: push, pull_request heads, pings; unknown ev
   assert.equal(actionOf(h('push'), '[1,').ok, false, 'not JSON');
 });
 
-test('forge logic - delivery ids: a replay is seen, the oldest are forgotten past the bound', () => {
-  const ids = new DeliveryIds(2);
-  assert.equal(ids.add('a'), true);
-  assert.equal(ids.add('a'), false);
-  ids.add('b');
-  ids.add('c');
-  assert.equal(ids.add('a'), true, 'forgotten after two newer ones');
+test('forge logic - delivery ids: a replay is seen, across a restart too; the oldest are forgotten past the bound and the file stays bounded', async () => {
+  const path = join(await mkdtemp(join(tmpdir(), 'kiln-deliveries-')), 'webhook-deliveries');
+  const ids = await DeliveryIds.open(path, 2);
+  assert.equal(ids.has('a'), false);
+  await ids.add('a');
+  assert.equal(ids.has('a'), true);
+  await ids.add('b');
+  await ids.close();
+  const reopened = await DeliveryIds.open(path, 2);
+  assert.equal(reopened.has('a'), true, 'remembered across a restart');
+  await reopened.add('c');
+  assert.equal(reopened.has('a'), false, 'forgotten after two newer ones');
+  for (const id of ['d', 'e', 'f', 'g']) await reopened.add(id);
+  await reopened.close();
+  const lines = (await readFile(path, 'utf8')).split('\n').filter(Boolean);
+  assert.ok(lines.length <= 4, `compacted to at most twice the bound, got ${lines.length} lines`);
+  // A torn last line (killed mid-write) is skipped, the rest kept.
+  await writeFile(path, (await readFile(path, 'utf8')) + '\n"h');
+  const torn = await DeliveryIds.open(path, 2);
+  assert.deepEqual(['f', 'g', 'h'].map((id) => torn.has(id)), [true, true, false]);
+  await torn.close();
+  const memory = await DeliveryIds.open(undefined, 2);
+  await memory.add('x');
+  assert.equal(memory.has('x'), true);
 });
 
 test('forge logic - the delivery journal survives a torn last line', async () => {

@@ -3,7 +3,7 @@ import { UsageError } from '../../../schema/errors.ts';
 import { checkRevision } from '../../check/check-revision.ts';
 import { formatCheckMarkdown, formatCheckText, checkSummary } from '../../check/format-check.ts';
 import { readObservedForTrust } from '../../trust/index.ts';
-import { str, type Command } from '../command.ts';
+import { num, str, type Command } from '../command.ts';
 import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
 
 const FORMATS = ['text', 'markdown'];
@@ -16,26 +16,32 @@ const command: Command = {
     'by a key trusted as of its parent, the validation problems of REV with file:line:col, and the difference\n' +
     "between plan(BASE) and plan(REV) against the same kiln/status: builds, releases, promotions, prunes and\n" +
     'refusals, each with its reason. The files of a refused REV are never parsed. --format markdown prints a\n' +
-    'pull-request comment. With a URL --repo, REV and BASE may be branches, tags or refs such as refs/pull/12/head.',
+    'pull-request comment. With a URL --repo, REV and BASE may be branches, tags, refs such as refs/pull/12/head\n' +
+    "or commit ids: what is not on the tracked branch is fetched (a commit id through a ref of the remote that\n" +
+    "points at it). --pr N checks pull request N's head (refs/pull/N/head, a fork's too); with --rev, a commit\n" +
+    'of that pull request.',
   options: {
     repo: urlRepoOption(),
-    rev: { type: 'string', valueName: 'REV', description: 'The pull request head: branch, tag, ref or commit (required).' },
+    rev: { type: 'string', valueName: 'REV', description: 'The pull request head: branch, tag, ref or commit (required unless --pr).' },
+    pr: { type: 'string', valueName: 'N', description: "The pull request's number: check its head (refs/pull/N/head, fetched with a URL --repo)." },
     base: { type: 'string', valueName: 'REF', description: 'The branch REV would merge into (default: HEAD; with a URL, the tracked branch).' },
     format: { type: 'string', valueName: 'FORMAT', description: 'text or markdown (a pull-request comment).', default: 'text' },
     'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's public key: kiln/status must be signed by it (recommended for CI checks)." },
     ...REMOTE_OPTIONS,
   },
-  examples: ['kiln check --rev feature --base main', 'kiln check --repo https://git.example.org/team/meta.git --rev refs/pull/12/head --format markdown'],
+  examples: ['kiln check --rev feature --base main', 'kiln check --repo https://git.example.org/team/meta.git --pr 12 --format markdown'],
   async run(args, ctx) {
     const revArg = str(args, 'rev');
-    if (!revArg) throw new UsageError("missing --rev: the pull request's head (branch, ref or commit)\nRun 'kiln check --help' for usage.");
+    const pr = num(args, 'pr');
+    if (pr !== undefined && !(Number.isInteger(pr) && pr > 0)) throw new UsageError(`--pr takes a pull request number, got '${str(args, 'pr')}'`);
+    if (!revArg && pr === undefined) throw new UsageError("missing --rev or --pr: the pull request's head (branch, ref or commit) or its number\nRun 'kiln check --help' for usage.");
     const format = str(args, 'format') ?? 'text';
     if (!FORMATS.includes(format)) throw new UsageError(`--format takes ${FORMATS.join(' or ')}, got '${format}'`);
     const releaseKeyFile = str(args, 'release-key');
     const repo = await openRepoArg(args, ctx, { releaseKeyFile });
     const { dir, mirror } = repo;
     const baseArg = str(args, 'base');
-    const rev = await revisionIn(repo, revArg);
+    const rev = await revisionIn(repo, revArg, { pullRequest: pr });
     const base = await revisionIn(repo, baseArg ?? 'HEAD');
     const baseName = baseArg ?? (mirror?.remote.branch?.replace(/^refs\/heads\//, '') || 'HEAD');
     const cache = {};

@@ -147,7 +147,7 @@ const command: Command = {
       if (http && !ctx.json) ctx.out.write(`dashboard ${http.url}/  API ${http.url}/api/v1/  metrics ${http.url}/metrics\n`);
       // ── forge (reconciler/forge): webhooks wake this loop; passes that published ask for a follow-up ──
       if (rec.forge) rec.forge.followUp = (reason) => handle.wake(reason);
-      const receiver = webhook && rec.forge ? await startReceiver(webhook, rec.deps.repoDir, rec.forge, (reason) => handle.wake(reason), ctx.log) : undefined;
+      const receiver = webhook && rec.forge ? await startReceiver(webhook, { repoDir: rec.deps.repoDir, forge: rec.forge, remote: rec.deps.remote }, (reason) => handle.wake(reason), ctx.log) : undefined;
       const summary = await handle.done.finally(() => Promise.all([http?.close(), receiver?.close()]));
       return { data: summary, human: `stopped after ${summary.passes} pass(es), ${summary.failedPasses} failed` };
     } finally {
