@@ -2,13 +2,28 @@
 // (--git-token-file / KILN_GIT_TOKEN) goes in HTTP Basic auth as GitHub,
 // Gitea and Forgejo accept it; it never appears in a URL or a log line.
 import fs from 'node:fs';
-import git, { Errors } from 'isomorphic-git';
-import http from 'isomorphic-git/http/node';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import git, { Errors, type HttpClient } from 'isomorphic-git';
+import nodeHttp from 'isomorphic-git/http/node';
 import { NotFoundError, RemoteAuthError, RemoteRejectedError, RemoteUnreachableError } from '../../schema/errors.ts';
 import { fetchedRef, MIRROR_REMOTE, type RemoteRefs, type Transport } from './transport.ts';
 import { displayUrl } from './remote-url.ts';
 
 const ZERO = '0'.repeat(40);
+
+/**
+ * How long a remote may stay silent within one request. Node 20's global agent
+ * gives up on a socket idle for 5 s, which a forge packing a fetch (or a busy
+ * host) easily is: isomorphic-git then fails with "Request timed out".
+ */
+export const HTTP_IDLE_TIMEOUT_MS = 120_000;
+
+function httpClient(url: string): HttpClient {
+  const opts = { keepAlive: true, timeout: HTTP_IDLE_TIMEOUT_MS };
+  const agent = /^https:/i.test(url) ? new HttpsAgent(opts) : new HttpAgent(opts);
+  return { request: (req) => nodeHttp.request({ ...req, agent }) };
+}
 
 export function httpTransport(opts: { url: string; gitdir: string; token?: string }): Transport {
   const url = opts.url;
@@ -16,7 +31,7 @@ export function httpTransport(opts: { url: string; gitdir: string; token?: strin
   const onAuth = () => (opts.token ? { username: 'x-access-token', password: opts.token } : { cancel: true as const });
   // A refused token is final: without this, isomorphic-git would ask onAuth again.
   const onAuthFailure = () => ({ cancel: true as const });
-  const common = { http, url, onAuth, onAuthFailure };
+  const common = { http: httpClient(url), url, onAuth, onAuthFailure };
 
   const classify = (e: unknown, what: string): Error => {
     const err = e as { code?: string; data?: { statusCode?: number }; message?: string; cause?: { code?: string } };

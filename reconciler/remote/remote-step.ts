@@ -24,7 +24,7 @@ export interface RemoteStep {
    * pass's status writer: called again when another writer moved the remote branch.
    * Throws when the push did not land, so the caller acks nothing.
    */
-  afterRecord<R extends { snapshot: unknown }>(recorded: R, record: () => Promise<R>): Promise<R>;
+  afterRecord<R>(recorded: R, record: () => Promise<R>): Promise<R>;
 }
 
 /** Whether the mirror holds the branch its HEAD names (false until the first successful fetch). */

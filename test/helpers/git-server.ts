@@ -74,6 +74,8 @@ export interface GitServerOptions {
   port?: number;
   /** Require HTTP Basic auth whose password is this token (401 otherwise), as a forge does. */
   token?: string;
+  /** Answer every request only after this long (a slow forge). */
+  delayMs?: number;
 }
 
 function authorised(req: IncomingMessage, token: string | undefined): boolean {
@@ -92,7 +94,8 @@ export async function startGitServer(rootDir: string, opts: GitServerOptions = {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="kiln-test"' }).end('authentication required\n');
       return;
     }
-    cgi(rootDir, req, res);
+    if (opts.delayMs) setTimeout(() => cgi(rootDir, req, res), opts.delayMs);
+    else cgi(rootDir, req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

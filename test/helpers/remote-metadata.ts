@@ -20,7 +20,7 @@ export interface RemoteMetadata {
   rootCommit: string;
 }
 
-const POOLS = 'pools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n';
+export const POOLS = 'pools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n';
 
 export const packageYaml = (name: string, version: string, source: string) =>
   `name: ${name}\nversion: ${version}\nsource:\n  git: ${source}\n  ref: main\nformat: deb\narchitectures: [amd64]\nrelease: [testing]\n`;

@@ -192,3 +192,12 @@ test('remote http - kiln reconcile --repo URL --once through the CLI pushes kiln
   assert.ok(report.statusCommit);
   assert.equal(await lsRemote(remote.work, url, 'refs/heads/kiln/status'), report.statusCommit);
 });
+
+test('remote http - a forge silent for longer than 5 s within a request is waited for (Node 20 default agent: "Request timed out")', async () => {
+  const remote = await makeRemoteMetadata(alice);
+  const server = await startGitServer(remote.root, { delayMs: 6_000 });
+  closers.push(() => server.close());
+  const mirror = await openMirror({ location: { kind: 'http', url: `${server.url}/${remote.name}.git` }, stateDir: await mkdtemp(join(tmpdir(), 'kiln-state-')), log });
+  const report = await syncMirror(mirror, { readOnly: true });
+  assert.equal(report.head, remote.rootCommit);
+});

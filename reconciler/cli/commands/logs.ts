@@ -9,6 +9,7 @@ import { NotFoundError } from '../../../schema/errors.ts';
 import { BUCKETS } from '../../../schema/nats.ts';
 import type { BuildRecord } from '../../../schema/status.ts';
 import { flag, str, type Command } from '../command.ts';
+import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 
 const command: Command = {
   path: ['logs'],
@@ -17,20 +18,23 @@ const command: Command = {
     'KEY-PREFIX is the start (at least 4 hex characters) of a build key, as shown by `kiln builds`.\n' +
     'Without -f: the full log of the build\'s latest finished attempt, from the NATS object store.\n' +
     'With -f: the live output of the build from the beginning, following it until the attempt ends.\n' +
-    'With --repo (or $KILN_REPO) the key is looked up on kiln/status; otherwise among stored logs.',
+    'With --repo (or $KILN_REPO; a directory or a URL) the key is looked up on kiln/status; otherwise among stored logs.',
   options: {
     follow: { type: 'boolean', short: 'f', description: 'Follow the live log until the build ends.' },
     nats: { type: 'string', valueName: 'URL', description: 'NATS server (default: $KILN_NATS_URL).' },
-    repo: { type: 'string', valueName: 'DIR', description: 'Look the key up on this repo\'s kiln/status.' },
+    repo: { ...urlRepoOption(), description: "Look the key up on this repo's kiln/status: a directory, or an https://, ssh:// or user@host:path URL (default: $KILN_REPO)." },
+    ...REMOTE_OPTIONS,
     attempt: { type: 'string', valueName: 'N', description: 'Without -f: this attempt instead of the latest.' },
   },
   positionals: [{ name: 'KEY-PREFIX', description: 'Build key or its first characters.', required: true }],
   examples: ['kiln logs 3f9a2c', 'kiln logs -f 3f9a2c --nats nats://127.0.0.1:4222'],
   async run(args, ctx) {
     const prefix = args.positionals[0].toLowerCase();
-    const repo = str(args, 'repo') ?? ctx.env.repo;
     let record: BuildRecord | undefined;
-    if (repo) record = findByPrefix((await readObserved({ dir: repo, cache: {}, log: ctx.log })).state.builds.values(), prefix);
+    if (str(args, 'repo') ?? ctx.env.repo) {
+      const { dir } = await openRepoArg(args, ctx);
+      record = findByPrefix((await readObserved({ dir, cache: {}, log: ctx.log })).state.builds.values(), prefix);
+    }
     return withNats(str(args, 'nats') ?? ctx.env.natsUrl, ctx.log, async (nc) => {
       const os = await new Objm(nc).open(BUCKETS.artifacts);
       let key = record?.key;
