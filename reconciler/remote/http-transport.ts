@@ -14,13 +14,15 @@ const ZERO = '0'.repeat(40);
 
 /**
  * How long a remote may stay silent within one request. Node 20's global agent
- * gives up on a socket idle for 5 s, which a forge packing a fetch (or a busy
- * host) easily is: isomorphic-git then fails with "Request timed out".
+ * gives up on a socket idle for 5 s (a kept-alive socket also keeps the idle
+ * timeout the server hinted, Keep-Alive: timeout=5), which a forge packing a
+ * fetch, or a busy host, easily is: isomorphic-git then fails with "Request
+ * timed out". So: a fresh connection per request, with a generous timeout.
  */
 export const HTTP_IDLE_TIMEOUT_MS = 120_000;
 
 function httpClient(url: string): HttpClient {
-  const opts = { keepAlive: true, timeout: HTTP_IDLE_TIMEOUT_MS };
+  const opts = { keepAlive: false, timeout: HTTP_IDLE_TIMEOUT_MS };
   const agent = /^https:/i.test(url) ? new HttpsAgent(opts) : new HttpAgent(opts);
   return { request: (req) => nodeHttp.request({ ...req, agent }) };
 }
