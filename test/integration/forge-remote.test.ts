@@ -11,7 +11,6 @@
 //   - kiln check --pr N / --rev SHA of a fork head, and an unknown commit;
 //   - kiln retry and kiln logs take the URL as the other commands do.
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +39,7 @@ import { startNats, type NatsServer } from '../helpers/nats.ts';
 import { makeRemoteMetadata, packageYaml, POOLS, pushSigned, type RemoteMetadata } from '../helpers/remote-metadata.ts';
 import { commitSigned, makeTestKey, trustFiles, type TestKey } from '../helpers/signed-repo.ts';
 import { until } from '../helpers/until.ts';
+import { webhookExample } from '../helpers/webhook-examples.ts';
 
 const log = pino({ level: 'silent' });
 const SECRET = 'It is a secret to everybody';
@@ -60,10 +60,7 @@ const passes: Array<{ reason: string; report: PassReport }> = [];
 const wakes: string[] = [];
 let wake: (reason: string) => void;
 
-function example(event: 'push' | 'pull_request', pick: (e: Record<string, any>) => boolean): Record<string, any> {
-  const examples = createRequire(import.meta.url)('@octokit/webhooks-examples') as Array<{ name: string; examples: Array<Record<string, any>> }>;
-  return structuredClone(examples.find((g) => g.name === event)!.examples.find(pick)!);
-}
+const example = webhookExample;
 
 let deliveries = 0;
 async function deliver(to: WebhookServer, event: string, payload: unknown, delivery = `delivery-${++deliveries}`) {

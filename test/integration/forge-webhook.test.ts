@@ -6,7 +6,6 @@
 // change nothing.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import { sign } from '@octokit/webhooks-methods';
 import { pino } from 'pino';
@@ -18,6 +17,7 @@ import { watch } from '../../reconciler/watch.ts';
 import { startForgeApi, type ForgeApi } from '../helpers/forge-api.ts';
 import { git } from '../helpers/git.ts';
 import { until } from '../helpers/until.ts';
+import { webhookExample } from '../helpers/webhook-examples.ts';
 import { commitSigned, makeSignedRepo, makeTestKey, trustFiles, type TestKey } from '../helpers/signed-repo.ts';
 
 const log = pino({ level: 'silent' });
@@ -35,12 +35,7 @@ let loop: Promise<unknown>;
 const passes: string[] = [];
 const wakes: string[] = [];
 
-/** A real example payload of `event` (optionally of one action), as data to adjust. */
-function example(event: 'push' | 'pull_request', pick: (e: Record<string, any>) => boolean): Record<string, any> {
-  const examples = createRequire(import.meta.url)('@octokit/webhooks-examples') as Array<{ name: string; examples: Array<Record<string, any>> }>;
-  const group = examples.find((g) => g.name === event)!;
-  return structuredClone(group.examples.find(pick)!);
-}
+const example = webhookExample;
 
 
 type Flavour = 'github' | 'gitea' | 'forgejo';
