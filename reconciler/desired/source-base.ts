@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { resolve } from 'node:path';
 import git from 'isomorphic-git';
 import { repoArgs } from '../git/tree.ts';
-import { FETCHED_PREFIX, MIRROR_REMOTE } from '../remote/transport.ts';
+import { FETCHED_PREFIX, MIRROR_REMOTE } from '../git/mirror-layout.ts';
 import type { SourceBase } from './source-url.ts';
 
 const known = new Map<string, Promise<SourceBase>>();

@@ -2,6 +2,7 @@
 // compare-and-set a remote ref. Two implementations: smart HTTP through
 // isomorphic-git (http-transport.ts) and SSH through native git
 // (ssh-transport.ts), since isomorphic-git speaks only HTTP.
+import { FETCHED_PREFIX, MIRROR_REMOTE } from '../git/mirror-layout.ts';
 
 export interface RemoteRefs {
   /** Full ref name -> commit id. */
@@ -23,9 +24,5 @@ export interface Transport {
   push(ref: string, expected: string | null, next: string): Promise<void>;
 }
 
-/** The mirror's one remote: its URL is the remote metadata repo's (relative package sources are resolved against it). */
-export const MIRROR_REMOTE = 'kiln';
-
-/** Where fetched remote refs land in the mirror before the sync step judges them (same layout for both transports). */
-export const FETCHED_PREFIX = 'refs/kiln/fetched/';
+export { FETCHED_PREFIX, MIRROR_REMOTE };
 export const fetchedRef = (ref: string) => FETCHED_PREFIX + ref.replace(/^refs\//, '');
