@@ -295,3 +295,20 @@ export class RemoteRejectedError extends KilnError {
 export class RemotePushError extends KilnError {
   readonly code = 'KILN_REMOTE_PUSH';
 }
+
+// --- OCI registries (oci/) ---
+
+/**
+ * A registry operation failed. Transient by default (registry down, 5xx, a timeout): retried,
+ * nothing recorded as published. The thrower sets kind 'usage' for refused credentials and
+ * 'terminal' for a request the registry will never accept.
+ */
+export class RegistryError extends KilnError {
+  readonly code = 'KILN_REGISTRY';
+}
+
+/** The registry has no such repository, tag or manifest. */
+export class ImageNotFoundError extends KilnError {
+  readonly code = 'KILN_IMAGE_NOT_FOUND';
+  static override readonly defaultKind: ErrorKind = 'terminal';
+}

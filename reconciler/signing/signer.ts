@@ -12,6 +12,8 @@ export interface Signer {
   signDetached(data: string | Uint8Array): Promise<string>;
   /** Cleartext-signed message (apt InRelease). */
   signCleartext(text: string): Promise<string>;
+  /** A binary OpenPGP signed message holding `data` (containers/image "simple signing" signatures). */
+  signMessage(data: Uint8Array): Promise<Uint8Array>;
 }
 
 export interface GeneratedKey {
@@ -67,6 +69,10 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string)
     async signCleartext(text) {
       const message = await openpgp.createCleartextMessage({ text });
       return (await openpgp.sign({ message, signingKeys: signingKey, format: 'armored' })) as string;
+    },
+    async signMessage(data) {
+      const message = await openpgp.createMessage({ binary: data });
+      return (await openpgp.sign({ message, signingKeys: signingKey, format: 'binary' })) as Uint8Array;
     },
   };
 }

@@ -1,0 +1,146 @@
+// The registry operations Kiln needs, over skopeo: read a manifest (and check its
+// digest ourselves), copy by digest (candidate → production, never a rebuild),
+// point a tag at a verified digest, list tags, delete a manifest.
+//
+// Every copy is checked twice: skopeo verifies blobs while copying, and the digest
+// the destination reports must be the source digest (else DigestMismatchError,
+// terminal: nothing is promoted). Kiln's own copies run with --insecure-policy and
+// --remove-signatures: trust here is the verified digest, and Kiln writes its own
+// signatures for every tag afterwards (sign-image.ts).
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DigestMismatchError, ImageNotFoundError, RegistryError } from '../schema/errors.ts';
+import type { OciImage, OciLayer } from '../schema/oci.ts';
+import { byDigest, formatRef, type ImageRef } from './image-ref.ts';
+import { runSkopeo, type SkopeoOptions } from './skopeo.ts';
+
+const MANIFEST_LIST_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
+
+interface RawManifest {
+  mediaType?: string;
+  config?: { digest: string; size: number; mediaType: string };
+  layers?: OciLayer[];
+}
+
+export function sha256Digest(bytes: string | Uint8Array): string {
+  return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Pure: an OciImage from a raw manifest and its digest. */
+export function describeManifest(repository: string, raw: string, digest: string): OciImage {
+  let m: RawManifest;
+  try {
+    m = JSON.parse(raw) as RawManifest;
+  } catch (cause) {
+    throw new RegistryError(`the manifest of ${repository}@${digest} is not JSON`, { repository, digest }, { cause, kind: 'terminal' });
+  }
+  const mediaType = m.mediaType ?? 'application/vnd.oci.image.manifest.v1+json';
+  if (MANIFEST_LIST_TYPES.has(mediaType) || !m.config || !Array.isArray(m.layers)) {
+    throw new RegistryError(`${repository}@${digest} is a ${mediaType}, not a single image manifest`, { repository, digest, mediaType }, { kind: 'terminal' });
+  }
+  const layers = m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
+  const size = Buffer.byteLength(raw) + m.config.size + layers.reduce((n, l) => n + l.size, 0);
+  return { repository, manifestDigest: digest, mediaType, configDigest: m.config.digest, layers, size };
+}
+
+export class RegistryClient {
+  constructor(private readonly opts: SkopeoOptions) {}
+
+  private tls(flag: '--tls-verify' | '--src-tls-verify' | '--dest-tls-verify'): string {
+    return `${flag}=${this.opts.tlsVerify}`;
+  }
+
+  /**
+   * The image a reference names, with its digest computed here from the raw bytes: a tag
+   * resolves to what it points at now; a digest reference must hash to itself.
+   */
+  async inspect(ref: ImageRef): Promise<OciImage> {
+    const raw = await runSkopeo(this.opts, ['inspect', '--raw', this.tls('--tls-verify'), `docker://${formatRef(ref)}`]);
+    const digest = sha256Digest(raw);
+    const repository = `${ref.registry}/${ref.repository}`;
+    if (ref.digest && ref.digest !== digest) {
+      throw new DigestMismatchError(`${formatRef(ref)} serves a manifest whose digest is ${digest}`, { expected: ref.digest, actual: digest, repository }, { kind: 'terminal' });
+    }
+    return describeManifest(repository, raw, digest);
+  }
+
+  /** The digest a tag points at, or undefined when the tag (or repository) does not exist. */
+  async resolveTag(ref: ImageRef): Promise<string | undefined> {
+    try {
+      return (await this.inspect(ref)).manifestDigest;
+    } catch (e) {
+      if (e instanceof ImageNotFoundError) return undefined;
+      throw e;
+    }
+  }
+
+  /** Tags of a repository; none when the repository does not exist yet. */
+  async listTags(registry: string, repository: string): Promise<string[]> {
+    try {
+      const out = await runSkopeo(this.opts, ['list-tags', this.tls('--tls-verify'), `docker://${registry}/${repository}`]);
+      return ((JSON.parse(out) as { Tags?: string[] | null }).Tags ?? []).slice().sort();
+    } catch (e) {
+      if (e instanceof ImageNotFoundError) return [];
+      throw e;
+    }
+  }
+
+  /**
+   * Copy the image `source` (by digest) to `dest` (a tag, or a digest in another registry) and
+   * return the digest the destination now serves, which must be the source's: the manifest is
+   * copied byte for byte (no format conversion), so a different digest is an integrity failure.
+   */
+  async copy(source: ImageRef, dest: ImageRef): Promise<string> {
+    if (!source.digest) throw new RegistryError(`refusing to copy ${formatRef(source)}: Kiln copies by digest only`, { source: formatRef(source) }, { kind: 'terminal' });
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-skopeo-'));
+    try {
+      const digestFile = join(dir, 'digest');
+      await runSkopeo(this.opts, [
+        '--insecure-policy', 'copy', '--remove-signatures', '--digestfile', digestFile,
+        this.tls('--src-tls-verify'), this.tls('--dest-tls-verify'),
+        `docker://${formatRef(source)}`, `docker://${formatRef(dest)}`,
+      ]);
+      const written = (await readFile(digestFile, 'utf8')).trim();
+      if (written !== source.digest) {
+        throw new DigestMismatchError(`copying ${formatRef(source)} to ${formatRef(dest)} produced ${written}`, { expected: source.digest, actual: written }, { kind: 'terminal' });
+      }
+      return written;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Push an image from the local Docker engine (by image ID) and return the digest the registry now serves. */
+  async pushFromDaemon(imageId: string, dest: ImageRef): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-skopeo-'));
+    try {
+      const digestFile = join(dir, 'digest');
+      await runSkopeo(this.opts, ['--insecure-policy', 'copy', '--digestfile', digestFile, this.tls('--dest-tls-verify'), `docker-daemon:${imageId}`, `docker://${formatRef(dest)}`]);
+      return (await readFile(digestFile, 'utf8')).trim();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Point `tag` in the digest's repository at `digest` (a copy within one registry: only the manifest moves). */
+  async setTag(at: ImageRef & { digest: string }, tag: string): Promise<void> {
+    await this.copy(at, { registry: at.registry, repository: at.repository, tag });
+  }
+
+  /**
+   * Delete a manifest by digest (every tag pointing at it goes with it: distribution 2.8 has
+   * no tag-only delete). Returns false when the registry has deletes disabled.
+   */
+  async deleteManifest(registry: string, repository: string, digest: string): Promise<boolean> {
+    try {
+      await runSkopeo(this.opts, ['delete', this.tls('--tls-verify'), `docker://${formatRef(byDigest(registry, repository, digest))}`]);
+      return true;
+    } catch (e) {
+      if (e instanceof ImageNotFoundError) return true;
+      if (e instanceof RegistryError && /UNSUPPORTED|unsupported|405/.test(String(e.data.stderr))) return false;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+// Runs skopeo, the registry client Kiln uses (Debian's skopeo 1.9: the dependable
+// client on these machines, see TOOLCHAIN.md), and turns its failures into typed
+// errors: a registry that cannot be reached is transient (retry, nothing recorded),
+// a missing image is ImageNotFoundError, a digest that does not verify is terminal.
+import { execFile } from 'node:child_process';
+import { DigestMismatchError, ImageNotFoundError, RegistryError, type KilnError } from '../schema/errors.ts';
+
+export interface SkopeoOptions {
+  /** Path of the skopeo binary. Default: `skopeo` on PATH. */
+  bin?: string;
+  /** Verify TLS certificates; false for plain-http registries on loopback (tests, a local candidate registry). */
+  tlsVerify: boolean;
+  /** Per call; a registry that hangs is treated as down. Default 10 minutes (a big first push). */
+  timeoutMs?: number;
+  /** Extra environment (e.g. DOCKER_HOST for the docker-daemon: transport). */
+  env?: NodeJS.ProcessEnv;
+}
+
+const UNREACHABLE = /connection refused|no such host|i\/o timeout|connection reset|TLS handshake|EOF|network is unreachable|timeout exceeded|50[0234] /i;
+const NOT_FOUND = /manifest unknown|name unknown|not found|404|NAME_UNKNOWN|MANIFEST_UNKNOWN/;
+const DIGEST_WRONG = /digest did not match|does not match digest|manifest digest .* does not match|Digest mismatch|DIGEST_INVALID|computed digest/i;
+const DENIED = /unauthorized|denied|authentication required|401|403/i;
+
+/** The typed error for a failed skopeo call (pure: stderr decides). */
+export function skopeoError(args: string[], stderr: string, exitCode: number | string | null): KilnError {
+  const what = `skopeo ${args.filter((a) => !a.startsWith('--')).slice(0, 3).join(' ')}`;
+  const line = stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit ${exitCode}`;
+  const data = { args, exitCode, stderr: stderr.slice(-2000) };
+  if (DIGEST_WRONG.test(stderr)) return new DigestMismatchError(`${what}: the registry's content does not match its digest: ${line}`, data, { kind: 'terminal' });
+  if (NOT_FOUND.test(stderr) && !UNREACHABLE.test(stderr)) return new ImageNotFoundError(`${what}: ${line}`, data);
+  if (DENIED.test(stderr)) return new RegistryError(`${what}: the registry refused the credentials: ${line}`, data, { kind: 'usage' });
+  if (UNREACHABLE.test(stderr) || exitCode === 'ETIMEDOUT') return new RegistryError(`${what}: the registry could not be reached: ${line}`, data, { kind: 'transient' });
+  return new RegistryError(`${what} failed: ${line}`, data);
+}
+
+/** `skopeo GLOBAL… COMMAND ARGS…` with TLS settings for each transport argument; stdout on success. */
+export function runSkopeo(opts: SkopeoOptions, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      opts.bin ?? 'skopeo',
+      args,
+      { maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 600_000, env: { ...process.env, ...opts.env } },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(String(stdout));
+        const code = (err as { code?: number | string }).code ?? null;
+        const killed = (err as { killed?: boolean }).killed;
+        reject(skopeoError(args, killed ? `timeout exceeded\n${String(stderr)}` : String(stderr) || err.message, code));
+      },
+    );
+  });
+}

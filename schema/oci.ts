@@ -1,0 +1,35 @@
+// Wire and file contracts for OCI images: what an agent reports about an image it
+// pushed to the candidate registry, and what the reconciler reads back to verify it.
+import type { FromSchema } from 'json-schema-to-ts';
+
+const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
+export const ociDigest = { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } as const;
+
+export const ociLayerSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['digest', 'size', 'mediaType'],
+  properties: { digest: ociDigest, size: { type: 'integer', minimum: 0 }, mediaType: { type: 'string' } },
+} as const;
+
+/** An image as the registry serves it: the manifest's own digest, its config and layers. */
+export const ociImageSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/oci-image.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['repository', 'manifestDigest', 'mediaType', 'configDigest', 'layers', 'size'],
+  properties: {
+    /** host[:port]/path of the repository the image was pushed to. */
+    repository: { type: 'string' },
+    manifestDigest: ociDigest,
+    mediaType: { type: 'string' },
+    configDigest: ociDigest,
+    layers: { type: 'array', items: ociLayerSchema },
+    /** Bytes of the manifest, the config and every layer, as stored (compressed). */
+    size: { type: 'integer', minimum: 0 },
+  },
+} as const;
+
+export type OciLayer = FromSchema<typeof ociLayerSchema>;
+export type OciImage = FromSchema<typeof ociImageSchema>;

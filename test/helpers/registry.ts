@@ -1,0 +1,86 @@
+// Starts a real Debian `docker-registry` (distribution 2.8) on a free loopback
+// port with a generated config and temp storage: what OCI tests push to and
+// promote between (a candidate and a production instance). No auth, plain
+// http on 127.0.0.1 (Docker and skopeo --tls-verify=false accept that).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './nats.ts';
+import { until } from './until.ts';
+
+export interface TestRegistry {
+  /** host:port, e.g. 127.0.0.1:41234: the registry part of an image reference. */
+  host: string;
+  port: number;
+  storageDir: string;
+  /** Stop the process, keeping the storage (a registry that is down). */
+  stop(): Promise<void>;
+  /** Start again on the same port and storage. */
+  restart(): Promise<void>;
+  /** Stop and delete the storage. */
+  dispose(): Promise<void>;
+}
+
+function config(port: number, storageDir: string): string {
+  // JSON is YAML: no YAML library needed for a file this small.
+  return JSON.stringify({
+    version: 0.1,
+    log: { level: 'warn', accesslog: { disabled: true } },
+    storage: { filesystem: { rootdirectory: storageDir }, delete: { enabled: true }, cache: { blobdescriptor: 'inmemory' } },
+    http: { addr: `127.0.0.1:${port}` },
+  });
+}
+
+async function answers(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** A running registry; call dispose() in t.after. `name` only labels the temp dir. */
+export async function startRegistry(name = 'registry'): Promise<TestRegistry> {
+  const dir = await mkdtemp(join(tmpdir(), `kiln-${name}-`));
+  const storageDir = join(dir, 'storage');
+  const port = await freePort();
+  const cfg = join(dir, 'config.yml');
+  await writeFile(cfg, config(port, storageDir));
+  let proc: ChildProcess | undefined;
+  let stderr = '';
+  const launch = async () => {
+    stderr = '';
+    const p = spawn('docker-registry', ['serve', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc = p;
+    p.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    await until(async () => (p.exitCode !== null ? Promise.reject(new Error(`docker-registry exited with ${p.exitCode}:\n${stderr}`)) : answers(port)), 15_000, `docker-registry on port ${port}`);
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+    });
+  };
+  await launch();
+  return {
+    host: `127.0.0.1:${port}`,
+    port,
+    storageDir,
+    stop,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
+    dispose: async () => {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
