@@ -9,6 +9,7 @@ import type { CheckOutboxEntry, ForgeStatusRecord, PullRequestEvent, PushEvent }
 import { agentInfoSchema, buildJobSchema, buildResultSchema } from './messages.ts';
 import type { AgentInfo, BuildJob, BuildResult } from './messages.ts';
 import { brokerCredentialsSchema, type BrokerCredentials } from './broker.ts';
+import { ociImageSchema, type OciImage } from './oci.ts';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 
@@ -33,6 +34,7 @@ export const validators = {
   pushEvent: compile<PushEvent>(pushEventSchema),
   pullRequestEvent: compile<PullRequestEvent>(pullRequestEventSchema),
   brokerCredentials: compile<BrokerCredentials>(brokerCredentialsSchema),
+  ociImage: compile<OciImage>(ociImageSchema),
 } as const;
 
 /** Package files' validators by `format:` (the first also judges an unknown format). */

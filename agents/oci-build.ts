@@ -1,0 +1,209 @@
+// An OCI image built on an agent: the Dockerfile at the pinned commit, its base
+// pulled from the candidate registry by digest, RUN steps with no network and the
+// job's memory/CPU/time limits (the legacy builder, the only one Docker 20.10 has
+// here), the result pushed to the candidate registry and described by what the
+// registry serves (manifest digest, config digest, layers, size).
+//
+// Limits: memory and CPU are the build API's own (every RUN container gets them);
+// the time limit ends the build by closing the build request, which the engine
+// takes as a cancel. The build API has no pids limit (the deb runner's pids limit
+// has no equivalent here).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { AgentInfraError, KilnError, SourceResolveError } from '../schema/errors.ts';
+import type { ResolvedLimits } from '../schema/messages.ts';
+import type { OciImage } from '../schema/oci.ts';
+import { byDigest, formatRef, parseRef, type ImageRef } from '../oci/image-ref.ts';
+import type { RegistryClient } from '../oci/registry-client.ts';
+import { pinBaseImage } from './oci-dockerfile.ts';
+import { networkFailureReason } from './oci-network-reason.ts';
+import { readSourceFile, realDirUnder } from './source-tree.ts';
+
+export interface OciBuildSpec {
+  /** The checkout at the pinned commit. */
+  sourceDir: string;
+  /** Build context, relative to sourceDir. */
+  context: string;
+  /** Dockerfile, relative to sourceDir. */
+  dockerfile: string;
+  /** The base image by digest (host/repo@sha256:…), from the candidate registry; undefined for FROM scratch. */
+  base?: string;
+  /** Where to push the result in the candidate registry (a tag; the build key makes it unique). */
+  push: ImageRef;
+  /** Labels for the image (kiln.key, source commit). */
+  labels?: Record<string, string>;
+}
+
+export type OciBuildOutcome =
+  | { ok: true; image: OciImage }
+  | { ok: false; class: 'build' | 'limit'; reason: string; timedOut?: boolean };
+
+export interface OciBuildHooks {
+  onLog(chunk: Buffer): void;
+  signal?: AbortSignal;
+}
+
+const MiB = 1024 * 1024;
+const MAX_DOCKERFILE_BYTES = MiB;
+/** The pinned Dockerfile is added at the root of the context under this name. */
+const PINNED_NAME = '.kiln-pinned.Dockerfile';
+const CPU_PERIOD = 100_000;
+
+/** The context as a tar stream with the pinned Dockerfile added (links inside the context stay links). */
+function contextTar(contextDir: string, pinnedDir: string): Readable {
+  const tar = spawn('tar', ['--numeric-owner', '-c', '-C', contextDir, '.', '-C', pinnedDir, PINNED_NAME], { stdio: ['ignore', 'pipe', 'ignore'] });
+  return tar.stdout;
+}
+
+interface BuildStreamResult {
+  imageId?: string;
+  error?: string;
+  output: string;
+}
+
+/** Follow the build's JSON progress stream: output to onLog, the image ID from `aux`, the error line. */
+function followBuild(stream: Readable, onLog: (b: Buffer) => void): Promise<BuildStreamResult> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let output = '';
+    const r: BuildStreamResult = { output: '' };
+    const line = (l: string) => {
+      if (!l.trim()) return;
+      let m: { stream?: string; error?: string; aux?: { ID?: string } };
+      try {
+        m = JSON.parse(l) as typeof m;
+      } catch {
+        return;
+      }
+      const text = m.stream ?? (m.error ? `${m.error}\n` : '');
+      if (text) {
+        onLog(Buffer.from(text));
+        output = (output + text).slice(-256 * 1024);
+      }
+      if (m.aux?.ID) r.imageId = m.aux.ID;
+      if (m.error) r.error = m.error;
+    };
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      lines.forEach(line);
+    });
+    const done = () => {
+      line(buf);
+      buf = '';
+      resolve({ ...r, output });
+    };
+    // 'close' without 'end': the stream was destroyed (time limit, abort).
+    stream.on('end', done);
+    stream.on('close', done);
+    stream.on('error', reject);
+  });
+}
+
+async function pullByDigest(docker: Docker, ref: string, onLog: (b: Buffer) => void): Promise<void> {
+  const stream = (await docker.pull(ref)) as Readable;
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve()), (e: { status?: string; id?: string }) => {
+      if (e.status && !e.id) onLog(Buffer.from(`${e.status}\n`));
+    }),
+  );
+}
+
+/** Build, push and describe one image. Recipe problems are outcomes; infrastructure trouble throws (retried). */
+export async function buildOciImage(docker: Docker, registry: RegistryClient, spec: OciBuildSpec, limits: ResolvedLimits, hooks: OciBuildHooks): Promise<OciBuildOutcome> {
+  const fail = (reason: string): OciBuildOutcome => ({ ok: false, class: 'build', reason });
+  const { onLog } = hooks;
+  let contextDir: string;
+  let dockerfileText: string;
+  try {
+    contextDir = await realDirUnder(spec.sourceDir, spec.context);
+    dockerfileText = (await readSourceFile(spec.sourceDir, spec.dockerfile, MAX_DOCKERFILE_BYTES)).toString('utf8');
+  } catch (e) {
+    if (e instanceof SourceResolveError) return fail(e.message);
+    throw e;
+  }
+  if (spec.base) {
+    const base = parseRef(spec.base);
+    if (!base.digest) return fail(`the base image ${spec.base} is not named by digest`);
+  }
+  const pinned = pinBaseImage(dockerfileText, spec.base);
+  if (!pinned.ok) return fail(`${spec.dockerfile}: ${pinned.reason}`);
+
+  if (spec.base) {
+    onLog(Buffer.from(`kiln: pulling the base image ${spec.base} from the candidate registry\n`));
+    await pullByDigest(docker, spec.base, onLog).catch((cause: unknown) => {
+      throw new AgentInfraError(`could not pull the base image ${spec.base}: ${(cause as Error).message}`, { base: spec.base }, { cause });
+    });
+  }
+
+  const tmp = await mkdtemp(join(tmpdir(), 'kiln-oci-'));
+  let imageId: string | undefined;
+  try {
+    await writeFile(join(tmp, PINNED_NAME), pinned.text);
+    onLog(Buffer.from(`kiln: docker build ${spec.dockerfile} (context ${spec.context}; memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, timeout ${limits.timeoutSeconds} s, no network for RUN)\n`));
+    const built = await runBuild(docker, contextTar(contextDir, tmp), spec, limits, hooks);
+    imageId = built.imageId;
+    if (built.timedOut) return { ok: false, class: 'limit', reason: `the image build did not finish within ${limits.timeoutSeconds} s`, timedOut: true };
+    if (built.aborted) throw new AgentInfraError('image build aborted: the agent is shutting down');
+    if (built.error || !imageId) {
+      const oom = /exit code: 137|returned a non-zero code: 137/.test(built.error ?? '');
+      if (oom) return { ok: false, class: 'limit', reason: `a RUN step was killed (out of memory: limit ${limits.memoryMiB} MiB?): ${built.error}` };
+      return fail(networkFailureReason(built.output) ?? built.error ?? 'the build produced no image');
+    }
+    onLog(Buffer.from(`kiln: pushing ${imageId} to ${formatRef(spec.push)}\n`));
+    const digest = await registry.pushFromDaemon(imageId, spec.push);
+    // Described from what the registry serves, by digest: the result names exactly what was pushed.
+    const image = await registry.inspect(byDigest(spec.push.registry, spec.push.repository, digest));
+    onLog(Buffer.from(`kiln: pushed ${spec.push.registry}/${spec.push.repository}@${digest} (${image.layers.length} layers, ${image.size} bytes)\n`));
+    return { ok: true, image };
+  } catch (e) {
+    if (e instanceof KilnError) throw e;
+    throw new AgentInfraError(`image build could not run: ${(e as Error).message}`, {}, { cause: e });
+  } finally {
+    // The image lives on in the registry; the agent keeps only the base (a cache for the next build).
+    if (imageId) await docker.getImage(imageId).remove({ force: true }).catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function runBuild(docker: Docker, tar: Readable, spec: OciBuildSpec, limits: ResolvedLimits, hooks: OciBuildHooks): Promise<BuildStreamResult & { timedOut: boolean; aborted: boolean }> {
+  const stream = (await docker.buildImage(tar, {
+    dockerfile: PINNED_NAME,
+    networkmode: 'none',
+    memory: limits.memoryMiB * MiB,
+    memswap: limits.memoryMiB * MiB,
+    cpuperiod: CPU_PERIOD,
+    cpuquota: Math.round(limits.cpus * CPU_PERIOD),
+    rm: true,
+    forcerm: true,
+    pull: false,
+    nocache: false,
+    labels: spec.labels ?? {},
+  })) as Readable;
+  let timedOut = false;
+  let aborted = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stream.destroy();
+  }, limits.timeoutSeconds * 1000);
+  const onAbort = () => {
+    aborted = true;
+    stream.destroy();
+  };
+  hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const r = await followBuild(stream, hooks.onLog).catch((e: unknown) => {
+      if (timedOut || aborted) return { output: '' } as BuildStreamResult;
+      throw e;
+    });
+    return { ...r, timedOut, aborted };
+  } finally {
+    clearTimeout(timer);
+    hooks.signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,143 @@
+// OCI images end to end on real parts: Docker's builder (RUN with no network),
+// two Debian docker-registry instances (candidate, production), skopeo. A base
+// image is built FROM scratch and pushed to the candidate registry; an app image
+// is built FROM the base by digest; the image-test gate runs `test:` commands in
+// the candidate image; a passing image is promoted by digest, its tag signed, and
+// skopeo with a policy.json requiring Kiln's key accepts it and refuses an unsigned one.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import { buildOciImage, type OciBuildSpec } from '../../agents/oci-build.ts';
+import { byDigest, byTag, formatRef } from '../../oci/image-ref.ts';
+import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
+import { signTag } from '../../oci/lookaside.ts';
+import { RegistryClient } from '../../oci/registry-client.ts';
+import { runImageTestGate } from '../../reconciler/gate/image-test.ts';
+import type { ResolvedLimits } from '../../schema/messages.ts';
+import type { OciImage } from '../../schema/oci.ts';
+import { validators } from '../../schema/validate.ts';
+import { docker, dockerUnavailable } from '../helpers/docker.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { makeTestKey, type TestKey } from '../helpers/signed-repo.ts';
+import { writeBusyboxRootfs } from '../helpers/tiny-image.ts';
+
+const run = promisify(execFile);
+const log = pino({ level: 'silent' });
+const limits: ResolvedLimits = { memoryMiB: 256, cpus: 1, pids: 256, timeoutSeconds: 120 };
+const registry = new RegistryClient({ tlsVerify: false });
+
+let cand: TestRegistry;
+let prod: TestRegistry;
+let src: string;
+let dir: string;
+let key: TestKey;
+let base: OciImage;
+let app: OciImage;
+
+async function build(spec: Omit<OciBuildSpec, 'sourceDir'>): Promise<{ outcome: Awaited<ReturnType<typeof buildOciImage>>; log: string }> {
+  let out = '';
+  const outcome = await buildOciImage(docker, registry, { sourceDir: src, ...spec }, limits, { onLog: (b) => (out += b.toString()) });
+  return { outcome, log: out };
+}
+
+function digestRef(img: OciImage): string {
+  return `${img.repository}@${img.manifestDigest}`;
+}
+
+describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-oci-build-'));
+    src = join(dir, 'src');
+    [cand, prod, key] = await Promise.all([startRegistry('candidate'), startRegistry('production'), makeTestKey('kiln-release')]);
+    await mkdir(join(src, 'base'), { recursive: true });
+    await mkdir(join(src, 'app'), { recursive: true });
+    await mkdir(join(src, 'net'), { recursive: true });
+    await writeBusyboxRootfs(join(src, 'base'));
+    await writeFile(join(src, 'base', 'Dockerfile'), 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nCMD ["sh"]\n');
+    await writeFile(join(src, 'app', 'Dockerfile'), 'FROM kiln/base:latest AS runtime\nRUN echo hello-kiln > /hello.txt\nCMD ["cat", "/hello.txt"]\n');
+    await writeFile(join(src, 'net', 'Dockerfile'), 'FROM kiln/base\nRUN wget -q -O /index.html http://deb.debian.org/debian/\n');
+  });
+  after(async () => {
+    await Promise.all([cand?.dispose(), prod?.dispose()]);
+    for (const img of [base, app]) if (img) await docker.getImage(digestRef(img)).remove({ force: true }).catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('oci build - a base FROM scratch is pushed to the candidate registry and described by what it serves', async () => {
+    const { outcome, log: out } = await build({ context: 'base', dockerfile: 'base/Dockerfile', push: byTag(cand.host, 'kiln/base', 'build-1') });
+    assert.ok(outcome.ok, out);
+    base = outcome.image;
+    assert.ok(validators.ociImage(base), JSON.stringify(validators.ociImage.errors));
+    assert.equal(base.repository, `${cand.host}/kiln/base`);
+    assert.equal(base.layers.length, 1);
+    // The independent client sees the same digest under the pushed tag.
+    const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${cand.host}/kiln/base:build-1`]);
+    assert.equal(stdout.trim(), base.manifestDigest);
+    const again = await registry.inspect(byDigest(cand.host, 'kiln/base', base.manifestDigest));
+    assert.equal(again.configDigest, base.configDigest);
+  });
+
+  test('oci build - a layered app is built FROM the base by digest: its layers start with the base\'s', async () => {
+    const { outcome, log: out } = await build({ context: 'app', dockerfile: 'app/Dockerfile', base: digestRef(base), push: byTag(cand.host, 'kiln/app', 'build-1') });
+    assert.ok(outcome.ok, out);
+    app = outcome.image;
+    assert.match(out, new RegExp(`pulling the base image ${digestRef(base).replace(/[.]/g, '\\.')}`));
+    assert.equal(app.layers.length, 2);
+    assert.equal(app.layers[0].digest, base.layers[0].digest);
+  });
+
+  test('oci build - a Dockerfile whose RUN tries the network fails with that reason', async () => {
+    const { outcome, log: out } = await build({ context: 'net', dockerfile: 'net/Dockerfile', base: digestRef(base), push: byTag(cand.host, 'kiln/net', 'build-1') });
+    assert.equal(outcome.ok, false, out);
+    assert.ok(!outcome.ok && outcome.class === 'build');
+    assert.match(!outcome.ok ? outcome.reason : '', /tried to use the network.*bad address 'deb\.debian\.org'/);
+    assert.deepEqual(await registry.listTags(cand.host, 'kiln/net'), []);
+  });
+
+  test('oci build - a FROM by tag without `from:` is refused before anything runs', async () => {
+    const { outcome } = await build({ context: 'app', dockerfile: 'app/Dockerfile', push: byTag(cand.host, 'kiln/app', 'build-x') });
+    assert.equal(outcome.ok, false);
+    assert.match(!outcome.ok ? outcome.reason : '', /app\/Dockerfile: line 1: FROM kiln\/base:latest names an image by tag/);
+  });
+
+  test('image-test gate - a failing test: command gives a failing verdict with the reason; a passing one passes, with no network', async () => {
+    const common = { docker, image: digestRef(app), distribution: 'stable', from: 'candidate', package: 'app', version: '1.0', timeoutSeconds: 60, log };
+    const failed = await runImageTestGate({ ...common, test: 'grep -q goodbye /hello.txt' });
+    assert.equal(failed.verdict, 'failed');
+    assert.equal(failed.reason, 'the test command exited with 1: grep -q goodbye /hello.txt');
+    assert.ok(validators.gateRecord(failed));
+    const offline = await runImageTestGate({ ...common, test: 'wget -q -O- http://deb.debian.org/ >/dev/null' });
+    assert.equal(offline.verdict, 'failed');
+    const passed = await runImageTestGate({ ...common, test: 'test "$(cat /hello.txt)" = hello-kiln' });
+    assert.equal(passed.verdict, 'passed', passed.logTail);
+  });
+
+  test('promotion - copied by digest to production, tag signed: skopeo with the policy accepts it and refuses an unsigned one', async () => {
+    const digest = app.manifestDigest;
+    assert.equal(await registry.copy(byDigest(cand.host, 'kiln/app', digest), byDigest(prod.host, 'kiln/app', digest)), digest);
+    await registry.setTag({ ...byDigest(prod.host, 'kiln/app', digest), digest }, '1.0-1');
+    // Verified from the registry, by the independent client.
+    const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${prod.host}/kiln/app:1.0-1`]);
+    assert.equal(stdout.trim(), digest);
+    const repos = join(dir, 'repos');
+    await mkdir(join(repos, 'sigstore'), { recursive: true });
+    await signTag({ registry: prod.host, repository: 'kiln/app', tag: '1.0-1', digest }, { root: join(repos, 'sigstore'), sign: (p) => key.signer.signMessage(p), publicKeyArmored: key.publicKeyArmored, now: new Date() });
+    // An image copied into production by hand, never signed.
+    await registry.copy(byDigest(cand.host, 'kiln/base', base.manifestDigest), byTag(prod.host, 'kiln/base', 'unsigned'));
+
+    await writeFile(join(dir, 'kiln.asc'), key.publicKeyArmored);
+    await writeFile(join(dir, 'policy.json'), JSON.stringify(consumerPolicy({ scopes: [prod.host], keyPath: join(dir, 'kiln.asc') })));
+    await mkdir(join(dir, 'registries.d'));
+    await writeFile(join(dir, 'registries.d', 'kiln.yaml'), registriesDConfig(prod.host, `file://${join(repos, 'sigstore')}`));
+    const consumer = (ref: string, out: string) =>
+      run('skopeo', ['--policy', join(dir, 'policy.json'), '--registries.d', join(dir, 'registries.d'), 'copy', '--src-tls-verify=false', `docker://${ref}`, `dir:${join(dir, out)}`]);
+    await consumer(`${prod.host}/kiln/app:1.0-1`, 'accepted');
+    await assert.rejects(consumer(`${prod.host}/kiln/base:unsigned`, 'refused'), (e: { stderr?: string }) => /signature/i.test(String(e.stderr)));
+    assert.equal(formatRef(byDigest(prod.host, 'kiln/app', digest)), `${prod.host}/kiln/app@${digest}`);
+  });
+});

@@ -1,0 +1,80 @@
+// The pure parts of OCI support: references, the pinned Dockerfile, the network
+// failure reason, skopeo error classes, the simple-signing payload and paths,
+// the consumer policy, and reading a manifest.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { pinBaseImage } from '../../agents/oci-dockerfile.ts';
+import { networkFailureReason } from '../../agents/oci-network-reason.ts';
+import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
+import { byDigest, formatRef, parseRef } from '../../oci/image-ref.ts';
+import { describeManifest } from '../../oci/registry-client.ts';
+import { lookasideDir, readPayload, signaturePayload } from '../../oci/simple-signing.ts';
+import { skopeoError } from '../../oci/skopeo.ts';
+import { DigestMismatchError, ImageNotFoundError, PublishInputError, RegistryError } from '../../schema/errors.ts';
+
+const D = 'sha256:' + 'ab'.repeat(32);
+
+test('oci refs - parse and format by digest and by tag; hostile names refused', () => {
+  assert.deepEqual(parseRef(`127.0.0.1:5000/kiln/app@${D}`), { registry: '127.0.0.1:5000', repository: 'kiln/app', digest: D });
+  assert.deepEqual(parseRef('reg.example:443/kiln/app:1.0-1'), { registry: 'reg.example:443', repository: 'kiln/app', tag: '1.0-1' });
+  assert.equal(formatRef(byDigest('r:1', 'a/b', D)), `r:1/a/b@${D}`);
+  assert.throws(() => byDigest('r:1', '../etc', D), PublishInputError);
+  assert.throws(() => parseRef('r:1/a@sha256:short'), PublishInputError);
+});
+
+test('oci dockerfile - the one FROM is pinned to the digest, AS and --platform kept', () => {
+  const r = pinBaseImage('# syntax\nfrom --platform=linux/amd64 kiln/base:latest AS rt\nRUN true\n', `r:1/kiln/base@${D}`);
+  assert.ok(r.ok);
+  assert.equal(r.ok && r.text, `# syntax\nfrom --platform=linux/amd64 r:1/kiln/base@${D} AS rt\nRUN true\n`);
+  assert.equal(r.ok && r.replaced, 'kiln/base:latest');
+});
+
+test('oci dockerfile - no FROM, several FROMs, and FROM by tag without from: are refused with the line', () => {
+  assert.match((pinBaseImage('RUN true\n', undefined) as { reason: string }).reason, /no FROM/);
+  assert.match((pinBaseImage('FROM a\nFROM b\n', `r:1/x@${D}`) as { reason: string }).reason, /2 FROM instructions \(lines 1, 2\)/);
+  assert.match((pinBaseImage('\nFROM debian:bookworm\n', undefined) as { reason: string }).reason, /^line 2: FROM debian:bookworm names an image by tag/);
+  assert.ok(pinBaseImage('FROM scratch\nADD x /\n', undefined).ok);
+});
+
+test('oci network reason - resolver and unreachable messages are named; other failures are not', () => {
+  assert.match(networkFailureReason("wget: bad address 'deb.debian.org'\n") ?? '', /tried to use the network.*bad address/);
+  assert.match(networkFailureReason('curl: (6) Could not resolve host: example.org\n') ?? '', /Could not resolve host/);
+  assert.match(networkFailureReason("Err:1 http://deb.debian.org bookworm InRelease\n  Temporary failure resolving 'deb.debian.org'\n") ?? '', /Temporary failure resolving/);
+  assert.equal(networkFailureReason('make: *** [all] Error 2\n'), undefined);
+});
+
+test('oci skopeo errors - down is transient, missing is not-found, bad digest is terminal integrity', () => {
+  const down = skopeoError(['inspect'], 'dial tcp 127.0.0.1:1: connect: connection refused', 1);
+  assert.ok(down instanceof RegistryError);
+  assert.equal(down.kind, 'transient');
+  assert.ok(skopeoError(['inspect'], 'manifest unknown: manifest unknown', 1) instanceof ImageNotFoundError);
+  const bad = skopeoError(['copy'], 'Digest did not match, expected sha256:a, got sha256:b', 1);
+  assert.ok(bad instanceof DigestMismatchError);
+  assert.equal(bad.kind, 'terminal');
+  assert.equal(skopeoError(['copy'], 'unauthorized: authentication required', 1).kind, 'usage');
+});
+
+test('oci simple signing - payload names the reference and digest; lookaside path is REPO@sha256=HEX', () => {
+  const bytes = signaturePayload('r:1/kiln/app:1.0', D, new Date('2026-01-01T00:00:00Z'));
+  const json = JSON.parse(new TextDecoder().decode(bytes));
+  assert.deepEqual(json.critical, { type: 'atomic container signature', image: { 'docker-manifest-digest': D }, identity: { 'docker-reference': 'r:1/kiln/app:1.0' } });
+  assert.equal(json.optional.timestamp, 1767225600);
+  assert.deepEqual(readPayload(bytes), { dockerReference: 'r:1/kiln/app:1.0', digest: D });
+  assert.equal(readPayload(new TextEncoder().encode('{"critical":{}}')), undefined);
+  assert.equal(lookasideDir('kiln/app', D), `kiln/app@sha256=${'ab'.repeat(32)}`);
+});
+
+test('oci consumer policy - signedBy Kiln\'s key for each scope, reject otherwise', () => {
+  const p = consumerPolicy({ scopes: ['reg:5000/kiln'], keyPath: '/etc/pki/kiln.asc' }) as { default: unknown; transports: { docker: Record<string, unknown> } };
+  assert.deepEqual(p.default, [{ type: 'reject' }]);
+  assert.deepEqual(p.transports.docker['reg:5000/kiln'], [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/etc/pki/kiln.asc' }]);
+  assert.deepEqual(JSON.parse(registriesDConfig('reg:5000', 'http://h/sigstore')), { docker: { 'reg:5000': { lookaside: 'http://h/sigstore' } } });
+});
+
+test('oci manifest - described with config, layers and total size; a manifest list is refused', () => {
+  const raw = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: D, size: 10, mediaType: 'c' }, layers: [{ digest: D, size: 100, mediaType: 'l' }] });
+  const img = describeManifest('r:1/a', raw, D);
+  assert.equal(img.size, Buffer.byteLength(raw) + 110);
+  assert.equal(img.configDigest, D);
+  assert.throws(() => describeManifest('r:1/a', JSON.stringify({ mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }), D), /not a single image manifest/);
+});
