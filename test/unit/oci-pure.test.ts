@@ -78,3 +78,26 @@ test('oci manifest - described with config, layers and total size; a manifest li
   assert.equal(img.configDigest, D);
   assert.throws(() => describeManifest('r:1/a', JSON.stringify({ mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }), D), /not a single image manifest/);
 });
+
+test('oci tag templates - {version} and {version}-{build}; unknown placeholders and invalid tags refused', async () => {
+  const { renderTag, tagTemplateProblem } = await import('../../oci/tag-template.ts');
+  assert.equal(renderTag('{version}-{build}', { version: '1:2.0~rc1+b1', build: '3' }), '1_2.0_rc1_b1-3');
+  assert.equal(tagTemplateProblem('{version}'), undefined);
+  assert.match(tagTemplateProblem('{release}') ?? '', /unknown placeholder \{release\}/);
+  assert.match(tagTemplateProblem('-{version}') ?? '', /does not make a valid tag/);
+});
+
+test('oci registry plan - copies, tag moves, drift against the record, prune and stale tags', async () => {
+  const { planRegistryRelease } = await import('../../oci/registry-plan.ts');
+  const [a, b, c] = ['a', 'b', 'c'].map((x) => 'sha256:' + x.repeat(64));
+  const plan = planRegistryRelease(
+    [{ repository: 'r', tag: '2', digest: b }, { repository: 'r', tag: 'latest', digest: b }],
+    [{ repository: 'r', tags: { '1': a, latest: c, old: b } }],
+    [{ repository: 'r', tag: 'latest', digest: a }],
+  );
+  assert.deepEqual(plan.copy, []);
+  assert.deepEqual(plan.setTags.map((t) => t.tag), ['2', 'latest']);
+  assert.deepEqual(plan.drift, [{ repository: 'r', tag: 'latest', found: c, desired: b }]);
+  assert.deepEqual(plan.deleteManifests, [{ repository: 'r', digest: a }]);
+  assert.deepEqual(plan.staleTags, [{ repository: 'r', tag: 'old', digest: b }]);
+});

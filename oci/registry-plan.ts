@@ -1,0 +1,66 @@
+// What one registry release changes: from the complete desired content (repository,
+// tag → digest) and what production serves now, the digests to copy, the tags to
+// point (new, moved on purpose, or moved by hand: drift), and what to prune. Pure.
+//
+// distribution 2.8 cannot delete a tag alone, only a manifest (with all its tags):
+// a manifest is deleted only when no desired tag in its repository points at it,
+// and a stale tag on a manifest still in use is reported, not deleted.
+
+export interface DesiredTag {
+  repository: string;
+  tag: string;
+  digest: string;
+}
+
+export interface ObservedRepository {
+  repository: string;
+  /** tag → digest production serves now. */
+  tags: Record<string, string>;
+}
+
+export interface RegistryPlan {
+  /** Digests production lacks in that repository (copied by digest from the candidate registry). */
+  copy: { repository: string; digest: string }[];
+  /** Tags to write (and sign). */
+  setTags: DesiredTag[];
+  /** Tags that point somewhere other than desired and recorded: moved by hand. */
+  drift: { repository: string; tag: string; found: string; desired: string }[];
+  /** Manifests no desired tag points at any more. */
+  deleteManifests: { repository: string; digest: string }[];
+  /** Tags not desired that cannot go without deleting a manifest still in use. */
+  staleTags: { repository: string; tag: string; digest: string }[];
+}
+
+/**
+ * `recorded`: what Kiln last released (releases/<dist>.yaml): a tag whose digest differs from
+ * both the record and the desired state was moved by someone else.
+ */
+export function planRegistryRelease(desired: DesiredTag[], observed: ObservedRepository[], recorded: DesiredTag[] = []): RegistryPlan {
+  const plan: RegistryPlan = { copy: [], setTags: [], drift: [], deleteManifests: [], staleTags: [] };
+  const seen = new Map(observed.map((o) => [o.repository, o.tags]));
+  const rec = new Map(recorded.map((r) => [`${r.repository}:${r.tag}`, r.digest]));
+  const repos = [...new Set([...desired.map((d) => d.repository), ...observed.map((o) => o.repository)])].sort();
+  for (const repository of repos) {
+    const want = desired.filter((d) => d.repository === repository).sort((a, b) => a.tag.localeCompare(b.tag));
+    const have = seen.get(repository) ?? {};
+    const present = new Set(Object.values(have));
+    for (const digest of [...new Set(want.map((w) => w.digest))].sort()) if (!present.has(digest)) plan.copy.push({ repository, digest });
+    for (const w of want) {
+      const found = have[w.tag];
+      if (found === w.digest) continue;
+      const recordedDigest = rec.get(`${repository}:${w.tag}`);
+      if (found !== undefined && recordedDigest !== undefined && found !== recordedDigest) plan.drift.push({ repository, tag: w.tag, found, desired: w.digest });
+      plan.setTags.push(w);
+    }
+    const kept = new Set(want.map((w) => w.digest));
+    const wantedTags = new Set(want.map((w) => w.tag));
+    const gone = new Set<string>();
+    for (const [tag, digest] of Object.entries(have).sort(([a], [b]) => a.localeCompare(b))) {
+      if (wantedTags.has(tag)) continue;
+      if (kept.has(digest)) plan.staleTags.push({ repository, tag, digest });
+      else gone.add(digest);
+    }
+    for (const digest of [...gone].sort()) plan.deleteManifests.push({ repository, digest });
+  }
+  return plan;
+}

@@ -1,0 +1,103 @@
+// Registry releases on real parts (two Debian docker-registry instances, skopeo,
+// Docker for tiny images): promotion by digest with every tag signed, a tag moved
+// by hand in production reported as drift and restored, pruning of versions the
+// desired state dropped, and a missing candidate digest or a registry that is
+// down changing nothing.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { byDigest, byTag } from '../../oci/image-ref.ts';
+import { signedReferences } from '../../oci/lookaside.ts';
+import { promote, type PromoteRequest } from '../../oci/promote.ts';
+import { RegistryClient } from '../../oci/registry-client.ts';
+import type { DesiredTag } from '../../oci/registry-plan.ts';
+import { ImageNotFoundError, RegistryError } from '../../schema/errors.ts';
+import { docker, dockerUnavailable } from '../helpers/docker.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { makeTestKey, type TestKey } from '../helpers/signed-repo.ts';
+import { importBusyboxImage } from '../helpers/tiny-image.ts';
+
+const client = new RegistryClient({ tlsVerify: false });
+const IMAGES = [`kiln-test/oci-promote:${process.pid}-1`, `kiln-test/oci-promote:${process.pid}-2`];
+let cand: TestRegistry;
+let prod: TestRegistry;
+let key: TestKey;
+let dir: string;
+let d1: string;
+let d2: string;
+
+function request(desired: DesiredTag[], recorded?: DesiredTag[]): PromoteRequest {
+  return {
+    client,
+    endpoints: { candidate: cand.host, production: prod.host },
+    desired,
+    recorded,
+    signing: { root: join(dir, 'sigstore'), sign: (p) => key.signer.signMessage(p), publicKeyArmored: key.publicKeyArmored, now: new Date() },
+  };
+}
+
+async function prodTags(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const tag of await client.listTags(prod.host, 'kiln/app')) out[tag] = (await client.resolveTag(byTag(prod.host, 'kiln/app', tag)))!;
+  return out;
+}
+
+describe('oci promotion', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-oci-promote-'));
+    [cand, prod, key] = await Promise.all([startRegistry('candidate'), startRegistry('production'), makeTestKey('kiln-release')]);
+    d1 = await client.pushFromDaemon(await importBusyboxImage(IMAGES[0]), byTag(cand.host, 'kiln/app', 'build-1'));
+    d2 = await client.pushFromDaemon(await importBusyboxImage(IMAGES[1]), byTag(cand.host, 'kiln/app', 'build-2'));
+    assert.notEqual(d1, d2);
+  });
+  after(async () => {
+    await Promise.all([cand?.dispose(), prod?.dispose()]);
+    for (const i of IMAGES) await docker.getImage(i).remove({ force: true }).catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const v1: DesiredTag[] = [];
+  test('registry release - promotes by digest and signs every tag; a second run changes nothing', async () => {
+    v1.push({ repository: 'kiln/app', tag: '1.0-1', digest: d1 }, { repository: 'kiln/app', tag: 'latest', digest: d1 });
+    const first = await promote(request(v1));
+    assert.equal(first.changed, true);
+    assert.deepEqual(first.plan.copy, [{ repository: 'kiln/app', digest: d1 }]);
+    assert.deepEqual(await prodTags(), { '1.0-1': d1, latest: d1 });
+    assert.deepEqual((await signedReferences(join(dir, 'sigstore'), 'kiln/app', d1, key.publicKeyArmored)).sort(), [`${prod.host}/kiln/app:1.0-1`, `${prod.host}/kiln/app:latest`]);
+    const second = await promote(request(v1, v1));
+    assert.equal(second.changed, false);
+  });
+
+  test('registry release - a tag moved by hand in production is reported as drift and restored', async () => {
+    await client.copy(byDigest(cand.host, 'kiln/app', d2), byTag(prod.host, 'kiln/app', 'latest'));
+    const r = await promote(request(v1, v1));
+    assert.deepEqual(r.plan.drift, [{ repository: 'kiln/app', tag: 'latest', found: d2, desired: d1 }]);
+    assert.deepEqual(await prodTags(), { '1.0-1': d1, latest: d1 });
+  });
+
+  test('registry release - a version the desired state dropped is pruned (its manifest deleted)', async () => {
+    const v2: DesiredTag[] = [{ repository: 'kiln/app', tag: '2.0-1', digest: d2 }, { repository: 'kiln/app', tag: 'latest', digest: d2 }];
+    const r = await promote(request(v2, v1));
+    assert.deepEqual(r.plan.deleteManifests, [{ repository: 'kiln/app', digest: d1 }]);
+    assert.deepEqual(await prodTags(), { '2.0-1': d2, latest: d2 });
+  });
+
+  test('registry release - a digest the candidate registry lacks promotes nothing', async () => {
+    const missing = 'sha256:' + '1'.repeat(64);
+    await assert.rejects(promote(request([{ repository: 'kiln/app', tag: '3.0-1', digest: missing }])), ImageNotFoundError);
+    assert.deepEqual(await prodTags(), { '2.0-1': d2, latest: d2 });
+  });
+
+  test('registry release - a production registry that is down is a transient error', async () => {
+    await prod.stop();
+    try {
+      const e = await promote(request([{ repository: 'kiln/app', tag: '2.0-1', digest: d2 }])).then(() => undefined, (x: unknown) => x);
+      assert.ok(e instanceof RegistryError, String(e));
+      assert.equal(e.kind, 'transient');
+    } finally {
+      await prod.restart();
+    }
+  });
+});
