@@ -27,7 +27,7 @@ export function classify(run: RunOutcome, limits: { memoryMiB: number; timeoutSe
   if (run.timedOut) return { outcome: 'failed', failureClass: 'limit', reason: `timed out after ${limits.timeoutSeconds} s` };
   if (run.oomKilled) return { outcome: 'failed', failureClass: 'limit', reason: `out of memory (limit ${limits.memoryMiB} MiB)` };
   if (run.exitCode !== 0) return { outcome: 'failed', failureClass: 'build', reason: `build exited with code ${run.exitCode}` };
-  if (run.artifacts.length === 0) return { outcome: 'failed', failureClass: 'build', reason: 'the build succeeded but produced no artifacts' };
+  if (run.artifacts.length === 0 && !run.image) return { outcome: 'failed', failureClass: 'build', reason: 'the build succeeded but produced no artifacts' };
   return { outcome: 'succeeded' };
 }
 

@@ -121,7 +121,7 @@ async function produce(ctx: JobContext, job: BuildJob, root: string, delivery: n
       ...(verdict.reason ? { reason: verdict.reason } : {}),
       ...(verdict.error ? { error: verdict.error } : {}),
       exitCode: run.exitCode, oomKilled: run.oomKilled, timedOut: run.timedOut,
-      ...(binaries ? { binaries } : {}), logTail: tail(summary.tailText),
+      ...(binaries ? { binaries } : {}), ...(run.image && verdict.outcome === 'succeeded' ? { image: run.image } : {}), logTail: tail(summary.tailText),
       startedAt: started.toISOString(), finishedAt: new Date().toISOString(),
     };
     return { root, draft, artifacts: verdict.outcome === 'succeeded' ? run.artifacts : [], log: summary };

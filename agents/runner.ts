@@ -1,6 +1,7 @@
 // What a build runner is: it turns a job and a prepared work dir into an exit
 // status and artifact files. Docker is the real one; NoopRunner serves benchmarks.
 import type { BuildJob } from '../schema/messages.ts';
+import type { OciImage } from '../schema/oci.ts';
 
 export interface RunOptions {
   /** Every chunk of build output (stdout and stderr, interleaved). */
@@ -26,6 +27,8 @@ export interface RunOutcome {
   artifacts: string[];
   /** Set when the runner knows the failure's class better than the exit code does (e.g. unmet Build-Depends). */
   failure?: { class: 'build' | 'limit' | 'infra'; reason: string };
+  /** An OCI build's result: the image as the candidate registry serves it (its artifacts are in the registry, not files). */
+  image?: OciImage;
 }
 
 export interface BuildRunner {

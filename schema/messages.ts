@@ -2,6 +2,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { ERROR_KINDS } from './errors.ts';
 import { artifactSchema, buildInputsSchema, FAILURE_CLASSES } from './status.ts';
+import { ociImageBody } from './oci.ts';
 
 const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
@@ -84,6 +85,8 @@ export const buildResultSchema = {
       properties: { sha256, size: { type: 'integer', minimum: 0 }, object: { type: 'string' } },
     },
     logTail: { type: 'string' },
+    /** format oci: the image the agent pushed to the candidate registry (the reconciler verifies it there before recording anything). */
+    image: ociImageBody,
     startedAt: { type: 'string' },
     finishedAt: { type: 'string' },
   },

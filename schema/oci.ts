@@ -12,10 +12,8 @@ export const ociLayerSchema = {
   properties: { digest: ociDigest, size: { type: 'integer', minimum: 0 }, mediaType: { type: 'string' } },
 } as const;
 
-/** An image as the registry serves it: the manifest's own digest, its config and layers. */
-export const ociImageSchema = {
-  $schema: DIALECT,
-  $id: 'https://kiln.dev/schema/oci-image.json',
+/** An image as the registry serves it: the manifest's own digest, its config and layers (embedded in BuildResult.image). */
+export const ociImageBody = {
   type: 'object',
   additionalProperties: false,
   required: ['repository', 'manifestDigest', 'mediaType', 'configDigest', 'layers', 'size'],
@@ -30,6 +28,8 @@ export const ociImageSchema = {
     size: { type: 'integer', minimum: 0 },
   },
 } as const;
+
+export const ociImageSchema = { $schema: DIALECT, $id: 'https://kiln.dev/schema/oci-image.json', ...ociImageBody } as const;
 
 export type OciLayer = FromSchema<typeof ociLayerSchema>;
 export type OciImage = FromSchema<typeof ociImageSchema>;

@@ -59,7 +59,24 @@ export const buildInputsSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['format', 'rebuild'],
-      properties: { format: { type: 'string' }, rebuild: { type: 'integer' } },
+      properties: {
+        format: { type: 'string' },
+        rebuild: { type: 'integer' },
+        /** format oci: what the agent builds and where it pushes it (paths relative to the source subdir). */
+        oci: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['dockerfile', 'context', 'repository'],
+          properties: {
+            dockerfile: { type: 'string' },
+            context: { type: 'string' },
+            /** Repository in the candidate registry (host comes from the agent's configuration). */
+            repository: { type: 'string' },
+            /** The base image by digest, in the candidate registry: host/repo@sha256:… */
+            from: { type: 'string' },
+          },
+        },
+      },
     },
     image: { type: 'string' },
     arch: { type: 'string' },

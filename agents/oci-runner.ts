@@ -1,0 +1,64 @@
+// The build runner of `oci` pools: a job whose recipe is an OCI image is built by
+// buildOciImage (oci-build.ts) and pushed to the candidate registry this agent
+// was given (agents get push rights to candidate only). The pushed tag is the
+// build key, so a retried attempt overwrites its own tag and nothing else.
+import { join, relative } from 'node:path';
+import Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { AgentInfraError } from '../schema/errors.ts';
+import type { BuildJob } from '../schema/messages.ts';
+import { byTag } from '../oci/image-ref.ts';
+import { RegistryClient } from '../oci/registry-client.ts';
+import { sweepOrphanContainers } from '../containers/sweep.ts';
+import { buildOciImage } from './oci-build.ts';
+import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
+
+export interface OciRunnerOptions {
+  log: Logger;
+  /** host[:port] of the candidate registry. */
+  candidate: string;
+  /** Plain http (a loopback candidate registry). Default false. */
+  insecure?: boolean;
+  docker?: Docker;
+  labels?: Record<string, string>;
+}
+
+export class OciRunner implements BuildRunner {
+  readonly name = 'oci';
+  readonly needsSource = true;
+  private readonly docker: Docker;
+  private readonly registry: RegistryClient;
+
+  constructor(private readonly opts: OciRunnerOptions) {
+    this.docker = opts.docker ?? new Docker();
+    this.registry = new RegistryClient({ tlsVerify: !opts.insecure });
+  }
+
+  async run(job: BuildJob, work: WorkDir, { onLog, signal }: RunOptions): Promise<RunOutcome> {
+    const fail = (reason: string, cls: 'build' | 'limit' = 'build', timedOut = false): RunOutcome => ({ exitCode: 1, oomKilled: false, timedOut, artifacts: [], failure: { class: cls, reason } });
+    const oci = job.inputs.recipe.oci;
+    if (job.inputs.recipe.format !== 'oci' || !oci) return fail(`format '${job.inputs.recipe.format}' is not built by this agent (oci only)`);
+    if (!work.sourceDir || !work.buildDir) throw new AgentInfraError('OciRunner needs a source checkout');
+    const sub = relative(work.sourceDir, work.buildDir);
+    const outcome = await buildOciImage(
+      this.docker,
+      this.registry,
+      {
+        sourceDir: work.sourceDir,
+        context: join(sub, oci.context),
+        dockerfile: join(sub, oci.dockerfile),
+        base: oci.from,
+        push: byTag(this.opts.candidate, oci.repository, `build-${job.key}`),
+        labels: { ...this.opts.labels, 'kiln.key': job.key, 'kiln.source.commit': job.inputs.source.commit },
+      },
+      job.limits,
+      { onLog, signal },
+    );
+    if (!outcome.ok) return fail(outcome.reason, outcome.class, outcome.timedOut);
+    return { exitCode: 0, oomKilled: false, timedOut: false, artifacts: [], image: outcome.image };
+  }
+
+  async prepare(): Promise<void> {
+    await sweepOrphanContainers(this.docker, this.opts.log, { ownLabels: this.opts.labels });
+  }
+}
