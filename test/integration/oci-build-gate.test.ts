@@ -13,10 +13,13 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { buildOciImage, type OciBuildSpec } from '../../agents/oci-build.ts';
+import { OciRunner } from '../../agents/oci-runner.ts';
 import { byDigest, byTag, formatRef } from '../../oci/image-ref.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
 import { signTag } from '../../oci/lookaside.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
+import { verifyReportedImage } from '../../oci/verify-reported.ts';
+import { DigestMismatchError, ImageNotFoundError } from '../../schema/errors.ts';
 import { runImageTestGate } from '../../reconciler/gate/image-test.ts';
 import type { ResolvedLimits } from '../../schema/messages.ts';
 import type { OciImage } from '../../schema/oci.ts';
@@ -89,6 +92,32 @@ describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln
     assert.match(out, new RegExp(`pulling the base image ${digestRef(base).replace(/[.]/g, '\\.')}`));
     assert.equal(app.layers.length, 2);
     assert.equal(app.layers[0].digest, base.layers[0].digest);
+  });
+
+  test('oci build - the reconciler verifies a reported image from the registry; a wrong report is an integrity failure', async () => {
+    assert.deepEqual(await verifyReportedImage(registry, app), app);
+    const lie = { ...app, configDigest: base.configDigest };
+    await assert.rejects(verifyReportedImage(registry, lie), (e: unknown) => e instanceof DigestMismatchError && e.kind === 'terminal' && /config/.test(e.message));
+    const missing = { ...app, manifestDigest: 'sha256:' + '2'.repeat(64) };
+    await assert.rejects(verifyReportedImage(registry, missing), ImageNotFoundError);
+  });
+
+  test('oci runner - a job with an oci recipe is built and pushed under its build key; the result names the image', async () => {
+    const key = 'c'.repeat(64);
+    const job = {
+      v: 1 as const, key, attempt: 1, pool: 'oci', dispatchedAt: new Date().toISOString(), limits,
+      inputs: {
+        package: 'app', version: '1.0', source: { url: 'file:///src', commit: 'a'.repeat(40) }, image: 'none', arch: 'amd64', target: 'candidate',
+        recipe: { format: 'oci', rebuild: 0, oci: { dockerfile: 'Dockerfile', context: '.', repository: 'kiln/app', from: digestRef(base) } },
+      },
+    };
+    assert.ok(validators.buildJob(job), JSON.stringify(validators.buildJob.errors));
+    const runner = new OciRunner({ log, candidate: cand.host, insecure: true });
+    let out = '';
+    const r = await runner.run(job, { root: dir, sourceDir: src, buildDir: join(src, 'app') }, { onLog: (b) => (out += b.toString()), signal: new AbortController().signal });
+    assert.equal(r.exitCode, 0, out);
+    assert.equal(r.image?.manifestDigest, await registry.resolveTag(byTag(cand.host, 'kiln/app', `build-${key}`)));
+    assert.equal(r.image?.layers[0].digest, base.layers[0].digest);
   });
 
   test('oci build - a Dockerfile whose RUN tries the network fails with that reason', async () => {
