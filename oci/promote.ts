@@ -6,7 +6,7 @@
 // tag in between, never accepts a wrong one). A crash anywhere is repaired by the
 // next run (every step is idempotent). Registry trouble throws RegistryError
 // (transient): the caller records nothing as published.
-import { byDigest, type ImageRef } from './image-ref.ts';
+import { byDigest, parseRef, type ImageRef } from './image-ref.ts';
 import type { RegistryClient } from './registry-client.ts';
 import { planRegistryRelease, type DesiredTag, type RegistryPlan } from './registry-plan.ts';
 import { signTag, type SignTagOptions } from './lookaside.ts';
@@ -55,7 +55,8 @@ export async function promote(req: PromoteRequest): Promise<PromoteReport> {
   const repositories = [...req.desired.map((d) => d.repository), ...(req.recorded ?? []).map((r) => r.repository)];
   const plan = planRegistryRelease(req.desired, await observeProduction(client, endpoints.production, repositories), req.recorded);
   for (const c of plan.copy) {
-    const source = byDigest(endpoints.candidate, c.repository, c.digest);
+    const origin = c.from ? parseRef(`${c.from}@${c.digest}`) : undefined;
+    const source = origin ?? byDigest(endpoints.candidate, c.repository, c.digest);
     await client.inspect(source); // the candidate must serve exactly this digest (DigestMismatchError otherwise)
     await client.copy(source, byDigest(endpoints.production, c.repository, c.digest));
   }

@@ -10,6 +10,8 @@ export interface DesiredTag {
   repository: string;
   tag: string;
   digest: string;
+  /** host/repository the digest is copied from when production lacks it (default: the candidate registry, same repository). */
+  from?: string;
 }
 
 export interface ObservedRepository {
@@ -20,7 +22,7 @@ export interface ObservedRepository {
 
 export interface RegistryPlan {
   /** Digests production lacks in that repository (copied by digest from the candidate registry). */
-  copy: { repository: string; digest: string }[];
+  copy: { repository: string; digest: string; from?: string }[];
   /** Tags to write (and sign). */
   setTags: DesiredTag[];
   /** Tags that point somewhere other than desired and recorded: moved by hand. */
@@ -44,7 +46,10 @@ export function planRegistryRelease(desired: DesiredTag[], observed: ObservedRep
     const want = desired.filter((d) => d.repository === repository).sort((a, b) => a.tag.localeCompare(b.tag));
     const have = seen.get(repository) ?? {};
     const present = new Set(Object.values(have));
-    for (const digest of [...new Set(want.map((w) => w.digest))].sort()) if (!present.has(digest)) plan.copy.push({ repository, digest });
+    for (const digest of [...new Set(want.map((w) => w.digest))].sort()) {
+      const from = want.find((w) => w.digest === digest && w.from)?.from;
+      if (!present.has(digest)) plan.copy.push({ repository, digest, ...(from ? { from } : {}) });
+    }
     for (const w of want) {
       const found = have[w.tag];
       if (found === w.digest) continue;

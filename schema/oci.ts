@@ -33,3 +33,31 @@ export const ociImageSchema = { $schema: DIALECT, $id: 'https://kiln.dev/schema/
 
 export type OciLayer = FromSchema<typeof ociLayerSchema>;
 export type OciImage = FromSchema<typeof ociImageSchema>;
+
+/**
+ * ROOT/<distribution>/tags.json: what a registry distribution publishes (every tag and the digest
+ * it must point at), written after each release and signed (tags.json.asc). Drift is judged
+ * against it; its sha256 is the release record's releaseSha256.
+ */
+export const publishedTagsSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/published-tags.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['registry', 'tags'],
+  properties: {
+    /** host[:port] of the registry as consumers name it (signatures name it). */
+    registry: { type: 'string' },
+    tags: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['repository', 'tag', 'digest'],
+        properties: { repository: { type: 'string' }, tag: { type: 'string' }, digest: ociDigest, package: { type: 'string' }, version: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+export type PublishedTags = FromSchema<typeof publishedTagsSchema>;

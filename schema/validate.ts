@@ -9,7 +9,7 @@ import type { CheckOutboxEntry, ForgeStatusRecord, PullRequestEvent, PushEvent }
 import { agentInfoSchema, buildJobSchema, buildResultSchema } from './messages.ts';
 import type { AgentInfo, BuildJob, BuildResult } from './messages.ts';
 import { brokerCredentialsSchema, type BrokerCredentials } from './broker.ts';
-import { ociImageSchema, type OciImage } from './oci.ts';
+import { ociImageSchema, publishedTagsSchema, type OciImage, type PublishedTags } from './oci.ts';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 
@@ -35,6 +35,7 @@ export const validators = {
   pullRequestEvent: compile<PullRequestEvent>(pullRequestEventSchema),
   brokerCredentials: compile<BrokerCredentials>(brokerCredentialsSchema),
   ociImage: compile<OciImage>(ociImageSchema),
+  publishedTags: compile<PublishedTags>(publishedTagsSchema),
 } as const;
 
 /** Package files' validators by `format:` (the first also judges an unknown format). */
