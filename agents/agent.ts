@@ -16,6 +16,7 @@ import { BUCKETS, buildConsumerName, identityProblem } from '../schema/nats.ts';
 import { UsageError } from '../schema/errors.ts';
 import { bindConsumer } from './bind-consumer.ts';
 import { DockerRunner } from './docker-runner.ts';
+import { OciRunner } from './oci-runner.ts';
 import { DrainWatch } from './drain-watch.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { DeliveryPolicy } from './deliver.ts';
@@ -47,6 +48,10 @@ export interface AgentOptions {
   delivery?: DeliveryPolicy;
   /** Counters to update (served by the CLI on --metrics-listen). */
   metrics?: AgentMetrics;
+  /** host[:port] of the candidate registry OCI images are pushed to; without it the agent builds no `oci` recipes. */
+  candidateRegistry?: string;
+  /** The candidate registry speaks plain http (a loopback registry). */
+  candidateInsecure?: boolean;
 }
 
 /** A KV-key-safe default id: host, pool, arch and pid. */
@@ -79,7 +84,13 @@ export class Agent {
     this.id = opts.id ?? defaultAgentId(opts.pool, opts.arch);
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
     this.log = opts.log.child({ component: 'agent', agent: this.id, pool: opts.pool, arch: opts.arch });
-    this.runner = opts.runner ?? new RunnersByFormat({ deb: new DockerRunner({ log: this.log, labels: { 'kiln.agent': this.id } }) });
+    const labels = { 'kiln.agent': this.id };
+    this.runner =
+      opts.runner ??
+      new RunnersByFormat({
+        deb: new DockerRunner({ log: this.log, labels }),
+        ...(opts.candidateRegistry ? { oci: new OciRunner({ log: this.log, labels, candidate: opts.candidateRegistry, insecure: opts.candidateInsecure }) } : {}),
+      });
   }
 
   /** Remote clones kept between jobs; survives restarts when the agent has a fixed --id. */

@@ -28,6 +28,7 @@ const command: Command = {
     id: { type: 'string', description: 'Agent id in the registry (default: host-pool-arch-pid)', valueName: 'NAME' },
     'heartbeat-seconds': { type: 'string', description: 'Heartbeat period', valueName: 'S', default: '5' },
     'metrics-listen': { type: 'string', description: 'Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT or :PORT)', valueName: 'ADDR' },
+    'candidate-registry': { type: 'string', description: 'Build `format: oci` jobs and push the images to this registry (HOST[:PORT]; plain http on 127.0.0.1)', valueName: 'HOST' },
   },
   examples: ['kiln agent --nats nats://127.0.0.1:4222 --pool deb --arch amd64 --concurrency 2'],
   async run(args, ctx) {
@@ -45,6 +46,9 @@ const command: Command = {
     const id = str(args, 'id');
     const problem = identityProblem(pool, arch, id);
     if (problem) throw new UsageError(problem);
+    const candidateRegistry = str(args, 'candidate-registry');
+    if (candidateRegistry !== undefined && !/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(candidateRegistry)) throw new UsageError(`--candidate-registry takes HOST[:PORT], got '${candidateRegistry}'`);
+    const candidateInsecure = candidateRegistry !== undefined && /^(127\.0\.0\.1|localhost)(:|$)/.test(candidateRegistry);
     const metricsAddr = str(args, 'metrics-listen');
     const listen = metricsAddr === undefined ? undefined : parseListen(metricsAddr);
     if (typeof listen === 'string') throw new UsageError(`--metrics-listen ${listen}`);
@@ -60,7 +64,7 @@ const command: Command = {
       await served?.close();
       throw e;
     });
-    const agent = new Agent({ nc, log: ctx.log, workDir, concurrency, heartbeatMs: heartbeat * 1000, pool, arch, id, metrics });
+    const agent = new Agent({ nc, log: ctx.log, workDir, concurrency, heartbeatMs: heartbeat * 1000, pool, arch, id, metrics, candidateRegistry, candidateInsecure });
     const onStop = () => agent.drain('stop signal');
     ctx.signal.addEventListener('abort', onStop, { once: true });
     try {
