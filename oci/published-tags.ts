@@ -42,3 +42,10 @@ export async function writePublishedTags(distDir: string, p: PublishedTags, sign
   await rename(join(distDir, `.${TAGS_FILE}.tmp`), join(distDir, TAGS_FILE));
   return { sha256, changed: true };
 }
+
+/** Sign tags.json again (another key), content unchanged. */
+export async function resignPublishedTags(distDir: string, signDetached: (text: string) => Promise<string>): Promise<void> {
+  const text = await readFile(join(distDir, TAGS_FILE), 'utf8');
+  await writeFile(join(distDir, `.${TAGS_FILE}.asc.tmp`), await signDetached(text));
+  await rename(join(distDir, `.${TAGS_FILE}.asc.tmp`), join(distDir, `${TAGS_FILE}.asc`));
+}

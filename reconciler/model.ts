@@ -14,9 +14,9 @@ export type SourceControl = { ok: true; binaries: string[]; buildDepends: Relati
 export type RebuildDependents = 'always' | 'on-version-change' | 'never';
 
 /** Package formats (`format:` of packages/*.yaml). Each has a module in reconciler/formats/; 'oci' and 'rpm' are next. */
-export type PackageFormatName = 'deb';
+export type PackageFormatName = 'deb' | 'oci';
 /** Release-target formats (`format:` of distributions/*.yaml). Each has a module in reconciler/release-targets/; 'registry' and 'dnf' are next. */
-export type DistributionFormatName = 'apt';
+export type DistributionFormatName = 'apt' | 'registry';
 
 /** Fields every package has, whatever its format. */
 export interface PackageBase {
@@ -57,8 +57,26 @@ export interface DebPackage extends PackageBase {
   control?: SourceControl;
 }
 
-/** A desired package, discriminated by `format` (add a variant per format: OciPackage, RpmPackage). */
-export type DesiredPackage = DebPackage;
+export interface OciPackage extends PackageBase {
+  format: 'oci';
+  /** Paths relative to the source subdir. */
+  dockerfile: string;
+  context: string;
+  /** The base: an image by digest (HOST/REPO@sha256:…) or another Kiln oci package (layered images). */
+  from?: { image: string } | { package: string };
+  /** Tag templates ({version}, {build}). */
+  tags: string[];
+  /** The image-test gate's command. */
+  test?: string;
+  /** Debian-only fields, absent here (so code over every package reads them as undefined). */
+  control?: undefined;
+  bootstrap?: undefined;
+  buildFrom?: undefined;
+  rebuildDependents?: undefined;
+}
+
+/** A desired package, discriminated by `format` (add a variant per format: RpmPackage). */
+export type DesiredPackage = DebPackage | OciPackage;
 
 /** Fields every distribution has, whatever its release target. */
 export interface DistributionBase {
@@ -84,8 +102,19 @@ export interface AptDistribution extends DistributionBase {
   gate: 'install-smoke' | 'none';
 }
 
-/** A desired distribution, discriminated by `format` (add a variant per release target: RegistryDistribution, DnfDistribution). */
-export type DesiredDistribution = AptDistribution;
+export interface RegistryDistribution extends DistributionBase {
+  format: 'registry';
+  /** HOST[:PORT] as consumers name it. */
+  url: string;
+  /** Repository prefix: images are PREFIX/NAME (empty: NAME). */
+  repository: string;
+  /** Plain http (a loopback registry). */
+  insecure: boolean;
+  gate: 'image-test' | 'none';
+}
+
+/** A desired distribution, discriminated by `format` (add a variant per release target: DnfDistribution). */
+export type DesiredDistribution = AptDistribution | RegistryDistribution;
 
 export interface PoolConfig {
   architectures: Architecture[];

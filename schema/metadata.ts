@@ -120,9 +120,9 @@ export const kilnConfigSchema = {
  * module in reconciler/formats/. Every variant's `format` lists all of them, so a file naming an
  * unknown format is told which exist. Next: 'oci', 'rpm'.
  */
-export const PACKAGE_FORMATS = ['deb'] as const;
+export const PACKAGE_FORMATS = ['deb', 'oci'] as const;
 /** Release-target formats of distributions (DISTRIBUTION_SCHEMAS; reconciler/release-targets/). Next: 'registry', 'dnf'. */
-export const DISTRIBUTION_FORMATS = ['apt'] as const;
+export const DISTRIBUTION_FORMATS = ['apt', 'registry'] as const;
 
 export const debPackageSchema = {
   $schema: DIALECT,
@@ -188,18 +188,69 @@ export const aptDistributionSchema = {
   },
 } as const;
 
+const relPath = { type: 'string', maxLength: 1024, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/+-]+$' } as const;
+
+export const ociPackageSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/package-oci.json',
+  title: 'Package (oci)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'source', 'format', 'architectures'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN, description: 'Image name: the repository under the distribution\'s prefix.' },
+    version: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9_.+~:-]*$', description: 'Image version, e.g. 1.2.0-1 (ordered like Debian versions).' },
+    source: debPackageSchema.properties.source,
+    format: { enum: PACKAGE_FORMATS, description: 'Package format: picks the schema of the rest of the file.' },
+    architectures: architectureList,
+    dockerfile: { ...relPath, description: 'Dockerfile, relative to the source subdir (default: Dockerfile).' },
+    context: { ...relPath, description: 'Build context, relative to the source subdir (default: .).' },
+    from: { type: 'string', minLength: 1, maxLength: 512, description: 'Base image: HOST/REPO@sha256:… or the name of another Kiln oci package.' },
+    tags: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 128 }, description: 'Tag templates: {version}, {build}.' },
+    pool: { type: 'string', pattern: POOL_PATTERN },
+    limits: limitsSchema,
+    release: debPackageSchema.properties.release,
+    rebuild: debPackageSchema.properties.rebuild,
+    test: { type: 'string', minLength: 1, maxLength: 4096, description: 'Command the image-test gate runs inside the candidate image.' },
+  },
+} as const;
+
+export const registryDistributionSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/distribution-registry.json',
+  title: 'Distribution (registry)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'format', 'url', 'architectures'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN },
+    format: { enum: DISTRIBUTION_FORMATS, description: 'Release target: picks the schema of the rest of the file.' },
+    url: { type: 'string', pattern: '^[A-Za-z0-9.-]+(:[0-9]{1,5})?$', description: 'Registry HOST[:PORT] as consumers name it (signatures name it).' },
+    repository: { type: 'string', pattern: '^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$', description: 'Repository prefix: images are PREFIX/NAME.' },
+    insecure: { type: 'boolean', description: 'Plain http (a loopback registry).' },
+    architectures: architectureList,
+    signingKey: { type: 'string', pattern: FINGERPRINT_PATTERN },
+    keep: { type: 'integer', minimum: 1, maximum: 1000, description: 'Versions kept per image.' },
+    promoteFrom: { type: 'string', pattern: NAME_PATTERN, description: 'Copy by digest from this registry distribution once gated.' },
+    gate: { enum: ['image-test', 'none'], description: 'What an image must pass before promotion.' },
+  },
+} as const;
+
 /** `format:` -> the schema of a package file of that format. */
-export const PACKAGE_SCHEMAS = { deb: debPackageSchema } as const satisfies Record<(typeof PACKAGE_FORMATS)[number], object>;
+export const PACKAGE_SCHEMAS = { deb: debPackageSchema, oci: ociPackageSchema } as const satisfies Record<(typeof PACKAGE_FORMATS)[number], object>;
 /** `format:` -> the schema of a distribution file of that release target. */
-export const DISTRIBUTION_SCHEMAS = { apt: aptDistributionSchema } as const satisfies Record<(typeof DISTRIBUTION_FORMATS)[number], object>;
+export const DISTRIBUTION_SCHEMAS = { apt: aptDistributionSchema, registry: registryDistributionSchema } as const satisfies Record<(typeof DISTRIBUTION_FORMATS)[number], object>;
 
 export type KilnConfigDoc = FromSchema<typeof kilnConfigSchema>;
-export type DebPackageDoc = FromSchema<typeof debPackageSchema>;
+/** Each variant's schema lists every format (so an unknown one is told which exist); its type names its own. */
+export type DebPackageDoc = Omit<FromSchema<typeof debPackageSchema>, 'format'> & { format: 'deb' };
 /** A package file, discriminated by `format` (add OciPackageDoc, RpmPackageDoc). */
-export type PackageDoc = DebPackageDoc;
-export type AptDistributionDoc = FromSchema<typeof aptDistributionSchema>;
+export type OciPackageDoc = Omit<FromSchema<typeof ociPackageSchema>, 'format'> & { format: 'oci' };
+export type PackageDoc = DebPackageDoc | OciPackageDoc;
+export type AptDistributionDoc = Omit<FromSchema<typeof aptDistributionSchema>, 'format'> & { format: 'apt' };
 /** A distribution file, discriminated by `format` (add RegistryDistributionDoc, DnfDistributionDoc). */
-export type DistributionDoc = AptDistributionDoc;
+export type RegistryDistributionDoc = Omit<FromSchema<typeof registryDistributionSchema>, 'format'> & { format: 'registry' };
+export type DistributionDoc = AptDistributionDoc | RegistryDistributionDoc;
 export type Limits = FromSchema<typeof limitsSchema>;
 export type ForgeConfig = FromSchema<typeof forgeSchema>;
 

@@ -1,9 +1,9 @@
 // Schema-valid documents -> the reconciler's DesiredState types, with every
 // default applied in one place. Pure. Precedence for image and limits:
 // package > pool > kiln.yaml defaults > BUILTIN_DEFAULTS.
-import type { AptDistributionDoc, DebPackageDoc, DistributionDoc, KilnConfigDoc, Limits, PackageDoc } from '../../schema/metadata.ts';
+import type { AptDistributionDoc, DebPackageDoc, DistributionDoc, KilnConfigDoc, Limits, OciPackageDoc, PackageDoc, RegistryDistributionDoc } from '../../schema/metadata.ts';
 import type { ResolvedLimits } from '../../schema/messages.ts';
-import type { AptDistribution, DebPackage, DesiredConfig, DesiredDistribution, DesiredPackage, PoolConfig } from '../model.ts';
+import type { AptDistribution, DebPackage, DesiredConfig, DesiredDistribution, DesiredPackage, OciPackage, PoolConfig, RegistryDistribution } from '../model.ts';
 import { ARCHITECTURES } from '../../schema/metadata.ts';
 import type { SourceControl } from './source-control.ts';
 
@@ -64,7 +64,42 @@ export function normalisePackage(file: string, doc: PackageDoc, config: DesiredC
   switch (doc.format) {
     case 'deb':
       return normaliseDebPackage(file, doc, config, source, control);
+    case 'oci':
+      return normaliseOciPackage(file, doc, config, source);
   }
+}
+
+const DIGEST_REF = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/;
+
+/** `from:` is a digest reference when it looks like one; anything else names a Kiln package (checked by the ociFrom rule). */
+export function ociFrom(value: string | undefined): OciPackage['from'] {
+  if (value === undefined) return undefined;
+  return DIGEST_REF.test(value) ? { image: value } : { package: value };
+}
+
+function normaliseOciPackage(file: string, doc: OciPackageDoc, config: DesiredConfig, source: ResolvedSource): OciPackage {
+  const pool = doc.pool ?? 'oci';
+  const poolConfig = config.pools[pool];
+  const from = ociFrom(doc.from);
+  return {
+    name: doc.name,
+    file,
+    version: doc.version,
+    source: { git: doc.source.git, url: source.url, ref: doc.source.ref, commit: source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) },
+    format: 'oci',
+    architectures: [...doc.architectures],
+    // The builder is the agent's Docker engine; the image names the base for messages only.
+    image: doc.from ?? 'scratch',
+    pool,
+    limits: mergeLimits(poolConfig?.limits ?? config.defaults.limits, doc.limits),
+    release: [...(doc.release ?? [])],
+    rebuild: doc.rebuild ?? 0,
+    ...(doc.test !== undefined ? { smoke: doc.test, test: doc.test } : {}),
+    dockerfile: doc.dockerfile ?? 'Dockerfile',
+    context: doc.context ?? '.',
+    ...(from ? { from } : {}),
+    tags: [...(doc.tags ?? ['{version}'])],
+  };
 }
 
 function normaliseDebPackage(file: string, doc: DebPackageDoc, config: DesiredConfig, source: ResolvedSource, control?: SourceControl): DebPackage {
@@ -98,7 +133,25 @@ export function normaliseDistribution(file: string, doc: DistributionDoc, config
   switch (doc.format) {
     case 'apt':
       return normaliseAptDistribution(file, doc, config);
+    case 'registry':
+      return normaliseRegistryDistribution(file, doc, config);
   }
+}
+
+function normaliseRegistryDistribution(file: string, doc: RegistryDistributionDoc, config: DesiredConfig): RegistryDistribution {
+  return {
+    name: doc.name,
+    file,
+    format: 'registry',
+    url: doc.url,
+    repository: doc.repository ?? '',
+    insecure: doc.insecure ?? false,
+    architectures: [...doc.architectures],
+    ...(doc.signingKey !== undefined ? { signingKey: doc.signingKey } : {}),
+    keep: doc.keep ?? config.defaults.keep,
+    ...(doc.promoteFrom !== undefined ? { promoteFrom: doc.promoteFrom } : {}),
+    gate: doc.gate ?? (doc.promoteFrom !== undefined ? 'image-test' : 'none'),
+  };
 }
 
 function normaliseAptDistribution(file: string, doc: AptDistributionDoc, config: DesiredConfig): AptDistribution {

@@ -120,7 +120,8 @@ async function resolveEntrySource(entry: FileEntry, base: SourceBase, resolve: S
     entry.diagnostics.push(problem(entry.path, `${pointer === '/source/git' ? 'source.git' : 'source.ref'}: ${e.message}`, at(pointer).line, at(pointer).col, pointer));
     return;
   }
-  entry.control = await readControl({ url: url.url, ref: doc.source.ref, commit: entry.source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) });
+  // Only Debian packages have a debian/control to read.
+  if (doc.format === 'deb') entry.control = await readControl({ url: url.url, ref: doc.source.ref, commit: entry.source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) });
 }
 
 function located<T>(e: FileEntry): Located<T> {

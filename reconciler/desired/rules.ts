@@ -65,6 +65,7 @@ export const uniqueCodenames: Rule = ({ distributions }) => {
   const seen = new Map<string, Located<DistributionDoc>>();
   const out: Diagnostic[] = [];
   for (const d of distributions) {
+    if (d.doc.format !== 'apt') continue;
     const codename = d.doc.codename ?? d.doc.suite;
     const first = seen.get(codename);
     if (first && first.doc.name !== d.doc.name) {
@@ -223,7 +224,7 @@ export const buildFromExists: Rule = ({ config, packages, distributions, unparse
         ...Object.entries(config.doc.pools ?? {}).flatMap(([pool, p]) => check(config, `/pools/${pool}/buildFrom`, p.buildFrom)),
       ]
     : [];
-  return [...fromConfig, ...packages.flatMap((p) => check(p, '/buildFrom', p.doc.buildFrom))];
+  return [...fromConfig, ...packages.flatMap((p) => (p.doc.format === 'deb' ? check(p, '/buildFrom', p.doc.buildFrom) : []))];
 };
 
 export const RULES: readonly Rule[] = [

@@ -13,6 +13,8 @@ import type { DesiredPackage, PackageFormatName } from '../model.ts';
 export interface Recipe {
   format: PackageFormatName;
   rebuild: number;
+  /** format oci: what the agent builds and the candidate repository it pushes to (BuildInputs.recipe.oci). */
+  oci?: { dockerfile: string; context: string; repository: string; from?: string };
 }
 
 export interface PackageFormat<P extends DesiredPackage = DesiredPackage> {

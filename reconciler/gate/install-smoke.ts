@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { GateInfraError } from '../../schema/errors.ts';
 import type { GateRecord } from '../../schema/status.ts';
-import type { DesiredDistribution } from '../model.ts';
+import type { AptDistribution } from '../model.ts';
 import { INSTALL_SMOKE_SCRIPT, interpretGateRun, sourceLine, type GateRun } from './gate-script.ts';
 import { APT_AS_ROOT_CAPABILITIES } from '../../containers/capabilities.ts';
 import { runContainer } from '../../containers/run-container.ts';
@@ -19,7 +19,7 @@ export interface InstallSmokeGate {
   image: string;
   /** Root of the published repositories: the source repo is repoRoot/<fromDist.name>. */
   repoRoot: string;
-  fromDist: DesiredDistribution;
+  fromDist: AptDistribution;
   /** The source repository's public key (.asc armored or .gpg binary). */
   keyPath: string;
   package: string;

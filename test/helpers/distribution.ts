@@ -1,8 +1,8 @@
 // A normalised apt distribution for tests and benchmarks: the common shape,
 // with what a test cares about given as overrides.
-import type { DesiredDistribution } from '../../reconciler/model.ts';
+import type { AptDistribution } from '../../reconciler/model.ts';
 
-export function aptDistribution(name: string, over: Partial<DesiredDistribution> = {}): DesiredDistribution {
+export function aptDistribution(name: string, over: Partial<AptDistribution> = {}): AptDistribution {
   return {
     name,
     file: `distributions/${name}.yaml`,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import type { DesiredDistribution } from '../../reconciler/model.ts';
+import type { AptDistribution, DesiredDistribution } from '../../reconciler/model.ts';
 import { publishApt, releaseDueForRefresh, resignRepository, type PublishPackage } from '../../reconciler/publish/index.ts';
 import { releaseDate } from '../../reconciler/publish/apt/release-file.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
@@ -20,7 +20,7 @@ import { aptDistribution } from '../helpers/distribution.ts';
 
 const run = promisify(execFile);
 
-const distribution = (name: string, extra: Partial<DesiredDistribution> = {}) =>
+const distribution = (name: string, extra: Partial<AptDistribution> = {}) =>
   aptDistribution(name, { suite: 'stable', codename: 'kiln-stable', label: 'Kiln Tests', validForDays: 7, ...extra });
 
 const asPackage = (d: BuiltDeb, source = d.package): PublishPackage => ({

@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import { normaliseConfig } from '../../reconciler/desired/normalise.ts';
 import * as rules from '../../reconciler/desired/rules.ts';
 import type { Located, RuleInput } from '../../reconciler/desired/rules.ts';
-import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
+import type { AptDistributionDoc, DebPackageDoc, DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
 
 const loc = <T>(path: string, doc: T): Located<T> => ({ path, doc, positions: {} });
-const pkg = (name: string, extra: Partial<PackageDoc> = {}, file = `packages/${name}.yaml`) =>
+const pkg = (name: string, extra: Partial<DebPackageDoc> = {}, file = `packages/${name}.yaml`) =>
   loc<PackageDoc>(file, { name, version: '1.0-1', source: { git: 'x', ref: 'main' }, format: 'deb', architectures: ['amd64'], ...extra });
-const dist = (name: string, extra: Partial<DistributionDoc> = {}, file = `distributions/${name}.yaml`) =>
+const dist = (name: string, extra: Partial<AptDistributionDoc> = {}, file = `distributions/${name}.yaml`) =>
   loc<DistributionDoc>(file, { name, format: 'apt', suite: name, architectures: ['amd64'], ...extra });
 
 function input(p: Partial<Omit<RuleInput, 'resolvedConfig'>> & { configDoc?: KilnConfigDoc } = {}): RuleInput {

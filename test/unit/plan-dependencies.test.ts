@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parseBuildDepends } from '../../debian/control.ts';
 import { WAIT_REASONS } from '../../schema/conditions.ts';
 import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
-import { emptyObserved, type DesiredPackage, type ObservedState, type Plan } from '../../reconciler/model.ts';
+import { emptyObserved, type DebPackage, type DesiredPackage, type ObservedState, type Plan } from '../../reconciler/model.ts';
 import { dependencyGraph } from '../../reconciler/plan/dependency-graph.ts';
 import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
 import { plan } from '../../reconciler/plan/plan.ts';
@@ -11,7 +11,7 @@ import { desiredPackage, desiredState } from '../fixtures/plan-state.ts';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
 /** A package whose debian/control produces `binaries` and Build-Depends on `deps` (control syntax). */
-function pkg(name: string, binaries: string[], deps = '', over: Partial<DesiredPackage> = {}): DesiredPackage {
+function pkg(name: string, binaries: string[], deps = '', over: Partial<DebPackage> = {}): DebPackage {
   const buildDepends = parseBuildDepends(`Source: ${name}\nBuild-Depends: debhelper-compat (= 13)${deps ? `, ${deps}` : ''}\n`);
   return desiredPackage(name, { version: '1.1-1', buildFrom: 'testing', control: { ok: true, binaries, buildDepends }, ...over });
 }
@@ -136,7 +136,7 @@ test('plan dependencies - reverse-dependency rebuilds follow the dependency\'s r
   const newerLib = { ...lib, version: '1.2-1' };
   const appBuilt = built(app, 'succeeded', { libkilnhello: '1.1-1' });
   const appBuiltAlways = built(app, 'succeeded', { libkilnhello: `1.1-1@${keyedInputs(lib, 'amd64').key}` });
-  const cases: Array<{ name: string; policy?: 'always' | 'on-version-change' | 'never'; libNow: DesiredPackage; appRecord: BuildRecord; rebuilt: boolean }> = [
+  const cases: Array<{ name: string; policy?: 'always' | 'on-version-change' | 'never'; libNow: DebPackage; appRecord: BuildRecord; rebuilt: boolean }> = [
     { name: 'on-version-change (default), same version rebuilt', libNow: rebuiltLib, appRecord: appBuilt, rebuilt: false },
     { name: 'on-version-change (default), newer version published', libNow: newerLib, appRecord: appBuilt, rebuilt: true },
     { name: 'always, same version rebuilt', policy: 'always', libNow: rebuiltLib, appRecord: appBuiltAlways, rebuilt: true },

@@ -1,6 +1,6 @@
 // Where things live in one distribution's apt repository (paths relative to
 // ROOT/<dist>). One repository per distribution: its own pool, suite and key.
-import type { DesiredDistribution } from '../../model.ts';
+import type { AptDistribution } from '../../model.ts';
 
 /** Debian binary file names as they may appear in a pool (no path separators, no leading dot). */
 export const DEB_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*\.deb$/;
@@ -28,11 +28,11 @@ export const indexDir = (component: string, arch: string) => `${component}/binar
 export const keyFileName = (dist: string) => `${dist}-archive-keyring.asc`;
 
 /** The architectures that get binary-<arch> indexes: `all` packages go into each of them. */
-export function indexArchitectures(dist: Pick<DesiredDistribution, 'architectures'>): string[] {
+export function indexArchitectures(dist: Pick<AptDistribution, 'architectures'>): string[] {
   const arches = dist.architectures.filter((a) => a !== 'all');
   return arches.length ? [...arches].sort() : ['all'];
 }
 
-export function components(dist: Pick<DesiredDistribution, 'components'>): string[] {
+export function components(dist: Pick<AptDistribution, 'components'>): string[] {
   return dist.components.length ? dist.components : ['main'];
 }

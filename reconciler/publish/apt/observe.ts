@@ -9,7 +9,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReleaseRecord } from '../../../schema/status.ts';
-import type { DesiredDistribution } from '../../model.ts';
+import type { AptDistribution } from '../../model.ts';
 import { sha256Hex } from './hashes.ts';
 import { components, poolPath, suiteDir } from './layout.ts';
 import { loadState } from './state.ts';
@@ -42,7 +42,7 @@ export function inReleaseBody(text: string): string | undefined {
 }
 
 /** Pure: pool path and size of every .deb the record lists (as publish-step places them). */
-export function recordedPoolFiles(dist: DesiredDistribution, record: ReleaseRecord): Array<{ path: string; size: number }> {
+export function recordedPoolFiles(dist: AptDistribution, record: ReleaseRecord): Array<{ path: string; size: number }> {
   const comp = components(dist)[0];
   const files = new Map<string, number>();
   for (const p of record.packages) for (const a of p.artifacts ?? []) if (a.name.endsWith('.deb')) files.set(poolPath(comp, p.name, a.name), a.size);
@@ -51,7 +51,7 @@ export function recordedPoolFiles(dist: DesiredDistribution, record: ReleaseReco
 
 const sizeOf = (path: string) => stat(path).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
 
-async function signedFilesDrift(repoDir: string, dist: DesiredDistribution, record: ReleaseRecord): Promise<string | undefined> {
+async function signedFilesDrift(repoDir: string, dist: AptDistribution, record: ReleaseRecord): Promise<string | undefined> {
   const dir = suiteDir(dist.suite);
   const release = await readFile(join(repoDir, dir, 'Release'), 'utf8').catch(() => undefined);
   if (release === undefined) return `${dir}/Release is missing`;
@@ -70,7 +70,7 @@ async function signedFilesDrift(repoDir: string, dist: DesiredDistribution, reco
 }
 
 /** Compare ROOT/<dist> with its release record; see the header for what one call costs. */
-export async function observeRepository(root: string, dist: DesiredDistribution, record: ReleaseRecord, cursor = 0, poolBudget = 64): Promise<RepositoryObservation> {
+export async function observeRepository(root: string, dist: AptDistribution, record: ReleaseRecord, cursor = 0, poolBudget = 64): Promise<RepositoryObservation> {
   const repoDir = join(root, dist.name);
   const drift = await signedFilesDrift(repoDir, dist, record);
   if (drift) return { drift, cursor };

@@ -1,7 +1,7 @@
 // The files a publish will place, checked before anything is touched: hostile
 // names never reach a path. Pure.
 import { PublishInputError } from '../../../schema/errors.ts';
-import type { DesiredDistribution } from '../../model.ts';
+import type { AptDistribution } from '../../model.ts';
 import { components, DEB_FILE_NAME, poolPath, SOURCE_NAME } from './layout.ts';
 import type { InputFile } from './pool-file.ts';
 
@@ -27,7 +27,7 @@ export interface PlannedFile {
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Check names and shapes before touching anything; hostile names never reach a path. */
-export function planFiles(input: { distribution: DesiredDistribution; packages: PlanPackage[] }): PlannedFile[] {
+export function planFiles(input: { distribution: AptDistribution; packages: PlanPackage[] }): PlannedFile[] {
   const dist = input.distribution;
   const where = dist.file || `distribution ${dist.name}`;
   if (!SOURCE_NAME.test(dist.name)) throw new PublishInputError(`${where}: distribution name '${dist.name}' cannot be a directory name`, { field: 'name' });

@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isKilnError, PublishInputError } from '../../../schema/errors.ts';
-import type { DesiredDistribution } from '../../model.ts';
+import type { AptDistribution } from '../../model.ts';
 import type { Signer } from '../../signing/signer.ts';
 import { ingestPoolFile, type IngestMode, type InputFile } from './pool-file.ts';
 import { forgetDirsUnder, writeFileAtomic } from './atomic-write.ts';
@@ -31,7 +31,7 @@ export type PublishPackage = PlanPackage;
 export interface PublishInput {
   /** REPOS root: the repository goes to ROOT/<distribution.name>. */
   root: string;
-  distribution: DesiredDistribution;
+  distribution: AptDistribution;
   /** The COMPLETE content of the suite after this publish. */
   packages: PublishPackage[];
   signer: Signer;
@@ -163,7 +163,7 @@ async function needsSigning(repoDir: string, suite: string, state: RepoState, co
  * `validForDays` has passed. A reconcile pass can call this cheaply and publish the same
  * content again when it says yes.
  */
-export async function releaseDueForRefresh(root: string, distribution: DesiredDistribution, now: Date): Promise<boolean> {
+export async function releaseDueForRefresh(root: string, distribution: AptDistribution, now: Date): Promise<boolean> {
   const state = await loadState(join(root, distribution.name));
   if (!state.release) return false; // never published: nothing to refresh
   return Boolean(distribution.validForDays) && now.getTime() - Date.parse(state.release.date) > (distribution.validForDays! * 86_400_000) / 2;

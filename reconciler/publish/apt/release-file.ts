@@ -1,6 +1,6 @@
 // The Release file of a suite. Pure: the caller gives the time and the index
 // digests; signing happens elsewhere.
-import type { DesiredDistribution } from '../../model.ts';
+import type { AptDistribution } from '../../model.ts';
 import type { Digests } from './hashes.ts';
 
 export interface IndexDigest extends Digests {
@@ -14,7 +14,7 @@ export function releaseDate(d: Date): string {
 }
 
 export interface ReleaseInput {
-  dist: Pick<DesiredDistribution, 'origin' | 'label' | 'suite' | 'codename' | 'description' | 'validForDays'>;
+  dist: Pick<AptDistribution, 'origin' | 'label' | 'suite' | 'codename' | 'description' | 'validForDays'>;
   architectures: string[];
   components: string[];
   indexes: IndexDigest[];

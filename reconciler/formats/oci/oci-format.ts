@@ -1,0 +1,28 @@
+// The oci package format: a Dockerfile built by agents of an `oci` pool (agents/
+// oci-runner.ts) into an image pushed to the candidate registry. Versions are
+// ordered like Debian versions (the tags carry them). An OCI build's release
+// artifact is the image itself, named by BuildResult.image; no files are released.
+import type { BuildResult } from '../../../schema/messages.ts';
+import type { OciPackage } from '../../model.ts';
+import { compareDebianVersions } from '../deb/version-order.ts';
+import { debianVersionProblem } from '../deb/debian-version.ts';
+import type { PackageFormat } from '../format.ts';
+
+export const ociFormat: PackageFormat<OciPackage> = {
+  name: 'oci',
+  versionLabel: 'image version',
+  // A `from:` naming another Kiln package is not resolved to its digest here yet (the planner does not
+  // pass the base's build): such a recipe has no base, and the agent refuses a FROM by tag.
+  recipe: (pkg) => ({
+    format: 'oci',
+    rebuild: pkg.rebuild,
+    oci: { dockerfile: pkg.dockerfile, context: pkg.context, repository: pkg.name, ...(pkg.from && 'image' in pkg.from ? { from: pkg.from.image } : {}) },
+  }),
+  compareVersions: compareDebianVersions,
+  versionProblem: debianVersionProblem,
+  isReleasable: (name) => name === 'image.json',
+  artifactsForArch: (artifacts) => artifacts.filter((a) => a.name === 'image.json'),
+  async artifactProblems(result: BuildResult) {
+    return result.image ? [] : ['the build reported no image (BuildResult.image)'];
+  },
+};
