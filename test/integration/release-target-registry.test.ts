@@ -1,0 +1,91 @@
+// The registry release target against the release-target conformance suite: real
+// images (tiny busybox images) pushed to a real candidate registry, promoted by
+// digest into a real production registry (Debian docker-registry), and checked
+// by skopeo as an independent client: tags it lists, and signatures it verifies
+// with a policy.json requiring the key.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { promisify } from 'node:util';
+import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
+import { byTag } from '../../oci/image-ref.ts';
+import { RegistryClient } from '../../oci/registry-client.ts';
+import type { RegistryDistribution } from '../../reconciler/model.ts';
+import { registryTarget, SIGSTORE_DIR } from '../../reconciler/release-targets/registry/registry-target.ts';
+import { releaseTargetConformance } from '../conformance/release-target.ts';
+import { docker } from '../helpers/docker.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { importBusyboxImage } from '../helpers/tiny-image.ts';
+
+const run = promisify(execFile);
+const client = new RegistryClient({ tlsVerify: false });
+const registries: TestRegistry[] = [];
+const images: string[] = [];
+after(async () => {
+  await Promise.all(registries.map((r) => r.dispose()));
+  for (const i of images) await docker.getImage(i).remove({ force: true }).catch(() => undefined);
+});
+
+async function pushTiny(cand: TestRegistry, repository: string, tag: string): Promise<string> {
+  const name = `kiln-test/conformance:${process.pid}-${images.length}`;
+  images.push(name);
+  return client.pushFromDaemon(await importBusyboxImage(name), byTag(cand.host, repository, tag));
+}
+
+/** The repositories under the distribution's prefix, as the registry's catalog lists them. */
+async function repositories(prod: TestRegistry, dist: RegistryDistribution): Promise<string[]> {
+  const res = await fetch(`http://${prod.host}/v2/_catalog`);
+  const { repositories: all } = (await res.json()) as { repositories: string[] };
+  return all.filter((r) => r.startsWith(`${dist.repository}/`)).sort();
+}
+
+releaseTargetConformance<RegistryDistribution>('registry', async () => {
+  const [cand, prod] = await Promise.all([startRegistry('candidate'), startRegistry('production')]);
+  registries.push(cand, prod);
+  const intruder = await pushTiny(cand, 'kiln/intruder', '1');
+  return {
+    target: registryTarget,
+    distribution: (name) => ({ name, file: `distributions/${name}.yaml`, format: 'registry', url: prod.host, repository: `dist-${name}`, insecure: true, architectures: ['amd64'], keep: 3, gate: 'none' }),
+    async unit(dir, name, version) {
+      const digest = await pushTiny(cand, `kiln/${name}`, `build-${version}`);
+      const image = await client.inspect({ registry: cand.host, repository: `kiln/${name}`, digest });
+      const unitDir = join(dir, 'units', `${name}-${version}`);
+      await mkdir(unitDir, { recursive: true });
+      const path = join(unitDir, 'image.json');
+      const text = JSON.stringify(image);
+      await writeFile(path, text);
+      return { name, version, arch: 'amd64', files: [{ name: 'image.json', sha256: createHash('sha256').update(text).digest('hex'), size: Buffer.byteLength(text), path }] };
+    },
+    async verifySigned(root, dist, publicKey) {
+      const work = await mkdtemp(join(tmpdir(), 'kiln-consumer-'));
+      try {
+        await writeFile(join(work, 'key.asc'), publicKey);
+        await writeFile(join(work, 'policy.json'), JSON.stringify(consumerPolicy({ scopes: [prod.host], keyPath: join(work, 'key.asc') })));
+        await mkdir(join(work, 'registries.d'));
+        await writeFile(join(work, 'registries.d', 'kiln.yaml'), registriesDConfig(prod.host, `file://${join(root, dist.name, SIGSTORE_DIR)}`));
+        for (const repo of await repositories(prod, dist)) {
+          for (const tag of await client.listTags(prod.host, repo)) {
+            await run('skopeo', ['--policy', join(work, 'policy.json'), '--registries.d', join(work, 'registries.d'), 'copy', '--src-tls-verify=false', `docker://${prod.host}/${repo}:${tag}`, `dir:${join(work, `${repo.replace(/\//g, '_')}-${tag}`)}`]);
+          }
+        }
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+    },
+    async listed(_root, dist) {
+      const out: string[] = [];
+      for (const repo of await repositories(prod, dist)) {
+        for (const tag of await client.listTags(prod.host, repo)) out.push(`${repo.slice(dist.repository.length + 1)} ${tag}`);
+      }
+      return out.sort();
+    },
+    async tamper(_root, dist) {
+      const [repo] = await repositories(prod, dist);
+      const [tag] = await client.listTags(prod.host, repo);
+      await client.copy({ registry: cand.host, repository: 'kiln/intruder', digest: intruder }, byTag(prod.host, repo, tag));
+    },
+  };
+});
