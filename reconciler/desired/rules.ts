@@ -1,6 +1,8 @@
 // Semantic rules across files: what JSON Schema cannot say. Each rule is a
 // small pure function from the parsed set to diagnostics, so each can be
 // table-tested alone; RULES runs them all.
+import { ociFrom } from './normalise.ts';
+import { tagTemplateProblem } from '../../oci/tag-template.ts';
 import { posix } from 'node:path';
 import type { Diagnostic } from '../../schema/errors.ts';
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
@@ -227,6 +229,28 @@ export const buildFromExists: Rule = ({ config, packages, distributions, unparse
   return [...fromConfig, ...packages.flatMap((p) => (p.doc.format === 'deb' ? check(p, '/buildFrom', p.doc.buildFrom) : []))];
 };
 
+/** An oci package's `from:` is an image by digest (HOST/REPO@sha256:…) or another Kiln oci package; its tag templates are usable. */
+export const ociFromAndTags: Rule = ({ packages, unparsed }) => {
+  const oci = new Set(packages.filter((p) => p.doc.format === 'oci').map((p) => p.doc.name));
+  const out: Diagnostic[] = [];
+  for (const p of packages) {
+    if (p.doc.format !== 'oci') continue;
+    const from = p.doc.from;
+    const base = ociFrom(from);
+    if (from !== undefined && base && 'package' in base) {
+      if (from === p.doc.name) out.push(at(p, '/from', `from: package ${quote(from)} cannot be built from itself`));
+      else if (!oci.has(from) && !declaredElsewhere(unparsed, from)) {
+        out.push(at(p, '/from', `from: ${quote(from)} is neither an image by digest (HOST/REPO@sha256:…) nor a Kiln oci package${didYouMean(from, [...oci])}`));
+      }
+    }
+    (p.doc.tags ?? []).forEach((t, i) => {
+      const problem = tagTemplateProblem(t);
+      if (problem) out.push(at(p, `/tags/${i}`, `tags: ${problem}`));
+    });
+  }
+  return out;
+};
+
 export const RULES: readonly Rule[] = [
   uniquePackageNames,
   uniqueDistributionNames,
@@ -242,6 +266,7 @@ export const RULES: readonly Rule[] = [
   promotedPackagesReachSource,
   trustKeysExist,
   buildFromExists,
+  ociFromAndTags,
 ];
 
 export function runRules(input: RuleInput): Diagnostic[] {

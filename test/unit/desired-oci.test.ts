@@ -1,0 +1,56 @@
+// oci packages and registry distributions in the metadata: parsed by their own
+// schemas, normalised with defaults, and a `from:` that names neither an image by
+// digest nor a Kiln oci package is a file:line error.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { normaliseConfig, normaliseDistribution, normalisePackage } from '../../reconciler/desired/normalise.ts';
+import { parseFile } from '../../reconciler/desired/parse-file.ts';
+import { ociFromAndTags, type RuleInput } from '../../reconciler/desired/rules.ts';
+import { formatDiagnostic } from '../../schema/errors.ts';
+import type { PackageDoc } from '../../schema/metadata.ts';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const D = 'sha256:' + 'e'.repeat(64);
+
+function parsed(path: string, text: string) {
+  const f = parseFile(path, 'package', enc(text));
+  assert.deepEqual(f.diagnostics.map(formatDiagnostic), []);
+  return { path, doc: f.doc as PackageDoc, positions: f.positions };
+}
+
+const base = parsed('packages/base.yaml', 'name: base\nversion: 1.0-1\nformat: oci\nsource: { git: ../img, ref: main }\narchitectures: [amd64]\n');
+const app = (from: string) =>
+  parsed('packages/app.yaml', `name: app\nversion: 2.0-1\nformat: oci\nsource: { git: ../img, ref: main, subdir: app }\narchitectures: [amd64]\nfrom: ${from}\ntags: ['{version}', latest]\ntest: cat /hello.txt\n`);
+
+function rule(packages: ReturnType<typeof parsed>[]): string[] {
+  const input = { packages, distributions: [], keyFiles: new Set<string>(), resolvedConfig: normaliseConfig(undefined) } as unknown as RuleInput;
+  return ociFromAndTags(input).map(formatDiagnostic);
+}
+
+test('desired oci - from: a Kiln oci package or an image by digest is accepted; anything else is a file:line error', () => {
+  assert.deepEqual(rule([base, app('base')]), []);
+  assert.deepEqual(rule([base, app(`127.0.0.1:5000/kiln/base@${D}`)]), []);
+  assert.deepEqual(rule([base, app('debian:bookworm')]), [
+    "packages/app.yaml:6:7: from: 'debian:bookworm' is neither an image by digest (HOST/REPO@sha256:…) nor a Kiln oci package",
+  ]);
+});
+
+test('desired oci - unknown tag placeholders are a file:line error', () => {
+  const bad = parsed('packages/xx.yaml', "name: xx\nversion: '1'\nformat: oci\nsource: { git: ../img, ref: main }\narchitectures: [amd64]\ntags: ['{release}']\n");
+  assert.match(rule([bad])[0], /^packages\/xx\.yaml:6:\d+: tags: unknown placeholder \{release\}/);
+});
+
+test('desired oci - normalised with defaults; a registry distribution too', () => {
+  const config = normaliseConfig(undefined);
+  const p = normalisePackage('packages/app.yaml', app('base').doc, config, { url: '/src/img', commit: 'a'.repeat(40) });
+  assert.equal(p.format, 'oci');
+  assert.ok(p.format === 'oci' && p.dockerfile === 'Dockerfile' && p.context === '.');
+  assert.deepEqual(p.format === 'oci' && p.from, { package: 'base' });
+  assert.deepEqual(p.format === 'oci' && p.tags, ['{version}', 'latest']);
+  const f = parseFile('distributions/images.yaml', 'distribution', enc('name: images\nformat: registry\nurl: 127.0.0.1:5001\nrepository: kiln\narchitectures: [amd64]\npromoteFrom: candidate\n'));
+  assert.deepEqual(f.diagnostics, []);
+  const d = normaliseDistribution('distributions/images.yaml', f.doc as never, config);
+  assert.deepEqual({ format: d.format, gate: d.gate }, { format: 'registry', gate: 'image-test' });
+  const wrong = parseFile('distributions/bad.yaml', 'distribution', enc('name: bad\nformat: registry\nurl: "http://x/"\narchitectures: [amd64]\n'));
+  assert.match(wrong.diagnostics.map(formatDiagnostic).join('\n'), /distributions\/bad\.yaml:3:\d+: .*url/);
+});
