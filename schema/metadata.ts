@@ -223,8 +223,8 @@ export const registryDistributionSchema = {
   additionalProperties: false,
   required: ['name', 'format', 'url', 'architectures'],
   properties: {
-    name: { type: 'string', pattern: NAME_PATTERN },
-    format: { enum: DISTRIBUTION_FORMATS, description: 'Release target: picks the schema of the rest of the file.' },
+    name: aptDistributionSchema.properties.name,
+    format: aptDistributionSchema.properties.format,
     url: { type: 'string', pattern: '^[A-Za-z0-9.-]+(:[0-9]{1,5})?$', description: 'Registry HOST[:PORT] as consumers name it (signatures name it).' },
     repository: { type: 'string', pattern: '^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$', description: 'Repository prefix: images are PREFIX/NAME.' },
     insecure: { type: 'boolean', description: 'Plain http (a loopback registry).' },

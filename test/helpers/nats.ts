@@ -19,6 +19,15 @@ export interface NatsServer {
   dispose(): Promise<void>;
 }
 
+/** SIGTERM a child process (if still running) and wait for it to exit. */
+export async function terminate(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    p.once('exit', () => resolve());
+    p.kill('SIGTERM');
+  });
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -80,11 +89,7 @@ export async function startNats(opts: { config?: string; monitor?: boolean; conf
   const stop = async () => {
     const p = proc;
     proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill('SIGTERM');
-    });
+    await terminate(p);
   };
   await launch();
   return {

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './nats.ts';
+import { freePort, terminate } from './nats.ts';
 import { until } from './until.ts';
 
 export interface TestRegistry {
@@ -62,11 +62,7 @@ export async function startRegistry(name = 'registry'): Promise<TestRegistry> {
   const stop = async () => {
     const p = proc;
     proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill('SIGTERM');
-    });
+    await terminate(p);
   };
   await launch();
   return {
