@@ -3,11 +3,11 @@
 // Every call takes one shared `cache` object: isomorphic-git keeps parsed
 // packfile indexes there, which makes repeated reads ~20x faster.
 import fs from 'node:fs';
-import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import git from 'isomorphic-git';
 import { NotFoundError } from '../../schema/errors.ts';
 import { printable, quote } from '../../schema/quote.ts';
 import './native-inflate.ts';
+import { objectStore } from './object-store.ts';
 
 /** isomorphic-git's cache: an opaque object shared by every call on one repo. */
 export type GitCache = object;
@@ -155,14 +155,9 @@ function remember(cache: GitCache, oid: string, tree: TreeEntry[]): TreeEntry[] 
   return tree;
 }
 
-/** An object's type and content; loose objects are inflated with node's zlib (isomorphic-git's pako is several times slower). */
+/** An object's type and content, through the session's object store. */
 async function readRawObject(dir: string, oid: string, cache: GitCache): Promise<{ type: string; body: Buffer }> {
-  const res = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'deflated' });
-  const obj = res.object as Uint8Array;
-  if (res.format === 'content') return { type: res.type, body: Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength) };
-  const wrapped = res.format === 'deflated' ? inflateSync(obj) : Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength);
-  const nul = wrapped.indexOf(0);
-  return { type: wrapped.subarray(0, wrapped.indexOf(32)).toString('latin1'), body: wrapped.subarray(nul + 1) };
+  return objectStore(dir, cache).read(oid);
 }
 
 /** git's tree format: repeated "<octal mode> <name>\0<20-byte oid>". */
@@ -269,8 +264,9 @@ export async function diffCommits(dir: string, from: string | undefined, to: str
 
 /** The bytes of a blob. */
 export async function readBlob(dir: string, oid: string, cache: GitCache): Promise<Uint8Array> {
-  const { blob } = await git.readBlob({ fs, ...repoArgs(dir), oid, cache });
-  return blob;
+  const { type, body } = await objectStore(dir, cache).read(oid);
+  if (type !== 'blob') throw new NotFoundError(`object ${oid} is a ${type}, not a file`, { oid });
+  return body;
 }
 
 /** A blob as UTF-8 text (invalid bytes become U+FFFD; use readBlob to check encoding). */
@@ -278,11 +274,7 @@ export async function readBlobText(dir: string, oid: string, cache: GitCache): P
   return Buffer.from(await readBlob(dir, oid, cache)).toString('utf8');
 }
 
-/**
- * The size of a blob in bytes, read from the object header without inflating
- * the whole object when it is loose (packed objects come back inflated from
- * isomorphic-git, so there the size is simply the content's length).
- */
+/** The size of a blob in bytes, read from the object header without inflating a loose object's content. */
 export async function blobSize(dir: string, oid: string, cache: GitCache): Promise<number> {
   return (await readBlobWithin(dir, oid, cache, 0)).size;
 }
@@ -293,33 +285,9 @@ export async function blobSize(dir: string, oid: string, cache: GitCache): Promi
  * serves both the size check and the content.
  */
 export async function readBlobWithin(dir: string, oid: string, cache: GitCache, maxBytes: number): Promise<{ size: number; bytes?: Uint8Array }> {
-  const res = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'deflated' });
-  const obj = res.object as Uint8Array;
-  if (res.format === 'content') {
-    if (res.type !== 'blob') throw new NotFoundError(`object ${oid} is a ${res.type}, not a file`, { oid });
-    return obj.length <= maxBytes ? { size: obj.length, bytes: obj } : { size: obj.length };
-  }
-  if (res.format === 'wrapped') {
-    const size = headerSize(obj, oid);
-    return size <= maxBytes ? { size, bytes: obj.subarray(obj.indexOf(0) + 1) } : { size };
-  }
-  // Loose object: inflate only the first bytes, enough to hold "blob <size>\0"
-  // (a dynamic Huffman block header can take a few hundred bytes).
-  let head = inflateSync(Buffer.from(obj.subarray(0, 1024)), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-  if (head.indexOf(0) < 0) head = inflateSync(Buffer.from(obj));
-  const size = headerSize(head, oid);
-  if (size > maxBytes) return { size };
-  const wrapped = inflateSync(Buffer.from(obj));
-  return { size, bytes: wrapped.subarray(wrapped.indexOf(0) + 1) };
-}
-
-function headerSize(wrapped: Uint8Array, oid: string): number {
-  const nul = wrapped.indexOf(0);
-  const header = Buffer.from(wrapped.subarray(0, nul < 0 ? Math.min(wrapped.length, 32) : nul)).toString('latin1');
-  const m = /^(blob|tree|commit|tag) (\d+)$/.exec(header);
-  if (!m) throw new NotFoundError(`object ${oid}: unreadable header`, { oid });
-  if (m[1] !== 'blob') throw new NotFoundError(`object ${oid} is a ${m[1]}, not a file`, { oid });
-  return Number(m[2]);
+  const o = await objectStore(dir, cache).readWithin(oid, maxBytes);
+  if (o.type !== 'blob') throw new NotFoundError(`object ${oid} is a ${o.type}, not a file`, { oid });
+  return o.body && o.size <= maxBytes ? { size: o.size, bytes: o.body } : { size: o.size };
 }
 
 /** The commit's tree oid, author/committer and message. */
