@@ -13,7 +13,7 @@ import type { DesiredDistribution, DesiredPackage, DesiredState } from '../model
 import { classifyPath, METADATA_PREFIXES } from './layout.ts';
 import { normaliseConfig, normaliseDistribution, normalisePackage } from './normalise.ts';
 import { parseFile, sizeProblem, type ParsedFile } from './parse-file.ts';
-import { runRules, type Located } from './rules.ts';
+import { emptyRuleMemo, runRules, type Located, type RuleMemo } from './rules.ts';
 import { defaultControlReader, type ControlReader, type SourceControl } from './source-control.ts';
 import { defaultSourceResolver, type SourceResolver } from './source-resolver.ts';
 import { sourceBaseOf } from './source-base.ts';
@@ -42,6 +42,8 @@ export interface DesiredSnapshot {
   files: Map<string, FileEntry>;
   state: DesiredState;
   warnings: Diagnostic[];
+  /** Package-rule results by parsed document, handed to the next read. */
+  rules?: RuleMemo;
 }
 
 export interface ReadDesiredOptions {
@@ -133,7 +135,7 @@ function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
 }
 
 /** Normalise and check the whole set of files. Pure. */
-export function assemble(commit: string, files: Map<string, FileEntry>, prev?: DesiredSnapshot): { diagnostics: Diagnostic[]; state?: DesiredState } {
+export function assemble(commit: string, files: Map<string, FileEntry>, prev?: DesiredSnapshot, rules: RuleMemo = emptyRuleMemo()): { diagnostics: Diagnostic[]; state?: DesiredState } {
   const entries = [...files.values()];
   const diagnostics = entries.flatMap((e) => [...e.diagnostics, ...(e.parsed?.diagnostics ?? [])]);
   if (entries.length > METADATA_LIMITS.maxFiles) diagnostics.push(problem('.', `the metadata repo has ${entries.length} files; the limit is ${METADATA_LIMITS.maxFiles}`));
@@ -146,7 +148,7 @@ export function assemble(commit: string, files: Map<string, FileEntry>, prev?: D
   const resolvedConfig = normaliseConfig(config?.doc);
   const keyFiles = new Set(entries.filter((e) => e.kind === 'key').map((e) => e.path));
   const configBroken = configEntry !== undefined && !config;
-  diagnostics.push(...runRules({ config, resolvedConfig, packages, distributions, keyFiles, unparsed, configBroken }));
+  diagnostics.push(...runRules({ config, resolvedConfig, packages, distributions, keyFiles, unparsed, configBroken }, rules));
   diagnostics.sort(compareDiagnostics);
   if (diagnostics.some((d) => d.severity === 'error') || configBroken) return { diagnostics };
 
@@ -201,10 +203,11 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   const base = await sourceBaseOf(dir);
   await pMap([...read, ...resolveAgain.map((e) => files.get(e.path)!)], (e) => resolveEntrySource(e, base, resolve, memo, readControl), { concurrency: READ_CONCURRENCY });
 
-  const { diagnostics, state } = assemble(commit, files, prev);
+  const rules = prev?.rules ?? emptyRuleMemo();
+  const { diagnostics, state } = assemble(commit, files, prev, rules);
   opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');
   if (!state) return { commit, diagnostics, reread: read.length };
-  const snapshot: DesiredSnapshot = { dir, commit, files, state, warnings: diagnostics };
+  const snapshot: DesiredSnapshot = { dir, commit, files, state, warnings: diagnostics, rules };
   return { commit, diagnostics, state, snapshot, reread: read.length };
 }
 

@@ -35,6 +35,18 @@ export interface RuleInput {
 
 export type Rule = (input: RuleInput) => Diagnostic[];
 
+/**
+ * A rule about one package file given everything but the other packages: its answer for an
+ * unchanged file under an unchanged context is kept between passes (RuleMemo).
+ */
+export type PackageRule = (p: Located<PackageDoc>, input: RuleInput) => Diagnostic[];
+
+/** The package-file half of a rule, run over every package. */
+const eachPackage =
+  (rule: PackageRule): Rule =>
+  (input) =>
+    input.packages.flatMap((p) => rule(p, input));
+
 function at<T>(f: Located<T>, pointer: string, message: string, which: 'value' | 'key' = 'value'): Diagnostic {
   const { line, col } = lookup(f.positions, pointer, which);
   return { file: f.path, line, col, message, path: pointer, severity: 'error' };
@@ -78,70 +90,69 @@ export const uniqueCodenames: Rule = ({ distributions }) => {
 };
 
 /** packages/hello.yaml must declare `name: hello`, so a name maps to one file. */
-export const fileNameMatchesName: Rule = ({ packages, distributions }) =>
-  ([...packages, ...distributions] as Located<{ name: string }>[])
-    .filter((f) => posix.basename(f.path, '.yaml') !== f.doc.name)
-    .map((f) => at(f, '/name', `name ${quote(f.doc.name)} does not match the file name: ${f.path} must declare name: ${posix.basename(f.path, '.yaml')} (or rename the file to ${posix.dirname(f.path)}/${f.doc.name}.yaml)`));
+const nameMismatch = (f: Located<{ name: string }>): Diagnostic[] =>
+  posix.basename(f.path, '.yaml') === f.doc.name
+    ? []
+    : [at(f, '/name', `name ${quote(f.doc.name)} does not match the file name: ${f.path} must declare name: ${posix.basename(f.path, '.yaml')} (or rename the file to ${posix.dirname(f.path)}/${f.doc.name}.yaml)`)];
+const packageFileName: PackageRule = (p) => nameMismatch(p);
+const distributionFileNames: Rule = ({ distributions }) => distributions.flatMap(nameMismatch);
+export const fileNameMatchesName: Rule = (input) => [...eachPackage(packageFileName)(input), ...distributionFileNames(input)];
 
 /** Each package's version is valid in its format (deb: Debian policy 5.6.12). */
-export const formatVersions: Rule = ({ packages }) =>
-  packages.flatMap((p) => {
-    const format = formatNamed(p.doc.format);
-    const problem = format?.versionProblem(p.doc.version);
-    return format && problem ? [at(p, '/version', `version ${quote(p.doc.version)} is not a valid ${format.versionLabel}: ${problem}`)] : [];
-  });
+const formatVersion: PackageRule = (p) => {
+  const format = formatNamed(p.doc.format);
+  const problem = format?.versionProblem(p.doc.version);
+  return format && problem ? [at(p, '/version', `version ${quote(p.doc.version)} is not a valid ${format.versionLabel}: ${problem}`)] : [];
+};
+export const formatVersions: Rule = eachPackage(formatVersion);
 
 const declaredElsewhere = (unparsed: ReadonlySet<string> | undefined, name: string) => unparsed?.has(`${METADATA_LAYOUT.distributionsDir}/${name}.yaml`) ?? false;
 
-export const releaseTargetsExist: Rule = ({ packages, distributions, unparsed }) => {
+const releaseTargets: PackageRule = (p, { distributions, unparsed }) => {
   const names = distributions.map((d) => d.doc.name);
-  return packages.flatMap((p) =>
-    (p.doc.release ?? []).flatMap((r, i) =>
-      names.includes(r) || declaredElsewhere(unparsed, r) ? [] : [at(p, `/release/${i}`, `release: no distribution named ${quote(r)}${didYouMean(r, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${r}.yaml)`)],
-    ),
+  return (p.doc.release ?? []).flatMap((r, i) =>
+    names.includes(r) || declaredElsewhere(unparsed, r) ? [] : [at(p, `/release/${i}`, `release: no distribution named ${quote(r)}${didYouMean(r, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${r}.yaml)`)],
   );
 };
+export const releaseTargetsExist: Rule = eachPackage(releaseTargets);
 
-export const architecturesWithinDistributions: Rule = ({ packages, distributions }) => {
-  const byName = new Map(distributions.map((d) => [d.doc.name, d]));
-  return packages.flatMap((p) =>
-    (p.doc.release ?? []).flatMap((r, ri) => {
-      const dist = byName.get(r);
-      if (!dist) return [];
-      const missing = p.doc.architectures.filter((a) => !(dist.doc.architectures as readonly string[]).includes(a));
-      return missing.length
-        ? [at(p, `/release/${ri}`, `architectures ${missing.join(', ')} of package ${quote(p.doc.name)} are not in distribution ${quote(r)} (which has ${dist.doc.architectures.join(', ')}; ${where(dist, '/architectures')})`)]
-        : [];
-    }),
-  );
-};
-
-export const poolsExist: Rule = ({ config, resolvedConfig, packages, configBroken }) => {
-  if (configBroken) return [];
-  const pools = Object.keys(resolvedConfig.pools);
-  const out: Diagnostic[] = [];
-  if (config?.doc.defaults?.pool !== undefined && !pools.includes(config.doc.defaults.pool)) {
-    out.push(at(config, '/defaults/pool', `defaults.pool: no pool named ${quote(config.doc.defaults.pool)}${didYouMean(config.doc.defaults.pool, pools)}; pools are: ${pools.join(', ')}`));
-  }
-  for (const p of packages) {
-    const pool = p.doc.pool ?? resolvedConfig.defaults.pool;
-    if (pools.includes(pool)) continue;
-    if (p.doc.pool !== undefined) out.push(at(p, '/pool', `pool: no pool named ${quote(pool)}${didYouMean(pool, pools)}; kiln.yaml declares: ${pools.join(', ')}`));
-    else out.push(at(p, '', `package uses the default pool ${quote(pool)}, which kiln.yaml does not declare (pools: ${pools.join(', ')}); set pool: or defaults.pool`));
-  }
-  return out;
-};
-
-export const architecturesWithinPool: Rule = ({ resolvedConfig, packages, configBroken }) =>
-  packages.flatMap((p) => {
-    if (configBroken) return [];
-    const pool = resolvedConfig.pools[p.doc.pool ?? resolvedConfig.defaults.pool];
-    if (!pool) return [];
-    const missing = p.doc.architectures.filter((a) => !pool.architectures.includes(a));
+const architecturesInDistributions: PackageRule = (p, { distributions }) =>
+  (p.doc.release ?? []).flatMap((r, ri) => {
+    const dist = [...distributions].reverse().find((d) => d.doc.name === r); // the last of duplicates, as a Map of the list has it
+    if (!dist) return [];
+    const missing = p.doc.architectures.filter((a) => !(dist.doc.architectures as readonly string[]).includes(a));
     return missing.length
-      ? [at(p, '/architectures', `architectures ${missing.join(', ')} cannot be built: pool ${quote(p.doc.pool ?? resolvedConfig.defaults.pool)} has only ${pool.architectures.join(', ')}`)]
+      ? [at(p, `/release/${ri}`, `architectures ${missing.join(', ')} of package ${quote(p.doc.name)} are not in distribution ${quote(r)} (which has ${dist.doc.architectures.join(', ')}; ${where(dist, '/architectures')})`)]
       : [];
   });
+export const architecturesWithinDistributions: Rule = eachPackage(architecturesInDistributions);
+
+const defaultPoolExists: Rule = ({ config, resolvedConfig, configBroken }) => {
+  if (configBroken) return [];
+  const pools = Object.keys(resolvedConfig.pools);
+  if (config?.doc.defaults?.pool === undefined || pools.includes(config.doc.defaults.pool)) return [];
+  return [at(config, '/defaults/pool', `defaults.pool: no pool named ${quote(config.doc.defaults.pool)}${didYouMean(config.doc.defaults.pool, pools)}; pools are: ${pools.join(', ')}`)];
+};
+const packagePoolExists: PackageRule = (p, { resolvedConfig, configBroken }) => {
+  if (configBroken) return [];
+  const pools = Object.keys(resolvedConfig.pools);
+  const pool = p.doc.pool ?? resolvedConfig.defaults.pool;
+  if (pools.includes(pool)) return [];
+  if (p.doc.pool !== undefined) return [at(p, '/pool', `pool: no pool named ${quote(pool)}${didYouMean(pool, pools)}; kiln.yaml declares: ${pools.join(', ')}`)];
+  return [at(p, '', `package uses the default pool ${quote(pool)}, which kiln.yaml does not declare (pools: ${pools.join(', ')}); set pool: or defaults.pool`)];
+};
+export const poolsExist: Rule = (input) => [...defaultPoolExists(input), ...eachPackage(packagePoolExists)(input)];
+
+const architecturesInPool: PackageRule = (p, { resolvedConfig, configBroken }) => {
+  if (configBroken) return [];
+  const pool = resolvedConfig.pools[p.doc.pool ?? resolvedConfig.defaults.pool];
+  if (!pool) return [];
+  const missing = p.doc.architectures.filter((a) => !pool.architectures.includes(a));
+  return missing.length
+    ? [at(p, '/architectures', `architectures ${missing.join(', ')} cannot be built: pool ${quote(p.doc.pool ?? resolvedConfig.defaults.pool)} has only ${pool.architectures.join(', ')}`)]
+    : [];
+};
+export const architecturesWithinPool: Rule = eachPackage(architecturesInPool);
 
 export const promotionSources: Rule = ({ distributions, unparsed }) => {
   const byName = new Map(distributions.map((d) => [d.doc.name, d]));
@@ -179,17 +190,16 @@ export const promotionAcyclic: Rule = ({ distributions }) => {
 };
 
 /** Releasing to a promoted distribution needs the package released to its source too. */
-export const promotedPackagesReachSource: Rule = ({ packages, distributions }) => {
+const promotedReachSource: PackageRule = (p, { distributions }) => {
   const from = new Map(distributions.map((d) => [d.doc.name, d.doc.promoteFrom]));
-  return packages.flatMap((p) =>
-    (p.doc.release ?? []).flatMap((r, i) => {
-      const src = from.get(r);
-      return src !== undefined && src !== r && from.has(src) && !(p.doc.release ?? []).includes(src)
-        ? [at(p, `/release/${i}`, `release: ${quote(r)} takes versions promoted from ${quote(src)}, but this package is not released to ${quote(src)}; add it to release`)]
-        : [];
-    }),
-  );
+  return (p.doc.release ?? []).flatMap((r, i) => {
+    const src = from.get(r);
+    return src !== undefined && src !== r && from.has(src) && !(p.doc.release ?? []).includes(src)
+      ? [at(p, `/release/${i}`, `release: ${quote(r)} takes versions promoted from ${quote(src)}, but this package is not released to ${quote(src)}; add it to release`)]
+      : [];
+  });
 };
+export const promotedPackagesReachSource: Rule = eachPackage(promotedReachSource);
 
 /** keys/kiln.asc when keys/kiln.pub.asc exists (what `kiln keys generate` writes), else the nearest name. */
 function suggestKey(missing: string, keyFiles: ReadonlySet<string>): string {
@@ -214,20 +224,22 @@ export const trustKeysExist: Rule = ({ config, keyFiles }) => {
 };
 
 /** buildFrom (package, pool or defaults) must name a declared distribution. */
-export const buildFromExists: Rule = ({ config, packages, distributions, unparsed }) => {
+function checkBuildFrom<T>(f: Located<T>, pointer: string, name: string | undefined, { distributions, unparsed }: RuleInput): Diagnostic[] {
   const names = distributions.map((d) => d.doc.name);
-  const check = <T>(f: Located<T>, pointer: string, name: string | undefined): Diagnostic[] =>
-    name === undefined || names.includes(name) || declaredElsewhere(unparsed, name)
-      ? []
-      : [at(f, pointer, `buildFrom: no distribution named ${quote(name)}${didYouMean(name, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${name}.yaml)`)];
-  const fromConfig = config
-    ? [
-        ...check(config, '/defaults/buildFrom', config.doc.defaults?.buildFrom),
-        ...Object.entries(config.doc.pools ?? {}).flatMap(([pool, p]) => check(config, `/pools/${pool}/buildFrom`, p.buildFrom)),
-      ]
-    : [];
-  return [...fromConfig, ...packages.flatMap((p) => (p.doc.format === 'deb' ? check(p, '/buildFrom', p.doc.buildFrom) : []))];
+  return name === undefined || names.includes(name) || declaredElsewhere(unparsed, name)
+    ? []
+    : [at(f, pointer, `buildFrom: no distribution named ${quote(name)}${didYouMean(name, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${name}.yaml)`)];
+}
+const configBuildFrom: Rule = (input) => {
+  const { config } = input;
+  if (!config) return [];
+  return [
+    ...checkBuildFrom(config, '/defaults/buildFrom', config.doc.defaults?.buildFrom, input),
+    ...Object.entries(config.doc.pools ?? {}).flatMap(([pool, p]) => checkBuildFrom(config, `/pools/${pool}/buildFrom`, p.buildFrom, input)),
+  ];
 };
+const packageBuildFrom: PackageRule = (p, input) => (p.doc.format === 'deb' ? checkBuildFrom(p, '/buildFrom', p.doc.buildFrom, input) : []);
+export const buildFromExists: Rule = (input) => [...configBuildFrom(input), ...eachPackage(packageBuildFrom)(input)];
 
 /** An oci package's `from:` is an image by digest (HOST/REPO@sha256:…) or another Kiln oci package; its tag templates are usable. */
 export const ociFromAndTags: Rule = ({ packages, unparsed }) => {
@@ -251,24 +263,73 @@ export const ociFromAndTags: Rule = ({ packages, unparsed }) => {
   return out;
 };
 
-export const RULES: readonly Rule[] = [
+/** Rules over the whole set (names across files, distributions, kiln.yaml): run every time. */
+const SET_RULES: readonly Rule[] = [
   uniquePackageNames,
   uniqueDistributionNames,
   uniqueCodenames,
-  fileNameMatchesName,
-  formatVersions,
-  releaseTargetsExist,
-  architecturesWithinDistributions,
-  poolsExist,
-  architecturesWithinPool,
+  distributionFileNames,
+  defaultPoolExists,
   promotionSources,
   promotionAcyclic,
-  promotedPackagesReachSource,
   trustKeysExist,
-  buildFromExists,
+  configBuildFrom,
   ociFromAndTags,
 ];
 
-export function runRules(input: RuleInput): Diagnostic[] {
-  return RULES.flatMap((r) => r(input));
+/** Rules about one package file given the context: remembered per file (RuleMemo). */
+const PACKAGE_RULES: readonly PackageRule[] = [
+  packageFileName,
+  formatVersion,
+  releaseTargets,
+  architecturesInDistributions,
+  packagePoolExists,
+  architecturesInPool,
+  promotedReachSource,
+  packageBuildFrom,
+];
+
+export const RULES: readonly Rule[] = [...SET_RULES, ...PACKAGE_RULES.map(eachPackage)];
+
+/**
+ * Package-rule results kept between passes. A result is reused for the same parsed document
+ * (an unchanged file keeps its parse) while everything a package rule may look at besides the
+ * package is the same: kiln.yaml's document, the distributions' documents and the unparsed files.
+ */
+export interface RuleMemo {
+  context?: { config?: object; configBroken: boolean; distributions: object[]; unparsed: string };
+  perPackage: WeakMap<object, Diagnostic[]>;
+}
+
+export const emptyRuleMemo = (): RuleMemo => ({ perPackage: new WeakMap() });
+
+function contextOf(input: RuleInput): NonNullable<RuleMemo['context']> {
+  return { config: input.config?.doc, configBroken: input.configBroken ?? false, distributions: input.distributions.map((d) => d.doc), unparsed: [...(input.unparsed ?? [])].sort().join('\n') };
+}
+
+function sameContext(a: RuleMemo['context'], b: NonNullable<RuleMemo['context']>): boolean {
+  return (
+    a !== undefined &&
+    a.config === b.config &&
+    a.configBroken === b.configBroken &&
+    a.unparsed === b.unparsed &&
+    a.distributions.length === b.distributions.length &&
+    a.distributions.every((d, i) => d === b.distributions[i])
+  );
+}
+
+/** Every rule's diagnostics; with a memo, package rules run only for documents it has no answer for. */
+export function runRules(input: RuleInput, memo: RuleMemo = emptyRuleMemo()): Diagnostic[] {
+  const context = contextOf(input);
+  if (!sameContext(memo.context, context)) {
+    memo.context = context;
+    memo.perPackage = new WeakMap();
+  }
+  const out = SET_RULES.flatMap((r) => r(input));
+  for (const p of input.packages) {
+    let found = memo.perPackage.get(p.doc);
+    if (!found) memo.perPackage.set(p.doc, (found = PACKAGE_RULES.flatMap((r) => r(p, input))));
+    out.push(...found);
+  }
+  return out;
 }

@@ -1,0 +1,157 @@
+// The incremental read (reconciler/desired/read-desired.ts assemble with the previous
+// snapshot and its rule memo) against a full one: after random edit sequences of packages,
+// distributions and kiln.yaml (reverts and renames included; valid and invalid states),
+// diagnostics and desired state equal those of reading every file afresh.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { assemble, type DesiredSnapshot, type FileEntry } from '../../reconciler/desired/read-desired.ts';
+import { classifyPath } from '../../reconciler/desired/layout.ts';
+import { parseFile } from '../../reconciler/desired/parse-file.ts';
+import { emptyRuleMemo } from '../../reconciler/desired/rules.ts';
+import { seededRandom } from '../helpers/seeded.ts';
+
+const SOURCE = { url: '/srv/src', commit: 'c'.repeat(40) };
+const DISTS = ['testing', 'stable', 'old'];
+
+type Pick = <T>(xs: readonly T[]) => T;
+/** Random choices: `good` values most of the time, `bad` ones (errors) with the run's probability. */
+interface Gen {
+  pick: Pick;
+  either: <T>(good: readonly T[], bad: readonly T[]) => T;
+}
+
+function packageText(name: string, g: Gen): string {
+  const release = g.either([[], ['testing'], ['testing', 'stable']], [['missing'], ['old'], ['stable']]);
+  return [
+    `name: ${g.either([name], [`${name}-other`])}`,
+    `version: ${g.either(['1.0-1', '2.0-1', '1:3.0-2'], ['not a version!'])}`,
+    'source:',
+    '  git: /srv/src',
+    '  ref: main',
+    'format: deb',
+    `architectures: [${g.either(['amd64', 'amd64, arm64'], ['riscv64'])}]`,
+    `release: [${release.join(', ')}]`,
+    ...(g.pick([0, 0, 1]) ? [`pool: ${g.either(['deb', 'big'], ['nope'])}`] : []),
+    ...(g.pick([0, 0, 1]) ? [`buildFrom: ${g.either(['testing'], ['old'])}`] : []),
+    `rebuild: ${g.pick([0, 1, 2])}`,
+  ].join('\n') + '\n';
+}
+
+function distributionText(name: string, g: Gen): string {
+  const from = name === 'stable' ? g.either([undefined, 'testing'], ['old', 'stable']) : g.either([undefined], DISTS);
+  return [`name: ${name}`, 'format: apt', `suite: ${name}`, `architectures: [${g.either(['amd64, arm64', 'amd64, arm64, riscv64'], ['amd64'])}]`, ...(from ? [`promoteFrom: ${from}`] : [])].join('\n') + '\n';
+}
+
+function configText(g: Gen): string {
+  return g.either(
+    [
+      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64]\ndefaults:\n  pool: deb\n',
+      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64, riscv64]\n  big:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  maxAttempts: 5\n',
+    ],
+    ['trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: missing\n', 'pools: [not, a, map]\n'],
+  );
+}
+
+/** A file as the reader's per-file stage makes it (a new object whenever the file is read). */
+function entry(path: string, text: string): FileEntry {
+  const cls = classifyPath(path, '100644');
+  const e: FileEntry = { path, oid: String(text.length), mode: '100644', kind: cls.kind, diagnostics: [] };
+  if (cls.kind === 'config' || cls.kind === 'package' || cls.kind === 'distribution') e.parsed = parseFile(path, cls.kind, Buffer.from(text));
+  if (cls.kind === 'package') e.source = SOURCE;
+  return e;
+}
+
+test('desired incremental - assemble with the previous snapshot equals a full read after random edits', (t) => {
+  const { random, seed } = seededRandom(t);
+  const pick: Pick = (xs) => xs[Math.floor(random() * xs.length)];
+  for (let run = 0; run < 8; run++) {
+    // Half the runs stay mostly valid (the reuse paths), half are often invalid (the error paths).
+    const badness = run % 2 === 0 ? 0.005 : 0.05;
+    const g: Gen = { pick, either: (good, bad) => (random() < badness ? pick(bad) : pick(good)) };
+    const texts = new Map<string, string>();
+    const history = new Map<string, string[]>();
+    texts.set('kiln.yaml', configText(g));
+    for (const d of DISTS.slice(0, 2)) texts.set(`distributions/${d}.yaml`, distributionText(d, g));
+    for (let i = 0; i < 30; i++) texts.set(`packages/p${i}.yaml`, packageText(`p${i}`, g));
+    let files = new Map([...texts].map(([p, x]) => [p, entry(p, x)]));
+    let prev: DesiredSnapshot | undefined;
+    let valid = 0;
+    for (let step = 0; step < 60; step++) {
+      // The commit: a few random edits; changed paths get new entries, the rest keep theirs.
+      const changed = new Set<string>();
+      for (let k = 0, n = 1 + Math.floor(random() * 3); k < n; k++) {
+        const op = random();
+        const pkgs = [...texts.keys()].filter((p) => p.startsWith('packages/'));
+        const path = pick(pkgs);
+        const set = (p: string, x: string) => {
+          history.set(p, [...(history.get(p) ?? []), texts.get(p) ?? '']);
+          texts.set(p, x);
+          changed.add(p);
+        };
+        if (op < 0.3) set(path, packageText(path.slice(9, -5), g));
+        else if (op < 0.42 && history.get(path)?.length) set(path, pick(history.get(path)!.filter(Boolean).concat(texts.get(path)!))); // revert
+        else if (op < 0.52) {
+          // rename: the package renamed with its file, or (an error) the file alone
+          const to = `packages/${pick(['r', 'p'])}${Math.floor(random() * 40)}.yaml`;
+          if (!texts.has(to)) {
+            const text = texts.get(path)!;
+            set(to, g.either([text.replace(/^name: .*$/m, `name: ${to.slice(9, -5)}`)], [text]));
+            texts.delete(path);
+            changed.add(path);
+          }
+        } else if (op < 0.58) {
+          texts.delete(path);
+          changed.add(path);
+        } else if (op < 0.85) {
+          const d = pick(DISTS);
+          if (random() < badness * 4 && texts.has(`distributions/${d}.yaml`)) {
+            texts.delete(`distributions/${d}.yaml`);
+            changed.add(`distributions/${d}.yaml`);
+          } else set(`distributions/${d}.yaml`, distributionText(d, g));
+        } else if (op < 0.95) set('kiln.yaml', random() < 0.3 && history.get('kiln.yaml')?.length ? pick(history.get('kiln.yaml')!) : configText(g));
+        else set(`packages/n${step}.yaml`, packageText(`n${step}`, g));
+      }
+      const next = new Map<string, FileEntry>();
+      for (const [p, x] of texts) next.set(p, changed.has(p) || !files.has(p) ? entry(p, x) : files.get(p)!);
+      files = next;
+      const commit = `commit-${run}-${step}`;
+      // Incremental: from the last valid snapshot (what a pass keeps) with its rule memo.
+      const rules = prev?.rules ?? emptyRuleMemo();
+      const inc = assemble(commit, files, prev, rules);
+      const full = assemble(commit, new Map([...texts].map(([p, x]) => [p, entry(p, x)])));
+      assert.deepEqual(inc.diagnostics, full.diagnostics, `seed ${seed} run ${run} step ${step}: diagnostics`);
+      assert.deepEqual(inc.state, full.state, `seed ${seed} run ${run} step ${step}: state`);
+      if (inc.state) {
+        valid++;
+        prev = { dir: '/repo', commit, files, state: inc.state, warnings: inc.diagnostics, rules };
+      }
+    }
+    t.diagnostic(`run ${run}: ${valid} of 60 commits valid`);
+  }
+});
+
+test('desired incremental - package rule results are reused only under the same kiln.yaml, distributions and unparsed files', () => {
+  const g: Gen = { pick: (xs) => xs[0], either: (good) => good[0] };
+  const pkg = entry('packages/aa.yaml', 'name: aa\nversion: 1.0-1\nsource:\n  git: /srv/src\n  ref: main\nformat: deb\narchitectures: [amd64, arm64]\nrelease: [testing]\n');
+  const config = entry('kiln.yaml', configText(g));
+  const wide = entry('distributions/testing.yaml', distributionText('testing', g));
+  const narrow = entry('distributions/testing.yaml', 'name: testing\nformat: apt\nsuite: testing\narchitectures: [amd64]\n');
+  const rules = emptyRuleMemo();
+  const files = (...es: FileEntry[]) => new Map(es.map((e) => [e.path, e]));
+  assert.deepEqual(assemble('c1', files(config, pkg, wide), undefined, rules).diagnostics, []);
+  // Same package document, a kiln.yaml whose only pool lacks arm64: the package's rules run again.
+  const amd64Only = entry('kiln.yaml', 'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n');
+  const poolNarrowed = assemble('c2', files(amd64Only, pkg, wide), undefined, rules);
+  assert.match(poolNarrowed.diagnostics.map((d) => d.message).join('\n'), /architectures arm64 cannot be built: pool 'deb'/);
+  assert.deepEqual(assemble('c3', files(config, pkg, wide), undefined, rules).diagnostics, []);
+  // Another distribution document.
+  const narrowed = assemble('c4', files(config, pkg, narrow), undefined, rules);
+  assert.match(narrowed.diagnostics.map((d) => d.message).join('\n'), /architectures arm64 of package 'aa' are not in distribution 'testing'/);
+  // The distribution deleted, then present but unparsed: named in release:, reported missing only in the first case.
+  const missing = assemble('c5', files(config, pkg), undefined, rules);
+  assert.match(missing.diagnostics.map((d) => d.message).join('\n'), /no distribution named 'testing'/);
+  const broken = entry('distributions/testing.yaml', 'name: [\n');
+  const unparsed = assemble('c6', files(config, pkg, broken), undefined, rules);
+  assert.doesNotMatch(unparsed.diagnostics.map((d) => d.message).join('\n'), /no distribution named 'testing'/);
+  assert.deepEqual(assemble('c7', files(config, pkg, wide), undefined, rules).diagnostics, []);
+});
