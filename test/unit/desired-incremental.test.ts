@@ -45,8 +45,8 @@ function distributionText(name: string, g: Gen): string {
 function configText(g: Gen): string {
   return g.either(
     [
-      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64]\ndefaults:\n  pool: deb\n',
-      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64, riscv64]\n  big:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  maxAttempts: 5\n',
+      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64]\n  big:\n    architectures: [amd64, arm64]\ndefaults:\n  pool: deb\n',
+      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64, riscv64]\n  big:\n    architectures: [amd64, arm64]\n    limits: { memoryMiB: 8192 }\ndefaults:\n  pool: deb\n  maxAttempts: 5\n',
     ],
     ['trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: missing\n', 'pools: [not, a, map]\n'],
   );
