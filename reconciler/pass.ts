@@ -10,7 +10,7 @@ import { resolveCommit } from './git/tree.ts';
 import type { DesiredState, ObservedState, Plan } from './model.ts';
 import { dispatchBuilds } from './pipeline/dispatch.ts';
 import { earliestWake } from './plan/next-wake.ts';
-import { invalidPlan, plan as makePlan, refusalPlan } from './plan/plan.ts';
+import { emptyPlanMemo, invalidPlan, plan as makePlan, refusalPlan, type PlanMemo } from './plan/plan.ts';
 import { gitdirOf } from './status/git-objects.ts';
 import { readObserved } from './status/reader.ts';
 import { readRef } from './status/ref-cas.ts';
@@ -44,6 +44,8 @@ export interface PassMemo {
   statusVerified?: string;
   /** What the published repositories looked like (drift checks). */
   published?: PublishedMemo;
+  /** Per-package plan fragments from the last plan (incremental planning). */
+  plan?: PlanMemo;
 }
 
 export interface PassReport {
@@ -275,7 +277,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   await step(deps, 'collected');
 
   const plan = desired
-    ? makePlan(desired, observed, { now: c.now, queueGraceMs: deps.policy.queueGraceMs, trust })
+    ? makePlan(desired, observed, { now: c.now, queueGraceMs: deps.policy.queueGraceMs, trust }, (memo.plan ??= emptyPlanMemo()))
     : invalid
       ? invalidPlan(c.desiredCommit, invalid.message.split('\n')[0].replace(/:$/, ''))
       : refusalPlan(c.desiredCommit, observed, trust.reason);

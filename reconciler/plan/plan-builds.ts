@@ -3,7 +3,7 @@
 import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { Architecture } from '../../schema/metadata.ts';
 import type { BuildInputs, BuildRecord } from '../../schema/status.ts';
-import type { BuildAction, DesiredPackage, DesiredState, ObservedState, Waiting } from '../model.ts';
+import type { BuildAction, DesiredConfig, DesiredPackage, DesiredState, ObservedState, Waiting } from '../model.ts';
 import { buildInputs, buildKey } from './build-key.ts';
 import { dependencyGraph } from './dependency-graph.ts';
 import { builtAgainst, dependencyWait, publishedVersions } from './dependency-waits.ts';
@@ -44,6 +44,39 @@ export function keyedInputs(pkg: DesiredPackage, arch: Architecture, builtAgains
   }
   return hit;
 }
+
+/** One architecture's build as decided from the package, the graph and its record. */
+interface Decided {
+  arch: Architecture;
+  key: string;
+  inputs: BuildInputs;
+  d: Decision;
+}
+
+/**
+ * A package's part of the plan, kept between passes (BuildMemo). Reused only while what it was
+ * decided from is the same object: the package (the reader keeps it for an unchanged file), the
+ * config, its graph entry and each build record; and only when the decision depends on nothing
+ * else: no in-repo dependencies to build against, and no record whose outcome waits on the clock.
+ */
+interface Fragment {
+  pkg: DesiredPackage;
+  config: DesiredConfig;
+  queueGraceMs: number;
+  blocked: unknown;
+  records: Array<BuildRecord | undefined>;
+  decided: Decided[];
+  failed?: string;
+}
+
+export interface BuildMemo {
+  fragments: Map<string, Fragment>;
+}
+
+export const emptyBuildMemo = (): BuildMemo => ({ fragments: new Map() });
+
+/** Decisions that may change with time alone (a queue deadline, a retry time) are never kept. */
+const timeless = (r: BuildRecord | undefined) => r === undefined || r.state === 'succeeded' || (r.state === 'failed' && !r.failure?.retryable);
 
 interface Decision {
   state: PlannedBuild['state'];
@@ -98,7 +131,7 @@ function decide(
   return { state: 'failed', wait: { reason: WAIT_REASONS.failed, message: `${what} failed: ${failure?.reason ?? 'unknown reason'}` } };
 }
 
-export function planBuilds(desired: DesiredState, observed: ObservedState, opts: BuildPlanOptions): BuildPlan {
+export function planBuilds(desired: DesiredState, observed: ObservedState, opts: BuildPlanOptions, memo?: BuildMemo): BuildPlan {
   const plan: BuildPlan = { actions: [], waiting: [], builds: new Map() };
   const maxAttempts = desired.config.defaults.maxAttempts;
   const graph = dependencyGraph(desired.packages);
@@ -106,10 +139,19 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
   // Why each package cannot be built, for its dependents (dependencies are planned first).
   const failed = new Map<string, string>();
   const policyOf = (n: string) => desired.packages.get(n)?.rebuildDependents ?? desired.config.defaults.rebuildDependents;
-  const decided = new Map<string, Array<{ arch: Architecture; key: string; inputs: BuildInputs; d: Decision }>>();
+  const decided = new Map<string, Decided[]>();
+  const fragments = new Map<string, Fragment>();
   for (const name of graph.order) {
     const pkg = desired.packages.get(name)!;
-    decided.set(name, pkg.architectures.map((arch) => {
+    const blocked = graph.blocked.get(name);
+    const kept = memo?.fragments.get(name);
+    if (kept && kept.pkg === pkg && kept.config === desired.config && kept.queueGraceMs === opts.queueGraceMs && kept.blocked === blocked && kept.decided.every((x, i) => observed.builds.get(x.key) === kept.records[i])) {
+      decided.set(name, kept.decided);
+      if (kept.failed !== undefined) failed.set(name, kept.failed);
+      fragments.set(name, kept);
+      continue;
+    }
+    const mine = pkg.architectures.map((arch): Decided => {
       const wait = dependencyWait(pkg, arch, graph, published, (n) => failed.get(n));
       const against = wait ? undefined : builtAgainst(pkg, arch, graph, published, policyOf);
       const { key, inputs } = keyedInputs(pkg, arch, against);
@@ -117,8 +159,13 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
       if (wait && d.build) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message } };
       if (d.state === 'failed' && !failed.has(name)) failed.set(name, wait ? `cannot be built (${wait.reason})` : `failed to build (${d.wait?.reason ?? 'failed'})`);
       return { arch, key, inputs, d };
-    }));
+    });
+    decided.set(name, mine);
+    const records = mine.map((x) => observed.builds.get(x.key));
+    const independent = pkg.buildFrom === undefined || (graph.relations.get(name) ?? []).length === 0;
+    if (memo && independent && records.every(timeless)) fragments.set(name, { pkg, config: desired.config, queueGraceMs: opts.queueGraceMs, blocked, records, decided: mine, failed: failed.get(name) });
   }
+  if (memo) memo.fragments = fragments;
   // Emitted in desired order, so the plan reads the same as before dependencies existed.
   for (const pkg of desired.packages.values()) {
     const perArch = new Map<Architecture, PlannedBuild>();

@@ -106,11 +106,28 @@ function pruneAll(dist: string, published: ReleasedPackage[], why: string): Acti
   return published.map((p) => ({ kind: 'prune' as const, reason: REASONS.pruneRemoved, distribution: dist, package: p.name, version: p.version, message: why }));
 }
 
-function planDistribution(dist: DesiredDistribution, desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds'], out: ReleasePlan): void {
-  const publishedByName = new Map<string, ReleasedPackage[]>();
-  for (const p of observed.releases.get(dist.name)?.packages ?? []) {
-    publishedByName.set(p.name, [...(publishedByName.get(p.name) ?? []), p]);
+// A release record's packages by name, indexed once per record: records are immutable and a
+// pass that publishes nothing keeps the same record object, so 10k packages are not regrouped.
+const byNameMemo = new WeakMap<readonly ReleasedPackage[], Map<string, ReleasedPackage[]>>();
+
+function byName(packages: readonly ReleasedPackage[]): Map<string, ReleasedPackage[]> {
+  let m = byNameMemo.get(packages);
+  if (!m) {
+    m = new Map();
+    for (const p of packages) {
+      const list = m.get(p.name);
+      if (list) list.push(p);
+      else m.set(p.name, [p]);
+    }
+    byNameMemo.set(packages, m);
   }
+  return m;
+}
+
+const NONE: readonly ReleasedPackage[] = [];
+
+function planDistribution(dist: DesiredDistribution, desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds'], out: ReleasePlan): void {
+  const publishedByName = byName(observed.releases.get(dist.name)?.packages ?? NONE);
   const wanted = new Set<string>();
   for (const pkg of desired.packages.values()) {
     if (!pkg.release.includes(dist.name)) continue;

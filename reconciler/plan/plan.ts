@@ -3,7 +3,7 @@
 // plan after the actions' outcomes are recorded plans nothing.
 import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { Action, DesiredState, ObservedState, Plan } from '../model.ts';
-import { planBuilds } from './plan-builds.ts';
+import { emptyBuildMemo, planBuilds, type BuildMemo } from './plan-builds.ts';
 import { planReleases } from './plan-releases.ts';
 
 export interface TrustVerdictInput {
@@ -44,9 +44,21 @@ export function invalidPlan(commit: string, reason: string): Plan {
   return { desiredCommit: commit, actions: [], waiting: [{ subject: `commit ${commit.slice(0, 12)}`, reason: WAIT_REASONS.invalid, message: `nothing is built or published: ${reason}` }] };
 }
 
-export function plan(desired: DesiredState, observed: ObservedState, opts: PlanOptions): Plan {
+/** What planning keeps between passes (per-package build fragments); plan() with it equals plan() without. */
+export interface PlanMemo {
+  builds: BuildMemo;
+}
+
+export const emptyPlanMemo = (): PlanMemo => ({ builds: emptyBuildMemo() });
+
+/**
+ * The specification: a pure function of the two states. With `memo`, packages whose inputs are
+ * the same objects as last time reuse their decisions (the result is the same; see
+ * test/unit/plan-incremental.test.ts).
+ */
+export function plan(desired: DesiredState, observed: ObservedState, opts: PlanOptions, memo?: PlanMemo): Plan {
   if (opts.trust && !opts.trust.trusted) return refusalPlan(desired.commit, observed, opts.trust.reason);
-  const builds = planBuilds(desired, observed, { now: opts.now, queueGraceMs: opts.queueGraceMs ?? DEFAULT_QUEUE_GRACE_MS });
+  const builds = planBuilds(desired, observed, { now: opts.now, queueGraceMs: opts.queueGraceMs ?? DEFAULT_QUEUE_GRACE_MS }, memo?.builds);
   const releases = planReleases(desired, observed, builds.builds);
   return {
     desiredCommit: desired.commit,

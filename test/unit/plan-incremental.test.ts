@@ -1,0 +1,141 @@
+// Incremental planning (plan() with a PlanMemo kept between passes) against the
+// specification, plan() without one: after random sequences of desired edits (versions,
+// rebuilds, architectures, dependencies, buildFrom, config; reverts to earlier package
+// objects and to equal new ones; renames; removals) and observed changes (build outcomes
+// recorded, queued, failed and retried; releases; the clock moving), both give the same plan.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseBuildDepends } from '../../debian/control.ts';
+import { emptyObserved, type DesiredPackage, type DesiredState, type ObservedState } from '../../reconciler/model.ts';
+import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
+import { emptyPlanMemo, plan } from '../../reconciler/plan/plan.ts';
+import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
+import { desiredPackage, desiredState, testDistribution } from '../fixtures/plan-state.ts';
+import { seededRandom } from '../helpers/seeded.ts';
+
+type Pick = <T>(xs: readonly T[]) => T;
+
+function randomPackage(name: string, pick: Pick, names: string[]): DesiredPackage {
+  const deps = pick([0, 0, 1]) ? pick(names.filter((n) => n !== name)) : undefined;
+  const control = pick([0, 1, 1])
+    ? { ok: true as const, binaries: [`${name}-bin`], buildDepends: parseBuildDepends(`Source: ${name}\nBuild-Depends: debhelper-compat (= 13)${deps ? `, ${deps}-bin (>= 1.0)` : ''}\n`) }
+    : pick([undefined, { ok: false as const, message: 'debian/control:1: unreadable' }]);
+  return desiredPackage(name, {
+    version: pick(['1.0-1', '1.1-1', '2.0-1']),
+    rebuild: pick([0, 1]),
+    architectures: pick([['amd64'], ['amd64', 'arm64']]),
+    release: pick([['testing'], ['testing'], [], ['testing', 'stable']]),
+    ...(pick([0, 1]) ? { buildFrom: 'testing' } : {}),
+    ...(pick([0, 0, 0, 1]) ? { rebuildDependents: pick(['always', 'never'] as const) } : {}),
+    ...(control ? { control } : {}),
+  });
+}
+
+test('plan incremental - a plan with the memo equals plan() without it after random edit sequences', (t) => {
+  const { random, seed } = seededRandom(t);
+  const pick: Pick = (xs) => xs[Math.floor(random() * xs.length)];
+  for (let run = 0; run < 10; run++) {
+    let names = Array.from({ length: 25 }, (_, i) => `pkg${i}`);
+    const history = new Map<string, DesiredPackage[]>();
+    const packages = new Map(names.map((n) => [n, randomPackage(n, pick, names)]));
+    let desired: DesiredState = desiredState([...packages.values()], [testDistribution('testing'), testDistribution('stable', { promoteFrom: 'testing', gate: 'none' })]);
+    let observed: ObservedState = emptyObserved();
+    let now = Date.parse('2026-11-21T12:00:00Z');
+    const memo = emptyPlanMemo();
+    for (let step = 0; step < 40; step++) {
+      // Desired edits: new package objects for some, reverts, renames, config changes.
+      const pkgs = new Map(desired.packages);
+      for (let k = 0, n = Math.floor(random() * 4); k < n; k++) {
+        const name = pick([...pkgs.keys()]);
+        const op = random();
+        const before = pkgs.get(name)!;
+        history.set(name, [...(history.get(name) ?? []), before]);
+        if (op < 0.4) pkgs.set(name, randomPackage(name, pick, names));
+        else if (op < 0.55) pkgs.set(name, pick(history.get(name)!)); // revert to an earlier object
+        else if (op < 0.65) pkgs.set(name, { ...pick(history.get(name)!) }); // revert to an equal new object
+        else if (op < 0.8) {
+          const to = `ren${step}x${k}`;
+          pkgs.delete(name);
+          pkgs.set(to, { ...before, name: to, file: `packages/${to}.yaml` });
+          names = [...pkgs.keys()];
+        } else pkgs.delete(name);
+      }
+      const config = random() < 0.1 ? { ...desired.config, defaults: { ...desired.config.defaults, maxAttempts: pick([2, 3]) } } : desired.config;
+      desired = { ...desired, commit: `c${step}`, config, packages: pkgs };
+
+      // Observed: outcomes for some planned builds (record objects of untouched keys are kept).
+      now += pick([0, 60_000, 3600_000, 12 * 3600_000]);
+      const full = plan(desired, observed, { now: new Date(now) });
+      const builds = new Map(observed.builds);
+      for (const a of full.actions) {
+        if (a.kind !== 'build' || random() < 0.3) continue;
+        const outcome = pick(['succeeded', 'succeeded', 'failed', 'failed-retryable', 'queued'] as const);
+        const attempts = [{ n: a.attempt, dispatchedAt: new Date(now).toISOString(), ...(outcome === 'queued' ? {} : { outcome: outcome === 'succeeded' ? ('succeeded' as const) : ('failed' as const) }) }];
+        const base = { key: a.key, inputs: a.inputs, pool: a.pool, desiredCommit: desired.commit, attempts };
+        const rec: BuildRecord =
+          outcome === 'succeeded'
+            ? { ...base, state: 'succeeded', artifacts: [] }
+            : outcome === 'queued'
+              ? { ...base, state: 'queued' }
+              : { ...base, state: 'failed', failure: { class: 'build', reason: 'boom', retryable: outcome === 'failed-retryable' }, ...(outcome === 'failed-retryable' ? { retryAt: new Date(now + 600_000).toISOString() } : {}) };
+        builds.set(a.key, rec as BuildRecord);
+      }
+      // Publish some ready packages to testing (a new release record object), sometimes.
+      let releases = observed.releases;
+      if (random() < 0.4) {
+        const publishes = full.actions.filter((a) => a.kind === 'publish' && a.distribution === 'testing');
+        const prev = observed.releases.get('testing')?.packages ?? [];
+        const record: ReleaseRecord = {
+          distribution: 'testing',
+          desiredCommit: desired.commit,
+          packages: [...prev.filter((p) => !publishes.some((a) => a.kind === 'publish' && a.package === p.name)), ...publishes.flatMap((a) => (a.kind === 'publish' ? [{ name: a.package, version: a.version, builds: a.builds }] : []))],
+        };
+        releases = new Map(releases).set('testing', record);
+      }
+      observed = { ...observed, builds, releases };
+
+      const opts = { now: new Date(now) };
+      const spec = plan(desired, observed, opts);
+      const incremental = plan(desired, observed, opts, memo);
+      assert.deepEqual(incremental, spec, `seed ${seed} run ${run} step ${step}`);
+      // And again with nothing changed (the memo's own answer fed back).
+      assert.deepEqual(plan(desired, observed, opts, memo), spec, `seed ${seed} run ${run} step ${step} (repeat)`);
+    }
+  }
+});
+
+test('plan incremental - a kept package decision is redone when its build record, the config or the clock can change it', () => {
+  const p = desiredPackage('hello');
+  const desired = desiredState([p]);
+  const memo = emptyPlanMemo();
+  const now = new Date('2026-11-21T12:00:00Z');
+  const empty = emptyObserved();
+  assert.equal(plan(desired, empty, { now }, memo).actions.length, 1);
+  const { key, inputs } = keyedInputs(p, 'amd64');
+  const done: ObservedState = { ...empty, builds: new Map([[key, { key, inputs, pool: 'deb', desiredCommit: 'd', state: 'succeeded', attempts: [{ n: 1, dispatchedAt: now.toISOString(), outcome: 'succeeded' }], artifacts: [] } as BuildRecord]]) };
+  assert.deepEqual(plan(desired, done, { now }, memo), plan(desired, done, { now }));
+  const queued: ObservedState = { ...empty, builds: new Map([[key, { key, inputs, pool: 'deb', desiredCommit: 'd', state: 'queued', attempts: [{ n: 1, dispatchedAt: now.toISOString() }] } as BuildRecord]]) };
+  assert.deepEqual(plan(desired, queued, { now }, memo), plan(desired, queued, { now }));
+  const later = new Date(now.getTime() + 7 * 24 * 3600_000); // past the queue deadline: dispatched again
+  assert.deepEqual(plan(desired, queued, { now: later }, memo), plan(desired, queued, { now: later }));
+  assert.equal(plan(desired, queued, { now: later }, memo).actions[0]?.kind, 'build');
+});
+
+test('plan incremental - a kept decision is redone when another package blocks it (a Build-Depends cycle, a duplicate binary)', () => {
+  const control = (name: string, dep?: string, binary = `${name}-bin`) => ({ ok: true as const, binaries: [binary], buildDepends: parseBuildDepends(`Source: ${name}\nBuild-Depends: debhelper-compat (= 13)${dep ? `, ${dep}` : ''}\n`) });
+  const a = desiredPackage('aa', { control: control('aa', 'bb-bin') });
+  const b = desiredPackage('bb', { control: control('bb') });
+  const now = new Date('2026-11-21T12:00:00Z');
+  const memo = emptyPlanMemo();
+  const observed = emptyObserved();
+  const base = desiredState([a, b]);
+  const withPackages = (...ps: DesiredPackage[]): DesiredState => ({ ...base, packages: new Map(ps.map((p) => [p.name, p])) }); // the same config object
+  const states = [
+    base,
+    withPackages(a, desiredPackage('bb', { control: control('bb', 'aa-bin') })), // a cycle through aa and bb
+    withPackages(a, b),
+    withPackages(a, b, desiredPackage('cc', { control: control('cc', undefined, 'aa-bin') })), // cc also produces aa-bin
+    withPackages(a, b),
+  ];
+  for (const [i, d] of states.entries()) assert.deepEqual(plan(d, observed, { now }, memo), plan(d, observed, { now }), `state ${i}`);
+});
