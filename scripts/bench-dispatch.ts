@@ -96,13 +96,16 @@ async function main() {
   const nc = await connect({ servers: server.url });
   let agentsChild: ChildProcess | undefined;
   try {
-    // The metadata repo: PACKAGES packages × 4 architectures, sources in one real repo.
-    const src = await makeDebRepo(debSource({ name: 'bench' }));
+    // The metadata repo: PACKAGES packages × 4 architectures; each package is its own source
+    // (a binary belongs to one package), one directory per package in one real repo.
+    const sources: Record<string, string | Buffer> = {};
+    for (let i = 0; i < PACKAGES; i++) for (const [path, content] of Object.entries(debSource({ name: `p${i}` }))) sources[`p${i}/${path}`] = content;
+    const src = await makeDebRepo(sources);
     const files: Record<string, string> = {
       'kiln.yaml': `trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [${ARCHES.join(', ')}]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n  limits: { memoryMiB: 512, cpus: 1, pids: 256, timeoutSeconds: 600 }\n  maxAttempts: 3\n  keep: 3\n`,
     };
     for (let i = 0; i < PACKAGES; i++) {
-      files[`packages/p${i}.yaml`] = `name: p${i}\nversion: '1.0'\nsource:\n  git: ${src.dir}\n  ref: main\nformat: deb\narchitectures: [${ARCHES.join(', ')}]\n`;
+      files[`packages/p${i}.yaml`] = `name: p${i}\nversion: '1.0'\nsource:\n  git: ${src.dir}\n  ref: main\n  subdir: p${i}\nformat: deb\narchitectures: [${ARCHES.join(', ')}]\n`;
     }
     const repo = await makeRepo(files);
     const steps: string[] = [];

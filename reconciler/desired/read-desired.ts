@@ -137,7 +137,11 @@ function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
 /** Normalise and check the whole set of files. Pure. */
 export function assemble(commit: string, files: Map<string, FileEntry>, prev?: DesiredSnapshot, rules: RuleMemo = emptyRuleMemo()): { diagnostics: Diagnostic[]; state?: DesiredState } {
   const entries = [...files.values()];
-  const diagnostics = entries.flatMap((e) => [...e.diagnostics, ...(e.parsed?.diagnostics ?? [])]);
+  const diagnostics: Diagnostic[] = [];
+  for (const e of entries) {
+    if (e.diagnostics.length) diagnostics.push(...e.diagnostics);
+    if (e.parsed?.diagnostics.length) diagnostics.push(...e.parsed.diagnostics);
+  }
   if (entries.length > METADATA_LIMITS.maxFiles) diagnostics.push(problem('.', `the metadata repo has ${entries.length} files; the limit is ${METADATA_LIMITS.maxFiles}`));
   const ok = (e: FileEntry) => e.parsed?.doc !== undefined;
   const configEntry = files.get(METADATA_LAYOUT.config);
