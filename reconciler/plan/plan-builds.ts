@@ -144,7 +144,9 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
   for (const name of graph.order) {
     const pkg = desired.packages.get(name)!;
     const blocked = graph.blocked.get(name);
-    const kept = memo?.fragments.get(name);
+    // Independent of other packages now (a package added later may produce what this one Build-Depends on).
+    const independent = pkg.buildFrom === undefined || (graph.relations.get(name) ?? []).length === 0;
+    const kept = independent ? memo?.fragments.get(name) : undefined;
     if (kept && kept.pkg === pkg && kept.config === desired.config && kept.queueGraceMs === opts.queueGraceMs && kept.blocked === blocked && kept.decided.every((x, i) => observed.builds.get(x.key) === kept.records[i])) {
       decided.set(name, kept.decided);
       if (kept.failed !== undefined) failed.set(name, kept.failed);
@@ -162,7 +164,6 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
     });
     decided.set(name, mine);
     const records = mine.map((x) => observed.builds.get(x.key));
-    const independent = pkg.buildFrom === undefined || (graph.relations.get(name) ?? []).length === 0;
     if (memo && independent && records.every(timeless)) fragments.set(name, { pkg, config: desired.config, queueGraceMs: opts.queueGraceMs, blocked, records, decided: mine, failed: failed.get(name) });
   }
   if (memo) memo.fragments = fragments;

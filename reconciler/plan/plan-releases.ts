@@ -126,36 +126,81 @@ function byName(packages: readonly ReleasedPackage[]): Map<string, ReleasedPacka
 
 const NONE: readonly ReleasedPackage[] = [];
 
-function planDistribution(dist: DesiredDistribution, desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds'], out: ReleasePlan): void {
+/**
+ * One package's part of a distribution's plan, kept between passes (ReleaseMemo) while it was
+ * decided from the same objects: the distribution, the package, its ready builds, what the
+ * distribution publishes of it and the rejections. Distributions fed by promotion (gates, the
+ * source distribution) are always planned afresh.
+ */
+interface ReleaseFragment {
+  dist: DesiredDistribution;
+  pkg: DesiredPackage;
+  keys: Record<string, string> | undefined;
+  published: readonly ReleasedPackage[];
+  rejected: unknown;
+  actions: Action[];
+  waiting: Waiting[];
+}
+
+export interface ReleaseMemo {
+  /** distribution -> package -> fragment */
+  fragments: Map<string, Map<string, ReleaseFragment>>;
+}
+
+export const emptyReleaseMemo = (): ReleaseMemo => ({ fragments: new Map() });
+
+const sameKeys = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => (a === undefined || b === undefined ? a === b : sameBuilds(a, b));
+
+/** What the plan does about one package in one distribution. */
+function planPackage(dist: DesiredDistribution, pkg: DesiredPackage, keys: Record<string, string> | undefined, published: ReleasedPackage[], observed: ObservedState, out: ReleasePlan): void {
+  if (!keys) {
+    if (!published.some((p) => p.version === pkg.version)) {
+      out.waiting.push({ subject: `release ${dist.name}: ${pkg.name} ${pkg.version}`, reason: WAIT_REASONS.awaitingBuild, message: 'waits for its builds' });
+    }
+    return;
+  }
+  const rejected = observed.releases.get(dist.name)?.rejected?.find((r) => r.name === pkg.name && r.version === pkg.version && sameBuilds(r.builds, keys));
+  if (rejected) {
+    // These very builds cannot be published (recorded with the reason); what is published stays. A rebuild is tried again.
+    out.waiting.push({ subject: `release ${dist.name}: ${pkg.name} ${pkg.version}`, reason: WAIT_REASONS.publishRejected, message: rejected.reason });
+    return;
+  }
+  const block = promotionBlock(dist, pkg, keys, observed);
+  if (block) {
+    if (block.action) out.actions.push(block.action);
+    if (block.wait) out.waiting.push(block.wait);
+    return;
+  }
+  const publish = publishAction(dist, pkg, keys, published);
+  if (publish) out.actions.push(publish);
+  out.actions.push(...keepPolicyPrunes(dist, pkg, published));
+}
+
+function planDistribution(dist: DesiredDistribution, desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds'], out: ReleasePlan, memo?: ReleaseMemo): void {
   const publishedByName = byName(observed.releases.get(dist.name)?.packages ?? NONE);
+  const rejected = observed.releases.get(dist.name)?.rejected;
+  const kept = memo?.fragments.get(dist.name);
+  const fragments = new Map<string, ReleaseFragment>();
   const wanted = new Set<string>();
   for (const pkg of desired.packages.values()) {
     if (!pkg.release.includes(dist.name)) continue;
     wanted.add(pkg.name);
-    const published = publishedByName.get(pkg.name) ?? [];
+    const published = publishedByName.get(pkg.name) ?? (NONE as ReleasedPackage[]);
     const keys = readyBuilds(pkg, builds);
-    if (!keys) {
-      if (!published.some((p) => p.version === pkg.version)) {
-        out.waiting.push({ subject: `release ${dist.name}: ${pkg.name} ${pkg.version}`, reason: WAIT_REASONS.awaitingBuild, message: 'waits for its builds' });
-      }
+    const f = kept?.get(pkg.name);
+    if (f && f.dist === dist && f.pkg === pkg && f.published === published && f.rejected === rejected && sameKeys(f.keys, keys)) {
+      out.actions.push(...f.actions);
+      out.waiting.push(...f.waiting);
+      fragments.set(pkg.name, f);
       continue;
     }
-    const rejected = observed.releases.get(dist.name)?.rejected?.find((r) => r.name === pkg.name && r.version === pkg.version && sameBuilds(r.builds, keys));
-    if (rejected) {
-      // These very builds cannot be published (recorded with the reason); what is published stays. A rebuild is tried again.
-      out.waiting.push({ subject: `release ${dist.name}: ${pkg.name} ${pkg.version}`, reason: WAIT_REASONS.publishRejected, message: rejected.reason });
-      continue;
-    }
-    const block = promotionBlock(dist, pkg, keys, observed);
-    if (block) {
-      if (block.action) out.actions.push(block.action);
-      if (block.wait) out.waiting.push(block.wait);
-      continue;
-    }
-    const publish = publishAction(dist, pkg, keys, published);
-    if (publish) out.actions.push(publish);
-    out.actions.push(...keepPolicyPrunes(dist, pkg, published));
+    const mine: ReleasePlan = { actions: [], waiting: [] };
+    planPackage(dist, pkg, keys, published, observed, mine);
+    out.actions.push(...mine.actions);
+    out.waiting.push(...mine.waiting);
+    if (memo && !dist.promoteFrom) fragments.set(pkg.name, { dist, pkg, keys, published, rejected, ...mine });
   }
+  if (memo) memo.fragments.set(dist.name, fragments);
   for (const [name, published] of publishedByName) {
     if (!wanted.has(name)) out.actions.push(...pruneAll(dist.name, published, `${name} is no longer released to ${dist.name}`));
   }
@@ -168,10 +213,11 @@ function republishDrifted(dist: DesiredDistribution, observed: ObservedState, ou
   out.actions.push({ kind: 'republish', reason: REASONS.publishDrift, distribution: dist.name, message: `the published repository is not the one recorded: ${drift}` });
 }
 
-export function planReleases(desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds']): ReleasePlan {
+export function planReleases(desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds'], memo?: ReleaseMemo): ReleasePlan {
   const out: ReleasePlan = { actions: [], waiting: [] };
+  if (memo) for (const name of memo.fragments.keys()) if (!desired.distributions.has(name)) memo.fragments.delete(name);
   for (const dist of [...desired.distributions.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-    planDistribution(dist, desired, observed, builds, out);
+    planDistribution(dist, desired, observed, builds, out, memo);
     republishDrifted(dist, observed, out);
   }
   for (const [name, record] of observed.releases) {

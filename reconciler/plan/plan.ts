@@ -4,7 +4,7 @@
 import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { Action, DesiredState, ObservedState, Plan } from '../model.ts';
 import { emptyBuildMemo, planBuilds, type BuildMemo } from './plan-builds.ts';
-import { planReleases } from './plan-releases.ts';
+import { emptyReleaseMemo, planReleases, type ReleaseMemo } from './plan-releases.ts';
 
 export interface TrustVerdictInput {
   trusted: boolean;
@@ -47,19 +47,20 @@ export function invalidPlan(commit: string, reason: string): Plan {
 /** What planning keeps between passes (per-package build fragments); plan() with it equals plan() without. */
 export interface PlanMemo {
   builds: BuildMemo;
+  releases: ReleaseMemo;
 }
 
-export const emptyPlanMemo = (): PlanMemo => ({ builds: emptyBuildMemo() });
+export const emptyPlanMemo = (): PlanMemo => ({ builds: emptyBuildMemo(), releases: emptyReleaseMemo() });
 
 /**
  * The specification: a pure function of the two states. With `memo`, packages whose inputs are
- * the same objects as last time reuse their decisions (the result is the same; see
+ * the same objects as last time reuse their build and release decisions (the result is the same; see
  * test/unit/plan-incremental.test.ts).
  */
 export function plan(desired: DesiredState, observed: ObservedState, opts: PlanOptions, memo?: PlanMemo): Plan {
   if (opts.trust && !opts.trust.trusted) return refusalPlan(desired.commit, observed, opts.trust.reason);
   const builds = planBuilds(desired, observed, { now: opts.now, queueGraceMs: opts.queueGraceMs ?? DEFAULT_QUEUE_GRACE_MS }, memo?.builds);
-  const releases = planReleases(desired, observed, builds.builds);
+  const releases = planReleases(desired, observed, builds.builds, memo?.releases);
   return {
     desiredCommit: desired.commit,
     actions: sortActions([...builds.actions, ...releases.actions]),

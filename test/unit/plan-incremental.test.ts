@@ -139,3 +139,17 @@ test('plan incremental - a kept decision is redone when another package blocks i
   ];
   for (const [i, d] of states.entries()) assert.deepEqual(plan(d, observed, { now }, memo), plan(d, observed, { now }), `state ${i}`);
 });
+
+test('plan incremental - a kept decision is redone when a package added later produces what it Build-Depends on', () => {
+  const control = (name: string, dep?: string) => ({ ok: true as const, binaries: [`${name}-bin`], buildDepends: parseBuildDepends(`Source: ${name}\nBuild-Depends: debhelper-compat (= 13)${dep ? `, ${dep}` : ''}\n`) });
+  const app = desiredPackage('app', { buildFrom: 'testing', control: control('app', 'lib-bin') });
+  const base = desiredState([app]);
+  const now = new Date('2026-11-21T12:00:00Z');
+  const memo = emptyPlanMemo();
+  const { key, inputs } = keyedInputs(app, 'amd64');
+  const observed: ObservedState = { ...emptyObserved(), builds: new Map([[key, { key, inputs, pool: 'deb', desiredCommit: 'd', state: 'succeeded', attempts: [{ n: 1, dispatchedAt: now.toISOString(), outcome: 'succeeded' }], artifacts: [] } as BuildRecord]]) };
+  const lib = desiredPackage('lib', { buildFrom: 'testing', control: control('lib') });
+  // lib is published in testing already: once it is in the repo, app is built against it (a new key).
+  observed.releases.set('testing', { distribution: 'testing', desiredCommit: 'd', packages: [{ name: 'lib', version: '1.0-1', builds: { amd64: 'k'.repeat(64) } }] });
+  for (const d of [base, { ...base, packages: new Map([['app', app], ['lib', lib]]) }]) assert.deepEqual(plan(d, observed, { now }, memo), plan(d, observed, { now }));
+});
