@@ -67,6 +67,8 @@ interface Fragment {
   records: Array<BuildRecord | undefined>;
   decided: Decided[];
   failed?: string;
+  /** Its entry of BuildPlan.builds (read-only downstream), made once. */
+  perArch?: Map<Architecture, PlannedBuild>;
 }
 
 export interface BuildMemo {
@@ -131,6 +133,16 @@ function decide(
   return { state: 'failed', wait: { reason: WAIT_REASONS.failed, message: `${what} failed: ${failure?.reason ?? 'unknown reason'}` } };
 }
 
+/** A package's build actions and waits, from its decisions. */
+function emit(pkg: DesiredPackage, decided: Decided[], plan: BuildPlan): void {
+  for (const { arch, key, inputs, d } of decided) {
+    if (d.build) {
+      plan.actions.push({ kind: 'build', key, package: pkg.name, version: pkg.version, arch, pool: pkg.pool, inputs, limits: pkg.limits, ...d.build });
+    }
+    if (d.wait) plan.waiting.push({ subject: `build ${pkg.name}/${arch} ${key.slice(0, 12)}`, ...d.wait });
+  }
+}
+
 export function planBuilds(desired: DesiredState, observed: ObservedState, opts: BuildPlanOptions, memo?: BuildMemo): BuildPlan {
   const plan: BuildPlan = { actions: [], waiting: [], builds: new Map() };
   const maxAttempts = desired.config.defaults.maxAttempts;
@@ -169,15 +181,17 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
   if (memo) memo.fragments = fragments;
   // Emitted in desired order, so the plan reads the same as before dependencies existed.
   for (const pkg of desired.packages.values()) {
-    const perArch = new Map<Architecture, PlannedBuild>();
-    plan.builds.set(pkg.name, perArch);
-    for (const { arch, key, inputs, d } of decided.get(pkg.name)!) {
-      perArch.set(arch, { package: pkg.name, arch, key, state: d.state });
-      if (d.build) {
-        plan.actions.push({ kind: 'build', key, package: pkg.name, version: pkg.version, arch, pool: pkg.pool, inputs, limits: pkg.limits, ...d.build });
-      }
-      if (d.wait) plan.waiting.push({ subject: `build ${pkg.name}/${arch} ${key.slice(0, 12)}`, ...d.wait });
+    const kept = fragments.get(pkg.name);
+    if (kept?.perArch) {
+      plan.builds.set(pkg.name, kept.perArch);
+      emit(pkg, kept.decided, plan);
+      continue;
     }
+    const perArch = new Map<Architecture, PlannedBuild>();
+    for (const { arch, key, d } of decided.get(pkg.name)!) perArch.set(arch, { package: pkg.name, arch, key, state: d.state });
+    plan.builds.set(pkg.name, perArch);
+    if (kept) kept.perArch = perArch;
+    emit(pkg, decided.get(pkg.name)!, plan);
   }
   return plan;
 }

@@ -16,10 +16,22 @@ const sameBuilds = (a: Record<string, string>, b: Record<string, string>) => {
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 };
 
+// Ready keys per planned-builds entry: a kept build fragment hands out the same entry, so its
+// keys are the same object and a kept release fragment matches by identity.
+const readyMemo = new WeakMap<object, { architectures: readonly string[]; keys: Record<string, string> | undefined }>();
+
 /** arch -> key when every build of the package succeeded; undefined while any is pending or failed. */
 function readyBuilds(pkg: DesiredPackage, builds: BuildPlan['builds']): Record<string, string> | undefined {
   const perArch = builds.get(pkg.name);
   if (!perArch) return undefined;
+  const hit = readyMemo.get(perArch);
+  if (hit && hit.architectures === pkg.architectures) return hit.keys;
+  const keys = computeReady(pkg, perArch);
+  readyMemo.set(perArch, { architectures: pkg.architectures, keys });
+  return keys;
+}
+
+function computeReady(pkg: DesiredPackage, perArch: Map<string, { key: string; state: string }>): Record<string, string> | undefined {
   const keys: Record<string, string> = {};
   for (const arch of pkg.architectures) {
     const b = perArch.get(arch);
@@ -149,7 +161,7 @@ export interface ReleaseMemo {
 
 export const emptyReleaseMemo = (): ReleaseMemo => ({ fragments: new Map() });
 
-const sameKeys = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => (a === undefined || b === undefined ? a === b : sameBuilds(a, b));
+const sameKeys = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => a === b || (a !== undefined && b !== undefined && sameBuilds(a, b));
 
 /** What the plan does about one package in one distribution. */
 function planPackage(dist: DesiredDistribution, pkg: DesiredPackage, keys: Record<string, string> | undefined, published: ReleasedPackage[], observed: ObservedState, out: ReleasePlan): void {
@@ -189,8 +201,8 @@ function planDistribution(dist: DesiredDistribution, desired: DesiredState, obse
     const keys = readyBuilds(pkg, builds);
     const f = kept?.get(pkg.name);
     if (f && f.dist === dist && f.pkg === pkg && f.published === published && f.rejected === rejected && sameKeys(f.keys, keys)) {
-      out.actions.push(...f.actions);
-      out.waiting.push(...f.waiting);
+      if (f.actions.length) out.actions.push(...f.actions);
+      if (f.waiting.length) out.waiting.push(...f.waiting);
       fragments.set(pkg.name, f);
       continue;
     }
