@@ -134,6 +134,15 @@ function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
   return a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0);
 }
 
+/**
+ * The same file resolved to the same source: a refresh of source refs copies every entry, and a
+ * ref that still names the same commit (with the same debian/control) must keep its package object.
+ */
+function sameResolution(a: FileEntry | undefined, b: FileEntry): boolean {
+  if (a === b) return true;
+  return a !== undefined && a.parsed === b.parsed && a.source?.url === b.source?.url && a.source?.commit === b.source?.commit && a.control === b.control;
+}
+
 /** Normalise and check the whole set of files. Pure. */
 export function assemble(commit: string, files: Map<string, FileEntry>, prev?: DesiredSnapshot, rules: RuleMemo = emptyRuleMemo()): { diagnostics: Diagnostic[]; state?: DesiredState } {
   const entries = [...files.values()];
@@ -162,7 +171,7 @@ export function assemble(commit: string, files: Map<string, FileEntry>, prev?: D
   const desiredConfig = sameConfig ? prev.state.config : resolvedConfig;
   const pkgs = new Map<string, DesiredPackage>();
   for (const p of packages) {
-    const before = sameConfig && prev.files.get(p.path) === files.get(p.path) ? prev.state.packages.get(p.doc.name) : undefined;
+    const before = sameConfig && sameResolution(prev.files.get(p.path), files.get(p.path)!) ? prev.state.packages.get(p.doc.name) : undefined;
     pkgs.set(p.doc.name, before ?? normalisePackage(p.path, p.doc, desiredConfig, files.get(p.path)!.source!, files.get(p.path)!.control));
   }
   const dists = new Map<string, DesiredDistribution>();

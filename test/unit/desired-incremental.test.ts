@@ -113,12 +113,18 @@ test('desired incremental - assemble with the previous snapshot equals a full re
       }
       const next = new Map<string, FileEntry>();
       for (const [p, x] of texts) next.set(p, changed.has(p) || !files.has(p) ? entry(p, x) : files.get(p)!);
+      // A refresh of source refs: every package entry copied with an equal source, now and then a moved one.
+      if (random() < 0.2) {
+        for (const [p, e] of next) {
+          if (e.kind === 'package') next.set(p, { ...e, source: random() < 0.05 ? { ...SOURCE, commit: pick(['d', 'e']).repeat(40) } : { ...SOURCE } });
+        }
+      }
       files = next;
       const commit = `commit-${run}-${step}`;
       // Incremental: from the last valid snapshot (what a pass keeps) with its rule memo.
       const rules = prev?.rules ?? emptyRuleMemo();
       const inc = assemble(commit, files, prev, rules);
-      const full = assemble(commit, new Map([...texts].map(([p, x]) => [p, entry(p, x)])));
+      const full = assemble(commit, new Map([...texts].map(([p, x]) => [p, { ...entry(p, x), ...(files.get(p)!.source ? { source: { ...files.get(p)!.source! } } : {}) }])));
       assert.deepEqual(inc.diagnostics, full.diagnostics, `seed ${seed} run ${run} step ${step}: diagnostics`);
       assert.deepEqual(inc.state, full.state, `seed ${seed} run ${run} step ${step}: state`);
       if (inc.state) {
@@ -154,4 +160,17 @@ test('desired incremental - package rule results are reused only under the same 
   const unparsed = assemble('c6', files(config, pkg, broken), undefined, rules);
   assert.doesNotMatch(unparsed.diagnostics.map((d) => d.message).join('\n'), /no distribution named 'testing'/);
   assert.deepEqual(assemble('c7', files(config, pkg, wide), undefined, rules).diagnostics, []);
+});
+
+test('desired incremental - a refresh that resolves a source to the same commit keeps the package object (its plan fragment stays valid)', () => {
+  const g: Gen = { pick: (xs) => xs[0], either: (good) => good[0] };
+  const files = new Map([['kiln.yaml', entry('kiln.yaml', configText(g))], ['packages/aa.yaml', entry('packages/aa.yaml', packageText('aa', g))]]);
+  const rules = emptyRuleMemo();
+  const first = assemble('c1', files, undefined, rules);
+  assert.ok(first.state);
+  const prev: DesiredSnapshot = { dir: '/repo', commit: 'c1', files, state: first.state, warnings: first.diagnostics, rules };
+  const refreshed = new Map(files).set('packages/aa.yaml', { ...files.get('packages/aa.yaml')!, source: { ...SOURCE } });
+  assert.equal(assemble('c1', refreshed, prev, rules).state?.packages.get('aa'), first.state.packages.get('aa'));
+  const moved = new Map(files).set('packages/aa.yaml', { ...files.get('packages/aa.yaml')!, source: { ...SOURCE, commit: 'd'.repeat(40) } });
+  assert.equal(assemble('c1', moved, prev, rules).state?.packages.get('aa')?.source.commit, 'd'.repeat(40));
 });
