@@ -14,6 +14,7 @@ import { applicableBuildDeps, parseBuildDepends } from './build-deps.ts';
 import { runContainer } from '../containers/run-container.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { DepsImages } from './deps-image.ts';
+import { collectSourcePackage } from './source-package.ts';
 import { chownTree, readSourceFile } from './source-tree.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
@@ -26,7 +27,7 @@ export interface DockerRunnerOptions {
   labels?: Record<string, string>;
 }
 
-/** Files dpkg-buildpackage leaves next to the source dir. */
+/** Binary-build files dpkg-buildpackage leaves next to the source dir (the source package: source-package.ts). */
 export const DEB_ARTIFACT = /\.(deb|udeb|ddeb|buildinfo|changes)$/;
 
 const MiB = 1024 * 1024;
@@ -85,7 +86,9 @@ export class DockerRunner implements BuildRunner {
 
     // Give the build user the work dir (the bind mount), so it needs no capabilities.
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
-    const cmd = ['dpkg-buildpackage', '-us', '-uc', '-b'];
+    // A sourceful build (no -b): the source package (.dsc + tarballs) is made from the cleaned
+    // tree in the same locked-down container, before the binaries.
+    const cmd = ['dpkg-buildpackage', '-us', '-uc'];
     onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
     const exit = await runContainer(
       this.docker,
@@ -131,6 +134,7 @@ export class DockerRunner implements BuildRunner {
 
   private async collect(dir: string): Promise<string[]> {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isFile() && DEB_ARTIFACT.test(e.name)).map((e) => join(dir, e.name)).sort();
+    const binaries = entries.filter((e) => e.isFile() && DEB_ARTIFACT.test(e.name)).map((e) => join(dir, e.name));
+    return [...new Set([...binaries, ...(await collectSourcePackage(dir))])].sort();
   }
 }

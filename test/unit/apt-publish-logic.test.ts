@@ -102,7 +102,9 @@ test('apt input - hostile names and unknown components are refused before any I/
   const bad: Array<[string, Parameters<typeof planFiles>[0], RegExp]> = [
     ['dist name', { distribution: { ...dist, name: '../etc' }, packages: [] }, /distribution name '\.\.\/etc'/],
     ['package name', { distribution: dist, packages: [{ name: '../../x', version: '1', arch: 'all', files: [file] }] }, /not a valid source package name/],
-    ['file name', { distribution: dist, packages: [{ name: 'hello', version: '1', arch: 'all', files: [{ ...file, name: '../evil.deb' }] }] }, /not a \.deb file name/],
+    ['file name', { distribution: dist, packages: [{ name: 'hello', version: '1', arch: 'all', files: [{ ...file, name: '../evil.deb' }] }] }, /neither a \.deb nor a source package file name/],
+    ['source file name', { distribution: dist, packages: [{ name: 'hello', version: '1', arch: 'all', files: [{ ...file, name: '../evil.dsc' }] }] }, /neither a \.deb nor a source package file name/],
+    ['other file', { distribution: dist, packages: [{ name: 'hello', version: '1', arch: 'all', files: [{ ...file, name: 'hello_1_amd64.buildinfo' }] }] }, /neither a \.deb nor a source package file name/],
     ['component', { distribution: dist, packages: [{ name: 'hello', version: '1', arch: 'all', component: 'contrib', files: [file] }] }, /component 'contrib' is not one of/],
     [
       'two contents',

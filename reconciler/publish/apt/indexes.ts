@@ -1,14 +1,18 @@
-// The Packages{,.gz} files of a suite, rebuilt from the pool entries; only the
-// ones whose content changed are handed back for writing.
+// The indexes of a suite, rebuilt from the pool entries: Packages per component
+// and architecture, Sources per component, each plain, .gz and .xz (apt prefers
+// .xz, older or minimal clients .gz). Only the ones whose content changed are
+// handed back for writing.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { digests, sha256Hex, type Digests } from './hashes.ts';
-import { BY_HASH, indexDir, suiteDir } from './layout.ts';
+import { BY_HASH, indexDir, sourceIndexDir, suiteDir } from './layout.ts';
 import { entriesForIndex, packagesIndex, packagesStanza, type PoolEntry } from './packages-index.ts';
 import type { IndexDigest } from './release-file.ts';
+import { entriesForComponent, sourcesIndex, type SourceEntry } from './sources-index.ts';
 import type { RepoState } from './state.ts';
 import type { SwitchInput } from './switch-plan.ts';
+import { xzCompress } from './xz.ts';
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 const sha256Of = (p: string) => readFile(p).then((b) => sha256Hex(b), () => undefined);
@@ -18,37 +22,51 @@ export interface BuiltIndexes {
   changed: SwitchInput['indexes'];
 }
 
-/** Every Packages{,.gz} of the suite; only those whose content changed are returned for writing. */
-export async function buildIndexes(repoDir: string, suite: string, comps: string[], arches: string[], entries: PoolEntry[], state: RepoState): Promise<BuiltIndexes> {
+/** The compressed forms published beside each plain index. */
+const VARIANTS = ['', '.gz', '.xz'] as const;
+
+async function compressed(text: string, variant: (typeof VARIANTS)[number]): Promise<Uint8Array> {
+  if (variant === '.gz') return gzipSync(text, { level: 9 });
+  if (variant === '.xz') return xzCompress(text);
+  return Buffer.from(text);
+}
+
+/** Add one index (`dir`/`base` and its compressed forms) to `out`: reused when unchanged and intact on disk, else rebuilt. */
+async function addIndex(out: BuiltIndexes, repoDir: string, suite: string, dir: string, base: string, text: string, state: RepoState): Promise<void> {
+  const plain = digests(text);
+  const prev = VARIANTS.map((v) => state.indexes[`${dir}/${base}${v}`]);
+  // The named file's content is checked, not just its presence: a publish interrupted after
+  // writing named indexes but before its Release leaves them out of step with the Release.
+  const onDisk = async (d: Digests | undefined, name: string) =>
+    d !== undefined && (await exists(join(repoDir, suiteDir(suite), dir, BY_HASH, d.sha256))) && (await sha256Of(join(repoDir, suiteDir(suite), dir, name))) === d.sha256;
+  if (prev[0]?.sha256 === plain.sha256 && (await Promise.all(VARIANTS.map((v, i) => onDisk(prev[i], base + v)))).every(Boolean)) {
+    VARIANTS.forEach((v, i) => out.digests.push({ path: `${dir}/${base}${v}`, ...prev[i]! }));
+    return;
+  }
+  for (const v of VARIANTS) {
+    const data = await compressed(text, v);
+    const d = v === '' ? plain : digests(Buffer.from(data));
+    out.digests.push({ path: `${dir}/${base}${v}`, ...d });
+    out.changed.push({ path: `${suiteDir(suite)}/${dir}/${base}${v}`, byHashPath: `${suiteDir(suite)}/${dir}/${BY_HASH}/${d.sha256}`, data });
+  }
+}
+
+/** Every Packages and Sources index of the suite; only those whose content changed are returned for writing. */
+export async function buildIndexes(
+  repoDir: string,
+  suite: string,
+  comps: string[],
+  arches: string[],
+  entries: PoolEntry[],
+  sources: SourceEntry[],
+  state: RepoState,
+): Promise<BuiltIndexes> {
   const out: BuiltIndexes = { digests: [], changed: [] };
   const stanzas = new Map<PoolEntry, string>();
   const stanzaOf = (e: PoolEntry) => stanzas.get(e) ?? (stanzas.set(e, packagesStanza(e)), stanzas.get(e)!);
   for (const comp of comps) {
-    for (const arch of arches) {
-      const dir = indexDir(comp, arch);
-      const text = packagesIndex(entriesForIndex(entries, comp, arch), stanzaOf);
-      const plain = digests(text);
-      const prev = state.indexes[`${dir}/Packages`];
-      const prevGz = state.indexes[`${dir}/Packages.gz`];
-      // The named file's content is checked, not just its presence: a publish interrupted after
-      // writing named indexes but before its Release leaves them out of step with the Release.
-      const onDisk = async (d: Digests, name: string) =>
-        (await exists(join(repoDir, suiteDir(suite), dir, BY_HASH, d.sha256))) && (await sha256Of(join(repoDir, suiteDir(suite), dir, name))) === d.sha256;
-      if (prev?.sha256 === plain.sha256 && prevGz && (await onDisk(prev, 'Packages')) && (await onDisk(prevGz, 'Packages.gz'))) {
-        out.digests.push({ path: `${dir}/Packages`, ...prev }, { path: `${dir}/Packages.gz`, ...prevGz });
-        continue;
-      }
-      const gz = gzipSync(text, { level: 9 });
-      const files: Array<[string, Uint8Array, Digests]> = [
-        ['Packages', Buffer.from(text), plain],
-        ['Packages.gz', gz, digests(gz)],
-      ];
-      for (const [name, data, d] of files) {
-        out.digests.push({ path: `${dir}/${name}`, ...d });
-        out.changed.push({ path: `${suiteDir(suite)}/${dir}/${name}`, byHashPath: `${suiteDir(suite)}/${dir}/${BY_HASH}/${d.sha256}`, data });
-      }
-    }
+    for (const arch of arches) await addIndex(out, repoDir, suite, indexDir(comp, arch), 'Packages', packagesIndex(entriesForIndex(entries, comp, arch), stanzaOf), state);
+    await addIndex(out, repoDir, suite, sourceIndexDir(comp), 'Sources', sourcesIndex(entriesForComponent(sources, comp)), state);
   }
   return out;
 }
-

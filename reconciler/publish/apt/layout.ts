@@ -4,6 +4,8 @@ import type { AptDistribution } from '../../model.ts';
 
 /** Debian binary file names as they may appear in a pool (no path separators, no leading dot). */
 export const DEB_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*\.deb$/;
+/** Files of a source package as dpkg-source names them: the .dsc, tarballs (orig, debian, native, component), 1.0 diffs, upstream signatures. */
+export const SOURCE_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*\.(dsc|tar|tar\.(gz|xz|bz2|lzma)|diff\.gz|asc)$/;
 /** Source package names (Debian policy), also safe as a path segment. */
 export const SOURCE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 
@@ -25,6 +27,8 @@ export function poolPath(component: string, source: string, fileName: string): s
 export const suiteDir = (suite: string) => `dists/${suite}`;
 /** An index directory relative to the suite directory, as Release names it. */
 export const indexDir = (component: string, arch: string) => `${component}/binary-${arch}`;
+/** The source index directory of a component, relative to the suite directory. */
+export const sourceIndexDir = (component: string) => `${component}/source`;
 export const keyFileName = (dist: string) => `${dist}-archive-keyring.asc`;
 
 /** The architectures that get binary-<arch> indexes: `all` packages go into each of them. */

@@ -3,7 +3,7 @@
 // believed (the plan says why: RepositoryDrift). Bounded per pass:
 //  - every call: Release and InRelease are read and hashed (two small files),
 //    and every index the Release lists is stat'ed for its size (a few files);
-//  - pool files: `poolBudget` of the .debs the record lists are stat'ed per call,
+//  - pool files: `poolBudget` of the .debs and source files the record lists are stat'ed per call,
 //    in rotation from `cursor`, so a missing or truncated pool file among N is
 //    noticed within ceil(N / poolBudget) calls (apt itself checks their digests).
 import { readFile, stat } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import type { ReleaseRecord } from '../../../schema/status.ts';
 import type { AptDistribution } from '../../model.ts';
 import { sha256Hex } from './hashes.ts';
 import { components, poolPath, suiteDir } from './layout.ts';
+import { publishedArtifacts } from './published-artifacts.ts';
 import { loadState } from './state.ts';
 
 export interface RepositoryObservation {
@@ -41,11 +42,14 @@ export function inReleaseBody(text: string): string | undefined {
   return m ? m[1].replace(/^- /gm, '') : undefined;
 }
 
-/** Pure: pool path and size of every .deb the record lists (as publish-step places them). */
+/** Pure: pool path and size of every .deb and source package file the record lists (as publish-step places them). */
 export function recordedPoolFiles(dist: AptDistribution, record: ReleaseRecord): Array<{ path: string; size: number }> {
   const comp = components(dist)[0];
   const files = new Map<string, number>();
-  for (const p of record.packages) for (const a of p.artifacts ?? []) if (a.name.endsWith('.deb')) files.set(poolPath(comp, p.name, a.name), a.size);
+  for (const p of record.packages) {
+    const { debs, source } = publishedArtifacts(p.artifacts ?? []);
+    for (const a of [...debs, ...source]) files.set(poolPath(comp, p.name, a.name), a.size);
+  }
   return [...files].map(([path, size]) => ({ path, size })).sort((a, b) => a.path.localeCompare(b.path));
 }
 

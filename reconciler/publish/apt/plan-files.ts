@@ -2,7 +2,7 @@
 // names never reach a path. Pure.
 import { PublishInputError } from '../../../schema/errors.ts';
 import type { AptDistribution } from '../../model.ts';
-import { components, DEB_FILE_NAME, poolPath, SOURCE_NAME } from './layout.ts';
+import { components, DEB_FILE_NAME, poolPath, SOURCE_FILE_NAME, SOURCE_NAME } from './layout.ts';
 import type { InputFile } from './pool-file.ts';
 
 export interface PlanPackage {
@@ -12,10 +12,13 @@ export interface PlanPackage {
   arch: string;
   /** Default: the distribution's first component. */
   component?: string;
+  /** Its .debs, and (optionally) its source package: the .dsc and every file the .dsc lists. */
   files: InputFile[];
 }
 
 export interface PlannedFile {
+  /** A binary (.deb) or a file of the source package (.dsc, tarballs). */
+  kind: 'deb' | 'source';
   component: string;
   source: string;
   /** The package version the file belongs to (errors name the package and version). */
@@ -43,7 +46,8 @@ export function planFiles(input: { distribution: AptDistribution; packages: Plan
       throw new PublishInputError(`${what}: component '${component}' is not one of ${dist.name}'s components (${comps.join(', ')})`, { package: pkg.name, version: pkg.version, field: 'component' });
     }
     for (const file of pkg.files) {
-      if (!DEB_FILE_NAME.test(file.name)) throw new PublishInputError(`${what}: '${file.name}' is not a .deb file name`, { package: pkg.name, version: pkg.version, file: file.name });
+      const kind = DEB_FILE_NAME.test(file.name) ? 'deb' : SOURCE_FILE_NAME.test(file.name) ? 'source' : undefined;
+      if (!kind) throw new PublishInputError(`${what}: '${file.name}' is neither a .deb nor a source package file name`, { package: pkg.name, version: pkg.version, file: file.name });
       if (!HEX64.test(file.sha256)) throw new PublishInputError(`${what}: ${file.name} has no valid sha256`, { package: pkg.name, version: pkg.version, file: file.name });
       const poolRel = poolPath(component, pkg.name, file.name);
       const seen = byPath.get(poolRel);
@@ -54,7 +58,7 @@ export function planFiles(input: { distribution: AptDistribution; packages: Plan
           file: file.name,
         });
       }
-      byPath.set(poolRel, { component, source: pkg.name, version: pkg.version, file, poolRel });
+      byPath.set(poolRel, { kind, component, source: pkg.name, version: pkg.version, file, poolRel });
     }
   }
   return [...byPath.values()];

@@ -79,7 +79,10 @@ function verify(file: InputFile, bytes: Buffer): Digests {
   return d;
 }
 
-const controlOf = async (file: InputFile, bytes: Buffer) => indexableControl(formatControlParagraph(await readDebControl(bytes, file.name)));
+/** What the index needs of a file's bytes: a .deb's control paragraph by default. */
+export type Describe = (file: InputFile, bytes: Buffer) => Promise<string>;
+
+export const controlOf: Describe = async (file, bytes) => indexableControl(formatControlParagraph(await readDebControl(bytes, file.name)));
 
 const LINK_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EACCES']);
 
@@ -103,11 +106,11 @@ function linkToTemp(file: InputFile, target: string): string | undefined {
   }
 }
 
-async function ingestByLink(file: InputFile, tmp: string, target: string): Promise<Ingested> {
+async function ingestByLink(file: InputFile, tmp: string, target: string, describe: Describe): Promise<Ingested> {
   try {
     const { bytes, mode } = readSmall(tmp, file.size, true);
     const d = verify(file, bytes);
-    const control = await controlOf(file, bytes);
+    const control = await describe(file, bytes);
     if ((mode & 0o444) !== 0o444) chmodSync(tmp, 0o644); // apt's _apt user must read it
     renameSync(tmp, target);
     return { digests: d, control, added: true };
@@ -122,16 +125,16 @@ async function ingestByLink(file: InputFile, tmp: string, target: string): Promi
 }
 
 /** Put `file` at `target` (absolute) unless the same bytes are there; refuse other bytes there. */
-export async function ingestPoolFile(file: InputFile, target: string, poolRel: string, mode: IngestMode = 'copy'): Promise<Ingested> {
+export async function ingestPoolFile(file: InputFile, target: string, poolRel: string, mode: IngestMode = 'copy', describe: Describe = controlOf): Promise<Ingested> {
   // A directory made just now is empty: no need to look for the target (most files of a first publish).
   const present = !ensureDirSync(dirname(target)) && existsSync(target);
   if (mode === 'link' && !present) {
     const tmp = linkToTemp(file, target);
-    if (tmp) return ingestByLink(file, tmp, target);
+    if (tmp) return ingestByLink(file, tmp, target, describe);
   }
   const { bytes } = readSmall(file.path, file.size);
   const d = verify(file, bytes);
-  const control = await controlOf(file, bytes);
+  const control = await describe(file, bytes);
   if (present) {
     const onDisk = sha256Hex(readFileSync(target));
     if (onDisk !== d.sha256) throw new PublishInputError(`${poolRel} already exists with other bytes (sha256 ${onDisk.slice(0, 12)}…): bump the version`, { file: poolRel });

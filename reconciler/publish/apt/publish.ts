@@ -17,15 +17,16 @@ import { planFiles, type PlanPackage, type PlannedFile } from './plan-files.ts';
 import { BY_HASH, components, indexArchitectures, keyFileName, POOL_DIR, suiteDir } from './layout.ts';
 import { identity, type PoolEntry } from './packages-index.ts';
 import { pruneRepository } from './prune.ts';
+import { sourceEntries, sourcePoolFile } from './source-entries.ts';
 import { releaseText } from './release-file.ts';
 import { emptyState, loadState, saveState, type RepoState } from './state.ts';
 import { planSwitch, type SwitchInput } from './switch-plan.ts';
 import { serialized } from './serialize.ts';
 import { withRepoLock } from './repo-lock.ts';
 
-/** One .deb to publish: a local file and the digest it must have. */
+/** One .deb or source package file to publish: a local file and the digest it must have. */
 export type PublishFile = InputFile;
-/** One package (source name, version, build arch) and its .debs; `component` defaults to the first. */
+/** One package (source name, version, build arch), its .debs and source package files; `component` defaults to the first. */
 export type PublishPackage = PlanPackage;
 
 export interface PublishInput {
@@ -63,6 +64,8 @@ export interface PublishReport {
   /** Index files rewritten, relative to dists/<suite>. */
   indexesWritten: string[];
   packages: number;
+  /** Source packages (.dsc) in the suite. */
+  sources: number;
   durationsMs: { read: number; index: number; sign: number; switch: number; prune: number; total: number };
 }
 
@@ -187,11 +190,14 @@ async function publishLocked(repoDir: string, input: PublishInput, afterCrash: b
   // A repository with no pool yet has no leftovers for prune to look for.
   const poolWasEmpty = !(await exists(join(repoDir, POOL_DIR)));
   const added: string[] = [];
-  const entries = await eachYielding(planned, (f) => attributedPoolEntry(repoDir, f, state, arches, added, input.inputs ?? 'copy'));
-  assertOneSourcePerBinary(planned, entries, new Set(added));
+  const debs = planned.filter((f) => f.kind === 'deb');
+  const entries = await eachYielding(debs, (f) => attributedPoolEntry(repoDir, f, state, arches, added, input.inputs ?? 'copy'));
+  assertOneSourcePerBinary(debs, entries, new Set(added));
+  await eachYielding(planned.filter((f) => f.kind === 'source'), (f) => sourcePoolFile(repoDir, f, state, added, input.inputs ?? 'copy'));
+  const sources = sourceEntries(planned, state);
   const t1 = performance.now();
 
-  const indexes = await buildIndexes(repoDir, dist.suite, comps, arches, entries, state);
+  const indexes = await buildIndexes(repoDir, dist.suite, comps, arches, entries, sources, state);
   const t2 = performance.now();
 
   const releaseInput = { dist, architectures: arches, components: comps, indexes: indexes.digests };
@@ -238,6 +244,7 @@ async function publishLocked(repoDir: string, input: PublishInput, afterCrash: b
     filesRetired: pruned.retired.sort(),
     indexesWritten: indexes.changed.map((c) => c.path.slice(suiteDir(dist.suite).length + 1)),
     packages: entries.length,
+    sources: sources.length,
     durationsMs: { read: t1 - t0, index: t2 - t1, sign: t3 - t2, switch: t4 - t3, prune: t5 - t4, total: t5 - t0 },
   };
   log?.info(
