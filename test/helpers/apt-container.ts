@@ -27,6 +27,8 @@ export interface AptRun {
   suite: string;
   /** Default 'main'. */
   component?: string;
+  /** Also a `deb-src` line for the same repository (apt-get source). */
+  debSrc?: boolean;
   /** Packages to `apt-get install -y` after the update. */
   install?: string[];
   /** Shell commands run after install (each must succeed). */
@@ -51,11 +53,12 @@ function shellQuote(s: string): string {
 
 export function aptScript(run: AptRun, source: string, keyInContainer: string): string {
   const line = `deb [signed-by=${keyInContainer}] ${source} ${run.suite} ${run.component ?? 'main'}`;
+  const lines = run.debSrc ? [line, line.replace(/^deb /, 'deb-src ')] : [line];
   return [
     'set -e',
     'rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*',
     'rm -rf /var/lib/apt/lists/*',
-    `printf '%s\\n' ${shellQuote(line)} > /etc/apt/sources.list.d/kiln.list`,
+    `printf '%s\\n' ${lines.map(shellQuote).join(' ')} > /etc/apt/sources.list.d/kiln.list`,
     // --error-on=any: a hash or signature problem fails the command, not only warns.
     'apt-get update --error-on=any',
     `echo ${UPDATE_OK}`,

@@ -105,7 +105,7 @@ describe('apt publish', () => {
       now: new Date(),
     });
     assert.deepEqual(more.filesAdded, ['pool/main/t/tool/tool_0.1-1_all.deb']);
-    assert.deepEqual(more.indexesWritten, ['main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz']);
+    assert.deepEqual(more.indexesWritten, ['main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz', 'main/binary-amd64/Packages.xz']);
     assert.notEqual(more.releaseSha256, first.releaseSha256);
     const packages = await readFile(join(root, 'incr/dists/stable/main/binary-amd64/Packages'), 'utf8');
     assert.deepEqual([...packages.matchAll(/^Package: (.*)$/gm)].map((m) => m[1]), ['hello', 'tool']);
@@ -119,7 +119,7 @@ describe('apt publish', () => {
     // What a publish killed after writing its named indexes, before its Release, leaves behind.
     await writeFile(named, 'Package: ghost\nVersion: 6.6.6\n');
     const again = await publishApt({ root, distribution: dist, packages: [asPackage(byName.get('hello=1.0-1')!)], signer, now: new Date() });
-    assert.deepEqual(again.indexesWritten, ['main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz']);
+    assert.deepEqual(again.indexesWritten, ['main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz', 'main/binary-amd64/Packages.xz']);
     const listed = /^ ([0-9a-f]{64})\s+\d+ main\/binary-amd64\/Packages$/m.exec(await readFile(join(root, 'torn/dists/stable/InRelease'), 'utf8'))?.[1];
     assert.equal(createHash('sha256').update(await readFile(named)).digest('hex'), listed);
   });

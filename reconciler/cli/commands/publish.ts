@@ -9,24 +9,38 @@ import type { Architecture } from '../../../schema/metadata.ts';
 import { ARCHITECTURES } from '../../../schema/metadata.ts';
 import { loadReconcilerSigner } from '../../keys/load-signer.ts';
 import type { DesiredDistribution } from '../../model.ts';
-import { field, publishApt, readDebControl, type PublishPackage, type PublishReport } from '../../publish/index.ts';
+import { field, parseDsc, publishApt, readDebControl, sourceVersionMatches, type PublishFile, type PublishPackage, type PublishReport } from '../../publish/index.ts';
 import { flag, num, str, type Command } from '../command.ts';
 import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 
+async function inputFile(dir: string, name: string): Promise<{ file: PublishFile; bytes: Buffer }> {
+  const path = join(dir, name);
+  const bytes = await readFile(path);
+  return { file: { name, path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }, bytes };
+}
+
 async function packagesIn(dir: string): Promise<PublishPackage[]> {
-  const names = (await readdir(dir)).filter((n) => n.endsWith('.deb')).sort();
+  const all = (await readdir(dir)).sort();
   const out: PublishPackage[] = [];
-  for (const name of names) {
-    const path = join(dir, name);
-    const bytes = await readFile(path);
-    const control = await readDebControl(bytes, path);
+  for (const name of all.filter((n) => n.endsWith('.deb'))) {
+    const { file, bytes } = await inputFile(dir, name);
+    const control = await readDebControl(bytes, file.path);
     const source = (field(control, 'Source') ?? field(control, 'Package')!).replace(/\s*\(.*\)$/, '');
-    out.push({
-      name: source,
-      version: field(control, 'Version')!,
-      arch: field(control, 'Architecture')!,
-      files: [{ name, path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }],
-    });
+    out.push({ name: source, version: field(control, 'Version')!, arch: field(control, 'Architecture')!, files: [file] });
+  }
+  // A source package (.dsc and the files it lists) goes with its binaries, or alone.
+  for (const name of all.filter((n) => n.endsWith('.dsc'))) {
+    const { file, bytes } = await inputFile(dir, name);
+    const dsc = parseDsc(bytes.toString('utf8'), file.path);
+    const listed = (n: string) =>
+      inputFile(dir, n).then(
+        (x) => x.file,
+        () => Promise.reject(new UsageError(`${file.path} lists ${n}, which is not in ${dir}`)),
+      );
+    const files = [file, ...(await Promise.all(dsc.files.map((f) => listed(f.name))))];
+    const binaries = out.filter((p) => p.name === dsc.source && sourceVersionMatches(dsc.version, p.version));
+    if (binaries.length) for (const p of binaries) p.files.push(...files);
+    else out.push({ name: dsc.source, version: dsc.version, arch: 'source', files });
   }
   return out;
 }
@@ -40,7 +54,7 @@ const command: Command = {
   path: ['publish'],
   summary: 'Publish a directory of .debs as a signed apt repository.',
   description:
-    'Makes REPOS/<dist> a signed apt repository (InRelease, Release.gpg, by-hash indexes) holding exactly the .debs in DEBS.\n' +
+    'Makes REPOS/<dist> a signed apt repository (InRelease, Release.gpg, by-hash indexes) holding exactly the .debs and source packages (.dsc with the files it lists) in DEBS.\n' +
     'Incremental: run it again after adding or removing .debs. The signing key comes from --signing-key or KILN_SIGNING_KEY(_FILE).',
   options: {
     repos: { type: 'string', valueName: 'DIR', description: 'The repositories root (what `kiln serve` serves).' },
@@ -55,7 +69,7 @@ const command: Command = {
     'signing-key': SIGNING_KEY_OPTION,
     link: { type: 'boolean', description: 'Hard-link the .debs into the pool instead of copying (never rewrite them in place afterwards).' },
   },
-  positionals: [{ name: 'DEBS', description: 'Directory of .deb files: the complete content of the suite.', required: true }],
+  positionals: [{ name: 'DEBS', description: 'Directory of .deb files (and .dsc source packages): the complete content of the suite.', required: true }],
   examples: ['kiln publish --repos ./repos --dist stable --signing-key kiln.key ./out'],
   async run(args, ctx) {
     const repos = str(args, 'repos');
@@ -85,7 +99,7 @@ const command: Command = {
     const packages = await packagesIn(debs);
     const report: PublishReport = await publishApt({ root: repos, distribution, packages, signer, now, log: ctx.log, inputs: flag(args, 'link') ? 'link' : 'copy' });
     const human = report.changed
-      ? `published ${name}/${suite}: ${report.packages} .debs (+${report.filesAdded.length} new, ${report.filesRemoved.length} removed), Release ${report.releaseSha256.slice(0, 12)}… signed by ${report.signedBy}`
+      ? `published ${name}/${suite}: ${report.packages} .debs, ${report.sources} source packages (+${report.filesAdded.length} new, ${report.filesRemoved.length} removed), Release ${report.releaseSha256.slice(0, 12)}… signed by ${report.signedBy}`
       : `${name}/${suite} already holds exactly these ${report.packages} .debs`;
     return { data: report, human };
   },
