@@ -1,9 +1,11 @@
-// Benchmark of publishApt on one suite of N (default 5,000) small .debs:
+// Benchmark of publishApt on one suite of N (default 5,000) small .debs, each
+// with its source package (a .dsc and a small tarball, as agents upload them):
 //   full publish (verify + copy into the pool + read control + indexes + sign),
 //   the same with inputs: 'link' (hard links instead of copies),
 //   no-op publish, and a publish that adds one package to the N.
-// Baseline, same run, same pool: `apt-ftparchive packages` (+ gzip -9 of it)
-// + `apt-ftparchive release`, which neither copies, verifies nor signs.
+// Baseline, same run, same pool: `apt-ftparchive packages` and `apt-ftparchive
+// sources` (+ gzip -9 and xz -6 of each) + `apt-ftparchive release`, which
+// neither copies, verifies nor signs.
 // Wall and CPU (user+sys) times; every figure is the best of ROUNDS.
 // Prints figures and ratios; asserts nothing.
 import { execFile, spawn } from 'node:child_process';
@@ -25,14 +27,29 @@ const ms = (t: number) => `${t.toFixed(0).padStart(6)} ms`;
 
 const dist = aptDistribution('bench', { suite: 'stable', codename: 'stable', label: 'Kiln bench' });
 
+async function inputFile(dir: string, name: string, bytes: Buffer | Uint8Array): Promise<PublishPackage['files'][number]> {
+  const path = join(dir, name);
+  await writeFile(path, bytes);
+  return { name, path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/** A 3.0 (native) source package's files: the tarball (its bytes need not be a tree: nothing unpacks it here) and the .dsc listing it. */
+async function makeSource(dir: string, name: string, version: string): Promise<PublishPackage['files']> {
+  const tar = await inputFile(dir, `${name}_${version}.tar.xz`, Buffer.from(`${name} ${version} source `.repeat(40)));
+  const md5 = createHash('md5').update(`${name} ${version} source `.repeat(40)).digest('hex');
+  const dsc =
+    `Format: 3.0 (native)\nSource: ${name}\nBinary: ${name}\nArchitecture: any\nVersion: ${version}\nMaintainer: Kiln Bench <bench@kiln.invalid>\n` +
+    `Build-Depends: debhelper-compat (= 13)\nPackage-List:\n ${name} deb misc optional arch=any\n` +
+    `Checksums-Sha256:\n ${tar.sha256} ${tar.size} ${tar.name}\nFiles:\n ${md5} ${tar.size} ${tar.name}\n`;
+  return [await inputFile(dir, `${name}_${version}.dsc`, Buffer.from(dsc)), tar];
+}
+
 async function makeDeb(dir: string, i: number): Promise<PublishPackage> {
   const name = `pkg${String(i).padStart(5, '0')}`;
-  const version = `1.${i}-1`;
+  const version = `1.${i}`;
   const bytes = await buildDeb({ name, version, arch: 'amd64', script: `echo ${name}`, depends: 'libc6 (>= 2.36)' });
-  const file = debFileName(name, version, 'amd64');
-  const path = join(dir, file);
-  await writeFile(path, bytes);
-  return { name, version, arch: 'amd64', files: [{ name: file, path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }] };
+  const deb = await inputFile(dir, debFileName(name, version, 'amd64'), bytes);
+  return { name, version, arch: 'amd64', files: [deb, ...(await makeSource(dir, name, version))] };
 }
 
 interface Timing {
@@ -46,10 +63,13 @@ async function timedToFile(cmd: string, args: string[], cwd: string, out: string
   const timeFile = `${out}.time`;
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, cmd, ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    // stderr only on failure: apt-ftparchive sources warns about every missing override.
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, cmd, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
     child.stdout.pipe(createWriteStream(out));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err.trim().slice(-2000)}`))));
   });
   const wall = performance.now() - t0;
   const [user, sys] = (await readFile(timeFile, 'utf8')).trim().split(/\s+/).map(Number);
@@ -77,12 +97,12 @@ async function main(): Promise<void> {
     const debs = join(dir, 'debs');
     await mkdir(debs);
     const signer = await loadSigner((await generateKey({ name: 'Kiln Bench', email: 'bench@kiln.invalid' })).privateKeyArmored);
-    console.log(`bench-publish: ${N} .debs, one suite, ${dist.architectures.join(' ')}; node ${process.version}, ${(await run('nproc')).stdout.trim()} cores`);
+    console.log(`bench-publish: ${N} .debs and source packages, one suite, ${dist.architectures.join(' ')}; node ${process.version}, ${(await run('nproc')).stdout.trim()} cores`);
 
     let t = performance.now();
     const packages: PublishPackage[] = [];
     for (let i = 0; i < N; i++) packages.push(await makeDeb(debs, i));
-    console.log(`generate ${N} .debs in-process      ${ms(performance.now() - t)}`);
+    console.log(`generate ${N} .debs + sources in-process      ${ms(performance.now() - t)}`);
 
     // The machine is shared: every figure is the best of ROUNDS, measured interleaved.
     const best = new Map<string, PublishReport & { cpu: number }>();
@@ -94,6 +114,7 @@ async function main(): Promise<void> {
     };
     const base = { packages: Infinity, gzip: Infinity, release: Infinity, copy: Infinity };
     const baseCpu = { packages: Infinity, gzip: Infinity, release: Infinity };
+    const sum = (ts: Timing[]) => ({ wall: ts.reduce((a, b) => a + b.wall, 0), cpu: ts.reduce((a, b) => a + b.cpu, 0) });
     const one = await makeDeb(debs, N);
     for (let round = 0; round < ROUNDS; round++) {
       const root = join(dir, `repos-${round}`);
@@ -107,9 +128,19 @@ async function main(): Promise<void> {
       const repo = join(root, dist.name);
       const ftp = join(dir, `ftp-${round}`);
       const idx = join(ftp, 'dists/stable/main/binary-amd64');
+      const srcIdx = join(ftp, 'dists/stable/main/source');
       await mkdir(idx, { recursive: true });
-      const pk = await timedToFile('apt-ftparchive', ['packages', 'pool'], repo, join(idx, 'Packages'));
-      const gz = await timedToFile('gzip', ['-9', '-n', '-c', join(idx, 'Packages')], idx, join(idx, 'Packages.gz'));
+      await mkdir(srcIdx, { recursive: true });
+      const pk = sum([
+        await timedToFile('apt-ftparchive', ['packages', 'pool'], repo, join(idx, 'Packages')),
+        await timedToFile('apt-ftparchive', ['sources', 'pool'], repo, join(srcIdx, 'Sources')),
+      ]);
+      const gz = sum([
+        await timedToFile('gzip', ['-9', '-n', '-c', join(idx, 'Packages')], idx, join(idx, 'Packages.gz')),
+        await timedToFile('xz', ['-6', '-T1', '-c', join(idx, 'Packages')], idx, join(idx, 'Packages.xz')),
+        await timedToFile('gzip', ['-9', '-n', '-c', join(srcIdx, 'Sources')], srcIdx, join(srcIdx, 'Sources.gz')),
+        await timedToFile('xz', ['-6', '-T1', '-c', join(srcIdx, 'Sources')], srcIdx, join(srcIdx, 'Sources.xz')),
+      ]);
       const rel = await timedToFile('apt-ftparchive', ['release', 'dists/stable'], ftp, join(ftp, 'Release'));
       base.packages = Math.min(base.packages, pk.wall);
       base.gzip = Math.min(base.gzip, gz.wall);
@@ -136,10 +167,10 @@ async function main(): Promise<void> {
     line(`kiln add one package (${N + 1})`, plusOne);
     const baseline = base.packages + base.gzip + base.release;
     const baselineCpu = baseCpu.packages + baseCpu.gzip + baseCpu.release;
-    console.log(`apt-ftparchive packages (${N + 1})     ${ms(base.packages)}  cpu ${ms(baseCpu.packages)}`);
-    console.log(`gzip -9 Packages                   ${ms(base.gzip)}  cpu ${ms(baseCpu.gzip)}`);
+    console.log(`apt-ftparchive packages + sources (${N + 1}) ${ms(base.packages)}  cpu ${ms(baseCpu.packages)}`);
+    console.log(`gzip -9 + xz -6 of both            ${ms(base.gzip)}  cpu ${ms(baseCpu.gzip)}`);
     console.log(`apt-ftparchive release             ${ms(base.release)}  cpu ${ms(baseCpu.release)}`);
-    console.log(`baseline (packages + gzip + release) ${ms(baseline)}  cpu ${ms(baselineCpu)}   (no copy, no digest check, no signing)`);
+    console.log(`baseline (indexes + compression + release) ${ms(baseline)}  cpu ${ms(baselineCpu)}   (no copy, no digest check, no signing)`);
     console.log(`for scale: cp -r of the ${N + 1} .debs    ${ms(base.copy)}   (not in the baseline)`);
 
     const withSign = full.durationsMs.total;

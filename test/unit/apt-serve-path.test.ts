@@ -24,6 +24,9 @@ test('serve path - If-Modified-Since compares whole seconds', () => {
 test('serve path - content types and --listen parsing', () => {
   assert.equal(contentType('s/dists/s/InRelease'), 'text/plain; charset=utf-8');
   assert.equal(contentType('s/pool/main/h/hello/hello_1_all.deb'), 'application/vnd.debian.binary-package');
+  assert.equal(contentType('s/dists/s/main/source/Sources'), 'text/plain; charset=utf-8');
+  assert.equal(contentType('s/pool/main/h/hello/hello_1.dsc'), 'text/plain; charset=utf-8');
+  assert.equal(contentType('s/dists/s/main/source/Sources.xz'), 'application/x-xz');
   assert.deepEqual(parseListen('0.0.0.0:8080'), { host: '0.0.0.0', port: 8080 });
   assert.deepEqual(parseListen('[::1]:9'), { host: '::1', port: 9 });
   assert.deepEqual(parseListen('8081'), { host: '127.0.0.1', port: 8081 });

@@ -54,7 +54,7 @@ export const aptTarget: ReleaseTarget<AptDistribution> = {
   contentType(rel) {
     const base = rel.slice(rel.lastIndexOf('/') + 1);
     if (base.endsWith('.deb')) return 'application/vnd.debian.binary-package';
-    return /^(In)?Release$|^Packages$/.test(base) ? 'text/plain; charset=utf-8' : undefined;
+    return /^(In)?Release$|^Packages$|^Sources$|\.dsc$/.test(base) ? 'text/plain; charset=utf-8' : undefined;
   },
   // Pool files and by-hash indexes never change under their name.
   immutable: (rel) => /(^|\/)pool\/|\/by-hash\//.test(rel),
