@@ -17,9 +17,11 @@ import { Objm } from '@nats-io/obj';
 import { Agent } from '../../agents/agent.ts';
 import { fetchArtifact } from '../../reconciler/pipeline/collect.ts';
 import { publishableProblems } from '../../reconciler/pipeline/publishable.ts';
+import { observeRepository } from '../../reconciler/publish/apt/observe.ts';
 import { keyFileName, publishApt, publishedArtifacts, type PublishReport } from '../../reconciler/publish/index.ts';
-import { generateKey, loadSigner } from '../../reconciler/signing/signer.ts';
+import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
 import type { BuildResult } from '../../schema/messages.ts';
+import type { ReleaseRecord } from '../../schema/status.ts';
 import { BUCKETS } from '../../schema/nats.ts';
 import { PublishInputError } from '../../schema/errors.ts';
 import { makeJob, publishJob, quietLog, startHarness, takeResults, type Harness } from '../fixtures/agent-jobs.ts';
@@ -37,6 +39,8 @@ describe('apt source packages (real Docker, nats-server, apt)', { skip }, () => 
   let root: string;
   let result: BuildResult;
   let report: PublishReport;
+  let signer: Signer;
+  let published: Array<{ name: string; path: string; sha256: string; size: number }>;
   const dist = aptDistribution('stable', { suite: 'stable', codename: 'kiln-stable', architectures: ['amd64'] });
   const repoDir = () => join(root, 'stable');
 
@@ -69,8 +73,9 @@ describe('apt source packages (real Docker, nats-server, apt)', { skip }, () => 
 
     const { debs, source } = publishedArtifacts(local);
     assert.deepEqual(source.map((a) => a.name).sort(), ['hello-kiln_1.0.0.dsc', 'hello-kiln_1.0.0.tar.xz']);
-    const signer = await loadSigner((await generateKey({ name: 'Kiln Source Test', email: 'source@kiln.invalid' })).privateKeyArmored);
-    report = await publishApt({ root, distribution: dist, packages: [{ name: 'hello-kiln', version: '1.0.0', arch: 'amd64', files: [...debs, ...source] }], signer, now: new Date() });
+    signer = await loadSigner((await generateKey({ name: 'Kiln Source Test', email: 'source@kiln.invalid' })).privateKeyArmored);
+    published = [...debs, ...source];
+    report = await publishApt({ root, distribution: dist, packages: [{ name: 'hello-kiln', version: '1.0.0', arch: 'amd64', files: published }], signer, now: new Date() });
     assert.equal(report.sources, 1);
     // Debian's archive layout: the source files in the pool directory of the source, with its binaries.
     const pool = await readdir(join(repoDir(), 'pool/main/h/hello-kiln'));
@@ -148,5 +153,29 @@ describe('apt source packages (real Docker, nats-server, apt)', { skip }, () => 
     });
     assert.equal(r.exitCode, 0, r.output);
     assert.match(r.output, /@@xz-ok@@/);
+  });
+
+  test('apt source - drift observation and pruning cover the source files', async () => {
+    assert.ok(report, 'published by the first test');
+    const record: ReleaseRecord = {
+      distribution: 'stable',
+      desiredCommit: 'c'.repeat(40),
+      releaseSha256: report.releaseSha256,
+      packages: [{ name: 'hello-kiln', version: '1.0.0', builds: { amd64: result.key }, artifacts: result.artifacts }],
+    };
+    assert.deepEqual(await observeRepository(root, dist, record), { cursor: 0 });
+    const tar = join(repoDir(), 'pool/main/h/hello-kiln/hello-kiln_1.0.0.tar.xz');
+    const bytes = await readFile(tar);
+    await rm(tar);
+    assert.match((await observeRepository(root, dist, record)).drift ?? '', /hello-kiln_1\.0\.0\.tar\.xz is missing/);
+    await writeFile(tar, bytes, { mode: 0o644 });
+
+    // The package leaves the suite: its source files leave the index and, after the grace period, the pool.
+    const gone = await publishApt({ root, distribution: dist, packages: [], signer, now: new Date(), retainSeconds: 0 });
+    for (const f of ['hello-kiln_1.0.0.dsc', 'hello-kiln_1.0.0.tar.xz']) assert.ok(gone.filesRemoved.includes(`pool/main/h/hello-kiln/${f}`), JSON.stringify(gone.filesRemoved));
+    assert.equal(await readFile(join(repoDir(), 'dists/stable/main/source/Sources'), 'utf8'), '');
+    // And it can come back (the same bytes).
+    const back = await publishApt({ root, distribution: dist, packages: [{ name: 'hello-kiln', version: '1.0.0', arch: 'amd64', files: published }], signer, now: new Date(), retainSeconds: 0 });
+    assert.equal(back.sources, 1);
   });
 });

@@ -5,10 +5,15 @@
 // - a build that yields no .deb (only a .udeb) is a failed build;
 // - a package this distribution cannot publish is recorded against that package
 //   while the rest of the distribution publishes;
+// - a build's source package (.dsc + tarball) is signed and published with a
+//   Sources index; one whose .dsc lists a file the build did not upload fails;
 // - a lost repos directory or a missing pool file is noticed and republished.
 // The agent is stood in for by the test (it publishes what an agent would).
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,7 +33,8 @@ import { aptInContainer } from '../helpers/apt-container.ts';
 import { writeDeb, type DebSpec } from '../helpers/deb.ts';
 import { aptDistribution } from '../helpers/distribution.ts';
 import { BASE_IMAGE, dockerUnavailable } from '../helpers/docker.ts';
-import { commitFiles, makeRepo } from '../helpers/git.ts';
+import { commitFiles, git, makeRepo } from '../helpers/git.ts';
+import { debSource } from '../fixtures/deb-source.ts';
 import { makeGpgHome } from '../helpers/gpg.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
 
@@ -100,6 +106,25 @@ async function converge(deps: PassDeps, memo: PassMemo, work: string, yields: (a
   }
   throw new Error(`no convergence in ${max} passes: ${JSON.stringify(reports.map((r) => r.plan?.actions.map((a) => `${a.kind} ${a.reason}`)))}`);
 }
+
+/** The honest .deb plus a real source package of the action's name and version (dpkg-source -b of a native tree); `drop` leaves that file out. */
+const withSource = (drop?: RegExp): Yield => async (a, dir) => {
+  const out = await mkdtemp(join(dir, 'src-'));
+  const tree = join(out, 'tree');
+  for (const [rel, content] of Object.entries(debSource({ name: a.package, version: a.version }))) {
+    await mkdir(join(tree, rel, '..'), { recursive: true });
+    await writeFile(join(tree, rel), content);
+  }
+  await chmod(join(tree, 'debian/rules'), 0o755);
+  await promisify(execFile)('dpkg-source', ['-b', 'tree'], { cwd: out });
+  const files = [...(await honest(a, dir))];
+  for (const name of [`${a.package}_${a.version}.dsc`, `${a.package}_${a.version}.tar.xz`]) {
+    if (drop?.test(name)) continue;
+    const bytes = await readFile(join(out, name));
+    files.push({ name, path: join(out, name), size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+  }
+  return files;
+};
 
 const packagesIndex = (work: string) => readFile(join(work, 'repos/testing/dists/testing/main/binary-amd64/Packages'), 'utf8');
 
@@ -236,4 +261,28 @@ test('pass publish guard - a package whose debian/control declares another packa
   assert.match(testing?.rejected?.[0]?.reason ?? '', /binary package hello-kiln already comes from hello-kiln 1\.0-2 in this suite; cc cannot publish it/);
   assert.ok(reports.at(-1)!.plan?.waiting.some((w) => w.reason === 'PublishRejected'));
   assert.doesNotMatch(await packagesIndex(work), /3\.0\.0/);
+});
+
+test('pass publish guard - a source package is signed and published with a Sources index; a .dsc listing a file not uploaded fails the build', async () => {
+  const { dir, work, deps, memo } = await setup({ 'packages/srcful.yaml': pkg('srcful', '1.0'), 'packages/srcless.yaml': pkg('srcless', '1.0') });
+  await converge(deps, memo, work, (a) => (a.package === 'srcful' ? withSource() : withSource(/\.tar\.xz$/)));
+  const { state } = await readObserved({ dir, cache: {} });
+  const bad = [...state.builds.values()].find((r) => r.inputs.package === 'srcless');
+  assert.equal(bad?.state, 'failed');
+  assert.equal(bad?.failure?.class, 'build');
+  assert.match(bad?.failure?.reason ?? '', /srcless_1\.0\.dsc lists srcless_1\.0\.tar\.xz, which the build did not yield/);
+  assert.deepEqual(state.releases.get('testing')?.packages.map((p) => p.name), ['srcful']);
+
+  const good = [...state.builds.values()].find((r) => r.inputs.package === 'srcful');
+  const dsc = good?.artifacts?.find((a) => a.name === 'srcful_1.0.dsc');
+  assert.ok(dsc, 'the .dsc is a recorded artifact');
+  // Signed like every other artifact: its detached signature is on the status branch.
+  assert.match(await git(dir, 'show', `kiln/status:signatures/${dsc.sha256}.asc`), /BEGIN PGP SIGNATURE/);
+  const repo = join(work, 'repos/testing');
+  const sources = await readFile(join(repo, 'dists/testing/main/source/Sources'), 'utf8');
+  assert.match(sources, /^Package: srcful\n/);
+  assert.match(sources, /\nDirectory: pool\/main\/s\/srcful\n/);
+  assert.match(sources, new RegExp(` ${dsc.sha256} ${dsc.size} srcful_1\\.0\\.dsc\n`));
+  assert.match(await readFile(join(repo, 'dists/testing/Release'), 'utf8'), / main\/source\/Sources\.xz\n/);
+  await readFile(join(repo, 'pool/main/s/srcful/srcful_1.0.tar.xz'));
 });
