@@ -18,6 +18,7 @@ const command: Command = {
     'A static HTTP server (GET/HEAD, If-Modified-Since) for the REPOS directory that publishing writes.\n' +
     'Each distribution is at <url>/<dist>/: point apt at it with\n' +
     '  deb [signed-by=/path/<dist>-archive-keyring.asc] <url>/<dist> <suite> main\n' +
+    'and the same line with deb-src for source packages (apt-get source).\n' +
     'Runs until interrupted.',
   options: {
     repos: { type: 'string', valueName: 'DIR', description: 'The published repositories root.' },
