@@ -25,14 +25,16 @@ export interface BuiltIndexes {
 /** The compressed forms published beside each plain index. */
 const VARIANTS = ['', '.gz', '.xz'] as const;
 
-async function compressed(text: string, variant: (typeof VARIANTS)[number]): Promise<Uint8Array> {
-  if (variant === '.gz') return gzipSync(text, { level: 9 });
-  if (variant === '.xz') return xzCompress(text);
-  return Buffer.from(text);
+/** The index's bytes in each form; xz (a child process) runs while gzip compresses here. */
+async function compressed(text: string): Promise<Record<(typeof VARIANTS)[number], Uint8Array>> {
+  const xz = xzCompress(text);
+  const gz = gzipSync(text, { level: 9 });
+  return { '': Buffer.from(text), '.gz': gz, '.xz': await xz };
 }
 
-/** Add one index (`dir`/`base` and its compressed forms) to `out`: reused when unchanged and intact on disk, else rebuilt. */
-async function addIndex(out: BuiltIndexes, repoDir: string, suite: string, dir: string, base: string, text: string, state: RepoState): Promise<void> {
+/** One index (`dir`/`base` and its compressed forms): reused when unchanged and intact on disk, else rebuilt. */
+async function oneIndex(repoDir: string, suite: string, dir: string, base: string, text: string, state: RepoState): Promise<BuiltIndexes> {
+  const out: BuiltIndexes = { digests: [], changed: [] };
   const plain = digests(text);
   const prev = VARIANTS.map((v) => state.indexes[`${dir}/${base}${v}`]);
   // The named file's content is checked, not just its presence: a publish interrupted after
@@ -41,14 +43,16 @@ async function addIndex(out: BuiltIndexes, repoDir: string, suite: string, dir: 
     d !== undefined && (await exists(join(repoDir, suiteDir(suite), dir, BY_HASH, d.sha256))) && (await sha256Of(join(repoDir, suiteDir(suite), dir, name))) === d.sha256;
   if (prev[0]?.sha256 === plain.sha256 && (await Promise.all(VARIANTS.map((v, i) => onDisk(prev[i], base + v)))).every(Boolean)) {
     VARIANTS.forEach((v, i) => out.digests.push({ path: `${dir}/${base}${v}`, ...prev[i]! }));
-    return;
+    return out;
   }
+  const forms = await compressed(text);
   for (const v of VARIANTS) {
-    const data = await compressed(text, v);
+    const data = forms[v];
     const d = v === '' ? plain : digests(Buffer.from(data));
     out.digests.push({ path: `${dir}/${base}${v}`, ...d });
     out.changed.push({ path: `${suiteDir(suite)}/${dir}/${base}${v}`, byHashPath: `${suiteDir(suite)}/${dir}/${BY_HASH}/${d.sha256}`, data });
   }
+  return out;
 }
 
 /** Every Packages and Sources index of the suite; only those whose content changed are returned for writing. */
@@ -61,12 +65,14 @@ export async function buildIndexes(
   sources: SourceEntry[],
   state: RepoState,
 ): Promise<BuiltIndexes> {
-  const out: BuiltIndexes = { digests: [], changed: [] };
   const stanzas = new Map<PoolEntry, string>();
   const stanzaOf = (e: PoolEntry) => stanzas.get(e) ?? (stanzas.set(e, packagesStanza(e)), stanzas.get(e)!);
+  const texts: Array<[dir: string, base: string, text: string]> = [];
   for (const comp of comps) {
-    for (const arch of arches) await addIndex(out, repoDir, suite, indexDir(comp, arch), 'Packages', packagesIndex(entriesForIndex(entries, comp, arch), stanzaOf), state);
-    await addIndex(out, repoDir, suite, sourceIndexDir(comp), 'Sources', sourcesIndex(entriesForComponent(sources, comp)), state);
+    for (const arch of arches) texts.push([indexDir(comp, arch), 'Packages', packagesIndex(entriesForIndex(entries, comp, arch), stanzaOf)]);
+    texts.push([sourceIndexDir(comp), 'Sources', sourcesIndex(entriesForComponent(sources, comp))]);
   }
-  return out;
+  // Concurrently: the xz compressions are child processes, one per changed index, using every core.
+  const built = await Promise.all(texts.map(([dir, base, text]) => oneIndex(repoDir, suite, dir, base, text, state)));
+  return { digests: built.flatMap((b) => b.digests), changed: built.flatMap((b) => b.changed) };
 }
