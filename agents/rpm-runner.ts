@@ -77,7 +77,7 @@ export class RpmRunner implements BuildRunner {
     const fail = (reason: string, cls: 'build' | 'limit' | 'infra' = 'build'): RunOutcome => ({
       exitCode: -1, oomKilled: false, timedOut: false, artifacts: [], failure: { class: cls, reason },
     });
-    const recipe = job.inputs.recipe as { format: string; spec?: string };
+    const recipe = job.inputs.recipe;
     if (recipe.format !== 'rpm') return fail(`format ${quote(recipe.format)} is not built by the rpm runner`);
     if (!recipe.spec) return fail('the job names no spec (recipe.spec)');
     if (!work.buildDir) throw new AgentInfraError('RpmRunner needs a source checkout');
