@@ -23,7 +23,7 @@ export interface RpmInput {
   sha256: string;
   size: number;
   path: string;
-  /** The package the header must name (refused otherwise). */
+  /** The package the header must name, or one of its subpackages (<package>-…); refused otherwise. */
   package: string;
   /** The `[E:]V-R` the header must carry (refused otherwise). */
   version: string;
@@ -70,11 +70,15 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
       throw new DigestMismatchError(`${p.name}: expected sha256 ${p.sha256} (${p.size} bytes), the file has ${got ? `${got.sha256} (${got.size} bytes)` : 'gone'}`, { artifact: p.name });
     }
     const h = await readRpm(p.path, p.name);
-    if (h.name !== p.package || headerEvr(h) !== p.version) {
+    // A spec's subpackages are named <package>-<suffix>.
+    const ofPackage = h.name === p.package || h.name.startsWith(`${p.package}-`);
+    if (!ofPackage || headerEvr(h) !== p.version) {
       throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${headerEvr(h)}, expected ${p.package} ${p.version}; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
     }
     const file = `${PACKAGES_DIR}/${rpmFileName(h)}`;
     const before = state.files[file];
+    // A noarch rpm comes once per architecture of the release: the same bytes, kept once.
+    if (byFile.get(file)?.sha256 === p.sha256) continue;
     if (byFile.has(file) || (before && before.built !== p.sha256)) {
       throw new PublishInputError(`${quote(file)} is already published with other contents (built sha256 ${(before?.built ?? byFile.get(file)!.sha256).slice(0, 12)}…); a new build needs a new Release`, { file });
     }
