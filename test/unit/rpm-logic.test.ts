@@ -10,6 +10,7 @@ import { rpmFileName } from '../../reconciler/publish/dnf/layout.ts';
 import { repoFile } from '../../reconciler/publish/dnf/repo-file.ts';
 import { headerEvr, parseHeaderLine } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { kilnArch, rpmArch } from '../../rpm/arch.ts';
+import { cacheControl, contentType } from '../../reconciler/serve/request-path.ts';
 import { evr, interpretSpecQuery } from '../../rpm/spec-query.ts';
 
 test('rpm arch - Kiln and rpm names map both ways', () => {
@@ -67,4 +68,16 @@ test('dnf gate - verdicts from the script run', () => {
   assert.equal(sig.reason, 'dnf install hello-1.0-1 failed: Package hello-1.0-1.noarch.rpm is not signed; Error: GPG check FAILED');
   assert.match(interpretDnfGateRun({ exitCode: 0, output: '', timedOut: true }, what).reason, /within 60 s/);
   assert.match(interpretDnfGateRun({ exitCode: GATE_EXIT.notInstalled, output: 'rpm -q: package hello is not installed\n', timedOut: false }, what).reason, /not installed after dnf install \(package hello is not installed\)/);
+});
+
+test('serve - dnf repositories: content types, and only checksum-named repodata cached for ever', () => {
+  assert.equal(contentType('stable/packages/hello-1.0-1.noarch.rpm'), 'application/x-rpm');
+  assert.equal(contentType('stable/repodata/repomd.xml'), 'application/xml');
+  assert.equal(contentType('stable/repodata/repomd.xml.asc'), 'application/pgp-signature');
+  assert.equal(contentType('stable/RPM-GPG-KEY-stable'), 'application/pgp-keys');
+  assert.equal(contentType('stable/stable.repo'), 'text/plain; charset=utf-8');
+  assert.equal(contentType('stable/stable-archive-keyring.asc'), 'application/pgp-keys');
+  assert.equal(cacheControl(`stable/repodata/${'a'.repeat(64)}-primary.xml.gz`), 'public, max-age=31536000, immutable');
+  assert.equal(cacheControl('stable/repodata/repomd.xml'), 'no-cache');
+  assert.equal(cacheControl('stable/packages/hello-1.0-1.noarch.rpm'), 'no-cache');
 });

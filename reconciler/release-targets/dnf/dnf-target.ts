@@ -50,7 +50,8 @@ export const dnfTarget: ReleaseTarget<DnfDistribution> = {
   contentType(rel) {
     if (rel.endsWith('.rpm')) return 'application/x-rpm';
     if (rel.endsWith('.xml')) return 'application/xml';
-    if (rel.endsWith('.asc') || /(^|\/)RPM-GPG-KEY-[^/]+$/.test(rel)) return 'application/pgp-keys';
+    if (rel.endsWith('/repomd.xml.asc')) return 'application/pgp-signature';
+    if (/(^|\/)RPM-GPG-KEY-[^/]+$/.test(rel)) return 'application/pgp-keys';
     if (rel.endsWith('.repo')) return 'text/plain; charset=utf-8';
     return undefined;
   },
