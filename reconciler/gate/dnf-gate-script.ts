@@ -34,9 +34,10 @@ export const DNF_SMOKE_SCRIPT = [
 /** dnf's own reason: its "Error:" line and what follows, or a signature complaint. */
 function dnfSaid(output: string): string | undefined {
   const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
-  const sig = lines.filter((l) => !l.startsWith('Error:') && /bad GPG signature|GPG check FAILED|is not signed|signature.*(BAD|NOKEY)/i.test(l)).at(-1);
   const i = lines.map((l) => l.startsWith('Error:')).lastIndexOf(true);
   const err = i >= 0 ? [lines[i], lines[i + 1]].filter(Boolean).join(' ') : undefined;
+  // The signature complaint often comes before the last error (a repository skipped, then "no match").
+  const sig = lines.filter((l, j) => j !== i && /bad GPG signature|GPG check FAILED|is not signed|signature.*(BAD|NOKEY)/i.test(l)).at(-1);
   return [sig, err].filter(Boolean).join('; ') || undefined;
 }
 

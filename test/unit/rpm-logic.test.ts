@@ -66,6 +66,9 @@ test('dnf gate - verdicts from the script run', () => {
   assert.equal(interpretDnfGateRun({ exitCode: 0, output: `x\n${MARK} passed\n`, timedOut: false }, what).verdict, 'passed');
   const sig = interpretDnfGateRun({ exitCode: GATE_EXIT.install, output: 'Importing GPG key 0x1:\n From : /repo/RPM-GPG-KEY-t\nPackage hello-1.0-1.noarch.rpm is not signed\nError: GPG check FAILED\n', timedOut: false }, what);
   assert.equal(sig.reason, 'dnf install hello-1.0-1 failed: Package hello-1.0-1.noarch.rpm is not signed; Error: GPG check FAILED');
+  // A bad repomd.xml signature makes dnf skip the repository and then find nothing: both are said.
+  const tampered = interpretDnfGateRun({ exitCode: GATE_EXIT.install, output: "Error: Failed to download metadata for repo 'kiln': repomd.xml GPG signature verification error: Bad GPG signature\nIgnoring repositories: kiln\nError: Unable to find a match: hello-1.0-1\n", timedOut: false }, what);
+  assert.equal(tampered.reason, "dnf install hello-1.0-1 failed: Error: Failed to download metadata for repo 'kiln': repomd.xml GPG signature verification error: Bad GPG signature; Error: Unable to find a match: hello-1.0-1");
   assert.match(interpretDnfGateRun({ exitCode: 0, output: '', timedOut: true }, what).reason, /within 60 s/);
   assert.match(interpretDnfGateRun({ exitCode: GATE_EXIT.notInstalled, output: 'rpm -q: package hello is not installed\n', timedOut: false }, what).reason, /not installed after dnf install \(package hello is not installed\)/);
 });

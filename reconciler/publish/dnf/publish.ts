@@ -10,7 +10,7 @@ import type { Signer } from '../../signing/signer.ts';
 import { ensureDir, isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
 import { withRepoLock } from '../apt/repo-lock.ts';
 import { sha256File } from '../apt/hashes.ts';
-import { headerEvr, readRpm } from '../rpm/read-rpm.ts';
+import { headerEvr, readRpms } from '../rpm/read-rpm.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
@@ -61,28 +61,37 @@ export interface PublishDnfReport {
 
 const sha256Hex = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** Check every input before anything is written: a bad one refuses the whole publish. */
+/**
+ * Check every input before anything is written: a bad one refuses the whole publish. Headers of
+ * rpms published before (same built sha256) are known from the state; the others are read by rpm.
+ */
 async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<string, RpmInput>> {
-  const byFile = new Map<string, RpmInput>();
+  const known = new Map(Object.entries(state.files).filter(([, f]) => f.name && f.evr).map(([file, f]) => [f.built, { file, name: f.name!, evr: f.evr! }]));
   for (const p of packages) {
     const got = await sha256File(p.path).catch(() => undefined);
     if (!got || got.sha256 !== p.sha256 || got.size !== p.size) {
       throw new DigestMismatchError(`${p.name}: expected sha256 ${p.sha256} (${p.size} bytes), the file has ${got ? `${got.sha256} (${got.size} bytes)` : 'gone'}`, { artifact: p.name });
     }
-    const h = await readRpm(p.path, p.name);
+  }
+  const unknown = packages.filter((p) => !known.has(p.sha256));
+  const headers = await readRpms(unknown.map((p) => ({ path: p.path, label: p.name })));
+  unknown.forEach((p, i) => known.set(p.sha256, { file: `${PACKAGES_DIR}/${rpmFileName(headers[i])}`, name: headers[i].name, evr: headerEvr(headers[i]) }));
+  const byFile = new Map<string, RpmInput>();
+  for (const p of packages) {
+    const h = known.get(p.sha256)!;
     // A spec's subpackages are named <package>-<suffix>.
     const ofPackage = h.name === p.package || h.name.startsWith(`${p.package}-`);
-    if (!ofPackage || headerEvr(h) !== p.version) {
-      throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${headerEvr(h)}, expected ${p.package} ${p.version}; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
+    if (!ofPackage || h.evr !== p.version) {
+      throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${h.evr}, expected ${p.package} ${p.version}; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
     }
-    const file = `${PACKAGES_DIR}/${rpmFileName(h)}`;
-    const before = state.files[file];
+    const before = state.files[h.file];
     // A noarch rpm comes once per architecture of the release: the same bytes, kept once.
-    if (byFile.get(file)?.sha256 === p.sha256) continue;
-    if (byFile.has(file) || (before && before.built !== p.sha256)) {
-      throw new PublishInputError(`${quote(file)} is already published with other contents (built sha256 ${(before?.built ?? byFile.get(file)!.sha256).slice(0, 12)}…); a new build needs a new Release`, { file });
+    if (byFile.get(h.file)?.sha256 === p.sha256) continue;
+    if (byFile.has(h.file) || (before && before.built !== p.sha256)) {
+      throw new PublishInputError(`${quote(h.file)} is already published with other contents (built sha256 ${(before?.built ?? byFile.get(h.file)!.sha256).slice(0, 12)}…); a new build needs a new Release`, { file: h.file });
     }
-    byFile.set(file, p);
+    byFile.set(h.file, p);
+    if (before) Object.assign(before, { name: h.name, evr: h.evr });
   }
   return byFile;
 }
@@ -102,12 +111,13 @@ async function signNew(repoDir: string, byFile: Map<string, RpmInput>, state: Dn
   try {
     for (const t of todo) await copyFile(t.input.path, t.tmp);
     await signRpms(signer, todo.map((t) => t.tmp));
-    for (const t of todo) {
-      const h = await readRpm(t.tmp, t.input.name);
+    const signed = await readRpms(todo.map((t) => ({ path: t.tmp, label: t.input.name })));
+    for (const [i, t] of todo.entries()) {
+      const h = signed[i];
       if (h.signedBy !== keyIdOf(signer.fingerprint)) throw new PublishInputError(`${t.input.name}: rpmsign left no signature by ${signer.fingerprint}`, { artifact: t.input.name });
       const { sha256 } = await sha256File(t.tmp);
       await rename(t.tmp, join(repoDir, t.file));
-      state.files[t.file] = { built: t.input.sha256, sha256, key: signer.fingerprint };
+      state.files[t.file] = { built: t.input.sha256, sha256, key: signer.fingerprint, name: h.name, evr: headerEvr(h) };
       delete state.retired[t.file];
     }
   } finally {

@@ -9,7 +9,7 @@ import { DNF_STATE_FILE } from './layout.ts';
 export interface DnfState {
   version: 1;
   /** Published path -> sha256 of the built artifact, of the signed file, and the signing key's fingerprint. */
-  files: Record<string, { built: string; sha256: string; key: string }>;
+  files: Record<string, { built: string; sha256: string; key: string; name?: string; evr?: string }>;
   /** Path -> epoch ms since when no repodata names it (deleted after the retention time). */
   retired: Record<string, number>;
   /** What the current repodata was made from (files, their sha256, key, .repo text), hashed. */
