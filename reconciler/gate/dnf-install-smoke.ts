@@ -9,10 +9,10 @@ import type { Logger } from 'pino';
 import { GateInfraError } from '../../schema/errors.ts';
 import type { GateRecord } from '../../schema/status.ts';
 import { DNF_INSTALLROOT_CAPABILITIES } from '../../containers/capabilities.ts';
-import { runContainer } from '../../containers/run-container.ts';
 import { keyFileName } from '../publish/dnf/layout.ts';
 import { DNF_SMOKE_SCRIPT, interpretDnfGateRun } from './dnf-gate-script.ts';
 import type { GateRun } from './gate-script.ts';
+import { runGateScript } from './gate-container.ts';
 
 export interface DnfGate {
   docker: Docker;
@@ -32,7 +32,6 @@ export interface DnfGate {
   now?: () => Date;
 }
 
-const MAX_OUTPUT_CHARS = 256 * 1024;
 
 export async function runDnfInstallSmokeGate(g: DnfGate): Promise<GateRecord> {
   const at = () => (g.now ?? (() => new Date()))().toISOString();
@@ -51,32 +50,15 @@ export async function runDnfInstallSmokeGate(g: DnfGate): Promise<GateRecord> {
   return { ...base, verdict: outcome.verdict, reason: outcome.reason, logTail: outcome.logTail, at: at() };
 }
 
-/** As root (rpm sets owners and modes in the installroot), with only the capabilities that needs. */
-async function runGate(g: DnfGate, repoDir: string, key: string): Promise<GateRun> {
-  let output = '';
-  const env = { KILN_KEY: `/repo/${key}`, KILN_PACKAGE: g.package, KILN_VERSION: g.version, KILN_SMOKE: g.smoke ?? '' };
-  const exit = await runContainer(
-    g.docker,
-    {
-      image: g.image,
-      cmd: ['bash', '-c', DNF_SMOKE_SCRIPT],
-      role: 'gate',
-      user: 'root',
-      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      network: 'none',
-      capAdd: DNF_INSTALLROOT_CAPABILITIES,
-      memoryBytes: 1024 * 1024 * 1024,
-      pidsLimit: 512,
-      binds: [`${repoDir}:/repo:ro`],
-      labels: { 'kiln.gate.from': g.from, 'kiln.gate.package': g.package },
-      timeoutMs: g.timeoutSeconds * 1000,
-    },
-    {
-      onLog: (b) => {
-        output += b.toString('utf8');
-        if (output.length > MAX_OUTPUT_CHARS * 2) output = output.slice(-MAX_OUTPUT_CHARS);
-      },
-    },
-  );
-  return { exitCode: exit.exitCode, output: output.slice(-MAX_OUTPUT_CHARS), timedOut: exit.timedOut, oomKilled: exit.oomKilled };
+/** rpm sets owners and modes in the installroot and chroots into it: those capabilities only. */
+function runGate(g: DnfGate, repoDir: string, key: string): Promise<GateRun> {
+  return runGateScript(g.docker, {
+    image: g.image,
+    script: DNF_SMOKE_SCRIPT,
+    env: { KILN_KEY: `/repo/${key}`, KILN_PACKAGE: g.package, KILN_VERSION: g.version, KILN_SMOKE: g.smoke ?? '' },
+    binds: [`${repoDir}:/repo:ro`],
+    capAdd: DNF_INSTALLROOT_CAPABILITIES,
+    labels: { 'kiln.gate.from': g.from, 'kiln.gate.package': g.package },
+    timeoutSeconds: g.timeoutSeconds,
+  });
 }
