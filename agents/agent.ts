@@ -17,6 +17,7 @@ import { UsageError } from '../schema/errors.ts';
 import { bindConsumer } from './bind-consumer.ts';
 import { DockerRunner } from './docker-runner.ts';
 import { OciRunner } from './oci-runner.ts';
+import { RpmRunner } from './rpm-runner.ts';
 import { DrainWatch } from './drain-watch.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { DeliveryPolicy } from './deliver.ts';
@@ -40,7 +41,7 @@ export interface AgentOptions {
   /** How long one pull waits for jobs; also bounds how long a drain waits for the pull. */
   pullExpiresMs?: number;
   /**
-   * The build runner. Default: one runner per recipe format (runners.ts: deb -> DockerRunner). Only code can pass another one
+   * The build runner. Default: one runner per recipe format (runners.ts: deb -> DockerRunner, rpm -> RpmRunner). Only code can pass another one
    * (NoopRunner for benchmarks); no flag or config file selects it.
    */
   runner?: BuildRunner;
@@ -89,6 +90,7 @@ export class Agent {
       opts.runner ??
       new RunnersByFormat({
         deb: new DockerRunner({ log: this.log, labels }),
+        rpm: new RpmRunner({ log: this.log, labels }),
         ...(opts.candidateRegistry ? { oci: new OciRunner({ log: this.log, labels, candidate: opts.candidateRegistry, insecure: opts.candidateInsecure }) } : {}),
       });
   }

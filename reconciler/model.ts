@@ -14,9 +14,9 @@ export type SourceControl = { ok: true; binaries: string[]; buildDepends: Relati
 export type RebuildDependents = 'always' | 'on-version-change' | 'never';
 
 /** Package formats (`format:` of packages/*.yaml). Each has a module in reconciler/formats/; 'oci' and 'rpm' are next. */
-export type PackageFormatName = 'deb' | 'oci';
-/** Release-target formats (`format:` of distributions/*.yaml). Each has a module in reconciler/release-targets/; 'registry' and 'dnf' are next. */
-export type DistributionFormatName = 'apt' | 'registry';
+export type PackageFormatName = 'deb' | 'oci' | 'rpm';
+/** Release-target formats (`format:` of distributions/*.yaml). Each has a module in reconciler/release-targets/. */
+export type DistributionFormatName = 'apt' | 'registry' | 'dnf';
 
 /** Fields every package has, whatever its format. */
 export interface PackageBase {
@@ -75,8 +75,21 @@ export interface OciPackage extends PackageBase {
   rebuildDependents?: undefined;
 }
 
-/** A desired package, discriminated by `format` (add a variant per format: RpmPackage). */
-export type DesiredPackage = DebPackage | OciPackage;
+/** A desired package, discriminated by `format` (add a variant per format: OciPackage, RpmPackage). */
+export interface RpmPackage extends PackageBase {
+  format: 'rpm';
+  /** The spec, relative to the source subdir; version is `[E:]V-R` as the spec declares it. */
+  spec: string;
+  // No in-repo build dependencies for rpm yet: the deb-only fields are always absent, so the
+  // dependency planner reads them off any package without narrowing.
+  control?: undefined;
+  bootstrap?: undefined;
+  buildFrom?: undefined;
+  rebuildDependents?: undefined;
+}
+
+/** A desired package, discriminated by `format`. */
+export type DesiredPackage = DebPackage | OciPackage | RpmPackage;
 
 /** Fields every distribution has, whatever its release target. */
 export interface DistributionBase {
@@ -113,8 +126,19 @@ export interface RegistryDistribution extends DistributionBase {
   gate: 'image-test' | 'none';
 }
 
-/** A desired distribution, discriminated by `format` (add a variant per release target: DnfDistribution). */
-export type DesiredDistribution = AptDistribution | RegistryDistribution;
+export interface DnfDistribution extends DistributionBase {
+  format: 'dnf';
+  /** name= of the generated .repo file. */
+  title?: string;
+  /** baseurl= of the generated .repo file (default: file:// of the published directory). */
+  baseUrl?: string;
+  /** Image with dnf for the install-smoke gate. */
+  gateImage: string;
+  gate: 'install-smoke' | 'none';
+}
+
+/** A desired distribution, discriminated by `format`. */
+export type DesiredDistribution = AptDistribution | RegistryDistribution | DnfDistribution;
 
 export interface PoolConfig {
   architectures: Architecture[];

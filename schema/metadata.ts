@@ -120,9 +120,9 @@ export const kilnConfigSchema = {
  * module in reconciler/formats/. Every variant's `format` lists all of them, so a file naming an
  * unknown format is told which exist. Next: 'oci', 'rpm'.
  */
-export const PACKAGE_FORMATS = ['deb', 'oci'] as const;
-/** Release-target formats of distributions (DISTRIBUTION_SCHEMAS; reconciler/release-targets/). Next: 'registry', 'dnf'. */
-export const DISTRIBUTION_FORMATS = ['apt', 'registry'] as const;
+export const PACKAGE_FORMATS = ['deb', 'oci', 'rpm'] as const;
+/** Release-target formats of distributions (DISTRIBUTION_SCHEMAS; reconciler/release-targets/). */
+export const DISTRIBUTION_FORMATS = ['apt', 'registry', 'dnf'] as const;
 
 export const debPackageSchema = {
   $schema: DIALECT,
@@ -236,21 +236,67 @@ export const registryDistributionSchema = {
   },
 } as const;
 
+export const rpmPackageSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/package-rpm.json',
+  title: 'Package (rpm)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'source', 'format', 'spec', 'architectures'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN, description: 'rpm Name: of the spec.' },
+    version: { type: 'string', minLength: 1, maxLength: 128, description: 'rpm [EPOCH:]VERSION-RELEASE, e.g. 1.2.0-1; must be what the spec declares.' },
+    source: debPackageSchema.properties.source,
+    format: { enum: PACKAGE_FORMATS, description: 'Package format: picks the schema of the rest of the file.' },
+    spec: { type: 'string', pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/+-]+\\.spec$', description: 'The spec file, relative to the source subdir.' },
+    architectures: architectureList,
+    image: { type: 'string', minLength: 1, description: 'Builder image with rpmbuild (default kiln/bookworm-rpm).' },
+    pool: { type: 'string', pattern: POOL_PATTERN },
+    limits: limitsSchema,
+    release: debPackageSchema.properties.release,
+    rebuild: debPackageSchema.properties.rebuild,
+    smoke: debPackageSchema.properties.smoke,
+  },
+} as const;
+
+export const dnfDistributionSchema = {
+  $schema: DIALECT,
+  $id: 'https://kiln.dev/schema/distribution-dnf.json',
+  title: 'Distribution (dnf)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'format', 'architectures'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN },
+    format: { enum: DISTRIBUTION_FORMATS, description: 'Release target: picks the schema of the rest of the file.' },
+    architectures: architectureList,
+    title: { type: 'string', minLength: 1, maxLength: 200, pattern: ONE_LINE_PATTERN, description: 'name= of the generated .repo file.' },
+    baseUrl: { type: 'string', pattern: '^(https?|file)://[^\\s]+$', description: 'Where users reach the repository (baseurl= of the .repo file).' },
+    signingKey: { type: 'string', pattern: FINGERPRINT_PATTERN, description: 'Fingerprint of the key that signs rpm headers and repomd.xml.' },
+    keep: { type: 'integer', minimum: 1, maximum: 1000, description: 'Versions kept per package.' },
+    promoteFrom: { type: 'string', pattern: NAME_PATTERN, description: 'Take versions only once published there and gated.' },
+    gate: { enum: ['install-smoke', 'none'], description: 'What a version must pass before promotion (install-smoke: dnf in a clean container).' },
+    gateImage: { type: 'string', minLength: 1, description: 'Image with dnf for the gate (default kiln/bookworm-rpm).' },
+  },
+} as const;
+
 /** `format:` -> the schema of a package file of that format. */
-export const PACKAGE_SCHEMAS = { deb: debPackageSchema, oci: ociPackageSchema } as const satisfies Record<(typeof PACKAGE_FORMATS)[number], object>;
+export const PACKAGE_SCHEMAS = { deb: debPackageSchema, oci: ociPackageSchema, rpm: rpmPackageSchema } as const satisfies Record<(typeof PACKAGE_FORMATS)[number], object>;
 /** `format:` -> the schema of a distribution file of that release target. */
-export const DISTRIBUTION_SCHEMAS = { apt: aptDistributionSchema, registry: registryDistributionSchema } as const satisfies Record<(typeof DISTRIBUTION_FORMATS)[number], object>;
+export const DISTRIBUTION_SCHEMAS = { apt: aptDistributionSchema, registry: registryDistributionSchema, dnf: dnfDistributionSchema } as const satisfies Record<(typeof DISTRIBUTION_FORMATS)[number], object>;
 
 export type KilnConfigDoc = FromSchema<typeof kilnConfigSchema>;
 /** Each variant's schema lists every format (so an unknown one is told which exist); its type names its own. */
 export type DebPackageDoc = Omit<FromSchema<typeof debPackageSchema>, 'format'> & { format: 'deb' };
-/** A package file, discriminated by `format` (add OciPackageDoc, RpmPackageDoc). */
 export type OciPackageDoc = Omit<FromSchema<typeof ociPackageSchema>, 'format'> & { format: 'oci' };
-export type PackageDoc = DebPackageDoc | OciPackageDoc;
+export type RpmPackageDoc = Omit<FromSchema<typeof rpmPackageSchema>, 'format'> & { format: 'rpm' };
+/** A package file, discriminated by `format`. */
+export type PackageDoc = DebPackageDoc | OciPackageDoc | RpmPackageDoc;
 export type AptDistributionDoc = Omit<FromSchema<typeof aptDistributionSchema>, 'format'> & { format: 'apt' };
-/** A distribution file, discriminated by `format` (add RegistryDistributionDoc, DnfDistributionDoc). */
 export type RegistryDistributionDoc = Omit<FromSchema<typeof registryDistributionSchema>, 'format'> & { format: 'registry' };
-export type DistributionDoc = AptDistributionDoc | RegistryDistributionDoc;
+export type DnfDistributionDoc = Omit<FromSchema<typeof dnfDistributionSchema>, 'format'> & { format: 'dnf' };
+/** A distribution file, discriminated by `format`. */
+export type DistributionDoc = AptDistributionDoc | RegistryDistributionDoc | DnfDistributionDoc;
 export type Limits = FromSchema<typeof limitsSchema>;
 export type ForgeConfig = FromSchema<typeof forgeSchema>;
 

@@ -76,6 +76,7 @@ export const buildInputsSchema = {
             from: { type: 'string' },
           },
         },
+        spec: { type: 'string', description: 'rpm: the spec file, relative to the source subdir.' },
       },
     },
     image: { type: 'string' },

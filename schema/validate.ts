@@ -1,7 +1,7 @@
 // ajv validators, compiled once per process. Each returns typed data or ajv's errors.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { aptDistributionSchema, debPackageSchema, kilnConfigSchema, ociPackageSchema, registryDistributionSchema } from './metadata.ts';
-import type { AptDistributionDoc, DebPackageDoc, KilnConfigDoc, OciPackageDoc, RegistryDistributionDoc } from './metadata.ts';
+import { aptDistributionSchema, debPackageSchema, dnfDistributionSchema, kilnConfigSchema, ociPackageSchema, registryDistributionSchema, rpmPackageSchema } from './metadata.ts';
+import type { AptDistributionDoc, DebPackageDoc, DnfDistributionDoc, KilnConfigDoc, OciPackageDoc, RegistryDistributionDoc, RpmPackageDoc } from './metadata.ts';
 import { buildRecordSchema, checkRecordSchema, conditionRecordSchema, gateRecordSchema, releaseRecordSchema } from './status.ts';
 import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from './status.ts';
 import { checkOutboxEntrySchema, forgeStatusRecordSchema, pullRequestEventSchema, pushEventSchema } from './forge.ts';
@@ -23,6 +23,8 @@ export const validators = {
   aptDistribution: compile<AptDistributionDoc>(aptDistributionSchema),
   ociPackage: compile<OciPackageDoc>(ociPackageSchema),
   registryDistribution: compile<RegistryDistributionDoc>(registryDistributionSchema),
+  rpmPackage: compile<RpmPackageDoc>(rpmPackageSchema),
+  dnfDistribution: compile<DnfDistributionDoc>(dnfDistributionSchema),
   buildRecord: compile<BuildRecord>(buildRecordSchema),
   releaseRecord: compile<ReleaseRecord>(releaseRecordSchema),
   gateRecord: compile<GateRecord>(gateRecordSchema),
@@ -41,9 +43,9 @@ export const validators = {
 } as const;
 
 /** Package files' validators by `format:` (the first also judges an unknown format). */
-export const packageValidators = { deb: validators.debPackage, oci: validators.ociPackage } as const;
+export const packageValidators = { deb: validators.debPackage, oci: validators.ociPackage, rpm: validators.rpmPackage } as const;
 /** Distribution files' validators by `format:`. */
-export const distributionValidators = { apt: validators.aptDistribution, registry: validators.registryDistribution } as const;
+export const distributionValidators = { apt: validators.aptDistribution, registry: validators.registryDistribution, dnf: validators.dnfDistribution } as const;
 
 export type ValidatorName = keyof typeof validators;
 export type { ErrorObject };

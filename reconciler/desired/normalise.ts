@@ -1,9 +1,9 @@
 // Schema-valid documents -> the reconciler's DesiredState types, with every
 // default applied in one place. Pure. Precedence for image and limits:
 // package > pool > kiln.yaml defaults > BUILTIN_DEFAULTS.
-import type { AptDistributionDoc, DebPackageDoc, DistributionDoc, KilnConfigDoc, Limits, OciPackageDoc, PackageDoc, RegistryDistributionDoc } from '../../schema/metadata.ts';
+import type { AptDistributionDoc, DebPackageDoc, DistributionDoc, DnfDistributionDoc, KilnConfigDoc, Limits, OciPackageDoc, PackageDoc, RegistryDistributionDoc, RpmPackageDoc } from '../../schema/metadata.ts';
 import type { ResolvedLimits } from '../../schema/messages.ts';
-import type { AptDistribution, DebPackage, DesiredConfig, DesiredDistribution, DesiredPackage, OciPackage, PoolConfig, RegistryDistribution } from '../model.ts';
+import type { AptDistribution, DebPackage, DesiredConfig, DesiredDistribution, DesiredPackage, DnfDistribution, OciPackage, PoolConfig, RegistryDistribution, RpmPackage } from '../model.ts';
 import { ARCHITECTURES } from '../../schema/metadata.ts';
 import type { SourceControl } from './source-control.ts';
 
@@ -66,6 +66,8 @@ export function normalisePackage(file: string, doc: PackageDoc, config: DesiredC
       return normaliseDebPackage(file, doc, config, source, control);
     case 'oci':
       return normaliseOciPackage(file, doc, config, source);
+    case 'rpm':
+      return normaliseRpmPackage(file, doc, config, source);
   }
 }
 
@@ -128,6 +130,29 @@ function normaliseDebPackage(file: string, doc: DebPackageDoc, config: DesiredCo
   };
 }
 
+/** The rpm toolchain image scripts/setup-host builds: the default for rpm builds and dnf gates. */
+export const RPM_IMAGE = 'kiln/bookworm-rpm';
+
+function normaliseRpmPackage(file: string, doc: RpmPackageDoc, config: DesiredConfig, source: ResolvedSource): RpmPackage {
+  const pool = doc.pool ?? config.defaults.pool;
+  const poolConfig = config.pools[pool];
+  return {
+    name: doc.name,
+    file,
+    version: doc.version,
+    source: { git: doc.source.git, url: source.url, ref: doc.source.ref, commit: source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) },
+    format: 'rpm',
+    spec: doc.spec,
+    architectures: [...doc.architectures],
+    image: doc.image ?? poolConfig?.image ?? RPM_IMAGE,
+    pool,
+    limits: mergeLimits(poolConfig?.limits ?? config.defaults.limits, doc.limits),
+    release: [...(doc.release ?? [])],
+    rebuild: doc.rebuild ?? 0,
+    ...(doc.smoke !== undefined ? { smoke: doc.smoke } : {}),
+  };
+}
+
 /** A distribution file by its `format:` (each release target's fields, defaults applied). */
 export function normaliseDistribution(file: string, doc: DistributionDoc, config: DesiredConfig): DesiredDistribution {
   switch (doc.format) {
@@ -135,6 +160,8 @@ export function normaliseDistribution(file: string, doc: DistributionDoc, config
       return normaliseAptDistribution(file, doc, config);
     case 'registry':
       return normaliseRegistryDistribution(file, doc, config);
+    case 'dnf':
+      return normaliseDnfDistribution(file, doc, config);
   }
 }
 
@@ -171,5 +198,21 @@ function normaliseAptDistribution(file: string, doc: AptDistributionDoc, config:
     ...(doc.validForDays !== undefined ? { validForDays: doc.validForDays } : {}),
     ...(doc.promoteFrom !== undefined ? { promoteFrom: doc.promoteFrom } : {}),
     gate: doc.gate ?? (doc.promoteFrom !== undefined ? 'install-smoke' : 'none'),
+  };
+}
+
+function normaliseDnfDistribution(file: string, doc: DnfDistributionDoc, config: DesiredConfig): DnfDistribution {
+  return {
+    name: doc.name,
+    file,
+    format: 'dnf',
+    architectures: [...doc.architectures],
+    ...(doc.title !== undefined ? { title: doc.title } : {}),
+    ...(doc.baseUrl !== undefined ? { baseUrl: doc.baseUrl } : {}),
+    ...(doc.signingKey !== undefined ? { signingKey: doc.signingKey } : {}),
+    keep: doc.keep ?? config.defaults.keep,
+    ...(doc.promoteFrom !== undefined ? { promoteFrom: doc.promoteFrom } : {}),
+    gate: doc.gate ?? (doc.promoteFrom !== undefined ? 'install-smoke' : 'none'),
+    gateImage: doc.gateImage ?? RPM_IMAGE,
   };
 }

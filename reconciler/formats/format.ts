@@ -15,6 +15,8 @@ export interface Recipe {
   rebuild: number;
   /** format oci: what the agent builds and the candidate repository it pushes to (BuildInputs.recipe.oci). */
   oci?: { dockerfile: string; context: string; repository: string; from?: string };
+  /** rpm: the spec file, relative to the source subdir. */
+  spec?: string;
 }
 
 export interface PackageFormat<P extends DesiredPackage = DesiredPackage> {

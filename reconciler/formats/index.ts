@@ -4,10 +4,12 @@ import type { DesiredPackage, PackageFormatName } from '../model.ts';
 import type { PackageFormat } from './format.ts';
 import { debFormat } from './deb/deb-format.ts';
 import { ociFormat } from './oci/oci-format.ts';
+import { rpmFormat } from './rpm/rpm-format.ts';
 
 const FORMATS: { [K in PackageFormatName]: PackageFormat<Extract<DesiredPackage, { format: K }>> } = {
   deb: debFormat,
   oci: ociFormat,
+  rpm: rpmFormat,
 };
 
 export const PACKAGE_FORMAT_NAMES = Object.keys(FORMATS) as PackageFormatName[];

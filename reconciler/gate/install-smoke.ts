@@ -11,7 +11,7 @@ import type { GateRecord } from '../../schema/status.ts';
 import type { AptDistribution } from '../model.ts';
 import { INSTALL_SMOKE_SCRIPT, interpretGateRun, sourceLine, type GateRun } from './gate-script.ts';
 import { APT_AS_ROOT_CAPABILITIES } from '../../containers/capabilities.ts';
-import { runContainer } from '../../containers/run-container.ts';
+import { runGateScript } from './gate-container.ts';
 
 export interface InstallSmokeGate {
   docker: Docker;
@@ -64,40 +64,17 @@ export async function runInstallSmokeGate(g: InstallSmokeGate): Promise<GateReco
   return { ...base, verdict: outcome.verdict, reason: outcome.reason, logTail: outcome.logTail, at: (g.now ?? (() => new Date()))().toISOString() };
 }
 
-/** Output kept for the verdict: the tail, since apt's verdict comes last. */
-const MAX_OUTPUT_CHARS = 256 * 1024;
-
-/**
- * The gate script as root (apt must install), with no network, only the capabilities apt needs,
- * memory/pids limits and the same labels and deadline as build containers, so a reconciler killed
- * mid-gate leaves nothing running for long and the next start-up sweep removes it.
- */
-async function runGateContainer(g: InstallSmokeGate, env: Record<string, string>, binds: string[]): Promise<GateRun> {
-  let output = '';
-  const exit = await runContainer(
-    g.docker,
-    {
-      image: g.image,
-      cmd: ['bash', '-c', INSTALL_SMOKE_SCRIPT],
-      role: 'gate',
-      user: 'root',
-      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      network: 'none',
-      capAdd: APT_AS_ROOT_CAPABILITIES,
-      memoryBytes: 1024 * 1024 * 1024,
-      pidsLimit: 512,
-      binds,
-      labels: { 'kiln.gate.from': g.fromDist.name, 'kiln.gate.package': g.package },
-      timeoutMs: g.timeoutSeconds * 1000,
-    },
-    {
-      onLog: (b) => {
-        output += b.toString('utf8');
-        if (output.length > MAX_OUTPUT_CHARS * 2) output = output.slice(-MAX_OUTPUT_CHARS);
-      },
-    },
-  );
-  return { exitCode: exit.exitCode, output: output.slice(-MAX_OUTPUT_CHARS), timedOut: exit.timedOut, oomKilled: exit.oomKilled };
+/** apt installs as root with only the capabilities it needs (containers/capabilities.ts). */
+function runGateContainer(g: InstallSmokeGate, env: Record<string, string>, binds: string[]): Promise<GateRun> {
+  return runGateScript(g.docker, {
+    image: g.image,
+    script: INSTALL_SMOKE_SCRIPT,
+    env,
+    binds,
+    capAdd: APT_AS_ROOT_CAPABILITIES,
+    labels: { 'kiln.gate.from': g.fromDist.name, 'kiln.gate.package': g.package },
+    timeoutSeconds: g.timeoutSeconds,
+  });
 }
 
 async function firstMissing(paths: string[]): Promise<string | undefined> {

@@ -6,7 +6,7 @@ import { gateId, type DesiredDistribution, type ObservedState } from '../model.t
 
 export function distributionView(d: DesiredDistribution, observed: ObservedState): ApiDistribution {
   const release = observed.releases.get(d.name) ?? null;
-  const out: ApiDistribution = { name: d.name, suite: d.format === 'apt' ? d.suite : d.url, gate: d.gate, url: `/repos/${d.name}/`, release, promotions: [] };
+  const out: ApiDistribution = { name: d.name, suite: d.format === 'apt' ? d.suite : d.format === 'registry' ? d.url : d.name, gate: d.gate, url: `/repos/${d.name}/`, release, promotions: [] };
   if (!d.promoteFrom) return out;
   out.promoteFrom = d.promoteFrom;
   const published = new Set((release?.packages ?? []).map((p) => `${p.name}\0${p.version}`));

@@ -4,10 +4,12 @@ import type { DesiredDistribution, DistributionFormatName } from '../model.ts';
 import type { ReleaseTarget } from './target.ts';
 import { aptTarget } from './apt/apt-target.ts';
 import { registryTarget } from './registry/registry-target.ts';
+import { dnfTarget } from './dnf/dnf-target.ts';
 
 const TARGETS: { [K in DistributionFormatName]: ReleaseTarget<Extract<DesiredDistribution, { format: K }>> } = {
   apt: aptTarget,
   registry: registryTarget,
+  dnf: dnfTarget,
 };
 
 /** Every release target, for what knows no desired state (`kiln keys renew`, `kiln serve`). */

@@ -2,6 +2,7 @@
 // artifact signatures and apt Release files all sign through it.
 import * as openpgp from 'openpgp';
 import { SigningError } from '../../schema/errors.ts';
+import { withGnupgHome } from './gnupg-home.ts';
 
 export interface Signer {
   /** Upper-case hex fingerprint (40 chars, v4 key). */
@@ -14,6 +15,8 @@ export interface Signer {
   signCleartext(text: string): Promise<string>;
   /** A binary OpenPGP signed message holding `data` (containers/image "simple signing" signatures). */
   signMessage(data: Uint8Array): Promise<Uint8Array>;
+  /** Run `fn` with a throwaway GNUPGHOME holding this key (for rpmsign), removed afterwards. */
+  withGnupgHome<T>(fn: (gnupgHome: string) => Promise<T>): Promise<T>;
 }
 
 export interface GeneratedKey {
@@ -73,6 +76,9 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string)
     async signMessage(data) {
       const message = await openpgp.createMessage({ binary: data });
       return (await openpgp.sign({ message, signingKeys: signingKey, format: 'binary' })) as Uint8Array;
+    },
+    withGnupgHome(fn) {
+      return withGnupgHome(signingKey.armor(), fn);
     },
   };
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BUILTIN_DEFAULTS, mergeLimits, normaliseConfig, normaliseDistribution, normalisePackage } from '../../reconciler/desired/normalise.ts';
-import type { PackageDoc } from '../../schema/metadata.ts';
+import type { DebPackageDoc, PackageDoc } from '../../schema/metadata.ts';
 
-const pkg = (extra: Partial<PackageDoc> = {}): PackageDoc => ({ name: 'hello', version: '1.0-1', source: { git: '../src', ref: 'main' }, format: 'deb', architectures: ['amd64'], ...extra });
+const pkg = (extra: Partial<DebPackageDoc> = {}): PackageDoc => ({ name: 'hello', version: '1.0-1', source: { git: '../src', ref: 'main' }, format: 'deb', architectures: ['amd64'], ...extra });
 const src = { url: '/srv/src', commit: 'c'.repeat(40) };
 
 test('normalise - an absent kiln.yaml gives built-in defaults and one pool for every architecture', () => {
@@ -52,7 +52,7 @@ test('normalise - distributions: codename, components, origin, label, keep and g
   assert.deepEqual(t, { name: 'testing', file: 'distributions/testing.yaml', format: 'apt', suite: 'testing', codename: 'testing', components: ['main'], architectures: ['amd64'], origin: 'Kiln', label: 'testing', keep: 7, gate: 'none' });
   const s = normaliseDistribution('distributions/stable.yaml', { name: 'stable', format: 'apt', suite: 'stable', codename: 'bookworm', architectures: ['amd64'], promoteFrom: 'testing', keep: 2 }, c);
   assert.equal(s.gate, 'install-smoke');
-  assert.equal(s.codename, 'bookworm');
+  assert.equal(s.format === 'apt' && s.codename, 'bookworm');
   assert.equal(s.keep, 2);
   const n = normaliseDistribution('distributions/x.yaml', { name: 'xx', format: 'apt', suite: 'x', architectures: ['amd64'], promoteFrom: 'testing', gate: 'none' }, c);
   assert.equal(n.gate, 'none', 'an explicit gate wins');

@@ -37,7 +37,8 @@ test('parse file - schema errors point at the value, the key, or the parent map'
   assert.deepEqual(diag(VALID.replace('version: 1.0-1\n', '')), ["1:1 missing required key 'version'"]);
   assert.deepEqual(diag(VALID.replace('  ref: main\n', '')), ["4:3 source: missing required key 'ref'"]);
   assert.deepEqual(diag(VALID.replace('[amd64]', '[amd64, amd64]')), ["7:24 architectures: 'amd64' is listed twice (items 0 and 1)"]);
-  assert.deepEqual(diag(VALID.replace('format: deb', 'format: rpm')), ["6:9 format: unknown value 'rpm'; expected one of: deb, oci"]);
+  assert.deepEqual(diag(VALID.replace('format: deb', 'format: ebuild')), ["6:9 format: unknown value 'ebuild'; expected one of: deb, oci, rpm"]);
+  assert.deepEqual(diag(VALID.replace('format: deb', 'format: rpm')), ["1:1 missing required key 'spec'"]);
   assert.deepEqual(diag(VALID.replace('1.0-1', 'true')), ['2:10 version: expected a string, found a boolean (quote it: "true")']);
   assert.deepEqual(diag(VALID + 'rebuild: -1\n'), ['8:10 rebuild: must be >= 0']);
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 
 export interface Digests {
   size: number;
@@ -12,3 +13,14 @@ export function digests(data: Buffer | string): Digests {
 }
 
 export const sha256Hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+/** sha256 and size of a file, streamed (rpms can be large). */
+export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}

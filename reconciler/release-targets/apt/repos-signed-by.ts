@@ -17,7 +17,9 @@ export async function reposSignedBy(root: string, publicKeyArmored: string): Pro
   const out: RepoSignature[] = [];
   const dists = await readdir(root, { withFileTypes: true });
   for (const d of dists.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort()) {
-    const suites = await readdir(join(root, d, 'dists')).catch(() => [] as string[]);
+    // Not an apt repository (no dists/): another release target's.
+    const suites = await readdir(join(root, d, 'dists')).catch(() => undefined);
+    if (!suites) continue;
     const issuers: string[] = [];
     for (const suite of suites) {
       const text = await readFile(join(root, d, 'dists', suite, 'InRelease'), 'utf8').catch(() => undefined);

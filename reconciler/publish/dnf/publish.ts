@@ -1,0 +1,211 @@
+// publishDnf: make ROOT/<dist> a signed dnf repository holding exactly the given
+// rpms. See README.md in this folder for the layout and the order of writes.
+import { createHash } from 'node:crypto';
+import { copyFile, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
+import { quote } from '../../../schema/quote.ts';
+import type { Signer } from '../../signing/signer.ts';
+import { ensureDir, isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
+import { withRepoLock } from '../apt/repo-lock.ts';
+import { sha256File } from '../apt/hashes.ts';
+import { headerEvr, readRpms } from '../rpm/read-rpm.ts';
+import { repomdLocations, stageRepodata } from './createrepo.ts';
+import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
+import { repoFile } from './repo-file.ts';
+import { keyIdOf, signRpms } from './sign-rpms.ts';
+import { emptyDnfState, readDnfState, type DnfState } from './state.ts';
+
+export interface RpmInput {
+  /** The artifact's name (for messages). */
+  name: string;
+  sha256: string;
+  size: number;
+  path: string;
+  /** The package the header must name, or one of its subpackages (<package>-…); refused otherwise. */
+  package: string;
+  /** The `[E:]V-R` the header must carry (refused otherwise). */
+  version: string;
+}
+
+export interface PublishDnfOptions {
+  root: string;
+  distribution: { name: string; baseUrl?: string; title?: string };
+  packages: RpmInput[];
+  signer: Signer;
+  now: Date;
+  log?: Logger;
+  /** How long files no longer referenced stay for readers of the previous repodata (default 600 s). */
+  retainSeconds?: number;
+  /** Ignore the state cache: regenerate all repodata (the repository drifted). */
+  fresh?: boolean;
+}
+
+export interface SignedRpm {
+  /** Published path, relative to ROOT/<dist>. */
+  file: string;
+  /** sha256 of the built (unsigned) artifact. */
+  built: string;
+  /** sha256 of the published, signed file. */
+  sha256: string;
+  keyFingerprint: string;
+}
+
+export interface PublishDnfReport {
+  /** sha256 of the published repomd.xml (what repomd.xml.asc signs). */
+  repomdSha256: string;
+  changed: boolean;
+  rpms: SignedRpm[];
+}
+
+const sha256Hex = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * Check every input before anything is written: a bad one refuses the whole publish. Headers of
+ * rpms published before (same built sha256) are known from the state; the others are read by rpm.
+ */
+async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<string, RpmInput>> {
+  const known = new Map(Object.entries(state.files).filter(([, f]) => f.name && f.evr).map(([file, f]) => [f.built, { file, name: f.name!, evr: f.evr! }]));
+  for (const p of packages) {
+    const got = await sha256File(p.path).catch(() => undefined);
+    if (!got || got.sha256 !== p.sha256 || got.size !== p.size) {
+      throw new DigestMismatchError(`${p.name}: expected sha256 ${p.sha256} (${p.size} bytes), the file has ${got ? `${got.sha256} (${got.size} bytes)` : 'gone'}`, { artifact: p.name });
+    }
+  }
+  const unknown = packages.filter((p) => !known.has(p.sha256));
+  const headers = await readRpms(unknown.map((p) => ({ path: p.path, label: p.name })));
+  unknown.forEach((p, i) => known.set(p.sha256, { file: `${PACKAGES_DIR}/${rpmFileName(headers[i])}`, name: headers[i].name, evr: headerEvr(headers[i]) }));
+  const byFile = new Map<string, RpmInput>();
+  for (const p of packages) {
+    const h = known.get(p.sha256)!;
+    // A spec's subpackages are named <package>-<suffix>.
+    const ofPackage = h.name === p.package || h.name.startsWith(`${p.package}-`);
+    if (!ofPackage || h.evr !== p.version) {
+      throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${h.evr}, expected ${p.package} ${p.version}; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
+    }
+    const before = state.files[h.file];
+    // A noarch rpm comes once per architecture of the release: the same bytes, kept once.
+    if (byFile.get(h.file)?.sha256 === p.sha256) continue;
+    if (byFile.has(h.file) || (before && before.built !== p.sha256)) {
+      throw new PublishInputError(`${quote(h.file)} is already published with other contents (built sha256 ${(before?.built ?? byFile.get(h.file)!.sha256).slice(0, 12)}…); a new build needs a new Release`, { file: h.file });
+    }
+    byFile.set(h.file, p);
+    if (before) Object.assign(before, { name: h.name, evr: h.evr });
+  }
+  return byFile;
+}
+
+/** Signed copies of the rpms not yet published with this key: temp files, signed in one go, then renamed in. */
+async function signNew(repoDir: string, byFile: Map<string, RpmInput>, state: DnfState, signer: Signer): Promise<void> {
+  const todo: { file: string; input: RpmInput; tmp: string }[] = [];
+  for (const [file, input] of byFile) {
+    const had = state.files[file];
+    const present = await stat(join(repoDir, file)).then((s) => s.isFile(), () => false);
+    if (had && had.key === signer.fingerprint && present) continue;
+    const tmp = tempNameFor(join(repoDir, file));
+    todo.push({ file, input, tmp });
+  }
+  if (todo.length === 0) return;
+  await ensureDir(join(repoDir, PACKAGES_DIR));
+  try {
+    for (const t of todo) await copyFile(t.input.path, t.tmp);
+    await signRpms(signer, todo.map((t) => t.tmp));
+    const signed = await readRpms(todo.map((t) => ({ path: t.tmp, label: t.input.name })));
+    for (const [i, t] of todo.entries()) {
+      const h = signed[i];
+      if (h.signedBy !== keyIdOf(signer.fingerprint)) throw new PublishInputError(`${t.input.name}: rpmsign left no signature by ${signer.fingerprint}`, { artifact: t.input.name });
+      const { sha256 } = await sha256File(t.tmp);
+      await rename(t.tmp, join(repoDir, t.file));
+      state.files[t.file] = { built: t.input.sha256, sha256, key: signer.fingerprint, name: h.name, evr: headerEvr(h) };
+      delete state.retired[t.file];
+    }
+  } finally {
+    await Promise.all(todo.map((t) => rm(t.tmp, { force: true })));
+  }
+}
+
+/** Move the staged repodata in: checksum-named files first (new names only), then the signature, then repomd.xml (the switch). */
+export async function switchRepodata(repoDir: string, staged: string, signer: Signer): Promise<string> {
+  const repomd = await readFile(join(staged, 'repomd.xml'));
+  const signature = await signer.signDetached(repomd);
+  await ensureDir(join(repoDir, REPODATA_DIR));
+  for (const name of await readdir(staged)) {
+    if (name === 'repomd.xml') continue;
+    const target = join(repoDir, REPODATA_DIR, name);
+    const exists = await stat(target).then(() => true, () => false);
+    if (!exists) await rename(join(staged, name), target);
+  }
+  await writeFileAtomic(join(repoDir, REPOMD_SIG), signature);
+  await writeFileAtomic(join(repoDir, REPOMD), repomd);
+  return sha256Hex(repomd);
+}
+
+/** Mark what the new repository no longer names, and delete what has been unnamed for `retainMs`. */
+export async function prune(repoDir: string, state: DnfState, current: Set<string>, now: number, retainMs: number): Promise<void> {
+  const onDisk = [
+    ...(await readdir(join(repoDir, PACKAGES_DIR)).catch(() => [] as string[])).map((n) => `${PACKAGES_DIR}/${n}`),
+    ...(await readdir(join(repoDir, REPODATA_DIR)).catch(() => [] as string[])).map((n) => `${REPODATA_DIR}/${n}`),
+  ];
+  for (const rel of onDisk) {
+    const name = rel.slice(rel.indexOf('/') + 1);
+    if (isTempName(name)) {
+      await rm(join(repoDir, rel), { force: true });
+      continue;
+    }
+    const prunable = rel.startsWith(`${PACKAGES_DIR}/`) || HASHED_REPODATA.test(rel);
+    if (!prunable || current.has(rel)) {
+      delete state.retired[rel];
+      continue;
+    }
+    const since = (state.retired[rel] ??= now);
+    if (now - since >= retainMs) {
+      await unlink(join(repoDir, rel)).catch(() => undefined);
+      delete state.retired[rel];
+      delete state.files[rel];
+    }
+  }
+}
+
+export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport> {
+  const dist = o.distribution.name;
+  const repoDir = join(o.root, dist);
+  const now = o.now.getTime();
+  const log = o.log?.child({ component: 'publish-dnf', distribution: dist });
+  return withRepoLock(repoDir, async (tookOver) => {
+    const state = o.fresh ? emptyDnfState() : await readDnfState(repoDir);
+    if (tookOver) await rm(join(repoDir, STAGE_DIR), { recursive: true, force: true });
+    const byFile = await checkInputs(o.packages, state);
+    await signNew(repoDir, byFile, state, o.signer);
+
+    const files = [...byFile.keys()].sort();
+    const keyFile = keyFileName(dist);
+    const repo = repoFile({ distribution: dist, baseUrl: o.distribution.baseUrl ?? `file://${repoDir}`, title: o.distribution.title }, keyFile);
+    const contentKey = sha256Hex(JSON.stringify([files.map((f) => [f, state.files[f].sha256]), o.signer.fingerprint, repo]));
+    const published = await readFile(join(repoDir, REPOMD)).catch(() => undefined);
+    const signed = await stat(join(repoDir, REPOMD_SIG)).then(() => true, () => false);
+    let repomdSha256: string;
+    let changed = false;
+    if (!o.fresh && published && signed && state.contentKey === contentKey && state.repomd === sha256Hex(published)) {
+      repomdSha256 = state.repomd;
+    } else {
+      const staged = await stageRepodata(repoDir, files, String(Math.floor(now / 1000)), Boolean(o.fresh));
+      await writeFileAtomic(join(repoDir, keyFile), o.signer.publicKeyArmored);
+      await writeFileAtomic(join(repoDir, repoFileName(dist)), repo);
+      repomdSha256 = await switchRepodata(repoDir, staged, o.signer);
+      await rm(join(repoDir, STAGE_DIR), { recursive: true, force: true });
+      state.contentKey = contentKey;
+      state.repomd = repomdSha256;
+      changed = true;
+    }
+    const repomd = await readFile(join(repoDir, REPOMD), 'utf8');
+    await prune(repoDir, state, new Set([...files, ...repomdLocations(repomd)]), now, (o.retainSeconds ?? 600) * 1000);
+    await writeFileAtomic(join(repoDir, DNF_STATE_FILE), JSON.stringify(state));
+    log?.info({ rpms: files.length, changed }, changed ? 'dnf repository published' : 'dnf repository unchanged');
+    return {
+      repomdSha256,
+      changed,
+      rpms: files.map((f) => ({ file: f, built: state.files[f].built, sha256: state.files[f].sha256, keyFingerprint: state.files[f].key })),
+    };
+  });
+}

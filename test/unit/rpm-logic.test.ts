@@ -1,0 +1,86 @@
+// The pure parts of rpm support: architecture names, reading rpmspec's and
+// rpm's query output, rpmbuild's failure reasons, the .repo file, the dnf gate's verdicts.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { rpmbuildFailure } from '../../agents/rpm-runner.ts';
+import { interpretDnfGateRun } from '../../reconciler/gate/dnf-gate-script.ts';
+import { GATE_EXIT, MARK } from '../../reconciler/gate/gate-script.ts';
+import { repomdLocations } from '../../reconciler/publish/dnf/createrepo.ts';
+import { rpmFileName } from '../../reconciler/publish/dnf/layout.ts';
+import { repoFile } from '../../reconciler/publish/dnf/repo-file.ts';
+import { headerEvr, parseHeaderLine } from '../../reconciler/publish/rpm/read-rpm.ts';
+import { kilnArch, rpmArch } from '../../rpm/arch.ts';
+import { cacheControl, contentType } from '../../reconciler/serve/request-path.ts';
+import { evr, interpretSpecQuery } from '../../rpm/spec-query.ts';
+
+test('rpm arch - Kiln and rpm names map both ways', () => {
+  assert.equal(rpmArch('amd64'), 'x86_64');
+  assert.equal(rpmArch('arm64'), 'aarch64');
+  assert.equal(rpmArch('all'), 'noarch');
+  assert.equal(rpmArch('armel'), undefined);
+  assert.equal(rpmArch('toString'), undefined);
+  assert.equal(kilnArch('x86_64'), 'amd64');
+  assert.equal(kilnArch('aarch64'), 'arm64');
+  assert.equal(kilnArch('noarch'), 'all');
+  assert.equal(kilnArch('i686'), 'i386');
+  assert.equal(kilnArch('sparc64'), undefined);
+});
+
+test('rpm spec query - facts from rpmspec output; a spec rpm cannot parse keeps rpm\'s words and the metadata path', () => {
+  const ok = interpretSpecQuery('pkg/hello.spec', 0, '@@kiln-srpm@@hello\t(none)\t1.0\t1\n@@kiln-rpm@@hello\tnoarch\n@@kiln-rpm@@hello-doc\tnoarch\n');
+  assert.deepEqual(ok, { ok: true, facts: { name: 'hello', epoch: undefined, version: '1.0', release: '1', packages: [{ name: 'hello', arch: 'noarch' }, { name: 'hello-doc', arch: 'noarch' }] } });
+  assert.equal(ok.ok && evr(ok.facts), '1.0-1');
+  assert.equal(evr({ epoch: '2', version: '1.0', release: '3' }), '2:1.0-3');
+  const bad = interpretSpecQuery('pkg/hello.spec', 1, 'error: line 7: Unknown tag: Bogus: x\nerror: query of specfile /src/pkg/hello.spec failed, can\'t parse\n');
+  assert.equal(bad.ok, false);
+  assert.equal(!bad.ok && bad.message, "pkg/hello.spec: rpmspec cannot parse the spec (exit 1):\nerror: line 7: Unknown tag: Bogus: x\nerror: query of specfile pkg/hello.spec failed, can't parse");
+});
+
+test('rpm header - query line with and without a signature', () => {
+  const h = parseHeaderLine('hello\t(none)\t1.0\t1\tnoarch\thello-1.0-1.src.rpm\t(none)\tEdDSA/SHA256, Mon Nov 30 04:22:29 2026, Key ID 22b65a0fd7f6ab3d\n');
+  assert.deepEqual(h, { name: 'hello', epoch: undefined, version: '1.0', release: '1', arch: 'noarch', source: false, signedBy: '22B65A0FD7F6AB3D' });
+  const s = parseHeaderLine('hello\t3\t1.0\t1\tx86_64\t(none)\t(none)\t(none)');
+  assert.equal(s.source, true);
+  assert.equal(s.signedBy, undefined);
+  assert.equal(headerEvr(s), '3:1.0-1');
+  assert.equal(rpmFileName(s), 'hello-1.0-1.src.rpm');
+  assert.equal(rpmFileName(h), 'hello-1.0-1.noarch.rpm');
+});
+
+test('rpmbuild failure - unmet BuildRequires are named', () => {
+  const out = 'Building target platforms: x86_64\nerror: Failed build dependencies:\n\tgcc is needed by hello-1.0-1.x86_64\n\tmake is needed by hello-1.0-1.x86_64\n';
+  assert.equal(rpmbuildFailure(out), 'BuildRequires not met: gcc is needed by hello-1.0-1.x86_64; make is needed by hello-1.0-1.x86_64');
+  assert.equal(rpmbuildFailure('error: Bad exit status from /var/tmp/rpm-tmp.1 (%build)\n'), undefined);
+});
+
+test('dnf repo file - both signature checks on, key next to the repodata', () => {
+  assert.equal(
+    repoFile({ distribution: 'stable', baseUrl: 'https://repo.example.org/stable/' }, 'RPM-GPG-KEY-stable'),
+    '[kiln-stable]\nname=Kiln stable\nbaseurl=https://repo.example.org/stable\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=https://repo.example.org/stable/RPM-GPG-KEY-stable\n',
+  );
+  assert.deepEqual(repomdLocations('<data type="primary"><location href="repodata/ab-primary.xml.gz"/></data><data><location href="repodata/cd-other.xml.gz"/>'), ['repodata/ab-primary.xml.gz', 'repodata/cd-other.xml.gz']);
+});
+
+test('dnf gate - verdicts from the script run', () => {
+  const what = { package: 'hello', version: '1.0-1', timeoutSeconds: 60 };
+  assert.equal(interpretDnfGateRun({ exitCode: 0, output: `x\n${MARK} passed\n`, timedOut: false }, what).verdict, 'passed');
+  const sig = interpretDnfGateRun({ exitCode: GATE_EXIT.install, output: 'Importing GPG key 0x1:\n From : /repo/RPM-GPG-KEY-t\nPackage hello-1.0-1.noarch.rpm is not signed\nError: GPG check FAILED\n', timedOut: false }, what);
+  assert.equal(sig.reason, 'dnf install hello-1.0-1 failed: Package hello-1.0-1.noarch.rpm is not signed; Error: GPG check FAILED');
+  // A bad repomd.xml signature makes dnf skip the repository and then find nothing: both are said.
+  const tampered = interpretDnfGateRun({ exitCode: GATE_EXIT.install, output: "Error: Failed to download metadata for repo 'kiln': repomd.xml GPG signature verification error: Bad GPG signature\nIgnoring repositories: kiln\nError: Unable to find a match: hello-1.0-1\n", timedOut: false }, what);
+  assert.equal(tampered.reason, "dnf install hello-1.0-1 failed: Error: Failed to download metadata for repo 'kiln': repomd.xml GPG signature verification error: Bad GPG signature; Error: Unable to find a match: hello-1.0-1");
+  assert.match(interpretDnfGateRun({ exitCode: 0, output: '', timedOut: true }, what).reason, /within 60 s/);
+  assert.match(interpretDnfGateRun({ exitCode: GATE_EXIT.notInstalled, output: 'rpm -q: package hello is not installed\n', timedOut: false }, what).reason, /not installed after dnf install \(package hello is not installed\)/);
+});
+
+test('serve - dnf repositories: content types, and only checksum-named repodata cached for ever', () => {
+  assert.equal(contentType('stable/packages/hello-1.0-1.noarch.rpm'), 'application/x-rpm');
+  assert.equal(contentType('stable/repodata/repomd.xml'), 'application/xml');
+  assert.equal(contentType('stable/repodata/repomd.xml.asc'), 'application/pgp-signature');
+  assert.equal(contentType('stable/RPM-GPG-KEY-stable'), 'application/pgp-keys');
+  assert.equal(contentType('stable/stable.repo'), 'text/plain; charset=utf-8');
+  assert.equal(contentType('stable/stable-archive-keyring.asc'), 'application/pgp-keys');
+  assert.equal(cacheControl(`stable/repodata/${'a'.repeat(64)}-primary.xml.gz`), 'public, max-age=31536000, immutable');
+  assert.equal(cacheControl('stable/repodata/repomd.xml'), 'no-cache');
+  assert.equal(cacheControl('stable/packages/hello-1.0-1.noarch.rpm'), 'no-cache');
+});
