@@ -14,6 +14,7 @@ import { applicableBuildDeps, parseBuildDepends } from './build-deps.ts';
 import { runContainer } from '../containers/run-container.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { DepsImages } from './deps-image.ts';
+import { withBinNMU } from './binnmu-entry.ts';
 import { chownTree, readSourceFile } from './source-tree.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
@@ -78,6 +79,7 @@ export class DockerRunner implements BuildRunner {
       timeoutMs: limits.timeoutSeconds * 1000,
       onLog,
       signal,
+      ...(job.buildFrom ? { source: job.buildFrom } : {}),
     });
     if (!d.ok) return fail(d.class, d.reason);
     if (d.source === 'cached') onLog(Buffer.from(`kiln: Build-Depends from cached image ${d.image}\n`));
@@ -85,8 +87,10 @@ export class DockerRunner implements BuildRunner {
 
     // Give the build user the work dir (the bind mount), so it needs no capabilities.
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
-    const cmd = ['dpkg-buildpackage', '-us', '-uc', '-b'];
-    onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
+    const dpkg = ['dpkg-buildpackage', '-us', '-uc', '-b'];
+    const build = withBinNMU(job, dpkg);
+    const cmd = build.cmd;
+    onLog(Buffer.from(`kiln: ${job.inputs.binNMU ? 'binNMU changelog entry, then ' : ''}${dpkg.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
     const exit = await runContainer(
       this.docker,
       {
@@ -95,7 +99,7 @@ export class DockerRunner implements BuildRunner {
         role: 'build',
         workingDir: '/build/' + relative(work.root, work.buildDir),
         user: `${this.user.uid}:${this.user.gid}`,
-        env: ['HOME=/tmp', 'LANG=C.UTF-8', `DEB_BUILD_OPTIONS=parallel=${Math.max(1, Math.floor(limits.cpus))}`],
+        env: ['HOME=/tmp', 'LANG=C.UTF-8', `DEB_BUILD_OPTIONS=parallel=${Math.max(1, Math.floor(limits.cpus))}`, ...build.env],
         network: 'none',
         memoryBytes: limits.memoryMiB * MiB,
         // Docker refuses more CPUs than the host has: such a limit means "all of them".

@@ -72,6 +72,8 @@ export interface GateRequest<D extends DesiredDistribution = DesiredDistribution
   distribution: string;
   package: string;
   version: string;
+  /** The version the binaries carry when it is not `version` (a binNMU rebuild: <version>+kilnN). */
+  installVersion?: string;
   /** The package's smoke/test command. */
   smoke?: string;
   timeoutSeconds: number;

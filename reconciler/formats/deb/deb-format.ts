@@ -2,6 +2,7 @@
 // runner), dpkg version order, `<name>_<version>_<arch>.deb` artifacts where
 // `_all.deb` belongs to every architecture, and the publish guard that reads
 // each .deb's control fields (publish/deb/identity.ts).
+import { binaryVersion } from '../../../schema/binnmu.ts';
 import type { BuildResult } from '../../../schema/messages.ts';
 import type { Artifact } from '../../../schema/status.ts';
 import { debianVersionProblem } from './debian-version.ts';
@@ -33,7 +34,8 @@ export const debFormat: PackageFormat<DebPackage> = {
       const names = result.artifacts.map((a) => a.name).join(', ') || 'nothing';
       return [`the build yielded no publishable .deb (only ${names})`];
     }
-    const want = { source: result.inputs.package, version: result.inputs.version, arch: result.inputs.arch, binaries: result.binaries };
+    // A binNMU rebuild's binaries carry <version>+kilnN (schema/binnmu.ts), and only that.
+    const want = { source: result.inputs.package, version: binaryVersion(result.inputs), arch: result.inputs.arch, binaries: result.binaries };
     const problems: string[] = [];
     for (const a of debs) {
       try {

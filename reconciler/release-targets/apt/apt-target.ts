@@ -46,6 +46,7 @@ export const aptTarget: ReleaseTarget<AptDistribution> = {
       keyPath: join(req.root, req.from.name, keyFileName(req.from.name)),
       package: req.package,
       version: req.version,
+      ...(req.installVersion ? { installVersion: req.installVersion } : {}),
       ...(req.smoke ? { smoke: req.smoke } : {}),
       timeoutSeconds: req.timeoutSeconds,
       log: req.log,
