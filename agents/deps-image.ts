@@ -77,7 +77,7 @@ export const RESOLVE_SCRIPT = [
   'set -e',
   SOURCE_SETUP,
   'apt-get update -q',
-  'if ! apt-get satisfy -s -q --no-install-recommends "$@" > /tmp/kiln-sim; then cat /tmp/kiln-sim; exit 100; fi',
+  'if ! apt-get satisfy -s -q --no-install-recommends "$@" > /tmp/kiln-sim 2>&1; then cat /tmp/kiln-sim; exit 100; fi',
   // "Inst NAME [OLD] (VERSION ORIGIN [ARCH])": the version is the token after '('.
   `awk '/^Inst /{for(i=3;i<=NF;i++) if ($i ~ /^\\(/) {print $2, substr($i,2); break}}' /tmp/kiln-sim | while read -r n v; do`,
   `  sha=$(apt-cache show "$n=$v" | sed -n 's/^SHA256: //p' | head -n 1)`,
@@ -234,6 +234,7 @@ export class DepsImages {
     if (exit.timedOut) return { ok: false, class: 'infra', reason: 'installing Build-Depends timed out' };
     if (exit.exitCode !== 0) return { ok: false, ...aptFailure(output) };
     log.info({ deps, resolved, ms: Date.now() - t0 }, 'built dependency image');
+    opts.onLog(Buffer.from(`kiln: Build-Depends installed into image ${tag}\n`));
     return { ok: true, image: tag, source: 'built', resolved };
   }
 }

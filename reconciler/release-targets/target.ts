@@ -21,6 +21,8 @@ export interface LocalArtifact {
 export interface ReleaseUnit {
   name: string;
   version: string;
+  /** The version its artifacts carry when it is not `version` (a binNMU rebuild: <version>+kilnN). */
+  binaryVersion?: string;
   arch: string;
   files: LocalArtifact[];
 }

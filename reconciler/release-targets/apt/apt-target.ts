@@ -15,7 +15,7 @@ export const aptTarget: ReleaseTarget<AptDistribution> = {
   name: 'apt',
   packageFormats: ['deb'],
   async apply(req) {
-    const packages = req.units.map((u) => ({ name: u.name, version: u.version, arch: u.arch, files: u.files }));
+    const packages = req.units.map((u) => ({ name: u.name, version: u.version, ...(u.binaryVersion ? { binaryVersion: u.binaryVersion } : {}), arch: u.arch, files: u.files }));
     const report = await publishApt({
       root: req.root,
       distribution: req.distribution,
