@@ -9,10 +9,11 @@ import type { Architecture } from '../../schema/metadata.ts';
 import type { BuildInputs, BuildRecord } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
 
-type History = Map<string, BuildRecord[]>;
+/** package + version -> build keys (records are read from the current map: their state changes, keys do not). */
+type History = Map<string, string[]>;
 const historyKey = (pkg: string, version: string) => `${pkg}\n${version}`;
 
-// Indexed once per (builds map, size): records are only ever added, and a plan
+// Indexed once per (builds map, size): build keys are only ever added, and a plan
 // needs the index only for dependents whose plain key has no record.
 const memo = new WeakMap<Map<string, BuildRecord>, { size: number; history: History }>();
 
@@ -20,11 +21,11 @@ function history(observed: ObservedState): History {
   const hit = memo.get(observed.builds);
   if (hit && hit.size === observed.builds.size) return hit.history;
   const h: History = new Map();
-  for (const r of observed.builds.values()) {
+  for (const [key, r] of observed.builds) {
     const k = historyKey(r.inputs.package, r.inputs.version);
     const list = h.get(k);
-    if (list) list.push(r);
-    else h.set(k, [r]);
+    if (list) list.push(key);
+    else h.set(k, [key]);
   }
   memo.set(observed.builds, { size: observed.builds.size, history: h });
   return h;
@@ -39,11 +40,13 @@ const sameExceptBinNMU = (a: BuildInputs, b: BuildInputs) => withoutBinNMU(a) ==
  * succeeded, or this very build (any N) was already asked for.
  */
 export function binNMUFor(inputs: BuildInputs, arch: Architecture, observed: ObservedState): number {
-  const records = history(observed).get(historyKey(inputs.package, inputs.version)) ?? [];
+  const keys = history(observed).get(historyKey(inputs.package, inputs.version)) ?? [];
   let mine = -1;
   let highest = 0;
   let earlier = false;
-  for (const r of records) {
+  for (const key of keys) {
+    const r = observed.builds.get(key);
+    if (!r) continue;
     highest = Math.max(highest, r.inputs.binNMU ?? 0);
     if (r.inputs.arch !== arch) continue;
     if (sameExceptBinNMU(r.inputs, inputs)) mine = Math.max(mine, r.inputs.binNMU ?? 0);

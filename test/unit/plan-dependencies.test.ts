@@ -189,3 +189,13 @@ test('plan dependencies - a rebuild of an unchanged version against a new depend
   assert.ok(b3 && b3.kind === 'build');
   assert.equal(b3.inputs.binNMU, undefined);
 });
+
+test('plan dependencies - the binNMU number follows a record whose state changed in place (the build history is not a stale copy)', () => {
+  const lib12 = { ...lib, version: '1.2-1' };
+  const appQueued: BuildRecord = { ...built(app, 'succeeded', { libkilnhello: '1.1-1' }), state: 'queued' };
+  const obs = observed([built(lib12), appQueued], [[lib12, '1.2-1']]);
+  const binNMU = () => plan(desired([app, lib12]), obs, { now: NOW }).actions.flatMap((a) => (a.kind === 'build' && a.package === 'kilnhello' ? [a.inputs.binNMU ?? 0] : []));
+  assert.deepEqual(binNMU(), [0], 'no earlier build of kilnhello 1.1-1 succeeded: the plain version');
+  obs.builds.set(appQueued.key, { ...appQueued, state: 'succeeded' }); // same map, same size
+  assert.deepEqual(binNMU(), [1], 'now one did: binNMU 1');
+});
