@@ -135,6 +135,12 @@ test('package set - the library is published first, the program built against it
   assert.equal(again.inputs.binNMU, 1, 'a rebuild of unchanged kilnhello 1.0 is binNMU 1, recorded on kiln/status');
   assert.deepEqual(again.inputs.builtAgainst, { libkilnhello: '1.2' });
   assert.equal(rebuilt.version, '1.0', 'the release keeps the declared version; its binaries carry 1.0+kiln1');
+  const log2 = await sh(process.execPath, [KILN, 'logs', '--repo', meta, '--nats', await natsUrl(out), rebuilt.builds.amd64.slice(0, 12)]).catch((e: Error) => e.message);
+  assert.match(log2, /libkilnhello-dev=1\.2/, 'the new libkilnhello-dev resolved from Kiln\'s repo');
+  const depsImage = (l: string) => /kiln: Build-Depends (?:installed into|from cached) image (kiln-deps:[0-9a-f]{64})/.exec(l)?.[1];
+  assert.ok(depsImage(log) && depsImage(log2), 'both builds ran in a dependency image');
+  assert.notEqual(depsImage(log2), depsImage(log), 'a new libkilnhello-dev makes another dependency image (keyed by resolved versions and digests)');
+  assert.match(log2, /binNMU: debian\/changelog now starts with kilnhello \(1\.0\+kiln1\)/);
 
   // 4. apt upgrades the program (a higher version, same source) and the library in the same container.
   const upgraded = await inContainer(id, [
