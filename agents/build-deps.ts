@@ -30,8 +30,11 @@ export function applicableBuildDeps(relations: Relation[], arch: string, profile
   return [...out].sort();
 }
 
-/** The tag of the cached image that is `baseImageId` plus `deps` installed. */
-export function depsImageTag(deps: readonly string[], baseImageId: string): string {
-  const h = createHash('sha256').update(JSON.stringify({ deps: [...deps].sort(), base: baseImageId })).digest('hex');
+/**
+ * The tag of the cached image that is `baseImageId` plus `resolved` installed: each
+ * package apt resolved the Build-Depends to, as `name=version sha256` (deps-image.ts).
+ */
+export function depsImageTag(resolved: readonly string[], baseImageId: string): string {
+  const h = createHash('sha256').update(JSON.stringify({ resolved: [...resolved].sort(), base: baseImageId })).digest('hex');
   return `kiln-deps:${h}`;
 }

@@ -15,6 +15,7 @@ import { runContainer } from '../containers/run-container.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { DepsImages } from './deps-image.ts';
 import { collectSourcePackage } from './source-package.ts';
+import { withBinNMU } from './binnmu-entry.ts';
 import { chownTree, readSourceFile } from './source-tree.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
@@ -79,6 +80,7 @@ export class DockerRunner implements BuildRunner {
       timeoutMs: limits.timeoutSeconds * 1000,
       onLog,
       signal,
+      ...(job.buildFrom ? { source: job.buildFrom } : {}),
     });
     if (!d.ok) return fail(d.class, d.reason);
     if (d.source === 'cached') onLog(Buffer.from(`kiln: Build-Depends from cached image ${d.image}\n`));
@@ -87,9 +89,15 @@ export class DockerRunner implements BuildRunner {
     // Give the build user the work dir (the bind mount), so it needs no capabilities.
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
     // A sourceful build (no -b): the source package (.dsc + tarballs) is made from the cleaned
-    // tree in the same locked-down container, before the binaries.
-    const cmd = ['dpkg-buildpackage', '-us', '-uc'];
-    onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
+    // tree in the same locked-down container, before the binaries. A binNMU makes it from the
+    // unchanged tree first (it is the source version's, as in Debian), then adds the binary-only
+    // changelog entry and builds the binaries alone.
+    const build = job.inputs.binNMU
+      ? withBinNMU(job, ['dpkg-buildpackage', '-us', '-uc', '-b'], ['dpkg-buildpackage', '-us', '-uc', '-S'])
+      : { cmd: ['dpkg-buildpackage', '-us', '-uc'], env: [] };
+    const cmd = build.cmd;
+    const said = job.inputs.binNMU ? 'dpkg-buildpackage -us -uc -S, binNMU changelog entry, then dpkg-buildpackage -us -uc -b' : cmd.join(' ');
+    onLog(Buffer.from(`kiln: ${said} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
     const exit = await runContainer(
       this.docker,
       {
@@ -98,7 +106,7 @@ export class DockerRunner implements BuildRunner {
         role: 'build',
         workingDir: '/build/' + relative(work.root, work.buildDir),
         user: `${this.user.uid}:${this.user.gid}`,
-        env: ['HOME=/tmp', 'LANG=C.UTF-8', `DEB_BUILD_OPTIONS=parallel=${Math.max(1, Math.floor(limits.cpus))}`],
+        env: ['HOME=/tmp', 'LANG=C.UTF-8', `DEB_BUILD_OPTIONS=parallel=${Math.max(1, Math.floor(limits.cpus))}`, ...build.env],
         network: 'none',
         memoryBytes: limits.memoryMiB * MiB,
         // Docker refuses more CPUs than the host has: such a limit means "all of them".

@@ -150,6 +150,8 @@ export interface PoolConfig {
 export interface DesiredConfig {
   trust: { keys: string[]; requireSignedCommits: boolean };
   signing: { publicKey?: string };
+  /** kiln.yaml `repoUrl`: where agents reach the published repositories (a buildFrom distribution is <repoUrl>/<name>). */
+  repoUrl?: string;
   /** kiln.yaml `forge:`: where commit statuses go (reconciler/forge). */
   forge?: ForgeConfig;
   pools: Record<string, PoolConfig>;
@@ -206,6 +208,8 @@ export interface BuildAction extends ActionBase {
   attempt: number;
   inputs: BuildInputs;
   limits: ResolvedLimits;
+  /** The package's buildFrom distribution: the job carries it as an apt source. */
+  buildFrom?: string;
 }
 
 export interface PublishAction extends ActionBase {
@@ -238,6 +242,8 @@ export interface GateAction extends ActionBase {
   package: string;
   version: string;
   builds: Record<string, string>;
+  /** The version its binaries carry, when a binNMU rebuild made it differ from `version`. */
+  installVersion?: string;
   smoke?: string;
 }
 

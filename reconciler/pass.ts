@@ -9,6 +9,7 @@ import { readDesired, type DesiredSnapshot } from './desired/read-desired.ts';
 import { resolveCommit } from './git/tree.ts';
 import type { DesiredState, ObservedState, Plan } from './model.ts';
 import { dispatchBuilds } from './pipeline/dispatch.ts';
+import { aptSourceFor } from './pipeline/apt-source.ts';
 import { earliestWake } from './plan/next-wake.ts';
 import { emptyPlanMemo, invalidPlan, plan as makePlan, refusalPlan, type PlanMemo } from './plan/plan.ts';
 import { gitdirOf } from './status/git-objects.ts';
@@ -157,7 +158,10 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
       const onQueued = (a: (typeof builds)[number]) => void (queued.includes(a) || queued.push(a));
       // A jobs stream found gone is made again and the dispatch tried once more (message ids keep it idempotent).
       const nats = deps.nats;
-      const d = await withTopology(nats, log, 'dispatch', () => dispatchBuilds(nats.js, builds, { desiredCommit: c.desiredCommit, now, log, onQueued }));
+      const repoUrl = desired.config.repoUrl ?? deps.repoUrl;
+      const aptSource = (name: string) => aptSourceFor(desired.distributions.get(name), repoUrl, deps.signer.publicKeyArmored);
+      if (!repoUrl && builds.some((b) => b.buildFrom)) log.warn('packages build from a distribution of this repo, but no repoUrl is set in kiln.yaml: their jobs install Build-Depends from the base archive only');
+      const d = await withTopology(nats, log, 'dispatch', () => dispatchBuilds(nats.js, builds, { desiredCommit: c.desiredCommit, now, log, onQueued, aptSource }));
       report.dispatched = d.published;
       report.duplicates = d.duplicates;
     }

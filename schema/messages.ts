@@ -34,6 +34,22 @@ export const resolvedLimitsSchema = {
   },
 } as const;
 
+/** An extra apt source the dependency phase installs Build-Depends from: a distribution Kiln publishes (buildFrom). */
+export const aptSourceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['distribution', 'url', 'suite', 'components', 'key'],
+  properties: {
+    distribution: { type: 'string', pattern: '^[a-z0-9][a-z0-9+.-]{0,62}[a-z0-9+]$' },
+    /** As agents reach it: <repoUrl>/<distribution>. */
+    url: { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s/]+(/[^\\s]*)?$' },
+    suite: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+    components: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' } },
+    /** The armored public key its Release files are signed with (apt's signed-by). */
+    key: { type: 'string', maxLength: 65536, pattern: '^-----BEGIN PGP PUBLIC KEY BLOCK-----' },
+  },
+} as const;
+
 export const buildJobSchema = {
   $schema: DIALECT,
   $id: 'https://kiln.dev/schema/build-job.json',
@@ -49,6 +65,8 @@ export const buildJobSchema = {
     limits: resolvedLimitsSchema,
     dispatchedAt: { type: 'string' },
     desiredCommit: { type: 'string' },
+    /** The package's buildFrom distribution: Build-Depends come from the base archive plus this repository, preferred. */
+    buildFrom: aptSourceSchema,
   },
 } as const;
 
@@ -113,5 +131,6 @@ export const agentInfoSchema = {
 
 export type ResolvedLimits = FromSchema<typeof resolvedLimitsSchema>;
 export type BuildJob = FromSchema<typeof buildJobSchema>;
+export type AptSource = FromSchema<typeof aptSourceSchema>;
 export type BuildResult = FromSchema<typeof buildResultSchema>;
 export type AgentInfo = FromSchema<typeof agentInfoSchema>;

@@ -99,6 +99,11 @@ export const kilnConfigSchema = {
       },
     },
     forge: forgeSchema,
+    repoUrl: {
+      ...httpUrl,
+      description:
+        'Base URL at which build agents reach the published repositories (as `kiln serve` or the service serves them, e.g. http://repo.example.org:8080/repos); a buildFrom distribution is <repoUrl>/<name>. `kiln up` defaults it to its own address.',
+    },
     defaults: {
       type: 'object',
       additionalProperties: false,

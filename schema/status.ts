@@ -87,6 +87,11 @@ export const buildInputsSchema = {
       additionalProperties: { type: 'string' },
       description: "In-repo Build-Depends it is built against: producing package -> its version, or version@build key when that package's rebuildDependents is always.",
     },
+    binNMU: {
+      type: 'integer',
+      minimum: 1,
+      description: 'A rebuild of an unchanged source version against new dependencies: the binaries are versioned <version>+kiln<binNMU> (schema/binnmu.ts).',
+    },
   },
 } as const;
 

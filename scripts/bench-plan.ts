@@ -174,7 +174,25 @@ function benchDependencies() {
       actions = plan(stateOf(changed), observed, { now: new Date() }).actions.length;
       runs.push(performance.now() - t);
     }
-    return { coldMs, coldActions: cold.actions.length, oneChangeMs: runs.sort((a, b) => a - b)[2], oneChangeActions: actions };
+    // A new library version published: its 9 dependents are rebuilt as binNMUs (the build history index is read).
+    const versionRuns: number[] = [];
+    let binNMUs = 0;
+    for (let k = 0; k < 5; k++) {
+      const lib = `lib${600 + k}`;
+      const changed = pkgs.map((p) => (p.name === lib ? { ...p, version: '1.1-1' } : p));
+      const desiredNow = stateOf(changed);
+      const libBuild = plan(desiredNow, observed, { now: new Date() }).actions.find((a) => a.kind === 'build' && a.package === lib);
+      const obs: ObservedState = { ...observed, builds: new Map(observed.builds), releases: new Map(observed.releases) };
+      if (libBuild?.kind === 'build') {
+        obs.builds.set(libBuild.key, { key: libBuild.key, inputs: libBuild.inputs, pool: 'deb', desiredCommit: desired.commit, state: 'succeeded', attempts: [{ n: 1, dispatchedAt: '2026-01-01T00:00:00Z', outcome: 'succeeded' }], artifacts: [] });
+        const rel = obs.releases.get('testing')!;
+        obs.releases.set('testing', { ...rel, packages: rel.packages.map((p) => (p.name === lib ? { ...p, version: '1.1-1', builds: { amd64: libBuild.key } } : p)) });
+      }
+      const t = performance.now();
+      binNMUs = plan(desiredNow, obs, { now: new Date() }).actions.filter((a) => a.kind === 'build' && a.inputs.binNMU).length;
+      versionRuns.push(performance.now() - t);
+    }
+    return { coldMs, coldActions: cold.actions.length, oneChangeMs: runs.sort((a, b) => a - b)[2], oneChangeActions: actions, newVersionMs: versionRuns.sort((a, b) => a - b)[2], newVersionBinNMUs: binNMUs };
   };
   return { withDeps: measure(true), baseline: measure(false) };
 }
@@ -184,6 +202,7 @@ if (process.argv.includes('--deps-only')) {
   console.log(`\n== dependency graph, 10,000 packages (1,000 libraries × 9 dependents), plan only`);
   console.log(`cold plan:        ${r.withDeps.coldMs.toFixed(0)} ms (${r.withDeps.coldActions} actions) vs ${r.baseline.coldMs.toFixed(0)} ms without the graph → ${(r.withDeps.coldMs / r.baseline.coldMs).toFixed(2)}×`);
   console.log(`one-change plan:  ${r.withDeps.oneChangeMs.toFixed(1)} ms (${r.withDeps.oneChangeActions} actions) vs ${r.baseline.oneChangeMs.toFixed(1)} ms → ${(r.withDeps.oneChangeMs / r.baseline.oneChangeMs).toFixed(2)}×`);
+  console.log(`new library version (plan, median of 5): ${r.withDeps.newVersionMs.toFixed(1)} ms (${r.withDeps.newVersionBinNMUs} binNMU rebuilds) → ${(r.withDeps.newVersionMs / r.baseline.oneChangeMs).toFixed(2)}× the one-change plan without the graph`);
   console.log(JSON.stringify(r));
   await rm(SOURCE.dir, { recursive: true, force: true });
   process.exit(0);

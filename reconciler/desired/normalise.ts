@@ -40,6 +40,7 @@ export function normaliseConfig(doc: KilnConfigDoc | undefined): DesiredConfig {
   return {
     trust: { keys: [...(doc?.trust?.keys ?? [])], requireSignedCommits: doc?.trust?.requireSignedCommits ?? true },
     signing: { ...(doc?.signing?.publicKey ? { publicKey: doc.signing.publicKey } : {}) },
+    ...(doc?.repoUrl ? { repoUrl: doc.repoUrl.replace(/\/+$/, '') } : {}),
     ...(doc?.forge ? { forge: { ...doc.forge } } : {}),
     pools,
     defaults: {

@@ -133,18 +133,22 @@ export async function scaffold(opts: {
   const dir = resolve(opts.dir);
   const sourcesDir = sourcesDirFor(dir);
   await assertEmpty(dir, 'metadata repo directory');
-  if (opts.example) await assertEmpty(join(sourcesDir, 'hello-kiln'), 'example source directory');
+  const exampleSources = opts.example ? (await readdir(join(EXAMPLES_DIR, 'sources'))).sort() : [];
+  for (const name of exampleSources) await assertEmpty(join(sourcesDir, name), 'example source directory');
 
   const sources: ScaffoldResult['sources'] = [];
   if (!opts.example) {
     await writeLayout(dir);
   } else {
-    const sourceRepo = join(sourcesDir, 'hello-kiln');
-    await cp(join(EXAMPLES_DIR, 'sources', 'hello-kiln'), sourceRepo, { recursive: true });
-    sources.push({ name: 'hello-kiln', path: sourceRepo, commit: await commitAll(sourceRepo, 'hello-kiln 1.0.0', opts.author) });
     await cp(join(EXAMPLES_DIR, 'metadata'), dir, { recursive: true });
-    // Relative, so the pair of directories can move together.
-    await rewriteSourceGit(join(dir, METADATA_LAYOUT.packagesDir, 'hello-kiln.yaml'), relative(dir, sourceRepo) || '.');
+    // One source repo per example package (hello-kiln, and the libkilnhello + kilnhello set).
+    for (const name of exampleSources) {
+      const sourceRepo = join(sourcesDir, name);
+      await cp(join(EXAMPLES_DIR, 'sources', name), sourceRepo, { recursive: true });
+      sources.push({ name, path: sourceRepo, commit: await commitAll(sourceRepo, `${name}: example source`, opts.author) });
+      // Relative, so the pair of directories can move together.
+      await rewriteSourceGit(join(dir, METADATA_LAYOUT.packagesDir, `${name}.yaml`), relative(dir, sourceRepo) || '.');
+    }
   }
   const keyFile = opts.committer ? await trustCommitter(dir, opts.committer) : undefined;
   if (opts.releaseKey) await declareReleaseKey(dir, opts.releaseKey);

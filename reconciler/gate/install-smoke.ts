@@ -24,6 +24,8 @@ export interface InstallSmokeGate {
   keyPath: string;
   package: string;
   version: string;
+  /** The version the binaries carry when it is not `version` (a binNMU rebuild). */
+  installVersion?: string;
   /** Shell command run after install; default: only check dpkg says installed. */
   smoke?: string;
   timeoutSeconds: number;
@@ -54,7 +56,7 @@ export async function runInstallSmokeGate(g: InstallSmokeGate): Promise<GateReco
   const run = await runGateContainer(g, {
     KILN_SOURCE: sourceLine(keyInContainer, g.fromDist.suite, g.fromDist.components),
     KILN_PACKAGE: g.package,
-    KILN_VERSION: g.version,
+    KILN_VERSION: g.installVersion ?? g.version,
     KILN_SMOKE: g.smoke ?? '',
   }, [`${repoDir}:/repo:ro`, `${g.keyPath}:${keyInContainer}:ro`]).catch((cause: unknown) => {
     throw new GateInfraError(`the install-smoke gate could not run in ${g.image}: ${(cause as Error).message}`, { image: g.image, from: g.fromDist.name }, { cause });

@@ -2,15 +2,18 @@
 // record) and, for a promoted one, where each candidate of its source stands
 // (testing → gate → stable).
 import type { ApiDistribution, PromotionState } from '../../schema/api.ts';
-import { gateId, type DesiredDistribution, type ObservedState } from '../model.ts';
+import { gateId, type DesiredDistribution, type DesiredPackage, type ObservedState } from '../model.ts';
 
-export function distributionView(d: DesiredDistribution, observed: ObservedState): ApiDistribution {
+/** `releasedTo(pkg)`: whether the desired state releases `pkg` to this distribution (absent: every package of the source is a candidate). */
+export function distributionView(d: DesiredDistribution, observed: ObservedState, releasedTo?: (pkg: string) => boolean): ApiDistribution {
   const release = observed.releases.get(d.name) ?? null;
   const out: ApiDistribution = { name: d.name, suite: d.format === 'apt' ? d.suite : d.format === 'registry' ? d.url : d.name, gate: d.gate, url: `/repos/${d.name}/`, release, promotions: [] };
   if (!d.promoteFrom) return out;
   out.promoteFrom = d.promoteFrom;
   const published = new Set((release?.packages ?? []).map((p) => `${p.name}\0${p.version}`));
   for (const p of observed.releases.get(d.promoteFrom)?.packages ?? []) {
+    // Only what is meant to reach this distribution is a candidate (testing may publish more than stable takes).
+    if (releasedTo && !releasedTo(p.name)) continue;
     const gate = observed.gates.get(gateId(d.name, p.name, p.version));
     const state: PromotionState = published.has(`${p.name}\0${p.version}`)
       ? 'published'
@@ -24,6 +27,8 @@ export function distributionView(d: DesiredDistribution, observed: ObservedState
   return out;
 }
 
-export function distributionViews(dists: Iterable<DesiredDistribution>, observed: ObservedState): ApiDistribution[] {
-  return [...dists].sort((a, b) => a.name.localeCompare(b.name)).map((d) => distributionView(d, observed));
+export function distributionViews(dists: Iterable<DesiredDistribution>, observed: ObservedState, packages?: Map<string, DesiredPackage>): ApiDistribution[] {
+  return [...dists]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((d) => distributionView(d, observed, packages ? (name) => packages.get(name)?.release.includes(d.name) ?? false : undefined));
 }

@@ -39,6 +39,8 @@ export interface PassDeps {
   policy: PassPolicy;
   /** Absent: no dispatch or collection (plan and record only). */
   nats?: PipelineNats;
+  /** Where agents reach the published repositories when kiln.yaml sets no repoUrl (the service's own /repos). */
+  repoUrl?: string;
   /** Root of the published repositories; absent: nothing is published. */
   reposDir?: string;
   /** Local content-addressed cache of artifacts fetched from the object store. */

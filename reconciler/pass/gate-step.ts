@@ -35,6 +35,7 @@ export async function runGates(plan: Plan, distributions: Map<string, DesiredDis
         distribution: g.distribution,
         package: g.package,
         version: g.version,
+        ...(g.installVersion ? { installVersion: g.installVersion } : {}),
         ...(g.smoke ? { smoke: g.smoke } : {}),
         timeoutSeconds: ctx.timeoutSeconds,
         log: ctx.log,

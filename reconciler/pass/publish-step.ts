@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { isKilnError, PublishError, PublishInputError, type KilnError } from '../../schema/errors.ts';
 import type { Artifact, RejectedPackage, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
 import type { Action, DesiredDistribution, ObservedState, Plan, PruneAction, PublishAction, RepublishAction } from '../model.ts';
+import { binaryVersion } from '../../schema/binnmu.ts';
 import { fetchArtifact } from '../pipeline/collect.ts';
 import { formatNamed, type PackageFormat } from '../formats/index.ts';
 import { releaseTarget, type ReleaseTarget, type ReleaseUnit } from '../release-targets/index.ts';
@@ -73,12 +74,18 @@ async function localArtifacts(pkg: ReleasedPackage, format: PackageFormat, ctx: 
   return Promise.all(releasable.map(async (a) => ({ ...a, path: await fetchArtifact(nats.objectStore, a.sha256, ctx.artifactsDir) })));
 }
 
+/** The version a build's binaries carry: a binNMU rebuild's <version>+kilnN (schema/binnmu.ts). */
+function binaryVersionOf(pkg: ReleasedPackage, arch: string, observed: ObservedState): { binaryVersion?: string } {
+  const inputs = observed.builds.get(pkg.builds[arch])?.inputs;
+  return inputs?.binNMU ? { binaryVersion: binaryVersion(inputs) } : {};
+}
+
 /** One released package's units (one per built architecture), its errors naming the package and version (so that one package can be left out). */
 async function attributedUnits(pkg: ReleasedPackage, target: ReleaseTarget, observed: ObservedState, ctx: PublishContext): Promise<ReleaseUnit[]> {
   try {
     const format = formatOfRelease(pkg, target, observed);
     const files = await localArtifacts(pkg, format, ctx);
-    return Object.keys(pkg.builds).map((arch) => ({ name: pkg.name, version: pkg.version, arch, files: format.artifactsForArch(files, arch) }));
+    return Object.keys(pkg.builds).map((arch) => ({ name: pkg.name, version: pkg.version, ...binaryVersionOf(pkg, arch, observed), arch, files: format.artifactsForArch(files, arch) }));
   } catch (e) {
     if (isKilnError(e)) Object.assign(e.data, { package: pkg.name, version: pkg.version });
     throw e;

@@ -3,13 +3,13 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { BuildAction } from '../model.ts';
-import type { BuildJob } from '../../schema/messages.ts';
+import type { AptSource, BuildJob } from '../../schema/messages.ts';
 import { jobMsgId, SUBJECTS } from '../../schema/nats.ts';
 import { assertValid } from '../../schema/validate.ts';
 import pMap from 'p-map';
 
 /** The wire message for one action (validated: a bad job is our bug, caught before it leaves). */
-export function toBuildJob(action: BuildAction, desiredCommit: string, now: Date): BuildJob {
+export function toBuildJob(action: BuildAction, desiredCommit: string, now: Date, buildFrom?: AptSource): BuildJob {
   return assertValid('buildJob', {
     v: 1,
     key: action.key,
@@ -19,6 +19,7 @@ export function toBuildJob(action: BuildAction, desiredCommit: string, now: Date
     limits: action.limits,
     dispatchedAt: now.toISOString(),
     desiredCommit,
+    ...(buildFrom ? { buildFrom } : {}),
   });
 }
 
@@ -30,6 +31,8 @@ export interface DispatchOptions {
   log: Logger;
   /** Called as each job gets its PubAck (new or duplicate): it is on the queue, even if a later publish fails. */
   onQueued?: (action: BuildAction) => void;
+  /** The apt source of a buildFrom distribution (undefined: the job installs from the base archive only). */
+  aptSource?: (distribution: string) => AptSource | undefined;
 }
 
 export interface DispatchReport {
@@ -43,7 +46,7 @@ const encoder = new TextEncoder();
 /** Publish every action's job; resolves once each has its PubAck, rejects on the first failure. */
 export async function dispatchBuilds(js: JetStreamClient, actions: BuildAction[], opts: DispatchOptions): Promise<DispatchReport> {
   const log = opts.log.child({ component: 'dispatch' });
-  const jobs = actions.map((a) => ({ action: a, bytes: encoder.encode(JSON.stringify(toBuildJob(a, opts.desiredCommit, opts.now))) }));
+  const jobs = actions.map((a) => ({ action: a, bytes: encoder.encode(JSON.stringify(toBuildJob(a, opts.desiredCommit, opts.now, a.buildFrom ? opts.aptSource?.(a.buildFrom) : undefined))) }));
   const limit = Math.max(1, opts.maxInFlight ?? 256);
   const report: DispatchReport = { published: 0, duplicates: 0 };
   // At most `limit` publishes await their PubAck at once.

@@ -15,7 +15,7 @@ export function buildKey(inputs: BuildInputs): string {
 }
 
 /** The inputs of one package built for one architecture. */
-export function buildInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>): BuildInputs {
+export function buildInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>, binNMU = 0): BuildInputs {
   return {
     package: pkg.name,
     version: pkg.version,
@@ -26,5 +26,6 @@ export function buildInputs(pkg: DesiredPackage, arch: Architecture, builtAgains
     target: pkg.format,
     // Absent when there are none, so keys of packages without in-repo dependencies are unchanged.
     ...(builtAgainst ? { builtAgainst } : {}),
+    ...(binNMU > 0 ? { binNMU } : {}),
   };
 }

@@ -7,6 +7,7 @@ import type { BuildAction, DesiredConfig, DesiredPackage, DesiredState, Observed
 import { buildInputs, buildKey } from './build-key.ts';
 import { dependencyGraph } from './dependency-graph.ts';
 import { builtAgainst, dependencyWait, publishedVersions } from './dependency-waits.ts';
+import { binNMUFor } from './binnmu.ts';
 
 export interface BuildPlanOptions {
   now: Date;
@@ -32,13 +33,13 @@ export interface BuildPlan {
 // an incremental pass over 10k packages hashes only the ones that changed.
 const keyMemo = new WeakMap<DesiredPackage, Map<string, { key: string; inputs: ReturnType<typeof buildInputs> }>>();
 
-export function keyedInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>) {
+export function keyedInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>, binNMU = 0) {
   let perArch = keyMemo.get(pkg);
   if (!perArch) keyMemo.set(pkg, (perArch = new Map()));
-  const memo = builtAgainst ? `${arch} ${JSON.stringify(Object.entries(builtAgainst).sort())}` : arch;
+  const memo = builtAgainst ? `${arch} ${JSON.stringify(Object.entries(builtAgainst).sort())} ${binNMU}` : arch;
   let hit = perArch.get(memo);
   if (!hit) {
-    const inputs = buildInputs(pkg, arch, builtAgainst);
+    const inputs = buildInputs(pkg, arch, builtAgainst, binNMU);
     hit = { key: buildKey(inputs), inputs };
     perArch.set(memo, hit);
   }
@@ -79,6 +80,18 @@ export const emptyBuildMemo = (): BuildMemo => ({ fragments: new Map() });
 
 /** Decisions that may change with time alone (a queue deadline, a retry time) are never kept. */
 const timeless = (r: BuildRecord | undefined) => r === undefined || r.state === 'succeeded' || (r.state === 'failed' && !r.failure?.retryable);
+
+/**
+ * The key and inputs of a build: built against in-repo dependencies, a rebuild of a version
+ * that already has binaries gets a binNMU number (plan/binnmu.ts), found only when the
+ * plain key has no record.
+ */
+function keyed(pkg: DesiredPackage, arch: Architecture, against: Record<string, string> | undefined, observed: ObservedState) {
+  const plain = keyedInputs(pkg, arch, against);
+  if (!against || observed.builds.has(plain.key)) return plain;
+  const n = binNMUFor(plain.inputs, arch, observed);
+  return n > 0 ? keyedInputs(pkg, arch, against, n) : plain;
+}
 
 interface Decision {
   state: PlannedBuild['state'];
@@ -137,7 +150,11 @@ function decide(
 function emit(pkg: DesiredPackage, decided: Decided[], plan: BuildPlan): void {
   for (const { arch, key, inputs, d } of decided) {
     if (d.build) {
-      plan.actions.push({ kind: 'build', key, package: pkg.name, version: pkg.version, arch, pool: pkg.pool, inputs, limits: pkg.limits, ...d.build });
+      plan.actions.push({
+        kind: 'build', key, package: pkg.name, version: pkg.version, arch, pool: pkg.pool, inputs, limits: pkg.limits,
+        ...(pkg.buildFrom !== undefined ? { buildFrom: pkg.buildFrom } : {}),
+        ...d.build,
+      });
     }
     if (d.wait) plan.waiting.push({ subject: `build ${pkg.name}/${arch} ${key.slice(0, 12)}`, ...d.wait });
   }
@@ -168,7 +185,7 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
     const mine = pkg.architectures.map((arch): Decided => {
       const wait = dependencyWait(pkg, arch, graph, published, (n) => failed.get(n));
       const against = wait ? undefined : builtAgainst(pkg, arch, graph, published, policyOf);
-      const { key, inputs } = keyedInputs(pkg, arch, against);
+      const { key, inputs } = keyed(pkg, arch, against, observed);
       let d = decide(pkg, arch, key, observed.builds.get(key), maxAttempts, opts);
       if (wait && d.build) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message } };
       if (d.state === 'failed' && !failed.has(name)) failed.set(name, wait ? `cannot be built (${wait.reason})` : `failed to build (${d.wait?.reason ?? 'failed'})`);

@@ -3,6 +3,7 @@
 import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { ReleasedPackage } from '../../schema/status.ts';
 import { gateId, type Action, type DesiredDistribution, type DesiredPackage, type DesiredState, type ObservedState, type Waiting } from '../model.ts';
+import { binaryVersion } from '../../schema/binnmu.ts';
 import { packageFormat } from '../formats/index.ts';
 import type { BuildPlan } from './plan-builds.ts';
 
@@ -41,6 +42,15 @@ function computeReady(pkg: DesiredPackage, perArch: Map<string, { key: string; s
   return keys;
 }
 
+/** The binaries' version when a binNMU rebuild made it differ from the declared one (the gate installs that). */
+function installVersion(pkg: DesiredPackage, keys: Record<string, string>, observed: ObservedState): { installVersion?: string } {
+  for (const key of Object.values(keys)) {
+    const inputs = observed.builds.get(key)?.inputs;
+    if (inputs?.binNMU) return { installVersion: binaryVersion(inputs) };
+  }
+  return {};
+}
+
 /** Gate and source checks for a distribution fed by promotion; undefined means "may publish". */
 function promotionBlock(
   dist: DesiredDistribution,
@@ -71,6 +81,7 @@ function promotionBlock(
         package: pkg.name,
         version: pkg.version,
         builds: keys,
+        ...installVersion(pkg, keys, observed),
         ...(pkg.smoke ? { smoke: pkg.smoke } : {}),
       },
     };

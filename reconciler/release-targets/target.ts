@@ -21,6 +21,8 @@ export interface LocalArtifact {
 export interface ReleaseUnit {
   name: string;
   version: string;
+  /** The version its artifacts carry when it is not `version` (a binNMU rebuild: <version>+kilnN). */
+  binaryVersion?: string;
   arch: string;
   files: LocalArtifact[];
 }
@@ -72,6 +74,8 @@ export interface GateRequest<D extends DesiredDistribution = DesiredDistribution
   distribution: string;
   package: string;
   version: string;
+  /** The version the binaries carry when it is not `version` (a binNMU rebuild: <version>+kilnN). */
+  installVersion?: string;
   /** The package's smoke/test command. */
   smoke?: string;
   timeoutSeconds: number;

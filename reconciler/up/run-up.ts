@@ -96,6 +96,8 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
     let wake: ((reason: string) => void) | undefined;
     const http: HttpServer = await serveReconciler(rec, m, { host: o.host, port: o.port, reposDir: layout.repos, tokensFile, publicRead: o.publicRead, log, wake: (r) => wake?.(r) });
     stack.push(() => http.close());
+    // The agent runs on this host: it reaches buildFrom distributions here, unless kiln.yaml says otherwise.
+    rec.deps.repoUrl = `${http.url}/repos`;
 
     const passes = new AbortController();
     const handle = watch(

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Objm } from '@nats-io/obj';
 import { Agent } from '../../agents/agent.ts';
-import { depsImageTag } from '../../agents/build-deps.ts';
 import { BUCKETS } from '../../schema/nats.ts';
 import { makeJob, publishJob, quietLog, startHarness, takeResults, type Harness } from '../fixtures/agent-jobs.ts';
 import { debSource, makeDebRepo } from '../fixtures/deb-source.ts';
@@ -30,8 +29,11 @@ describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailabl
     h = await startHarness();
     agent = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'deps-agent' });
     await agent.start();
-    tag = depsImageTag(['debhelper-compat (= 13)', 'zlib1g-dev'], (await docker.getImage(BASE_IMAGE).inspect()).Id);
-    await removeImage(tag);
+    // Leftovers of an earlier run would be found as cached: the tag is only known once apt resolved.
+    for (const img of await docker.listImages({ filters: { reference: ['kiln-deps'] } })) {
+      const comment = (await docker.getImage(img.Id).inspect()).Comment ?? '';
+      if (comment.includes('zlib1g-dev=')) for (const t of img.RepoTags ?? []) await removeImage(t);
+    }
   });
   after(async () => {
     await agent?.close();
@@ -48,15 +50,18 @@ describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailabl
     await publishJob(h.nc, first);
     const [r1] = await takeResults(h.nc, 1, 300_000);
     assert.equal(r1.outcome, 'succeeded', r1.logTail);
+    const log1 = await objectText(h, r1.log!.object);
+    tag = /kiln: Build-Depends installed into image (kiln-deps:[0-9a-f]{64})/.exec(log1)?.[1] ?? '';
+    assert.ok(tag, log1.slice(-3000));
     await docker.getImage(tag).inspect(); // the cached image exists under its content tag
 
     const second = makeJob({ url: repo.dir, commit: repo.commit, package: 'kiln-zlib', image: BASE_IMAGE });
     await publishJob(h.nc, second);
     const [r2] = await takeResults(h.nc, 1, 120_000);
     assert.equal(r2.outcome, 'succeeded', r2.logTail);
-    const log1 = await objectText(h, r1.log!.object);
     const log2 = await objectText(h, r2.log!.object);
     assert.match(log1, /kiln: installing Build-Depends: debhelper-compat \(= 13\), zlib1g-dev/);
+    assert.match(log1, /kiln: Build-Depends resolve to .*zlib1g-dev=\S+/, 'keyed by the versions apt resolved');
     assert.match(log2, new RegExp(`Build-Depends from cached image ${tag}`));
     assert.doesNotMatch(log2, /installing Build-Depends/);
   });

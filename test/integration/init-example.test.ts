@@ -36,7 +36,11 @@ test('init - --example makes a metadata repo and a source repo, both committed o
   assert.equal(res.code, 0, res.stderr);
   const data = JSON.parse(res.stdout) as { metadataRepo: string; commit: string; sources: Array<{ name: string; path: string; commit: string }> };
   assert.equal(data.metadataRepo, dir);
-  assert.deepEqual(data.sources.map((s) => [s.name, s.path]), [['hello-kiln', join(root, 'meta-sources', 'hello-kiln')]]);
+  assert.deepEqual(
+    data.sources.map((s) => [s.name, s.path]),
+    ['hello-kiln', 'kilnhello', 'libkilnhello'].map((n) => [n, join(root, 'meta-sources', n)]),
+    'one source repo per example package (hello-kiln, and the package set)',
+  );
 
   // Both are real git repos with one commit on main and a clean work tree.
   assert.equal(await git(dir, 'rev-parse', 'main'), data.commit);
@@ -61,7 +65,14 @@ test('init - --example makes a metadata repo and a source repo, both committed o
 
   const v = await kiln('validate', '--repo', dir);
   assert.equal(v.code, 0, v.stdout + v.stderr);
-  assert.equal(v.stdout.trim(), `ok: 1 package, 2 distributions at ${data.commit.slice(0, 12)}`);
+  assert.equal(v.stdout.trim(), `ok: 3 packages, 2 distributions at ${data.commit.slice(0, 12)}`);
+  // The package set: kilnhello Build-Depends on libkilnhello's -dev binary, both built from testing.
+  const app = state.packages.get('kilnhello')!;
+  assert.equal(app.buildFrom, 'testing');
+  assert.equal(app.source.commit, data.sources[1].commit);
+  assert.ok(app.control?.ok && app.control.buildDepends.some((r) => r.some((a) => a.name === 'libkilnhello-dev' && a.version?.version === '1.1')));
+  const lib = state.packages.get('libkilnhello')!;
+  assert.ok(lib.control?.ok && lib.control.binaries.includes('libkilnhello-dev'));
 });
 
 test('init - without --example: the commented layout, no packages, valid', async (t) => {

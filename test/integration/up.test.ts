@@ -50,8 +50,13 @@ test('kiln up - the example is built, published, promoted and visible in the API
     return d?.release?.packages?.some((p: { name: string }) => p.name === 'hello-kiln') ? d : undefined;
   }, 240_000, 'hello-kiln promoted to stable');
   assert.deepEqual(stable.promotions.map((p: { package: string; state: string }) => `${p.package}:${p.state}`), ['hello-kiln:published']);
+  // The example's package set: kilnhello builds once testing has published libkilnhello.
+  await until(async () => {
+    const d = await json(`${base}/api/v1/distributions/testing`).catch(() => undefined);
+    return d?.release?.packages?.some((p: { name: string }) => p.name === 'kilnhello') ? d : undefined;
+  }, 240_000, 'kilnhello published in testing');
   const builds = await json(`${base}/api/v1/builds`);
-  assert.deepEqual(builds.builds.map((b: { package: string; state: string }) => `${b.package}:${b.state}`), ['hello-kiln:succeeded']);
+  assert.deepEqual(builds.builds.map((b: { package: string; state: string }) => `${b.package}:${b.state}`).sort(), ['hello-kiln:succeeded', 'kilnhello:succeeded', 'libkilnhello:succeeded']);
   const inRelease = await fetch(`${base}/repos/stable/dists/stable/InRelease`);
   assert.equal(inRelease.status, 200);
   assert.match(await inRelease.text(), /BEGIN PGP SIGNED MESSAGE/);
@@ -70,7 +75,7 @@ test('kiln up - the example is built, published, promoted and visible in the API
   assert.doesNotMatch(second.out(), /created /, 'nothing created on resume');
   await until(() => /pass 1 \(start\)/.test(second.out()), 60_000, 'first pass after resume');
   assert.match(second.out(), /pass 1 \(start\)[^\n]*(status unchanged|nothing to do)/, 'nothing rebuilt or republished');
-  assert.equal((await json(`${base}/api/v1/builds`)).total, 1);
+  assert.equal((await json(`${base}/api/v1/builds`)).total, 3);
   second.proc.kill('SIGINT');
   assert.equal(await second.exit, 0, second.out());
 });

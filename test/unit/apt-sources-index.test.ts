@@ -123,6 +123,7 @@ describe('apt sources index', () => {
       component,
       source: 'hello',
       version,
+      binaryVersion: version,
       file: { name, path: '/x', size: 10, sha256 },
       poolRel: poolPath(component, 'hello', name),
     });

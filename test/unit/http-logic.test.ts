@@ -101,6 +101,15 @@ test('http logic - promotion state: published, gate passed, gate failed, waiting
   assert.deepEqual(distributionView(stable, observed).promotions.map((p) => `${p.package}:${p.state}`), ['a:published', 'b:gate-passed', 'c:gate-failed', 'd:waiting-for-gate']);
 });
 
+test('api distributions - a package the source publishes but the desired state does not release here is no promotion candidate', () => {
+  const observed = emptyObserved();
+  const pkg = (name: string) => ({ name, version: '1.0', builds: {} });
+  observed.releases.set('testing', { distribution: 'testing', desiredCommit: 'd', packages: [pkg('hello'), pkg('libonly')] });
+  const stable = { name: 'stable', suite: 'stable', promoteFrom: 'testing', gate: 'install-smoke' } as DesiredDistribution;
+  const view = distributionView(stable, observed, (name) => name === 'hello');
+  assert.deepEqual(view.promotions.map((p) => `${p.package}:${p.state}`), ['hello:waiting-for-gate']);
+});
+
 test('kiln up - a missing nats-server is named with the command that installs it', async () => {
   const found = await checkPrerequisites({ docker: false, natsServer: 'nats-server-that-is-not-installed' });
   assert.match(found.find((p) => p.name === 'nats-server')?.problem ?? '', /apt-get install nats-server/);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatAgents, type AgentRow } from '../../reconciler/pipeline/agent-registry.ts';
 import { buildRows, findByPrefix, formatBuilds } from '../../reconciler/pipeline/build-list.ts';
+import { dependencyWaitRows, formatWaits } from '../../reconciler/pipeline/dependency-waits-view.ts';
 import { buildCounts, formatPassLine } from '../../reconciler/pipeline/progress.ts';
 import { emptyObserved } from '../../reconciler/model.ts';
 import type { BuildRecord } from '../../schema/status.ts';
@@ -63,4 +64,16 @@ test('pipeline views - agents table', () => {
   const a: AgentRow = { id: 'h1-deb-amd64-1', pool: 'deb', arch: 'amd64', host: 'h1', concurrency: 2, running: ['f'.repeat(64)], draining: false, startedAt: 'x', lastSeen: 'y', drainRequested: true, ageSeconds: 3 };
   assert.equal(formatAgents([a]), `h1-deb-amd64-1  pool deb/amd64  drain requested  running ffffffffffff (1/2)  last seen 3s ago  on h1`);
   assert.equal(formatAgents([]), 'no agents connected');
+});
+
+test('kiln builds - builds held back by in-repo Build-Depends are listed with their reason; other waits are not', () => {
+  const rows = dependencyWaitRows([
+    { subject: 'build kilnhello/amd64 0123456789ab', reason: 'AwaitingDependency', message: 'kilnhello 1.0 (amd64) waits for libkilnhello-dev (>= 1.1): libkilnhello is not published in testing yet' },
+    { subject: 'build ca/arm64 0123456789ab', reason: 'DependencyCycle', message: 'cycle' },
+    { subject: 'build hello/amd64 0123456789ab', reason: 'Building', message: 'queued' },
+    { subject: 'release testing: hello 1.0', reason: 'AwaitingBuild', message: 'waits for its builds' },
+  ]);
+  assert.deepEqual(rows.map((r) => `${r.package} ${r.arch} ${r.reason}`), ['kilnhello amd64 AwaitingDependency', 'ca arm64 DependencyCycle']);
+  assert.match(formatWaits(rows), /Not dispatched \(in-repo Build-Depends\):\n  …  kilnhello amd64  AwaitingDependency\n      kilnhello 1\.0 \(amd64\) waits for libkilnhello-dev \(>= 1\.1\)/);
+  assert.equal(formatWaits([]), '');
 });

@@ -152,3 +152,50 @@ test('plan dependencies - reverse-dependency rebuilds follow the dependency\'s r
     assert.deepEqual(builds(again), builds(p), `${c.name}: deterministic`);
   }
 });
+
+test('plan dependencies - a rebuild of an unchanged version against a new dependency is a binNMU: +kiln1, then +kiln2, each found again by its own record', () => {
+  const lib12 = { ...lib, version: '1.2-1' };
+  const lib13 = { ...lib, version: '1.3-1' };
+  const appBuilt = built(app, 'succeeded', { libkilnhello: '1.1-1' });
+  const buildOf = (p: Plan) => p.actions.find((a) => a.kind === 'build' && a.package === 'kilnhello');
+
+  // libkilnhello 1.2 published: kilnhello 1.1-1 (unchanged) is rebuilt as binNMU 1.
+  const first = plan(desired([app, lib12]), observed([built(lib12), appBuilt], [[lib12, '1.2-1'], [app, '1.1-1', appBuilt.key]]), { now: NOW });
+  const b1 = buildOf(first);
+  assert.ok(b1 && b1.kind === 'build');
+  assert.equal(b1.inputs.binNMU, 1);
+  assert.deepEqual(b1.inputs.builtAgainst, { libkilnhello: '1.2-1' });
+  assert.equal(b1.buildFrom, 'testing', 'the action names the distribution the job installs from');
+
+  // Dispatched (queued), then succeeded: the same key is found, not a binNMU 2.
+  const queued: BuildRecord = { ...appBuilt, key: b1.key, inputs: b1.inputs, state: 'queued', attempts: [{ n: 1, dispatchedAt: NOW.toISOString() }] } as BuildRecord;
+  const whileQueued = plan(desired([app, lib12]), observed([built(lib12), appBuilt, queued], [[lib12, '1.2-1'], [app, '1.1-1', appBuilt.key]]), { now: NOW });
+  assert.equal(buildOf(whileQueued), undefined, 'a queued binNMU is not dispatched again');
+  const done: BuildRecord = { ...queued, state: 'succeeded' };
+  const obs2 = observed([built(lib12), appBuilt, done], [[lib12, '1.2-1'], [app, '1.1-1', done.key]]);
+  const settled = plan(desired([app, lib12]), obs2, { now: NOW });
+  assert.deepEqual(settled.actions, [], 'converged on the binNMU build');
+
+  // libkilnhello 1.3: binNMU 2 (one more than any build of kilnhello 1.1-1 had).
+  const third = plan(desired([app, lib13]), observed([built(lib12), built(lib13), appBuilt, done], [[lib13, '1.3-1'], [app, '1.1-1', done.key]]), { now: NOW });
+  const b2 = buildOf(third);
+  assert.ok(b2 && b2.kind === 'build');
+  assert.equal(b2.inputs.binNMU, 2);
+
+  // A new version of kilnhello itself starts over: no binNMU.
+  const app12 = { ...app, version: '1.2-1' };
+  const fresh = plan(desired([app12, lib13]), observed([built(lib13), appBuilt, done], [[lib13, '1.3-1'], [app, '1.1-1', done.key]]), { now: NOW });
+  const b3 = buildOf(fresh);
+  assert.ok(b3 && b3.kind === 'build');
+  assert.equal(b3.inputs.binNMU, undefined);
+});
+
+test('plan dependencies - the binNMU number follows a record whose state changed in place (the build history is not a stale copy)', () => {
+  const lib12 = { ...lib, version: '1.2-1' };
+  const appQueued: BuildRecord = { ...built(app, 'succeeded', { libkilnhello: '1.1-1' }), state: 'queued' };
+  const obs = observed([built(lib12), appQueued], [[lib12, '1.2-1']]);
+  const binNMU = () => plan(desired([app, lib12]), obs, { now: NOW }).actions.flatMap((a) => (a.kind === 'build' && a.package === 'kilnhello' ? [a.inputs.binNMU ?? 0] : []));
+  assert.deepEqual(binNMU(), [0], 'no earlier build of kilnhello 1.1-1 succeeded: the plain version');
+  obs.builds.set(appQueued.key, { ...appQueued, state: 'succeeded' }); // same map, same size
+  assert.deepEqual(binNMU(), [1], 'now one did: binNMU 1');
+});

@@ -3,9 +3,30 @@ import { readObserved } from '../../status/reader.ts';
 import { buildRows, formatBuilds } from '../../pipeline/build-list.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { str, type Command } from '../command.ts';
-import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
+import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption, type OpenedRepo } from '../repo-arg.ts';
+import type { Logger } from 'pino';
+import { readDesired } from '../../desired/read-desired.ts';
+import { resolveCommit, type GitCache } from '../../git/tree.ts';
+import type { ObservedState } from '../../model.ts';
+import { dependencyWaitRows, formatWaits, type WaitRow } from '../../pipeline/dependency-waits-view.ts';
+import { plan } from '../../plan/plan.ts';
+import { verifyDesiredCommit } from '../../trust/index.ts';
 
 const STATES = ['queued', 'succeeded', 'failed'];
+
+/** What the plan at HEAD holds back for in-repo Build-Depends; none when HEAD is not trusted or cannot be read (kiln plan says why). */
+async function dependencyWaits(repo: OpenedRepo, observed: ObservedState, cache: GitCache, log: Logger): Promise<WaitRow[]> {
+  try {
+    const commit = await resolveCommit(repo.dir, await revisionIn(repo, 'HEAD'), cache);
+    const trust = await verifyDesiredCommit({ dir: repo.dir, cache, commit, lastTrusted: observed.desiredCommit });
+    if (!trust.trusted) return [];
+    const { state: desired } = await readDesired({ dir: repo.dir, rev: commit, cache, log });
+    return dependencyWaitRows(plan(desired, observed, { now: new Date(), trust }).waiting);
+  } catch (e) {
+    log.debug({ err: (e as Error).message }, 'no dependency waits: the desired state could not be planned');
+    return [];
+  }
+}
 
 const command: Command = {
   path: ['builds'],
@@ -13,6 +34,9 @@ const command: Command = {
   description:
     'Reads the build records (builds/<key>.yaml) from the kiln/status branch. A failed build shows its\n' +
     'failure class (build, limit, infra, poison, integrity) and reason; a retryable one when it is retried.\n' +
+    'Builds held back by their in-repo Build-Depends (not dispatched, so not on kiln/status yet) are\n' +
+    'listed after them with the plan\'s reason: AwaitingDependency (naming the relation and what the\n' +
+    'buildFrom distribution publishes), DependencyFailed, DependencyCycle, DuplicateBinary, BadBuildDepends.\n' +
     'See `kiln logs KEY` for a build\'s log and `kiln retry KEY` to ask for another attempt.',
   options: {
     repo: urlRepoOption('The repo holding kiln/status'),
@@ -23,10 +47,12 @@ const command: Command = {
   async run(args, ctx) {
     const state = str(args, 'state');
     if (state && !STATES.includes(state)) throw new UsageError(`--state takes one of ${STATES.join(', ')}, got '${state}'`);
-    const { dir } = await openRepoArg(args, ctx);
-    const { state: observed } = await readObserved({ dir, cache: {}, log: ctx.log });
+    const repo = await openRepoArg(args, ctx);
+    const cache = {};
+    const { state: observed } = await readObserved({ dir: repo.dir, cache, log: ctx.log });
     const rows = buildRows(observed.builds.values()).filter((r) => !state || r.state === state);
-    return { data: { statusCommit: observed.statusCommit ?? null, builds: rows }, human: formatBuilds(rows) };
+    const waiting = state ? [] : await dependencyWaits(repo, observed, cache, ctx.log);
+    return { data: { statusCommit: observed.statusCommit ?? null, builds: rows, waiting }, human: formatBuilds(rows) + formatWaits(waiting) };
   },
 };
 export default command;

@@ -4,6 +4,7 @@
 // each .deb's control fields (publish/deb/identity.ts). A build's source package
 // (.dsc and the files it lists) is released with its binaries, in every architecture's
 // unit (the publisher places it once), and checked before the success is recorded.
+import { binaryVersion } from '../../../schema/binnmu.ts';
 import type { BuildResult } from '../../../schema/messages.ts';
 import type { Artifact } from '../../../schema/status.ts';
 import { debianVersionProblem } from './debian-version.ts';
@@ -40,7 +41,8 @@ export const debFormat: PackageFormat<DebPackage> = {
       const names = result.artifacts.map((a) => a.name).join(', ') || 'nothing';
       return [`the build yielded no publishable .deb (only ${names})`];
     }
-    const want = { source: result.inputs.package, version: result.inputs.version, arch: result.inputs.arch, binaries: result.binaries };
+    // A binNMU rebuild's binaries carry <version>+kilnN (schema/binnmu.ts), and only that.
+    const want = { source: result.inputs.package, version: binaryVersion(result.inputs), arch: result.inputs.arch, binaries: result.binaries };
     const problems: string[] = [];
     for (const a of debs) {
       try {

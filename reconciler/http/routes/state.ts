@@ -11,7 +11,7 @@ import type { RouteOf } from '../routes.ts';
 export function stateRoutes(_app: FastifyInstance, ctx: ServiceContext, route: RouteOf): void {
   const distributions = async () => {
     const [{ state }, desired] = await Promise.all([ctx.status.observed(), ctx.status.desiredReconciled()]);
-    return { desiredCommit: state.desiredCommit ?? null, distributions: distributionViews(desired?.distributions.values() ?? [], state) };
+    return { desiredCommit: state.desiredCommit ?? null, distributions: distributionViews(desired?.distributions.values() ?? [], state, desired?.packages) };
   };
   route(ENDPOINTS.distributions, distributions);
   route(ENDPOINTS.distribution, async (req) => {

@@ -9,6 +9,8 @@ export interface PlanPackage {
   /** Source package name: the pool directory. */
   name: string;
   version: string;
+  /** The version its binaries carry when it is not `version` (a binNMU rebuild: <version>+kilnN). */
+  binaryVersion?: string;
   arch: string;
   /** Default: the distribution's first component. */
   component?: string;
@@ -23,6 +25,8 @@ export interface PlannedFile {
   source: string;
   /** The package version the file belongs to (errors name the package and version). */
   version: string;
+  /** The version the file's control must say (`version`, or a binNMU's <version>+kilnN). */
+  binaryVersion: string;
   file: InputFile;
   poolRel: string;
 }
@@ -58,7 +62,7 @@ export function planFiles(input: { distribution: AptDistribution; packages: Plan
           file: file.name,
         });
       }
-      byPath.set(poolRel, { kind, component, source: pkg.name, version: pkg.version, file, poolRel });
+      byPath.set(poolRel, { kind, component, source: pkg.name, version: pkg.version, binaryVersion: pkg.binaryVersion ?? pkg.version, file, poolRel });
     }
   }
   return [...byPath.values()];

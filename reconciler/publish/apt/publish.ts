@@ -105,8 +105,8 @@ async function poolEntry(repoDir: string, f: PlannedFile, state: RepoState, arch
     state.pool[f.poolRel] = d.sha256;
   }
   // A package publishes only its own binaries at its own version: never what a .deb says it replaces.
-  if (stored.version !== f.version || (stored.source !== undefined && stored.source !== f.source)) {
-    throw new PublishInputError(`${f.file.name} is a binary of ${stored.source ?? '?'} ${stored.version}, not of ${f.source} ${f.version}: not published`, { file: f.file.name, field: 'Version' });
+  if (stored.version !== f.binaryVersion || (stored.source !== undefined && stored.source !== f.source)) {
+    throw new PublishInputError(`${f.file.name} is a binary of ${stored.source ?? '?'} ${stored.version}, not of ${f.source} ${f.binaryVersion}: not published`, { file: f.file.name, field: 'Version' });
   }
   if (stored.arch !== 'all' && !arches.includes(stored.arch)) {
     throw new PublishInputError(`${f.file.name}: Architecture '${stored.arch}' is not one the distribution publishes (${arches.join(', ')})`, { file: f.file.name, field: 'Architecture' });

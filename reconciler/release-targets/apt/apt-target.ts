@@ -15,7 +15,7 @@ export const aptTarget: ReleaseTarget<AptDistribution> = {
   name: 'apt',
   packageFormats: ['deb'],
   async apply(req) {
-    const packages = req.units.map((u) => ({ name: u.name, version: u.version, arch: u.arch, files: u.files }));
+    const packages = req.units.map((u) => ({ name: u.name, version: u.version, ...(u.binaryVersion ? { binaryVersion: u.binaryVersion } : {}), arch: u.arch, files: u.files }));
     const report = await publishApt({
       root: req.root,
       distribution: req.distribution,
@@ -46,6 +46,7 @@ export const aptTarget: ReleaseTarget<AptDistribution> = {
       keyPath: join(req.root, req.from.name, keyFileName(req.from.name)),
       package: req.package,
       version: req.version,
+      ...(req.installVersion ? { installVersion: req.installVersion } : {}),
       ...(req.smoke ? { smoke: req.smoke } : {}),
       timeoutSeconds: req.timeoutSeconds,
       log: req.log,
