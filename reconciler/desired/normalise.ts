@@ -80,23 +80,28 @@ export function ociFrom(value: string | undefined): OciPackage['from'] {
   return DIGEST_REF.test(value) ? { image: value } : { package: value };
 }
 
-function normaliseOciPackage(file: string, doc: OciPackageDoc, config: DesiredConfig, source: ResolvedSource): OciPackage {
-  const pool = doc.pool ?? 'oci';
-  const poolConfig = config.pools[pool];
-  const from = ociFrom(doc.from);
+/** The fields every package format shares (the pool's limits already hold defaults < pool). */
+function commonFields(file: string, doc: PackageDoc, config: DesiredConfig, source: ResolvedSource, pool: string) {
   return {
     name: doc.name,
     file,
     version: doc.version,
     source: { git: doc.source.git, url: source.url, ref: doc.source.ref, commit: source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) },
-    format: 'oci',
     architectures: [...doc.architectures],
-    // The builder is the agent's Docker engine; the image names the base for messages only.
-    image: doc.from ?? 'scratch',
     pool,
-    limits: mergeLimits(poolConfig?.limits ?? config.defaults.limits, doc.limits),
+    limits: mergeLimits(config.pools[pool]?.limits ?? config.defaults.limits, doc.limits),
     release: [...(doc.release ?? [])],
     rebuild: doc.rebuild ?? 0,
+  };
+}
+
+function normaliseOciPackage(file: string, doc: OciPackageDoc, config: DesiredConfig, source: ResolvedSource): OciPackage {
+  const from = ociFrom(doc.from);
+  return {
+    ...commonFields(file, doc, config, source, doc.pool ?? 'oci'),
+    format: 'oci',
+    // The builder is the agent's Docker engine; the image names the base for messages only.
+    image: doc.from ?? 'scratch',
     ...(doc.test !== undefined ? { smoke: doc.test, test: doc.test } : {}),
     dockerfile: doc.dockerfile ?? 'Dockerfile',
     context: doc.context ?? '.',
@@ -111,18 +116,9 @@ function normaliseDebPackage(file: string, doc: DebPackageDoc, config: DesiredCo
   const kilnDefaults = config.defaults;
   const buildFrom = doc.buildFrom ?? poolConfig?.buildFrom ?? kilnDefaults.buildFrom;
   return {
-    name: doc.name,
-    file,
-    version: doc.version,
-    source: { git: doc.source.git, url: source.url, ref: doc.source.ref, commit: source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) },
+    ...commonFields(file, doc, config, source, pool),
     format: doc.format,
-    architectures: [...doc.architectures],
     image: doc.image ?? poolConfig?.image ?? kilnDefaults.image,
-    pool,
-    // poolConfig.limits already holds defaults < pool.
-    limits: mergeLimits(poolConfig?.limits ?? kilnDefaults.limits, doc.limits),
-    release: [...(doc.release ?? [])],
-    rebuild: doc.rebuild ?? 0,
     ...(doc.smoke !== undefined ? { smoke: doc.smoke } : {}),
     ...(buildFrom !== undefined ? { buildFrom } : {}),
     rebuildDependents: doc.rebuildDependents ?? kilnDefaults.rebuildDependents,
@@ -136,20 +132,11 @@ export const RPM_IMAGE = 'kiln/bookworm-rpm';
 
 function normaliseRpmPackage(file: string, doc: RpmPackageDoc, config: DesiredConfig, source: ResolvedSource): RpmPackage {
   const pool = doc.pool ?? config.defaults.pool;
-  const poolConfig = config.pools[pool];
   return {
-    name: doc.name,
-    file,
-    version: doc.version,
-    source: { git: doc.source.git, url: source.url, ref: doc.source.ref, commit: source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) },
+    ...commonFields(file, doc, config, source, pool),
     format: 'rpm',
     spec: doc.spec,
-    architectures: [...doc.architectures],
-    image: doc.image ?? poolConfig?.image ?? RPM_IMAGE,
-    pool,
-    limits: mergeLimits(poolConfig?.limits ?? config.defaults.limits, doc.limits),
-    release: [...(doc.release ?? [])],
-    rebuild: doc.rebuild ?? 0,
+    image: doc.image ?? config.pools[pool]?.image ?? RPM_IMAGE,
     ...(doc.smoke !== undefined ? { smoke: doc.smoke } : {}),
   };
 }
