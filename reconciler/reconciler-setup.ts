@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import type { Logger } from 'pino';
 import type { BrokerCredentials } from '../schema/broker.ts';
@@ -34,6 +35,8 @@ export interface ReconcilerSettings {
   reposDir?: string;
   artifactsDir?: string;
   gateImage?: string;
+  /** The candidate registry speaks plain http (a loopback one); oci results are verified there. */
+  candidateInsecure?: boolean;
   policy?: Partial<PassPolicy>;
   leaseTtlMs?: number;
   topology?: Omit<TopologyOptions, 'pools'>;
@@ -105,6 +108,7 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     artifactsDir: s.artifactsDir ?? join(await gitdirOf(s.repoDir), 'kiln', 'artifacts'),
     docker: s.reposDir ? new Docker() : undefined,
     gateImage: s.gateImage ?? 'kiln/bookworm-buildd',
+    registry: new RegistryClient({ tlsVerify: !s.candidateInsecure }),
     // metrics: each step's duration is measured from the previous step's call.
     onStep: s.metrics ? (step) => (s.metrics!.step(step), s.onStep?.(step)) : s.onStep,
     metrics: s.metrics,

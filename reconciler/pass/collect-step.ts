@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
 import { fetchArtifact, fetchResults, verifyResults, type PendingResult } from '../pipeline/collect.ts';
 import { checkPublishable } from '../pipeline/publishable.ts';
+import { withVerifiedImage } from '../pipeline/oci-result.ts';
+import { RegistryClient } from '../../oci/registry-client.ts';
 import type { Signer } from '../signing/signer.ts';
 import { signArtifacts } from '../trust/index.ts';
 import type { PipelineNats } from './deps.ts';
@@ -29,7 +31,7 @@ const SIGN_CONCURRENCY = 16;
 
 export async function collectResults(
   nats: PipelineNats,
-  opts: { max: number; waitMs: number; signer: Signer; artifactsDir: string; log: Logger },
+  opts: { max: number; waitMs: number; signer: Signer; artifactsDir: string; log: Logger; registry?: RegistryClient },
 ): Promise<Collected> {
   const pending = await withTopology(nats, opts.log, 'collect', () => fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log }));
   const collected: Collected = { pending, results: [], signatures: new Map() };
@@ -38,7 +40,13 @@ export async function collectResults(
     verifyResults(nats.objectStore, pending.map((p) => p.result), { cacheDir: opts.artifactsDir, jsm: nats.jsm, concurrency: 16 }),
   );
   // Then what the bytes say they are: a success is recorded only if it can be published as declared.
-  const verified = await pMap(intact, (r) => checkPublishable(r, opts.artifactsDir), { concurrency: SIGN_CONCURRENCY });
+  // An oci success names an image: read back from the candidate registry, it becomes the build's image.json.
+  const registry = opts.registry ?? new RegistryClient({ tlsVerify: true });
+  const verified = await pMap(
+    intact,
+    async (r) => withVerifiedImage(await checkPublishable(r, opts.artifactsDir), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir }),
+    { concurrency: SIGN_CONCURRENCY },
+  );
   for (const [i, result] of verified.entries()) {
     if (result.outcome === 'failed' && pending[i].result.outcome === 'succeeded') {
       opts.log.warn({ buildKey: result.key, reason: result.reason }, 'a successful build failed verification; recording it as failed');

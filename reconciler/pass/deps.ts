@@ -8,6 +8,7 @@ import type { Signer } from '../signing/signer.ts';
 import type { RetryPolicy } from '../records/build-records.ts';
 import type { PipelineNats } from '../pipeline/nats-session.ts';
 import type { RemoteStep } from '../remote/remote-step.ts';
+import type { RegistryClient } from '../../oci/registry-client.ts';
 
 export type { PipelineNats };
 
@@ -45,6 +46,8 @@ export interface PassDeps {
   reposDir?: string;
   /** Local content-addressed cache of artifacts fetched from the object store. */
   artifactsDir: string;
+  /** Reads oci build results back from the candidate registry (absent: a TLS-verifying client). */
+  registry?: RegistryClient;
   /** For promotion gates; absent: gate actions wait. */
   docker?: Docker;
   gateImage: string;

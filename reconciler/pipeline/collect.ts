@@ -158,7 +158,8 @@ export interface VerifyOptions {
  */
 export async function verifyArtifacts(objectStore: ObjectStore, result: BuildResult, opts: VerifyOptions = {}): Promise<BuildResult> {
   if (result.outcome !== 'succeeded') return result;
-  if (result.artifacts.length === 0) return asFailedResult(result, 'integrity', 'integrity check failed', ['a successful build claimed no artifacts']);
+  // An oci success claims an image instead (read back from its registry before it is recorded: oci-result.ts).
+  if (result.artifacts.length === 0 && !result.image) return asFailedResult(result, 'integrity', 'integrity check failed', ['a successful build claimed no artifacts']);
   const checks = await Promise.all(
     result.artifacts.map((a) => (opts.cacheDir ? checkAndCacheArtifact(objectStore, a, opts.cacheDir, opts.jsm) : checkArtifact(objectStore, a, opts.jsm))),
   );

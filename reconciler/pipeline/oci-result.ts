@@ -1,0 +1,58 @@
+// An OCI build's release unit: before a succeeded oci result is recorded, the
+// image it reports is read back from the candidate registry (verify-reported);
+// the image as served becomes the build's one artifact, image.json (canonical
+// JSON, content-addressed in the object store and the local cache like any
+// artifact), which the registry release target reads. So a recorded oci build
+// always names an image the reconciler saw, and it is signed and published by
+// the same path as a .deb.
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { ObjectStore } from '@nats-io/obj';
+import canonicalize from 'canonicalize';
+import { DigestMismatchError, ImageNotFoundError, isKilnError } from '../../schema/errors.ts';
+import type { BuildResult } from '../../schema/messages.ts';
+import { OBJECTS } from '../../schema/nats.ts';
+import type { OciImage } from '../../schema/oci.ts';
+import type { RegistryClient } from '../../oci/registry-client.ts';
+import { verifyReportedImage } from '../../oci/verify-reported.ts';
+import { cachedArtifactPath } from './artifact-cache.ts';
+import { asFailedResult } from './collect.ts';
+
+export const IMAGE_ARTIFACT = 'image.json';
+
+/** Pure: the bytes of image.json for an image as served (repository as reported: where it was pushed). */
+export function imageArtifactBytes(served: OciImage, reported: OciImage): Uint8Array {
+  return Buffer.from(`${canonicalize({ ...served, repository: reported.repository })}\n`);
+}
+
+async function storeArtifact(os: ObjectStore, cacheDir: string, bytes: Uint8Array): Promise<{ name: string; sha256: string; size: number }> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const name = OBJECTS.artifact(sha256);
+  const info = await os.info(name);
+  if (!info || info.deleted) await os.putBlob({ name, description: IMAGE_ARTIFACT }, bytes);
+  const path = cachedArtifactPath(cacheDir, sha256);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, bytes);
+  return { name: IMAGE_ARTIFACT, sha256, size: bytes.length };
+}
+
+/**
+ * The result as it may be recorded: a succeeded oci result gains image.json; an image the
+ * candidate registry does not serve as reported is an integrity failure; a registry that
+ * cannot be reached is an infra failure (retried; nothing recorded as built).
+ */
+export async function withVerifiedImage(result: BuildResult, deps: { client: RegistryClient; objectStore: ObjectStore; cacheDir: string }): Promise<BuildResult> {
+  const reported = result.image;
+  if (result.outcome !== 'succeeded' || !reported) return result;
+  let served: OciImage;
+  try {
+    served = await verifyReportedImage(deps.client, reported);
+  } catch (e) {
+    if (e instanceof DigestMismatchError || e instanceof ImageNotFoundError) return asFailedResult(result, 'integrity', 'image does not verify', [e.message]);
+    if (isKilnError(e)) return asFailedResult(result, 'infra', 'candidate registry', [e.message]);
+    throw e;
+  }
+  const artifact = await storeArtifact(deps.objectStore, deps.cacheDir, imageArtifactBytes(served, reported));
+  return { ...result, artifacts: [...result.artifacts.filter((a) => a.name !== IMAGE_ARTIFACT), artifact] };
+}
