@@ -1,0 +1,156 @@
+// The OCI path through a real reconcile pass: nats-server, an agent with the oci
+// runner (Docker's builder), two Debian docker-registry instances (candidate,
+// production), skopeo as the independent client. A desired oci package and a
+// `format: registry` distribution: the pass dispatches the build, verifies the
+// reported image in the candidate registry, records image.json as the build's
+// artifact, promotes the image by digest into production, signs its tag and
+// records the release on kiln/status.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { parse } from 'yaml';
+import { Agent } from '../../agents/agent.ts';
+import { OciRunner } from '../../agents/oci-runner.ts';
+import type { ObjectStore } from '@nats-io/obj';
+import { RegistryClient } from '../../oci/registry-client.ts';
+import { cachedArtifactPath } from '../../reconciler/pipeline/artifact-cache.ts';
+import { withVerifiedImage } from '../../reconciler/pipeline/oci-result.ts';
+import type { BuildResult } from '../../schema/messages.ts';
+import type { OciImage } from '../../schema/oci.ts';
+import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
+import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
+import { generateKey } from '../../reconciler/signing/signer.ts';
+import { STATUS_BRANCH } from '../../schema/status.ts';
+import { dockerUnavailable } from '../helpers/docker.ts';
+import { git, makeRepo, writeFiles } from '../helpers/git.ts';
+import { quietLog } from '../helpers/kiln-service.ts';
+import { startNats, type NatsServer } from '../helpers/nats.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { writeBusyboxRootfs } from '../helpers/tiny-image.ts';
+import { until } from '../helpers/until.ts';
+
+const run = promisify(execFile);
+
+const KILN_YAML = 'trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  oci:\n    architectures: [amd64]\ndefaults:\n  pool: oci\n  image: kiln/bookworm-buildd\n  maxAttempts: 2\n  keep: 3\n';
+
+let dir: string;
+let nats: NatsServer;
+let nc: NatsConnection;
+let cand: TestRegistry;
+let prod: TestRegistry;
+let rec: Reconciler;
+let agent: Agent;
+let repoDir: string;
+let publicKey: string;
+let image: OciImage | undefined;
+
+const onStatus = async (path: string): Promise<string | undefined> => {
+  try {
+    return (await run('git', ['-C', repoDir, 'show', `${STATUS_BRANCH}:${path}`])).stdout;
+  } catch {
+    return undefined;
+  }
+};
+
+describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-oci-pass-'));
+    [nats, cand, prod] = await Promise.all([startNats(), startRegistry('candidate'), startRegistry('production')]);
+    nc = await connect({ servers: nats.url, name: 'test-agent' });
+    const src = join(dir, 'images');
+    await mkdir(join(src, 'base'), { recursive: true });
+    await writeBusyboxRootfs(join(src, 'base'));
+    await writeFiles(src, { 'base/Dockerfile': 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nCMD ["sh"]\n' });
+    await git(src, 'init', '-q', '-b', 'main');
+    await git(src, 'add', '-A');
+    await git(src, '-c', 'user.name=t', '-c', 'user.email=t@kiln.invalid', 'commit', '-q', '-m', 'base');
+    const repo = await makeRepo({
+      'kiln.yaml': KILN_YAML,
+      'packages/base.yaml': `name: base\nversion: 1.0-1\nformat: oci\nsource: { git: ${src}, ref: main, subdir: base }\narchitectures: [amd64]\nrelease: [images]\n`,
+      'distributions/images.yaml': `name: images\nformat: registry\nurl: ${prod.host}\nrepository: kiln\ninsecure: true\narchitectures: [amd64]\n`,
+    });
+    repoDir = repo.dir;
+    const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
+    publicKey = key.publicKeyArmored;
+    await writeFile(join(dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
+    rec = await openReconciler({
+      repoDir,
+      natsUrl: nats.url,
+      signingKey: { keyFile: join(dir, 'signing.key') },
+      reposDir: join(dir, 'repos'),
+      artifactsDir: join(dir, 'artifacts'),
+      candidateInsecure: true,
+      policy: { quietMaxMs: 0, resultWaitMs: 500 },
+      log: quietLog,
+    });
+    const runner = new OciRunner({ log: quietLog, candidate: cand.host, insecure: true, labels: { 'kiln.test': 'oci-pass' } });
+    agent = new Agent({ nc, pool: 'oci', arch: 'amd64', workDir: join(dir, 'agent'), log: quietLog, id: 'oci-agent', heartbeatMs: 300, runner, pullExpiresMs: 1000 });
+    await agent.start();
+  });
+  after(async () => {
+    await agent?.close({ hard: true }).catch(() => undefined);
+    await rec?.close();
+    await nc?.close();
+    await Promise.all([nats?.dispose(), cand?.dispose(), prod?.dispose()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('oci pass - a built image is verified, promoted by digest to production, its tag signed, the release recorded', async () => {
+    const release = await until(
+      async () => {
+        await rec.runPass();
+        const text = await onStatus('releases/images.yaml');
+        return text && (parse(text) as { packages: Array<{ name: string; builds: Record<string, string> }> }).packages.length ? text : undefined;
+      },
+      240_000,
+      'the release of base on kiln/status',
+    );
+    const record = parse(release) as { releaseSha256: string; packages: Array<{ name: string; version: string; builds: Record<string, string>; artifacts: Array<{ name: string; sha256: string }> }> };
+    assert.deepEqual(record.packages.map((p) => [p.name, p.version]), [['base', '1.0-1']]);
+    const buildKey = record.packages[0].builds.amd64;
+    assert.deepEqual(record.packages[0].artifacts.map((a) => a.name), ['image.json']);
+    image = JSON.parse(await readFile(cachedArtifactPath(join(dir, 'artifacts'), record.packages[0].artifacts[0].sha256), 'utf8')) as OciImage;
+    const build = parse((await onStatus(`builds/${buildKey}.yaml`))!) as { state: string; artifacts: Array<{ name: string; sha256: string }> };
+    assert.equal(build.state, 'succeeded');
+    // The image.json artifact is signed like any artifact.
+    assert.ok(await onStatus(`signatures/${build.artifacts[0].sha256}.asc`), 'the image.json signature is on kiln/status');
+
+    // The independent client: production serves, under the version's tag, the digest the agent pushed to the candidate registry.
+    const digestOf = async (ref: string) => (await run('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${ref}`])).stdout.trim();
+    const candidate = await digestOf(`${cand.host}/base:build-${buildKey}`);
+    assert.match(candidate, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(await digestOf(`${prod.host}/kiln/base:1.0-1`), candidate);
+    assert.equal(image.manifestDigest, candidate);
+
+    // skopeo with a policy.json requiring Kiln's key accepts the promoted tag.
+    await writeFile(join(dir, 'kiln.asc'), publicKey);
+    await writeFile(join(dir, 'policy.json'), JSON.stringify(consumerPolicy({ scopes: [prod.host], keyPath: join(dir, 'kiln.asc') })));
+    await mkdir(join(dir, 'registries.d'));
+    await writeFile(join(dir, 'registries.d', 'kiln.yaml'), registriesDConfig(prod.host, `file://${join(dir, 'repos', 'images', 'sigstore')}`));
+    await run('skopeo', ['--policy', join(dir, 'policy.json'), '--registries.d', join(dir, 'registries.d'), 'copy', '--src-tls-verify=false', `docker://${prod.host}/kiln/base:1.0-1`, `dir:${join(dir, 'accepted')}`]);
+  });
+
+  test('oci pass - a reported image the candidate registry does not serve is an integrity failure; a registry that is down, an infra failure', async (t) => {
+    if (!image) return t.skip('needs the image of the first test');
+    const succeeded = { key: 'k'.repeat(64), attempt: 1, outcome: 'succeeded', artifacts: [] } as unknown as BuildResult;
+    const deps = { client: new RegistryClient({ tlsVerify: false }), objectStore: {} as ObjectStore, cacheDir: join(dir, 'unused') };
+    const lie = await withVerifiedImage({ ...succeeded, image: { ...image, configDigest: `sha256:${'0'.repeat(64)}` } }, deps);
+    assert.equal(lie.outcome, 'failed');
+    assert.equal(lie.failureClass, 'integrity');
+    assert.match(lie.reason ?? '', /config/);
+    await cand.stop();
+    try {
+      const down = await withVerifiedImage({ ...succeeded, image }, deps);
+      assert.equal(down.outcome, 'failed');
+      assert.equal(down.failureClass, 'infra');
+      assert.deepEqual(down.artifacts, []);
+    } finally {
+      await cand.restart();
+    }
+  });
+});
