@@ -181,6 +181,20 @@ export const rejectedPackageSchema = {
   },
 } as const;
 
+export const releasedTagSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['repository', 'tag', 'digest', 'desiredCommit'],
+  properties: {
+    repository: { type: 'string' },
+    tag: { type: 'string' },
+    digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+    package: { type: 'string' },
+    version: { type: 'string' },
+    desiredCommit: { type: 'string' },
+  },
+} as const;
+
 export const releaseRecordSchema = {
   $schema: DIALECT,
   $id: 'https://kiln.dev/schema/release-record.json',
@@ -197,6 +211,8 @@ export const releaseRecordSchema = {
     packages: { type: 'array', items: releasedPackageSchema },
     /** Packages this distribution cannot publish (the rest of it was published without them), and why. */
     rejected: { type: 'array', items: rejectedPackageSchema },
+    /** Registry distributions: every tag published, the digest it points at and the desired commit that released that digest under it. */
+    tags: { type: 'array', items: releasedTagSchema },
   },
 } as const;
 
@@ -266,6 +282,7 @@ export type FailureClass = (typeof FAILURE_CLASSES)[number];
 export type ReleasedPackage = FromSchema<typeof releasedPackageSchema>;
 export type ReleaseRecord = FromSchema<typeof releaseRecordSchema>;
 export type RejectedPackage = FromSchema<typeof rejectedPackageSchema>;
+export type ReleasedTag = FromSchema<typeof releasedTagSchema>;
 export type GateRecord = FromSchema<typeof gateRecordSchema>;
 export type CheckRecord = FromSchema<typeof checkRecordSchema>;
 export type ConditionRecord = FromSchema<typeof conditionRecordSchema>;

@@ -12,6 +12,7 @@ import { formatNamed, type PackageFormat } from '../formats/index.ts';
 import { releaseTarget, type ReleaseTarget, type ReleaseUnit } from '../release-targets/index.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { PipelineNats } from './deps.ts';
+import { releasedTags } from '../records/release-tags.ts';
 import canonicalize from 'canonicalize';
 
 export interface PublishContext {
@@ -110,6 +111,7 @@ async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[],
     signingKey: ctx.signer.fingerprint,
     releaseSha256: report.releaseSha256,
     packages: content,
+    ...(report.tags ? { tags: releasedTags(report.tags, observed.releases.get(dist.name), desiredCommit) } : {}),
   };
 }
 

@@ -47,6 +47,8 @@ export interface ApplyReport {
   releaseSha256: string;
   /** False when the target already held exactly this content. */
   changed: boolean;
+  /** Registry targets: every tag as published now (recorded per row in releases/<dist>.yaml). */
+  tags?: Array<{ repository: string; tag: string; digest: string; package?: string; version?: string }>;
 }
 
 export interface Observation {

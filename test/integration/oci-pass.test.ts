@@ -110,7 +110,7 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
       240_000,
       'the release of base on kiln/status',
     );
-    const record = parse(release) as { releaseSha256: string; packages: Array<{ name: string; version: string; builds: Record<string, string>; artifacts: Array<{ name: string; sha256: string }> }> };
+    const record = parse(release) as { desiredCommit: string; tags?: unknown[]; releaseSha256: string; packages: Array<{ name: string; version: string; builds: Record<string, string>; artifacts: Array<{ name: string; sha256: string }> }> };
     assert.deepEqual(record.packages.map((p) => [p.name, p.version]), [['base', '1.0-1']]);
     const buildKey = record.packages[0].builds.amd64;
     assert.deepEqual(record.packages[0].artifacts.map((a) => a.name), ['image.json']);
@@ -126,6 +126,8 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     assert.match(candidate, /^sha256:[0-9a-f]{64}$/);
     assert.equal(await digestOf(`${prod.host}/kiln/base:1.0-1`), candidate);
     assert.equal(image.manifestDigest, candidate);
+    // releases/images.yaml lists each tag: repository, tag, digest, desired commit.
+    assert.deepEqual(record.tags, [{ repository: 'kiln/base', tag: '1.0-1', digest: candidate, package: 'base', version: '1.0-1', desiredCommit: record.desiredCommit }]);
 
     // skopeo with a policy.json requiring Kiln's key accepts the promoted tag.
     await writeFile(join(dir, 'kiln.asc'), publicKey);

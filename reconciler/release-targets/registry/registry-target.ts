@@ -70,7 +70,7 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     const published: PublishedTags = { registry: dist.url, tags: desired.map(({ repository, tag, digest, package: p, version }) => ({ repository, tag, digest, package: p, version })) };
     const written = await writePublishedTags(distDir, published, (t) => req.signer.signDetached(t));
     if (report.plan.drift.length) req.log?.warn({ drift: report.plan.drift, distribution: dist.name }, 'tags moved by hand were restored');
-    return { releaseSha256: written.sha256, changed: report.changed || written.changed };
+    return { releaseSha256: written.sha256, changed: report.changed || written.changed, tags: published.tags };
   },
   async observe(root, dist, record, cursor) {
     const published = await readPublishedTags(join(root, dist.name));
