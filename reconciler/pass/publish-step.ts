@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { isKilnError, PublishError, PublishInputError, type KilnError } from '../../schema/errors.ts';
 import type { Artifact, RejectedPackage, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
-import type { Action, DesiredDistribution, ObservedState, Plan, PruneAction, PublishAction, RepublishAction } from '../model.ts';
+import type { Action, DesiredDistribution, DesiredPackage, ObservedState, Plan, PruneAction, PublishAction, RepublishAction } from '../model.ts';
 import { binaryVersion } from '../../schema/binnmu.ts';
 import { fetchArtifact } from '../pipeline/collect.ts';
 import { formatNamed, type PackageFormat } from '../formats/index.ts';
@@ -22,6 +22,8 @@ export interface PublishContext {
   signer: Signer;
   now: Date;
   log: Logger;
+  /** The desired packages: what a release target takes from a package beyond its artifacts (registry: tag templates). */
+  packages?: ReadonlyMap<string, DesiredPackage>;
 }
 
 type ReleaseAction = PublishAction | PruneAction | RepublishAction;
@@ -86,7 +88,17 @@ async function attributedUnits(pkg: ReleasedPackage, target: ReleaseTarget, obse
   try {
     const format = formatOfRelease(pkg, target, observed);
     const files = await localArtifacts(pkg, format, ctx);
-    return Object.keys(pkg.builds).map((arch) => ({ name: pkg.name, version: pkg.version, ...binaryVersionOf(pkg, arch, observed), arch, files: format.artifactsForArch(files, arch) }));
+    const desired = ctx.packages?.get(pkg.name);
+    const tagTemplates = desired?.format === 'oci' ? { tagTemplates: desired.tags } : {};
+    return Object.keys(pkg.builds).map((arch) => ({
+      name: pkg.name,
+      version: pkg.version,
+      ...binaryVersionOf(pkg, arch, observed),
+      arch,
+      files: format.artifactsForArch(files, arch),
+      build: pkg.builds[arch],
+      ...tagTemplates,
+    }));
   } catch (e) {
     if (isKilnError(e)) Object.assign(e.data, { package: pkg.name, version: pkg.version });
     throw e;

@@ -25,6 +25,10 @@ export interface ReleaseUnit {
   binaryVersion?: string;
   arch: string;
   files: LocalArtifact[];
+  /** The build key the unit comes from (registry: `{build}` is its first 12 digits). */
+  build?: string;
+  /** Registry: the package's tag templates (default `{version}`). */
+  tagTemplates?: string[];
 }
 
 export interface ApplyRequest<D extends DesiredDistribution = DesiredDistribution> {

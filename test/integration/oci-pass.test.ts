@@ -71,7 +71,7 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     await git(src, '-c', 'user.name=t', '-c', 'user.email=t@kiln.invalid', 'commit', '-q', '-m', 'base');
     const repo = await makeRepo({
       'kiln.yaml': KILN_YAML,
-      'packages/base.yaml': `name: base\nversion: 1.0-1\nformat: oci\nsource: { git: ${src}, ref: main, subdir: base }\narchitectures: [amd64]\nrelease: [images]\n`,
+      'packages/base.yaml': `name: base\nversion: 1.0-1\nformat: oci\nsource: { git: ${src}, ref: main, subdir: base }\narchitectures: [amd64]\nrelease: [images]\ntags: ['{version}', '{version}-{build}', latest]\n`,
       'distributions/images.yaml': `name: images\nformat: registry\nurl: ${prod.host}\nrepository: kiln\ninsecure: true\narchitectures: [amd64]\n`,
     });
     repoDir = repo.dir;
@@ -126,15 +126,18 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     assert.match(candidate, /^sha256:[0-9a-f]{64}$/);
     assert.equal(await digestOf(`${prod.host}/kiln/base:1.0-1`), candidate);
     assert.equal(image.manifestDigest, candidate);
-    // releases/images.yaml lists each tag: repository, tag, digest, desired commit.
-    assert.deepEqual(record.tags, [{ repository: 'kiln/base', tag: '1.0-1', digest: candidate, package: 'base', version: '1.0-1', desiredCommit: record.desiredCommit }]);
+    // Every tag the package's templates render points at it; releases/images.yaml lists each: repository, tag, digest, desired commit.
+    const tags = ['1.0-1', `1.0-1-${buildKey.slice(0, 12)}`, 'latest'];
+    for (const tag of tags) assert.equal(await digestOf(`${prod.host}/kiln/base:${tag}`), candidate, tag);
+    const row = (tag: string) => ({ repository: 'kiln/base', tag, digest: candidate, package: 'base', version: '1.0-1', desiredCommit: record.desiredCommit });
+    assert.deepEqual(record.tags, tags.map(row));
 
     // skopeo with a policy.json requiring Kiln's key accepts the promoted tag.
     await writeFile(join(dir, 'kiln.asc'), publicKey);
     await writeFile(join(dir, 'policy.json'), JSON.stringify(consumerPolicy({ scopes: [prod.host], keyPath: join(dir, 'kiln.asc') })));
     await mkdir(join(dir, 'registries.d'));
     await writeFile(join(dir, 'registries.d', 'kiln.yaml'), registriesDConfig(prod.host, `file://${join(dir, 'repos', 'images', 'sigstore')}`));
-    await run('skopeo', ['--policy', join(dir, 'policy.json'), '--registries.d', join(dir, 'registries.d'), 'copy', '--src-tls-verify=false', `docker://${prod.host}/kiln/base:1.0-1`, `dir:${join(dir, 'accepted')}`]);
+    await run('skopeo', ['--policy', join(dir, 'policy.json'), '--registries.d', join(dir, 'registries.d'), 'copy', '--src-tls-verify=false', `docker://${prod.host}/kiln/base:latest`, `dir:${join(dir, 'accepted')}`]);
   });
 
   test('oci pass - a reported image the candidate registry does not serve is an integrity failure; a registry that is down, an infra failure', async (t) => {

@@ -17,6 +17,7 @@ import { RegistryClient } from '../../../oci/registry-client.ts';
 import type { DesiredTag } from '../../../oci/registry-plan.ts';
 import { renderTag } from '../../../oci/tag-template.ts';
 import { runImageTestGate } from '../../gate/image-test.ts';
+import { ociFormat } from '../../formats/oci/oci-format.ts';
 import type { RegistryDistribution } from '../../model.ts';
 import type { Signer } from '../../signing/signer.ts';
 import type { ReleaseTarget, ReleaseUnit } from '../target.ts';
@@ -33,14 +34,21 @@ async function imageOf(unit: ReleaseUnit): Promise<OciImage> {
   return v;
 }
 
-/** One tag per unit (its version); architectures of one version share the image in this first cut. */
+/**
+ * Each unit's tags from its package's templates (default `{version}`; `{build}`: the build key's
+ * first 12 digits). Units go oldest first, so a tag two versions render (`latest`) names the newest.
+ * Architectures of one version share the image in this first cut.
+ */
 async function desiredTags(dist: RegistryDistribution, units: ReleaseUnit[]): Promise<Array<DesiredTag & { package: string; version: string }>> {
   const out = new Map<string, DesiredTag & { package: string; version: string }>();
-  for (const u of units) {
+  const ordered = [...units].sort((a, b) => a.name.localeCompare(b.name) || ociFormat.compareVersions(a.version, b.version));
+  for (const u of ordered) {
     const img = await imageOf(u);
     const repository = repositoryOf(dist, u.name);
-    const tag = renderTag('{version}', { version: u.version, build: '' });
-    out.set(`${repository}:${tag}`, { repository, tag, digest: img.manifestDigest, from: img.repository, package: u.name, version: u.version });
+    for (const template of u.tagTemplates ?? ['{version}']) {
+      const tag = renderTag(template, { version: u.version, build: (u.build ?? '').slice(0, 12) });
+      out.set(`${repository}:${tag}`, { repository, tag, digest: img.manifestDigest, from: img.repository, package: u.name, version: u.version });
+    }
   }
   return [...out.values()];
 }
