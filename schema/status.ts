@@ -1,5 +1,6 @@
 // Schemas of the records on the status branch (kiln/status): the observed state.
 import type { FromSchema } from 'json-schema-to-ts';
+import { ociImageBody } from './oci.ts';
 
 const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 
@@ -144,6 +145,8 @@ export const buildRecordSchema = {
       },
     },
     artifacts: { type: 'array', items: artifactSchema },
+    /** format oci: the image as the candidate registry served it when the result was recorded (its image.json artifact holds the same). */
+    image: ociImageBody,
     log: {
       type: 'object',
       additionalProperties: false,

@@ -22,7 +22,7 @@ export function tail(text: string | undefined, max = LOG_TAIL_MAX): string | und
 }
 
 function withoutOutcome(r: BuildRecord): BuildRecord {
-  const { retryAt: _r, failure: _f, artifacts: _a, log: _l, ...rest } = r;
+  const { retryAt: _r, failure: _f, artifacts: _a, log: _l, image: _i, ...rest } = r;
   return rest;
 }
 
@@ -89,7 +89,7 @@ export function applyResult(
     // The key names the inputs, so a success from any attempt (even one we had given
     // up on as lost) is a valid output for this record.
     const attempts = replaceAttempt(base.attempts, attemptFromResult(result, dispatched, undefined, undefined));
-    return { ...withoutOutcome(base), state: 'succeeded', attempts, artifacts: result.artifacts, ...(log ? { log } : {}) };
+    return { ...withoutOutcome(base), state: 'succeeded', attempts, artifacts: result.artifacts, ...(result.image ? { image: result.image } : {}), ...(log ? { log } : {}) };
   }
 
   const cls = classifyFailure(result);

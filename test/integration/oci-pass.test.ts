@@ -115,8 +115,9 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     const buildKey = record.packages[0].builds.amd64;
     assert.deepEqual(record.packages[0].artifacts.map((a) => a.name), ['image.json']);
     image = JSON.parse(await readFile(cachedArtifactPath(join(dir, 'artifacts'), record.packages[0].artifacts[0].sha256), 'utf8')) as OciImage;
-    const build = parse((await onStatus(`builds/${buildKey}.yaml`))!) as { state: string; artifacts: Array<{ name: string; sha256: string }> };
+    const build = parse((await onStatus(`builds/${buildKey}.yaml`))!) as { state: string; artifacts: Array<{ name: string; sha256: string }>; image?: OciImage };
     assert.equal(build.state, 'succeeded');
+    assert.deepEqual(build.image, image, 'the build record names the image image.json describes');
     // The image.json artifact is signed like any artifact.
     assert.ok(await onStatus(`signatures/${build.artifacts[0].sha256}.asc`), 'the image.json signature is on kiln/status');
 
