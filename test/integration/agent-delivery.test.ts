@@ -19,6 +19,7 @@ import { collectResults } from '../../reconciler/pass/collect-step.ts';
 import { generateKey, loadSigner } from '../../reconciler/signing/signer.ts';
 import { ensureTopology } from '../../reconciler/nats/topology.ts';
 import { BUCKETS, OBJECTS, RESULTS_CONSUMER, STREAMS } from '../../schema/nats.ts';
+import { until } from '../helpers/until.ts';
 import { makeJob, publishJob, quietLog, startHarness, streamMessages, takeResults, type Harness } from '../fixtures/agent-jobs.ts';
 
 const noJob = { url: '/nonexistent', commit: 'a'.repeat(40) };
@@ -54,11 +55,7 @@ async function agentWith(h: Harness, t: { after(fn: () => Promise<void>): void }
 
 /** Poll until the job left the work queue (acked), or fail at the deadline. */
 async function jobAcked(h: Harness, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while ((await streamMessages(h.nc, STREAMS.builds)) > 0) {
-    if (Date.now() > deadline) throw new Error('the job was never acked');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until(async () => (await streamMessages(h.nc, STREAMS.builds)) === 0, ms, 'the job to be acked');
 }
 
 test('agent delivery - an artifact name a result cannot carry is a failed build, reported once', async (t) => {
@@ -152,11 +149,7 @@ test('agent delivery - a build whose result could not be published at all is kep
   await a.start();
   const job = makeJob(noJob);
   await publishJob(h.nc, job);
-  const deadline = Date.now() + 20_000;
-  while (!lines.some((l) => l.includes('could not publish any build result') && l.includes('"kept":true'))) {
-    if (Date.now() > deadline) throw new Error('the agent never gave up delivering');
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  await until(() => lines.some((l) => l.includes('could not publish any build result') && l.includes('"kept":true')), 20_000, 'the agent to give up delivering and keep the build');
   await jsm.streams.delete(STREAMS.results);
   await ensureTopology(h.nc, { pools: { deb: { architectures: ['amd64'] } } });
   const [res] = await takeResults(h.nc, 1, 30_000);
