@@ -72,7 +72,7 @@ export interface Reconciler {
 }
 
 /** The pools kiln.yaml declares at HEAD, or none when it cannot be read yet (the first pass will say why). */
-async function poolsAtHead(repoDir: string, log: Logger): Promise<TopologyOptions['pools']> {
+export async function poolsAtHead(repoDir: string, log: Logger): Promise<TopologyOptions['pools']> {
   try {
     const cache = {};
     const { state } = await readDesired({ dir: repoDir, rev: await resolveCommit(repoDir, 'HEAD', cache), cache, log });

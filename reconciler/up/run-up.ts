@@ -1,6 +1,6 @@
-// `kiln up`: the whole loop on one machine. nats-server and one agent run as
-// child processes; the reconciler (watch mode) and the HTTP service run in
-// this process, so /metrics sees the passes. Stopping: the agent drains
+// `kiln up`: the whole loop on one machine. nats-server and one agent per pool
+// (kiln.yaml's pools that build for this architecture) run as child processes; the reconciler (watch mode) and the HTTP service run in
+// this process, so /metrics sees the passes. Stopping: the agents drain
 // (finishes its builds), the pass in progress ends, then the server and
 // nats-server stop. Everything is kept under the state dir, so a second
 // `kiln up DIR` resumes where the first one stopped.
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { buildCounts, type BuildCounts } from '../pipeline/progress.ts';
-import { openReconciler, type Reconciler } from '../reconciler-setup.ts';
+import { openReconciler, poolsAtHead, type Reconciler } from '../reconciler-setup.ts';
 import { serveReconciler, serviceMetrics } from '../http/reconciler-service.ts';
 import type { HttpServer } from '../http/server.ts';
 import type { PassReport } from '../pass.ts';
@@ -29,7 +29,8 @@ export interface UpOptions {
   port: number;
   /** 0: any free port. */
   natsPort: number;
-  pool: string;
+  /** Pools of the local agents; none: every pool kiln.yaml declares for `arch`. */
+  pools: string[];
   arch: string;
   concurrency: number;
   intervalSeconds: number;
@@ -48,7 +49,8 @@ export interface UpInfo {
   repoDir: string;
   signingKeyFile: string;
   tokensFile: string;
-  agentId: string;
+  /** One local agent per pool. */
+  agents: Array<{ id: string; pool: string; log: string }>;
   created: string[];
 }
 
@@ -64,6 +66,27 @@ async function startNatsServer(dir: string, port: number, logFile: string): Prom
   const child = startChild('nats-server', ['-js', '-a', '127.0.0.1', '-p', port === 0 ? '-1' : String(port), '-sd', dir], logFile);
   const m = await waitForOutput(child, /Listening for client connections on [^\s]*:(\d+)[\s\S]*Server is ready/, 15_000, 'nats-server');
   return { child, url: `nats://127.0.0.1:${m[1]}` };
+}
+
+/** kiln.yaml's pools at HEAD that build for ARCH; `deb` when there are none yet (the first pass says why). */
+async function localPools(repoDir: string, arch: string, log: Logger): Promise<string[]> {
+  const declared = await poolsAtHead(repoDir, log);
+  const pools = Object.entries(declared).filter(([, p]) => p.architectures.includes(arch)).map(([name]) => name).sort();
+  if (pools.length) return pools;
+  log.warn({ arch, declared: Object.keys(declared) }, `kiln.yaml declares no pool for ${arch}: starting a 'deb' agent`);
+  return ['deb'];
+}
+
+/** One local agent of POOL: its own work dir and log (DIR/logs/agent-POOL.log). */
+function startAgent(pool: string, o: UpOptions, natsUrl: string, layout: ReturnType<typeof upLayout>): { id: string; pool: string; log: string; child: Child } {
+  const id = `up-${pool}-${o.arch}`;
+  const logFile = join(layout.logs, `agent-${pool}.log`);
+  const child = startChild(
+    process.execPath,
+    [KILN_BIN, 'agent', '--nats', natsUrl, '--pool', pool, '--arch', o.arch, '--id', id, '--concurrency', String(o.concurrency), '--work-dir', join(layout.agent, pool)],
+    logFile,
+  );
+  return { id, pool, log: logFile, child };
 }
 
 export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: WatchSummary; info: UpInfo }> {
@@ -121,15 +144,11 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
       await handle.done;
     });
 
-    // The agent starts after the reconciler made the work queues (from kiln.yaml).
-    const agentId = `up-${o.pool}-${o.arch}`;
-    const agent = startChild(
-      process.execPath,
-      [KILN_BIN, 'agent', '--nats', nats.url, '--pool', o.pool, '--arch', o.arch, '--id', agentId, '--concurrency', String(o.concurrency), '--work-dir', layout.agent],
-      join(layout.logs, 'agent.log'),
-    );
-    // Draining: the agent finishes what it builds (bounded by the build time limit).
-    stack.push(() => agent.stop(60 * 60_000));
+    // The agents start after the reconciler made the work queues (from kiln.yaml).
+    const pools = o.pools.length ? o.pools : await localPools(prepared.repoDir, o.arch, log);
+    const agents = pools.map((pool) => startAgent(pool, o, nats.url, layout));
+    // Draining: each agent finishes what it builds (bounded by the build time limit).
+    for (const a of agents) stack.push(() => a.child.stop(60 * 60_000));
 
     const info: UpInfo = {
       url: http.url,
@@ -142,7 +161,7 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
       repoDir: prepared.repoDir,
       signingKeyFile: prepared.signingKeyFile,
       tokensFile,
-      agentId,
+      agents: agents.map(({ id, pool, log: logFile }) => ({ id, pool, log: logFile })),
       created: prepared.created,
     };
     deps.onReady(info);
@@ -150,15 +169,17 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
     await new Promise<void>((resolve) => {
       if (deps.signal.aborted) return resolve();
       deps.signal.addEventListener('abort', () => resolve(), { once: true });
-      void agent.exited.then((code) => {
-        if (!deps.signal.aborted) {
-          log.error({ code, log: join(layout.logs, 'agent.log') }, 'the agent exited; stopping');
-          resolve();
-        }
-      });
+      for (const a of agents) {
+        void a.child.exited.then((code) => {
+          if (!deps.signal.aborted) {
+            log.error({ code, agent: a.id, log: a.log }, 'an agent exited; stopping');
+            resolve();
+          }
+        });
+      }
     });
-    log.info('stopping: the agent drains, then the reconciler, the HTTP server and nats-server stop');
-    await stopAll(); // agent (drains), passes, HTTP, reconciler, nats-server
+    log.info('stopping: the agents drain, then the reconciler, the HTTP server and nats-server stop');
+    await stopAll(); // agents (drain), passes, HTTP, reconciler, nats-server
     return { summary: await handle.done, info };
   } catch (e) {
     await stopAll();

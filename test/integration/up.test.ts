@@ -3,8 +3,8 @@
 // promoted to stable and visible through the API; Ctrl-C (SIGINT) stops
 // everything; a second `kiln up DIR` resumes from the same state.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -18,8 +18,8 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-function up(dir: string, port: number, env: NodeJS.ProcessEnv = process.env): { proc: ChildProcess; out: () => string; exit: Promise<number | null> } {
-  const proc = spawn(process.execPath, [KILN, 'up', dir, '--listen', `127.0.0.1:${port}`, '--nats-port', '0', '--interval', '2'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, KILN_LOG_LEVEL: 'warn' } });
+function up(dir: string, port: number, env: NodeJS.ProcessEnv = process.env, extra: string[] = []): { proc: ChildProcess; out: () => string; exit: Promise<number | null> } {
+  const proc = spawn(process.execPath, [KILN, 'up', dir, '--listen', `127.0.0.1:${port}`, '--nats-port', '0', '--interval', '2', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, KILN_LOG_LEVEL: 'warn' } });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -98,4 +98,30 @@ test('kiln up - missing prerequisites are named with the command that installs t
   assert.match(run.out(), /apt-get install nats-server/);
   assert.match(run.out(), /apt-get install git/);
   assert.equal(await stat(dir).then(() => true, () => false), false, 'no state dir made');
+});
+
+test('kiln up - one local agent per pool kiln.yaml declares for the architecture', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-up-pools-'));
+  dirs.push(dir);
+  const meta = join(dir, 'metadata');
+  assert.equal(spawnSync(process.execPath, [KILN, 'init', meta], { encoding: 'utf8' }).status, 0);
+  // A second pool for amd64 and a third for arm64 only (no local agent: this host builds amd64).
+  const config = join(meta, 'kiln.yaml');
+  const text = await readFile(config, 'utf8');
+  await writeFile(config, text.replace(/^pools:\n/m, 'pools:\n  tools:\n    architectures: [amd64]\n  ports:\n    architectures: [arm64]\n'));
+  const git = (...a: string[]) => assert.equal(spawnSync('git', ['-C', meta, '-c', 'user.name=t', '-c', 'user.email=t@kiln.invalid', '-c', 'commit.gpgsign=false', ...a]).status, 0);
+  git('commit', '-qam', 'pools: tools, ports');
+  const port = await freePort();
+  const run = up(join(dir, 'state'), port, process.env, ['--repo', meta]);
+  await until(() => run.out().includes('Kiln is up'), 60_000, `kiln up ready:\n${run.out()}`);
+  assert.match(run.out(), /agent +up-deb-amd64 \(pool deb, log .*agent-deb\.log\)/);
+  assert.match(run.out(), /agent +up-tools-amd64 \(pool tools, log .*agent-tools\.log\)/);
+  assert.doesNotMatch(run.out(), /up-ports-/);
+  const agents = await until(async () => {
+    const a = await json(`http://127.0.0.1:${port}/api/v1/agents`).catch(() => undefined);
+    return a?.agents?.length === 2 ? a.agents : undefined;
+  }, 60_000, 'both agents registered');
+  assert.deepEqual(agents.map((a: { id: string; pool: string }) => `${a.id}:${a.pool}`).sort(), ['up-deb-amd64:deb', 'up-tools-amd64:tools']);
+  run.proc.kill('SIGINT');
+  assert.equal(await run.exit, 0, run.out());
 });

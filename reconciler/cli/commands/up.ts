@@ -1,5 +1,6 @@
 // kiln up [DIR]: everything on one machine (see reconciler/up/run-up.ts).
 import { UsageError } from '../../../schema/errors.ts';
+import { identityProblem } from '../../../schema/nats.ts';
 import { formatPassLine } from '../../pipeline/progress.ts';
 import { runUp, type UpInfo } from '../../up/run-up.ts';
 import { flag, num, str, type Command } from '../command.ts';
@@ -9,7 +10,7 @@ import { parseListen } from './serve.ts';
 function readyText(i: UpInfo): string {
   return [
     ...i.created.map((c) => `created ${c}`),
-    `Kiln is up (Ctrl-C stops it; the agent finishes its builds first).`,
+    `Kiln is up (Ctrl-C stops it; the agents finish their builds first).`,
     `  dashboard   ${i.dashboard}`,
     `  API         ${i.api}`,
     `  metrics     ${i.metrics}`,
@@ -19,29 +20,38 @@ function readyText(i: UpInfo): string {
     `  metadata    ${i.repoDir} (commit packages here; kiln/status is its status branch)`,
     `  release key ${i.signingKeyFile}`,
     `  API tokens  ${i.tokensFile} (kiln tokens add --tokens ${i.tokensFile} --name NAME --role operator)`,
-    `  agent       ${i.agentId}`,
+    ...i.agents.map((a) => `  agent       ${a.id} (pool ${a.pool}, log ${a.log})`),
     '',
   ].join('\n');
 }
 
+function poolValues(v: unknown, arch: string): string[] {
+  const pools = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : [];
+  for (const p of pools) {
+    const problem = identityProblem(p, arch);
+    if (problem) throw new UsageError(`--pool/--arch: ${problem}`);
+  }
+  return [...new Set(pools)];
+}
+
 const command: Command = {
   path: ['up'],
-  summary: 'Run everything on one machine: nats-server, the reconciler, one agent, the dashboard and API.',
+  summary: 'Run everything on one machine: nats-server, the reconciler, an agent per pool, the dashboard and API.',
   description:
     'Starts nats-server (JetStream, store under DIR/nats) as a child, the reconciler in watch mode, one\n' +
-    'local build agent, and the HTTP server (dashboard at /, API at /api/v1/, /metrics, apt repositories at\n' +
+    'local build agent per pool (every pool of kiln.yaml that builds for --arch, or each --pool), and the HTTP server (dashboard at /, API at /api/v1/, /metrics, apt repositories at\n' +
     '/repos/) on one port. On first start, without --signing-key it generates the release key (DIR/keys)\n' +
     'and without --repo it creates the example metadata repo (DIR/metadata). A second `kiln up DIR`\n' +
-    'resumes from the same state. Ctrl-C stops everything: the agent drains first. Needs nats-server,\n' +
+    'resumes from the same state. Ctrl-C stops everything: the agents drain first. Needs nats-server,\n' +
     'git and a running Docker engine (each missing one is named with the command that installs it).',
   options: {
     repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo (default: DIR/metadata, the example, created on first start).' },
     'signing-key': { ...SIGNING_KEY_OPTION, description: 'Armored private release key (default: $KILN_SIGNING_KEY_FILE, else DIR/keys/kiln-release.key.asc, generated on first start).' },
     listen: { type: 'string', valueName: 'ADDR', description: 'HOST:PORT of the dashboard, API, metrics and repos.', default: '127.0.0.1:8080' },
     'nats-port': { type: 'string', valueName: 'PORT', description: 'Port of the local nats-server (0: any free port).', default: '4222' },
-    pool: { type: 'string', valueName: 'POOL', description: 'Pool of the local agent.', default: 'deb' },
-    arch: { type: 'string', valueName: 'ARCH', description: 'Architecture of the local agent.', default: 'amd64' },
-    concurrency: { type: 'string', valueName: 'N', description: 'Builds the local agent runs at the same time.', default: '1' },
+    pool: { type: 'string', valueName: 'POOL', multiple: true, description: "A local agent's pool (repeatable; default: every pool kiln.yaml declares for --arch)." },
+    arch: { type: 'string', valueName: 'ARCH', description: 'Architecture of the local agents.', default: 'amd64' },
+    concurrency: { type: 'string', valueName: 'N', description: 'Builds each local agent runs at the same time.', default: '1' },
     interval: { type: 'string', valueName: 'S', description: 'A full reconcile pass at least every S seconds.', default: '60' },
     tokens: { type: 'string', valueName: 'FILE', description: 'API token file (default: DIR/tokens.json).' },
     private: { type: 'boolean', description: 'Read endpoints need a token too (default: reads are public).' },
@@ -66,7 +76,7 @@ const command: Command = {
         host,
         port,
         natsPort,
-        pool: str(args, 'pool') ?? 'deb',
+        pools: poolValues(args.values.pool, str(args, 'arch') ?? 'amd64'),
         arch: str(args, 'arch') ?? 'amd64',
         concurrency,
         intervalSeconds: interval,
