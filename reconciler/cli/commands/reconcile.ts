@@ -1,4 +1,5 @@
 // kiln reconcile: run reconcile passes, once or continuously.
+import { hostname } from 'node:os';
 import type { PassReport } from '../../pass.ts';
 import { buildCounts, formatPassLine } from '../../pipeline/progress.ts';
 import { openReconciler } from '../../reconciler-setup.ts';
@@ -10,6 +11,7 @@ import { readCredentials } from '../../broker/credentials.ts';
 import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 import { serveReconciler, serviceMetrics } from '../../http/reconciler-service.ts';
+import { servedReposUrl } from '../../serve/repo-url.ts';
 import { parseListen } from './serve.ts';
 import { readSecretFile, startReceiver, type WebhookSettings } from '../../forge/cli-wiring.ts';
 import { parseListen as parseWebhookListen } from '../../forge/webhook-server.ts';
@@ -118,6 +120,13 @@ const command: Command = {
         return { data: passData(1, 'once', report), human: [line, ...actions, ...waiting].join('\n') };
       }
 
+      // Started before the first pass, so its jobs already know where this service serves the repos.
+      let wake: ((reason: string) => void) | undefined;
+      const http = service
+        ? await serveReconciler(rec, service.metrics, { ...service.at, reposDir: str(args, 'repos'), tokensFile: str(args, 'tokens'), publicRead: !flag(args, 'private'), log: ctx.log, wake: (r) => wake?.(r) })
+        : undefined;
+      // Agents reach buildFrom distributions here, unless kiln.yaml's repoUrl says otherwise.
+      if (http && str(args, 'repos')) rec.deps.repoUrl = servedReposUrl(service!.at.host, http.port, hostname());
       let n = 0;
       const handle = watch(
         {
@@ -141,9 +150,7 @@ const command: Command = {
         },
         { intervalMs: interval * 1000 },
       );
-      const http = service
-        ? await serveReconciler(rec, service.metrics, { ...service.at, reposDir: str(args, 'repos'), tokensFile: str(args, 'tokens'), publicRead: !flag(args, 'private'), log: ctx.log, wake: (r) => handle.wake(r) })
-        : undefined;
+      wake = (r) => handle.wake(r);
       if (http && !ctx.json) ctx.out.write(`dashboard ${http.url}/  API ${http.url}/api/v1/  metrics ${http.url}/metrics\n`);
       // ── forge (reconciler/forge): webhooks wake this loop; passes that published ask for a follow-up ──
       if (rec.forge) rec.forge.followUp = (reason) => handle.wake(reason);
