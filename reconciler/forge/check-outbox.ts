@@ -51,10 +51,11 @@ export class CheckRecords {
     return true;
   }
 
-  async finish(commit: string, ok: boolean, summary: string, now: Date): Promise<void> {
+  /** The head's final state: success or failure (a verdict), or error (the check could not run). */
+  async finish(commit: string, state: 'success' | 'failure' | 'error', summary: string, now: Date): Promise<void> {
     const entry = this.entries.get(commit);
     if (!entry || isFinal(entry)) return;
-    await this.write({ ...entry, statuses: [...entry.statuses, forgeStatus(ok ? 'success' : 'failure', summary, now)] });
+    await this.write({ ...entry, statuses: [...entry.statuses, forgeStatus(state, summary, now)] });
   }
 
   /** Every status of the record was sent: forget it (a later event for the same head checks it again). */

@@ -11,6 +11,8 @@ export interface CheckVerdict {
   ok: boolean;
   /** One line for the status description. */
   summary: string;
+  /** No verdict on the head: the check could not run (e.g. the forge did not serve the head); try again later. */
+  transient?: boolean;
 }
 
 /** A pull request's head to check, with its number when the webhook said it. */
@@ -27,12 +29,12 @@ export function kilnCheck(dir: string, log?: Logger, fetchHead?: HeadFetcher): C
     try {
       await fetchHead?.(rev, pullRequest);
     } catch (e) {
-      return { ok: false, summary: `head ${rev.slice(0, 12)} could not be fetched: ${(e as Error).message}` };
+      return { ok: false, transient: true, summary: `head ${rev.slice(0, 12)} could not be fetched: ${(e as Error).message}` };
     }
     try {
       await resolveCommit(dir, rev, cache);
     } catch {
-      return { ok: false, summary: `commit ${rev.slice(0, 12)} is not in the reconciler's repository (not fetched yet?)` };
+      return { ok: false, transient: true, summary: `commit ${rev.slice(0, 12)} is not in the reconciler's repository (not fetched yet?)` };
     }
     const { state } = await readObserved({ dir, cache, log });
     const report = await checkRevision({ dir, cache, rev, base: 'HEAD', observed: state, now: new Date(), memo, log });

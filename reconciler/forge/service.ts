@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ForgeStatusRecord } from '../../schema/forge.ts';
 import type { ForgeConfig } from '../../schema/metadata.ts';
 import { CheckRecords } from './check-outbox.ts';
-import type { CheckRunner } from './check-verdict.ts';
+import type { CheckRunner, CheckVerdict } from './check-verdict.ts';
 import { octokitClient, targetUrlFor, type ForgeClient } from './client.ts';
 import { DeliveryJournal } from './journal.ts';
 import { Outbox, type OutboxRecord } from './outbox.ts';
@@ -24,11 +24,15 @@ export interface ForgeServiceOptions {
   runCheck: CheckRunner;
   log: Logger;
   retry?: { baseMs: number; capMs: number };
+  /** Tries of a check that could not run (the head not fetchable, the repository unreadable) before its status is `error`. */
+  checkAttempts?: number;
   random?: () => number;
   now?: () => Date;
 }
 
 export const DEFAULT_FORGE_RETRY = { baseMs: 1_000, capMs: 5 * 60_000 };
+/** With DEFAULT_FORGE_RETRY: about 17 minutes of tries before a check that cannot run says `error`. */
+export const DEFAULT_CHECK_ATTEMPTS = 12;
 
 export class ForgeService {
   readonly outbox: Outbox;
@@ -36,6 +40,9 @@ export class ForgeService {
   /** Asks the watch loop for another pass (set by `kiln reconcile --watch`). */
   followUp?: (reason: string) => void;
   private checking: Promise<void> = Promise.resolve();
+  /** Checks that could not run, waiting for their next try: head -> timer. */
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+  private closed = false;
 
   /** Where the journal, kiln/check records and webhook delivery ids live. */
   get stateDir(): string {
@@ -92,23 +99,45 @@ export class ForgeService {
   }
 
   async close(): Promise<void> {
+    // A check waiting for its next try stays pending on disk: the next start tries it again.
+    this.closed = true;
+    for (const t of this.retries.values()) clearTimeout(t);
+    this.retries.clear();
     await this.checking;
     await this.outbox.close();
     await this.journal.close();
   }
 
-  private queueCheck(head: string, pullRequest: number | undefined): void {
+  private queueCheck(head: string, pullRequest: number | undefined, attempt = 1): void {
     this.checking = this.checking.then(async () => {
       const now = this.o.now ?? (() => new Date());
-      let verdict;
+      let verdict: CheckVerdict;
       try {
         verdict = await this.o.runCheck(head, pullRequest);
       } catch (e) {
-        verdict = { ok: false, summary: `the check could not run: ${(e as Error).message}` };
+        verdict = { ok: false, transient: true, summary: `the check could not run: ${(e as Error).message}` };
       }
-      await this.checks.finish(head, verdict.ok, verdict.summary, now());
+      if (verdict.transient) {
+        const attempts = this.o.checkAttempts ?? DEFAULT_CHECK_ATTEMPTS;
+        if (attempt < attempts) return this.retryCheck(head, pullRequest, attempt, verdict.summary);
+        await this.checks.finish(head, 'error', `gave up after ${attempts} tries: ${verdict.summary}`, now());
+      } else {
+        await this.checks.finish(head, verdict.ok ? 'success' : 'failure', verdict.summary, now());
+      }
       this.kick();
     }).catch((e) => this.o.log.error({ err: (e as Error).message, head }, 'could not record a kiln/check verdict'));
+  }
+
+  /** No verdict yet: the head stays `pending` and is checked again after a backoff (full jitter, as the outbox retries). */
+  private retryCheck(head: string, pullRequest: number | undefined, attempt: number, why: string): void {
+    if (this.closed) return;
+    const { baseMs, capMs } = this.o.retry ?? DEFAULT_FORGE_RETRY;
+    const delayMs = Math.round((this.o.random ?? Math.random)() * Math.min(capMs, baseMs * 2 ** attempt));
+    this.o.log.warn({ head, attempt, delayMs, err: why }, 'kiln/check could not run; trying again');
+    this.retries.set(head, setTimeout(() => {
+      this.retries.delete(head);
+      this.queueCheck(head, pullRequest, attempt + 1);
+    }, delayMs));
   }
 
   private *records(): Iterable<OutboxRecord> {
