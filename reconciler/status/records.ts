@@ -1,9 +1,9 @@
 // Status records as files: deterministic YAML (sorted keys, no folding), so an
 // unchanged record always produces the same blob and git stores nothing new.
-import { stringify } from 'yaml';
 import { STATUS_LAYOUT } from '../../schema/status.ts';
 import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
 import { forgeStatusPath, type ForgeStatusRecord } from '../../schema/forge.ts';
+import { recordYaml } from './record-yaml.ts';
 
 /** A file on the status branch: [path, content]. */
 export type RecordFile = [path: string, content: string];
@@ -37,7 +37,7 @@ export function takeSerialized(text: string): unknown {
 /** The canonical YAML text of a record: sorted keys, one line per scalar, trailing newline. */
 export function serializeRecord(record: object): string {
   const data = withoutUndefined(record);
-  const text = stringify(data, { sortMapEntries: true, lineWidth: 0, minContentWidth: 0, indent: 2 });
+  const text = recordYaml(data);
   if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
   recent.set(text, data);
   return text;
