@@ -1,14 +1,17 @@
-// Collect: take the build results that arrived, verify every artifact's digest
-// in the object store, fetch the verified artifacts into the local cache and
-// sign them. Nothing is acked here: the pass acks after its status commit.
+// Collect: take the build results that arrived and, one task per result, verify
+// every artifact's digest against the object store (one read of each), judge
+// whether the success is publishable and sign the artifacts, from the same
+// verified bytes. Nothing is acked here: the pass acks after its status commit.
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
-import { fetchArtifact, fetchResults, verifyResults, type PendingResult } from '../pipeline/collect.ts';
+import { fetchArtifact, fetchResults, type PendingResult } from '../pipeline/collect.ts';
 import { checkPublishable } from '../pipeline/publishable.ts';
 import { withVerifiedImage } from '../pipeline/oci-result.ts';
+import { verifyKeepingBytes } from '../pipeline/verified-bytes.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import type { Signer } from '../signing/signer.ts';
-import { signArtifacts } from '../trust/index.ts';
+import { signArtifacts, type ArtifactToSign } from '../trust/index.ts';
 import type { PipelineNats } from './deps.ts';
 import { withTopology } from '../nats/repair.ts';
 import pMap from 'p-map';
@@ -19,50 +22,61 @@ export interface Collected {
   signatures: Map<string, Array<[string, string]>>;
 }
 
-/** Fetch each artifact into the local cache and sign it; signArtifacts re-hashes the bytes it signs. */
-async function signVerified(nats: PipelineNats, result: BuildResult, signer: Signer, artifactsDir: string): Promise<Array<[string, string]>> {
-  const files = await Promise.all(
-    result.artifacts.map(async (a) => ({ sha256: a.sha256, path: await fetchArtifact(nats.objectStore, a.sha256, artifactsDir, { jsm: nats.jsm }) })),
+interface CollectOptions {
+  max: number;
+  waitMs: number;
+  signer: Signer;
+  artifactsDir: string;
+  log: Logger;
+  registry?: RegistryClient;
+}
+
+/**
+ * Sign a verified success's artifacts: from the bytes verification read, else (a big artifact,
+ * image.json) from the local cache; signArtifacts hashes what it signs either way.
+ */
+async function signVerified(nats: PipelineNats, result: BuildResult, bytes: Map<string, Buffer>, signer: Signer, artifactsDir: string): Promise<Array<[string, string]>> {
+  const files: ArtifactToSign[] = await Promise.all(
+    result.artifacts.map(async (a): Promise<ArtifactToSign> => {
+      const b = bytes.get(a.sha256);
+      return b ? { sha256: a.sha256, bytes: b } : { sha256: a.sha256, path: await fetchArtifact(nats.objectStore, a.sha256, artifactsDir, { jsm: nats.jsm }) };
+    }),
   );
   return [...(await signArtifacts(signer, files))];
 }
 
-const SIGN_CONCURRENCY = 16;
+/** One result: verified, judged publishable (an oci image read back from its registry), and signed if it stays a success. */
+async function judgeAndSign(nats: PipelineNats, claimed: BuildResult, opts: CollectOptions, registry: RegistryClient): Promise<{ result: BuildResult; signatures: Array<[string, string]> }> {
+  const { result: intact, bytes, stored } = await verifyKeepingBytes(nats.objectStore, claimed, { cacheDir: opts.artifactsDir, jsm: nats.jsm });
+  // What the bytes say they are: a success is recorded only if it can be published as declared.
+  const read = async (a: BuildResult['artifacts'][number]) => bytes.get(a.sha256) ?? (await readCached(nats, a.sha256, opts.artifactsDir));
+  const result = await withVerifiedImage(await checkPublishable(intact, opts.artifactsDir, read), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir });
+  const signatures = result.outcome === 'succeeded' ? await signVerified(nats, result, bytes, opts.signer, opts.artifactsDir) : [];
+  // The publisher finds the artifacts in the local cache (written meanwhile).
+  await stored;
+  return { result, signatures };
+}
 
-export async function collectResults(
-  nats: PipelineNats,
-  opts: { max: number; waitMs: number; signer: Signer; artifactsDir: string; log: Logger; registry?: RegistryClient },
-): Promise<Collected> {
+async function readCached(nats: PipelineNats, sha256: string, artifactsDir: string): Promise<Buffer> {
+  return readFile(await fetchArtifact(nats.objectStore, sha256, artifactsDir, { jsm: nats.jsm }));
+}
+
+/** Results verified, judged and signed this many at a time. */
+const COLLECT_CONCURRENCY = 16;
+
+export async function collectResults(nats: PipelineNats, opts: CollectOptions): Promise<Collected> {
   const pending = await withTopology(nats, opts.log, 'collect', () => fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log }));
   const collected: Collected = { pending, results: [], signatures: new Map() };
-  // Verified concurrently; verification fills the local artifact cache, so signing reads local files.
-  const intact = await withTopology(nats, opts.log, 'verify', () =>
-    verifyResults(nats.objectStore, pending.map((p) => p.result), { cacheDir: opts.artifactsDir, jsm: nats.jsm, concurrency: 16 }),
-  );
-  // Then what the bytes say they are: a success is recorded only if it can be published as declared.
-  // An oci success names an image: read back from the candidate registry, it becomes the build's image.json.
   const registry = opts.registry ?? new RegistryClient({ tlsVerify: true });
-  const verified = await pMap(
-    intact,
-    async (r) => withVerifiedImage(await checkPublishable(r, opts.artifactsDir), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir }),
-    { concurrency: SIGN_CONCURRENCY },
-  );
-  for (const [i, result] of verified.entries()) {
+  const judged = await withTopology(nats, opts.log, 'verify', () => pMap(pending, (p) => judgeAndSign(nats, p.result, opts, registry), { concurrency: COLLECT_CONCURRENCY }));
+  for (const [i, { result, signatures }] of judged.entries()) {
     if (result.outcome === 'failed' && pending[i].result.outcome === 'succeeded') {
       opts.log.warn({ buildKey: result.key, reason: result.reason }, 'a successful build failed verification; recording it as failed');
     }
     collected.results.push(result);
-  }
-  // Signing runs through WebCrypto off the main thread: a few in flight at once.
-  await pMap(
-    verified.filter((r) => r.outcome === 'succeeded'),
     // Merged per key: two successful results for one key may arrive together; the record keeps one.
-    async (r) => {
-      const sigs = await signVerified(nats, r, opts.signer, opts.artifactsDir);
-      collected.signatures.set(r.key, [...(collected.signatures.get(r.key) ?? []), ...sigs]);
-    },
-    { concurrency: SIGN_CONCURRENCY },
-  );
+    if (signatures.length) collected.signatures.set(result.key, [...(collected.signatures.get(result.key) ?? []), ...signatures]);
+  }
   if (pending.length) opts.log.info({ results: pending.length }, `collected ${pending.length} build result(s)`);
   return collected;
 }

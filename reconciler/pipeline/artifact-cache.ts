@@ -1,7 +1,7 @@
 // A local, content-addressed cache of artifacts from the object store, for the
 // publisher: a file appears under its digest only after its bytes hashed to it.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
@@ -56,4 +56,34 @@ export async function fetchArtifact(objectStore: ObjectStore, sha256: string, ca
   }
   await rename(tmp, dest);
   return dest;
+}
+
+/** Fan-out directories this process made or found (a cache write then needs no mkdir). */
+const knownDirs = new Set<string>();
+
+/**
+ * Put bytes whose sha256 the caller has just checked under that digest: a temp
+ * file renamed into place, so a killed process never leaves a torn entry.
+ */
+export async function storeVerified(cacheDir: string, sha256: string, bytes: Uint8Array): Promise<void> {
+  if (!SHA256.test(sha256)) throw new TypeError(`not a sha256 digest: '${sha256}'`);
+  const dir = join(cacheDir, sha256.slice(0, 2));
+  const dest = join(dir, sha256);
+  const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    if (!knownDirs.has(dir)) await mkdir(dir, { recursive: true });
+    knownDirs.add(dir);
+    try {
+      await writeFile(tmp, bytes);
+    } catch (e) {
+      // The directory was removed behind our back (a cleaned cache): make it again once.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await mkdir(dir, { recursive: true });
+      await writeFile(tmp, bytes);
+    }
+    await rename(tmp, dest);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
 }

@@ -163,6 +163,11 @@ export async function verifyArtifacts(objectStore: ObjectStore, result: BuildRes
   const checks = await Promise.all(
     result.artifacts.map((a) => (opts.cacheDir ? checkAndCacheArtifact(objectStore, a, opts.cacheDir, opts.jsm) : checkArtifact(objectStore, a, opts.jsm))),
   );
+  return judgeChecks(result, checks);
+}
+
+/** A claimed success judged by its artifacts' checks: itself when all passed, else a failure of class infra (only missing) or integrity. */
+export function judgeChecks(result: BuildResult, checks: ArtifactCheck[]): BuildResult {
   const problems = checks.flatMap((c) => (c.problem ? [c.problem] : []));
   if (problems.length === 0) return result;
   if (checks.every((c) => !c.problem || c.missing)) return asFailedResult(result, 'infra', 'artifacts lost', problems);

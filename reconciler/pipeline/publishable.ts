@@ -10,16 +10,21 @@ import { formatNamed } from '../formats/index.ts';
 import { cachedArtifactPath } from './artifact-cache.ts';
 import { asFailedResult } from './collect.ts';
 
-/** The problems of one verified, locally cached result; empty when it may be recorded as a success. */
-export async function publishableProblems(result: BuildResult, cacheDir: string): Promise<string[]> {
+/** Reads a verified artifact's bytes (by default from the local cache). */
+export type ArtifactReader = (a: BuildResult['artifacts'][number]) => Promise<Buffer>;
+
+const fromCache = (cacheDir: string): ArtifactReader => (a) => readFile(cachedArtifactPath(cacheDir, a.sha256));
+
+/** The problems of one verified result; empty when it may be recorded as a success. */
+export async function publishableProblems(result: BuildResult, cacheDir: string, read: ArtifactReader = fromCache(cacheDir)): Promise<string[]> {
   const format = formatNamed(result.inputs.recipe.format);
   if (!format) return [];
-  return format.artifactProblems(result, (a) => readFile(cachedArtifactPath(cacheDir, a.sha256)));
+  return format.artifactProblems(result, read);
 }
 
 /** The result as it may be recorded: a success that is not publishable becomes a failed build. */
-export async function checkPublishable(result: BuildResult, cacheDir: string): Promise<BuildResult> {
+export async function checkPublishable(result: BuildResult, cacheDir: string, read?: ArtifactReader): Promise<BuildResult> {
   if (result.outcome !== 'succeeded' || !formatNamed(result.inputs.recipe.format)) return result;
-  const problems = await publishableProblems(result, cacheDir);
+  const problems = await publishableProblems(result, cacheDir, read);
   return problems.length ? asFailedResult(result, 'build', 'not publishable', problems) : result;
 }
