@@ -60,8 +60,11 @@ export function publishable(result: BuildResult): BuildResult {
 }
 
 async function deliverOnce(ctx: DeliveryContext, draft: DraftResult, artifactPaths: string[], log: LogSummary, delivery: number): Promise<void> {
-  const artifacts = draft.outcome === 'succeeded' ? await uploadArtifacts(ctx.os, artifactPaths) : [];
-  const object = await uploadLog(ctx.os, draft.key, draft.attempt, delivery, log.path, log.sha256);
+  // Artifacts and log go up together; the result follows only once both are stored.
+  const [artifacts, object] = await Promise.all([
+    draft.outcome === 'succeeded' ? uploadArtifacts(ctx.os, artifactPaths) : [],
+    uploadLog(ctx.os, draft.key, draft.attempt, delivery, log.path, log.sha256),
+  ]);
   await publishResult(ctx, publishable({ ...draft, artifacts, log: { sha256: log.sha256, size: log.size, object }, finishedAt: new Date().toISOString() }));
 }
 

@@ -8,6 +8,8 @@ import { assertValid } from '../schema/validate.ts';
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
   private last: Promise<void> = Promise.resolve();
+  /** A put is queued and has not read the info yet: a beat now would only repeat it. */
+  private queued = false;
 
   constructor(
     private readonly kv: KV,
@@ -22,9 +24,16 @@ export class Heartbeat {
     this.timer.unref();
   }
 
-  /** Put the current info now (also called when the running set changes). */
+  /**
+   * Put the current info now (also called when the running set changes). Beats while a put is
+   * still queued are folded into it (it reads the info when it runs): a busy agent starting and
+   * finishing many jobs at once makes one put at a time, not two per job.
+   */
   beat(): void {
+    if (this.queued) return;
+    this.queued = true;
     this.last = this.last.then(async () => {
+      this.queued = false;
       const info = assertValid('agentInfo', this.info());
       try {
         await this.kv.put(info.id, JSON.stringify(info));

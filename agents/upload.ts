@@ -1,8 +1,10 @@
 // Artifacts and logs into the Object Store. Artifacts are content-addressed
 // (OBJECTS.artifact(sha256)): an object already there with the same digest is
-// not uploaded again.
+// not uploaded again. A file up to IN_MEMORY_MAX is read once (hashed and put
+// from the same bytes); bigger ones are streamed, twice (hash, then put).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ObjectStore } from '@nats-io/obj';
@@ -30,28 +32,44 @@ export function objectDigestHex(digest: string | undefined): string | undefined 
   return Buffer.from(digest.slice(8).replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('hex');
 }
 
-async function putFile(os: ObjectStore, name: string, path: string, description?: string): Promise<void> {
-  const rs = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
+/** Files up to this size are read into memory once; bigger ones are streamed. */
+const IN_MEMORY_MAX = 8 * 1024 * 1024;
+
+/** A file's content for a put: its bytes (small files) or its path (streamed). */
+type Content = Uint8Array | string;
+
+async function putContent(os: ObjectStore, name: string, content: Content, description?: string): Promise<void> {
+  if (typeof content !== 'string') {
+    await os.putBlob({ name, description }, content);
+    return;
+  }
+  const rs = Readable.toWeb(createReadStream(content)) as unknown as ReadableStream<Uint8Array>;
   await os.put({ name, description }, rs);
 }
 
-/** Upload one file under `name` unless an object with the same digest is already there. */
-export async function putIfAbsent(os: ObjectStore, name: string, path: string, sha256: string, description?: string): Promise<'uploaded' | 'present'> {
+/** Upload one file (a path, or its bytes) under `name` unless an object with the same digest is already there. */
+export async function putIfAbsent(os: ObjectStore, name: string, content: Content, sha256: string, description?: string): Promise<'uploaded' | 'present'> {
   const info = await os.info(name);
   if (info && !info.deleted && objectDigestHex(info.digest) === sha256) return 'present';
-  await putFile(os, name, path, description);
+  await putContent(os, name, content, description);
   return 'uploaded';
 }
 
-/** Upload every artifact content-addressed; returns what the BuildResult lists. */
+/** The file's bytes when small enough to hold, else its path. */
+async function contentOf(path: string): Promise<Content> {
+  return (await stat(path)).size <= IN_MEMORY_MAX ? readFile(path) : path;
+}
+
+async function uploadArtifact(os: ObjectStore, path: string): Promise<UploadedArtifact> {
+  const content = await contentOf(path);
+  const { sha256, size } = typeof content === 'string' ? await sha256File(content) : { sha256: createHash('sha256').update(content).digest('hex'), size: content.length };
+  await putIfAbsent(os, OBJECTS.artifact(sha256), content, sha256, basename(path));
+  return { name: basename(path), sha256, size };
+}
+
+/** Upload every artifact content-addressed (concurrently); returns what the BuildResult lists, sorted by path. */
 export async function uploadArtifacts(os: ObjectStore, paths: string[]): Promise<UploadedArtifact[]> {
-  const out: UploadedArtifact[] = [];
-  for (const p of [...paths].sort()) {
-    const { sha256, size } = await sha256File(p);
-    await putIfAbsent(os, OBJECTS.artifact(sha256), p, sha256, basename(p));
-    out.push({ name: basename(p), sha256, size });
-  }
-  return out;
+  return Promise.all([...paths].sort().map((p) => uploadArtifact(os, p)));
 }
 
 /**
@@ -62,13 +80,13 @@ export async function uploadArtifacts(os: ObjectStore, paths: string[]): Promise
  */
 export async function uploadLog(os: ObjectStore, key: string, attempt: number, delivery: number, path: string, sha256: string): Promise<string> {
   const name = OBJECTS.log(key, attempt);
-  const info = await os.info(name);
+  const [info, content] = await Promise.all([os.info(name), contentOf(path)]);
   if (info && !info.deleted) {
     if (objectDigestHex(info.digest) === sha256) return name;
     const alt = `${name}.delivery-${delivery}`;
-    await putFile(os, alt, path);
+    await putContent(os, alt, content);
     return alt;
   }
-  await putFile(os, name, path);
+  await putContent(os, name, content);
   return name;
 }

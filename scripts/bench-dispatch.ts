@@ -90,6 +90,12 @@ async function agentsAlone(nc: NatsConnection, records: BuildRecord[]): Promise<
   return ms;
 }
 
+/** KILN_BENCH_PROFILE=DIR: CPU profiles of the agents' process too (run the bench itself with node --cpu-prof for the reconciler's). */
+function agentProfileFlags(): string[] {
+  const dir = process.env.KILN_BENCH_PROFILE;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', join(dir, 'agents')] : [];
+}
+
 async function main() {
   const tmp = await mkdtemp(join(tmpdir(), 'kiln-bench-dispatch-'));
   const server = await startNats();
@@ -124,12 +130,13 @@ async function main() {
     });
     // Agents run on other hosts in production: here, in a child process (sharing the 2 cores).
     const agentCode = `
-      import { connect } from '@nats-io/transport-node';
       import { pino } from 'pino';
+      import { connectNats } from './reconciler/nats/connect.ts';
       import { Agent } from './agents/agent.ts';
       import { NoopRunner } from './agents/noop-runner.ts';
       const [url, arches, concurrency, workDir] = JSON.parse(process.argv[1]);
-      const nc = await connect({ servers: url });
+      // Connected the way the kiln agent command connects.
+      const nc = await connectNats(url, { name: 'bench agents', log: pino({ level: 'warn' }) });
       const agents = [];
       for (const arch of arches) {
         const a = new Agent({ nc, pool: 'deb', arch, workDir, log: pino({ level: 'warn' }), id: 'bench-' + arch, concurrency, runner: new NoopRunner(), pullExpiresMs: 1000 });
@@ -139,7 +146,7 @@ async function main() {
       process.stdout.write('READY\\n');
       process.on('SIGTERM', async () => { for (const a of agents) await a.close(); await nc.close(); process.exit(0); });
     `;
-    agentsChild = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', agentCode, JSON.stringify([server.url, ARCHES, AGENT_CONCURRENCY, tmp])], {
+    agentsChild = spawn(process.execPath, [...agentProfileFlags(), '--import', 'tsx', '--input-type=module', '-e', agentCode, JSON.stringify([server.url, ARCHES, AGENT_CONCURRENCY, tmp])], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
