@@ -5,12 +5,14 @@
 // Baseline, same run, same server: a raw JetStream loop of the same count
 //   (publish jobs → pull + publish a result + ack → pull results + ack).
 // Also timed: the agents alone (same jobs, no reconciler), to show which side limits.
-// Prints jobs/s, the ratio, and how many status commits recorded the results.
+// Prints jobs/s, the ratio, how many status commits recorded the results, the CPU
+// time per job of each process (less sensitive to a busy machine than the rates) and
+// the load average. KILN_BENCH_PROFILE=DIR writes the agents' CPU profiles under DIR/agents.
 // Run: scripts/bench-dispatch [JOBS]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -90,17 +92,71 @@ async function agentsAlone(nc: NatsConnection, records: BuildRecord[]): Promise<
   return ms;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+async function cpuSeconds(pids: Array<number | undefined>): Promise<number> {
+  let sum = 0;
+  for (const pid of pids) {
+    if (pid === undefined) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    sum += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return sum;
+}
+
+/** CPU seconds used by each of the named processes between two calls. */
+async function cpuMeter(pids: Record<string, Array<number | undefined>>): Promise<() => Promise<Record<string, number>>> {
+  const start = Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([k, p]) => [k, await cpuSeconds(p)] as const)));
+  return async () => Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([k, p]) => [k, (await cpuSeconds(p)) - start[k]] as const)));
+}
+
+const perJob = (cpu: Record<string, number>, jobs: number) =>
+  Object.entries(cpu).map(([k, s]) => `${k} ${((s * 1000) / jobs).toFixed(2)}`).join(', ');
+
 /** KILN_BENCH_PROFILE=DIR: CPU profiles of the agents' process too (run the bench itself with node --cpu-prof for the reconciler's). */
 function agentProfileFlags(): string[] {
   const dir = process.env.KILN_BENCH_PROFILE;
   return dir ? ['--cpu-prof', '--cpu-prof-dir', join(dir, 'agents')] : [];
 }
 
+// Agents run on other hosts in production: here, all four in one child process (four
+// processes cost more CPU per job on this shared machine: measured 3.1 vs 2.2 ms).
+const AGENT_CODE = `
+  import { pino } from 'pino';
+  import { connectNats } from './reconciler/nats/connect.ts';
+  import { Agent } from './agents/agent.ts';
+  import { NoopRunner } from './agents/noop-runner.ts';
+  const [url, arches, concurrency, workDir] = JSON.parse(process.argv[1]);
+  // Connected the way the kiln agent command connects.
+  const nc = await connectNats(url, { name: 'bench agents', log: pino({ level: 'warn' }) });
+  const agents = [];
+  for (const arch of arches) {
+    const a = new Agent({ nc, pool: 'deb', arch, workDir, log: pino({ level: 'warn' }), id: 'bench-' + arch, concurrency, runner: new NoopRunner(), pullExpiresMs: 1000 });
+    await a.start();
+    agents.push(a);
+  }
+  process.stdout.write('READY\\n');
+  process.on('SIGTERM', async () => { for (const a of agents) await a.close(); await nc.close(); process.exit(0); });
+`;
+
+/** The NoopRunner agents of `arches` in a child process; resolves once they pull. */
+async function startAgents(url: string, arches: string[], workDir: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...agentProfileFlags(), '--import', 'tsx', '--input-type=module', '-e', AGENT_CODE, JSON.stringify([url, arches, AGENT_CONCURRENCY, workDir])], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((ready, fail) => {
+    child.stdout!.on('data', (d) => String(d).includes('READY') && ready());
+    child.once('exit', (code) => fail(new Error(`agents exited with ${code}`)));
+  });
+  return child;
+}
+
 async function main() {
   const tmp = await mkdtemp(join(tmpdir(), 'kiln-bench-dispatch-'));
   const server = await startNats();
   const nc = await connect({ servers: server.url });
-  let agentsChild: ChildProcess | undefined;
+  let agentsChildren: ChildProcess[] = [];
   try {
     // The metadata repo: PACKAGES packages × 4 architectures; each package is its own source
     // (a binary belongs to one package), one directory per package in one real repo.
@@ -128,35 +184,11 @@ async function main() {
         lastStep = now;
       },
     });
-    // Agents run on other hosts in production: here, in a child process (sharing the 2 cores).
-    const agentCode = `
-      import { pino } from 'pino';
-      import { connectNats } from './reconciler/nats/connect.ts';
-      import { Agent } from './agents/agent.ts';
-      import { NoopRunner } from './agents/noop-runner.ts';
-      const [url, arches, concurrency, workDir] = JSON.parse(process.argv[1]);
-      // Connected the way the kiln agent command connects.
-      const nc = await connectNats(url, { name: 'bench agents', log: pino({ level: 'warn' }) });
-      const agents = [];
-      for (const arch of arches) {
-        const a = new Agent({ nc, pool: 'deb', arch, workDir, log: pino({ level: 'warn' }), id: 'bench-' + arch, concurrency, runner: new NoopRunner(), pullExpiresMs: 1000 });
-        await a.start();
-        agents.push(a);
-      }
-      process.stdout.write('READY\\n');
-      process.on('SIGTERM', async () => { for (const a of agents) await a.close(); await nc.close(); process.exit(0); });
-    `;
-    agentsChild = spawn(process.execPath, [...agentProfileFlags(), '--import', 'tsx', '--input-type=module', '-e', agentCode, JSON.stringify([server.url, ARCHES, AGENT_CONCURRENCY, tmp])], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await new Promise<void>((ready, fail) => {
-      agentsChild!.stdout!.on('data', (d) => String(d).includes('READY') && ready());
-      agentsChild!.once('exit', (code) => fail(new Error(`agents exited with ${code}`)));
-    });
+    agentsChildren = [await startAgents(server.url, ARCHES, tmp)];
     const ctl = new AbortController();
     const passes: { reason: string; results: number; dispatched: number; ms: number }[] = [];
     let recorded = 0;
+    const meter = await cpuMeter({ reconciler: [process.pid], agents: agentsChildren.map((c) => c.pid), 'nats-server': [server.pid()] });
     const t0 = performance.now();
     const loop = watch(
       {
@@ -178,28 +210,39 @@ async function main() {
     );
     await loop.done;
     const endToEnd = performance.now() - t0;
+    const endToEndCpu = await meter();
     const commits = Number(await git(repo.dir, 'rev-list', '--count', STATUS_BRANCH));
     const records = Number(await git(repo.dir, 'ls-tree', '-r', '--name-only', STATUS_BRANCH, 'builds/').then((s) => s.split('\n').filter(Boolean).length));
     const succeeded = [...(rec.memo.observed?.state.builds.values() ?? [])].filter((b) => b.state === 'succeeded').length;
     await rec.close();
 
+    const soloMeter = await cpuMeter({ agents: agentsChildren.map((c) => c.pid), 'nats-server': [server.pid()] });
     const solo = await agentsAlone(nc, [...(rec.memo.observed?.state.builds.values() ?? [])]);
+    const soloCpu = await soloMeter();
+    const rawMeter = await cpuMeter({ 'bench (client)': [process.pid], 'nats-server': [server.pid()] });
     const raw = await rawLoop(nc, JOBS);
+    const rawCpu = await rawMeter();
     const rate = (JOBS / endToEnd) * 1000;
     const rawRate = (JOBS / raw) * 1000;
     console.log(`bench-dispatch: ${JOBS} jobs (${PACKAGES} packages × ${ARCHES.length} arches), ${ARCHES.length} NoopRunner agents × ${AGENT_CONCURRENCY} in a child process`);
     console.log('  (pass steps: "observed" includes collecting results: fetch, verify digests, sign)');
     for (const p of passes) console.log(`  pass (${p.reason}): dispatched ${p.dispatched}, collected ${p.results}, ${p.ms} ms`);
     console.log(`  end to end (first pass to last result recorded): ${(endToEnd / 1000).toFixed(2)} s = ${rate.toFixed(0)} jobs/s   [target ≥ 500]`);
+    console.log(`    CPU ms per job: ${perJob(endToEndCpu, JOBS)}`);
     console.log(`  agents alone (dispatch → NoopRunner agents → results waiting, no reconciler): ${(solo / 1000).toFixed(2)} s = ${((JOBS / solo) * 1000).toFixed(0)} jobs/s`);
+    console.log(`    CPU ms per job: ${perJob(soloCpu, JOBS)}`);
     console.log(`  raw JetStream loop, same count: ${(raw / 1000).toFixed(2)} s = ${rawRate.toFixed(0)} jobs/s`);
+    console.log(`    CPU ms per job: ${perJob(rawCpu, JOBS)}`);
+    console.log(`  load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (${cpus().length} cores)`);
     console.log(`  ratio end to end / raw: ${(endToEnd / raw).toFixed(2)}×   [target ≤ 2.5×]`);
     console.log(`  status commits: ${commits} (records ${records}, succeeded ${succeeded})   [target ≤ 4]`);
   } finally {
-    if (agentsChild && agentsChild.exitCode === null) {
-      agentsChild.kill('SIGTERM');
-      await new Promise((r) => agentsChild!.once('exit', r));
-    }
+    await Promise.all(
+      agentsChildren.filter((c) => c.exitCode === null).map((c) => {
+        c.kill('SIGTERM');
+        return new Promise((r) => c.once('exit', r));
+      }),
+    );
     await nc.close();
     await server.dispose();
     await rm(tmp, { recursive: true, force: true });

@@ -11,6 +11,8 @@ export interface NatsServer {
   /** The monitoring endpoint (http://127.0.0.1:PORT), when started with { monitor: true }. */
   monitorUrl?: string;
   storeDir: string;
+  /** The server's process id while it runs (benchmarks read its CPU time). */
+  pid(): number | undefined;
   /** Stop the server (SIGTERM), keeping the store. */
   stop(): Promise<void>;
   /** Start it again on the same port and store. */
@@ -97,6 +99,7 @@ export async function startNats(opts: { config?: string; monitor?: boolean; conf
     port,
     ...(monitorPort ? { monitorUrl: `http://127.0.0.1:${monitorPort}` } : {}),
     storeDir,
+    pid: () => proc?.pid,
     stop,
     restart: async () => {
       await stop();
