@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ObjectStore } from '@nats-io/obj';
 import { OBJECTS } from '../schema/nats.ts';
+import { putNewSmallObject } from './object-put.ts';
 
 export interface UploadedArtifact {
   name: string;
@@ -51,7 +52,8 @@ async function putContent(os: ObjectStore, name: string, content: Content, descr
 export async function putIfAbsent(os: ObjectStore, name: string, content: Content, sha256: string, description?: string): Promise<'uploaded' | 'present'> {
   const info = await os.info(name);
   if (info && !info.deleted && objectDigestHex(info.digest) === sha256) return 'present';
-  await putContent(os, name, content, description);
+  const free = !info || info.deleted;
+  if (!(free && typeof content !== 'string' && (await putNewSmallObject(os, name, content, sha256, description)))) await putContent(os, name, content, description);
   return 'uploaded';
 }
 
@@ -87,6 +89,6 @@ export async function uploadLog(os: ObjectStore, key: string, attempt: number, d
     await putContent(os, alt, content);
     return alt;
   }
-  await putContent(os, name, content);
+  if (!(typeof content !== 'string' && (await putNewSmallObject(os, name, content, sha256)))) await putContent(os, name, content);
   return name;
 }

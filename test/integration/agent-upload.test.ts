@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Objm } from '@nats-io/obj';
 import { putIfAbsent, sha256File, uploadArtifacts, uploadLog } from '../../agents/upload.ts';
+import { putNewSmallObject } from '../../agents/object-put.ts';
 import { BUCKETS, LOG_HEADERS, OBJECTS, SUBJECTS } from '../../schema/nats.ts';
 import { BuildLog } from '../../agents/log-stream.ts';
 import { quietLog, startHarness } from '../fixtures/agent-jobs.ts';
@@ -37,6 +38,23 @@ test('agent upload - artifacts are stored under their sha256 once; logs of a lat
   assert.equal(await uploadLog(os, key, 1, 2, log2, d2.sha256), `${OBJECTS.log(key, 1)}.delivery-2`);
   const first = await os.getBlob(OBJECTS.log(key, 1));
   assert.equal(Buffer.from(first!).toString(), 'first delivery\n', 'the first log is intact');
+});
+
+test('agent upload - a small object put with two publishes reads back through @nats-io/obj like one the library put', async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const os = await new Objm(h.nc).open(BUCKETS.artifacts);
+  const bytes = Buffer.from('a small artifact\n'.repeat(50));
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  assert.equal(await putNewSmallObject(os, 'fast/one', bytes, sha, 'one.deb'), true);
+  await os.putBlob({ name: 'library/one', description: 'one.deb' }, bytes);
+  const fast = await os.info('fast/one');
+  const lib = await os.info('library/one');
+  const comparable = (i: typeof fast) => ({ bucket: i!.bucket, size: i!.size, chunks: i!.chunks, description: i!.description, digest: i!.digest, deleted: i!.deleted, options: i!.options, headers: i!.headers, metadata: i!.metadata });
+  assert.deepEqual(comparable(fast), comparable(lib));
+  assert.deepEqual(Buffer.from((await os.getBlob('fast/one'))!), bytes, 'the library reads it back (and checks its digest)');
+  assert.equal(await putNewSmallObject(os, 'fast/empty', new Uint8Array(), createHash('sha256').digest('hex')), false, 'an empty object is left to the library');
+  assert.equal(await putNewSmallObject(os, 'fast/big', Buffer.alloc(200 * 1024), sha), false, 'more than one chunk is left to the library');
 });
 
 test('agent log - live chunks on the log subject add up to the stored file; the end is marked; size is capped', async (t) => {
