@@ -3,6 +3,7 @@
 import * as openpgp from 'openpgp';
 import { SigningError } from '../../schema/errors.ts';
 import { withGnupgHome } from './gnupg-home.ts';
+import { SignWorker } from './sign-worker.ts';
 
 export interface Signer {
   /** Upper-case hex fingerprint (40 chars, v4 key). */
@@ -60,13 +61,15 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string)
   const userId = key.getUserIDs()[0] ?? fingerprint;
   const publicKeyArmored = key.toPublic().armor();
   const signingKey = key;
+  // Binary data (artifacts, signed by the hundred in a pass) is signed in a worker thread.
+  const worker = new SignWorker(signingKey.armor());
   return {
     fingerprint,
     userId,
     publicKeyArmored,
     async signDetached(data) {
-      const message =
-        typeof data === 'string' ? await openpgp.createMessage({ text: data, format: 'binary' }) : await openpgp.createMessage({ binary: data });
+      if (typeof data !== 'string') return worker.sign(data);
+      const message = await openpgp.createMessage({ text: data, format: 'binary' });
       return (await openpgp.sign({ message, signingKeys: signingKey, detached: true, format: 'armored' })) as string;
     },
     async signCleartext(text) {
