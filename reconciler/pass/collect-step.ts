@@ -61,8 +61,8 @@ async function readCached(nats: PipelineNats, sha256: string, artifactsDir: stri
   return readFile(await fetchArtifact(nats.objectStore, sha256, artifactsDir, { jsm: nats.jsm }));
 }
 
-/** Results verified, judged and signed this many at a time. */
-const COLLECT_CONCURRENCY = 16;
+/** Results verified, judged and signed this many at a time (mostly waiting on NATS and the signing worker). */
+const COLLECT_CONCURRENCY = 64;
 
 export async function collectResults(nats: PipelineNats, opts: CollectOptions): Promise<Collected> {
   const pending = await withTopology(nats, opts.log, 'collect', () => fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log }));
