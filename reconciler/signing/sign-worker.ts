@@ -30,19 +30,24 @@ type Reply = { id: number; signature?: string; error?: string };
 export class SignWorker {
   private worker: Worker | undefined;
   private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: (s: string) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { worker: Worker; resolve: (s: string) => void; reject: (e: Error) => void }>();
 
   /** `armoredKey`: the decrypted private key, armored. */
   constructor(private readonly armoredKey: string) {}
 
   private start(): Worker {
     const openpgp = createRequire(import.meta.url).resolve('openpgp');
-    const worker = new Worker(WORKER_CODE, { eval: true, workerData: { openpgp, key: this.armoredKey } });
+    // No flags of ours: --input-type=module (a process run with -e) would make the code ESM.
+    const worker = new Worker(WORKER_CODE, { eval: true, execArgv: [], workerData: { openpgp, key: this.armoredKey } });
     worker.on('message', (r: Reply) => this.settle(r));
     const fail = (err: Error) => {
       if (this.worker === worker) this.worker = undefined;
-      for (const w of this.waiting.values()) w.reject(new SigningError(`the signing worker stopped: ${err.message}`, {}, { cause: err, kind: 'transient' }));
-      this.waiting.clear();
+      // Only what this thread held: a new one may already be signing.
+      for (const [id, w] of this.waiting) {
+        if (w.worker !== worker) continue;
+        this.waiting.delete(id);
+        w.reject(new SigningError(`the signing worker stopped: ${err.message}`, {}, { cause: err, kind: 'transient' }));
+      }
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
@@ -60,12 +65,19 @@ export class SignWorker {
     else w.resolve(r.signature!);
   }
 
+  /** Stop the thread now: what it was signing is rejected; the next sign() starts a new one. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+
   /** A detached, armored signature of `data`, as Signer.signDetached makes it. */
   sign(data: Uint8Array): Promise<string> {
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
     return new Promise<string>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { worker, resolve, reject });
       worker.ref();
       worker.postMessage({ id, data });
     });

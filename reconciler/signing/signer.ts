@@ -63,14 +63,18 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string)
   const signingKey = key;
   // Binary data (artifacts, signed by the hundred in a pass) is signed in a worker thread.
   const worker = new SignWorker(signingKey.armor());
+  const signHere = async (data: string | Uint8Array) => {
+    const message = typeof data === 'string' ? await openpgp.createMessage({ text: data, format: 'binary' }) : await openpgp.createMessage({ binary: data });
+    return (await openpgp.sign({ message, signingKeys: signingKey, detached: true, format: 'armored' })) as string;
+  };
   return {
     fingerprint,
     userId,
     publicKeyArmored,
     async signDetached(data) {
-      if (typeof data !== 'string') return worker.sign(data);
-      const message = await openpgp.createMessage({ text: data, format: 'binary' });
-      return (await openpgp.sign({ message, signingKeys: signingKey, detached: true, format: 'armored' })) as string;
+      // Should the thread fail (it cannot start, it died), this thread signs instead.
+      if (typeof data !== 'string') return worker.sign(data).catch(() => signHere(data));
+      return signHere(data);
     },
     async signCleartext(text) {
       const message = await openpgp.createCleartextMessage({ text });

@@ -1,0 +1,52 @@
+// Artifact signatures made in a worker thread: they verify against the key, and a
+// worker that dies mid-batch rejects what it held (a transient error: the pass is
+// retried) while the next signature starts a new thread.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as openpgp from 'openpgp';
+import { kindOf } from '../../schema/errors.ts';
+import { generateKey } from '../../reconciler/signing/signer.ts';
+import { SignWorker } from '../../reconciler/signing/sign-worker.ts';
+
+async function verifies(armoredSignature: string, data: Uint8Array, publicKeyArmored: string): Promise<boolean> {
+  const result = await openpgp.verify({
+    message: await openpgp.createMessage({ binary: data }),
+    signature: await openpgp.readSignature({ armoredSignature }),
+    verificationKeys: await openpgp.readKey({ armoredKey: publicKeyArmored }),
+  });
+  return result.signatures[0].verified.then(() => true, () => false);
+}
+
+test('sign worker - signatures verify; a stopped worker rejects what it held, transiently, and the next sign works', async () => {
+  const key = await generateKey({ name: 'Kiln Test', email: 'test@kiln.invalid' });
+  const worker = new SignWorker(key.privateKeyArmored);
+  const data = Buffer.from('an artifact\n');
+  assert.equal(await verifies(await worker.sign(data), data, key.publicKeyArmored), true);
+  assert.equal(await verifies(await worker.sign(data), Buffer.from('other bytes'), key.publicKeyArmored), false, 'bound to the bytes');
+
+  const held = Array.from({ length: 20 }, (_, i) => worker.sign(Buffer.from(`artifact ${i}`)));
+  await worker.stop();
+  const settled = await Promise.allSettled(held);
+  for (const s of settled) if (s.status === 'rejected') assert.equal(kindOf(s.reason), 'transient', String(s.reason));
+  assert.ok(settled.some((s) => s.status === 'rejected'), 'the stop came before every signature was made');
+
+  assert.equal(await verifies(await worker.sign(data), data, key.publicKeyArmored), true, 'a new thread signs');
+  await worker.stop();
+});
+
+test('sign worker - starts in a process run with --input-type=module (eval code stays CommonJS)', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { fileURLToPath } = await import('node:url');
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const code = `
+    const { generateKey } = await import('./reconciler/signing/signer.ts');
+    const { SignWorker } = await import('./reconciler/signing/sign-worker.ts');
+    const key = await generateKey({ name: 'Kiln Test', email: 'test@kiln.invalid' });
+    const w = new SignWorker(key.privateKeyArmored);
+    process.stdout.write((await w.sign(Buffer.from('x'))).split('\\n')[0]);
+    await w.stop();
+  `;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root });
+  assert.equal(stdout, '-----BEGIN PGP SIGNATURE-----');
+});
