@@ -3,8 +3,8 @@
 // not uploaded again. A file up to IN_MEMORY_MAX is read once (hashed and put
 // from the same bytes); bigger ones are streamed, twice (hash, then put).
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream, readFile as readFileCallback, stat as statCallback } from 'node:fs';
+import { promisify } from 'node:util';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ObjectStore } from '@nats-io/obj';
@@ -32,6 +32,10 @@ export function objectDigestHex(digest: string | undefined): string | undefined 
   if (!digest?.startsWith('SHA-256=')) return undefined;
   return Buffer.from(digest.slice(8).replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('hex');
 }
+
+// The callback API on plain fds: fs/promises makes a FileHandle per file (measurable per job).
+const readFile = promisify(readFileCallback);
+const stat = promisify(statCallback);
 
 /** Files up to this size are read into memory once; bigger ones are streamed. */
 const IN_MEMORY_MAX = 8 * 1024 * 1024;
