@@ -28,16 +28,13 @@ function ar(members: Array<[string, Buffer]>): Buffer {
   return Buffer.concat(parts);
 }
 
-/** data.tar.gz of a package with no files: the same bytes for every job, made once. */
-let emptyData: Promise<Buffer> | undefined;
-
 /** Debian's file name for the package (epoch dropped) and the bytes of an empty .deb of it. */
 export async function noopDeb(inputs: Pick<BuildInputs, 'package' | 'version' | 'arch'>, note: string): Promise<{ name: string; bytes: Buffer }> {
   const control = `Package: ${inputs.package}\nVersion: ${inputs.version}\nArchitecture: ${inputs.arch}\nMaintainer: Kiln <noop@kiln.invalid>\nDescription: no-op build\n ${note}\n`;
   const bytes = ar([
     ['debian-binary', Buffer.from('2.0\n')],
     ['control.tar.gz', await tarGz('./control', control)],
-    ['data.tar.gz', await (emptyData ??= tarGz('', ''))],
+    ['data.tar.gz', await tarGz('', '')],
   ]);
   const name = `${inputs.package}_${inputs.version.replace(/^\d+:/, '')}_${inputs.arch}.deb`.replace(/[^A-Za-z0-9._+~-]/g, '_');
   return { name, bytes };
