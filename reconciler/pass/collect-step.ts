@@ -47,14 +47,19 @@ async function signVerified(nats: PipelineNats, result: BuildResult, bytes: Map<
 
 /** One result: verified, judged publishable (an oci image read back from its registry), and signed if it stays a success. */
 async function judgeAndSign(nats: PipelineNats, claimed: BuildResult, opts: CollectOptions, registry: RegistryClient): Promise<{ result: BuildResult; signatures: Array<[string, string]> }> {
-  const { result: intact, bytes, stored } = await verifyKeepingBytes(nats.objectStore, claimed, { cacheDir: opts.artifactsDir, jsm: nats.jsm });
-  // What the bytes say they are: a success is recorded only if it can be published as declared.
-  const read = async (a: BuildResult['artifacts'][number]) => bytes.get(a.sha256) ?? (await readCached(nats, a.sha256, opts.artifactsDir));
-  const result = await withVerifiedImage(await checkPublishable(intact, opts.artifactsDir, read), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir });
-  const signatures = result.outcome === 'succeeded' ? await signVerified(nats, result, bytes, opts.signer, opts.artifactsDir) : [];
-  // The publisher finds the artifacts in the local cache (written meanwhile).
-  await stored;
-  return { result, signatures };
+  const { result: intact, bytes, stored, release } = await verifyKeepingBytes(nats.objectStore, claimed, { cacheDir: opts.artifactsDir, jsm: nats.jsm });
+  try {
+    // What the bytes say they are: a success is recorded only if it can be published as declared.
+    const read = async (a: BuildResult['artifacts'][number]) => bytes.get(a.sha256) ?? (await readCached(nats, a.sha256, opts.artifactsDir));
+    const result = await withVerifiedImage(await checkPublishable(intact, opts.artifactsDir, read), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir });
+    const signatures = result.outcome === 'succeeded' ? await signVerified(nats, result, bytes, opts.signer, opts.artifactsDir) : [];
+    // The publisher finds the artifacts in the local cache (written meanwhile).
+    await stored;
+    return { result, signatures };
+  } finally {
+    await stored.catch(() => undefined);
+    release();
+  }
 }
 
 async function readCached(nats: PipelineNats, sha256: string, artifactsDir: string): Promise<Buffer> {
