@@ -68,11 +68,14 @@ export interface OciPackage extends PackageBase {
   tags: string[];
   /** The image-test gate's command. */
   test?: string;
-  /** Debian-only fields, absent here (so code over every package reads them as undefined). */
+  /** Binary packages of this repo the build gets in its context (.kiln-debs/), fetched from buildFrom before the network-less build. */
+  install?: string[];
+  /** Distribution the `install:` packages come from (package > pool > defaults, as for deb). */
+  buildFrom?: string;
+  /** Debian-only fields, absent here (so code over every package reads them as undefined). An image built FROM a rebuilt base is always rebuilt (a new base digest is a new input). */
+  rebuildDependents?: undefined;
   control?: undefined;
   bootstrap?: undefined;
-  buildFrom?: undefined;
-  rebuildDependents?: undefined;
 }
 
 /** A desired package, discriminated by `format` (add a variant per format: OciPackage, RpmPackage). */

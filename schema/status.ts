@@ -73,8 +73,10 @@ export const buildInputsSchema = {
             context: { type: 'string' },
             /** Repository in the candidate registry (host comes from the agent's configuration). */
             repository: { type: 'string' },
-            /** The base image by digest, in the candidate registry: host/repo@sha256:… */
+            /** The base image by digest, in the candidate registry: host/repo@sha256:… (a base package's build, resolved by the planner). */
             from: { type: 'string' },
+            /** Binary packages of the repo the agent puts into the build context (.kiln-debs/) from the job's buildFrom source. */
+            install: { type: 'array', items: { type: 'string' } },
           },
         },
         spec: { type: 'string', description: 'rpm: the spec file, relative to the source subdir.' },

@@ -97,8 +97,12 @@ function commonFields(file: string, doc: PackageDoc, config: DesiredConfig, sour
 
 function normaliseOciPackage(file: string, doc: OciPackageDoc, config: DesiredConfig, source: ResolvedSource): OciPackage {
   const from = ociFrom(doc.from);
+  const pool = doc.pool ?? 'oci';
+  const install = doc.install ?? [];
+  // Only an image that installs packages of this repo builds from a distribution (package > pool > defaults).
+  const buildFrom = install.length ? (doc.buildFrom ?? config.pools[pool]?.buildFrom ?? config.defaults.buildFrom) : undefined;
   return {
-    ...commonFields(file, doc, config, source, doc.pool ?? 'oci'),
+    ...commonFields(file, doc, config, source, pool),
     format: 'oci',
     // The builder is the agent's Docker engine; the image names the base for messages only.
     image: doc.from ?? 'scratch',
@@ -106,6 +110,8 @@ function normaliseOciPackage(file: string, doc: OciPackageDoc, config: DesiredCo
     dockerfile: doc.dockerfile ?? 'Dockerfile',
     context: doc.context ?? '.',
     ...(from ? { from } : {}),
+    ...(install.length ? { install: [...install] } : {}),
+    ...(buildFrom !== undefined ? { buildFrom } : {}),
     tags: [...(doc.tags ?? ['{version}'])],
   };
 }

@@ -238,27 +238,56 @@ const configBuildFrom: Rule = (input) => {
     ...Object.entries(config.doc.pools ?? {}).flatMap(([pool, p]) => checkBuildFrom(config, `/pools/${pool}/buildFrom`, p.buildFrom, input)),
   ];
 };
-const packageBuildFrom: PackageRule = (p, input) => (p.doc.format === 'deb' ? checkBuildFrom(p, '/buildFrom', p.doc.buildFrom, input) : []);
+const packageBuildFrom: PackageRule = (p, input) => (p.doc.format === 'deb' || p.doc.format === 'oci' ? checkBuildFrom(p, '/buildFrom', p.doc.buildFrom, input) : []);
 export const buildFromExists: Rule = (input) => [...configBuildFrom(input), ...eachPackage(packageBuildFrom)(input)];
 
 /** An oci package's `from:` is an image by digest (HOST/REPO@sha256:…) or another Kiln oci package; its tag templates are usable. */
-export const ociFromAndTags: Rule = ({ packages, unparsed }) => {
-  const oci = new Set(packages.filter((p) => p.doc.format === 'oci').map((p) => p.doc.name));
+export const ociFromAndTags: Rule = ({ packages, unparsed, resolvedConfig }) => {
+  const oci = new Map(packages.flatMap((p) => (p.doc.format === 'oci' ? [[p.doc.name, p] as const] : [])));
   const out: Diagnostic[] = [];
   for (const p of packages) {
     if (p.doc.format !== 'oci') continue;
     const from = p.doc.from;
     const base = ociFrom(from);
     if (from !== undefined && base && 'package' in base) {
+      const b = oci.get(from);
       if (from === p.doc.name) out.push(at(p, '/from', `from: package ${quote(from)} cannot be built from itself`));
-      else if (!oci.has(from) && !declaredElsewhere(unparsed, from)) {
-        out.push(at(p, '/from', `from: ${quote(from)} is neither an image by digest (HOST/REPO@sha256:…) nor a Kiln oci package${didYouMean(from, [...oci])}`));
+      else if (!b && !declaredElsewhere(unparsed, from)) {
+        out.push(at(p, '/from', `from: ${quote(from)} is neither an image by digest (HOST/REPO@sha256:…) nor a Kiln oci package${didYouMean(from, [...oci.keys()])}`));
+      } else if (b) {
+        const missing = p.doc.architectures.filter((a) => !b.doc.architectures.includes(a));
+        if (missing.length) out.push(at(p, '/from', `from: ${quote(from)} is not built for ${missing.join(', ')} (${where(b, '/architectures')}), which this image needs`));
       }
+    }
+    const pool = p.doc.pool ?? 'oci';
+    if ((p.doc.install ?? []).length && (p.doc.buildFrom ?? resolvedConfig.pools[pool]?.buildFrom ?? resolvedConfig.defaults.buildFrom) === undefined) {
+      out.push(at(p, '/install', 'install: needs a distribution to fetch the packages from: set buildFrom (on the package, its pool or defaults)'));
     }
     (p.doc.tags ?? []).forEach((t, i) => {
       const problem = tagTemplateProblem(t);
       if (problem) out.push(at(p, `/tags/${i}`, `tags: ${problem}`));
     });
+  }
+  return out;
+};
+
+/** Images built FROM each other in a cycle can never be built (a self-reference is reported by ociFromAndTags). */
+export const ociFromAcyclic: Rule = ({ packages }) => {
+  const oci = packages.filter((p) => p.doc.format === 'oci');
+  const next = new Map(oci.map((p) => [p.doc.name, p.doc.format === 'oci' ? p.doc.from : undefined]));
+  const out: Diagnostic[] = [];
+  const reported = new Set<string>();
+  for (const p of oci) {
+    const chain = [p.doc.name];
+    let cur = next.get(p.doc.name);
+    while (cur !== undefined && next.has(cur) && !chain.includes(cur)) {
+      chain.push(cur);
+      cur = next.get(cur);
+    }
+    if (cur === p.doc.name && chain.length > 1 && !reported.has(p.doc.name)) {
+      chain.forEach((n) => reported.add(n));
+      out.push(at(p, '/from', `from: forms a cycle: ${[...chain, p.doc.name].join(' FROM ')}; none of these images can be built`));
+    }
   }
   return out;
 };
@@ -275,6 +304,7 @@ const SET_RULES: readonly Rule[] = [
   trustKeysExist,
   configBuildFrom,
   ociFromAndTags,
+  ociFromAcyclic,
 ];
 
 /** Rules about one package file given the context: remembered per file (RuleMemo). */

@@ -14,9 +14,15 @@ export interface Recipe {
   format: PackageFormatName;
   rebuild: number;
   /** format oci: what the agent builds and the candidate repository it pushes to (BuildInputs.recipe.oci). */
-  oci?: { dockerfile: string; context: string; repository: string; from?: string };
+  oci?: { dockerfile: string; context: string; repository: string; from?: string; install?: string[] };
   /** rpm: the spec file, relative to the source subdir. */
   spec?: string;
+}
+
+/** What the planner resolved for a recipe from other packages' builds. */
+export interface RecipeContext {
+  /** A layered image's base, by digest (HOST/REPO@sha256:…): the image its base package's build pushed. */
+  base?: string;
 }
 
 export interface PackageFormat<P extends DesiredPackage = DesiredPackage> {
@@ -24,7 +30,7 @@ export interface PackageFormat<P extends DesiredPackage = DesiredPackage> {
   /** How messages name a version of this format, e.g. 'Debian version'. */
   readonly versionLabel: string;
   /** The recipe agents run: its `format` picks the agent's runner. */
-  recipe(pkg: P): Recipe;
+  recipe(pkg: P, context?: RecipeContext): Recipe;
   /** Total order of this format's versions: negative when a < b, 0 when equal, positive when a > b. */
   compareVersions(a: string, b: string): number;
   /** Why `version` is not a valid version of this format (undefined: it is). Checked when the metadata is read. */

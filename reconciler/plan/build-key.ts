@@ -7,6 +7,7 @@ import type { Architecture } from '../../schema/metadata.ts';
 import type { BuildInputs } from '../../schema/status.ts';
 import type { DesiredPackage } from '../model.ts';
 import { packageFormat } from '../formats/index.ts';
+import type { RecipeContext } from '../formats/format.ts';
 
 export function buildKey(inputs: BuildInputs): string {
   const json = canonicalize(inputs);
@@ -15,12 +16,12 @@ export function buildKey(inputs: BuildInputs): string {
 }
 
 /** The inputs of one package built for one architecture. */
-export function buildInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>, binNMU = 0): BuildInputs {
+export function buildInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>, binNMU = 0, context: RecipeContext = {}): BuildInputs {
   return {
     package: pkg.name,
     version: pkg.version,
     source: { url: pkg.source.url, commit: pkg.source.commit, ...(pkg.source.subdir ? { subdir: pkg.source.subdir } : {}) },
-    recipe: packageFormat(pkg).recipe(pkg),
+    recipe: packageFormat(pkg).recipe(pkg, context),
     image: pkg.image,
     arch,
     target: pkg.format,

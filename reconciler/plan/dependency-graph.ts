@@ -1,9 +1,11 @@
 // The in-repo dependency graph of a desired state: which package produces each
-// binary (debian/control's binary paragraphs), which Build-Depends name a binary
-// another package of the repo produces, and what cannot be built at all (a
-// binary produced twice, a dependency cycle, a debian/control that does not
-// parse). Pure; `order` lists packages dependencies-first.
-import type { Alternative } from '../../debian/control.ts';
+// binary (debian/control's binary paragraphs), which Build-Depends (or an oci
+// package's `install:`) name a binary another package of the repo produces,
+// which oci package is built FROM another (`from: NAME`, layered images), and
+// what cannot be built at all (a binary produced twice, a dependency cycle, a
+// debian/control that does not parse). Pure; `order` lists packages
+// dependencies-first.
+import type { Alternative, Relation } from '../../debian/control.ts';
 import type { DesiredPackage } from '../model.ts';
 
 /** A Build-Depends alternative that names a binary of another package of the repo. */
@@ -30,6 +32,8 @@ export interface DependencyGraph {
   /** package -> its in-repo relations (none for bootstrap packages: they do not wait). */
   relations: Map<string, InRepoRelation[]>;
   blocked: Map<string, Blocked>;
+  /** oci package -> the oci package of this repo it is built FROM (layered images). */
+  bases: Map<string, string>;
   /** Every package, each after the packages it depends on (a cycle's members adjacent). */
   order: string[];
 }
@@ -54,10 +58,18 @@ function producers(packages: Map<string, DesiredPackage>, blocked: Map<string, B
   return producer;
 }
 
+/** The base package of a layered image (`from:` naming a package), if any. */
+export const basePackage = (pkg: DesiredPackage): string | undefined => (pkg.format === 'oci' && pkg.from && 'package' in pkg.from ? pkg.from.package : undefined);
+
+/** What a package needs installed to build: its Build-Depends, or an oci package's `install:` list (any version). */
+function declaredRelations(pkg: DesiredPackage): Relation[] {
+  if (pkg.format === 'oci') return (pkg.install ?? []).map((name) => [{ name }]);
+  return pkg.control?.ok && !pkg.bootstrap ? pkg.control.buildDepends : [];
+}
+
 function inRepoRelations(pkg: DesiredPackage, producer: Map<string, string>): InRepoRelation[] {
-  if (!pkg.control?.ok || pkg.bootstrap) return [];
   const out: InRepoRelation[] = [];
-  for (const rel of pkg.control.buildDepends) {
+  for (const rel of declaredRelations(pkg)) {
     const alternatives = rel.flatMap((a) => {
       const p = producer.get(a.name.replace(/:any$/, ''));
       return p !== undefined && p !== pkg.name ? [{ ...a, producer: p }] : [];
@@ -114,12 +126,17 @@ function components(nodes: string[], edges: (n: string) => string[]): string[][]
   return out;
 }
 
-// The graph depends only on each package's name, file, bootstrap flag and debian/control
+// The graph depends only on each package's name, file, bootstrap flag and debian/control (an oci
+// package's base and install list)
 // (the reader hands out one object per source commit). A pass that changed only versions,
 // rebuild counters or limits reuses the last graph: O(n) identity checks, no rebuild.
 let last: { packages: Map<string, DesiredPackage>; graph: DependencyGraph } | undefined;
 
-const sameShape = (a: DesiredPackage | undefined, b: DesiredPackage) => a === b || (a !== undefined && a.control === b.control && a.bootstrap === b.bootstrap && a.file === b.file);
+/** An oci package's part of the graph: its base package and its `install:` list. */
+const ociShape = (p: DesiredPackage) => (p.format === 'oci' ? `${basePackage(p) ?? ''} ${(p.install ?? []).join(',')}` : '');
+
+const sameShape = (a: DesiredPackage | undefined, b: DesiredPackage) =>
+  a === b || (a !== undefined && a.control === b.control && a.bootstrap === b.bootstrap && a.file === b.file && ociShape(a) === ociShape(b));
 
 export function dependencyGraph(packages: Map<string, DesiredPackage>): DependencyGraph {
   if (last && last.packages.size === packages.size && [...packages].every(([n, p]) => sameShape(last!.packages.get(n), p))) {
@@ -136,15 +153,27 @@ function buildGraph(packages: Map<string, DesiredPackage>): DependencyGraph {
   for (const pkg of packages.values()) if (pkg.control && !pkg.control.ok) blocked.set(pkg.name, { reason: 'badControl', message: pkg.control.message });
   const producer = producers(packages, blocked);
   const relations = new Map<string, InRepoRelation[]>();
-  for (const pkg of packages.values()) relations.set(pkg.name, inRepoRelations(pkg, producer));
+  const bases = new Map<string, string>();
+  for (const pkg of packages.values()) {
+    relations.set(pkg.name, inRepoRelations(pkg, producer));
+    const base = basePackage(pkg);
+    if (base !== undefined && packages.has(base)) bases.set(pkg.name, base);
+  }
   const names = [...packages.keys()].sort();
-  const sccs = components(names, (n) => [...new Set((relations.get(n) ?? []).flatMap((r) => r.alternatives.map((a) => a.producer)))].sort());
+  const edges = (n: string) => {
+    const base = bases.get(n);
+    return [...new Set([...(relations.get(n) ?? []).flatMap((r) => r.alternatives.map((a) => a.producer)), ...(base !== undefined ? [base] : [])])].sort();
+  };
+  const sccs = components(names, edges);
   for (const scc of sccs) {
+    // A package built FROM itself is refused when the metadata is read; here only a cycle of two or more.
     if (scc.length < 2) continue;
     const files = scc.map((n) => packages.get(n)!.file).sort();
-    for (const n of scc) {
-      blocked.set(n, { reason: 'dependencyCycle', message: `Build-Depends form a cycle through ${files.join(', ')}; none of them is built until one is marked bootstrap: true or the cycle is broken` });
-    }
+    const viaFrom = scc.some((n) => scc.includes(bases.get(n) ?? ''));
+    const message = viaFrom
+      ? `from: and in-repo dependencies form a cycle through ${files.join(', ')}; none of them is built until the cycle is broken`
+      : `Build-Depends form a cycle through ${files.join(', ')}; none of them is built until one is marked bootstrap: true or the cycle is broken`;
+    for (const n of scc) blocked.set(n, { reason: 'dependencyCycle', message });
   }
-  return { producer, relations, blocked, order: sccs.flat() };
+  return { producer, relations, blocked, bases, order: sccs.flat() };
 }

@@ -8,6 +8,7 @@ import { buildInputs, buildKey } from './build-key.ts';
 import { dependencyGraph } from './dependency-graph.ts';
 import { builtAgainst, dependencyWait, publishedVersions } from './dependency-waits.ts';
 import { binNMUFor } from './binnmu.ts';
+import { baseImage } from './base-image.ts';
 
 export interface BuildPlanOptions {
   now: Date;
@@ -33,13 +34,13 @@ export interface BuildPlan {
 // an incremental pass over 10k packages hashes only the ones that changed.
 const keyMemo = new WeakMap<DesiredPackage, Map<string, { key: string; inputs: ReturnType<typeof buildInputs> }>>();
 
-export function keyedInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>, binNMU = 0) {
+export function keyedInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>, binNMU = 0, base?: string) {
   let perArch = keyMemo.get(pkg);
   if (!perArch) keyMemo.set(pkg, (perArch = new Map()));
-  const memo = builtAgainst ? `${arch} ${JSON.stringify(Object.entries(builtAgainst).sort())} ${binNMU}` : arch;
+  const memo = builtAgainst || base ? `${arch} ${JSON.stringify(Object.entries(builtAgainst ?? {}).sort())} ${binNMU} ${base ?? ''}` : arch;
   let hit = perArch.get(memo);
   if (!hit) {
-    const inputs = buildInputs(pkg, arch, builtAgainst, binNMU);
+    const inputs = buildInputs(pkg, arch, builtAgainst, binNMU, base ? { base } : {});
     hit = { key: buildKey(inputs), inputs };
     perArch.set(memo, hit);
   }
@@ -82,13 +83,13 @@ export const emptyBuildMemo = (): BuildMemo => ({ fragments: new Map() });
 const timeless = (r: BuildRecord | undefined) => r === undefined || r.state === 'succeeded' || (r.state === 'failed' && !r.failure?.retryable);
 
 /**
- * The key and inputs of a build: built against in-repo dependencies, a rebuild of a version
- * that already has binaries gets a binNMU number (plan/binnmu.ts), found only when the
- * plain key has no record.
+ * The key and inputs of a build: built against in-repo dependencies (and FROM a base image), a
+ * rebuild of a Debian version that already has binaries gets a binNMU number (plan/binnmu.ts),
+ * found only when the plain key has no record. An image needs none: its tags follow the build.
  */
-function keyed(pkg: DesiredPackage, arch: Architecture, against: Record<string, string> | undefined, observed: ObservedState) {
-  const plain = keyedInputs(pkg, arch, against);
-  if (!against || observed.builds.has(plain.key)) return plain;
+function keyed(pkg: DesiredPackage, arch: Architecture, against: Record<string, string> | undefined, observed: ObservedState, base?: string) {
+  const plain = keyedInputs(pkg, arch, against, 0, base);
+  if (!against || pkg.format === 'oci' || observed.builds.has(plain.key)) return plain;
   const n = binNMUFor(plain.inputs, arch, observed);
   return n > 0 ? keyedInputs(pkg, arch, against, n) : plain;
 }
@@ -169,12 +170,16 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
   const failed = new Map<string, string>();
   const policyOf = (n: string) => desired.packages.get(n)?.rebuildDependents ?? desired.config.defaults.rebuildDependents;
   const decided = new Map<string, Decided[]>();
+  const planned = (n: string, arch: Architecture) => {
+    const x = decided.get(n)?.find((d) => d.arch === arch);
+    return x && { key: x.key, state: x.d.state };
+  };
   const fragments = new Map<string, Fragment>();
   for (const name of graph.order) {
     const pkg = desired.packages.get(name)!;
     const blocked = graph.blocked.get(name);
     // Independent of other packages now (a package added later may produce what this one Build-Depends on).
-    const independent = pkg.buildFrom === undefined || (graph.relations.get(name) ?? []).length === 0;
+    const independent = (pkg.buildFrom === undefined || (graph.relations.get(name) ?? []).length === 0) && !graph.bases.has(name);
     const kept = independent ? memo?.fragments.get(name) : undefined;
     if (kept && kept.pkg === pkg && kept.config === desired.config && kept.queueGraceMs === opts.queueGraceMs && kept.blocked === blocked && kept.decided.every((x, i) => observed.builds.get(x.key) === kept.records[i])) {
       decided.set(name, kept.decided);
@@ -183,9 +188,10 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
       continue;
     }
     const mine = pkg.architectures.map((arch): Decided => {
-      const wait = dependencyWait(pkg, arch, graph, published, (n) => failed.get(n));
+      const base = baseImage(pkg, arch, graph, planned, (k) => observed.builds.get(k), (n) => failed.get(n));
+      const wait = dependencyWait(pkg, arch, graph, published, (n) => failed.get(n)) ?? base?.wait;
       const against = wait ? undefined : builtAgainst(pkg, arch, graph, published, policyOf);
-      const { key, inputs } = keyed(pkg, arch, against, observed);
+      const { key, inputs } = keyed(pkg, arch, against, observed, base?.ref);
       let d = decide(pkg, arch, key, observed.builds.get(key), maxAttempts, opts);
       if (wait && d.build) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message } };
       if (d.state === 'failed' && !failed.has(name)) failed.set(name, wait ? `cannot be built (${wait.reason})` : `failed to build (${d.wait?.reason ?? 'failed'})`);

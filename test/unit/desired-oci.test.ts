@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { normaliseConfig, normaliseDistribution, normalisePackage } from '../../reconciler/desired/normalise.ts';
 import { parseFile } from '../../reconciler/desired/parse-file.ts';
-import { ociFromAndTags, type RuleInput } from '../../reconciler/desired/rules.ts';
+import { ociFromAcyclic, ociFromAndTags, type RuleInput } from '../../reconciler/desired/rules.ts';
 import { formatDiagnostic } from '../../schema/errors.ts';
 import type { PackageDoc } from '../../schema/metadata.ts';
 
@@ -24,8 +24,22 @@ const app = (from: string) =>
 
 function rule(packages: ReturnType<typeof parsed>[]): string[] {
   const input = { packages, distributions: [], keyFiles: new Set<string>(), resolvedConfig: normaliseConfig(undefined) } as unknown as RuleInput;
-  return ociFromAndTags(input).map(formatDiagnostic);
+  return [...ociFromAndTags(input), ...ociFromAcyclic(input)].map(formatDiagnostic);
 }
+
+const image = (name: string, extra: string) => parsed(`packages/${name}.yaml`, `name: ${name}\nversion: 1.0-1\nformat: oci\nsource: { git: ../img, ref: main }\narchitectures: [amd64]\n${extra}`);
+
+test('desired oci - images built FROM each other in a cycle are a file:line error', () => {
+  assert.deepEqual(rule([image('xx', 'from: yy\n'), image('yy', 'from: zz\n'), image('zz', 'from: xx\n')]), ['packages/xx.yaml:6:7: from: forms a cycle: xx FROM yy FROM zz FROM xx; none of these images can be built']);
+  assert.deepEqual(rule([image('xx', 'from: xx\n')]), ["packages/xx.yaml:6:7: from: package 'xx' cannot be built from itself"]);
+});
+
+test('desired oci - a base that lacks an architecture of the image, or install: without buildFrom, is a file:line error', () => {
+  const arm = parsed('packages/arm.yaml', 'name: arm\nversion: 1.0-1\nformat: oci\nsource: { git: ../img, ref: main }\narchitectures: [amd64, arm64]\nfrom: base\n');
+  assert.deepEqual(rule([base, arm]), ["packages/arm.yaml:6:7: from: 'base' is not built for arm64 (packages/base.yaml:5), which this image needs"]);
+  assert.deepEqual(rule([image('img', 'install: [hello-kiln]\n')]), ['packages/img.yaml:6:10: install: needs a distribution to fetch the packages from: set buildFrom (on the package, its pool or defaults)']);
+  assert.deepEqual(rule([image('img', 'install: [hello-kiln]\nbuildFrom: testing\n')]), []);
+});
 
 test('desired oci - from: a Kiln oci package or an image by digest is accepted; anything else is a file:line error', () => {
   assert.deepEqual(rule([base, app('base')]), []);

@@ -11,13 +11,16 @@ import type { PackageFormat } from '../format.ts';
 export const ociFormat: PackageFormat<OciPackage> = {
   name: 'oci',
   versionLabel: 'image version',
-  // A `from:` naming another Kiln package is not resolved to its digest here yet (the planner does not
-  // pass the base's build): such a recipe has no base, and the agent refuses a FROM by tag.
-  recipe: (pkg) => ({
-    format: 'oci',
-    rebuild: pkg.rebuild,
-    oci: { dockerfile: pkg.dockerfile, context: pkg.context, repository: pkg.name, ...(pkg.from && 'image' in pkg.from ? { from: pkg.from.image } : {}) },
-  }),
+  // A `from:` naming another Kiln package is the digest the planner resolved from the base's build
+  // (plan/base-image.ts); until it is resolved the recipe has no base and is never dispatched.
+  recipe: (pkg, context) => {
+    const from = pkg.from && 'image' in pkg.from ? pkg.from.image : context?.base;
+    return {
+      format: 'oci',
+      rebuild: pkg.rebuild,
+      oci: { dockerfile: pkg.dockerfile, context: pkg.context, repository: pkg.name, ...(from ? { from } : {}), ...(pkg.install?.length ? { install: [...pkg.install] } : {}) },
+    };
+  },
   compareVersions: compareDebianVersions,
   versionProblem: debianVersionProblem,
   isReleasable: (name) => name === 'image.json',
