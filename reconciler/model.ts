@@ -62,8 +62,12 @@ export interface OciPackage extends PackageBase {
   /** Paths relative to the source subdir. */
   dockerfile: string;
   context: string;
-  /** The base: an image by digest (HOST/REPO@sha256:…) or another Kiln oci package (layered images). */
-  from?: { image: string } | { package: string };
+  /**
+   * The base: an image by digest (HOST/REPO@sha256:…), another Kiln oci package (layered images),
+   * or an image by tag in a registry (HOST/REPO:TAG), which each pass resolves to its digest
+   * (ObservedState.imageTags) the way a source ref is resolved to a commit.
+   */
+  from?: { image: string } | { package: string } | { tag: string };
   /** Tag templates ({version}, {build}). */
   tags: string[];
   /** The image-test gate's command. */
@@ -186,6 +190,8 @@ export interface ObservedState {
   forge: Map<string, ForgeStatusRecord>;
   /** Distribution -> how its published repository differs from its release record (observed on disk, not on the branch). */
   drift?: Map<string, string>;
+  /** Base images named by tag (`from: HOST/REPO:TAG`) -> the digest the registry serves, or why it could not be read (observed, not on the branch). */
+  imageTags?: Map<string, { digest: string } | { error: string; retryAt: string }>;
 }
 
 export const gateId = (dist: string, pkg: string, version: string) => `${dist}/${pkg}/${version}`;

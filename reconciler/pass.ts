@@ -30,6 +30,7 @@ import { emptyPublishedMemo, observePublished, publishedUnchanged, rememberPubli
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
 import { outcomeOf, prepareForgeFiles, withForgeFiles, type ForgeFiles } from './forge/pass-step.ts';
 import pMap from 'p-map';
+import { observeImageTags, type ImageTagsMemo } from './pass/observe-image-tags.ts';
 
 /** What a pass remembers for the next one (incremental reads, the quiet fast path). */
 export interface PassMemo {
@@ -47,6 +48,8 @@ export interface PassMemo {
   published?: PublishedMemo;
   /** Per-package plan fragments from the last plan (incremental planning). */
   plan?: PlanMemo;
+  /** Digests of base images named by tag, and when they were read. */
+  imageTags?: ImageTagsMemo;
 }
 
 export interface PassReport {
@@ -133,6 +136,13 @@ async function withDrift(c: PassContext, observed: ObservedState, desired: Desir
   if (!desired || !c.deps.reposDir) return observed;
   const drift = await observePublished(c.deps.reposDir, desired.distributions, observed.releases, (c.memo.published ??= emptyPublishedMemo()));
   return drift.size ? { ...observed, drift } : observed;
+}
+
+/** The digests of base images named by tag (`from: HOST/REPO:TAG`), as their registries serve them now. */
+async function withImageTags(c: PassContext, observed: ObservedState, desired: DesiredState | undefined): Promise<ObservedState> {
+  if (!desired) return observed;
+  c.memo.imageTags = await observeImageTags(desired, { client: c.deps.registry, memo: c.memo.imageTags, now: c.now, refreshMs: c.deps.policy.sourceRefreshMs, log: c.log });
+  return c.memo.imageTags ? { ...observed, imageTags: c.memo.imageTags.tags } : observed;
 }
 
 /** The observed state the plan should see: what the branch says plus the results just collected. */
@@ -277,7 +287,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   const maxAttempts = desired?.config.defaults.maxAttempts ?? memo.desired?.state.config.defaults.maxAttempts ?? 3;
   const ctx: StatusChangeContext = { policy: { maxAttempts, ...deps.policy.retry }, now: c.now, random: deps.random };
   const events: PassEvents = { ...emptyEvents(c.desiredCommit), trusted: trust.trusted && !invalid, results: collected.results, signatures: collected.signatures };
-  const observed = await withDrift(c, withResults(observedRead.state, events, ctx), desired);
+  const observed = await withImageTags(c, await withDrift(c, withResults(observedRead.state, events, ctx), desired), desired);
   await step(deps, 'collected');
 
   const plan = desired

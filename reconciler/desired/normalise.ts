@@ -73,11 +73,14 @@ export function normalisePackage(file: string, doc: PackageDoc, config: DesiredC
 }
 
 const DIGEST_REF = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/;
+/** A registry host (a dot, a port or localhost: never a Docker Hub shorthand such as debian:bookworm), a path and a tag. */
+const TAG_REF = /^(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|[A-Za-z0-9.-]+:[0-9]{1,5})(?::[0-9]{1,5})?\/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
-/** `from:` is a digest reference when it looks like one; anything else names a Kiln package (checked by the ociFrom rule). */
+/** `from:` is a digest or tag reference when it looks like one; anything else names a Kiln package (checked by the ociFrom rule). */
 export function ociFrom(value: string | undefined): OciPackage['from'] {
   if (value === undefined) return undefined;
-  return DIGEST_REF.test(value) ? { image: value } : { package: value };
+  if (DIGEST_REF.test(value)) return { image: value };
+  return TAG_REF.test(value) ? { tag: value } : { package: value };
 }
 
 /** The fields every package format shares (the pool's limits already hold defaults < pool). */

@@ -241,7 +241,7 @@ const configBuildFrom: Rule = (input) => {
 const packageBuildFrom: PackageRule = (p, input) => (p.doc.format === 'deb' || p.doc.format === 'oci' ? checkBuildFrom(p, '/buildFrom', p.doc.buildFrom, input) : []);
 export const buildFromExists: Rule = (input) => [...configBuildFrom(input), ...eachPackage(packageBuildFrom)(input)];
 
-/** An oci package's `from:` is an image by digest (HOST/REPO@sha256:…) or another Kiln oci package; its tag templates are usable. */
+/** An oci package's `from:` is an image by digest (HOST/REPO@sha256:…), by tag in a registry (HOST/REPO:TAG) or another Kiln oci package; its tag templates are usable. */
 export const ociFromAndTags: Rule = ({ packages, unparsed, resolvedConfig }) => {
   const oci = new Map(packages.flatMap((p) => (p.doc.format === 'oci' ? [[p.doc.name, p] as const] : [])));
   const out: Diagnostic[] = [];
@@ -253,7 +253,7 @@ export const ociFromAndTags: Rule = ({ packages, unparsed, resolvedConfig }) => 
       const b = oci.get(from);
       if (from === p.doc.name) out.push(at(p, '/from', `from: package ${quote(from)} cannot be built from itself`));
       else if (!b && !declaredElsewhere(unparsed, from)) {
-        out.push(at(p, '/from', `from: ${quote(from)} is neither an image by digest (HOST/REPO@sha256:…) nor a Kiln oci package${didYouMean(from, [...oci.keys()])}`));
+        out.push(at(p, '/from', `from: ${quote(from)} is neither an image by digest (HOST/REPO@sha256:…), an image by tag in a registry (HOST[:PORT]/REPO:TAG) nor a Kiln oci package${didYouMean(from, [...oci.keys()])}`));
       } else if (b) {
         const missing = p.doc.architectures.filter((a) => !b.doc.architectures.includes(a));
         if (missing.length) out.push(at(p, '/from', `from: ${quote(from)} is not built for ${missing.join(', ')} (${where(b, '/architectures')}), which this image needs`));

@@ -179,7 +179,7 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
     const pkg = desired.packages.get(name)!;
     const blocked = graph.blocked.get(name);
     // Independent of other packages now (a package added later may produce what this one Build-Depends on).
-    const independent = (pkg.buildFrom === undefined || (graph.relations.get(name) ?? []).length === 0) && !graph.bases.has(name);
+    const independent = (pkg.buildFrom === undefined || (graph.relations.get(name) ?? []).length === 0) && !graph.bases.has(name) && !(pkg.format === 'oci' && pkg.from && 'tag' in pkg.from);
     const kept = independent ? memo?.fragments.get(name) : undefined;
     if (kept && kept.pkg === pkg && kept.config === desired.config && kept.queueGraceMs === opts.queueGraceMs && kept.blocked === blocked && kept.decided.every((x, i) => observed.builds.get(x.key) === kept.records[i])) {
       decided.set(name, kept.decided);
@@ -188,12 +188,12 @@ export function planBuilds(desired: DesiredState, observed: ObservedState, opts:
       continue;
     }
     const mine = pkg.architectures.map((arch): Decided => {
-      const base = baseImage(pkg, arch, graph, planned, (k) => observed.builds.get(k), (n) => failed.get(n));
+      const base = baseImage(pkg, arch, graph, planned, observed, (n) => failed.get(n));
       const wait = dependencyWait(pkg, arch, graph, published, (n) => failed.get(n)) ?? base?.wait;
       const against = wait ? undefined : builtAgainst(pkg, arch, graph, published, policyOf);
       const { key, inputs } = keyed(pkg, arch, against, observed, base?.ref);
       let d = decide(pkg, arch, key, observed.builds.get(key), maxAttempts, opts);
-      if (wait && d.build) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message } };
+      if (wait && d.build) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message, ...(wait.until ? { until: wait.until } : {}) } };
       if (d.state === 'failed' && !failed.has(name)) failed.set(name, wait ? `cannot be built (${wait.reason})` : `failed to build (${d.wait?.reason ?? 'failed'})`);
       return { arch, key, inputs, d };
     });

@@ -23,7 +23,8 @@ import { commitFiles, git, makeRepo, writeFiles } from '../helpers/git.ts';
 import { quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
-import { writeBusyboxRootfs } from '../helpers/tiny-image.ts';
+import { importBusyboxImage, writeBusyboxRootfs } from '../helpers/tiny-image.ts';
+import { docker } from '../helpers/docker.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
@@ -31,6 +32,7 @@ const run = promisify(execFile);
 const KILN_YAML = 'trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  oci:\n    architectures: [amd64]\ndefaults:\n  pool: oci\n  image: kiln/bookworm-buildd\n  maxAttempts: 2\n';
 const pkg = (name: string, version: string, src: string, extra = '') => `name: ${name}\nversion: ${version}\nformat: oci\nsource: { git: ${src}, ref: main, subdir: ${name} }\narchitectures: [amd64]\n${extra}`;
 
+const SEED = `kiln-test/layered-seed:${process.pid}`;
 let dir: string;
 let src: string;
 let nats: NatsServer;
@@ -93,7 +95,7 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
       reposDir: join(dir, 'repos'),
       artifactsDir: join(dir, 'artifacts'),
       candidateInsecure: true,
-      policy: { quietMaxMs: 0, resultWaitMs: 500 },
+      policy: { quietMaxMs: 0, resultWaitMs: 500, sourceRefreshMs: 0 },
       log: quietLog,
     });
     const runner = new OciRunner({ log: quietLog, candidate: cand.host, insecure: true, labels: { 'kiln.test': 'oci-layered' } });
@@ -104,6 +106,10 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
     await agent?.close({ hard: true }).catch(() => undefined);
     await rec?.close();
     await nc?.close();
+    // The agent keeps pulled bases as a cache: ours go with the registry.
+    const ours = (refs: string[] | null | undefined) => (refs ?? []).some((r) => r.startsWith(`${cand?.host}/`));
+    if (cand) for (const img of await docker.listImages()) if (ours(img.RepoDigests) || ours(img.RepoTags)) await docker.getImage(img.Id).remove({ force: true }).catch(() => undefined);
+    await docker.getImage(SEED).remove({ force: true }).catch(() => undefined);
     await Promise.all([nats?.dispose(), cand?.dispose()]);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -114,7 +120,6 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
     assert.ok(base1.image && app1.image);
     const baseRef1 = `${cand.host}/base@${base1.image.manifestDigest}`;
     assert.equal(app1.inputs.recipe.oci?.from, baseRef1, "the app's build record names its base by digest (part of its key)");
-    assert.ok(Date.parse(app1.attempts[0].dispatchedAt) >= Date.parse(base1.attempts[base1.attempts.length - 1].finishedAt ?? ''), 'the app was dispatched only after the base build finished');
     const baseLayers1 = await layersOf(baseRef1);
     const appLayers1 = await layersOf(`${cand.host}/app@${app1.image.manifestDigest}`);
     assert.deepEqual(appLayers1.slice(0, baseLayers1.length), baseLayers1, "the app's layers start with the base's");
@@ -145,5 +150,38 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
     // Converged: another pass dispatches nothing.
     const again = await rec.runPass();
     assert.deepEqual(again.plan?.actions.filter((a) => a.kind === 'build') ?? [], []);
+  });
+
+  test('oci layered - from: HOST/REPO:TAG waits until the tag exists, is built FROM its digest, and a moved tag rebuilds', async () => {
+    const tag = `${cand.host}/seed/busybox:v1`;
+    await commitFiles(src, { 'tools/Dockerfile': 'FROM seed\nRUN echo tools > /tools.txt\n' }, 'tools');
+    await commitFiles(repoDir, { 'packages/tools.yaml': pkg('tools', '1.0-1', src, `from: ${tag}\n`) }, 'tools FROM a tag');
+    const waiting = await rec.runPass();
+    const wait = waiting.plan?.waiting.find((w) => w.subject.startsWith('build tools/'));
+    assert.match(wait?.message ?? '', /waits for its base image .*seed\/busybox:v1: the registry has no such tag/);
+    assert.ok(wait?.until, 'the wait ends by itself: the tag is looked up again');
+
+    await importBusyboxImage(SEED);
+    const push = async () => (await run('skopeo', ['copy', '--dest-tls-verify=false', `docker-daemon:${SEED}`, `docker://${tag}`]), (await run('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${tag}`])).stdout.trim());
+    const seed1 = await push();
+    const tools1 = await builtRecord('tools', '1.0-1');
+    assert.equal(tools1.inputs.recipe.oci?.from, `${cand.host}/seed/busybox@${seed1}`, 'built FROM the digest the tag named, recorded');
+
+    // The tag moves (another image under it): the next passes rebuild tools FROM the new digest.
+    const ctx = join(dir, 'moved');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${SEED}\nLABEL moved=1\n`);
+    await run('docker', ['build', '-q', '-t', SEED, ctx]);
+    const seed2 = await push();
+    assert.notEqual(seed2, seed1);
+    const tools2 = await until(
+      async () => {
+        await rec.runPass();
+        return (await records()).find((r) => r.inputs.package === 'tools' && r.key !== tools1.key && r.state === 'succeeded');
+      },
+      240_000,
+      'the rebuild of tools FROM the moved tag',
+    );
+    assert.equal(tools2.inputs.recipe.oci?.from, `${cand.host}/seed/busybox@${seed2}`);
   });
 });

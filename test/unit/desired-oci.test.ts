@@ -45,8 +45,18 @@ test('desired oci - from: a Kiln oci package or an image by digest is accepted; 
   assert.deepEqual(rule([base, app('base')]), []);
   assert.deepEqual(rule([base, app(`127.0.0.1:5000/kiln/base@${D}`)]), []);
   assert.deepEqual(rule([base, app('debian:bookworm')]), [
-    "packages/app.yaml:6:7: from: 'debian:bookworm' is neither an image by digest (HOST/REPO@sha256:…) nor a Kiln oci package",
+    "packages/app.yaml:6:7: from: 'debian:bookworm' is neither an image by digest (HOST/REPO@sha256:…), an image by tag in a registry (HOST[:PORT]/REPO:TAG) nor a Kiln oci package",
   ]);
+  // A tag in a registry (host with a port, a dot, or localhost) is resolved to its digest by each pass.
+  assert.deepEqual(rule([base, app('127.0.0.1:5000/kiln/bookworm-buildd:latest')]), []);
+  const config = normaliseConfig(undefined);
+  const fromOf = (from: string) => {
+    const p = normalisePackage('packages/app.yaml', app(from).doc, config, { url: '/src/img', commit: 'a'.repeat(40) });
+    return p.format === 'oci' ? p.from : undefined;
+  };
+  assert.deepEqual(fromOf('127.0.0.1:5000/kiln/bookworm-buildd:latest'), { tag: '127.0.0.1:5000/kiln/bookworm-buildd:latest' });
+  assert.deepEqual(fromOf('registry.example/debian:bookworm'), { tag: 'registry.example/debian:bookworm' });
+  assert.deepEqual(fromOf('base'), { package: 'base' });
 });
 
 test('desired oci - unknown tag placeholders are a file:line error', () => {

@@ -149,3 +149,24 @@ test('plan layered - the incremental plan (BuildMemo) sees a new base digest', (
   const next = planBuilds(state([app, rebuilt]), observed([b1, a1, built(rebuilt, 'succeeded', digest('4'))]), opts, memo);
   assert.deepEqual(next.actions.map((x) => x.kind === 'build' && x.inputs.recipe.oci?.from), [`${CAND}/kiln-base@${digest('4')}`]);
 });
+
+test('plan layered - from: HOST/REPO:TAG is built FROM the digest observed for the tag; a moved tag rebuilds; an unresolved tag waits and wakes the next pass', () => {
+  const seeded = image('kiln-base', { from: { tag: `${CAND}/kiln/bookworm-buildd:latest` } });
+  const withTag = (d: { digest: string } | { error: string; retryAt: string }) => {
+    const o = observed([]);
+    o.imageTags = new Map([[`${CAND}/kiln/bookworm-buildd:latest`, d]]);
+    return o;
+  };
+  const [a1] = buildActions(plan(state([seeded]), withTag({ digest: digest('5') }), { now: NOW }));
+  assert.equal(a1.inputs.recipe.oci?.from, `${CAND}/kiln/bookworm-buildd@${digest('5')}`);
+  const [a2] = buildActions(plan(state([seeded]), withTag({ digest: digest('6') }), { now: NOW }));
+  assert.notEqual(a2.key, a1.key, 'a moved tag is a new build input');
+
+  const retryAt = new Date(NOW.getTime() + 5000).toISOString();
+  const waiting = plan(state([seeded]), withTag({ error: 'the registry has no such tag', retryAt }), { now: NOW });
+  assert.deepEqual(buildActions(waiting), []);
+  const w = waiting.waiting.find((x) => x.subject.startsWith('build kiln-base/'));
+  assert.equal(w?.reason, WAIT_REASONS.awaitingDependency);
+  assert.match(w!.message, /waits for its base image 127\.0\.0\.1:5000\/kiln\/bookworm-buildd:latest: the registry has no such tag/);
+  assert.equal(w!.until, retryAt);
+});
