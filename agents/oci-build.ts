@@ -9,18 +9,19 @@
 // takes as a cancel. The build API has no pids limit (the deb runner's pids limit
 // has no equivalent here).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { AgentInfraError, KilnError, SourceResolveError } from '../schema/errors.ts';
-import type { ResolvedLimits } from '../schema/messages.ts';
+import type { AptSource, ResolvedLimits } from '../schema/messages.ts';
 import type { OciImage } from '../schema/oci.ts';
 import { byDigest, formatRef, parseRef, type ImageRef } from '../oci/image-ref.ts';
 import type { RegistryClient } from '../oci/registry-client.ts';
 import { pinBaseImage } from './oci-dockerfile.ts';
 import { networkFailureReason } from './oci-network-reason.ts';
+import { downloadInstallPackages, INSTALL_DIR } from './oci-install.ts';
 import { readSourceFile, realDirUnder } from './source-tree.ts';
 
 export interface OciBuildSpec {
@@ -36,6 +37,8 @@ export interface OciBuildSpec {
   push: ImageRef;
   /** Labels for the image (kiln.key, source commit). */
   labels?: Record<string, string>;
+  /** Packages of Kiln's repo fetched into the context's .kiln-debs/ before the build (oci-install.ts). */
+  install?: { packages: string[]; source: AptSource; image: string };
 }
 
 export type OciBuildOutcome =
@@ -53,9 +56,10 @@ const MAX_DOCKERFILE_BYTES = MiB;
 const PINNED_NAME = '.kiln-pinned.Dockerfile';
 const CPU_PERIOD = 100_000;
 
-/** The context as a tar stream with the pinned Dockerfile added (links inside the context stay links). */
-function contextTar(contextDir: string, pinnedDir: string): Readable {
-  const tar = spawn('tar', ['--numeric-owner', '-c', '-C', contextDir, '.', '-C', pinnedDir, PINNED_NAME], { stdio: ['ignore', 'pipe', 'ignore'] });
+/** The context as a tar stream with the pinned Dockerfile (and the fetched .kiln-debs/) added (links inside the context stay links). */
+function contextTar(contextDir: string, addedDir: string, withDebs: boolean): Readable {
+  const added = [PINNED_NAME, ...(withDebs ? [INSTALL_DIR] : [])];
+  const tar = spawn('tar', ['--numeric-owner', '-c', '-C', contextDir, '.', '-C', addedDir, ...added], { stdio: ['ignore', 'pipe', 'ignore'] });
   return tar.stdout;
 }
 
@@ -145,8 +149,21 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
   let imageId: string | undefined;
   try {
     await writeFile(join(tmp, PINNED_NAME), pinned.text);
+    if (spec.install) {
+      await mkdir(join(tmp, INSTALL_DIR));
+      const fetched = await downloadInstallPackages(docker, {
+        ...spec.install,
+        dir: join(tmp, INSTALL_DIR),
+        memoryBytes: limits.memoryMiB * MiB,
+        timeoutMs: limits.timeoutSeconds * 1000,
+        onLog,
+        signal: hooks.signal,
+      });
+      if (!fetched.ok && fetched.class === 'infra') throw new AgentInfraError(fetched.reason);
+      if (!fetched.ok) return fail(fetched.reason);
+    }
     onLog(Buffer.from(`kiln: docker build ${spec.dockerfile} (context ${spec.context}; memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, timeout ${limits.timeoutSeconds} s, no network for RUN)\n`));
-    const built = await runBuild(docker, contextTar(contextDir, tmp), spec, limits, hooks);
+    const built = await runBuild(docker, contextTar(contextDir, tmp, spec.install !== undefined), spec, limits, hooks);
     imageId = built.imageId;
     if (built.timedOut) return { ok: false, class: 'limit', reason: `the image build did not finish within ${limits.timeoutSeconds} s`, timedOut: true };
     if (built.aborted) throw new AgentInfraError('image build aborted: the agent is shutting down');

@@ -21,6 +21,8 @@ export interface OciRunnerOptions {
   insecure?: boolean;
   docker?: Docker;
   labels?: Record<string, string>;
+  /** An image with apt, for the install: phase (default kiln/bookworm-buildd, the agent's builder image). */
+  aptImage?: string;
 }
 
 export class OciRunner implements BuildRunner {
@@ -40,6 +42,8 @@ export class OciRunner implements BuildRunner {
     if (job.inputs.recipe.format !== 'oci' || !oci) return fail(`format '${job.inputs.recipe.format}' is not built by this agent (oci only)`);
     if (!work.sourceDir || !work.buildDir) throw new AgentInfraError('OciRunner needs a source checkout');
     const sub = relative(work.sourceDir, work.buildDir);
+    const install = oci.install?.length ? oci.install : undefined;
+    if (install && !job.buildFrom) return fail(`install: ${install.join(', ')} needs a distribution of Kiln's to fetch from, and the job names none (buildFrom; the reconciler's repoUrl)`);
     const outcome = await buildOciImage(
       this.docker,
       this.registry,
@@ -48,6 +52,7 @@ export class OciRunner implements BuildRunner {
         context: join(sub, oci.context),
         dockerfile: join(sub, oci.dockerfile),
         base: oci.from,
+        ...(install && job.buildFrom ? { install: { packages: install, source: job.buildFrom, image: this.opts.aptImage ?? 'kiln/bookworm-buildd' } } : {}),
         push: byTag(this.opts.candidate, oci.repository, `build-${job.key}`),
         labels: { ...this.opts.labels, 'kiln.key': job.key, 'kiln.source.commit': job.inputs.source.commit },
       },
