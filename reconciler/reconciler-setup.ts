@@ -8,6 +8,7 @@ import Docker from 'dockerode';
 import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import type { Logger } from 'pino';
+import type { DesiredState } from './model.ts';
 import type { BrokerCredentials } from '../schema/broker.ts';
 import { readDesired } from './desired/read-desired.ts';
 import { resolveCommit } from './git/tree.ts';
@@ -72,14 +73,19 @@ export interface Reconciler {
 }
 
 /** The pools kiln.yaml declares at HEAD, or none when it cannot be read yet (the first pass will say why). */
-export async function poolsAtHead(repoDir: string, log: Logger): Promise<TopologyOptions['pools']> {
+/** The desired state at HEAD, or undefined when it cannot be read (the first pass says why). */
+export async function desiredAtHead(repoDir: string, log: Logger): Promise<DesiredState | undefined> {
   try {
     const cache = {};
-    const { state } = await readDesired({ dir: repoDir, rev: await resolveCommit(repoDir, 'HEAD', cache), cache, log });
-    return poolsOf(state.config.pools);
+    return (await readDesired({ dir: repoDir, rev: await resolveCommit(repoDir, 'HEAD', cache), cache, log })).state;
   } catch {
-    return {};
+    return undefined;
   }
+}
+
+export async function poolsAtHead(repoDir: string, log: Logger): Promise<TopologyOptions['pools']> {
+  const state = await desiredAtHead(repoDir, log);
+  return state ? poolsOf(state.config.pools) : {};
 }
 
 const poolsOf = (pools: Record<string, { architectures: string[] }>): TopologyOptions['pools'] =>

@@ -10,6 +10,7 @@ import git from 'isomorphic-git';
 import { parseDocument } from 'yaml';
 import { UsageError } from '../../schema/errors.ts';
 import { METADATA_LAYOUT } from '../../schema/metadata.ts';
+import { assignRegistryPorts } from './example-ports.ts';
 
 export const EXAMPLES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples');
 
@@ -141,7 +142,7 @@ export async function scaffold(opts: {
     await writeLayout(dir);
   } else {
     await cp(join(EXAMPLES_DIR, 'metadata'), dir, { recursive: true });
-    // One source repo per example package (hello-kiln, and the libkilnhello + kilnhello set).
+    // One source repo per example package (hello-kiln, the libkilnhello + kilnhello set, the kiln-base and hello-kiln-image images).
     for (const name of exampleSources) {
       const sourceRepo = join(sourcesDir, name);
       await cp(join(EXAMPLES_DIR, 'sources', name), sourceRepo, { recursive: true });
@@ -149,6 +150,7 @@ export async function scaffold(opts: {
       // Relative, so the pair of directories can move together.
       await rewriteSourceGit(join(dir, METADATA_LAYOUT.packagesDir, `${name}.yaml`), relative(dir, sourceRepo) || '.');
     }
+    await assignRegistryPorts(dir);
   }
   const keyFile = opts.committer ? await trustCommitter(dir, opts.committer) : undefined;
   if (opts.releaseKey) await declareReleaseKey(dir, opts.releaseKey);

@@ -33,7 +33,8 @@ export async function observeImageTags(
 ): Promise<ImageTagsMemo | undefined> {
   const refs = baseTags(desired);
   if (refs.length === 0) return undefined;
-  const client = opts.client ?? new RegistryClient({ tlsVerify: true });
+  // Without the candidate's client (kiln plan): plain http for loopback registries only.
+  const clientFor = (host: string) => opts.client ?? new RegistryClient({ tlsVerify: !/^(127\.0\.0\.1|localhost)(:|$)/.test(host) });
   const fresh = opts.memo && opts.now.getTime() - opts.memo.at < opts.refreshMs;
   const tags: ImageTags = new Map();
   const retryAt = new Date(opts.now.getTime() + RETRY_MS).toISOString();
@@ -44,7 +45,8 @@ export async function observeImageTags(
       continue;
     }
     try {
-      const digest = await client.resolveTag(parseRef(ref));
+      const parsed = parseRef(ref);
+      const digest = await clientFor(parsed.registry).resolveTag(parsed);
       tags.set(ref, digest ? { digest } : { error: 'the registry has no such tag', retryAt });
     } catch (e) {
       opts.log.warn({ ref, err: (e as Error).message }, 'could not resolve a base image tag');

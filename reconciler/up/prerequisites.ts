@@ -14,7 +14,14 @@ function runs(cmd: string, args: string[]): Promise<boolean> {
   return new Promise((resolve) => execFile(cmd, args, { timeout: 10_000 }, (err) => resolve(!err)));
 }
 
-export async function checkPrerequisites(opts: { docker: boolean; natsServer?: string }): Promise<Prerequisite[]> {
+/** `registries`: only the OCI registry tools (registry distributions on loopback). */
+export async function checkPrerequisites(opts: { docker: boolean; natsServer?: string; registries?: boolean }): Promise<Prerequisite[]> {
+  if (opts.registries) {
+    return [
+      { name: 'docker-registry', problem: (await runs('docker-registry', ['--version'])) ? undefined : 'docker-registry not found (registry distributions on 127.0.0.1 need it): install it with `apt-get install docker-registry`' },
+      { name: 'skopeo', problem: (await runs('skopeo', ['--version'])) ? undefined : 'skopeo not found (Kiln copies and signs images with it): install it with `apt-get install skopeo`' },
+    ];
+  }
   const natsServer = opts.natsServer ?? 'nats-server';
   const out: Prerequisite[] = [
     { name: 'nats-server', problem: (await runs(natsServer, ['--version'])) ? undefined : `${natsServer} not found: install it with \`apt-get install nats-server\` (or run scripts/setup-host)` },

@@ -1,5 +1,7 @@
-// `kiln up`: the whole loop on one machine. nats-server and one agent per pool
-// (kiln.yaml's pools that build for this architecture) run as child processes; the reconciler (watch mode) and the HTTP service run in
+// `kiln up`: the whole loop on one machine. nats-server, one agent per pool
+// (kiln.yaml's pools that build for this architecture) and, when registry
+// distributions name loopback addresses, a docker-registry for each (up/registries.ts)
+// run as child processes; the reconciler (watch mode) and the HTTP service run in
 // this process, so /metrics sees the passes. Stopping: the agents drain
 // (finishes its builds), the pass in progress ends, then the server and
 // nats-server stop. Everything is kept under the state dir, so a second
@@ -8,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { buildCounts, type BuildCounts } from '../pipeline/progress.ts';
-import { openReconciler, poolsAtHead, type Reconciler } from '../reconciler-setup.ts';
+import { desiredAtHead, openReconciler, poolsAtHead, type Reconciler } from '../reconciler-setup.ts';
 import { serveReconciler, serviceMetrics } from '../http/reconciler-service.ts';
 import type { HttpServer } from '../http/server.ts';
 import type { PassReport } from '../pass.ts';
@@ -16,6 +18,7 @@ import { watch, type WatchSummary } from '../watch.ts';
 import { startChild, waitForOutput, type Child } from './child-process.ts';
 import { assertPrerequisites, checkPrerequisites } from './prerequisites.ts';
 import { prepareState, upLayout } from './state-dir.ts';
+import { localRegistryPlan, seedBaseImages, startRegistry } from './registries.ts';
 
 const KILN_BIN = fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
 
@@ -51,6 +54,9 @@ export interface UpInfo {
   tokensFile: string;
   /** One local agent per pool. */
   agents: Array<{ id: string; pool: string; log: string }>;
+  /** The OCI registries it runs (host:port) and the candidate the agents push to. */
+  registries: string[];
+  candidateRegistry?: string;
   created: string[];
 }
 
@@ -78,12 +84,16 @@ async function localPools(repoDir: string, arch: string, log: Logger): Promise<s
 }
 
 /** One local agent of POOL: its own work dir and log (DIR/logs/agent-POOL.log). */
-function startAgent(pool: string, o: UpOptions, natsUrl: string, layout: ReturnType<typeof upLayout>): { id: string; pool: string; log: string; child: Child } {
+function startAgent(pool: string, o: UpOptions, natsUrl: string, layout: ReturnType<typeof upLayout>, candidate?: string): { id: string; pool: string; log: string; child: Child } {
   const id = `up-${pool}-${o.arch}`;
   const logFile = join(layout.logs, `agent-${pool}.log`);
   const child = startChild(
     process.execPath,
-    [KILN_BIN, 'agent', '--nats', natsUrl, '--pool', pool, '--arch', o.arch, '--id', id, '--concurrency', String(o.concurrency), '--work-dir', join(layout.agent, pool)],
+    [
+      KILN_BIN, 'agent', '--nats', natsUrl, '--pool', pool, '--arch', o.arch, '--id', id, '--concurrency', String(o.concurrency), '--work-dir', join(layout.agent, pool),
+      // Every local agent may build images (jobs go by pool): they push to the candidate only.
+      ...(candidate ? ['--candidate-registry', candidate] : []),
+    ],
     logFile,
   );
   return { id, pool, log: logFile, child };
@@ -104,12 +114,22 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
     const nats = await startNatsServer(layout.nats, o.natsPort, join(layout.logs, 'nats.log'));
     stack.push(() => nats.child.stop(10_000));
 
+    const desired = await desiredAtHead(prepared.repoDir, log);
+    const registries = desired ? localRegistryPlan(desired) : { hosts: [], seeds: [] };
+    if (registries.hosts.length) assertPrerequisites(await checkPrerequisites({ docker: false, registries: true }));
+    for (const host of registries.hosts) {
+      const r = await startRegistry(host, join(layout.dir, 'registries'), layout.logs);
+      stack.push(() => r.child.stop(10_000));
+    }
+
     const m = serviceMetrics();
     const rec: Reconciler = await openReconciler({
       repoDir: prepared.repoDir,
       natsUrl: nats.url,
       signingKey: { keyFile: prepared.signingKeyFile, passphrase: o.passphrase },
       reposDir: layout.repos,
+      // The candidate is a loopback registry kiln up runs: plain http.
+      candidateInsecure: registries.candidate !== undefined,
       log,
       metrics: m.metrics,
     });
@@ -138,6 +158,8 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
       { intervalMs: o.intervalSeconds * 1000 },
     );
     wake = (r) => handle.wake(r);
+    // In the background (the first push of a debootstrap image takes ≈ 30 s): images FROM a seed wait meanwhile.
+    if (registries.seeds.length) void seedBaseImages(registries.seeds, log).then(() => handle.wake('base images seeded'));
     // Stopped after the agent drained (stack order); results it published are collected on the next start.
     stack.push(async () => {
       passes.abort();
@@ -146,7 +168,7 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
 
     // The agents start after the reconciler made the work queues (from kiln.yaml).
     const pools = o.pools.length ? o.pools : await localPools(prepared.repoDir, o.arch, log);
-    const agents = pools.map((pool) => startAgent(pool, o, nats.url, layout));
+    const agents = pools.map((pool) => startAgent(pool, o, nats.url, layout, registries.candidate));
     // Draining: each agent finishes what it builds (bounded by the build time limit).
     for (const a of agents) stack.push(() => a.child.stop(60 * 60_000));
 
@@ -162,6 +184,8 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
       signingKeyFile: prepared.signingKeyFile,
       tokensFile,
       agents: agents.map(({ id, pool, log: logFile }) => ({ id, pool, log: logFile })),
+      registries: registries.hosts,
+      ...(registries.candidate ? { candidateRegistry: registries.candidate } : {}),
       created: prepared.created,
     };
     deps.onReady(info);

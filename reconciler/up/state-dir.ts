@@ -4,7 +4,8 @@
 //   DIR/metadata/   the example metadata repo (made on first start unless --repo);
 //                   kiln/status lives in it
 //   DIR/repos/      published apt repositories (served at /repos/)
-//   DIR/agent/      the local agent's work dirs
+//   DIR/agent/      the local agents' work dirs
+//   DIR/registries/ OCI registries on loopback (when registry distributions name them)
 //   DIR/logs/       nats-server and agent output
 //   DIR/tokens.json API tokens (`kiln tokens --tokens DIR/tokens.json`)
 import { mkdir, readFile, stat } from 'node:fs/promises';

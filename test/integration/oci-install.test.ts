@@ -70,8 +70,8 @@ describe('oci install phase', { skip: await dockerUnavailable(BASE_IMAGE) }, () 
   });
   after(async () => {
     await repos?.close();
-    const ours = (refs: string[] | null | undefined) => (refs ?? []).some((r) => r.startsWith(`${cand?.host}/`));
-    if (cand) for (const img of await docker.listImages()) if (ours(img.RepoDigests) || ours(img.RepoTags)) await docker.getImage(img.Id).remove({ force: true }).catch(() => undefined);
+    // By reference (untag), never by image ID: a pulled image may share its ID with an image others use.
+    if (cand) for (const img of await docker.listImages()) for (const ref of [...(img.RepoDigests ?? []), ...(img.RepoTags ?? [])]) if (ref.startsWith(`${cand.host}/`)) await docker.getImage(ref).remove().catch(() => undefined);
     await cand?.dispose();
     if (dir) await rm(dir, { recursive: true, force: true });
   });

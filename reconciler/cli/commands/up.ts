@@ -21,6 +21,7 @@ function readyText(i: UpInfo): string {
     `  release key ${i.signingKeyFile}`,
     `  API tokens  ${i.tokensFile} (kiln tokens add --tokens ${i.tokensFile} --name NAME --role operator)`,
     ...i.agents.map((a) => `  agent       ${a.id} (pool ${a.pool}, log ${a.log})`),
+    ...i.registries.map((r) => `  registry    ${r}${r === i.candidateRegistry ? ' (candidate: agents push here)' : ''}, signatures at ${i.repos}<distribution>/sigstore/`),
     '',
   ].join('\n');
 }
@@ -42,8 +43,11 @@ const command: Command = {
     'local build agent per pool (every pool of kiln.yaml that builds for --arch, or each --pool), and the HTTP server (dashboard at /, API at /api/v1/, /metrics, apt repositories at\n' +
     '/repos/) on one port. On first start, without --signing-key it generates the release key (DIR/keys)\n' +
     'and without --repo it creates the example metadata repo (DIR/metadata). A second `kiln up DIR`\n' +
-    'resumes from the same state. Ctrl-C stops everything: the agents drain first. Needs nats-server,\n' +
-    'git and a running Docker engine (each missing one is named with the command that installs it).',
+    'resumes from the same state. Ctrl-C stops everything: the agents drain first. Registry distributions\n' +
+    'on 127.0.0.1:PORT get a local docker-registry each (storage under DIR/registries); base images named\n' +
+    'by tag in one of them are seeded from the local Docker engine. Needs nats-server, git and a running\n' +
+    'Docker engine, and for registries docker-registry and skopeo (each missing one is named with the\n' +
+    'command that installs it).',
   options: {
     repo: { type: 'string', valueName: 'DIR', description: 'The metadata repo (default: DIR/metadata, the example, created on first start).' },
     'signing-key': { ...SIGNING_KEY_OPTION, description: 'Armored private release key (default: $KILN_SIGNING_KEY_FILE, else DIR/keys/kiln-release.key.asc, generated on first start).' },
