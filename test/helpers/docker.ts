@@ -30,3 +30,15 @@ export async function containersWithLabel(label: string, value: string): Promise
 export async function removeImage(name: string): Promise<void> {
   await docker.getImage(name).remove({ force: true }).catch(() => undefined);
 }
+
+/**
+ * Untag every image reference into one of `registries` (host:port): what agents pulled from a
+ * test's registries (they keep bases as a cache). By reference, never by image ID: a pulled
+ * image may share its ID with one that stays (a seed of kiln/bookworm-buildd is that image).
+ */
+export async function untagRegistryImages(registries: string[]): Promise<void> {
+  const ours = (ref: string) => registries.some((r) => ref.startsWith(`${r}/`));
+  for (const img of await docker.listImages()) {
+    for (const ref of [...(img.RepoDigests ?? []), ...(img.RepoTags ?? [])]) if (ours(ref)) await docker.getImage(ref).remove().catch(() => undefined);
+  }
+}

@@ -38,9 +38,10 @@ test('init - --example makes a metadata repo and a source repo, both committed o
   assert.equal(data.metadataRepo, dir);
   assert.deepEqual(
     data.sources.map((s) => [s.name, s.path]),
-    ['hello-kiln', 'kilnhello', 'libkilnhello'].map((n) => [n, join(root, 'meta-sources', n)]),
-    'one source repo per example package (hello-kiln, and the package set)',
+    ['hello-kiln', 'hello-kiln-image', 'kiln-base', 'kilnhello', 'libkilnhello'].map((n) => [n, join(root, 'meta-sources', n)]),
+    'one source repo per example package (hello-kiln, the package set, the two images)',
   );
+  const source = (name: string) => data.sources.find((x) => x.name === name)!;
 
   // Both are real git repos with one commit on main and a clean work tree.
   assert.equal(await git(dir, 'rev-parse', 'main'), data.commit);
@@ -65,14 +66,33 @@ test('init - --example makes a metadata repo and a source repo, both committed o
 
   const v = await kiln('validate', '--repo', dir);
   assert.equal(v.code, 0, v.stdout + v.stderr);
-  assert.equal(v.stdout.trim(), `ok: 3 packages, 2 distributions at ${data.commit.slice(0, 12)}`);
+  assert.equal(v.stdout.trim(), `ok: 5 packages, 4 distributions at ${data.commit.slice(0, 12)}`);
   // The package set: kilnhello Build-Depends on libkilnhello's -dev binary, both built from testing.
   const app = state.packages.get('kilnhello')!;
   assert.equal(app.buildFrom, 'testing');
-  assert.equal(app.source.commit, data.sources[1].commit);
+  assert.equal(app.source.commit, source('kilnhello').commit);
   assert.ok(app.control?.ok && app.control.buildDepends.some((r) => r.some((a) => a.name === 'libkilnhello-dev' && a.version?.version === '1.1')));
   const lib = state.packages.get('libkilnhello')!;
   assert.ok(lib.control?.ok && lib.control.binaries.includes('libkilnhello-dev'));
+
+  // The images: kiln-base FROM the seeded Debian image (by tag, in the candidate registry), hello-kiln-image
+  // FROM kiln-base with hello-kiln from stable; the registries on loopback ports picked by init (one each, free).
+  const candidate = state.distributions.get('candidate')!;
+  const production = state.distributions.get('production')!;
+  assert.ok(candidate.format === 'registry' && production.format === 'registry');
+  assert.match(candidate.url, /^127\.0\.0\.1:\d+$/);
+  assert.match(production.url, /^127\.0\.0\.1:\d+$/);
+  assert.notEqual(candidate.url, production.url);
+  assert.ok(![candidate.url, production.url].some((u) => /:548[01]$/.test(u)), 'the template ports were replaced');
+  assert.deepEqual([production.promoteFrom, production.gate], ['candidate', 'image-test']);
+  const base = state.packages.get('kiln-base')!;
+  assert.ok(base.format === 'oci');
+  assert.deepEqual(base.from, { tag: `${candidate.url}/kiln/bookworm-buildd:latest` });
+  assert.equal(base.source.commit, source('kiln-base').commit);
+  const image = state.packages.get('hello-kiln-image')!;
+  assert.ok(image.format === 'oci');
+  assert.deepEqual([image.from, image.install, image.buildFrom, image.release], [{ package: 'kiln-base' }, ['hello-kiln'], 'stable', ['candidate', 'production']]);
+  assert.match(await git(source('hello-kiln-image').path, 'show', 'main:Dockerfile'), /^FROM kiln-base$/m);
 });
 
 test('init - without --example: the commented layout, no packages, valid', async (t) => {

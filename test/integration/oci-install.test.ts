@@ -19,7 +19,7 @@ import { startRepoServer, type RepoServer } from '../../reconciler/serve/repo-se
 import { generateKey, loadSigner } from '../../reconciler/signing/signer.ts';
 import type { AptSource, ResolvedLimits } from '../../schema/messages.ts';
 import type { OciImage } from '../../schema/oci.ts';
-import { BASE_IMAGE, docker, dockerUnavailable } from '../helpers/docker.ts';
+import { BASE_IMAGE, docker, dockerUnavailable, untagRegistryImages } from '../helpers/docker.ts';
 import { aptDistribution } from '../helpers/distribution.ts';
 import { writeDeb } from '../helpers/deb.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
@@ -70,8 +70,7 @@ describe('oci install phase', { skip: await dockerUnavailable(BASE_IMAGE) }, () 
   });
   after(async () => {
     await repos?.close();
-    // By reference (untag), never by image ID: a pulled image may share its ID with an image others use.
-    if (cand) for (const img of await docker.listImages()) for (const ref of [...(img.RepoDigests ?? []), ...(img.RepoTags ?? [])]) if (ref.startsWith(`${cand.host}/`)) await docker.getImage(ref).remove().catch(() => undefined);
+    if (cand) await untagRegistryImages([cand.host]);
     await cand?.dispose();
     if (dir) await rm(dir, { recursive: true, force: true });
   });

@@ -18,13 +18,12 @@ import { OciRunner } from '../../agents/oci-runner.ts';
 import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
 import { generateKey } from '../../reconciler/signing/signer.ts';
 import { STATUS_BRANCH, type BuildRecord } from '../../schema/status.ts';
-import { dockerUnavailable } from '../helpers/docker.ts';
+import { docker, dockerUnavailable, untagRegistryImages } from '../helpers/docker.ts';
 import { commitFiles, git, makeRepo, writeFiles } from '../helpers/git.ts';
 import { quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { importBusyboxImage, writeBusyboxRootfs } from '../helpers/tiny-image.ts';
-import { docker } from '../helpers/docker.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
@@ -108,8 +107,7 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
     await nc?.close();
     // The agent keeps pulled bases as a cache: ours go with the registry.
     await docker.getImage(SEED).remove({ force: true }).catch(() => undefined);
-    // By reference (untag), never by image ID: a pulled image may share its ID with an image others use.
-    if (cand) for (const img of await docker.listImages()) for (const ref of [...(img.RepoDigests ?? []), ...(img.RepoTags ?? [])]) if (ref.startsWith(`${cand.host}/`)) await docker.getImage(ref).remove().catch(() => undefined);
+    if (cand) await untagRegistryImages([cand.host]);
     await Promise.all([nats?.dispose(), cand?.dispose()]);
     if (dir) await rm(dir, { recursive: true, force: true });
   });

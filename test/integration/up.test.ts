@@ -11,10 +11,13 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/nats.ts';
 import { until } from '../helpers/kiln-service.ts';
+import { untagRegistryImages } from '../helpers/docker.ts';
 
 const KILN = fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
 const dirs: string[] = [];
+const registries: string[] = [];
 after(async () => {
+  await untagRegistryImages(registries);
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -55,8 +58,20 @@ test('kiln up - the example is built, published, promoted and visible in the API
     const d = await json(`${base}/api/v1/distributions/testing`).catch(() => undefined);
     return d?.release?.packages?.some((p: { name: string }) => p.name === 'kilnhello') ? d : undefined;
   }, 240_000, 'kilnhello published in testing');
+  // The example's images: kiln-base FROM the Debian image kiln up seeded into its candidate registry,
+  // hello-kiln-image FROM kiln-base with hello-kiln from stable, gated and promoted to the production registry.
+  registries.push(...[...first.out().matchAll(/registry +(127\.0\.0\.1:\d+)/g)].map((m) => m[1]));
+  assert.match(first.out(), /registry +127\.0\.0\.1:\d+ \(candidate: agents push here\)/);
+  const production = await until(async () => {
+    const d = await json(`${base}/api/v1/distributions/production`).catch(() => undefined);
+    return d?.release?.packages?.some((p: { name: string }) => p.name === 'hello-kiln-image') ? d : undefined;
+  }, 300_000, 'hello-kiln-image promoted to production');
+  assert.deepEqual(production.promotions.map((p: { package: string; state: string }) => `${p.package}:${p.state}`), ['hello-kiln-image:published']);
   const builds = await json(`${base}/api/v1/builds`);
-  assert.deepEqual(builds.builds.map((b: { package: string; state: string }) => `${b.package}:${b.state}`).sort(), ['hello-kiln:succeeded', 'kilnhello:succeeded', 'libkilnhello:succeeded']);
+  assert.deepEqual(
+    builds.builds.map((b: { package: string; state: string }) => `${b.package}:${b.state}`).sort(),
+    ['hello-kiln-image:succeeded', 'hello-kiln:succeeded', 'kiln-base:succeeded', 'kilnhello:succeeded', 'libkilnhello:succeeded'],
+  );
   const inRelease = await fetch(`${base}/repos/stable/dists/stable/InRelease`);
   assert.equal(inRelease.status, 200);
   assert.match(await inRelease.text(), /BEGIN PGP SIGNED MESSAGE/);
@@ -75,7 +90,7 @@ test('kiln up - the example is built, published, promoted and visible in the API
   assert.doesNotMatch(second.out(), /created /, 'nothing created on resume');
   await until(() => /pass 1 \(start\)/.test(second.out()), 60_000, 'first pass after resume');
   assert.match(second.out(), /pass 1 \(start\)[^\n]*(status unchanged|nothing to do)/, 'nothing rebuilt or republished');
-  assert.equal((await json(`${base}/api/v1/builds`)).total, 3);
+  assert.equal((await json(`${base}/api/v1/builds`)).total, 5);
   second.proc.kill('SIGINT');
   assert.equal(await second.exit, 0, second.out());
 });
