@@ -169,24 +169,32 @@ export const promotionSources: Rule = ({ distributions, unparsed }) => {
   return out;
 };
 
-export const promotionAcyclic: Rule = ({ distributions }) => {
-  const next = new Map(distributions.map((d) => [d.doc.name, d.doc.promoteFrom]));
-  const out: Diagnostic[] = [];
+/**
+ * Cycles of a name -> next-name relation (promoteFrom, from:), each as the chain from the first of
+ * its members in `order`, reported once. A self-loop is left to the rules that name it.
+ */
+function cycles(order: string[], next: Map<string, string | undefined>): string[][] {
+  const out: string[][] = [];
   const reported = new Set<string>();
-  for (const d of distributions) {
-    const chain = [d.doc.name];
-    let cur = next.get(d.doc.name);
+  for (const start of order) {
+    const chain = [start];
+    let cur = next.get(start);
     while (cur !== undefined && next.has(cur) && !chain.includes(cur)) {
       chain.push(cur);
       cur = next.get(cur);
     }
-    // A cycle through d (a self-loop is reported by promotionSources).
-    if (cur === d.doc.name && chain.length > 1 && !reported.has(d.doc.name)) {
+    if (cur === start && chain.length > 1 && !reported.has(start)) {
       chain.forEach((n) => reported.add(n));
-      out.push(at(d, '/promoteFrom', `promoteFrom forms a cycle: ${[...chain, d.doc.name].join(' <- ')}`));
+      out.push(chain);
     }
   }
   return out;
+}
+
+export const promotionAcyclic: Rule = ({ distributions }) => {
+  const byName = new Map(distributions.map((d) => [d.doc.name, d]));
+  const next = new Map(distributions.map((d) => [d.doc.name, d.doc.promoteFrom]));
+  return cycles([...byName.keys()], next).map((chain) => at(byName.get(chain[0])!, '/promoteFrom', `promoteFrom forms a cycle: ${[...chain, chain[0]].join(' <- ')}`));
 };
 
 /** Releasing to a promoted distribution needs the package released to its source too. */
@@ -273,23 +281,9 @@ export const ociFromAndTags: Rule = ({ packages, unparsed, resolvedConfig }) => 
 
 /** Images built FROM each other in a cycle can never be built (a self-reference is reported by ociFromAndTags). */
 export const ociFromAcyclic: Rule = ({ packages }) => {
-  const oci = packages.filter((p) => p.doc.format === 'oci');
-  const next = new Map(oci.map((p) => [p.doc.name, p.doc.format === 'oci' ? p.doc.from : undefined]));
-  const out: Diagnostic[] = [];
-  const reported = new Set<string>();
-  for (const p of oci) {
-    const chain = [p.doc.name];
-    let cur = next.get(p.doc.name);
-    while (cur !== undefined && next.has(cur) && !chain.includes(cur)) {
-      chain.push(cur);
-      cur = next.get(cur);
-    }
-    if (cur === p.doc.name && chain.length > 1 && !reported.has(p.doc.name)) {
-      chain.forEach((n) => reported.add(n));
-      out.push(at(p, '/from', `from: forms a cycle: ${[...chain, p.doc.name].join(' FROM ')}; none of these images can be built`));
-    }
-  }
-  return out;
+  const byName = new Map(packages.flatMap((p) => (p.doc.format === 'oci' ? [[p.doc.name, p] as const] : [])));
+  const next = new Map([...byName].map(([n, p]) => [n, p.doc.format === 'oci' ? p.doc.from : undefined]));
+  return cycles([...byName.keys()], next).map((chain) => at(byName.get(chain[0])!, '/from', `from: forms a cycle: ${[...chain, chain[0]].join(' FROM ')}; none of these images can be built`));
 };
 
 /** Rules over the whole set (names across files, distributions, kiln.yaml): run every time. */

@@ -13,16 +13,14 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parse } from 'yaml';
-import { Agent } from '../../agents/agent.ts';
-import { OciRunner } from '../../agents/oci-runner.ts';
-import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
-import { generateKey } from '../../reconciler/signing/signer.ts';
+import type { Agent } from '../../agents/agent.ts';
+import type { Reconciler } from '../../reconciler/reconciler-setup.ts';
 import { STATUS_BRANCH, type BuildRecord } from '../../schema/status.ts';
 import { docker, dockerUnavailable, untagRegistryImages } from '../helpers/docker.ts';
 import { commitFiles, git, makeRepo, writeFiles } from '../helpers/git.ts';
-import { quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { startOciLoop } from '../helpers/oci-loop.ts';
 import { importBusyboxImage, writeBusyboxRootfs } from '../helpers/tiny-image.ts';
 import { until } from '../helpers/until.ts';
 
@@ -48,19 +46,21 @@ async function records(): Promise<BuildRecord[]> {
   return out;
 }
 
-/** Passes until `pkg` version has a succeeded build record (a failure ends the wait with its reason). */
-async function builtRecord(name: string, version: string): Promise<BuildRecord> {
+/** Passes until a build of `name` that `which` picks has succeeded (a failure ends the wait with its reason). */
+async function builtRecord(name: string, which: (r: BuildRecord) => boolean, what: string): Promise<BuildRecord> {
   return until(
     async () => {
       await rec.runPass();
-      const r = (await records()).find((x) => x.inputs.package === name && x.inputs.version === version);
-      if (r?.state === 'failed') throw new Error(`${name} ${version} failed: ${JSON.stringify(r.failure)}`);
+      const r = (await records()).find((x) => x.inputs.package === name && which(x));
+      if (r?.state === 'failed') throw new Error(`${name} failed: ${JSON.stringify(r.failure)}`);
       return r?.state === 'succeeded' ? r : undefined;
     },
     240_000,
-    `a succeeded build of ${name} ${version} on kiln/status`,
+    what,
   );
 }
+const ofVersion = (name: string, version: string) => builtRecord(name, (r) => r.inputs.version === version, `a succeeded build of ${name} ${version} on kiln/status`);
+const rebuildOf = (old: BuildRecord) => builtRecord(old.inputs.package, (r) => r.key !== old.key, `a rebuild of ${old.inputs.package}`);
 
 const layersOf = async (ref: string) => (JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`])).stdout) as { Layers: string[] }).Layers;
 
@@ -85,21 +85,7 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
       'packages/app.yaml': pkg('app', '2.0-1', src, 'from: base\ntest: test "$(cat /hello.txt)" = hello-kiln\n'),
     });
     repoDir = repo.dir;
-    const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
-    await writeFile(join(dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
-    rec = await openReconciler({
-      repoDir,
-      natsUrl: nats.url,
-      signingKey: { keyFile: join(dir, 'signing.key') },
-      reposDir: join(dir, 'repos'),
-      artifactsDir: join(dir, 'artifacts'),
-      candidateInsecure: true,
-      policy: { quietMaxMs: 0, resultWaitMs: 500, sourceRefreshMs: 0 },
-      log: quietLog,
-    });
-    const runner = new OciRunner({ log: quietLog, candidate: cand.host, insecure: true, labels: { 'kiln.test': 'oci-layered' } });
-    agent = new Agent({ nc, pool: 'oci', arch: 'amd64', workDir: join(dir, 'agent'), log: quietLog, id: 'oci-layered-agent', heartbeatMs: 300, runner, pullExpiresMs: 1000 });
-    await agent.start();
+    ({ rec, agent } = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: 'oci-layered', policy: { sourceRefreshMs: 0 } }));
   });
   after(async () => {
     await agent?.close({ hard: true }).catch(() => undefined);
@@ -113,8 +99,8 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
   });
 
   test('oci layered - the app is built FROM the digest its base build pushed; a new base rebuilds the app; its layers start with the base layers', async () => {
-    const base1 = await builtRecord('base', '1.0-1');
-    const app1 = await builtRecord('app', '2.0-1');
+    const base1 = await ofVersion('base', '1.0-1');
+    const app1 = await ofVersion('app', '2.0-1');
     assert.ok(base1.image && app1.image);
     const baseRef1 = `${cand.host}/base@${base1.image.manifestDigest}`;
     assert.equal(app1.inputs.recipe.oci?.from, baseRef1, "the app's build record names its base by digest (part of its key)");
@@ -126,17 +112,10 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
     // A new base: another source commit and version. Its build pushes a new digest; the app is rebuilt FROM it.
     await commitFiles(src, { 'base/Dockerfile': 'FROM scratch\nADD rootfs.tar /\nRUN mkdir -p /etc && echo 2 > /etc/base-release\nENV PATH=/bin\nCMD ["sh"]\n' }, 'base 1.1');
     await commitFiles(repoDir, { 'packages/base.yaml': pkg('base', '1.1-1', src) }, 'base 1.1-1');
-    const base2 = await builtRecord('base', '1.1-1');
+    const base2 = await ofVersion('base', '1.1-1');
     assert.ok(base2.image);
     assert.notEqual(base2.image.manifestDigest, base1.image.manifestDigest);
-    const rebuilt = await until(
-      async () => {
-        await rec.runPass();
-        return (await records()).find((r) => r.inputs.package === 'app' && r.key !== app1.key && r.state === 'succeeded');
-      },
-      240_000,
-      'the rebuild of app FROM the new base',
-    );
+    const rebuilt = await rebuildOf(app1);
     const baseRef2 = `${cand.host}/base@${base2.image.manifestDigest}`;
     assert.equal(rebuilt.inputs.recipe.oci?.from, baseRef2);
     assert.equal(rebuilt.inputs.version, '2.0-1', 'the same app version, rebuilt');
@@ -162,7 +141,7 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
     await importBusyboxImage(SEED);
     const push = async () => (await run('skopeo', ['copy', '--dest-tls-verify=false', `docker-daemon:${SEED}`, `docker://${tag}`]), (await run('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${tag}`])).stdout.trim());
     const seed1 = await push();
-    const tools1 = await builtRecord('tools', '1.0-1');
+    const tools1 = await ofVersion('tools', '1.0-1');
     assert.equal(tools1.inputs.recipe.oci?.from, `${cand.host}/seed/busybox@${seed1}`, 'built FROM the digest the tag named, recorded');
 
     // The tag moves (another image under it): the next passes rebuild tools FROM the new digest.
@@ -172,14 +151,7 @@ describe('oci layered', { skip: await dockerUnavailable('kiln/bookworm-buildd') 
     await run('docker', ['build', '-q', '-t', SEED, ctx]);
     const seed2 = await push();
     assert.notEqual(seed2, seed1);
-    const tools2 = await until(
-      async () => {
-        await rec.runPass();
-        return (await records()).find((r) => r.inputs.package === 'tools' && r.key !== tools1.key && r.state === 'succeeded');
-      },
-      240_000,
-      'the rebuild of tools FROM the moved tag',
-    );
+    const tools2 = await rebuildOf(tools1);
     assert.equal(tools2.inputs.recipe.oci?.from, `${cand.host}/seed/busybox@${seed2}`);
   });
 });

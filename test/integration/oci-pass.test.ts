@@ -14,8 +14,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parse } from 'yaml';
-import { Agent } from '../../agents/agent.ts';
-import { OciRunner } from '../../agents/oci-runner.ts';
+import type { Agent } from '../../agents/agent.ts';
 import type { ObjectStore } from '@nats-io/obj';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import { cachedArtifactPath } from '../../reconciler/pipeline/artifact-cache.ts';
@@ -23,14 +22,13 @@ import { withVerifiedImage } from '../../reconciler/pipeline/oci-result.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { OciImage } from '../../schema/oci.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
-import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
-import { generateKey } from '../../reconciler/signing/signer.ts';
+import type { Reconciler } from '../../reconciler/reconciler-setup.ts';
 import { STATUS_BRANCH } from '../../schema/status.ts';
 import { dockerUnavailable } from '../helpers/docker.ts';
 import { git, makeRepo, writeFiles } from '../helpers/git.ts';
-import { quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { startOciLoop } from '../helpers/oci-loop.ts';
 import { writeBusyboxRootfs } from '../helpers/tiny-image.ts';
 import { until } from '../helpers/until.ts';
 
@@ -75,22 +73,7 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
       'distributions/images.yaml': `name: images\nformat: registry\nurl: ${prod.host}\nrepository: kiln\ninsecure: true\narchitectures: [amd64]\n`,
     });
     repoDir = repo.dir;
-    const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
-    publicKey = key.publicKeyArmored;
-    await writeFile(join(dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
-    rec = await openReconciler({
-      repoDir,
-      natsUrl: nats.url,
-      signingKey: { keyFile: join(dir, 'signing.key') },
-      reposDir: join(dir, 'repos'),
-      artifactsDir: join(dir, 'artifacts'),
-      candidateInsecure: true,
-      policy: { quietMaxMs: 0, resultWaitMs: 500 },
-      log: quietLog,
-    });
-    const runner = new OciRunner({ log: quietLog, candidate: cand.host, insecure: true, labels: { 'kiln.test': 'oci-pass' } });
-    agent = new Agent({ nc, pool: 'oci', arch: 'amd64', workDir: join(dir, 'agent'), log: quietLog, id: 'oci-agent', heartbeatMs: 300, runner, pullExpiresMs: 1000 });
-    await agent.start();
+    ({ rec, agent, publicKey } = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: 'oci-pass' }));
   });
   after(async () => {
     await agent?.close({ hard: true }).catch(() => undefined);
