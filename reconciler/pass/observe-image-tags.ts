@@ -49,8 +49,9 @@ export async function observeImageTags(
       const digest = await clientFor(parsed.registry).resolveTag(parsed);
       tags.set(ref, digest ? { digest } : { error: 'the registry has no such tag', retryAt });
     } catch (e) {
-      opts.log.warn({ ref, err: (e as Error).message }, 'could not resolve a base image tag');
-      tags.set(ref, { error: (e as Error).message.split('\n')[0], retryAt });
+      // The image's wait says why (skopeo's own log line after ': time=' is kept for the debug log).
+      opts.log.debug({ ref, err: (e as Error).message }, 'could not resolve a base image tag');
+      tags.set(ref, { error: (e as Error).message.split('\n')[0].split(': time=')[0], retryAt });
     }
   }
   return { at: fresh ? opts.memo!.at : opts.now.getTime(), tags };
