@@ -18,6 +18,7 @@ import type { TrustVerdict } from '../trust/policy.ts';
 import { STATUS_LAYOUT, STATUS_REF, type BuildRecord } from '../../schema/status.ts';
 import type { DesiredState } from '../model.ts';
 import { sortNewestFirst } from './build-summary.ts';
+import { withImageTagsNow } from '../pass/observe-image-tags.ts';
 
 const run = promisify(execFile);
 
@@ -106,7 +107,7 @@ export class StatusView {
       const value = (async () => {
         const trust = await verifyDesiredCommit({ dir: this.repoDir, cache: this.cache, commit: head, lastTrusted: observed.desiredCommit });
         const desired = trust.trusted ? (await readDesired({ dir: this.repoDir, rev: head, cache: this.cache, log: this.log })).state : undefined;
-        const plan = desired ? makePlan(desired, observed, { now: new Date(), trust }) : refusalPlan(head, observed, trust.reason);
+        const plan = desired ? makePlan(desired, await withImageTagsNow(desired, observed, this.log), { now: new Date(), trust }) : refusalPlan(head, observed, trust.reason);
         return { plan, trust, statusCommit: observed.statusCommit ?? null };
       })();
       this.planCache = { key, at: Date.now(), value };

@@ -29,7 +29,7 @@ export function baseTags(desired: DesiredState): string[] {
 /** The digests of the desired state's base tags; looked up again after refreshMs, failed lookups every time. */
 export async function observeImageTags(
   desired: DesiredState,
-  opts: { client?: RegistryClient; memo?: ImageTagsMemo; now: Date; refreshMs: number; log: Logger },
+  opts: { client?: RegistryClient; memo?: ImageTagsMemo; now: Date; refreshMs: number; log?: Logger },
 ): Promise<ImageTagsMemo | undefined> {
   const refs = baseTags(desired);
   if (refs.length === 0) return undefined;
@@ -50,9 +50,15 @@ export async function observeImageTags(
       tags.set(ref, digest ? { digest } : { error: 'the registry has no such tag', retryAt });
     } catch (e) {
       // The image's wait says why (skopeo's own log line after ': time=' is kept for the debug log).
-      opts.log.debug({ ref, err: (e as Error).message }, 'could not resolve a base image tag');
+      opts.log?.debug({ ref, err: (e as Error).message }, 'could not resolve a base image tag');
       tags.set(ref, { error: (e as Error).message.split('\n')[0].split(': time=')[0], retryAt });
     }
   }
   return { at: fresh ? opts.memo!.at : opts.now.getTime(), tags };
+}
+
+/** `observed` with the desired state's base tags resolved now: what a plan made outside a pass (kiln plan, kiln builds, the API) needs to match the pass's. */
+export async function withImageTagsNow(desired: DesiredState, observed: ObservedState, log?: Logger): Promise<ObservedState> {
+  const seen = await observeImageTags(desired, { now: new Date(), refreshMs: 0, log });
+  return seen ? { ...observed, imageTags: seen.tags } : observed;
 }

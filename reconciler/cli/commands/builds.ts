@@ -10,6 +10,7 @@ import { resolveCommit, type GitCache } from '../../git/tree.ts';
 import type { ObservedState } from '../../model.ts';
 import { dependencyWaitRows, formatWaits, type WaitRow } from '../../pipeline/dependency-waits-view.ts';
 import { plan } from '../../plan/plan.ts';
+import { withImageTagsNow } from '../../pass/observe-image-tags.ts';
 import { verifyDesiredCommit } from '../../trust/index.ts';
 
 const STATES = ['queued', 'succeeded', 'failed'];
@@ -21,7 +22,7 @@ async function dependencyWaits(repo: OpenedRepo, observed: ObservedState, cache:
     const trust = await verifyDesiredCommit({ dir: repo.dir, cache, commit, lastTrusted: observed.desiredCommit });
     if (!trust.trusted) return [];
     const { state: desired } = await readDesired({ dir: repo.dir, rev: commit, cache, log });
-    return dependencyWaitRows(plan(desired, observed, { now: new Date(), trust }).waiting);
+    return dependencyWaitRows(plan(desired, await withImageTagsNow(desired, observed, log), { now: new Date(), trust }).waiting);
   } catch (e) {
     log.debug({ err: (e as Error).message }, 'no dependency waits: the desired state could not be planned');
     return [];

@@ -4,7 +4,7 @@ import { resolveCommit } from '../../git/tree.ts';
 import { worktreeChanges, worktreeWarning } from '../../git/worktree.ts';
 import { countActions, formatPlan } from '../../plan/format-plan.ts';
 import { plan, refusalPlan } from '../../plan/plan.ts';
-import { observeImageTags } from '../../pass/observe-image-tags.ts';
+import { withImageTagsNow } from '../../pass/observe-image-tags.ts';
 import { readObservedForTrust, verifyDesiredCommit } from '../../trust/index.ts';
 import { str, type Command } from '../command.ts';
 import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
@@ -36,9 +36,7 @@ const command: Command = {
     const trust = await verifyDesiredCommit({ dir, cache, commit, lastTrusted: observed.desiredCommit });
     const desired = trust.trusted ? (await readDesired({ dir, rev: commit, cache, log: ctx.log })).state : undefined;
     // Base images named by tag are resolved as the next pass would (a registry lookup, like the source refs above).
-    const imageTags = desired ? await observeImageTags(desired, { now: new Date(), refreshMs: 0, log: ctx.log }) : undefined;
-    const seen = imageTags ? { ...observed, imageTags: imageTags.tags } : observed;
-    const p = desired ? plan(desired, seen, { now: new Date(), trust }) : refusalPlan(commit, observed, trust.reason);
+    const p = desired ? plan(desired, await withImageTagsNow(desired, observed, ctx.log), { now: new Date(), trust }) : refusalPlan(commit, observed, trust.reason);
     const size = desired ? ` (${desired.packages.size} packages, ${desired.distributions.size} distributions)` : '';
     const header =
       `Desired ${commit.slice(0, 12)}${size}` +
