@@ -21,7 +21,7 @@ export interface Recipe {
 
 /** What the planner resolved for a recipe from other packages' builds. */
 export interface RecipeContext {
-  /** A layered image's base, by digest (HOST/REPO@sha256:…): the image its base package's build pushed. */
+  /** An image's base, by digest (HOST/REPO@sha256:…): the image its base package's build pushed, or what its `from:` tag resolved to. */
   base?: string;
 }
 

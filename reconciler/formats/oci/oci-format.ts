@@ -11,8 +11,8 @@ import type { PackageFormat } from '../format.ts';
 export const ociFormat: PackageFormat<OciPackage> = {
   name: 'oci',
   versionLabel: 'image version',
-  // A `from:` naming another Kiln package is the digest the planner resolved from the base's build
-  // (plan/base-image.ts); until it is resolved the recipe has no base and is never dispatched.
+  // A `from:` naming another Kiln package or a tag is the digest the planner resolved (the base's build,
+  // the tag as observed: plan/base-image.ts); until it is resolved the recipe has no base and is never dispatched.
   recipe: (pkg, context) => {
     const from = pkg.from && 'image' in pkg.from ? pkg.from.image : context?.base;
     return {
