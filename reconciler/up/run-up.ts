@@ -6,7 +6,8 @@
 // (finishes its builds), the pass in progress ends, then the server and
 // nats-server stop. Everything is kept under the state dir, so a second
 // `kiln up DIR` resumes where the first one stopped.
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { buildCounts, type BuildCounts } from '../pipeline/progress.ts';
@@ -83,9 +84,17 @@ async function localPools(repoDir: string, arch: string, log: Logger): Promise<s
   return ['deb'];
 }
 
+/**
+ * A local agent's id: the same for a state dir on every start (a restarted agent sweeps its own
+ * orphaned containers), different for another `kiln up` on this host (whose containers it must not touch).
+ */
+export function upAgentId(stateDir: string, pool: string, arch: string): string {
+  return `up-${pool}-${arch}-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 8)}`;
+}
+
 /** One local agent of POOL: its own work dir and log (DIR/logs/agent-POOL.log). */
 function startAgent(pool: string, o: UpOptions, natsUrl: string, layout: ReturnType<typeof upLayout>, candidate?: string): { id: string; pool: string; log: string; child: Child } {
-  const id = `up-${pool}-${o.arch}`;
+  const id = upAgentId(layout.dir, pool, o.arch);
   const logFile = join(layout.logs, `agent-${pool}.log`);
   const child = startChild(
     process.execPath,

@@ -11,6 +11,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/nats.ts';
 import { until } from '../helpers/kiln-service.ts';
+import { upAgentId } from '../../reconciler/up/run-up.ts';
 import { untagRegistryImages } from '../helpers/docker.ts';
 
 const KILN = fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
@@ -133,15 +134,19 @@ test('kiln up - one local agent per pool kiln.yaml declares for the architecture
   const port = await freePort();
   const run = up(join(dir, 'state'), port, process.env, ['--repo', meta]);
   await until(() => run.out().includes('Kiln is up'), 60_000, `kiln up ready:\n${run.out()}`);
-  assert.match(run.out(), /agent +up-deb-amd64 \(pool deb, log .*agent-deb\.log\)/);
-  assert.match(run.out(), /agent +up-tools-amd64 \(pool tools, log .*agent-tools\.log\)/);
+  // Ids unique to this state dir: another `kiln up` on the host must not sweep these agents' containers.
+  const id = (pool: string) => upAgentId(join(dir, 'state'), pool, 'amd64');
+  assert.match(id('deb'), /^up-deb-amd64-[0-9a-f]{8}$/);
+  assert.notEqual(upAgentId(join(dir, 'other'), 'deb', 'amd64'), id('deb'));
+  assert.ok(run.out().includes(`${id('deb')} (pool deb, log ${join(dir, 'state', 'logs', 'agent-deb.log')})`), run.out());
+  assert.ok(run.out().includes(`${id('tools')} (pool tools, log ${join(dir, 'state', 'logs', 'agent-tools.log')})`), run.out());
   assert.doesNotMatch(run.out(), /up-ports-/);
   // The template's kiln.yaml declares deb and oci; tools was added above.
   const agents = await until(async () => {
     const a = await json(`http://127.0.0.1:${port}/api/v1/agents`).catch(() => undefined);
     return a?.agents?.length === 3 ? a.agents : undefined;
   }, 60_000, 'the three agents registered');
-  assert.deepEqual(agents.map((a: { id: string; pool: string }) => `${a.id}:${a.pool}`).sort(), ['up-deb-amd64:deb', 'up-oci-amd64:oci', 'up-tools-amd64:tools']);
+  assert.deepEqual(agents.map((a: { id: string; pool: string }) => `${a.id}:${a.pool}`).sort(), [`${id('deb')}:deb`, `${id('oci')}:oci`, `${id('tools')}:tools`]);
   run.proc.kill('SIGINT');
   assert.equal(await run.exit, 0, run.out());
 });
