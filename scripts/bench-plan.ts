@@ -4,7 +4,9 @@
 // process's RSS after it), no-op pass, one-change pass (vs native
 // `git diff-tree -r` on the same commits), and a status commit of 1,000 new
 // build records; `--sizes 1000,10000` picks the sizes; with --deps-only, the planner with the in-repo dependency
-// graph against the same packages without it. Prints figures and ratios; asserts nothing.
+// graph against the same packages without it; `--profile DIR` writes CPU profiles of the cold
+// plan and of each one-change pass (DIR/cold-N.cpuprofile, DIR/one-change-N-K.cpuprofile).
+// Prints figures and ratios; asserts nothing.
 import { execFile, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,6 +25,7 @@ import type { BuildRecord, ReleaseRecord } from '../schema/status.ts';
 import { emptyObserved, type DesiredPackage, type DesiredState, type ObservedState } from '../reconciler/model.ts';
 import { recordConverged } from '../test/helpers/converged-status.ts';
 import { commitChange, generateRepo, SOURCE } from './bench-repo.ts';
+import { sectionProfiler } from './bench-profile.ts';
 
 const run = promisify(execFile);
 const log = pino({ level: 'warn' });
@@ -51,17 +54,19 @@ async function nativeRead(dir: string): Promise<number> {
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+const profileArg = process.argv.indexOf('--profile');
+const profiler = sectionProfiler(profileArg > 0 ? process.argv[profileArg + 1] : undefined);
 
 async function bench(n: number, signer: Signer) {
   const dir = await generateRepo(n);
   try {
     const nativeReads = [await nativeRead(dir), await nativeRead(dir), await nativeRead(dir)].sort((a, b) => a - b);
-    const cold = await time(async () => {
+    const cold = await profiler.section(`cold-${n}`, () => time(async () => {
       const cache = {};
       const { state: desired } = await readDesired({ dir, rev: 'HEAD', cache, log });
       const { state: observed } = await readObserved({ dir, cache, log });
       return plan(desired, observed, { now: new Date() });
-    });
+    }));
     // RSS with the cold plan's state still reachable (what a reconciler holds after its first pass).
     const rssAfterCold = process.memoryUsage().rss;
     await recordConverged(dir, signer, log);
@@ -84,7 +89,7 @@ async function bench(n: number, signer: Signer) {
         steps[step] = t - last;
         last = t;
       };
-      oneChange = await time(() => reconcilePass(deps, memo));
+      oneChange = await profiler.section(`one-change-${n}-${k}`, () => time(() => reconcilePass(deps, memo)));
       deps.onStep = undefined;
       oneChangeRuns.push(oneChange.ms);
     }

@@ -8,6 +8,7 @@ import { assemble, type DesiredSnapshot, type FileEntry } from '../../reconciler
 import { classifyPath } from '../../reconciler/desired/layout.ts';
 import { parseFile } from '../../reconciler/desired/parse-file.ts';
 import { emptyRuleMemo } from '../../reconciler/desired/rules.ts';
+import { desiredChangesSince } from '../../reconciler/desired/state-changes.ts';
 import { seededRandom } from '../helpers/seeded.ts';
 
 const SOURCE = { url: '/srv/src', commit: 'c'.repeat(40) };
@@ -76,6 +77,7 @@ test('desired incremental - assemble with the previous snapshot equals a full re
     let files = new Map([...texts].map(([p, x]) => [p, entry(p, x)]));
     let prev: DesiredSnapshot | undefined;
     let valid = 0;
+    let patched = 0;
     for (let step = 0; step < 60; step++) {
       // The commit: a few random edits; changed paths get new entries, the rest keep theirs.
       const changed = new Set<string>();
@@ -123,16 +125,29 @@ test('desired incremental - assemble with the previous snapshot equals a full re
       const commit = `commit-${run}-${step}`;
       // Incremental: from the last valid snapshot (what a pass keeps) with its rule memo.
       const rules = prev?.rules ?? emptyRuleMemo();
-      const inc = assemble(commit, files, prev, rules);
+      // What the reader hands over: the paths whose entries differ from prev's (deleted first, then in `files` order).
+      const changedPaths = prev ? [...[...prev.files.keys()].filter((p) => !files.has(p)), ...[...files.keys()].filter((p) => files.get(p) !== prev!.files.get(p))] : undefined;
+      const inc = assemble(commit, files, prev, rules, changedPaths);
       const full = assemble(commit, new Map([...texts].map(([p, x]) => [p, { ...entry(p, x), ...(files.get(p)!.source ? { source: { ...files.get(p)!.source! } } : {}) }])));
-      assert.deepEqual(inc.diagnostics, full.diagnostics, `seed ${seed} run ${run} step ${step}: diagnostics`);
-      assert.deepEqual(inc.state, full.state, `seed ${seed} run ${run} step ${step}: state`);
+      const at = `seed ${seed} run ${run} step ${step}`;
+      assert.deepEqual(inc.diagnostics, full.diagnostics, `${at}: diagnostics`);
+      assert.deepEqual(inc.state, full.state, `${at}: state`);
+      // The same order too (the planner lists waits in it), and any recorded change names exactly the packages that differ.
+      assert.deepEqual([...(inc.state?.packages.keys() ?? [])], [...(full.state?.packages.keys() ?? [])], `${at}: package order`);
+      const hint = prev && inc.state ? desiredChangesSince(prev.state, inc.state) : undefined;
+      if (hint && prev && inc.state) {
+        patched++;
+        const differ = new Set([...prev.state.packages.keys(), ...inc.state.packages.keys()].filter((n) => prev!.state.packages.get(n) !== inc.state!.packages.get(n)));
+        assert.deepEqual([...hint].sort(), [...differ].sort(), `${at}: recorded changes`);
+        assert.equal(inc.state.distributions, prev.state.distributions, `${at}: distributions kept`);
+        assert.equal(inc.state.config, prev.state.config, `${at}: config kept`);
+      }
       if (inc.state) {
         valid++;
-        prev = { dir: '/repo', commit, files, state: inc.state, warnings: inc.diagnostics, rules };
+        prev = { dir: '/repo', commit, files, state: inc.state, warnings: inc.diagnostics, rules, ruleContext: inc.ruleContext };
       }
     }
-    t.diagnostic(`run ${run}: ${valid} of 60 commits valid`);
+    t.diagnostic(`run ${run}: ${valid} of 60 commits valid, ${patched} assembled by patching the previous state`);
   }
 });
 
