@@ -79,12 +79,16 @@ export function assembleChanged(commit: string, files: Map<string, FileEntry>, p
     const was = docOf(prev.files.get(path))?.name;
     if (was !== undefined && (!files.has(path) || !prev.files.has(path))) packages.delete(was);
   }
+  const appended: string[] = [];
   for (const { path, doc } of located) {
     const e = files.get(path)!;
-    if (!prev.files.has(path)) packages.delete(doc.name);
+    if (!prev.files.has(path)) {
+      packages.delete(doc.name);
+      appended.push(doc.name);
+    }
     packages.set(doc.name, normalisePackage(path, doc, prev.state.config, e.source!, e.control));
   }
   const state: DesiredState = { commit, config: prev.state.config, packages, distributions: prev.state.distributions };
-  recordDesiredChanges(state, { since: prev.state, packages: names });
+  recordDesiredChanges(state, { since: prev.state, packages: names, appended });
   return { diagnostics, state };
 }

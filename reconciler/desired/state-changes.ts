@@ -11,6 +11,8 @@ export interface DesiredChanges {
   since: DesiredState;
   /** Names added, changed or removed (a rename names both). Nothing else differs: same config, same distributions. */
   packages: ReadonlySet<string>;
+  /** Names now at the end of `packages` (added, or re-declared by another file), in map order; the others kept their places. */
+  appended: readonly string[];
 }
 
 const changes = new WeakMap<DesiredState, DesiredChanges>();
@@ -20,9 +22,11 @@ export function recordDesiredChanges(state: DesiredState, c: DesiredChanges): vo
   changes.set(state, c);
 }
 
-/** The changed package names from `since` to `state`, when the reader recorded them; undefined: unknown. */
-export function desiredChangesSince(since: DesiredState, state: DesiredState): ReadonlySet<string> | undefined {
-  if (since === state) return new Set();
+const NONE: Omit<DesiredChanges, 'since'> = { packages: new Set(), appended: [] };
+
+/** The changes from `since` to `state`, when the reader recorded them; undefined: unknown. */
+export function desiredChangesSince(since: DesiredState, state: DesiredState): Omit<DesiredChanges, 'since'> | undefined {
+  if (since === state) return NONE;
   const c = changes.get(state);
-  return c?.since === since ? c.packages : undefined;
+  return c?.since === since ? c : undefined;
 }

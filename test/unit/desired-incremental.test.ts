@@ -5,62 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assemble, type DesiredSnapshot, type FileEntry } from '../../reconciler/desired/read-desired.ts';
-import { classifyPath } from '../../reconciler/desired/layout.ts';
-import { parseFile } from '../../reconciler/desired/parse-file.ts';
+import { configText, distributionText, DISTS, entry, packageText, SOURCE, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
 import { emptyRuleMemo } from '../../reconciler/desired/rules.ts';
 import { desiredChangesSince } from '../../reconciler/desired/state-changes.ts';
 import { seededRandom } from '../helpers/seeded.ts';
-
-const SOURCE = { url: '/srv/src', commit: 'c'.repeat(40) };
-const DISTS = ['testing', 'stable', 'old'];
-
-type Pick = <T>(xs: readonly T[]) => T;
-/** Random choices: `good` values most of the time, `bad` ones (errors) with the run's probability. */
-interface Gen {
-  pick: Pick;
-  either: <T>(good: readonly T[], bad: readonly T[]) => T;
-}
-
-function packageText(name: string, g: Gen): string {
-  const release = g.either([[], ['testing'], ['testing', 'stable']], [['missing'], ['old'], ['stable']]);
-  return [
-    `name: ${g.either([name], [`${name}-other`])}`,
-    `version: ${g.either(['1.0-1', '2.0-1', '1:3.0-2'], ['not a version!'])}`,
-    'source:',
-    '  git: /srv/src',
-    '  ref: main',
-    'format: deb',
-    `architectures: [${g.either(['amd64', 'amd64, arm64'], ['riscv64'])}]`,
-    `release: [${release.join(', ')}]`,
-    ...(g.pick([0, 0, 1]) ? [`pool: ${g.either(['deb', 'big'], ['nope'])}`] : []),
-    ...(g.pick([0, 0, 1]) ? [`buildFrom: ${g.either(['testing'], ['old'])}`] : []),
-    `rebuild: ${g.pick([0, 1, 2])}`,
-  ].join('\n') + '\n';
-}
-
-function distributionText(name: string, g: Gen): string {
-  const from = name === 'stable' ? g.either([undefined, 'testing'], ['old', 'stable']) : g.either([undefined], DISTS);
-  return [`name: ${name}`, 'format: apt', `suite: ${name}`, `architectures: [${g.either(['amd64, arm64', 'amd64, arm64, riscv64'], ['amd64'])}]`, ...(from ? [`promoteFrom: ${from}`] : [])].join('\n') + '\n';
-}
-
-function configText(g: Gen): string {
-  return g.either(
-    [
-      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64]\n  big:\n    architectures: [amd64, arm64]\ndefaults:\n  pool: deb\n',
-      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64, riscv64]\n  big:\n    architectures: [amd64, arm64]\n    limits: { memoryMiB: 8192 }\ndefaults:\n  pool: deb\n  maxAttempts: 5\n',
-    ],
-    ['trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: missing\n', 'pools: [not, a, map]\n'],
-  );
-}
-
-/** A file as the reader's per-file stage makes it (a new object whenever the file is read). */
-function entry(path: string, text: string): FileEntry {
-  const cls = classifyPath(path, '100644');
-  const e: FileEntry = { path, oid: String(text.length), mode: '100644', kind: cls.kind, diagnostics: [] };
-  if (cls.kind === 'config' || cls.kind === 'package' || cls.kind === 'distribution') e.parsed = parseFile(path, cls.kind, Buffer.from(text));
-  if (cls.kind === 'package') e.source = SOURCE;
-  return e;
-}
 
 test('desired incremental - assemble with the previous snapshot equals a full read after random edits', (t) => {
   const { random, seed } = seededRandom(t);
@@ -138,7 +86,10 @@ test('desired incremental - assemble with the previous snapshot equals a full re
       if (hint && prev && inc.state) {
         patched++;
         const differ = new Set([...prev.state.packages.keys(), ...inc.state.packages.keys()].filter((n) => prev!.state.packages.get(n) !== inc.state!.packages.get(n)));
-        assert.deepEqual([...hint].sort(), [...differ].sort(), `${at}: recorded changes`);
+        assert.deepEqual([...hint.packages].sort(), [...differ].sort(), `${at}: recorded changes`);
+        const kept = [...inc.state.packages.keys()].filter((n) => !hint.appended.includes(n));
+        assert.deepEqual([...inc.state.packages.keys()], [...kept, ...hint.appended], `${at}: appended names last`);
+        assert.deepEqual(kept, [...prev.state.packages.keys()].filter((n) => inc.state!.packages.has(n) && !hint.appended.includes(n)), `${at}: the others in their places`);
         assert.equal(inc.state.distributions, prev.state.distributions, `${at}: distributions kept`);
         assert.equal(inc.state.config, prev.state.config, `${at}: config kept`);
       }
