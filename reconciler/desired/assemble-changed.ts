@@ -8,7 +8,7 @@ import type { Diagnostic } from '../../schema/errors.ts';
 import type { PackageDoc } from '../../schema/metadata.ts';
 import type { DesiredPackage, DesiredState } from '../model.ts';
 import { normalisePackage } from './normalise.ts';
-import type { DesiredSnapshot, FileEntry } from './read-desired.ts';
+import { located, type DesiredSnapshot, type FileEntry } from './read-desired.ts';
 import { packageRuleDiagnostics, type Located, type RuleMemo } from './rules.ts';
 import { recordDesiredChanges } from './state-changes.ts';
 
@@ -59,16 +59,16 @@ export function assembleChanged(commit: string, files: Map<string, FileEntry>, p
     declared.add(name);
   }
 
-  const located = changed.flatMap((path): Located<PackageDoc>[] => {
+  const packagesRead = changed.flatMap((path): Located<PackageDoc>[] => {
     const e = files.get(path);
-    return e ? [{ path, doc: docOf(e)!, positions: e.parsed!.positions }] : [];
+    return e ? [located<PackageDoc>(e)] : [];
   });
   const fresh: Diagnostic[] = [];
   for (const path of changed) {
     const e = files.get(path);
     if (e) fresh.push(...e.diagnostics, ...e.parsed!.diagnostics);
   }
-  fresh.push(...packageRuleDiagnostics(located, context, rules));
+  fresh.push(...packageRuleDiagnostics(packagesRead, context, rules));
   if (fresh.some(isError)) return undefined;
   const gone = new Set(changed);
   const diagnostics = [...prev.warnings.filter((d) => !gone.has(d.file)), ...fresh].sort(compare);
@@ -80,7 +80,7 @@ export function assembleChanged(commit: string, files: Map<string, FileEntry>, p
     if (was !== undefined && (!files.has(path) || !prev.files.has(path))) packages.delete(was);
   }
   const appended: string[] = [];
-  for (const { path, doc } of located) {
+  for (const { path, doc } of packagesRead) {
     const e = files.get(path)!;
     if (!prev.files.has(path)) {
       packages.delete(doc.name);

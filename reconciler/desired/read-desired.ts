@@ -129,8 +129,16 @@ async function resolveEntrySource(entry: FileEntry, base: SourceBase, resolve: S
   if (doc.format === 'deb') entry.control = await readControl({ url: url.url, ref: doc.source.ref, commit: entry.source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) });
 }
 
-function located<T>(e: FileEntry): Located<T> {
-  return { path: e.path, doc: e.parsed!.doc as T, positions: e.parsed!.positions };
+/** A parsed file for the rules; its positions are asked of the parse only when a rule reports a problem. */
+export function located<T>(e: FileEntry): Located<T> {
+  const parsed = e.parsed!;
+  return {
+    path: e.path,
+    doc: parsed.doc as T,
+    get positions() {
+      return parsed.positions;
+    },
+  };
 }
 
 function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
