@@ -102,17 +102,21 @@ async function resolveOid(dir: string, rev: string): Promise<string> {
   throw new NotFoundError(`no branch, tag or commit named ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' });
 }
 
+// Through the session's object store (which has the pack indexes already): isomorphic-git's
+// readObject would load every pack index a second time for the first commit it reads.
 async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCache): Promise<string> {
   for (let depth = 0; depth < 10; depth++) {
-    let obj: Awaited<ReturnType<typeof git.readObject>>;
+    let obj: { type: string; body: Buffer };
     try {
-      obj = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'parsed' });
+      obj = await readRawObject(dir, oid, cache);
     } catch (e) {
       throw new NotFoundError(`no commit ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
     if (obj.type === 'commit') return oid;
     if (obj.type === 'tag') {
-      oid = (obj.object as { object: string }).object;
+      const target = /^object ([0-9a-f]{40})/.exec(obj.body.toString('latin1', 0, 47))?.[1];
+      if (!target) throw new NotFoundError(`tag ${oid} names no object`, { dir, rev });
+      oid = target;
       continue;
     }
     throw new NotFoundError(`${quote(rev)} names a ${obj.type}, not a commit`, { dir, rev });
