@@ -181,18 +181,24 @@ export function parseTreeObject(body: Buffer): TreeEntry[] {
   return out;
 }
 
-/** Tree entries of a tree (or of a commit's tree), parsed once per cache. */
-async function readTreeEntries(dir: string, oid: string, cache: GitCache): Promise<TreeEntry[]> {
-  const hit = parsedTrees.get(cache)?.trees.get(oid);
-  if (hit) return hit;
+/** The tree object `oid` names (a tree, or a commit's tree): its oid and raw body. */
+async function rawTree(dir: string, oid: string, cache: GitCache): Promise<{ oid: string; body: Buffer }> {
   const { type, body } = await readRawObject(dir, oid, cache);
   if (type === 'commit') {
     const tree = /^tree ([0-9a-f]{40})/.exec(body.toString('latin1', 0, 46))?.[1];
     if (!tree) throw new NotFoundError(`commit ${oid} has no tree`, { oid });
-    return readTreeEntries(dir, tree, cache);
+    return rawTree(dir, tree, cache);
   }
   if (type !== 'tree') throw new NotFoundError(`object ${oid} is a ${type}, not a tree`, { oid });
-  return remember(cache, oid, parseTreeObject(body));
+  return { oid, body };
+}
+
+/** Tree entries of a tree (or of a commit's tree), parsed once per cache. */
+async function readTreeEntries(dir: string, oid: string, cache: GitCache): Promise<TreeEntry[]> {
+  const hit = parsedTrees.get(cache)?.trees.get(oid);
+  if (hit) return hit;
+  const tree = await rawTree(dir, oid, cache);
+  return parsedTrees.get(cache)?.trees.get(tree.oid) ?? remember(cache, tree.oid, parseTreeObject(tree.body));
 }
 
 const isTree = (e: { type: string }) => e.type === 'tree';
@@ -233,13 +239,10 @@ async function readTreeBody(dir: string, oid: string, cache: GitCache): Promise<
   let memo = rawTrees.get(cache);
   const hit = memo?.trees.get(oid);
   if (hit) return hit;
-  const { type, body } = await readRawObject(dir, oid, cache);
-  if (type === 'commit') {
-    const tree = /^tree ([0-9a-f]{40})/.exec(body.toString('latin1', 0, 46))?.[1];
-    if (!tree) throw new NotFoundError(`commit ${oid} has no tree`, { oid });
-    return readTreeBody(dir, tree, cache);
-  }
-  if (type !== 'tree') throw new NotFoundError(`object ${oid} is a ${type}, not a tree`, { oid });
+  const tree = await rawTree(dir, oid, cache);
+  const known = memo?.trees.get(tree.oid);
+  if (known) return known;
+  const body = tree.body;
   if (!memo) rawTrees.set(cache, (memo = { bytes: 0, trees: new Map() }));
   for (const [old, t] of memo.trees) {
     if (memo.bytes + body.length <= MAX_CACHED_BYTES) break;
@@ -247,7 +250,7 @@ async function readTreeBody(dir: string, oid: string, cache: GitCache): Promise<
     memo.bytes -= t.length;
   }
   const own = Buffer.from(body); // not a view into a whole pack
-  memo.trees.set(oid, own);
+  memo.trees.set(tree.oid, own);
   memo.bytes += own.length;
   return own;
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assemble, type DesiredSnapshot, type FileEntry } from '../../reconciler/desired/read-desired.ts';
-import { configText, distributionText, DISTS, entry, packageText, SOURCE, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
+import { configText, distributionText, DISTS, entry, initialTexts, packageText, SOURCE, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
 import { emptyRuleMemo } from '../../reconciler/desired/rules.ts';
 import { desiredChangesSince } from '../../reconciler/desired/state-changes.ts';
 import { seededRandom } from '../helpers/seeded.ts';
@@ -17,11 +17,8 @@ test('desired incremental - assemble with the previous snapshot equals a full re
     // Half the runs stay mostly valid (the reuse paths), half are often invalid (the error paths).
     const badness = run % 2 === 0 ? 0.005 : 0.05;
     const g: Gen = { pick, either: (good, bad) => (random() < badness ? pick(bad) : pick(good)) };
-    const texts = new Map<string, string>();
+    const texts = initialTexts(g);
     const history = new Map<string, string[]>();
-    texts.set('kiln.yaml', configText(g));
-    for (const d of DISTS.slice(0, 2)) texts.set(`distributions/${d}.yaml`, distributionText(d, g));
-    for (let i = 0; i < 30; i++) texts.set(`packages/p${i}.yaml`, packageText(`p${i}`, g));
     let files = new Map([...texts].map(([p, x]) => [p, entry(p, x)]));
     let prev: DesiredSnapshot | undefined;
     let valid = 0;

@@ -11,8 +11,9 @@ import { emptyRuleMemo } from '../../reconciler/desired/rules.ts';
 import { desiredChangesSince } from '../../reconciler/desired/state-changes.ts';
 import { emptyObserved, type ObservedState, type Plan } from '../../reconciler/model.ts';
 import { emptyPlanMemo, plan } from '../../reconciler/plan/plan.ts';
-import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
-import { configText, distributionText, DISTS, entry, packageText, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
+import type { ReleaseRecord } from '../../schema/status.ts';
+import { recordOf } from '../fixtures/plan-state.ts';
+import { configText, distributionText, DISTS, entry, initialTexts, packageText, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
 import { seededRandom } from '../helpers/seeded.ts';
 
 /** A few random edits to the texts; returns the paths touched. */
@@ -42,7 +43,10 @@ function edit(texts: Map<string, string>, history: Map<string, string[]>, g: Gen
       texts.delete(path);
       changed.add(path);
     } else if (op < 0.76) set(`packages/n${step}x${k}.yaml`, packageText(`n${step}x${k}`, g));
-    else if (op < 0.9) set(`distributions/${pick(DISTS.slice(0, 2))}.yaml`, distributionText(pick(DISTS.slice(0, 2)) === 'stable' ? 'stable' : 'testing', g));
+    else if (op < 0.9) {
+      const dist = pick(DISTS.slice(0, 2));
+      set(`distributions/${dist}.yaml`, distributionText(dist, g));
+    }
     else set('kiln.yaml', random() < 0.3 && history.get('kiln.yaml')?.length ? pick(history.get('kiln.yaml')!) : configText(g));
   }
   return changed;
@@ -53,16 +57,7 @@ function observe(observed: ObservedState, full: Plan, commit: string, now: numbe
   const builds = new Map(observed.builds);
   for (const a of full.actions) {
     if (a.kind !== 'build' || random() < 0.3) continue;
-    const outcome = pick(['succeeded', 'succeeded', 'succeeded', 'failed', 'failed-retryable', 'queued'] as const);
-    const attempts = [{ n: a.attempt, dispatchedAt: new Date(now).toISOString(), ...(outcome === 'queued' ? {} : { outcome: outcome === 'succeeded' ? ('succeeded' as const) : ('failed' as const) }) }];
-    const base = { key: a.key, inputs: a.inputs, pool: a.pool, desiredCommit: commit, attempts };
-    const rec =
-      outcome === 'succeeded'
-        ? { ...base, state: 'succeeded', artifacts: [] }
-        : outcome === 'queued'
-          ? { ...base, state: 'queued' }
-          : { ...base, state: 'failed', failure: { class: 'build', reason: 'boom', retryable: outcome === 'failed-retryable' }, ...(outcome === 'failed-retryable' ? { retryAt: new Date(now + 600_000).toISOString() } : {}) };
-    builds.set(a.key, rec as BuildRecord);
+    builds.set(a.key, recordOf(a, pick(['succeeded', 'succeeded', 'succeeded', 'failed', 'failed-retryable', 'queued'] as const), now, commit));
   }
   let releases = observed.releases;
   for (const dist of ['testing', 'stable']) {
@@ -90,11 +85,8 @@ test('plan patch - incremental read and patched plan equal a full read and plan(
   for (let run = 0; run < 6; run++) {
     const badness = run % 3 === 2 ? 0.03 : 0.003;
     const g: Gen = { pick, either: (good, bad) => (random() < badness ? pick(bad) : pick(good)) };
-    const texts = new Map<string, string>();
+    const texts = initialTexts(g);
     const history = new Map<string, string[]>();
-    texts.set('kiln.yaml', configText(g));
-    for (const d of DISTS.slice(0, 2)) texts.set(`distributions/${d}.yaml`, distributionText(d, g));
-    for (let i = 0; i < 30; i++) texts.set(`packages/p${i}.yaml`, packageText(`p${i}`, g));
     let files = new Map<string, FileEntry>();
     let prev: DesiredSnapshot | undefined;
     let observed = emptyObserved();
