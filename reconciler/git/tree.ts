@@ -292,20 +292,65 @@ function compareRaw(a: Buffer, ea: RawEntry, b: Buffer, eb: RawEntry): number {
 /** Thrown when a tree is not in git's order: the caller compares it by name instead. */
 class UnsortedTree extends Error {}
 
+const CHUNK = 4096;
+
+/** How many leading bytes a and b share (memcmp of chunks, then a binary search in the first unequal one). */
+function sharedPrefix(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let at = 0;
+  while (at < n && a.compare(b, at, Math.min(at + CHUNK, n), at, Math.min(at + CHUNK, n)) === 0) at += CHUNK;
+  if (at >= n) return n;
+  let lo = at;
+  let hi = Math.min(at + CHUNK, n);
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (a.compare(b, lo, mid, lo, mid) === 0) lo = mid;
+    else hi = mid;
+  }
+  return a[lo] === b[lo] ? hi : lo;
+}
+
+/** How many trailing bytes a and b share. */
+function sharedSuffix(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let k = 0;
+  while (k < n) {
+    const step = Math.min(CHUNK, n - k);
+    if (a.compare(b, b.length - k - step, b.length - k, a.length - k - step, a.length - k) !== 0) break;
+    k += step;
+  }
+  while (k < n && a[a.length - 1 - k] === b[b.length - 1 - k]) k++;
+  return k;
+}
+
 /**
  * The entries that differ between two raw trees, as [left, right] pairs (one side absent for an
  * entry only on the other). A file and a directory of the same name are two entries, as in git.
+ * Entries in the bytes both trees share at their start and end are skipped unread.
  */
 function rawDelta(a: Buffer, b: Buffer): Array<[TreeEntry | undefined, TreeEntry | undefined]> {
   const out: Array<[TreeEntry | undefined, TreeEntry | undefined]> = [];
-  let ea = rawEntryAt(a, 0);
-  let eb = rawEntryAt(b, 0);
+  // The entry holding the first differing byte starts at the same offset in both.
+  const differ = sharedPrefix(a, b);
+  let start = 0;
+  let before: RawEntry | undefined;
+  for (;;) {
+    const nul = a.indexOf(0, start);
+    if (nul < 0 || nul + 21 > differ) break;
+    before = rawEntryAt(a, start);
+    start = nul + 21;
+  }
+  const tail = sharedSuffix(a, b);
   const next = (body: Buffer, e: RawEntry) => {
     const n = rawEntryAt(body, e.nul + 21);
     if (n && compareRaw(body, e, body, n) >= 0) throw new UnsortedTree();
     return n;
   };
+  let ea = before ? next(a, before) : rawEntryAt(a, 0);
+  let eb = before ? next(b, before) : rawEntryAt(b, 0);
   while (ea || eb) {
+    // The rest is the same bytes on both sides: the same entries.
+    if (ea && eb && a.length - ea.start === b.length - eb.start && a.length - ea.start <= tail) break;
     const c = !ea ? 1 : !eb ? -1 : compareRaw(a, ea, b, eb);
     if (c < 0) {
       out.push([decodeEntry(a, ea!), undefined]);

@@ -150,4 +150,11 @@ test('git tree - diffCommits reads a tree that is not in git order by name (a ho
   const cache = {};
   assert.deepEqual(await diffCommits(dir, sorted, unsorted, cache), [{ path: 'b', change: 'modify', oid: z, mode: '100644' }]);
   assert.deepEqual(await diffCommits(dir, unsorted, sorted, cache), [{ path: 'b', change: 'modify', oid: y, mode: '100644' }]);
+  // The same bytes at the start and the end of both trees are skipped unread; the order is still checked around them.
+  const three = await tree([entry('a', x), entry('b', y), entry('c', z)]);
+  const swapped = await tree([entry('a', x), entry('c', y), entry('b', y), entry('d', z)]);
+  assert.deepEqual(await diffCommits(dir, three, swapped, cache), [
+    { path: 'c', change: 'modify', oid: y, mode: '100644' },
+    { path: 'd', change: 'add', oid: z, mode: '100644' },
+  ]);
 });
