@@ -1,5 +1,6 @@
 // One metadata file through the first stages of the pipeline:
-// bounds -> UTF-8 -> YAML -> JSON Schema. Pure: bytes in, result out.
+// bounds -> UTF-8 -> YAML -> JSON Schema. Pure: bytes in, result out. Valid plain
+// files take a fast parser; the positioned one explains every problem.
 import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { Diagnostic } from '../../schema/errors.ts';
 import { DISTRIBUTION_SCHEMAS, kilnConfigSchema, METADATA_LIMITS, PACKAGE_SCHEMAS } from '../../schema/metadata.ts';
@@ -10,6 +11,7 @@ import { schemaDiagnostics } from './schema-errors.ts';
 import { decodeUtf8, flowDepthExceeded, loneCarriageReturn } from './source-text.ts';
 import { quote } from '../../schema/quote.ts';
 import { fieldName, indexPositions, lookup, type PositionIndex } from './yaml-positions.ts';
+import { fastParse } from './fast-yaml.ts';
 
 export type FileKind = 'config' | 'package' | 'distribution';
 
@@ -82,23 +84,64 @@ export function sizeProblem(file: string, size: number): Diagnostic | undefined 
   return err(file, `file is ${size} bytes; metadata files are limited to ${METADATA_LIMITS.maxFileBytes} bytes (not parsed)`);
 }
 
-export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): ParsedFile {
-  const fail = (diagnostics: Diagnostic[], positions: PositionIndex = {}) => ({ path, kind, positions, diagnostics }) as ParsedFile;
+/** Bytes to text, refusing what neither parser should see (bad UTF-8, CR-only lines, deep brackets). */
+function textOf(path: string, bytes: Uint8Array): { text: string } | { problem: Diagnostic } {
   const tooBig = sizeProblem(path, bytes.length);
-  if (tooBig) return fail([tooBig]);
+  if (tooBig) return { problem: tooBig };
   const decoded = decodeUtf8(bytes);
-  if (!decoded.ok) return fail([err(path, `invalid UTF-8 at byte ${decoded.offset}: metadata files must be UTF-8 text`, decoded.line, decoded.col)]);
+  if (!decoded.ok) return { problem: err(path, `invalid UTF-8 at byte ${decoded.offset}: metadata files must be UTF-8 text`, decoded.line, decoded.col) };
 
   // YAML reads a lone CR as a line break, but most tools do not: such a file parsed as one long
   // line (a comment, or a nested mapping). Said plainly instead.
   const cr = loneCarriageReturn(decoded.text);
-  if (cr) return fail([err(path, 'line endings are CR only (classic Mac OS); save the file with LF (or CRLF) line endings', cr.line, cr.col)]);
+  if (cr) return { problem: err(path, 'line endings are CR only (classic Mac OS); save the file with LF (or CRLF) line endings', cr.line, cr.col) };
 
   const deep = flowDepthExceeded(decoded.text, METADATA_LIMITS.maxFlowDepth);
-  if (deep) return fail([err(path, `brackets nested more than ${METADATA_LIMITS.maxFlowDepth} deep (not parsed)`, deep.line, deep.col)]);
+  if (deep) return { problem: err(path, `brackets nested more than ${METADATA_LIMITS.maxFlowDepth} deep (not parsed)`, deep.line, deep.col) };
+  return { text: decoded.text };
+}
 
+/** Where each value sits, for a file read by the fast path: worked out when first asked for (only problems need it). */
+function positionsLater(parsed: ParsedFile, text: string): ParsedFile {
+  Object.defineProperty(parsed, 'positions', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const lineCounter = new LineCounter();
+      const positions = indexPositions(parseDocument(text, { lineCounter, uniqueKeys: true, strict: true }), lineCounter);
+      Object.defineProperty(parsed, 'positions', { value: positions, enumerable: true, configurable: true, writable: true });
+      return positions;
+    },
+  });
+  return parsed;
+}
+
+/**
+ * One metadata file through bounds, UTF-8, YAML and schema checks. A plain, valid file takes the
+ * fast path (fast-yaml.ts, positions only when asked for); anything else, and every file with a
+ * problem, goes through the positioned parser (parseFilePositioned), whose answer it equals.
+ */
+export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): ParsedFile {
+  const read = textOf(path, bytes);
+  if ('problem' in read) return { path, kind, positions: {}, diagnostics: [read.problem] } as ParsedFile;
+  const data = fastParse(read.text);
+  if (data !== undefined && !overlongList(data) && schemaFor(kind, data).validate(data)) {
+    return positionsLater({ path, kind, doc: data, diagnostics: [] } as unknown as ParsedFile, read.text);
+  }
+  return parsePositioned(path, kind, read.text);
+}
+
+/** The specification: every file through the positioned parser (parseFile's answer equals this one). */
+export function parseFilePositioned(path: string, kind: FileKind, bytes: Uint8Array): ParsedFile {
+  const read = textOf(path, bytes);
+  if ('problem' in read) return { path, kind, positions: {}, diagnostics: [read.problem] } as ParsedFile;
+  return parsePositioned(path, kind, read.text);
+}
+
+function parsePositioned(path: string, kind: FileKind, text: string): ParsedFile {
+  const fail = (diagnostics: Diagnostic[], positions: PositionIndex = {}) => ({ path, kind, positions, diagnostics }) as ParsedFile;
   const lineCounter = new LineCounter();
-  const doc = parseDocument(decoded.text, { lineCounter, uniqueKeys: true, prettyErrors: true, strict: true });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true, strict: true });
   const yamlProblems: Diagnostic[] = [
     ...doc.errors.map((e) => err(path, yamlMessage(e.message), e.linePos?.[0].line, e.linePos?.[0].col)),
     ...doc.warnings.map((w) => ({ ...err(path, yamlMessage(w.message), w.linePos?.[0].line, w.linePos?.[0].col), severity: 'warning' as const })),

@@ -13,7 +13,8 @@ import type { DesiredDistribution, DesiredPackage, DesiredState } from '../model
 import { classifyPath, METADATA_PREFIXES } from './layout.ts';
 import { normaliseConfig, normaliseDistribution, normalisePackage } from './normalise.ts';
 import { parseFile, sizeProblem, type ParsedFile } from './parse-file.ts';
-import { emptyRuleMemo, runRules, type Located, type RuleMemo } from './rules.ts';
+import { emptyRuleMemo, runRules, type Located, type RuleContext, type RuleMemo } from './rules.ts';
+import { assembleChanged, type Assembled } from './assemble-changed.ts';
 import { defaultControlReader, type ControlReader, type SourceControl } from './source-control.ts';
 import { defaultSourceResolver, type SourceResolver } from './source-resolver.ts';
 import { sourceBaseOf } from './source-base.ts';
@@ -44,6 +45,8 @@ export interface DesiredSnapshot {
   warnings: Diagnostic[];
   /** Package-rule results by parsed document, handed to the next read. */
   rules?: RuleMemo;
+  /** What package rules looked at besides the packages (an incremental assemble reuses it). */
+  ruleContext?: RuleContext;
 }
 
 export interface ReadDesiredOptions {
@@ -126,8 +129,16 @@ async function resolveEntrySource(entry: FileEntry, base: SourceBase, resolve: S
   if (doc.format === 'deb') entry.control = await readControl({ url: url.url, ref: doc.source.ref, commit: entry.source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) });
 }
 
-function located<T>(e: FileEntry): Located<T> {
-  return { path: e.path, doc: e.parsed!.doc as T, positions: e.parsed!.positions };
+/** A parsed file for the rules; its positions are asked of the parse only when a rule reports a problem. */
+export function located<T>(e: FileEntry): Located<T> {
+  const parsed = e.parsed!;
+  return {
+    path: e.path,
+    doc: parsed.doc as T,
+    get positions() {
+      return parsed.positions;
+    },
+  };
 }
 
 function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
@@ -143,8 +154,14 @@ function sameResolution(a: FileEntry | undefined, b: FileEntry): boolean {
   return a !== undefined && a.parsed === b.parsed && a.source?.url === b.source?.url && a.source?.commit === b.source?.commit && a.control === b.control;
 }
 
-/** Normalise and check the whole set of files. Pure. */
-export function assemble(commit: string, files: Map<string, FileEntry>, prev?: DesiredSnapshot, rules: RuleMemo = emptyRuleMemo()): { diagnostics: Diagnostic[]; state?: DesiredState } {
+/**
+ * Normalise and check the whole set of files. Pure. With `changed` (the paths whose entries differ
+ * from `prev`'s, in the order they were added to `files`), only those are looked at when nothing
+ * but valid package files changed (assemble-changed.ts); the result is the same.
+ */
+export function assemble(commit: string, files: Map<string, FileEntry>, prev?: DesiredSnapshot, rules: RuleMemo = emptyRuleMemo(), changed?: readonly string[]): Assembled & { ruleContext?: RuleContext } {
+  const patched = prev && changed ? assembleChanged(commit, files, prev, changed, compareDiagnostics, rules) : undefined;
+  if (patched) return { ...patched, ruleContext: prev!.ruleContext };
   const entries = [...files.values()];
   const diagnostics: Diagnostic[] = [];
   for (const e of entries) {
@@ -161,7 +178,8 @@ export function assemble(commit: string, files: Map<string, FileEntry>, prev?: D
   const resolvedConfig = normaliseConfig(config?.doc);
   const keyFiles = new Set(entries.filter((e) => e.kind === 'key').map((e) => e.path));
   const configBroken = configEntry !== undefined && !config;
-  diagnostics.push(...runRules({ config, resolvedConfig, packages, distributions, keyFiles, unparsed, configBroken }, rules));
+  const ruleContext: RuleContext = { config, resolvedConfig, distributions, keyFiles, unparsed, configBroken };
+  diagnostics.push(...runRules({ ...ruleContext, packages }, rules));
   diagnostics.sort(compareDiagnostics);
   if (diagnostics.some((d) => d.severity === 'error') || configBroken) return { diagnostics };
 
@@ -176,7 +194,7 @@ export function assemble(commit: string, files: Map<string, FileEntry>, prev?: D
   }
   const dists = new Map<string, DesiredDistribution>();
   for (const d of distributions) dists.set(d.doc.name, normaliseDistribution(d.path, d.doc, desiredConfig));
-  return { diagnostics, state: { commit, config: desiredConfig, packages: pkgs, distributions: dists } };
+  return { diagnostics, state: { commit, config: desiredConfig, packages: pkgs, distributions: dists }, ruleContext };
 }
 
 /** Read and check the desired state; never throws for bad metadata (see `diagnostics`). */
@@ -186,13 +204,15 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   const prev = opts.previous?.dir === dir ? opts.previous : undefined;
   if (prev?.commit === commit && !opts.refreshSources) return { commit, diagnostics: prev.warnings, state: prev.state, snapshot: prev, reread: 0 };
 
-  const files = new Map<string, FileEntry>();
+  let files = new Map<string, FileEntry>();
   let toRead: Array<{ path: string; oid: string; mode: string }> | undefined;
+  let deleted: string[] | undefined;
   if (prev) {
     try {
       const changes = await diffCommits(dir, prev.commit, commit, cache, { prefixes: METADATA_PREFIXES });
-      for (const [p, e] of prev.files) files.set(p, e);
-      for (const c of changes) if (c.change === 'delete') files.delete(c.path);
+      files = new Map(prev.files);
+      deleted = changes.filter((c) => c.change === 'delete').map((c) => c.path);
+      for (const path of deleted) files.delete(path);
       toRead = changes.filter((c) => c.change !== 'delete').map((c) => ({ path: c.path, oid: c.oid!, mode: c.mode! }));
     } catch (e) {
       // The previous commit is gone (history rewritten and pruned): read everything.
@@ -200,7 +220,7 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
     }
   }
   toRead ??= await listFiles(dir, commit, cache, { prefixes: METADATA_PREFIXES });
-  if (new Set([...files.keys(), ...toRead.map((f) => f.path)]).size > METADATA_LIMITS.maxFiles) {
+  if (files.size + toRead.filter((f) => !files.has(f.path)).length > METADATA_LIMITS.maxFiles) {
     return { commit, diagnostics: [problem('.', `the metadata repo has more than ${METADATA_LIMITS.maxFiles} files under ${METADATA_PREFIXES.join(', ')}`)], reread: 0 };
   }
   const read = await pMap(toRead, (f) => readEntry(dir, cache, f.path, f.oid, f.mode), { concurrency: READ_CONCURRENCY });
@@ -217,10 +237,12 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   await pMap([...read, ...resolveAgain.map((e) => files.get(e.path)!)], (e) => resolveEntrySource(e, base, resolve, memo, readControl), { concurrency: READ_CONCURRENCY });
 
   const rules = prev?.rules ?? emptyRuleMemo();
-  const { diagnostics, state } = assemble(commit, files, prev, rules);
+  // Paths whose entries differ from prev's: the tree diff's (in the order `files` got them), and any source refreshed.
+  const changed = deleted ? [...deleted, ...read.map((e) => e.path), ...resolveAgain.map((e) => e.path)] : undefined;
+  const { diagnostics, state, ruleContext } = assemble(commit, files, prev, rules, changed);
   opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');
   if (!state) return { commit, diagnostics, reread: read.length };
-  const snapshot: DesiredSnapshot = { dir, commit, files, state, warnings: diagnostics, rules };
+  const snapshot: DesiredSnapshot = { dir, commit, files, state, warnings: diagnostics, rules, ...(ruleContext ? { ruleContext } : {}) };
   return { commit, diagnostics, state, snapshot, reread: read.length };
 }
 

@@ -327,7 +327,7 @@ export interface RuleMemo {
 
 export const emptyRuleMemo = (): RuleMemo => ({ perPackage: new WeakMap() });
 
-function contextOf(input: RuleInput): NonNullable<RuleMemo['context']> {
+function contextOf(input: RuleContext): NonNullable<RuleMemo['context']> {
   return { config: input.config?.doc, configBroken: input.configBroken ?? false, distributions: input.distributions.map((d) => d.doc), unparsed: [...(input.unparsed ?? [])].sort().join('\n') };
 }
 
@@ -342,18 +342,27 @@ function sameContext(a: RuleMemo['context'], b: NonNullable<RuleMemo['context']>
   );
 }
 
-/** Every rule's diagnostics; with a memo, package rules run only for documents it has no answer for. */
-export function runRules(input: RuleInput, memo: RuleMemo = emptyRuleMemo()): Diagnostic[] {
-  const context = contextOf(input);
-  if (!sameContext(memo.context, context)) {
-    memo.context = context;
+/** What package rules look at besides the package: everything of RuleInput but the other packages. */
+export type RuleContext = Omit<RuleInput, 'packages'>;
+
+/** The package rules' diagnostics for `packages` (in order) under `context`; answers kept in `memo`. */
+export function packageRuleDiagnostics(packages: Iterable<Located<PackageDoc>>, context: RuleContext, memo: RuleMemo): Diagnostic[] {
+  const key = contextOf(context);
+  if (!sameContext(memo.context, key)) {
+    memo.context = key;
     memo.perPackage = new WeakMap();
   }
-  const out = SET_RULES.flatMap((r) => r(input));
-  for (const p of input.packages) {
+  const input: RuleInput = { ...context, packages: [] };
+  const out: Diagnostic[] = [];
+  for (const p of packages) {
     let found = memo.perPackage.get(p.doc);
     if (!found) memo.perPackage.set(p.doc, (found = PACKAGE_RULES.flatMap((r) => r(p, input))));
     out.push(...found);
   }
   return out;
+}
+
+/** Every rule's diagnostics; with a memo, package rules run only for documents it has no answer for. */
+export function runRules(input: RuleInput, memo: RuleMemo = emptyRuleMemo()): Diagnostic[] {
+  return [...SET_RULES.flatMap((r) => r(input)), ...packageRuleDiagnostics(input.packages, input, memo)];
 }

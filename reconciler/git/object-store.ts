@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { constants as zlibConstants, inflateSync } from 'node:zlib';
+import { inflateObject } from './inflate-object.ts';
 import git from 'isomorphic-git';
 import { NotFoundError } from '../../schema/errors.ts';
 
@@ -105,7 +106,11 @@ class Pack {
     let i = offset;
     let byte = p[i++];
     const kind = (byte >> 4) & 7;
-    while (byte & 0x80) byte = p[i++]; // the inflated size; zlib finds the end itself
+    let size = byte & 0x0f;
+    for (let shift = 4; byte & 0x80; shift += 7) {
+      byte = p[i++];
+      size += (byte & 0x7f) * 2 ** shift; // the inflated size
+    }
     let base: RawObject | undefined;
     if (kind === OFS_DELTA) {
       byte = p[i++];
@@ -121,7 +126,7 @@ class Pack {
       base = external(baseOid);
       if (!base) throw new Error(`delta base ${baseOid} not found`);
     }
-    const data = inflateSync(p.subarray(i, this.endOf(offset)));
+    const data = inflateObject(p.subarray(i, this.endOf(offset)), size);
     const obj: RawObject = base ? { type: base.type, body: applyDelta(data, base.body) } : { type: TYPES[kind] ?? fail(kind), body: data };
     if (base) this.keepBase(offset, obj);
     return obj;

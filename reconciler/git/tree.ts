@@ -102,17 +102,21 @@ async function resolveOid(dir: string, rev: string): Promise<string> {
   throw new NotFoundError(`no branch, tag or commit named ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' });
 }
 
+// Through the session's object store (which has the pack indexes already): isomorphic-git's
+// readObject would load every pack index a second time for the first commit it reads.
 async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCache): Promise<string> {
   for (let depth = 0; depth < 10; depth++) {
-    let obj: Awaited<ReturnType<typeof git.readObject>>;
+    let obj: { type: string; body: Buffer };
     try {
-      obj = await git.readObject({ fs, ...repoArgs(dir), oid, cache, format: 'parsed' });
+      obj = await readRawObject(dir, oid, cache);
     } catch (e) {
       throw new NotFoundError(`no commit ${quote(rev)} in ${printable(dir)}`, { dir, rev, missing: 'ref' }, { cause: e });
     }
     if (obj.type === 'commit') return oid;
     if (obj.type === 'tag') {
-      oid = (obj.object as { object: string }).object;
+      const target = /^object ([0-9a-f]{40})/.exec(obj.body.toString('latin1', 0, 47))?.[1];
+      if (!target) throw new NotFoundError(`tag ${oid} names no object`, { dir, rev });
+      oid = target;
       continue;
     }
     throw new NotFoundError(`${quote(rev)} names a ${obj.type}, not a commit`, { dir, rev });
@@ -177,18 +181,24 @@ export function parseTreeObject(body: Buffer): TreeEntry[] {
   return out;
 }
 
-/** Tree entries of a tree (or of a commit's tree), parsed once per cache. */
-async function readTreeEntries(dir: string, oid: string, cache: GitCache): Promise<TreeEntry[]> {
-  const hit = parsedTrees.get(cache)?.trees.get(oid);
-  if (hit) return hit;
+/** The tree object `oid` names (a tree, or a commit's tree): its oid and raw body. */
+async function rawTree(dir: string, oid: string, cache: GitCache): Promise<{ oid: string; body: Buffer }> {
   const { type, body } = await readRawObject(dir, oid, cache);
   if (type === 'commit') {
     const tree = /^tree ([0-9a-f]{40})/.exec(body.toString('latin1', 0, 46))?.[1];
     if (!tree) throw new NotFoundError(`commit ${oid} has no tree`, { oid });
-    return readTreeEntries(dir, tree, cache);
+    return rawTree(dir, tree, cache);
   }
   if (type !== 'tree') throw new NotFoundError(`object ${oid} is a ${type}, not a tree`, { oid });
-  return remember(cache, oid, parseTreeObject(body));
+  return { oid, body };
+}
+
+/** Tree entries of a tree (or of a commit's tree), parsed once per cache. */
+async function readTreeEntries(dir: string, oid: string, cache: GitCache): Promise<TreeEntry[]> {
+  const hit = parsedTrees.get(cache)?.trees.get(oid);
+  if (hit) return hit;
+  const tree = await rawTree(dir, oid, cache);
+  return parsedTrees.get(cache)?.trees.get(tree.oid) ?? remember(cache, tree.oid, parseTreeObject(tree.body));
 }
 
 const isTree = (e: { type: string }) => e.type === 'tree';
@@ -219,16 +229,179 @@ export async function listFiles(dir: string, commit: string, cache: GitCache, op
   return out.sort(byPath);
 }
 
+// Raw tree objects for diffs, kept per cache object like the parsed ones (bounded by bytes):
+// two trees are compared byte-wise entry by entry, and only entries that differ are decoded,
+// so a one-file change in a 10,000-entry directory allocates for that one entry.
+const rawTrees = new WeakMap<GitCache, { bytes: number; trees: Map<string, Buffer> }>();
+const MAX_CACHED_BYTES = 32 * 2 ** 20;
+
+async function readTreeBody(dir: string, oid: string, cache: GitCache): Promise<Buffer> {
+  let memo = rawTrees.get(cache);
+  const hit = memo?.trees.get(oid);
+  if (hit) return hit;
+  const tree = await rawTree(dir, oid, cache);
+  const known = memo?.trees.get(tree.oid);
+  if (known) return known;
+  const body = tree.body;
+  if (!memo) rawTrees.set(cache, (memo = { bytes: 0, trees: new Map() }));
+  for (const [old, t] of memo.trees) {
+    if (memo.bytes + body.length <= MAX_CACHED_BYTES) break;
+    memo.trees.delete(old);
+    memo.bytes -= t.length;
+  }
+  const own = Buffer.from(body); // not a view into a whole pack
+  memo.trees.set(tree.oid, own);
+  memo.bytes += own.length;
+  return own;
+}
+
+/** Where one entry of a raw tree sits: "<mode> <name>\0<20-byte oid>". */
+interface RawEntry {
+  start: number;
+  space: number;
+  nul: number;
+  tree: boolean;
+}
+
+function rawEntryAt(body: Buffer, i: number): RawEntry | undefined {
+  if (i >= body.length) return undefined;
+  const space = body.indexOf(32, i);
+  const nul = body.indexOf(0, space);
+  if (space < 0 || nul < 0 || nul + 21 > body.length) throw new NotFoundError('malformed tree object', {});
+  return { start: i, space, nul, tree: space - i === 5 && body.readUInt32BE(i) === 0x34303030 && body[i + 4] === 0x30 }; // "40000"
+}
+
+function decodeEntry(body: Buffer, e: RawEntry): TreeEntry {
+  const raw = body.toString('latin1', e.start, e.space);
+  const mode = raw === '40000' ? '040000' : raw;
+  return { mode, path: body.toString('utf8', e.space + 1, e.nul), oid: body.toString('hex', e.nul + 1, e.nul + 21), type: e.tree ? 'tree' : mode === '160000' ? 'commit' : 'blob' };
+}
+
+/** git's order of tree entries: by name bytes, a tree's name read as if it ended in "/". */
+function compareRaw(a: Buffer, ea: RawEntry, b: Buffer, eb: RawEntry): number {
+  const la = ea.nul - ea.space - 1;
+  const lb = eb.nul - eb.space - 1;
+  const n = Math.min(la, lb);
+  const c = a.compare(b, eb.space + 1, eb.space + 1 + n, ea.space + 1, ea.space + 1 + n);
+  if (c !== 0) return c;
+  const ca = la > n ? a[ea.space + 1 + n] : ea.tree ? 0x2f : 0;
+  const cb = lb > n ? b[eb.space + 1 + n] : eb.tree ? 0x2f : 0;
+  return ca - cb;
+}
+
+/** Thrown when a tree is not in git's order: the caller compares it by name instead. */
+class UnsortedTree extends Error {}
+
+const CHUNK = 4096;
+
+/** How many leading bytes a and b share (memcmp of chunks, then a binary search in the first unequal one). */
+function sharedPrefix(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let at = 0;
+  while (at < n && a.compare(b, at, Math.min(at + CHUNK, n), at, Math.min(at + CHUNK, n)) === 0) at += CHUNK;
+  if (at >= n) return n;
+  let lo = at;
+  let hi = Math.min(at + CHUNK, n);
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (a.compare(b, lo, mid, lo, mid) === 0) lo = mid;
+    else hi = mid;
+  }
+  return a[lo] === b[lo] ? hi : lo;
+}
+
+/** How many trailing bytes a and b share. */
+function sharedSuffix(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let k = 0;
+  while (k < n) {
+    const step = Math.min(CHUNK, n - k);
+    if (a.compare(b, b.length - k - step, b.length - k, a.length - k - step, a.length - k) !== 0) break;
+    k += step;
+  }
+  while (k < n && a[a.length - 1 - k] === b[b.length - 1 - k]) k++;
+  return k;
+}
+
 /**
- * The changes from `from` to `to`. Subtrees with the same oid are skipped
- * without being read, so the cost follows the change, not the repo size.
+ * The entries that differ between two raw trees, as [left, right] pairs (one side absent for an
+ * entry only on the other). A file and a directory of the same name are two entries, as in git.
+ * Entries in the bytes both trees share at their start and end are skipped unread.
  */
-/** Changes from `from` to `to` (commits or trees; `from` undefined: everything is added). */
+function rawDelta(a: Buffer, b: Buffer): Array<[TreeEntry | undefined, TreeEntry | undefined]> {
+  const out: Array<[TreeEntry | undefined, TreeEntry | undefined]> = [];
+  // The entry holding the first differing byte starts at the same offset in both.
+  const differ = sharedPrefix(a, b);
+  let start = 0;
+  let before: RawEntry | undefined;
+  for (;;) {
+    const nul = a.indexOf(0, start);
+    if (nul < 0 || nul + 21 > differ) break;
+    before = rawEntryAt(a, start);
+    start = nul + 21;
+  }
+  const tail = sharedSuffix(a, b);
+  const next = (body: Buffer, e: RawEntry) => {
+    const n = rawEntryAt(body, e.nul + 21);
+    if (n && compareRaw(body, e, body, n) >= 0) throw new UnsortedTree();
+    return n;
+  };
+  let ea = before ? next(a, before) : rawEntryAt(a, 0);
+  let eb = before ? next(b, before) : rawEntryAt(b, 0);
+  while (ea || eb) {
+    // The rest is the same bytes on both sides: the same entries.
+    if (ea && eb && a.length - ea.start === b.length - eb.start && a.length - ea.start <= tail) break;
+    const c = !ea ? 1 : !eb ? -1 : compareRaw(a, ea, b, eb);
+    if (c < 0) {
+      out.push([decodeEntry(a, ea!), undefined]);
+      ea = next(a, ea!);
+    } else if (c > 0) {
+      out.push([undefined, decodeEntry(b, eb!)]);
+      eb = next(b, eb!);
+    } else {
+      // Same name: the same mode and oid bytes mean the same blob or subtree.
+      if (a.compare(b, eb!.start, eb!.nul + 21, ea!.start, ea!.nul + 21) !== 0) out.push([decodeEntry(a, ea!), decodeEntry(b, eb!)]);
+      ea = next(a, ea!);
+      eb = next(b, eb!);
+    }
+  }
+  return out;
+}
+
+/** The same pairs from parsed trees, matched by name: for trees not in git's order. */
+function parsedDelta(ea: TreeEntry[], eb: TreeEntry[]): Array<[TreeEntry | undefined, TreeEntry | undefined]> {
+  const left = new Map(ea.map((e) => [e.path, e]));
+  const out: Array<[TreeEntry | undefined, TreeEntry | undefined]> = [];
+  for (const r of eb) {
+    const l = left.get(r.path);
+    left.delete(r.path);
+    if (l && l.oid === r.oid && l.mode === r.mode) continue;
+    if (l && isTree(l) !== isTree(r)) out.push([l, undefined], [undefined, r]);
+    else out.push([l, r]);
+  }
+  for (const l of left.values()) out.push([l, undefined]);
+  return out;
+}
+
+async function treeDelta(dir: string, a: string | undefined, b: string | undefined, cache: GitCache): Promise<Array<[TreeEntry | undefined, TreeEntry | undefined]>> {
+  const [ra, rb] = await Promise.all([a ? readTreeBody(dir, a, cache) : Buffer.alloc(0), b ? readTreeBody(dir, b, cache) : Buffer.alloc(0)]);
+  try {
+    return rawDelta(ra, rb);
+  } catch (e) {
+    if (!(e instanceof UnsortedTree)) throw e;
+    return parsedDelta(a ? await readTreeEntries(dir, a, cache) : [], b ? await readTreeEntries(dir, b, cache) : []);
+  }
+}
+
+/**
+ * The changes from `from` to `to` (commits or trees; `from` undefined: everything is added).
+ * Subtrees with the same oid are skipped without being read, and a changed tree is compared
+ * byte-wise, so the cost follows the change, not the repo size.
+ */
 export async function diffCommits(dir: string, from: string | undefined, to: string, cache: GitCache, opts: PrefixOptions = {}): Promise<TreeChange[]> {
   const filter = prefixFilter(opts.prefixes);
   const out: TreeChange[] = [];
-  type Entry = Awaited<ReturnType<typeof readTreeEntries>>[number];
-  const everything = async (e: Entry, path: string, change: 'add' | 'delete'): Promise<void> => {
+  const everything = async (e: TreeEntry, path: string, change: 'add' | 'delete'): Promise<void> => {
     if (!isTree(e)) {
       if (filter.keep(path)) out.push(change === 'add' ? { path, change, oid: e.oid, mode: e.mode } : { path, change });
       return;
@@ -237,25 +410,19 @@ export async function diffCommits(dir: string, from: string | undefined, to: str
     await Promise.all((await readTreeEntries(dir, e.oid, cache)).map((c) => everything(c, join(path, c.path), change)));
   };
   const compare = async (a: string | undefined, b: string | undefined, base: string): Promise<void> => {
-    const [ea, eb] = await Promise.all([a ? readTreeEntries(dir, a, cache) : [], b ? readTreeEntries(dir, b, cache) : []]);
-    const left = new Map(ea.map((e) => [e.path, e]));
     const work: Array<Promise<void>> = [];
-    for (const r of eb) {
-      const path = join(base, r.path);
-      const l = left.get(r.path);
-      left.delete(r.path);
-      if (l && l.oid === r.oid && l.mode === r.mode) continue; // identical blob or subtree
-      if (l && isTree(l) && isTree(r)) {
+    for (const [l, r] of await treeDelta(dir, a, b, cache)) {
+      const path = join(base, (r ?? l)!.path);
+      if (l && r && isTree(l) && isTree(r)) {
         if (filter.descend(path)) work.push(compare(l.oid, r.oid, path));
-      } else if (l && !isTree(l) && !isTree(r)) {
+      } else if (l && r && !isTree(l) && !isTree(r)) {
         if (filter.keep(path)) out.push({ path, change: 'modify', oid: r.oid, mode: r.mode });
       } else {
-        // Added, or a file became a directory (or back): delete one side, add the other.
+        // Added, deleted, or a file became a directory (or back): delete one side, add the other.
         if (l) work.push(everything(l, path, 'delete'));
-        work.push(everything(r, path, 'add'));
+        if (r) work.push(everything(r, path, 'add'));
       }
     }
-    for (const [name, l] of left) work.push(everything(l, join(base, name), 'delete'));
     await Promise.all(work);
   };
   if (from !== to) await compare(from, to, '');

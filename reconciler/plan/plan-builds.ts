@@ -3,12 +3,12 @@
 import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { Architecture } from '../../schema/metadata.ts';
 import type { BuildInputs, BuildRecord } from '../../schema/status.ts';
-import type { BuildAction, DesiredConfig, DesiredPackage, DesiredState, ObservedState, Waiting } from '../model.ts';
+import type { BuildAction, DesiredPackage, DesiredState, ObservedState, RebuildDependents, Waiting } from '../model.ts';
 import { buildInputs, buildKey } from './build-key.ts';
-import { dependencyGraph } from './dependency-graph.ts';
-import { builtAgainst, dependencyWait, publishedVersions } from './dependency-waits.ts';
+import { dependencyGraph, type DependencyGraph } from './dependency-graph.ts';
+import { builtAgainst, dependencyWait, publishedVersions, type PublishedLookup } from './dependency-waits.ts';
 import { binNMUFor } from './binnmu.ts';
-import { baseImage } from './base-image.ts';
+import { baseImage, type PlannedLookup } from './base-image.ts';
 
 export interface BuildPlanOptions {
   now: Date;
@@ -48,39 +48,15 @@ export function keyedInputs(pkg: DesiredPackage, arch: Architecture, builtAgains
 }
 
 /** One architecture's build as decided from the package, the graph and its record. */
-interface Decided {
+export interface Decided {
   arch: Architecture;
   key: string;
   inputs: BuildInputs;
   d: Decision;
 }
 
-/**
- * A package's part of the plan, kept between passes (BuildMemo). Reused only while what it was
- * decided from is the same object: the package (the reader keeps it for an unchanged file), the
- * config, its graph entry and each build record; and only when the decision depends on nothing
- * else: no in-repo dependencies to build against, and no record whose outcome waits on the clock.
- */
-interface Fragment {
-  pkg: DesiredPackage;
-  config: DesiredConfig;
-  queueGraceMs: number;
-  blocked: unknown;
-  records: Array<BuildRecord | undefined>;
-  decided: Decided[];
-  failed?: string;
-  /** Its entry of BuildPlan.builds (read-only downstream), made once. */
-  perArch?: Map<Architecture, PlannedBuild>;
-}
-
-export interface BuildMemo {
-  fragments: Map<string, Fragment>;
-}
-
-export const emptyBuildMemo = (): BuildMemo => ({ fragments: new Map() });
-
-/** Decisions that may change with time alone (a queue deadline, a retry time) are never kept. */
-const timeless = (r: BuildRecord | undefined) => r === undefined || r.state === 'succeeded' || (r.state === 'failed' && !r.failure?.retryable);
+/** Decisions that may change with time alone (a queue deadline, a retry time): an incremental plan redoes them every time. */
+export const timeless = (r: BuildRecord | undefined) => r === undefined || r.state === 'succeeded' || (r.state === 'failed' && !r.failure?.retryable);
 
 /**
  * The key and inputs of a build: built against in-repo dependencies (and FROM a base image), a
@@ -94,7 +70,7 @@ function keyed(pkg: DesiredPackage, arch: Architecture, against: Record<string, 
   return n > 0 ? keyedInputs(pkg, arch, against, n) : plain;
 }
 
-interface Decision {
+export interface Decision {
   state: PlannedBuild['state'];
   build?: Pick<BuildAction, 'attempt' | 'reason' | 'message'>;
   wait?: Omit<Waiting, 'subject'>;
@@ -147,74 +123,95 @@ function decide(
   return { state: 'failed', wait: { reason: WAIT_REASONS.failed, message: `${what} failed: ${failure?.reason ?? 'unknown reason'}` } };
 }
 
+/** What deciding one package needs besides the package: the graph, what is published, what failed before it. */
+export interface PackageContext {
+  graph: DependencyGraph;
+  published: PublishedLookup;
+  /** Why a dependency cannot be built (dependencies are decided first). */
+  failed: (name: string) => string | undefined;
+  /** A base package's decided build (bases are decided before the images built FROM them). */
+  planned: PlannedLookup;
+  policyOf: (name: string) => RebuildDependents | undefined;
+  observed: ObservedState;
+  opts: BuildPlanOptions;
+  maxAttempts: number;
+}
+
+export function packageContext(
+  desired: DesiredState,
+  observed: ObservedState,
+  opts: BuildPlanOptions,
+  graph: DependencyGraph,
+  failed: (name: string) => string | undefined,
+  decidedOf: (name: string) => Decided[] | undefined,
+): PackageContext {
+  const policyOf = (n: string) => desired.packages.get(n)?.rebuildDependents ?? desired.config.defaults.rebuildDependents;
+  const planned: PlannedLookup = (n, arch) => {
+    const x = decidedOf(n)?.find((d) => d.arch === arch);
+    return x && { key: x.key, state: x.d.state };
+  };
+  return { graph, published: publishedVersions(observed), failed, planned, policyOf, observed, opts, maxAttempts: desired.config.defaults.maxAttempts };
+}
+
+/** Decided from other packages' builds or from what a pass observed (a base image's digest): an incremental plan redoes it every time. */
+export function dependsOnOthers(pkg: DesiredPackage, graph: DependencyGraph): boolean {
+  return (pkg.buildFrom !== undefined && (graph.relations.get(pkg.name) ?? []).length > 0) || graph.bases.has(pkg.name) || (pkg.format === 'oci' && pkg.from !== undefined && 'tag' in pkg.from);
+}
+
+/** One package's builds, one per architecture; `failed` says why it cannot be built, for its dependents. */
+export function decidePackage(pkg: DesiredPackage, c: PackageContext): { decided: Decided[]; failed?: string } {
+  let failed: string | undefined;
+  const decided = pkg.architectures.map((arch): Decided => {
+    const base = baseImage(pkg, arch, c.graph, c.planned, c.observed, c.failed);
+    const wait = dependencyWait(pkg, arch, c.graph, c.published, c.failed) ?? base?.wait;
+    const against = wait ? undefined : builtAgainst(pkg, arch, c.graph, c.published, c.policyOf);
+    const { key, inputs } = keyed(pkg, arch, against, c.observed, base?.ref);
+    let d = decide(pkg, arch, key, c.observed.builds.get(key), c.maxAttempts, c.opts);
+    if (wait && d.build) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message, ...(wait.until ? { until: wait.until } : {}) } };
+    if (d.state === 'failed' && failed === undefined) failed = wait ? `cannot be built (${wait.reason})` : `failed to build (${d.wait?.reason ?? 'failed'})`;
+    return { arch, key, inputs, d };
+  });
+  return failed === undefined ? { decided } : { decided, failed };
+}
+
 /** A package's build actions and waits, from its decisions. */
-function emit(pkg: DesiredPackage, decided: Decided[], plan: BuildPlan): void {
+export function emitPackage(pkg: DesiredPackage, decided: Decided[], out: { actions: BuildAction[]; waiting: Waiting[] }): void {
   for (const { arch, key, inputs, d } of decided) {
     if (d.build) {
-      plan.actions.push({
+      out.actions.push({
         kind: 'build', key, package: pkg.name, version: pkg.version, arch, pool: pkg.pool, inputs, limits: pkg.limits,
         ...(pkg.buildFrom !== undefined ? { buildFrom: pkg.buildFrom } : {}),
         ...d.build,
       });
     }
-    if (d.wait) plan.waiting.push({ subject: `build ${pkg.name}/${arch} ${key.slice(0, 12)}`, ...d.wait });
+    if (d.wait) out.waiting.push({ subject: `build ${pkg.name}/${arch} ${key.slice(0, 12)}`, ...d.wait });
   }
 }
 
-export function planBuilds(desired: DesiredState, observed: ObservedState, opts: BuildPlanOptions, memo?: BuildMemo): BuildPlan {
+/** A package's entry of BuildPlan.builds. */
+export function plannedBuilds(pkg: DesiredPackage, decided: Decided[]): Map<Architecture, PlannedBuild> {
+  const perArch = new Map<Architecture, PlannedBuild>();
+  for (const { arch, key, d } of decided) perArch.set(arch, { package: pkg.name, arch, key, state: d.state });
+  return perArch;
+}
+
+/** The specification (plan-patch.ts keeps the same answer up to date incrementally). */
+export function planBuilds(desired: DesiredState, observed: ObservedState, opts: BuildPlanOptions): BuildPlan {
   const plan: BuildPlan = { actions: [], waiting: [], builds: new Map() };
-  const maxAttempts = desired.config.defaults.maxAttempts;
   const graph = dependencyGraph(desired.packages);
-  const published = publishedVersions(observed);
   // Why each package cannot be built, for its dependents (dependencies are planned first).
   const failed = new Map<string, string>();
-  const policyOf = (n: string) => desired.packages.get(n)?.rebuildDependents ?? desired.config.defaults.rebuildDependents;
   const decided = new Map<string, Decided[]>();
-  const planned = (n: string, arch: Architecture) => {
-    const x = decided.get(n)?.find((d) => d.arch === arch);
-    return x && { key: x.key, state: x.d.state };
-  };
-  const fragments = new Map<string, Fragment>();
+  const c = packageContext(desired, observed, opts, graph, (n) => failed.get(n), (n) => decided.get(n));
   for (const name of graph.order) {
-    const pkg = desired.packages.get(name)!;
-    const blocked = graph.blocked.get(name);
-    // Independent of other packages now (a package added later may produce what this one Build-Depends on).
-    const independent = (pkg.buildFrom === undefined || (graph.relations.get(name) ?? []).length === 0) && !graph.bases.has(name) && !(pkg.format === 'oci' && pkg.from && 'tag' in pkg.from);
-    const kept = independent ? memo?.fragments.get(name) : undefined;
-    if (kept && kept.pkg === pkg && kept.config === desired.config && kept.queueGraceMs === opts.queueGraceMs && kept.blocked === blocked && kept.decided.every((x, i) => observed.builds.get(x.key) === kept.records[i])) {
-      decided.set(name, kept.decided);
-      if (kept.failed !== undefined) failed.set(name, kept.failed);
-      fragments.set(name, kept);
-      continue;
-    }
-    const mine = pkg.architectures.map((arch): Decided => {
-      const base = baseImage(pkg, arch, graph, planned, observed, (n) => failed.get(n));
-      const wait = dependencyWait(pkg, arch, graph, published, (n) => failed.get(n)) ?? base?.wait;
-      const against = wait ? undefined : builtAgainst(pkg, arch, graph, published, policyOf);
-      const { key, inputs } = keyed(pkg, arch, against, observed, base?.ref);
-      let d = decide(pkg, arch, key, observed.builds.get(key), maxAttempts, opts);
-      if (wait && d.build) d = { state: wait.failed ? 'failed' : 'pending', wait: { reason: wait.reason, message: wait.message, ...(wait.until ? { until: wait.until } : {}) } };
-      if (d.state === 'failed' && !failed.has(name)) failed.set(name, wait ? `cannot be built (${wait.reason})` : `failed to build (${d.wait?.reason ?? 'failed'})`);
-      return { arch, key, inputs, d };
-    });
-    decided.set(name, mine);
-    const records = mine.map((x) => observed.builds.get(x.key));
-    if (memo && independent && records.every(timeless)) fragments.set(name, { pkg, config: desired.config, queueGraceMs: opts.queueGraceMs, blocked, records, decided: mine, failed: failed.get(name) });
+    const mine = decidePackage(desired.packages.get(name)!, c);
+    decided.set(name, mine.decided);
+    if (mine.failed !== undefined) failed.set(name, mine.failed);
   }
-  if (memo) memo.fragments = fragments;
   // Emitted in desired order, so the plan reads the same as before dependencies existed.
   for (const pkg of desired.packages.values()) {
-    const kept = fragments.get(pkg.name);
-    if (kept?.perArch) {
-      plan.builds.set(pkg.name, kept.perArch);
-      emit(pkg, kept.decided, plan);
-      continue;
-    }
-    const perArch = new Map<Architecture, PlannedBuild>();
-    for (const { arch, key, d } of decided.get(pkg.name)!) perArch.set(arch, { package: pkg.name, arch, key, state: d.state });
-    plan.builds.set(pkg.name, perArch);
-    if (kept) kept.perArch = perArch;
-    emit(pkg, decided.get(pkg.name)!, plan);
+    plan.builds.set(pkg.name, plannedBuilds(pkg, decided.get(pkg.name)!));
+    emitPackage(pkg, decided.get(pkg.name)!, plan);
   }
   return plan;
 }

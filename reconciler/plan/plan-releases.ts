@@ -7,7 +7,7 @@ import { binaryVersion } from '../../schema/binnmu.ts';
 import { packageFormat } from '../formats/index.ts';
 import type { BuildPlan } from './plan-builds.ts';
 
-interface ReleasePlan {
+export interface ReleasePlan {
   actions: Action[];
   waiting: Waiting[];
 }
@@ -22,9 +22,13 @@ const sameBuilds = (a: Record<string, string>, b: Record<string, string>) => {
 const readyMemo = new WeakMap<object, { architectures: readonly string[]; keys: Record<string, string> | undefined }>();
 
 /** arch -> key when every build of the package succeeded; undefined while any is pending or failed. */
-function readyBuilds(pkg: DesiredPackage, builds: BuildPlan['builds']): Record<string, string> | undefined {
+export function readyBuilds(pkg: DesiredPackage, builds: BuildPlan['builds']): Record<string, string> | undefined {
   const perArch = builds.get(pkg.name);
-  if (!perArch) return undefined;
+  return perArch ? readyOf(pkg, perArch) : undefined;
+}
+
+/** readyBuilds for one package's entry of BuildPlan.builds. */
+export function readyOf(pkg: DesiredPackage, perArch: Map<string, { key: string; state: string }>): Record<string, string> | undefined {
   const hit = readyMemo.get(perArch);
   if (hit && hit.architectures === pkg.architectures) return hit.keys;
   const keys = computeReady(pkg, perArch);
@@ -125,7 +129,7 @@ function keepPolicyPrunes(dist: DesiredDistribution, pkg: DesiredPackage, publis
     }));
 }
 
-function pruneAll(dist: string, published: ReleasedPackage[], why: string): Action[] {
+export function pruneAll(dist: string, published: ReleasedPackage[], why: string): Action[] {
   return published.map((p) => ({ kind: 'prune' as const, reason: REASONS.pruneRemoved, distribution: dist, package: p.name, version: p.version, message: why }));
 }
 
@@ -133,7 +137,7 @@ function pruneAll(dist: string, published: ReleasedPackage[], why: string): Acti
 // pass that publishes nothing keeps the same record object, so 10k packages are not regrouped.
 const byNameMemo = new WeakMap<readonly ReleasedPackage[], Map<string, ReleasedPackage[]>>();
 
-function byName(packages: readonly ReleasedPackage[]): Map<string, ReleasedPackage[]> {
+export function byName(packages: readonly ReleasedPackage[]): Map<string, ReleasedPackage[]> {
   let m = byNameMemo.get(packages);
   if (!m) {
     m = new Map();
@@ -147,35 +151,10 @@ function byName(packages: readonly ReleasedPackage[]): Map<string, ReleasedPacka
   return m;
 }
 
-const NONE: readonly ReleasedPackage[] = [];
-
-/**
- * One package's part of a distribution's plan, kept between passes (ReleaseMemo) while it was
- * decided from the same objects: the distribution, the package, its ready builds, what the
- * distribution publishes of it and the rejections. Distributions fed by promotion (gates, the
- * source distribution) are always planned afresh.
- */
-interface ReleaseFragment {
-  dist: DesiredDistribution;
-  pkg: DesiredPackage;
-  keys: Record<string, string> | undefined;
-  published: readonly ReleasedPackage[];
-  rejected: unknown;
-  actions: Action[];
-  waiting: Waiting[];
-}
-
-export interface ReleaseMemo {
-  /** distribution -> package -> fragment */
-  fragments: Map<string, Map<string, ReleaseFragment>>;
-}
-
-export const emptyReleaseMemo = (): ReleaseMemo => ({ fragments: new Map() });
-
-const sameKeys = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => a === b || (a !== undefined && b !== undefined && sameBuilds(a, b));
+export const NONE: readonly ReleasedPackage[] = [];
 
 /** What the plan does about one package in one distribution. */
-function planPackage(dist: DesiredDistribution, pkg: DesiredPackage, keys: Record<string, string> | undefined, published: ReleasedPackage[], observed: ObservedState, out: ReleasePlan): void {
+export function planPackage(dist: DesiredDistribution, pkg: DesiredPackage, keys: Record<string, string> | undefined, published: ReleasedPackage[], observed: ObservedState, out: ReleasePlan): void {
   if (!keys) {
     if (!published.some((p) => p.version === pkg.version)) {
       out.waiting.push({ subject: `release ${dist.name}: ${pkg.name} ${pkg.version}`, reason: WAIT_REASONS.awaitingBuild, message: 'waits for its builds' });
@@ -199,52 +178,38 @@ function planPackage(dist: DesiredDistribution, pkg: DesiredPackage, keys: Recor
   out.actions.push(...keepPolicyPrunes(dist, pkg, published));
 }
 
-function planDistribution(dist: DesiredDistribution, desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds'], out: ReleasePlan, memo?: ReleaseMemo): void {
+function planDistribution(dist: DesiredDistribution, desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds'], out: ReleasePlan): void {
   const publishedByName = byName(observed.releases.get(dist.name)?.packages ?? NONE);
-  const rejected = observed.releases.get(dist.name)?.rejected;
-  const kept = memo?.fragments.get(dist.name);
-  const fragments = new Map<string, ReleaseFragment>();
   const wanted = new Set<string>();
   for (const pkg of desired.packages.values()) {
     if (!pkg.release.includes(dist.name)) continue;
     wanted.add(pkg.name);
-    const published = publishedByName.get(pkg.name) ?? (NONE as ReleasedPackage[]);
-    const keys = readyBuilds(pkg, builds);
-    const f = kept?.get(pkg.name);
-    if (f && f.dist === dist && f.pkg === pkg && f.published === published && f.rejected === rejected && sameKeys(f.keys, keys)) {
-      if (f.actions.length) out.actions.push(...f.actions);
-      if (f.waiting.length) out.waiting.push(...f.waiting);
-      fragments.set(pkg.name, f);
-      continue;
-    }
-    const mine: ReleasePlan = { actions: [], waiting: [] };
-    planPackage(dist, pkg, keys, published, observed, mine);
-    out.actions.push(...mine.actions);
-    out.waiting.push(...mine.waiting);
-    if (memo && !dist.promoteFrom) fragments.set(pkg.name, { dist, pkg, keys, published, rejected, ...mine });
+    planPackage(dist, pkg, readyBuilds(pkg, builds), publishedByName.get(pkg.name) ?? (NONE as ReleasedPackage[]), observed, out);
   }
-  if (memo) memo.fragments.set(dist.name, fragments);
   for (const [name, published] of publishedByName) {
-    if (!wanted.has(name)) out.actions.push(...pruneAll(dist.name, published, `${name} is no longer released to ${dist.name}`));
+    if (!wanted.has(name)) out.actions.push(...pruneAll(dist.name, published, unwantedWhy(dist.name, name)));
   }
 }
 
+export const unwantedWhy = (dist: string, name: string) => `${name} is no longer released to ${dist}`;
+export const removedWhy = (dist: string) => `distribution ${dist} was removed from the desired state`;
+
 /** A distribution whose repository on disk is not what was recorded is published again from scratch (with any other change this plan makes to it). */
-function republishDrifted(dist: DesiredDistribution, observed: ObservedState, out: ReleasePlan): void {
+export function republishDrifted(dist: DesiredDistribution, observed: ObservedState, out: ReleasePlan): void {
   const drift = observed.drift?.get(dist.name);
   if (!drift || !observed.releases.has(dist.name)) return;
   out.actions.push({ kind: 'republish', reason: REASONS.publishDrift, distribution: dist.name, message: `the published repository is not the one recorded: ${drift}` });
 }
 
-export function planReleases(desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds'], memo?: ReleaseMemo): ReleasePlan {
+/** The specification (plan-patch.ts keeps the same answer up to date incrementally). */
+export function planReleases(desired: DesiredState, observed: ObservedState, builds: BuildPlan['builds']): ReleasePlan {
   const out: ReleasePlan = { actions: [], waiting: [] };
-  if (memo) for (const name of memo.fragments.keys()) if (!desired.distributions.has(name)) memo.fragments.delete(name);
   for (const dist of [...desired.distributions.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-    planDistribution(dist, desired, observed, builds, out, memo);
+    planDistribution(dist, desired, observed, builds, out);
     republishDrifted(dist, observed, out);
   }
   for (const [name, record] of observed.releases) {
-    if (!desired.distributions.has(name)) out.actions.push(...pruneAll(name, record.packages, `distribution ${name} was removed from the desired state`));
+    if (!desired.distributions.has(name)) out.actions.push(...pruneAll(name, record.packages, removedWhy(name)));
   }
   return out;
 }

@@ -3,8 +3,11 @@
 // plan after the actions' outcomes are recorded plans nothing.
 import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { Action, DesiredState, ObservedState, Plan } from '../model.ts';
-import { emptyBuildMemo, planBuilds, type BuildMemo } from './plan-builds.ts';
-import { emptyReleaseMemo, planReleases, type ReleaseMemo } from './plan-releases.ts';
+import { planBuilds } from './plan-builds.ts';
+import { planReleases } from './plan-releases.ts';
+import { patchPlan, type PlanMemo } from './plan-patch.ts';
+
+export { emptyPlanMemo, type PlanMemo } from './plan-patch.ts';
 
 export interface TrustVerdictInput {
   trusted: boolean;
@@ -44,23 +47,20 @@ export function invalidPlan(commit: string, reason: string): Plan {
   return { desiredCommit: commit, actions: [], waiting: [{ subject: `commit ${commit.slice(0, 12)}`, reason: WAIT_REASONS.invalid, message: `nothing is built or published: ${reason}` }] };
 }
 
-/** What planning keeps between passes (per-package build fragments); plan() with it equals plan() without. */
-export interface PlanMemo {
-  builds: BuildMemo;
-  releases: ReleaseMemo;
-}
-
-export const emptyPlanMemo = (): PlanMemo => ({ builds: emptyBuildMemo(), releases: emptyReleaseMemo() });
-
 /**
- * The specification: a pure function of the two states. With `memo`, packages whose inputs are
- * the same objects as last time reuse their build and release decisions (the result is the same; see
+ * The specification: a pure function of the two states. With `memo`, the last plan's per-package
+ * parts are patched for what changed since (plan-patch.ts); the result is the same (see
  * test/unit/plan-incremental.test.ts).
  */
 export function plan(desired: DesiredState, observed: ObservedState, opts: PlanOptions, memo?: PlanMemo): Plan {
   if (opts.trust && !opts.trust.trusted) return refusalPlan(desired.commit, observed, opts.trust.reason);
-  const builds = planBuilds(desired, observed, { now: opts.now, queueGraceMs: opts.queueGraceMs ?? DEFAULT_QUEUE_GRACE_MS }, memo?.builds);
-  const releases = planReleases(desired, observed, builds.builds, memo?.releases);
+  const buildOpts = { now: opts.now, queueGraceMs: opts.queueGraceMs ?? DEFAULT_QUEUE_GRACE_MS };
+  if (memo) {
+    const { actions, waiting } = patchPlan(desired, observed, buildOpts, memo);
+    return { desiredCommit: desired.commit, actions: sortActions(actions), waiting };
+  }
+  const builds = planBuilds(desired, observed, buildOpts);
+  const releases = planReleases(desired, observed, builds.builds);
   return {
     desiredCommit: desired.commit,
     actions: sortActions([...builds.actions, ...releases.actions]),

@@ -1,10 +1,20 @@
 // reconciler/git/tree.ts against real repositories made with native git.
 import assert from 'node:assert/strict';
-import { chmod, rm, symlink } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { blobSize, diffCommits, listFiles, readBlobText, readBlobWithin, resolveCommit } from '../../reconciler/git/tree.ts';
 import { commitFiles, git, makeRepo } from '../helpers/git.ts';
+import { seededRandom } from '../helpers/seeded.ts';
+
+/** git with bytes on stdin (hash-object of hand-made objects). */
+function run(cmd: string, args: string[], opts: { cwd: string; input: string | Buffer }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = execFile(cmd, args, { cwd: opts.cwd }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    p.stdin!.end(opts.input);
+  });
+}
 
 async function repo(t: { after: (fn: () => Promise<void>) => void }, files: Record<string, string>) {
   const r = await makeRepo(files);
@@ -87,4 +97,64 @@ test('git tree - readBlobWithin refuses an object that is not a blob (a tree or 
   await assert.rejects(readBlobWithin(dir, commit, {}, 1024), /is a commit, not a file/);
   await git(dir, 'gc', '-q');
   await assert.rejects(readBlobWithin(dir, tree, {}, 1024), /is a tree, not a file/, 'packed too');
+});
+
+test('git tree - diffCommits equals git diff-tree -r over random edits (a file and a directory of one name, names that sort around "/")', async (t) => {
+  const { random, seed } = seededRandom(t);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const NAMES = ['a', 'a.b', 'a-b', 'a0', 'ab', 'a/b', 'a/c', 'a.b/c', 'b', 'b/a/c', 'b/a', 'b.c', 'p/x', 'p/y', 'p/z/w'];
+  const { dir } = await repo(t, { 'p/x': 'x' });
+  const cache = {};
+  let before = await git(dir, 'rev-parse', 'HEAD');
+  for (let step = 0; step < 25; step++) {
+    for (let k = 0, n = 1 + Math.floor(random() * 4); k < n; k++) {
+      const path = pick(NAMES);
+      if (random() < 0.3) await rm(join(dir, path), { recursive: true, force: true }).catch(() => undefined); // ENOTDIR: a file where a directory was
+      else {
+        // Whatever stands in the way (a file where a directory goes, or the reverse) goes first.
+        const parts = path.split('/');
+        for (let i = 1; i <= parts.length; i++) {
+          const p = join(dir, ...parts.slice(0, i));
+          const s = await stat(p).catch(() => undefined);
+          if (s && (i < parts.length ? !s.isDirectory() : s.isDirectory())) await rm(p, { recursive: true, force: true });
+        }
+        await mkdir(join(dir, ...parts.slice(0, -1)), { recursive: true });
+        await writeFile(join(dir, path), `${path} ${step} ${k} ${random()}`);
+      }
+    }
+    await git(dir, 'add', '-A');
+    await git(dir, 'commit', '-q', '--allow-empty', '-m', `step ${step}`);
+    const after = await git(dir, 'rev-parse', 'HEAD');
+    const native = (await git(dir, 'diff-tree', '-r', '--no-renames', before, after))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [meta, path] = line.split('\t');
+        const [, mode, , oid, status] = meta.split(' ');
+        return status === 'D' ? { path, change: 'delete' } : { path, change: status === 'A' ? 'add' : 'modify', oid, mode };
+      })
+      .sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    assert.deepEqual(await diffCommits(dir, before, after, cache), native, `seed ${seed} step ${step}`);
+    before = after;
+  }
+});
+
+test('git tree - diffCommits reads a tree that is not in git order by name (a hostile tree cannot hide a change)', async (t) => {
+  const { dir } = await repo(t, { 'keep': 'k' });
+  const oid = async (text: string) => (await run('git', ['hash-object', '-w', '--stdin'], { cwd: dir, input: text })).trim();
+  const entry = (name: string, hex: string) => Buffer.concat([Buffer.from(`100644 ${name}\0`), Buffer.from(hex, 'hex')]);
+  const tree = async (entries: Buffer[]) => (await run('git', ['hash-object', '-w', '-t', 'tree', '--literally', '--stdin'], { cwd: dir, input: Buffer.concat(entries) })).trim();
+  const [x, y, z] = [await oid('x'), await oid('y'), await oid('z')];
+  const sorted = await tree([entry('a', x), entry('b', y)]);
+  const unsorted = await tree([entry('b', z), entry('a', x)]); // b changed, listed first
+  const cache = {};
+  assert.deepEqual(await diffCommits(dir, sorted, unsorted, cache), [{ path: 'b', change: 'modify', oid: z, mode: '100644' }]);
+  assert.deepEqual(await diffCommits(dir, unsorted, sorted, cache), [{ path: 'b', change: 'modify', oid: y, mode: '100644' }]);
+  // The same bytes at the start and the end of both trees are skipped unread; the order is still checked around them.
+  const three = await tree([entry('a', x), entry('b', y), entry('c', z)]);
+  const swapped = await tree([entry('a', x), entry('c', y), entry('b', y), entry('d', z)]);
+  assert.deepEqual(await diffCommits(dir, three, swapped, cache), [
+    { path: 'c', change: 'modify', oid: y, mode: '100644' },
+    { path: 'd', change: 'add', oid: z, mode: '100644' },
+  ]);
 });

@@ -5,61 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assemble, type DesiredSnapshot, type FileEntry } from '../../reconciler/desired/read-desired.ts';
-import { classifyPath } from '../../reconciler/desired/layout.ts';
-import { parseFile } from '../../reconciler/desired/parse-file.ts';
+import { configText, distributionText, DISTS, entry, initialTexts, packageText, SOURCE, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
 import { emptyRuleMemo } from '../../reconciler/desired/rules.ts';
+import { desiredChangesSince } from '../../reconciler/desired/state-changes.ts';
 import { seededRandom } from '../helpers/seeded.ts';
-
-const SOURCE = { url: '/srv/src', commit: 'c'.repeat(40) };
-const DISTS = ['testing', 'stable', 'old'];
-
-type Pick = <T>(xs: readonly T[]) => T;
-/** Random choices: `good` values most of the time, `bad` ones (errors) with the run's probability. */
-interface Gen {
-  pick: Pick;
-  either: <T>(good: readonly T[], bad: readonly T[]) => T;
-}
-
-function packageText(name: string, g: Gen): string {
-  const release = g.either([[], ['testing'], ['testing', 'stable']], [['missing'], ['old'], ['stable']]);
-  return [
-    `name: ${g.either([name], [`${name}-other`])}`,
-    `version: ${g.either(['1.0-1', '2.0-1', '1:3.0-2'], ['not a version!'])}`,
-    'source:',
-    '  git: /srv/src',
-    '  ref: main',
-    'format: deb',
-    `architectures: [${g.either(['amd64', 'amd64, arm64'], ['riscv64'])}]`,
-    `release: [${release.join(', ')}]`,
-    ...(g.pick([0, 0, 1]) ? [`pool: ${g.either(['deb', 'big'], ['nope'])}`] : []),
-    ...(g.pick([0, 0, 1]) ? [`buildFrom: ${g.either(['testing'], ['old'])}`] : []),
-    `rebuild: ${g.pick([0, 1, 2])}`,
-  ].join('\n') + '\n';
-}
-
-function distributionText(name: string, g: Gen): string {
-  const from = name === 'stable' ? g.either([undefined, 'testing'], ['old', 'stable']) : g.either([undefined], DISTS);
-  return [`name: ${name}`, 'format: apt', `suite: ${name}`, `architectures: [${g.either(['amd64, arm64', 'amd64, arm64, riscv64'], ['amd64'])}]`, ...(from ? [`promoteFrom: ${from}`] : [])].join('\n') + '\n';
-}
-
-function configText(g: Gen): string {
-  return g.either(
-    [
-      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64]\n  big:\n    architectures: [amd64, arm64]\ndefaults:\n  pool: deb\n',
-      'trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64, arm64, riscv64]\n  big:\n    architectures: [amd64, arm64]\n    limits: { memoryMiB: 8192 }\ndefaults:\n  pool: deb\n  maxAttempts: 5\n',
-    ],
-    ['trust:\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: missing\n', 'pools: [not, a, map]\n'],
-  );
-}
-
-/** A file as the reader's per-file stage makes it (a new object whenever the file is read). */
-function entry(path: string, text: string): FileEntry {
-  const cls = classifyPath(path, '100644');
-  const e: FileEntry = { path, oid: String(text.length), mode: '100644', kind: cls.kind, diagnostics: [] };
-  if (cls.kind === 'config' || cls.kind === 'package' || cls.kind === 'distribution') e.parsed = parseFile(path, cls.kind, Buffer.from(text));
-  if (cls.kind === 'package') e.source = SOURCE;
-  return e;
-}
 
 test('desired incremental - assemble with the previous snapshot equals a full read after random edits', (t) => {
   const { random, seed } = seededRandom(t);
@@ -68,14 +17,12 @@ test('desired incremental - assemble with the previous snapshot equals a full re
     // Half the runs stay mostly valid (the reuse paths), half are often invalid (the error paths).
     const badness = run % 2 === 0 ? 0.005 : 0.05;
     const g: Gen = { pick, either: (good, bad) => (random() < badness ? pick(bad) : pick(good)) };
-    const texts = new Map<string, string>();
+    const texts = initialTexts(g);
     const history = new Map<string, string[]>();
-    texts.set('kiln.yaml', configText(g));
-    for (const d of DISTS.slice(0, 2)) texts.set(`distributions/${d}.yaml`, distributionText(d, g));
-    for (let i = 0; i < 30; i++) texts.set(`packages/p${i}.yaml`, packageText(`p${i}`, g));
     let files = new Map([...texts].map(([p, x]) => [p, entry(p, x)]));
     let prev: DesiredSnapshot | undefined;
     let valid = 0;
+    let patched = 0;
     for (let step = 0; step < 60; step++) {
       // The commit: a few random edits; changed paths get new entries, the rest keep theirs.
       const changed = new Set<string>();
@@ -123,16 +70,32 @@ test('desired incremental - assemble with the previous snapshot equals a full re
       const commit = `commit-${run}-${step}`;
       // Incremental: from the last valid snapshot (what a pass keeps) with its rule memo.
       const rules = prev?.rules ?? emptyRuleMemo();
-      const inc = assemble(commit, files, prev, rules);
+      // What the reader hands over: the paths whose entries differ from prev's (deleted first, then in `files` order).
+      const changedPaths = prev ? [...[...prev.files.keys()].filter((p) => !files.has(p)), ...[...files.keys()].filter((p) => files.get(p) !== prev!.files.get(p))] : undefined;
+      const inc = assemble(commit, files, prev, rules, changedPaths);
       const full = assemble(commit, new Map([...texts].map(([p, x]) => [p, { ...entry(p, x), ...(files.get(p)!.source ? { source: { ...files.get(p)!.source! } } : {}) }])));
-      assert.deepEqual(inc.diagnostics, full.diagnostics, `seed ${seed} run ${run} step ${step}: diagnostics`);
-      assert.deepEqual(inc.state, full.state, `seed ${seed} run ${run} step ${step}: state`);
+      const at = `seed ${seed} run ${run} step ${step}`;
+      assert.deepEqual(inc.diagnostics, full.diagnostics, `${at}: diagnostics`);
+      assert.deepEqual(inc.state, full.state, `${at}: state`);
+      // The same order too (the planner lists waits in it), and any recorded change names exactly the packages that differ.
+      assert.deepEqual([...(inc.state?.packages.keys() ?? [])], [...(full.state?.packages.keys() ?? [])], `${at}: package order`);
+      const hint = prev && inc.state ? desiredChangesSince(prev.state, inc.state) : undefined;
+      if (hint && prev && inc.state) {
+        patched++;
+        const differ = new Set([...prev.state.packages.keys(), ...inc.state.packages.keys()].filter((n) => prev!.state.packages.get(n) !== inc.state!.packages.get(n)));
+        assert.deepEqual([...hint.packages].sort(), [...differ].sort(), `${at}: recorded changes`);
+        const kept = [...inc.state.packages.keys()].filter((n) => !hint.appended.includes(n));
+        assert.deepEqual([...inc.state.packages.keys()], [...kept, ...hint.appended], `${at}: appended names last`);
+        assert.deepEqual(kept, [...prev.state.packages.keys()].filter((n) => inc.state!.packages.has(n) && !hint.appended.includes(n)), `${at}: the others in their places`);
+        assert.equal(inc.state.distributions, prev.state.distributions, `${at}: distributions kept`);
+        assert.equal(inc.state.config, prev.state.config, `${at}: config kept`);
+      }
       if (inc.state) {
         valid++;
-        prev = { dir: '/repo', commit, files, state: inc.state, warnings: inc.diagnostics, rules };
+        prev = { dir: '/repo', commit, files, state: inc.state, warnings: inc.diagnostics, rules, ruleContext: inc.ruleContext };
       }
     }
-    t.diagnostic(`run ${run}: ${valid} of 60 commits valid`);
+    t.diagnostic(`run ${run}: ${valid} of 60 commits valid, ${patched} assembled by patching the previous state`);
   }
 });
 

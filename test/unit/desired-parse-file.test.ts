@@ -2,7 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LineCounter, parseDocument } from 'yaml';
-import { parseFile } from '../../reconciler/desired/parse-file.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseFile, parseFilePositioned } from '../../reconciler/desired/parse-file.ts';
+import { configText, distributionText, packageText, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
+import { seededRandom } from '../helpers/seeded.ts';
 import { fieldName, indexPositions, lookup } from '../../reconciler/desired/yaml-positions.ts';
 
 const F = 'packages/hello.yaml';
@@ -95,4 +99,58 @@ test('desired parse - CR-only line endings, YAML tags beyond JSON types and invi
   }
   assert.deepEqual(msgs('name: !!str hello\nversion: !!str 1.0-1\nsource: {git: /x, ref: main}\nformat: deb\narchitectures: [amd64]\n'), [], 'the JSON-type tags are fine');
   assert.match(msgs('name: "he\u200bllo"\n').join('\n'), /name: 'he\\u\{200B\}llo' is not allowed/);
+});
+
+/** Every .yaml under a directory, with the kind its path gives it. */
+function yamlFiles(root: string): Array<{ path: string; kind: 'package' | 'distribution' | 'config'; text: string }> {
+  const out: Array<{ path: string; kind: 'package' | 'distribution' | 'config'; text: string }> = [];
+  for (const e of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || !e.name.endsWith('.yaml')) continue;
+    const full = join(e.parentPath, e.name);
+    const kind = e.name === 'kiln.yaml' ? 'config' : full.includes('/distributions/') ? 'distribution' : 'package';
+    out.push({ path: relative(root, full), kind, text: readFileSync(full, 'utf8') });
+  }
+  return out;
+}
+
+test('desired parse file - the fast path gives the positioned parser’s answer (doc, diagnostics, positions) on the corpus, the examples and random mutations of them', (t) => {
+  const { random, seed } = seededRandom(t);
+  const pick: Pick = (xs) => xs[Math.floor(random() * xs.length)];
+  const root = new URL('../../', import.meta.url).pathname;
+  const files = [...yamlFiles(join(root, 'test/corpus')), ...yamlFiles(join(root, 'examples'))];
+  const g: Gen = { pick, either: (good, bad) => (random() < 0.2 ? pick(bad) : pick(good)) };
+  for (let i = 0; i < 50; i++) files.push({ path: `packages/p${i}.yaml`, kind: 'package', text: packageText(`p${i}`, g) });
+  for (let i = 0; i < 10; i++) files.push({ path: 'kiln.yaml', kind: 'config', text: configText(g) }, { path: 'distributions/testing.yaml', kind: 'distribution', text: distributionText('testing', g) });
+  // Mutations: YAML-significant characters inserted, lines repeated, dropped or re-indented, scalars retyped.
+  const INSERTS = [' ', '  ', '\n', ':', '- ', '[', ']', '{', '}', ',', '#', "'", '"', '|', '>', '?', '~', '0x1F', '-.inf', '1e3', '0o7', '+1', 'null', 'True', '\\', '@', '`', ': x'];
+  const mutate = (text: string): string => {
+    const lines = text.split('\n');
+    const at = Math.floor(random() * lines.length);
+    const op = random();
+    if (op < 0.5) {
+      const col = Math.floor(random() * (lines[at].length + 1));
+      lines[at] = lines[at].slice(0, col) + pick(INSERTS) + lines[at].slice(col);
+    } else if (op < 0.65) lines.splice(at, 0, lines[at]);
+    else if (op < 0.75) lines.splice(at, 1);
+    else if (op < 0.9) lines[at] = (random() < 0.5 ? '  ' : '') + lines[at].replace(/^ {1,2}/, random() < 0.5 ? '' : ' ');
+    else lines[at] = lines[at].replace(/: .*$/, `: ${pick(['1.10', '017', '0x10', '.nan', '-0', 'yes', '~', '"1"', "'x'", '[a, b]', '{a: 1}', '|\n  text'])}`);
+    return lines.join('\n');
+  };
+  const base = files.length;
+  for (let i = 0; i < 1500; i++) {
+    const f = files[Math.floor(random() * base)];
+    let text = f.text;
+    for (let k = 0, n = 1 + Math.floor(random() * 3); k < n; k++) text = mutate(text);
+    files.push({ ...f, text });
+  }
+  let fast = 0;
+  for (const f of files) {
+    const bytes = Buffer.from(f.text);
+    const spec = parseFilePositioned(f.path, f.kind, bytes);
+    const got = parseFile(f.path, f.kind, bytes);
+    if (got.doc !== undefined && Object.getOwnPropertyDescriptor(got, 'positions')?.get) fast++;
+    assert.deepEqual(got, spec, `seed ${seed}: ${f.path}\n${f.text}`);
+  }
+  t.diagnostic(`${files.length} files, ${fast} by the fast path`);
+  assert.ok(fast > 100, 'the fast path was taken');
 });

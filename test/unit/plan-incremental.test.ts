@@ -10,7 +10,7 @@ import { emptyObserved, type DesiredPackage, type DesiredState, type ObservedSta
 import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
 import { emptyPlanMemo, plan } from '../../reconciler/plan/plan.ts';
 import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
-import { desiredPackage, desiredState, testDistribution } from '../fixtures/plan-state.ts';
+import { desiredPackage, desiredState, recordOf, testDistribution } from '../fixtures/plan-state.ts';
 import { seededRandom } from '../helpers/seeded.ts';
 
 type Pick = <T>(xs: readonly T[]) => T;
@@ -69,16 +69,7 @@ test('plan incremental - a plan with the memo equals plan() without it after ran
       const builds = new Map(observed.builds);
       for (const a of full.actions) {
         if (a.kind !== 'build' || random() < 0.3) continue;
-        const outcome = pick(['succeeded', 'succeeded', 'failed', 'failed-retryable', 'queued'] as const);
-        const attempts = [{ n: a.attempt, dispatchedAt: new Date(now).toISOString(), ...(outcome === 'queued' ? {} : { outcome: outcome === 'succeeded' ? ('succeeded' as const) : ('failed' as const) }) }];
-        const base = { key: a.key, inputs: a.inputs, pool: a.pool, desiredCommit: desired.commit, attempts };
-        const rec: BuildRecord =
-          outcome === 'succeeded'
-            ? { ...base, state: 'succeeded', artifacts: [] }
-            : outcome === 'queued'
-              ? { ...base, state: 'queued' }
-              : { ...base, state: 'failed', failure: { class: 'build', reason: 'boom', retryable: outcome === 'failed-retryable' }, ...(outcome === 'failed-retryable' ? { retryAt: new Date(now + 600_000).toISOString() } : {}) };
-        builds.set(a.key, rec as BuildRecord);
+        builds.set(a.key, recordOf(a, pick(['succeeded', 'succeeded', 'failed', 'failed-retryable', 'queued'] as const), now, desired.commit));
       }
       // Publish some ready packages to testing (a new release record object), sometimes.
       let releases = observed.releases;

@@ -8,10 +8,12 @@ import { test } from 'node:test';
 import { WAIT_REASONS } from '../../schema/conditions.ts';
 import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
 import { emptyObserved, type DesiredPackage, type ObservedState, type OciPackage, type Plan } from '../../reconciler/model.ts';
-import { keyedInputs, planBuilds, emptyBuildMemo } from '../../reconciler/plan/plan-builds.ts';
+import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
+import { emptyPlanMemo } from '../../reconciler/plan/plan-patch.ts';
 import { plan } from '../../reconciler/plan/plan.ts';
 import { parseBuildDepends } from '../../debian/control.ts';
 import { desiredPackage, desiredState, LIMITS } from '../fixtures/plan-state.ts';
+import { seededRandom } from '../helpers/seeded.ts';
 
 const NOW = new Date('2026-11-30T12:00:00Z');
 const CAND = '127.0.0.1:5000';
@@ -139,15 +141,18 @@ test('plan layered - install: waits until the package is published in buildFrom 
   assert.equal(a.buildFrom, 'testing', 'the job carries the apt source to fetch from');
 });
 
-test('plan layered - the incremental plan (BuildMemo) sees a new base digest', () => {
-  const memo = emptyBuildMemo();
+test('plan layered - the incremental plan (PlanMemo) sees a new base digest, and equals a full plan', () => {
+  const memo = emptyPlanMemo();
   const opts = { now: NOW, queueGraceMs: 60_000 };
   const b1 = built(base, 'succeeded', digest('1'));
   const a1 = built(app, 'succeeded', digest('2'), `${CAND}/kiln-base@${digest('1')}`);
-  assert.deepEqual(planBuilds(state([app, base]), observed([b1, a1]), opts, memo).actions, []);
+  const first = [state([app, base]), observed([b1, a1])] as const;
+  assert.deepEqual(buildActions(plan(...first, opts, memo)), []);
   const rebuilt = { ...base, rebuild: 1 };
-  const next = planBuilds(state([app, rebuilt]), observed([b1, a1, built(rebuilt, 'succeeded', digest('4'))]), opts, memo);
-  assert.deepEqual(next.actions.map((x) => x.kind === 'build' && x.inputs.recipe.oci?.from), [`${CAND}/kiln-base@${digest('4')}`]);
+  const second = [state([app, rebuilt]), observed([b1, a1, built(rebuilt, 'succeeded', digest('4'))])] as const;
+  const next = plan(...second, opts, memo);
+  assert.deepEqual(buildActions(next).map((x) => x.inputs.recipe.oci?.from), [`${CAND}/kiln-base@${digest('4')}`]);
+  assert.deepEqual(next, plan(...second, opts));
 });
 
 test('plan layered - from: HOST/REPO:TAG is built FROM the digest observed for the tag; a moved tag rebuilds; an unresolved tag waits and wakes the next pass', () => {
@@ -169,4 +174,48 @@ test('plan layered - from: HOST/REPO:TAG is built FROM the digest observed for t
   assert.equal(w?.reason, WAIT_REASONS.awaitingDependency);
   assert.match(w!.message, /waits for its base image 127\.0\.0\.1:5000\/kiln\/bookworm-buildd:latest: the registry has no such tag/);
   assert.equal(w!.until, retryAt);
+});
+
+test('plan layered - property: the incremental plan equals a full plan over random base rebuilds, from: edits, tag moves and build outcomes', (t) => {
+  const { random } = seededRandom(t);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const TAG = `${CAND}/kiln/bookworm-buildd:latest`;
+  const froms: Array<OciPackage['from']> = [undefined, { package: 'kiln-base' }, { package: 'mid' }, { tag: TAG }, { image: `${CAND}/x@${digest('9')}` }];
+  for (let run = 0; run < 20; run++) {
+    const memo = emptyPlanMemo();
+    let pkgs = new Map<string, OciPackage>([
+      ['kiln-base', image('kiln-base')],
+      ['mid', image('mid', { from: { package: 'kiln-base' } })],
+      ['hello-image', image('hello-image', { from: { package: 'mid' } })],
+    ]);
+    let obs = observed([]);
+    let n = 0;
+    const config = state([]).config;
+    for (let step = 0; step < 25; step++) {
+      const op = random();
+      const name = pick([...pkgs.keys()]);
+      if (op < 0.25) pkgs = new Map(pkgs).set(name, { ...pkgs.get(name)!, rebuild: pkgs.get(name)!.rebuild + 1 });
+      else if (op < 0.35 && name !== 'kiln-base') {
+        // No cycles: only bases earlier in the chain (or none, a tag, a digest).
+        const from = pick(froms.filter((f) => !(f && 'package' in f) || (name === 'hello-image' ? true : f.package === 'kiln-base')));
+        pkgs = new Map(pkgs).set(name, { ...pkgs.get(name)!, from });
+      } else if (op < 0.45) {
+        obs = { ...obs, imageTags: new Map([[TAG, random() < 0.7 ? { digest: digest(String(Math.floor(random() * 9))) } : { error: 'registry down', retryAt: NOW.toISOString() }]]) };
+      }
+      // One config object throughout, as a pass that did not touch kiln.yaml has (else the memo starts afresh).
+      const desired = { ...state([...pkgs.values()]), config };
+      const opts = { now: NOW, queueGraceMs: 60_000 };
+      const full = plan(desired, obs, opts);
+      assert.deepEqual(plan(desired, obs, opts, memo), full, `run ${run} step ${step}`);
+      // Outcomes for some builds the plan asked for: each success pushes an image with a new digest.
+      const builds = new Map(obs.builds);
+      for (const a of buildActions(full)) {
+        if (random() < 0.3) continue;
+        const outcome = pick(['succeeded', 'succeeded', 'failed', 'queued'] as const);
+        const rec = built(pkgs.get(a.package)!, outcome, outcome === 'succeeded' ? digest(((n++ % 15) + 1).toString(16)) : undefined, a.inputs.recipe.oci?.from);
+        builds.set(a.key, { ...rec, key: a.key, inputs: a.inputs });
+      }
+      obs = { ...obs, builds };
+    }
+  }
 });

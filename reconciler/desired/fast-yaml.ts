@@ -1,0 +1,80 @@
+// The fast path of reading a metadata file: js-yaml (several times quicker than the
+// positioned `yaml` parser) for plain files, with plain scalars resolved exactly as
+// `yaml`'s core schema resolves them. Anything a plain metadata file does not need
+// (anchors, aliases, tags, directives, merge keys, tabs, multi-line flow collections,
+// keys that are not plain text) returns undefined and is left to the positioned
+// parser, which stays the specification and names file:line:col for every problem
+// (test/unit/desired-parse-file.test.ts compares the two).
+import jsyaml from 'js-yaml';
+
+/** One implicit type per tag (js-yaml keeps the last type of a tag): the first matching form resolves. */
+function scalar(tag: string, forms: Array<[RegExp, (s: string) => unknown]>) {
+  const form = (s: string | null) => forms.find(([re]) => re.test(s ?? ''));
+  return new jsyaml.Type(`tag:yaml.org,2002:${tag}`, { kind: 'scalar', resolve: (s: string | null) => form(s) !== undefined, construct: (s: string | null) => form(s)![1](s ?? '') });
+}
+
+// yaml/dist/schema/core: null, bool, int (octal, decimal, hex), float (nan/inf, exponent, plain), in its order.
+const CORE = jsyaml.FAILSAFE_SCHEMA.extend({
+  implicit: [
+    scalar('null', [[/^(?:~|[Nn]ull|NULL)?$/, () => null]]),
+    scalar('bool', [[/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === 't' || s[0] === 'T']]),
+    scalar('int', [
+      [/^0o[0-7]+$/, (s) => parseInt(s.slice(2), 8)],
+      [/^[-+]?[0-9]+$/, (s) => parseInt(s, 10)],
+      [/^0x[0-9a-fA-F]+$/, (s) => parseInt(s.slice(2), 16)],
+    ]),
+    scalar('float', [
+      [/^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/, (s) => (s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? -Infinity : Infinity)],
+      [/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/, parseFloat],
+      [/^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/, parseFloat],
+    ]),
+  ],
+});
+
+/**
+ * YAML features the fast path leaves to the positioned parser (a stray one in a string only costs
+ * the slow path): anchors, aliases, tags, directives, tabs, merge keys, document markers, explicit
+ * `?` keys, flow collections used as keys, and a `#` not after white space (`yaml` refuses some).
+ */
+const UNUSUAL = /[&*!%\t]|<<|^(?:---|\.\.\.)|(?:^|[\s,[{])\?(?:\s|$)|[\]}]\s*:(?:\s|$)|\S#/m;
+/** A key js-yaml would have made from a non-string scalar (the two parsers stringify those differently), or a special one. */
+const ODD_KEY = /^(?:|null|true|false|NaN|-?Infinity|[-+.0-9][-+.0-9eE]*|__proto__)$/;
+
+/**
+ * Flow collections ([ ], { }) and quoted scalars opened and closed on the same line: `yaml` is
+ * stricter than js-yaml about the indentation of multi-line ones. (An apostrophe in plain text
+ * takes the slow path too.)
+ */
+function eachLineClosed(text: string): boolean {
+  let depth = 0;
+  let single = 0;
+  let double = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) depth++;
+    else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x27) single++;
+    else if (c === 0x22) double++;
+    else if (c === 0x0a && (depth !== 0 || single % 2 !== 0 || double % 2 !== 0)) return false;
+  }
+  return depth === 0 && single % 2 === 0 && double % 2 === 0;
+}
+
+function plainKeys(v: unknown): boolean {
+  if (Array.isArray(v)) return v.every(plainKeys);
+  if (v === null || typeof v !== 'object') return true;
+  for (const [k, x] of Object.entries(v)) if (ODD_KEY.test(k) || !plainKeys(x)) return false;
+  return true;
+}
+
+/** The document's data when the fast path can read it exactly as the positioned parser would; else undefined. */
+export function fastParse(text: string): unknown {
+  if (UNUSUAL.test(text) || !eachLineClosed(text)) return undefined;
+  let data: unknown;
+  try {
+    data = jsyaml.load(text, { schema: CORE });
+  } catch {
+    return undefined; // the positioned parser says where and why
+  }
+  return data !== null && data !== undefined && plainKeys(data) ? data : undefined;
+}

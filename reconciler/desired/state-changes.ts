@@ -1,0 +1,32 @@
+// Which packages a desired state changed relative to the state it was read on top of,
+// as the metadata repo's tree diff found them. The incremental planner patches its
+// per-package fragments with this instead of comparing every package. A side table
+// keyed by the state object: DesiredState stays plain data (deepEqual, snapshots),
+// and a state made any other way (a full read, a test) simply has no entry.
+
+import type { DesiredState } from '../model.ts';
+
+export interface DesiredChanges {
+  /** The state these changes were applied to. */
+  since: DesiredState;
+  /** Names added, changed or removed (a rename names both). Nothing else differs: same config, same distributions. */
+  packages: ReadonlySet<string>;
+  /** Names now at the end of `packages` (added, or re-declared by another file), in map order; the others kept their places. */
+  appended: readonly string[];
+}
+
+const changes = new WeakMap<DesiredState, DesiredChanges>();
+
+/** Called by the reader when it built `state` from `since` by patching only `packages`. */
+export function recordDesiredChanges(state: DesiredState, c: DesiredChanges): void {
+  changes.set(state, c);
+}
+
+const NONE: Omit<DesiredChanges, 'since'> = { packages: new Set(), appended: [] };
+
+/** The changes from `since` to `state`, when the reader recorded them; undefined: unknown. */
+export function desiredChangesSince(since: DesiredState, state: DesiredState): Omit<DesiredChanges, 'since'> | undefined {
+  if (since === state) return NONE;
+  const c = changes.get(state);
+  return c?.since === since ? c : undefined;
+}
