@@ -16,6 +16,7 @@ import { parseFile, sizeProblem, type ParsedFile } from './parse-file.ts';
 import { emptyRuleMemo, runRules, type Located, type RuleMemo } from './rules.ts';
 import { defaultControlReader, type ControlReader, type SourceControl } from './source-control.ts';
 import { defaultSourceResolver, type SourceResolver } from './source-resolver.ts';
+import { checkSpecs, type SpecChecker } from './spec-check.ts';
 import { sourceBaseOf } from './source-base.ts';
 import { resolveSourceUrl, type SourceBase } from './source-url.ts';
 import { lookup } from './yaml-positions.ts';
@@ -55,6 +56,8 @@ export interface ReadDesiredOptions {
   resolveSource?: SourceResolver;
   /** Reads debian/control at a package's pinned commit (default: defaultControlReader()). */
   readControl?: ControlReader;
+  /** Holds rpm packages' name and version against their spec (spec-check.ts); absent: not checked here (the agent still checks). */
+  checkSpec?: SpecChecker;
   /**
    * Re-resolve the source refs of unchanged package files too (a branch in a
    * source repo may have moved while the metadata repo did not). Default false:
@@ -218,6 +221,11 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
 
   const rules = prev?.rules ?? emptyRuleMemo();
   const { diagnostics, state } = assemble(commit, files, prev, rules);
+  if (state && opts.checkSpec) {
+    diagnostics.push(...(await checkSpecs(state.packages.values(), (file) => files.get(file)?.parsed?.positions ?? {}, opts.checkSpec)));
+    diagnostics.sort(compareDiagnostics);
+    if (diagnostics.some((d) => d.severity === 'error')) return { commit, diagnostics, reread: read.length };
+  }
   opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');
   if (!state) return { commit, diagnostics, reread: read.length };
   const snapshot: DesiredSnapshot = { dir, commit, files, state, warnings: diagnostics, rules };
