@@ -10,11 +10,11 @@ import type { Signer } from '../../signing/signer.ts';
 import { ensureDir, isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
 import { withRepoLock } from '../apt/repo-lock.ts';
 import { sha256File } from '../apt/hashes.ts';
-import { headerEvr, readRpms } from '../rpm/read-rpm.ts';
+import { headerEvr, isOfPackage, readRpms } from '../rpm/read-rpm.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
-import { keyIdOf, signRpms } from './sign-rpms.ts';
+import { armoredHeaderSignature, keyIdOf, signRpms } from './sign-rpms.ts';
 import { emptyDnfState, readDnfState, type DnfState } from './state.ts';
 
 export interface RpmInput {
@@ -49,7 +49,10 @@ export interface SignedRpm {
   built: string;
   /** sha256 of the published, signed file. */
   sha256: string;
+  size: number;
   keyFingerprint: string;
+  /** The rpm header's OpenPGP signature, armored (absent for a file signed before Kiln recorded them). */
+  signature?: string;
 }
 
 export interface PublishDnfReport {
@@ -79,9 +82,7 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
   const byFile = new Map<string, RpmInput>();
   for (const p of packages) {
     const h = known.get(p.sha256)!;
-    // A spec's subpackages are named <package>-<suffix>.
-    const ofPackage = h.name === p.package || h.name.startsWith(`${p.package}-`);
-    if (!ofPackage || h.evr !== p.version) {
+    if (!isOfPackage(h.name, p.package) || h.evr !== p.version) {
       throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${h.evr}, expected ${p.package} ${p.version}; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
     }
     const before = state.files[h.file];
@@ -115,9 +116,10 @@ async function signNew(repoDir: string, byFile: Map<string, RpmInput>, state: Dn
     for (const [i, t] of todo.entries()) {
       const h = signed[i];
       if (h.signedBy !== keyIdOf(signer.fingerprint)) throw new PublishInputError(`${t.input.name}: rpmsign left no signature by ${signer.fingerprint}`, { artifact: t.input.name });
-      const { sha256 } = await sha256File(t.tmp);
+      const { sha256, size } = await sha256File(t.tmp);
       await rename(t.tmp, join(repoDir, t.file));
-      state.files[t.file] = { built: t.input.sha256, sha256, key: signer.fingerprint, name: h.name, evr: headerEvr(h) };
+      const signature = h.signatureHex ? await armoredHeaderSignature(h.signatureHex) : undefined;
+      state.files[t.file] = { built: t.input.sha256, sha256, size, key: signer.fingerprint, name: h.name, evr: headerEvr(h), ...(signature ? { signature } : {}) };
       delete state.retired[t.file];
     }
   } finally {
@@ -205,7 +207,14 @@ export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport
     return {
       repomdSha256,
       changed,
-      rpms: files.map((f) => ({ file: f, built: state.files[f].built, sha256: state.files[f].sha256, keyFingerprint: state.files[f].key })),
+      rpms: await Promise.all(
+        files.map(async (f) => {
+          const s = state.files[f];
+          // A state written before sizes were kept: the file says.
+          const size = s.size ?? (await stat(join(repoDir, f))).size;
+          return { file: f, built: s.built, sha256: s.sha256, size, keyFingerprint: s.key, ...(s.signature ? { signature: s.signature } : {}) };
+        }),
+      ),
     };
   });
 }

@@ -4,6 +4,7 @@
 // One rpmsign call signs many files (a publish of thousands stays one process).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import * as openpgp from 'openpgp';
 import { SigningError } from '../../../schema/errors.ts';
 import type { Signer } from '../../signing/signer.ts';
 
@@ -27,6 +28,11 @@ export async function signRpms(signer: Signer, files: string[]): Promise<void> {
       });
     }
   });
+}
+
+/** An rpm header's signature packet (hex, as rpm prints it), ASCII-armored as OpenPGP tools read it. */
+export async function armoredHeaderSignature(hex: string): Promise<string> {
+  return (await openpgp.readSignature({ binarySignature: Buffer.from(hex, 'hex') })).armor();
 }
 
 /** The key ID rpm shows for a fingerprint (its last 16 hex digits). */
