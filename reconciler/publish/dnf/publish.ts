@@ -1,7 +1,7 @@
 // publishDnf: make ROOT/<dist> a signed dnf repository holding exactly the given
 // rpms. See README.md in this folder for the layout and the order of writes.
 import { createHash } from 'node:crypto';
-import { copyFile, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
@@ -14,7 +14,7 @@ import { headerEvr, isOfPackage, readRpms } from '../rpm/read-rpm.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
-import { armoredHeaderSignature, keyIdOf, signRpms } from './sign-rpms.ts';
+import { armoredHeaderSignature, keyIdOf, signRpmCopies } from './sign-rpms.ts';
 import { emptyDnfState, readDnfState, type DnfState } from './state.ts';
 
 export interface RpmInput {
@@ -62,13 +62,16 @@ export interface PublishDnfReport {
   rpms: SignedRpm[];
 }
 
+/** An input whose header was read: the package name and `[E:]V-R` it carries. */
+type Checked = RpmInput & { name: string; evr: string };
+
 const sha256Hex = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /**
  * Check every input before anything is written: a bad one refuses the whole publish. Headers of
  * rpms published before (same built sha256) are known from the state; the others are read by rpm.
  */
-async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<string, RpmInput>> {
+async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<string, Checked>> {
   const known = new Map(Object.entries(state.files).filter(([, f]) => f.name && f.evr).map(([file, f]) => [f.built, { file, name: f.name!, evr: f.evr! }]));
   for (const p of packages) {
     const got = await sha256File(p.path).catch(() => undefined);
@@ -79,7 +82,7 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
   const unknown = packages.filter((p) => !known.has(p.sha256));
   const headers = await readRpms(unknown.map((p) => ({ path: p.path, label: p.name })));
   unknown.forEach((p, i) => known.set(p.sha256, { file: `${PACKAGES_DIR}/${rpmFileName(headers[i])}`, name: headers[i].name, evr: headerEvr(headers[i]) }));
-  const byFile = new Map<string, RpmInput>();
+  const byFile = new Map<string, Checked>();
   for (const p of packages) {
     const h = known.get(p.sha256)!;
     if (!isOfPackage(h.name, p.package) || h.evr !== p.version) {
@@ -91,15 +94,15 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
     if (byFile.has(h.file) || (before && before.built !== p.sha256)) {
       throw new PublishInputError(`${quote(h.file)} is already published with other contents (built sha256 ${(before?.built ?? byFile.get(h.file)!.sha256).slice(0, 12)}…); a new build needs a new Release`, { file: h.file });
     }
-    byFile.set(h.file, p);
+    byFile.set(h.file, { ...p, name: h.name, evr: h.evr });
     if (before) Object.assign(before, { name: h.name, evr: h.evr });
   }
   return byFile;
 }
 
-/** Signed copies of the rpms not yet published with this key: temp files, signed in one go, then renamed in. */
-async function signNew(repoDir: string, byFile: Map<string, RpmInput>, state: DnfState, signer: Signer): Promise<void> {
-  const todo: { file: string; input: RpmInput; tmp: string }[] = [];
+/** Signed copies of the rpms not yet published with this key: temp files, signed, then renamed in. */
+async function signNew(repoDir: string, byFile: Map<string, Checked>, state: DnfState, signer: Signer): Promise<void> {
+  const todo: { file: string; input: Checked; tmp: string }[] = [];
   for (const [file, input] of byFile) {
     const had = state.files[file];
     const present = await stat(join(repoDir, file)).then((s) => s.isFile(), () => false);
@@ -110,16 +113,20 @@ async function signNew(repoDir: string, byFile: Map<string, RpmInput>, state: Dn
   if (todo.length === 0) return;
   await ensureDir(join(repoDir, PACKAGES_DIR));
   try {
-    for (const t of todo) await copyFile(t.input.path, t.tmp);
-    await signRpms(signer, todo.map((t) => t.tmp));
-    const signed = await readRpms(todo.map((t) => ({ path: t.tmp, label: t.input.name })));
+    const signed = await signRpmCopies(signer, todo.map((t) => ({ from: t.input.path, to: t.tmp })));
+    // What rpmsign signed (packages without reserved space) is read back: rpm says whose signature it holds.
+    const byRpmsign = todo.filter((_, i) => !signed[i]);
+    const read = new Map((await readRpms(byRpmsign.map((t) => ({ path: t.tmp, label: t.input.name })))).map((h, i) => [byRpmsign[i], h]));
     for (const [i, t] of todo.entries()) {
-      const h = signed[i];
-      if (h.signedBy !== keyIdOf(signer.fingerprint)) throw new PublishInputError(`${t.input.name}: rpmsign left no signature by ${signer.fingerprint}`, { artifact: t.input.name });
-      const { sha256, size } = await sha256File(t.tmp);
+      let copy = signed[i];
+      if (!copy) {
+        const h = read.get(t)!;
+        if (h.signedBy !== keyIdOf(signer.fingerprint)) throw new PublishInputError(`${t.input.name}: rpmsign left no signature by ${signer.fingerprint}`, { artifact: t.input.name });
+        copy = { ...(await sha256File(t.tmp)), signature: h.signatureHex ? await armoredHeaderSignature(h.signatureHex) : '' };
+      }
       await rename(t.tmp, join(repoDir, t.file));
-      const signature = h.signatureHex ? await armoredHeaderSignature(h.signatureHex) : undefined;
-      state.files[t.file] = { built: t.input.sha256, sha256, size, key: signer.fingerprint, name: h.name, evr: headerEvr(h), ...(signature ? { signature } : {}) };
+      const { name, evr } = t.input;
+      state.files[t.file] = { built: t.input.sha256, sha256: copy.sha256, size: copy.size, key: signer.fingerprint, name, evr, ...(copy.signature ? { signature: copy.signature } : {}) };
       delete state.retired[t.file];
     }
   } finally {
