@@ -1,13 +1,13 @@
 // publishDnf: make ROOT/<dist> a signed dnf repository holding exactly the given
 // rpms. See README.md in this folder for the layout and the order of writes.
 import { createHash } from 'node:crypto';
-import { readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
 import { quote } from '../../../schema/quote.ts';
 import type { Signer } from '../../signing/signer.ts';
-import { ensureDir, isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
+import { isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
 import { withRepoLock } from '../apt/repo-lock.ts';
 import { sha256File } from '../apt/hashes.ts';
 import { headerEvr, isOfPackage, readRpms } from '../rpm/read-rpm.ts';
@@ -62,6 +62,12 @@ export interface PublishDnfReport {
   rpms: SignedRpm[];
 }
 
+/** mkdir -p, world-readable, every time: a repository deleted under a running publisher is made again (ensureDir remembers directories). */
+async function makeDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await chmod(dir, 0o755);
+}
+
 /** An input whose header was read: the package name and `[E:]V-R` it carries. */
 type Checked = RpmInput & { name: string; evr: string };
 
@@ -105,13 +111,13 @@ async function signNew(repoDir: string, byFile: Map<string, Checked>, state: Dnf
   const todo: { file: string; input: Checked; tmp: string }[] = [];
   for (const [file, input] of byFile) {
     const had = state.files[file];
-    const present = await stat(join(repoDir, file)).then((s) => s.isFile(), () => false);
-    if (had && had.key === signer.fingerprint && present) continue;
+    // Signed by this key before and still there: nothing to do (a new file costs no stat).
+    if (had && had.key === signer.fingerprint && (await stat(join(repoDir, file)).then((s) => s.isFile(), () => false))) continue;
     const tmp = tempNameFor(join(repoDir, file));
     todo.push({ file, input, tmp });
   }
   if (todo.length === 0) return;
-  await ensureDir(join(repoDir, PACKAGES_DIR));
+  await makeDir(join(repoDir, PACKAGES_DIR));
   try {
     const signed = await signRpmCopies(signer, todo.map((t) => ({ from: t.input.path, to: t.tmp })));
     // What rpmsign signed (packages without reserved space) is read back: rpm says whose signature it holds.
@@ -138,7 +144,7 @@ async function signNew(repoDir: string, byFile: Map<string, Checked>, state: Dnf
 export async function switchRepodata(repoDir: string, staged: string, signer: Signer): Promise<string> {
   const repomd = await readFile(join(staged, 'repomd.xml'));
   const signature = await signer.signDetached(repomd);
-  await ensureDir(join(repoDir, REPODATA_DIR));
+  await makeDir(join(repoDir, REPODATA_DIR));
   for (const name of await readdir(staged)) {
     if (name === 'repomd.xml') continue;
     const target = join(repoDir, REPODATA_DIR, name);
