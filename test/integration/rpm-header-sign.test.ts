@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import * as openpgp from 'openpgp';
+import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
+import { publishDnf } from '../../reconciler/publish/dnf/publish.ts';
 import { signRpmBytes } from '../../reconciler/publish/dnf/rpm-header-sign.ts';
 import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
@@ -76,6 +78,28 @@ describe('rpm header signing', { skip: await rpmAvailable() }, () => {
     assert.ok((await checksig(again, [renewed])).ok);
     assert.equal((await checksig(again, [signer])).ok, false, 'the old key no longer signs it');
     assert.equal((await readRpm(again)).signedBy, renewed.fingerprint.slice(-16));
+  });
+
+  test('rpm header signing - a publish that must sign an already-known rpm again checks the bytes it reads; a changed artifact is refused, nothing published', async () => {
+    const first = await loadSigner((await generateKey({ name: 'Kiln First', email: 'first@kiln.invalid' })).privateKeyArmored);
+    const second = await loadSigner((await generateKey({ name: 'Kiln Second', email: 'second@kiln.invalid' })).privateKeyArmored);
+    const art = join(dir, 'artifact.rpm');
+    await writeFile(art, await readFile(unsigned));
+    const { sha256, size } = await sha256File(art);
+    const input = { name: 'kiln-signed-1.0-1.noarch.rpm', sha256, size, path: art, package: 'kiln-signed', version: '1.0-1' };
+    const root = join(dir, 'repos');
+    await publishDnf({ root, distribution: { name: 't' }, packages: [input], signer: first, now: new Date() });
+    const repomd = await readFile(join(root, 't/repodata/repomd.xml'));
+    // The artifact changes under the same recorded digest; the new key means it is read and signed again.
+    const bytes = await readFile(art);
+    bytes[bytes.length - 1] ^= 0xff;
+    await writeFile(art, bytes);
+    await assert.rejects(
+      publishDnf({ root, distribution: { name: 't' }, packages: [input], signer: second, now: new Date() }),
+      (e: Error & { code?: string }) => e.code === 'KILN_DIGEST_MISMATCH' && e.message.startsWith('kiln-signed-1.0-1.noarch.rpm: expected sha256'),
+    );
+    assert.ok((await readFile(join(root, 't/repodata/repomd.xml'))).equals(repomd), 'nothing published');
+    assert.equal((await readRpm(join(root, 't/packages/kiln-signed-1.0-1.noarch.rpm'))).signedBy, first.fingerprint.slice(-16));
   });
 
   test('rpm header signing - an RSA key signs under RSAHEADER', async () => {

@@ -68,24 +68,28 @@ async function makeDir(dir: string): Promise<void> {
   await chmod(dir, 0o755);
 }
 
+async function checkDigest(p: RpmInput): Promise<void> {
+  const got = await sha256File(p.path).catch(() => undefined);
+  if (!got || got.sha256 !== p.sha256 || got.size !== p.size) {
+    throw new DigestMismatchError(`${p.name}: expected sha256 ${p.sha256} (${p.size} bytes), the file has ${got ? `${got.sha256} (${got.size} bytes)` : 'gone'}`, { artifact: p.name });
+  }
+}
+
 /** An input whose header was read: the package name and `[E:]V-R` it carries. */
-type Checked = RpmInput & { name: string; evr: string };
+type Checked = RpmInput & { header: { name: string; evr: string } };
 
 const sha256Hex = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /**
  * Check every input before anything is written: a bad one refuses the whole publish. Headers of
- * rpms published before (same built sha256) are known from the state; the others are read by rpm.
+ * rpms published before (same built sha256) are known from the state; the others are read by rpm,
+ * after their digest is checked. (The bytes of a known one are checked when they are read again,
+ * to be signed: sign-rpms.ts.)
  */
 async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<string, Checked>> {
   const known = new Map(Object.entries(state.files).filter(([, f]) => f.name && f.evr).map(([file, f]) => [f.built, { file, name: f.name!, evr: f.evr! }]));
-  for (const p of packages) {
-    const got = await sha256File(p.path).catch(() => undefined);
-    if (!got || got.sha256 !== p.sha256 || got.size !== p.size) {
-      throw new DigestMismatchError(`${p.name}: expected sha256 ${p.sha256} (${p.size} bytes), the file has ${got ? `${got.sha256} (${got.size} bytes)` : 'gone'}`, { artifact: p.name });
-    }
-  }
   const unknown = packages.filter((p) => !known.has(p.sha256));
+  for (const p of unknown) await checkDigest(p);
   const headers = await readRpms(unknown.map((p) => ({ path: p.path, label: p.name })));
   unknown.forEach((p, i) => known.set(p.sha256, { file: `${PACKAGES_DIR}/${rpmFileName(headers[i])}`, name: headers[i].name, evr: headerEvr(headers[i]) }));
   const byFile = new Map<string, Checked>();
@@ -100,7 +104,7 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
     if (byFile.has(h.file) || (before && before.built !== p.sha256)) {
       throw new PublishInputError(`${quote(h.file)} is already published with other contents (built sha256 ${(before?.built ?? byFile.get(h.file)!.sha256).slice(0, 12)}…); a new build needs a new Release`, { file: h.file });
     }
-    byFile.set(h.file, { ...p, name: h.name, evr: h.evr });
+    byFile.set(h.file, { ...p, header: { name: h.name, evr: h.evr } });
     if (before) Object.assign(before, { name: h.name, evr: h.evr });
   }
   return byFile;
@@ -109,17 +113,19 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
 /** Signed copies of the rpms not yet published with this key: temp files, signed, then renamed in. */
 async function signNew(repoDir: string, byFile: Map<string, Checked>, state: DnfState, signer: Signer): Promise<void> {
   const todo: { file: string; input: Checked; tmp: string }[] = [];
+  // One readdir, not a stat per file: thousands of rpms are published.
+  const present = new Set((await readdir(join(repoDir, PACKAGES_DIR)).catch(() => [] as string[])).map((n) => `${PACKAGES_DIR}/${n}`));
   for (const [file, input] of byFile) {
     const had = state.files[file];
-    // Signed by this key before and still there: nothing to do (a new file costs no stat).
-    if (had && had.key === signer.fingerprint && (await stat(join(repoDir, file)).then((s) => s.isFile(), () => false))) continue;
+    // Signed by this key before and still there: nothing to do.
+    if (had && had.key === signer.fingerprint && present.has(file)) continue;
     const tmp = tempNameFor(join(repoDir, file));
     todo.push({ file, input, tmp });
   }
   if (todo.length === 0) return;
   await makeDir(join(repoDir, PACKAGES_DIR));
   try {
-    const signed = await signRpmCopies(signer, todo.map((t) => ({ from: t.input.path, to: t.tmp })));
+    const signed = await signRpmCopies(signer, todo.map((t) => ({ from: t.input.path, to: t.tmp, expect: t.input })));
     // What rpmsign signed (packages without reserved space) is read back: rpm says whose signature it holds.
     const byRpmsign = todo.filter((_, i) => !signed[i]);
     const read = new Map((await readRpms(byRpmsign.map((t) => ({ path: t.tmp, label: t.input.name })))).map((h, i) => [byRpmsign[i], h]));
@@ -131,7 +137,7 @@ async function signNew(repoDir: string, byFile: Map<string, Checked>, state: Dnf
         copy = { ...(await sha256File(t.tmp)), signature: h.signatureHex ? await armoredHeaderSignature(h.signatureHex) : '' };
       }
       await rename(t.tmp, join(repoDir, t.file));
-      const { name, evr } = t.input;
+      const { name, evr } = t.input.header;
       state.files[t.file] = { built: t.input.sha256, sha256: copy.sha256, size: copy.size, key: signer.fingerprint, name, evr, ...(copy.signature ? { signature: copy.signature } : {}) };
       delete state.retired[t.file];
     }

@@ -9,7 +9,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import pMap from 'p-map';
-import { SigningError } from '../../../schema/errors.ts';
+import { DigestMismatchError, SigningError } from '../../../schema/errors.ts';
 import type { Signer } from '../../signing/signer.ts';
 import { signRpmBytes } from './rpm-header-sign.ts';
 
@@ -42,13 +42,15 @@ export interface SignedCopy {
  * to `to` (`to` may be `from`). A package without reserved space is copied and signed by rpmsign;
  * its entry is undefined (the caller reads what rpmsign made).
  */
-export async function signRpmCopies(signer: Signer, items: { from: string; to: string }[]): Promise<Array<SignedCopy | undefined>> {
+export async function signRpmCopies(signer: Signer, items: { from: string; to: string; expect?: Expected }[]): Promise<Array<SignedCopy | undefined>> {
   if (items.length === 0) return [];
   const tag = await tagFor(signer);
   const out = await pMap(
     items,
-    async ({ from, to }) => {
-      const signed = await signRpmBytes(await readFile(from), signer, tag);
+    async ({ from, to, expect }) => {
+      const bytes = await readFile(from);
+      if (expect) assertDigest(expect, bytes);
+      const signed = await signRpmBytes(bytes, signer, tag);
       if (!signed) return undefined;
       await writeFile(to, signed.rpm);
       const signature = await armoredHeaderSignature(signed.signature.toString('hex'));
@@ -60,6 +62,20 @@ export async function signRpmCopies(signer: Signer, items: { from: string; to: s
   for (const { from, to } of left) if (from !== to) await copyFile(from, to);
   await rpmsign(signer, left.map((i) => i.to));
   return out;
+}
+
+/** What a copy's source must be: the artifact as built and recorded. */
+export interface Expected {
+  name: string;
+  sha256: string;
+  size: number;
+}
+
+function assertDigest(e: Expected, bytes: Buffer): void {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (sha256 !== e.sha256 || bytes.length !== e.size) {
+    throw new DigestMismatchError(`${e.name}: expected sha256 ${e.sha256} (${e.size} bytes), the file has ${sha256} (${bytes.length} bytes)`, { artifact: e.name });
+  }
 }
 
 /** Sign files in place (`kiln keys renew`: temp copies of the published rpms). */
