@@ -21,6 +21,7 @@ import { RunnersByFormat } from '../../agents/runners.ts';
 import { runDnfInstallSmokeGate } from '../../reconciler/gate/dnf-install-smoke.ts';
 import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
 import { armoredHeaderSignature } from '../../reconciler/publish/dnf/sign-rpms.ts';
+import { resignDnf } from '../../reconciler/publish/dnf/resign.ts';
 import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { openNatsSession } from '../../reconciler/pipeline/nats-session.ts';
 import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
@@ -186,5 +187,20 @@ describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
     assert.match(record.failure?.reason ?? '', /kiln-hello-rpmx-1\.0-1\.noarch\.rpm: the header names package kiln-hello-rpmx, not kiln-hello-rpm or one of its subpackages/);
     assert.equal(await readFile(join(dir, 'repos', 'testing', 'repodata', 'repomd.xml'), 'utf8'), before, 'testing unchanged');
     assert.deepEqual(await readdir(join(dir, 'repos', 'testing', 'packages')), packagesBefore);
+  });
+
+  test('rpm pass - after the repository is signed again (kiln keys renew), the next pass records the new signatures', async () => {
+    const before = (await release('testing'))!.packages[0].signed![0];
+    await resignDnf(join(dir, 'repos'), 'testing', rec.signer, new Date());
+    const file = join(dir, 'repos', 'testing', 'packages', before.name);
+    const now = await sha256File(file);
+    assert.notEqual(now.sha256, before.sha256, 'a new header signature');
+    const after = await until(async () => {
+      await rec.runPass();
+      const s = (await release('testing'))?.packages[0].signed?.[0];
+      return s && s.sha256 !== before.sha256 ? s : undefined;
+    }, 60_000, 'the testing record naming the re-signed rpm');
+    assert.equal(after.sha256, (await sha256File(file)).sha256);
+    assert.equal(after.signature, await armoredHeaderSignature((await readRpm(file)).signatureHex!));
   });
 });
