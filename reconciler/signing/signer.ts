@@ -12,8 +12,6 @@ export interface Signer {
   readonly publicKeyArmored: string;
   /** Detached, armored signature (git commits, signatures/<sha>.asc, Release.gpg). */
   signDetached(data: string | Uint8Array): Promise<string>;
-  /** Detached binary signature packet(s) of `data` as a binary document (rpm header signatures). */
-  signDetachedBinary(data: Uint8Array): Promise<Uint8Array>;
   /** Cleartext-signed message (apt InRelease). */
   signCleartext(text: string): Promise<string>;
   /** A binary OpenPGP signed message holding `data` (containers/image "simple signing" signatures). */
@@ -77,10 +75,6 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string)
       // Should the thread fail (it cannot start, it died), this thread signs instead.
       if (typeof data !== 'string') return worker.sign(data).catch(() => signHere(data));
       return signHere(data);
-    },
-    async signDetachedBinary(data) {
-      const message = await openpgp.createMessage({ binary: data });
-      return (await openpgp.sign({ message, signingKeys: signingKey, detached: true, format: 'binary' })) as Uint8Array;
     },
     async signCleartext(text) {
       const message = await openpgp.createCleartextMessage({ text });

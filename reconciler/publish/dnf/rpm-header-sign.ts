@@ -112,8 +112,8 @@ export function withSignature(entries: Entry[], size: number, tag: number, sig: 
   return out;
 }
 
-/** The binary signature packet over `header` by the signer's key (a v4 signature of a binary document). */
-export const headerSignature = async (signer: Signer, header: Uint8Array): Promise<Buffer> => Buffer.from(await signer.signDetachedBinary(header));
+/** The binary signature packet over `header` by the signer's key (a v4 signature of a binary document), made in the signer's worker thread. */
+export const headerSignature = async (signer: Signer, header: Uint8Array): Promise<Buffer> => Buffer.from((await openpgp.readSignature({ armoredSignature: await signer.signDetached(header) })).write());
 
 /**
  * An rpm (its bytes) with its header signed by `signer` (an earlier header signature replaced), and
