@@ -3,8 +3,10 @@
 // as Debian builds: no network, no capabilities, a non-root user, the job's
 // memory/CPU/pids/time limits. Before it builds, rpm itself says what the spec
 // declares (rpm/spec-query.ts); a spec of another name or version than the job's
-// is not built. Artifacts: the binary rpms and the .src.rpm (the agent uploads
-// them with their sha256).
+// is not built. BuildRequires the image lacks come from a dependency phase with
+// the network (rpm-deps-image.ts); rpmbuild itself then runs offline.
+// Artifacts: the binary rpms and the .src.rpm (the agent uploads them with
+// their sha256).
 import { readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, posix, relative } from 'node:path';
@@ -17,6 +19,7 @@ import { runContainer } from '../containers/run-container.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { rpmArch } from '../rpm/arch.ts';
 import { evr, querySpec } from '../rpm/spec-query.ts';
+import { RPMDB, RpmDepsImages } from './rpm-deps-image.ts';
 import { chownTree } from './source-tree.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
@@ -39,11 +42,12 @@ function defaultBuildUser(): { uid: number; gid: number } {
 }
 
 /** The rpmbuild command: sources next to the spec, everything else under /build/rpmbuild. */
-export function rpmbuildCommand(specInContainer: string, target: string | undefined, cpus: number): string[] {
+export function rpmbuildCommand(specInContainer: string, target: string | undefined, cpus: number, dbpath?: string): string[] {
   return [
     'rpmbuild', '-ba',
     ...(target ? ['--target', target] : []),
     '--define', `_topdir /build/${TOPDIR}`,
+    ...(dbpath ? ['--define', `_dbpath ${dbpath}`] : []),
     '--define', `_sourcedir ${posix.dirname(specInContainer)}`,
     '--define', `_smp_build_ncpus ${Math.max(1, Math.floor(cpus))}`,
     specInContainer,
@@ -63,10 +67,12 @@ export class RpmRunner implements BuildRunner {
   readonly needsSource = true;
   private readonly docker: Docker;
   private readonly user: { uid: number; gid: number };
+  private readonly deps: RpmDepsImages;
 
   constructor(private readonly opts: RpmRunnerOptions) {
     this.docker = opts.docker ?? new Docker();
     this.user = opts.buildUser ?? defaultBuildUser();
+    this.deps = new RpmDepsImages(this.docker, opts.log.child({ component: 'rpm-deps-image' }));
   }
 
   async prepare(): Promise<void> {
@@ -83,7 +89,7 @@ export class RpmRunner implements BuildRunner {
     if (!work.buildDir) throw new AgentInfraError('RpmRunner needs a source checkout');
     const target = job.inputs.arch === 'all' ? undefined : rpmArch(job.inputs.arch);
     if (job.inputs.arch !== 'all' && !target) return fail(`architecture ${quote(job.inputs.arch)} has no rpm name`);
-    await this.imageId(job.inputs.image);
+    const baseImageId = await this.imageId(job.inputs.image);
 
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
     const user = `${this.user.uid}:${this.user.gid}`;
@@ -98,13 +104,20 @@ export class RpmRunner implements BuildRunner {
     }
 
     const limits = job.limits;
-    const cmd = rpmbuildCommand(`/build/${specRel}`, target, limits.cpus);
-    onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${job.inputs.image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
+    const deps = await this.deps.ensure(job.inputs.image, baseImageId, {
+      workRoot: work.root, spec: `/build/${specRel}`, target, user, labels, onLog, signal,
+      memoryBytes: limits.memoryMiB * MiB, timeoutMs: limits.timeoutSeconds * 1000,
+    });
+    if (signal.aborted) throw new AgentInfraError('build aborted: the agent is shutting down');
+    if (!deps.ok) return fail(deps.reason, deps.class);
+    const image = deps.image;
+    const cmd = rpmbuildCommand(`/build/${specRel}`, target, limits.cpus, deps.source === 'base' ? undefined : RPMDB);
+    onLog(Buffer.from(`kiln: ${cmd.join(' ')} in ${image} (memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, pids ${limits.pids}, timeout ${limits.timeoutSeconds} s, no network)\n`));
     let tailText = '';
     const exit = await runContainer(
       this.docker,
       {
-        image: job.inputs.image,
+        image,
         cmd,
         role: 'build',
         workingDir: `/build/${posix.dirname(specRel)}`,

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { InvalidMetadataError } from '../schema/errors.ts';
 import { STATUS_REF } from '../schema/status.ts';
 import { readDesired, type DesiredSnapshot } from './desired/read-desired.ts';
+import { specCheckerFor } from './desired/spec-check.ts';
 import { resolveCommit } from './git/tree.ts';
 import type { DesiredState, ObservedState, Plan } from './model.ts';
 import { dispatchBuilds } from './pipeline/dispatch.ts';
@@ -120,7 +121,9 @@ function judgeTrust(c: PassContext, observed: ObservedState): Promise<TrustVerdi
 async function observeDesired(c: PassContext): Promise<DesiredState> {
   const { deps, memo, now } = c;
   const refreshSources = memo.sourcesAt === undefined || now.getTime() - memo.sourcesAt >= deps.policy.sourceRefreshMs;
-  const read = await readDesired({ dir: deps.repoDir, rev: c.desiredCommit, cache: deps.cache, previous: memo.desired, refreshSources, log: c.log });
+  // rpm packages are held against their specs (rpm's own tools in a container) when this reconciler has Docker.
+  const checkSpec = deps.docker ? specCheckerFor(deps.docker) : undefined;
+  const read = await readDesired({ dir: deps.repoDir, rev: c.desiredCommit, cache: deps.cache, previous: memo.desired, refreshSources, log: c.log, ...(checkSpec ? { checkSpec } : {}) });
   if (refreshSources) memo.sourcesAt = now.getTime();
   memo.desired = read.snapshot;
   const releaseKey = read.state.config.signing.publicKey;

@@ -158,6 +158,23 @@ export const buildRecordSchema = {
   },
 } as const;
 
+/** An artifact signed in place as it was published (dnf: the rpm header signed by the release key): its new digest and the signature. */
+export const signedArtifactSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'built', 'sha256', 'size', 'signingKey'],
+  properties: {
+    name: artifactSchema.properties.name,
+    /** sha256 of the built artifact (in `artifacts`) it was made from. */
+    built: sha256,
+    sha256,
+    size: { type: 'integer', minimum: 0 },
+    signingKey: { type: 'string' },
+    /** The embedded OpenPGP signature (rpm: the header signature), ASCII-armored. */
+    signature: { type: 'string' },
+  },
+} as const;
+
 export const releasedPackageSchema = {
   type: 'object',
   additionalProperties: false,
@@ -168,6 +185,8 @@ export const releasedPackageSchema = {
     /** arch -> build key */
     builds: { type: 'object', additionalProperties: sha256 },
     artifacts: { type: 'array', items: artifactSchema },
+    /** The artifacts as published, where the release target signs them in place (dnf). */
+    signed: { type: 'array', items: signedArtifactSchema },
     publishedAt: isoTime,
   },
 } as const;

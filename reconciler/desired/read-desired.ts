@@ -17,6 +17,7 @@ import { emptyRuleMemo, runRules, type Located, type RuleContext, type RuleMemo 
 import { assembleChanged, type Assembled } from './assemble-changed.ts';
 import { defaultControlReader, type ControlReader, type SourceControl } from './source-control.ts';
 import { defaultSourceResolver, type SourceResolver } from './source-resolver.ts';
+import { checkSpecs, type SpecChecker } from './spec-check.ts';
 import { sourceBaseOf } from './source-base.ts';
 import { resolveSourceUrl, type SourceBase } from './source-url.ts';
 import { lookup } from './yaml-positions.ts';
@@ -58,6 +59,8 @@ export interface ReadDesiredOptions {
   resolveSource?: SourceResolver;
   /** Reads debian/control at a package's pinned commit (default: defaultControlReader()). */
   readControl?: ControlReader;
+  /** Holds rpm packages' name and version against their spec (spec-check.ts); absent: not checked here (the agent still checks). */
+  checkSpec?: SpecChecker;
   /**
    * Re-resolve the source refs of unchanged package files too (a branch in a
    * source repo may have moved while the metadata repo did not). Default false:
@@ -240,6 +243,11 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   // Paths whose entries differ from prev's: the tree diff's (in the order `files` got them), and any source refreshed.
   const changed = deleted ? [...deleted, ...read.map((e) => e.path), ...resolveAgain.map((e) => e.path)] : undefined;
   const { diagnostics, state, ruleContext } = assemble(commit, files, prev, rules, changed);
+  if (state && opts.checkSpec) {
+    diagnostics.push(...(await checkSpecs(state.packages.values(), (file) => files.get(file)?.parsed?.positions ?? {}, opts.checkSpec)));
+    diagnostics.sort(compareDiagnostics);
+    if (diagnostics.some((d) => d.severity === 'error')) return { commit, diagnostics, reread: read.length };
+  }
   opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');
   if (!state) return { commit, diagnostics, reread: read.length };
   const snapshot: DesiredSnapshot = { dir, commit, files, state, warnings: diagnostics, rules, ...(ruleContext ? { ruleContext } : {}) };

@@ -10,6 +10,7 @@ import { binaryVersion } from '../../schema/binnmu.ts';
 import { fetchArtifact } from '../pipeline/collect.ts';
 import { formatNamed, type PackageFormat } from '../formats/index.ts';
 import { releaseTarget, type ReleaseTarget, type ReleaseUnit } from '../release-targets/index.ts';
+import type { SignedArtifact } from '../release-targets/target.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { PipelineNats } from './deps.ts';
 import { releasedTags } from '../records/release-tags.ts';
@@ -122,9 +123,19 @@ async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[],
     publishedAt: ctx.now.toISOString(),
     signingKey: ctx.signer.fingerprint,
     releaseSha256: report.releaseSha256,
-    packages: content,
+    packages: report.signed ? withSigned(content, report.signed) : content,
     ...(report.tags ? { tags: releasedTags(report.tags, observed.releases.get(dist.name), desiredCommit) } : {}),
   };
+}
+
+/** Pure: each package with the files the target signed in place from its artifacts (matched by built sha256). */
+export function withSigned(content: ReleasedPackage[], signed: SignedArtifact[]): ReleasedPackage[] {
+  return content.map((p) => {
+    const mine = new Set((p.artifacts ?? []).map((a) => a.sha256));
+    const { signed: _before, ...rest } = p;
+    const files = signed.filter((s) => mine.has(s.built)).sort((a, b) => a.name.localeCompare(b.name));
+    return files.length ? { ...rest, signed: files } : rest;
+  });
 }
 
 /** The publish action an error is about: a package this pass adds, named by the error. */

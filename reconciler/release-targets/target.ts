@@ -51,8 +51,23 @@ export interface ApplyReport {
   releaseSha256: string;
   /** False when the target already held exactly this content. */
   changed: boolean;
+  /** Targets that sign each artifact as they publish it (dnf: rpm headers): every published file, its digest and signature. */
+  signed?: SignedArtifact[];
   /** Registry targets: every tag as published now (recorded per row in releases/<dist>.yaml). */
   tags?: Array<{ repository: string; tag: string; digest: string; package?: string; version?: string }>;
+}
+
+/** An artifact as the target published it: signed in place, so with another digest than the built one. */
+export interface SignedArtifact {
+  /** File name as published. */
+  name: string;
+  /** sha256 of the built artifact it was made from. */
+  built: string;
+  sha256: string;
+  size: number;
+  signingKey: string;
+  /** The embedded signature, ASCII-armored. */
+  signature?: string;
 }
 
 export interface Observation {

@@ -38,8 +38,8 @@ test('init - --example makes a metadata repo and a source repo, both committed o
   assert.equal(data.metadataRepo, dir);
   assert.deepEqual(
     data.sources.map((s) => [s.name, s.path]),
-    ['hello-kiln', 'hello-kiln-image', 'kiln-base', 'kilnhello', 'libkilnhello'].map((n) => [n, join(root, 'meta-sources', n)]),
-    'one source repo per example package (hello-kiln, the package set, the two images)',
+    ['hello-kiln', 'hello-kiln-image', 'hello-rpm', 'kiln-base', 'kilnhello', 'libkilnhello'].map((n) => [n, join(root, 'meta-sources', n)]),
+    'one source repo per example package (hello-kiln, the package set, the two images, the rpm)',
   );
   const source = (name: string) => data.sources.find((x) => x.name === name)!;
 
@@ -66,7 +66,7 @@ test('init - --example makes a metadata repo and a source repo, both committed o
 
   const v = await kiln('validate', '--repo', dir);
   assert.equal(v.code, 0, v.stdout + v.stderr);
-  assert.equal(v.stdout.trim(), `ok: 5 packages, 4 distributions at ${data.commit.slice(0, 12)}`);
+  assert.equal(v.stdout.trim(), `ok: 6 packages, 6 distributions at ${data.commit.slice(0, 12)}`);
   // The package set: kilnhello Build-Depends on libkilnhello's -dev binary, both built from testing.
   const app = state.packages.get('kilnhello')!;
   assert.equal(app.buildFrom, 'testing');
@@ -93,6 +93,14 @@ test('init - --example makes a metadata repo and a source repo, both committed o
   assert.ok(image.format === 'oci');
   assert.deepEqual([image.from, image.install, image.buildFrom, image.release], [{ package: 'kiln-base' }, ['hello-kiln'], 'stable', ['candidate', 'production']]);
   assert.match(await git(source('hello-kiln-image').path, 'show', 'main:Dockerfile'), /^FROM kiln-base$/m);
+
+  // The rpm package: built in the rpm pool, released to a dnf repository and promoted through dnf's gate.
+  const rpm = state.packages.get('hello-rpm')!;
+  assert.deepEqual([rpm.format, rpm.pool, rpm.image, rpm.version, rpm.format === 'rpm' && rpm.spec], ['rpm', 'rpm', 'kiln/bookworm-rpm', '1.0.0-1', 'hello-rpm.spec']);
+  assert.equal(rpm.source.commit, source('hello-rpm').commit);
+  assert.deepEqual(rpm.release, ['rpm-testing', 'rpm-stable']);
+  assert.deepEqual([state.distributions.get('rpm-stable')!.format, state.distributions.get('rpm-stable')!.promoteFrom], ['dnf', 'rpm-testing']);
+  assert.deepEqual(Object.keys(state.config.pools).sort(), ['deb', 'oci', 'rpm']);
 });
 
 test('init - without --example: the commented layout, no packages, valid', async (t) => {

@@ -72,10 +72,17 @@ test('kiln up - the example is built, published, promoted and visible in the API
     return d?.release?.packages?.some((p: { name: string }) => p.name === 'hello-kiln-image') ? d : undefined;
   }, 420_000, 'hello-kiln-image promoted to production');
   assert.deepEqual(production.promotions.map((p: { package: string; state: string }) => `${p.package}:${p.state}`), ['hello-kiln-image:published']);
+  // The example's rpm: built by the rpm pool's agent, promoted into the dnf repository rpm-stable.
+  await until(async () => {
+    const d = await json(`${base}/api/v1/distributions/rpm-stable`).catch(() => undefined);
+    return d?.release?.packages?.some((p: { name: string }) => p.name === 'hello-rpm') ? d : undefined;
+  }, 420_000, 'hello-rpm promoted to rpm-stable');
+  const repomdSig = await fetch(`${base}/repos/rpm-stable/repodata/repomd.xml.asc`);
+  assert.equal(repomdSig.status, 200);
   const builds = await json(`${base}/api/v1/builds`);
   assert.deepEqual(
     builds.builds.map((b: { package: string; state: string }) => `${b.package}:${b.state}`).sort(),
-    ['hello-kiln-image:succeeded', 'hello-kiln:succeeded', 'kiln-base:succeeded', 'kilnhello:succeeded', 'libkilnhello:succeeded'],
+    ['hello-kiln-image:succeeded', 'hello-kiln:succeeded', 'hello-rpm:succeeded', 'kiln-base:succeeded', 'kilnhello:succeeded', 'libkilnhello:succeeded'],
   );
   const inRelease = await fetch(`${base}/repos/stable/dists/stable/InRelease`);
   assert.equal(inRelease.status, 200);
@@ -95,7 +102,7 @@ test('kiln up - the example is built, published, promoted and visible in the API
   assert.doesNotMatch(second.out(), /created /, 'nothing created on resume');
   await until(() => /pass 1 \(start\)/.test(second.out()), 60_000, 'first pass after resume');
   assert.match(second.out(), /pass 1 \(start\)[^\n]*(status unchanged|nothing to do)/, 'nothing rebuilt or republished');
-  assert.equal((await json(`${base}/api/v1/builds`)).total, 5);
+  assert.equal((await json(`${base}/api/v1/builds`)).total, 6);
   second.proc.kill('SIGINT');
   assert.equal(await second.exit, 0, second.out());
 });
@@ -138,15 +145,14 @@ test('kiln up - one local agent per pool kiln.yaml declares for the architecture
   const id = (pool: string) => upAgentId(join(dir, 'state'), pool, 'amd64');
   assert.match(id('deb'), /^up-deb-amd64-[0-9a-f]{8}$/);
   assert.notEqual(upAgentId(join(dir, 'other'), 'deb', 'amd64'), id('deb'));
-  assert.ok(run.out().includes(`${id('deb')} (pool deb, log ${join(dir, 'state', 'logs', 'agent-deb.log')})`), run.out());
-  assert.ok(run.out().includes(`${id('tools')} (pool tools, log ${join(dir, 'state', 'logs', 'agent-tools.log')})`), run.out());
+  for (const pool of ['deb', 'rpm', 'tools']) assert.ok(run.out().includes(`${id(pool)} (pool ${pool}, log ${join(dir, 'state', 'logs', `agent-${pool}.log`)})`), run.out());
   assert.doesNotMatch(run.out(), /up-ports-/);
-  // The template's kiln.yaml declares deb and oci; tools was added above.
+  // The template's kiln.yaml declares deb, oci and rpm; tools was added above.
   const agents = await until(async () => {
     const a = await json(`http://127.0.0.1:${port}/api/v1/agents`).catch(() => undefined);
-    return a?.agents?.length === 3 ? a.agents : undefined;
-  }, 60_000, 'the three agents registered');
-  assert.deepEqual(agents.map((a: { id: string; pool: string }) => `${a.id}:${a.pool}`).sort(), [`${id('deb')}:deb`, `${id('oci')}:oci`, `${id('tools')}:tools`]);
+    return a?.agents?.length === 4 ? a.agents : undefined;
+  }, 60_000, 'the four agents registered');
+  assert.deepEqual(agents.map((a: { id: string; pool: string }) => `${a.id}:${a.pool}`).sort(), ['deb', 'oci', 'rpm', 'tools'].map((p) => `${id(p)}:${p}`));
   run.proc.kill('SIGINT');
   assert.equal(await run.exit, 0, run.out());
 });

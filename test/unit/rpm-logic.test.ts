@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rpmbuildFailure } from '../../agents/rpm-runner.ts';
+import { dnfFailure, parseResolvedRpms, rpmDepsImageTag, unmetBuildRequires } from '../../agents/rpm-deps-image.ts';
 import { interpretDnfGateRun } from '../../reconciler/gate/dnf-gate-script.ts';
 import { GATE_EXIT, MARK } from '../../reconciler/gate/gate-script.ts';
 import { repomdLocations } from '../../reconciler/publish/dnf/createrepo.ts';
@@ -83,4 +84,17 @@ test('serve - dnf repositories: content types, and only checksum-named repodata 
   assert.equal(cacheControl(`stable/repodata/${'a'.repeat(64)}-primary.xml.gz`), 'public, max-age=31536000, immutable');
   assert.equal(cacheControl('stable/repodata/repomd.xml'), 'no-cache');
   assert.equal(cacheControl('stable/packages/hello-1.0-1.noarch.rpm'), 'no-cache');
+});
+
+test('rpm deps phase - unmet BuildRequires from rpmbuild, resolved rpms, dnf\'s reason', () => {
+  // stdout and stderr interleave in any order around rpmbuild's list.
+  const out = 'warning: x\nBuilding target platforms: x86_64\n\nRPM build warnings:\nerror: Failed build dependencies:\n\tfoo-devel >= 1.0 is needed by bar-1-1.noarch\n\tbaz is needed by bar-1-1.noarch\n    Could not canonicalize hostname: h\n';
+  assert.deepEqual(unmetBuildRequires(out), ['baz', 'foo-devel >= 1.0']);
+  assert.deepEqual(unmetBuildRequires('Building target platforms: x86_64\n'), []);
+  const sha = 'a'.repeat(64);
+  assert.deepEqual(parseResolvedRpms(`Downloading...\nkiln-resolved foo-devel-1.2-1.noarch ${sha}\nkiln-resolved baz-0:2-1.x86_64 ${sha}\nnoise\n`), [`baz-0:2-1.x86_64 ${sha}`, `foo-devel-1.2-1.noarch ${sha}`]);
+  assert.deepEqual(dnfFailure('Last metadata expiration check: 0:00:01 ago\nNo match for argument: nosuch\nError: Unable to find a match: nosuch\n', ['nosuch']), { class: 'build', reason: 'BuildRequires cannot be met (nosuch): No match for argument: nosuch\nError: Unable to find a match: nosuch' });
+  assert.equal(dnfFailure("Curl error (7): Couldn't connect to server\nError: Failed to download metadata for repo 'x': Cannot download repomd.xml\n", ['x']).class, 'infra');
+  assert.notEqual(rpmDepsImageTag([`a-1-1.noarch ${sha}`], 'sha256:1'), rpmDepsImageTag([`a-1-2.noarch ${sha}`], 'sha256:1'));
+  assert.notEqual(rpmDepsImageTag([`a-1-1.noarch ${sha}`], 'sha256:1'), rpmDepsImageTag([`a-1-1.noarch ${sha}`], 'sha256:2'));
 });

@@ -10,7 +10,7 @@ import type { Artifact } from '../../../schema/status.ts';
 import { rpmArch } from '../../../rpm/arch.ts';
 import { compareEvr, rpmVersionProblem } from '../../../rpm/version-order.ts';
 import type { RpmPackage } from '../../model.ts';
-import { headerEvr, readRpm } from '../../publish/rpm/read-rpm.ts';
+import { headerEvr, isOfPackage, readRpm } from '../../publish/rpm/read-rpm.ts';
 import type { PackageFormat } from '../format.ts';
 
 const isReleasable = (name: string) => name.endsWith('.rpm') && !name.endsWith('.src.rpm');
@@ -39,8 +39,8 @@ export const rpmFormat: PackageFormat<RpmPackage> = {
         try {
           const h = await readRpm(path, a.name);
           const want = rpmArch(result.inputs.arch);
-          // Subpackages carry their own names; the version must be the package's.
-          if (!h.name.startsWith(result.inputs.package)) problems.push(`${a.name}: the header names package ${h.name}, not ${result.inputs.package} or one of its subpackages`);
+          // Subpackages carry their own names (<package>-<suffix>); the version must be the package's.
+          if (!isOfPackage(h.name, result.inputs.package)) problems.push(`${a.name}: the header names package ${h.name}, not ${result.inputs.package} or one of its subpackages`);
           if (headerEvr(h) !== result.inputs.version) problems.push(`${a.name}: the header says version ${headerEvr(h)}, the package is ${result.inputs.version}`);
           if (h.arch !== 'noarch' && h.arch !== want) problems.push(`${a.name}: built for ${h.arch}, the build was for ${want ?? result.inputs.arch}`);
         } catch (e) {

@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex, sha256File } from '../apt/hashes.ts';
 import { repomdLocations } from './createrepo.ts';
-import { REPOMD, REPOMD_SIG } from './layout.ts';
+import { PACKAGES_DIR, REPOMD, REPOMD_SIG } from './layout.ts';
 import { readDnfState } from './state.ts';
 
 export interface DnfObservation {
@@ -17,7 +17,22 @@ export interface DnfObservation {
 
 const exists = (p: string) => stat(p).then((s) => s.isFile(), () => false);
 
-export async function observeDnf(root: string, dist: string, record: { releaseSha256?: string }, cursor: number, budget = 64): Promise<DnfObservation> {
+/** What observe reads of a release record: the repomd.xml it names and the signed rpms it lists. */
+export interface DnfRecord {
+  releaseSha256?: string;
+  packages?: Array<{ signed?: Array<{ name: string; sha256: string }> }>;
+}
+
+/** The first rpm the record lists with another digest than the published one (a re-signing since): the record is out of date. */
+function staleSignature(record: DnfRecord, state: Awaited<ReturnType<typeof readDnfState>>): string | undefined {
+  for (const s of (record.packages ?? []).flatMap((p) => p.signed ?? [])) {
+    const now = state.files[`${PACKAGES_DIR}/${s.name}`];
+    if (now && now.sha256 !== s.sha256) return s.name;
+  }
+  return undefined;
+}
+
+export async function observeDnf(root: string, dist: string, record: DnfRecord, cursor: number, budget = 64): Promise<DnfObservation> {
   const repoDir = join(root, dist);
   const repomd = await readFile(join(repoDir, REPOMD)).catch(() => undefined);
   if (!repomd) return { drift: `${REPOMD} is missing`, cursor };
@@ -25,6 +40,8 @@ export async function observeDnf(root: string, dist: string, record: { releaseSh
   const sha = sha256Hex(repomd);
   if (sha !== record.releaseSha256 && sha !== state.repomd) return { drift: `${REPOMD} differs from the one recorded (sha256 ${sha.slice(0, 12)}…)`, cursor };
   if (!(await exists(join(repoDir, REPOMD_SIG)))) return { drift: `${REPOMD_SIG} is missing`, cursor };
+  const stale = staleSignature(record, state);
+  if (stale) return { drift: `${PACKAGES_DIR}/${stale} was signed again since the release record named its signature`, cursor };
   for (const rel of repomdLocations(repomd.toString('utf8'))) {
     if (!(await exists(join(repoDir, rel)))) return { drift: `${rel}, named by ${REPOMD}, is missing`, cursor };
   }

@@ -1,20 +1,20 @@
 // publishDnf: make ROOT/<dist> a signed dnf repository holding exactly the given
 // rpms. See README.md in this folder for the layout and the order of writes.
 import { createHash } from 'node:crypto';
-import { copyFile, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
 import { quote } from '../../../schema/quote.ts';
 import type { Signer } from '../../signing/signer.ts';
-import { ensureDir, isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
+import { isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
 import { withRepoLock } from '../apt/repo-lock.ts';
 import { sha256File } from '../apt/hashes.ts';
-import { headerEvr, readRpms } from '../rpm/read-rpm.ts';
+import { headerEvr, isOfPackage, readRpms } from '../rpm/read-rpm.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
-import { keyIdOf, signRpms } from './sign-rpms.ts';
+import { armoredHeaderSignature, keyIdOf, signRpmCopies } from './sign-rpms.ts';
 import { emptyDnfState, readDnfState, type DnfState } from './state.ts';
 
 export interface RpmInput {
@@ -49,7 +49,10 @@ export interface SignedRpm {
   built: string;
   /** sha256 of the published, signed file. */
   sha256: string;
+  size: number;
   keyFingerprint: string;
+  /** The rpm header's OpenPGP signature, armored (absent for a file signed before Kiln recorded them). */
+  signature?: string;
 }
 
 export interface PublishDnfReport {
@@ -59,29 +62,40 @@ export interface PublishDnfReport {
   rpms: SignedRpm[];
 }
 
+/** mkdir -p, world-readable, every time: a repository deleted under a running publisher is made again (ensureDir remembers directories). */
+async function makeDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await chmod(dir, 0o755);
+}
+
+async function checkDigest(p: RpmInput): Promise<void> {
+  const got = await sha256File(p.path).catch(() => undefined);
+  if (!got || got.sha256 !== p.sha256 || got.size !== p.size) {
+    throw new DigestMismatchError(`${p.name}: expected sha256 ${p.sha256} (${p.size} bytes), the file has ${got ? `${got.sha256} (${got.size} bytes)` : 'gone'}`, { artifact: p.name });
+  }
+}
+
+/** An input whose header was read: the package name and `[E:]V-R` it carries. */
+type Checked = RpmInput & { header: { name: string; evr: string } };
+
 const sha256Hex = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /**
  * Check every input before anything is written: a bad one refuses the whole publish. Headers of
- * rpms published before (same built sha256) are known from the state; the others are read by rpm.
+ * rpms published before (same built sha256) are known from the state; the others are read by rpm,
+ * after their digest is checked. (The bytes of a known one are checked when they are read again,
+ * to be signed: sign-rpms.ts.)
  */
-async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<string, RpmInput>> {
+async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<string, Checked>> {
   const known = new Map(Object.entries(state.files).filter(([, f]) => f.name && f.evr).map(([file, f]) => [f.built, { file, name: f.name!, evr: f.evr! }]));
-  for (const p of packages) {
-    const got = await sha256File(p.path).catch(() => undefined);
-    if (!got || got.sha256 !== p.sha256 || got.size !== p.size) {
-      throw new DigestMismatchError(`${p.name}: expected sha256 ${p.sha256} (${p.size} bytes), the file has ${got ? `${got.sha256} (${got.size} bytes)` : 'gone'}`, { artifact: p.name });
-    }
-  }
   const unknown = packages.filter((p) => !known.has(p.sha256));
+  for (const p of unknown) await checkDigest(p);
   const headers = await readRpms(unknown.map((p) => ({ path: p.path, label: p.name })));
   unknown.forEach((p, i) => known.set(p.sha256, { file: `${PACKAGES_DIR}/${rpmFileName(headers[i])}`, name: headers[i].name, evr: headerEvr(headers[i]) }));
-  const byFile = new Map<string, RpmInput>();
+  const byFile = new Map<string, Checked>();
   for (const p of packages) {
     const h = known.get(p.sha256)!;
-    // A spec's subpackages are named <package>-<suffix>.
-    const ofPackage = h.name === p.package || h.name.startsWith(`${p.package}-`);
-    if (!ofPackage || h.evr !== p.version) {
+    if (!isOfPackage(h.name, p.package) || h.evr !== p.version) {
       throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${h.evr}, expected ${p.package} ${p.version}; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
     }
     const before = state.files[h.file];
@@ -90,34 +104,41 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
     if (byFile.has(h.file) || (before && before.built !== p.sha256)) {
       throw new PublishInputError(`${quote(h.file)} is already published with other contents (built sha256 ${(before?.built ?? byFile.get(h.file)!.sha256).slice(0, 12)}…); a new build needs a new Release`, { file: h.file });
     }
-    byFile.set(h.file, p);
+    byFile.set(h.file, { ...p, header: { name: h.name, evr: h.evr } });
     if (before) Object.assign(before, { name: h.name, evr: h.evr });
   }
   return byFile;
 }
 
-/** Signed copies of the rpms not yet published with this key: temp files, signed in one go, then renamed in. */
-async function signNew(repoDir: string, byFile: Map<string, RpmInput>, state: DnfState, signer: Signer): Promise<void> {
-  const todo: { file: string; input: RpmInput; tmp: string }[] = [];
+/** Signed copies of the rpms not yet published with this key: temp files, signed, then renamed in. */
+async function signNew(repoDir: string, byFile: Map<string, Checked>, state: DnfState, signer: Signer): Promise<void> {
+  const todo: { file: string; input: Checked; tmp: string }[] = [];
+  // One readdir, not a stat per file: thousands of rpms are published.
+  const present = new Set((await readdir(join(repoDir, PACKAGES_DIR)).catch(() => [] as string[])).map((n) => `${PACKAGES_DIR}/${n}`));
   for (const [file, input] of byFile) {
     const had = state.files[file];
-    const present = await stat(join(repoDir, file)).then((s) => s.isFile(), () => false);
-    if (had && had.key === signer.fingerprint && present) continue;
+    // Signed by this key before and still there: nothing to do.
+    if (had && had.key === signer.fingerprint && present.has(file)) continue;
     const tmp = tempNameFor(join(repoDir, file));
     todo.push({ file, input, tmp });
   }
   if (todo.length === 0) return;
-  await ensureDir(join(repoDir, PACKAGES_DIR));
+  await makeDir(join(repoDir, PACKAGES_DIR));
   try {
-    for (const t of todo) await copyFile(t.input.path, t.tmp);
-    await signRpms(signer, todo.map((t) => t.tmp));
-    const signed = await readRpms(todo.map((t) => ({ path: t.tmp, label: t.input.name })));
+    const signed = await signRpmCopies(signer, todo.map((t) => ({ from: t.input.path, to: t.tmp, expect: t.input })));
+    // What rpmsign signed (packages without reserved space) is read back: rpm says whose signature it holds.
+    const byRpmsign = todo.filter((_, i) => !signed[i]);
+    const read = new Map((await readRpms(byRpmsign.map((t) => ({ path: t.tmp, label: t.input.name })))).map((h, i) => [byRpmsign[i], h]));
     for (const [i, t] of todo.entries()) {
-      const h = signed[i];
-      if (h.signedBy !== keyIdOf(signer.fingerprint)) throw new PublishInputError(`${t.input.name}: rpmsign left no signature by ${signer.fingerprint}`, { artifact: t.input.name });
-      const { sha256 } = await sha256File(t.tmp);
+      let copy = signed[i];
+      if (!copy) {
+        const h = read.get(t)!;
+        if (h.signedBy !== keyIdOf(signer.fingerprint)) throw new PublishInputError(`${t.input.name}: rpmsign left no signature by ${signer.fingerprint}`, { artifact: t.input.name });
+        copy = { ...(await sha256File(t.tmp)), signature: h.signatureHex ? await armoredHeaderSignature(h.signatureHex) : '' };
+      }
       await rename(t.tmp, join(repoDir, t.file));
-      state.files[t.file] = { built: t.input.sha256, sha256, key: signer.fingerprint, name: h.name, evr: headerEvr(h) };
+      const { name, evr } = t.input.header;
+      state.files[t.file] = { built: t.input.sha256, sha256: copy.sha256, size: copy.size, key: signer.fingerprint, name, evr, ...(copy.signature ? { signature: copy.signature } : {}) };
       delete state.retired[t.file];
     }
   } finally {
@@ -129,7 +150,7 @@ async function signNew(repoDir: string, byFile: Map<string, RpmInput>, state: Dn
 export async function switchRepodata(repoDir: string, staged: string, signer: Signer): Promise<string> {
   const repomd = await readFile(join(staged, 'repomd.xml'));
   const signature = await signer.signDetached(repomd);
-  await ensureDir(join(repoDir, REPODATA_DIR));
+  await makeDir(join(repoDir, REPODATA_DIR));
   for (const name of await readdir(staged)) {
     if (name === 'repomd.xml') continue;
     const target = join(repoDir, REPODATA_DIR, name);
@@ -205,7 +226,14 @@ export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport
     return {
       repomdSha256,
       changed,
-      rpms: files.map((f) => ({ file: f, built: state.files[f].built, sha256: state.files[f].sha256, keyFingerprint: state.files[f].key })),
+      rpms: await Promise.all(
+        files.map(async (f) => {
+          const s = state.files[f];
+          // A state written before sizes were kept: the file says.
+          const size = s.size ?? (await stat(join(repoDir, f))).size;
+          return { file: f, built: s.built, sha256: s.sha256, size, keyFingerprint: s.key, ...(s.signature ? { signature: s.signature } : {}) };
+        }),
+      ),
     };
   });
 }

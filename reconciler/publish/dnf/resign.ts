@@ -10,7 +10,8 @@ import { withRepoLock } from '../apt/repo-lock.ts';
 import { stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, keyFileName, STAGE_DIR } from './layout.ts';
 import { switchRepodata } from './publish.ts';
-import { signRpms } from './sign-rpms.ts';
+import { armoredHeaderSignature, signRpms } from './sign-rpms.ts';
+import { readRpms } from '../rpm/read-rpm.ts';
 import { readDnfState } from './state.ts';
 
 export async function resignDnf(root: string, dist: string, signer: Signer, now: Date): Promise<{ parts: string[] }> {
@@ -22,10 +23,13 @@ export async function resignDnf(root: string, dist: string, signer: Signer, now:
     try {
       for (const t of temps) await copyFile(join(repoDir, t.file), t.tmp);
       await signRpms(signer, temps.map((t) => t.tmp));
-      for (const t of temps) {
-        const { sha256 } = await sha256File(t.tmp);
+      const headers = await readRpms(temps.map((t) => ({ path: t.tmp, label: t.file })));
+      for (const [i, t] of temps.entries()) {
+        const { sha256, size } = await sha256File(t.tmp);
+        const hex = headers[i].signatureHex;
         await rename(t.tmp, join(repoDir, t.file));
-        state.files[t.file] = { ...state.files[t.file], sha256, key: signer.fingerprint };
+        const { signature: _old, ...rest } = state.files[t.file];
+        state.files[t.file] = { ...rest, sha256, size, key: signer.fingerprint, ...(hex ? { signature: await armoredHeaderSignature(hex) } : {}) };
       }
     } finally {
       await Promise.all(temps.map((t) => rm(t.tmp, { force: true })));

@@ -1,11 +1,17 @@
-// rpm header signatures by the release key: `rpmsign --resign` (any earlier
-// signature replaced) in a throwaway GnuPG home holding the key. Debian's rpm
-// macros point %__gpg at /usr/bin/gpg2, which Debian does not ship: override it.
-// One rpmsign call signs many files (a publish of thousands stays one process).
+// rpm header signatures by the release key, any earlier one replaced: in-process
+// (rpm-header-sign.ts) for every package with reserved space, else `rpmsign
+// --resign` in a throwaway GnuPG home holding the key (Debian's rpm macros point
+// %__gpg at /usr/bin/gpg2, which Debian does not ship: overridden), one call for
+// many files.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { SigningError } from '../../../schema/errors.ts';
+import * as openpgp from 'openpgp';
+import pMap from 'p-map';
+import { DigestMismatchError, SigningError } from '../../../schema/errors.ts';
 import type { Signer } from '../../signing/signer.ts';
+import { signRpmBytes } from './rpm-header-sign.ts';
 
 const run = promisify(execFile);
 /** Files per rpmsign call: keeps the command line well under ARG_MAX. */
@@ -15,7 +21,70 @@ export function rpmsignArgs(fingerprint: string, files: string[]): string[] {
   return ['--resign', '--define', '__gpg /usr/bin/gpg', '--define', `_gpg_name ${fingerprint}`, ...files];
 }
 
+/** rpm's header tag for the key: RSAHEADER for RSA, DSAHEADER for DSA and EdDSA. */
+async function tagFor(signer: Signer): Promise<'rsa' | 'dsa'> {
+  const key = await openpgp.readKey({ armoredKey: signer.publicKeyArmored });
+  return key.getAlgorithmInfo().algorithm.startsWith('rsa') ? 'rsa' : 'dsa';
+}
+
+/** Files signed in-process at a time (reads, signatures and writes overlap). */
+const CONCURRENCY = 16;
+
+/** A copy signed in-process: its digest, size and header signature (armored). */
+export interface SignedCopy {
+  sha256: string;
+  size: number;
+  signature: string;
+}
+
+/**
+ * Signed copies: each `from` read once, its header signed in memory (rpm-header-sign.ts), written
+ * to `to` (`to` may be `from`). A package without reserved space is copied and signed by rpmsign;
+ * its entry is undefined (the caller reads what rpmsign made).
+ */
+export async function signRpmCopies(signer: Signer, items: { from: string; to: string; expect?: Expected }[]): Promise<Array<SignedCopy | undefined>> {
+  if (items.length === 0) return [];
+  const tag = await tagFor(signer);
+  const out = await pMap(
+    items,
+    async ({ from, to, expect }) => {
+      const bytes = await readFile(from);
+      if (expect) assertDigest(expect, bytes);
+      const signed = await signRpmBytes(bytes, signer, tag);
+      if (!signed) return undefined;
+      await writeFile(to, signed.rpm);
+      const signature = await armoredHeaderSignature(signed.signature.toString('hex'));
+      return { sha256: createHash('sha256').update(signed.rpm).digest('hex'), size: signed.rpm.length, signature };
+    },
+    { concurrency: CONCURRENCY },
+  );
+  const left = items.filter((_, i) => !out[i]);
+  for (const { from, to } of left) if (from !== to) await copyFile(from, to);
+  await rpmsign(signer, left.map((i) => i.to));
+  return out;
+}
+
+/** What a copy's source must be: the artifact as built and recorded. */
+export interface Expected {
+  name: string;
+  sha256: string;
+  size: number;
+}
+
+function assertDigest(e: Expected, bytes: Buffer): void {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (sha256 !== e.sha256 || bytes.length !== e.size) {
+    throw new DigestMismatchError(`${e.name}: expected sha256 ${e.sha256} (${e.size} bytes), the file has ${sha256} (${bytes.length} bytes)`, { artifact: e.name });
+  }
+}
+
+/** Sign files in place (`kiln keys renew`: temp copies of the published rpms). */
 export async function signRpms(signer: Signer, files: string[]): Promise<void> {
+  await signRpmCopies(signer, files.map((f) => ({ from: f, to: f })));
+}
+
+/** `rpmsign --resign` of many files, in one GnuPG home and one process per BATCH files. */
+export async function rpmsign(signer: Signer, files: string[]): Promise<void> {
   if (files.length === 0) return;
   await signer.withGnupgHome(async (home) => {
     for (let i = 0; i < files.length; i += BATCH) {
@@ -27,6 +96,11 @@ export async function signRpms(signer: Signer, files: string[]): Promise<void> {
       });
     }
   });
+}
+
+/** An rpm header's signature packet (hex, as rpm prints it), ASCII-armored as OpenPGP tools read it. */
+export async function armoredHeaderSignature(hex: string): Promise<string> {
+  return (await openpgp.readSignature({ binarySignature: Buffer.from(hex, 'hex') })).armor();
 }
 
 /** The key ID rpm shows for a fingerprint (its last 16 hex digits). */

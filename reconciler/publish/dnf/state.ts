@@ -8,8 +8,8 @@ import { DNF_STATE_FILE } from './layout.ts';
 
 export interface DnfState {
   version: 1;
-  /** Published path -> sha256 of the built artifact, of the signed file, and the signing key's fingerprint. */
-  files: Record<string, { built: string; sha256: string; key: string; name?: string; evr?: string }>;
+  /** Published path -> sha256 of the built artifact, of the signed file, the signing key's fingerprint and the header signature (armored). */
+  files: Record<string, { built: string; sha256: string; size?: number; key: string; name?: string; evr?: string; signature?: string }>;
   /** Path -> epoch ms since when no repodata names it (deleted after the retention time). */
   retired: Record<string, number>;
   /** What the current repodata was made from (files, their sha256, key, .repo text), hashed. */

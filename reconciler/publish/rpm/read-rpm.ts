@@ -18,17 +18,23 @@ export interface RpmHeader {
   source: boolean;
   /** Key ID (16 hex, upper case) of the header's OpenPGP signature; absent: unsigned. */
   signedBy?: string;
+  /** The header's OpenPGP signature packet (RSAHEADER or DSAHEADER, which also holds EdDSA), hex; absent: unsigned. */
+  signatureHex?: string;
 }
 
-const QF = '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{RSAHEADER:pgpsig}\\t%{DSAHEADER:pgpsig}\\n';
+const QF = '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{RSAHEADER:pgpsig}\\t%{DSAHEADER:pgpsig}\\t%{RSAHEADER}\\t%{DSAHEADER}\\n';
 
 /** Pure: a header from the query line. */
 export function parseHeaderLine(line: string): RpmHeader {
-  const [name, epoch, version, release, arch, sourceRpm, rsa, dsa] = line.replace(/\n$/, '').split('\t');
+  const [name, epoch, version, release, arch, sourceRpm, rsa, dsa, rsaHex, dsaHex] = line.replace(/\n$/, '').split('\t');
   const sig = [rsa, dsa].find((s) => s && s !== '(none)');
   const keyId = sig && /Key ID ([0-9a-fA-F]{16})/.exec(sig)?.[1].toUpperCase();
-  return { name, epoch: epoch === '(none)' ? undefined : epoch, version, release, arch, source: sourceRpm === '(none)', ...(keyId ? { signedBy: keyId } : {}) };
+  const hex = [rsaHex, dsaHex].find((h) => h && /^[0-9a-f]+$/.test(h));
+  return { name, epoch: epoch === '(none)' ? undefined : epoch, version, release, arch, source: sourceRpm === '(none)', ...(keyId ? { signedBy: keyId } : {}), ...(keyId && hex ? { signatureHex: hex } : {}) };
 }
+
+/** Whether a header's name is the package's or one of its subpackages' (a spec's subpackages are named <package>-<suffix>). */
+export const isOfPackage = (headerName: string, pkg: string) => headerName === pkg || headerName.startsWith(`${pkg}-`);
 
 /** `[E:]V-R`: how Kiln names an rpm version. */
 export function headerEvr(h: Pick<RpmHeader, 'epoch' | 'version' | 'release'>): string {

@@ -2,7 +2,7 @@
 // ROOT/<dist> (publish/dnf does the work: rpm header signatures, createrepo_c,
 // signed repomd.xml, atomic switch, prune), install-smoke with dnf in a clean
 // container as its promotion gate (gate/dnf-install-smoke.ts).
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { runDnfInstallSmokeGate } from '../../gate/dnf-install-smoke.ts';
 import type { DnfDistribution } from '../../model.ts';
 import { HASHED_REPODATA, REPOMD } from '../../publish/dnf/layout.ts';
@@ -26,7 +26,8 @@ export const dnfTarget: ReleaseTarget<DnfDistribution> = {
       ...(req.log ? { log: req.log } : {}),
       ...(req.fresh ? { fresh: true } : {}),
     });
-    return { releaseSha256: report.repomdSha256, changed: report.changed };
+    const signed = report.rpms.map((r) => ({ name: basename(r.file), built: r.built, sha256: r.sha256, size: r.size, signingKey: r.keyFingerprint, ...(r.signature ? { signature: r.signature } : {}) }));
+    return { releaseSha256: report.repomdSha256, changed: report.changed, signed };
   },
   observe: (root, dist, record, cursor) => observeDnf(root, dist.name, record, cursor),
   changeMarker: (root, dist) => join(root, dist.name, REPOMD),

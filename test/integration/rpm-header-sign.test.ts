@@ -1,0 +1,113 @@
+// rpm header signatures written in-process (reconciler/publish/dnf/rpm-header-sign.ts),
+// judged by rpm's own verifier: `rpmkeys --checksig` with the key imported into a
+// throwaway rpm database accepts them (EdDSA under DSAHEADER, RSA under RSAHEADER),
+// refuses them without the key, and a re-signature replaces the earlier one. The
+// file keeps its size and everything after the signature header byte for byte.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import * as openpgp from 'openpgp';
+import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
+import { publishDnf } from '../../reconciler/publish/dnf/publish.ts';
+import { signRpmBytes } from '../../reconciler/publish/dnf/rpm-header-sign.ts';
+import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
+import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
+import { writeRpm } from '../helpers/rpm.ts';
+
+const run = promisify(execFile);
+
+async function rpmAvailable(): Promise<string | undefined> {
+  return run('rpmkeys', ['--version']).then(() => undefined, () => 'rpmkeys not installed (scripts/setup-host installs rpm)');
+}
+
+describe('rpm header signing', { skip: await rpmAvailable() }, () => {
+  let dir = '';
+  let unsigned = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-rpm-headersign-'));
+    unsigned = (await writeRpm(dir, { name: 'kiln-signed', version: '1.0-1' })).path;
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  /** `rpmkeys --checksig` against a fresh rpm database holding `keys`. */
+  async function checksig(file: string, keys: Signer[]): Promise<{ ok: boolean; out: string }> {
+    const db = await mkdtemp(join(dir, 'db-'));
+    for (const [i, k] of keys.entries()) {
+      await writeFile(join(db, `k${i}.asc`), k.publicKeyArmored);
+      await run('rpmkeys', ['--dbpath', db, '--import', join(db, `k${i}.asc`)]);
+    }
+    return run('rpmkeys', ['--dbpath', db, '--checksig', '-v', file]).then(
+      (r) => ({ ok: true, out: r.stdout }),
+      (e: { stdout?: string }) => ({ ok: false, out: e.stdout ?? '' }),
+    );
+  }
+
+  async function sign(from: string, signer: Signer, tag: 'rsa' | 'dsa', name: string): Promise<string> {
+    const bytes = await readFile(from);
+    const signed = await signRpmBytes(bytes, signer, tag);
+    assert.ok(signed, 'the package has reserved space');
+    assert.equal(signed.rpm.length, bytes.length, 'same size: rewritten in place');
+    const path = join(dir, name);
+    await writeFile(path, signed.rpm);
+    return path;
+  }
+
+  test('rpm header signing - an EdDSA signature under DSAHEADER that rpmkeys accepts with the key and refuses without', async () => {
+    const signer = await loadSigner((await generateKey({ name: 'Kiln Header', email: 'header@kiln.invalid' })).privateKeyArmored);
+    const path = await sign(unsigned, signer, 'dsa', 'eddsa.rpm');
+    const good = await checksig(path, [signer]);
+    assert.ok(good.ok, good.out);
+    assert.match(good.out, /Header V4 EdDSA\/SHA\d+ Signature, key ID [0-9a-f]{8}: OK/);
+    assert.match(good.out, /Payload SHA256 digest: OK/);
+    assert.equal((await readRpm(path)).signedBy, signer.fingerprint.slice(-16));
+    const nokey = await checksig(path, []);
+    assert.equal(nokey.ok, false);
+    assert.match(nokey.out, /NOKEY/);
+    // Only the signature header changed: the main header and payload are the built bytes.
+    const [a, b] = [await readFile(unsigned), await readFile(path)];
+    const tail = (buf: Buffer) => buf.subarray(buf.indexOf(Buffer.from([0x8e, 0xad, 0xe8, 0x01]), 200));
+    assert.ok(tail(a).equals(tail(b)));
+
+    // Signed again with another key: the earlier signature is replaced, not kept beside it.
+    const renewed = await loadSigner((await generateKey({ name: 'Kiln Renewed', email: 'renewed@kiln.invalid' })).privateKeyArmored);
+    const again = await sign(path, renewed, 'dsa', 'resigned.rpm');
+    assert.ok((await checksig(again, [renewed])).ok);
+    assert.equal((await checksig(again, [signer])).ok, false, 'the old key no longer signs it');
+    assert.equal((await readRpm(again)).signedBy, renewed.fingerprint.slice(-16));
+  });
+
+  test('rpm header signing - a publish that must sign an already-known rpm again checks the bytes it reads; a changed artifact is refused, nothing published', async () => {
+    const first = await loadSigner((await generateKey({ name: 'Kiln First', email: 'first@kiln.invalid' })).privateKeyArmored);
+    const second = await loadSigner((await generateKey({ name: 'Kiln Second', email: 'second@kiln.invalid' })).privateKeyArmored);
+    const art = join(dir, 'artifact.rpm');
+    await writeFile(art, await readFile(unsigned));
+    const { sha256, size } = await sha256File(art);
+    const input = { name: 'kiln-signed-1.0-1.noarch.rpm', sha256, size, path: art, package: 'kiln-signed', version: '1.0-1' };
+    const root = join(dir, 'repos');
+    await publishDnf({ root, distribution: { name: 't' }, packages: [input], signer: first, now: new Date() });
+    const repomd = await readFile(join(root, 't/repodata/repomd.xml'));
+    // The artifact changes under the same recorded digest; the new key means it is read and signed again.
+    const bytes = await readFile(art);
+    bytes[bytes.length - 1] ^= 0xff;
+    await writeFile(art, bytes);
+    await assert.rejects(
+      publishDnf({ root, distribution: { name: 't' }, packages: [input], signer: second, now: new Date() }),
+      (e: Error & { code?: string }) => e.code === 'KILN_DIGEST_MISMATCH' && e.message.startsWith('kiln-signed-1.0-1.noarch.rpm: expected sha256'),
+    );
+    assert.ok((await readFile(join(root, 't/repodata/repomd.xml'))).equals(repomd), 'nothing published');
+    assert.equal((await readRpm(join(root, 't/packages/kiln-signed-1.0-1.noarch.rpm'))).signedBy, first.fingerprint.slice(-16));
+  });
+
+  test('rpm header signing - an RSA key signs under RSAHEADER', async () => {
+    const { privateKey } = await openpgp.generateKey({ type: 'rsa', rsaBits: 2048, userIDs: [{ name: 'Kiln RSA', email: 'rsa@kiln.invalid' }], format: 'armored', config: { v6Keys: false } });
+    const signer = await loadSigner(privateKey);
+    const path = await sign(unsigned, signer, 'rsa', 'rsa.rpm');
+    const r = await checksig(path, [signer]);
+    assert.ok(r.ok, r.out);
+    assert.match(r.out, /Header V4 RSA\/SHA\d+ Signature, key ID [0-9a-f]{8}: OK/);
+  });
+});

@@ -1,0 +1,206 @@
+// The rpm path through real reconcile passes: nats-server, an agent with the rpm
+// runner (rpmbuild in kiln/bookworm-rpm, no network), the reconciler signing rpm
+// headers and publishing a `testing` dnf repository, the install-smoke gate
+// (dnf in a clean network-less container), promotion into `stable`, and real dnf
+// installing and running the package from `stable` with gpgcheck=1 and
+// repo_gpgcheck=1. kiln/status records each rpm's signed digest and header
+// signature. Then an rpm whose header names another package, reported by a
+// stand-in agent, is refused before anything of it is published.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { parse } from 'yaml';
+import { Agent } from '../../agents/agent.ts';
+import { RpmRunner } from '../../agents/rpm-runner.ts';
+import { RunnersByFormat } from '../../agents/runners.ts';
+import { runDnfInstallSmokeGate } from '../../reconciler/gate/dnf-install-smoke.ts';
+import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
+import { armoredHeaderSignature } from '../../reconciler/publish/dnf/sign-rpms.ts';
+import { resignDnf } from '../../reconciler/publish/dnf/resign.ts';
+import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
+import { openNatsSession } from '../../reconciler/pipeline/nats-session.ts';
+import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
+import { generateKey } from '../../reconciler/signing/signer.ts';
+import type { BuildResult } from '../../schema/messages.ts';
+import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
+import type { ReleaseRecord } from '../../schema/status.ts';
+import { STATUS_BRANCH, STATUS_LAYOUT } from '../../schema/status.ts';
+import { rpmSpec } from '../fixtures/rpm-source.ts';
+import { docker, dockerUnavailable } from '../helpers/docker.ts';
+import { commitFiles, makeRepo } from '../helpers/git.ts';
+import { quietLog } from '../helpers/kiln-service.ts';
+import { startNats, type NatsServer } from '../helpers/nats.ts';
+import { writeRpm } from '../helpers/rpm.ts';
+import { until } from '../helpers/until.ts';
+
+const run = promisify(execFile);
+const RPM_IMAGE = 'kiln/bookworm-rpm';
+const KILN_YAML = 'trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  rpm:\n    architectures: [amd64]\ndefaults:\n  pool: rpm\n  maxAttempts: 1\n  keep: 3\n';
+const SMOKE = 'kiln-hello-rpm | grep -qx "hello from kiln-hello-rpm"';
+const pkgFile = (src: string, name = 'kiln-hello-rpm', spec = 'rpm/hello.spec') =>
+  `name: ${name}\nformat: rpm\nversion: 1.0-1\nsource: { git: ${src}, ref: main, subdir: pkg }\nspec: ${spec}\narchitectures: [amd64]\nrelease: [testing, stable]\nsmoke: '${SMOKE}'\n`;
+const dnfDist = (name: string, extra = '') => `name: ${name}\nformat: dnf\narchitectures: [amd64]\n${extra}`;
+
+let dir: string;
+let nats: NatsServer;
+let nc: NatsConnection;
+let rec: Reconciler;
+let agent: Agent;
+let repoDir: string;
+let src: string;
+
+const onStatus = async (path: string): Promise<string | undefined> => {
+  try {
+    return (await run('git', ['-C', repoDir, 'show', `${STATUS_BRANCH}:${path}`])).stdout;
+  } catch {
+    return undefined;
+  }
+};
+const release = async (dist: string) => {
+  const text = await onStatus(`releases/${dist}.yaml`);
+  return text ? (parse(text) as ReleaseRecord) : undefined;
+};
+
+describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-rpm-pass-'));
+    nats = await startNats();
+    nc = await connect({ servers: nats.url, name: 'test-agent' });
+    await mkdir(join(dir, 'src'));
+    src = (await makeRepo({ 'pkg/rpm/hello.spec': rpmSpec({}) }, { dir: join(dir, 'src') })).dir;
+    repoDir = (
+      await makeRepo({
+        'kiln.yaml': KILN_YAML,
+        'packages/kiln-hello-rpm.yaml': pkgFile(src),
+        'distributions/testing.yaml': dnfDist('testing'),
+        'distributions/stable.yaml': dnfDist('stable', 'promoteFrom: testing\ngate: install-smoke\n'),
+      })
+    ).dir;
+    const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
+    await writeFile(join(dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
+    rec = await openReconciler({
+      repoDir,
+      natsUrl: nats.url,
+      signingKey: { keyFile: join(dir, 'signing.key') },
+      reposDir: join(dir, 'repos'),
+      artifactsDir: join(dir, 'artifacts'),
+      policy: { quietMaxMs: 0, resultWaitMs: 500 },
+      log: quietLog,
+    });
+    const runner = new RunnersByFormat({ rpm: new RpmRunner({ log: quietLog, labels: { 'kiln.test': 'rpm-pass' } }) });
+    agent = new Agent({ nc, pool: 'rpm', arch: 'amd64', workDir: join(dir, 'agent'), log: quietLog, id: 'rpm-agent', heartbeatMs: 300, runner, pullExpiresMs: 1000 });
+    await agent.start();
+  });
+  after(async () => {
+    await agent?.close({ hard: true }).catch(() => undefined);
+    await rec?.close();
+    await nc?.close();
+    await nats?.dispose();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('rpm pass - built, signed, published to testing, gated with dnf, promoted to stable; dnf installs it from stable with both signature checks', async (t) => {
+    const stable = await until(
+      async () => {
+        await rec.runPass();
+        const r = await release('stable');
+        return r?.packages.length ? r : undefined;
+      },
+      300_000,
+      'kiln-hello-rpm in the stable release on kiln/status',
+    );
+    const testing = (await release('testing'))!;
+    const [pkg] = testing.packages;
+    assert.deepEqual([pkg.name, pkg.version], ['kiln-hello-rpm', '1.0-1']);
+    const build = parse((await onStatus(`builds/${pkg.builds.amd64}.yaml`))!) as { state: string; artifacts: Array<{ name: string; sha256: string }> };
+    assert.equal(build.state, 'succeeded');
+    assert.deepEqual(build.artifacts.map((a) => a.name).sort(), ['kiln-hello-rpm-1.0-1.noarch.rpm', 'kiln-hello-rpm-1.0-1.src.rpm']);
+    const gate = parse((await onStatus(STATUS_LAYOUT.gate('stable', 'kiln-hello-rpm', '1.0-1')))!) as { verdict: string; from: string };
+    assert.deepEqual([gate.verdict, gate.from], ['passed', 'testing']);
+
+    // The release records name each rpm as published: signed in place, its own digest and header signature.
+    const recordKey = testing.signingKey!;
+    for (const [name, record] of [['testing', testing], ['stable', stable]] as const) {
+      const [signed] = record.packages[0].signed ?? [];
+      assert.ok(signed, `${name}: the signed rpm is recorded`);
+      const built = build.artifacts.find((a) => a.name.endsWith('.noarch.rpm'))!;
+      assert.deepEqual([signed.name, signed.built, signed.signingKey], ['kiln-hello-rpm-1.0-1.noarch.rpm', built.sha256, recordKey]);
+      const file = join(dir, 'repos', name, 'packages', signed.name);
+      const on = await sha256File(file);
+      assert.deepEqual([signed.sha256, signed.size], [on.sha256, on.size], `${name}: the recorded digest is the published file's`);
+      assert.notEqual(signed.sha256, built.sha256, 'the published rpm is not the unsigned build');
+      const header = await readRpm(file);
+      assert.equal(signed.signature, await armoredHeaderSignature(header.signatureHex!), `${name}: the recorded signature is the header's`);
+      // rpm's own verifier accepts the header signature with the published key.
+      const db = await mkdtemp(join(dir, 'rpmdb-'));
+      await run('rpmkeys', ['--dbpath', db, '--import', join(dir, 'repos', name, `RPM-GPG-KEY-${name}`)]);
+      const { stdout } = await run('rpmkeys', ['--dbpath', db, '--checksig', file]);
+      assert.match(stdout, /digests signatures OK/);
+    }
+    t.diagnostic(`stable signed ${stable.packages[0].signed?.[0]?.sha256.slice(0, 12)}`);
+
+    // Real dnf, no network, only the stable repository: gpgcheck=1, repo_gpgcheck=1; the command runs.
+    const repoFile = await readFile(join(dir, 'repos', 'stable', 'stable.repo'), 'utf8');
+    assert.match(repoFile, /^gpgcheck=1$/m);
+    assert.match(repoFile, /^repo_gpgcheck=1$/m);
+    const install = await runDnfInstallSmokeGate({ docker, image: RPM_IMAGE, root: join(dir, 'repos'), from: 'stable', distribution: 'users', package: 'kiln-hello-rpm', version: '1.0-1', smoke: SMOKE, timeoutSeconds: 180, log: quietLog });
+    assert.equal(install.verdict, 'passed', `${install.reason}\n${install.logTail}`);
+  });
+
+  test('rpm pass - an rpm whose header names another package is refused before anything of it is published', async (t) => {
+    // A stand-in agent reports, for the next build, an rpm of another name (kiln-hello-rpmx is not a subpackage of kiln-hello-rpm).
+    const before = await readFile(join(dir, 'repos', 'testing', 'repodata', 'repomd.xml'), 'utf8');
+    const packagesBefore = await readdir(join(dir, 'repos', 'testing', 'packages'));
+    await agent.close({ hard: true });
+    await commitFiles(repoDir, { 'packages/kiln-hello-rpm.yaml': `${pkgFile(src)}rebuild: 1\n` });
+    const report = await until(async () => {
+      const r = await rec.runPass();
+      return r.plan?.actions.some((a) => a.kind === 'build') ? r : undefined;
+    }, 60_000, 'a build of the rebuild');
+    const action = report.plan!.actions.find((a) => a.kind === 'build')!;
+    assert.equal(action.kind, 'build');
+    if (action.kind !== 'build') return;
+    const rpm = await writeRpm(dir, { name: 'kiln-hello-rpmx', version: '1.0-1' });
+    const session = await openNatsSession(nats.url, { name: 'stand-in-agent', log: quietLog, pools: { rpm: { architectures: ['amd64'] } } });
+    t.after(() => session.close());
+    const js = session.js;
+    await session.objectStore.putBlob({ name: OBJECTS.artifact(rpm.sha256) }, new Uint8Array(await readFile(rpm.path)));
+    const now = new Date().toISOString();
+    const result: BuildResult = {
+      v: 1, key: action.key, attempt: action.attempt, inputs: action.inputs, pool: action.pool, agent: 'stand-in', outcome: 'succeeded', exitCode: 0,
+      artifacts: [{ name: rpm.name, sha256: rpm.sha256, size: rpm.size }], startedAt: now, finishedAt: now,
+    };
+    await js.publish(SUBJECTS.result(action.key), JSON.stringify(result), { msgID: `${action.key}.${action.attempt}.result` });
+    const record = await until(async () => {
+      await rec.runPass();
+      const text = await onStatus(`builds/${action.key}.yaml`);
+      const b = text ? (parse(text) as { state: string; failure?: { class: string; reason: string } }) : undefined;
+      return b && b.state !== 'queued' ? b : undefined;
+    }, 60_000, 'the stand-in result recorded');
+    assert.equal(record.state, 'failed');
+    assert.equal(record.failure?.class, 'build');
+    assert.match(record.failure?.reason ?? '', /kiln-hello-rpmx-1\.0-1\.noarch\.rpm: the header names package kiln-hello-rpmx, not kiln-hello-rpm or one of its subpackages/);
+    assert.equal(await readFile(join(dir, 'repos', 'testing', 'repodata', 'repomd.xml'), 'utf8'), before, 'testing unchanged');
+    assert.deepEqual(await readdir(join(dir, 'repos', 'testing', 'packages')), packagesBefore);
+  });
+
+  test('rpm pass - after the repository is signed again (kiln keys renew), the next pass records the new signatures', async () => {
+    const before = (await release('testing'))!.packages[0].signed![0];
+    await resignDnf(join(dir, 'repos'), 'testing', rec.signer, new Date());
+    const file = join(dir, 'repos', 'testing', 'packages', before.name);
+    const now = await sha256File(file);
+    assert.notEqual(now.sha256, before.sha256, 'a new header signature');
+    const after = await until(async () => {
+      await rec.runPass();
+      const s = (await release('testing'))?.packages[0].signed?.[0];
+      return s && s.sha256 !== before.sha256 ? s : undefined;
+    }, 60_000, 'the testing record naming the re-signed rpm');
+    assert.equal(after.sha256, (await sha256File(file)).sha256);
+    assert.equal(after.signature, await armoredHeaderSignature((await readRpm(file)).signatureHex!));
+  });
+});
