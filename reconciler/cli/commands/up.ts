@@ -14,7 +14,7 @@ function readyText(i: UpInfo): string {
     `  dashboard   ${i.dashboard}`,
     `  API         ${i.api}`,
     `  metrics     ${i.metrics}`,
-    `  apt repos   ${i.repos}<distribution>/`,
+    `  repos       ${i.repos}<distribution>/ (apt and dnf repositories, image signatures)`,
     `  NATS        ${i.natsUrl}`,
     `  state       ${i.stateDir} (JetStream store in nats/, logs in logs/)`,
     `  metadata    ${i.repoDir} (commit packages here; kiln/status is its status branch)`,
