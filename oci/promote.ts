@@ -1,15 +1,16 @@
-// Apply a registry release: verify each digest in the candidate registry, copy it
-// to production by digest (never a rebuild, never a re-tag of something
-// unverified), point the tags, sign every tag written, prune. The order keeps
+// Apply a registry release: copy each digest from the candidate registry to
+// production by digest, which verifies it (never a rebuild, never a re-tag of
+// something unverified), point the tags, sign every tag written, prune. The order keeps
 // readers safe: a tag moves only once its manifest is in production, and its
 // signature is written right after (a consumer requiring signatures refuses the
 // tag in between, never accepts a wrong one). A crash anywhere is repaired by the
 // next run (every step is idempotent). Registry trouble throws RegistryError
 // (transient): the caller records nothing as published.
-import { byDigest, parseRef, type ImageRef } from './image-ref.ts';
+import pMap from 'p-map';
+import { byDigest, byTag, parseRef, type ImageRef } from './image-ref.ts';
 import type { RegistryClient } from './registry-client.ts';
 import { planRegistryRelease, type DesiredTag, type RegistryPlan } from './registry-plan.ts';
-import { signTag, type SignTagOptions } from './lookaside.ts';
+import { signTag, type SignedTag, type SignTagOptions } from './lookaside.ts';
 
 export interface RegistryEndpoints {
   /** host[:port] of the candidate registry (where agents push). */
@@ -36,39 +37,61 @@ export interface PromoteReport {
   changed: boolean;
 }
 
+/** Registry calls in flight at once (each is a skopeo process, mostly waiting on the network). */
+export const PROMOTE_CONCURRENCY = 8;
+
 /** What production serves now for the repositories in question. */
 export async function observeProduction(client: RegistryClient, production: string, repositories: string[]): Promise<{ repository: string; tags: Record<string, string> }[]> {
-  const out: { repository: string; tags: Record<string, string> }[] = [];
-  for (const repository of [...new Set(repositories)].sort()) {
-    const tags: Record<string, string> = {};
-    for (const tag of await client.listTags(production, repository)) {
-      const digest = await client.resolveTag({ registry: production, repository, tag });
-      if (digest) tags[tag] = digest;
-    }
-    out.push({ repository, tags });
+  return pMap(
+    [...new Set(repositories)].sort(),
+    async (repository) => {
+      const tags: Record<string, string> = {};
+      for (const tag of await client.listTags(production, repository)) {
+        const digest = await client.resolveTag({ registry: production, repository, tag });
+        if (digest) tags[tag] = digest;
+      }
+      return { repository, tags };
+    },
+    { concurrency: PROMOTE_CONCURRENCY },
+  );
+}
+
+const inRepository = <T extends { repository: string }>(items: T[], repository: string) => items.filter((i) => i.repository === repository);
+
+/**
+ * One repository's part of the plan, in the safe order: each missing digest is copied straight to
+ * the first tag that must point at it (one skopeo process carries the image across and names
+ * it: the tag appears only once the manifest is complete), the remaining tags move, then every
+ * desired tag is signed.
+ */
+async function applyRepository(req: PromoteRequest, plan: RegistryPlan, repository: string): Promise<SignedTag[]> {
+  const { client, endpoints } = req;
+  const tagsLeft = inRepository(plan.setTags, repository);
+  for (const c of inRepository(plan.copy, repository)) {
+    const origin = c.from ? parseRef(`${c.from}@${c.digest}`) : undefined;
+    // A copy by digest checks the source: containers/image refuses a manifest that does not hash to it (DigestMismatchError).
+    const source = origin ?? byDigest(endpoints.candidate, c.repository, c.digest);
+    const first = tagsLeft.findIndex((t) => t.digest === c.digest);
+    const dest = first < 0 ? byDigest(endpoints.production, c.repository, c.digest) : byTag(endpoints.production, c.repository, tagsLeft.splice(first, 1)[0].tag);
+    await client.copy(source, dest);
   }
-  return out;
+  for (const t of tagsLeft) await client.setTag(byDigest(endpoints.production, t.repository, t.digest) as ImageRef & { digest: string }, t.tag);
+  const signed: SignedTag[] = [];
+  for (const t of inRepository(req.desired, repository)) {
+    signed.push(await signTag({ registry: endpoints.production, repository: t.repository, tag: t.tag, digest: t.digest }, req.signing));
+  }
+  return signed;
 }
 
 export async function promote(req: PromoteRequest): Promise<PromoteReport> {
   const { client, endpoints } = req;
   const repositories = [...req.desired.map((d) => d.repository), ...(req.recorded ?? []).map((r) => r.repository)];
   const plan = planRegistryRelease(req.desired, await observeProduction(client, endpoints.production, repositories), req.recorded);
-  for (const c of plan.copy) {
-    const origin = c.from ? parseRef(`${c.from}@${c.digest}`) : undefined;
-    const source = origin ?? byDigest(endpoints.candidate, c.repository, c.digest);
-    await client.inspect(source); // the candidate must serve exactly this digest (DigestMismatchError otherwise)
-    await client.copy(source, byDigest(endpoints.production, c.repository, c.digest));
-  }
-  for (const t of plan.setTags) await client.setTag(byDigest(endpoints.production, t.repository, t.digest) as ImageRef & { digest: string }, t.tag);
-  const signatures: string[] = [];
-  let signedNew = false;
-  for (const t of req.desired) {
-    const s = await signTag({ registry: endpoints.production, repository: t.repository, tag: t.tag, digest: t.digest }, req.signing);
-    signatures.push(s.file);
-    signedNew ||= s.written;
-  }
+  // Repositories are independent: several at once, each in its safe order.
+  const perRepository = await pMap([...new Set(req.desired.map((d) => d.repository))].sort(), (r) => applyRepository(req, plan, r), { concurrency: PROMOTE_CONCURRENCY });
+  const signed = perRepository.flat();
+  // Pruning last: nothing is deleted before every desired tag is in place.
   for (const d of plan.deleteManifests) await client.deleteManifest(endpoints.production, d.repository, d.digest);
-  const changed = plan.copy.length + plan.setTags.length + plan.deleteManifests.length > 0 || signedNew;
-  return { plan, signatures, changed };
+  const changed = plan.copy.length + plan.setTags.length + plan.deleteManifests.length > 0 || signed.some((s) => s.written);
+  return { plan, signatures: signed.map((s) => s.file), changed };
 }

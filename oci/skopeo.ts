@@ -18,7 +18,8 @@ export interface SkopeoOptions {
 
 const UNREACHABLE = /connection refused|no such host|i\/o timeout|connection reset|TLS handshake|EOF|network is unreachable|timeout exceeded|50[0234] /i;
 const NOT_FOUND = /manifest unknown|name unknown|not found|404|NAME_UNKNOWN|MANIFEST_UNKNOWN/;
-const DIGEST_WRONG = /digest did not match|does not match digest|manifest digest .* does not match|Digest mismatch|DIGEST_INVALID|computed digest/i;
+// containers/image pulling by digest: "Manifest does not match provided manifest digest".
+const DIGEST_WRONG = /digest did not match|does not match provided manifest digest|does not match digest|manifest digest .* does not match|Digest mismatch|DIGEST_INVALID|computed digest/i;
 const DENIED = /unauthorized|denied|authentication required|401|403/i;
 
 /** The typed error for a failed skopeo call (pure: stderr decides). */

@@ -4,7 +4,7 @@
 // desired state dropped, and a missing candidate digest or a registry that is
 // down changing nothing.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,14 +13,14 @@ import { signedReferences } from '../../oci/lookaside.ts';
 import { promote, type PromoteRequest } from '../../oci/promote.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import type { DesiredTag } from '../../oci/registry-plan.ts';
-import { ImageNotFoundError, RegistryError } from '../../schema/errors.ts';
+import { DigestMismatchError, ImageNotFoundError, RegistryError } from '../../schema/errors.ts';
 import { docker, dockerUnavailable } from '../helpers/docker.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeTestKey, type TestKey } from '../helpers/signed-repo.ts';
 import { importBusyboxImage } from '../helpers/tiny-image.ts';
 
 const client = new RegistryClient({ tlsVerify: false });
-const IMAGES = [`kiln-test/oci-promote:${process.pid}-1`, `kiln-test/oci-promote:${process.pid}-2`];
+const IMAGES = [1, 2, 3].map((n) => `kiln-test/oci-promote:${process.pid}-${n}`);
 let cand: TestRegistry;
 let prod: TestRegistry;
 let key: TestKey;
@@ -88,6 +88,18 @@ describe('oci promotion', { skip: await dockerUnavailable('kiln/bookworm-buildd'
     const missing = 'sha256:' + '1'.repeat(64);
     await assert.rejects(promote(request([{ repository: 'kiln/app', tag: '3.0-1', digest: missing }])), ImageNotFoundError);
     assert.deepEqual(await prodTags(), { '2.0-1': d2, latest: d2 });
+  });
+
+  test('registry release - a candidate serving other bytes under the digest is an integrity failure and promotes nothing', async () => {
+    const d3 = await client.pushFromDaemon(await importBusyboxImage(IMAGES[2]), byTag(cand.host, 'kiln/other', 'build-3'));
+    // Tamper with the stored manifest: the candidate now serves bytes that do not hash to the digest.
+    const hex = d3.slice('sha256:'.length);
+    const blob = join(cand.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    await writeFile(blob, Buffer.from(' ' + (await readFile(blob, 'utf8'))));
+    const e = await promote(request([...v1, { repository: 'kiln/other', tag: '1.0-1', digest: d3 }])).then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof DigestMismatchError, String(e));
+    assert.equal(e.kind, 'terminal');
+    assert.deepEqual(await client.listTags(prod.host, 'kiln/other'), []);
   });
 
   test('registry release - a production registry that is down is a transient error', async () => {

@@ -51,6 +51,8 @@ test('oci skopeo errors - down is transient, missing is not-found, bad digest is
   const bad = skopeoError(['copy'], 'Digest did not match, expected sha256:a, got sha256:b', 1);
   assert.ok(bad instanceof DigestMismatchError);
   assert.equal(bad.kind, 'terminal');
+  const pulled = skopeoError(['copy'], `level=fatal msg="determining manifest MIME type for docker://r:1/a@${D}: Manifest does not match provided manifest digest ${D}"`, 1);
+  assert.ok(pulled instanceof DigestMismatchError);
   assert.equal(skopeoError(['copy'], 'unauthorized: authentication required', 1).kind, 'usage');
 });
 
