@@ -48,8 +48,10 @@ export function describeManifest(repository: string, raw: string, digest: string
 export class RegistryClient {
   constructor(private readonly opts: SkopeoOptions) {}
 
-  private tls(flag: '--tls-verify' | '--src-tls-verify' | '--dest-tls-verify'): string {
-    return `${flag}=${this.opts.tlsVerify}`;
+  /** skopeo's TLS flag for a reference to `registry` (source and destination of a copy each get their own). */
+  private tls(flag: '--tls-verify' | '--src-tls-verify' | '--dest-tls-verify', registry: string): string {
+    const verify = typeof this.opts.tlsVerify === 'function' ? this.opts.tlsVerify(registry) : this.opts.tlsVerify;
+    return `${flag}=${verify}`;
   }
 
   /**
@@ -57,7 +59,7 @@ export class RegistryClient {
    * resolves to what it points at now; a digest reference must hash to itself.
    */
   async inspect(ref: ImageRef): Promise<OciImage> {
-    const raw = await runSkopeo(this.opts, ['inspect', '--raw', this.tls('--tls-verify'), `docker://${formatRef(ref)}`]);
+    const raw = await runSkopeo(this.opts, ['inspect', '--raw', this.tls('--tls-verify', ref.registry), `docker://${formatRef(ref)}`]);
     const digest = sha256Digest(raw);
     const repository = `${ref.registry}/${ref.repository}`;
     if (ref.digest && ref.digest !== digest) {
@@ -79,7 +81,7 @@ export class RegistryClient {
   /** Tags of a repository; none when the repository does not exist yet. */
   async listTags(registry: string, repository: string): Promise<string[]> {
     try {
-      const out = await runSkopeo(this.opts, ['list-tags', this.tls('--tls-verify'), `docker://${registry}/${repository}`]);
+      const out = await runSkopeo(this.opts, ['list-tags', this.tls('--tls-verify', registry), `docker://${registry}/${repository}`]);
       return ((JSON.parse(out) as { Tags?: string[] | null }).Tags ?? []).slice().sort();
     } catch (e) {
       if (e instanceof ImageNotFoundError) return [];
@@ -99,7 +101,7 @@ export class RegistryClient {
       const digestFile = join(dir, 'digest');
       await runSkopeo(this.opts, [
         '--insecure-policy', 'copy', '--remove-signatures', '--digestfile', digestFile,
-        this.tls('--src-tls-verify'), this.tls('--dest-tls-verify'),
+        this.tls('--src-tls-verify', source.registry), this.tls('--dest-tls-verify', dest.registry),
         `docker://${formatRef(source)}`, `docker://${formatRef(dest)}`,
       ]);
       const written = (await readFile(digestFile, 'utf8')).trim();
@@ -117,7 +119,7 @@ export class RegistryClient {
     const dir = await mkdtemp(join(tmpdir(), 'kiln-skopeo-'));
     try {
       const digestFile = join(dir, 'digest');
-      await runSkopeo(this.opts, ['--insecure-policy', 'copy', '--digestfile', digestFile, this.tls('--dest-tls-verify'), `docker-daemon:${imageId}`, `docker://${formatRef(dest)}`]);
+      await runSkopeo(this.opts, ['--insecure-policy', 'copy', '--digestfile', digestFile, this.tls('--dest-tls-verify', dest.registry), `docker-daemon:${imageId}`, `docker://${formatRef(dest)}`]);
       return (await readFile(digestFile, 'utf8')).trim();
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -135,7 +137,7 @@ export class RegistryClient {
    */
   async deleteManifest(registry: string, repository: string, digest: string): Promise<boolean> {
     try {
-      await runSkopeo(this.opts, ['delete', this.tls('--tls-verify'), `docker://${formatRef(byDigest(registry, repository, digest))}`]);
+      await runSkopeo(this.opts, ['delete', this.tls('--tls-verify', registry), `docker://${formatRef(byDigest(registry, repository, digest))}`]);
       return true;
     } catch (e) {
       if (e instanceof ImageNotFoundError) return true;

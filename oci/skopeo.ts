@@ -8,8 +8,11 @@ import { DigestMismatchError, ImageNotFoundError, RegistryError, type KilnError 
 export interface SkopeoOptions {
   /** Path of the skopeo binary. Default: `skopeo` on PATH. */
   bin?: string;
-  /** Verify TLS certificates; false for plain-http registries on loopback (tests, a local candidate registry). */
-  tlsVerify: boolean;
+  /**
+   * Speak TLS to a registry (and verify its certificate), for all or per HOST[:PORT]; false for a
+   * plain-http registry (kiln.yaml `registries.<host>.insecure`, a loopback test registry).
+   */
+  tlsVerify: boolean | ((registry: string) => boolean);
   /** Per call; a registry that hangs is treated as down. Default 10 minutes (a big first push). */
   timeoutMs?: number;
   /** Extra environment (e.g. DOCKER_HOST for the docker-daemon: transport). */

@@ -128,8 +128,13 @@ export interface RegistryDistribution extends DistributionBase {
   url: string;
   /** Repository prefix: images are PREFIX/NAME (empty: NAME). */
   repository: string;
-  /** Plain http (a loopback registry). */
+  /** The registry at url speaks plain http (its own `insecure:` or kiln.yaml `registries.<url>.insecure`). */
   insecure: boolean;
+  /**
+   * Every other registry host Kiln reaches over plain http (kiln.yaml `registries`), e.g. the
+   * candidate registry promotions copy from. Absent: none.
+   */
+  plainHttp?: string[];
   gate: 'image-test' | 'none';
 }
 
@@ -161,6 +166,8 @@ export interface DesiredConfig {
   repoUrl?: string;
   /** kiln.yaml `forge:`: where commit statuses go (reconciler/forge). */
   forge?: ForgeConfig;
+  /** kiln.yaml `registries:`: how each OCI registry (HOST[:PORT]) is reached (absent: every one over TLS). */
+  registries?: Record<string, { insecure: boolean }>;
   pools: Record<string, PoolConfig>;
   defaults: { pool: string; image: string; limits: ResolvedLimits; maxAttempts: number; keep: number; buildFrom?: string; rebuildDependents?: RebuildDependents };
 }

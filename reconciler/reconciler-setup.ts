@@ -8,9 +8,10 @@ import Docker from 'dockerode';
 import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import type { Logger } from 'pino';
-import type { DesiredState } from './model.ts';
 import type { BrokerCredentials } from '../schema/broker.ts';
 import { readDesired } from './desired/read-desired.ts';
+import { plainHttpHosts } from './desired/normalise.ts';
+import type { DesiredState, RegistryDistribution } from './model.ts';
 import { resolveCommit } from './git/tree.ts';
 import { loadReconcilerSigner, type SigningKeySource } from './keys/load-signer.ts';
 import { DEFAULT_POLICY, type PassDeps, type PassPolicy } from './pass/deps.ts';
@@ -36,7 +37,7 @@ export interface ReconcilerSettings {
   reposDir?: string;
   artifactsDir?: string;
   gateImage?: string;
-  /** The candidate registry speaks plain http (a loopback one); oci results are verified there. */
+  /** Reach every candidate registry over plain http (tests); otherwise kiln.yaml `registries` decides per host. */
   candidateInsecure?: boolean;
   policy?: Partial<PassPolicy>;
   leaseTtlMs?: number;
@@ -72,7 +73,6 @@ export interface Reconciler {
   close(): Promise<void>;
 }
 
-/** The pools kiln.yaml declares at HEAD, or none when it cannot be read yet (the first pass will say why). */
 /** The desired state at HEAD, or undefined when it cannot be read (the first pass says why). */
 export async function desiredAtHead(repoDir: string, log: Logger): Promise<DesiredState | undefined> {
   try {
@@ -83,9 +83,17 @@ export async function desiredAtHead(repoDir: string, log: Logger): Promise<Desir
   }
 }
 
+/** The pools kiln.yaml declares at HEAD, or none when it cannot be read yet (the first pass will say why). */
 export async function poolsAtHead(repoDir: string, log: Logger): Promise<TopologyOptions['pools']> {
   const state = await desiredAtHead(repoDir, log);
   return state ? poolsOf(state.config.pools) : {};
+}
+
+/** Registry hosts reached over plain http: kiln.yaml `registries` and registry distributions marked `insecure`. */
+function plainHttpRegistries(state: DesiredState | undefined): Set<string> {
+  if (!state) return new Set();
+  const dists = [...state.distributions.values()].filter((d) => d.format === 'registry' && d.insecure).map((d) => (d as RegistryDistribution).url);
+  return new Set([...plainHttpHosts(state.config), ...dists]);
 }
 
 const poolsOf = (pools: Record<string, { architectures: string[] }>): TopologyOptions['pools'] =>
@@ -98,8 +106,10 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
   const remote = s.remote ? remoteStep(s.remote, (commit) => assertStatusSigned({ dir: s.repoDir, cache: {}, commit, publicKeyArmored: signer.publicKeyArmored }), signer, { minFetchIntervalMs: s.remoteFetchIntervalMs }) : undefined;
   // The mirror's first fetch, so that kiln.yaml's pools can be read below; a remote that is down now is tried again by each pass.
   await remote?.beforePass().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'first fetch of the remote metadata repo failed; passes will retry'));
-  let pools = await poolsAtHead(s.repoDir, log);
+  const atHead = await desiredAtHead(s.repoDir, log);
+  let pools = atHead ? poolsOf(atHead.config.pools) : {};
   const session = s.natsUrl ? await openNatsSession(s.natsUrl, { name: `kiln-reconciler ${holder}`, log, pools, topology: s.topology, credentials: s.natsCredentials }) : undefined;
+  const memo: PassMemo = {};
   const deps: PassDeps = {
     repoDir: s.repoDir,
     rev: 'HEAD',
@@ -114,7 +124,9 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     artifactsDir: s.artifactsDir ?? join(await gitdirOf(s.repoDir), 'kiln', 'artifacts'),
     docker: s.reposDir ? new Docker() : undefined,
     gateImage: s.gateImage ?? 'kiln/bookworm-buildd',
-    registry: new RegistryClient({ tlsVerify: !s.candidateInsecure }),
+    // Build results are verified in the candidate registry before the pass reads the desired state:
+    // the plain-http registries of the last desired state read (at first, of HEAD's).
+    registry: new RegistryClient({ tlsVerify: (host) => !s.candidateInsecure && !plainHttpRegistries(memo.desired?.state ?? atHead).has(host) }),
     // metrics: each step's duration is measured from the previous step's call.
     onStep: s.metrics ? (step) => (s.metrics!.step(step), s.onStep?.(step)) : s.onStep,
     metrics: s.metrics,
@@ -122,7 +134,6 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
   };
   // Gate containers of a reconciler killed mid-gate: past their deadline, whoever started them.
   if (deps.docker) await sweepOrphanContainers(deps.docker, log, { roles: ['gate'] }).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'no container sweep (Docker unreachable)'));
-  const memo: PassMemo = {};
   // A pull request's head is not on the tracked branch (a fork's lives only in refs/pull/N/head): fetched for its check.
   const fetchHead = s.remote ? async (rev: string, pr?: number) => void (await fetchRevision(s.remote!, rev, { pullRequest: pr })) : undefined;
   const forge = s.forge ? await openForge({ fetchHead, ...s.forge }, deps, memo) : undefined;

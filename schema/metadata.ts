@@ -14,6 +14,8 @@ export const NAME_PATTERN = '^[a-z0-9][a-z0-9+.-]{0,62}[a-z0-9+]$';
 export const POOL_PATTERN = '^[a-z0-9][a-z0-9_-]{0,30}$';
 export const FINGERPRINT_PATTERN = '^[0-9A-F]{40}$';
 /** Text copied into a signed Release file: a newline there would add fields. */
+/** An OCI registry as image references name it: HOST[:PORT]. */
+export const REGISTRY_HOST_PATTERN = '^[A-Za-z0-9.-]+(:[0-9]{1,5})?$';
 export const ONE_LINE_PATTERN = '^[^\\r\\n]*$';
 
 const limitsSchema = {
@@ -99,6 +101,19 @@ export const kilnConfigSchema = {
       },
     },
     forge: forgeSchema,
+    registries: {
+      type: 'object',
+      description:
+        'How Kiln reaches each OCI registry, by HOST[:PORT] as image references name it (the candidate registry agents push to, a production registry). Applies to every registry call the reconciler makes: verifying build results, promotion (source and destination), drift checks, pruning.',
+      propertyNames: { pattern: REGISTRY_HOST_PATTERN },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          insecure: { type: 'boolean', description: 'Plain http, no TLS (like Docker\'s insecure-registries): a registry on a private build network or loopback. Default false.' },
+        },
+      },
+    },
     repoUrl: {
       ...httpUrl,
       description:
@@ -238,9 +253,9 @@ export const registryDistributionSchema = {
   properties: {
     name: aptDistributionSchema.properties.name,
     format: aptDistributionSchema.properties.format,
-    url: { type: 'string', pattern: '^[A-Za-z0-9.-]+(:[0-9]{1,5})?$', description: 'Registry HOST[:PORT] as consumers name it (signatures name it).' },
+    url: { type: 'string', pattern: REGISTRY_HOST_PATTERN, description: 'Registry HOST[:PORT] as consumers name it (signatures name it).' },
     repository: { type: 'string', pattern: '^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$', description: 'Repository prefix: images are PREFIX/NAME.' },
-    insecure: { type: 'boolean', description: 'Plain http (a loopback registry).' },
+    insecure: { type: 'boolean', description: 'The registry at url speaks plain http, no TLS (the same as kiln.yaml registries.<url>.insecure). Default false.' },
     architectures: architectureList,
     signingKey: { type: 'string', pattern: FINGERPRINT_PATTERN },
     keep: { type: 'integer', minimum: 1, maximum: 1000, description: 'Versions kept per image.' },

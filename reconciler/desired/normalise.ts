@@ -42,6 +42,7 @@ export function normaliseConfig(doc: KilnConfigDoc | undefined): DesiredConfig {
     signing: { ...(doc?.signing?.publicKey ? { publicKey: doc.signing.publicKey } : {}) },
     ...(doc?.repoUrl ? { repoUrl: doc.repoUrl.replace(/\/+$/, '') } : {}),
     ...(doc?.forge ? { forge: { ...doc.forge } } : {}),
+    registries: Object.fromEntries(Object.entries(doc?.registries ?? {}).map(([host, r]) => [host, { insecure: r.insecure ?? false }])),
     pools,
     defaults: {
       pool,
@@ -162,6 +163,10 @@ export function normaliseDistribution(file: string, doc: DistributionDoc, config
   }
 }
 
+/** Registry hosts kiln.yaml says speak plain http, sorted. */
+export const plainHttpHosts = (config: Pick<DesiredConfig, 'registries'>): string[] =>
+  Object.entries(config.registries ?? {}).filter(([, r]) => r.insecure).map(([host]) => host).sort();
+
 function normaliseRegistryDistribution(file: string, doc: RegistryDistributionDoc, config: DesiredConfig): RegistryDistribution {
   return {
     name: doc.name,
@@ -169,7 +174,8 @@ function normaliseRegistryDistribution(file: string, doc: RegistryDistributionDo
     format: 'registry',
     url: doc.url,
     repository: doc.repository ?? '',
-    insecure: doc.insecure ?? false,
+    insecure: doc.insecure ?? config.registries?.[doc.url]?.insecure ?? false,
+    plainHttp: plainHttpHosts(config),
     architectures: [...doc.architectures],
     ...(doc.signingKey !== undefined ? { signingKey: doc.signingKey } : {}),
     keep: doc.keep ?? config.defaults.keep,

@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, defaultAgentId } from '../../../agents/agent.ts';
 import { AgentMetrics, parseListen, serveMetrics } from '../../../agents/metrics.ts';
+import { REGISTRY_HOST_PATTERN } from '../../../schema/metadata.ts';
 import { identityProblem } from '../../../schema/nats.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { readCredentials } from '../../broker/credentials.ts';
 import { connectNats } from '../../nats/connect.ts';
 import { num, str, type Command } from '../command.ts';
+
+const REGISTRY_HOST = new RegExp(REGISTRY_HOST_PATTERN);
 
 const command: Command = {
   path: ['agent'],
@@ -28,7 +31,8 @@ const command: Command = {
     id: { type: 'string', description: 'Agent id in the registry (default: host-pool-arch-pid)', valueName: 'NAME' },
     'heartbeat-seconds': { type: 'string', description: 'Heartbeat period', valueName: 'S', default: '5' },
     'metrics-listen': { type: 'string', description: 'Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT or :PORT)', valueName: 'ADDR' },
-    'candidate-registry': { type: 'string', description: 'Build `format: oci` jobs and push the images to this registry (HOST[:PORT]; plain http on 127.0.0.1)', valueName: 'HOST' },
+    'candidate-registry': { type: 'string', description: 'Build `format: oci` jobs and push the images to this registry (HOST[:PORT]; plain http on 127.0.0.1 and localhost)', valueName: 'HOST' },
+    'insecure-registry': { type: 'string', multiple: true, description: 'Reach this registry (HOST[:PORT]) over plain http, no TLS, like dockerd\'s flag; repeatable. The reconciler reads kiln.yaml `registries:` instead', valueName: 'HOST' },
   },
   examples: ['kiln agent --nats nats://127.0.0.1:4222 --pool deb --arch amd64 --concurrency 2'],
   async run(args, ctx) {
@@ -47,8 +51,11 @@ const command: Command = {
     const problem = identityProblem(pool, arch, id);
     if (problem) throw new UsageError(problem);
     const candidateRegistry = str(args, 'candidate-registry');
-    if (candidateRegistry !== undefined && !/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(candidateRegistry)) throw new UsageError(`--candidate-registry takes HOST[:PORT], got '${candidateRegistry}'`);
-    const candidateInsecure = candidateRegistry !== undefined && /^(127\.0\.0\.1|localhost)(:|$)/.test(candidateRegistry);
+    if (candidateRegistry !== undefined && !REGISTRY_HOST.test(candidateRegistry)) throw new UsageError(`--candidate-registry takes HOST[:PORT], got '${candidateRegistry}'`);
+    const insecure = (args.values['insecure-registry'] as string[] | undefined) ?? [];
+    const badHost = insecure.find((h) => !REGISTRY_HOST.test(h));
+    if (badHost !== undefined) throw new UsageError(`--insecure-registry takes HOST[:PORT], got '${badHost}'`);
+    const candidateInsecure = candidateRegistry !== undefined && (/^(127\.0\.0\.1|localhost)(:|$)/.test(candidateRegistry) || insecure.includes(candidateRegistry));
     const metricsAddr = str(args, 'metrics-listen');
     const listen = metricsAddr === undefined ? undefined : parseListen(metricsAddr);
     if (typeof listen === 'string') throw new UsageError(`--metrics-listen ${listen}`);

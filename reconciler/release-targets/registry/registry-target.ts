@@ -23,7 +23,9 @@ import type { Signer } from '../../signing/signer.ts';
 import type { ReleaseTarget, ReleaseUnit } from '../target.ts';
 
 export const SIGSTORE_DIR = 'sigstore';
-const clientFor = (dist: Pick<RegistryDistribution, 'insecure'>) => new RegistryClient({ tlsVerify: !dist.insecure });
+/** TLS for every host but the plain-http ones: the distribution's url when `insecure`, and kiln.yaml's insecure registries (the candidate a promotion copies from). */
+const clientFor = (dist: Pick<RegistryDistribution, 'url' | 'insecure' | 'plainHttp'>) =>
+  new RegistryClient({ tlsVerify: (host) => (host === dist.url ? !dist.insecure : !(dist.plainHttp ?? []).includes(host)) });
 const repositoryOf = (dist: RegistryDistribution, name: string) => (dist.repository ? `${dist.repository}/${name}` : name);
 
 async function imageOf(unit: ReleaseUnit): Promise<OciImage> {
