@@ -37,7 +37,7 @@ export interface ReconcilerSettings {
   reposDir?: string;
   artifactsDir?: string;
   gateImage?: string;
-  /** Reach every candidate registry over plain http (tests); otherwise kiln.yaml `registries` decides per host. */
+  /** Reach every registry over plain http when verifying results (tests, `kiln up`'s loopback registries); otherwise kiln.yaml decides per host. */
   candidateInsecure?: boolean;
   policy?: Partial<PassPolicy>;
   leaseTtlMs?: number;

@@ -152,22 +152,29 @@ function normaliseRpmPackage(file: string, doc: RpmPackageDoc, config: DesiredCo
 }
 
 /** A distribution file by its `format:` (each release target's fields, defaults applied). */
-export function normaliseDistribution(file: string, doc: DistributionDoc, config: DesiredConfig): DesiredDistribution {
+/** `plainHttp`: every registry host reached over plain http (plainHttpHosts of all the distributions). */
+export function normaliseDistribution(file: string, doc: DistributionDoc, config: DesiredConfig, plainHttp = plainHttpHosts(config, [doc])): DesiredDistribution {
   switch (doc.format) {
     case 'apt':
       return normaliseAptDistribution(file, doc, config);
     case 'registry':
-      return normaliseRegistryDistribution(file, doc, config);
+      return normaliseRegistryDistribution(file, doc, config, plainHttp);
     case 'dnf':
       return normaliseDnfDistribution(file, doc, config);
   }
 }
 
-/** Registry hosts kiln.yaml says speak plain http, sorted. */
-export const plainHttpHosts = (config: Pick<DesiredConfig, 'registries'>): string[] =>
-  Object.entries(config.registries ?? {}).filter(([, r]) => r.insecure).map(([host]) => host).sort();
+/**
+ * Registry hosts reached over plain http, sorted: kiln.yaml `registries.<host>.insecure` and the url
+ * of every registry distribution marked `insecure: true` (a promotion copies from one to another).
+ */
+export function plainHttpHosts(config: Pick<DesiredConfig, 'registries'>, docs: DistributionDoc[] = []): string[] {
+  const fromConfig = Object.entries(config.registries ?? {}).filter(([, r]) => r.insecure).map(([host]) => host);
+  const fromDists = docs.flatMap((d) => (d.format === 'registry' && d.insecure ? [d.url] : []));
+  return [...new Set([...fromConfig, ...fromDists])].sort();
+}
 
-function normaliseRegistryDistribution(file: string, doc: RegistryDistributionDoc, config: DesiredConfig): RegistryDistribution {
+function normaliseRegistryDistribution(file: string, doc: RegistryDistributionDoc, config: DesiredConfig, plainHttp: string[]): RegistryDistribution {
   return {
     name: doc.name,
     file,
@@ -175,7 +182,7 @@ function normaliseRegistryDistribution(file: string, doc: RegistryDistributionDo
     url: doc.url,
     repository: doc.repository ?? '',
     insecure: doc.insecure ?? config.registries?.[doc.url]?.insecure ?? false,
-    plainHttp: plainHttpHosts(config),
+    plainHttp,
     architectures: [...doc.architectures],
     ...(doc.signingKey !== undefined ? { signingKey: doc.signingKey } : {}),
     keep: doc.keep ?? config.defaults.keep,

@@ -11,7 +11,7 @@ import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/me
 import { diffCommits, listFiles, readBlobWithin, resolveCommit, type GitCache } from '../git/tree.ts';
 import type { DesiredDistribution, DesiredPackage, DesiredState } from '../model.ts';
 import { classifyPath, METADATA_PREFIXES } from './layout.ts';
-import { normaliseConfig, normaliseDistribution, normalisePackage } from './normalise.ts';
+import { normaliseConfig, normaliseDistribution, normalisePackage, plainHttpHosts } from './normalise.ts';
 import { parseFile, sizeProblem, type ParsedFile } from './parse-file.ts';
 import { emptyRuleMemo, runRules, type Located, type RuleContext, type RuleMemo } from './rules.ts';
 import { assembleChanged, type Assembled } from './assemble-changed.ts';
@@ -196,7 +196,8 @@ export function assemble(commit: string, files: Map<string, FileEntry>, prev?: D
     pkgs.set(p.doc.name, before ?? normalisePackage(p.path, p.doc, desiredConfig, files.get(p.path)!.source!, files.get(p.path)!.control));
   }
   const dists = new Map<string, DesiredDistribution>();
-  for (const d of distributions) dists.set(d.doc.name, normaliseDistribution(d.path, d.doc, desiredConfig));
+  const plainHttp = plainHttpHosts(desiredConfig, distributions.map((d) => d.doc));
+  for (const d of distributions) dists.set(d.doc.name, normaliseDistribution(d.path, d.doc, desiredConfig, plainHttp));
   return { diagnostics, state: { commit, config: desiredConfig, packages: pkgs, distributions: dists }, ruleContext };
 }
 

@@ -18,7 +18,7 @@ export interface OciLoop {
   publicKey: string;
 }
 
-export async function startOciLoop(o: { dir: string; repoDir: string; natsUrl: string; nc: NatsConnection; candidate: string; label: string; policy?: Partial<PassPolicy> }): Promise<OciLoop> {
+export async function startOciLoop(o: { dir: string; repoDir: string; natsUrl: string; nc: NatsConnection; candidate: string; label: string; policy?: Partial<PassPolicy>; candidateInsecure?: boolean }): Promise<OciLoop> {
   const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
   await writeFile(join(o.dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
   const rec = await openReconciler({
@@ -27,7 +27,8 @@ export async function startOciLoop(o: { dir: string; repoDir: string; natsUrl: s
     signingKey: { keyFile: join(o.dir, 'signing.key') },
     reposDir: join(o.dir, 'repos'),
     artifactsDir: join(o.dir, 'artifacts'),
-    candidateInsecure: true,
+    // false: the test declares its plain-http candidate in kiln.yaml `registries:`.
+    candidateInsecure: o.candidateInsecure ?? true,
     policy: { quietMaxMs: 0, resultWaitMs: 500, ...o.policy },
     log: quietLog,
   });

@@ -68,12 +68,13 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     await git(src, 'add', '-A');
     await git(src, '-c', 'user.name=t', '-c', 'user.email=t@kiln.invalid', 'commit', '-q', '-m', 'base');
     const repo = await makeRepo({
-      'kiln.yaml': KILN_YAML,
+      // The candidate is plain http: declared in kiln.yaml, which collect and promotion both obey.
+      'kiln.yaml': `${KILN_YAML}registries:\n  ${cand.host}:\n    insecure: true\n`,
       'packages/base.yaml': `name: base\nversion: 1.0-1\nformat: oci\nsource: { git: ${src}, ref: main, subdir: base }\narchitectures: [amd64]\nrelease: [images]\ntags: ['{version}', '{version}-{build}', latest]\n`,
       'distributions/images.yaml': `name: images\nformat: registry\nurl: ${prod.host}\nrepository: kiln\ninsecure: true\narchitectures: [amd64]\n`,
     });
     repoDir = repo.dir;
-    ({ rec, agent, publicKey } = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: 'oci-pass' }));
+    ({ rec, agent, publicKey } = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: 'oci-pass', candidateInsecure: false }));
   });
   after(async () => {
     await agent?.close({ hard: true }).catch(() => undefined);

@@ -48,7 +48,7 @@ releaseTargetConformance<RegistryDistribution>('registry', async () => {
   const intruder = await pushTiny(cand, 'kiln/intruder', '1');
   return {
     target: registryTarget,
-    distribution: (name) => ({ name, file: `distributions/${name}.yaml`, format: 'registry', url: prod.host, repository: `dist-${name}`, insecure: true, architectures: ['amd64'], keep: 3, gate: 'none' }),
+    distribution: (name) => ({ name, file: `distributions/${name}.yaml`, format: 'registry', url: prod.host, repository: `dist-${name}`, insecure: true, plainHttp: [cand.host], architectures: ['amd64'], keep: 3, gate: 'none' }),
     async unit(dir, name, version) {
       const digest = await pushTiny(cand, `kiln/${name}`, `build-${version}`);
       const image = await client.inspect({ registry: cand.host, repository: `kiln/${name}`, digest });

@@ -78,3 +78,24 @@ test('desired oci - normalised with defaults; a registry distribution too', () =
   const wrong = parseFile('distributions/bad.yaml', 'distribution', enc('name: bad\nformat: registry\nurl: "http://x/"\narchitectures: [amd64]\n'));
   assert.match(wrong.diagnostics.map(formatDiagnostic).join('\n'), /distributions\/bad\.yaml:3:\d+: .*url/);
 });
+
+test('desired registries - kiln.yaml registries.<host>.insecure marks plain-http registries; a distribution at that url inherits it, its own field wins', () => {
+  const k = parseFile('kiln.yaml', 'config', enc('registries:\n  cand.lan:5000:\n    insecure: true\n  prod.example: {}\n'));
+  assert.deepEqual(k.diagnostics.map(formatDiagnostic), []);
+  const config = normaliseConfig(k.doc as never);
+  assert.deepEqual(config.registries, { 'cand.lan:5000': { insecure: true }, 'prod.example': { insecure: false } });
+  const dist = (text: string) => normaliseDistribution('distributions/images.yaml', parseFile('distributions/images.yaml', 'distribution', enc(text)).doc as never, config);
+  const d = dist('name: images\nformat: registry\nurl: cand.lan:5000\narchitectures: [amd64]\n');
+  assert.ok(d.format === 'registry' && d.insecure === true);
+  assert.deepEqual(d.format === 'registry' && d.plainHttp, ['cand.lan:5000']);
+  const own = dist('name: images\nformat: registry\nurl: cand.lan:5000\ninsecure: false\narchitectures: [amd64]\n');
+  assert.ok(own.format === 'registry' && own.insecure === false);
+  assert.ok(normaliseConfig(undefined).registries !== undefined);
+});
+
+test('desired registries - a bad host or a non-boolean insecure is a kiln.yaml:line error naming the field', () => {
+  const host = parseFile('kiln.yaml', 'config', enc('trust:\n  requireSignedCommits: false\nregistries:\n  "http://cand.lan/":\n    insecure: true\n'));
+  assert.match(host.diagnostics.map(formatDiagnostic).join('\n'), /^kiln\.yaml:4:\d+: .*registries.*http:\/\/cand\.lan\//m);
+  const value = parseFile('kiln.yaml', 'config', enc('registries:\n  cand.lan:5000:\n    insecure: yes please\n'));
+  assert.match(value.diagnostics.map(formatDiagnostic).join('\n'), /^kiln\.yaml:3:15: registries\.cand\.lan:5000\.insecure: expected true or false/m);
+});
