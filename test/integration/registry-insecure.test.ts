@@ -21,6 +21,7 @@ import { registryTarget } from '../../reconciler/release-targets/registry/regist
 import type { ReleaseUnit } from '../../reconciler/release-targets/target.ts';
 import { RegistryError } from '../../schema/errors.ts';
 import { docker, dockerUnavailable } from '../helpers/docker.ts';
+import { runKiln } from '../helpers/cli.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeTestKey, type TestKey } from '../helpers/signed-repo.ts';
 import { importBusyboxImage } from '../helpers/tiny-image.ts';
@@ -78,4 +79,10 @@ describe('registry insecure', { skip: await dockerUnavailable('kiln/bookworm-bui
     const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${prod.host}/kiln/app:1.0-1`]);
     assert.equal(stdout.trim(), report.tags?.[0].digest);
   });
+});
+
+test('registry insecure - kiln agent --insecure-registry takes HOST[:PORT]; anything else is a usage error before connecting', async () => {
+  const r = await runKiln(['agent', '--nats', 'nats://127.0.0.1:1', '--candidate-registry', 'cand.lan:5000', '--insecure-registry', 'http://cand.lan/']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--insecure-registry takes HOST\[:PORT\], got 'http:\/\/cand\.lan\/'/);
 });
