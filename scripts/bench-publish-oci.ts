@@ -9,6 +9,7 @@
 // Images: a shared busybox layer + one distinct small layer each, pushed to the
 // candidate over the registry API (setup, not measured).
 // Wall times, best of ROUNDS, with the load average; prints, asserts nothing.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -130,7 +131,7 @@ try {
   console.log(`push ${N} images to the candidate (setup)       ${ms(performance.now() - t0)}`);
   const us = await units(dir, images);
   const signer = await loadSigner((await generateKey({ name: 'Kiln Bench', email: 'bench@kiln.invalid' })).privateKeyArmored);
-  const best = { kiln: Infinity, noop: Infinity, seq: Infinity, par: Infinity };
+  const best = { kiln: Infinity, noop: Infinity, observe: Infinity, seq: Infinity, par: Infinity };
   const loads: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     loads.push(await load());
@@ -139,10 +140,14 @@ try {
     best.seq = Math.min(best.seq, await timed(async () => { for (const img of images) await skopeoCopy(img, prodB); }));
     const prodK = await fresh('bench-prod-kiln');
     const root = join(dir, `repos-${round}`);
-    const distribution: RegistryDistribution = { name: 'images', file: 'distributions/images.yaml', format: 'registry', url: prodK.host, repository: 'kiln', insecure: true, architectures: ['amd64'], keep: 3, gate: 'none' };
+    const distribution: RegistryDistribution = { name: 'images', file: 'distributions/images.yaml', format: 'registry', url: prodK.host, repository: 'kiln', insecure: true, plainHttp: [cand.host], architectures: ['amd64'], keep: 3, gate: 'none' };
     const apply = () => registryTarget.apply({ root, distribution, units: us, signer, now: new Date() });
-    best.kiln = Math.min(best.kiln, await timed(apply));
+    let released = '';
+    best.kiln = Math.min(best.kiln, await timed(async () => (released = (await apply()).releaseSha256)));
     best.noop = Math.min(best.noop, await timed(apply));
+    // The drift check every full pass runs: each published tag resolved in production.
+    const record = { releaseSha256: released } as Parameters<typeof registryTarget.observe>[2];
+    best.observe = Math.min(best.observe, await timed(async () => assert.equal((await registryTarget.observe(root, distribution, record, 0)).drift, undefined)));
     const prodP = await fresh('bench-prod-skopeo-par');
     best.par = Math.min(best.par, await timed(() => pMap(images, (img) => skopeoCopy(img, prodP), { concurrency: N_PAR })));
     for (const r of [prodB, prodK, prodP]) await r.dispose();
@@ -151,6 +156,7 @@ try {
   loads.push(await load());
   console.log(`kiln promote ${N} images (copy, ${TAGS.length} tags, sign each)  ${ms(best.kiln)}`);
   console.log(`kiln promote again (no change)                 ${ms(best.noop)}`);
+  console.log(`kiln drift check of the ${N * TAGS.length} tags (observe)       ${ms(best.observe)}`);
   console.log(`skopeo copy ×${N}, one after another (baseline) ${ms(best.seq)}`);
   console.log(`skopeo copy ×${N}, ${N_PAR} at a time                  ${ms(best.par)}`);
   console.log(`load average (1/5/15 min) at each round start and the end: ${loads.join(' | ')}`);

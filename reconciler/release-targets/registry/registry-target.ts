@@ -11,7 +11,8 @@ import { GateInfraError, PublishInputError } from '../../../schema/errors.ts';
 import type { OciImage, PublishedTags } from '../../../schema/oci.ts';
 import { validators } from '../../../schema/validate.ts';
 import { signedReferences, signTag } from '../../../oci/lookaside.ts';
-import { promote } from '../../../oci/promote.ts';
+import pMap from 'p-map';
+import { promote, PROMOTE_CONCURRENCY } from '../../../oci/promote.ts';
 import { readPublishedTags, resignPublishedTags, TAGS_FILE, writePublishedTags } from '../../../oci/published-tags.ts';
 import { RegistryClient } from '../../../oci/registry-client.ts';
 import type { DesiredTag } from '../../../oci/registry-plan.ts';
@@ -87,11 +88,17 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     if (!published) return { drift: `${TAGS_FILE} is missing or unreadable`, cursor };
     if (published.sha256 !== record.releaseSha256) return { drift: `${TAGS_FILE} is not the one recorded (sha256 ${published.sha256.slice(0, 12)}…)`, cursor };
     const client = clientFor(dist);
-    for (const t of published.tags.tags) {
-      const found = await client.resolveTag({ registry: dist.url, repository: t.repository, tag: t.tag });
-      if (found !== t.digest) return { drift: `${dist.url}/${t.repository}:${t.tag} points at ${found ?? 'nothing'}, released ${t.digest} (moved by hand?)`, cursor };
-    }
-    return { cursor };
+    // Several tags at once (one skopeo process each); the first drifted tag in release order is reported.
+    const drifts = await pMap(
+      published.tags.tags,
+      async (t) => {
+        const found = await client.resolveTag({ registry: dist.url, repository: t.repository, tag: t.tag });
+        return found === t.digest ? undefined : `${dist.url}/${t.repository}:${t.tag} points at ${found ?? 'nothing'}, released ${t.digest} (moved by hand?)`;
+      },
+      { concurrency: PROMOTE_CONCURRENCY },
+    );
+    const drift = drifts.find((d) => d !== undefined);
+    return drift ? { drift, cursor } : { cursor };
   },
   changeMarker: (root, dist) => join(root, dist.name, TAGS_FILE),
   // Simple-signing signatures do not expire.
