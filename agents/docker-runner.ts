@@ -15,6 +15,7 @@ import { runContainer } from '../containers/run-container.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { DepsImages } from './deps-image.ts';
 import { collectSourcePackage } from './source-package.ts';
+import { ensureOrigTarball } from './orig-tarball.ts';
 import { withBinNMU } from './binnmu-entry.ts';
 import { chownTree, readSourceFile } from './source-tree.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
@@ -85,6 +86,10 @@ export class DockerRunner implements BuildRunner {
     if (!d.ok) return fail(d.class, d.reason);
     if (d.source === 'cached') onLog(Buffer.from(`kiln: Build-Depends from cached image ${d.image}\n`));
     image = d.image;
+
+    // A 3.0 (quilt) source from git has no upstream tarball: made from the tree (orig-tarball.ts).
+    const orig = await ensureOrigTarball(work.sourceDir ?? work.buildDir, work.buildDir);
+    if (orig) onLog(Buffer.from(`kiln: made ${orig} from the tree at the pinned commit (debian/ left out): a 3.0 (quilt) source in git has no upstream tarball\n`));
 
     // Give the build user the work dir (the bind mount), so it needs no capabilities.
     if (this.user.uid !== process.getuid?.()) await chownTree(work.root, this.user.uid, this.user.gid);
