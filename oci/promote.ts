@@ -56,7 +56,23 @@ export async function observeProduction(client: RegistryClient, production: stri
   );
 }
 
-const inRepository = <T extends { repository: string }>(items: T[], repository: string) => items.filter((i) => i.repository === repository);
+function byRepository<T extends { repository: string }>(items: T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const i of items) {
+    const list = out.get(i.repository);
+    if (list) list.push(i);
+    else out.set(i.repository, [i]);
+  }
+  return out;
+}
+
+/** One repository's share of the plan and of the desired tags. */
+interface RepositoryWork {
+  repository: string;
+  copy: RegistryPlan['copy'];
+  setTags: DesiredTag[];
+  desired: DesiredTag[];
+}
 
 /**
  * One repository's part of the plan, in the safe order: each missing digest is copied straight to
@@ -64,10 +80,10 @@ const inRepository = <T extends { repository: string }>(items: T[], repository: 
  * it: the tag appears only once the manifest is complete), the remaining tags move, then every
  * desired tag is signed.
  */
-async function applyRepository(req: PromoteRequest, plan: RegistryPlan, repository: string): Promise<SignedTag[]> {
+async function applyRepository(req: PromoteRequest, work: RepositoryWork): Promise<SignedTag[]> {
   const { client, endpoints } = req;
-  const tagsLeft = inRepository(plan.setTags, repository);
-  for (const c of inRepository(plan.copy, repository)) {
+  const tagsLeft = [...work.setTags];
+  for (const c of work.copy) {
     const origin = c.from ? parseRef(`${c.from}@${c.digest}`) : undefined;
     // A copy by digest checks the source: containers/image refuses a manifest that does not hash to it (DigestMismatchError).
     const source = origin ?? byDigest(endpoints.candidate, c.repository, c.digest);
@@ -77,7 +93,7 @@ async function applyRepository(req: PromoteRequest, plan: RegistryPlan, reposito
   }
   for (const t of tagsLeft) await client.setTag(byDigest(endpoints.production, t.repository, t.digest) as ImageRef & { digest: string }, t.tag);
   const signed: SignedTag[] = [];
-  for (const t of inRepository(req.desired, repository)) {
+  for (const t of work.desired) {
     signed.push(await signTag({ registry: endpoints.production, repository: t.repository, tag: t.tag, digest: t.digest }, req.signing));
   }
   return signed;
@@ -88,7 +104,9 @@ export async function promote(req: PromoteRequest): Promise<PromoteReport> {
   const repositories = [...req.desired.map((d) => d.repository), ...(req.recorded ?? []).map((r) => r.repository)];
   const plan = planRegistryRelease(req.desired, await observeProduction(client, endpoints.production, repositories), req.recorded);
   // Repositories are independent: several at once, each in its safe order.
-  const perRepository = await pMap([...new Set(req.desired.map((d) => d.repository))].sort(), (r) => applyRepository(req, plan, r), { concurrency: PROMOTE_CONCURRENCY });
+  const [copies, setTags, desired] = [byRepository(plan.copy), byRepository(plan.setTags), byRepository(req.desired)];
+  const work = [...desired.keys()].sort().map((r) => ({ repository: r, copy: copies.get(r) ?? [], setTags: setTags.get(r) ?? [], desired: desired.get(r)! }));
+  const perRepository = await pMap(work, (w) => applyRepository(req, w), { concurrency: PROMOTE_CONCURRENCY });
   const signed = perRepository.flat();
   // Pruning last: nothing is deleted before every desired tag is in place.
   for (const d of plan.deleteManifests) await client.deleteManifest(endpoints.production, d.repository, d.digest);

@@ -21,6 +21,7 @@ import pMap from 'p-map';
 import tar from 'tar-stream';
 import type { RegistryDistribution } from '../reconciler/model.ts';
 import type { ReleaseUnit } from '../reconciler/release-targets/target.ts';
+import { PROMOTE_CONCURRENCY } from '../oci/promote.ts';
 import { registryTarget } from '../reconciler/release-targets/registry/registry-target.ts';
 import { generateKey, loadSigner } from '../reconciler/signing/signer.ts';
 import type { OciImage } from '../schema/oci.ts';
@@ -31,7 +32,7 @@ const run = promisify(execFile);
 const N = Number(process.argv[2] ?? 200);
 const ROUNDS = Number(process.argv[3] ?? 2);
 /** Concurrency of the parallel baseline: the same as the registry target's. */
-const N_PAR = 8;
+const N_PAR = PROMOTE_CONCURRENCY;
 const TAGS = ['{version}', 'latest'];
 const ms = (t: number) => `${t.toFixed(0).padStart(7)} ms`;
 const load = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
