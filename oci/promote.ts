@@ -3,14 +3,16 @@
 // something unverified), point the tags, sign every tag written, prune. The order keeps
 // readers safe: a tag moves only once its manifest is in production, and its
 // signature is written right after (a consumer requiring signatures refuses the
-// tag in between, never accepts a wrong one). A crash anywhere is repaired by the
+// tag in between, never accepts a wrong one); then the signatures of tags moved away
+// or dropped are withdrawn from the manifests they left, so pointing a tag back by
+// hand is refused too. A crash anywhere is repaired by the
 // next run (every step is idempotent). Registry trouble throws RegistryError
 // (transient): the caller records nothing as published.
 import pMap from 'p-map';
 import { byDigest, byTag, parseRef, type ImageRef } from './image-ref.ts';
 import type { RegistryClient } from './registry-client.ts';
 import { planRegistryRelease, type DesiredTag, type RegistryPlan } from './registry-plan.ts';
-import { signTag, type SignedTag, type SignTagOptions } from './lookaside.ts';
+import { signTag, withdrawStaleSignatures, type SignedTag, type SignTagOptions, type WithdrawnSignature } from './lookaside.ts';
 
 export interface RegistryEndpoints {
   /** host[:port] of the candidate registry (where agents push). */
@@ -31,8 +33,10 @@ export interface PromoteRequest {
 
 export interface PromoteReport {
   plan: RegistryPlan;
-  /** Signature files written (lookaside-relative). */
-  signatures: string[];
+  /** Each desired tag's signature (lookaside-relative file, sha256). */
+  signatures: Array<SignedTag & { repository: string; tag: string }>;
+  /** Signatures withdrawn: tags that no longer point at the manifest they signed. */
+  withdrawn: WithdrawnSignature[];
   /** False when production already served exactly the desired tags and every tag was signed. */
   changed: boolean;
 }
@@ -78,9 +82,9 @@ interface RepositoryWork {
  * One repository's part of the plan, in the safe order: each missing digest is copied straight to
  * the first tag that must point at it (one skopeo process carries the image across and names
  * it: the tag appears only once the manifest is complete), the remaining tags move, then every
- * desired tag is signed.
+ * desired tag is signed, then every other signature in the repository is withdrawn.
  */
-async function applyRepository(req: PromoteRequest, work: RepositoryWork): Promise<SignedTag[]> {
+async function applyRepository(req: PromoteRequest, work: RepositoryWork): Promise<{ signed: PromoteReport['signatures']; withdrawn: WithdrawnSignature[] }> {
   const { client, endpoints } = req;
   const tagsLeft = [...work.setTags];
   for (const c of work.copy) {
@@ -92,24 +96,28 @@ async function applyRepository(req: PromoteRequest, work: RepositoryWork): Promi
     await client.copy(source, dest);
   }
   for (const t of tagsLeft) await client.setTag(byDigest(endpoints.production, t.repository, t.digest) as ImageRef & { digest: string }, t.tag);
-  const signed: SignedTag[] = [];
+  const signed: PromoteReport['signatures'] = [];
   for (const t of work.desired) {
-    signed.push(await signTag({ registry: endpoints.production, repository: t.repository, tag: t.tag, digest: t.digest }, req.signing));
+    const s = await signTag({ registry: endpoints.production, repository: t.repository, tag: t.tag, digest: t.digest }, req.signing);
+    signed.push({ repository: t.repository, tag: t.tag, ...s });
   }
-  return signed;
+  const keep = new Map(work.desired.map((t) => [t.tag, t.digest]));
+  return { signed, withdrawn: await withdrawStaleSignatures(req.signing.root, endpoints.production, work.repository, keep) };
 }
 
 export async function promote(req: PromoteRequest): Promise<PromoteReport> {
   const { client, endpoints } = req;
   const repositories = [...req.desired.map((d) => d.repository), ...(req.recorded ?? []).map((r) => r.repository)];
   const plan = planRegistryRelease(req.desired, await observeProduction(client, endpoints.production, repositories), req.recorded);
-  // Repositories are independent: several at once, each in its safe order.
+  // Repositories are independent: several at once, each in its safe order. A repository no longer
+  // desired still gets its signatures withdrawn.
   const [copies, setTags, desired] = [byRepository(plan.copy), byRepository(plan.setTags), byRepository(req.desired)];
-  const work = [...desired.keys()].sort().map((r) => ({ repository: r, copy: copies.get(r) ?? [], setTags: setTags.get(r) ?? [], desired: desired.get(r)! }));
+  const work = [...new Set(repositories)].sort().map((r) => ({ repository: r, copy: copies.get(r) ?? [], setTags: setTags.get(r) ?? [], desired: desired.get(r) ?? [] }));
   const perRepository = await pMap(work, (w) => applyRepository(req, w), { concurrency: PROMOTE_CONCURRENCY });
-  const signed = perRepository.flat();
+  const signed = perRepository.flatMap((p) => p.signed);
+  const withdrawn = perRepository.flatMap((p) => p.withdrawn);
   // Pruning last: nothing is deleted before every desired tag is in place.
   for (const d of plan.deleteManifests) await client.deleteManifest(endpoints.production, d.repository, d.digest);
-  const changed = plan.copy.length + plan.setTags.length + plan.deleteManifests.length > 0 || signed.some((s) => s.written);
-  return { plan, signatures: signed.map((s) => s.file), changed };
+  const changed = plan.copy.length + plan.setTags.length + plan.deleteManifests.length + withdrawn.length > 0 || signed.some((s) => s.written);
+  return { plan, signatures: signed, withdrawn, changed };
 }

@@ -2,9 +2,12 @@
 // tag → digest) and what production serves now, the digests to copy, the tags to
 // point (new, moved on purpose, or moved by hand: drift), and what to prune. Pure.
 //
-// distribution 2.8 cannot delete a tag alone, only a manifest (with all its tags):
-// a manifest is deleted only when no desired tag in its repository points at it,
-// and a stale tag on a manifest still in use is reported, not deleted.
+// Kiln prunes only tags it released (in the record) that the desired state dropped;
+// every other tag in the repository is someone else's and stays (agents' build-<key>
+// tags share a candidate distribution's repositories). distribution 2.8 cannot delete
+// a tag alone, only a manifest (with all its tags): a manifest is deleted only when no
+// tag that remains (desired, or not Kiln's) points at it; a dropped tag on a manifest
+// still in use is reported as stale, not deleted.
 
 export interface DesiredTag {
   repository: string;
@@ -27,9 +30,9 @@ export interface RegistryPlan {
   setTags: DesiredTag[];
   /** Tags that point somewhere other than desired and recorded: moved by hand. */
   drift: { repository: string; tag: string; found: string; desired: string }[];
-  /** Manifests no desired tag points at any more. */
+  /** Manifests a dropped tag of Kiln's pointed at that no remaining tag points at. */
   deleteManifests: { repository: string; digest: string }[];
-  /** Tags not desired that cannot go without deleting a manifest still in use. */
+  /** Kiln's dropped tags that cannot go without deleting a manifest still in use (kept, unsigned). */
   staleTags: { repository: string; tag: string; digest: string }[];
 }
 
@@ -57,12 +60,14 @@ export function planRegistryRelease(desired: DesiredTag[], observed: ObservedRep
       if (found !== undefined && recordedDigest !== undefined && found !== recordedDigest) plan.drift.push({ repository, tag: w.tag, found, desired: w.digest });
       plan.setTags.push(w);
     }
-    const kept = new Set(want.map((w) => w.digest));
     const wantedTags = new Set(want.map((w) => w.tag));
+    const dropped = Object.entries(have).filter(([tag]) => !wantedTags.has(tag) && rec.has(`${repository}:${tag}`));
+    const droppedTags = new Set(dropped.map(([tag]) => tag));
+    // What points where once Kiln's own changes are made: desired tags, and every tag Kiln does not own.
+    const remaining = new Set([...want.map((w) => w.digest), ...Object.entries(have).filter(([tag]) => !wantedTags.has(tag) && !droppedTags.has(tag)).map(([, d]) => d)]);
     const gone = new Set<string>();
-    for (const [tag, digest] of Object.entries(have).sort(([a], [b]) => a.localeCompare(b))) {
-      if (wantedTags.has(tag)) continue;
-      if (kept.has(digest)) plan.staleTags.push({ repository, tag, digest });
+    for (const [tag, digest] of dropped.sort(([a], [b]) => a.localeCompare(b))) {
+      if (remaining.has(digest)) plan.staleTags.push({ repository, tag, digest });
       else gone.add(digest);
     }
     for (const digest of [...gone].sort()) plan.deleteManifests.push({ repository, digest });

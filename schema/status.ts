@@ -216,6 +216,13 @@ export const releasedTagSchema = {
     package: { type: 'string' },
     version: { type: 'string' },
     desiredCommit: { type: 'string' },
+    /** The "simple signing" signature of this tag on this digest, as served in the distribution's lookaside (<dist>/sigstore/<file>). */
+    signature: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['file', 'sha256', 'signingKey'],
+      properties: { file: { type: 'string' }, sha256, signingKey: { type: 'string' } },
+    },
   },
 } as const;
 

@@ -54,7 +54,7 @@ export interface ApplyReport {
   /** Targets that sign each artifact as they publish it (dnf: rpm headers): every published file, its digest and signature. */
   signed?: SignedArtifact[];
   /** Registry targets: every tag as published now (recorded per row in releases/<dist>.yaml). */
-  tags?: Array<{ repository: string; tag: string; digest: string; package?: string; version?: string }>;
+  tags?: Array<{ repository: string; tag: string; digest: string; package?: string; version?: string; signature?: { file: string; sha256: string; signingKey: string } }>;
 }
 
 /** An artifact as the target published it: signed in place, so with another digest than the built one. */

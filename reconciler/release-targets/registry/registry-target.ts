@@ -81,7 +81,14 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     const published: PublishedTags = { registry: dist.url, tags: desired.map(({ repository, tag, digest, package: p, version }) => ({ repository, tag, digest, package: p, version })) };
     const written = await writePublishedTags(distDir, published, (t) => req.signer.signDetached(t));
     if (report.plan.drift.length) req.log?.warn({ drift: report.plan.drift, distribution: dist.name }, 'tags moved by hand were restored');
-    return { releaseSha256: written.sha256, changed: report.changed || written.changed, tags: published.tags };
+    if (report.plan.staleTags.length) req.log?.warn({ staleTags: report.plan.staleTags, distribution: dist.name }, 'dropped tags kept (their manifest is still tagged), signatures withdrawn');
+    if (report.withdrawn.length) req.log?.info({ withdrawn: report.withdrawn, distribution: dist.name }, 'signatures of moved or dropped tags withdrawn');
+    const signatures = new Map(report.signatures.map((s) => [`${s.repository}:${s.tag}`, s]));
+    const tags = published.tags.map((t) => {
+      const s = signatures.get(`${t.repository}:${t.tag}`);
+      return s ? { ...t, signature: { file: s.file, sha256: s.sha256, signingKey: req.signer.fingerprint } } : t;
+    });
+    return { releaseSha256: written.sha256, changed: report.changed || written.changed, tags };
   },
   async observe(root, dist, record, cursor) {
     const published = await readPublishedTags(join(root, dist.name));
