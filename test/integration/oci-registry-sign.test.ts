@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { byDigest, byTag } from '../../oci/image-ref.ts';
-import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
+import { consumerPolicy } from '../../oci/consumer-policy.ts';
 import { signedReferences, signTag } from '../../oci/lookaside.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import { startRepoServer, type RepoServer } from '../../reconciler/serve/repo-server.ts';
 import { DigestMismatchError, ImageNotFoundError, RegistryError } from '../../schema/errors.ts';
+import { consumerCopy as copyAsConsumer } from '../helpers/consumer-copy.ts';
 import { docker, dockerUnavailable } from '../helpers/docker.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeTestKey, type TestKey } from '../helpers/signed-repo.ts';
@@ -33,19 +34,8 @@ let server: RepoServer;
 let digest: string;
 const client = new RegistryClient({ tlsVerify: false });
 
-/** `skopeo copy` as a consumer would run it: the given policy and registries.d, into a dir: layout. */
-async function consumerCopy(ref: string, policy: object): Promise<{ ok: boolean; stderr: string }> {
-  const work = await mkdtemp(join(dir, 'consumer-'));
-  await writeFile(join(work, 'policy.json'), JSON.stringify(policy));
-  await mkdir(join(work, 'registries.d'));
-  await writeFile(join(work, 'registries.d', 'kiln.yaml'), registriesDConfig(prod.host, `${server.url}/sigstore`));
-  try {
-    await run('skopeo', ['--policy', join(work, 'policy.json'), '--registries.d', join(work, 'registries.d'), 'copy', '--src-tls-verify=false', `docker://${ref}`, `dir:${join(work, 'out')}`]);
-    return { ok: true, stderr: '' };
-  } catch (e) {
-    return { ok: false, stderr: String((e as { stderr?: string }).stderr) };
-  }
-}
+/** `skopeo copy` as a consumer would run it, through kiln serve's lookaside. */
+const consumerCopy = (ref: string, policy: object) => copyAsConsumer({ workRoot: dir, registry: prod.host, lookasideUrl: `${server.url}/sigstore`, policy, ref });
 
 describe('oci registry and signing', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, () => {
   before(async () => {

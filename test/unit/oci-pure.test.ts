@@ -91,15 +91,24 @@ test('oci tag templates - {version} and {version}-{build}; unknown placeholders 
 
 test('oci registry plan - copies, tag moves, drift against the record, prune and stale tags', async () => {
   const { planRegistryRelease } = await import('../../oci/registry-plan.ts');
-  const [a, b, c] = ['a', 'b', 'c'].map((x) => 'sha256:' + x.repeat(64));
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => 'sha256:' + x.repeat(64));
   const plan = planRegistryRelease(
     [{ repository: 'r', tag: '2', digest: b }, { repository: 'r', tag: 'latest', digest: b }],
-    [{ repository: 'r', tags: { '1': a, latest: c, old: b } }],
-    [{ repository: 'r', tag: 'latest', digest: a }],
+    [{ repository: 'r', tags: { '1': a, latest: c, old: b, '0': d, 'build-x': d, hand: c } }],
+    [{ repository: 'r', tag: 'latest', digest: a }, { repository: 'r', tag: '1', digest: a }, { repository: 'r', tag: 'old', digest: b }, { repository: 'r', tag: '0', digest: d }],
   );
   assert.deepEqual(plan.copy, []);
   assert.deepEqual(plan.setTags.map((t) => t.tag), ['2', 'latest']);
   assert.deepEqual(plan.drift, [{ repository: 'r', tag: 'latest', found: c, desired: b }]);
+  // a: only Kiln's dropped tag '1' points at it. d: dropped '0', but an agent's build tag remains on it.
   assert.deepEqual(plan.deleteManifests, [{ repository: 'r', digest: a }]);
-  assert.deepEqual(plan.staleTags, [{ repository: 'r', tag: 'old', digest: b }]);
+  assert.deepEqual(plan.staleTags, [{ repository: 'r', tag: '0', digest: d }, { repository: 'r', tag: 'old', digest: b }]);
+});
+
+test('oci registry plan - tags Kiln never released are not pruned (build tags in a shared repository)', async () => {
+  const { planRegistryRelease } = await import('../../oci/registry-plan.ts');
+  const [a, b] = ['a', 'b'].map((x) => 'sha256:' + x.repeat(64));
+  const plan = planRegistryRelease([{ repository: 'r', tag: '1', digest: a }], [{ repository: 'r', tags: { '1': a, 'build-k': b } }]);
+  assert.deepEqual(plan.deleteManifests, []);
+  assert.deepEqual(plan.staleTags, []);
 });
