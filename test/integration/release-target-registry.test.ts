@@ -3,18 +3,26 @@
 // digest into a real production registry (Debian docker-registry), and checked
 // by skopeo as an independent client: tags it lists, and signatures it verifies
 // with a policy.json requiring the key.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, test } from 'node:test';
 import { promisify } from 'node:util';
+import * as openpgp from 'openpgp';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
 import { byTag } from '../../oci/image-ref.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
+import { readPayload } from '../../oci/simple-signing.ts';
 import type { RegistryDistribution } from '../../reconciler/model.ts';
+import { releasedTags } from '../../reconciler/records/release-tags.ts';
+import type { ReleaseUnit } from '../../reconciler/release-targets/index.ts';
 import { registryTarget, SIGSTORE_DIR } from '../../reconciler/release-targets/registry/registry-target.ts';
+import { generateKey, loadSigner } from '../../reconciler/signing/signer.ts';
+import type { ReleaseRecord } from '../../schema/status.ts';
+import { validators } from '../../schema/validate.ts';
 import { releaseTargetConformance } from '../conformance/release-target.ts';
 import { docker } from '../helpers/docker.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
@@ -35,6 +43,18 @@ async function pushTiny(cand: TestRegistry, repository: string, tag: string): Pr
   return client.pushFromDaemon(await importBusyboxImage(name), byTag(cand.host, repository, tag));
 }
 
+/** A release unit: a tiny image pushed to the candidate as an agent would, described by its image.json. */
+async function imageUnit(cand: TestRegistry, dir: string, name: string, version: string): Promise<ReleaseUnit> {
+  const digest = await pushTiny(cand, `kiln/${name}`, `build-${version}`);
+  const image = await client.inspect({ registry: cand.host, repository: `kiln/${name}`, digest });
+  const unitDir = join(dir, 'units', `${name}-${version}`);
+  await mkdir(unitDir, { recursive: true });
+  const path = join(unitDir, 'image.json');
+  const text = JSON.stringify(image);
+  await writeFile(path, text);
+  return { name, version, arch: 'amd64', files: [{ name: 'image.json', sha256: createHash('sha256').update(text).digest('hex'), size: Buffer.byteLength(text), path }] };
+}
+
 /** The repositories under the distribution's prefix, as the registry's catalog lists them. */
 async function repositories(prod: TestRegistry, dist: RegistryDistribution): Promise<string[]> {
   const res = await fetch(`http://${prod.host}/v2/_catalog`);
@@ -49,16 +69,7 @@ releaseTargetConformance<RegistryDistribution>('registry', async () => {
   return {
     target: registryTarget,
     distribution: (name) => ({ name, file: `distributions/${name}.yaml`, format: 'registry', url: prod.host, repository: `dist-${name}`, insecure: true, plainHttp: [cand.host], architectures: ['amd64'], keep: 3, gate: 'none' }),
-    async unit(dir, name, version) {
-      const digest = await pushTiny(cand, `kiln/${name}`, `build-${version}`);
-      const image = await client.inspect({ registry: cand.host, repository: `kiln/${name}`, digest });
-      const unitDir = join(dir, 'units', `${name}-${version}`);
-      await mkdir(unitDir, { recursive: true });
-      const path = join(unitDir, 'image.json');
-      const text = JSON.stringify(image);
-      await writeFile(path, text);
-      return { name, version, arch: 'amd64', files: [{ name: 'image.json', sha256: createHash('sha256').update(text).digest('hex'), size: Buffer.byteLength(text), path }] };
-    },
+    unit: (dir, name, version) => imageUnit(cand, dir, name, version),
     async verifySigned(root, dist, publicKey) {
       const work = await mkdtemp(join(tmpdir(), 'kiln-consumer-'));
       try {
@@ -88,4 +99,32 @@ releaseTargetConformance<RegistryDistribution>('registry', async () => {
       await client.copy({ registry: cand.host, repository: 'kiln/intruder', digest: intruder }, byTag(prod.host, repo, tag));
     },
   };
+});
+
+test('registry target - each released tag names its signature (file, sha256, key) in the release record, and it verifies', async () => {
+  const [cand, prod] = await Promise.all([startRegistry('candidate'), startRegistry('production')]);
+  registries.push(cand, prod);
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-registry-record-'));
+  try {
+    const k = await generateKey({ name: 'kiln-release', email: 'release@kiln.invalid' });
+    const signer = await loadSigner(k.privateKeyArmored);
+    const dist: RegistryDistribution = { name: 'prod', file: 'distributions/prod.yaml', format: 'registry', url: prod.host, repository: 'kiln', insecure: true, plainHttp: [cand.host], architectures: ['amd64'], keep: 3, gate: 'none' };
+    const unit = { ...(await imageUnit(cand, dir, 'app', '1.0-1')), tagTemplates: ['{version}', 'latest'] };
+    const root = join(dir, 'repos');
+    const report = await registryTarget.apply({ root, distribution: dist, units: [unit], signer, now: new Date(), inputs: 'copy' });
+    const record: ReleaseRecord = { distribution: dist.name, desiredCommit: 'c'.repeat(40), signingKey: signer.fingerprint, packages: [], tags: releasedTags(report.tags ?? [], undefined, 'c'.repeat(40)) };
+    assert.ok(validators.releaseRecord(record), JSON.stringify(validators.releaseRecord.errors));
+    assert.deepEqual(record.tags?.map((t) => t.tag), ['1.0-1', 'latest']);
+    for (const t of record.tags ?? []) {
+      assert.ok(t.signature, `${t.tag} names its signature`);
+      assert.equal(t.signature.signingKey, signer.fingerprint);
+      const bytes = await readFile(join(root, dist.name, SIGSTORE_DIR, t.signature.file));
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), t.signature.sha256);
+      const message = await openpgp.readMessage({ binaryMessage: bytes });
+      const verified = await openpgp.verify({ message, verificationKeys: await openpgp.readKey({ armoredKey: k.publicKeyArmored }), format: 'binary', expectSigned: true });
+      assert.deepEqual(readPayload(verified.data as Uint8Array), { dockerReference: `${prod.host}/${t.repository}:${t.tag}`, digest: t.digest });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
