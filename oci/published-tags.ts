@@ -11,8 +11,10 @@ export const TAGS_FILE = 'tags.json';
 
 /** Canonical bytes: tags sorted, so the same content always has the same sha256. */
 export function serialiseTags(p: PublishedTags): string {
-  const tags = [...p.tags].sort((a, b) => (a.repository + ':' + a.tag).localeCompare(b.repository + ':' + b.tag));
-  return JSON.stringify({ registry: p.registry, tags }, null, 2) + '\n';
+  const order = (a: { repository: string; tag: string }, b: { repository: string; tag: string }) => (a.repository + ':' + a.tag).localeCompare(b.repository + ':' + b.tag);
+  const tags = [...p.tags].sort(order);
+  const stale = [...(p.stale ?? [])].sort(order);
+  return JSON.stringify({ registry: p.registry, tags, ...(stale.length ? { stale } : {}) }, null, 2) + '\n';
 }
 
 export async function readPublishedTags(distDir: string): Promise<{ tags: PublishedTags; sha256: string } | undefined> {

@@ -57,6 +57,20 @@ export const publishedTagsSchema = {
         properties: { repository: { type: 'string' }, tag: { type: 'string' }, digest: ociDigest, package: { type: 'string' }, version: { type: 'string' } },
       },
     },
+    /**
+     * Tags Kiln released and the desired state dropped that still stand (unsigned), because another
+     * tag holds their manifest: still Kiln's, so each release reports them again and prunes them
+     * once nothing else points at the manifest.
+     */
+    stale: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['repository', 'tag', 'digest'],
+        properties: { repository: { type: 'string' }, tag: { type: 'string' }, digest: ociDigest },
+      },
+    },
   },
 } as const;
 

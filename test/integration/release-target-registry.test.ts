@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
 import { byTag } from '../../oci/image-ref.ts';
+import { signedReferences } from '../../oci/lookaside.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import { readPayload } from '../../oci/simple-signing.ts';
 import type { RegistryDistribution } from '../../reconciler/model.ts';
@@ -21,6 +22,7 @@ import { releasedTags } from '../../reconciler/records/release-tags.ts';
 import type { ReleaseUnit } from '../../reconciler/release-targets/index.ts';
 import { registryTarget, SIGSTORE_DIR } from '../../reconciler/release-targets/registry/registry-target.ts';
 import { generateKey, loadSigner } from '../../reconciler/signing/signer.ts';
+import type { PublishedTags } from '../../schema/oci.ts';
 import type { ReleaseRecord } from '../../schema/status.ts';
 import { validators } from '../../schema/validate.ts';
 import { releaseTargetConformance } from '../conformance/release-target.ts';
@@ -44,9 +46,9 @@ async function pushTiny(cand: TestRegistry, repository: string, tag: string): Pr
 }
 
 /** A release unit: a tiny image pushed to the candidate as an agent would, described by its image.json. */
-async function imageUnit(cand: TestRegistry, dir: string, name: string, version: string): Promise<ReleaseUnit> {
-  const digest = await pushTiny(cand, `kiln/${name}`, `build-${version}`);
-  const image = await client.inspect({ registry: cand.host, repository: `kiln/${name}`, digest });
+async function imageUnit(cand: TestRegistry, dir: string, name: string, version: string, repository = `kiln/${name}`): Promise<ReleaseUnit> {
+  const digest = await pushTiny(cand, repository, `build-${version}`);
+  const image = await client.inspect({ registry: cand.host, repository, digest });
   const unitDir = join(dir, 'units', `${name}-${version}`);
   await mkdir(unitDir, { recursive: true });
   const path = join(unitDir, 'image.json');
@@ -124,6 +126,34 @@ test('registry target - each released tag names its signature (file, sha256, key
       const verified = await openpgp.verify({ message, verificationKeys: await openpgp.readKey({ armoredKey: k.publicKeyArmored }), format: 'binary', expectSigned: true });
       assert.deepEqual(readPayload(verified.data as Uint8Array), { dockerReference: `${prod.host}/${t.repository}:${t.tag}`, digest: t.digest });
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('registry target - a distribution sharing the repositories agents push to keeps their build tags; dropped tags it cannot prune stay reported', async () => {
+  const cand = await startRegistry('candidate');
+  registries.push(cand);
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-registry-shared-'));
+  try {
+    const signer = await loadSigner((await generateKey({ name: 'kiln-release', email: 'release@kiln.invalid' })).privateKeyArmored);
+    // No repository prefix: releases land in `app`, where agents push app's builds (build-<key>).
+    const dist: RegistryDistribution = { name: 'candidate', file: 'distributions/candidate.yaml', format: 'registry', url: cand.host, repository: '', insecure: true, architectures: ['amd64'], keep: 3, gate: 'none' };
+    const [v1, v2] = [await imageUnit(cand, dir, 'app', '1.0-1', 'app'), await imageUnit(cand, dir, 'app', '1.1-1', 'app')];
+    const inFlight = await pushTiny(cand, 'app', 'build-inflight');
+    const root = join(dir, 'repos');
+    const apply = (units: ReleaseUnit[]) => registryTarget.apply({ root, distribution: dist, units, signer, now: new Date(), inputs: 'copy' });
+    await apply([v1, v2]);
+    await apply([v2]);
+    const tags: Record<string, string> = {};
+    for (const t of await client.listTags(cand.host, 'app')) tags[t] = (await client.resolveTag(byTag(cand.host, 'app', t)))!;
+    const d = async (u: ReleaseUnit) => (JSON.parse(await readFile(u.files[0].path, 'utf8')) as { manifestDigest: string }).manifestDigest;
+    assert.deepEqual(tags, { '1.0-1': await d(v1), '1.1-1': await d(v2), 'build-1.0-1': await d(v1), 'build-1.1-1': await d(v2), 'build-inflight': inFlight });
+    // 1.0-1 stands only because build-1.0-1 holds its manifest: recorded as stale (reported again by each release), unsigned.
+    const published = JSON.parse(await readFile(join(root, dist.name, 'tags.json'), 'utf8')) as PublishedTags;
+    assert.deepEqual(published.stale, [{ repository: 'app', tag: '1.0-1', digest: await d(v1) }]);
+    assert.deepEqual(await signedReferences(join(root, dist.name, SIGSTORE_DIR), 'app', await d(v1), signer.publicKeyArmored), []);
+    assert.equal((await apply([v2])).changed, false);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

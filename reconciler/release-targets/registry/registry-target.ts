@@ -70,7 +70,9 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     const dist = req.distribution;
     const distDir = join(req.root, dist.name);
     const desired = await desiredTags(dist, req.units);
-    const recorded = (await readPublishedTags(distDir))?.tags.tags ?? [];
+    const before = (await readPublishedTags(distDir))?.tags;
+    // Kiln's own tags: those it released last time, and those it dropped but could not prune.
+    const recorded = [...(before?.tags ?? []), ...(before?.stale ?? [])];
     const report = await promote({
       client: clientFor(dist),
       endpoints: { candidate: dist.url, production: dist.url },
@@ -78,10 +80,14 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
       recorded,
       signing: signing(req.root, dist.name, req.signer, req.now),
     });
-    const published: PublishedTags = { registry: dist.url, tags: desired.map(({ repository, tag, digest, package: p, version }) => ({ repository, tag, digest, package: p, version })) };
+    const stale = report.plan.staleTags;
+    const published: PublishedTags = { registry: dist.url, tags: desired.map(({ repository, tag, digest, package: p, version }) => ({ repository, tag, digest, package: p, version })), ...(stale.length ? { stale } : {}) };
     const written = await writePublishedTags(distDir, published, (t) => req.signer.signDetached(t));
     if (report.plan.drift.length) req.log?.warn({ drift: report.plan.drift, distribution: dist.name }, 'tags moved by hand were restored');
-    if (report.plan.staleTags.length) req.log?.warn({ staleTags: report.plan.staleTags, distribution: dist.name }, 'dropped tags kept (their manifest is still tagged), signatures withdrawn');
+    if (stale.length) {
+      const refs = stale.map((t) => `${dist.url}/${t.repository}:${t.tag}`).join(', ');
+      req.log?.warn({ staleTags: stale, distribution: dist.name }, `${dist.name}: dropped tags still stand, unsigned, because another tag holds their manifest: ${refs}`);
+    }
     if (report.withdrawn.length) req.log?.info({ withdrawn: report.withdrawn, distribution: dist.name }, 'signatures of moved or dropped tags withdrawn');
     const signatures = new Map(report.signatures.map((s) => [`${s.repository}:${s.tag}`, s]));
     const tags = published.tags.map((t) => {
