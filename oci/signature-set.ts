@@ -2,9 +2,10 @@
 // atomically. REPOSITORY@sha256=HEX is a symlink to a sibling generation directory
 // (REPOSITORY@sha256=HEX~<sha256 of the set>) holding signature-1..N; a new set is
 // written to a hidden temp directory, renamed to its generation name, and the link
-// is swapped with one rename. A reader (skopeo over kiln serve, which resolves
-// links) sees the old set or the new one, never a mix; a kill at any point leaves
-// one of the two, and a re-run converges (generation names are content hashes).
+// is swapped with one rename, so on disk the set is always the old or the new one
+// (a kill at any point leaves one of the two) and a re-run converges (generation
+// names are content hashes; leftovers of killed runs are removed). kiln serve
+// resolves the link per request. One writer per manifest at a time (the reconciler).
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -30,7 +31,8 @@ function generationName(dir: string, signatures: Uint8Array[]): string {
   return `${basename(dir)}~${h.digest('hex').slice(0, 16)}`;
 }
 
-const tmpName = (what: string) => `.tmp-${what}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+/** Hidden (never served), and named after the manifest: writers of other manifests in the same directory leave it alone. */
+const tmpName = (dir: string, what: string) => `.${basename(dir)}~tmp-${what}-${process.pid}-${Math.random().toString(36).slice(2)}`;
 
 /** Make `dir` (a manifest's lookaside path) hold exactly `signatures`, in order. */
 export async function replaceSignatureSet(dir: string, signatures: Uint8Array[]): Promise<void> {
@@ -40,7 +42,7 @@ export async function replaceSignatureSet(dir: string, signatures: Uint8Array[])
   const generation = generationName(dir, signatures);
   const target = join(parent, generation);
   if (!(await lstat(target).catch(() => undefined))) {
-    const tmp = join(parent, tmpName('set'));
+    const tmp = join(parent, tmpName(dir, 'set'));
     await mkdir(tmp);
     await Promise.all(signatures.map((s, i) => writeFile(join(tmp, signatureFileName(i + 1)), s)));
     await rename(tmp, target).catch(async (e: NodeJS.ErrnoException) => {
@@ -55,18 +57,18 @@ export async function replaceSignatureSet(dir: string, signatures: Uint8Array[])
     // aside first. In between a consumer finds no signature and refuses the image: never a wrong accept.
     await rename(dir, join(parent, `${basename(dir)}~plain-${process.pid}`));
   }
-  const link = join(parent, tmpName('link'));
+  const link = join(parent, tmpName(dir, 'link'));
   await symlink(generation, link);
   await rename(link, dir);
   await removeOtherGenerations(dir, generation);
 }
 
-/** Generations (and temp leftovers of killed runs) of this manifest other than the current one. */
+/** Generations of this manifest other than the current one, and temp leftovers of killed runs. */
 async function removeOtherGenerations(dir: string, keep: string): Promise<void> {
   const parent = dirname(dir);
-  const prefix = `${basename(dir)}~`;
   const linked = await readlink(dir).catch(() => keep);
   for (const name of await readdir(parent)) {
-    if (name.startsWith(prefix) && name !== keep && name !== linked) await rm(join(parent, name), { recursive: true, force: true });
+    const mine = name.startsWith(`${basename(dir)}~`) || name.startsWith(`.${basename(dir)}~tmp-`);
+    if (mine && name !== keep && name !== linked) await rm(join(parent, name), { recursive: true, force: true });
   }
 }
