@@ -16,23 +16,28 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parse } from 'yaml';
 import type { Agent } from '../../agents/agent.ts';
 import type { ObjectStore } from '@nats-io/obj';
+import { createHash } from 'node:crypto';
+import * as openpgp from 'openpgp';
+import { byDigest, byTag } from '../../oci/image-ref.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
+import { readPayload } from '../../oci/simple-signing.ts';
 import { cachedArtifactPath } from '../../reconciler/pipeline/artifact-cache.ts';
 import { withVerifiedImage } from '../../reconciler/pipeline/oci-result.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { OciImage } from '../../schema/oci.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
 import type { Reconciler } from '../../reconciler/reconciler-setup.ts';
-import { STATUS_BRANCH } from '../../schema/status.ts';
-import { dockerUnavailable } from '../helpers/docker.ts';
+import { STATUS_BRANCH, type ReleasedTag } from '../../schema/status.ts';
+import { docker, dockerUnavailable } from '../helpers/docker.ts';
 import { git, makeRepo, writeFiles } from '../helpers/git.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { startOciLoop } from '../helpers/oci-loop.ts';
-import { writeBusyboxRootfs } from '../helpers/tiny-image.ts';
+import { importBusyboxImage, writeBusyboxRootfs } from '../helpers/tiny-image.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
+const OTHER_IMAGE = `kiln-test/oci-pass-other:${process.pid}`;
 
 const KILN_YAML = 'trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  oci:\n    architectures: [amd64]\ndefaults:\n  pool: oci\n  image: kiln/bookworm-buildd\n  maxAttempts: 2\n  keep: 3\n';
 
@@ -81,6 +86,7 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     await rec?.close();
     await nc?.close();
     await Promise.all([nats?.dispose(), cand?.dispose(), prod?.dispose()]);
+    await docker.getImage(OTHER_IMAGE).remove({ force: true }).catch(() => undefined);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -115,7 +121,17 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     const tags = ['1.0-1', `1.0-1-${buildKey.slice(0, 12)}`, 'latest'];
     for (const tag of tags) assert.equal(await digestOf(`${prod.host}/kiln/base:${tag}`), candidate, tag);
     const row = (tag: string) => ({ repository: 'kiln/base', tag, digest: candidate, package: 'base', version: '1.0-1', desiredCommit: record.desiredCommit });
-    assert.deepEqual(record.tags, tags.map(row));
+    const rows = (record.tags ?? []) as Array<ReleasedTag>;
+    assert.deepEqual(rows.map(({ signature: _s, ...r }) => r), tags.map(row));
+    // Each row names its tag's signature, as served in the lookaside, and it verifies for that tag and digest.
+    for (const r of rows) {
+      assert.ok(r.signature, `${r.tag}: its signature is recorded`);
+      assert.equal(r.signature.signingKey, (await openpgp.readKey({ armoredKey: publicKey })).getFingerprint().toUpperCase());
+      const bytes = await readFile(join(dir, 'repos', 'images', 'sigstore', r.signature.file));
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), r.signature.sha256);
+      const verified = await openpgp.verify({ message: await openpgp.readMessage({ binaryMessage: bytes }), verificationKeys: await openpgp.readKey({ armoredKey: publicKey }), format: 'binary', expectSigned: true });
+      assert.deepEqual(readPayload(verified.data as Uint8Array), { dockerReference: `${prod.host}/kiln/base:${r.tag}`, digest: candidate });
+    }
 
     // skopeo with a policy.json requiring Kiln's key accepts the promoted tag.
     await writeFile(join(dir, 'kiln.asc'), publicKey);
@@ -142,5 +158,24 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     } finally {
       await cand.restart();
     }
+  });
+
+  test('oci pass - a tag moved by hand in production is reported as drift and restored by the next pass', async (t) => {
+    if (!image) return t.skip('needs the image of the first test');
+    const released = image.manifestDigest;
+    // Someone points latest at another image in production.
+    const client = new RegistryClient({ tlsVerify: false });
+    const other = await client.pushFromDaemon(await importBusyboxImage(OTHER_IMAGE), byTag(prod.host, 'kiln/other', 'x'));
+    await client.copy(byDigest(prod.host, 'kiln/other', other), byTag(prod.host, 'kiln/base', 'latest'));
+    assert.equal(await client.resolveTag(byTag(prod.host, 'kiln/base', 'latest')), other);
+    const report = await rec.runPass();
+    const republish = report.plan?.actions.find((a) => a.kind === 'republish' && a.distribution === 'images');
+    assert.ok(republish, `the pass plans a republish of images: ${JSON.stringify(report.plan?.actions)}`);
+    assert.match(republish.message ?? '', new RegExp(`kiln/base:latest points at ${other}.*moved by hand`));
+    assert.deepEqual(report.published, ['images']);
+    assert.equal(await client.resolveTag(byTag(prod.host, 'kiln/base', 'latest')), released);
+    // Quiet again: the next pass finds nothing to restore.
+    const next = await rec.runPass();
+    assert.equal(next.plan?.actions.some((a) => a.kind === 'republish') ?? false, false);
   });
 });
