@@ -258,7 +258,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   await deps.remote?.beforePass();
   const c: PassContext = { deps, memo, log: deps.log.child({ component: 'pass' }), now: deps.now(), desiredCommit: await resolveCommit(deps.repoDir, deps.rev, deps.cache) };
   const collected = deps.nats
-    ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log, registry: deps.registry })
+    ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log, registry: deps.registry, candidateRegistry: deps.candidateRegistry })
     : noCollect();
   const report: PassReport = { noop: true, desiredCommit: c.desiredCommit, statusCommit: null, dispatched: 0, duplicates: 0, results: 0, gates: 0, published: [], ms: 0 };
   if (await isQuiet(c, collected)) return { ...report, wakeAt: memo.quiet?.wakeAt, ms: Date.now() - started };

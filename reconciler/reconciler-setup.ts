@@ -39,6 +39,8 @@ export interface ReconcilerSettings {
   gateImage?: string;
   /** Reach every registry over plain http when verifying results (tests, `kiln up`'s loopback registries); otherwise kiln.yaml decides per host. */
   candidateInsecure?: boolean;
+  /** HOST[:PORT] of the candidate registry agents push oci builds to: a result's image must be there, in its recipe's repository. */
+  candidateRegistry?: string;
   policy?: Partial<PassPolicy>;
   leaseTtlMs?: number;
   topology?: Omit<TopologyOptions, 'pools'>;
@@ -126,6 +128,7 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     gateImage: s.gateImage ?? 'kiln/bookworm-buildd',
     // Build results are verified in the candidate registry before the pass reads the desired state:
     // the plain-http registries of the last desired state read (at first, of HEAD's).
+    candidateRegistry: s.candidateRegistry,
     registry: new RegistryClient({ tlsVerify: (host) => !s.candidateInsecure && !plainHttpRegistries(memo.desired?.state ?? atHead).has(host) }),
     // metrics: each step's duration is measured from the previous step's call.
     onStep: s.metrics ? (step) => (s.metrics!.step(step), s.onStep?.(step)) : s.onStep,

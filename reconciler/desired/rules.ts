@@ -286,6 +286,43 @@ export const ociFromAcyclic: Rule = ({ packages }) => {
   return cycles([...byName.keys()], next).map((chain) => at(byName.get(chain[0])!, '/from', `from: forms a cycle: ${[...chain, chain[0]].join(' FROM ')}; none of these images can be built`));
 };
 
+/**
+ * One architecture per oci package until Kiln publishes manifest lists: with two, each tag
+ * would name one architecture's digest, the other silently lost.
+ */
+const ociOneArchitecture: PackageRule = (p) =>
+  p.doc.format === 'oci' && p.doc.architectures.length > 1
+    ? [at(p, '/architectures', `architectures: an oci image is built for one architecture (Kiln does not publish manifest lists yet), got ${p.doc.architectures.join(', ')}; declare one package per architecture`)]
+    : [];
+export const ociSingleArchitecture: Rule = eachPackage(ociOneArchitecture);
+
+/** Two registry distributions at one url + repository prefix would prune each other's tags. */
+export const uniqueRegistryPrefixes: Rule = ({ distributions }) => {
+  const seen = new Map<string, Located<DistributionDoc>>();
+  const out: Diagnostic[] = [];
+  for (const d of distributions) {
+    if (d.doc.format !== 'registry') continue;
+    const prefix = `${d.doc.url}/${d.doc.repository ?? ''}`;
+    const first = seen.get(prefix);
+    if (!first) seen.set(prefix, d);
+    else if (first.doc.name !== d.doc.name) {
+      out.push(at(d, d.doc.repository === undefined ? '/url' : '/repository', `registry ${d.doc.url}, repository prefix ${quote(d.doc.repository ?? '')} is already distribution ${quote(first.doc.name)}'s (${where(first, '/url')}); each would prune the other's tags: give each its own url or repository`));
+    }
+  }
+  return out;
+};
+
+/** An image promoted through an image-test gate with no `test:` command passes it untested. */
+const gatedImageTest: PackageRule = (p, { distributions }) => {
+  if (p.doc.format !== 'oci' || p.doc.test !== undefined) return [];
+  return (p.doc.release ?? []).flatMap((r, i) => {
+    const d = [...distributions].reverse().find((x) => x.doc.name === r);
+    if (d?.doc.format !== 'registry' || d.doc.promoteFrom === undefined || (d.doc.gate ?? 'image-test') !== 'image-test') return [];
+    return [{ ...at(p, `/release/${i}`, `release: ${quote(r)} gates images with image-test, but this image has no test: command, so it is promoted untested`), severity: 'warning' as const }];
+  });
+};
+export const imageTestHasTest: Rule = eachPackage(gatedImageTest);
+
 /** Rules over the whole set (names across files, distributions, kiln.yaml): run every time. */
 const SET_RULES: readonly Rule[] = [
   uniquePackageNames,
@@ -299,6 +336,7 @@ const SET_RULES: readonly Rule[] = [
   configBuildFrom,
   ociFromAndTags,
   ociFromAcyclic,
+  uniqueRegistryPrefixes,
 ];
 
 /** Rules about one package file given the context: remembered per file (RuleMemo). */
@@ -311,6 +349,8 @@ const PACKAGE_RULES: readonly PackageRule[] = [
   architecturesInPool,
   promotedReachSource,
   packageBuildFrom,
+  ociOneArchitecture,
+  gatedImageTest,
 ];
 
 export const RULES: readonly Rule[] = [...SET_RULES, ...PACKAGE_RULES.map(eachPackage)];

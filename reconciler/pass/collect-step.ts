@@ -29,6 +29,8 @@ interface CollectOptions {
   artifactsDir: string;
   log: Logger;
   registry?: RegistryClient;
+  /** HOST[:PORT] of the candidate registry: where an oci result's image must be. */
+  candidateRegistry?: string;
 }
 
 /**
@@ -51,7 +53,7 @@ async function judgeAndSign(nats: PipelineNats, claimed: BuildResult, opts: Coll
   try {
     // What the bytes say they are: a success is recorded only if it can be published as declared.
     const read = async (a: BuildResult['artifacts'][number]) => bytes.get(a.sha256) ?? (await readCached(nats, a.sha256, opts.artifactsDir));
-    const result = await withVerifiedImage(await checkPublishable(intact, opts.artifactsDir, read), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir });
+    const result = await withVerifiedImage(await checkPublishable(intact, opts.artifactsDir, read), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir, candidate: opts.candidateRegistry });
     const signatures = result.outcome === 'succeeded' ? await signVerified(nats, result, bytes, opts.signer, opts.artifactsDir) : [];
     // The publisher finds the artifacts in the local cache (written meanwhile).
     await stored;

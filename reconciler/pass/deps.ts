@@ -48,6 +48,8 @@ export interface PassDeps {
   artifactsDir: string;
   /** Reads oci build results back from the candidate registry (absent: a TLS-verifying client). */
   registry?: RegistryClient;
+  /** HOST[:PORT] agents push oci builds to; an image reported anywhere else is refused (absent: every oci result is). */
+  candidateRegistry?: string;
   /** For promotion gates; absent: gate actions wait. */
   docker?: Docker;
   gateImage: string;

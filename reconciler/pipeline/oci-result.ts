@@ -38,13 +38,28 @@ async function storeArtifact(os: ObjectStore, cacheDir: string, bytes: Uint8Arra
 }
 
 /**
- * The result as it may be recorded: a succeeded oci result gains image.json; an image the
- * candidate registry does not serve as reported is an integrity failure; a registry that
- * cannot be reached is an infra failure (retried; nothing recorded as built).
+ * Pure: why a reported image is not where this build must have pushed it, i.e. not
+ * <candidate registry>/<recipe's repository> (undefined: it is). An agent's word on where the
+ * image lives is not trusted: promotion later copies from there.
  */
-export async function withVerifiedImage(result: BuildResult, deps: { client: RegistryClient; objectStore: ObjectStore; cacheDir: string }): Promise<BuildResult> {
+export function reportedRepositoryProblem(reported: OciImage, recipe: BuildResult['inputs']['recipe'], candidate: string | undefined): string | undefined {
+  if (candidate === undefined) return `the reconciler knows no candidate registry (--candidate-registry), so it cannot accept an image reported in ${reported.repository}`;
+  const expected = recipe.oci ? `${candidate}/${recipe.oci.repository}` : undefined;
+  if (expected === undefined) return `an image was reported for a ${recipe.format} build`;
+  return reported.repository === expected ? undefined : `the image was reported in ${reported.repository}, but this build pushes to ${expected}`;
+}
+
+/**
+ * The result as it may be recorded: a succeeded oci result gains image.json; an image reported
+ * outside the build's candidate repository, or one the candidate registry does not serve as
+ * reported, is an integrity failure; a registry that cannot be reached is an infra failure
+ * (retried; nothing recorded as built).
+ */
+export async function withVerifiedImage(result: BuildResult, deps: { client: RegistryClient; objectStore: ObjectStore; cacheDir: string; candidate: string | undefined }): Promise<BuildResult> {
   const reported = result.image;
   if (result.outcome !== 'succeeded' || !reported) return result;
+  const misplaced = reportedRepositoryProblem(reported, result.inputs.recipe, deps.candidate);
+  if (misplaced) return asFailedResult(result, 'integrity', 'image not in the candidate repository', [misplaced]);
   let served: OciImage;
   try {
     served = await verifyReportedImage(deps.client, reported);

@@ -139,6 +139,7 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
       reposDir: layout.repos,
       // The candidate is a loopback registry kiln up runs: plain http.
       candidateInsecure: registries.candidate !== undefined,
+      candidateRegistry: registries.candidate,
       log,
       metrics: m.metrics,
     });

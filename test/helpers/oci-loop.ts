@@ -29,6 +29,7 @@ export async function startOciLoop(o: { dir: string; repoDir: string; natsUrl: s
     artifactsDir: join(o.dir, 'artifacts'),
     // false: the test declares its plain-http candidate in kiln.yaml `registries:`.
     candidateInsecure: o.candidateInsecure ?? true,
+    candidateRegistry: o.candidate,
     policy: { quietMaxMs: 0, resultWaitMs: 500, ...o.policy },
     log: quietLog,
   });

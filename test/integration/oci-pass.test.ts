@@ -143,15 +143,14 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
 
   test('oci pass - a reported image the candidate registry does not serve is an integrity failure; a registry that is down, an infra failure', async (t) => {
     if (!image) return t.skip('needs the image of the first test');
-    const succeeded = { key: 'k'.repeat(64), attempt: 1, outcome: 'succeeded', artifacts: [] } as unknown as BuildResult;
-    const deps = { client: new RegistryClient({ tlsVerify: false }), objectStore: {} as ObjectStore, cacheDir: join(dir, 'unused') };
-    const lie = await withVerifiedImage({ ...succeeded, image: { ...image, configDigest: `sha256:${'0'.repeat(64)}` } }, deps);
+    const deps = { client: new RegistryClient({ tlsVerify: false }), objectStore: {} as ObjectStore, cacheDir: join(dir, 'unused'), candidate: cand.host };
+    const lie = await withVerifiedImage({ ...succeeded(), image: { ...image, configDigest: `sha256:${'0'.repeat(64)}` } }, deps);
     assert.equal(lie.outcome, 'failed');
     assert.equal(lie.failureClass, 'integrity');
     assert.match(lie.reason ?? '', /config/);
     await cand.stop();
     try {
-      const down = await withVerifiedImage({ ...succeeded, image }, deps);
+      const down = await withVerifiedImage({ ...succeeded(), image }, deps);
       assert.equal(down.outcome, 'failed');
       assert.equal(down.failureClass, 'infra');
       assert.deepEqual(down.artifacts, []);
@@ -178,4 +177,27 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     const next = await rec.runPass();
     assert.equal(next.plan?.actions.some((a) => a.kind === 'republish') ?? false, false);
   });
+
+  test('oci pass - an image reported outside <candidate>/<recipe repository> is an integrity failure, even one the registry serves exactly', async (t) => {
+    if (!image) return t.skip('needs the image of the first test');
+    const deps = { client: new RegistryClient({ tlsVerify: false }), objectStore: {} as ObjectStore, cacheDir: join(dir, 'unused'), candidate: cand.host };
+    // The same image, byte for byte, in another repository of the candidate and in production: both serve it.
+    for (const to of [`${cand.host}/elsewhere`, `${prod.host}/kiln/base`]) {
+      await run('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${image.repository}@${image.manifestDigest}`, `docker://${to}:planted`]);
+      const moved = await withVerifiedImage({ ...succeeded(), image: { ...image, repository: to } }, deps);
+      assert.equal(moved.outcome, 'failed', to);
+      assert.equal(moved.failureClass, 'integrity', to);
+      assert.match(moved.reason ?? '', new RegExp(`reported in ${to}, but this build pushes to ${cand.host}/base`));
+      assert.deepEqual(moved.artifacts, [], 'nothing recorded as built');
+    }
+    // A reconciler that was told no candidate registry accepts no image at all.
+    const blind = await withVerifiedImage({ ...succeeded(), image }, { ...deps, candidate: undefined });
+    assert.equal(blind.failureClass, 'integrity');
+    assert.match(blind.reason ?? '', /--candidate-registry/);
+  });
 });
+
+/** A stand-in agent's success for the base recipe (the fields collect reads). */
+function succeeded(): BuildResult {
+  return { key: 'k'.repeat(64), attempt: 1, outcome: 'succeeded', artifacts: [], inputs: { recipe: { format: 'oci', rebuild: 0, oci: { dockerfile: 'Dockerfile', context: '.', repository: 'base' } } } } as unknown as BuildResult;
+}

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { normaliseConfig, normaliseDistribution, normalisePackage } from '../../reconciler/desired/normalise.ts';
 import { parseFile } from '../../reconciler/desired/parse-file.ts';
-import { ociFromAcyclic, ociFromAndTags, type RuleInput } from '../../reconciler/desired/rules.ts';
+import { imageTestHasTest, ociFromAcyclic, ociFromAndTags, ociSingleArchitecture, uniqueRegistryPrefixes, type Rule, type RuleInput } from '../../reconciler/desired/rules.ts';
 import { formatDiagnostic } from '../../schema/errors.ts';
-import type { PackageDoc } from '../../schema/metadata.ts';
+import type { DistributionDoc, PackageDoc } from '../../schema/metadata.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const D = 'sha256:' + 'e'.repeat(64);
@@ -98,4 +98,44 @@ test('desired registries - a bad host or a non-boolean insecure is a kiln.yaml:l
   assert.match(host.diagnostics.map(formatDiagnostic).join('\n'), /^kiln\.yaml:4:\d+: .*registries.*http:\/\/cand\.lan\//m);
   const value = parseFile('kiln.yaml', 'config', enc('registries:\n  cand.lan:5000:\n    insecure: yes please\n'));
   assert.match(value.diagnostics.map(formatDiagnostic).join('\n'), /^kiln\.yaml:3:15: registries\.cand\.lan:5000\.insecure: expected true or false/m);
+});
+
+function parsedDist(path: string, text: string) {
+  const f = parseFile(path, 'distribution', enc(text));
+  assert.deepEqual(f.diagnostics.map(formatDiagnostic), []);
+  return { path, doc: f.doc as DistributionDoc, positions: f.positions };
+}
+
+const registryDist = (name: string, extra: string) => parsedDist(`distributions/${name}.yaml`, `name: ${name}\nformat: registry\nurl: 127.0.0.1:5481\n${extra}architectures: [amd64]\n`);
+
+function ruleOf(r: Rule, packages: ReturnType<typeof parsed>[], distributions: ReturnType<typeof parsedDist>[] = []): string[] {
+  return r({ packages, distributions, keyFiles: new Set<string>(), resolvedConfig: normaliseConfig(undefined) } as unknown as RuleInput).map((d) => `${d.severity}: ${formatDiagnostic(d)}`);
+}
+
+test('desired oci - an image with more than one architecture is a file:line error until manifest lists exist', () => {
+  const two = parsed('packages/two.yaml', 'name: two\nversion: 1.0-1\nformat: oci\nsource: { git: ../img, ref: main }\narchitectures: [amd64, arm64]\n');
+  assert.deepEqual(ruleOf(ociSingleArchitecture, [two]), [
+    'error: packages/two.yaml:5:16: architectures: an oci image is built for one architecture (Kiln does not publish manifest lists yet), got amd64, arm64; declare one package per architecture',
+  ]);
+  assert.deepEqual(ruleOf(ociSingleArchitecture, [base]), []);
+});
+
+test('desired registries - two registry distributions with one url and repository prefix are a file:line error', () => {
+  const a = registryDist('prod', 'repository: kiln\n');
+  const b = registryDist('prod2', 'repository: kiln\n');
+  assert.deepEqual(ruleOf(uniqueRegistryPrefixes, [], [a, b]), [
+    "error: distributions/prod2.yaml:4:13: registry 127.0.0.1:5481, repository prefix 'kiln' is already distribution 'prod''s (distributions/prod.yaml:3); each would prune the other's tags: give each its own url or repository",
+  ]);
+  assert.deepEqual(ruleOf(uniqueRegistryPrefixes, [], [a, registryDist('other', 'repository: other\n')]), []);
+  assert.equal(ruleOf(uniqueRegistryPrefixes, [], [registryDist('xx', ''), registryDist('yy', '')]).length, 1, 'no prefix twice is the same prefix');
+});
+
+test('desired oci - an image released through an image-test gate without a test: command is a warning, not an error', () => {
+  const dists = [registryDist('candidate', 'repository: cand\n'), registryDist('production', 'repository: kiln\npromoteFrom: candidate\n')];
+  const untested = image('img', 'release: [candidate, production]\n');
+  assert.deepEqual(ruleOf(imageTestHasTest, [untested], dists), [
+    "warning: packages/img.yaml:6:22: warning: release: 'production' gates images with image-test, but this image has no test: command, so it is promoted untested",
+  ]);
+  assert.deepEqual(ruleOf(imageTestHasTest, [image('img', 'release: [candidate, production]\ntest: "true"\n')], dists), []);
+  assert.deepEqual(ruleOf(imageTestHasTest, [untested], [dists[0], registryDist('production', 'repository: kiln\npromoteFrom: candidate\ngate: none\n')]), []);
 });

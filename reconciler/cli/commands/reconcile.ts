@@ -8,6 +8,7 @@ import { UsageError } from '../../../schema/errors.ts';
 import { replicasProblem } from '../../nats/replicas.ts';
 import { flag, num, str, type Command, type ParsedArgs } from '../command.ts';
 import { readCredentials } from '../../broker/credentials.ts';
+import { REGISTRY_HOST_PATTERN } from '../../../schema/metadata.ts';
 import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 import { serveReconciler, serviceMetrics } from '../../http/reconciler-service.ts';
@@ -64,6 +65,7 @@ const command: Command = {
     'signing-key': SIGNING_KEY_OPTION,
     repos: { type: 'string', valueName: 'DIR', description: 'Where published repositories live. Without it nothing is published.' },
     artifacts: { type: 'string', valueName: 'DIR', description: 'Local artifact cache (default: <gitdir>/kiln/artifacts).' },
+    'candidate-registry': { type: 'string', valueName: 'HOST', description: "The registry `kiln agent --candidate-registry` pushes `format: oci` builds to (HOST[:PORT]); an image reported anywhere else is refused. Without it no oci build is recorded as succeeded." },
     // HTTP service (reconciler/http/): API, dashboard, /metrics and the repos, in this process.
     listen: { type: 'string', valueName: 'ADDR', description: 'Watch mode: serve the dashboard, API (/api/v1/), /metrics and --repos (/repos/) on HOST:PORT.' },
     tokens: { type: 'string', valueName: 'FILE', description: 'With --listen: the API token file (`kiln tokens`).' },
@@ -92,6 +94,8 @@ const command: Command = {
     const webhook = await webhookSettings(args, flag(args, 'watch'));
     const forgeToken = await readSecretFile(str(args, 'forge-token-file'), '--forge-token-file') ?? ctx.env.forgeToken;
     const credsFile = str(args, 'nats-credentials') ?? ctx.env.natsCredentials;
+    const candidateRegistry = str(args, 'candidate-registry');
+    if (candidateRegistry !== undefined && !new RegExp(REGISTRY_HOST_PATTERN).test(candidateRegistry)) throw new UsageError(`--candidate-registry takes HOST[:PORT], got '${candidateRegistry}'`);
     const rec = await openReconciler({
       repoDir: repo.dir,
       remote: repo.mirror,
@@ -102,6 +106,7 @@ const command: Command = {
       signingKey: signingKeySource(args, ctx.env),
       reposDir: str(args, 'repos'),
       artifactsDir: str(args, 'artifacts'),
+      candidateRegistry,
       topology: replicas === undefined ? undefined : { replicas },
       forge: forgeToken || webhook ? { token: forgeToken } : undefined,
       log: ctx.log,
