@@ -63,6 +63,8 @@ describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln
     await writeBusyboxRootfs(join(src, 'base'));
     await writeFile(join(src, 'base', 'Dockerfile'), 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nCMD ["sh"]\n');
     await writeFile(join(src, 'app', 'Dockerfile'), 'FROM kiln/base:latest AS runtime\nRUN echo hello-kiln > /hello.txt\nCMD ["cat", "/hello.txt"]\n');
+    await mkdir(join(src, 'slow'), { recursive: true });
+    await writeFile(join(src, 'slow', 'Dockerfile'), 'FROM kiln/base\nRUN sleep 600\n');
     await writeFile(join(src, 'net', 'Dockerfile'), 'FROM kiln/base\nRUN wget -q -O /index.html http://deb.debian.org/debian/\n');
   });
   after(async () => {
@@ -126,6 +128,26 @@ describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln
     assert.ok(!outcome.ok && outcome.class === 'build');
     assert.match(!outcome.ok ? outcome.reason : '', /tried to use the network.*bad address 'deb\.debian\.org'/);
     assert.deepEqual(await registry.listTags(cand.host, 'kiln/net'), []);
+  });
+
+  test('oci runner - a RUN step past the job\'s time limit ends the build as a limit failure, nothing pushed', async () => {
+    const key = 'd'.repeat(64);
+    const job = {
+      v: 1 as const, key, attempt: 1, pool: 'oci', dispatchedAt: new Date().toISOString(), limits: { ...limits, timeoutSeconds: 5 },
+      inputs: {
+        package: 'slow', version: '1.0', source: { url: 'file:///src', commit: 'a'.repeat(40) }, image: 'none', arch: 'amd64', target: 'candidate',
+        recipe: { format: 'oci', rebuild: 0, oci: { dockerfile: 'Dockerfile', context: '.', repository: 'kiln/slow', from: digestRef(base) } },
+      },
+    };
+    const runner = new OciRunner({ log, candidate: cand.host, insecure: true });
+    let out = '';
+    const r = await runner.run(job, { root: dir, sourceDir: src, buildDir: join(src, 'slow') }, { onLog: (b) => (out += b.toString()), signal: new AbortController().signal });
+    assert.notEqual(r.exitCode, 0, out);
+    assert.equal(r.timedOut, true);
+    assert.equal(r.failure?.class, 'limit');
+    assert.match(r.failure?.reason ?? '', /did not finish within 5 s/);
+    assert.equal(r.image, undefined);
+    assert.deepEqual(await registry.listTags(cand.host, 'kiln/slow'), []);
   });
 
   test('oci build - a FROM by tag without `from:` is refused before anything runs', async () => {
