@@ -1,30 +1,90 @@
 // Every BuildRunner must pass these: a buildable job ends with exit 0, output
-// reported through onLog, and artifact files that exist inside the work dir.
+// reported through onLog, and a product: artifact files that exist inside the
+// work dir (deb, noop) or an image the candidate registry serves as reported, in
+// the recipe's repository (oci: an image has no files, it lives in the registry).
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { DockerRunner } from '../../agents/docker-runner.ts';
 import { fetchSource } from '../../agents/fetch-source.ts';
 import { NoopRunner } from '../../agents/noop-runner.ts';
-import type { BuildRunner, WorkDir } from '../../agents/runner.ts';
+import { OciRunner } from '../../agents/oci-runner.ts';
+import type { BuildRunner, RunOutcome, WorkDir } from '../../agents/runner.ts';
+import { RegistryClient } from '../../oci/registry-client.ts';
+import { verifyReportedImage } from '../../oci/verify-reported.ts';
+import type { BuildJob } from '../../schema/messages.ts';
 import { makeJob, quietLog } from '../fixtures/agent-jobs.ts';
 import { debSource, makeDebRepo } from '../fixtures/deb-source.ts';
 import { dockerUnavailable } from '../helpers/docker.ts';
+import { git, writeFiles } from '../helpers/git.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { writeBusyboxRootfs } from '../helpers/tiny-image.ts';
 
-const runners: { name: string; make: () => BuildRunner; skip?: string }[] = [
-  { name: 'NoopRunner', make: () => new NoopRunner() },
-  { name: 'DockerRunner', make: () => new DockerRunner({ log: quietLog }), skip: await dockerUnavailable() },
+interface RunnerCase {
+  name: string;
+  make: () => Promise<BuildRunner>;
+  skip?: string;
+  /** A buildable source in `root`: its git dir and commit. */
+  source: (root: string) => Promise<{ dir: string; commit: string }>;
+  job: (src: { dir: string; commit: string }) => BuildJob;
+  /** The runner's product exists where its contract says. */
+  produced: (out: RunOutcome, work: WorkDir) => Promise<void>;
+}
+
+async function filesInWorkDir(out: RunOutcome, work: WorkDir): Promise<void> {
+  assert.ok(out.artifacts.length > 0);
+  for (const a of out.artifacts) {
+    assert.ok(a.startsWith(work.root + '/'), `${a} is inside the work dir`);
+    assert.ok((await stat(a)).isFile());
+  }
+}
+
+const debCase = { source: (root: string) => makeDebRepo(debSource(), root), job: (src: { dir: string; commit: string }) => makeJob({ url: src.dir, commit: src.commit }), produced: filesInWorkDir };
+
+let registry: TestRegistry | undefined;
+after(() => registry?.dispose());
+
+async function imageSource(root: string): Promise<{ dir: string; commit: string }> {
+  const dir = join(root, 'image-src');
+  await mkdir(dir, { recursive: true });
+  await writeBusyboxRootfs(dir);
+  await writeFiles(dir, { Dockerfile: 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nRUN echo conformance > /hello.txt\n' });
+  await git(dir, 'init', '-q', '-b', 'main');
+  await git(dir, 'add', '-A');
+  await git(dir, '-c', 'user.name=t', '-c', 'user.email=t@kiln.invalid', 'commit', '-q', '-m', 'image');
+  return { dir, commit: (await git(dir, 'rev-parse', 'HEAD')).trim() };
+}
+
+const ociCase: Omit<RunnerCase, 'name' | 'skip'> = {
+  make: async () => new OciRunner({ log: quietLog, candidate: (registry ??= await startRegistry('conformance')).host, insecure: true }),
+  source: imageSource,
+  job: (src) => {
+    const job = makeJob({ url: src.dir, commit: src.commit, package: 'conformance', image: 'none' });
+    return { ...job, pool: 'oci', inputs: { ...job.inputs, recipe: { format: 'oci', rebuild: 0, oci: { dockerfile: 'Dockerfile', context: '.', repository: 'kiln/conformance' } } } };
+  },
+  async produced(out) {
+    assert.deepEqual(out.artifacts, [], 'an image has no files');
+    assert.ok(out.image, 'the outcome names the image');
+    assert.equal(out.image.repository, `${registry!.host}/kiln/conformance`);
+    assert.deepEqual(await verifyReportedImage(new RegistryClient({ tlsVerify: false }), out.image), out.image);
+  },
+};
+
+const runners: RunnerCase[] = [
+  { name: 'NoopRunner', make: async () => new NoopRunner(), ...debCase },
+  { name: 'DockerRunner', make: async () => new DockerRunner({ log: quietLog }), skip: await dockerUnavailable(), ...debCase },
+  { name: 'OciRunner', skip: await dockerUnavailable(), ...ociCase },
 ];
 
 for (const r of runners) {
   describe(`runner conformance - ${r.name}`, { skip: r.skip }, () => {
-    test(`runner conformance - ${r.name} builds a buildable job: exit 0, log output, artifacts inside the work dir`, async (t) => {
-      const runner = r.make();
+    test(`runner conformance - ${r.name} builds a buildable job: exit 0, log output, its product where its contract says`, async (t) => {
+      const runner = await r.make();
       const root = await mkdtemp(join(tmpdir(), 'kiln-conf-'));
       t.after(() => rm(root, { recursive: true, force: true }));
-      const repo = await makeDebRepo(debSource(), root);
+      const repo = await r.source(root);
       const work: WorkDir = { root: join(root, 'work') };
       if (runner.needsSource) {
         const src = await fetchSource({ url: repo.dir, commit: repo.commit }, join(work.root, 'src'), join(root, 'scratch'), quietLog);
@@ -34,16 +94,12 @@ for (const r of runners) {
         await mkdir(work.root, { recursive: true });
       }
       const chunks: Buffer[] = [];
-      const out = await runner.run(makeJob({ url: repo.dir, commit: repo.commit }), work, { onLog: (b) => chunks.push(b), signal: new AbortController().signal });
+      const out = await runner.run(r.job(repo), work, { onLog: (b) => chunks.push(b), signal: new AbortController().signal });
       assert.equal(out.exitCode, 0, Buffer.concat(chunks).toString());
       assert.equal(out.oomKilled, false);
       assert.equal(out.timedOut, false);
       assert.equal(out.failure, undefined);
-      assert.ok(out.artifacts.length > 0);
-      for (const a of out.artifacts) {
-        assert.ok(a.startsWith(work.root + '/'), `${a} is inside the work dir`);
-        assert.ok((await stat(a)).isFile());
-      }
+      await r.produced(out, work);
       assert.ok(Buffer.concat(chunks).length > 0, 'onLog received output');
     });
   });
