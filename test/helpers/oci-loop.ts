@@ -1,15 +1,24 @@
 // The OCI loop of a test on real parts: a reconciler (signing key generated, a
 // plain-http candidate registry, no quiet skips) and an agent of the `oci` pool
 // with the oci runner pushing to that candidate registry.
-import { writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Agent } from '../../agents/agent.ts';
 import { OciRunner } from '../../agents/oci-runner.ts';
 import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
 import type { PassPolicy } from '../../reconciler/pass/deps.ts';
 import { generateKey } from '../../reconciler/signing/signer.ts';
+import { STATUS_BRANCH } from '../../schema/status.ts';
+import { makeRepo, type Files } from './git.ts';
 import { quietLog } from './kiln-service.ts';
+import { startNats, type NatsServer } from './nats.ts';
+import { startRegistry, type TestRegistry } from './registry.ts';
+
+const run = promisify(execFile);
 
 export interface OciLoop {
   rec: Reconciler;
@@ -37,4 +46,53 @@ export async function startOciLoop(o: { dir: string; repoDir: string; natsUrl: s
   const agent = new Agent({ nc: o.nc, pool: 'oci', arch: 'amd64', workDir: join(o.dir, 'agent'), log: quietLog, id: `${o.label}-agent`, heartbeatMs: 300, runner, pullExpiresMs: 1000 });
   await agent.start();
   return { rec, agent, publicKey: key.publicKeyArmored };
+}
+
+/** kiln.yaml of an OCI loop's metadata repo: one `oci` pool (amd64), no trust keys. */
+export const OCI_KILN_YAML = 'trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  oci:\n    architectures: [amd64]\ndefaults:\n  pool: oci\n  image: kiln/bookworm-buildd\n  maxAttempts: 2\n  keep: 3\n';
+
+/** A file of kiln/status in `repoDir`, or undefined while it does not exist. */
+export async function statusFile(repoDir: string, path: string): Promise<string | undefined> {
+  try {
+    return (await run('git', ['-C', repoDir, 'show', `${STATUS_BRANCH}:${path}`])).stdout;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Everything an OCI pass test runs: nats-server, a candidate and a production registry, the loop over a metadata repo. */
+export interface OciStack extends OciLoop {
+  dir: string;
+  nats: NatsServer;
+  nc: NatsConnection;
+  cand: TestRegistry;
+  prod: TestRegistry;
+  repoDir: string;
+  /** Stop all of it and delete its state. */
+  close(): Promise<void>;
+}
+
+/** Start the stack; `files` gives the metadata repo's files (it may write image sources under dir). Call close() in after(). */
+export async function startOciStack(o: { label: string; files: (s: { dir: string; cand: TestRegistry; prod: TestRegistry }) => Promise<Files>; candidateInsecure?: boolean }): Promise<OciStack> {
+  const dir = await mkdtemp(join(tmpdir(), `kiln-${o.label}-`));
+  const [nats, cand, prod] = await Promise.all([startNats(), startRegistry('candidate'), startRegistry('production')]);
+  const nc = await connect({ servers: nats.url, name: 'test-agent' });
+  const repoDir = (await makeRepo(await o.files({ dir, cand, prod }))).dir;
+  const loop = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: o.label, candidateInsecure: o.candidateInsecure });
+  return {
+    ...loop,
+    dir,
+    nats,
+    nc,
+    cand,
+    prod,
+    repoDir,
+    async close() {
+      await loop.agent.close({ hard: true }).catch(() => undefined);
+      await loop.rec.close();
+      await nc.close();
+      await Promise.all([nats.dispose(), cand.dispose(), prod.dispose()]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { makeRepo } from './git.ts';
+
 const run = promisify(execFile);
 export const BUSYBOX = '/bin/busybox';
 
@@ -41,4 +43,14 @@ export async function importBusyboxImage(name: string): Promise<string> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A git repo at `dir` (branch main, one commit) whose `subdir` holds the busybox rootfs.tar and
+ * `dockerfile`: the source of an oci package built FROM scratch. Returns its dir and commit.
+ */
+export async function makeImageSource(dir: string, subdir: string, dockerfile: string): Promise<{ dir: string; commit: string }> {
+  await mkdir(join(dir, subdir), { recursive: true });
+  await writeBusyboxRootfs(join(dir, subdir));
+  return makeRepo({ [join(subdir, 'Dockerfile')]: dockerfile }, { dir, message: 'image source' });
 }

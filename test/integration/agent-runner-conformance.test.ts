@@ -18,9 +18,8 @@ import type { BuildJob } from '../../schema/messages.ts';
 import { makeJob, quietLog } from '../fixtures/agent-jobs.ts';
 import { debSource, makeDebRepo } from '../fixtures/deb-source.ts';
 import { dockerUnavailable } from '../helpers/docker.ts';
-import { git, writeFiles } from '../helpers/git.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
-import { writeBusyboxRootfs } from '../helpers/tiny-image.ts';
+import { makeImageSource } from '../helpers/tiny-image.ts';
 
 interface RunnerCase {
   name: string;
@@ -46,20 +45,9 @@ const debCase = { source: (root: string) => makeDebRepo(debSource(), root), job:
 let registry: TestRegistry | undefined;
 after(() => registry?.dispose());
 
-async function imageSource(root: string): Promise<{ dir: string; commit: string }> {
-  const dir = join(root, 'image-src');
-  await mkdir(dir, { recursive: true });
-  await writeBusyboxRootfs(dir);
-  await writeFiles(dir, { Dockerfile: 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nRUN echo conformance > /hello.txt\n' });
-  await git(dir, 'init', '-q', '-b', 'main');
-  await git(dir, 'add', '-A');
-  await git(dir, '-c', 'user.name=t', '-c', 'user.email=t@kiln.invalid', 'commit', '-q', '-m', 'image');
-  return { dir, commit: (await git(dir, 'rev-parse', 'HEAD')).trim() };
-}
-
 const ociCase: Omit<RunnerCase, 'name' | 'skip'> = {
   make: async () => new OciRunner({ log: quietLog, candidate: (registry ??= await startRegistry('conformance')).host, insecure: true }),
-  source: imageSource,
+  source: (root) => makeImageSource(join(root, 'image-src'), '.', 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nRUN echo conformance > /hello.txt\n'),
   job: (src) => {
     const job = makeJob({ url: src.dir, commit: src.commit, package: 'conformance', image: 'none' });
     return { ...job, pool: 'oci', inputs: { ...job.inputs, recipe: { format: 'oci', rebuild: 0, oci: { dockerfile: 'Dockerfile', context: '.', repository: 'kiln/conformance' } } } };

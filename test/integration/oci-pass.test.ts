@@ -7,14 +7,11 @@
 // records the release on kiln/status.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parse } from 'yaml';
-import type { Agent } from '../../agents/agent.ts';
 import type { ObjectStore } from '@nats-io/obj';
 import { createHash } from 'node:crypto';
 import * as openpgp from 'openpgp';
@@ -26,71 +23,44 @@ import { withVerifiedImage } from '../../reconciler/pipeline/oci-result.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { OciImage } from '../../schema/oci.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
-import type { Reconciler } from '../../reconciler/reconciler-setup.ts';
-import { STATUS_BRANCH, type ReleasedTag } from '../../schema/status.ts';
+import type { ReleasedTag } from '../../schema/status.ts';
 import { docker, dockerUnavailable } from '../helpers/docker.ts';
-import { git, makeRepo, writeFiles } from '../helpers/git.ts';
-import { startNats, type NatsServer } from '../helpers/nats.ts';
-import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
-import { startOciLoop } from '../helpers/oci-loop.ts';
-import { importBusyboxImage, writeBusyboxRootfs } from '../helpers/tiny-image.ts';
+import { OCI_KILN_YAML, startOciStack, statusFile, type OciStack } from '../helpers/oci-loop.ts';
+import { importBusyboxImage, makeImageSource } from '../helpers/tiny-image.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
 const OTHER_IMAGE = `kiln-test/oci-pass-other:${process.pid}`;
 
-const KILN_YAML = 'trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  oci:\n    architectures: [amd64]\ndefaults:\n  pool: oci\n  image: kiln/bookworm-buildd\n  maxAttempts: 2\n  keep: 3\n';
-
-let dir: string;
-let nats: NatsServer;
-let nc: NatsConnection;
-let cand: TestRegistry;
-let prod: TestRegistry;
-let rec: Reconciler;
-let agent: Agent;
-let repoDir: string;
-let publicKey: string;
+let stack: OciStack;
 let image: OciImage | undefined;
 
-const onStatus = async (path: string): Promise<string | undefined> => {
-  try {
-    return (await run('git', ['-C', repoDir, 'show', `${STATUS_BRANCH}:${path}`])).stdout;
-  } catch {
-    return undefined;
-  }
-};
+const onStatus = (path: string) => statusFile(stack.repoDir, path);
 
 describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, () => {
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kiln-oci-pass-'));
-    [nats, cand, prod] = await Promise.all([startNats(), startRegistry('candidate'), startRegistry('production')]);
-    nc = await connect({ servers: nats.url, name: 'test-agent' });
-    const src = join(dir, 'images');
-    await mkdir(join(src, 'base'), { recursive: true });
-    await writeBusyboxRootfs(join(src, 'base'));
-    await writeFiles(src, { 'base/Dockerfile': 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nCMD ["sh"]\n' });
-    await git(src, 'init', '-q', '-b', 'main');
-    await git(src, 'add', '-A');
-    await git(src, '-c', 'user.name=t', '-c', 'user.email=t@kiln.invalid', 'commit', '-q', '-m', 'base');
-    const repo = await makeRepo({
-      // The candidate is plain http: declared in kiln.yaml, which collect and promotion both obey.
-      'kiln.yaml': `${KILN_YAML}registries:\n  ${cand.host}:\n    insecure: true\n`,
-      'packages/base.yaml': `name: base\nversion: 1.0-1\nformat: oci\nsource: { git: ${src}, ref: main, subdir: base }\narchitectures: [amd64]\nrelease: [images]\ntags: ['{version}', '{version}-{build}', latest]\n`,
-      'distributions/images.yaml': `name: images\nformat: registry\nurl: ${prod.host}\nrepository: kiln\ninsecure: true\narchitectures: [amd64]\n`,
+    // The candidate is plain http: declared in kiln.yaml, which collect and promotion both obey.
+    stack = await startOciStack({
+      label: 'oci-pass',
+      candidateInsecure: false,
+      files: async ({ dir, cand, prod }) => {
+        const src = join(dir, 'images');
+        await makeImageSource(src, 'base', 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nCMD ["sh"]\n');
+        return {
+          'kiln.yaml': `${OCI_KILN_YAML}registries:\n  ${cand.host}:\n    insecure: true\n`,
+          'packages/base.yaml': `name: base\nversion: 1.0-1\nformat: oci\nsource: { git: ${src}, ref: main, subdir: base }\narchitectures: [amd64]\nrelease: [images]\ntags: ['{version}', '{version}-{build}', latest]\n`,
+          'distributions/images.yaml': `name: images\nformat: registry\nurl: ${prod.host}\nrepository: kiln\ninsecure: true\narchitectures: [amd64]\n`,
+        };
+      },
     });
-    repoDir = repo.dir;
-    ({ rec, agent, publicKey } = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: 'oci-pass', candidateInsecure: false }));
   });
   after(async () => {
-    await agent?.close({ hard: true }).catch(() => undefined);
-    await rec?.close();
-    await nc?.close();
-    await Promise.all([nats?.dispose(), cand?.dispose(), prod?.dispose()]);
+    await stack?.close();
     await docker.getImage(OTHER_IMAGE).remove({ force: true }).catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   test('oci pass - a built image is verified, promoted by digest to production, its tag signed, the release recorded', async () => {
+    const { rec, dir, cand, prod, publicKey } = stack;
     const release = await until(
       async () => {
         await rec.runPass();
@@ -143,6 +113,7 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
 
   test('oci pass - a reported image the candidate registry does not serve is an integrity failure; a registry that is down, an infra failure', async (t) => {
     if (!image) return t.skip('needs the image of the first test');
+    const { dir, cand, prod } = stack;
     const deps = { client: new RegistryClient({ tlsVerify: false }), objectStore: {} as ObjectStore, cacheDir: join(dir, 'unused'), candidate: cand.host };
     const lie = await withVerifiedImage({ ...succeeded(), image: { ...image, configDigest: `sha256:${'0'.repeat(64)}` } }, deps);
     assert.equal(lie.outcome, 'failed');
@@ -161,6 +132,7 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
 
   test('oci pass - a tag moved by hand in production is reported as drift and restored by the next pass', async (t) => {
     if (!image) return t.skip('needs the image of the first test');
+    const { rec, prod } = stack;
     const released = image.manifestDigest;
     // Someone points latest at another image in production.
     const client = new RegistryClient({ tlsVerify: false });
@@ -180,6 +152,7 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
 
   test('oci pass - an image reported outside <candidate>/<recipe repository> is an integrity failure, even one the registry serves exactly', async (t) => {
     if (!image) return t.skip('needs the image of the first test');
+    const { dir, cand, prod } = stack;
     const deps = { client: new RegistryClient({ tlsVerify: false }), objectStore: {} as ObjectStore, cacheDir: join(dir, 'unused'), candidate: cand.host };
     // The same image, byte for byte, in another repository of the candidate and in production: both serve it.
     for (const to of [`${cand.host}/elsewhere`, `${prod.host}/kiln/base`]) {
