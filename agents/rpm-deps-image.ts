@@ -39,7 +39,11 @@ export const RPMDB = '/var/lib/rpm';
 const DOWNLOADS = '/var/cache/kiln-rpms';
 const NETWORK_TROUBLE = /Curl error|Cannot download|Failed to download metadata|Could not resolve host|Connection refused|Network is unreachable/;
 
-/** Pure: the BuildRequires rpmbuild names as missing ("\tX is needed by Y" after "Failed build dependencies:"). */
+/**
+ * Pure: the BuildRequires rpmbuild names as missing ("\tX is needed by Y" after "Failed build
+ * dependencies:"). Its stdout and stderr come through separate pipes, so stdout lines may land
+ * between the stderr ones: every such line after the heading counts, whatever is in between.
+ */
 export function unmetBuildRequires(output: string): string[] {
   const lines = output.split('\n');
   const i = lines.findIndex((l) => l.startsWith('error: Failed build dependencies:'));
@@ -47,8 +51,7 @@ export function unmetBuildRequires(output: string): string[] {
   const out: string[] = [];
   for (const l of lines.slice(i + 1)) {
     const m = /^\s+(.+?) is needed by \S+\s*$/.exec(l);
-    if (!m) break;
-    out.push(m[1]);
+    if (m) out.push(m[1]);
   }
   return [...new Set(out)].sort();
 }
@@ -158,7 +161,11 @@ export class RpmDepsImages {
       },
       { onLog: (b) => (output += b.toString('utf8')), signal: o.signal },
     );
-    return exit.exitCode === 0 ? [] : unmetBuildRequires(output);
+    if (exit.exitCode === 0) return [];
+    const unmet = unmetBuildRequires(output);
+    // Not a dependency problem: the build itself reports it; its output is kept for whoever reads the log.
+    if (unmet.length === 0) o.onLog(Buffer.from(`kiln: the BuildRequires check exited ${exit.exitCode}${exit.timedOut ? ' (timed out)' : ''} naming no missing BuildRequires:\n${output.slice(-8 * 1024)}\n`));
+    return unmet;
   }
 
   private rootSpec(image: string, script: string, args: string[], volume: string, network: 'host' | 'none', o: RpmDepsOptions): ContainerSpec {
