@@ -3,8 +3,9 @@
 // no network and no root needed. The agent path (rpmbuild in the rpm image under
 // the build lock-down) is tested in rpm-dnf.test.ts; this is for publishers.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
@@ -34,4 +35,40 @@ export async function writeRpm(dir: string, o: { name: string; version: string }
   } finally {
     await rm(top, { recursive: true, force: true });
   }
+}
+
+/**
+ * A copy of an rpm whose header NAME is replaced by `name` (same length: the header's layout is
+ * unchanged) with the header digests recomputed, so `rpm -K` passes: a crafted package.
+ */
+export async function renamedRpm(from: string, to: string, name: string): Promise<WrittenRpm> {
+  const buf = await readFile(from);
+  const LEAD = 96;
+  const sigCount = buf.readInt32BE(LEAD + 8);
+  const sigData = buf.readInt32BE(LEAD + 12);
+  const sigStore = LEAD + 16 + 16 * sigCount;
+  const sigSize = 16 + 16 * sigCount + sigData;
+  const main = LEAD + sigSize + ((8 - (sigSize % 8)) % 8);
+  const count = buf.readInt32BE(main + 8);
+  const store = main + 16 + 16 * count;
+  const end = store + buf.readInt32BE(main + 12);
+  for (let i = 0; i < count; i++) {
+    const at = main + 16 + 16 * i;
+    if (buf.readInt32BE(at) !== 1000) continue;
+    const off = store + buf.readInt32BE(at + 8);
+    const old = buf.subarray(off, buf.indexOf(0, off)).toString('latin1');
+    if (old.length !== name.length) throw new Error(`renamedRpm: the new name must be ${old.length} characters, like ${old}`);
+    buf.write(name, off, 'latin1');
+  }
+  const header = buf.subarray(main, end);
+  for (let i = 0; i < sigCount; i++) {
+    const at = LEAD + 16 + 16 * i;
+    const tag = buf.readInt32BE(at);
+    const off = sigStore + buf.readInt32BE(at + 8);
+    if (tag === 269) buf.write(createHash('sha1').update(header).digest('hex'), off, 'latin1');
+    if (tag === 273) buf.write(createHash('sha256').update(header).digest('hex'), off, 'latin1');
+    if (tag === 1004) createHash('md5').update(buf.subarray(main)).digest().copy(buf, off);
+  }
+  await writeFile(to, buf);
+  return { name: basename(to), path: to, ...(await sha256File(to)) };
 }

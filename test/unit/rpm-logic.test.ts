@@ -9,7 +9,7 @@ import { GATE_EXIT, MARK } from '../../reconciler/gate/gate-script.ts';
 import { repomdLocations } from '../../reconciler/publish/dnf/createrepo.ts';
 import { rpmFileName } from '../../reconciler/publish/dnf/layout.ts';
 import { repoFile } from '../../reconciler/publish/dnf/repo-file.ts';
-import { headerEvr, parseHeaderLine } from '../../reconciler/publish/rpm/read-rpm.ts';
+import { headerEvr, headerNameProblem, parseHeaderFields, parseHeaderRecords } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { kilnArch, rpmArch } from '../../rpm/arch.ts';
 import { cacheControl, contentType } from '../../reconciler/serve/request-path.ts';
 import { evr, interpretSpecQuery } from '../../rpm/spec-query.ts';
@@ -38,14 +38,30 @@ test('rpm spec query - facts from rpmspec output; a spec rpm cannot parse keeps 
 });
 
 test('rpm header - query line with and without a signature', () => {
-  const h = parseHeaderLine('hello\t(none)\t1.0\t1\tnoarch\thello-1.0-1.src.rpm\t(none)\tEdDSA/SHA256, Mon Nov 30 04:22:29 2026, Key ID 22b65a0fd7f6ab3d\n');
+  const [h] = parseHeaderRecords('<r><f>\t<string>hello</string></f><f>(none)</f><f>\t<string>1.0</string></f><f>\t<string>1</string></f><f>\t<string>noarch</string></f><f>\t<string>hello-1.0-1.src.rpm</string></f><f>(none)</f><f>EdDSA/SHA256, Mon Nov 30 04:22:29 2026, Key ID 22b65a0fd7f6ab3d</f><f>(none)</f><f>(none)</f></r>\n');
   assert.deepEqual(h, { name: 'hello', epoch: undefined, version: '1.0', release: '1', arch: 'noarch', source: false, signedBy: '22B65A0FD7F6AB3D' });
-  const s = parseHeaderLine('hello\t3\t1.0\t1\tx86_64\t(none)\t(none)\t(none)');
+  const s = parseHeaderFields(['hello', '3', '1.0', '1', 'x86_64', '(none)', '(none)', '(none)']);
   assert.equal(s.source, true);
   assert.equal(s.signedBy, undefined);
   assert.equal(headerEvr(s), '3:1.0-1');
   assert.equal(rpmFileName(s), 'hello-1.0-1.src.rpm');
   assert.equal(rpmFileName(h), 'hello-1.0-1.noarch.rpm');
+});
+
+test('rpm header - a NAME with tabs, newlines or our own markup cannot shift the fields', () => {
+  // What rpm's :xml format prints for NAME "a\t</f><f>b\nc" ('<' escaped, the rest raw).
+  const [h] = parseHeaderRecords('<r><f>\t<string>a\t&lt;/f&gt;&lt;f&gt;b\nc</string></f><f>(none)</f><f>\t<string>1.0</string></f><f>\t<string>1</string></f><f>\t<string>noarch</string></f><f>\t<string>x.src.rpm</string></f><f>(none)</f><f>(none)</f><f>(none)</f><f>(none)</f></r>\n');
+  assert.equal(h.name, 'a\t</f><f>b\nc');
+  assert.equal(h.version, '1.0');
+  assert.match(headerNameProblem(h, 'x.rpm')!, /x\.rpm: the rpm header's NAME .* cannot be part of a file name/);
+});
+
+test('rpm header - fields that would make a path are refused', () => {
+  const base = parseHeaderFields(['hello', '(none)', '1.0', '1', 'noarch', 'hello-1.0-1.src.rpm', '(none)', '(none)']);
+  assert.equal(headerNameProblem(base, 'x'), undefined);
+  for (const bad of [{ name: 'k-/../../tmp/Z' }, { name: '.hidden' }, { version: '1 0' }, { release: '1/2' }, { arch: '..' }, { name: '' }, { name: 'a\u0007b' }]) {
+    assert.ok(headerNameProblem({ ...base, ...bad }, 'x'), JSON.stringify(bad));
+  }
 });
 
 test('rpmbuild failure - unmet BuildRequires are named', () => {

@@ -10,7 +10,7 @@ import type { Artifact } from '../../../schema/status.ts';
 import { rpmArch } from '../../../rpm/arch.ts';
 import { compareEvr, rpmVersionProblem } from '../../../rpm/version-order.ts';
 import type { RpmPackage } from '../../model.ts';
-import { headerEvr, isOfPackage, readRpm } from '../../publish/rpm/read-rpm.ts';
+import { headerEvr, headerNameProblem, isOfPackage, readRpm } from '../../publish/rpm/read-rpm.ts';
 import type { PackageFormat } from '../format.ts';
 
 const isReleasable = (name: string) => name.endsWith('.rpm') && !name.endsWith('.src.rpm');
@@ -38,6 +38,11 @@ export const rpmFormat: PackageFormat<RpmPackage> = {
         await writeFile(path, await readArtifact(a));
         try {
           const h = await readRpm(path, a.name);
+          const unsafe = headerNameProblem(h, a.name);
+          if (unsafe) {
+            problems.push(unsafe);
+            continue;
+          }
           const want = rpmArch(result.inputs.arch);
           // Subpackages carry their own names (<package>-<suffix>); the version must be the package's.
           if (!isOfPackage(h.name, result.inputs.package)) problems.push(`${a.name}: the header names package ${h.name}, not ${result.inputs.package} or one of its subpackages`);

@@ -10,7 +10,7 @@ import type { Signer } from '../../signing/signer.ts';
 import { isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
 import { withRepoLock } from '../apt/repo-lock.ts';
 import { sha256File } from '../apt/hashes.ts';
-import { headerEvr, isOfPackage, readRpms } from '../rpm/read-rpm.ts';
+import { headerEvr, headerNameProblem, isOfPackage, readRpms } from '../rpm/read-rpm.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
@@ -91,12 +91,19 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
   const unknown = packages.filter((p) => !known.has(p.sha256));
   for (const p of unknown) await checkDigest(p);
   const headers = await readRpms(unknown.map((p) => ({ path: p.path, label: p.name })));
+  unknown.forEach((p, i) => {
+    const problem = headerNameProblem(headers[i], p.name);
+    if (problem) throw new PublishInputError(`${problem}; nothing published`, { artifact: p.name, header: headers[i].name });
+  });
+  const declared = [...new Set(packages.map((p) => p.package))];
   unknown.forEach((p, i) => known.set(p.sha256, { file: `${PACKAGES_DIR}/${rpmFileName(headers[i])}`, name: headers[i].name, evr: headerEvr(headers[i]) }));
   const byFile = new Map<string, Checked>();
   for (const p of packages) {
     const h = known.get(p.sha256)!;
-    if (!isOfPackage(h.name, p.package) || h.evr !== p.version) {
-      throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${h.evr}, expected ${p.package} ${p.version}; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
+    if (ownerOf(h.name, declared) !== p.package || h.evr !== p.version) {
+      const other = ownerOf(h.name, declared);
+      const whose = other && other !== p.package ? ` (${other} is a package of its own)` : '';
+      throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${h.evr}${whose}, expected ${p.package} ${p.version} or a subpackage; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
     }
     const before = state.files[h.file];
     // A noarch rpm comes once per architecture of the release: the same bytes, kept once.
@@ -108,6 +115,15 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
     if (before) Object.assign(before, { name: h.name, evr: h.evr });
   }
   return byFile;
+}
+
+/**
+ * The published package an rpm name belongs to: the package itself, else the longest declared
+ * package it is a subpackage of (<package>-…). So `foo` cannot publish `foo-libs` or `foo-libs-devel`
+ * when `foo-libs` is a package of its own.
+ */
+export function ownerOf(rpmName: string, declared: string[]): string | undefined {
+  return declared.filter((d) => isOfPackage(rpmName, d)).sort((a, b) => b.length - a.length)[0];
 }
 
 /** Signed copies of the rpms not yet published with this key: temp files, signed, then renamed in. */

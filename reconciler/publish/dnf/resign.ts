@@ -1,7 +1,7 @@
 // `kiln keys renew` for a dnf repository: every published rpm's header and
 // repomd.xml signed again with the new key, the key file replaced; same
 // packages. Each rpm is signed as a temp copy and renamed over the old one.
-import { copyFile, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Signer } from '../../signing/signer.ts';
 import { tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
@@ -10,7 +10,7 @@ import { withRepoLock } from '../apt/repo-lock.ts';
 import { stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, keyFileName, STAGE_DIR } from './layout.ts';
 import { switchRepodata } from './publish.ts';
-import { armoredHeaderSignature, signRpms } from './sign-rpms.ts';
+import { armoredHeaderSignature, signRpmCopies } from './sign-rpms.ts';
 import { readRpms } from '../rpm/read-rpm.ts';
 import { readDnfState } from './state.ts';
 
@@ -21,8 +21,8 @@ export async function resignDnf(root: string, dist: string, signer: Signer, now:
     const files = Object.keys(state.files).filter((f) => !(f in state.retired)).sort();
     const temps = files.map((f) => ({ file: f, tmp: tempNameFor(join(repoDir, f)) }));
     try {
-      for (const t of temps) await copyFile(join(repoDir, t.file), t.tmp);
-      await signRpms(signer, temps.map((t) => t.tmp));
+      // Only the bytes Kiln published are signed again: a file changed on disk refuses the renewal.
+      await signRpmCopies(signer, temps.map((t) => ({ from: join(repoDir, t.file), to: t.tmp, expect: { name: t.file, sha256: state.files[t.file].sha256, size: state.files[t.file].size } })));
       const headers = await readRpms(temps.map((t) => ({ path: t.tmp, label: t.file })));
       for (const [i, t] of temps.entries()) {
         const { sha256, size } = await sha256File(t.tmp);

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PublishInputError } from '../../../schema/errors.ts';
+import { RPM_FILE_NAME, rpmFileName } from '../dnf/layout.ts';
 
 const run = promisify(execFile);
 
@@ -22,15 +23,44 @@ export interface RpmHeader {
   signatureHex?: string;
 }
 
-const QF = '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{RSAHEADER:pgpsig}\\t%{DSAHEADER:pgpsig}\\t%{RSAHEADER}\\t%{DSAHEADER}\\n';
+// Each record and field wrapped in tags of ours; the header's own strings come in rpm's :xml
+// format, which escapes '<', so no NAME (tabs, newlines, '</f>' and all) can shift a field.
+const FIELDS = ['%{NAME:xml}', '%{EPOCH:xml}', '%{VERSION:xml}', '%{RELEASE:xml}', '%{ARCH:xml}', '%{SOURCERPM:xml}', '%{RSAHEADER:pgpsig}', '%{DSAHEADER:pgpsig}', '%{RSAHEADER}', '%{DSAHEADER}'];
+const QF = `<r>${FIELDS.map((f) => `<f>${f}</f>`).join('')}</r>\\n`;
 
-/** Pure: a header from the query line. */
-export function parseHeaderLine(line: string): RpmHeader {
-  const [name, epoch, version, release, arch, sourceRpm, rsa, dsa, rsaHex, dsaHex] = line.replace(/\n$/, '').split('\t');
+const unXml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+
+/** Pure: one field as rpm printed it: `(none)`, an :xml `<string>…</string>`/`<integer>…</integer>`, or plain text. */
+function fieldValue(raw: string): string {
+  const m = /^\s*<(string|integer)>([\s\S]*)<\/\1>\s*$/.exec(raw);
+  return m ? unXml(m[2]) : raw;
+}
+
+/** Pure: the headers in `rpm -qp --qf QF` output, one per record. */
+export function parseHeaderRecords(out: string): RpmHeader[] {
+  return [...out.matchAll(/<r>([\s\S]*?)<\/r>/g)].map((r) => parseHeaderFields([...r[1].matchAll(/<f>([\s\S]*?)<\/f>/g)].map((f) => fieldValue(f[1]))));
+}
+
+/** Pure: a header from its fields, in FIELDS order. */
+export function parseHeaderFields([name, epoch, version, release, arch, sourceRpm, rsa, dsa, rsaHex, dsaHex]: string[]): RpmHeader {
   const sig = [rsa, dsa].find((s) => s && s !== '(none)');
   const keyId = sig && /Key ID ([0-9a-fA-F]{16})/.exec(sig)?.[1].toUpperCase();
   const hex = [rsaHex, dsaHex].find((h) => h && /^[0-9a-f]+$/.test(h));
   return { name, epoch: epoch === '(none)' ? undefined : epoch, version, release, arch, source: sourceRpm === '(none)', ...(keyId ? { signedBy: keyId } : {}), ...(keyId && hex ? { signatureHex: hex } : {}) };
+}
+
+/**
+ * Why a header cannot be published under its own name (undefined: it can). Its fields make a path
+ * (rpmFileName): none may hold '/', whitespace or control characters, or start with '.'.
+ */
+export function headerNameProblem(h: RpmHeader, label: string): string | undefined {
+  const fields = { NAME: h.name, VERSION: h.version, RELEASE: h.release, ARCH: h.arch, ...(h.epoch !== undefined ? { EPOCH: h.epoch } : {}) };
+  for (const [tag, v] of Object.entries(fields)) {
+    if (!v || /[/\s\p{Cc}]/u.test(v) || v.startsWith('.')) return `${label}: the rpm header's ${tag} ${JSON.stringify(v)} cannot be part of a file name (empty, '/', whitespace, control characters or a leading '.')`;
+  }
+  const file = rpmFileName(h);
+  if (!RPM_FILE_NAME.test(file)) return `${label}: the rpm header makes the file name ${JSON.stringify(file)}, which is not NAME-VERSION-RELEASE.ARCH.rpm of letters, digits and ._+~^-`;
+  return undefined;
 }
 
 /** Whether a header's name is the package's or one of its subpackages' (a spec's subpackages are named <package>-<suffix>). */
@@ -53,7 +83,9 @@ export async function readRpm(path: string, label = path): Promise<RpmHeader> {
   const out = await run('rpm', ['-qp', '--nosignature', '--qf', QF, path], { env: { ...process.env, LC_ALL: 'C' } }).catch((e: unknown) => {
     throw new PublishInputError(`${label}: rpm cannot read its header: ${rpmSaid(e)}`, { file: label });
   });
-  return parseHeaderLine(out.stdout);
+  const [h] = parseHeaderRecords(out.stdout);
+  if (!h) throw new PublishInputError(`${label}: rpm printed no header`, { file: label });
+  return h;
 }
 
 /** readRpm of many files with two rpm processes in all (a publish of thousands); a bad file is then named by readRpm alone. */
@@ -66,12 +98,12 @@ export async function readRpms(files: { path: string; label: string }[]): Promis
     const env = { ...process.env, LC_ALL: 'C' };
     const ok = await run('rpm', ['-K', '--nosignature', ...paths], { env, maxBuffer: 64 * 1024 * 1024 }).then(() => true, () => false);
     const q = ok ? await run('rpm', ['-qp', '--nosignature', '--qf', QF, ...paths], { env, maxBuffer: 64 * 1024 * 1024 }).catch(() => undefined) : undefined;
-    const lines = q?.stdout.split('\n').filter(Boolean) ?? [];
-    if (!q || lines.length !== batch.length) {
+    const headers = q ? parseHeaderRecords(q.stdout) : [];
+    if (headers.length !== batch.length) {
       for (const f of batch) out.push(await readRpm(f.path, f.label));
       continue;
     }
-    out.push(...lines.map(parseHeaderLine));
+    out.push(...headers);
   }
   return out;
 }
