@@ -1,6 +1,6 @@
 // rpm end to end with real parts: a spec made by the test is built by the rpm
 // runner in real Docker (rpmbuild in kiln/bookworm-rpm, no network, non-root),
-// published by publishDnf (rpmsign with the release key, createrepo_c, a signed
+// published by publishDnf (rpm header signatures by the release key, createrepo_c, a signed
 // repomd.xml) and installed by real dnf in a --network none container with
 // gpgcheck=1 and repo_gpgcheck=1 (the dnf install-smoke gate), which runs it.
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { RpmRunner } from '../../agents/rpm-runner.ts';
 import type { RunOutcome } from '../../agents/runner.ts';
 import { runDnfInstallSmokeGate } from '../../reconciler/gate/dnf-install-smoke.ts';
@@ -31,8 +31,12 @@ async function newSigner(name: string): Promise<Signer> {
   return loadSigner(k.privateKeyArmored);
 }
 
-async function build(root: string, o: RpmSpecOptions & { job?: { package?: string; version?: string } }): Promise<{ out: RunOutcome; log: string }> {
-  const dir = await mkdtemp(join(root, 'build-'));
+/** Builds live in a temp root of their own: never in the repository, whichever tests ran before. */
+let buildRoot = '';
+
+async function build(o: RpmSpecOptions & { job?: { package?: string; version?: string } }): Promise<{ out: RunOutcome; log: string }> {
+  buildRoot ||= await mkdtemp(join(tmpdir(), 'kiln-rpm-builds-'));
+  const dir = await mkdtemp(join(buildRoot, 'build-'));
   const src = join(dir, 'work', 'src');
   await mkdir(join(src, 'rpm'), { recursive: true });
   await writeFile(join(src, 'rpm', 'hello.spec'), rpmSpec(o));
@@ -52,6 +56,7 @@ const gate = (root: string, version = '1.0-1', smoke = 'kiln-hello-rpm | grep -q
   runDnfInstallSmokeGate({ docker, image: RPM_IMAGE, root, from: 'testing', distribution: 'stable', package: 'kiln-hello-rpm', version, smoke, timeoutSeconds: 120, log: quietLog });
 
 describe('rpm and dnf', { skip }, () => {
+  after(() => (buildRoot ? rm(buildRoot, { recursive: true, force: true }) : undefined));
   let root = '';
   let binary = '';
   let signer: Signer;
@@ -59,7 +64,7 @@ describe('rpm and dnf', { skip }, () => {
   test('rpm runner - rpmbuild -ba of a spec made by the test: a binary rpm and the .src.rpm', async (t) => {
     root = await mkdtemp(join(tmpdir(), 'kiln-rpm-'));
     signer = await newSigner('Kiln RPM Test');
-    const { out, log } = await build(root, {});
+    const { out, log } = await build({});
     assert.equal(out.exitCode, 0, log);
     assert.equal(out.failure, undefined, log);
     const names = out.artifacts.map((a) => basename(a)).sort();
@@ -73,7 +78,7 @@ describe('rpm and dnf', { skip }, () => {
   });
 
   test('rpm runner - a spec that does not parse fails with rpm\'s message and the spec path', async () => {
-    const { out } = await build(root, { extra: ['Bogus-Tag: nonsense'] });
+    const { out } = await build({ extra: ['Bogus-Tag: nonsense'] });
     assert.equal(out.failure?.class, 'build');
     assert.match(out.failure!.reason, /^rpm\/hello\.spec: rpmspec cannot parse the spec/);
     assert.match(out.failure!.reason, /Bogus-Tag|Unknown tag/);
@@ -82,14 +87,14 @@ describe('rpm and dnf', { skip }, () => {
   });
 
   test('rpm runner - a spec whose version differs from the job is not built', async () => {
-    const { out } = await build(root, { version: '2.0', job: { version: '1.0-1' } });
+    const { out } = await build({ version: '2.0', job: { version: '1.0-1' } });
     assert.equal(out.failure?.class, 'build');
     assert.equal(out.failure!.reason, 'rpm/hello.spec declares kiln-hello-rpm 2.0-1, the job is kiln-hello-rpm 1.0-1');
     assert.deepEqual(out.artifacts, []);
   });
 
   test('rpm runner - an unmet BuildRequires fails with that reason', async () => {
-    const { out, log } = await build(root, { extra: ['BuildRequires: kiln-no-such-package'] });
+    const { out, log } = await build({ extra: ['BuildRequires: kiln-no-such-package'] });
     assert.equal(out.failure?.class, 'build', log);
     // No repository of the image offers it (kiln/bookworm-rpm configures none): dnf's reason.
     assert.match(out.failure!.reason, /^BuildRequires cannot be met \(kiln-no-such-package\): Error: There are no enabled repositories/);
@@ -165,7 +170,7 @@ describe('rpm and dnf', { skip }, () => {
   });
 
   test('dnf publish - a new version is added, the old one leaves the repodata at once and the disk after the retention time', async () => {
-    const { out, log } = await build(root, { version: '1.1', message: 'hello again' });
+    const { out, log } = await build({ version: '1.1', message: 'hello again' });
     assert.equal(out.exitCode, 0, log);
     const v2 = out.artifacts.find((a) => a.endsWith('.noarch.rpm'))!;
     const t0 = new Date();
