@@ -103,7 +103,7 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
     if (ownerOf(h.name, declared) !== p.package || h.evr !== p.version) {
       const other = ownerOf(h.name, declared);
       const whose = other && other !== p.package ? ` (${other} is a package of its own)` : '';
-      throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${h.evr}${whose}, expected ${p.package} ${p.version} or a subpackage; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
+      throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${h.evr}${whose}, expected ${p.package} ${p.version}; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
     }
     const before = state.files[h.file];
     // A noarch rpm comes once per architecture of the release: the same bytes, kept once.
