@@ -4,9 +4,11 @@
 // the build lock-down) is tested in rpm-dnf.test.ts; this is for publishers.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
 
@@ -71,4 +73,19 @@ export async function renamedRpm(from: string, to: string, name: string): Promis
   }
   await writeFile(to, buf);
   return { name: basename(to), path: to, ...(await sha256File(to)) };
+}
+
+/** The rpms a dnf repository's live repodata names (repomd.xml -> primary.xml.gz): path relative to the repository and sha256. Read as a client reads it. */
+export function liveRpms(repo: string): Array<{ file: string; sha256: string }> {
+  const repomd = readFileSync(join(repo, 'repodata/repomd.xml'), 'utf8');
+  const href = /<data type="primary">[\s\S]*?<location href="([^"]+)"/.exec(repomd)![1];
+  const xml = gunzipSync(readFileSync(join(repo, href))).toString();
+  return [...xml.matchAll(/<checksum type="sha256" pkgid="YES">([0-9a-f]+)<\/checksum>[\s\S]*?<location href="([^"]+)"/g)].map((m) => ({ file: m[2], sha256: m[1] }));
+}
+
+/** Where the live repodata serves the rpm named `name` (packages/<name>, or packages/<hex16>/<name> once re-signed). */
+export function servedRpm(repo: string, name: string): string {
+  const hit = liveRpms(repo).find((r) => basename(r.file) === name);
+  if (!hit) throw new Error(`${name} is not in the repodata of ${repo}`);
+  return join(repo, hit.file);
 }

@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { dnfTarget } from '../../reconciler/release-targets/dnf/dnf-target.ts';
 import type { DnfDistribution } from '../../reconciler/model.ts';
 import { releaseTargetConformance } from '../conformance/release-target.ts';
-import { writeRpm } from '../helpers/rpm.ts';
+import { liveRpms, writeRpm } from '../helpers/rpm.ts';
 
 const run = promisify(execFile);
 
@@ -38,8 +38,8 @@ releaseTargetConformance('dnf', async () => ({
       // Each rpm header against the key, in an rpm database of its own.
       const db = join(home, 'rpmdb');
       await run('rpmkeys', ['--dbpath', db, '--import', join(home, 'key.asc')], { env });
-      for (const f of await readdir(join(repo, 'packages'))) {
-        const out = await run('rpmkeys', ['--dbpath', db, '--checksig', '-v', join(repo, 'packages', f)], { env });
+      for (const { file: f } of liveRpms(repo)) {
+        const out = await run('rpmkeys', ['--dbpath', db, '--checksig', '-v', join(repo, f)], { env });
         if (!/Header V4 .* Signature, key ID [0-9a-f]+: OK/.test(out.stdout)) throw new Error(`${f} is not signed by the key:\n${out.stdout}`);
       }
     } finally {

@@ -21,6 +21,7 @@ import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/s
 import { makeJob, quietLog } from '../fixtures/agent-jobs.ts';
 import { rpmSpec, type RpmSpecOptions } from '../fixtures/rpm-source.ts';
 import { docker, dockerUnavailable } from '../helpers/docker.ts';
+import { servedRpm } from '../helpers/rpm.ts';
 
 const RPM_IMAGE = 'kiln/bookworm-rpm';
 const run = promisify(execFile);
@@ -195,7 +196,7 @@ describe('rpm and dnf', { skip }, () => {
     assert.ok(parts.parts.length >= 2);
     const repo = join(root, 'testing');
     assert.equal(await readFile(join(repo, 'RPM-GPG-KEY-testing'), 'utf8'), renewed.publicKeyArmored);
-    assert.equal((await readRpm(join(repo, 'packages/kiln-hello-rpm-1.1-1.noarch.rpm'))).signedBy, renewed.fingerprint.slice(-16));
+    assert.equal((await readRpm(servedRpm(repo, 'kiln-hello-rpm-1.1-1.noarch.rpm'))).signedBy, renewed.fingerprint.slice(-16));
     const g = await gate(root, '1.1-1', 'kiln-hello-rpm');
     assert.equal(g.verdict, 'passed', `${g.reason}\n${g.logTail}`);
     await rm(root, { recursive: true, force: true });

@@ -35,7 +35,7 @@ import { docker, dockerUnavailable } from '../helpers/docker.ts';
 import { commitFiles, makeRepo } from '../helpers/git.ts';
 import { quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
-import { writeRpm } from '../helpers/rpm.ts';
+import { servedRpm, writeRpm } from '../helpers/rpm.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
@@ -192,7 +192,8 @@ describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
   test('rpm pass - after the repository is signed again (kiln keys renew), the next pass records the new signatures', async () => {
     const before = (await release('testing'))!.packages[0].signed![0];
     await resignDnf(join(dir, 'repos'), 'testing', rec.signer, new Date());
-    const file = join(dir, 'repos', 'testing', 'packages', before.name);
+    // Re-signed under a new path (never over the file the previous repodata names).
+    const file = servedRpm(join(dir, 'repos', 'testing'), before.name);
     const now = await sha256File(file);
     assert.notEqual(now.sha256, before.sha256, 'a new header signature');
     const after = await until(async () => {

@@ -22,5 +22,17 @@ export function rpmFileName(h: { name: string; version: string; release: string;
   return `${h.name}-${h.version}-${h.release}.${h.source ? 'src' : h.arch}.rpm`;
 }
 
+/**
+ * Where a signed rpm is served: packages/<file> the first time, and a new signature of an rpm
+ * already served (key renewal, key change) under packages/<first 16 hex of its sha256>/<file>.
+ * A served file never changes under its name, so createrepo_c's location href changes with the
+ * bytes and readers of the previous repodata keep the files it names.
+ */
+export const resignedPath = (file: string, sha256: string) => `${PACKAGES_DIR}/${sha256.slice(0, 16)}/${file}`;
+/** A subdirectory of packages/ holding re-signed rpms. */
+export const RESIGNED_DIR = /^[0-9a-f]{16}$/;
+/** A re-signed rpm's path: it never changes under it. */
+export const RESIGNED_RPM = /^packages\/[0-9a-f]{16}\/[^/]+\.rpm$/;
+
 /** A repodata file createrepo_c names by its checksum: it never changes under its name. */
 export const HASHED_REPODATA = /^repodata\/[0-9a-f]{64}-[A-Za-z0-9_.-]+$/;

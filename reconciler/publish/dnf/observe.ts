@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { sha256Hex, sha256File } from '../apt/hashes.ts';
 import { repomdLocations } from './createrepo.ts';
 import { PACKAGES_DIR, REPOMD, REPOMD_SIG } from './layout.ts';
+import { servedName } from './served.ts';
 import { readDnfState } from './state.ts';
 
 export interface DnfObservation {
@@ -25,8 +26,10 @@ export interface DnfRecord {
 
 /** The first rpm the record lists with another digest than the published one (a re-signing since): the record is out of date. */
 function staleSignature(record: DnfRecord, state: Awaited<ReturnType<typeof readDnfState>>): string | undefined {
+  // A file is served under its name or, re-signed, under packages/<hex16>/<name> (served.ts).
+  const served = new Map(Object.entries(state.files).filter(([rel]) => !(rel in state.retired)).map(([rel, f]) => [servedName(rel), f]));
   for (const s of (record.packages ?? []).flatMap((p) => p.signed ?? [])) {
-    const now = state.files[`${PACKAGES_DIR}/${s.name}`];
+    const now = served.get(s.name);
     if (now && now.sha256 !== s.sha256) return s.name;
   }
   return undefined;

@@ -2,7 +2,7 @@
 // rpms. See README.md in this folder for the layout and the order of writes.
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
 import { quote } from '../../../schema/quote.ts';
@@ -15,6 +15,7 @@ import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
 import { armoredHeaderSignature, keyIdOf, signRpmCopies } from './sign-rpms.ts';
+import { listServed, placeSigned, removeEmptyDirs, servedName } from './served.ts';
 import { emptyDnfState, readDnfState, type DnfState } from './state.ts';
 
 export interface RpmInput {
@@ -87,7 +88,8 @@ const sha256Hex = (b: string | Uint8Array) => createHash('sha256').update(b).dig
  * to be signed: sign-rpms.ts.)
  */
 async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<string, Checked>> {
-  const known = new Map(Object.entries(state.files).filter(([, f]) => f.name && f.evr).map(([file, f]) => [f.built, { file, name: f.name!, evr: f.evr! }]));
+  const known = new Map(Object.entries(state.files).filter(([, f]) => f.name && f.evr).map(([rel, f]) => [f.built, { file: `${PACKAGES_DIR}/${servedName(rel)}`, name: f.name!, evr: f.evr! }]));
+  const recorded = recordedByName(state);
   const unknown = packages.filter((p) => !known.has(p.sha256));
   for (const p of unknown) await checkDigest(p);
   const headers = await readRpms(unknown.map((p) => ({ path: p.path, label: p.name })));
@@ -105,14 +107,15 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
       const whose = other && other !== p.package ? ` (${other} is a package of its own)` : '';
       throw new PublishInputError(`${p.name}: the rpm header names ${h.name} ${h.evr}${whose}, expected ${p.package} ${p.version}; nothing published`, { artifact: p.name, header: h.name, expected: p.package });
     }
-    const before = state.files[h.file];
+    const before = (recorded.get(h.file) ?? []).map((rel) => state.files[rel]);
+    const other = before.find((f) => f.built !== p.sha256);
     // A noarch rpm comes once per architecture of the release: the same bytes, kept once.
     if (byFile.get(h.file)?.sha256 === p.sha256) continue;
-    if (byFile.has(h.file) || (before && before.built !== p.sha256)) {
-      throw new PublishInputError(`${quote(h.file)} is already published with other contents (built sha256 ${(before?.built ?? byFile.get(h.file)!.sha256).slice(0, 12)}…); a new build needs a new Release`, { file: h.file });
+    if (byFile.has(h.file) || other) {
+      throw new PublishInputError(`${quote(h.file)} is already published with other contents (built sha256 ${(other?.built ?? byFile.get(h.file)!.sha256).slice(0, 12)}…); a new build needs a new Release`, { file: h.file });
     }
     byFile.set(h.file, { ...p, header: { name: h.name, evr: h.evr } });
-    if (before) Object.assign(before, { name: h.name, evr: h.evr });
+    for (const f of before) Object.assign(f, { name: h.name, evr: h.evr });
   }
   return byFile;
 }
@@ -126,20 +129,41 @@ export function ownerOf(rpmName: string, declared: string[]): string | undefined
   return declared.filter((d) => isOfPackage(rpmName, d)).sort((a, b) => b.length - a.length)[0];
 }
 
-/** Signed copies of the rpms not yet published with this key: temp files, signed, then renamed in. */
-async function signNew(repoDir: string, byFile: Map<string, Checked>, state: DnfState, signer: Signer): Promise<void> {
-  const todo: { file: string; input: Checked; tmp: string }[] = [];
-  // One readdir, not a stat per file: thousands of rpms are published.
-  const present = new Set((await readdir(join(repoDir, PACKAGES_DIR)).catch(() => [] as string[])).map((n) => `${PACKAGES_DIR}/${n}`));
-  for (const [file, input] of byFile) {
-    const had = state.files[file];
-    // Signed by this key before and still there: nothing to do.
-    if (had && had.key === signer.fingerprint && present.has(file)) continue;
-    const tmp = tempNameFor(join(repoDir, file));
-    todo.push({ file, input, tmp });
+/** Recorded served paths by the plain path of their file name (packages/<file>): a file may be served under several. */
+function recordedByName(state: DnfState): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const rel of Object.keys(state.files)) {
+    const plain = `${PACKAGES_DIR}/${servedName(rel)}`;
+    out.set(plain, [...(out.get(plain) ?? []), rel]);
   }
-  if (todo.length === 0) return;
+  return out;
+}
+
+/**
+ * Signed copies of the rpms not yet served signed by this key: temp files, signed, then moved to
+ * where they are served (served.ts: never over a served file). Returns each file's served path.
+ */
+async function signNew(repoDir: string, byFile: Map<string, Checked>, state: DnfState, signer: Signer): Promise<Map<string, string>> {
+  const served = new Map<string, string>();
+  const todo: { file: string; input: Checked; tmp: string }[] = [];
+  // One listing, not a stat per file: thousands of rpms are published.
+  const onDisk = new Set(await listServed(repoDir));
+  const recorded = recordedByName(state);
+  for (const [file, input] of byFile) {
+    // Signed by this key before and still there: served as it is (the copy the repodata names first).
+    const had = (recorded.get(file) ?? [])
+      .filter((rel) => state.files[rel].built === input.sha256 && state.files[rel].key === signer.fingerprint && onDisk.has(rel))
+      .sort((x, y) => Number(x in state.retired) - Number(y in state.retired))[0];
+    if (had) {
+      served.set(file, had);
+      delete state.retired[had];
+      continue;
+    }
+    todo.push({ file, input, tmp: tempNameFor(join(repoDir, file)) });
+  }
+  if (todo.length === 0) return served;
   await makeDir(join(repoDir, PACKAGES_DIR));
+  const taken = new Set([...onDisk, ...Object.keys(state.files)]);
   try {
     const signed = await signRpmCopies(signer, todo.map((t) => ({ from: t.input.path, to: t.tmp, expect: t.input })));
     // What rpmsign signed (packages without reserved space) is read back: rpm says whose signature it holds.
@@ -152,14 +176,16 @@ async function signNew(repoDir: string, byFile: Map<string, Checked>, state: Dnf
         if (h.signedBy !== keyIdOf(signer.fingerprint)) throw new PublishInputError(`${t.input.name}: rpmsign left no signature by ${signer.fingerprint}`, { artifact: t.input.name });
         copy = { ...(await sha256File(t.tmp)), signature: h.signatureHex ? await armoredHeaderSignature(h.signatureHex) : '' };
       }
-      await rename(t.tmp, join(repoDir, t.file));
+      const rel = await placeSigned(repoDir, t.tmp, servedName(t.file), copy.sha256, taken);
       const { name, evr } = t.input.header;
-      state.files[t.file] = { built: t.input.sha256, sha256: copy.sha256, size: copy.size, key: signer.fingerprint, name, evr, ...(copy.signature ? { signature: copy.signature } : {}) };
-      delete state.retired[t.file];
+      state.files[rel] = { built: t.input.sha256, sha256: copy.sha256, size: copy.size, key: signer.fingerprint, name, evr, ...(copy.signature ? { signature: copy.signature } : {}) };
+      delete state.retired[rel];
+      served.set(t.file, rel);
     }
   } finally {
     await Promise.all(todo.map((t) => rm(t.tmp, { force: true })));
   }
+  return served;
 }
 
 /** Move the staged repodata in: checksum-named files first (new names only), then the signature, then repomd.xml (the switch). */
@@ -181,12 +207,11 @@ export async function switchRepodata(repoDir: string, staged: string, signer: Si
 /** Mark what the new repository no longer names, and delete what has been unnamed for `retainMs`. */
 export async function prune(repoDir: string, state: DnfState, current: Set<string>, now: number, retainMs: number): Promise<void> {
   const onDisk = [
-    ...(await readdir(join(repoDir, PACKAGES_DIR)).catch(() => [] as string[])).map((n) => `${PACKAGES_DIR}/${n}`),
+    ...(await listServed(repoDir)),
     ...(await readdir(join(repoDir, REPODATA_DIR)).catch(() => [] as string[])).map((n) => `${REPODATA_DIR}/${n}`),
   ];
   for (const rel of onDisk) {
-    const name = rel.slice(rel.indexOf('/') + 1);
-    if (isTempName(name)) {
+    if (isTempName(basename(rel))) {
       await rm(join(repoDir, rel), { force: true });
       continue;
     }
@@ -202,6 +227,7 @@ export async function prune(repoDir: string, state: DnfState, current: Set<strin
       delete state.files[rel];
     }
   }
+  await removeEmptyDirs(repoDir);
 }
 
 export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport> {
@@ -213,9 +239,9 @@ export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport
     const state = o.fresh ? emptyDnfState() : await readDnfState(repoDir);
     if (tookOver) await rm(join(repoDir, STAGE_DIR), { recursive: true, force: true });
     const byFile = await checkInputs(o.packages, state);
-    await signNew(repoDir, byFile, state, o.signer);
+    const served = await signNew(repoDir, byFile, state, o.signer);
 
-    const files = [...byFile.keys()].sort();
+    const files = [...served.values()].sort();
     const keyFile = keyFileName(dist);
     const repo = repoFile({ distribution: dist, baseUrl: o.distribution.baseUrl ?? `file://${repoDir}`, title: o.distribution.title }, keyFile);
     const contentKey = sha256Hex(JSON.stringify([files.map((f) => [f, state.files[f].sha256]), o.signer.fingerprint, repo]));

@@ -5,7 +5,7 @@
 import { basename, join } from 'node:path';
 import { runDnfInstallSmokeGate } from '../../gate/dnf-install-smoke.ts';
 import type { DnfDistribution } from '../../model.ts';
-import { HASHED_REPODATA, REPOMD } from '../../publish/dnf/layout.ts';
+import { HASHED_REPODATA, REPOMD, RESIGNED_RPM } from '../../publish/dnf/layout.ts';
 import { observeDnf } from '../../publish/dnf/observe.ts';
 import { publishDnf } from '../../publish/dnf/publish.ts';
 import { resignDnf } from '../../publish/dnf/resign.ts';
@@ -56,6 +56,7 @@ export const dnfTarget: ReleaseTarget<DnfDistribution> = {
     if (rel.endsWith('.repo')) return 'text/plain; charset=utf-8';
     return undefined;
   },
-  // Checksum-named repodata never changes under its name; rpms are re-signed in place by a key renewal.
-  immutable: (rel) => HASHED_REPODATA.test(rel.replace(/^[^/]+\//, '')) || HASHED_REPODATA.test(rel),
+  // Checksum-named repodata and re-signed rpms (packages/<hex16>/…) never change under their names;
+  // packages/<file> may be served again with another signature after it was pruned.
+  immutable: (rel) => [rel, rel.replace(/^[^/]+\//, '')].some((r) => HASHED_REPODATA.test(r) || RESIGNED_RPM.test(r)),
 };

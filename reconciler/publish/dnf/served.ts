@@ -1,0 +1,38 @@
+// Where signed rpms are served in a dnf repository (layout.ts, resignedPath): a
+// file never changes under its name. A signed temp copy is moved to its plain
+// name when nothing is or was served there, else to its content-addressed path.
+import { mkdir, readdir, rename, rmdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { PACKAGES_DIR, RESIGNED_DIR, resignedPath } from './layout.ts';
+
+/** The files under packages/ as paths relative to the repository: packages/<file> and packages/<hex16>/<file>. */
+export async function listServed(repoDir: string): Promise<string[]> {
+  const top = await readdir(join(repoDir, PACKAGES_DIR), { withFileTypes: true }).catch(() => []);
+  const out: string[] = [];
+  for (const e of top) {
+    if (e.isFile()) out.push(`${PACKAGES_DIR}/${e.name}`);
+    else if (e.isDirectory() && RESIGNED_DIR.test(e.name)) {
+      for (const n of await readdir(join(repoDir, PACKAGES_DIR, e.name)).catch(() => [] as string[])) out.push(`${PACKAGES_DIR}/${e.name}/${n}`);
+    }
+  }
+  return out;
+}
+
+/** The served name of an rpm (its file name, whichever directory it is in): what records and messages call it. */
+export const servedName = (rel: string) => basename(rel);
+
+/** Rename a signed temp copy to where it is served; `taken`: paths served or recorded (never overwritten). Returns that path. */
+export async function placeSigned(repoDir: string, tmp: string, file: string, sha256: string, taken: Set<string>): Promise<string> {
+  const plain = `${PACKAGES_DIR}/${file}`;
+  const rel = taken.has(plain) ? resignedPath(file, sha256) : plain;
+  await mkdir(join(repoDir, rel, '..'), { recursive: true, mode: 0o755 });
+  await rename(tmp, join(repoDir, rel));
+  taken.add(rel);
+  return rel;
+}
+
+/** Remove packages/<hex16>/ directories left empty by pruning. */
+export async function removeEmptyDirs(repoDir: string): Promise<void> {
+  const top = await readdir(join(repoDir, PACKAGES_DIR), { withFileTypes: true }).catch(() => []);
+  for (const e of top) if (e.isDirectory() && RESIGNED_DIR.test(e.name)) await rmdir(join(repoDir, PACKAGES_DIR, e.name)).catch(() => undefined);
+}

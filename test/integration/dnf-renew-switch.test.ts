@@ -1,0 +1,104 @@
+// A key renewal (`kiln keys renew`) and a key change at publish never show a
+// reader rpms that differ from what the live repodata says: a reader polling
+// repomd.xml -> primary.xml.gz -> every rpm it names (sha256) while the
+// repository is re-signed sees no mismatch; afterwards every rpm is signed by
+// the new key (rpmkeys) and the files of the previous repodata are still there
+// for its readers. Real rpms (the host's rpmbuild), createrepo_c, rpmkeys.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import pMap from 'p-map';
+import { publishDnf, type RpmInput } from '../../reconciler/publish/dnf/publish.ts';
+import { resignDnf } from '../../reconciler/publish/dnf/resign.ts';
+import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
+import { liveRpms, writeRpm, type WrittenRpm } from '../helpers/rpm.ts';
+
+const run = promisify(execFile);
+
+const named = (repo: string): Array<[string, string]> => liveRpms(repo).map((r) => [r.file, r.sha256]);
+
+/** Reads the repository like a client, again and again until stopped: counts what does not match. */
+function reader(repo: string): { stop: () => { checks: number; bad: string[] } } {
+  let checks = 0;
+  const bad: string[] = [];
+  const once = () => {
+    for (const [file, sha] of named(repo)) {
+      checks++;
+      const path = join(repo, file);
+      if (!existsSync(path) || createHash('sha256').update(readFileSync(path)).digest('hex') !== sha) bad.push(file);
+    }
+  };
+  const timer = setInterval(once, 1);
+  return {
+    stop() {
+      clearInterval(timer);
+      once();
+      return { checks, bad };
+    },
+  };
+}
+
+async function signedByOnly(repo: string, signer: Signer, home: string): Promise<void> {
+  const db = join(home, `rpmdb-${signer.fingerprint.slice(-8)}`);
+  const key = join(home, 'key.asc');
+  await writeFile(key, signer.publicKeyArmored);
+  await run('rpmkeys', ['--dbpath', db, '--import', key]);
+  for (const [file] of named(repo)) {
+    const out = await run('rpmkeys', ['--dbpath', db, '--checksig', '-v', join(repo, file)], { env: { ...process.env, LC_ALL: 'C' } });
+    assert.match(out.stdout, /Header V4 .* Signature, key ID [0-9a-f]+: OK/, `${file}: ${out.stdout}`);
+  }
+}
+
+describe('dnf re-signing', () => {
+  let dir = '';
+  let rpms: WrittenRpm[] = [];
+  const input = (r: WrittenRpm): RpmInput => ({ name: r.name, sha256: r.sha256, size: r.size, path: r.path, package: r.name.replace(/-1\.0-1\.noarch\.rpm$/, ''), version: '1.0-1' });
+  const key = async (name: string) => loadSigner((await generateKey({ name, email: `${name.toLowerCase()}@kiln.invalid` })).privateKeyArmored);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-dnf-resign-'));
+    rpms = await pMap(Array.from({ length: 24 }, (_, i) => i), (i) => writeRpm(dir, { name: `kiln-w${i}`, version: '1.0-1' }), { concurrency: 2 });
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('dnf renew - a concurrent reader never sees rpms that differ from the live repodata; old files stay for it', async () => {
+    const root = join(dir, 'renew');
+    const repo = join(root, 't');
+    const first = await key('One');
+    await publishDnf({ root, distribution: { name: 't' }, packages: rpms.map(input), signer: first, now: new Date() });
+    const before = named(repo);
+    const signers = [await key('Two'), await key('Three')];
+    for (const signer of signers) {
+      const r = reader(repo);
+      await resignDnf(root, 't', signer, new Date());
+      const { checks, bad } = r.stop();
+      assert.ok(checks >= rpms.length * 2, `the reader read (${checks} checks)`);
+      assert.deepEqual(bad, [], `${bad.length} of ${checks} (file, checksum) pairs did not match`);
+      await signedByOnly(repo, signer, await mkdtemp(join(dir, 'gnupg-')));
+    }
+    // The first repodata's files are kept (retention): its readers still get what it named.
+    for (const [file, sha] of before) assert.equal(createHash('sha256').update(readFileSync(join(repo, file))).digest('hex'), sha, file);
+    // A later publish with the renewed key serves the renewed files as they are (nothing signed again).
+    const last = named(repo);
+    await publishDnf({ root, distribution: { name: 't' }, packages: rpms.map(input), signer: signers[1], now: new Date() });
+    assert.deepEqual(named(repo).sort(), last.sort());
+  });
+
+  test('dnf publish - a key change is switched atomically too', async () => {
+    const root = join(dir, 'change');
+    const repo = join(root, 't');
+    await publishDnf({ root, distribution: { name: 't' }, packages: rpms.map(input), signer: await key('Old'), now: new Date() });
+    const next = await key('New');
+    const r = reader(repo);
+    await publishDnf({ root, distribution: { name: 't' }, packages: rpms.map(input), signer: next, now: new Date() });
+    const { checks, bad } = r.stop();
+    assert.deepEqual(bad, [], `${bad.length} of ${checks} (file, checksum) pairs did not match`);
+    await signedByOnly(repo, next, await mkdtemp(join(dir, 'gnupg-')));
+  });
+});
