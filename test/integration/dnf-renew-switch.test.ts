@@ -5,12 +5,13 @@
 // the new key (rpmkeys) and the files of the previous repodata are still there
 // for its readers. Real rpms (the host's rpmbuild), createrepo_c, rpmkeys.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import pMap from 'p-map';
@@ -18,6 +19,7 @@ import { publishDnf, type RpmInput } from '../../reconciler/publish/dnf/publish.
 import { resignDnf } from '../../reconciler/publish/dnf/resign.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
 import { liveRpms, writeRpm, type WrittenRpm } from '../helpers/rpm.ts';
+import { seededRandom } from '../helpers/seeded.ts';
 
 const run = promisify(execFile);
 
@@ -55,6 +57,32 @@ async function signedByOnly(repo: string, signer: Signer, home: string): Promise
   }
 }
 
+/** Files the live repodata names that are missing or differ. */
+const mismatched = (repo: string) => liveRpms(repo).filter((r) => !existsSync(join(repo, r.file)) || createHash('sha256').update(readFileSync(join(repo, r.file))).digest('hex') !== r.sha256).map((r) => r.file);
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHILD = `
+import { readFileSync } from 'node:fs';
+import { resignDnf } from ${JSON.stringify(join(ROOT, 'reconciler/publish/dnf/resign.ts'))};
+import { loadSigner } from ${JSON.stringify(join(ROOT, 'reconciler/signing/signer.ts'))};
+const [root, keyFile] = process.argv.slice(2);
+const signer = await loadSigner(readFileSync(keyFile, 'utf8'));
+process.stdout.write('ready\\n');
+await resignDnf(root, 't', signer, new Date());
+`;
+
+/** Run a renewal in a process of its own; SIGKILL it `delayMs` after it is ready (or let it finish). */
+function renewKilled(script: string, args: string[], delayMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stdout.once('data', () => setTimeout(() => p.kill('SIGKILL'), delayMs));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', reject);
+    p.on('exit', (code, signal) => (code === 0 || signal === 'SIGKILL' ? resolve() : reject(new Error(`renew exited ${code}:\n${err}`))));
+  });
+}
+
 describe('dnf re-signing', () => {
   let dir = '';
   let rpms: WrittenRpm[] = [];
@@ -88,6 +116,26 @@ describe('dnf re-signing', () => {
     const last = named(repo);
     await publishDnf({ root, distribution: { name: 't' }, packages: rpms.map(input), signer: signers[1], now: new Date() });
     assert.deepEqual(named(repo).sort(), last.sort());
+  });
+
+  test('dnf renew - killed at a random moment: the live repodata always matches its files; a re-run converges', async (t) => {
+    const root = join(dir, 'crash');
+    const repo = join(root, 't');
+    await publishDnf({ root, distribution: { name: 't' }, packages: rpms.map(input), signer: await key('Before'), now: new Date() });
+    const armored = (await generateKey({ name: 'After', email: 'after@kiln.invalid' })).privateKeyArmored;
+    const next = await loadSigner(armored);
+    const keyFile = join(dir, 'after.asc');
+    const script = join(dir, 'renew.mts');
+    await writeFile(keyFile, armored, { mode: 0o600 });
+    await writeFile(script, CHILD);
+    const { random } = seededRandom(t);
+    for (let k = 0; k < 3; k++) {
+      await renewKilled(script, [root, keyFile], Math.floor(random() * 1500));
+      assert.deepEqual(mismatched(repo), [], `after kill ${k}`);
+    }
+    await resignDnf(root, 't', next, new Date());
+    assert.deepEqual(mismatched(repo), []);
+    await signedByOnly(repo, next, await mkdtemp(join(dir, 'gnupg-')));
   });
 
   test('dnf publish - a key change is switched atomically too', async () => {

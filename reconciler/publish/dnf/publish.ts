@@ -1,5 +1,6 @@
 // publishDnf: make ROOT/<dist> a signed dnf repository holding exactly the given
-// rpms. See README.md in this folder for the layout and the order of writes.
+// rpms. Layout: layout.ts and served.ts; order of writes: signed rpms under new
+// names, staged repodata, repomd.xml.asc, repomd.xml last (switchRepodata), prune.
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
