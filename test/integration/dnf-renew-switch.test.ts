@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,15 +71,37 @@ process.stdout.write('ready\\n');
 await resignDnf(root, 't', signer, new Date());
 `;
 
-/** Run a renewal in a process of its own; SIGKILL it `delayMs` after it is ready (or let it finish). */
-function renewKilled(script: string, args: string[], delayMs: number): Promise<void> {
+/** Re-signed rpms on disk: files under packages/<hex16>/ directories. */
+function resignedFiles(repo: string): Set<string> {
+  const out = new Set<string>();
+  const packages = join(repo, 'packages');
+  for (const d of readdirSync(packages, { withFileTypes: true })) {
+    if (d.isDirectory()) for (const f of readdirSync(join(packages, d.name))) out.add(`${d.name}/${f}`);
+  }
+  return out;
+}
+
+/**
+ * Run a renewal in a process of its own; SIGKILL it once `after` new re-signed rpms are on disk
+ * (a fault point chosen by progress, not by time), or let it finish when it makes fewer.
+ */
+function renewKilled(script: string, args: string[], repo: string, after: number): Promise<void> {
+  const before = resignedFiles(repo);
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    p.stdout.once('data', () => setTimeout(() => p.kill('SIGKILL'), delayMs));
+    const watch = setInterval(() => {
+      const made = [...resignedFiles(repo)].filter((f) => !before.has(f)).length;
+      if (made >= after) p.kill('SIGKILL');
+    }, 2);
+    p.stdout.resume();
     p.stderr.on('data', (d) => (err += d));
     p.on('error', reject);
-    p.on('exit', (code, signal) => (code === 0 || signal === 'SIGKILL' ? resolve() : reject(new Error(`renew exited ${code}:\n${err}`))));
+    p.on('exit', (code, signal) => {
+      clearInterval(watch);
+      if (code === 0 || signal === 'SIGKILL') resolve();
+      else reject(new Error(`renew exited ${code}:\n${err}`));
+    });
   });
 }
 
@@ -130,7 +152,7 @@ describe('dnf re-signing', () => {
     await writeFile(script, CHILD);
     const { random } = seededRandom(t);
     for (let k = 0; k < 3; k++) {
-      await renewKilled(script, [root, keyFile], Math.floor(random() * 1500));
+      await renewKilled(script, [root, keyFile], repo, Math.floor(random() * (rpms.length + 2)));
       assert.deepEqual(mismatched(repo), [], `after kill ${k}`);
     }
     await resignDnf(root, 't', next, new Date());

@@ -1,5 +1,5 @@
 // A manifest's lookaside signature set replaced under kill -9 (a real child process
-// killed at seeded random instants while it swaps between two sets): on disk the set
+// killed after a seeded number of swaps, while it swaps between two sets): on disk the set
 // is always one of the two whole sets, and a re-run converges with no leftovers.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -25,16 +25,16 @@ test('oci signature set - a kill at any point leaves the old or the new set; a r
   const script = `import { replaceSignatureSet } from ${JSON.stringify(module)};
 const A = ${JSON.stringify(A.map(String))}.map((s) => Buffer.from(s)), B = ${JSON.stringify(B.map(String))}.map((s) => Buffer.from(s));
 let n = 0;
-for (;;) { await replaceSignatureSet(${JSON.stringify(manifest)}, n++ % 2 ? B : A); if (n === 2) process.stdout.write('ready\\n'); }`;
+for (;;) { await replaceSignatureSet(${JSON.stringify(manifest)}, n++ % 2 ? B : A); process.stdout.write('swapped\\n'); }`;
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const exited = new Promise((r) => child.on('exit', r));
-      await until(() => out.includes('ready'), 60_000, 'the child swapping sets');
-      // The fault point: a seeded instant while the child swaps sets.
-      await new Promise((r) => setTimeout(r, Math.floor(random() * 300)));
+      // The fault point, by progress: after a seeded number of swaps, while the child is in the next one.
+      const swaps = 2 + Math.floor(random() * 60);
+      await until(() => out.split('swapped').length - 1 >= swaps, 60_000, `the child's ${swaps} swaps`, 1);
       child.kill('SIGKILL');
       await exited;
       const left = await readSignatureSet(manifest);
