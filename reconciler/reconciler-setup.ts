@@ -85,11 +85,6 @@ export async function desiredAtHead(repoDir: string, log: Logger): Promise<Desir
   }
 }
 
-/** The pools kiln.yaml declares at HEAD, or none when it cannot be read yet (the first pass will say why). */
-export async function poolsAtHead(repoDir: string, log: Logger): Promise<TopologyOptions['pools']> {
-  const state = await desiredAtHead(repoDir, log);
-  return state ? poolsOf(state.config.pools) : {};
-}
 
 /** Registry hosts reached over plain http: kiln.yaml `registries` and registry distributions marked `insecure`. */
 function plainHttpRegistries(state: DesiredState | undefined): Set<string> {

@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { buildCounts, type BuildCounts } from '../pipeline/progress.ts';
-import { desiredAtHead, openReconciler, poolsAtHead, type Reconciler } from '../reconciler-setup.ts';
+import type { DesiredState } from '../model.ts';
+import { desiredAtHead, openReconciler, type Reconciler } from '../reconciler-setup.ts';
 import { serveReconciler, serviceMetrics } from '../http/reconciler-service.ts';
 import type { HttpServer } from '../http/server.ts';
 import type { PassReport } from '../pass.ts';
@@ -75,10 +76,10 @@ async function startNatsServer(dir: string, port: number, logFile: string): Prom
   return { child, url: `nats://127.0.0.1:${m[1]}` };
 }
 
-/** kiln.yaml's pools at HEAD that build for ARCH; `deb` when there are none yet (the first pass says why). */
-async function localPools(repoDir: string, arch: string, log: Logger): Promise<string[]> {
-  const declared = await poolsAtHead(repoDir, log);
-  const pools = Object.entries(declared).filter(([, p]) => p.architectures.includes(arch)).map(([name]) => name).sort();
+/** kiln.yaml's pools (of the desired state at HEAD) that build for ARCH; `deb` when there are none yet (the first pass says why). */
+function localPools(desired: DesiredState | undefined, arch: string, log: Logger): string[] {
+  const declared = desired?.config.pools ?? {};
+  const pools = Object.entries(declared).filter(([, p]) => (p.architectures as readonly string[]).includes(arch)).map(([name]) => name).sort();
   if (pools.length) return pools;
   log.warn({ arch, declared: Object.keys(declared) }, `kiln.yaml declares no pool for ${arch}: starting a 'deb' agent`);
   return ['deb'];
@@ -177,7 +178,7 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
     });
 
     // The agents start after the reconciler made the work queues (from kiln.yaml).
-    const pools = o.pools.length ? o.pools : await localPools(prepared.repoDir, o.arch, log);
+    const pools = o.pools.length ? o.pools : localPools(desired, o.arch, log);
     const agents = pools.map((pool) => startAgent(pool, o, nats.url, layout, registries.candidate));
     // Draining: each agent finishes what it builds (bounded by the build time limit).
     for (const a of agents) stack.push(() => a.child.stop(60 * 60_000));
