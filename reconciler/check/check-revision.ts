@@ -7,6 +7,7 @@ import git from 'isomorphic-git';
 import type { Logger } from 'pino';
 import type { Diagnostic } from '../../schema/errors.ts';
 import { evaluateDesired, type DesiredSnapshot } from '../desired/read-desired.ts';
+import type { SpecChecker } from '../desired/spec-check.ts';
 import { repoArgs, resolveCommit, type GitCache } from '../git/tree.ts';
 import type { ObservedState, Plan } from '../model.ts';
 import { plan, refusalPlan } from '../plan/plan.ts';
@@ -24,6 +25,8 @@ export interface CheckInput {
   baseSnapshot?: DesiredSnapshot;
   /** Kept between checks by a long-running caller: the base's plan is computed once per (base, kiln/status). */
   memo?: CheckMemo;
+  /** Holds REV's rpm packages against their specs (rpm in a container); the base's are not re-checked. */
+  checkSpec?: SpecChecker;
   log?: Logger;
 }
 
@@ -86,7 +89,7 @@ export async function checkRevision(input: CheckInput): Promise<CheckReport> {
     const diff = { added: refusal.actions, dropped: [], waiting: refusal.waiting };
     return { ok: false, rev, base, mergeBase, trust, validation: null, baseProblems: [], diff };
   }
-  const revEval = await evaluateDesired({ dir, rev, cache, previous: baseSnapshot, log });
+  const revEval = await evaluateDesired({ dir, rev, cache, previous: baseSnapshot, log, ...(input.checkSpec ? { checkSpec: input.checkSpec } : {}) });
   const revPlan = revEval.state ? plan(revEval.state, observed, { now }) : { desiredCommit: rev, ...EMPTY };
   const validation = {
     ok: revEval.state !== undefined,

@@ -10,10 +10,11 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import type Docker from 'dockerode';
-import type { Diagnostic } from '../../schema/errors.ts';
+import { SourceResolveError, type Diagnostic } from '../../schema/errors.ts';
 import { printable, quote } from '../../schema/quote.ts';
 import { evr, querySpec, type SpecFacts, type SpecQueryResult } from '../../rpm/spec-query.ts';
 import type { DesiredPackage, RpmPackage } from '../model.ts';
+import { RPM_IMAGE } from './normalise.ts';
 import { readSourceBlob, type SourceBlob } from './source-blob.ts';
 import { lookup, type PositionIndex } from './yaml-positions.ts';
 import pMap from 'p-map';
@@ -77,10 +78,33 @@ export function dockerSpecChecker(docker: Docker, opts: { headers?: Record<strin
     try {
       await docker.getImage(src.image).inspect();
     } catch (e) {
-      return { kind: 'unchecked', why: `image ${quote(src.image)} is not available to the reconciler: ${(e as Error).message}` };
+      return { kind: 'unchecked', why: imageUnavailable(src.image, e) };
     }
     const q = await remember(queries, `${blob.oid}\n${src.image}`, () => queryBlob(docker, blob, src));
     return q.ok ? { kind: 'facts', facts: q.facts } : { kind: 'unparsable', message: q.message };
+  };
+}
+
+/** Why the image cannot run here: not on this host, or no engine answering at all. */
+function imageUnavailable(image: string, e: unknown): string {
+  const status = (e as { statusCode?: number }).statusCode;
+  if (status === 404) return `image ${quote(image)} is not on this host${image === RPM_IMAGE ? ' (scripts/setup-host builds it)' : ''}`;
+  return `no Docker engine answers: ${(e as Error).message}`;
+}
+
+/**
+ * For the commands a person or CI runs (`kiln validate`, `kiln check`): a source
+ * that cannot be fetched now leaves the spec unchecked with a warning instead of
+ * failing the whole check; the reconciler retries such trouble on its next pass.
+ */
+export function uncheckedWhenUnreachable(check: SpecChecker): SpecChecker {
+  return async (src) => {
+    try {
+      return await check(src);
+    } catch (e) {
+      if (e instanceof SourceResolveError && e.kind === 'transient') return { kind: 'unchecked', why: e.message };
+      throw e;
+    }
   };
 }
 
@@ -105,7 +129,7 @@ export function specDiagnostics(pkg: Pick<RpmPackage, 'file' | 'name' | 'version
     case 'unparsable':
       return [at('/spec', `spec: ${finding.message}`)];
     case 'unchecked':
-      return [at('/spec', `spec: ${specPath} not checked before dispatch (${finding.why}); the agent checks it before building`, 'warning')];
+      return [at('/spec', `spec: ${specPath} not checked against the spec (${finding.why}); the agent checks it before building`, 'warning')];
     case 'facts': {
       const out: Diagnostic[] = [];
       const f = finding.facts;

@@ -13,7 +13,8 @@ import { evaluateDesired } from '../../reconciler/desired/read-desired.ts';
 import { dockerSpecChecker } from '../../reconciler/desired/spec-check.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
 import { dockerUnavailable } from '../helpers/docker.ts';
-import { commitFiles, makeRepo } from '../helpers/git.ts';
+import { runKiln } from '../helpers/cli.ts';
+import { commitFiles, git, makeRepo } from '../helpers/git.ts';
 
 const RPM_IMAGE = 'kiln/bookworm-rpm';
 const KILN_YAML = 'trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  rpm:\n    architectures: [amd64]\ndefaults:\n  pool: rpm\n';
@@ -91,6 +92,72 @@ describe('rpm spec check', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
     const ev = await evaluate();
     assert.ok(ev.state);
     assert.deepEqual(ev.diagnostics.map((d) => [d.severity, d.path]), [['warning', '/spec']]);
-    assert.match(ev.diagnostics[0].message, /not checked before dispatch \(image 'kiln\/no-such-rpm-image' is not available/);
+    assert.match(ev.diagnostics[0].message, /not checked against the spec \(image 'kiln\/no-such-rpm-image' is not on this host\); the agent checks it before building$/);
+  });
+});
+
+// The same check as a release engineer or CI runs it: `kiln validate` and `kiln check` in a child process.
+describe('rpm spec check in kiln validate and kiln check', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
+  let dir = '';
+  let meta = '';
+  const BAD_VERSION = /^packages\/kiln-hello-rpm\.yaml:3:10: version: 1\.0-3 differs from pkg\/rpm\/hello\.spec, which declares 1\.0-2 \(Version: 1\.0, Release: 2; rpmspec in kiln\/bookworm-rpm\)$/m;
+
+  /** A branch of the metadata repo off main with `files` committed. */
+  const branch = async (name: string, files: Record<string, string>) => {
+    await git(meta, 'checkout', '-q', '-b', name, 'main');
+    await commitFiles(meta, files, name);
+    await git(meta, 'checkout', '-q', 'main');
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-spec-cli-'));
+    await Promise.all([mkdir(join(dir, 'src')), mkdir(join(dir, 'meta'))]);
+    const src = (await makeRepo({ 'pkg/rpm/hello.spec': rpmSpec({ version: '1.0', release: '2' }) }, { dir: join(dir, 'src') })).dir;
+    // A source branch whose spec rpm cannot parse.
+    await git(src, 'checkout', '-q', '-b', 'broken');
+    await commitFiles(src, { 'pkg/rpm/hello.spec': rpmSpec({ version: '1.0', release: '2', extra: ['Bogus-Tag: nonsense'] }) });
+    await git(src, 'checkout', '-q', 'main');
+    meta = (await makeRepo({ 'kiln.yaml': KILN_YAML, 'packages/kiln-hello-rpm.yaml': pkg(src, '1.0-2') }, { dir: join(dir, 'meta') })).dir;
+    await branch('bump', { 'packages/kiln-hello-rpm.yaml': pkg(src, '1.0-3') });
+    await branch('broken', { 'packages/kiln-hello-rpm.yaml': pkg(src, '1.0-2').replace('ref: main', 'ref: broken') });
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('rpm spec check - kiln validate: a version the spec does not declare is an error at the metadata line naming the spec (exit 1); a match passes (exit 0)', async () => {
+    const ok = await runKiln(['validate', '--repo', meta]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^ok: 1 package, 0 distributions at [0-9a-f]{12}$/m);
+    assert.doesNotMatch(ok.stdout, /warning/);
+
+    const bad = await runKiln(['validate', '--repo', meta, '--rev', 'bump']);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, BAD_VERSION);
+    assert.match(bad.stdout, /^1 problem at [0-9a-f]{12}$/m);
+
+    const json = JSON.parse((await runKiln(['validate', '--repo', meta, '--rev', 'bump', '--json'])).stdout) as { ok: boolean; diagnostics: Array<{ file: string; line: number; path: string; severity: string }> };
+    assert.equal(json.ok, false);
+    assert.deepEqual(json.diagnostics.map((d) => [d.file, d.line, d.path, d.severity]), [['packages/kiln-hello-rpm.yaml', 3, '/version', 'error']]);
+  });
+
+  test('rpm spec check - kiln validate: a spec rpm cannot parse shows rpm\'s message with the spec path (exit 1)', async () => {
+    const r = await runKiln(['validate', '--repo', meta, '--rev', 'broken']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^packages\/kiln-hello-rpm\.yaml:5:7: spec: rpm\/hello\.spec: rpmspec cannot parse the spec \(exit 1\):$/m);
+    assert.match(r.stdout, /Bogus-Tag/);
+  });
+
+  test('rpm spec check - kiln check: the pull request that bumps the version past the spec fails with the same error', async () => {
+    const r = await runKiln(['check', '--repo', meta, '--rev', 'bump', '--base', 'main']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout.replace(/^ {2}/gm, ''), BAD_VERSION);
+    const ok = await runKiln(['check', '--repo', meta, '--rev', 'main', '--base', 'main']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  });
+
+  test('rpm spec check - without a Docker engine kiln validate warns that the spec was not checked and why; the verdict stands (exit 0)', async () => {
+    const r = await runKiln(['validate', '--repo', meta, '--rev', 'bump'], { DOCKER_HOST: `unix://${join(dir, 'no-docker.sock')}` });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^packages\/kiln-hello-rpm\.yaml:5:7: warning: spec: pkg\/rpm\/hello\.spec not checked against the spec \(no Docker engine answers: .*no-docker\.sock.*\); the agent checks it before building$/m);
+    assert.match(r.stdout, /^ok: 1 package/m);
   });
 });

@@ -4,6 +4,7 @@ import { checkRevision } from '../../check/check-revision.ts';
 import { formatCheckMarkdown, formatCheckText, checkSummary } from '../../check/format-check.ts';
 import { readObservedForTrust } from '../../trust/index.ts';
 import { num, str, type Command } from '../command.ts';
+import { localSpecChecker } from '../spec-checker.ts';
 import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
 
 const FORMATS = ['text', 'markdown'];
@@ -19,7 +20,8 @@ const command: Command = {
     'pull-request comment. With a URL --repo, REV and BASE may be branches, tags, refs such as refs/pull/12/head\n' +
     "or commit ids: what is not on the tracked branch is fetched (a commit id through a ref of the remote that\n" +
     "points at it). --pr N checks pull request N's head (refs/pull/N/head, a fork's too); with --rev, a commit\n" +
-    'of that pull request.',
+    "of that pull request. REV's rpm packages are held against their specs as `kiln validate` does (a warning\n" +
+    'when Docker, the build image or the source is not at hand).',
   options: {
     repo: urlRepoOption(),
     rev: { type: 'string', valueName: 'REV', description: 'The pull request head: branch, tag, ref or commit (required unless --pr).' },
@@ -46,7 +48,7 @@ const command: Command = {
     const baseName = baseArg ?? (mirror?.remote.branch?.replace(/^refs\/heads\//, '') || 'HEAD');
     const cache = {};
     const { state: observed } = await readObservedForTrust({ dir, cache, releaseKeyFile, log: ctx.log });
-    const report = await checkRevision({ dir, cache, rev, base, observed, now: new Date(), log: ctx.log });
+    const report = await checkRevision({ dir, cache, rev, base, observed, now: new Date(), checkSpec: localSpecChecker(), log: ctx.log });
     return {
       data: { ...report, summary: checkSummary(report) },
       human: format === 'markdown' ? formatCheckMarkdown(report, baseName) : formatCheckText(report, baseName),

@@ -5,6 +5,7 @@ import { validateDesired } from '../../desired/validate-desired.ts';
 import { resolveCommit } from '../../git/tree.ts';
 import { commitWorktree, worktreeChanges, worktreeWarning } from '../../git/worktree.ts';
 import { flag, str, type Command } from '../command.ts';
+import { localSpecChecker } from '../spec-checker.ts';
 import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
 
 const command: Command = {
@@ -14,6 +15,10 @@ const command: Command = {
     'Reads the committed tree at REV, not the work tree: when the work tree differs from HEAD in\n' +
     'metadata files, a warning names them. --worktree checks the work tree instead (uncommitted edits\n' +
     'included; like `git stash create`, this writes git objects but no ref, index or file).\n' +
+    "An rpm package's name and version are held against its spec at the pinned source commit, as rpm\n" +
+    "evaluates it (rpmspec in a locked-down container of the package's build image): that needs this host's\n" +
+    'Docker engine and the image; without them, or when the source cannot be fetched now, a warning says the\n' +
+    'spec was not checked and why (the reconciler and the agent check it before building).\n' +
     'Exit 0 when valid, 1 when there are problems.',
   options: {
     repo: urlRepoOption(),
@@ -36,7 +41,7 @@ const command: Command = {
     const changes = target === head ? await worktreeChanges(dir, METADATA_PREFIXES, cache) : [];
     if (useWorktree && !changes) throw new UsageError(`--worktree: ${dir} is a bare repository (no work tree)`);
     const checked = useWorktree && changes?.length ? await commitWorktree(dir, changes, cache) : target;
-    const report = await validateDesired({ dir, rev: checked, cache, log: ctx.log });
+    const report = await validateDesired({ dir, rev: checked, cache, log: ctx.log, checkSpec: localSpecChecker() });
     const where = useWorktree ? 'in the work tree' : `at ${report.commit.slice(0, 12)}`;
     const warning = useWorktree ? undefined : worktreeWarning(changes ?? [], 'kiln validate');
     const errors = report.diagnostics.filter((d) => d.severity === 'error').length;
