@@ -194,7 +194,8 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
   await attemptStep('publish', async () => {
     if (deps.reposDir) {
       deps.lease?.assertHeld();
-      const publishCtx = { reposDir: deps.reposDir, artifactsDir: deps.artifactsDir, nats: deps.nats, signer: deps.signer, now, log, packages: desired.packages };
+      const reposUrl = desired.config.repoUrl ?? deps.repoUrl;
+      const publishCtx = { reposDir: deps.reposDir, artifactsDir: deps.artifactsDir, nats: deps.nats, signer: deps.signer, now, log, packages: desired.packages, ...(reposUrl ? { reposUrl } : {}) };
       if (plan.actions.some((a) => a.kind === 'publish' || a.kind === 'prune' || a.kind === 'republish')) {
         await publishReleases(plan, desired.distributions, observed, publishCtx, events.releases);
         report.published = events.releases.map((r) => r.distribution);

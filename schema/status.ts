@@ -36,7 +36,8 @@ export const artifactSchema = {
   additionalProperties: false,
   required: ['name', 'sha256', 'size'],
   properties: {
-    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._+~-]*$' },
+    // A plain file name: Debian's characters, and rpm's ^ (a version after a release, e.g. 1.10^git1).
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._+~^-]*$' },
     sha256,
     size: { type: 'integer', minimum: 0 },
   },

@@ -25,6 +25,8 @@ export interface PublishContext {
   log: Logger;
   /** The desired packages: what a release target takes from a package beyond its artifacts (registry: tag templates). */
   packages?: ReadonlyMap<string, DesiredPackage>;
+  /** Where the repositories are served over HTTP (kiln.yaml `repoUrl`, or this service's /repos), if they are. */
+  reposUrl?: string;
 }
 
 type ReleaseAction = PublishAction | PruneAction | RepublishAction;
@@ -116,7 +118,7 @@ async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[],
   const units: ReleaseUnit[] = [];
   for (const pkg of content) units.push(...(await attributedUnits(pkg, target, observed, ctx)));
   // Hard links: the artifact cache is content-addressed and never rewritten in place (the publisher falls back to copies across filesystems).
-  const report = await target.apply({ root: ctx.reposDir, distribution: dist, units, signer: ctx.signer, now: ctx.now, log: ctx.log, inputs: 'link', fresh });
+  const report = await target.apply({ root: ctx.reposDir, distribution: dist, units, signer: ctx.signer, now: ctx.now, log: ctx.log, inputs: 'link', fresh, ...(ctx.reposUrl ? { reposUrl: ctx.reposUrl } : {}) });
   return {
     distribution: dist.name,
     desiredCommit,

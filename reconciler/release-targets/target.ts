@@ -44,6 +44,8 @@ export interface ApplyRequest<D extends DesiredDistribution = DesiredDistributio
   inputs?: 'link' | 'copy';
   /** Ignore any memo of what was published: read, check and write everything again (the target drifted). */
   fresh?: boolean;
+  /** Where ROOT is served over HTTP, if it is (kiln.yaml `repoUrl`, or this service's /repos): files telling users where to fetch from name it. */
+  reposUrl?: string;
 }
 
 export interface ApplyReport {

@@ -21,14 +21,17 @@ export interface WrittenRpm {
   size: number;
 }
 
-/** A noarch rpm of `name` at `version` ('V-R') in `dir`. */
+/** A noarch rpm of `name` at `version` ('[E:]V-R') in `dir`. */
 export async function writeRpm(dir: string, o: { name: string; version: string }): Promise<WrittenRpm> {
-  const dash = o.version.lastIndexOf('-');
-  const [version, release] = dash > 0 ? [o.version.slice(0, dash), o.version.slice(dash + 1)] : [o.version, '1'];
+  const colon = o.version.indexOf(':');
+  const epoch = colon > 0 ? o.version.slice(0, colon) : undefined;
+  const vr = o.version.slice(colon + 1);
+  const dash = vr.lastIndexOf('-');
+  const [version, release] = dash > 0 ? [vr.slice(0, dash), vr.slice(dash + 1)] : [vr, '1'];
   const top = await mkdtemp(join(dir, '.rpmbuild-'));
   try {
     const spec = join(top, `${o.name}.spec`);
-    await writeFile(spec, rpmSpec({ name: o.name, version, release }));
+    await writeFile(spec, rpmSpec({ name: o.name, version, release, ...(epoch ? { extra: [`Epoch: ${epoch}`] } : {}) }));
     await run('rpmbuild', ['-bb', '--quiet', '--define', `_topdir ${top}`, spec], { env: { ...process.env, HOME: top, LC_ALL: 'C' } });
     const [file] = await readdir(join(top, 'RPMS', 'noarch'));
     const path = join(dir, file);

@@ -8,9 +8,10 @@ import { interpretDnfGateRun } from '../../reconciler/gate/dnf-gate-script.ts';
 import { GATE_EXIT, MARK } from '../../reconciler/gate/gate-script.ts';
 import { repomdLocations } from '../../reconciler/publish/dnf/createrepo.ts';
 import { rpmFileName } from '../../reconciler/publish/dnf/layout.ts';
-import { repoFile } from '../../reconciler/publish/dnf/repo-file.ts';
+import { repoFile, servedBaseUrl } from '../../reconciler/publish/dnf/repo-file.ts';
 import { headerEvr, headerNameProblem, parseHeaderFields, parseHeaderRecords } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { kilnArch, rpmArch } from '../../rpm/arch.ts';
+import { validators } from '../../schema/validate.ts';
 import { cacheControl, contentType } from '../../reconciler/serve/request-path.ts';
 import { evr, interpretSpecQuery } from '../../rpm/spec-query.ts';
 
@@ -76,6 +77,27 @@ test('dnf repo file - both signature checks on, key next to the repodata', () =>
     '[kiln-stable]\nname=Kiln stable\nbaseurl=https://repo.example.org/stable\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=https://repo.example.org/stable/RPM-GPG-KEY-stable\n',
   );
   assert.deepEqual(repomdLocations('<data type="primary"><location href="repodata/ab-primary.xml.gz"/></data><data><location href="repodata/cd-other.xml.gz"/>'), ['repodata/ab-primary.xml.gz', 'repodata/cd-other.xml.gz']);
+});
+
+test('dnf repo file - baseurl: the distribution\'s baseUrl, else where the repositories are served, else none (the publisher writes file://)', () => {
+  const stable = { name: 'stable' };
+  assert.equal(servedBaseUrl({ ...stable, baseUrl: 'https://repo.example.org/stable' }, 'http://127.0.0.1:8080/repos'), 'https://repo.example.org/stable');
+  assert.equal(servedBaseUrl(stable, 'http://127.0.0.1:8080/repos/'), 'http://127.0.0.1:8080/repos/stable');
+  assert.equal(servedBaseUrl(stable, undefined), undefined);
+});
+
+test('rpm artifacts - an rpm of a ^ (post-release) version is a valid artifact name on the wire and on kiln/status', () => {
+  // rpmVersionProblem accepts ~ and ^ in versions, and rpmbuild names the file after the version.
+  const name = rpmFileName({ name: 'kiln-keep', version: '1.10^git1', release: '1', arch: 'noarch', source: false });
+  const artifact = { name, sha256: 'a'.repeat(64), size: 1 };
+  const result = { v: 1, key: 'b'.repeat(64), attempt: 1, inputs: { package: 'kiln-keep', version: '1.10^git1-1', source: { url: '/src', commit: 'c'.repeat(40) }, recipe: 'rpm', image: 'kiln/bookworm-rpm', arch: 'amd64', target: 'x86_64' }, pool: 'rpm', agent: 'a', outcome: 'succeeded', exitCode: 0, artifacts: [artifact], startedAt: '2026-11-30T10:00:00Z', finishedAt: '2026-11-30T10:00:01Z' };
+  const artifactErrors = () => (validators.buildResult.errors ?? []).filter((e) => e.instancePath.startsWith('/artifacts'));
+  validators.buildResult(result);
+  assert.deepEqual(artifactErrors(), []);
+  for (const bad of ['.hidden.rpm', 'a/b.rpm', 'a b.rpm']) {
+    validators.buildResult({ ...result, artifacts: [{ ...artifact, name: bad }] });
+    assert.notDeepEqual(artifactErrors(), [], bad);
+  }
 });
 
 test('dnf gate - verdicts from the script run', () => {

@@ -8,6 +8,17 @@ export interface RepoFileInput {
   title?: string;
 }
 
+/**
+ * Where the .repo file sends dnf: the distribution's `baseUrl:` when set; else,
+ * when the repositories are served over HTTP (kiln.yaml `repoUrl`, or the address
+ * of `kiln up` / `kiln reconcile --listen … --repos …`), `<that URL>/<name>`;
+ * else undefined, and the publisher writes `file://<repos>/<name>`.
+ */
+export function servedBaseUrl(dist: { name: string; baseUrl?: string }, reposUrl: string | undefined): string | undefined {
+  if (dist.baseUrl) return dist.baseUrl;
+  return reposUrl ? `${reposUrl.replace(/\/+$/, '')}/${encodeURIComponent(dist.name)}` : undefined;
+}
+
 export function repoFile(r: RepoFileInput, keyFile: string): string {
   const base = r.baseUrl.replace(/\/+$/, '');
   return [

@@ -8,6 +8,7 @@ import type { DnfDistribution } from '../../model.ts';
 import { HASHED_REPODATA, REPOMD, RESIGNED_RPM } from '../../publish/dnf/layout.ts';
 import { observeDnf } from '../../publish/dnf/observe.ts';
 import { publishDnf } from '../../publish/dnf/publish.ts';
+import { servedBaseUrl } from '../../publish/dnf/repo-file.ts';
 import { resignDnf } from '../../publish/dnf/resign.ts';
 import { dnfReposSignedBy } from '../../publish/dnf/signed-by.ts';
 import type { ReleaseTarget } from '../target.ts';
@@ -17,9 +18,10 @@ export const dnfTarget: ReleaseTarget<DnfDistribution> = {
   packageFormats: ['rpm'],
   async apply(req) {
     const packages = req.units.flatMap((u) => u.files.map((f) => ({ ...f, package: u.name, version: u.version })));
+    const baseUrl = servedBaseUrl(req.distribution, req.reposUrl);
     const report = await publishDnf({
       root: req.root,
-      distribution: { name: req.distribution.name, ...(req.distribution.baseUrl ? { baseUrl: req.distribution.baseUrl } : {}), ...(req.distribution.title ? { title: req.distribution.title } : {}) },
+      distribution: { name: req.distribution.name, ...(baseUrl ? { baseUrl } : {}), ...(req.distribution.title ? { title: req.distribution.title } : {}) },
       packages,
       signer: req.signer,
       now: req.now,
