@@ -147,8 +147,8 @@ describe('dnf keep and served .repo', { skip: await dockerUnavailable(RPM_IMAGE)
   test('dnf keep - keep: 2 keeps the two highest versions by rpm order in the record and the repodata; dnf sees exactly those', async (t) => {
     // Each step: the version published, then what testing holds (the two highest by rpm's order).
     const steps: Array<[string, string[]]> = [
-      ['1.10^git1-1', ['1.10^git1-1']],
-      //DBG2 // ~: a pre-release of 1.10, still above 1.9
+      ['1.9-1', ['1.9-1']],
+      ['1.10~rc1-1', ['1.10~rc1-1', '1.9-1']], // ~: a pre-release of 1.10, still above 1.9
       ['1.10-1', ['1.10-1', '1.10~rc1-1']], // 1.10 > 1.9 (a string order would keep 1.9)
       ['1.10^git1-1', ['1.10-1', '1.10^git1-1']], // ^: after 1.10, before 1.10.1
       ['1:1.0-1', ['1.10^git1-1', '1:1.0-1']], // an epoch outranks every version without one
@@ -189,10 +189,13 @@ describe('dnf keep and served .repo', { skip: await dockerUnavailable(RPM_IMAGE)
       `dnf -y --setopt=reposdir=/etc/kiln-repos --setopt=cachedir=/tmp/c --installroot=/tmp/root --releasever=1 install ${NAME}`,
       `echo "@@$(rpm --root /tmp/root -q --qf '%{NAME} %{EVR}' ${NAME})"`,
       `echo "@@$(PATH=/tmp/root/usr/bin:$PATH ${NAME})"`,
+      // The older kept version too: its file name has a ^, which travels in the URL.
+      `dnf -y --setopt=reposdir=/etc/kiln-repos --setopt=cachedir=/tmp/c --installroot=/tmp/root2 --releasever=1 install '${NAME}-1.10^git1-1'`,
+      `echo "@@$(rpm --root /tmp/root2 -q --qf '%{NAME} %{EVR}' ${NAME})"`,
     ].join('\n');
     // Host network, and no bind of the repository: dnf can only reach it over HTTP.
     const out = await dnfIn(script, { network: 'host', binds: [`${reposd}:/etc/kiln-repos:ro`] });
     assert.equal(out.exitCode, 0, out.output);
-    assert.deepEqual(out.output.split('\n').filter((l) => l.startsWith('@@')).map((l) => l.slice(2).trim()), [`${NAME} 1:1.0-1`, `hello from ${NAME}`]);
+    assert.deepEqual(out.output.split('\n').filter((l) => l.startsWith('@@')).map((l) => l.slice(2).trim()), [`${NAME} 1:1.0-1`, `hello from ${NAME}`, `${NAME} 1.10^git1-1`]);
   });
 });

@@ -13,12 +13,14 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 const command: Command = {
   path: ['serve'],
-  summary: 'Serve the published apt repositories over HTTP.',
+  summary: 'Serve the published apt and dnf repositories over HTTP.',
   description:
     'A static HTTP server (GET/HEAD, If-Modified-Since) for the REPOS directory that publishing writes.\n' +
     'Each distribution is at <url>/<dist>/: point apt at it with\n' +
     '  deb [signed-by=/path/<dist>-archive-keyring.asc] <url>/<dist> <suite> main\n' +
-    'and the same line with deb-src for source packages (apt-get source).\n' +
+    'and the same line with deb-src for source packages (apt-get source). A dnf distribution is at the same\n' +
+    'place, with <url>/<dist>/<dist>.repo for /etc/yum.repos.d/: its baseurl is this URL when kiln.yaml sets\n' +
+    'repoUrl to it (or the distribution sets baseUrl), else file://.\n' +
     'Runs until interrupted.',
   options: {
     repos: { type: 'string', valueName: 'DIR', description: 'The published repositories root.' },
