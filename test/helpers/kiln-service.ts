@@ -80,6 +80,21 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/** A reconciler that publishes: a fresh release key, repositories at DIR/repos, artifacts at DIR/artifacts, passes without waiting. */
+export async function openPublishingReconciler(dir: string, repoDir: string, natsUrl: string): Promise<Reconciler> {
+  const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
+  await writeFile(join(dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
+  return openReconciler({
+    repoDir,
+    natsUrl,
+    signingKey: { keyFile: join(dir, 'signing.key') },
+    reposDir: join(dir, 'repos'),
+    artifactsDir: join(dir, 'artifacts'),
+    policy: { quietMaxMs: 0, resultWaitMs: 500 },
+    log: quietLog,
+  });
+}
+
 const KILN_YAML = `trust:\n  keys: []\n  requireSignedCommits: false\npools:\n  deb:\n    architectures: [amd64]\ndefaults:\n  pool: deb\n  image: kiln/bookworm-debhelper\n  maxAttempts: 3\n  keep: 3\n`;
 
 export async function startService(packages: string[], opts: { hold?: string[]; publicRead?: boolean } = {}): Promise<Service> {

@@ -22,16 +22,15 @@ import { parse } from 'yaml';
 import { DNF_INSTALLROOT_CAPABILITIES } from '../../containers/capabilities.ts';
 import { runContainer } from '../../containers/run-container.ts';
 import { openNatsSession, type NatsSession } from '../../reconciler/pipeline/nats-session.ts';
-import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
+import type { Reconciler } from '../../reconciler/reconciler-setup.ts';
 import { startRepoServer, type RepoServer } from '../../reconciler/serve/repo-server.ts';
-import { generateKey } from '../../reconciler/signing/signer.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
 import { STATUS_BRANCH, type ReleaseRecord } from '../../schema/status.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
 import { docker, dockerUnavailable } from '../helpers/docker.ts';
 import { commitFiles, makeRepo } from '../helpers/git.ts';
-import { quietLog } from '../helpers/kiln-service.ts';
+import { openPublishingReconciler, quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
 import { writeRpm } from '../helpers/rpm.ts';
 import { until } from '../helpers/until.ts';
@@ -119,17 +118,7 @@ describe('dnf keep and served .repo', { skip: await dockerUnavailable(RPM_IMAGE)
     await mkdir(join(dir, 'src'));
     src = (await makeRepo({ 'keep.spec': rpmSpec({ name: NAME }) }, { dir: join(dir, 'src') })).dir;
     repoDir = (await makeRepo({ 'kiln.yaml': KILN_YAML, 'distributions/testing.yaml': DIST })).dir;
-    const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
-    await writeFile(join(dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
-    rec = await openReconciler({
-      repoDir,
-      natsUrl: nats.url,
-      signingKey: { keyFile: join(dir, 'signing.key') },
-      reposDir: join(dir, 'repos'),
-      artifactsDir: join(dir, 'artifacts'),
-      policy: { quietMaxMs: 0, resultWaitMs: 500 },
-      log: quietLog,
-    });
+    rec = await openPublishingReconciler(dir, repoDir, nats.url);
     // The repositories served as `kiln serve --repos DIR` serves them; the reconciler told where (as kiln up tells itself).
     await mkdir(join(dir, 'repos'), { recursive: true });
     server = await startRepoServer({ root: join(dir, 'repos'), host: '127.0.0.1', port: 0 });

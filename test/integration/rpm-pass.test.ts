@@ -8,7 +8,7 @@
 // stand-in agent, is refused before anything of it is published.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,8 +24,7 @@ import { armoredHeaderSignature } from '../../reconciler/publish/dnf/sign-rpms.t
 import { resignDnf } from '../../reconciler/publish/dnf/resign.ts';
 import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { openNatsSession } from '../../reconciler/pipeline/nats-session.ts';
-import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
-import { generateKey } from '../../reconciler/signing/signer.ts';
+import type { Reconciler } from '../../reconciler/reconciler-setup.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
 import type { ReleaseRecord } from '../../schema/status.ts';
@@ -33,7 +32,7 @@ import { STATUS_BRANCH, STATUS_LAYOUT } from '../../schema/status.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
 import { docker, dockerUnavailable } from '../helpers/docker.ts';
 import { commitFiles, makeRepo } from '../helpers/git.ts';
-import { quietLog } from '../helpers/kiln-service.ts';
+import { openPublishingReconciler, quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
 import { servedRpm, writeRpm } from '../helpers/rpm.ts';
 import { until } from '../helpers/until.ts';
@@ -81,17 +80,7 @@ describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
         'distributions/stable.yaml': dnfDist('stable', 'promoteFrom: testing\ngate: install-smoke\n'),
       })
     ).dir;
-    const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
-    await writeFile(join(dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
-    rec = await openReconciler({
-      repoDir,
-      natsUrl: nats.url,
-      signingKey: { keyFile: join(dir, 'signing.key') },
-      reposDir: join(dir, 'repos'),
-      artifactsDir: join(dir, 'artifacts'),
-      policy: { quietMaxMs: 0, resultWaitMs: 500 },
-      log: quietLog,
-    });
+    rec = await openPublishingReconciler(dir, repoDir, nats.url);
     const runner = new RunnersByFormat({ rpm: new RpmRunner({ log: quietLog, labels: { 'kiln.test': 'rpm-pass' } }) });
     agent = new Agent({ nc, pool: 'rpm', arch: 'amd64', workDir: join(dir, 'agent'), log: quietLog, id: 'rpm-agent', heartbeatMs: 300, runner, pullExpiresMs: 1000 });
     await agent.start();
