@@ -129,7 +129,7 @@ export function specDiagnostics(pkg: Pick<RpmPackage, 'file' | 'name' | 'version
     case 'unparsable':
       return [at('/spec', `spec: ${finding.message}`)];
     case 'unchecked':
-      return [at('/spec', `spec: ${specPath} not checked against the spec (${finding.why}); the agent checks it before building`, 'warning')];
+      return [at('/spec', `spec: name and version not checked against ${specPath} (${finding.why}); the agent checks them before building`, 'warning')];
     case 'facts': {
       const out: Diagnostic[] = [];
       const f = finding.facts;

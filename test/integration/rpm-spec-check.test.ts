@@ -92,7 +92,7 @@ describe('rpm spec check', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
     const ev = await evaluate();
     assert.ok(ev.state);
     assert.deepEqual(ev.diagnostics.map((d) => [d.severity, d.path]), [['warning', '/spec']]);
-    assert.match(ev.diagnostics[0].message, /not checked against the spec \(image 'kiln\/no-such-rpm-image' is not on this host\); the agent checks it before building$/);
+    assert.match(ev.diagnostics[0].message, /^spec: name and version not checked against pkg\/rpm\/hello\.spec \(image 'kiln\/no-such-rpm-image' is not on this host\); the agent checks them before building$/);
   });
 });
 
@@ -157,7 +157,7 @@ describe('rpm spec check in kiln validate and kiln check', { skip: await dockerU
   test('rpm spec check - without a Docker engine kiln validate warns that the spec was not checked and why; the verdict stands (exit 0)', async () => {
     const r = await runKiln(['validate', '--repo', meta, '--rev', 'bump'], { DOCKER_HOST: `unix://${join(dir, 'no-docker.sock')}` });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^packages\/kiln-hello-rpm\.yaml:5:7: warning: spec: pkg\/rpm\/hello\.spec not checked against the spec \(no Docker engine answers: .*no-docker\.sock.*\); the agent checks it before building$/m);
+    assert.match(r.stdout, /^packages\/kiln-hello-rpm\.yaml:5:7: warning: spec: name and version not checked against pkg\/rpm\/hello\.spec \(no Docker engine answers: .*no-docker\.sock.*\); the agent checks them before building$/m);
     assert.match(r.stdout, /^ok: 1 package/m);
   });
 });
