@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import { checkRevision, type CheckMemo } from '../check/check-revision.ts';
 import { checkSummary } from '../check/format-check.ts';
+import type { SpecChecker } from '../desired/spec-check.ts';
 import { resolveCommit, type GitCache } from '../git/tree.ts';
 import { readObserved } from '../status/reader.ts';
 
@@ -21,7 +22,7 @@ export type CheckRunner = (rev: string, pullRequest?: number) => Promise<CheckVe
 /** Brings a head into the reconciler's repository (a URL repo's mirror: from refs/pull/N/head, or a ref pointing at it). */
 export type HeadFetcher = (rev: string, pullRequest?: number) => Promise<void>;
 
-export function kilnCheck(dir: string, log?: Logger, fetchHead?: HeadFetcher): CheckRunner {
+export function kilnCheck(dir: string, log?: Logger, fetchHead?: HeadFetcher, checkSpec?: SpecChecker): CheckRunner {
   // The base's plan is computed once per (base, kiln/status), as `kiln check` does for a long-running caller.
   const memo: CheckMemo = {};
   return async (rev, pullRequest) => {
@@ -37,7 +38,7 @@ export function kilnCheck(dir: string, log?: Logger, fetchHead?: HeadFetcher): C
       return { ok: false, transient: true, summary: `commit ${rev.slice(0, 12)} is not in the reconciler's repository (not fetched yet?)` };
     }
     const { state } = await readObserved({ dir, cache, log });
-    const report = await checkRevision({ dir, cache, rev, base: 'HEAD', observed: state, now: new Date(), memo, log });
+    const report = await checkRevision({ dir, cache, rev, base: 'HEAD', observed: state, now: new Date(), memo, log, ...(checkSpec ? { checkSpec } : {}) });
     return { ok: report.ok, summary: checkSummary(report) };
   };
 }

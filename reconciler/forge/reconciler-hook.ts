@@ -2,10 +2,12 @@
 // the reconciler, and after every pass (failed ones too) the outbox sends what
 // the pass recorded.
 import { join } from 'node:path';
+import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { ForgeConfig } from '../../schema/metadata.ts';
 import { METADATA_LAYOUT } from '../../schema/metadata.ts';
 import { parseFile } from '../desired/parse-file.ts';
+import { specCheckerFor, uncheckedWhenUnreachable } from '../desired/spec-check.ts';
 import { listFiles, readBlob, type GitCache } from '../git/tree.ts';
 import type { ObservedState } from '../model.ts';
 import { gitdirOf } from '../status/git-objects.ts';
@@ -31,6 +33,8 @@ export interface ForgeHost {
   log: Logger;
   random: () => number;
   now: () => Date;
+  /** With an engine, a pull request's rpm packages are held against their specs, as `kiln check` does. */
+  docker?: Docker;
 }
 
 /** What the forge reads of the pass memo: the last desired config and the last status read. */
@@ -59,7 +63,7 @@ export async function openForge(s: ForgeSettings, deps: ForgeHost, memo: ForgeMe
     token: s.token,
     config: () => memo.desired?.state.config.forge ?? fallback,
     reconcileRecords: () => memo.observed?.state.forge.values() ?? [],
-    runCheck: s.runCheck ?? kilnCheck(deps.repoDir, deps.log, s.fetchHead),
+    runCheck: s.runCheck ?? kilnCheck(deps.repoDir, deps.log, s.fetchHead, deps.docker ? uncheckedWhenUnreachable(specCheckerFor(deps.docker)) : undefined),
     retry: s.retry,
     log: deps.log,
     random: deps.random,

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { evaluateDesired } from '../../reconciler/desired/read-desired.ts';
-import { dockerSpecChecker } from '../../reconciler/desired/spec-check.ts';
+import { dockerSpecChecker, specCheckerFor, uncheckedWhenUnreachable } from '../../reconciler/desired/spec-check.ts';
+import { kilnCheck } from '../../reconciler/forge/check-verdict.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
 import { dockerUnavailable } from '../helpers/docker.ts';
 import { runKiln } from '../helpers/cli.ts';
@@ -152,6 +153,14 @@ describe('rpm spec check in kiln validate and kiln check', { skip: await dockerU
     assert.match(r.stdout.replace(/^ {2}/gm, ''), BAD_VERSION);
     const ok = await runKiln(['check', '--repo', meta, '--rev', 'main', '--base', 'main']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  });
+
+  test('rpm spec check - the reconciler\'s kiln/check of a pull request (forge status) fails it on the spec too', async () => {
+    const check = kilnCheck(meta, undefined, undefined, uncheckedWhenUnreachable(specCheckerFor(new Docker())));
+    const bad = await check(await git(meta, 'rev-parse', 'bump'));
+    assert.equal(bad.ok, false);
+    assert.match(bad.summary, /^invalid: 1 problem/);
+    assert.equal((await check(await git(meta, 'rev-parse', 'main'))).ok, true);
   });
 
   test('rpm spec check - without a Docker engine kiln validate warns that the spec was not checked and why; the verdict stands (exit 0)', async () => {
