@@ -7,13 +7,16 @@
 // Also timed: the agents alone (same jobs, no reconciler), to show which side limits.
 // Prints jobs/s, the ratio, how many status commits recorded the results, the CPU
 // time per job of each process (less sensitive to a busy machine than the rates) and
-// the load average. KILN_BENCH_PROFILE=DIR writes the agents' CPU profiles under DIR/agents.
-// Run: scripts/bench-dispatch [JOBS]
+// the load average. `--profile DIR` (or KILN_BENCH_PROFILE=DIR) writes CPU profiles of the
+// end-to-end section: the reconciler's as DIR/reconciler.cpuprofile, the agents' process under
+// DIR/agents (written when it exits, so it also covers the "agents alone" run).
+// Run: scripts/bench-dispatch [JOBS] [--profile DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -27,9 +30,12 @@ import { STATUS_BRANCH, type BuildRecord } from '../schema/status.ts';
 import { git, makeRepo } from '../test/helpers/git.ts';
 import { makeDebRepo, debSource } from '../test/fixtures/deb-source.ts';
 import { startNats } from '../test/helpers/nats.ts';
+import { sectionProfiler } from './bench-profile.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const JOBS = Number(process.argv[2] ?? 2000);
+const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { profile: { type: 'string' } } });
+const JOBS = Number(positionals[0] ?? 2000);
+const PROFILE_DIR = flags.profile ?? process.env.KILN_BENCH_PROFILE;
 const ARCHES = ['amd64', 'arm64', 'armhf', 'i386'];
 const PACKAGES = Math.ceil(JOBS / ARCHES.length);
 const AGENT_CONCURRENCY = 32;
@@ -113,10 +119,9 @@ async function cpuMeter(pids: Record<string, Array<number | undefined>>): Promis
 const perJob = (cpu: Record<string, number>, jobs: number) =>
   Object.entries(cpu).map(([k, s]) => `${k} ${((s * 1000) / jobs).toFixed(2)}`).join(', ');
 
-/** KILN_BENCH_PROFILE=DIR: CPU profiles of the agents' process too (run the bench itself with node --cpu-prof for the reconciler's). */
+/** --profile DIR: CPU profiles of the agents' process too. */
 function agentProfileFlags(): string[] {
-  const dir = process.env.KILN_BENCH_PROFILE;
-  return dir ? ['--cpu-prof', '--cpu-prof-dir', join(dir, 'agents')] : [];
+  return PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', join(PROFILE_DIR, 'agents')] : [];
 }
 
 // Agents run on other hosts in production: here, all four in one child process (four
@@ -190,7 +195,8 @@ async function main() {
     let recorded = 0;
     const meter = await cpuMeter({ reconciler: [process.pid], agents: agentsChildren.map((c) => c.pid), 'nats-server': [server.pid()] });
     const t0 = performance.now();
-    const loop = watch(
+    const profiler = sectionProfiler(PROFILE_DIR);
+    const loop = () => watch(
       {
         runPass: () => {
           lastStep = performance.now();
@@ -207,8 +213,8 @@ async function main() {
         log, signal: ctl.signal, now: () => new Date(), random: Math.random,
       },
       { intervalMs: 60_000, pollMs: 100, batchMs: 1000, batchMax: JOBS / 2 },
-    );
-    await loop.done;
+    ).done;
+    await profiler.section('reconciler', loop);
     const endToEnd = performance.now() - t0;
     const endToEndCpu = await meter();
     const commits = Number(await git(repo.dir, 'rev-list', '--count', STATUS_BRANCH));
