@@ -1,44 +1,96 @@
-// Putting a small object (one chunk) whose name was just seen free: two publishes,
-// the chunk and then the object's meta with a rollup header, in the layout of NATS
-// ADR-20 that @nats-io/obj writes and reads (stream OBJ_<bucket>, chunks on
-// $O.<bucket>.C.<nuid>, meta on $O.<bucket>.M.<base64url(name)>). ObjectStore.put()
-// first looks the name up again (one more request, and an error object when it is
-// free) only to purge an old object's chunks, of which a free name has none.
-// The meta is published only after the chunk is stored, so a reader never finds
-// an object whose bytes are missing; readers hash what they read anyway.
-import type { JetStreamClient } from '@nats-io/jetstream';
+// Putting a small object (one chunk) with two publishes, the chunk and then the
+// object's meta with a rollup header, in the layout of NATS ADR-20 that @nats-io/obj
+// writes and reads (OBJECT_LAYOUT in schema/nats.ts). ObjectStore.put() first looks
+// the name up (one more request, and an error object when it is free) only to purge
+// an old object's chunks; here no lookup is made at all:
+// - an artifact's chunk id comes from its digest (OBJECTS.artifactChunk), so putting
+//   it again replaces its own chunk (rollup) and nothing is left behind;
+// - any other object is created only if its name is free (the meta is published
+//   expecting no message on its subject); a taken name is reported, not overwritten.
+// The meta is published only after the chunk is stored, so a reader never finds an
+// object whose bytes are missing; readers hash what they read anyway.
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { headers, nuid } from '@nats-io/transport-node';
+import { OBJECT_LAYOUT, OBJECTS } from '../schema/nats.ts';
 
 /** The library's default chunk size (its put splits bigger objects). */
 const MAX_CHUNK = 128 * 1024;
 
-/** The JetStream client and bucket name behind an ObjectStore from @nats-io/obj (public fields its type does not name). */
-function internalsOf(os: ObjectStore): { js: JetStreamClient; bucket: string; maxPayload: number } | undefined {
-  const impl = os as unknown as { js?: JetStreamClient & { nc?: { info?: { max_payload?: number } } }; name?: unknown };
+interface StoreInternals {
+  js: JetStreamClient;
+  jsm?: JetStreamManager;
+  bucket: string;
+  maxPayload: number;
+}
+
+/** The JetStream clients and bucket name behind an ObjectStore from @nats-io/obj (public fields its type does not name). */
+function internalsOf(os: ObjectStore): StoreInternals | undefined {
+  const impl = os as unknown as { js?: JetStreamClient & { nc?: { info?: { max_payload?: number } } }; jsm?: JetStreamManager; name?: unknown };
   if (!impl.js || typeof impl.js.publish !== 'function' || typeof impl.name !== 'string') return undefined;
-  return { js: impl.js, bucket: impl.name, maxPayload: impl.js.nc?.info?.max_payload ?? 1024 };
+  return { js: impl.js, jsm: impl.jsm, bucket: impl.name, maxPayload: impl.js.nc?.info?.max_payload ?? 1024 };
 }
 
 const base64Url = (b: Buffer) => b.toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 
-/**
- * Store `bytes` (whose sha256 in hex the caller computed) under `name`, which the caller
- * found absent (or deleted) just now. False when
- * this is not a one-chunk object or the store is not @nats-io/obj's: then use ObjectStore.put().
- */
-export async function putNewSmallObject(os: ObjectStore, name: string, bytes: Uint8Array, sha256: string, description?: string): Promise<boolean> {
+/** The store's internals when `bytes` fit one chunk of it; else undefined (use ObjectStore.put()). */
+function oneChunkStore(os: ObjectStore, bytes: Uint8Array): (StoreInternals & { maxChunk: number }) | undefined {
   const store = internalsOf(os);
   const maxChunk = Math.min(MAX_CHUNK, store?.maxPayload ?? 0);
-  if (!store || bytes.length === 0 || bytes.length > maxChunk) return false;
-  const id = nuid.next();
-  await store.js.publish(`$O.${store.bucket}.C.${id}`, bytes);
-  const info = {
-    bucket: store.bucket, nuid: id, size: bytes.length, chunks: 1, name, description: description ?? '', options: { max_chunk_size: maxChunk },
+  if (!store || bytes.length === 0 || bytes.length > maxChunk) return undefined;
+  return { ...store, maxChunk };
+}
+
+function metaOf(store: StoreInternals & { maxChunk: number }, name: string, chunkId: string, size: number, sha256: string, description?: string): string {
+  return JSON.stringify({
+    bucket: store.bucket, nuid: chunkId, size, chunks: 1, name, description: description ?? '', options: { max_chunk_size: store.maxChunk },
     mtime: new Date().toISOString(), digest: `SHA-256=${base64Url(Buffer.from(sha256, 'hex'))}`, deleted: false,
-  };
+  });
+}
+
+function rollup() {
   const h = headers();
   h.set('Nats-Rollup', 'sub');
-  await store.js.publish(`$O.${store.bucket}.M.${base64Url(Buffer.from(name, 'latin1'))}`, JSON.stringify(info), { headers: h });
+  return h;
+}
+
+/**
+ * Store an artifact's bytes (whose sha256 in hex the caller computed) under
+ * OBJECTS.artifact(sha256), whether or not it is there already. False when this is not a
+ * one-chunk object or the store is not @nats-io/obj's: then use ObjectStore.put().
+ */
+export async function putArtifactObject(os: ObjectStore, bytes: Uint8Array, sha256: string, description?: string): Promise<boolean> {
+  const store = oneChunkStore(os, bytes);
+  if (!store) return false;
+  const chunkId = OBJECTS.artifactChunk(sha256);
+  await store.js.publish(OBJECT_LAYOUT.chunk(store.bucket, chunkId), bytes, { headers: rollup() });
+  const name = OBJECTS.artifact(sha256);
+  await store.js.publish(OBJECT_LAYOUT.meta(store.bucket, name), metaOf(store, name, chunkId, bytes.length, sha256, description), { headers: rollup() });
   return true;
+}
+
+const nameTaken = (e: unknown) =>
+  e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+
+/**
+ * Create `name` holding `bytes` (whose sha256 in hex the caller computed) if no object of
+ * that name was ever stored (a deleted one counts as there: its meta remains). 'taken': the
+ * name is in use and nothing was stored. False when this is not a one-chunk object or the
+ * store is not @nats-io/obj's: then use ObjectStore.put().
+ */
+export async function createSmallObject(os: ObjectStore, name: string, bytes: Uint8Array, sha256: string, description?: string): Promise<'created' | 'taken' | false> {
+  const store = oneChunkStore(os, bytes);
+  if (!store) return false;
+  const chunkId = nuid.next();
+  const chunk = OBJECT_LAYOUT.chunk(store.bucket, chunkId);
+  await store.js.publish(chunk, bytes);
+  try {
+    await store.js.publish(OBJECT_LAYOUT.meta(store.bucket, name), metaOf(store, name, chunkId, bytes.length, sha256, description), { expect: { lastSubjectSequence: 0 } });
+    return 'created';
+  } catch (e) {
+    if (!nameTaken(e)) throw e;
+    // The chunk belongs to no object: remove it (should that fail, it is only unreferenced bytes).
+    await store.jsm?.streams.purge(OBJECT_LAYOUT.stream(store.bucket), { filter: chunk }).catch(() => undefined);
+    return 'taken';
+  }
 }

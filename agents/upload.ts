@@ -1,7 +1,9 @@
 // Artifacts and logs into the Object Store. Artifacts are content-addressed
-// (OBJECTS.artifact(sha256)): an object already there with the same digest is
-// not uploaded again. A file up to IN_MEMORY_MAX is read once (hashed and put
-// from the same bytes); bigger ones are streamed, twice (hash, then put).
+// (OBJECTS.artifact(sha256)): a one-chunk artifact is put with two publishes and no
+// lookup (putting it again replaces it with the same bytes: object-put.ts); a bigger
+// one already there with the same digest is not uploaded again. A file up to
+// IN_MEMORY_MAX is read once (hashed and put from the same bytes); bigger ones are
+// streamed, twice (hash, then put).
 import { createHash } from 'node:crypto';
 import { createReadStream, readFile as readFileCallback, stat as statCallback } from 'node:fs';
 import { promisify } from 'node:util';
@@ -9,7 +11,7 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ObjectStore } from '@nats-io/obj';
 import { OBJECTS } from '../schema/nats.ts';
-import { putNewSmallObject } from './object-put.ts';
+import { createSmallObject, putArtifactObject } from './object-put.ts';
 
 export interface UploadedArtifact {
   name: string;
@@ -56,8 +58,7 @@ async function putContent(os: ObjectStore, name: string, content: Content, descr
 export async function putIfAbsent(os: ObjectStore, name: string, content: Content, sha256: string, description?: string): Promise<'uploaded' | 'present'> {
   const info = await os.info(name);
   if (info && !info.deleted && objectDigestHex(info.digest) === sha256) return 'present';
-  const free = !info || info.deleted;
-  if (!(free && typeof content !== 'string' && (await putNewSmallObject(os, name, content, sha256, description)))) await putContent(os, name, content, description);
+  await putContent(os, name, content, description);
   return 'uploaded';
 }
 
@@ -69,7 +70,7 @@ async function contentOf(path: string): Promise<Content> {
 async function uploadArtifact(os: ObjectStore, path: string): Promise<UploadedArtifact> {
   const content = await contentOf(path);
   const { sha256, size } = typeof content === 'string' ? await sha256File(content) : { sha256: createHash('sha256').update(content).digest('hex'), size: content.length };
-  await putIfAbsent(os, OBJECTS.artifact(sha256), content, sha256, basename(path));
+  if (typeof content === 'string' || !(await putArtifactObject(os, content, sha256, basename(path)))) await putIfAbsent(os, OBJECTS.artifact(sha256), content, sha256, basename(path));
   return { name: basename(path), sha256, size };
 }
 
@@ -86,13 +87,16 @@ export async function uploadArtifacts(os: ObjectStore, paths: string[]): Promise
  */
 export async function uploadLog(os: ObjectStore, key: string, attempt: number, delivery: number, path: string, sha256: string): Promise<string> {
   const name = OBJECTS.log(key, attempt);
-  const [info, content] = await Promise.all([os.info(name), contentOf(path)]);
+  const content = await contentOf(path);
+  // Usually the name is free: then one put that expects it free, and no lookup.
+  if (typeof content !== 'string' && (await createSmallObject(os, name, content, sha256)) === 'created') return name;
+  const info = await os.info(name);
   if (info && !info.deleted) {
     if (objectDigestHex(info.digest) === sha256) return name;
     const alt = `${name}.delivery-${delivery}`;
     await putContent(os, alt, content);
     return alt;
   }
-  if (!(typeof content !== 'string' && (await putNewSmallObject(os, name, content, sha256)))) await putContent(os, name, content);
+  await putContent(os, name, content);
   return name;
 }

@@ -55,6 +55,22 @@ export const RESULTS_CONSUMER = 'kiln-reconciler-results';
 export const OBJECTS = {
   artifact: (sha256: string) => `sha256/${sha256}`,
   log: (key: string, attempt: number) => `logs/${key}/${attempt}`,
+  /**
+   * The chunk id (the `nuid` of NATS ADR-20) agents give a one-chunk artifact: derived from its
+   * digest (a library nuid is 22 base62 characters, so the two never meet), so the reconciler
+   * reads the bytes with one direct get of OBJECT_SUBJECTS.chunk (no meta lookup first), and a
+   * repeated put replaces the chunk (Nats-Rollup) rather than leaving one behind. Only for
+   * artifacts: their name holds one digest, so no two objects share such a chunk.
+   */
+  artifactChunk: (sha256: string) => `sha256-${sha256}`,
+} as const;
+
+/** The Object Store's own layout (NATS ADR-20, as @nats-io/obj writes and reads it). */
+export const OBJECT_LAYOUT = {
+  stream: (bucket: string) => `OBJ_${bucket}`,
+  chunk: (bucket: string, chunkId: string) => `$O.${bucket}.C.${chunkId}`,
+  /** `name` as base64url of its bytes (padding kept; latin1, as the library's btoa reads a string). */
+  meta: (bucket: string, name: string) => `$O.${bucket}.M.${Buffer.from(name, 'latin1').toString('base64').replace(/\+/g, '-').replace(/\//g, '_')}`,
 } as const;
 
 /**

@@ -9,7 +9,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { ArtifactMissingError, DigestMismatchError } from '../../schema/errors.ts';
 import { OBJECTS } from '../../schema/nats.ts';
-import { readChunks } from './object-read.ts';
+import { readArtifactChunks } from './object-read.ts';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -32,7 +32,7 @@ export async function fetchArtifact(objectStore: ObjectStore, sha256: string, ca
   if (!SHA256.test(sha256)) throw new TypeError(`not a sha256 digest: '${sha256}'`);
   const dest = cachedArtifactPath(cacheDir, sha256);
   if (await exists(dest)) return dest;
-  const chunks = await readChunks(objectStore, OBJECTS.artifact(sha256), opts.jsm);
+  const chunks = await readArtifactChunks(objectStore, sha256, opts.jsm);
   if (!chunks) throw new ArtifactMissingError(`artifact sha256 ${sha256} is not in the object store`, { sha256 });
   await mkdir(join(cacheDir, sha256.slice(0, 2)), { recursive: true });
   const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;

@@ -12,7 +12,7 @@ import type { FailureClass } from '../../schema/status.ts';
 import { assertValid } from '../../schema/validate.ts';
 
 import { fetchArtifact } from './artifact-cache.ts';
-import { readChunks } from './object-read.ts';
+import { readArtifactChunks } from './object-read.ts';
 import pMap from 'p-map';
 
 export { fetchArtifact };
@@ -105,7 +105,7 @@ const missingCheck = (a: { name: string; sha256: string }): ArtifactCheck => ({
 
 /** Hash the object's bytes as stored; `problem` says what is wrong, if anything. */
 export async function checkArtifact(objectStore: ObjectStore, a: { name: string; sha256: string; size: number }, jsm?: JetStreamManager): Promise<ArtifactCheck> {
-  const chunks = await readChunks(objectStore, OBJECTS.artifact(a.sha256), jsm);
+  const chunks = await readArtifactChunks(objectStore, a.sha256, jsm);
   if (!chunks) return missingCheck(a);
   const hash = createHash('sha256');
   let size = 0;

@@ -3,9 +3,12 @@
 // read; an artifact or a log is usually one chunk, which a single stream
 // message get returns directly (layout of NATS ADR-20: stream OBJ_<bucket>,
 // chunks on $O.<bucket>.C.<nuid>). Measured: 0.08 ms vs 0.89 ms per small object.
+// An artifact put by an agent needs not even its meta looked up: its chunk id comes
+// from its digest (OBJECTS.artifactChunk), so one direct get reads it.
 // Callers hash what they read: nothing here is trusted to be what was claimed.
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
+import { OBJECT_LAYOUT, OBJECTS } from '../../schema/nats.ts';
 
 export type Chunks = AsyncIterable<Uint8Array>;
 
@@ -40,9 +43,27 @@ export async function readChunks(os: ObjectStore, name: string, jsmIn?: JetStrea
   if (!jsm || info.chunks !== 1 || info.options?.link) return fromGet(os, name);
   // getMessage already returns null when there is no such message; any error (timeout,
   // reconnect) must propagate, or a good build would be recorded as an integrity failure.
-  const m = await jsm.streams.getMessage(`OBJ_${info.bucket}`, { last_by_subj: `$O.${info.bucket}.C.${info.nuid}` });
-  if (!m) return null;
-  return (async function* () {
-    yield m.data;
+  const m = await jsm.streams.getMessage(OBJECT_LAYOUT.stream(info.bucket), { last_by_subj: OBJECT_LAYOUT.chunk(info.bucket, info.nuid) });
+  return m ? once(m.data) : null;
+}
+
+const once = (data: Uint8Array): Chunks =>
+  (async function* () {
+    yield data;
   })();
+
+/**
+ * The bytes of the artifact OBJECTS.artifact(sha256), or null when there is none: one direct
+ * get of its digest-named chunk when an agent put it as one chunk; else (a bigger object, one
+ * put by other means, or none) as readChunks finds it.
+ */
+export async function readArtifactChunks(os: ObjectStore, sha256: string, jsmIn?: JetStreamManager): Promise<Chunks | null> {
+  const jsm = jsmIn ?? managerOf(os);
+  const bucket = (os as { name?: unknown }).name;
+  if (jsm && typeof bucket === 'string') {
+    // getMessage returns null when there is no such message; any other error propagates (see readChunks).
+    const m = await jsm.streams.getMessage(OBJECT_LAYOUT.stream(bucket), { last_by_subj: OBJECT_LAYOUT.chunk(bucket, OBJECTS.artifactChunk(sha256)) });
+    if (m) return once(m.data);
+  }
+  return readChunks(os, OBJECTS.artifact(sha256), jsm);
 }

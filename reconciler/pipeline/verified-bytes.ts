@@ -15,7 +15,7 @@ import type { BuildResult } from '../../schema/messages.ts';
 import { OBJECTS } from '../../schema/nats.ts';
 import { storeVerified } from './artifact-cache.ts';
 import { checkAndCacheArtifact, judgeChecks, verifyArtifacts, type ArtifactCheck } from './collect.ts';
-import { readChunks } from './object-read.ts';
+import { readArtifactChunks } from './object-read.ts';
 
 /** Larger artifacts are streamed to the cache file rather than held in memory. */
 export const IN_MEMORY_MAX = 8 * 1024 * 1024;
@@ -38,7 +38,7 @@ type Artifact = BuildResult['artifacts'][number];
 
 /** The object's bytes, or null when there is no such object or it is longer than `limit`. */
 async function readSmall(os: ObjectStore, sha256: string, jsm: JetStreamManager | undefined, limit: number): Promise<Buffer | null> {
-  const chunks = await readChunks(os, OBJECTS.artifact(sha256), jsm);
+  const chunks = await readArtifactChunks(os, sha256, jsm);
   if (!chunks) return null;
   const parts: Uint8Array[] = [];
   let size = 0;

@@ -1,14 +1,16 @@
 // Artifacts and logs in a real JetStream Object Store: content addressing,
-// no re-upload of what is there, and a recorded log is never overwritten.
+// a repeated put leaves nothing behind, and a recorded log is never overwritten.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { putIfAbsent, sha256File, uploadArtifacts, uploadLog } from '../../agents/upload.ts';
-import { putNewSmallObject } from '../../agents/object-put.ts';
-import { BUCKETS, LOG_HEADERS, OBJECTS, SUBJECTS } from '../../schema/nats.ts';
+import { createSmallObject, putArtifactObject } from '../../agents/object-put.ts';
+import { readArtifactChunks } from '../../reconciler/pipeline/object-read.ts';
+import { BUCKETS, LOG_HEADERS, OBJECT_LAYOUT, OBJECTS, SUBJECTS } from '../../schema/nats.ts';
 import { BuildLog } from '../../agents/log-stream.ts';
 import { quietLog, startHarness } from '../fixtures/agent-jobs.ts';
 
@@ -46,15 +48,60 @@ test('agent upload - a small object put with two publishes reads back through @n
   const os = await new Objm(h.nc).open(BUCKETS.artifacts);
   const bytes = Buffer.from('a small artifact\n'.repeat(50));
   const sha = createHash('sha256').update(bytes).digest('hex');
-  assert.equal(await putNewSmallObject(os, 'fast/one', bytes, sha, 'one.deb'), true);
+  assert.equal(await putArtifactObject(os, bytes, sha, 'one.deb'), true);
+  assert.equal(await createSmallObject(os, 'fast/one', bytes, sha, 'one.deb'), 'created');
   await os.putBlob({ name: 'library/one', description: 'one.deb' }, bytes);
-  const fast = await os.info('fast/one');
   const lib = await os.info('library/one');
-  const comparable = (i: typeof fast) => ({ bucket: i!.bucket, size: i!.size, chunks: i!.chunks, description: i!.description, digest: i!.digest, deleted: i!.deleted, options: i!.options, headers: i!.headers, metadata: i!.metadata });
-  assert.deepEqual(comparable(fast), comparable(lib));
-  assert.deepEqual(Buffer.from((await os.getBlob('fast/one'))!), bytes, 'the library reads it back (and checks its digest)');
-  assert.equal(await putNewSmallObject(os, 'fast/empty', new Uint8Array(), createHash('sha256').digest('hex')), false, 'an empty object is left to the library');
-  assert.equal(await putNewSmallObject(os, 'fast/big', Buffer.alloc(200 * 1024), sha), false, 'more than one chunk is left to the library');
+  const comparable = (i: typeof lib) => ({ bucket: i!.bucket, size: i!.size, chunks: i!.chunks, description: i!.description, digest: i!.digest, deleted: i!.deleted, options: i!.options, headers: i!.headers, metadata: i!.metadata });
+  for (const name of [OBJECTS.artifact(sha), 'fast/one']) {
+    assert.deepEqual(comparable(await os.info(name)), comparable(lib), name);
+    assert.deepEqual(Buffer.from((await os.getBlob(name))!), bytes, `${name}: the library reads it back (and checks its digest)`);
+  }
+  assert.equal(await putArtifactObject(os, new Uint8Array(), createHash('sha256').digest('hex')), false, 'an empty object is left to the library');
+  assert.equal(await createSmallObject(os, 'fast/big', Buffer.alloc(200 * 1024), sha), false, 'more than one chunk is left to the library');
+});
+
+test('agent upload - an artifact put again replaces its own chunk; the reconciler reads it with one get, and a rewritten object as the store says', async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const os = await new Objm(h.nc).open(BUCKETS.artifacts);
+  const jsm = await jetstreamManager(h.nc);
+  const stream = OBJECT_LAYOUT.stream(BUCKETS.artifacts);
+  const bytes = Buffer.from('pretend deb, put by two deliveries');
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  assert.equal(await putArtifactObject(os, bytes, sha, 'x.deb'), true);
+  assert.equal(await putArtifactObject(os, bytes, sha, 'x.deb'), true);
+  assert.equal((await jsm.streams.info(stream)).state.messages, 2, 'one chunk and one meta: nothing left behind');
+  const read = async () => {
+    const parts: Uint8Array[] = [];
+    for await (const c of (await readArtifactChunks(os, sha, jsm))!) parts.push(c);
+    return Buffer.concat(parts).toString();
+  };
+  assert.equal(await read(), bytes.toString());
+  // Whatever else writes the name (the library's put, with a chunk of its own): the reader follows the meta.
+  await os.putBlob({ name: OBJECTS.artifact(sha) }, Buffer.from('other bytes'));
+  assert.equal(await read(), 'other bytes', 'the digest-named chunk went with the library put; the meta leads to the new one');
+  await os.delete(OBJECTS.artifact(sha));
+  assert.equal(await readArtifactChunks(os, sha, jsm), null, 'a deleted artifact is missing');
+  assert.equal(await readArtifactChunks(os, 'f'.repeat(64), jsm), null, 'an artifact never put is missing');
+});
+
+test('agent upload - creating a log object under a taken name stores nothing and keeps what is there', async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const os = await new Objm(h.nc).open(BUCKETS.artifacts);
+  const jsm = await jetstreamManager(h.nc);
+  const stream = OBJECT_LAYOUT.stream(BUCKETS.artifacts);
+  const first = Buffer.from('first delivery\n');
+  const second = Buffer.from('second delivery\n');
+  const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  assert.equal(await createSmallObject(os, 'logs/k/1', first, digest(first)), 'created');
+  const before = (await jsm.streams.info(stream)).state.messages;
+  assert.equal(await createSmallObject(os, 'logs/k/1', second, digest(second)), 'taken');
+  assert.equal((await jsm.streams.info(stream)).state.messages, before, 'the chunk written before the name was found taken is removed');
+  assert.equal(Buffer.from((await os.getBlob('logs/k/1'))!).toString(), 'first delivery\n');
+  await os.delete('logs/k/1');
+  assert.equal(await createSmallObject(os, 'logs/k/1', second, digest(second)), 'taken', 'a deleted name counts as taken (uploadLog then puts through the library)');
 });
 
 test('agent log - live chunks on the log subject add up to the stored file; the end is marked; size is capped', async (t) => {
