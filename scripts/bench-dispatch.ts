@@ -98,6 +98,14 @@ async function agentsAlone(nc: NatsConnection, records: BuildRecord[]): Promise<
   return ms;
 }
 
+/** Messages each stream has taken so far (its last sequence: counts those already acked off a work queue). */
+async function messagesPerStream(nc: NatsConnection): Promise<Record<string, number>> {
+  const jsm = await jetstreamManager(nc);
+  const out: Record<string, number> = {};
+  for await (const si of jsm.streams.list()) if (si.state.last_seq > 0) out[si.config.name] = si.state.last_seq;
+  return out;
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
 async function cpuSeconds(pids: Array<number | undefined>): Promise<number> {
   let sum = 0;
@@ -221,6 +229,7 @@ async function main() {
     const records = Number(await git(repo.dir, 'ls-tree', '-r', '--name-only', STATUS_BRANCH, 'builds/').then((s) => s.split('\n').filter(Boolean).length));
     const succeeded = [...(rec.memo.observed?.state.builds.values() ?? [])].filter((b) => b.state === 'succeeded').length;
     await rec.close();
+    const stored = await messagesPerStream(nc);
 
     const soloMeter = await cpuMeter({ agents: agentsChildren.map((c) => c.pid), 'nats-server': [server.pid()] });
     const solo = await agentsAlone(nc, [...(rec.memo.observed?.state.builds.values() ?? [])]);
@@ -235,6 +244,7 @@ async function main() {
     for (const p of passes) console.log(`  pass (${p.reason}): dispatched ${p.dispatched}, collected ${p.results}, ${p.ms} ms`);
     console.log(`  end to end (first pass to last result recorded): ${(endToEnd / 1000).toFixed(2)} s = ${rate.toFixed(0)} jobs/s   [target ≥ 500]`);
     console.log(`    CPU ms per job: ${perJob(endToEndCpu, JOBS)}`);
+    console.log(`    NATS messages stored per job: ${Object.entries(stored).map(([k, n]) => `${k} ${(n / JOBS).toFixed(2)}`).join(', ')}`);
     console.log(`  agents alone (dispatch → NoopRunner agents → results waiting, no reconciler): ${(solo / 1000).toFixed(2)} s = ${((JOBS / solo) * 1000).toFixed(0)} jobs/s`);
     console.log(`    CPU ms per job: ${perJob(soloCpu, JOBS)}`);
     console.log(`  raw JetStream loop, same count: ${(raw / 1000).toFixed(2)} s = ${rawRate.toFixed(0)} jobs/s`);
