@@ -20,6 +20,7 @@ import type { ObservedSnapshot } from './status/snapshot.ts';
 import { recordPass } from './status/writer.ts';
 import { assertStatusSigned, checkRecordFor, invalidCheckRecord, verifyDesiredCommit, type TrustVerdict } from './trust/index.ts';
 import { collectResults, type Collected } from './pass/collect-step.ts';
+import { ackAll } from './pipeline/collect.ts';
 import type { PassDeps, PassStep } from './pass/deps.ts';
 import { emptyEvents, type PassEvents } from './pass/events.ts';
 import { runGates } from './pass/gate-step.ts';
@@ -30,7 +31,6 @@ import { withTopology } from './nats/repair.ts';
 import { emptyPublishedMemo, observePublished, publishedUnchanged, rememberPublished, type PublishedMemo } from './pass/observe-published.ts';
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
 import { outcomeOf, prepareForgeFiles, withForgeFiles, type ForgeFiles } from './forge/pass-step.ts';
-import pMap from 'p-map';
 import { observeImageTags, type ImageTagsMemo } from './pass/observe-image-tags.ts';
 
 /** What a pass remembers for the next one (incremental reads, the quiet fast path). */
@@ -222,8 +222,6 @@ async function actAndReport(c: PassContext, plan: Plan, desired: DesiredState, o
   }
 }
 
-const ACK_CONCURRENCY = 64;
-
 /** ONE signed status commit with everything this pass observed and did; then, and only then, ack. */
 async function record(c: PassContext, events: PassEvents, ctx: StatusChangeContext, collected: Collected, report: PassReport, forgeFiles?: ForgeFiles): Promise<void> {
   const { deps, memo } = c;
@@ -247,8 +245,8 @@ async function record(c: PassContext, events: PassEvents, ctx: StatusChangeConte
   memo.statusVerified = recorded.snapshot.commit;
   report.statusCommit = recorded.commit;
   await step(deps, 'recorded');
-  // Every outcome is durable in git now: the acks go out together (each waits for the server's confirmation).
-  await pMap(collected.pending, (p) => p.ack(), { concurrency: ACK_CONCURRENCY });
+  // Every outcome is durable in git now: the acks go out together (one confirmation for all: ackAll).
+  await ackAll(collected.pending);
   deps.metrics?.recorded(events); // metrics: builds by outcome, once durable
   await step(deps, 'acked');
 }

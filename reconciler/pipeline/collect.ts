@@ -23,6 +23,8 @@ export interface PendingResult {
   deliveries: number;
   /** Acknowledge, waiting for the server's confirmation (call only once the outcome is in git). */
   ack(): Promise<void>;
+  /** Acknowledge without waiting for a confirmation (only once the outcome is in git; see ackAll). */
+  ackNoWait(): void;
   /** Hand it back for redelivery (after `delayMs`). */
   nak(delayMs?: number): void;
   /** Never deliver it again. */
@@ -60,6 +62,7 @@ function pending(m: JsMsg, result: BuildResult): PendingResult {
     ack: async () => {
       await m.ackAck();
     },
+    ackNoWait: () => m.ack(),
     nak: (delayMs) => m.nak(delayMs),
     term: () => m.term(),
   };
@@ -86,6 +89,19 @@ export async function fetchResults(js: JetStreamClient, opts: FetchResultsOption
     if (result) out.push(pending(m, result));
   }
   return out;
+}
+
+/**
+ * Acknowledge results whose outcomes are in git with one round trip: every ack but the last
+ * goes unconfirmed, the last is confirmed. The server applies a consumer's acks in the order
+ * they arrive on the connection, so the others are applied once the last one is confirmed; an
+ * ack lost with the connection fails the confirmation, and its result is redelivered and
+ * recorded again, idempotently (at least once, as with one confirmation per ack).
+ */
+export async function ackAll(pending: PendingResult[]): Promise<void> {
+  const last = pending.at(-1);
+  for (const p of pending.slice(0, -1)) p.ackNoWait();
+  await last?.ack();
 }
 
 export interface ArtifactCheck {

@@ -13,10 +13,10 @@ import { pino } from 'pino';
 import { connectNats } from '../../reconciler/nats/connect.ts';
 import { ensureTopology } from '../../reconciler/nats/topology.ts';
 import { dispatchBuilds } from '../../reconciler/pipeline/dispatch.ts';
-import { fetchArtifact, fetchResults, verifyArtifacts, verifyResults } from '../../reconciler/pipeline/collect.ts';
+import { ackAll, fetchArtifact, fetchResults, verifyArtifacts, verifyResults } from '../../reconciler/pipeline/collect.ts';
 import type { BuildAction } from '../../reconciler/model.ts';
 import type { BuildJob, BuildResult } from '../../schema/messages.ts';
-import { BUCKETS, buildConsumerName, OBJECTS, STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import { BUCKETS, buildConsumerName, OBJECTS, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
 
 const log = pino({ level: 'silent' });
@@ -239,4 +239,17 @@ test('pipeline dispatch - a publish that fails part-way still reports each job a
   );
   assert.deepEqual(queued, [actions[0].key, actions[1].key]);
   assert.equal((await jsm.consumers.info(STREAMS.builds, buildConsumerName('default', 'arm64'))).num_pending, before + 2, 'exactly those two are on the queue');
+});
+
+test('pipeline collect - results acked with one confirmation (ackAll) are all gone from the consumer once it returns', async () => {
+  const actions = Array.from({ length: 40 }, (_, i) => action(300 + i, 'arm64'));
+  await dispatchBuilds(js, actions, { desiredCommit: 'd'.repeat(40), now: new Date(), log });
+  await fakeAgent('arm64', actions.length);
+  const got = await fetchResults(js, { max: 100, expiresMs: 1000, log });
+  assert.ok(got.length >= actions.length, `fetched ${got.length}`);
+  await ackAll(got);
+  const info = await (await js.jetstreamManager()).consumers.info(STREAMS.results, RESULTS_CONSUMER);
+  assert.deepEqual({ pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered }, { pending: 0, ackPending: 0, redelivered: 0 });
+  assert.deepEqual(await fetchResults(js, { max: 100, expiresMs: 1000, log }), [], 'none comes back');
+  await ackAll([]);
 });
