@@ -1,8 +1,9 @@
 // One job, start to finish: validate → (poison?) → fetch source → run →
 // deliver (artifacts and log into the object store, the BuildResult onto the
-// results stream: deliver.ts) → ackAck. The result is published with Nats-Msg-Id
-// `${key}.${attempt}.result`, so if the agent dies between publish and ack, the
-// redelivered job's result is dropped as a duplicate.
+// results stream: deliver.ts) → ack. The result is published with Nats-Msg-Id
+// `${key}.${attempt}.result`, so if the agent dies between publish and ack (or the
+// ack is lost), the redelivered job's result is dropped as a duplicate. That is why
+// the ack needs no confirmation (a round trip per job): nothing would be done with it.
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
@@ -160,8 +161,11 @@ export async function handleJob(ctx: JobContext, msg: JsMsg, running: Set<string
     produced ??= await produce(ctx, job, root, delivery, log, timings);
     const built = produced;
     const delivered = await timed(timings, 'deliver', () => deliver({ ...ctx, log }, built.draft, built.artifacts, built.log, delivery));
-    const acked = await msg.ackAck().catch(() => false);
-    if (!acked) log.warn('ack not confirmed; a redelivery will find the result already published');
+    try {
+      msg.ack();
+    } catch (e) {
+      log.warn({ err: e }, 'could not ack (connection gone); a redelivery will find the result already published');
+    }
     log.info(
       { outcome: built.draft.outcome, failureClass: built.draft.failureClass, delivered, ms: Date.now() - started, timings, artifacts: built.artifacts.length, maxDeliver: ctx.maxDeliver },
       'build finished',
