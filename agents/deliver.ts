@@ -63,7 +63,7 @@ async function deliverOnce(ctx: DeliveryContext, draft: DraftResult, artifactPat
   // Artifacts and log go up together; the result follows only once both are stored.
   const [artifacts, object] = await Promise.all([
     draft.outcome === 'succeeded' ? uploadArtifacts(ctx.os, artifactPaths) : [],
-    uploadLog(ctx.os, draft.key, draft.attempt, delivery, log.path, log.sha256),
+    uploadLog(ctx.os, draft.key, draft.attempt, delivery, log),
   ]);
   await publishResult(ctx, publishable({ ...draft, artifacts, log: { sha256: log.sha256, size: log.size, object }, finishedAt: new Date().toISOString() }));
 }

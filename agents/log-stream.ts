@@ -21,6 +21,8 @@ export interface LogSummary {
   size: number;
   /** The end of the log (for logTail). */
   tailText: string;
+  /** The whole log, when it is small enough to be all in the tail kept in memory (then delivery need not read the file). */
+  bytes?: Buffer;
 }
 
 export class BuildLog {
@@ -98,7 +100,8 @@ export class BuildLog {
     this.publish(new Uint8Array(), outcome);
     await new Promise<void>((resolve, reject) => this.file.end((err?: Error | null) => (err ? reject(err) : resolve())));
     if (this.fileError) throw this.fileError;
-    return { path: this.path, sha256: this.hash.digest('hex'), size: this.size, tailText: this.tailBuf.toString('utf8') };
+    const whole = this.tailBuf.length === this.size ? { bytes: this.tailBuf } : {};
+    return { path: this.path, sha256: this.hash.digest('hex'), size: this.size, tailText: this.tailBuf.toString('utf8'), ...whole };
   }
 
   /** Close the file without publishing the end marker (the job is abandoned). */

@@ -80,14 +80,15 @@ export async function uploadArtifacts(os: ObjectStore, paths: string[]): Promise
 }
 
 /**
- * Store a build log under OBJECTS.log(key, attempt). If that name is taken (an
+ * Store a build log (its bytes when held, else its file) under OBJECTS.log(key, attempt). If that name is taken (an
  * earlier delivery of the same job got this far and its result may already be
  * recorded), the log goes under a delivery-suffixed name instead, so a recorded
  * result's log is never overwritten. Returns the object name used.
  */
-export async function uploadLog(os: ObjectStore, key: string, attempt: number, delivery: number, path: string, sha256: string): Promise<string> {
+export async function uploadLog(os: ObjectStore, key: string, attempt: number, delivery: number, log: { path: string; sha256: string; bytes?: Uint8Array }): Promise<string> {
+  const { sha256 } = log;
   const name = OBJECTS.log(key, attempt);
-  const content = await contentOf(path);
+  const content = log.bytes ?? (await contentOf(log.path));
   // Usually the name is free: then one put that expects it free, and no lookup.
   if (typeof content !== 'string' && (await createSmallObject(os, name, content, sha256)) === 'created') return name;
   const info = await os.info(name);

@@ -21,7 +21,9 @@ import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-i
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { openReconciler } from '../reconciler/reconciler-setup.ts';
-import { generateKey } from '../reconciler/signing/signer.ts';
+import { generateKey, loadSigner } from '../reconciler/signing/signer.ts';
+import { noopDeb } from '../agents/noop-deb.ts';
+import pMap from 'p-map';
 import { watch } from '../reconciler/watch.ts';
 import type { BuildAction } from '../reconciler/model.ts';
 import { dispatchBuilds } from '../reconciler/pipeline/dispatch.ts';
@@ -96,6 +98,23 @@ async function agentsAlone(nc: NatsConnection, records: BuildRecord[]): Promise<
   const ms = performance.now() - t0;
   await jsm.streams.purge(STREAMS.results);
   return ms;
+}
+
+/**
+ * What the artifact signatures cost on their own: `n` no-op .debs signed through the reconciler's
+ * Signer (its worker thread), 64 at a time as the collect step asks. CPU of the whole process
+ * (all threads) per signature, and the wall time.
+ */
+async function signingAlone(privateKeyArmored: string, n: number): Promise<{ cpuMs: number; ms: number }> {
+  const signer = await loadSigner(privateKeyArmored);
+  const debs = await Promise.all(Array.from({ length: n }, (_, i) => noopDeb({ package: `p${i}`, version: '1.0', arch: 'amd64' }, `k${i}`)));
+  await signer.signDetached(debs[0].bytes); // the worker started
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await pMap(debs, (d) => signer.signDetached(d.bytes), { concurrency: 64 });
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { cpuMs: (cpu.user + cpu.system) / 1000 / n, ms };
 }
 
 /** Messages each stream has taken so far (its last sequence: counts those already acked off a work queue). */
@@ -237,6 +256,7 @@ async function main() {
     const rawMeter = await cpuMeter({ 'bench (client)': [process.pid], 'nats-server': [server.pid()] });
     const raw = await rawLoop(nc, JOBS);
     const rawCpu = await rawMeter();
+    const signing = await signingAlone(key.privateKeyArmored, JOBS);
     const rate = (JOBS / endToEnd) * 1000;
     const rawRate = (JOBS / raw) * 1000;
     console.log(`bench-dispatch: ${JOBS} jobs (${PACKAGES} packages × ${ARCHES.length} arches), ${ARCHES.length} NoopRunner agents × ${AGENT_CONCURRENCY} in a child process`);
@@ -249,6 +269,7 @@ async function main() {
     console.log(`    CPU ms per job: ${perJob(soloCpu, JOBS)}`);
     console.log(`  raw JetStream loop, same count: ${(raw / 1000).toFixed(2)} s = ${rawRate.toFixed(0)} jobs/s`);
     console.log(`    CPU ms per job: ${perJob(rawCpu, JOBS)}`);
+    console.log(`  signing alone: ${JOBS} no-op .debs through the signer's worker, 64 at a time: ${(signing.ms / 1000).toFixed(2)} s, CPU ${signing.cpuMs.toFixed(2)} ms per signature`);
     console.log(`  load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (${cpus().length} cores)`);
     console.log(`  ratio end to end / raw: ${(endToEnd / raw).toFixed(2)}×   [target ≤ 2.5×]`);
     console.log(`  status commits: ${commits} (records ${records}, succeeded ${succeeded})   [target ≤ 4]`);

@@ -36,10 +36,16 @@ test('agent upload - artifacts are stored under their sha256 once; logs of a lat
   await writeFile(log2, 'second delivery\n');
   const d1 = await sha256File(log1);
   const d2 = await sha256File(log2);
-  assert.equal(await uploadLog(os, key, 1, 1, log1, d1.sha256), OBJECTS.log(key, 1));
-  assert.equal(await uploadLog(os, key, 1, 2, log2, d2.sha256), `${OBJECTS.log(key, 1)}.delivery-2`);
+  assert.equal(await uploadLog(os, key, 1, 1, { path: log1, sha256: d1.sha256 }), OBJECTS.log(key, 1));
+  assert.equal(await uploadLog(os, key, 1, 2, { path: log2, sha256: d2.sha256 }), `${OBJECTS.log(key, 1)}.delivery-2`);
   const first = await os.getBlob(OBJECTS.log(key, 1));
   assert.equal(Buffer.from(first!).toString(), 'first delivery\n', 'the first log is intact');
+  assert.equal(await uploadLog(os, key, 1, 1, { path: log1, sha256: d1.sha256 }), OBJECTS.log(key, 1), 'the same log again: already there');
+  // A log held in memory (BuildLog.finish gives its bytes when it is small) is stored without reading its file.
+  const held = Buffer.from('held in memory\n');
+  const heldSha = createHash('sha256').update(held).digest('hex');
+  assert.equal(await uploadLog(os, key, 2, 1, { path: join(h.workDir, 'no-such-file'), sha256: heldSha, bytes: held }), OBJECTS.log(key, 2));
+  assert.equal(Buffer.from((await os.getBlob(OBJECTS.log(key, 2)))!).toString(), 'held in memory\n');
 });
 
 test('agent upload - a small object put with two publishes reads back through @nats-io/obj like one the library put', async (t) => {
@@ -132,6 +138,7 @@ test('agent log - live chunks on the log subject add up to the stored file; the 
   assert.deepEqual(Buffer.concat(live), stored);
   assert.equal(summary.size, stored.length);
   assert.equal(summary.sha256, createHash('sha256').update(stored).digest('hex'));
+  assert.deepEqual(summary.bytes, stored, 'a small log is also given whole from memory');
   assert.match(stored.toString(), /^line one\nline two\nx+\nkiln: log truncated at 100 bytes\n$/);
   assert.ok(!stored.toString().includes('never written'));
 });
