@@ -117,6 +117,20 @@ async function signingAlone(privateKeyArmored: string, n: number): Promise<{ cpu
   return { cpuMs: (cpu.user + cpu.system) / 1000 / n, ms };
 }
 
+/** Messages (publishes, requests, acks) each named client connection has sent and received so far (nats-server's /connz). */
+async function messagesByClient(server: { monitorUrl?: string }): Promise<Map<string, { sent: number; received: number }>> {
+  const res = await fetch(`${server.monitorUrl}/connz?limit=1024`);
+  const { connections } = (await res.json()) as { connections: Array<{ name?: string; in_msgs: number; out_msgs: number }> };
+  const out = new Map<string, { sent: number; received: number }>();
+  for (const c of connections) {
+    const name = (c.name ?? '').replace(/^kiln-reconciler .*/, 'reconciler').replace(/^bench agents$/, 'agents');
+    const prev = out.get(name) ?? { sent: 0, received: 0 };
+    // in_msgs: what the server took in from the client.
+    out.set(name, { sent: prev.sent + c.in_msgs, received: prev.received + c.out_msgs });
+  }
+  return out;
+}
+
 /** Messages each stream has taken so far (its last sequence: counts those already acked off a work queue). */
 async function messagesPerStream(nc: NatsConnection): Promise<Record<string, number>> {
   const jsm = await jetstreamManager(nc);
@@ -186,7 +200,7 @@ async function startAgents(url: string, arches: string[], workDir: string): Prom
 
 async function main() {
   const tmp = await mkdtemp(join(tmpdir(), 'kiln-bench-dispatch-'));
-  const server = await startNats();
+  const server = await startNats({ monitor: true });
   const nc = await connect({ servers: server.url });
   let agentsChildren: ChildProcess[] = [];
   try {
@@ -221,6 +235,7 @@ async function main() {
     const passes: { reason: string; results: number; dispatched: number; ms: number }[] = [];
     let recorded = 0;
     const meter = await cpuMeter({ reconciler: [process.pid], agents: agentsChildren.map((c) => c.pid), 'nats-server': [server.pid()] });
+    const clients0 = await messagesByClient(server);
     const t0 = performance.now();
     const profiler = sectionProfiler(PROFILE_DIR);
     const loop = () => watch(
@@ -244,6 +259,11 @@ async function main() {
     await profiler.section('reconciler', loop);
     const endToEnd = performance.now() - t0;
     const endToEndCpu = await meter();
+    const clients1 = await messagesByClient(server);
+    const clientMessages = ['reconciler', 'agents'].map((k) => {
+      const [a, b] = [clients0.get(k) ?? { sent: 0, received: 0 }, clients1.get(k) ?? { sent: 0, received: 0 }];
+      return `${k} sent ${((b.sent - a.sent) / JOBS).toFixed(2)}, received ${((b.received - a.received) / JOBS).toFixed(2)}`;
+    });
     const commits = Number(await git(repo.dir, 'rev-list', '--count', STATUS_BRANCH));
     const records = Number(await git(repo.dir, 'ls-tree', '-r', '--name-only', STATUS_BRANCH, 'builds/').then((s) => s.split('\n').filter(Boolean).length));
     const succeeded = [...(rec.memo.observed?.state.builds.values() ?? [])].filter((b) => b.state === 'succeeded').length;
@@ -264,6 +284,7 @@ async function main() {
     for (const p of passes) console.log(`  pass (${p.reason}): dispatched ${p.dispatched}, collected ${p.results}, ${p.ms} ms`);
     console.log(`  end to end (first pass to last result recorded): ${(endToEnd / 1000).toFixed(2)} s = ${rate.toFixed(0)} jobs/s   [target ≥ 500]`);
     console.log(`    CPU ms per job: ${perJob(endToEndCpu, JOBS)}`);
+    console.log(`    NATS messages per job: ${clientMessages.join('; ')}`);
     console.log(`    NATS messages stored per job: ${Object.entries(stored).map(([k, n]) => `${k} ${(n / JOBS).toFixed(2)}`).join(', ')}`);
     console.log(`  agents alone (dispatch → NoopRunner agents → results waiting, no reconciler): ${(solo / 1000).toFixed(2)} s = ${((JOBS / solo) * 1000).toFixed(0)} jobs/s`);
     console.log(`    CPU ms per job: ${perJob(soloCpu, JOBS)}`);
