@@ -85,19 +85,20 @@ export class BuildLog {
     }
   }
 
-  private flush(): void {
+  /** Publish what is pending; with `end`, the last message (or an empty one) carries the end marker. */
+  private flush(end?: string): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     const all = Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
-    for (let i = 0; i < all.length; i += MAX_CHUNK) this.publish(all.subarray(i, i + MAX_CHUNK));
+    for (let i = 0; i < all.length; i += MAX_CHUNK) this.publish(all.subarray(i, i + MAX_CHUNK), i + MAX_CHUNK >= all.length ? end : undefined);
+    if (end && all.length === 0) this.publish(new Uint8Array(), end);
   }
 
-  /** Flush, mark the end of the live stream, close the file; returns the digest and tail. */
+  /** Flush with the end of the live stream marked on the last chunk (one message fewer per build), close the file; returns the digest and tail. */
   async finish(outcome: 'succeeded' | 'failed'): Promise<LogSummary> {
-    this.flush();
-    this.publish(new Uint8Array(), outcome);
+    this.flush(outcome);
     await new Promise<void>((resolve, reject) => this.file.end((err?: Error | null) => (err ? reject(err) : resolve())));
     if (this.fileError) throw this.fileError;
     const whole = this.tailBuf.length === this.size ? { bytes: this.tailBuf } : {};

@@ -58,7 +58,7 @@ export const OBJECTS = {
   /**
    * The chunk id (the `nuid` of NATS ADR-20) agents give a one-chunk artifact: derived from its
    * digest (a library nuid is 22 base62 characters, so the two never meet), so the reconciler
-   * reads the bytes with one direct get of OBJECT_SUBJECTS.chunk (no meta lookup first), and a
+   * reads the bytes with one direct get of OBJECT_LAYOUT.chunk (no meta lookup first), and a
    * repeated put replaces the chunk (Nats-Rollup) rather than leaving one behind. Only for
    * artifacts: their name holds one digest, so no two objects share such a chunk.
    */
@@ -75,8 +75,9 @@ export const OBJECT_LAYOUT = {
 
 /**
  * Live build logs on SUBJECTS.log(key) (kept by stream KILN_LOGS): each message's
- * payload is a chunk of raw build output; the last message of an attempt has an
- * empty payload and the `end` header set to the outcome ('succeeded' | 'failed').
+ * payload is a chunk of raw build output; the last message of an attempt has the
+ * `end` header set to the outcome ('succeeded' | 'failed') and carries the output's
+ * last chunk (possibly empty): read a message's payload before its end header.
  */
 export const LOG_HEADERS = {
   attempt: 'Kiln-Attempt',

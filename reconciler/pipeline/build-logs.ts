@@ -1,7 +1,7 @@
 // Build logs: the full log of a finished attempt from the object store, or the
 // live lines of a running build from stream KILN_LOGS (wire format in
 // agents/log-stream.ts: raw output chunks, header Kiln-Attempt; the last
-// message of an attempt is empty with header Kiln-Log-End).
+// message of an attempt has header Kiln-Log-End and the last chunk, possibly empty).
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { NotFoundError } from '../../schema/errors.ts';

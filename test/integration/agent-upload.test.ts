@@ -120,9 +120,10 @@ test('agent log - live chunks on the log subject add up to the stored file; the 
   const reading = (async () => {
     for await (const m of sub) {
       assert.equal(m.headers?.get(LOG_HEADERS.attempt), '3');
+      // As followLog reads it: the payload, then the end marker the last chunk carries.
+      live.push(Buffer.from(m.data));
       end = m.headers?.get(LOG_HEADERS.end) ?? '';
       if (end) break;
-      live.push(Buffer.from(m.data));
     }
   })();
   await h.nc.flush();
