@@ -6,10 +6,12 @@
 // - an artifact's chunk id comes from its digest (OBJECTS.artifactChunk), so putting
 //   it again replaces its own chunk (rollup) and nothing is left behind;
 // - any other object is created only if its name is free (the meta is published
-//   expecting no message on its subject); a taken name is reported, not overwritten.
+//   expecting no message on its subject); a taken name is reported, not overwritten,
+//   and the chunk already stored can then be named otherwise (nameChunk): agents may
+//   not purge, so a chunk is left unnamed only when the caller has no use for it.
 // The meta is published only after the chunk is stored, so a reader never finds an
 // object whose bytes are missing; readers hash what they read anyway.
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { headers, nuid } from '@nats-io/transport-node';
 import { OBJECT_LAYOUT, OBJECTS } from '../schema/nats.ts';
@@ -19,16 +21,15 @@ const MAX_CHUNK = 128 * 1024;
 
 interface StoreInternals {
   js: JetStreamClient;
-  jsm?: JetStreamManager;
   bucket: string;
   maxPayload: number;
 }
 
 /** The JetStream clients and bucket name behind an ObjectStore from @nats-io/obj (public fields its type does not name). */
 function internalsOf(os: ObjectStore): StoreInternals | undefined {
-  const impl = os as unknown as { js?: JetStreamClient & { nc?: { info?: { max_payload?: number } } }; jsm?: JetStreamManager; name?: unknown };
+  const impl = os as unknown as { js?: JetStreamClient & { nc?: { info?: { max_payload?: number } } }; name?: unknown };
   if (!impl.js || typeof impl.js.publish !== 'function' || typeof impl.name !== 'string') return undefined;
-  return { js: impl.js, jsm: impl.jsm, bucket: impl.name, maxPayload: impl.js.nc?.info?.max_payload ?? 1024 };
+  return { js: impl.js, bucket: impl.name, maxPayload: impl.js.nc?.info?.max_payload ?? 1024 };
 }
 
 const base64Url = (b: Buffer) => b.toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
@@ -72,25 +73,39 @@ export async function putArtifactObject(os: ObjectStore, bytes: Uint8Array, sha2
 const nameTaken = (e: unknown) =>
   e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 
+/** Bytes stored as a chunk that the object `name` could not take (see createSmallObject). */
+export interface UnnamedChunk {
+  taken: string;
+  chunkId: string;
+  size: number;
+  sha256: string;
+}
+
 /**
  * Create `name` holding `bytes` (whose sha256 in hex the caller computed) if no object of
- * that name was ever stored (a deleted one counts as there: its meta remains). 'taken': the
- * name is in use and nothing was stored. False when this is not a one-chunk object or the
- * store is not @nats-io/obj's: then use ObjectStore.put().
+ * that name was ever stored (a deleted one counts as there: its meta remains). When the name
+ * is taken, nothing names the stored chunk: the caller may give it another name (nameChunk).
+ * False when this is not a one-chunk object or the store is not @nats-io/obj's: then use
+ * ObjectStore.put().
  */
-export async function createSmallObject(os: ObjectStore, name: string, bytes: Uint8Array, sha256: string, description?: string): Promise<'created' | 'taken' | false> {
+export async function createSmallObject(os: ObjectStore, name: string, bytes: Uint8Array, sha256: string, description?: string): Promise<'created' | UnnamedChunk | false> {
   const store = oneChunkStore(os, bytes);
   if (!store) return false;
   const chunkId = nuid.next();
-  const chunk = OBJECT_LAYOUT.chunk(store.bucket, chunkId);
-  await store.js.publish(chunk, bytes);
+  await store.js.publish(OBJECT_LAYOUT.chunk(store.bucket, chunkId), bytes);
   try {
     await store.js.publish(OBJECT_LAYOUT.meta(store.bucket, name), metaOf(store, name, chunkId, bytes.length, sha256, description), { expect: { lastSubjectSequence: 0 } });
     return 'created';
   } catch (e) {
     if (!nameTaken(e)) throw e;
-    // The chunk belongs to no object: remove it (should that fail, it is only unreferenced bytes).
-    await store.jsm?.streams.purge(OBJECT_LAYOUT.stream(store.bucket), { filter: chunk }).catch(() => undefined);
-    return 'taken';
+    return { taken: name, chunkId, size: bytes.length, sha256 };
   }
+}
+
+/** Make `name` (free, or deleted, or one to replace) the object of a chunk createSmallObject stored. */
+export async function nameChunk(os: ObjectStore, name: string, chunk: UnnamedChunk, description?: string): Promise<void> {
+  const store = internalsOf(os);
+  if (!store) throw new TypeError('nameChunk: not an object store of @nats-io/obj');
+  const maxChunk = Math.min(MAX_CHUNK, store.maxPayload);
+  await store.js.publish(OBJECT_LAYOUT.meta(store.bucket, name), metaOf({ ...store, maxChunk }, name, chunk.chunkId, chunk.size, chunk.sha256, description), { headers: rollup() });
 }

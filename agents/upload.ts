@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ObjectStore } from '@nats-io/obj';
 import { OBJECTS } from '../schema/nats.ts';
-import { createSmallObject, putArtifactObject } from './object-put.ts';
+import { createSmallObject, nameChunk, putArtifactObject } from './object-put.ts';
 
 export interface UploadedArtifact {
   name: string;
@@ -90,14 +90,18 @@ export async function uploadLog(os: ObjectStore, key: string, attempt: number, d
   const name = OBJECTS.log(key, attempt);
   const content = log.bytes ?? (await contentOf(log.path));
   // Usually the name is free: then one put that expects it free, and no lookup.
-  if (typeof content !== 'string' && (await createSmallObject(os, name, content, sha256)) === 'created') return name;
+  const created = typeof content === 'string' ? false : await createSmallObject(os, name, content, sha256);
+  if (created === 'created') return name;
+  // Taken (the bytes may be stored already, as a chunk no object names yet), or not a one-chunk log.
+  const putAs = (as: string) => (created ? nameChunk(os, as, created) : putContent(os, as, content));
   const info = await os.info(name);
   if (info && !info.deleted) {
+    // The same log again (the chunk just stored stays unnamed: agents may not purge; it is rare, as each delivery's log names its delivery).
     if (objectDigestHex(info.digest) === sha256) return name;
     const alt = `${name}.delivery-${delivery}`;
-    await putContent(os, alt, content);
+    await putAs(alt);
     return alt;
   }
-  await putContent(os, name, content);
+  await putAs(name);
   return name;
 }

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { putIfAbsent, sha256File, uploadArtifacts, uploadLog } from '../../agents/upload.ts';
-import { createSmallObject, putArtifactObject } from '../../agents/object-put.ts';
+import { createSmallObject, nameChunk, putArtifactObject } from '../../agents/object-put.ts';
 import { readArtifactChunks } from '../../reconciler/pipeline/object-read.ts';
 import { BUCKETS, LOG_HEADERS, OBJECT_LAYOUT, OBJECTS, SUBJECTS } from '../../schema/nats.ts';
 import { BuildLog } from '../../agents/log-stream.ts';
@@ -92,22 +92,25 @@ test('agent upload - an artifact put again replaces its own chunk; the reconcile
   assert.equal(await readArtifactChunks(os, 'f'.repeat(64), jsm), null, 'an artifact never put is missing');
 });
 
-test('agent upload - creating a log object under a taken name stores nothing and keeps what is there', async (t) => {
+test('agent upload - creating a log object under a taken name keeps what is there; the stored chunk can be named otherwise', async (t) => {
   const h = await startHarness();
   t.after(() => h.close());
   const os = await new Objm(h.nc).open(BUCKETS.artifacts);
-  const jsm = await jetstreamManager(h.nc);
-  const stream = OBJECT_LAYOUT.stream(BUCKETS.artifacts);
   const first = Buffer.from('first delivery\n');
   const second = Buffer.from('second delivery\n');
   const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const text = async (name: string) => Buffer.from((await os.getBlob(name))!).toString();
   assert.equal(await createSmallObject(os, 'logs/k/1', first, digest(first)), 'created');
-  const before = (await jsm.streams.info(stream)).state.messages;
-  assert.equal(await createSmallObject(os, 'logs/k/1', second, digest(second)), 'taken');
-  assert.equal((await jsm.streams.info(stream)).state.messages, before, 'the chunk written before the name was found taken is removed');
-  assert.equal(Buffer.from((await os.getBlob('logs/k/1'))!).toString(), 'first delivery\n');
+  const taken = await createSmallObject(os, 'logs/k/1', second, digest(second));
+  assert.ok(taken && taken !== 'created', 'the name is taken');
+  assert.equal(await text('logs/k/1'), 'first delivery\n', 'what was there is kept');
+  await nameChunk(os, 'logs/k/1.delivery-2', taken);
+  assert.equal(await text('logs/k/1.delivery-2'), 'second delivery\n', 'the library reads the named chunk back (and checks its digest)');
   await os.delete('logs/k/1');
-  assert.equal(await createSmallObject(os, 'logs/k/1', second, digest(second)), 'taken', 'a deleted name counts as taken (uploadLog then puts through the library)');
+  const again = await createSmallObject(os, 'logs/k/1', second, digest(second));
+  assert.ok(again && again !== 'created', 'a deleted name counts as taken');
+  await nameChunk(os, 'logs/k/1', again);
+  assert.equal(await text('logs/k/1'), 'second delivery\n', 'a deleted name is named again');
 });
 
 test('agent log - live chunks on the log subject add up to the stored file; the end is marked; size is capped', async (t) => {
