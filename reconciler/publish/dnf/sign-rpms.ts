@@ -21,10 +21,16 @@ export function rpmsignArgs(fingerprint: string, files: string[]): string[] {
   return ['--resign', '--define', '__gpg /usr/bin/gpg', '--define', `_gpg_name ${fingerprint}`, ...files];
 }
 
+const tags = new Map<string, Promise<'rsa' | 'dsa'>>();
+
 /** rpm's header tag for the key: RSAHEADER for RSA, DSAHEADER for DSA and EdDSA. */
-async function tagFor(signer: Signer): Promise<'rsa' | 'dsa'> {
-  const key = await openpgp.readKey({ armoredKey: signer.publicKeyArmored });
-  return key.getAlgorithmInfo().algorithm.startsWith('rsa') ? 'rsa' : 'dsa';
+export function tagFor(signer: Signer): Promise<'rsa' | 'dsa'> {
+  let tag = tags.get(signer.publicKeyArmored);
+  if (!tag) {
+    tag = openpgp.readKey({ armoredKey: signer.publicKeyArmored }).then((key) => (key.getAlgorithmInfo().algorithm.startsWith('rsa') ? 'rsa' : 'dsa'));
+    tags.set(signer.publicKeyArmored, tag);
+  }
+  return tag;
 }
 
 /** Files signed in-process at a time (reads, signatures and writes overlap). */
@@ -72,7 +78,7 @@ export interface Expected {
   size?: number;
 }
 
-function assertDigest(e: Expected, bytes: Buffer): void {
+export function assertDigest(e: Expected, bytes: Buffer): void {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sha256 !== e.sha256 || (e.size !== undefined && bytes.length !== e.size)) {
     throw new DigestMismatchError(`${e.name}: expected sha256 ${e.sha256} (${e.size ?? '?'} bytes), the file has ${sha256} (${bytes.length} bytes)`, { artifact: e.name });

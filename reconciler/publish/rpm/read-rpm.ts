@@ -64,7 +64,17 @@ export function headerNameProblem(h: RpmHeader, label: string): string | undefin
 }
 
 /** Whether a header's name is the package's or one of its subpackages' (a spec's subpackages are named <package>-<suffix>). */
-export const isOfPackage = (headerName: string, pkg: string) => headerName === pkg || headerName.startsWith(`${pkg}-`);
+const isOfPackage = (headerName: string, pkg: string) => headerName === pkg || headerName.startsWith(`${pkg}-`);
+
+/**
+ * The declared package an rpm name belongs to: the package itself, else the longest declared
+ * package it is a subpackage of (<package>-…). So `foo` cannot publish `foo-libs` or `foo-libs-devel`
+ * when `foo-libs` is a package of its own. The one rule of both the collect-time guard
+ * (formats/rpm) and the publisher (publish/dnf).
+ */
+export function ownerOf(rpmName: string, declared: Iterable<string>): string | undefined {
+  return [...declared].filter((d) => isOfPackage(rpmName, d)).sort((a, b) => b.length - a.length)[0];
+}
 
 /** `[E:]V-R`: how Kiln names an rpm version. */
 export function headerEvr(h: Pick<RpmHeader, 'epoch' | 'version' | 'release'>): string {
