@@ -30,7 +30,7 @@ export const rpmFormat: PackageFormat<RpmPackage> = {
   },
   async artifactProblems(result: BuildResult, readArtifact: (a: Artifact) => Promise<Buffer>, { declared }: ArtifactContext) {
     // The rpm packages of the metadata (and this one): the publisher judges names against the same rule.
-    const rpmPackages = [...new Set([result.inputs.package, ...[...declared].filter(([, p]) => p.format === 'rpm').map(([name]) => name)])];
+    const rpmPackages = new Set([result.inputs.package, ...[...declared].filter(([, p]) => p.format === 'rpm').map(([name]) => name)]);
     const rpms = result.artifacts.filter((a) => isReleasable(a.name));
     if (rpms.length === 0) return [`the build yielded no publishable binary rpm (only ${result.artifacts.map((a) => a.name).join(', ') || 'nothing'})`];
     const dir = await mkdtemp(join(tmpdir(), 'kiln-rpm-guard-'));

@@ -103,7 +103,7 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
     const problem = headerNameProblem(headers[i], p.name);
     if (problem) throw new PublishInputError(`${problem}; nothing published`, { artifact: p.name, header: headers[i].name });
   });
-  const declared = [...new Set(packages.map((p) => p.package))];
+  const declared = new Set(packages.map((p) => p.package));
   unknown.forEach((p, i) => known.set(p.sha256, { file: `${PACKAGES_DIR}/${rpmFileName(headers[i])}`, name: headers[i].name, evr: headerEvr(headers[i]) }));
   const byFile = new Map<string, Checked>();
   for (const p of packages) {
