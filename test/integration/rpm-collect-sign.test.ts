@@ -4,6 +4,8 @@
 // signature made at publish), a publish by another key, or one whose cached copy is
 // gone or altered, signs from the built rpm instead. A result collected twice (the
 // reconciler died before its status commit) is signed again and recorded once.
+// Through collectResults on a real nats-server: a result collected before the
+// reconciler has read a desired state is handed back, then signed and judged.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import { collectResults } from '../../reconciler/pass/collect-step.ts';
 import { updatedBuilds } from '../../reconciler/pass/status-change.ts';
+import { openNatsSession } from '../../reconciler/pipeline/nats-session.ts';
 import { cachedArtifactPath } from '../../reconciler/pipeline/artifact-cache.ts';
 import { signRpmHeaders } from '../../reconciler/pipeline/signed-rpms.ts';
 import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
@@ -19,7 +23,11 @@ import { publishDnf, type RpmInput } from '../../reconciler/publish/dnf/publish.
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { ObservedState } from '../../reconciler/model.ts';
+import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
+import { quietLog } from '../helpers/kiln-service.ts';
+import { startNats } from '../helpers/nats.ts';
 import { writeRpm, type WrittenRpm } from '../helpers/rpm.ts';
+import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
 
@@ -106,5 +114,45 @@ describe('rpm collect-time signing', () => {
     assert.equal(record.signed?.length, 1, 'one copy of the one kept rpm');
     assert.ok([first[0], second[0]].some((s) => s.sha256 === record.signed![0].sha256), 'one of the copies made, each a cache file');
     assert.notEqual(first[0].sha256, second[0].sha256, 'a new signature each time (a salted signature packet): the earlier copy is only an unnamed cache file');
+  });
+
+  test('rpm collect signing - through collect: handed back until a desired state was read, then judged by its names and header-signed', async (t) => {
+    const nats = await startNats();
+    t.after(() => nats.dispose());
+    const session = await openNatsSession(nats.url, { name: 'collect-test', log: quietLog, pools: { rpm: { architectures: ['amd64'] } } });
+    t.after(() => session.close());
+    const key = 'b'.repeat(64);
+    const now = new Date().toISOString();
+    const inputs = { package: 'kiln-cs', version: '1.0-1', source: { url: 'file:///src', commit: 'c'.repeat(40) }, recipe: { format: 'rpm', rebuild: 0, spec: 'x.spec' }, image: 'kiln/bookworm-rpm', arch: 'amd64', target: 'bookworm' };
+    for (const r of rpms) await session.objectStore.putBlob({ name: OBJECTS.artifact(r.sha256) }, new Uint8Array(await readFile(r.path)));
+    const result = { v: 1, key, attempt: 1, inputs, pool: 'rpm', agent: 'stand-in', outcome: 'succeeded', exitCode: 0, artifacts: rpms.map((r) => ({ name: r.name, sha256: r.sha256, size: r.size })), startedAt: now, finishedAt: now };
+    await session.js.publish(SUBJECTS.result(key), JSON.stringify(result), { msgID: `${key}.1.result` });
+    const artifactsDir = join(dir, 'collect-cache');
+    const opts = { max: 10, waitMs: 1000, signer, artifactsDir, log: quietLog };
+
+    const early = await collectResults(session, opts);
+    assert.deepEqual([early.pending.length, early.results.length, early.signed.size], [0, 0, 0], 'handed back: nothing to record yet');
+
+    // kiln-cs-libs declared as a package of its own: kiln-cs's build may not carry it.
+    const declaredOwn = new Map([['kiln-cs', { format: 'rpm' as const }], ['kiln-cs-libs', { format: 'rpm' as const }]]);
+    const refused = await until(async () => {
+      const c = await collectResults(session, { ...opts, declared: declaredOwn });
+      return c.pending.length ? c : undefined;
+    }, 30_000, 'the result delivered again');
+    assert.equal(refused.results[0].outcome, 'failed');
+    assert.match(refused.results[0].reason ?? '', /kiln-cs-libs-1\.0-1\.noarch\.rpm: the header names package kiln-cs-libs, not kiln-cs or one of its subpackages \(kiln-cs-libs is a package of its own\)/);
+    assert.equal(refused.signed.size, 0, 'nothing signed for a refused build');
+    for (const p of refused.pending) p.nak(0);
+
+    // Only kiln-cs declared: kiln-cs-libs is its subpackage; both rpms signed, the copies in the cache.
+    const accepted = await until(async () => {
+      const c = await collectResults(session, { ...opts, declared: new Map([['kiln-cs', { format: 'rpm' as const }]]) });
+      return c.pending.length ? c : undefined;
+    }, 30_000, 'the result delivered once more');
+    assert.equal(accepted.results[0].outcome, 'succeeded');
+    const signed = accepted.signed.get(key) ?? [];
+    assert.deepEqual(signed.map((s) => s.built).sort(), rpms.map((r) => r.sha256).sort());
+    for (const s of signed) assert.match(await checksig(cachedArtifactPath(artifactsDir, s.sha256), signer), /Signature, key ID [0-9a-f]{8}: OK/);
+    await Promise.all(accepted.pending.map((p) => p.ack()));
   });
 });
