@@ -21,23 +21,29 @@ const signer = await loadSigner(k.privateKeyArmored);
 const data = Array.from({ length: N }, (_, i) => Buffer.alloc(4096, i & 255));
 const viaSign = async (d: Uint8Array) => openpgp.sign({ message: await openpgp.createMessage({ binary: d }), signingKeys: key, detached: true, format: 'binary' });
 
-async function best(label: string, concurrency: number, f: (d: Uint8Array) => Promise<unknown>): Promise<number> {
-  await pMap(data.slice(0, 50), f, { concurrency }); // warm-up: threads started, code compiled
-  let min = Infinity;
+type Variant = { label: string; concurrency: number; sign: (d: Uint8Array) => Promise<unknown> };
+
+/** ns per signature of each variant, best of ROUNDS; the variants take turns in every round, so a change of the machine's load falls on all of them. */
+async function measure(variants: Variant[]): Promise<number[]> {
+  for (const v of variants) await pMap(data.slice(0, 50), v.sign, { concurrency: v.concurrency }); // warm-up: threads started, code compiled
+  const best = variants.map(() => Infinity);
   for (let r = 0; r < ROUNDS; r++) {
-    const t0 = performance.now();
-    await pMap(data, f, { concurrency });
-    min = Math.min(min, performance.now() - t0);
+    for (const [i, v] of variants.entries()) {
+      const t0 = performance.now();
+      await pMap(data, v.sign, { concurrency: v.concurrency });
+      best[i] = Math.min(best[i], ((performance.now() - t0) * 1e6) / N);
+    }
   }
-  const ns = (min * 1e6) / N;
-  console.log(`${label.padEnd(58)} ${(ns / 1000).toFixed(0).padStart(6)} µs/signature (${ns.toFixed(0)} ns)`);
-  return ns;
+  for (const [i, v] of variants.entries()) console.log(`${v.label.padEnd(58)} ${(best[i] / 1000).toFixed(0).padStart(6)} µs/signature (${best[i].toFixed(0)} ns)`);
+  return best;
 }
 
 console.log(`${N} signatures, best of ${ROUNDS}; ${availableParallelism()} cores, pool of ${poolSize()} threads, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-const one = await best('openpgp.sign(), 1 in flight, this thread (baseline)', 1, viaSign);
-const sixteen = await best('openpgp.sign(), 16 in flight, this thread', 16, viaSign);
-const pool1 = await best('Signer.signBinary (pool), 1 in flight', 1, (d) => signer.signBinary(d));
-const pool64 = await best('Signer.signBinary (pool), 64 in flight', 64, (d) => signer.signBinary(d));
+const [one, sixteen, pool1, pool64] = await measure([
+  { label: 'openpgp.sign(), 1 in flight, this thread (baseline)', concurrency: 1, sign: viaSign },
+  { label: 'openpgp.sign(), 16 in flight, this thread', concurrency: 16, sign: viaSign },
+  { label: 'Signer.signBinary (pool), 1 in flight', concurrency: 1, sign: (d) => signer.signBinary(d) },
+  { label: 'Signer.signBinary (pool), 64 in flight', concurrency: 64, sign: (d) => signer.signBinary(d) },
+]);
 console.log(`speed-up vs baseline: ${(one / pool1).toFixed(1)}x (1 in flight), ${(one / pool64).toFixed(1)}x (64 in flight); vs 16 in flight: ${(sixteen / pool64).toFixed(1)}x`);
 process.exit(0);
