@@ -128,7 +128,7 @@ describe('rpm collect-time signing', () => {
     const result = { v: 1, key, attempt: 1, inputs, pool: 'rpm', agent: 'stand-in', outcome: 'succeeded', exitCode: 0, artifacts: rpms.map((r) => ({ name: r.name, sha256: r.sha256, size: r.size })), startedAt: now, finishedAt: now };
     await session.js.publish(SUBJECTS.result(key), JSON.stringify(result), { msgID: `${key}.1.result` });
     const artifactsDir = join(dir, 'collect-cache');
-    const opts = { max: 10, waitMs: 1000, signer, artifactsDir, log: quietLog };
+    const opts = { max: 10, waitMs: 5000, signer, artifactsDir, log: quietLog };
 
     const early = await collectResults(session, opts);
     assert.deepEqual([early.pending.length, early.results.length, early.signed.size], [0, 0, 0], 'handed back: nothing to record yet');

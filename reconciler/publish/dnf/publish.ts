@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import pMap from 'p-map';
 import type { Logger } from 'pino';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
 import { quote } from '../../../schema/quote.ts';
@@ -17,7 +18,6 @@ import { headerEvr, headerNameProblem, ownerOf, readRpms } from '../rpm/read-rpm
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
-import pMap from 'p-map';
 import { armoredHeaderSignature, keyIdOf, signRpmCopies, type SignedCopy } from './sign-rpms.ts';
 import { listServed, placeSigned, removeEmptyDirs, servedName } from './served.ts';
 import { emptyDnfState, readDnfState, type DnfState } from './state.ts';
