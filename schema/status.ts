@@ -165,8 +165,7 @@ export const buildRecordSchema = {
       },
     },
     artifacts: { type: 'array', items: artifactSchema },
-    /** format rpm: the releasable rpms with their headers signed by the reconciler's key when the result was collected (the copies a publish by that key serves). */
-    signed: { type: 'array', items: signedArtifactSchema },
+    signed: { type: 'array', items: signedArtifactSchema, description: "format rpm: the releasable rpms, each header signed by the reconciler's key when the result was collected (the copies a publish by that key serves)." },
     /** format oci: the image as the candidate registry served it when the result was recorded (its image.json artifact holds the same). */
     image: ociImageBody,
     log: {
