@@ -13,7 +13,7 @@ import type { BuildResult } from '../../schema/messages.ts';
 import type { BuildRecord } from '../../schema/status.ts';
 import { rpmFormat } from '../formats/rpm/rpm-format.ts';
 import { signRpmBytes } from '../publish/dnf/rpm-header-sign.ts';
-import { armoredHeaderSignature, assertDigest, tagFor } from '../publish/dnf/sign-rpms.ts';
+import { armoredSignaturePacket, assertDigest, tagFor } from '../publish/dnf/sign-rpms.ts';
 import type { Signer } from '../signing/signer.ts';
 import { storeVerified } from './artifact-cache.ts';
 
@@ -37,7 +37,7 @@ export async function signRpmHeaders(result: BuildResult, read: (a: Artifact) =>
       if (!copy) return undefined;
       const sha256 = createHash('sha256').update(copy.rpm).digest('hex');
       await storeVerified(cacheDir, sha256, copy.rpm);
-      return { name: a.name, built: a.sha256, sha256, size: copy.rpm.length, signingKey: signer.fingerprint, signature: await armoredHeaderSignature(copy.signature.toString('hex')) };
+      return { name: a.name, built: a.sha256, sha256, size: copy.rpm.length, signingKey: signer.fingerprint, signature: armoredSignaturePacket(copy.signature) };
     },
     { concurrency: CONCURRENCY },
   );

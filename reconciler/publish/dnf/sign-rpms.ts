@@ -59,7 +59,7 @@ export async function signRpmCopies(signer: Signer, items: { from: string; to: s
       const signed = await signRpmBytes(bytes, signer, tag);
       if (!signed) return undefined;
       await writeFile(to, signed.rpm);
-      const signature = await armoredHeaderSignature(signed.signature.toString('hex'));
+      const signature = armoredSignaturePacket(signed.signature);
       return { sha256: createHash('sha256').update(signed.rpm).digest('hex'), size: signed.rpm.length, signature };
     },
     { concurrency: CONCURRENCY },
@@ -99,6 +99,12 @@ export async function rpmsign(signer: Signer, files: string[]): Promise<void> {
     }
   });
 }
+
+/**
+ * A v4 signature packet our signer just made, ASCII-armored exactly as Signature.armor() would
+ * (with the CRC24 footer of a non-v6 signature) without parsing it again: a fifth of the cost.
+ */
+export const armoredSignaturePacket = (packet: Uint8Array): string => openpgp.armor(openpgp.enums.armor.signature, packet, undefined, undefined, undefined, true);
 
 /** An rpm header's signature packet (hex, as rpm prints it), ASCII-armored as OpenPGP tools read it. */
 export async function armoredHeaderSignature(hex: string): Promise<string> {
