@@ -82,7 +82,7 @@ async function step(deps: PassDeps, name: PassStep): Promise<void> {
   await deps.onStep?.(name);
 }
 
-const noCollect = (): Collected => ({ pending: [], results: [], signatures: new Map() });
+const noCollect = (): Collected => ({ pending: [], results: [], signatures: new Map(), signed: new Map() });
 
 /** True when nobody else moved the status branch since our last read. */
 async function statusUnchanged(deps: PassDeps, memo: PassMemo): Promise<boolean> {
@@ -150,7 +150,7 @@ async function withImageTags(c: PassContext, observed: ObservedState, desired: D
 
 /** The observed state the plan should see: what the branch says plus the results just collected. */
 function withResults(observed: ObservedState, events: PassEvents, ctx: StatusChangeContext): ObservedState {
-  const { updated } = updatedBuilds(observed, { desiredCommit: events.desiredCommit, results: events.results, dispatched: [] }, ctx);
+  const { updated } = updatedBuilds(observed, { desiredCommit: events.desiredCommit, results: events.results, dispatched: [], signed: events.signed }, ctx);
   return updated.size ? { ...observed, builds: new Map([...observed.builds, ...updated]) } : observed;
 }
 
@@ -257,7 +257,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   await deps.remote?.beforePass();
   const c: PassContext = { deps, memo, log: deps.log.child({ component: 'pass' }), now: deps.now(), desiredCommit: await resolveCommit(deps.repoDir, deps.rev, deps.cache) };
   const collected = deps.nats
-    ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log, registry: deps.registry, candidateRegistry: deps.candidateRegistry })
+    ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log, registry: deps.registry, candidateRegistry: deps.candidateRegistry, declared: memo.desired?.state.packages })
     : noCollect();
   const report: PassReport = { noop: true, desiredCommit: c.desiredCommit, statusCommit: null, dispatched: 0, duplicates: 0, results: 0, gates: 0, published: [], ms: 0 };
   if (await isQuiet(c, collected)) return { ...report, wakeAt: memo.quiet?.wakeAt, ms: Date.now() - started };
@@ -288,7 +288,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
 
   const maxAttempts = desired?.config.defaults.maxAttempts ?? memo.desired?.state.config.defaults.maxAttempts ?? 3;
   const ctx: StatusChangeContext = { policy: { maxAttempts, ...deps.policy.retry }, now: c.now, random: deps.random };
-  const events: PassEvents = { ...emptyEvents(c.desiredCommit), trusted: trust.trusted && !invalid, results: collected.results, signatures: collected.signatures };
+  const events: PassEvents = { ...emptyEvents(c.desiredCommit), trusted: trust.trusted && !invalid, results: collected.results, signatures: collected.signatures, signed: collected.signed };
   const observed = await withImageTags(c, await withDrift(c, withResults(observedRead.state, events, ctx), desired), desired);
   await step(deps, 'collected');
 

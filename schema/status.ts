@@ -120,6 +120,23 @@ export const attemptSchema = {
   },
 } as const;
 
+/** An artifact signed in place (an rpm's header signed by the release key, at collect or as it was published): its new digest and the signature. */
+export const signedArtifactSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'built', 'sha256', 'size', 'signingKey'],
+  properties: {
+    name: artifactSchema.properties.name,
+    /** sha256 of the built artifact (in `artifacts`) it was made from. */
+    built: sha256,
+    sha256,
+    size: { type: 'integer', minimum: 0 },
+    signingKey: { type: 'string' },
+    /** The embedded OpenPGP signature (rpm: the header signature), ASCII-armored. */
+    signature: { type: 'string' },
+  },
+} as const;
+
 export const buildRecordSchema = {
   $schema: DIALECT,
   $id: 'https://kiln.dev/schema/build-record.json',
@@ -148,6 +165,7 @@ export const buildRecordSchema = {
       },
     },
     artifacts: { type: 'array', items: artifactSchema },
+    signed: { type: 'array', items: signedArtifactSchema, description: "format rpm: the releasable rpms, each header signed by the reconciler's key when the result was collected (the copies a publish by that key serves)." },
     /** format oci: the image as the candidate registry served it when the result was recorded (its image.json artifact holds the same). */
     image: ociImageBody,
     log: {
@@ -156,23 +174,6 @@ export const buildRecordSchema = {
       required: ['sha256', 'size'],
       properties: { sha256, size: { type: 'integer', minimum: 0 }, object: { type: 'string' } },
     },
-  },
-} as const;
-
-/** An artifact signed in place as it was published (dnf: the rpm header signed by the release key): its new digest and the signature. */
-export const signedArtifactSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'built', 'sha256', 'size', 'signingKey'],
-  properties: {
-    name: artifactSchema.properties.name,
-    /** sha256 of the built artifact (in `artifacts`) it was made from. */
-    built: sha256,
-    sha256,
-    size: { type: 'integer', minimum: 0 },
-    signingKey: { type: 'string' },
-    /** The embedded OpenPGP signature (rpm: the header signature), ASCII-armored. */
-    signature: { type: 'string' },
   },
 } as const;
 

@@ -25,6 +25,12 @@ export interface RecipeContext {
   base?: string;
 }
 
+/** What the collect-time guard knows beyond the result itself. */
+export interface ArtifactContext {
+  /** The packages the metadata declares (the desired state the reconciler read last), by name. */
+  declared: ReadonlyMap<string, Pick<DesiredPackage, 'format'>>;
+}
+
 export interface PackageFormat<P extends DesiredPackage = DesiredPackage> {
   readonly name: P['format'];
   /** How messages name a version of this format, e.g. 'Debian version'. */
@@ -43,5 +49,7 @@ export interface PackageFormat<P extends DesiredPackage = DesiredPackage> {
    * Publish guard, before a success is recorded: the problems of a build's artifacts judged from their
    * own bytes (an artifact that is not of the declared package, version or architecture). Empty: releasable.
    */
-  artifactProblems(result: BuildResult, readArtifact: (a: Artifact) => Promise<Buffer>): Promise<string[]>;
+  artifactProblems(result: BuildResult, readArtifact: (a: Artifact) => Promise<Buffer>, context: ArtifactContext): Promise<string[]>;
+  /** Whether artifactProblems needs `context.declared` (a result is held back until the desired state has been read). */
+  readonly needsDeclared?: boolean;
 }

@@ -1,13 +1,16 @@
 // Collect: take the build results that arrived and, one task per result, verify
 // every artifact's digest against the object store (one read of each), judge
-// whether the success is publishable and sign the artifacts, from the same
-// verified bytes. Nothing is acked here: the pass acks after its status commit.
+// whether the success is publishable and sign the artifacts (and each rpm's
+// header: pipeline/signed-rpms.ts), from the same verified bytes. Nothing is
+// acked here: the pass acks after its status commit.
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
 import { fetchArtifact, fetchResults, type PendingResult } from '../pipeline/collect.ts';
-import { checkPublishable } from '../pipeline/publishable.ts';
+import type { ArtifactContext } from '../formats/format.ts';
+import { checkPublishable, needsDeclared } from '../pipeline/publishable.ts';
 import { withVerifiedImage } from '../pipeline/oci-result.ts';
+import { signRpmHeaders, type HeaderSigned } from '../pipeline/signed-rpms.ts';
 import { verifyKeepingBytes } from '../pipeline/verified-bytes.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import type { Signer } from '../signing/signer.ts';
@@ -20,6 +23,8 @@ export interface Collected {
   pending: PendingResult[];
   results: BuildResult[];
   signatures: Map<string, Array<[string, string]>>;
+  /** build key -> its rpms header-signed now (format rpm). */
+  signed: Map<string, HeaderSigned[]>;
 }
 
 interface CollectOptions {
@@ -31,6 +36,8 @@ interface CollectOptions {
   registry?: RegistryClient;
   /** HOST[:PORT] of the candidate registry: where an oci result's image must be. */
   candidateRegistry?: string;
+  /** The packages of the desired state read last; absent before the first read (results whose guard needs them wait for it). */
+  declared?: ArtifactContext['declared'];
 }
 
 /**
@@ -48,16 +55,18 @@ async function signVerified(nats: PipelineNats, result: BuildResult, bytes: Map<
 }
 
 /** One result: verified, judged publishable (an oci image read back from its registry), and signed if it stays a success. */
-async function judgeAndSign(nats: PipelineNats, claimed: BuildResult, opts: CollectOptions, registry: RegistryClient): Promise<{ result: BuildResult; signatures: Array<[string, string]> }> {
+async function judgeAndSign(nats: PipelineNats, claimed: BuildResult, opts: CollectOptions, registry: RegistryClient): Promise<{ result: BuildResult; signatures: Array<[string, string]>; signed: HeaderSigned[] }> {
   const { result: intact, bytes, stored, release } = await verifyKeepingBytes(nats.objectStore, claimed, { cacheDir: opts.artifactsDir, jsm: nats.jsm });
   try {
     // What the bytes say they are: a success is recorded only if it can be published as declared.
     const read = async (a: BuildResult['artifacts'][number]) => bytes.get(a.sha256) ?? (await readCached(nats, a.sha256, opts.artifactsDir));
-    const result = await withVerifiedImage(await checkPublishable(intact, opts.artifactsDir, read), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir, candidate: opts.candidateRegistry });
+    const context = { declared: opts.declared ?? new Map() };
+    const result = await withVerifiedImage(await checkPublishable(intact, opts.artifactsDir, read, context), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir, candidate: opts.candidateRegistry });
     const signatures = result.outcome === 'succeeded' ? await signVerified(nats, result, bytes, opts.signer, opts.artifactsDir) : [];
+    const signed = await signRpmHeaders(result, read, opts.signer, opts.artifactsDir);
     // The publisher finds the artifacts in the local cache (written meanwhile).
     await stored;
-    return { result, signatures };
+    return { result, signatures, signed };
   } finally {
     await stored.catch(() => undefined);
     release();
@@ -68,21 +77,31 @@ async function readCached(nats: PipelineNats, sha256: string, artifactsDir: stri
   return readFile(await fetchArtifact(nats.objectStore, sha256, artifactsDir, { jsm: nats.jsm }));
 }
 
+/** How soon a result that waits for the desired state is delivered again. */
+const DECLARED_WAIT_MS = 1000;
+
 /** Results verified, judged and signed this many at a time (mostly waiting on NATS and the signing worker). */
 const COLLECT_CONCURRENCY = 64;
 
 export async function collectResults(nats: PipelineNats, opts: CollectOptions): Promise<Collected> {
-  const pending = await withTopology(nats, opts.log, 'collect', () => fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log }));
-  const collected: Collected = { pending, results: [], signatures: new Map() };
+  const fetched = await withTopology(nats, opts.log, 'collect', () => fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log }));
+  // An rpm's names are judged against the declared packages: before the first desired read, its result is handed back.
+  const pending = fetched.filter((p) => {
+    if (opts.declared || !needsDeclared(p.result)) return true;
+    p.nak(DECLARED_WAIT_MS);
+    return false;
+  });
+  const collected: Collected = { pending, results: [], signatures: new Map(), signed: new Map() };
   const registry = opts.registry ?? new RegistryClient({ tlsVerify: true });
   const judged = await withTopology(nats, opts.log, 'verify', () => pMap(pending, (p) => judgeAndSign(nats, p.result, opts, registry), { concurrency: COLLECT_CONCURRENCY }));
-  for (const [i, { result, signatures }] of judged.entries()) {
+  for (const [i, { result, signatures, signed }] of judged.entries()) {
     if (result.outcome === 'failed' && pending[i].result.outcome === 'succeeded') {
       opts.log.warn({ buildKey: result.key, reason: result.reason }, 'a successful build failed verification; recording it as failed');
     }
     collected.results.push(result);
     // Merged per key: two successful results for one key may arrive together; the record keeps one.
     if (signatures.length) collected.signatures.set(result.key, [...(collected.signatures.get(result.key) ?? []), ...signatures]);
+    if (signed.length) collected.signed.set(result.key, [...(collected.signed.get(result.key) ?? []), ...signed]);
   }
   if (pending.length) opts.log.info({ results: pending.length }, `collected ${pending.length} build result(s)`);
   return collected;

@@ -2,7 +2,7 @@
 // derived from these events against the branch as it is at commit time, so a
 // retried commit (the branch moved) re-applies them instead of overwriting.
 import type { BuildResult } from '../../schema/messages.ts';
-import type { CheckRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
+import type { BuildRecord, CheckRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
 import type { BuildAction } from '../model.ts';
 import type { PassOutcome } from './condition.ts';
 
@@ -18,12 +18,14 @@ export interface PassEvents {
   checks: CheckRecord[];
   /** build key -> [status path, armored detached signature] of its artifacts; written only with the result that produced them. */
   signatures: Map<string, Array<[string, string]>>;
+  /** build key -> its rpms as header-signed at collect (format rpm); recorded only with the success that produced them. */
+  signed: Map<string, NonNullable<BuildRecord['signed']>>;
   /** How the acting steps went (absent when the pass did not act: a refused commit). */
   outcome?: PassOutcome;
 }
 
 export function emptyEvents(desiredCommit: string): PassEvents {
-  return { desiredCommit, trusted: true, results: [], dispatched: [], releases: [], gates: [], checks: [], signatures: new Map() };
+  return { desiredCommit, trusted: true, results: [], dispatched: [], releases: [], gates: [], checks: [], signatures: new Map(), signed: new Map() };
 }
 
 export function hasEvents(e: PassEvents): boolean {

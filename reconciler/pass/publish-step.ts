@@ -4,9 +4,10 @@
 // target (apt: a signed apt repository), and return the release records to commit.
 import type { Logger } from 'pino';
 import { isKilnError, PublishError, PublishInputError, type KilnError } from '../../schema/errors.ts';
-import type { Artifact, RejectedPackage, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
+import type { Artifact, BuildRecord, RejectedPackage, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
 import type { Action, DesiredDistribution, DesiredPackage, ObservedState, Plan, PruneAction, PublishAction, RepublishAction } from '../model.ts';
 import { binaryVersion } from '../../schema/binnmu.ts';
+import { cachedArtifactPath } from '../pipeline/artifact-cache.ts';
 import { fetchArtifact } from '../pipeline/collect.ts';
 import { formatNamed, type PackageFormat } from '../formats/index.ts';
 import { releaseTarget, type ReleaseTarget, type ReleaseUnit } from '../release-targets/index.ts';
@@ -80,6 +81,17 @@ async function localArtifacts(pkg: ReleasedPackage, format: PackageFormat, ctx: 
   return Promise.all(releasable.map(async (a) => ({ ...a, path: await fetchArtifact(nats.objectStore, a.sha256, ctx.artifactsDir) })));
 }
 
+/** Each file with the copy its build signed at collect (rpm headers), where the build record names one: the dnf publisher serves it when the key is its own. */
+function withHeaderSigned<F extends { sha256: string }>(files: F[], signed: BuildRecord['signed'], artifactsDir: string): F[] {
+  if (!signed?.length) return files;
+  const byBuilt = new Map(signed.map((s) => [s.built, s]));
+  return files.map((f) => {
+    const s = byBuilt.get(f.sha256);
+    if (!s) return f;
+    return { ...f, headerSigned: { path: cachedArtifactPath(artifactsDir, s.sha256), sha256: s.sha256, size: s.size, signingKey: s.signingKey, ...(s.signature ? { signature: s.signature } : {}) } };
+  });
+}
+
 /** The version a build's binaries carry: a binNMU rebuild's <version>+kilnN (schema/binnmu.ts). */
 function binaryVersionOf(pkg: ReleasedPackage, arch: string, observed: ObservedState): { binaryVersion?: string } {
   const inputs = observed.builds.get(pkg.builds[arch])?.inputs;
@@ -98,7 +110,7 @@ async function attributedUnits(pkg: ReleasedPackage, target: ReleaseTarget, obse
       version: pkg.version,
       ...binaryVersionOf(pkg, arch, observed),
       arch,
-      files: format.artifactsForArch(files, arch),
+      files: withHeaderSigned(format.artifactsForArch(files, arch), observed.builds.get(pkg.builds[arch])?.signed, ctx.artifactsDir),
       build: pkg.builds[arch],
       ...tagTemplates,
     }));

@@ -24,12 +24,12 @@ export interface PassStatusChange {
 }
 
 /** Build records after applying the events' results and dispatches; `succeeded` names records a result just completed. */
-export function updatedBuilds(current: ObservedState, events: Pick<PassEvents, 'results' | 'dispatched' | 'desiredCommit'>, ctx: StatusChangeContext) {
+export function updatedBuilds(current: ObservedState, events: Pick<PassEvents, 'results' | 'dispatched' | 'desiredCommit'> & Partial<Pick<PassEvents, 'signed'>>, ctx: StatusChangeContext) {
   const updated = new Map<string, BuildRecord>();
   const succeeded = new Set<string>();
   const get = (key: string) => updated.get(key) ?? current.builds.get(key);
   for (const result of events.results) {
-    const next = applyResult(get(result.key), result, ctx.policy, ctx.now, ctx.random);
+    const next = withHeaderSigned(applyResult(get(result.key), result, ctx.policy, ctx.now, ctx.random), events.signed?.get(result.key));
     if (!next) continue;
     updated.set(result.key, next);
     if (next.state === 'succeeded') succeeded.add(result.key);
@@ -38,6 +38,15 @@ export function updatedBuilds(current: ObservedState, events: Pick<PassEvents, '
     updated.set(action.key, recordDispatch(get(action.key), action, events.desiredCommit, ctx.now));
   }
   return { updated, succeeded };
+}
+
+/** A success with the header-signed copies of exactly the artifacts it keeps (collect-time rpm signatures). */
+function withHeaderSigned(record: BuildRecord | null, signed: BuildRecord['signed']): BuildRecord | null {
+  if (record?.state !== 'succeeded' || !signed?.length) return record;
+  const kept = new Set((record.artifacts ?? []).map((a) => a.sha256));
+  // One copy per built rpm (two successes of one key may arrive in one pass; the record keeps one).
+  const mine = [...new Map(signed.filter((s) => kept.has(s.built)).map((s) => [s.built, s] as const)).values()];
+  return mine.length ? { ...record, signed: mine } : record;
 }
 
 /** What changed, by name while it fits: "built hello 1.0-1/amd64; publish testing". */

@@ -6,6 +6,7 @@
 // declared package). A build that fails this failed: class 'build', with the reason.
 import { readFile } from 'node:fs/promises';
 import type { BuildResult } from '../../schema/messages.ts';
+import type { ArtifactContext } from '../formats/format.ts';
 import { formatNamed } from '../formats/index.ts';
 import { cachedArtifactPath } from './artifact-cache.ts';
 import { asFailedResult } from './collect.ts';
@@ -16,15 +17,18 @@ export type ArtifactReader = (a: BuildResult['artifacts'][number]) => Promise<Bu
 const fromCache = (cacheDir: string): ArtifactReader => (a) => readFile(cachedArtifactPath(cacheDir, a.sha256));
 
 /** The problems of one verified result; empty when it may be recorded as a success. */
-export async function publishableProblems(result: BuildResult, cacheDir: string, read: ArtifactReader = fromCache(cacheDir)): Promise<string[]> {
+export async function publishableProblems(result: BuildResult, cacheDir: string, read: ArtifactReader = fromCache(cacheDir), context: ArtifactContext = { declared: new Map() }): Promise<string[]> {
   const format = formatNamed(result.inputs.recipe.format);
   if (!format) return [];
-  return format.artifactProblems(result, read);
+  return format.artifactProblems(result, read, context);
 }
 
+/** Whether judging this result needs the declared packages (the desired state) first. */
+export const needsDeclared = (result: BuildResult): boolean => result.outcome === 'succeeded' && Boolean(formatNamed(result.inputs.recipe.format)?.needsDeclared);
+
 /** The result as it may be recorded: a success that is not publishable becomes a failed build. */
-export async function checkPublishable(result: BuildResult, cacheDir: string, read?: ArtifactReader): Promise<BuildResult> {
+export async function checkPublishable(result: BuildResult, cacheDir: string, read?: ArtifactReader, context?: ArtifactContext): Promise<BuildResult> {
   if (result.outcome !== 'succeeded' || !formatNamed(result.inputs.recipe.format)) return result;
-  const problems = await publishableProblems(result, cacheDir, read);
+  const problems = await publishableProblems(result, cacheDir, read, context);
   return problems.length ? asFailedResult(result, 'build', 'not publishable', problems) : result;
 }

@@ -15,6 +15,17 @@ export interface LocalArtifact {
   sha256: string;
   size: number;
   path: string;
+  /** rpm: the copy whose header the reconciler signed at collect (build record `signed`), in the local cache. */
+  headerSigned?: HeaderSignedCopy;
+}
+
+/** A header-signed copy of an artifact: where it is, its digest, by which key, the embedded signature. */
+export interface HeaderSignedCopy {
+  path: string;
+  sha256: string;
+  size: number;
+  signingKey: string;
+  signature?: string;
 }
 
 /** One package version for one architecture and its artifacts (already chosen by the package format). */

@@ -3,7 +3,7 @@
 import * as openpgp from 'openpgp';
 import { SigningError } from '../../schema/errors.ts';
 import { withGnupgHome } from './gnupg-home.ts';
-import { SignWorker } from './sign-worker.ts';
+import { SignPool } from './sign-worker.ts';
 
 export interface Signer {
   /** Upper-case hex fingerprint (40 chars, v4 key). */
@@ -12,6 +12,8 @@ export interface Signer {
   readonly publicKeyArmored: string;
   /** Detached, armored signature (git commits, signatures/<sha>.asc, Release.gpg). */
   signDetached(data: string | Uint8Array): Promise<string>;
+  /** The same detached signature as one binary signature packet (rpm header signatures). */
+  signBinary(data: Uint8Array): Promise<Uint8Array>;
   /** Cleartext-signed message (apt InRelease). */
   signCleartext(text: string): Promise<string>;
   /** A binary OpenPGP signed message holding `data` (containers/image "simple signing" signatures). */
@@ -61,20 +63,24 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string)
   const userId = key.getUserIDs()[0] ?? fingerprint;
   const publicKeyArmored = key.toPublic().armor();
   const signingKey = key;
-  // Binary data (artifacts, signed by the hundred in a pass) is signed in a worker thread.
-  const worker = new SignWorker(signingKey.armor());
+  // Binary data (artifacts and rpm headers, signed by the hundred or thousand) is signed in worker threads.
+  const pool = new SignPool(signingKey.armor());
   const signHere = async (data: string | Uint8Array) => {
     const message = typeof data === 'string' ? await openpgp.createMessage({ text: data, format: 'binary' }) : await openpgp.createMessage({ binary: data });
     return (await openpgp.sign({ message, signingKeys: signingKey, detached: true, format: 'armored' })) as string;
   };
+  const signBinaryHere = async (data: Uint8Array) => (await openpgp.readSignature({ armoredSignature: await signHere(data) })).write();
   return {
     fingerprint,
     userId,
     publicKeyArmored,
     async signDetached(data) {
       // Should the thread fail (it cannot start, it died), this thread signs instead.
-      if (typeof data !== 'string') return worker.sign(data).catch(() => signHere(data));
+      if (typeof data !== 'string') return pool.sign(data).catch(() => signHere(data));
       return signHere(data);
+    },
+    async signBinary(data) {
+      return pool.signBinary(data).catch(() => signBinaryHere(data));
     },
     async signCleartext(text) {
       const message = await openpgp.createCleartextMessage({ text });

@@ -21,8 +21,8 @@ export interface WrittenRpm {
   size: number;
 }
 
-/** A noarch rpm of `name` at `version` ('[E:]V-R') in `dir`. */
-export async function writeRpm(dir: string, o: { name: string; version: string }): Promise<WrittenRpm> {
+/** A noarch rpm of `name` at `version` ('[E:]V-R') in `dir`; `defines`: rpm macros for rpmbuild (e.g. `__gpg_reserved_space`). */
+export async function writeRpm(dir: string, o: { name: string; version: string; defines?: Record<string, string> }): Promise<WrittenRpm> {
   const colon = o.version.indexOf(':');
   const epoch = colon > 0 ? o.version.slice(0, colon) : undefined;
   const vr = o.version.slice(colon + 1);
@@ -32,7 +32,8 @@ export async function writeRpm(dir: string, o: { name: string; version: string }
   try {
     const spec = join(top, `${o.name}.spec`);
     await writeFile(spec, rpmSpec({ name: o.name, version, release, ...(epoch ? { extra: [`Epoch: ${epoch}`] } : {}) }));
-    await run('rpmbuild', ['-bb', '--quiet', '--define', `_topdir ${top}`, spec], { env: { ...process.env, HOME: top, LC_ALL: 'C' } });
+    const defines = Object.entries(o.defines ?? {}).flatMap(([k, v]) => ['--define', `${k} ${v}`]);
+    await run('rpmbuild', ['-bb', '--quiet', '--define', `_topdir ${top}`, ...defines, spec], { env: { ...process.env, HOME: top, LC_ALL: 'C' } });
     const [file] = await readdir(join(top, 'RPMS', 'noarch'));
     const path = join(dir, file);
     await run('mv', [join(top, 'RPMS', 'noarch', file), path]);

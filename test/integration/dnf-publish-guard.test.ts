@@ -59,7 +59,7 @@ describe('dnf publish guard', () => {
     const bytes = await readFile(evil.path);
     // What artifactProblems reads of a result: its artifacts and the build's package, version, arch.
     const result = { artifacts: [{ name: 'evil.rpm', sha256: evil.sha256, size: evil.size }], inputs: { package: 'k', version: '1.0-1', arch: 'amd64' } } as unknown as BuildResult;
-    const problems = await rpmFormat.artifactProblems(result, async () => bytes);
+    const problems = await rpmFormat.artifactProblems(result, async () => bytes, { declared: new Map() });
     assert.equal(problems.length, 1, problems.join('\n'));
     assert.match(problems[0], /evil\.rpm: the rpm header's NAME .* cannot be part of a file name/);
   });
@@ -79,6 +79,23 @@ describe('dnf publish guard', () => {
     // Its own subpackage stays allowed.
     const r = await publishDnf({ root, distribution: { name: 'testing' }, packages: [input(foo, 'foo'), input(libsDevel, 'foo-libs'), input(libs, 'foo-libs')], signer, now: new Date() });
     assert.equal(r.rpms.length, 3);
+  });
+
+  test('rpm collect guard - the same owner rule as the publisher: an rpm named after another declared rpm package is refused, its own subpackage is not', async () => {
+    const libs = await writeRpm(dir, { name: 'foo-libs', version: '1.0-1' });
+    const libsDevel = await writeRpm(dir, { name: 'foo-libs-devel', version: '1.0-1' });
+    const bytes = new Map([[libs.sha256, await readFile(libs.path)], [libsDevel.sha256, await readFile(libsDevel.path)]]);
+    const resultOf = (pkg: string, rpms: WrittenRpm[]) =>
+      ({ artifacts: rpms.map((r) => ({ name: r.name, sha256: r.sha256, size: r.size })), inputs: { package: pkg, version: '1.0-1', arch: 'amd64' } }) as unknown as BuildResult;
+    const read = async (a: { sha256: string }) => bytes.get(a.sha256)!;
+    const declared = new Map([['foo', { format: 'rpm' as const }], ['foo-libs', { format: 'rpm' as const }], ['foo-libs-devel-docs', { format: 'deb' as const }]]);
+    const problems = await rpmFormat.artifactProblems(resultOf('foo', [libs, libsDevel]), read, { declared });
+    assert.deepEqual(problems, [
+      'foo-libs-1.0-1.noarch.rpm: the header names package foo-libs, not foo or one of its subpackages (foo-libs is a package of its own)',
+      'foo-libs-devel-1.0-1.noarch.rpm: the header names package foo-libs-devel, not foo or one of its subpackages (foo-libs is a package of its own)',
+    ]);
+    assert.deepEqual(await rpmFormat.artifactProblems(resultOf('foo-libs', [libs, libsDevel]), read, { declared }), [], 'its own subpackage');
+    assert.deepEqual(await rpmFormat.artifactProblems(resultOf('foo', [libs, libsDevel]), read, { declared: new Map([['foo', { format: 'rpm' as const }]]) }), [], 'foo-libs undeclared: a subpackage of foo');
   });
 
   test('dnf renew - a published rpm changed on disk is refused; nothing signed again', async () => {

@@ -102,6 +102,26 @@ describe('rpm header signing', { skip: await rpmAvailable() }, () => {
     assert.equal((await readRpm(join(root, 't/packages/kiln-signed-1.0-1.noarch.rpm'))).signedBy, first.fingerprint.slice(-16));
   });
 
+  test('rpm header signing - an rpm built without reserved signature space is signed by rpmsign (gpg override), and rpmkeys accepts it with the key', async () => {
+    const signer = await loadSigner((await generateKey({ name: 'Kiln Fallback', email: 'fallback@kiln.invalid' })).privateKeyArmored);
+    const built = await writeRpm(dir, { name: 'kiln-nospace', version: '1.0-1', defines: { __gpg_reserved_space: '0' } });
+    assert.equal(await signRpmBytes(await readFile(built.path), signer, 'dsa'), undefined, 'no room for the in-process signer');
+    const root = join(dir, 'fallback-repos');
+    const report = await publishDnf({ root, distribution: { name: 'f' }, packages: [{ ...built, package: 'kiln-nospace', version: '1.0-1' }], signer, now: new Date() });
+    const published = join(root, 'f', report.rpms[0].file);
+    const good = await checksig(published, [signer]);
+    assert.ok(good.ok, good.out);
+    assert.match(good.out, /Header V4 EdDSA\/SHA\d+ Signature, key ID [0-9a-f]{8}: OK/);
+    assert.match((await checksig(published, [])).out, /NOKEY/);
+    const header = await readRpm(published);
+    assert.equal(header.signedBy, signer.fingerprint.slice(-16));
+    assert.equal(report.rpms[0].sha256, (await sha256File(published)).sha256, 'the signed file is what is recorded');
+    // The recorded signature is the header's own packet, armored (gpg writes the old packet framing, openpgp.js the new one).
+    const recorded = await openpgp.readSignature({ armoredSignature: report.rpms[0].signature! });
+    const inHeader = await openpgp.readSignature({ binarySignature: Buffer.from(header.signatureHex!, 'hex') });
+    assert.deepEqual(recorded.write(), inHeader.write());
+  });
+
   test('rpm header signing - an RSA key signs under RSAHEADER', async () => {
     const { privateKey } = await openpgp.generateKey({ type: 'rsa', rsaBits: 2048, userIDs: [{ name: 'Kiln RSA', email: 'rsa@kiln.invalid' }], format: 'armored', config: { v6Keys: false } });
     const signer = await loadSigner(privateKey);

@@ -4,15 +4,17 @@
 // (dnf in a clean network-less container), promotion into `stable`, and real dnf
 // installing and running the package from `stable` with gpgcheck=1 and
 // repo_gpgcheck=1. kiln/status records each rpm's signed digest and header
-// signature. Then an rpm whose header names another package, reported by a
-// stand-in agent, is refused before anything of it is published.
+// signature (signed once, at collect: the build record names the copy every
+// distribution serves). Then an rpm whose header names another package, and one named like
+// a subpackage of it that is a declared package of its own, both reported by a
+// stand-in agent, are refused at collect before anything of them is published.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parse } from 'yaml';
 import { Agent } from '../../agents/agent.ts';
@@ -34,7 +36,7 @@ import { docker, dockerUnavailable } from '../helpers/docker.ts';
 import { commitFiles, makeRepo } from '../helpers/git.ts';
 import { openPublishingReconciler, quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
-import { servedRpm, writeRpm } from '../helpers/rpm.ts';
+import { servedRpm, writeRpm, type WrittenRpm } from '../helpers/rpm.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
@@ -71,7 +73,7 @@ describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
     nats = await startNats();
     nc = await connect({ servers: nats.url, name: 'test-agent' });
     await mkdir(join(dir, 'src'));
-    src = (await makeRepo({ 'pkg/rpm/hello.spec': rpmSpec({}) }, { dir: join(dir, 'src') })).dir;
+    src = (await makeRepo({ 'pkg/rpm/hello.spec': rpmSpec({}), 'pkg/rpm/libs.spec': rpmSpec({ name: 'kiln-hello-rpm-libs' }) }, { dir: join(dir, 'src') })).dir;
     repoDir = (
       await makeRepo({
         'kiln.yaml': KILN_YAML,
@@ -106,14 +108,17 @@ describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
     const testing = (await release('testing'))!;
     const [pkg] = testing.packages;
     assert.deepEqual([pkg.name, pkg.version], ['kiln-hello-rpm', '1.0-1']);
-    const build = parse((await onStatus(`builds/${pkg.builds.amd64}.yaml`))!) as { state: string; artifacts: Array<{ name: string; sha256: string }> };
+    const build = parse((await onStatus(`builds/${pkg.builds.amd64}.yaml`))!) as { state: string; artifacts: Array<{ name: string; sha256: string }>; signed?: Array<{ name: string; built: string; sha256: string; signingKey: string; signature?: string }> };
     assert.equal(build.state, 'succeeded');
     assert.deepEqual(build.artifacts.map((a) => a.name).sort(), ['kiln-hello-rpm-1.0-1.noarch.rpm', 'kiln-hello-rpm-1.0-1.src.rpm']);
     const gate = parse((await onStatus(STATUS_LAYOUT.gate('stable', 'kiln-hello-rpm', '1.0-1')))!) as { verdict: string; from: string };
     assert.deepEqual([gate.verdict, gate.from], ['passed', 'testing']);
 
-    // The release records name each rpm as published: signed in place, its own digest and header signature.
+    // The rpm's header was signed once, at collect: the build record names the signed copy (the .src.rpm is not released, not signed).
     const recordKey = testing.signingKey!;
+    const builtRpm = build.artifacts.find((a) => a.name.endsWith('.noarch.rpm'))!;
+    assert.deepEqual(build.signed?.map((s) => [s.name, s.built, s.signingKey]), [[builtRpm.name, builtRpm.sha256, recordKey]]);
+    // The release records name each rpm as published: signed in place, its own digest and header signature.
     for (const [name, record] of [['testing', testing], ['stable', stable]] as const) {
       const [signed] = record.packages[0].signed ?? [];
       assert.ok(signed, `${name}: the signed rpm is recorded`);
@@ -123,6 +128,7 @@ describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
       const on = await sha256File(file);
       assert.deepEqual([signed.sha256, signed.size], [on.sha256, on.size], `${name}: the recorded digest is the published file's`);
       assert.notEqual(signed.sha256, built.sha256, 'the published rpm is not the unsigned build');
+      assert.deepEqual([signed.sha256, signed.signature], [build.signed![0].sha256, build.signed![0].signature], `${name}: the copy signed at collect is what is published`);
       const header = await readRpm(file);
       assert.equal(signed.signature, await armoredHeaderSignature(header.signatureHex!), `${name}: the recorded signature is the header's`);
       // rpm's own verifier accepts the header signature with the published key.
@@ -141,36 +147,38 @@ describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
     assert.equal(install.verdict, 'passed', `${install.reason}\n${install.logTail}`);
   });
 
-  test('rpm pass - an rpm whose header names another package is refused before anything of it is published', async (t) => {
-    // A stand-in agent reports, for the next build, an rpm of another name (kiln-hello-rpmx is not a subpackage of kiln-hello-rpm).
-    const before = await readFile(join(dir, 'repos', 'testing', 'repodata', 'repomd.xml'), 'utf8');
-    const packagesBefore = await readdir(join(dir, 'repos', 'testing', 'packages'));
-    await agent.close({ hard: true });
-    await commitFiles(repoDir, { 'packages/kiln-hello-rpm.yaml': `${pkgFile(src)}rebuild: 1\n` });
+  /** A rebuild of kiln-hello-rpm (metadata `files` committed too) whose result a stand-in agent reports with `rpm` as its only artifact; the build record once judged. */
+  async function standInBuild(t: TestContext, rebuild: number, rpm: WrittenRpm, files: Record<string, string> = {}) {
+    await commitFiles(repoDir, { ...files, 'packages/kiln-hello-rpm.yaml': `${pkgFile(src)}rebuild: ${rebuild}\n` });
     const report = await until(async () => {
       const r = await rec.runPass();
-      return r.plan?.actions.some((a) => a.kind === 'build') ? r : undefined;
+      return r.plan?.actions.some((a) => a.kind === 'build' && a.inputs.package === 'kiln-hello-rpm') ? r : undefined;
     }, 60_000, 'a build of the rebuild');
-    const action = report.plan!.actions.find((a) => a.kind === 'build')!;
-    assert.equal(action.kind, 'build');
-    if (action.kind !== 'build') return;
-    const rpm = await writeRpm(dir, { name: 'kiln-hello-rpmx', version: '1.0-1' });
+    const action = report.plan!.actions.find((a) => a.kind === 'build' && a.inputs.package === 'kiln-hello-rpm')!;
+    if (action.kind !== 'build') throw new Error('not a build');
     const session = await openNatsSession(nats.url, { name: 'stand-in-agent', log: quietLog, pools: { rpm: { architectures: ['amd64'] } } });
     t.after(() => session.close());
-    const js = session.js;
     await session.objectStore.putBlob({ name: OBJECTS.artifact(rpm.sha256) }, new Uint8Array(await readFile(rpm.path)));
     const now = new Date().toISOString();
     const result: BuildResult = {
       v: 1, key: action.key, attempt: action.attempt, inputs: action.inputs, pool: action.pool, agent: 'stand-in', outcome: 'succeeded', exitCode: 0,
       artifacts: [{ name: rpm.name, sha256: rpm.sha256, size: rpm.size }], startedAt: now, finishedAt: now,
     };
-    await js.publish(SUBJECTS.result(action.key), JSON.stringify(result), { msgID: `${action.key}.${action.attempt}.result` });
-    const record = await until(async () => {
+    await session.js.publish(SUBJECTS.result(action.key), JSON.stringify(result), { msgID: `${action.key}.${action.attempt}.result` });
+    return until(async () => {
       await rec.runPass();
       const text = await onStatus(`builds/${action.key}.yaml`);
       const b = text ? (parse(text) as { state: string; failure?: { class: string; reason: string } }) : undefined;
       return b && b.state !== 'queued' ? b : undefined;
     }, 60_000, 'the stand-in result recorded');
+  }
+
+  test('rpm pass - an rpm whose header names another package is refused before anything of it is published', async (t) => {
+    // A stand-in agent reports, for the next build, an rpm of another name (kiln-hello-rpmx is not a subpackage of kiln-hello-rpm).
+    const before = await readFile(join(dir, 'repos', 'testing', 'repodata', 'repomd.xml'), 'utf8');
+    const packagesBefore = await readdir(join(dir, 'repos', 'testing', 'packages'));
+    await agent.close({ hard: true });
+    const record = await standInBuild(t, 1, await writeRpm(dir, { name: 'kiln-hello-rpmx', version: '1.0-1' }));
     assert.equal(record.state, 'failed');
     assert.equal(record.failure?.class, 'build');
     assert.match(record.failure?.reason ?? '', /kiln-hello-rpmx-1\.0-1\.noarch\.rpm: the header names package kiln-hello-rpmx, not kiln-hello-rpm or one of its subpackages/);
@@ -178,20 +186,39 @@ describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
     assert.deepEqual(await readdir(join(dir, 'repos', 'testing', 'packages')), packagesBefore);
   });
 
-  test('rpm pass - after the repository is signed again (kiln keys renew), the next pass records the new signatures', async () => {
+  test('rpm pass - an rpm named like a subpackage but belonging to another declared package is refused at collect by the publisher rule; nothing of it recorded or published', async (t) => {
+    const before = await readFile(join(dir, 'repos', 'testing', 'repodata', 'repomd.xml'), 'utf8');
+    const packagesBefore = await readdir(join(dir, 'repos', 'testing', 'packages'));
+    const releasedBefore = await onStatus('releases/testing.yaml');
+    // kiln-hello-rpm-libs is a package of its own: kiln-hello-rpm's build may not carry it.
+    const libs = await writeRpm(dir, { name: 'kiln-hello-rpm-libs', version: '1.0-1' });
+    const record = await standInBuild(t, 2, libs, { 'packages/kiln-hello-rpm-libs.yaml': pkgFile(src, 'kiln-hello-rpm-libs', 'rpm/libs.spec') });
+    assert.equal(record.state, 'failed');
+    assert.equal(record.failure?.class, 'build');
+    assert.match(record.failure?.reason ?? '', /kiln-hello-rpm-libs-1\.0-1\.noarch\.rpm: the header names package kiln-hello-rpm-libs, not kiln-hello-rpm or one of its subpackages \(kiln-hello-rpm-libs is a package of its own\)/);
+    assert.equal(await onStatus(STATUS_LAYOUT.signature(libs.sha256)), undefined, 'no signature recorded for it');
+    assert.equal(await onStatus('releases/testing.yaml'), releasedBefore, 'the testing release record unchanged');
+    assert.equal(await readFile(join(dir, 'repos', 'testing', 'repodata', 'repomd.xml'), 'utf8'), before, 'testing unchanged');
+    assert.deepEqual(await readdir(join(dir, 'repos', 'testing', 'packages')), packagesBefore);
+  });
+
+  test('rpm pass - after the repository is signed again (kiln keys renew), the next pass leaves the record naming the rpm that is served', async () => {
     const before = (await release('testing'))!.packages[0].signed![0];
     await resignDnf(join(dir, 'repos'), 'testing', rec.signer, new Date());
     // Re-signed under a new path (never over the file the previous repodata names).
     const file = servedRpm(join(dir, 'repos', 'testing'), before.name);
     const now = await sha256File(file);
     assert.notEqual(now.sha256, before.sha256, 'a new header signature');
+    const repo = join(dir, 'repos', 'testing');
     const after = await until(async () => {
       await rec.runPass();
       const s = (await release('testing'))?.packages[0].signed?.[0];
-      return s && s.sha256 !== before.sha256 ? s : undefined;
-    }, 60_000, 'the testing record naming the re-signed rpm');
-    // The record names the rpm the live repodata serves (a repair may have signed it once more, under a new path).
-    const served = servedRpm(join(dir, 'repos', 'testing'), before.name);
+      return s && s.sha256 === (await sha256File(servedRpm(repo, before.name))).sha256 ? s : undefined;
+    }, 60_000, 'the testing record naming the rpm the live repodata serves');
+    // The record is not stale: it names what is served. (The pass repairs the drift by a fresh publish, which
+    // serves the copy signed at collect by this same key again, under a new path; a renewal to another key
+    // signs anew.)
+    const served = servedRpm(repo, before.name);
     assert.equal(after.sha256, (await sha256File(served)).sha256);
     assert.equal(after.signature, await armoredHeaderSignature((await readRpm(served)).signatureHex!));
   });

@@ -9,7 +9,7 @@ import { GATE_EXIT, MARK } from '../../reconciler/gate/gate-script.ts';
 import { repomdLocations } from '../../reconciler/publish/dnf/createrepo.ts';
 import { rpmFileName } from '../../reconciler/publish/dnf/layout.ts';
 import { repoFile, servedBaseUrl } from '../../reconciler/publish/dnf/repo-file.ts';
-import { headerEvr, headerNameProblem, parseHeaderFields, parseHeaderRecords } from '../../reconciler/publish/rpm/read-rpm.ts';
+import { headerEvr, headerNameProblem, ownerOf, parseHeaderFields, parseHeaderRecords } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { kilnArch, rpmArch } from '../../rpm/arch.ts';
 import { validators } from '../../schema/validate.ts';
 import { cacheControl, contentType } from '../../reconciler/serve/request-path.ts';
@@ -63,6 +63,18 @@ test('rpm header - fields that would make a path are refused', () => {
   for (const bad of [{ name: 'k-/../../tmp/Z' }, { name: '.hidden' }, { version: '1 0' }, { release: '1/2' }, { arch: '..' }, { name: '' }, { name: 'a\u0007b' }]) {
     assert.ok(headerNameProblem({ ...base, ...bad }, 'x'), JSON.stringify(bad));
   }
+});
+
+test('rpm owner - an rpm name belongs to the declared package it is, else the longest declared package it is a subpackage of', () => {
+  const declared = new Set(['foo', 'foo-libs', 'bar-', 'baz']);
+  assert.equal(ownerOf('foo', declared), 'foo');
+  assert.equal(ownerOf('foo-tools', declared), 'foo');
+  assert.equal(ownerOf('foo-libs', declared), 'foo-libs');
+  assert.equal(ownerOf('foo-libs-devel', declared), 'foo-libs');
+  assert.equal(ownerOf('foolish', declared), undefined, 'a prefix is a package only up to a dash');
+  assert.equal(ownerOf('bar--x', declared), 'bar-');
+  assert.equal(ownerOf('qux-foo', declared), undefined);
+  assert.equal(ownerOf('-foo', declared), undefined);
 });
 
 test('rpmbuild failure - unmet BuildRequires are named', () => {

@@ -50,3 +50,19 @@ test('sign worker - starts in a process run with --input-type=module (eval code 
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root });
   assert.equal(stdout, '-----BEGIN PGP SIGNATURE-----');
 });
+
+test('sign worker - a pool of two threads: binary and armored signatures of many headers in flight verify (ed25519 and rsa keys)', async () => {
+  const { SignPool } = await import('../../reconciler/signing/sign-worker.ts');
+  const rsa = await openpgp.generateKey({ type: 'rsa', rsaBits: 2048, userIDs: [{ name: 'Kiln RSA', email: 'rsa@kiln.invalid' }], format: 'armored', config: { v6Keys: false } });
+  for (const key of [await generateKey({ name: 'Kiln Test', email: 'test@kiln.invalid' }), { privateKeyArmored: rsa.privateKey, publicKeyArmored: rsa.publicKey }]) {
+    const pool = new SignPool(key.privateKeyArmored, 2);
+    const data = Array.from({ length: 40 }, (_, i) => Buffer.from(`header ${i}`));
+    const binary = await Promise.all(data.map((d) => pool.signBinary(d)));
+    for (const [i, b] of binary.entries()) {
+      const armored = (await openpgp.readSignature({ binarySignature: b })).armor();
+      assert.equal(await verifies(armored, data[i], key.publicKeyArmored), true, `signature ${i}`);
+    }
+    assert.equal(await verifies(await pool.sign(data[0]), data[0], key.publicKeyArmored), true, 'armored');
+    await pool.stop();
+  }
+});

@@ -10,8 +10,8 @@ import type { Artifact } from '../../../schema/status.ts';
 import { rpmArch } from '../../../rpm/arch.ts';
 import { compareEvr, rpmVersionProblem } from '../../../rpm/version-order.ts';
 import type { RpmPackage } from '../../model.ts';
-import { headerEvr, headerNameProblem, isOfPackage, readRpm } from '../../publish/rpm/read-rpm.ts';
-import type { PackageFormat } from '../format.ts';
+import { headerEvr, headerNameProblem, ownerOf, readRpm } from '../../publish/rpm/read-rpm.ts';
+import type { ArtifactContext, PackageFormat } from '../format.ts';
 
 const isReleasable = (name: string) => name.endsWith('.rpm') && !name.endsWith('.src.rpm');
 
@@ -22,12 +22,15 @@ export const rpmFormat: PackageFormat<RpmPackage> = {
   compareVersions: compareEvr,
   versionProblem: rpmVersionProblem,
   isReleasable,
+  needsDeclared: true,
   artifactsForArch(artifacts, arch) {
     const rpms = artifacts.filter((a) => isReleasable(a.name));
     const mine = rpms.filter((a) => a.name.endsWith(`.${rpmArch(arch) ?? arch}.rpm`) || a.name.endsWith('.noarch.rpm'));
     return mine.length ? mine : rpms;
   },
-  async artifactProblems(result: BuildResult, readArtifact: (a: Artifact) => Promise<Buffer>) {
+  async artifactProblems(result: BuildResult, readArtifact: (a: Artifact) => Promise<Buffer>, { declared }: ArtifactContext) {
+    // The rpm packages of the metadata (and this one): the publisher judges names against the same rule.
+    const rpmPackages = new Set([result.inputs.package, ...[...declared].filter(([, p]) => p.format === 'rpm').map(([name]) => name)]);
     const rpms = result.artifacts.filter((a) => isReleasable(a.name));
     if (rpms.length === 0) return [`the build yielded no publishable binary rpm (only ${result.artifacts.map((a) => a.name).join(', ') || 'nothing'})`];
     const dir = await mkdtemp(join(tmpdir(), 'kiln-rpm-guard-'));
@@ -45,7 +48,8 @@ export const rpmFormat: PackageFormat<RpmPackage> = {
           }
           const want = rpmArch(result.inputs.arch);
           // Subpackages carry their own names (<package>-<suffix>); the version must be the package's.
-          if (!isOfPackage(h.name, result.inputs.package)) problems.push(`${a.name}: the header names package ${h.name}, not ${result.inputs.package} or one of its subpackages`);
+          const owner = ownerOf(h.name, rpmPackages);
+          if (owner !== result.inputs.package) problems.push(`${a.name}: the header names package ${h.name}, not ${result.inputs.package} or one of its subpackages${owner ? ` (${owner} is a package of its own)` : ''}`);
           if (headerEvr(h) !== result.inputs.version) problems.push(`${a.name}: the header says version ${headerEvr(h)}, the package is ${result.inputs.version}`);
           if (h.arch !== 'noarch' && h.arch !== want) problems.push(`${a.name}: built for ${h.arch}, the build was for ${want ?? result.inputs.arch}`);
         } catch (e) {

@@ -1,9 +1,12 @@
 // publishDnf: make ROOT/<dist> a signed dnf repository holding exactly the given
 // rpms. Layout: layout.ts and served.ts; order of writes: signed rpms under new
 // names, staged repodata, repomd.xml.asc, repomd.xml last (switchRepodata), prune.
+// An rpm whose header the reconciler signed at collect with this key
+// (pipeline/signed-rpms.ts) is placed as it is; any other is signed here.
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import pMap from 'p-map';
 import type { Logger } from 'pino';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
 import { quote } from '../../../schema/quote.ts';
@@ -11,11 +14,11 @@ import type { Signer } from '../../signing/signer.ts';
 import { isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
 import { withRepoLock } from '../apt/repo-lock.ts';
 import { sha256File } from '../apt/hashes.ts';
-import { headerEvr, headerNameProblem, isOfPackage, readRpms } from '../rpm/read-rpm.ts';
+import { headerEvr, headerNameProblem, ownerOf, readRpms } from '../rpm/read-rpm.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
-import { armoredHeaderSignature, keyIdOf, signRpmCopies } from './sign-rpms.ts';
+import { armoredHeaderSignature, keyIdOf, signRpmCopies, type SignedCopy } from './sign-rpms.ts';
 import { listServed, placeSigned, removeEmptyDirs, servedName } from './served.ts';
 import { emptyDnfState, readDnfState, type DnfState } from './state.ts';
 
@@ -29,6 +32,8 @@ export interface RpmInput {
   package: string;
   /** The `[E:]V-R` the header must carry (refused otherwise). */
   version: string;
+  /** A copy of it header-signed at collect: served as it is when signed by this publish's key and still what was recorded. */
+  headerSigned?: { path: string; sha256: string; size: number; signingKey: string; signature?: string };
 }
 
 export interface PublishDnfOptions {
@@ -98,7 +103,7 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
     const problem = headerNameProblem(headers[i], p.name);
     if (problem) throw new PublishInputError(`${problem}; nothing published`, { artifact: p.name, header: headers[i].name });
   });
-  const declared = [...new Set(packages.map((p) => p.package))];
+  const declared = new Set(packages.map((p) => p.package));
   unknown.forEach((p, i) => known.set(p.sha256, { file: `${PACKAGES_DIR}/${rpmFileName(headers[i])}`, name: headers[i].name, evr: headerEvr(headers[i]) }));
   const byFile = new Map<string, Checked>();
   for (const p of packages) {
@@ -121,15 +126,6 @@ async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<s
   return byFile;
 }
 
-/**
- * The published package an rpm name belongs to: the package itself, else the longest declared
- * package it is a subpackage of (<package>-…). So `foo` cannot publish `foo-libs` or `foo-libs-devel`
- * when `foo-libs` is a package of its own.
- */
-export function ownerOf(rpmName: string, declared: string[]): string | undefined {
-  return declared.filter((d) => isOfPackage(rpmName, d)).sort((a, b) => b.length - a.length)[0];
-}
-
 /** Recorded served paths by the plain path of their file name (packages/<file>): a file may be served under several. */
 function recordedByName(state: DnfState): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -139,6 +135,19 @@ function recordedByName(state: DnfState): Map<string, string[]> {
   }
   return out;
 }
+
+/** The copy header-signed at collect by this key, written to `tmp`; undefined when there is none, or it is gone or not what was recorded (then it is signed here). */
+async function collectedCopy(input: RpmInput, tmp: string, signer: Signer): Promise<SignedCopy | undefined> {
+  const h = input.headerSigned;
+  if (!h?.signature || h.signingKey !== signer.fingerprint) return undefined;
+  const bytes = await readFile(h.path).catch(() => undefined);
+  if (!bytes || bytes.length !== h.size || sha256Hex(bytes) !== h.sha256) return undefined;
+  await writeFile(tmp, bytes);
+  return { sha256: h.sha256, size: h.size, signature: h.signature };
+}
+
+/** Copies of the rpms read at a time (collected copies placed, or signed). */
+const COPY_CONCURRENCY = 16;
 
 /**
  * Signed copies of the rpms not yet served signed by this key: temp files, signed, then moved to
@@ -166,7 +175,10 @@ async function signNew(repoDir: string, byFile: Map<string, Checked>, state: Dnf
   await makeDir(join(repoDir, PACKAGES_DIR));
   const taken = new Set([...onDisk, ...Object.keys(state.files)]);
   try {
-    const signed = await signRpmCopies(signer, todo.map((t) => ({ from: t.input.path, to: t.tmp, expect: t.input })));
+    const signed = await pMap(todo, (t) => collectedCopy(t.input, t.tmp, signer), { concurrency: COPY_CONCURRENCY });
+    const unsigned = todo.flatMap((t, i) => (signed[i] ? [] : [i]));
+    const made = await signRpmCopies(signer, unsigned.map((i) => ({ from: todo[i].input.path, to: todo[i].tmp, expect: todo[i].input })));
+    for (const [j, i] of unsigned.entries()) signed[i] = made[j];
     // What rpmsign signed (packages without reserved space) is read back: rpm says whose signature it holds.
     const byRpmsign = todo.filter((_, i) => !signed[i]);
     const read = new Map((await readRpms(byRpmsign.map((t) => ({ path: t.tmp, label: t.input.name })))).map((h, i) => [byRpmsign[i], h]));

@@ -11,7 +11,6 @@
 // left to rpmsign. Works on the file's bytes: the publisher reads each rpm once. No kept npm library writes rpm headers (the registry's rpm
 // packages only read them), and rpm's own tools are what checks the result:
 // tests verify it with `rpmkeys --checksig` and real dnf with gpgcheck=1.
-import * as openpgp from 'openpgp';
 import type { Signer } from '../../signing/signer.ts';
 
 const LEAD = 96;
@@ -112,8 +111,8 @@ export function withSignature(entries: Entry[], size: number, tag: number, sig: 
   return out;
 }
 
-/** The binary signature packet over `header` by the signer's key (a v4 signature of a binary document), made in the signer's worker thread. */
-export const headerSignature = async (signer: Signer, header: Uint8Array): Promise<Buffer> => Buffer.from((await openpgp.readSignature({ armoredSignature: await signer.signDetached(header) })).write());
+/** The binary signature packet over `header` by the signer's key (a v4 signature of a binary document), made in the signer's worker threads. */
+export const headerSignature = async (signer: Signer, header: Uint8Array): Promise<Buffer> => Buffer.from(await signer.signBinary(header));
 
 /**
  * An rpm (its bytes) with its header signed by `signer` (an earlier header signature replaced), and

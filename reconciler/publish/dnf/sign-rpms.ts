@@ -21,10 +21,16 @@ export function rpmsignArgs(fingerprint: string, files: string[]): string[] {
   return ['--resign', '--define', '__gpg /usr/bin/gpg', '--define', `_gpg_name ${fingerprint}`, ...files];
 }
 
+const tags = new Map<string, Promise<'rsa' | 'dsa'>>();
+
 /** rpm's header tag for the key: RSAHEADER for RSA, DSAHEADER for DSA and EdDSA. */
-async function tagFor(signer: Signer): Promise<'rsa' | 'dsa'> {
-  const key = await openpgp.readKey({ armoredKey: signer.publicKeyArmored });
-  return key.getAlgorithmInfo().algorithm.startsWith('rsa') ? 'rsa' : 'dsa';
+export function tagFor(signer: Signer): Promise<'rsa' | 'dsa'> {
+  let tag = tags.get(signer.publicKeyArmored);
+  if (!tag) {
+    tag = openpgp.readKey({ armoredKey: signer.publicKeyArmored }).then((key) => (key.getAlgorithmInfo().algorithm.startsWith('rsa') ? 'rsa' : 'dsa'));
+    tags.set(signer.publicKeyArmored, tag);
+  }
+  return tag;
 }
 
 /** Files signed in-process at a time (reads, signatures and writes overlap). */
@@ -53,7 +59,7 @@ export async function signRpmCopies(signer: Signer, items: { from: string; to: s
       const signed = await signRpmBytes(bytes, signer, tag);
       if (!signed) return undefined;
       await writeFile(to, signed.rpm);
-      const signature = await armoredHeaderSignature(signed.signature.toString('hex'));
+      const signature = armoredSignaturePacket(signed.signature);
       return { sha256: createHash('sha256').update(signed.rpm).digest('hex'), size: signed.rpm.length, signature };
     },
     { concurrency: CONCURRENCY },
@@ -72,7 +78,7 @@ export interface Expected {
   size?: number;
 }
 
-function assertDigest(e: Expected, bytes: Buffer): void {
+export function assertDigest(e: Expected, bytes: Buffer): void {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sha256 !== e.sha256 || (e.size !== undefined && bytes.length !== e.size)) {
     throw new DigestMismatchError(`${e.name}: expected sha256 ${e.sha256} (${e.size ?? '?'} bytes), the file has ${sha256} (${bytes.length} bytes)`, { artifact: e.name });
@@ -93,6 +99,12 @@ export async function rpmsign(signer: Signer, files: string[]): Promise<void> {
     }
   });
 }
+
+/**
+ * A v4 signature packet our signer just made, ASCII-armored exactly as Signature.armor() would
+ * (with the CRC24 footer of a non-v6 signature) without parsing it again: a fifth of the cost.
+ */
+export const armoredSignaturePacket = (packet: Uint8Array): string => openpgp.armor(openpgp.enums.armor.signature, packet, undefined, undefined, undefined, true);
 
 /** An rpm header's signature packet (hex, as rpm prints it), ASCII-armored as OpenPGP tools read it. */
 export async function armoredHeaderSignature(hex: string): Promise<string> {

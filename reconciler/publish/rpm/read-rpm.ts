@@ -4,6 +4,7 @@
 // reader, never a header parser of ours.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import pMap from 'p-map';
 import { PublishInputError } from '../../../schema/errors.ts';
 import { RPM_FILE_NAME, rpmFileName } from '../dnf/layout.ts';
 
@@ -64,7 +65,22 @@ export function headerNameProblem(h: RpmHeader, label: string): string | undefin
 }
 
 /** Whether a header's name is the package's or one of its subpackages' (a spec's subpackages are named <package>-<suffix>). */
-export const isOfPackage = (headerName: string, pkg: string) => headerName === pkg || headerName.startsWith(`${pkg}-`);
+const isOfPackage = (headerName: string, pkg: string) => headerName === pkg || headerName.startsWith(`${pkg}-`);
+
+/**
+ * The declared package an rpm name belongs to: the package itself, else the longest declared
+ * package it is a subpackage of (<package>-…). So `foo` cannot publish `foo-libs` or `foo-libs-devel`
+ * when `foo-libs` is a package of its own. The one rule of both the collect-time guard
+ * (formats/rpm) and the publisher (publish/dnf).
+ */
+export function ownerOf(rpmName: string, declared: ReadonlySet<string>): string | undefined {
+  // The candidates are the name and its prefixes ending before a '-', longest first: one lookup each (thousands of rpms are published at once).
+  for (let end = rpmName.length; end > 0; end = rpmName.lastIndexOf('-', end - 1)) {
+    const candidate = rpmName.slice(0, end);
+    if (declared.has(candidate) && isOfPackage(rpmName, candidate)) return candidate;
+  }
+  return undefined;
+}
 
 /** `[E:]V-R`: how Kiln names an rpm version. */
 export function headerEvr(h: Pick<RpmHeader, 'epoch' | 'version' | 'release'>): string {
@@ -88,22 +104,27 @@ export async function readRpm(path: string, label = path): Promise<RpmHeader> {
   return h;
 }
 
-/** readRpm of many files with two rpm processes in all (a publish of thousands); a bad file is then named by readRpm alone. */
-export async function readRpms(files: { path: string; label: string }[]): Promise<RpmHeader[]> {
-  if (files.length === 0) return [];
+/** Files per pair of rpm processes (keeps the command line well under ARG_MAX). */
+const BATCH = 500;
+
+/** One batch: the digest check and the header query run side by side; a bad file is then named by readRpm alone. */
+async function readBatch(batch: { path: string; label: string }[]): Promise<RpmHeader[]> {
+  const paths = batch.map((f) => f.path);
+  const opts = { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024 };
+  const [ok, q] = await Promise.all([
+    run('rpm', ['-K', '--nosignature', ...paths], opts).then(() => true, () => false),
+    run('rpm', ['-qp', '--nosignature', '--qf', QF, ...paths], opts).catch(() => undefined),
+  ]);
+  const headers = ok && q ? parseHeaderRecords(q.stdout) : [];
+  if (headers.length === batch.length) return headers;
   const out: RpmHeader[] = [];
-  for (let i = 0; i < files.length; i += 500) {
-    const batch = files.slice(i, i + 500);
-    const paths = batch.map((f) => f.path);
-    const env = { ...process.env, LC_ALL: 'C' };
-    const ok = await run('rpm', ['-K', '--nosignature', ...paths], { env, maxBuffer: 64 * 1024 * 1024 }).then(() => true, () => false);
-    const q = ok ? await run('rpm', ['-qp', '--nosignature', '--qf', QF, ...paths], { env, maxBuffer: 64 * 1024 * 1024 }).catch(() => undefined) : undefined;
-    const headers = q ? parseHeaderRecords(q.stdout) : [];
-    if (headers.length !== batch.length) {
-      for (const f of batch) out.push(await readRpm(f.path, f.label));
-      continue;
-    }
-    out.push(...headers);
-  }
+  for (const f of batch) out.push(await readRpm(f.path, f.label));
   return out;
+}
+
+/** readRpm of many files with two rpm processes per BATCH files, two batches at a time (a publish of thousands). */
+export async function readRpms(files: { path: string; label: string }[]): Promise<RpmHeader[]> {
+  const batches: { path: string; label: string }[][] = [];
+  for (let i = 0; i < files.length; i += BATCH) batches.push(files.slice(i, i + BATCH));
+  return (await pMap(batches, readBatch, { concurrency: 2 })).flat();
 }

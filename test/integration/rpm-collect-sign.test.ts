@@ -1,0 +1,158 @@
+// rpm headers signed once, at collect (reconciler/pipeline/signed-rpms.ts), from the
+// verified bytes: the signed copy is in the artifact cache under its own digest and
+// rpmkeys accepts it; a publish by the same key serves exactly that copy (no
+// signature made at publish), a publish by another key, or one whose cached copy is
+// gone or altered, signs from the built rpm instead. A result collected twice (the
+// reconciler died before its status commit) is signed again and recorded once.
+// Through collectResults on a real nats-server: a result collected before the
+// reconciler has read a desired state is handed back, then signed and judged.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { collectResults } from '../../reconciler/pass/collect-step.ts';
+import { updatedBuilds } from '../../reconciler/pass/status-change.ts';
+import { openNatsSession } from '../../reconciler/pipeline/nats-session.ts';
+import { cachedArtifactPath } from '../../reconciler/pipeline/artifact-cache.ts';
+import { signRpmHeaders } from '../../reconciler/pipeline/signed-rpms.ts';
+import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
+import { publishDnf, type RpmInput } from '../../reconciler/publish/dnf/publish.ts';
+import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
+import type { BuildResult } from '../../schema/messages.ts';
+import type { ObservedState } from '../../reconciler/model.ts';
+import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
+import { quietLog } from '../helpers/kiln-service.ts';
+import { startNats } from '../helpers/nats.ts';
+import { writeRpm, type WrittenRpm } from '../helpers/rpm.ts';
+import { until } from '../helpers/until.ts';
+
+const run = promisify(execFile);
+
+describe('rpm collect-time signing', () => {
+  let dir = '';
+  let cache = '';
+  let signer: Signer;
+  let rpms: WrittenRpm[] = [];
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-rpm-collect-sign-'));
+    cache = join(dir, 'cache');
+    signer = await loadSigner((await generateKey({ name: 'Kiln Collect', email: 'collect@kiln.invalid' })).privateKeyArmored);
+    rpms = [await writeRpm(dir, { name: 'kiln-cs', version: '1.0-1' }), await writeRpm(dir, { name: 'kiln-cs-libs', version: '1.0-1' })];
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const resultOf = (artifacts: WrittenRpm[]) =>
+    ({ key: 'a'.repeat(64), outcome: 'succeeded', artifacts: artifacts.map((r) => ({ name: r.name, sha256: r.sha256, size: r.size })), inputs: { package: 'kiln-cs', version: '1.0-1', arch: 'amd64', recipe: { format: 'rpm' } } }) as unknown as BuildResult;
+  const read = async (a: { sha256: string }) => readFile(rpms.find((r) => r.sha256 === a.sha256)!.path);
+  const inputs = (signed: Awaited<ReturnType<typeof signRpmHeaders>>): RpmInput[] =>
+    rpms.map((r) => {
+      const s = signed.find((x) => x.built === r.sha256);
+      return { ...r, package: 'kiln-cs', version: '1.0-1', ...(s ? { headerSigned: { path: cachedArtifactPath(cache, s.sha256), sha256: s.sha256, size: s.size, signingKey: s.signingKey, signature: s.signature } } : {}) };
+    });
+
+  async function checksig(file: string, key: Signer): Promise<string> {
+    const db = await mkdtemp(join(dir, 'db-'));
+    await writeFile(join(db, 'k.asc'), key.publicKeyArmored);
+    await run('rpmkeys', ['--dbpath', db, '--import', join(db, 'k.asc')]);
+    return (await run('rpmkeys', ['--dbpath', db, '--checksig', '-v', file])).stdout;
+  }
+
+  test('rpm collect signing - each rpm signed once into the cache; a publish by that key serves those very copies', async () => {
+    const signed = await signRpmHeaders(resultOf(rpms), read, signer, cache);
+    assert.equal(signed.length, 2);
+    for (const s of signed) {
+      const copy = cachedArtifactPath(cache, s.sha256);
+      assert.deepEqual(await sha256File(copy), { sha256: s.sha256, size: s.size });
+      assert.notEqual(s.sha256, s.built);
+      assert.equal(s.signingKey, signer.fingerprint);
+      assert.match(await checksig(copy, signer), /Header V4 EdDSA\/SHA\d+ Signature, key ID [0-9a-f]{8}: OK/);
+    }
+    // The publisher must not sign a header: a signer that refuses to proves every served rpm is a collected copy (repomd.xml is still signed).
+    const noSigning: Signer = { ...signer, signBinary: () => Promise.reject(new Error('an rpm header signed at publish')) };
+    const root = join(dir, 'same-key');
+    const report = await publishDnf({ root, distribution: { name: 't' }, packages: inputs(signed), signer: noSigning, now: new Date() });
+    assert.deepEqual(report.rpms.map((r) => [r.built, r.sha256, r.signature]).sort(), signed.map((s) => [s.built, s.sha256, s.signature]).sort());
+    for (const r of report.rpms) assert.equal((await sha256File(join(root, 't', r.file))).sha256, r.sha256);
+  });
+
+  test('rpm collect signing - another key, or a cached copy gone or altered: signed at publish from the built rpm', async () => {
+    const signed = await signRpmHeaders(resultOf(rpms), read, signer, cache);
+    const other = await loadSigner((await generateKey({ name: 'Kiln Other', email: 'other@kiln.invalid' })).privateKeyArmored);
+    const byOther = await publishDnf({ root: join(dir, 'other-key'), distribution: { name: 't' }, packages: inputs(signed), signer: other, now: new Date() });
+    for (const r of byOther.rpms) {
+      assert.ok(!signed.some((s) => s.sha256 === r.sha256), 'not the collected copy');
+      assert.equal(r.keyFingerprint, other.fingerprint);
+      assert.match(await checksig(join(dir, 'other-key', 't', r.file), other), /Signature, key ID [0-9a-f]{8}: OK/);
+    }
+    // One copy deleted from the cache, the other altered: both are signed again, by this key.
+    await rm(cachedArtifactPath(cache, signed[0].sha256));
+    const altered = await readFile(cachedArtifactPath(cache, signed[1].sha256));
+    altered[altered.length - 1] ^= 1;
+    await writeFile(cachedArtifactPath(cache, signed[1].sha256), altered);
+    const root = join(dir, 'lost-copies');
+    const report = await publishDnf({ root, distribution: { name: 't' }, packages: inputs(signed), signer, now: new Date() });
+    for (const r of report.rpms) {
+      assert.ok(!signed.some((s) => s.sha256 === r.sha256), 'not a recorded copy');
+      assert.match(await checksig(join(root, 't', r.file), signer), /Signature, key ID [0-9a-f]{8}: OK/);
+    }
+  });
+
+  test('rpm collect signing - a result collected twice (no status commit between) is signed again and recorded once per rpm; only what the record keeps', async () => {
+    const result = resultOf([rpms[0]]);
+    const first = await signRpmHeaders(result, read, signer, cache);
+    const second = await signRpmHeaders(result, read, signer, cache);
+    assert.equal(first.length, 1);
+    const observed = { builds: new Map() } as unknown as ObservedState;
+    const ctx = { policy: { maxAttempts: 3 }, now: new Date(), random: () => 0.5 } as Parameters<typeof updatedBuilds>[2];
+    const stray = { ...first[0], built: 'f'.repeat(64) };
+    const { updated } = updatedBuilds(observed, { desiredCommit: 'd'.repeat(40), results: [result, result], dispatched: [], signed: new Map([[result.key, [...first, ...second, stray]]]) }, ctx);
+    const record = updated.get(result.key)!;
+    assert.equal(record.state, 'succeeded');
+    assert.equal(record.signed?.length, 1, 'one copy of the one kept rpm');
+    assert.ok([first[0], second[0]].some((s) => s.sha256 === record.signed![0].sha256), 'one of the copies made, each a cache file');
+    assert.notEqual(first[0].sha256, second[0].sha256, 'a new signature each time (a salted signature packet): the earlier copy is only an unnamed cache file');
+  });
+
+  test('rpm collect signing - through collect: handed back until a desired state was read, then judged by its names and header-signed', async (t) => {
+    const nats = await startNats();
+    t.after(() => nats.dispose());
+    const session = await openNatsSession(nats.url, { name: 'collect-test', log: quietLog, pools: { rpm: { architectures: ['amd64'] } } });
+    t.after(() => session.close());
+    const key = 'b'.repeat(64);
+    const now = new Date().toISOString();
+    const inputs = { package: 'kiln-cs', version: '1.0-1', source: { url: 'file:///src', commit: 'c'.repeat(40) }, recipe: { format: 'rpm', rebuild: 0, spec: 'x.spec' }, image: 'kiln/bookworm-rpm', arch: 'amd64', target: 'bookworm' };
+    for (const r of rpms) await session.objectStore.putBlob({ name: OBJECTS.artifact(r.sha256) }, new Uint8Array(await readFile(r.path)));
+    const result = { v: 1, key, attempt: 1, inputs, pool: 'rpm', agent: 'stand-in', outcome: 'succeeded', exitCode: 0, artifacts: rpms.map((r) => ({ name: r.name, sha256: r.sha256, size: r.size })), startedAt: now, finishedAt: now };
+    await session.js.publish(SUBJECTS.result(key), JSON.stringify(result), { msgID: `${key}.1.result` });
+    const artifactsDir = join(dir, 'collect-cache');
+    const opts = { max: 10, waitMs: 5000, signer, artifactsDir, log: quietLog };
+
+    const early = await collectResults(session, opts);
+    assert.deepEqual([early.pending.length, early.results.length, early.signed.size], [0, 0, 0], 'handed back: nothing to record yet');
+
+    // kiln-cs-libs declared as a package of its own: kiln-cs's build may not carry it.
+    const declaredOwn = new Map([['kiln-cs', { format: 'rpm' as const }], ['kiln-cs-libs', { format: 'rpm' as const }]]);
+    const refused = await until(async () => {
+      const c = await collectResults(session, { ...opts, declared: declaredOwn });
+      return c.pending.length ? c : undefined;
+    }, 30_000, 'the result delivered again');
+    assert.equal(refused.results[0].outcome, 'failed');
+    assert.match(refused.results[0].reason ?? '', /kiln-cs-libs-1\.0-1\.noarch\.rpm: the header names package kiln-cs-libs, not kiln-cs or one of its subpackages \(kiln-cs-libs is a package of its own\)/);
+    assert.equal(refused.signed.size, 0, 'nothing signed for a refused build');
+    for (const p of refused.pending) p.nak(0);
+
+    // Only kiln-cs declared: kiln-cs-libs is its subpackage; both rpms signed, the copies in the cache.
+    const accepted = await until(async () => {
+      const c = await collectResults(session, { ...opts, declared: new Map([['kiln-cs', { format: 'rpm' as const }]]) });
+      return c.pending.length ? c : undefined;
+    }, 30_000, 'the result delivered once more');
+    assert.equal(accepted.results[0].outcome, 'succeeded');
+    const signed = accepted.signed.get(key) ?? [];
+    assert.deepEqual(signed.map((s) => s.built).sort(), rpms.map((r) => r.sha256).sort());
+    for (const s of signed) assert.match(await checksig(cachedArtifactPath(artifactsDir, s.sha256), signer), /Signature, key ID [0-9a-f]{8}: OK/);
+    await Promise.all(accepted.pending.map((p) => p.ack()));
+  });
+});
