@@ -15,6 +15,7 @@ import { earliestWake } from './plan/next-wake.ts';
 import { emptyPlanMemo, invalidPlan, plan as makePlan, refusalPlan, type PlanMemo } from './plan/plan.ts';
 import { gitdirOf } from './status/git-objects.ts';
 import { readObserved } from './status/reader.ts';
+import { withBuilds } from './status/build-changes.ts';
 import { readRef } from './status/ref-cas.ts';
 import type { ObservedSnapshot } from './status/snapshot.ts';
 import { recordPass } from './status/writer.ts';
@@ -151,7 +152,7 @@ async function withImageTags(c: PassContext, observed: ObservedState, desired: D
 /** The observed state the plan should see: what the branch says plus the results just collected. */
 function withResults(observed: ObservedState, events: PassEvents, ctx: StatusChangeContext): ObservedState {
   const { updated } = updatedBuilds(observed, { desiredCommit: events.desiredCommit, results: events.results, dispatched: [], signed: events.signed }, ctx);
-  return updated.size ? { ...observed, builds: new Map([...observed.builds, ...updated]) } : observed;
+  return updated.size ? { ...observed, builds: withBuilds(observed.builds, updated) } : observed;
 }
 
 /**

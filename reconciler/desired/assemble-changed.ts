@@ -8,7 +8,7 @@ import type { Diagnostic } from '../../schema/errors.ts';
 import type { PackageDoc } from '../../schema/metadata.ts';
 import type { DesiredPackage, DesiredState } from '../model.ts';
 import { normalisePackage } from './normalise.ts';
-import { located, type DesiredSnapshot, type FileEntry } from './read-desired.ts';
+import { located, type DesiredSnapshot, type FileEntry, type FileTable } from './read-desired.ts';
 import { packageRuleDiagnostics, type Located, type RuleMemo } from './rules.ts';
 import { recordDesiredChanges } from './state-changes.ts';
 
@@ -34,7 +34,7 @@ function plainPackage(e: FileEntry | undefined): boolean {
  * `changed`: the paths whose entries differ from `prev.files` (deleted ones included), in the
  * order the new entries were added to `files`. Undefined when the full assemble must run.
  */
-export function assembleChanged(commit: string, files: Map<string, FileEntry>, prev: DesiredSnapshot, changed: readonly string[], compare: (a: Diagnostic, b: Diagnostic) => number, rules: RuleMemo): Assembled | undefined {
+export function assembleChanged(commit: string, files: FileTable, prev: DesiredSnapshot, changed: readonly string[], compare: (a: Diagnostic, b: Diagnostic) => number, rules: RuleMemo): Assembled | undefined {
   const context = prev.ruleContext;
   if (!context || changed.length > Math.max(8, files.size * MAX_CHANGED_SHARE)) return undefined;
   const names = new Set<string>();

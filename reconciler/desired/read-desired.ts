@@ -21,6 +21,7 @@ import { checkSpecs, type SpecChecker } from './spec-check.ts';
 import { sourceBaseOf } from './source-base.ts';
 import { resolveSourceUrl, type SourceBase } from './source-url.ts';
 import { lookup } from './yaml-positions.ts';
+import { OrderedMap } from 'immutable';
 import pMap from 'p-map';
 
 /** What one file of the tree contributed, remembered between reads. */
@@ -38,10 +39,23 @@ export interface FileEntry {
   control?: SourceControl;
 }
 
+/**
+ * The files of a snapshot, read-only. The reader keeps them in a persistent ordered map
+ * (immutable's OrderedMap), so the next read shares all but the changed entries instead of
+ * copying 10,000; any Map will do for a caller that builds a snapshot itself (tests).
+ */
+export interface FileTable {
+  get(path: string): FileEntry | undefined;
+  has(path: string): boolean;
+  keys(): Iterable<string>;
+  values(): Iterable<FileEntry>;
+  readonly size: number;
+}
+
 export interface DesiredSnapshot {
   dir: string;
   commit: string;
-  files: Map<string, FileEntry>;
+  files: FileTable;
   state: DesiredState;
   warnings: Diagnostic[];
   /** Package-rule results by parsed document, handed to the next read. */
@@ -162,7 +176,7 @@ function sameResolution(a: FileEntry | undefined, b: FileEntry): boolean {
  * from `prev`'s, in the order they were added to `files`), only those are looked at when nothing
  * but valid package files changed (assemble-changed.ts); the result is the same.
  */
-export function assemble(commit: string, files: Map<string, FileEntry>, prev?: DesiredSnapshot, rules: RuleMemo = emptyRuleMemo(), changed?: readonly string[]): Assembled & { ruleContext?: RuleContext } {
+export function assemble(commit: string, files: FileTable, prev?: DesiredSnapshot, rules: RuleMemo = emptyRuleMemo(), changed?: readonly string[]): Assembled & { ruleContext?: RuleContext } {
   const patched = prev && changed ? assembleChanged(commit, files, prev, changed, compareDiagnostics, rules) : undefined;
   if (patched) return { ...patched, ruleContext: prev!.ruleContext };
   const entries = [...files.values()];
@@ -201,6 +215,14 @@ export function assemble(commit: string, files: Map<string, FileEntry>, prev?: D
   return { diagnostics, state: { commit, config: desiredConfig, packages: pkgs, distributions: dists }, ruleContext };
 }
 
+/** `files` as a persistent map: itself when it is one (made by this reader), else a copy in the same order. */
+function persistentFiles(files: FileTable): OrderedMap<string, FileEntry> {
+  if (OrderedMap.isOrderedMap(files)) return files as OrderedMap<string, FileEntry>;
+  return OrderedMap<string, FileEntry>().withMutations((m) => {
+    for (const path of files.keys()) m.set(path, files.get(path)!);
+  });
+}
+
 /** Read and check the desired state; never throws for bad metadata (see `diagnostics`). */
 export async function evaluateDesired(opts: ReadDesiredOptions): Promise<DesiredEvaluation> {
   const { dir, cache } = opts;
@@ -208,13 +230,14 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   const prev = opts.previous?.dir === dir ? opts.previous : undefined;
   if (prev?.commit === commit && !opts.refreshSources) return { commit, diagnostics: prev.warnings, state: prev.state, snapshot: prev, reread: 0 };
 
-  let files = new Map<string, FileEntry>();
+  // Mutable while this read fills it (changes stay private to it), frozen into the snapshot below.
+  let files = OrderedMap<string, FileEntry>().asMutable();
   let toRead: Array<{ path: string; oid: string; mode: string }> | undefined;
   let deleted: string[] | undefined;
   if (prev) {
     try {
       const changes = await diffCommits(dir, prev.commit, commit, cache, { prefixes: METADATA_PREFIXES });
-      files = new Map(prev.files);
+      files = persistentFiles(prev.files).asMutable();
       deleted = changes.filter((c) => c.change === 'delete').map((c) => c.path);
       for (const path of deleted) files.delete(path);
       toRead = changes.filter((c) => c.change !== 'delete').map((c) => ({ path: c.path, oid: c.oid!, mode: c.mode! }));
@@ -243,7 +266,8 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   const rules = prev?.rules ?? emptyRuleMemo();
   // Paths whose entries differ from prev's: the tree diff's (in the order `files` got them), and any source refreshed.
   const changed = deleted ? [...deleted, ...read.map((e) => e.path), ...resolveAgain.map((e) => e.path)] : undefined;
-  const { diagnostics, state, ruleContext } = assemble(commit, files, prev, rules, changed);
+  const table = files.asImmutable();
+  const { diagnostics, state, ruleContext } = assemble(commit, table, prev, rules, changed);
   if (state && opts.checkSpec) {
     diagnostics.push(...(await checkSpecs(state.packages.values(), (file) => files.get(file)?.parsed?.positions ?? {}, opts.checkSpec)));
     diagnostics.sort(compareDiagnostics);
@@ -251,7 +275,7 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   }
   opts.log?.debug({ commit, reread: read.length, files: files.size, problems: diagnostics.length }, 'read desired state');
   if (!state) return { commit, diagnostics, reread: read.length };
-  const snapshot: DesiredSnapshot = { dir, commit, files, state, warnings: diagnostics, rules, ...(ruleContext ? { ruleContext } : {}) };
+  const snapshot: DesiredSnapshot = { dir, commit, files: table, state, warnings: diagnostics, rules, ...(ruleContext ? { ruleContext } : {}) };
   return { commit, diagnostics, state, snapshot, reread: read.length };
 }
 

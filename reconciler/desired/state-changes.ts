@@ -15,11 +15,20 @@ export interface DesiredChanges {
   appended: readonly string[];
 }
 
-const changes = new WeakMap<DesiredState, DesiredChanges>();
+// `since` is held weakly: a strong reference would keep every earlier state (each with its
+// package map) alive for as long as the newest one lives, a chain that grows by one each pass.
+const changes = new WeakMap<DesiredState, Omit<DesiredChanges, 'since'> & { since: WeakRef<DesiredState> }>();
 
 /** Called by the reader when it built `state` from `since` by patching only `packages`. */
 export function recordDesiredChanges(state: DesiredState, c: DesiredChanges): void {
-  changes.set(state, c);
+  changes.set(state, { ...c, since: new WeakRef(c.since) });
+}
+
+/** What the reader recorded for `state`: the state it was made from (while that is alive) and the changes. */
+export function desiredChangesOf(state: DesiredState): DesiredChanges | undefined {
+  const c = changes.get(state);
+  const since = c?.since.deref();
+  return c && since ? { ...c, since } : undefined;
 }
 
 const NONE: Omit<DesiredChanges, 'since'> = { packages: new Set(), appended: [] };
@@ -28,5 +37,5 @@ const NONE: Omit<DesiredChanges, 'since'> = { packages: new Set(), appended: [] 
 export function desiredChangesSince(since: DesiredState, state: DesiredState): Omit<DesiredChanges, 'since'> | undefined {
   if (since === state) return NONE;
   const c = changes.get(state);
-  return c?.since === since ? c : undefined;
+  return c?.since.deref() === since ? c : undefined;
 }

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { parseRef } from '../../oci/image-ref.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
+import { baseTags } from '../desired/base-tags.ts';
 import type { DesiredState, ObservedState } from '../model.ts';
 
 /** A tag that did not resolve is looked up again this soon (the wait's end wakes the next pass). */
@@ -17,13 +18,6 @@ export type ImageTags = NonNullable<ObservedState['imageTags']>;
 export interface ImageTagsMemo {
   at: number;
   tags: ImageTags;
-}
-
-/** Every `from:` tag of the desired state, sorted. */
-export function baseTags(desired: DesiredState): string[] {
-  const refs = new Set<string>();
-  for (const p of desired.packages.values()) if (p.format === 'oci' && p.from && 'tag' in p.from) refs.add(p.from.tag);
-  return [...refs].sort();
 }
 
 /** The digests of the desired state's base tags; looked up again after refreshMs, failed lookups every time. */

@@ -2,7 +2,8 @@
 // each package's part of each distribution) and patched for what changed since:
 //   - packages the metadata reader says changed (desired/state-changes.ts; without that
 //     record, found by comparing the two package maps),
-//   - packages owning a build record that changed (record objects are compared by key),
+//   - packages owning a build record that changed (record objects are compared by key; only
+//     the keys the status reader says changed, status/build-changes.ts, when it recorded them),
 //   - distributions whose release record (or, when promoted, whose source's record or
 //     the gates) changed: their package parts are redone,
 //   - always: packages whose decision depends on other packages (in-repo Build-Depends
@@ -14,6 +15,7 @@ import type { ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
 import type { Architecture } from '../../schema/metadata.ts';
 import type { Action, BuildAction, DesiredDistribution, DesiredPackage, DesiredState, ObservedState, Waiting } from '../model.ts';
 import { desiredChangesSince } from '../desired/state-changes.ts';
+import { buildKeysChangedBetween } from '../status/build-changes.ts';
 import { dependencyGraph, type DependencyGraph } from './dependency-graph.ts';
 import { decidePackage, dependsOnOthers, emitPackage, packageContext, plannedBuilds, timeless, type BuildPlanOptions, type Decided, type PlannedBuild } from './plan-builds.ts';
 import { byName, NONE, planPackage, pruneAll, readyOf, removedWhy, republishDrifted, unwantedWhy, type ReleasePlan } from './plan-releases.ts';
@@ -156,6 +158,12 @@ function ownersOfChangedRecords(parts: Parts, observed: ObservedState, into: Set
   const mark = (key: string) => {
     for (const n of parts.owners.get(key) ?? []) into.add(n);
   };
+  // The status reader's change list when it has one (cost follows the change), else every record.
+  const keys = buildKeysChangedBetween(before, observed.builds);
+  if (keys) {
+    for (const key of keys) if (before.get(key) !== observed.builds.get(key)) mark(key);
+    return;
+  }
   for (const [key, record] of observed.builds) if (before.get(key) !== record) mark(key);
   for (const key of before.keys()) if (!observed.builds.has(key)) mark(key);
 }

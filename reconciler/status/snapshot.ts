@@ -1,15 +1,20 @@
 // An ObservedState plus what is needed to update it cheaply: which status
 // commit it came from, which path holds which record, and the files that were
 // unusable. Pure: applying file changes never mutates the previous snapshot.
+import { OrderedMap } from 'immutable';
 import { emptyObserved, type ObservedState } from '../model.ts';
+import { recordBuildChanges } from './build-changes.ts';
 import { parseRecord, recordKindOf, type ParsedRecord, type RecordKind, type RecordProblem } from './parse-record.ts';
 
 export interface ObservedSnapshot {
   /** The status commit this was read from (undefined: no status branch yet). */
   readonly commit?: string;
   readonly state: ObservedState;
-  /** path -> the record it holds, so a deleted file removes the right entry. */
-  readonly index: ReadonlyMap<string, { kind: RecordKind; id: string }>;
+  /**
+   * path -> the record it holds, so a deleted file removes the right entry. Persistent
+   * (immutable's OrderedMap): the next snapshot shares it but for the changed paths.
+   */
+  readonly index: RecordIndex;
   /**
    * Status files that were skipped: unparseable or invalid. A bad file never
    * stops the reader: its record is treated as absent (so the planner may redo
@@ -18,8 +23,10 @@ export interface ObservedSnapshot {
   readonly problems: ReadonlyMap<string, RecordProblem>;
 }
 
+export type RecordIndex = OrderedMap<string, { kind: RecordKind; id: string }>;
+
 export function emptySnapshot(): ObservedSnapshot {
-  return { state: emptyObserved(), index: new Map(), problems: new Map() };
+  return { state: emptyObserved(), index: OrderedMap(), problems: new Map() };
 }
 
 /** path -> new content (null: deleted). Non-record paths are ignored. */
@@ -86,13 +93,15 @@ export function applyChanges(
     conditions: touched.has('condition') ? new Map(s.conditions) : s.conditions,
     forge: touched.has('forge') ? new Map(s.forge) : s.forge,
   };
-  const index = changes.size ? new Map(prev.index) : (prev.index as Map<string, { kind: RecordKind; id: string }>);
+  const index = prev.index.asMutable();
   const problems = new Map(prev.problems);
+  const buildKeys: string[] = [];
   for (const [path, v] of changes) {
     const old = index.get(path);
     if (old) {
       mapOf(state, old.kind).delete(old.id);
       index.delete(path);
+      if (old.kind === 'build') buildKeys.push(old.id);
     }
     problems.delete(path);
     if (!v) continue;
@@ -102,6 +111,9 @@ export function applyChanges(
     }
     mapOf(state, v.kind).set(v.id, v.record);
     index.set(path, { kind: v.kind, id: v.id });
+    if (v.kind === 'build') buildKeys.push(v.id);
   }
-  return { commit: at.commit, state, index, problems };
+  // The planner asks what changed instead of comparing every record (build-changes.ts).
+  recordBuildChanges(state.builds, s.builds, buildKeys);
+  return { commit: at.commit, state, index: index.asImmutable(), problems };
 }

@@ -2,13 +2,16 @@
 // specification, plan() without one: after random sequences of desired edits (versions,
 // rebuilds, architectures, dependencies, buildFrom, config; reverts to earlier package
 // objects and to equal new ones; renames; removals) and observed changes (build outcomes
-// recorded, queued, failed and retried; releases; the clock moving), both give the same plan.
+// recorded, queued, failed and retried, with and without the status reader's change lists,
+// branches from a common snapshot, earlier records coming back; releases; the clock moving),
+// both give the same plan.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseBuildDepends } from '../../debian/control.ts';
 import { emptyObserved, type DesiredPackage, type DesiredState, type ObservedState } from '../../reconciler/model.ts';
 import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
 import { emptyPlanMemo, plan } from '../../reconciler/plan/plan.ts';
+import { withBuilds } from '../../reconciler/status/build-changes.ts';
 import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
 import { desiredPackage, desiredState, recordOf, testDistribution } from '../fixtures/plan-state.ts';
 import { seededRandom } from '../helpers/seeded.ts';
@@ -42,6 +45,7 @@ test('plan incremental - a plan with the memo equals plan() without it after ran
     let observed: ObservedState = emptyObserved();
     let now = Date.parse('2026-11-21T12:00:00Z');
     const memo = emptyPlanMemo();
+    const past = new Map<string, BuildRecord[]>();
     for (let step = 0; step < 40; step++) {
       // Desired edits: new package objects for some, reverts, renames, config changes.
       const pkgs = new Map(desired.packages);
@@ -66,11 +70,16 @@ test('plan incremental - a plan with the memo equals plan() without it after ran
       // Observed: outcomes for some planned builds (record objects of untouched keys are kept).
       now += pick([0, 60_000, 3600_000, 12 * 3600_000]);
       const full = plan(desired, observed, { now: new Date(now) });
-      const builds = new Map(observed.builds);
+      const outcomes = new Map<string, BuildRecord>();
       for (const a of full.actions) {
         if (a.kind !== 'build' || random() < 0.3) continue;
-        builds.set(a.key, recordOf(a, pick(['succeeded', 'succeeded', 'failed', 'failed-retryable', 'queued'] as const), now, desired.commit));
+        outcomes.set(a.key, recordOf(a, pick(['succeeded', 'succeeded', 'failed', 'failed-retryable', 'queued'] as const), now, desired.commit));
       }
+      // Made as the status reader and the pass make them (the changed keys recorded, build-changes.ts),
+      // or plainly (the planner compares every record); now and then an earlier record object comes back.
+      for (const key of observed.builds.keys()) if (random() < 0.02) outcomes.set(key, pick([...(past.get(key) ?? [observed.builds.get(key)!])]));
+      for (const [key, r] of outcomes) past.set(key, [...(past.get(key) ?? []), r]);
+      const builds = random() < 0.7 ? withBuilds(observed.builds, outcomes) : new Map([...observed.builds, ...outcomes]);
       // Publish some ready packages to testing (a new release record object), sometimes.
       let releases = observed.releases;
       if (random() < 0.4) {
@@ -91,6 +100,13 @@ test('plan incremental - a plan with the memo equals plan() without it after ran
       assert.deepEqual(incremental, spec, `seed ${seed} run ${run} step ${step}`);
       // And again with nothing changed (the memo's own answer fed back).
       assert.deepEqual(plan(desired, observed, opts, memo), spec, `seed ${seed} run ${run} step ${step} (repeat)`);
+      // Sometimes a branch, as a pass makes one: results collected on top of the snapshot are planned with,
+      // and the next snapshot is made from the same one (both sides' changes recorded).
+      if (random() < 0.3) {
+        const results = new Map([...full.actions].flatMap((a) => (a.kind === 'build' && random() < 0.3 ? [[a.key, recordOf(a, 'succeeded', now, desired.commit)] as const] : [])));
+        const withResults: ObservedState = { ...observed, builds: withBuilds(observed.builds, results) };
+        assert.deepEqual(plan(desired, withResults, opts, memo), plan(desired, withResults, opts), `seed ${seed} run ${run} step ${step} (results)`);
+      }
     }
   }
 });
