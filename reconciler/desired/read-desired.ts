@@ -21,7 +21,7 @@ import { checkSpecs, type SpecChecker } from './spec-check.ts';
 import { sourceBaseOf } from './source-base.ts';
 import { resolveSourceUrl, type SourceBase } from './source-url.ts';
 import { lookup } from './yaml-positions.ts';
-import { OrderedMap } from 'immutable';
+import { LayeredMap } from '../collections/layered-map.ts';
 import pMap from 'p-map';
 
 /** What one file of the tree contributed, remembered between reads. */
@@ -41,8 +41,8 @@ export interface FileEntry {
 
 /**
  * The files of a snapshot, read-only. The reader keeps them in a persistent ordered map
- * (immutable's OrderedMap), so the next read shares all but the changed entries instead of
- * copying 10,000; any Map will do for a caller that builds a snapshot itself (tests).
+ * (collections/layered-map.ts), so the next read shares all but the changed entries instead
+ * of copying 10,000; any Map will do for a caller that builds a snapshot itself (tests).
  */
 export interface FileTable {
   get(path: string): FileEntry | undefined;
@@ -215,14 +215,6 @@ export function assemble(commit: string, files: FileTable, prev?: DesiredSnapsho
   return { diagnostics, state: { commit, config: desiredConfig, packages: pkgs, distributions: dists }, ruleContext };
 }
 
-/** `files` as a persistent map: itself when it is one (made by this reader), else a copy in the same order. */
-function persistentFiles(files: FileTable): OrderedMap<string, FileEntry> {
-  if (OrderedMap.isOrderedMap(files)) return files as OrderedMap<string, FileEntry>;
-  return OrderedMap<string, FileEntry>().withMutations((m) => {
-    for (const path of files.keys()) m.set(path, files.get(path)!);
-  });
-}
-
 /** Read and check the desired state; never throws for bad metadata (see `diagnostics`). */
 export async function evaluateDesired(opts: ReadDesiredOptions): Promise<DesiredEvaluation> {
   const { dir, cache } = opts;
@@ -231,13 +223,13 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   if (prev?.commit === commit && !opts.refreshSources) return { commit, diagnostics: prev.warnings, state: prev.state, snapshot: prev, reread: 0 };
 
   // Mutable while this read fills it (changes stay private to it), frozen into the snapshot below.
-  let files = OrderedMap<string, FileEntry>().asMutable();
+  let files = LayeredMap.empty<string, FileEntry>().edit();
   let toRead: Array<{ path: string; oid: string; mode: string }> | undefined;
   let deleted: string[] | undefined;
   if (prev) {
     try {
       const changes = await diffCommits(dir, prev.commit, commit, cache, { prefixes: METADATA_PREFIXES });
-      files = persistentFiles(prev.files).asMutable();
+      files = LayeredMap.from(prev.files).edit();
       deleted = changes.filter((c) => c.change === 'delete').map((c) => c.path);
       for (const path of deleted) files.delete(path);
       toRead = changes.filter((c) => c.change !== 'delete').map((c) => ({ path: c.path, oid: c.oid!, mode: c.mode! }));
@@ -266,7 +258,7 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   const rules = prev?.rules ?? emptyRuleMemo();
   // Paths whose entries differ from prev's: the tree diff's (in the order `files` got them), and any source refreshed.
   const changed = deleted ? [...deleted, ...read.map((e) => e.path), ...resolveAgain.map((e) => e.path)] : undefined;
-  const table = files.asImmutable();
+  const table = files.done();
   const { diagnostics, state, ruleContext } = assemble(commit, table, prev, rules, changed);
   if (state && opts.checkSpec) {
     diagnostics.push(...(await checkSpecs(state.packages.values(), (file) => files.get(file)?.parsed?.positions ?? {}, opts.checkSpec)));

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { emptyObserved } from '../model.ts';
 import { parseRecordData, type RecordKind, type RecordProblem } from './parse-record.ts';
 import { mapOf, type ObservedSnapshot, type RecordIndex } from './snapshot.ts';
-import { OrderedMap } from 'immutable';
+import { LayeredMap } from '../collections/layered-map.ts';
 
 const VERSION = 1;
 const OID = /^[0-9a-f]{40}$/;
@@ -75,7 +75,7 @@ export async function loadSnapshotCache(
     const state = emptyObserved();
     state.statusCommit = file.commit;
     state.desiredCommit = typeof file.desiredCommit === 'string' ? file.desiredCommit : undefined;
-    const index: RecordIndex = OrderedMap<string, { kind: RecordKind; id: string }>().asMutable();
+    const index: RecordIndex = LayeredMap.empty<string, { kind: RecordKind; id: string }>().edit();
     for (const [path, data] of file.records) {
       const r = parseRecordData(path, data);
       if (!r.ok) return undefined;
@@ -84,7 +84,7 @@ export async function loadSnapshotCache(
       index.set(path, { kind: v.kind, id: v.id });
     }
     const problems = new Map(file.problems.filter((p) => p && typeof p.path === 'string').map((p) => [p.path, p]));
-    return { snapshot: { commit: file.commit, state, index: index.asImmutable(), problems }, tree: file.tree };
+    return { snapshot: { commit: file.commit, state, index: index.done(), problems }, tree: file.tree };
   } catch (e) {
     log?.debug({ err: e }, 'ignoring an unusable observed-state cache');
     return undefined;

@@ -1,7 +1,7 @@
 // An ObservedState plus what is needed to update it cheaply: which status
 // commit it came from, which path holds which record, and the files that were
 // unusable. Pure: applying file changes never mutates the previous snapshot.
-import { OrderedMap } from 'immutable';
+import { LayeredMap } from '../collections/layered-map.ts';
 import { emptyObserved, type ObservedState } from '../model.ts';
 import { recordBuildChanges } from './build-changes.ts';
 import { parseRecord, recordKindOf, type ParsedRecord, type RecordKind, type RecordProblem } from './parse-record.ts';
@@ -12,7 +12,7 @@ export interface ObservedSnapshot {
   readonly state: ObservedState;
   /**
    * path -> the record it holds, so a deleted file removes the right entry. Persistent
-   * (immutable's OrderedMap): the next snapshot shares it but for the changed paths.
+   * (collections/layered-map.ts): the next snapshot shares it but for the changed paths.
    */
   readonly index: RecordIndex;
   /**
@@ -23,10 +23,10 @@ export interface ObservedSnapshot {
   readonly problems: ReadonlyMap<string, RecordProblem>;
 }
 
-export type RecordIndex = OrderedMap<string, { kind: RecordKind; id: string }>;
+export type RecordIndex = LayeredMap<string, { kind: RecordKind; id: string }>;
 
 export function emptySnapshot(): ObservedSnapshot {
-  return { state: emptyObserved(), index: OrderedMap(), problems: new Map() };
+  return { state: emptyObserved(), index: LayeredMap.empty(), problems: new Map() };
 }
 
 /** path -> new content (null: deleted). Non-record paths are ignored. */
@@ -93,7 +93,7 @@ export function applyChanges(
     conditions: touched.has('condition') ? new Map(s.conditions) : s.conditions,
     forge: touched.has('forge') ? new Map(s.forge) : s.forge,
   };
-  const index = prev.index.asMutable();
+  const index = prev.index.edit();
   const problems = new Map(prev.problems);
   const buildKeys: string[] = [];
   for (const [path, v] of changes) {
@@ -115,5 +115,5 @@ export function applyChanges(
   }
   // The planner asks what changed instead of comparing every record (build-changes.ts).
   recordBuildChanges(state.builds, s.builds, buildKeys);
-  return { commit: at.commit, state, index: index.asImmutable(), problems };
+  return { commit: at.commit, state, index: index.done(), problems };
 }
