@@ -134,6 +134,13 @@ export const signedArtifactSchema = {
     signingKey: { type: 'string' },
     /** The embedded OpenPGP signature (rpm: the header signature), ASCII-armored. */
     signature: { type: 'string' },
+    /** rpm: what rpm read from the built bytes' header at collect (the signed copy's main header is those same bytes): a publish by `signingKey` trusts it for a copy whose sha256 matches. */
+    rpm: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'version', 'release', 'arch'],
+      properties: { name: { type: 'string' }, epoch: { type: 'string' }, version: { type: 'string' }, release: { type: 'string' }, arch: { type: 'string' } },
+    },
   },
 } as const;
 
@@ -311,6 +318,8 @@ export type Artifact = FromSchema<typeof artifactSchema>;
 export type BuildInputs = FromSchema<typeof buildInputsSchema>;
 export type BuildAttempt = FromSchema<typeof attemptSchema>;
 export type BuildRecord = FromSchema<typeof buildRecordSchema>;
+/** What rpm read of a built rpm's header at collect (build record `signed[].rpm`). */
+export type RpmHeaderFacts = NonNullable<NonNullable<BuildRecord['signed']>[number]['rpm']>;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 export type ReleasedPackage = FromSchema<typeof releasedPackageSchema>;
 export type ReleaseRecord = FromSchema<typeof releaseRecordSchema>;

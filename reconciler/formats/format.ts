@@ -6,7 +6,7 @@
 // picks the runner from the job's `recipe.format` (agents never import this).
 import type { Architecture } from '../../schema/metadata.ts';
 import type { BuildResult } from '../../schema/messages.ts';
-import type { Artifact } from '../../schema/status.ts';
+import type { Artifact, RpmHeaderFacts } from '../../schema/status.ts';
 import type { DesiredPackage, PackageFormatName } from '../model.ts';
 
 /** What goes into BuildInputs.recipe (and so into the build key) for one package. */
@@ -29,6 +29,8 @@ export interface RecipeContext {
 export interface ArtifactContext {
   /** The packages the metadata declares (the desired state the reconciler read last), by name. */
   declared: ReadonlyMap<string, Pick<DesiredPackage, 'format'>>;
+  /** Filled by the rpm guard: each rpm artifact's header as rpm read it from the verified bytes, by sha256 (recorded with the header-signed copy). */
+  rpmHeaders?: Map<string, RpmHeaderFacts>;
 }
 
 export interface PackageFormat<P extends DesiredPackage = DesiredPackage> {

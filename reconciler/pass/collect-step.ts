@@ -60,10 +60,10 @@ async function judgeAndSign(nats: PipelineNats, claimed: BuildResult, opts: Coll
   try {
     // What the bytes say they are: a success is recorded only if it can be published as declared.
     const read = async (a: BuildResult['artifacts'][number]) => bytes.get(a.sha256) ?? (await readCached(nats, a.sha256, opts.artifactsDir));
-    const context = { declared: opts.declared ?? new Map() };
+    const context: ArtifactContext = { declared: opts.declared ?? new Map(), rpmHeaders: new Map() };
     const result = await withVerifiedImage(await checkPublishable(intact, opts.artifactsDir, read, context), { client: registry, objectStore: nats.objectStore, cacheDir: opts.artifactsDir, candidate: opts.candidateRegistry });
     const signatures = result.outcome === 'succeeded' ? await signVerified(nats, result, bytes, opts.signer, opts.artifactsDir) : [];
-    const signed = await signRpmHeaders(result, read, opts.signer, opts.artifactsDir);
+    const signed = await signRpmHeaders(result, read, opts.signer, opts.artifactsDir, context.rpmHeaders);
     // The publisher finds the artifacts in the local cache (written meanwhile).
     await stored;
     return { result, signatures, signed };

@@ -88,7 +88,7 @@ function withHeaderSigned<F extends { sha256: string }>(files: F[], signed: Buil
   return files.map((f) => {
     const s = byBuilt.get(f.sha256);
     if (!s) return f;
-    return { ...f, headerSigned: { path: cachedArtifactPath(artifactsDir, s.sha256), sha256: s.sha256, size: s.size, signingKey: s.signingKey, ...(s.signature ? { signature: s.signature } : {}) } };
+    return { ...f, headerSigned: { path: cachedArtifactPath(artifactsDir, s.sha256), sha256: s.sha256, size: s.size, signingKey: s.signingKey, ...(s.signature ? { signature: s.signature } : {}), ...(s.rpm ? { rpm: s.rpm } : {}) } };
   });
 }
 

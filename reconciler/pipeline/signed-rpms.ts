@@ -6,11 +6,13 @@
 // (publish/dnf places it, no signing); another key signs at publish as before. A crash
 // before the status commit leaves only an unnamed cache file: the redelivered result
 // is signed again and only that copy is recorded. A package without reserved space
-// in its header is left to rpmsign at publish.
+// in its header is left to rpmsign at publish. The header facts rpm read from the
+// built bytes (the guard, formats/rpm) are recorded with the copy (`rpm`): signing
+// changes only the signature header, so a publish by the same key trusts them.
 import { createHash } from 'node:crypto';
 import pMap from 'p-map';
 import type { BuildResult } from '../../schema/messages.ts';
-import type { BuildRecord } from '../../schema/status.ts';
+import type { BuildRecord, RpmHeaderFacts } from '../../schema/status.ts';
 import { rpmFormat } from '../formats/rpm/rpm-format.ts';
 import { signRpmBytes } from '../publish/dnf/rpm-header-sign.ts';
 import { armoredSignaturePacket, assertDigest, tagFor } from '../publish/dnf/sign-rpms.ts';
@@ -23,8 +25,8 @@ type Artifact = BuildResult['artifacts'][number];
 /** rpms of one result signed at a time (each waits mostly on the signing threads). */
 const CONCURRENCY = 8;
 
-/** The header-signed copies of a verified rpm success's releasable rpms (none for any other result). */
-export async function signRpmHeaders(result: BuildResult, read: (a: Artifact) => Promise<Buffer>, signer: Signer, cacheDir: string): Promise<HeaderSigned[]> {
+/** The header-signed copies of a verified rpm success's releasable rpms (none for any other result); `headers`: what rpm read of each built rpm, by sha256. */
+export async function signRpmHeaders(result: BuildResult, read: (a: Artifact) => Promise<Buffer>, signer: Signer, cacheDir: string, headers?: ReadonlyMap<string, RpmHeaderFacts>): Promise<HeaderSigned[]> {
   if (result.outcome !== 'succeeded' || result.inputs.recipe.format !== rpmFormat.name) return [];
   const tag = await tagFor(signer);
   const signed = await pMap(
@@ -37,7 +39,8 @@ export async function signRpmHeaders(result: BuildResult, read: (a: Artifact) =>
       if (!copy) return undefined;
       const sha256 = createHash('sha256').update(copy.rpm).digest('hex');
       await storeVerified(cacheDir, sha256, copy.rpm);
-      return { name: a.name, built: a.sha256, sha256, size: copy.rpm.length, signingKey: signer.fingerprint, signature: armoredSignaturePacket(copy.signature) };
+      const rpm = headers?.get(a.sha256);
+      return { name: a.name, built: a.sha256, sha256, size: copy.rpm.length, signingKey: signer.fingerprint, signature: armoredSignaturePacket(copy.signature), ...(rpm ? { rpm } : {}) };
     },
     { concurrency: CONCURRENCY },
   );

@@ -5,7 +5,7 @@
 // implementation passes test/conformance/release-target.ts.
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import type { GateRecord, ReleaseRecord } from '../../schema/status.ts';
+import type { GateRecord, ReleaseRecord, RpmHeaderFacts } from '../../schema/status.ts';
 import type { DesiredDistribution, PackageFormatName } from '../model.ts';
 import type { Signer } from '../signing/signer.ts';
 
@@ -26,6 +26,8 @@ export interface HeaderSignedCopy {
   size: number;
   signingKey: string;
   signature?: string;
+  /** What rpm read of the built rpm's header at collect (trusted by a publish with `signingKey` while the copy's sha256 matches). */
+  rpm?: RpmHeaderFacts;
 }
 
 /** One package version for one architecture and its artifacts (already chosen by the package format). */

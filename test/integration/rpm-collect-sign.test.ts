@@ -8,7 +8,7 @@
 // reconciler has read a desired state is handed back, then signed and judged.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +20,8 @@ import { cachedArtifactPath } from '../../reconciler/pipeline/artifact-cache.ts'
 import { signRpmHeaders } from '../../reconciler/pipeline/signed-rpms.ts';
 import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
 import { publishDnf, type RpmInput } from '../../reconciler/publish/dnf/publish.ts';
+import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
+import type { RpmHeaderFacts } from '../../schema/status.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { ObservedState } from '../../reconciler/model.ts';
@@ -100,6 +102,50 @@ describe('rpm collect-time signing', () => {
     }
   });
 
+  test('rpm collect signing - header facts recorded: a publish by that key hard-links the copies and asks rpm nothing of the built rpms; the name rule and the digest still hold', async () => {
+    const headers = new Map<string, RpmHeaderFacts>();
+    for (const r of rpms) {
+      const { name, version, release, arch } = await readRpm(r.path);
+      headers.set(r.sha256, { name, version, release, arch });
+    }
+    const own = join(dir, 'facts-cache');
+    const signed = await signRpmHeaders(resultOf(rpms), read, signer, own, headers);
+    assert.deepEqual(signed.map((s) => s.rpm?.name).sort(), ['kiln-cs', 'kiln-cs-libs']);
+    // The built rpms are not there: only the recorded facts and the copies can make this publish.
+    const gone = join(dir, 'not-there.rpm');
+    const withFacts = (list: typeof signed, rename?: string): RpmInput[] =>
+      rpms.map((r) => {
+        const s = list.find((x) => x.built === r.sha256)!;
+        const rpm = { ...s.rpm!, ...(rename && s.rpm!.name === 'kiln-cs' ? { name: rename } : {}) };
+        return { ...r, path: gone, package: 'kiln-cs', version: '1.0-1', headerSigned: { path: cachedArtifactPath(own, s.sha256), sha256: s.sha256, size: s.size, signingKey: s.signingKey, signature: s.signature, rpm } };
+      });
+    const noSigning: Signer = { ...signer, signBinary: () => Promise.reject(new Error('an rpm header signed at publish')) };
+    const root = join(dir, 'facts');
+    const report = await publishDnf({ root, distribution: { name: 't' }, packages: withFacts(signed), signer: noSigning, now: new Date() });
+    assert.equal(report.rpms.length, 2);
+    for (const r of report.rpms) {
+      const s = signed.find((x) => x.built === r.built)!;
+      assert.equal(r.sha256, s.sha256);
+      const [served, cached] = await Promise.all([stat(join(root, 't', r.file)), stat(cachedArtifactPath(own, s.sha256))]);
+      assert.equal(served.ino, cached.ino, 'the cache file hard-linked, not copied');
+      assert.match(await checksig(join(root, 't', r.file), signer), /Signature, key ID [0-9a-f]{8}: OK/);
+    }
+    // A recorded name outside the package is refused as a header read by rpm would be.
+    await assert.rejects(publishDnf({ root: join(dir, 'facts-renamed'), distribution: { name: 't' }, packages: withFacts(signed, 'other'), signer: noSigning, now: new Date() }), /the rpm header names other 1\.0-1, expected kiln-cs 1\.0-1; nothing published/);
+    // A copy altered in the cache (replaced, as the served link keeps the recorded bytes): signed again from the built rpm, whose digest is checked.
+    const again = await signRpmHeaders(resultOf(rpms), read, signer, own, headers);
+    const copy = cachedArtifactPath(own, again[0].sha256);
+    const altered = await readFile(copy);
+    altered[altered.length - 1] ^= 1;
+    await writeFile(`${copy}.new`, altered);
+    await rename(`${copy}.new`, copy);
+    await assert.rejects(publishDnf({ root: join(dir, 'facts-altered'), distribution: { name: 't' }, packages: withFacts(again), signer, now: new Date() }), { code: 'ENOENT' }, 'the built rpm is read to sign again');
+    const resigned = await publishDnf({ root: join(dir, 'facts-altered'), distribution: { name: 't' }, packages: withFacts(again).map((p, i) => ({ ...p, path: rpms[i].path })), signer, now: new Date() });
+    const altBuilt = again[0].built;
+    for (const r of resigned.rpms) assert.equal(r.sha256 === again.find((x) => x.built === r.built)!.sha256, r.built !== altBuilt, 'only the altered copy replaced');
+    assert.ok(!(await readFile(join(dir, 'facts-altered', 't', resigned.rpms.find((r) => r.built === altBuilt)!.file))).equals(altered), 'the altered bytes are not served');
+  });
+
   test('rpm collect signing - a result collected twice (no status commit between) is signed again and recorded once per rpm; only what the record keeps', async () => {
     const result = resultOf([rpms[0]]);
     const first = await signRpmHeaders(result, read, signer, cache);
@@ -152,6 +198,8 @@ describe('rpm collect-time signing', () => {
     assert.equal(accepted.results[0].outcome, 'succeeded');
     const signed = accepted.signed.get(key) ?? [];
     assert.deepEqual(signed.map((s) => s.built).sort(), rpms.map((r) => r.sha256).sort());
+    // What rpm read in the guard is recorded with each copy.
+    assert.deepEqual(signed.map((s) => s.rpm).sort((a, b) => a!.name.localeCompare(b!.name)), [{ name: 'kiln-cs', version: '1.0', release: '1', arch: 'noarch' }, { name: 'kiln-cs-libs', version: '1.0', release: '1', arch: 'noarch' }]);
     for (const s of signed) assert.match(await checksig(cachedArtifactPath(artifactsDir, s.sha256), signer), /Signature, key ID [0-9a-f]{8}: OK/);
     await Promise.all(accepted.pending.map((p) => p.ack()));
   });

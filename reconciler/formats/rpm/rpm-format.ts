@@ -28,7 +28,7 @@ export const rpmFormat: PackageFormat<RpmPackage> = {
     const mine = rpms.filter((a) => a.name.endsWith(`.${rpmArch(arch) ?? arch}.rpm`) || a.name.endsWith('.noarch.rpm'));
     return mine.length ? mine : rpms;
   },
-  async artifactProblems(result: BuildResult, readArtifact: (a: Artifact) => Promise<Buffer>, { declared }: ArtifactContext) {
+  async artifactProblems(result: BuildResult, readArtifact: (a: Artifact) => Promise<Buffer>, { declared, rpmHeaders }: ArtifactContext) {
     // The rpm packages of the metadata (and this one): the publisher judges names against the same rule.
     const rpmPackages = new Set([result.inputs.package, ...[...declared].filter(([, p]) => p.format === 'rpm').map(([name]) => name)]);
     const rpms = result.artifacts.filter((a) => isReleasable(a.name));
@@ -52,6 +52,8 @@ export const rpmFormat: PackageFormat<RpmPackage> = {
           if (owner !== result.inputs.package) problems.push(`${a.name}: the header names package ${h.name}, not ${result.inputs.package} or one of its subpackages${owner ? ` (${owner} is a package of its own)` : ''}`);
           if (headerEvr(h) !== result.inputs.version) problems.push(`${a.name}: the header says version ${headerEvr(h)}, the package is ${result.inputs.version}`);
           if (h.arch !== 'noarch' && h.arch !== want) problems.push(`${a.name}: built for ${h.arch}, the build was for ${want ?? result.inputs.arch}`);
+          // Read from exactly the bytes of this digest: the publish trusts it for their signed copy.
+          rpmHeaders?.set(a.sha256, { name: h.name, ...(h.epoch !== undefined ? { epoch: h.epoch } : {}), version: h.version, release: h.release, arch: h.arch });
         } catch (e) {
           problems.push((e as Error).message);
         }

@@ -2,19 +2,22 @@
 // rpms. Layout: layout.ts and served.ts; order of writes: signed rpms under new
 // names, staged repodata, repomd.xml.asc, repomd.xml last (switchRepodata), prune.
 // An rpm whose header the reconciler signed at collect with this key
-// (pipeline/signed-rpms.ts) is placed as it is; any other is signed here.
+// (pipeline/signed-rpms.ts) is placed as it is (hard-linked from the cache), its
+// header facts as rpm read them at collect (recorded with it) trusted; any other
+// is read by rpm and signed here.
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import pMap from 'p-map';
 import type { Logger } from 'pino';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
 import { quote } from '../../../schema/quote.ts';
+import type { RpmHeaderFacts } from '../../../schema/status.ts';
 import type { Signer } from '../../signing/signer.ts';
 import { isTempName, tempNameFor, writeFileAtomic } from '../apt/atomic-write.ts';
 import { withRepoLock } from '../apt/repo-lock.ts';
 import { sha256File } from '../apt/hashes.ts';
-import { headerEvr, headerNameProblem, ownerOf, readRpms } from '../rpm/read-rpm.ts';
+import { headerEvr, headerNameProblem, ownerOf, readRpms, type RpmHeader } from '../rpm/read-rpm.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, HASHED_REPODATA, keyFileName, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG, repoFileName, rpmFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
@@ -33,7 +36,7 @@ export interface RpmInput {
   /** The `[E:]V-R` the header must carry (refused otherwise). */
   version: string;
   /** A copy of it header-signed at collect: served as it is when signed by this publish's key and still what was recorded. */
-  headerSigned?: { path: string; sha256: string; size: number; signingKey: string; signature?: string };
+  headerSigned?: { path: string; sha256: string; size: number; signingKey: string; signature?: string; rpm?: RpmHeaderFacts };
 }
 
 export interface PublishDnfOptions {
@@ -88,17 +91,37 @@ type Checked = RpmInput & { header: { name: string; evr: string } };
 const sha256Hex = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /**
- * Check every input before anything is written: a bad one refuses the whole publish. Headers of
- * rpms published before (same built sha256) are known from the state; the others are read by rpm,
- * after their digest is checked. (The bytes of a known one are checked when they are read again,
- * to be signed: sign-rpms.ts.)
+ * The header of an rpm header-signed at collect by this publish's key, as rpm read it then from the
+ * built bytes (signing changes only the signature header); undefined: rpm reads it here. Its copy's
+ * sha256 is checked when it is placed, the built bytes' when a copy that fails is signed again.
  */
-async function checkInputs(packages: RpmInput[], state: DnfState): Promise<Map<string, Checked>> {
+function recordedHeader(p: RpmInput, signer: Signer): RpmHeader | undefined {
+  const h = p.headerSigned;
+  if (!h?.rpm || !h.signature || h.signingKey !== signer.fingerprint) return undefined;
+  return { ...h.rpm, source: false };
+}
+
+/**
+ * Check every input before anything is written: a bad one refuses the whole publish. Headers of
+ * rpms published before (same built sha256) are known from the state, those of rpms signed at
+ * collect by this key from their record; the others are read by rpm, after their digest is
+ * checked. (The bytes of a known one are checked when they are read again, to be signed:
+ * sign-rpms.ts, or placed: collectedCopy.)
+ */
+async function checkInputs(packages: RpmInput[], state: DnfState, signer: Signer): Promise<Map<string, Checked>> {
   const known = new Map(Object.entries(state.files).filter(([, f]) => f.name && f.evr).map(([rel, f]) => [f.built, { file: `${PACKAGES_DIR}/${servedName(rel)}`, name: f.name!, evr: f.evr! }]));
   const recorded = recordedByName(state);
   const unknown = packages.filter((p) => !known.has(p.sha256));
-  for (const p of unknown) await checkDigest(p);
-  const headers = await readRpms(unknown.map((p) => ({ path: p.path, label: p.name })));
+  const fromRecord = new Map<RpmInput, RpmHeader>();
+  for (const p of unknown) {
+    const h = recordedHeader(p, signer);
+    if (h) fromRecord.set(p, h);
+  }
+  const toRead = unknown.filter((p) => !fromRecord.has(p));
+  for (const p of toRead) await checkDigest(p);
+  const read = await readRpms(toRead.map((p) => ({ path: p.path, label: p.name })));
+  toRead.forEach((p, i) => fromRecord.set(p, read[i]));
+  const headers = unknown.map((p) => fromRecord.get(p)!);
   unknown.forEach((p, i) => {
     const problem = headerNameProblem(headers[i], p.name);
     if (problem) throw new PublishInputError(`${problem}; nothing published`, { artifact: p.name, header: headers[i].name });
@@ -136,13 +159,22 @@ function recordedByName(state: DnfState): Map<string, string[]> {
   return out;
 }
 
-/** The copy header-signed at collect by this key, written to `tmp`; undefined when there is none, or it is gone or not what was recorded (then it is signed here). */
+/** The copy header-signed at collect by this key, hard-linked (copied across filesystems) to `tmp`; undefined when there is none, or it is gone or not what was recorded (then it is signed here). */
 async function collectedCopy(input: RpmInput, tmp: string, signer: Signer): Promise<SignedCopy | undefined> {
   const h = input.headerSigned;
   if (!h?.signature || h.signingKey !== signer.fingerprint) return undefined;
-  const bytes = await readFile(h.path).catch(() => undefined);
-  if (!bytes || bytes.length !== h.size || sha256Hex(bytes) !== h.sha256) return undefined;
-  await writeFile(tmp, bytes);
+  const placed = await link(h.path, tmp).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => e.code !== 'ENOENT' && copyFile(h.path, tmp).then(() => true, () => false),
+  );
+  if (!placed) return undefined;
+  // What is served is checked, after it was linked: never bytes other than the recorded ones.
+  const got = await sha256File(tmp).catch(() => undefined);
+  if (got?.sha256 !== h.sha256 || got.size !== h.size) {
+    // Unlinked before anything writes to this name (a write would go into the cache's file).
+    await rm(tmp, { force: true });
+    return undefined;
+  }
   return { sha256: h.sha256, size: h.size, signature: h.signature };
 }
 
@@ -251,7 +283,7 @@ export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport
   return withRepoLock(repoDir, async (tookOver) => {
     const state = o.fresh ? emptyDnfState() : await readDnfState(repoDir);
     if (tookOver) await rm(join(repoDir, STAGE_DIR), { recursive: true, force: true });
-    const byFile = await checkInputs(o.packages, state);
+    const byFile = await checkInputs(o.packages, state, o.signer);
     const served = await signNew(repoDir, byFile, state, o.signer);
 
     const files = [...served.values()].sort();
