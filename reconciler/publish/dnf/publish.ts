@@ -6,8 +6,10 @@
 // header facts as rpm read them at collect (recorded with it) trusted; any other
 // is read by rpm and signed here.
 import { createHash } from 'node:crypto';
+import { readFile as readFileCallback } from 'node:fs';
 import { chmod, copyFile, link, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
 import pMap from 'p-map';
 import type { Logger } from 'pino';
 import { DigestMismatchError, PublishInputError } from '../../../schema/errors.ts';
@@ -159,6 +161,17 @@ function recordedByName(state: DnfState): Map<string, string[]> {
   return out;
 }
 
+// The callback API: fs/promises makes a FileHandle per file (thousands of rpms are placed).
+const readWhole = promisify(readFileCallback);
+/** Above this, a placed file is hashed as a stream (not held in memory). */
+const READ_WHOLE_MAX = 16 * 1024 * 1024;
+
+async function digestOf(path: string, expectedSize: number): Promise<{ sha256: string; size: number }> {
+  if (expectedSize > READ_WHOLE_MAX) return sha256File(path);
+  const bytes = await readWhole(path);
+  return { sha256: sha256Hex(bytes), size: bytes.length };
+}
+
 /** The copy header-signed at collect by this key, hard-linked (copied across filesystems) to `tmp`; undefined when there is none, or it is gone or not what was recorded (then it is signed here). */
 async function collectedCopy(input: RpmInput, tmp: string, signer: Signer): Promise<SignedCopy | undefined> {
   const h = input.headerSigned;
@@ -169,7 +182,7 @@ async function collectedCopy(input: RpmInput, tmp: string, signer: Signer): Prom
   );
   if (!placed) return undefined;
   // What is served is checked, after it was linked: never bytes other than the recorded ones.
-  const got = await sha256File(tmp).catch(() => undefined);
+  const got = await digestOf(tmp, h.size).catch(() => undefined);
   if (got?.sha256 !== h.sha256 || got.size !== h.size) {
     // Unlinked before anything writes to this name (a write would go into the cache's file).
     await rm(tmp, { force: true });
@@ -206,6 +219,8 @@ async function signNew(repoDir: string, byFile: Map<string, Checked>, state: Dnf
   if (todo.length === 0) return served;
   await makeDir(join(repoDir, PACKAGES_DIR));
   const taken = new Set([...onDisk, ...Object.keys(state.files)]);
+  // Temp files that may exist: removed when the publish stops (a placed one was renamed).
+  const unplaced = new Set(todo);
   try {
     const signed = await pMap(todo, (t) => collectedCopy(t.input, t.tmp, signer), { concurrency: COPY_CONCURRENCY });
     const unsigned = todo.flatMap((t, i) => (signed[i] ? [] : [i]));
@@ -214,7 +229,8 @@ async function signNew(repoDir: string, byFile: Map<string, Checked>, state: Dnf
     // What rpmsign signed (packages without reserved space) is read back: rpm says whose signature it holds.
     const byRpmsign = todo.filter((_, i) => !signed[i]);
     const read = new Map((await readRpms(byRpmsign.map((t) => ({ path: t.tmp, label: t.input.name })))).map((h, i) => [byRpmsign[i], h]));
-    for (const [i, t] of todo.entries()) {
+    // Placed side by side (each rename waits on the disk); placeSigned takes each path before it waits.
+    await pMap(todo.entries(), async ([i, t]) => {
       let copy = signed[i];
       if (!copy) {
         const h = read.get(t)!;
@@ -222,13 +238,14 @@ async function signNew(repoDir: string, byFile: Map<string, Checked>, state: Dnf
         copy = { ...(await sha256File(t.tmp)), signature: h.signatureHex ? await armoredHeaderSignature(h.signatureHex) : '' };
       }
       const rel = await placeSigned(repoDir, t.tmp, servedName(t.file), copy.sha256, taken);
+      unplaced.delete(t);
       const { name, evr } = t.input.header;
       state.files[rel] = { built: t.input.sha256, sha256: copy.sha256, size: copy.size, key: signer.fingerprint, name, evr, ...(copy.signature ? { signature: copy.signature } : {}) };
       delete state.retired[rel];
       served.set(t.file, rel);
-    }
+    }, { concurrency: COPY_CONCURRENCY });
   } finally {
-    await Promise.all(todo.map((t) => rm(t.tmp, { force: true })));
+    await Promise.all([...unplaced].map((t) => rm(t.tmp, { force: true })));
   }
   return served;
 }

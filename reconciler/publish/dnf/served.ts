@@ -21,13 +21,14 @@ export async function listServed(repoDir: string): Promise<string[]> {
 /** The served name of an rpm (its file name, whichever directory it is in): what records and messages call it. */
 export const servedName = (rel: string) => basename(rel);
 
-/** Rename a signed temp copy to where it is served; `taken`: paths served or recorded (never overwritten). Returns that path. */
+/** Rename a signed temp copy to where it is served; `taken`: paths served or recorded (never overwritten). Returns that path. Calls may overlap: the path is taken before the first await. */
 export async function placeSigned(repoDir: string, tmp: string, file: string, sha256: string, taken: Set<string>): Promise<string> {
   const plain = `${PACKAGES_DIR}/${file}`;
   const rel = taken.has(plain) ? resignedPath(file, sha256) : plain;
-  await mkdir(join(repoDir, rel, '..'), { recursive: true, mode: 0o755 });
-  await rename(tmp, join(repoDir, rel));
   taken.add(rel);
+  // packages/ itself the caller made (one mkdir for thousands of files); a packages/<hex16>/ is made here.
+  if (rel !== plain) await mkdir(join(repoDir, rel, '..'), { recursive: true, mode: 0o755 });
+  await rename(tmp, join(repoDir, rel));
   return rel;
 }
 
