@@ -64,8 +64,19 @@ export async function fetchArtifact(objectStore: ObjectStore, sha256: string, ca
 // pass ~0.3 ms per artifact (profile of scripts/bench-dispatch).
 const writeFile = promisify(writeFileCallback);
 
-/** Fan-out directories this process made or found (a cache write then needs no mkdir). */
-const knownDirs = new Set<string>();
+/** Fan-out directories this process made or is making (a cache write then needs no mkdir; writes arriving together share one). */
+const knownDirs = new Map<string, Promise<unknown>>();
+
+function madeDir(dir: string): Promise<unknown> {
+  let made = knownDirs.get(dir);
+  if (!made) {
+    made = mkdir(dir, { recursive: true });
+    knownDirs.set(dir, made);
+    // A failed mkdir is tried again by the next write.
+    made.catch(() => knownDirs.delete(dir));
+  }
+  return made;
+}
 
 /**
  * Put bytes whose sha256 the caller has just checked under that digest: a temp
@@ -77,8 +88,7 @@ export async function storeVerified(cacheDir: string, sha256: string, bytes: Uin
   const dest = join(dir, sha256);
   const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    if (!knownDirs.has(dir)) await mkdir(dir, { recursive: true });
-    knownDirs.add(dir);
+    await madeDir(dir);
     try {
       await writeFile(tmp, bytes);
     } catch (e) {
