@@ -22,6 +22,7 @@ import { DrainWatch } from './drain-watch.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { DeliveryPolicy } from './deliver.ts';
 import { handleJob, type JobContext, type KeptBuild } from './job-handler.ts';
+import type { RegistryAuth } from '../oci/registry-auth.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { BuildRunner } from './runner.ts';
 import { RunnersByFormat } from './runners.ts';
@@ -53,6 +54,8 @@ export interface AgentOptions {
   candidateRegistry?: string;
   /** The candidate registry speaks plain http (a loopback registry). */
   candidateInsecure?: boolean;
+  /** Credentials for the candidate registry (`--registry-auth`): push rights there only. */
+  registryAuth?: RegistryAuth;
 }
 
 /** A KV-key-safe default id: host, pool, arch and pid. */
@@ -91,7 +94,7 @@ export class Agent {
       new RunnersByFormat({
         deb: new DockerRunner({ log: this.log, labels }),
         rpm: new RpmRunner({ log: this.log, labels }),
-        ...(opts.candidateRegistry ? { oci: new OciRunner({ log: this.log, labels, candidate: opts.candidateRegistry, insecure: opts.candidateInsecure }) } : {}),
+        ...(opts.candidateRegistry ? { oci: new OciRunner({ log: this.log, labels, candidate: opts.candidateRegistry, insecure: opts.candidateInsecure, auth: opts.registryAuth }) } : {}),
       });
   }
 

@@ -18,6 +18,8 @@ import { AgentInfraError, KilnError, SourceResolveError } from '../schema/errors
 import type { AptSource, ResolvedLimits } from '../schema/messages.ts';
 import type { OciImage } from '../schema/oci.ts';
 import { byDigest, formatRef, parseRef, type ImageRef } from '../oci/image-ref.ts';
+import { pullImage } from '../oci/docker-pull.ts';
+import type { RegistryAuth } from '../oci/registry-auth.ts';
 import type { RegistryClient } from '../oci/registry-client.ts';
 import { pinBaseImage } from './oci-dockerfile.ts';
 import { networkFailureReason } from './oci-network-reason.ts';
@@ -48,6 +50,8 @@ export type OciBuildOutcome =
 export interface OciBuildHooks {
   onLog(chunk: Buffer): void;
   signal?: AbortSignal;
+  /** Credentials for pulling the base image from the candidate registry. */
+  auth?: RegistryAuth;
 }
 
 const MiB = 1024 * 1024;
@@ -109,15 +113,6 @@ function followBuild(stream: Readable, onLog: (b: Buffer) => void): Promise<Buil
   });
 }
 
-async function pullByDigest(docker: Docker, ref: string, onLog: (b: Buffer) => void): Promise<void> {
-  const stream = (await docker.pull(ref)) as Readable;
-  await new Promise<void>((resolve, reject) =>
-    docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve()), (e: { status?: string; id?: string }) => {
-      if (e.status && !e.id) onLog(Buffer.from(`${e.status}\n`));
-    }),
-  );
-}
-
 /** Build, push and describe one image. Recipe problems are outcomes; infrastructure trouble throws (retried). */
 export async function buildOciImage(docker: Docker, registry: RegistryClient, spec: OciBuildSpec, limits: ResolvedLimits, hooks: OciBuildHooks): Promise<OciBuildOutcome> {
   const fail = (reason: string): OciBuildOutcome => ({ ok: false, class: 'build', reason });
@@ -140,7 +135,7 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
 
   if (spec.base) {
     onLog(Buffer.from(`kiln: pulling the base image ${spec.base} from the candidate registry\n`));
-    await pullByDigest(docker, spec.base, onLog).catch((cause: unknown) => {
+    await pullImage(docker, spec.base, hooks.auth, (status) => onLog(Buffer.from(`${status}\n`))).catch((cause: unknown) => {
       throw new AgentInfraError(`could not pull the base image ${spec.base}: ${(cause as Error).message}`, { base: spec.base }, { cause });
     });
   }

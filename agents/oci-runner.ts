@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { AgentInfraError } from '../schema/errors.ts';
 import type { BuildJob } from '../schema/messages.ts';
 import { byTag } from '../oci/image-ref.ts';
+import type { RegistryAuth } from '../oci/registry-auth.ts';
 import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { buildOciImage } from './oci-build.ts';
@@ -19,6 +20,8 @@ export interface OciRunnerOptions {
   candidate: string;
   /** Plain http (a loopback candidate registry). Default false. */
   insecure?: boolean;
+  /** Credentials for the candidate registry (push, and pull of base images): `kiln agent --registry-auth`. Absent: anonymous. */
+  auth?: RegistryAuth;
   docker?: Docker;
   labels?: Record<string, string>;
   /** An image with apt, for the install: phase (default kiln/bookworm-buildd, the agent's builder image). */
@@ -33,7 +36,7 @@ export class OciRunner implements BuildRunner {
 
   constructor(private readonly opts: OciRunnerOptions) {
     this.docker = opts.docker ?? new Docker();
-    this.registry = new RegistryClient({ tlsVerify: !opts.insecure });
+    this.registry = new RegistryClient({ tlsVerify: !opts.insecure, authFile: opts.auth?.file });
   }
 
   async run(job: BuildJob, work: WorkDir, { onLog, signal }: RunOptions): Promise<RunOutcome> {
@@ -57,7 +60,7 @@ export class OciRunner implements BuildRunner {
         labels: { ...this.opts.labels, 'kiln.key': job.key, 'kiln.source.commit': job.inputs.source.commit },
       },
       job.limits,
-      { onLog, signal },
+      { onLog, signal, auth: this.opts.auth },
     );
     if (!outcome.ok) return fail(outcome.reason, outcome.class, outcome.timedOut);
     return { exitCode: 0, oomKilled: false, timedOut: false, artifacts: [], image: outcome.image };

@@ -48,10 +48,29 @@ export function describeManifest(repository: string, raw: string, digest: string
 export class RegistryClient {
   constructor(private readonly opts: SkopeoOptions) {}
 
-  /** skopeo's TLS flag for a reference to `registry` (source and destination of a copy each get their own). */
-  private tls(flag: '--tls-verify' | '--src-tls-verify' | '--dest-tls-verify', registry: string): string {
+  /** The credentials file this client passes to skopeo, if any. */
+  get authFile(): string | undefined {
+    return this.opts.authFile;
+  }
+
+  /**
+   * skopeo's TLS and credentials flags for a reference to `registry` (source and destination of a
+   * copy each get their own: `side` '' for a one-reference command, 'src-' or 'dest-').
+   */
+  private access(side: '' | 'src-' | 'dest-', registry: string): string[] {
     const verify = typeof this.opts.tlsVerify === 'function' ? this.opts.tlsVerify(registry) : this.opts.tlsVerify;
-    return `${flag}=${verify}`;
+    return [`--${side}tls-verify=${verify}`, ...(this.opts.authFile ? [`--${side}authfile=${this.opts.authFile}`] : [])];
+  }
+
+  /** runSkopeo, with a refused credential said plainly: which registry, which credentials file. */
+  private async run(args: string[], registries: string[]): Promise<string> {
+    try {
+      return await runSkopeo(this.opts, args);
+    } catch (e) {
+      if (!(e instanceof RegistryError) || e.kind !== 'usage') throw e;
+      const which = this.opts.authFile ? `the credentials for it in ${this.opts.authFile}` : 'anonymous access (no credentials file given)';
+      throw new RegistryError(`${registries.join(' → ')}: the registry refused ${which}: ${e.message}`, { ...e.data, registries, authFile: this.opts.authFile }, { kind: 'usage', cause: e });
+    }
   }
 
   /**
@@ -59,7 +78,7 @@ export class RegistryClient {
    * resolves to what it points at now; a digest reference must hash to itself.
    */
   async inspect(ref: ImageRef): Promise<OciImage> {
-    const raw = await runSkopeo(this.opts, ['inspect', '--raw', this.tls('--tls-verify', ref.registry), `docker://${formatRef(ref)}`]);
+    const raw = await this.run(['inspect', '--raw', ...this.access('', ref.registry), `docker://${formatRef(ref)}`], [ref.registry]);
     const digest = sha256Digest(raw);
     const repository = `${ref.registry}/${ref.repository}`;
     if (ref.digest && ref.digest !== digest) {
@@ -81,7 +100,7 @@ export class RegistryClient {
   /** Tags of a repository; none when the repository does not exist yet. */
   async listTags(registry: string, repository: string): Promise<string[]> {
     try {
-      const out = await runSkopeo(this.opts, ['list-tags', this.tls('--tls-verify', registry), `docker://${registry}/${repository}`]);
+      const out = await this.run(['list-tags', ...this.access('', registry), `docker://${registry}/${repository}`], [registry]);
       return ((JSON.parse(out) as { Tags?: string[] | null }).Tags ?? []).slice().sort();
     } catch (e) {
       if (e instanceof ImageNotFoundError) return [];
@@ -99,11 +118,14 @@ export class RegistryClient {
     const dir = await mkdtemp(join(tmpdir(), 'kiln-skopeo-'));
     try {
       const digestFile = join(dir, 'digest');
-      await runSkopeo(this.opts, [
-        '--insecure-policy', 'copy', '--remove-signatures', '--digestfile', digestFile,
-        this.tls('--src-tls-verify', source.registry), this.tls('--dest-tls-verify', dest.registry),
-        `docker://${formatRef(source)}`, `docker://${formatRef(dest)}`,
-      ]);
+      await this.run(
+        [
+          '--insecure-policy', 'copy', '--remove-signatures', '--digestfile', digestFile,
+          ...this.access('src-', source.registry), ...this.access('dest-', dest.registry),
+          `docker://${formatRef(source)}`, `docker://${formatRef(dest)}`,
+        ],
+        [source.registry, dest.registry],
+      );
       const written = (await readFile(digestFile, 'utf8')).trim();
       if (written !== source.digest) {
         throw new DigestMismatchError(`copying ${formatRef(source)} to ${formatRef(dest)} produced ${written}`, { expected: source.digest, actual: written }, { kind: 'terminal' });
@@ -119,7 +141,7 @@ export class RegistryClient {
     const dir = await mkdtemp(join(tmpdir(), 'kiln-skopeo-'));
     try {
       const digestFile = join(dir, 'digest');
-      await runSkopeo(this.opts, ['--insecure-policy', 'copy', '--digestfile', digestFile, this.tls('--dest-tls-verify', dest.registry), `docker-daemon:${imageId}`, `docker://${formatRef(dest)}`]);
+      await this.run(['--insecure-policy', 'copy', '--digestfile', digestFile, ...this.access('dest-', dest.registry), `docker-daemon:${imageId}`, `docker://${formatRef(dest)}`], [dest.registry]);
       return (await readFile(digestFile, 'utf8')).trim();
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -137,7 +159,7 @@ export class RegistryClient {
    */
   async deleteManifest(registry: string, repository: string, digest: string): Promise<boolean> {
     try {
-      await runSkopeo(this.opts, ['delete', this.tls('--tls-verify', registry), `docker://${formatRef(byDigest(registry, repository, digest))}`]);
+      await this.run(['delete', ...this.access('', registry), `docker://${formatRef(byDigest(registry, repository, digest))}`], [registry]);
       return true;
     } catch (e) {
       if (e instanceof ImageNotFoundError) return true;

@@ -13,6 +13,11 @@ export interface SkopeoOptions {
    * plain-http registry (kiln.yaml `registries.<host>.insecure`, a loopback test registry).
    */
   tlsVerify: boolean | ((registry: string) => boolean);
+  /**
+   * Credentials for the registries Kiln reaches (a containers-auth.json, oci/registry-auth.ts):
+   * skopeo reads the file itself. Absent: anonymous.
+   */
+  authFile?: string;
   /** Per call; a registry that hangs is treated as down. Default 10 minutes (a big first push). */
   timeoutMs?: number;
   /** Extra environment (e.g. DOCKER_HOST for the docker-daemon: transport). */

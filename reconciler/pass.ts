@@ -33,6 +33,7 @@ import { emptyPublishedMemo, observePublished, publishedUnchanged, rememberPubli
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
 import { outcomeOf, prepareForgeFiles, withForgeFiles, type ForgeFiles } from './forge/pass-step.ts';
 import { observeImageTags, type ImageTagsMemo } from './pass/observe-image-tags.ts';
+import { withRegistryAuth } from './release-targets/registry/registry-access.ts';
 
 /** What a pass remembers for the next one (incremental reads, the quiet fast path). */
 export interface PassMemo {
@@ -132,7 +133,7 @@ async function observeDesired(c: PassContext): Promise<DesiredState> {
     await checkReleaseKey({ dir: deps.repoDir, commit: c.desiredCommit, cache: deps.cache, path: releaseKey, fingerprint: deps.signer.fingerprint });
     memo.releaseKeyChecked = c.desiredCommit;
   }
-  return read.state;
+  return withRegistryAuth(read.state, deps.registryAuth);
 }
 
 /** Drift of the published repositories from their records (see pass/observe-published.ts). */

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import type { RegistryAuth } from '../oci/registry-auth.ts';
 import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import type { Logger } from 'pino';
@@ -41,6 +42,8 @@ export interface ReconcilerSettings {
   candidateInsecure?: boolean;
   /** HOST[:PORT] of the candidate registry agents push oci builds to: a result's image must be there, in its recipe's repository. */
   candidateRegistry?: string;
+  /** Credentials for the registries (`--registry-auth`): candidate read, production read and write. Absent: anonymous. */
+  registryAuth?: RegistryAuth;
   policy?: Partial<PassPolicy>;
   leaseTtlMs?: number;
   topology?: Omit<TopologyOptions, 'pools'>;
@@ -124,7 +127,8 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     // Build results are verified in the candidate registry before the pass reads the desired state:
     // the plain-http registries of the last desired state read (at first, of HEAD's).
     candidateRegistry: s.candidateRegistry,
-    registry: new RegistryClient({ tlsVerify: (host) => !s.candidateInsecure && !plainHttpRegistries(memo.desired?.state ?? atHead).has(host) }),
+    registry: new RegistryClient({ tlsVerify: (host) => !s.candidateInsecure && !plainHttpRegistries(memo.desired?.state ?? atHead).has(host), authFile: s.registryAuth?.file }),
+    registryAuth: s.registryAuth,
     // metrics: each step's duration is measured from the previous step's call.
     onStep: s.metrics ? (step) => (s.metrics!.step(step), s.onStep?.(step)) : s.onStep,
     metrics: s.metrics,

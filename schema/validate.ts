@@ -10,6 +10,7 @@ import { agentInfoSchema, buildJobSchema, buildResultSchema } from './messages.t
 import type { AgentInfo, BuildJob, BuildResult } from './messages.ts';
 import { brokerCredentialsSchema, type BrokerCredentials } from './broker.ts';
 import { ociImageSchema, publishedTagsSchema, type OciImage, type PublishedTags } from './oci.ts';
+import { registryAuthSchema, type RegistryAuthDoc } from './registry-auth.ts';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 
@@ -40,6 +41,7 @@ export const validators = {
   brokerCredentials: compile<BrokerCredentials>(brokerCredentialsSchema),
   ociImage: compile<OciImage>(ociImageSchema),
   publishedTags: compile<PublishedTags>(publishedTagsSchema),
+  registryAuth: compile<RegistryAuthDoc>(registryAuthSchema),
 } as const;
 
 /** Package files' validators by `format:` (the first also judges an unknown format). */

@@ -3,9 +3,10 @@
 // container runner (containers/run-container.ts). The verdict is a GateRecord,
 // recorded on the status branch like install-smoke's.
 import type Docker from 'dockerode';
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { GateInfraError } from '../../schema/errors.ts';
+import { pullImage } from '../../oci/docker-pull.ts';
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import type { GateRecord } from '../../schema/status.ts';
 import { runContainer } from '../../containers/run-container.ts';
 import { logTail } from './gate-script.ts';
@@ -26,14 +27,11 @@ export interface ImageTestGate {
   /** arch -> build key the verdict is about. */
   builds?: Record<string, string>;
   now?: () => Date;
+  /** Credentials for the registry the image is pulled from (the reconciler's --registry-auth). */
+  auth?: RegistryAuth;
 }
 
 const MAX_OUTPUT_CHARS = 256 * 1024;
-
-async function pull(docker: Docker, ref: string): Promise<void> {
-  const stream = (await docker.pull(ref)) as Readable;
-  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
-}
 
 export async function runImageTestGate(g: ImageTestGate): Promise<GateRecord> {
   const base = { distribution: g.distribution, from: g.from, package: g.package, version: g.version, gate: 'image-test', ...(g.builds ? { builds: g.builds } : {}) };
@@ -42,7 +40,7 @@ export async function runImageTestGate(g: ImageTestGate): Promise<GateRecord> {
   // Docker trouble says nothing about the image: throw (retry later), record no verdict.
   let output = '';
   const exit = await (async () => {
-    await pull(g.docker, g.image);
+    await pullImage(g.docker, g.image, g.auth);
     return runContainer(
       g.docker,
       {

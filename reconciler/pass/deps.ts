@@ -8,6 +8,7 @@ import type { Signer } from '../signing/signer.ts';
 import type { RetryPolicy } from '../records/build-records.ts';
 import type { PipelineNats } from '../pipeline/nats-session.ts';
 import type { RemoteStep } from '../remote/remote-step.ts';
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import type { RegistryClient } from '../../oci/registry-client.ts';
 
 export type { PipelineNats };
@@ -48,6 +49,8 @@ export interface PassDeps {
   artifactsDir: string;
   /** Reads oci build results back from the candidate registry (absent: a TLS-verifying client). */
   registry?: RegistryClient;
+  /** The reconciler's registry credentials (candidate: read; production: read and write); absent: anonymous. */
+  registryAuth?: RegistryAuth;
   /** HOST[:PORT] agents push oci builds to; an image reported anywhere else is refused (absent: every oci result is). */
   candidateRegistry?: string;
   /** For promotion gates; absent: gate actions wait. */

@@ -12,6 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseRef } from '../../oci/image-ref.ts';
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import type { DesiredState } from '../model.ts';
 import { startChild, type Child } from './child-process.ts';
@@ -48,23 +49,26 @@ export interface RunningRegistry {
   child: Child;
 }
 
+/** A registry answers /v2/ with 200, or 401 when it wants credentials. */
 async function answers(host: string): Promise<boolean> {
   try {
-    return (await fetch(`http://${host}/v2/`)).status === 200;
+    return [200, 401].includes((await fetch(`http://${host}/v2/`)).status);
   } catch {
     return false;
   }
 }
 
-/** Start one docker-registry on `host` (a loopback host:port) with storage under `stateDir`. */
-export async function startRegistry(host: string, stateDir: string, logsDir: string): Promise<RunningRegistry> {
+/** Start one docker-registry on `host` (a loopback host:port) with storage under `stateDir`, admitting the users of `htpasswd`. */
+export async function startRegistry(host: string, stateDir: string, logsDir: string, htpasswd: string): Promise<RunningRegistry> {
   const port = LOOPBACK.exec(host)![2];
   const dir = join(stateDir, port);
   await mkdir(join(dir, 'storage'), { recursive: true });
   if (await answers(host)) throw new Error(`${host} already answers as a registry (another kiln up?): stop it, or change the url of the registry distributions`);
   const cfg = join(dir, 'config.yml');
-  // JSON is YAML. No auth: loopback only; delete enabled so pruned manifests go.
-  await writeFile(cfg, JSON.stringify({ version: 0.1, log: { level: 'warn', accesslog: { disabled: true } }, storage: { filesystem: { rootdirectory: join(dir, 'storage') }, delete: { enabled: true } }, http: { addr: host } }));
+  // JSON is YAML. Basic auth from htpasswd (docker-registry 2.8 accepts it over plain http; see
+  // README "OCI credentials"); delete enabled so pruned manifests go.
+  const auth = { htpasswd: { realm: `kiln ${host}`, path: htpasswd } };
+  await writeFile(cfg, JSON.stringify({ version: 0.1, log: { level: 'warn', accesslog: { disabled: true } }, storage: { filesystem: { rootdirectory: join(dir, 'storage') }, delete: { enabled: true } }, http: { addr: host }, auth }));
   const child = startChild('docker-registry', ['serve', cfg], join(logsDir, `registry-${port}.log`));
   const end = Date.now() + 15_000;
   while (!(await answers(host))) {
@@ -79,8 +83,8 @@ export async function startRegistry(host: string, stateDir: string, logsDir: str
 }
 
 /** Copy each seed's local Docker image into its registry unless the tag is there already. Failures are logged: the images wait, the rest runs. */
-export async function seedBaseImages(seeds: LocalRegistryPlan['seeds'], log: Logger): Promise<void> {
-  const client = new RegistryClient({ tlsVerify: false });
+export async function seedBaseImages(seeds: LocalRegistryPlan['seeds'], auth: RegistryAuth, log: Logger): Promise<void> {
+  const client = new RegistryClient({ tlsVerify: false, authFile: auth.file });
   for (const s of seeds) {
     const ref = parseRef(s.ref);
     try {

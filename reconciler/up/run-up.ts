@@ -21,6 +21,7 @@ import { startChild, waitForOutput, type Child } from './child-process.ts';
 import { assertPrerequisites, checkPrerequisites } from './prerequisites.ts';
 import { prepareState, upLayout } from './state-dir.ts';
 import { localRegistryPlan, seedBaseImages, startRegistry } from './registries.ts';
+import { writeUpRegistryCredentials } from './registry-credentials.ts';
 
 const KILN_BIN = fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
 
@@ -59,6 +60,8 @@ export interface UpInfo {
   /** The OCI registries it runs (host:port) and the candidate the agents push to. */
   registries: string[];
   candidateRegistry?: string;
+  /** This run's registry credentials files (containers-auth.json): the reconciler's opens every registry, the agents' the candidate only. */
+  registryAuth?: { reconciler: string; agent?: string };
   created: string[];
 }
 
@@ -94,15 +97,15 @@ export function upAgentId(stateDir: string, pool: string, arch: string): string 
 }
 
 /** One local agent of POOL: its own work dir and log (DIR/logs/agent-POOL.log). */
-function startAgent(pool: string, o: UpOptions, natsUrl: string, layout: ReturnType<typeof upLayout>, candidate?: string): { id: string; pool: string; log: string; child: Child } {
+function startAgent(pool: string, o: UpOptions, natsUrl: string, layout: ReturnType<typeof upLayout>, candidate?: { host: string; authFile: string }): { id: string; pool: string; log: string; child: Child } {
   const id = upAgentId(layout.dir, pool, o.arch);
   const logFile = join(layout.logs, `agent-${pool}.log`);
   const child = startChild(
     process.execPath,
     [
       KILN_BIN, 'agent', '--nats', natsUrl, '--pool', pool, '--arch', o.arch, '--id', id, '--concurrency', String(o.concurrency), '--work-dir', join(layout.agent, pool),
-      // Every local agent may build images (jobs go by pool): they push to the candidate only.
-      ...(candidate ? ['--candidate-registry', candidate] : []),
+      // Every local agent may build images (jobs go by pool): they push to the candidate only, the only registry their credentials open.
+      ...(candidate ? ['--candidate-registry', candidate.host, '--registry-auth', candidate.authFile] : []),
     ],
     logFile,
   );
@@ -127,8 +130,9 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
     const desired = await desiredAtHead(prepared.repoDir, log);
     const registries = desired ? localRegistryPlan(desired) : { hosts: [], seeds: [] };
     if (registries.hosts.length) assertPrerequisites(await checkPrerequisites({ docker: false, registries: true }));
+    const credentials = registries.hosts.length ? await writeUpRegistryCredentials(join(layout.dir, 'registries'), registries) : undefined;
     for (const host of registries.hosts) {
-      const r = await startRegistry(host, join(layout.dir, 'registries'), layout.logs);
+      const r = await startRegistry(host, join(layout.dir, 'registries'), layout.logs, credentials!.htpasswd.get(host)!);
       stack.push(() => r.child.stop(10_000));
     }
 
@@ -141,6 +145,7 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
       // The candidate is a loopback registry kiln up runs: plain http.
       candidateInsecure: registries.candidate !== undefined,
       candidateRegistry: registries.candidate,
+      registryAuth: credentials?.reconciler,
       log,
       metrics: m.metrics,
     });
@@ -170,7 +175,7 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
     );
     wake = (r) => handle.wake(r);
     // In the background (the first push of a debootstrap image takes ≈ 30 s): images FROM a seed wait meanwhile.
-    if (registries.seeds.length) void seedBaseImages(registries.seeds, log).then(() => handle.wake('base images seeded'));
+    if (registries.seeds.length && credentials) void seedBaseImages(registries.seeds, credentials.reconciler, log).then(() => handle.wake('base images seeded'));
     // Stopped after the agent drained (stack order); results it published are collected on the next start.
     stack.push(async () => {
       passes.abort();
@@ -179,7 +184,8 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
 
     // The agents start after the reconciler made the work queues (from kiln.yaml).
     const pools = o.pools.length ? o.pools : localPools(desired, o.arch, log);
-    const agents = pools.map((pool) => startAgent(pool, o, nats.url, layout, registries.candidate));
+    const candidate = registries.candidate && credentials?.agent ? { host: registries.candidate, authFile: credentials.agent.file } : undefined;
+    const agents = pools.map((pool) => startAgent(pool, o, nats.url, layout, candidate));
     // Draining: each agent finishes what it builds (bounded by the build time limit).
     for (const a of agents) stack.push(() => a.child.stop(60 * 60_000));
 
@@ -197,6 +203,7 @@ export async function runUp(o: UpOptions, deps: UpDeps): Promise<{ summary: Watc
       agents: agents.map(({ id, pool, log: logFile }) => ({ id, pool, log: logFile })),
       registries: registries.hosts,
       ...(registries.candidate ? { candidateRegistry: registries.candidate } : {}),
+      ...(credentials ? { registryAuth: { reconciler: credentials.reconciler.file, ...(credentials.agent ? { agent: credentials.agent.file } : {}) } } : {}),
       created: prepared.created,
     };
     deps.onReady(info);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Agent, defaultAgentId } from '../../../agents/agent.ts';
 import { AgentMetrics, parseListen, serveMetrics } from '../../../agents/metrics.ts';
 import { REGISTRY_HOST_PATTERN } from '../../../schema/metadata.ts';
+import { readRegistryAuth } from '../../../oci/registry-auth.ts';
 import { identityProblem } from '../../../schema/nats.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { readCredentials } from '../../broker/credentials.ts';
@@ -32,6 +33,7 @@ const command: Command = {
     'heartbeat-seconds': { type: 'string', description: 'Heartbeat period', valueName: 'S', default: '5' },
     'metrics-listen': { type: 'string', description: 'Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT or :PORT)', valueName: 'ADDR' },
     'candidate-registry': { type: 'string', description: 'Build `format: oci` jobs and push the images to this registry (HOST[:PORT]; plain http on 127.0.0.1 and localhost)', valueName: 'HOST' },
+    'registry-auth': { type: 'string', description: 'Registry credentials, a containers-auth.json as `skopeo login --authfile FILE HOST` writes it, for the candidate registry: push, and pull of base images. Default: anonymous', valueName: 'FILE' },
     'insecure-registry': { type: 'string', multiple: true, description: 'Reach this registry (HOST[:PORT]) over plain http, no TLS, like dockerd\'s flag; repeatable. The reconciler reads kiln.yaml `registries:` instead', valueName: 'HOST' },
   },
   examples: ['kiln agent --nats nats://127.0.0.1:4222 --pool deb --arch amd64 --concurrency 2'],
@@ -56,6 +58,8 @@ const command: Command = {
     const badHost = insecure.find((h) => !REGISTRY_HOST.test(h));
     if (badHost !== undefined) throw new UsageError(`--insecure-registry takes HOST[:PORT], got '${badHost}'`);
     const candidateInsecure = candidateRegistry !== undefined && (/^(127\.0\.0\.1|localhost)(:|$)/.test(candidateRegistry) || insecure.includes(candidateRegistry));
+    const authFile = str(args, 'registry-auth');
+    const registryAuth = authFile === undefined ? undefined : await readRegistryAuth(authFile);
     const metricsAddr = str(args, 'metrics-listen');
     const listen = metricsAddr === undefined ? undefined : parseListen(metricsAddr);
     if (typeof listen === 'string') throw new UsageError(`--metrics-listen ${listen}`);
@@ -71,7 +75,7 @@ const command: Command = {
       await served?.close();
       throw e;
     });
-    const agent = new Agent({ nc, log: ctx.log, workDir, concurrency, heartbeatMs: heartbeat * 1000, pool, arch, id, metrics, candidateRegistry, candidateInsecure });
+    const agent = new Agent({ nc, log: ctx.log, workDir, concurrency, heartbeatMs: heartbeat * 1000, pool, arch, id, metrics, candidateRegistry, candidateInsecure, registryAuth });
     const onStop = () => agent.drain('stop signal');
     ctx.signal.addEventListener('abort', onStop, { once: true });
     try {

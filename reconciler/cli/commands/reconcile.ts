@@ -9,6 +9,7 @@ import { replicasProblem } from '../../nats/replicas.ts';
 import { flag, num, str, type Command, type ParsedArgs } from '../command.ts';
 import { readCredentials } from '../../broker/credentials.ts';
 import { REGISTRY_HOST_PATTERN } from '../../../schema/metadata.ts';
+import { readRegistryAuth } from '../../../oci/registry-auth.ts';
 import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 import { serveReconciler, serviceMetrics } from '../../http/reconciler-service.ts';
@@ -66,6 +67,7 @@ const command: Command = {
     repos: { type: 'string', valueName: 'DIR', description: 'Where published repositories live. Without it nothing is published.' },
     artifacts: { type: 'string', valueName: 'DIR', description: 'Local artifact cache (default: <gitdir>/kiln/artifacts).' },
     'candidate-registry': { type: 'string', valueName: 'HOST', description: "The registry `kiln agent --candidate-registry` pushes `format: oci` builds to (HOST[:PORT]); an image reported anywhere else is refused. Without it no oci build is recorded as succeeded." },
+    'registry-auth': { type: 'string', valueName: 'FILE', description: 'Registry credentials, a containers-auth.json as `skopeo login --authfile FILE HOST` writes it, for every registry the reconciler reaches: the candidate (read) and production (read and write). Default: anonymous' },
     // HTTP service (reconciler/http/): API, dashboard, /metrics and the repos, in this process.
     listen: { type: 'string', valueName: 'ADDR', description: 'Watch mode: serve the dashboard, API (/api/v1/), /metrics and --repos (/repos/) on HOST:PORT.' },
     tokens: { type: 'string', valueName: 'FILE', description: 'With --listen: the API token file (`kiln tokens`).' },
@@ -96,6 +98,8 @@ const command: Command = {
     const credsFile = str(args, 'nats-credentials') ?? ctx.env.natsCredentials;
     const candidateRegistry = str(args, 'candidate-registry');
     if (candidateRegistry !== undefined && !new RegExp(REGISTRY_HOST_PATTERN).test(candidateRegistry)) throw new UsageError(`--candidate-registry takes HOST[:PORT], got '${candidateRegistry}'`);
+    const authFile = str(args, 'registry-auth');
+    const registryAuth = authFile === undefined ? undefined : await readRegistryAuth(authFile);
     const rec = await openReconciler({
       repoDir: repo.dir,
       remote: repo.mirror,
@@ -107,6 +111,7 @@ const command: Command = {
       reposDir: str(args, 'repos'),
       artifactsDir: str(args, 'artifacts'),
       candidateRegistry,
+      registryAuth,
       topology: replicas === undefined ? undefined : { replicas },
       forge: forgeToken || webhook ? { token: forgeToken } : undefined,
       log: ctx.log,

@@ -22,6 +22,7 @@ function readyText(i: UpInfo): string {
     `  API tokens  ${i.tokensFile} (kiln tokens add --tokens ${i.tokensFile} --name NAME --role operator)`,
     ...i.agents.map((a) => `  agent       ${a.id} (pool ${a.pool}, log ${a.log})`),
     ...i.registries.map((r) => `  registry    ${r}${r === i.candidateRegistry ? ' (candidate: agents push here)' : ''}, signatures at ${i.repos}<distribution>/sigstore/`),
+    ...(i.registryAuth ? [`  registry credentials (this run's; skopeo --authfile FILE) ${i.registryAuth.reconciler} (every registry)${i.registryAuth.agent ? `, agents: ${i.registryAuth.agent} (candidate only)` : ''}`] : []),
     '',
   ].join('\n');
 }
@@ -44,7 +45,8 @@ const command: Command = {
     '/repos/) on one port. On first start, without --signing-key it generates the release key (DIR/keys)\n' +
     'and without --repo it creates the example metadata repo (DIR/metadata). A second `kiln up DIR`\n' +
     'resumes from the same state. Ctrl-C stops everything: the agents drain first. Registry distributions\n' +
-    'on 127.0.0.1:PORT get a local docker-registry each (storage under DIR/registries); base images named\n' +
+    'on 127.0.0.1:PORT get a local docker-registry each (storage under DIR/registries), with credentials\n' +
+    'made anew at each start (DIR/registries/auth/: the agents\' open the candidate only); base images named\n' +
     'by tag in one of them are seeded from the local Docker engine. Needs nats-server, git and a running\n' +
     'Docker engine, and for registries docker-registry and skopeo (each missing one is named with the\n' +
     'command that installs it).',

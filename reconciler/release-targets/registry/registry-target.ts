@@ -14,7 +14,6 @@ import { signedReferences, signTag } from '../../../oci/lookaside.ts';
 import pMap from 'p-map';
 import { promote, PROMOTE_CONCURRENCY } from '../../../oci/promote.ts';
 import { readPublishedTags, resignPublishedTags, TAGS_FILE, writePublishedTags } from '../../../oci/published-tags.ts';
-import { RegistryClient } from '../../../oci/registry-client.ts';
 import type { DesiredTag } from '../../../oci/registry-plan.ts';
 import { renderTag } from '../../../oci/tag-template.ts';
 import { runImageTestGate } from '../../gate/image-test.ts';
@@ -22,11 +21,9 @@ import { ociFormat } from '../../formats/oci/oci-format.ts';
 import type { RegistryDistribution } from '../../model.ts';
 import type { Signer } from '../../signing/signer.ts';
 import type { ReleaseTarget, ReleaseUnit } from '../target.ts';
+import { clientFor } from './registry-access.ts';
 
 export const SIGSTORE_DIR = 'sigstore';
-/** TLS for every host but the plain-http ones: the distribution's url when `insecure`, and kiln.yaml's insecure registries (the candidate a promotion copies from). */
-const clientFor = (dist: Pick<RegistryDistribution, 'url' | 'insecure' | 'plainHttp'>) =>
-  new RegistryClient({ tlsVerify: (host) => (host === dist.url ? !dist.insecure : !(dist.plainHttp ?? []).includes(host)) });
 const repositoryOf = (dist: RegistryDistribution, name: string) => (dist.repository ? `${dist.repository}/${name}` : name);
 
 async function imageOf(unit: ReleaseUnit): Promise<OciImage> {
@@ -158,6 +155,7 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
       version: req.version,
       timeoutSeconds: req.timeoutSeconds,
       log: req.log,
+      auth: req.from.auth,
     });
   },
   contentType: (rel) => (rel.endsWith(`/${TAGS_FILE}`) ? 'application/json' : /\/signature-[0-9]+$/.test(rel) ? 'application/octet-stream' : undefined),

@@ -1,0 +1,19 @@
+// Pull an image into the local Docker engine (a base image on an agent, the
+// candidate image of an image-test gate), with the registry's credentials when
+// there are any: Docker takes them per pull as `authconfig`, so nothing is
+// written to the engine's or the user's config.
+import type Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+import { parseRef } from './image-ref.ts';
+import { dockerAuthConfig, type RegistryAuth } from './registry-auth.ts';
+
+/** Resolves once the pull finished; rejects with the engine's error. `onStatus` gets each overall status line. */
+export async function pullImage(docker: Docker, ref: string, auth?: RegistryAuth, onStatus?: (line: string) => void): Promise<void> {
+  const authconfig = dockerAuthConfig(auth, parseRef(ref).registry);
+  const stream = (await docker.pull(ref, authconfig ? { authconfig } : {})) as Readable;
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve()), (e: { status?: string; id?: string }) => {
+      if (e.status && !e.id) onStatus?.(e.status);
+    }),
+  );
+}
