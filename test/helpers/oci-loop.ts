@@ -2,12 +2,14 @@
 // plain-http candidate registry, no quiet skips) and an agent of the `oci` pool
 // with the oci runner pushing to that candidate registry.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Agent } from '../../agents/agent.ts';
+import { renderAuthFile, type RegistryAuth, type RegistryCredential } from '../../oci/registry-auth.ts';
 import { OciRunner } from '../../agents/oci-runner.ts';
 import { openReconciler, type Reconciler } from '../../reconciler/reconciler-setup.ts';
 import type { PassPolicy } from '../../reconciler/pass/deps.ts';
@@ -27,7 +29,18 @@ export interface OciLoop {
   publicKey: string;
 }
 
-export async function startOciLoop(o: { dir: string; repoDir: string; natsUrl: string; nc: NatsConnection; candidate: string; label: string; policy?: Partial<PassPolicy>; candidateInsecure?: boolean }): Promise<OciLoop> {
+export async function startOciLoop(o: {
+  dir: string;
+  repoDir: string;
+  natsUrl: string;
+  nc: NatsConnection;
+  candidate: string;
+  label: string;
+  policy?: Partial<PassPolicy>;
+  candidateInsecure?: boolean;
+  /** Registry credentials of the reconciler and of the agent (absent: anonymous). */
+  auth?: StackAuth;
+}): Promise<OciLoop> {
   const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
   await writeFile(join(o.dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
   const rec = await openReconciler({
@@ -39,10 +52,11 @@ export async function startOciLoop(o: { dir: string; repoDir: string; natsUrl: s
     // false: the test declares its plain-http candidate in kiln.yaml `registries:`.
     candidateInsecure: o.candidateInsecure ?? true,
     candidateRegistry: o.candidate,
+    registryAuth: o.auth?.reconciler,
     policy: { quietMaxMs: 0, resultWaitMs: 500, ...o.policy },
     log: quietLog,
   });
-  const runner = new OciRunner({ log: quietLog, candidate: o.candidate, insecure: true, labels: { 'kiln.test': o.label } });
+  const runner = new OciRunner({ log: quietLog, candidate: o.candidate, insecure: true, labels: { 'kiln.test': o.label }, auth: o.auth?.agent });
   const agent = new Agent({ nc: o.nc, pool: 'oci', arch: 'amd64', workDir: join(o.dir, 'agent'), log: quietLog, id: `${o.label}-agent`, heartbeatMs: 300, runner, pullExpiresMs: 1000 });
   await agent.start();
   return { rec, agent, publicKey: key.publicKeyArmored };
@@ -60,6 +74,26 @@ export async function statusFile(repoDir: string, path: string): Promise<string 
   }
 }
 
+/** Registry credentials files as `kiln up` makes them: the reconciler's open both registries, the agent's the candidate only. */
+export interface StackAuth {
+  reconciler: RegistryAuth;
+  agent: RegistryAuth;
+}
+
+/** Users for a candidate and a production registry, and their credentials files under `dir`. */
+async function stackUsers(dir: string): Promise<{ users: { candidate: RegistryCredential[]; production: RegistryCredential[] }; write(cand: string, prod: string): Promise<StackAuth> }> {
+  const reconciler = { username: 'kiln-reconciler', password: randomBytes(12).toString('hex') };
+  const agent = { username: 'kiln-agent', password: randomBytes(12).toString('hex') };
+  const file = async (name: string, hosts: Record<string, RegistryCredential>): Promise<RegistryAuth> => {
+    await writeFile(join(dir, name), renderAuthFile(hosts), { mode: 0o600 });
+    return { file: join(dir, name), hosts: new Map(Object.entries(hosts)) };
+  };
+  return {
+    users: { candidate: [reconciler, agent], production: [reconciler] },
+    write: async (cand, prod) => ({ reconciler: await file('reconciler-auth.json', { [cand]: reconciler, [prod]: reconciler }), agent: await file('agent-auth.json', { [cand]: agent }) }),
+  };
+}
+
 /** Everything an OCI pass test runs: nats-server, a candidate and a production registry, the loop over a metadata repo. */
 export interface OciStack extends OciLoop {
   dir: string;
@@ -68,19 +102,24 @@ export interface OciStack extends OciLoop {
   cand: TestRegistry;
   prod: TestRegistry;
   repoDir: string;
+  /** With `auth: true`: the credentials files (the registries admit no one else). */
+  auth?: StackAuth;
   /** Stop all of it and delete its state. */
   close(): Promise<void>;
 }
 
 /** Start the stack; `files` gives the metadata repo's files (it may write image sources under dir). Call close() in after(). */
-export async function startOciStack(o: { label: string; files: (s: { dir: string; cand: TestRegistry; prod: TestRegistry }) => Promise<Files>; candidateInsecure?: boolean }): Promise<OciStack> {
+export async function startOciStack(o: { label: string; files: (s: { dir: string; cand: TestRegistry; prod: TestRegistry }) => Promise<Files>; candidateInsecure?: boolean; auth?: boolean }): Promise<OciStack> {
   const dir = await mkdtemp(join(tmpdir(), `kiln-${o.label}-`));
-  const [nats, cand, prod] = await Promise.all([startNats(), startRegistry('candidate'), startRegistry('production')]);
+  const people = o.auth ? await stackUsers(dir) : undefined;
+  const [nats, cand, prod] = await Promise.all([startNats(), startRegistry('candidate', { users: people?.users.candidate }), startRegistry('production', { users: people?.users.production })]);
+  const auth = await people?.write(cand.host, prod.host);
   const nc = await connect({ servers: nats.url, name: 'test-agent' });
   const repoDir = (await makeRepo(await o.files({ dir, cand, prod }))).dir;
-  const loop = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: o.label, candidateInsecure: o.candidateInsecure });
+  const loop = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: o.label, candidateInsecure: o.candidateInsecure, auth });
   return {
     ...loop,
+    ...(auth ? { auth } : {}),
     dir,
     nats,
     nc,

@@ -1,11 +1,14 @@
 // Starts a real Debian `docker-registry` (distribution 2.8) on a free loopback
 // port with a generated config and temp storage: what OCI tests push to and
-// promote between (a candidate and a production instance). No auth, plain
-// http on 127.0.0.1 (Docker and skopeo --tls-verify=false accept that).
+// promote between (a candidate and a production instance). Plain http on
+// 127.0.0.1 (Docker and skopeo --tls-verify=false accept that); no auth, or, with
+// `users`, htpasswd basic auth admitting exactly those users (as `kiln up` runs them).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RegistryCredential } from '../../oci/registry-auth.ts';
+import { htpasswdLines } from '../../reconciler/up/registry-credentials.ts';
 import { freePort, terminate } from './nats.ts';
 import { until } from './until.ts';
 
@@ -22,32 +25,36 @@ export interface TestRegistry {
   dispose(): Promise<void>;
 }
 
-function config(port: number, storageDir: string): string {
+function config(port: number, storageDir: string, htpasswd?: string): string {
   // JSON is YAML: no YAML library needed for a file this small.
   return JSON.stringify({
     version: 0.1,
     log: { level: 'warn', accesslog: { disabled: true } },
     storage: { filesystem: { rootdirectory: storageDir }, delete: { enabled: true }, cache: { blobdescriptor: 'inmemory' } },
     http: { addr: `127.0.0.1:${port}` },
+    ...(htpasswd ? { auth: { htpasswd: { realm: 'kiln-test', path: htpasswd } } } : {}),
   });
 }
 
+/** /v2/ answers 200, or 401 from a registry that wants credentials. */
 async function answers(port: number): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/v2/`);
-    return res.status === 200;
+    return res.status === 200 || res.status === 401;
   } catch {
     return false;
   }
 }
 
-/** A running registry; call dispose() in t.after. `name` only labels the temp dir. */
-export async function startRegistry(name = 'registry'): Promise<TestRegistry> {
+/** A running registry; call dispose() in t.after. `name` only labels the temp dir; `users`: the only ones admitted. */
+export async function startRegistry(name = 'registry', o: { users?: RegistryCredential[] } = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), `kiln-${name}-`));
   const storageDir = join(dir, 'storage');
   const port = await freePort();
   const cfg = join(dir, 'config.yml');
-  await writeFile(cfg, config(port, storageDir));
+  const htpasswd = o.users ? join(dir, 'htpasswd') : undefined;
+  if (htpasswd) await writeFile(htpasswd, htpasswdLines(o.users!), { mode: 0o600 });
+  await writeFile(cfg, config(port, storageDir, htpasswd));
   let proc: ChildProcess | undefined;
   let stderr = '';
   const launch = async () => {

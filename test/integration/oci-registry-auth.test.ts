@@ -1,0 +1,172 @@
+// Registry credentials on real parts: two Debian docker-registry instances with
+// htpasswd basic auth (as `kiln up` runs them: the candidate admits the agent's
+// and the reconciler's users, production only the reconciler's), nats-server, an
+// agent with the oci runner, real passes, skopeo as the independent client.
+// - Through passes: the agent pushes with its credentials (and pulls the base
+//   image by digest with them), the reconciler verifies, gates (Docker pulls with
+//   its credentials) and promotes to production.
+// - The agent's credentials are refused by production, and nothing lands there.
+// - At promotion a wrong password is a usage error naming the registry and the
+//   credentials file, with nothing copied; a production that is down stays
+//   transient; the right credentials then promote.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { byDigest, byTag } from '../../oci/image-ref.ts';
+import { promote } from '../../oci/promote.ts';
+import { renderAuthFile, type RegistryAuth } from '../../oci/registry-auth.ts';
+import { RegistryClient } from '../../oci/registry-client.ts';
+import { RegistryError } from '../../schema/errors.ts';
+import { STATUS_LAYOUT } from '../../schema/status.ts';
+import { docker, dockerUnavailable, untagRegistryImages } from '../helpers/docker.ts';
+import { commitFiles } from '../helpers/git.ts';
+import { OCI_KILN_YAML, startOciStack, statusFile, type OciStack } from '../helpers/oci-loop.ts';
+import { makeTestKey } from '../helpers/signed-repo.ts';
+import { importBusyboxImage, makeImageSource } from '../helpers/tiny-image.ts';
+import { until } from '../helpers/until.ts';
+
+const run = promisify(execFile);
+const PUSHED = `kiln-test/oci-auth:${process.pid}`;
+
+let stack: OciStack;
+
+const released = async (dist: string): Promise<string[]> => {
+  const text = await statusFile(stack.repoDir, `releases/${dist}.yaml`);
+  return text ? (parse(text) as { packages: Array<{ name: string }> }).packages.map((p) => p.name).sort() : [];
+};
+
+/** skopeo as a consumer with `authfile` (undefined: anonymous): the digest `ref` serves. */
+const inspect = async (ref: string, authfile?: string) =>
+  (await run('skopeo', ['inspect', '--tls-verify=false', ...(authfile ? ['--authfile', authfile] : []), '--format', '{{.Digest}}', `docker://${ref}`])).stdout.trim();
+
+/** Repositories in a registry's storage, read from disk (what landed there, whatever the API says). */
+async function storedRepositories(storageDir: string): Promise<string[]> {
+  const root = join(storageDir, 'docker/registry/v2/repositories');
+  const out: string[] = [];
+  const walk = async (dir: string, prefix: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    if (entries.some((e) => e.name === '_manifests')) out.push(prefix);
+    for (const e of entries) if (e.isDirectory() && !e.name.startsWith('_')) await walk(join(dir, e.name), prefix ? `${prefix}/${e.name}` : e.name);
+  };
+  await walk(root, '');
+  return out.sort();
+}
+
+/** A credentials file of our own: `user`'s entry from `auth`, for each of `hosts`, with `password` if given. */
+async function authFile(name: string, from: RegistryAuth, hosts: string[], password?: string): Promise<string> {
+  const cred = [...from.hosts.values()][0];
+  const file = join(stack.dir, name);
+  await writeFile(file, renderAuthFile(Object.fromEntries(hosts.map((h) => [h, { username: cred.username, password: password ?? cred.password }]))), { mode: 0o600 });
+  return file;
+}
+
+describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, () => {
+  before(async () => {
+    stack = await startOciStack({
+      label: 'oci-auth',
+      auth: true,
+      files: async ({ dir, cand, prod }) => {
+        const src = join(dir, 'images');
+        await makeImageSource(src, 'base', 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nCMD ["sh"]\n');
+        // The FROM line names the base by tag; Kiln pins it to the digest of base's build in the candidate.
+        await commitFiles(src, { 'app/Dockerfile': 'FROM kiln/base:latest\nRUN echo hello-kiln > /hello.txt\nCMD ["sh"]\n' }, 'app');
+        const pkg = (name: string, extra: string) =>
+          `name: ${name}\nversion: 1.0-1\nformat: oci\nsource: { git: ${src}, ref: main, subdir: ${name} }\narchitectures: [amd64]\nrelease: [candidate, production]\n${extra}`;
+        return {
+          'kiln.yaml': `${OCI_KILN_YAML}registries:\n  ${cand.host}:\n    insecure: true\n  ${prod.host}:\n    insecure: true\n`,
+          'packages/base.yaml': pkg('base', 'test: test -x /bin/sh\n'),
+          'packages/app.yaml': pkg('app', 'from: base\ntest: grep -q hello-kiln /hello.txt\n'),
+          'distributions/candidate.yaml': `name: candidate\nformat: registry\nurl: ${cand.host}\nrepository: kiln\narchitectures: [amd64]\n`,
+          'distributions/production.yaml': `name: production\nformat: registry\nurl: ${prod.host}\nrepository: kiln\narchitectures: [amd64]\npromoteFrom: candidate\ngate: image-test\n`,
+        };
+      },
+    });
+  });
+  after(async () => {
+    // The agent keeps pulled bases and the gate its candidate images: ours go with the registries.
+    if (stack) await untagRegistryImages([stack.cand.host, stack.prod.host]);
+    await docker.getImage(PUSHED).remove({ force: true }).catch(() => undefined);
+    await stack?.close();
+  });
+
+  test('oci registry auth - with credentials the agent pushes (and pulls its base), the reconciler verifies, gates and promotes; production refuses the agent', async () => {
+    const { rec, cand, prod, auth } = stack;
+    await until(
+      async () => {
+        await rec.runPass();
+        return (await released('production')).join() === 'app,base';
+      },
+      300_000,
+      'base and app built with credentials, gated and promoted to production',
+    );
+    const gate = parse((await statusFile(stack.repoDir, STATUS_LAYOUT.gate('production', 'app', '1.0-1')))!) as { verdict: string };
+    assert.equal(gate.verdict, 'passed', 'the gate pulled the candidate image with the reconciler credentials and ran its test');
+    const inCandidate = await inspect(`${cand.host}/kiln/app:1.0-1`, auth!.reconciler.file);
+    assert.equal(await inspect(`${prod.host}/kiln/app:1.0-1`, auth!.reconciler.file), inCandidate, 'production serves the digest the agent pushed');
+    // The agent's credentials, tried on production (as a compromised agent would), and no credentials at all: refused.
+    const agentEverywhere = await authFile('agent-everywhere.json', auth!.agent, [cand.host, prod.host]);
+    assert.equal(await inspect(`${cand.host}/kiln/app:1.0-1`, agentEverywhere), inCandidate, 'the agent reads the candidate');
+    for (const file of [agentEverywhere, undefined]) {
+      await assert.rejects(inspect(`${prod.host}/kiln/app:1.0-1`, file), (e: { stderr?: string }) => /unauthorized|authentication required/i.test(String(e.stderr)));
+    }
+  });
+
+  test('oci registry auth - an agent\'s credentials push to the candidate; production refuses the same credentials and nothing lands there', async () => {
+    const { cand, prod, auth } = stack;
+    const agentEverywhere = await authFile('agent-everywhere.json', auth!.agent, [cand.host, prod.host]);
+    const asAgent = new RegistryClient({ tlsVerify: false, authFile: agentEverywhere });
+    const image = await importBusyboxImage(PUSHED);
+    const before = await storedRepositories(prod.storageDir);
+    const digest = await asAgent.pushFromDaemon(image, byTag(cand.host, 'kiln/pushed', 'build-1'));
+    assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+    await assert.rejects(asAgent.pushFromDaemon(image, byTag(prod.host, 'kiln/pushed', '1')), (e: unknown) => {
+      assert.ok(e instanceof RegistryError, String(e));
+      assert.equal(e.kind, 'usage');
+      assert.ok(e.message.includes(prod.host) && e.message.includes(agentEverywhere), e.message);
+      return true;
+    });
+    // Not a copy by digest either (what promotion does).
+    await assert.rejects(asAgent.copy(byDigest(cand.host, 'kiln/pushed', digest), byTag(prod.host, 'kiln/pushed', '1')), (e: unknown) => e instanceof RegistryError && e.kind === 'usage');
+    assert.deepEqual(await storedRepositories(prod.storageDir), before, 'nothing of the refused pushes is stored in production');
+    const asReconciler = new RegistryClient({ tlsVerify: false, authFile: auth!.reconciler.file });
+    assert.deepEqual(await asReconciler.listTags(prod.host, 'kiln/pushed'), []);
+    // Anonymous pushes are refused by the candidate too.
+    await assert.rejects(new RegistryClient({ tlsVerify: false }).pushFromDaemon(image, byTag(cand.host, 'kiln/pushed', 'anonymous')), (e: unknown) => e instanceof RegistryError && e.kind === 'usage');
+  });
+
+  test('oci registry auth - promotion: a wrong password is a usage error naming the registry and file, nothing copied; production down is transient; the right credentials promote', async () => {
+    const { cand, prod, auth } = stack;
+    const key = await makeTestKey('kiln-release');
+    const asReconciler = new RegistryClient({ tlsVerify: false, authFile: auth!.reconciler.file });
+    const digest = (await asReconciler.resolveTag(byTag(cand.host, 'kiln/pushed', 'build-1')))!;
+    assert.ok(digest, 'the image the previous test pushed');
+    const request = (client: RegistryClient) => ({
+      client,
+      endpoints: { candidate: cand.host, production: prod.host },
+      desired: [{ repository: 'kiln/pushed', tag: '1', digest }],
+      signing: { root: join(stack.dir, 'sigstore'), sign: (p: Uint8Array) => key.signer.signMessage(p), publicKeyArmored: key.publicKeyArmored, now: new Date() },
+    });
+    const wrong = await authFile('wrong-password.json', auth!.reconciler, [cand.host, prod.host], 'not-the-password');
+    await assert.rejects(promote(request(new RegistryClient({ tlsVerify: false, authFile: wrong }))), (e: unknown) => {
+      assert.ok(e instanceof RegistryError, String(e));
+      assert.equal(e.kind, 'usage', 'a refused credential needs a human: not retried as if the registry were down');
+      assert.ok(e.message.includes(wrong) && /refused/.test(e.message), e.message);
+      return true;
+    });
+    assert.deepEqual(await asReconciler.listTags(prod.host, 'kiln/pushed'), []);
+
+    await prod.stop();
+    try {
+      await assert.rejects(promote(request(asReconciler)), (e: unknown) => e instanceof RegistryError && e.kind === 'transient');
+    } finally {
+      await prod.restart();
+    }
+    const report = await promote(request(asReconciler));
+    assert.equal(report.changed, true);
+    assert.equal(await inspect(`${prod.host}/kiln/pushed:1`, auth!.reconciler.file), digest);
+  });
+});
