@@ -72,6 +72,14 @@ test('kiln up - the example is built, published, promoted and visible in the API
     return d?.release?.packages?.some((p: { name: string }) => p.name === 'hello-kiln-image') ? d : undefined;
   }, 420_000, 'hello-kiln-image promoted to production');
   assert.deepEqual(production.promotions.map((p: { package: string; state: string }) => `${p.package}:${p.state}`), ['hello-kiln-image:published']);
+  // This run's registry credentials (0600): the reconciler's read production, the agents' are refused there, as is anonymous.
+  const candHost = /registry +(127\.0\.0\.1:\d+) \(candidate/.exec(first.out())![1];
+  const prodHost = registries.find((r) => r !== candHost)!;
+  const authDir = join(dir, 'registries', 'auth');
+  for (const f of ['agent.json', 'reconciler.json']) assert.equal((await stat(join(authDir, f))).mode & 0o777, 0o600, f);
+  const inspect = (auth: string[]) => spawnSync('skopeo', ['inspect', '--raw', '--tls-verify=false', ...auth, `docker://${prodHost}/kiln/hello-kiln-image:1.0-1`], { encoding: 'utf8' });
+  assert.equal(inspect(['--authfile', join(authDir, 'reconciler.json')]).status, 0);
+  for (const auth of [['--authfile', join(authDir, 'agent.json')], []]) assert.match(inspect(auth).stderr, /unauthorized|authentication required/i, auth.join(' ') || 'anonymous');
   // The example's rpm: built by the rpm pool's agent, promoted into the dnf repository rpm-stable.
   await until(async () => {
     const d = await json(`${base}/api/v1/distributions/rpm-stable`).catch(() => undefined);
