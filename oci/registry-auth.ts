@@ -1,14 +1,11 @@
-// Registry credentials (schema/registry-auth.ts): read and check a
-// containers-auth.json with file:line errors, render one (kiln up), and pick a
+// Registry credentials (schema/registry-auth.ts): check a containers-auth.json
+// with file:line errors (read by reconciler/cli/registry-auth.ts), render one (kiln up), and pick a
 // host's user and password (Docker's pull takes them as `authconfig`; skopeo reads
 // the file itself with --authfile, so the secret never appears in a command line).
-import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, isNode } from 'yaml';
-import { formatDiagnostic, UsageError, type Diagnostic } from '../schema/errors.ts';
+import type { Diagnostic } from '../schema/errors.ts';
 import type { RegistryAuthDoc } from '../schema/registry-auth.ts';
 import { validators } from '../schema/validate.ts';
-
-const MAX_BYTES = 256 * 1024;
 
 export interface RegistryCredential {
   username: string;
@@ -35,15 +32,19 @@ export function parseRegistryAuth(file: string, text: string): { value?: Registr
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   const at = (offset: number | undefined) => (offset === undefined ? { line: 1, col: 1 } : lineCounter.linePos(offset));
+  /** Line and column of the value at `path` (the top of the file when there is none). */
+  const where = (path: string[]) => {
+    const node = doc.getIn(path, true);
+    return at(isNode(node) ? node.range?.[0] : undefined);
+  };
   if (doc.errors.length) return { diagnostics: doc.errors.map((e) => ({ file, ...at(e.pos[0]), message: `not JSON: ${e.message.split('\n')[0]}`, severity: 'error' })) };
   const data: unknown = doc.toJS({ maxAliasCount: 0 });
   const validate = validators.registryAuth;
   if (!validate(data)) {
     const diagnostics: Diagnostic[] = (validate.errors ?? []).map((e) => {
       const path = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-      const node = doc.getIn(path, true);
       const field = [...path, ...(e.params && 'missingProperty' in e.params ? [String(e.params.missingProperty)] : [])].join('.') || '(top level)';
-      return { file, ...at(isNode(node) ? node.range?.[0] : undefined), message: `${field}: ${e.message ?? 'invalid'}`, severity: 'error' };
+      return { file, ...where(path), message: `${field}: ${e.message ?? 'invalid'}`, severity: 'error' };
     });
     return { diagnostics };
   }
@@ -53,28 +54,12 @@ export function parseRegistryAuth(file: string, text: string): { value?: Registr
     const plain = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = plain.indexOf(':');
     if (colon <= 0) {
-      const node = doc.getIn(['auths', host, 'auth'], true);
-      problems.push({ file, ...at(isNode(node) ? node.range?.[0] : undefined), message: `auths.${host}.auth: not base64 of USER:PASSWORD`, severity: 'error' });
+      problems.push({ file, ...where(['auths', host, 'auth']), message: `auths.${host}.auth: not base64 of USER:PASSWORD`, severity: 'error' });
       continue;
     }
     hosts.set(host, { username: plain.slice(0, colon), password: plain.slice(colon + 1) });
   }
   return problems.length ? { diagnostics: problems } : { value: { file, hosts }, diagnostics: [] };
-}
-
-/** Read and check a credentials file; a bad one is a usage error naming file, line and field. */
-export async function readRegistryAuth(file: string, flag = '--registry-auth'): Promise<RegistryAuth> {
-  let text: string;
-  try {
-    const bytes = await readFile(file);
-    if (bytes.length > MAX_BYTES) throw new Error(`${bytes.length} bytes; a credentials file is at most ${MAX_BYTES}`);
-    text = bytes.toString('utf8');
-  } catch (e) {
-    throw new UsageError(`${flag}: cannot read registry credentials ${file}: ${(e as Error).message}`, { file });
-  }
-  const { value, diagnostics } = parseRegistryAuth(file, text);
-  if (!value) throw new UsageError(`${flag}: invalid registry credentials file:\n${diagnostics.map((d) => '  ' + formatDiagnostic(d)).join('\n')}`, { file, diagnostics });
-  return value;
 }
 
 /** Docker's `authconfig` for pulling from `registry` (undefined: pull anonymously). */

@@ -1,15 +1,15 @@
 // Broker credentials files (schema/broker.ts): parse one with file:line:col
 // errors, render one, make a new nkey identity, and turn one into the NATS
 // client's connect options.
-import { readFile } from 'node:fs/promises';
 import { createUser, fromSeed } from '@nats-io/nkeys';
 import { nkeyAuthenticator, usernamePasswordAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
 import { LineCounter, parseDocument } from 'yaml';
 import { brokerCredentialsSchema, inboxPrefix, type BrokerCredentials } from '../../schema/broker.ts';
-import { formatDiagnostic, UsageError, type Diagnostic } from '../../schema/errors.ts';
+import type { Diagnostic } from '../../schema/errors.ts';
 import { validators } from '../../schema/validate.ts';
 import { schemaDiagnostics } from '../desired/schema-errors.ts';
 import { indexPositions } from '../desired/yaml-positions.ts';
+import { readCredentialsFile } from '../keys/read-credentials-file.ts';
 
 const MAX_BYTES = 64 * 1024;
 
@@ -31,18 +31,8 @@ export function parseCredentials(file: string, text: string): { value?: BrokerCr
 }
 
 /** Read and check a credentials file; a bad one is a usage error naming file, line and field. */
-export async function readCredentials(file: string): Promise<BrokerCredentials> {
-  let text: string;
-  try {
-    const bytes = await readFile(file);
-    if (bytes.length > MAX_BYTES) throw new Error(`${bytes.length} bytes; a credentials file is at most ${MAX_BYTES}`);
-    text = bytes.toString('utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read NATS credentials ${file}: ${(e as Error).message}`, { file });
-  }
-  const { value, diagnostics } = parseCredentials(file, text);
-  if (!value) throw new UsageError(`invalid NATS credentials file:\n${diagnostics.map((d) => '  ' + formatDiagnostic(d)).join('\n')}`, { file, diagnostics });
-  return value;
+export function readCredentials(file: string): Promise<BrokerCredentials> {
+  return readCredentialsFile(file, { what: 'NATS credentials', maxBytes: MAX_BYTES, parse: parseCredentials });
 }
 
 /** The public key of an nkey seed (what the server config lists). */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Agent, defaultAgentId } from '../../../agents/agent.ts';
 import { AgentMetrics, parseListen, serveMetrics } from '../../../agents/metrics.ts';
 import { REGISTRY_HOST_PATTERN } from '../../../schema/metadata.ts';
-import { readRegistryAuth } from '../../../oci/registry-auth.ts';
+import { readRegistryAuth } from '../registry-auth.ts';
 import { identityProblem } from '../../../schema/nats.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { readCredentials } from '../../broker/credentials.ts';

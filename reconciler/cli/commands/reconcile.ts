@@ -9,7 +9,7 @@ import { replicasProblem } from '../../nats/replicas.ts';
 import { flag, num, str, type Command, type ParsedArgs } from '../command.ts';
 import { readCredentials } from '../../broker/credentials.ts';
 import { REGISTRY_HOST_PATTERN } from '../../../schema/metadata.ts';
-import { readRegistryAuth } from '../../../oci/registry-auth.ts';
+import { readRegistryAuth } from '../registry-auth.ts';
 import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
 import { serveReconciler, serviceMetrics } from '../../http/reconciler-service.ts';
