@@ -36,7 +36,7 @@ export class OciRunner implements BuildRunner {
 
   constructor(private readonly opts: OciRunnerOptions) {
     this.docker = opts.docker ?? new Docker();
-    this.registry = new RegistryClient({ tlsVerify: !opts.insecure, authFile: opts.auth?.file });
+    this.registry = new RegistryClient({ tlsVerify: !opts.insecure, auth: opts.auth });
   }
 
   async run(job: BuildJob, work: WorkDir, { onLog, signal }: RunOptions): Promise<RunOutcome> {

@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { DigestMismatchError, ImageNotFoundError, RegistryError } from '../schema/errors.ts';
 import type { OciImage, OciLayer } from '../schema/oci.ts';
 import { byDigest, formatRef, type ImageRef } from './image-ref.ts';
+import { DistributionApi, USE_SKOPEO } from './distribution-api.ts';
+import type { RegistryAuth } from './registry-auth.ts';
 import { runSkopeo, type SkopeoOptions } from './skopeo.ts';
 
 const MANIFEST_LIST_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
@@ -45,12 +47,21 @@ export function describeManifest(repository: string, raw: string, digest: string
   return { repository, manifestDigest: digest, mediaType, configDigest: m.config.digest, layers, size };
 }
 
-export class RegistryClient {
-  constructor(private readonly opts: SkopeoOptions) {}
+export interface RegistryClientOptions extends Omit<SkopeoOptions, 'authFile'> {
+  /** Credentials per registry host (absent: anonymous); skopeo gets the file, in-process calls the host's entry. */
+  auth?: RegistryAuth;
+}
 
-  /** The credentials file this client passes to skopeo, if any. */
-  get authFile(): string | undefined {
-    return this.opts.authFile;
+export class RegistryClient {
+  private readonly opts: SkopeoOptions;
+  /** Tag lists, manifest reads and tag moves (no blobs) without a skopeo process each; skopeo where the API cannot (distribution-api.ts). */
+  private readonly api: DistributionApi;
+
+  constructor(options: RegistryClientOptions) {
+    const { auth, ...skopeo } = options;
+    this.opts = { ...skopeo, ...(auth ? { authFile: auth.file } : {}) };
+    const tls = (registry: string) => (typeof options.tlsVerify === 'function' ? options.tlsVerify(registry) : options.tlsVerify);
+    this.api = new DistributionApi({ tls, credential: (registry) => auth?.hosts.get(registry), timeoutMs: options.timeoutMs });
   }
 
   /**
@@ -62,10 +73,15 @@ export class RegistryClient {
     return [`--${side}tls-verify=${verify}`, ...(this.opts.authFile ? [`--${side}authfile=${this.opts.authFile}`] : [])];
   }
 
-  /** runSkopeo, with a refused credential said plainly: which registry, which credentials file. */
-  private async run(args: string[], registries: string[]): Promise<string> {
+  /** runSkopeo, with a refused credential said plainly (refused()). */
+  private run(args: string[], registries: string[]): Promise<string> {
+    return this.refused(registries, () => runSkopeo(this.opts, args));
+  }
+
+  /** `f`, with a refused credential said plainly: which registry, which credentials file. */
+  private async refused<T>(registries: string[], f: () => Promise<T>): Promise<T> {
     try {
-      return await runSkopeo(this.opts, args);
+      return await f();
     } catch (e) {
       if (!(e instanceof RegistryError) || e.kind !== 'usage') throw e;
       const which = this.opts.authFile ? `the credentials for it in ${this.opts.authFile}` : 'anonymous access (no credentials file given)';
@@ -78,8 +94,9 @@ export class RegistryClient {
    * resolves to what it points at now; a digest reference must hash to itself.
    */
   async inspect(ref: ImageRef): Promise<OciImage> {
-    const raw = await this.run(['inspect', '--raw', ...this.access('', ref.registry), `docker://${formatRef(ref)}`], [ref.registry]);
-    const digest = sha256Digest(raw);
+    const got = await this.refused([ref.registry], () => this.api.getManifest(ref.registry, ref.repository, ref.digest ?? ref.tag ?? 'latest'));
+    const raw = got === USE_SKOPEO ? await this.run(['inspect', '--raw', ...this.access('', ref.registry), `docker://${formatRef(ref)}`], [ref.registry]) : got.bytes.toString('utf8');
+    const digest = got === USE_SKOPEO ? sha256Digest(raw) : sha256Digest(got.bytes);
     const repository = `${ref.registry}/${ref.repository}`;
     if (ref.digest && ref.digest !== digest) {
       throw new DigestMismatchError(`${formatRef(ref)} serves a manifest whose digest is ${digest}`, { expected: ref.digest, actual: digest, repository }, { kind: 'terminal' });
@@ -99,6 +116,8 @@ export class RegistryClient {
 
   /** Tags of a repository; none when the repository does not exist yet. */
   async listTags(registry: string, repository: string): Promise<string[]> {
+    const listed = await this.refused([registry], () => this.api.listTags(registry, repository));
+    if (listed !== USE_SKOPEO) return listed;
     try {
       const out = await this.run(['list-tags', ...this.access('', registry), `docker://${registry}/${repository}`], [registry]);
       return ((JSON.parse(out) as { Tags?: string[] | null }).Tags ?? []).slice().sort();
@@ -148,9 +167,23 @@ export class RegistryClient {
     }
   }
 
-  /** Point `tag` in the digest's repository at `digest` (a copy within one registry: only the manifest moves). */
+  /**
+   * Point `tag` in the digest's repository at `digest`: only the manifest moves, its bytes read by
+   * digest (they must hash to it) and put under the tag, which must store that digest.
+   */
   async setTag(at: ImageRef & { digest: string }, tag: string): Promise<void> {
-    await this.copy(at, { registry: at.registry, repository: at.repository, tag });
+    const moved = await this.refused([at.registry], async () => {
+      const manifest = await this.api.getManifest(at.registry, at.repository, at.digest);
+      if (manifest === USE_SKOPEO) return USE_SKOPEO;
+      const read = sha256Digest(manifest.bytes);
+      if (read !== at.digest) throw new DigestMismatchError(`${formatRef(at)} serves a manifest whose digest is ${read}`, { expected: at.digest, actual: read }, { kind: 'terminal' });
+      return this.api.putManifest(at.registry, at.repository, tag, manifest);
+    });
+    if (moved === USE_SKOPEO) {
+      await this.copy(at, { registry: at.registry, repository: at.repository, tag });
+      return;
+    }
+    if (moved !== '' && moved !== at.digest) throw new DigestMismatchError(`tagging ${formatRef(at)} as ${tag} stored ${moved}`, { expected: at.digest, actual: moved }, { kind: 'terminal' });
   }
 
   /**

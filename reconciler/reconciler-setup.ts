@@ -127,7 +127,7 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     // Build results are verified in the candidate registry before the pass reads the desired state:
     // the plain-http registries of the last desired state read (at first, of HEAD's).
     candidateRegistry: s.candidateRegistry,
-    registry: new RegistryClient({ tlsVerify: (host) => !s.candidateInsecure && !plainHttpRegistries(memo.desired?.state ?? atHead).has(host), authFile: s.registryAuth?.file }),
+    registry: new RegistryClient({ tlsVerify: (host) => !s.candidateInsecure && !plainHttpRegistries(memo.desired?.state ?? atHead).has(host), auth: s.registryAuth }),
     registryAuth: s.registryAuth,
     // metrics: each step's duration is measured from the previous step's call.
     onStep: s.metrics ? (step) => (s.metrics!.step(step), s.onStep?.(step)) : s.onStep,

@@ -84,7 +84,7 @@ export async function startRegistry(host: string, stateDir: string, logsDir: str
 
 /** Copy each seed's local Docker image into its registry unless the tag is there already. Failures are logged: the images wait, the rest runs. */
 export async function seedBaseImages(seeds: LocalRegistryPlan['seeds'], auth: RegistryAuth, log: Logger): Promise<void> {
-  const client = new RegistryClient({ tlsVerify: false, authFile: auth.file });
+  const client = new RegistryClient({ tlsVerify: false, auth });
   for (const s of seeds) {
     const ref = parseRef(s.ref);
     try {

@@ -56,12 +56,13 @@ async function storedRepositories(storageDir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** A credentials file of our own: `user`'s entry from `auth`, for each of `hosts`, with `password` if given. */
-async function authFile(name: string, from: RegistryAuth, hosts: string[], password?: string): Promise<string> {
+/** A credentials file of our own: the user of `from`, for each of `hosts`, with `password` if given. */
+async function authFile(name: string, from: RegistryAuth, hosts: string[], password?: string): Promise<RegistryAuth> {
   const cred = [...from.hosts.values()][0];
+  const entries = Object.fromEntries(hosts.map((h) => [h, { username: cred.username, password: password ?? cred.password }]));
   const file = join(stack.dir, name);
-  await writeFile(file, renderAuthFile(Object.fromEntries(hosts.map((h) => [h, { username: cred.username, password: password ?? cred.password }]))), { mode: 0o600 });
-  return file;
+  await writeFile(file, renderAuthFile(entries), { mode: 0o600 });
+  return { file, hosts: new Map(Object.entries(entries)) };
 }
 
 describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, () => {
@@ -109,8 +110,8 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     assert.equal(await inspect(`${prod.host}/kiln/app:1.0-1`, auth!.reconciler.file), inCandidate, 'production serves the digest the agent pushed');
     // The agent's credentials, tried on production (as a compromised agent would), and no credentials at all: refused.
     const agentEverywhere = await authFile('agent-everywhere.json', auth!.agent, [cand.host, prod.host]);
-    assert.equal(await inspect(`${cand.host}/kiln/app:1.0-1`, agentEverywhere), inCandidate, 'the agent reads the candidate');
-    for (const file of [agentEverywhere, undefined]) {
+    assert.equal(await inspect(`${cand.host}/kiln/app:1.0-1`, agentEverywhere.file), inCandidate, 'the agent reads the candidate');
+    for (const file of [agentEverywhere.file, undefined]) {
       await assert.rejects(inspect(`${prod.host}/kiln/app:1.0-1`, file), (e: { stderr?: string }) => /unauthorized|authentication required/i.test(String(e.stderr)));
     }
   });
@@ -118,7 +119,7 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
   test('oci registry auth - an agent\'s credentials push to the candidate; production refuses the same credentials and nothing lands there', async () => {
     const { cand, prod, auth } = stack;
     const agentEverywhere = await authFile('agent-everywhere.json', auth!.agent, [cand.host, prod.host]);
-    const asAgent = new RegistryClient({ tlsVerify: false, authFile: agentEverywhere });
+    const asAgent = new RegistryClient({ tlsVerify: false, auth: agentEverywhere });
     const image = await importBusyboxImage(PUSHED);
     const before = await storedRepositories(prod.storageDir);
     const digest = await asAgent.pushFromDaemon(image, byTag(cand.host, 'kiln/pushed', 'build-1'));
@@ -126,13 +127,13 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     await assert.rejects(asAgent.pushFromDaemon(image, byTag(prod.host, 'kiln/pushed', '1')), (e: unknown) => {
       assert.ok(e instanceof RegistryError, String(e));
       assert.equal(e.kind, 'usage');
-      assert.ok(e.message.includes(prod.host) && e.message.includes(agentEverywhere), e.message);
+      assert.ok(e.message.includes(prod.host) && e.message.includes(agentEverywhere.file), e.message);
       return true;
     });
     // Not a copy by digest either (what promotion does).
     await assert.rejects(asAgent.copy(byDigest(cand.host, 'kiln/pushed', digest), byTag(prod.host, 'kiln/pushed', '1')), (e: unknown) => e instanceof RegistryError && e.kind === 'usage');
     assert.deepEqual(await storedRepositories(prod.storageDir), before, 'nothing of the refused pushes is stored in production');
-    const asReconciler = new RegistryClient({ tlsVerify: false, authFile: auth!.reconciler.file });
+    const asReconciler = new RegistryClient({ tlsVerify: false, auth: auth!.reconciler });
     assert.deepEqual(await asReconciler.listTags(prod.host, 'kiln/pushed'), []);
     // Anonymous pushes are refused by the candidate too.
     await assert.rejects(new RegistryClient({ tlsVerify: false }).pushFromDaemon(image, byTag(cand.host, 'kiln/pushed', 'anonymous')), (e: unknown) => e instanceof RegistryError && e.kind === 'usage');
@@ -141,7 +142,7 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
   test('oci registry auth - promotion: a wrong password is a usage error naming the registry and file, nothing copied; production down is transient; the right credentials promote', async () => {
     const { cand, prod, auth } = stack;
     const key = await makeTestKey('kiln-release');
-    const asReconciler = new RegistryClient({ tlsVerify: false, authFile: auth!.reconciler.file });
+    const asReconciler = new RegistryClient({ tlsVerify: false, auth: auth!.reconciler });
     const digest = (await asReconciler.resolveTag(byTag(cand.host, 'kiln/pushed', 'build-1')))!;
     assert.ok(digest, 'the image the previous test pushed');
     const request = (client: RegistryClient) => ({
@@ -151,10 +152,10 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
       signing: { root: join(stack.dir, 'sigstore'), sign: (p: Uint8Array) => key.signer.signMessage(p), publicKeyArmored: key.publicKeyArmored, now: new Date() },
     });
     const wrong = await authFile('wrong-password.json', auth!.reconciler, [cand.host, prod.host], 'not-the-password');
-    await assert.rejects(promote(request(new RegistryClient({ tlsVerify: false, authFile: wrong }))), (e: unknown) => {
+    await assert.rejects(promote(request(new RegistryClient({ tlsVerify: false, auth: wrong }))), (e: unknown) => {
       assert.ok(e instanceof RegistryError, String(e));
       assert.equal(e.kind, 'usage', 'a refused credential needs a human: not retried as if the registry were down');
-      assert.ok(e.message.includes(wrong) && /refused/.test(e.message), e.message);
+      assert.ok(e.message.includes(wrong.file) && /refused/.test(e.message), e.message);
       return true;
     });
     assert.deepEqual(await asReconciler.listTags(prod.host, 'kiln/pushed'), []);

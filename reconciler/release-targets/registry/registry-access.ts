@@ -8,7 +8,7 @@ import type { DesiredState, RegistryDistribution } from '../../model.ts';
 
 /** TLS for every host but the plain-http ones: the distribution's url when `insecure`, and kiln.yaml's insecure registries (the candidate a promotion copies from). */
 export const clientFor = (dist: Pick<RegistryDistribution, 'url' | 'insecure' | 'plainHttp' | 'auth'>) =>
-  new RegistryClient({ tlsVerify: (host) => (host === dist.url ? !dist.insecure : !(dist.plainHttp ?? []).includes(host)), authFile: dist.auth?.file });
+  new RegistryClient({ tlsVerify: (host) => (host === dist.url ? !dist.insecure : !(dist.plainHttp ?? []).includes(host)), auth: dist.auth });
 
 /** Pure: the desired state with `auth` on each registry distribution (unchanged without credentials). */
 export function withRegistryAuth(state: DesiredState, auth: RegistryAuth | undefined): DesiredState {
