@@ -26,7 +26,7 @@ export interface DistributionApiOptions {
 }
 
 /** Not handled here: the caller falls back to skopeo. */
-export const USE_SKOPEO = Symbol('token auth');
+export const USE_SKOPEO = Symbol('use skopeo');
 
 export class DistributionApi {
   constructor(private readonly opts: DistributionApiOptions) {}
