@@ -46,7 +46,8 @@ export class DistributionApi {
     }
     if (res.status === 401 && /^\s*bearer/i.test(res.headers.get('www-authenticate') ?? '')) return USE_SKOPEO;
     if (res.status === 401 || res.status === 403) {
-      throw new RegistryError(`${registry}: the registry refused ${c ? `the credentials of ${c.username}` : 'anonymous access'} (${res.status} on ${init.method ?? 'GET'} /v2/${path})`, { registry, status: res.status }, { kind: 'usage' });
+      // RegistryClient says which registry and which credentials file.
+      throw new RegistryError(`${res.status} on ${init.method ?? 'GET'} /v2/${path}${c ? ` as ${c.username}` : ''}`, { registry, status: res.status }, { kind: 'usage' });
     }
     if (res.status >= 500) throw new RegistryError(`${registry}: ${res.status} on /v2/${path}`, { registry, status: res.status }, { kind: 'transient' });
     return res;

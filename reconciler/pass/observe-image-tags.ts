@@ -6,6 +6,7 @@
 // the pass.
 import type { Logger } from 'pino';
 import { parseRef } from '../../oci/image-ref.ts';
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import { baseTags } from '../desired/base-tags.ts';
 import type { DesiredState, ObservedState } from '../model.ts';
@@ -23,12 +24,12 @@ export interface ImageTagsMemo {
 /** The digests of the desired state's base tags; looked up again after refreshMs, failed lookups every time. */
 export async function observeImageTags(
   desired: DesiredState,
-  opts: { client?: RegistryClient; memo?: ImageTagsMemo; now: Date; refreshMs: number; log?: Logger },
+  opts: { client?: RegistryClient; memo?: ImageTagsMemo; now: Date; refreshMs: number; log?: Logger; auth?: RegistryAuth },
 ): Promise<ImageTagsMemo | undefined> {
   const refs = baseTags(desired);
   if (refs.length === 0) return undefined;
   // Without the candidate's client (kiln plan): plain http for loopback registries only.
-  const clientFor = (host: string) => opts.client ?? new RegistryClient({ tlsVerify: !/^(127\.0\.0\.1|localhost)(:|$)/.test(host) });
+  const clientFor = (host: string) => opts.client ?? new RegistryClient({ tlsVerify: !/^(127\.0\.0\.1|localhost)(:|$)/.test(host), auth: opts.auth });
   const fresh = opts.memo && opts.now.getTime() - opts.memo.at < opts.refreshMs;
   const tags: ImageTags = new Map();
   const retryAt = new Date(opts.now.getTime() + RETRY_MS).toISOString();
@@ -52,7 +53,7 @@ export async function observeImageTags(
 }
 
 /** `observed` with the desired state's base tags resolved now: what a plan made outside a pass (kiln plan, kiln builds, the API) needs to match the pass's. */
-export async function withImageTagsNow(desired: DesiredState, observed: ObservedState, log?: Logger): Promise<ObservedState> {
-  const seen = await observeImageTags(desired, { now: new Date(), refreshMs: 0, log });
+export async function withImageTagsNow(desired: DesiredState, observed: ObservedState, log?: Logger, auth?: RegistryAuth): Promise<ObservedState> {
+  const seen = await observeImageTags(desired, { now: new Date(), refreshMs: 0, log, auth });
   return seen ? { ...observed, imageTags: seen.tags } : observed;
 }

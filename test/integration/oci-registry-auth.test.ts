@@ -23,7 +23,8 @@ import { RegistryClient } from '../../oci/registry-client.ts';
 import { RegistryError } from '../../schema/errors.ts';
 import { STATUS_LAYOUT } from '../../schema/status.ts';
 import { docker, dockerUnavailable, untagRegistryImages } from '../helpers/docker.ts';
-import { commitFiles } from '../helpers/git.ts';
+import { runKiln } from '../helpers/cli.ts';
+import { commitFiles, makeRepo } from '../helpers/git.ts';
 import { OCI_KILN_YAML, startOciStack, statusFile, type OciStack } from '../helpers/oci-loop.ts';
 import { makeTestKey } from '../helpers/signed-repo.ts';
 import { importBusyboxImage, makeImageSource } from '../helpers/tiny-image.ts';
@@ -169,5 +170,23 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     const report = await promote(request(asReconciler));
     assert.equal(report.changed, true);
     assert.equal(await inspect(`${prod.host}/kiln/pushed:1`, auth!.reconciler.file), digest);
+  });
+
+  test('oci registry auth - kiln plan resolves a base image named by tag with --registry-auth; without it the wait names the refusal', async () => {
+    const { cand, auth, dir } = stack;
+    const asReconciler = new RegistryClient({ tlsVerify: false, auth: auth!.reconciler });
+    const seed = await asReconciler.resolveTag(byTag(cand.host, 'kiln/pushed', 'build-1'));
+    assert.ok(seed, 'the image an earlier test pushed');
+    await asReconciler.setTag(byDigest(cand.host, 'kiln/pushed', seed) as ReturnType<typeof byDigest> & { digest: string }, 'latest');
+    const meta = await makeRepo({
+      'kiln.yaml': `${OCI_KILN_YAML}registries:\n  ${cand.host}:\n    insecure: true\n`,
+      'packages/app.yaml': `name: app\nversion: 1.0-1\nformat: oci\nsource: { git: ${join(dir, 'images')}, ref: main, subdir: app }\narchitectures: [amd64]\nfrom: ${cand.host}/kiln/pushed:latest\n`,
+    });
+    const plan = async (extra: string[]) => JSON.parse((await runKiln(['plan', '--repo', meta.dir, '--json', '--quiet', ...extra])).stdout) as { actions: Array<{ kind: string }>; waiting: Array<{ message: string }> };
+    const anonymous = await plan([]);
+    assert.ok(anonymous.waiting.some((w) => w.message.includes('refused anonymous access')), JSON.stringify(anonymous.waiting));
+    const withAuth = await plan(['--registry-auth', auth!.reconciler.file]);
+    assert.deepEqual(withAuth.waiting, []);
+    assert.deepEqual(withAuth.actions.map((a) => a.kind), ['build']);
   });
 });

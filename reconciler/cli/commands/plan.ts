@@ -7,6 +7,7 @@ import { plan, refusalPlan } from '../../plan/plan.ts';
 import { withImageTagsNow } from '../../pass/observe-image-tags.ts';
 import { readObservedForTrust, verifyDesiredCommit } from '../../trust/index.ts';
 import { str, type Command } from '../command.ts';
+import { readRegistryAuth } from '../registry-auth.ts';
 import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
 
 const command: Command = {
@@ -20,10 +21,13 @@ const command: Command = {
     repo: urlRepoOption(),
     rev: { type: 'string', valueName: 'REV', description: 'Desired-state revision.', default: 'HEAD' },
     'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's public key: kiln/status must be signed by it (recommended for CI checks)." },
+    'registry-auth': { type: 'string', valueName: 'FILE', description: 'Registry credentials, a containers-auth.json as `skopeo login --authfile FILE HOST` writes it, for resolving base images named by tag. Default: anonymous' },
     ...REMOTE_OPTIONS,
   },
   examples: ['kiln plan --repo ./metadata', 'kiln plan --rev feature-branch --json'],
   async run(args, ctx) {
+    const authFile = str(args, 'registry-auth');
+    const registryAuth = authFile === undefined ? undefined : await readRegistryAuth(authFile);
     const repo = await openRepoArg(args, ctx, { releaseKeyFile: str(args, 'release-key') });
     const dir = repo.dir;
     const cache = {};
@@ -36,7 +40,7 @@ const command: Command = {
     const trust = await verifyDesiredCommit({ dir, cache, commit, lastTrusted: observed.desiredCommit });
     const desired = trust.trusted ? (await readDesired({ dir, rev: commit, cache, log: ctx.log })).state : undefined;
     // Base images named by tag are resolved as the next pass would (a registry lookup, like the source refs above).
-    const p = desired ? plan(desired, await withImageTagsNow(desired, observed, ctx.log), { now: new Date(), trust }) : refusalPlan(commit, observed, trust.reason);
+    const p = desired ? plan(desired, await withImageTagsNow(desired, observed, ctx.log, registryAuth), { now: new Date(), trust }) : refusalPlan(commit, observed, trust.reason);
     const size = desired ? ` (${desired.packages.size} packages, ${desired.distributions.size} distributions)` : '';
     const header =
       `Desired ${commit.slice(0, 12)}${size}` +
