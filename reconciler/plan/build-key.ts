@@ -1,8 +1,8 @@
 // Build identity (DESIGN.md "Identity"): the sha256 of the canonical JSON
 // (RFC 8785) of every input that determines a build's output. It is the
 // dedup id, the status record's name and the cache key.
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { hash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.ts';
 import type { Architecture } from '../../schema/metadata.ts';
 import type { BuildInputs } from '../../schema/status.ts';
 import type { DesiredPackage } from '../model.ts';
@@ -10,9 +10,10 @@ import { packageFormat } from '../formats/index.ts';
 import type { RecipeContext } from '../formats/format.ts';
 
 export function buildKey(inputs: BuildInputs): string {
-  const json = canonicalize(inputs);
+  const json = canonicalJson(inputs);
   if (json === undefined) throw new TypeError('build inputs are not serialisable');
-  return createHash('sha256').update(json).digest('hex');
+  // One-shot hash: no Hash object per key (same bytes as createHash().update().digest('hex')).
+  return hash('sha256', json, 'hex');
 }
 
 /** The inputs of one package built for one architecture. */
