@@ -38,7 +38,7 @@ const CORE = jsyaml.FAILSAFE_SCHEMA.extend({
  */
 const UNUSUAL = /[&*!%\t]|<<|^(?:---|\.\.\.)|(?:^|[\s,[{])\?(?:\s|$)|[\]}]\s*:(?:\s|$)|\S#/m;
 /** A key js-yaml would have made from a non-string scalar (the two parsers stringify those differently), or a special one. */
-const ODD_KEY = /^(?:|null|true|false|NaN|-?Infinity|[-+.0-9][-+.0-9eE]*|__proto__)$/;
+export const ODD_KEY = /^(?:|null|true|false|NaN|-?Infinity|[-+.0-9][-+.0-9eE]*|__proto__)$/;
 
 /**
  * Flow collections ([ ], { }) and quoted scalars opened and closed on the same line: `yaml` is
@@ -60,15 +60,34 @@ function eachLineClosed(text: string): boolean {
   return depth === 0 && single % 2 === 0 && double % 2 === 0;
 }
 
-function plainKeys(v: unknown): boolean {
-  if (Array.isArray(v)) return v.every(plainKeys);
+/** `ODD_KEY.test(k)`, without running the regex for the usual keys (a lower-case letter that starts no odd key). */
+export function oddKey(k: string): boolean {
+  const c = k.charCodeAt(0);
+  if (c >= 0x61 && c <= 0x7a && c !== 0x66 && c !== 0x6e && c !== 0x74) return false; // f(alse), n(ull), t(rue)
+  return ODD_KEY.test(k);
+}
+
+/**
+ * Every key plain and no list longer than `maxItems` (parse-file.ts's limit, whose message names
+ * the list's line: the positioned parser gives it). One walk, no entry arrays.
+ */
+function plainData(v: unknown, maxItems: number): boolean {
   if (v === null || typeof v !== 'object') return true;
-  for (const [k, x] of Object.entries(v)) if (ODD_KEY.test(k) || !plainKeys(x)) return false;
+  if (Array.isArray(v)) {
+    if (v.length > maxItems) return false;
+    for (let i = 0; i < v.length; i++) if (!plainData(v[i], maxItems)) return false;
+    return true;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (oddKey(k) || !plainData(o[k], maxItems)) return false;
   return true;
 }
 
-/** The document's data when the fast path can read it exactly as the positioned parser would; else undefined. */
-export function fastParse(text: string): unknown {
+/**
+ * The document's data when the fast path can read it exactly as the positioned parser would (and it
+ * has no list longer than `maxItems`); else undefined.
+ */
+export function fastParse(text: string, maxItems = Infinity): unknown {
   if (UNUSUAL.test(text) || !eachLineClosed(text)) return undefined;
   let data: unknown;
   try {
@@ -76,5 +95,5 @@ export function fastParse(text: string): unknown {
   } catch {
     return undefined; // the positioned parser says where and why
   }
-  return data !== null && data !== undefined && plainKeys(data) ? data : undefined;
+  return data !== null && data !== undefined && plainData(data, maxItems) ? data : undefined;
 }

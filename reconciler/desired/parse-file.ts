@@ -124,8 +124,8 @@ function positionsLater(parsed: ParsedFile, text: string): ParsedFile {
 export function parseFile(path: string, kind: FileKind, bytes: Uint8Array): ParsedFile {
   const read = textOf(path, bytes);
   if ('problem' in read) return { path, kind, positions: {}, diagnostics: [read.problem] } as ParsedFile;
-  const data = fastParse(read.text);
-  if (data !== undefined && !overlongList(data) && schemaFor(kind, data).validate(data)) {
+  const data = fastParse(read.text, MAX_LIST_ITEMS);
+  if (data !== undefined && schemaFor(kind, data).validate(data)) {
     return positionsLater({ path, kind, doc: data, diagnostics: [] } as unknown as ParsedFile, read.text);
   }
   return parsePositioned(path, kind, read.text);

@@ -5,6 +5,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseFile, parseFilePositioned } from '../../reconciler/desired/parse-file.ts';
+import { ODD_KEY, oddKey } from '../../reconciler/desired/fast-yaml.ts';
 import { configText, distributionText, packageText, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
 import { seededRandom } from '../helpers/seeded.ts';
 import { fieldName, indexPositions, lookup } from '../../reconciler/desired/yaml-positions.ts';
@@ -153,4 +154,23 @@ test('desired parse file - the fast path gives the positioned parser’s answer 
   }
   t.diagnostic(`${files.length} files, ${fast} by the fast path`);
   assert.ok(fast > 100, 'the fast path was taken');
+});
+
+test('parse file - the fast path refuses a list past the limit in its one walk, as the positioned parser does (1000 and 1001 items)', () => {
+  for (const n of [1000, 1001]) {
+    const items = Array.from({ length: n }, (_, i) => `r${i}`).join(', ');
+    for (const text of [`${VALID}release: [${items}]\n`, `${VALID}x:\n  y: [${items}]\n`]) {
+      assert.deepEqual(parseFile(F, 'package', Buffer.from(text)), parseFilePositioned(F, 'package', Buffer.from(text)), `${n} items`);
+    }
+  }
+});
+
+test('fast yaml - the odd-key pre-check answers as the ODD_KEY pattern on seeded random keys', (t) => {
+  const { random } = seededRandom(t);
+  const chars = ['a', 'f', 'n', 't', 'z', 'N', 'I', '_', '-', '+', '.', '0', '9', 'e', 'E', 'é', ' ', 'x'];
+  const known = ['', 'null', 'true', 'false', 'NaN', '-Infinity', 'Infinity', '__proto__', '1e5', '.5', 'name', 'format', 'nullx', 'truee', 'f'];
+  for (let n = 0; n < 20000; n++) {
+    const k = random() < 0.2 ? known[Math.floor(random() * known.length)] : Array.from({ length: Math.floor(random() * 6) }, () => chars[Math.floor(random() * chars.length)]).join('');
+    assert.equal(oddKey(k), ODD_KEY.test(k), JSON.stringify(k));
+  }
 });
