@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { InvalidMetadataError, SourceResolveError, type Diagnostic } from '../../schema/errors.ts';
 import { METADATA_LAYOUT, METADATA_LIMITS } from '../../schema/metadata.ts';
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
-import { diffCommits, listFiles, readBlobWithin, resolveCommit, type GitCache } from '../git/tree.ts';
+import { diffCommits, listFiles, prepareObjects, readBlobWithin, readPackedBlobWithin, resolveCommit, type GitCache } from '../git/tree.ts';
 import type { DesiredDistribution, DesiredPackage, DesiredState } from '../model.ts';
 import { classifyPath, METADATA_PREFIXES } from './layout.ts';
 import { normaliseConfig, normaliseDistribution, normalisePackage, plainHttpHosts } from './normalise.ts';
@@ -102,22 +102,62 @@ const FULL_OID = /^[0-9a-f]{40}$/;
 
 const problem = (file: string, message: string, line = 1, col = 1, path?: string): Diagnostic => ({ file, line, col, message, severity: 'error', ...(path ? { path } : {}) });
 
-/** Read one file of the tree through bounds, mode, UTF-8, YAML and schema checks. */
-async function readEntry(dir: string, cache: GitCache, path: string, oid: string, mode: string): Promise<FileEntry> {
-  const cls = classifyPath(path, mode);
-  const entry: FileEntry = { path, oid, mode, kind: cls.kind, diagnostics: [] };
-  if (cls.kind === 'refused') entry.diagnostics.push(problem(path, cls.error));
-  if (cls.kind === 'ignored' && cls.warning) entry.diagnostics.push({ ...problem(path, cls.warning), severity: 'warning' });
-  if (cls.kind !== 'config' && cls.kind !== 'package' && cls.kind !== 'distribution') return entry;
+type ToRead = { path: string; oid: string; mode: string };
+
+/** A file's entry from its path and mode alone, and the kind of metadata file to read, if it is one. */
+function classified(f: ToRead): { entry: FileEntry; kind?: 'config' | 'package' | 'distribution' } {
+  const cls = classifyPath(f.path, f.mode);
+  const entry: FileEntry = { path: f.path, oid: f.oid, mode: f.mode, kind: cls.kind, diagnostics: [] };
+  if (cls.kind === 'refused') entry.diagnostics.push(problem(f.path, cls.error));
+  if (cls.kind === 'ignored' && cls.warning) entry.diagnostics.push({ ...problem(f.path, cls.warning), severity: 'warning' });
+  return cls.kind === 'config' || cls.kind === 'package' || cls.kind === 'distribution' ? { entry, kind: cls.kind } : { entry };
+}
+
+/**
+ * One file through bounds, mode, UTF-8, YAML and schema checks when that needs no waiting (not a
+ * metadata file, or its blob in an indexed pack: the usual case); undefined otherwise.
+ */
+function readEntryNow(dir: string, cache: GitCache, f: ToRead): FileEntry | undefined {
+  const { entry, kind } = classified(f);
+  if (!kind) return entry;
   // The size comes from the object header: an oversized file is refused unread.
-  const blob = await readBlobWithin(dir, oid, cache, METADATA_LIMITS.maxFileBytes);
-  const tooBig = sizeProblem(path, blob.size);
+  const blob = readPackedBlobWithin(dir, f.oid, cache, METADATA_LIMITS.maxFileBytes);
+  return blob && withBlob(entry, kind, blob);
+}
+
+/** The same for a blob found elsewhere (loose, a pack written since the scan). */
+async function readEntryLater(dir: string, cache: GitCache, f: ToRead): Promise<FileEntry> {
+  const { entry, kind } = classified(f);
+  if (!kind) return entry;
+  return withBlob(entry, kind, await readBlobWithin(dir, f.oid, cache, METADATA_LIMITS.maxFileBytes));
+}
+
+function withBlob(entry: FileEntry, kind: 'config' | 'package' | 'distribution', blob: { size: number; bytes?: Uint8Array }): FileEntry {
+  const tooBig = sizeProblem(entry.path, blob.size);
   if (tooBig || !blob.bytes) {
-    entry.diagnostics.push(tooBig ?? problem(path, 'unreadable blob'));
+    entry.diagnostics.push(tooBig ?? problem(entry.path, 'unreadable blob'));
     return entry;
   }
-  entry.parsed = parseFile(path, cls.kind, blob.bytes);
+  entry.parsed = parseFile(entry.path, kind, blob.bytes);
   return entry;
+}
+
+/**
+ * Every file of `toRead`, in its order: the packed ones in one loop without a promise each (all
+ * their work is synchronous; an async round per file cost a cold read ≈ 5% in a CPU profile), the
+ * rest READ_CONCURRENCY at a time.
+ */
+async function readEntries(dir: string, cache: GitCache, toRead: readonly ToRead[]): Promise<FileEntry[]> {
+  await prepareObjects(dir, cache);
+  const out: FileEntry[] = new Array(toRead.length);
+  const later: number[] = [];
+  for (let i = 0; i < toRead.length; i++) {
+    const e = readEntryNow(dir, cache, toRead[i]);
+    if (e) out[i] = e;
+    else later.push(i);
+  }
+  await pMap(later, async (i) => (out[i] = await readEntryLater(dir, cache, toRead[i])), { concurrency: READ_CONCURRENCY });
+  return out;
 }
 
 /** Resolve a package file's source ref; bad input becomes a diagnostic, an unreachable remote throws. */
@@ -242,7 +282,7 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   if (files.size + toRead.filter((f) => !files.has(f.path)).length > METADATA_LIMITS.maxFiles) {
     return { commit, diagnostics: [problem('.', `the metadata repo has more than ${METADATA_LIMITS.maxFiles} files under ${METADATA_PREFIXES.join(', ')}`)], reread: 0 };
   }
-  const read = await pMap(toRead, (f) => readEntry(dir, cache, f.path, f.oid, f.mode), { concurrency: READ_CONCURRENCY });
+  const read = await readEntries(dir, cache, toRead);
   for (const e of read) files.set(e.path, e);
   // A full commit id names the same commit for ever: only branches and tags can move.
   const movable = (e: FileEntry) => e.parsed?.kind !== 'package' || !e.source || !FULL_OID.test(e.parsed.doc?.source.ref ?? '');

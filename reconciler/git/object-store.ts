@@ -238,6 +238,20 @@ export class ObjectStore {
     return { type, size, body: wrapped.subarray(nul + 1, nul + 1 + size) };
   }
 
+  /** Load the pack indexes (once per store): afterwards packedWithin can answer without waiting. */
+  async ready(): Promise<void> {
+    await (this.scanned ??= this.scan());
+  }
+
+  /**
+   * A packed object (the usual case) without a promise: a cold read of 10,000 files otherwise
+   * pays an async round per file for work that is all synchronous. Undefined before ready() or
+   * when the object is not in a known pack (then readWithin looks further).
+   */
+  packedWithin(oid: string): Sized | undefined {
+    return this.scanned ? this.packed(oid) : undefined;
+  }
+
   /** An object's type and content. */
   async read(oid: string): Promise<RawObject> {
     const o = await this.readWithin(oid, Infinity);

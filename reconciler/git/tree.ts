@@ -7,7 +7,7 @@ import git from 'isomorphic-git';
 import { NotFoundError } from '../../schema/errors.ts';
 import { printable, quote } from '../../schema/quote.ts';
 import './native-inflate.ts';
-import { objectStore } from './object-store.ts';
+import { objectStore, type Sized } from './object-store.ts';
 
 /** isomorphic-git's cache: an opaque object shared by every call on one repo. */
 export type GitCache = object;
@@ -452,9 +452,26 @@ export async function blobSize(dir: string, oid: string, cache: GitCache): Promi
  * serves both the size check and the content.
  */
 export async function readBlobWithin(dir: string, oid: string, cache: GitCache, maxBytes: number): Promise<{ size: number; bytes?: Uint8Array }> {
-  const o = await objectStore(dir, cache).readWithin(oid, maxBytes);
+  return blobWithin(oid, await objectStore(dir, cache).readWithin(oid, maxBytes), maxBytes);
+}
+
+function blobWithin(oid: string, o: Sized, maxBytes: number): { size: number; bytes?: Uint8Array } {
   if (o.type !== 'blob') throw new NotFoundError(`object ${oid} is a ${o.type}, not a file`, { oid });
   return o.body && o.size <= maxBytes ? { size: o.size, bytes: o.body } : { size: o.size };
+}
+
+/**
+ * readBlobWithin without a promise for a blob in a pack already indexed (after `prepareObjects`),
+ * else undefined: then readBlobWithin looks further (loose objects, new packs).
+ */
+export function readPackedBlobWithin(dir: string, oid: string, cache: GitCache, maxBytes: number): { size: number; bytes?: Uint8Array } | undefined {
+  const o = objectStore(dir, cache).packedWithin(oid);
+  return o && blobWithin(oid, o, maxBytes);
+}
+
+/** Index the repository's packs once, so readPackedBlobWithin can answer. */
+export function prepareObjects(dir: string, cache: GitCache): Promise<void> {
+  return objectStore(dir, cache).ready();
 }
 
 /** The commit's tree oid, author/committer and message. */

@@ -71,6 +71,20 @@ async function assertSame(dir: string, cache: object): Promise<number> {
     assert.equal(got.type, want.type, `type of ${oid}`);
     assert.ok(got.body.equals(want.body), `content of ${oid} (${want.type})`);
   }
+  // The promise-free read of packed objects: the same bytes, and nothing but packed objects.
+  await store.ready();
+  const loose = new Set((await run('find', ['.', '-path', './objects/??/*', '-type', 'f'], { cwd: join(dir, '.git') })).stdout.split('\n').filter(Boolean).map((p) => p.slice(10, 12) + p.slice(13)));
+  let found = 0;
+  for (const [oid, want] of expected) {
+    const got = store.packedWithin(oid);
+    if (!got) {
+      assert.ok(loose.has(oid), `${oid} is not loose (so packed) but packedWithin did not find it`);
+      continue;
+    }
+    found++;
+    assert.ok(got.type === want.type && got.size === want.body.length && got.body?.equals(want.body), `packed ${oid}`);
+  }
+  assert.ok(found > 0, 'some objects were read from packs');
   return expected.size;
 }
 
