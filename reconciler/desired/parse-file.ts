@@ -39,13 +39,15 @@ export type ParsedFile = {
  */
 function schemaFor(kind: FileKind, data: unknown): { schema: object; validate: ValidateFunction } {
   const format = (data as { format?: unknown } | null)?.format;
-  const pick = <S extends Record<string, object>, V extends Record<keyof S, ValidateFunction>>(schemas: S, validate: V) => {
-    const key = (typeof format === 'string' && Object.hasOwn(schemas, format) ? format : Object.keys(schemas)[0]) as keyof S;
-    return { schema: schemas[key], validate: validate[key] };
-  };
-  if (kind === 'package') return pick(PACKAGE_SCHEMAS, packageValidators);
-  if (kind === 'distribution') return pick(DISTRIBUTION_SCHEMAS, distributionValidators);
+  if (kind === 'package') return pickVariant(PACKAGE_SCHEMAS, packageValidators, format);
+  if (kind === 'distribution') return pickVariant(DISTRIBUTION_SCHEMAS, distributionValidators, format);
   return { schema: kilnConfigSchema, validate: validators.kilnConfig };
+}
+
+// Module level, not a closure in schemaFor: tsx names every closure it creates (a defineProperty per file read).
+function pickVariant<S extends Record<string, object>, V extends Record<keyof S, ValidateFunction>>(schemas: S, validate: V, format: unknown) {
+  const key = (typeof format === 'string' && Object.hasOwn(schemas, format) ? format : Object.keys(schemas)[0]) as keyof S;
+  return { schema: schemas[key], validate: validate[key] };
 }
 const EXPECTED: Record<FileKind, string> = {
   config: 'kiln.yaml settings (trust, signing, pools, defaults)',

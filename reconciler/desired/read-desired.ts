@@ -166,9 +166,8 @@ async function resolveEntrySource(entry: FileEntry, base: SourceBase, resolve: S
   if (parsed?.kind !== 'package' || !parsed.doc) return;
   const doc = parsed.doc;
   const url = resolveSourceUrl(doc.source.git, base);
-  const at = (pointer: string) => lookup(parsed.positions, pointer);
   if (!url.ok) {
-    entry.diagnostics.push(problem(entry.path, `source.git: ${url.reason}`, at('/source/git').line, at('/source/git').col, '/source/git'));
+    entry.diagnostics.push(problem(entry.path, `source.git: ${url.reason}`, lookup(parsed.positions, '/source/git').line, lookup(parsed.positions, '/source/git').col, '/source/git'));
     return;
   }
   const key = `${url.url}\n${doc.source.ref}`;
@@ -179,7 +178,7 @@ async function resolveEntrySource(entry: FileEntry, base: SourceBase, resolve: S
   } catch (e) {
     if (!(e instanceof SourceResolveError) || e.data.missing === undefined) throw e;
     const pointer = e.data.missing === 'repo' ? '/source/git' : '/source/ref';
-    entry.diagnostics.push(problem(entry.path, `${pointer === '/source/git' ? 'source.git' : 'source.ref'}: ${e.message}`, at(pointer).line, at(pointer).col, pointer));
+    entry.diagnostics.push(problem(entry.path, `${pointer === '/source/git' ? 'source.git' : 'source.ref'}: ${e.message}`, lookup(parsed.positions, pointer).line, lookup(parsed.positions, pointer).col, pointer));
     return;
   }
   // Only Debian packages have a debian/control to read.

@@ -165,12 +165,23 @@ async function readRawObject(dir: string, oid: string, cache: GitCache): Promise
 }
 
 /** git's tree format: repeated "<octal mode> <name>\0<20-byte oid>". */
+/**
+ * `body.indexOf(byte, from)`: a plain loop for the short hops between a tree entry's fields (Buffer's
+ * indexOf validates its arguments and crosses into C++ on every call: ≈ 3% of a cold plan's CPU
+ * profile on a 10,000-entry tree). A negative `from` (a malformed tree) is left to indexOf.
+ */
+export function indexOfByte(body: Buffer, byte: number, from: number): number {
+  if (from < 0) return body.indexOf(byte, from);
+  for (let j = from; j < body.length; j++) if (body[j] === byte) return j;
+  return -1;
+}
+
 export function parseTreeObject(body: Buffer): TreeEntry[] {
   const out: TreeEntry[] = [];
   let i = 0;
   while (i < body.length) {
-    const space = body.indexOf(32, i);
-    const nul = body.indexOf(0, space);
+    const space = indexOfByte(body, 32, i);
+    const nul = indexOfByte(body, 0, space);
     const raw = body.toString('latin1', i, space);
     const mode = raw === '40000' ? '040000' : raw;
     const path = body.toString('utf8', space + 1, nul);

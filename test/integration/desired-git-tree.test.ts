@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { blobSize, diffCommits, listFiles, readBlobText, readBlobWithin, resolveCommit } from '../../reconciler/git/tree.ts';
+import { blobSize, diffCommits, indexOfByte, listFiles, readBlobText, readBlobWithin, resolveCommit } from '../../reconciler/git/tree.ts';
 import { commitFiles, git, makeRepo } from '../helpers/git.ts';
 import { seededRandom } from '../helpers/seeded.ts';
 
@@ -157,4 +157,13 @@ test('git tree - diffCommits reads a tree that is not in git order by name (a ho
     { path: 'c', change: 'modify', oid: y, mode: '100644' },
     { path: 'd', change: 'add', oid: z, mode: '100644' },
   ]);
+});
+
+test('git tree - the byte-loop search finds what Buffer indexOf finds, on seeded random tree-like bytes', (t) => {
+  const { random } = seededRandom(t);
+  for (let n = 0; n < 5000; n++) {
+    const body = Buffer.from(Array.from({ length: Math.floor(random() * 40) }, () => (random() < 0.15 ? 0 : random() < 0.2 ? 32 : Math.floor(random() * 256))));
+    const from = Math.floor(random() * (body.length + 4)) - 2;
+    for (const byte of [0, 32]) assert.equal(indexOfByte(body, byte, from), body.indexOf(byte, from), `${body.toString('hex')} ${byte} from ${from}`);
+  }
 });
