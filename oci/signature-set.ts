@@ -4,7 +4,8 @@
 // written to a hidden temp directory, renamed to its generation name, and the link
 // is swapped with one rename, so on disk the set is always the old or the new one
 // (a kill at any point leaves one of the two) and a re-run converges (generation
-// names are content hashes; leftovers of killed runs are removed). kiln serve
+// names are content hashes; leftovers of killed runs are removed, each renamed aside
+// first so that a generation under its name is always whole). kiln serve
 // resolves the link per request. One writer per manifest at a time (the reconciler).
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
@@ -25,6 +26,8 @@ export async function readSignatureSet(dir: string): Promise<Uint8Array[]> {
   return out;
 }
 
+const sameSet = (x: Uint8Array[], y: Uint8Array[]) => x.length === y.length && x.every((b, i) => Buffer.compare(b, y[i]) === 0);
+
 function generationName(dir: string, signatures: Uint8Array[]): string {
   const h = createHash('sha256');
   for (const s of signatures) h.update(createHash('sha256').update(s).digest());
@@ -41,7 +44,14 @@ export async function replaceSignatureSet(dir: string, signatures: Uint8Array[])
   await mkdir(parent, { recursive: true });
   const generation = generationName(dir, signatures);
   const target = join(parent, generation);
-  if (!(await lstat(target).catch(() => undefined))) {
+  const existing = await lstat(target).catch(() => undefined);
+  // A generation left by an older run is used only when whole (its name says what it must hold).
+  if (existing && !sameSet(await readSignatureSet(target), signatures)) {
+    const trash = join(parent, tmpName(dir, 'old'));
+    await rename(target, trash);
+    await rm(trash, { recursive: true, force: true });
+  }
+  if (!existing || !(await lstat(target).catch(() => undefined))) {
     const tmp = join(parent, tmpName(dir, 'set'));
     await mkdir(tmp);
     await Promise.all(signatures.map((s, i) => writeFile(join(tmp, signatureFileName(i + 1)), s)));
@@ -69,6 +79,11 @@ async function removeOtherGenerations(dir: string, keep: string): Promise<void> 
   const linked = await readlink(dir).catch(() => keep);
   for (const name of await readdir(parent)) {
     const mine = name.startsWith(`${basename(dir)}~`) || name.startsWith(`.${basename(dir)}~tmp-`);
-    if (mine && name !== keep && name !== linked) await rm(join(parent, name), { recursive: true, force: true });
+    if (!mine || name === keep || name === linked) continue;
+    // Renamed aside before removal: a generation under its content name is always whole (a kill
+    // during a recursive rm would otherwise leave a partial set that a later run trusts and links).
+    const trash = name.startsWith('.') ? name : tmpName(dir, 'old');
+    if (trash !== name) await rename(join(parent, name), join(parent, trash)).catch(() => undefined);
+    await rm(join(parent, trash), { recursive: true, force: true });
   }
 }

@@ -3,9 +3,9 @@
 // is always one of the two whole sets, and a re-run converges with no leftovers.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { readSignatureSet, replaceSignatureSet } from '../../oci/signature-set.ts';
 import { seededRandom } from '../helpers/seeded.ts';
@@ -44,6 +44,25 @@ for (;;) { await replaceSignatureSet(${JSON.stringify(manifest)}, n++ % 2 ? B : 
     assert.ok(same(await readSignatureSet(manifest), B));
     const names = (await readdir(join(dir, 'kiln'))).sort();
     assert.equal(names.length, 2, `the link and one generation, found ${names.join(', ')}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('oci signature set - a partial generation (a removal killed half-way) is rebuilt, never linked as it is', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-sigset-partial-'));
+  const manifest = join(dir, 'kiln', 'app@sha256=' + 'e'.repeat(64));
+  try {
+    await replaceSignatureSet(manifest, A);
+    await replaceSignatureSet(manifest, B);
+    // What a kill during the old recursive rm left: A's generation under its own name, signature-1 gone.
+    await replaceSignatureSet(manifest, A);
+    const generation = join(dirname(manifest), await readlink(manifest));
+    await replaceSignatureSet(manifest, B);
+    await mkdir(generation);
+    await writeFile(join(generation, 'signature-2'), A[1]);
+    await replaceSignatureSet(manifest, A);
+    assert.ok(same(await readSignatureSet(manifest), A), `the set is ${(await readSignatureSet(manifest)).map(String)}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
