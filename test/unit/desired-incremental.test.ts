@@ -58,8 +58,13 @@ test('desired incremental - assemble with the previous snapshot equals a full re
         } else if (op < 0.95) set('kiln.yaml', random() < 0.3 && history.get('kiln.yaml')?.length ? pick(history.get('kiln.yaml')!) : configText(g));
         else set(`packages/n${step}.yaml`, packageText(`n${step}`, g));
       }
+      // The table's order is the reader's: the tree diff applied to the last snapshot's table (a path
+      // deleted and added back since that snapshot is a modification there and keeps its place).
+      const order = [...(prev ? prev.files.keys() : files.keys())].filter((p) => texts.has(p));
+      const placed = new Set(order);
+      for (const p of texts.keys()) if (!placed.has(p)) order.push(p);
       const next = new Map<string, FileEntry>();
-      for (const [p, x] of texts) next.set(p, changed.has(p) || !files.has(p) ? entry(p, x) : files.get(p)!);
+      for (const p of order) next.set(p, changed.has(p) || !files.has(p) ? entry(p, texts.get(p)!) : files.get(p)!);
       // A refresh of source refs: every package entry copied with an equal source, now and then a moved one.
       if (random() < 0.2) {
         for (const [p, e] of next) {
@@ -73,7 +78,7 @@ test('desired incremental - assemble with the previous snapshot equals a full re
       // What the reader hands over: the paths whose entries differ from prev's (deleted first, then in `files` order).
       const changedPaths = prev ? [...[...prev.files.keys()].filter((p) => !files.has(p)), ...[...files.keys()].filter((p) => files.get(p) !== prev!.files.get(p))] : undefined;
       const inc = assemble(commit, files, prev, rules, changedPaths);
-      const full = assemble(commit, new Map([...texts].map(([p, x]) => [p, { ...entry(p, x), ...(files.get(p)!.source ? { source: { ...files.get(p)!.source! } } : {}) }])));
+      const full = assemble(commit, new Map([...files.keys()].map((p) => [p, { ...entry(p, texts.get(p)!), ...(files.get(p)!.source ? { source: { ...files.get(p)!.source! } } : {}) }])));
       const at = `seed ${seed} run ${run} step ${step}`;
       assert.deepEqual(inc.diagnostics, full.diagnostics, `${at}: diagnostics`);
       assert.deepEqual(inc.state, full.state, `${at}: state`);
