@@ -16,9 +16,16 @@ import { publishDnf } from '../../reconciler/publish/dnf/publish.ts';
 import { signRpmBytes } from '../../reconciler/publish/dnf/rpm-header-sign.ts';
 import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
+import { runDnfInstallSmokeGate } from '../../reconciler/gate/dnf-install-smoke.ts';
+import { cachedArtifactPath } from '../../reconciler/pipeline/artifact-cache.ts';
+import { signRpmHeaders } from '../../reconciler/pipeline/signed-rpms.ts';
+import type { BuildResult } from '../../schema/messages.ts';
+import { docker, dockerUnavailable } from '../helpers/docker.ts';
+import { quietLog } from '../helpers/kiln-service.ts';
 import { writeRpm } from '../helpers/rpm.ts';
 
 const run = promisify(execFile);
+const RPM_IMAGE = 'kiln/bookworm-rpm';
 
 async function rpmAvailable(): Promise<string | undefined> {
   return run('rpmkeys', ['--version']).then(() => undefined, () => 'rpmkeys not installed (scripts/setup-host installs rpm)');
@@ -129,5 +136,35 @@ describe('rpm header signing', { skip: await rpmAvailable() }, () => {
     const r = await checksig(path, [signer]);
     assert.ok(r.ok, r.out);
     assert.match(r.out, /Header V4 RSA\/SHA\d+ Signature, key ID [0-9a-f]{8}: OK/);
+  });
+
+  test('rpm header signing - a foreign v3 signature (header+payload) is removed: rpmkeys accepts the copy with our key alone and dnf installs it', async (t) => {
+    const attacker = await loadSigner((await generateKey({ name: 'Kiln Attacker', email: 'attacker@kiln.invalid' })).privateKeyArmored);
+    const signer = await loadSigner((await generateKey({ name: 'Kiln Ours', email: 'ours@kiln.invalid' })).privateKeyArmored);
+    const built = await writeRpm(dir, { name: 'kiln-presigned', version: '1.0-1' });
+    // rpmsign --rpmv3 adds the header+payload signature (PGP/GPG tags) beside the header one.
+    await attacker.withGnupgHome((home) =>
+      run('rpmsign', ['--addsign', '--rpmv3', '--define', '__gpg /usr/bin/gpg', '--define', `_gpg_name ${attacker.fingerprint}`, built.path], { env: { ...process.env, GNUPGHOME: home, LC_ALL: 'C' } }),
+    );
+    assert.match((await checksig(built.path, [attacker])).out, /V4 EdDSA\/SHA\d+ Signature, key ID [0-9a-f]{8}: OK[\s\S]*V4 EdDSA\/SHA\d+ Signature, key ID [0-9a-f]{8}: OK/, 'presigned twice by the attacker');
+    const presigned = { ...built, ...(await sha256File(built.path)) };
+    const result = { key: 'b'.repeat(64), outcome: 'succeeded', artifacts: [{ name: presigned.name, sha256: presigned.sha256, size: presigned.size }], inputs: { package: 'kiln-presigned', version: '1.0-1', arch: 'amd64', recipe: { format: 'rpm' } } } as unknown as BuildResult;
+    const cache = join(dir, 'presigned-cache');
+    const [copy] = await signRpmHeaders(result, () => readFile(presigned.path), signer, cache);
+    const collected = await checksig(cachedArtifactPath(cache, copy.sha256), [signer]);
+    assert.ok(collected.ok, collected.out);
+    assert.doesNotMatch(collected.out, /NOKEY|BAD/);
+    assert.doesNotMatch((await checksig(cachedArtifactPath(cache, copy.sha256), [attacker])).out, /Signature, key ID [0-9a-f]{8}: OK/, 'no attacker signature left');
+
+    // Published from the built (presigned) rpm, signed at publish: the same, and dnf with gpgcheck=1 installs it.
+    const root = join(dir, 'presigned-repos');
+    const report = await publishDnf({ root, distribution: { name: 'testing' }, packages: [{ ...presigned, package: 'kiln-presigned', version: '1.0-1' }], signer, now: new Date() });
+    const published = await checksig(join(root, 'testing', report.rpms[0].file), [signer]);
+    assert.ok(published.ok, published.out);
+    assert.doesNotMatch(published.out, /NOKEY|BAD/);
+    const noDocker = await dockerUnavailable(RPM_IMAGE);
+    if (noDocker) return t.skip(`dnf install not tried: ${noDocker}`);
+    const gate = await runDnfInstallSmokeGate({ docker, image: RPM_IMAGE, root, from: 'testing', distribution: 'stable', package: 'kiln-presigned', version: '1.0-1', timeoutSeconds: 120, log: quietLog });
+    assert.equal(gate.verdict, 'passed', `${gate.reason}\n${gate.logTail ?? ''}`);
   });
 });

@@ -16,6 +16,12 @@ import type { Signer } from '../../signing/signer.ts';
 const LEAD = 96;
 const MAGIC = Buffer.from([0x8e, 0xad, 0xe8, 0x01]);
 const TAG = { region: 62, dsa: 267, rsa: 268, reserved: 1008 } as const;
+/**
+ * Every signature tag an earlier signer may have left: header-only (DSA, RSA), header+payload
+ * (PGP 1002, GPG 1005, PGP5 1006, from `rpmsign --rpmv3`) and OPENPGP (278, rpm >= 4.20). A
+ * foreign one kept beside ours makes rpm report NOKEY and dnf refuse the package.
+ */
+const SIGNATURE_TAGS: ReadonlySet<number> = new Set([TAG.dsa, TAG.rsa, 278, 1002, 1005, 1006]);
 const BIN = 7;
 /** rpm's alignment of each data type (headerExport). */
 const ALIGN: Record<number, number> = { 3: 2, 4: 4, 5: 8 };
@@ -71,8 +77,8 @@ function parseSignatureHeader(head: Buffer): { entries: Entry[]; size: number; m
 export function withSignature(entries: Entry[], size: number, tag: number, sig: Buffer): Buffer | undefined {
   const [region, ...others] = entries;
   if (region?.tag !== TAG.region) return undefined;
-  // Signing again replaces an earlier header signature (rpmsign --resign): its room goes back to the reserved space.
-  const rest = others.filter((e) => e.tag !== TAG.dsa && e.tag !== TAG.rsa);
+  // Signing replaces every earlier signature (as rpmsign --resign does): its room goes back to the reserved space.
+  const rest = others.filter((e) => !SIGNATURE_TAGS.has(e.tag));
   const reserved = rest.find((e) => e.tag === TAG.reserved);
   if (!reserved) return undefined;
   const lay = (list: Entry[]) => {
