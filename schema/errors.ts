@@ -207,6 +207,12 @@ export class DebFormatError extends KilnError {
   static override readonly defaultKind: ErrorKind = 'terminal';
 }
 
+/** An .rpm file whose headers cannot be read (bad magic, an unknown data type, an unterminated string). */
+export class RpmFormatError extends KilnError {
+  readonly code = 'KILN_RPM_FORMAT';
+  static override readonly defaultKind: ErrorKind = 'terminal';
+}
+
 /** publishApt was asked for something it must refuse (hostile name, unknown component, a pool file changing bytes). */
 export class PublishInputError extends KilnError {
   readonly code = 'KILN_PUBLISH_INPUT';

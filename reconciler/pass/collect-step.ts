@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
-import { fetchArtifact, fetchResults, type PendingResult } from '../pipeline/collect.ts';
+import { asFailedResult, fetchArtifact, fetchResults, type PendingResult } from '../pipeline/collect.ts';
 import type { ArtifactContext } from '../formats/format.ts';
 import { checkPublishable, needsDeclared } from '../pipeline/publishable.ts';
 import { withVerifiedImage } from '../pipeline/oci-result.ts';
@@ -16,8 +16,10 @@ import { RegistryClient } from '../../oci/registry-client.ts';
 import type { Signer } from '../signing/signer.ts';
 import { signArtifacts, type ArtifactToSign } from '../trust/index.ts';
 import type { PipelineNats } from './deps.ts';
-import { withTopology } from '../nats/repair.ts';
+import { isMissingTopology, withTopology } from '../nats/repair.ts';
 import pMap from 'p-map';
+import { isKilnError } from '../../schema/errors.ts';
+import { backoff, retryPolicy } from '../../schema/retry.ts';
 
 export interface Collected {
   pending: PendingResult[];
@@ -77,6 +79,34 @@ async function readCached(nats: PipelineNats, sha256: string, artifactsDir: stri
   return readFile(await fetchArtifact(nats.objectStore, sha256, artifactsDir, { jsm: nats.jsm }));
 }
 
+type Judged = Awaited<ReturnType<typeof judgeAndSign>>;
+
+/** A result whose judging failed for now (a transient error): handed back alone, the others go on. */
+const RETRY = { baseMs: 1000, capMs: 60_000, random: Math.random };
+
+/**
+ * One result judged, its error made explicit: an error that will not change on retry (a malformed
+ * package, kind terminal or usage) records the result as failed with that reason; any other error
+ * hands this result back with backoff (undefined) while the rest of the batch is recorded.
+ */
+async function judgeOne(nats: PipelineNats, p: PendingResult, opts: CollectOptions, registry: RegistryClient): Promise<Judged | undefined> {
+  try {
+    return await judgeAndSign(nats, p.result, opts, registry);
+  } catch (e) {
+    // A missing stream or bucket is the batch's problem: withTopology repairs it and judges all again.
+    if (isMissingTopology(e)) throw e;
+    const err = e as Error;
+    if (isKilnError(e) && !retryPolicy(e.kind).retry) {
+      opts.log.warn({ buildKey: p.result.key, code: e.code, err: err.message }, 'a build result cannot be signed; recording it as failed');
+      return { result: asFailedResult(p.result, 'build', 'signing failed', [`${e.code}: ${err.message}`]), signatures: [], signed: [] };
+    }
+    const delayMs = backoff(p.deliveries, RETRY);
+    opts.log.warn({ buildKey: p.result.key, deliveries: p.deliveries, delayMs, err: err.message }, 'judging a build result failed; handed back for another try');
+    p.nak(delayMs);
+    return undefined;
+  }
+}
+
 /** How soon a result that waits for the desired state is delivered again. */
 const DECLARED_WAIT_MS = 1000;
 
@@ -91,11 +121,13 @@ export async function collectResults(nats: PipelineNats, opts: CollectOptions): 
     p.nak(DECLARED_WAIT_MS);
     return false;
   });
-  const collected: Collected = { pending, results: [], signatures: new Map(), signed: new Map() };
   const registry = opts.registry ?? new RegistryClient({ tlsVerify: true });
-  const judged = await withTopology(nats, opts.log, 'verify', () => pMap(pending, (p) => judgeAndSign(nats, p.result, opts, registry), { concurrency: COLLECT_CONCURRENCY }));
-  for (const [i, { result, signatures, signed }] of judged.entries()) {
-    if (result.outcome === 'failed' && pending[i].result.outcome === 'succeeded') {
+  const outcomes = await withTopology(nats, opts.log, 'verify', () => pMap(pending, (p) => judgeOne(nats, p, opts, registry), { concurrency: COLLECT_CONCURRENCY }));
+  // Only what was judged is recorded (and acked after the commit); a result handed back is not.
+  const judged = pending.flatMap((p, i) => (outcomes[i] ? [{ p, ...outcomes[i] }] : []));
+  const collected: Collected = { pending: judged.map((j) => j.p), results: [], signatures: new Map(), signed: new Map() };
+  for (const { p, result, signatures, signed } of judged) {
+    if (result.outcome === 'failed' && p.result.outcome === 'succeeded') {
       opts.log.warn({ buildKey: result.key, reason: result.reason }, 'a successful build failed verification; recording it as failed');
     }
     collected.results.push(result);
@@ -103,6 +135,6 @@ export async function collectResults(nats: PipelineNats, opts: CollectOptions): 
     if (signatures.length) collected.signatures.set(result.key, [...(collected.signatures.get(result.key) ?? []), ...signatures]);
     if (signed.length) collected.signed.set(result.key, [...(collected.signed.get(result.key) ?? []), ...signed]);
   }
-  if (pending.length) opts.log.info({ results: pending.length }, `collected ${pending.length} build result(s)`);
+  if (judged.length) opts.log.info({ results: judged.length }, `collected ${judged.length} build result(s)`);
   return collected;
 }

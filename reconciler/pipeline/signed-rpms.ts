@@ -11,6 +11,7 @@
 // changes only the signature header, so a publish by the same key trusts them.
 import { createHash } from 'node:crypto';
 import pMap from 'p-map';
+import { RpmFormatError } from '../../schema/errors.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { BuildRecord, RpmHeaderFacts } from '../../schema/status.ts';
 import { rpmFormat } from '../formats/rpm/rpm-format.ts';
@@ -35,7 +36,9 @@ export async function signRpmHeaders(result: BuildResult, read: (a: Artifact) =>
       const bytes = await read(a);
       // Only the recorded artifact is ever signed, whoever read its bytes.
       assertDigest(a, bytes);
-      const copy = await signRpmBytes(bytes, signer, tag);
+      const copy = await signRpmBytes(bytes, signer, tag).catch((e: unknown) => {
+        throw e instanceof RpmFormatError ? new RpmFormatError(`${a.name}: ${e.message}`, { artifact: a.name }, { cause: e }) : e;
+      });
       if (!copy) return undefined;
       const sha256 = createHash('sha256').update(copy.rpm).digest('hex');
       await storeVerified(cacheDir, sha256, copy.rpm);

@@ -23,6 +23,7 @@ import { publishDnf, type RpmInput } from '../../reconciler/publish/dnf/publish.
 import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
 import type { RpmHeaderFacts } from '../../schema/status.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
+import { RpmFormatError } from '../../schema/errors.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { ObservedState } from '../../reconciler/model.ts';
 import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
@@ -202,5 +203,42 @@ describe('rpm collect-time signing', () => {
     assert.deepEqual(signed.map((s) => s.rpm).sort((a, b) => a!.name.localeCompare(b!.name)), [{ name: 'kiln-cs', version: '1.0', release: '1', arch: 'noarch' }, { name: 'kiln-cs-libs', version: '1.0', release: '1', arch: 'noarch' }]);
     for (const s of signed) assert.match(await checksig(cachedArtifactPath(artifactsDir, s.sha256), signer), /Signature, key ID [0-9a-f]{8}: OK/);
     await Promise.all(accepted.pending.map((p) => p.ack()));
+  });
+
+  test('rpm collect signing - one result that cannot be signed does not hold back the batch: a transient error hands it back alone, a malformed package records it failed', async (t) => {
+    const nats = await startNats();
+    t.after(() => nats.dispose());
+    const session = await openNatsSession(nats.url, { name: 'collect-errors-test', log: quietLog, pools: { rpm: { architectures: ['amd64'] } } });
+    t.after(() => session.close());
+    const now = new Date().toISOString();
+    const inputs = { package: 'kiln-cs', version: '1.0-1', source: { url: 'file:///src', commit: 'c'.repeat(40) }, recipe: { format: 'rpm', rebuild: 0, spec: 'x.spec' }, image: 'kiln/bookworm-rpm', arch: 'amd64', target: 'bookworm' };
+    const [good, bad] = ['d'.repeat(64), 'e'.repeat(64)];
+    for (const [key, r] of [[good, rpms[0]], [bad, rpms[1]]] as const) {
+      await session.objectStore.putBlob({ name: OBJECTS.artifact(r.sha256) }, new Uint8Array(await readFile(r.path)));
+      const result = { v: 1, key, attempt: 1, inputs, pool: 'rpm', agent: 'stand-in', outcome: 'succeeded', exitCode: 0, artifacts: [{ name: r.name, sha256: r.sha256, size: r.size }], startedAt: now, finishedAt: now };
+      await session.js.publish(SUBJECTS.result(key), JSON.stringify(result), { msgID: `${key}.1.result` });
+    }
+    // Signing fails for what names kiln-cs-libs (the rpm and its header carry the name), first for a while, then for good.
+    let failure = (): Error => new Error('the signing worker went away');
+    const libs = Buffer.from('kiln-cs-libs');
+    const flaky: Signer = { ...signer, signBinary: (data) => (Buffer.from(data).includes(libs) ? Promise.reject(failure()) : signer.signBinary(data)) };
+    const opts = { max: 10, waitMs: 5000, signer: flaky, artifactsDir: join(dir, 'errors-cache'), log: quietLog, declared: new Map([['kiln-cs', { format: 'rpm' as const }]]) };
+
+    const first = await collectResults(session, opts);
+    assert.deepEqual(first.results.map((r) => [r.key, r.outcome]), [[good, 'succeeded']], 'the good result recorded, the other handed back');
+    assert.deepEqual(first.pending.map((p) => p.result.key), [good], 'only what is recorded is acked');
+    assert.equal(first.signed.get(good)?.length, 1);
+    await Promise.all(first.pending.map((p) => p.ack()));
+
+    failure = () => new RpmFormatError('unknown data type 99 in the signature header');
+    const second = await until(async () => {
+      const c = await collectResults(session, opts);
+      return c.pending.length ? c : undefined;
+    }, 30_000, 'the handed-back result delivered again (with backoff)');
+    assert.equal(second.pending[0].deliveries, 2);
+    assert.deepEqual(second.results.map((r) => [r.key, r.outcome, r.failureClass]), [[bad, 'failed', 'build']]);
+    assert.match(second.results[0].reason ?? '', /signing failed: KILN_RPM_FORMAT: kiln-cs-libs-1\.0-1\.noarch\.rpm: unknown data type 99/);
+    assert.equal(second.signed.size, 0);
+    await Promise.all(second.pending.map((p) => p.ack()));
   });
 });

@@ -129,6 +129,13 @@ describe('rpm header signing', { skip: await rpmAvailable() }, () => {
     assert.deepEqual(recorded.write(), inHeader.write());
   });
 
+  test('rpm header signing - a signature header entry of an unknown data type is a typed, terminal error (KILN_RPM_FORMAT), not a plain Error', async () => {
+    const signer = await loadSigner((await generateKey({ name: 'Kiln Malformed', email: 'malformed@kiln.invalid' })).privateKeyArmored);
+    const bytes = await readFile(unsigned);
+    bytes.writeInt32BE(99, 96 + 16 + 16 + 4); // the type of the signature header's second entry
+    await assert.rejects(signRpmBytes(bytes, signer, 'dsa'), (e: Error & { code?: string; kind?: string }) => e.code === 'KILN_RPM_FORMAT' && e.kind === 'terminal' && /unknown data type 99/.test(e.message));
+  });
+
   test('rpm header signing - an RSA key signs under RSAHEADER', async () => {
     const { privateKey } = await openpgp.generateKey({ type: 'rsa', rsaBits: 2048, userIDs: [{ name: 'Kiln RSA', email: 'rsa@kiln.invalid' }], format: 'armored', config: { v6Keys: false } });
     const signer = await loadSigner(privateKey);

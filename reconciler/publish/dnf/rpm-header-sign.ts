@@ -11,6 +11,7 @@
 // left to rpmsign. Works on the file's bytes: the publisher reads each rpm once. No kept npm library writes rpm headers (the registry's rpm
 // packages only read them), and rpm's own tools are what checks the result:
 // tests verify it with `rpmkeys --checksig` and real dnf with gpgcheck=1.
+import { RpmFormatError } from '../../../schema/errors.ts';
 import type { Signer } from '../../signing/signer.ts';
 
 const LEAD = 96;
@@ -39,7 +40,7 @@ function dataLength(type: number, count: number, store: Buffer, offset: number):
     let p = offset;
     for (let i = 0; i < n; i++) {
       const nul = store.indexOf(0, p);
-      if (nul < 0) throw new Error('unterminated string in the signature header');
+      if (nul < 0) throw new RpmFormatError('unterminated string in the signature header');
       p = nul + 1;
     }
     return p - offset;
@@ -52,13 +53,13 @@ function dataLength(type: number, count: number, store: Buffer, offset: number):
     case 5: return 8 * count;
     case 6: return strings(1);
     case 8: case 9: return strings(count);
-    default: throw new Error(`unknown data type ${type} in the signature header`);
+    default: throw new RpmFormatError(`unknown data type ${type} in the signature header`, { type });
   }
 }
 
 /** The signature header's entries (region first), and where the main header starts and ends. */
 function parseSignatureHeader(head: Buffer): { entries: Entry[]; size: number; mainStart: number } {
-  if (!head.subarray(LEAD, LEAD + 4).equals(MAGIC)) throw new Error('no signature header');
+  if (!head.subarray(LEAD, LEAD + 4).equals(MAGIC)) throw new RpmFormatError('no signature header');
   const il = head.readInt32BE(LEAD + 8);
   const dl = head.readInt32BE(LEAD + 12);
   const index = LEAD + 16;
