@@ -20,6 +20,7 @@ import { cachedArtifactPath } from '../../reconciler/pipeline/artifact-cache.ts'
 import { signRpmHeaders } from '../../reconciler/pipeline/signed-rpms.ts';
 import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
 import { publishDnf, type RpmInput } from '../../reconciler/publish/dnf/publish.ts';
+import { signRpmCopies } from '../../reconciler/publish/dnf/sign-rpms.ts';
 import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
 import type { RpmHeaderFacts } from '../../schema/status.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
@@ -92,9 +93,11 @@ describe('rpm collect-time signing', () => {
     }
     // One copy deleted from the cache, the other altered: both are signed again, by this key.
     await rm(cachedArtifactPath(cache, signed[0].sha256));
+    // Replaced (write, then rename), as the cache is only ever changed: an earlier publish may hard-link the file.
     const altered = await readFile(cachedArtifactPath(cache, signed[1].sha256));
     altered[altered.length - 1] ^= 1;
-    await writeFile(cachedArtifactPath(cache, signed[1].sha256), altered);
+    await writeFile(`${cachedArtifactPath(cache, signed[1].sha256)}.new`, altered);
+    await rename(`${cachedArtifactPath(cache, signed[1].sha256)}.new`, cachedArtifactPath(cache, signed[1].sha256));
     const root = join(dir, 'lost-copies');
     const report = await publishDnf({ root, distribution: { name: 't' }, packages: inputs(signed), signer, now: new Date() });
     for (const r of report.rpms) {
@@ -145,6 +148,13 @@ describe('rpm collect-time signing', () => {
     const altBuilt = again[0].built;
     for (const r of resigned.rpms) assert.equal(r.sha256 === again.find((x) => x.built === r.built)!.sha256, r.built !== altBuilt, 'only the altered copy replaced');
     assert.ok(!(await readFile(join(dir, 'facts-altered', 't', resigned.rpms.find((r) => r.built === altBuilt)!.file))).equals(altered), 'the altered bytes are not served');
+  });
+
+  test('rpm collect signing - an rpm is never signed in place: signRpmCopies refuses to = from (a served file may be a hard link to a cache entry)', async () => {
+    const target = join(dir, 'in-place.rpm');
+    await writeFile(target, await readFile(rpms[0].path));
+    await assert.rejects(signRpmCopies(signer, [{ from: target, to: join(dir, '.', 'in-place.rpm') }]), (e: Error & { code?: string }) => e.code === 'KILN_PUBLISH_INPUT' && /never in place/.test(e.message));
+    assert.equal((await sha256File(target)).sha256, rpms[0].sha256, 'the file is unchanged');
   });
 
   test('rpm collect signing - a result collected twice (no status commit between) is signed again and recorded once per rpm; only what the record keeps', async () => {

@@ -6,10 +6,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import pMap from 'p-map';
-import { DigestMismatchError, SigningError } from '../../../schema/errors.ts';
+import { DigestMismatchError, PublishInputError, SigningError } from '../../../schema/errors.ts';
 import type { Signer } from '../../signing/signer.ts';
 import { signRpmBytes } from './rpm-header-sign.ts';
 
@@ -45,11 +46,14 @@ export interface SignedCopy {
 
 /**
  * Signed copies: each `from` read once, its header signed in memory (rpm-header-sign.ts), written
- * to `to` (`to` may be `from`). A package without reserved space is copied and signed by rpmsign;
- * its entry is undefined (the caller reads what rpmsign made).
+ * to a new file `to`, never `from`: a served rpm may be a hard link to a cache entry, and writing
+ * onto it would rewrite the entry too. A package without reserved space is copied and signed by
+ * rpmsign; its entry is undefined (the caller reads what rpmsign made).
  */
 export async function signRpmCopies(signer: Signer, items: { from: string; to: string; expect?: Expected }[]): Promise<Array<SignedCopy | undefined>> {
   if (items.length === 0) return [];
+  const inPlace = items.find(({ from, to }) => resolve(from) === resolve(to));
+  if (inPlace) throw new PublishInputError(`${inPlace.from}: an rpm is signed into a new file, never in place (it may be a hard link to the artifact cache)`, { path: inPlace.from });
   const tag = await tagFor(signer);
   const out = await pMap(
     items,
@@ -65,7 +69,7 @@ export async function signRpmCopies(signer: Signer, items: { from: string; to: s
     { concurrency: CONCURRENCY },
   );
   const left = items.filter((_, i) => !out[i]);
-  for (const { from, to } of left) if (from !== to) await copyFile(from, to);
+  for (const { from, to } of left) await copyFile(from, to);
   await rpmsign(signer, left.map((i) => i.to));
   return out;
 }
