@@ -3,6 +3,7 @@
 // `rpmbuild --target`, the reconciler checks an rpm header's arch and places it
 // in a repository, both through these two functions.
 import type { Architecture } from '../schema/metadata.ts';
+import type { RpmHeaderArch } from '../schema/status.ts';
 
 const TO_RPM = {
   amd64: 'x86_64',
@@ -13,7 +14,7 @@ const TO_RPM = {
   s390x: 's390x',
   riscv64: 'riscv64',
   all: 'noarch',
-} as const satisfies Partial<Record<Architecture, string>>;
+} as const satisfies Partial<Record<Architecture, RpmHeaderArch>>;
 
 export type RpmArch = (typeof TO_RPM)[keyof typeof TO_RPM];
 

@@ -1,5 +1,6 @@
 // Schemas of the records on the status branch (kiln/status): the observed state.
 import type { FromSchema } from 'json-schema-to-ts';
+import { FINGERPRINT_PATTERN } from './metadata.ts';
 import { ociImageBody } from './oci.ts';
 
 const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
@@ -120,6 +121,12 @@ export const attemptSchema = {
   },
 } as const;
 
+/** A part of an rpm file name (NAME, VERSION, RELEASE): publish/dnf/layout.ts RPM_FILE_NAME's characters. */
+const RPM_NAME_PART = '^[A-Za-z0-9][A-Za-z0-9._+~^-]*$';
+/** The header architectures a Kiln rpm build may carry (rpm/arch.ts: each Kiln architecture's rpm name). */
+export const RPM_HEADER_ARCHES = ['noarch', 'x86_64', 'aarch64', 'armv7hl', 'i686', 'ppc64le', 's390x', 'riscv64'] as const;
+export type RpmHeaderArch = (typeof RPM_HEADER_ARCHES)[number];
+
 /** An artifact signed in place (an rpm's header signed by the release key, at collect or as it was published): its new digest and the signature. */
 export const signedArtifactSchema = {
   type: 'object',
@@ -131,15 +138,28 @@ export const signedArtifactSchema = {
     built: sha256,
     sha256,
     size: { type: 'integer', minimum: 0 },
-    signingKey: { type: 'string' },
+    signingKey: { type: 'string', pattern: FINGERPRINT_PATTERN },
     /** The embedded OpenPGP signature (rpm: the header signature), ASCII-armored. */
     signature: { type: 'string' },
-    /** rpm: what rpm read from the built bytes' header at collect (the signed copy's main header is those same bytes): a publish by `signingKey` trusts it for a copy whose sha256 matches. */
+    /**
+     * rpm: what rpm read from the built bytes' header at collect (the signed copy's main header is
+     * those same bytes): a publish by `signingKey` trusts it for a copy whose sha256 matches. Fields
+     * in the characters of an rpm file name (the publisher's rule); `source` absent (recorded before
+     * it was kept): rpm reads the header at publish.
+     */
     rpm: {
       type: 'object',
       additionalProperties: false,
       required: ['name', 'version', 'release', 'arch'],
-      properties: { name: { type: 'string' }, epoch: { type: 'string' }, version: { type: 'string' }, release: { type: 'string' }, arch: { type: 'string' } },
+      properties: {
+        name: { type: 'string', pattern: RPM_NAME_PART },
+        epoch: { type: 'string', pattern: '^[0-9]+$' },
+        version: { type: 'string', pattern: RPM_NAME_PART },
+        release: { type: 'string', pattern: RPM_NAME_PART },
+        arch: { enum: RPM_HEADER_ARCHES },
+        /** A source package (its header names no source rpm). */
+        source: { type: 'boolean' },
+      },
     },
   },
 } as const;

@@ -22,6 +22,7 @@ import { cachedArtifactPath } from '../reconciler/pipeline/artifact-cache.ts';
 import { signRpmHeaders, type HeaderSigned } from '../reconciler/pipeline/signed-rpms.ts';
 import { publishDnf, type RpmInput } from '../reconciler/publish/dnf/publish.ts';
 import { readRpms } from '../reconciler/publish/rpm/read-rpm.ts';
+import { headerFacts as factsOf } from '../reconciler/publish/rpm/header-facts.ts';
 import { generateKey, loadSigner, type Signer } from '../reconciler/signing/signer.ts';
 import type { BuildResult } from '../schema/messages.ts';
 import type { RpmHeaderFacts } from '../schema/status.ts';
@@ -55,7 +56,7 @@ async function makeRpms(dir: string, n: number, first = 0): Promise<RpmInput[]> 
 /** What rpm says of each rpm's header (collect's guard), by sha256. */
 async function headerFacts(rpms: RpmInput[]): Promise<Map<string, RpmHeaderFacts>> {
   const headers = await readRpms(rpms.map((r) => ({ path: r.path, label: r.name })));
-  return new Map(rpms.map((r, i) => [r.sha256, { name: headers[i].name, version: headers[i].version, release: headers[i].release, arch: headers[i].arch }]));
+  return new Map(rpms.map((r, i) => [r.sha256, factsOf(headers[i])!]));
 }
 
 /** The rpms' bytes by sha256: collect signs from the bytes its verification read (collect-step.ts), not from files. */

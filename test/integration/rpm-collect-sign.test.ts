@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import { rpmFormat } from '../../reconciler/formats/rpm/rpm-format.ts';
 import { collectResults } from '../../reconciler/pass/collect-step.ts';
 import { updatedBuilds } from '../../reconciler/pass/status-change.ts';
 import { openNatsSession } from '../../reconciler/pipeline/nats-session.ts';
@@ -21,6 +22,7 @@ import { signRpmHeaders } from '../../reconciler/pipeline/signed-rpms.ts';
 import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
 import { publishDnf, type RpmInput } from '../../reconciler/publish/dnf/publish.ts';
 import { signRpmCopies } from '../../reconciler/publish/dnf/sign-rpms.ts';
+import { headerFacts } from '../../reconciler/publish/rpm/header-facts.ts';
 import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
 import type { RpmHeaderFacts } from '../../schema/status.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
@@ -30,6 +32,7 @@ import type { ObservedState } from '../../reconciler/model.ts';
 import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
 import { quietLog } from '../helpers/kiln-service.ts';
 import { startNats } from '../helpers/nats.ts';
+import { rpmSpec } from '../fixtures/rpm-source.ts';
 import { writeRpm, type WrittenRpm } from '../helpers/rpm.ts';
 import { until } from '../helpers/until.ts';
 
@@ -108,10 +111,7 @@ describe('rpm collect-time signing', () => {
 
   test('rpm collect signing - header facts recorded: a publish by that key hard-links the copies and asks rpm nothing of the built rpms; the name rule and the digest still hold', async () => {
     const headers = new Map<string, RpmHeaderFacts>();
-    for (const r of rpms) {
-      const { name, version, release, arch } = await readRpm(r.path);
-      headers.set(r.sha256, { name, version, release, arch });
-    }
+    for (const r of rpms) headers.set(r.sha256, headerFacts(await readRpm(r.path))!);
     const own = join(dir, 'facts-cache');
     const signed = await signRpmHeaders(resultOf(rpms), read, signer, own, headers);
     assert.deepEqual(signed.map((s) => s.rpm?.name).sort(), ['kiln-cs', 'kiln-cs-libs']);
@@ -148,6 +148,34 @@ describe('rpm collect-time signing', () => {
     const altBuilt = again[0].built;
     for (const r of resigned.rpms) assert.equal(r.sha256 === again.find((x) => x.built === r.built)!.sha256, r.built !== altBuilt, 'only the altered copy replaced');
     assert.ok(!(await readFile(join(dir, 'facts-altered', 't', resigned.rpms.find((r) => r.built === altBuilt)!.file))).equals(altered), 'the altered bytes are not served');
+  });
+
+  test('rpm collect signing - a source rpm under a binary name: the guard refuses it; recorded facts say source as rpm does, so both publish paths serve it as the .src.rpm it is', async () => {
+    const top = await mkdtemp(join(dir, '.srpm-'));
+    await writeFile(join(top, 'kiln-cs.spec'), rpmSpec({ name: 'kiln-cs', version: '1.0', release: '1' }));
+    await run('rpmbuild', ['-bs', '--quiet', '--define', `_topdir ${top}`, join(top, 'kiln-cs.spec')], { env: { ...process.env, HOME: top, LC_ALL: 'C' } });
+    const path = join(dir, 'kiln-cs-1.0-1.noarch.rpm.src');
+    await rename(join(top, 'SRPMS', 'kiln-cs-1.0-1.src.rpm'), path);
+    const srpm = { name: 'kiln-cs-1.0-1.noarch.rpm', path, ...(await sha256File(path)) };
+    const result = resultOf([srpm]);
+    const bytes = () => readFile(path);
+    const problems = await rpmFormat.artifactProblems!(result, bytes, { declared: new Map([['kiln-cs', { format: 'rpm' as const }]]), rpmHeaders: new Map() });
+    assert.ok(problems.some((p) => p === "kiln-cs-1.0-1.noarch.rpm: a source rpm (its header names no source package) under a binary rpm's name"), problems.join('; '));
+
+    const facts = headerFacts(await readRpm(path))!;
+    assert.equal(facts.source, true);
+    const own = join(dir, 'srpm-cache');
+    const [copy] = await signRpmHeaders(result, bytes, signer, own, new Map([[srpm.sha256, facts]]));
+    assert.equal(copy.rpm?.source, true, 'recorded with the copy');
+    const input = (rpm: RpmHeaderFacts, builtPath: string): RpmInput => ({ ...srpm, path: builtPath, package: 'kiln-cs', version: '1.0-1', headerSigned: { path: cachedArtifactPath(own, copy.sha256), sha256: copy.sha256, size: copy.size, signingKey: copy.signingKey, signature: copy.signature, rpm } });
+    const publish = (name: string, p: RpmInput) => publishDnf({ root: join(dir, name), distribution: { name: 't' }, packages: [p], signer, now: new Date() });
+    const byFacts = await publish('srpm-facts', input(copy.rpm!, join(dir, 'not-there.rpm')));
+    const byRpm = await publish('srpm-read', { ...srpm, package: 'kiln-cs', version: '1.0-1' });
+    assert.deepEqual([byFacts.rpms[0].file, byRpm.rpms[0].file], ['packages/kiln-cs-1.0-1.src.rpm', 'packages/kiln-cs-1.0-1.src.rpm']);
+    // Facts recorded before `source` was kept are not trusted: rpm reads the built rpm.
+    const { source: _s, ...older } = copy.rpm!;
+    await assert.rejects(publish('srpm-older', input(older, join(dir, 'not-there.rpm'))), { code: 'KILN_DIGEST_MISMATCH' }, 'the built rpm is read');
+    assert.equal((await publish('srpm-older', input(older, path))).rpms[0].file, 'packages/kiln-cs-1.0-1.src.rpm');
   });
 
   test('rpm collect signing - an rpm is never signed in place: signRpmCopies refuses to = from (a served file may be a hard link to a cache entry)', async () => {
@@ -210,7 +238,7 @@ describe('rpm collect-time signing', () => {
     const signed = accepted.signed.get(key) ?? [];
     assert.deepEqual(signed.map((s) => s.built).sort(), rpms.map((r) => r.sha256).sort());
     // What rpm read in the guard is recorded with each copy.
-    assert.deepEqual(signed.map((s) => s.rpm).sort((a, b) => a!.name.localeCompare(b!.name)), [{ name: 'kiln-cs', version: '1.0', release: '1', arch: 'noarch' }, { name: 'kiln-cs-libs', version: '1.0', release: '1', arch: 'noarch' }]);
+    assert.deepEqual(signed.map((s) => s.rpm).sort((a, b) => a!.name.localeCompare(b!.name)), [{ name: 'kiln-cs', version: '1.0', release: '1', arch: 'noarch', source: false }, { name: 'kiln-cs-libs', version: '1.0', release: '1', arch: 'noarch', source: false }]);
     for (const s of signed) assert.match(await checksig(cachedArtifactPath(artifactsDir, s.sha256), signer), /Signature, key ID [0-9a-f]{8}: OK/);
     await Promise.all(accepted.pending.map((p) => p.ack()));
   });

@@ -12,6 +12,8 @@ import { repoFile, servedBaseUrl } from '../../reconciler/publish/dnf/repo-file.
 import { headerEvr, headerNameProblem, ownerOf, parseHeaderFields, parseHeaderRecords } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { kilnArch, rpmArch } from '../../rpm/arch.ts';
 import { validators } from '../../schema/validate.ts';
+import { signedArtifactSchema } from '../../schema/status.ts';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { cacheControl, contentType } from '../../reconciler/serve/request-path.ts';
 import { evr, interpretSpecQuery } from '../../rpm/spec-query.ts';
 
@@ -150,4 +152,20 @@ test('rpm deps phase - unmet BuildRequires from rpmbuild, resolved rpms, dnf\'s 
   assert.equal(dnfFailure("Curl error (7): Couldn't connect to server\nError: Failed to download metadata for repo 'x': Cannot download repomd.xml\n", ['x']).class, 'infra');
   assert.notEqual(rpmDepsImageTag([`a-1-1.noarch ${sha}`], 'sha256:1'), rpmDepsImageTag([`a-1-2.noarch ${sha}`], 'sha256:1'));
   assert.notEqual(rpmDepsImageTag([`a-1-1.noarch ${sha}`], 'sha256:1'), rpmDepsImageTag([`a-1-1.noarch ${sha}`], 'sha256:2'));
+});
+
+test('status schema - a signed rpm record: signingKey is a 40-hex upper-case fingerprint, the header facts are file-name characters and a Kiln rpm architecture', () => {
+  const valid = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(signedArtifactSchema);
+  const ok = { name: 'kiln-cs-1.0-1.noarch.rpm', built: 'a'.repeat(64), sha256: 'b'.repeat(64), size: 1, signingKey: 'C'.repeat(40), rpm: { name: 'kiln-cs', version: '1.0^git1', release: '1', arch: 'noarch', source: false } };
+  assert.ok(valid(ok), JSON.stringify(valid.errors));
+  const bad = (change: object, path: string) => {
+    assert.equal(valid({ ...ok, ...change }), false, path);
+    assert.ok(valid.errors?.some((e) => e.instancePath === path), `${path}: ${JSON.stringify(valid.errors)}`);
+  };
+  bad({ signingKey: 'c'.repeat(40) }, '/signingKey');
+  bad({ signingKey: 'KEY' }, '/signingKey');
+  bad({ rpm: { ...ok.rpm, name: '../x' } }, '/rpm/name');
+  bad({ rpm: { ...ok.rpm, release: '1 2' } }, '/rpm/release');
+  bad({ rpm: { ...ok.rpm, arch: 'sparc64' } }, '/rpm/arch');
+  bad({ rpm: { ...ok.rpm, epoch: 'x' } }, '/rpm/epoch');
 });

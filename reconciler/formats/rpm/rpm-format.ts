@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { BuildResult } from '../../../schema/messages.ts';
 import type { Artifact } from '../../../schema/status.ts';
 import { rpmArch } from '../../../rpm/arch.ts';
+import { headerFacts } from '../../publish/rpm/header-facts.ts';
 import { compareEvr, rpmVersionProblem } from '../../../rpm/version-order.ts';
 import type { RpmPackage } from '../../model.ts';
 import { headerEvr, headerNameProblem, ownerOf, readRpm } from '../../publish/rpm/read-rpm.ts';
@@ -52,8 +53,11 @@ export const rpmFormat: PackageFormat<RpmPackage> = {
           if (owner !== result.inputs.package) problems.push(`${a.name}: the header names package ${h.name}, not ${result.inputs.package} or one of its subpackages${owner ? ` (${owner} is a package of its own)` : ''}`);
           if (headerEvr(h) !== result.inputs.version) problems.push(`${a.name}: the header says version ${headerEvr(h)}, the package is ${result.inputs.version}`);
           if (h.arch !== 'noarch' && h.arch !== want) problems.push(`${a.name}: built for ${h.arch}, the build was for ${want ?? result.inputs.arch}`);
+          // A binary rpm's name on a source package: it would be served as the .src.rpm it is.
+          if (h.source) problems.push(`${a.name}: a source rpm (its header names no source package) under a binary rpm's name`);
           // Read from exactly the bytes of this digest: the publish trusts it for their signed copy.
-          rpmHeaders?.set(a.sha256, { name: h.name, ...(h.epoch !== undefined ? { epoch: h.epoch } : {}), version: h.version, release: h.release, arch: h.arch });
+          const facts = headerFacts(h);
+          if (facts) rpmHeaders?.set(a.sha256, facts);
         } catch (e) {
           problems.push((e as Error).message);
         }

@@ -99,8 +99,9 @@ const sha256Hex = (b: string | Uint8Array) => createHash('sha256').update(b).dig
  */
 function recordedHeader(p: RpmInput, signer: Signer): RpmHeader | undefined {
   const h = p.headerSigned;
-  if (!h?.rpm || !h.signature || h.signingKey !== signer.fingerprint) return undefined;
-  return { ...h.rpm, source: false };
+  // Facts recorded before `source` was kept: rpm reads the header (a source rpm must not pass as a binary one).
+  if (!h?.rpm || h.rpm.source === undefined || !h.signature || h.signingKey !== signer.fingerprint) return undefined;
+  return { ...h.rpm, source: h.rpm.source };
 }
 
 /**
