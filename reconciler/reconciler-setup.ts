@@ -101,7 +101,7 @@ const poolsOf = (pools: Record<string, { architectures: string[] }>): TopologyOp
 
 export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler> {
   const log = s.log;
-  const signer = await loadReconcilerSigner(s.signingKey);
+  const signer = await loadReconcilerSigner(s.signingKey, new Date(), log);
   const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const remote = s.remote ? remoteStep(s.remote, (commit) => assertStatusSigned({ dir: s.repoDir, cache: {}, commit, publicKeyArmored: signer.publicKeyArmored }), signer, { minFetchIntervalMs: s.remoteFetchIntervalMs }) : undefined;
   // The mirror's first fetch, so that kiln.yaml's pools can be read below; a remote that is down now is tried again by each pass.
@@ -173,6 +173,7 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     async close() {
       await forge?.close();
       await session?.close();
+      await signer.dispose();
     },
   };
 }

@@ -3,6 +3,7 @@
 // fails up front instead of publishing with an expired key.
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
+import type { Logger } from 'pino';
 import { SigningError } from '../../schema/errors.ts';
 import { loadSigner, type Signer } from '../signing/signer.ts';
 import { assertKeyCanSign } from './key-status.ts';
@@ -27,7 +28,7 @@ export async function readArmoredKey(source: SigningKeySource): Promise<string> 
   }
 }
 
-export async function loadReconcilerSigner(source: SigningKeySource, now: Date = new Date()): Promise<Signer> {
+export async function loadReconcilerSigner(source: SigningKeySource, now: Date = new Date(), log?: Logger): Promise<Signer> {
   const armored = await readArmoredKey(source);
   const where = source.keyFile ?? 'the key given in the environment';
   let key: openpgp.PrivateKey;
@@ -37,5 +38,5 @@ export async function loadReconcilerSigner(source: SigningKeySource, now: Date =
     throw new SigningError(`${where} is not an armored OpenPGP private key`, { file: source.keyFile }, { cause });
   }
   await assertKeyCanSign(key, now);
-  return loadSigner(armored, source.passphrase);
+  return loadSigner(armored, source.passphrase, { log });
 }

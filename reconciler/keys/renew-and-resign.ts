@@ -57,17 +57,21 @@ export async function renewAndResign(req: RenewRequest): Promise<RenewReport> {
     skipped: [],
   };
   if (req.reposDir) {
-    const signer = await loadSigner(renewed.privateKeyArmored, req.passphrase);
-    for (const target of RELEASE_TARGETS) {
-      for (const repo of await target.findSigned(req.reposDir, renewed.publicKeyArmored)) {
-        if (!repo.signedByKey) {
-          report.skipped.push({ distribution: repo.distribution, reason: repo.note ?? 'not signed by this key' });
-          continue;
+    const signer = await loadSigner(renewed.privateKeyArmored, req.passphrase, { log });
+    try {
+      for (const target of RELEASE_TARGETS) {
+        for (const repo of await target.findSigned(req.reposDir, renewed.publicKeyArmored)) {
+          if (!repo.signedByKey) {
+            report.skipped.push({ distribution: repo.distribution, reason: repo.note ?? 'not signed by this key' });
+            continue;
+          }
+          const r = await target.resign(req.reposDir, repo.distribution, signer, req.now);
+          log.info({ distribution: repo.distribution, target: target.name, suites: r.parts }, 'repository re-signed');
+          report.resigned.push({ distribution: repo.distribution, suites: r.parts });
         }
-        const r = await target.resign(req.reposDir, repo.distribution, signer, req.now);
-        log.info({ distribution: repo.distribution, target: target.name, suites: r.parts }, 'repository re-signed');
-        report.resigned.push({ distribution: repo.distribution, suites: r.parts });
       }
+    } finally {
+      await signer.dispose();
     }
   }
   return report;

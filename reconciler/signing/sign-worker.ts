@@ -8,6 +8,9 @@
 // (openpgp.js imports it for every signature). Ed25519 runs on libuv's threadpool
 // (WebCrypto), so every thread keeps many signatures in flight; a pool of
 // threads (SignPool) uses the cores (scripts/bench-sign.ts measures it).
+// It uses openpgp.js's packet classes, not only its public API: package.json pins
+// openpgp to one exact version, and sign-worker.test.ts fails when the pool is not
+// what answered (Signer.fallbacks()).
 // The worker is plain CommonJS run from a string: the process may load TypeScript
 // through a loader that worker threads do not inherit. It holds the decrypted key
 // only in this process's memory, as the main thread does.
@@ -30,7 +33,12 @@ const imported = new Map();
 subtle.importKey = (format, keyData, algorithm, extractable, usages) => {
   if (format !== 'jwk' || algorithm !== 'Ed25519' || !keyData.d) return importKey(format, keyData, algorithm, extractable, usages);
   const id = keyData.d + ':' + extractable + ':' + usages;
-  if (!imported.has(id)) imported.set(id, importKey(format, keyData, algorithm, extractable, usages));
+  if (!imported.has(id)) {
+    const key = importKey(format, keyData, algorithm, extractable, usages);
+    imported.set(id, key);
+    // A failed import is not kept: the next signature tries again.
+    key.catch(() => { if (imported.get(id) === key) imported.delete(id); });
+  }
   return imported.get(id);
 };
 let checked;

@@ -1,6 +1,7 @@
 // The reconciler's signing key, as one small interface: status commits,
 // artifact signatures and apt Release files all sign through it.
 import * as openpgp from 'openpgp';
+import type { Logger } from 'pino';
 import { SigningError } from '../../schema/errors.ts';
 import { withGnupgHome } from './gnupg-home.ts';
 import { SignPool } from './sign-worker.ts';
@@ -20,6 +21,15 @@ export interface Signer {
   signMessage(data: Uint8Array): Promise<Uint8Array>;
   /** Run `fn` with a throwaway GNUPGHOME holding this key (for rpmsign), removed afterwards. */
   withGnupgHome<T>(fn: (gnupgHome: string) => Promise<T>): Promise<T>;
+  /** Binary signatures made in this thread because the worker pool failed (each cause is logged once). */
+  fallbacks(): number;
+  /** Stop the signing threads (the signer's owner shuts down); a later signature starts them again. */
+  dispose(): Promise<void>;
+}
+
+export interface SignerOptions {
+  /** Where a fall back to main-thread signing is reported (a warning, once per cause); absent: process.emitWarning. */
+  log?: Logger;
 }
 
 export interface GeneratedKey {
@@ -44,7 +54,7 @@ export async function generateKey(opts: { name: string; email: string; passphras
 }
 
 /** A Signer from an armored private key (decrypted with `passphrase` when protected). */
-export async function loadSigner(armoredPrivateKey: string, passphrase?: string): Promise<Signer> {
+export async function loadSigner(armoredPrivateKey: string, passphrase?: string, opts: SignerOptions = {}): Promise<Signer> {
   let key: openpgp.PrivateKey;
   try {
     key = await openpgp.readPrivateKey({ armoredKey: armoredPrivateKey });
@@ -70,17 +80,36 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string)
     return (await openpgp.sign({ message, signingKeys: signingKey, detached: true, format: 'armored' })) as string;
   };
   const signBinaryHere = async (data: Uint8Array) => (await openpgp.readSignature({ armoredSignature: await signHere(data) })).write();
+  // Should the thread fail (it cannot start, it died), this thread signs instead: counted, and said once per cause.
+  let fallbacks = 0;
+  const warned = new Set<string>();
+  const fellBack = (e: unknown) => {
+    fallbacks++;
+    const cause = (e as Error)?.message ?? String(e);
+    if (warned.has(cause)) return;
+    warned.add(cause);
+    const msg = `the signing worker pool failed (${cause}); signing in the main thread`;
+    if (opts.log) opts.log.warn({ err: cause }, msg);
+    else process.emitWarning(msg, { code: 'KILN_SIGN_FALLBACK' });
+  };
   return {
     fingerprint,
     userId,
     publicKeyArmored,
     async signDetached(data) {
-      // Should the thread fail (it cannot start, it died), this thread signs instead.
-      if (typeof data !== 'string') return pool.sign(data).catch(() => signHere(data));
+      if (typeof data !== 'string') {
+        return pool.sign(data).catch((e: unknown) => {
+          fellBack(e);
+          return signHere(data);
+        });
+      }
       return signHere(data);
     },
     async signBinary(data) {
-      return pool.signBinary(data).catch(() => signBinaryHere(data));
+      return pool.signBinary(data).catch((e: unknown) => {
+        fellBack(e);
+        return signBinaryHere(data);
+      });
     },
     async signCleartext(text) {
       const message = await openpgp.createCleartextMessage({ text });
@@ -93,5 +122,7 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string)
     withGnupgHome(fn) {
       return withGnupgHome(signingKey.armor(), fn);
     },
+    fallbacks: () => fallbacks,
+    dispose: () => pool.stop(),
   };
 }

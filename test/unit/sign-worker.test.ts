@@ -66,3 +66,20 @@ test('sign worker - a pool of two threads: binary and armored signatures of many
     await pool.stop();
   }
 });
+
+test('sign worker - a Signer signs binary data in its worker pool (no fall back to this thread); dispose stops the threads and a later signature starts them again', async () => {
+  const { loadSigner } = await import('../../reconciler/signing/signer.ts');
+  const key = await generateKey({ name: 'Kiln Pool', email: 'pool@kiln.invalid' });
+  const warnings: string[] = [];
+  const log = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as import('pino').Logger;
+  const signer = await loadSigner(key.privateKeyArmored, undefined, { log });
+  const data = Array.from({ length: 8 }, (_, i) => Buffer.from(`header ${i}`));
+  await Promise.all(data.map((d) => signer.signBinary(d)));
+  assert.equal(await verifies(await signer.signDetached(data[0]), data[0], key.publicKeyArmored), true);
+  // openpgp.js packet internals the worker uses changed (an upgrade): the pool fails and this thread answers.
+  assert.deepEqual([signer.fallbacks(), warnings], [0, []], 'the pool answered');
+  await signer.dispose();
+  assert.equal(await verifies(await signer.signDetached(data[1]), data[1], key.publicKeyArmored), true);
+  assert.equal(signer.fallbacks(), 0, 'a new pool thread answered after dispose');
+  await signer.dispose();
+});
