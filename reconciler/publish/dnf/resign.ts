@@ -14,7 +14,7 @@ import { withRepoLock } from '../apt/repo-lock.ts';
 import { readRpms } from '../rpm/read-rpm.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, keyFileName, REPOMD, STAGE_DIR } from './layout.ts';
-import { prune, switchRepodata } from './publish.ts';
+import { prune, switchRepodata } from './switch.ts';
 import { listServed, placeSigned, servedName } from './served.ts';
 import { armoredHeaderSignature, signRpmCopies } from './sign-rpms.ts';
 import { readDnfState } from './state.ts';
