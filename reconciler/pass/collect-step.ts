@@ -19,7 +19,7 @@ import type { PipelineNats } from './deps.ts';
 import { isMissingTopology, withTopology } from '../nats/repair.ts';
 import pMap from 'p-map';
 import { isKilnError } from '../../schema/errors.ts';
-import { backoff, retryPolicy } from '../../schema/retry.ts';
+import { backoff } from '../../schema/retry.ts';
 
 export interface Collected {
   pending: PendingResult[];
@@ -85,18 +85,19 @@ type Judged = Awaited<ReturnType<typeof judgeAndSign>>;
 const RETRY = { baseMs: 1000, capMs: 60_000, random: Math.random };
 
 /**
- * One result judged, its error made explicit: an error that will not change on retry (a malformed
- * package, kind terminal or usage) records the result as failed with that reason; any other error
- * hands this result back with backoff (undefined) while the rest of the batch is recorded.
+ * One result judged, its error made explicit: the result's own error that will not change on retry
+ * (a malformed package: kind terminal) records it as failed with that reason; the environment's
+ * (kind usage: the key cannot sign) fails the batch as before, as it would every result; any other
+ * error hands this result back with backoff (undefined) while the rest of the batch is recorded.
  */
 async function judgeOne(nats: PipelineNats, p: PendingResult, opts: CollectOptions, registry: RegistryClient): Promise<Judged | undefined> {
   try {
     return await judgeAndSign(nats, p.result, opts, registry);
   } catch (e) {
     // A missing stream or bucket is the batch's problem: withTopology repairs it and judges all again.
-    if (isMissingTopology(e)) throw e;
+    if (isMissingTopology(e) || (isKilnError(e) && e.kind === 'usage')) throw e;
     const err = e as Error;
-    if (isKilnError(e) && !retryPolicy(e.kind).retry) {
+    if (isKilnError(e) && e.kind === 'terminal') {
       opts.log.warn({ buildKey: p.result.key, code: e.code, err: err.message }, 'a build result cannot be signed; recording it as failed');
       return { result: asFailedResult(p.result, 'build', 'signing failed', [`${e.code}: ${err.message}`]), signatures: [], signed: [] };
     }
