@@ -41,12 +41,14 @@ const NETWORK_TROUBLE = /Curl error|Cannot download|Failed to download metadata|
 
 /**
  * Pure: the BuildRequires rpmbuild names as missing ("\tX is needed by Y" after "Failed build
- * dependencies:"). Its stdout and stderr come through separate pipes, so stdout lines may land
- * between the stderr ones: every such line after the heading counts, whatever is in between.
+ * dependencies:"). Its stdout and stderr come through separate pipes, so stdout lines (or parts
+ * of them: the streams are chunked) may land between the stderr ones: every such line after the
+ * heading counts, whatever is in between.
  */
 export function unmetBuildRequires(output: string): string[] {
   const lines = output.split('\n');
-  const i = lines.findIndex((l) => l.startsWith('error: Failed build dependencies:'));
+  // The heading may be split by the other stream mid-line ("error: " + a stdout line + the rest).
+  const i = lines.findIndex((l) => l.includes('Failed build dependencies:'));
   if (i < 0) return [];
   const out: string[] = [];
   for (const l of lines.slice(i + 1)) {

@@ -146,6 +146,9 @@ test('rpm deps phase - unmet BuildRequires from rpmbuild, resolved rpms, dnf\'s 
   // stdout lines between the stderr ones (two pipes, no order between them): every needed line counts.
   const interleaved = 'error: Failed build dependencies:\nBuilding target platforms: x86_64\n\tfoo-devel >= 1.0 is needed by x-1-1.noarch\nBuilding for target x86_64\n\tbaz is needed by x-1-1.noarch\n';
   assert.deepEqual(unmetBuildRequires(interleaved), ['baz', 'foo-devel >= 1.0']);
+  // Seen in CI: a stdout line landed inside the heading, after stderr's "error: ".
+  const split = 'warning: Could not canonicalize hostname: h\nerror: Building target platforms: x86_64\nBuilding for target x86_64\n\nRPM build warnings:\nFailed build dependencies:\n\tkiln-dep-tool is needed by kiln-needs-tool-1.0-1.noarch\n';
+  assert.deepEqual(unmetBuildRequires(split), ['kiln-dep-tool']);
   const sha = 'a'.repeat(64);
   assert.deepEqual(parseResolvedRpms(`Downloading...\nkiln-resolved foo-devel-1.2-1.noarch ${sha}\nkiln-resolved baz-0:2-1.x86_64 ${sha}\nnoise\n`), [`baz-0:2-1.x86_64 ${sha}`, `foo-devel-1.2-1.noarch ${sha}`]);
   assert.deepEqual(dnfFailure('Last metadata expiration check: 0:00:01 ago\nNo match for argument: nosuch\nError: Unable to find a match: nosuch\n', ['nosuch']), { class: 'build', reason: 'BuildRequires cannot be met (nosuch): No match for argument: nosuch\nError: Unable to find a match: nosuch' });
