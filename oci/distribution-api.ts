@@ -21,7 +21,7 @@ export const MANIFEST_TYPES = [
 export interface DistributionApiOptions {
   /** https (true) or plain http (false) for a host. */
   tls(registry: string): boolean;
-  credential(registry: string): RegistryCredential | undefined;
+  credential(registry: string): Promise<RegistryCredential | undefined>;
   timeoutMs?: number;
 }
 
@@ -33,7 +33,7 @@ export class DistributionApi {
 
   private async request(registry: string, path: string, init: RequestInit = {}): Promise<Response | typeof USE_SKOPEO> {
     const url = `${this.opts.tls(registry) ? 'https' : 'http'}://${registry}/v2/${path}`;
-    const c = this.opts.credential(registry);
+    const c = await this.opts.credential(registry);
     const headers = new Headers(init.headers);
     if (c) headers.set('authorization', `Basic ${encodeAuth(c)}`);
     let res: Response;

@@ -8,14 +8,14 @@
 // --remove-signatures: trust here is the verified digest, and Kiln writes its own
 // signatures for every tag afterwards (sign-image.ts).
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DigestMismatchError, ImageNotFoundError, RegistryError } from '../schema/errors.ts';
 import type { OciImage, OciLayer } from '../schema/oci.ts';
 import { byDigest, formatRef, type ImageRef } from './image-ref.ts';
 import { DistributionApi, USE_SKOPEO } from './distribution-api.ts';
-import type { RegistryAuth } from './registry-auth.ts';
+import { parseRegistryAuth, type RegistryAuth, type RegistryCredential } from './registry-auth.ts';
 import { runSkopeo, type SkopeoOptions } from './skopeo.ts';
 
 const MANIFEST_LIST_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
@@ -61,7 +61,29 @@ export class RegistryClient {
     const { auth, ...skopeo } = options;
     this.opts = { ...skopeo, ...(auth ? { authFile: auth.file } : {}) };
     const tls = (registry: string) => (typeof options.tlsVerify === 'function' ? options.tlsVerify(registry) : options.tlsVerify);
-    this.api = new DistributionApi({ tls, credential: (registry) => auth?.hosts.get(registry), timeoutMs: options.timeoutMs });
+    this.hosts = auth ? { mtimeMs: undefined, hosts: auth.hosts } : undefined;
+    this.api = new DistributionApi({ tls, credential: async (registry) => (await this.currentHosts())?.get(registry), timeoutMs: options.timeoutMs });
+  }
+
+  /** The credentials file as last read, and its mtime then. */
+  private hosts: { mtimeMs: number | undefined; hosts: ReadonlyMap<string, RegistryCredential> } | undefined;
+
+  /**
+   * Each host's credential as the file says now: skopeo reads the file on every call, so the
+   * in-process calls read it again whenever its mtime changes (a fixed password holds for both).
+   */
+  private async currentHosts(): Promise<ReadonlyMap<string, RegistryCredential> | undefined> {
+    const file = this.opts.authFile;
+    if (!file || !this.hosts) return undefined;
+    const mtimeMs = (await stat(file).catch(() => undefined))?.mtimeMs;
+    if (mtimeMs === undefined || mtimeMs === this.hosts.mtimeMs) return this.hosts.hosts;
+    const parsed = parseRegistryAuth(file, await readFile(file, 'utf8'));
+    if (!parsed.value) {
+      const d = parsed.diagnostics[0];
+      throw new RegistryError(`${file}:${d?.line ?? 1}: the registry credentials file is not valid: ${d?.message ?? 'unreadable'}`, { authFile: file }, { kind: 'usage' });
+    }
+    this.hosts = { mtimeMs, hosts: parsed.value.hosts };
+    return this.hosts.hosts;
   }
 
   /**

@@ -9,7 +9,7 @@ import type { BuildResult } from '../../schema/messages.ts';
 import { asFailedResult, fetchArtifact, fetchResults, type PendingResult } from '../pipeline/collect.ts';
 import type { ArtifactContext } from '../formats/format.ts';
 import { checkPublishable, needsDeclared } from '../pipeline/publishable.ts';
-import { withVerifiedImage } from '../pipeline/oci-result.ts';
+import { isUnjudged, withVerifiedImage } from '../pipeline/oci-result.ts';
 import { signRpmHeaders, type HeaderSigned } from '../pipeline/signed-rpms.ts';
 import { verifyKeepingBytes } from '../pipeline/verified-bytes.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
@@ -81,19 +81,30 @@ async function readCached(nats: PipelineNats, sha256: string, artifactsDir: stri
 
 type Judged = Awaited<ReturnType<typeof judgeAndSign>>;
 
+/** How soon a result whose image could not be read back (registry down, our credentials refused) is delivered again. */
+const REGISTRY_WAIT_MS = 10_000;
+
 /** A result whose judging failed for now (a transient error): handed back alone, the others go on. */
 const RETRY = { baseMs: 1000, capMs: 60_000, random: Math.random };
 
 /**
  * One result judged, its error made explicit: the result's own error that will not change on retry
  * (a malformed package: kind terminal) records it as failed with that reason; the environment's
- * (kind usage: the key cannot sign) fails the batch as before, as it would every result; any other
+ * (kind usage: the key cannot sign) fails the batch as before (but not the candidate registry's
+ * refusal of an image read: isUnjudged, handed back), as it would every result; any other
  * error hands this result back with backoff (undefined) while the rest of the batch is recorded.
  */
 async function judgeOne(nats: PipelineNats, p: PendingResult, opts: CollectOptions, registry: RegistryClient): Promise<Judged | undefined> {
   try {
     return await judgeAndSign(nats, p.result, opts, registry);
   } catch (e) {
+    // The candidate registry down or refusing our own credentials says nothing about this build
+    // (oci-result.ts): not recorded, no attempt used; the condition is logged naming registry and file.
+    if (isUnjudged(e)) {
+      opts.log.error({ buildKey: p.result.key, kind: e.kind, err: e.message }, `build result not judged (handed back): the candidate registry's image could not be read: ${e.message}`);
+      p.nak(REGISTRY_WAIT_MS);
+      return undefined;
+    }
     // A missing stream or bucket is the batch's problem: withTopology repairs it and judges all again.
     if (isMissingTopology(e) || (isKilnError(e) && e.kind === 'usage')) throw e;
     const err = e as Error;

@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ObjectStore } from '@nats-io/obj';
 import canonicalize from 'canonicalize';
-import { DigestMismatchError, ImageNotFoundError, isKilnError } from '../../schema/errors.ts';
+import { DigestMismatchError, ImageNotFoundError, isKilnError, RegistryError } from '../../schema/errors.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import { OBJECTS } from '../../schema/nats.ts';
 import type { OciImage } from '../../schema/oci.ts';
@@ -49,11 +49,16 @@ export function reportedRepositoryProblem(reported: OciImage, recipe: BuildResul
   return reported.repository === expected ? undefined : `the image was reported in ${reported.repository}, but this build pushes to ${expected}`;
 }
 
+/** Pure: an error that leaves a result unjudged (the reconciler's registry access, not the build). */
+export const isUnjudged = (e: unknown): e is RegistryError => e instanceof RegistryError && (e.kind === 'usage' || e.kind === 'transient');
+
 /**
  * The result as it may be recorded: a succeeded oci result gains image.json; an image reported
  * outside the build's candidate repository, or one the candidate registry does not serve as
- * reported, is an integrity failure; a registry that cannot be reached is an infra failure
- * (retried; nothing recorded as built).
+ * reported, is an integrity failure. A candidate registry that cannot be reached, or that refuses
+ * the reconciler's own credentials, says nothing about the build: that RegistryError (kind
+ * transient or usage, isUnjudged) is thrown and the result stays unrecorded (collect-step naks it),
+ * so a misconfigured reconciler never burns a build's attempts.
  */
 export async function withVerifiedImage(result: BuildResult, deps: { client: RegistryClient; objectStore: ObjectStore; cacheDir: string; candidate: string | undefined }): Promise<BuildResult> {
   const reported = result.image;
@@ -65,6 +70,7 @@ export async function withVerifiedImage(result: BuildResult, deps: { client: Reg
     served = await verifyReportedImage(deps.client, reported);
   } catch (e) {
     if (e instanceof DigestMismatchError || e instanceof ImageNotFoundError) return asFailedResult(result, 'integrity', 'image does not verify', [e.message]);
+    if (isUnjudged(e)) throw e;
     if (isKilnError(e)) return asFailedResult(result, 'infra', 'candidate registry', [e.message]);
     throw e;
   }

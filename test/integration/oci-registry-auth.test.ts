@@ -11,16 +11,18 @@
 //   transient; the right credentials then promote.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { parse } from 'yaml';
 import { byDigest, byTag } from '../../oci/image-ref.ts';
 import { promote } from '../../oci/promote.ts';
 import { renderAuthFile, type RegistryAuth } from '../../oci/registry-auth.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import { RegistryError } from '../../schema/errors.ts';
+import { RESULTS_CONSUMER, STREAMS } from '../../schema/nats.ts';
 import { STATUS_LAYOUT } from '../../schema/status.ts';
 import { docker, dockerUnavailable, untagRegistryImages } from '../helpers/docker.ts';
 import { runKiln } from '../helpers/cli.ts';
@@ -55,6 +57,13 @@ async function storedRepositories(storageDir: string): Promise<string[]> {
   };
   await walk(root, '');
   return out.sort();
+}
+
+/** The build records of `pkg` `version` on kiln/status. */
+async function buildRecords(pkg: string, version: string): Promise<Array<{ state: string; attempts: Array<{ n: number; outcome?: string }> }>> {
+  const names = (await run('git', ['-C', stack.repoDir, 'ls-tree', '--name-only', 'kiln/status', 'builds/'])).stdout.split('\n').filter(Boolean);
+  const records = await Promise.all(names.map(async (n) => parse((await statusFile(stack.repoDir, n))!) as { state: string; attempts: Array<{ n: number; outcome?: string }>; inputs: { package: string; version: string } }));
+  return records.filter((r) => r.inputs.package === pkg && r.inputs.version === version);
 }
 
 /** A credentials file of our own: the user of `from`, for each of `hosts`, with `password` if given. */
@@ -188,5 +197,40 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     const withAuth = await plan(['--registry-auth', auth!.reconciler.file]);
     assert.deepEqual(withAuth.waiting, []);
     assert.deepEqual(withAuth.actions.map((a) => a.kind), ['build']);
+  });
+
+  test('oci registry auth - a candidate registry refusing the reconciler\'s own credentials records no attempt; once the file is fixed the build is collected', async () => {
+    const { rec, cand, prod, auth, nc } = stack;
+    const good = await readFile(auth!.reconciler.file, 'utf8');
+    const cred = auth!.reconciler.hosts.get(cand.host)!;
+    // Only the reconciler's candidate password is wrong (the agent's is right: it builds and pushes).
+    await writeFile(auth!.reconciler.file, renderAuthFile({ [cand.host]: { ...cred, password: 'not-the-password' }, [prod.host]: auth!.reconciler.hosts.get(prod.host)! }), { mode: 0o600 });
+    const yaml = (await run('git', ['-C', stack.repoDir, 'show', 'main:packages/app.yaml'])).stdout;
+    await commitFiles(stack.repoDir, { 'packages/app.yaml': yaml.replace('version: 1.0-1', 'version: 1.0-2') }, 'app 1.0-2');
+    const jsm = await jetstreamManager(nc);
+    await until(
+      async () => {
+        await rec.runPass();
+        // Handed back and delivered again at least once: the reconciler saw the result and did not record it.
+        return (await jsm.consumers.info(STREAMS.results, RESULTS_CONSUMER)).num_redelivered >= 1;
+      },
+      300_000,
+      'the agent reported app 1.0-2 and the reconciler handed the result back',
+    );
+    await rec.runPass();
+    const waiting = await buildRecords('app', '1.0-2');
+    assert.equal(waiting.length, 1, 'one build of app 1.0-2 is recorded (dispatched)');
+    assert.equal(waiting[0].state, 'queued');
+    assert.deepEqual(waiting[0].attempts.map((a) => [a.n, a.outcome]), [[1, undefined]], 'attempt 1 is still open: none is burnt on the reconciler\'s refused credential');
+
+    await writeFile(auth!.reconciler.file, good, { mode: 0o600 });
+    await until(
+      async () => {
+        await rec.runPass();
+        return (await buildRecords('app', '1.0-2'))[0]?.state === 'succeeded';
+      },
+      120_000,
+      'with the credentials file fixed, the result is collected',
+    );
   });
 });
