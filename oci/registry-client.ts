@@ -218,7 +218,7 @@ export class RegistryClient {
       return true;
     } catch (e) {
       if (e instanceof ImageNotFoundError) return true;
-      if (e instanceof RegistryError && /UNSUPPORTED|unsupported|405/.test(String(e.data.stderr))) return false;
+      if (e instanceof RegistryError && /UNSUPPORTED|unsupported|\b405 Method Not Allowed/.test(String(e.data.stderr))) return false;
       throw e;
     }
   }

@@ -24,21 +24,23 @@ export interface SkopeoOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const UNREACHABLE = /connection refused|no such host|i\/o timeout|connection reset|TLS handshake|EOF|network is unreachable|timeout exceeded|50[0234] /i;
-const NOT_FOUND = /manifest unknown|name unknown|not found|404|NAME_UNKNOWN|MANIFEST_UNKNOWN/;
+// HTTP status codes only where skopeo prints them as statuses ("404 Not Found", "HTTP status: 401"):
+// a bare 401/403/404/50x also occurs in digests, ports and repository names.
+const UNREACHABLE = /connection refused|no such host|i\/o timeout|connection reset|TLS handshake|\bEOF\b|network is unreachable|timeout exceeded|\b50[0234] (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)|HTTP status: 50[0234]\b/i;
+const NOT_FOUND = /manifest unknown|name unknown|NAME_UNKNOWN|MANIFEST_UNKNOWN|\bnot found\b|\b404 Not Found|HTTP status: 404\b/i;
 // containers/image pulling by digest: "Manifest does not match provided manifest digest".
 const DIGEST_WRONG = /digest did not match|does not match provided manifest digest|does not match digest|manifest digest .* does not match|Digest mismatch|DIGEST_INVALID|computed digest/i;
-const DENIED = /unauthorized|denied|authentication required|401|403/i;
+const DENIED = /unauthorized|\bdenied\b|authentication required|\b401 Unauthorized|\b403 Forbidden|HTTP status: 40[13]\b/i;
 
-/** The typed error for a failed skopeo call (pure: stderr decides). */
+/** The typed error for a failed skopeo call (pure: stderr decides; a registry that cannot be reached first, whatever else the text says). */
 export function skopeoError(args: string[], stderr: string, exitCode: number | string | null): KilnError {
   const what = `skopeo ${args.filter((a) => !a.startsWith('--')).slice(0, 3).join(' ')}`;
   const line = stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit ${exitCode}`;
   const data = { args, exitCode, stderr: stderr.slice(-2000) };
-  if (DIGEST_WRONG.test(stderr)) return new DigestMismatchError(`${what}: the registry's content does not match its digest: ${line}`, data, { kind: 'terminal' });
-  if (NOT_FOUND.test(stderr) && !UNREACHABLE.test(stderr)) return new ImageNotFoundError(`${what}: ${line}`, data);
-  if (DENIED.test(stderr)) return new RegistryError(`${what}: the registry refused the credentials: ${line}`, data, { kind: 'usage' });
   if (UNREACHABLE.test(stderr) || exitCode === 'ETIMEDOUT') return new RegistryError(`${what}: the registry could not be reached: ${line}`, data, { kind: 'transient' });
+  if (DIGEST_WRONG.test(stderr)) return new DigestMismatchError(`${what}: the registry's content does not match its digest: ${line}`, data, { kind: 'terminal' });
+  if (DENIED.test(stderr)) return new RegistryError(`${what}: the registry refused the credentials: ${line}`, data, { kind: 'usage' });
+  if (NOT_FOUND.test(stderr)) return new ImageNotFoundError(`${what}: ${line}`, data);
   return new RegistryError(`${what} failed: ${line}`, data);
 }
 

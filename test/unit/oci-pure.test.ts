@@ -56,6 +56,25 @@ test('oci skopeo errors - down is transient, missing is not-found, bad digest is
   assert.equal(skopeoError(['copy'], 'unauthorized: authentication required', 1).kind, 'usage');
 });
 
+test('oci skopeo errors - status codes count only as statuses: 401/403/404/502 inside digests, ports and names decide nothing', () => {
+  const H = `sha256:4010403404502${'a'.repeat(51)}`;
+  // A registry on port 4013 that is down: transient (before: "401" matched as refused credentials).
+  const down = skopeoError(['inspect'], `time="x" level=fatal msg="Error reading manifest ${H} in 127.0.0.1:4013/kiln/app: dial tcp 127.0.0.1:4013: connect: connection refused"`, 1);
+  assert.ok(down instanceof RegistryError && down.kind === 'transient', `${down.name} ${down.kind}`);
+  // A 404 in a digest and a port is not a missing image (before: ImageNotFoundError, an integrity failure).
+  const odd = skopeoError(['copy'], `level=fatal msg="writing blob: uploading layer ${H} to 127.0.0.1:40404/kiln/app: unexpected EOF while reading"`, 1);
+  assert.ok(!(odd instanceof ImageNotFoundError), odd.name);
+  const other = skopeoError(['copy'], `level=fatal msg="copying ${H} to 127.0.0.1:14035/kiln/app-403: invalid layer media type"`, 1);
+  assert.ok(other instanceof RegistryError && other.kind !== 'usage' && !(other instanceof ImageNotFoundError), `${other.name} ${other.kind}`);
+  // Statuses in context still count.
+  assert.equal(skopeoError(['inspect'], 'reading manifest latest in 127.0.0.1:1/a: received unexpected HTTP status: 403 Forbidden', 1).kind, 'usage');
+  assert.equal(skopeoError(['inspect'], 'requested access to the resource is denied', 1).kind, 'usage');
+  assert.ok(skopeoError(['inspect'], `reading manifest ${H} in 127.0.0.1:4013/a: received unexpected HTTP status: 404 Not Found`, 1) instanceof ImageNotFoundError);
+  assert.equal(skopeoError(['inspect'], 'reading manifest latest in 127.0.0.1:1/a: received unexpected HTTP status: 502 Bad Gateway', 1).kind, 'transient');
+  // Down wins over anything else in the text.
+  assert.equal(skopeoError(['inspect'], 'manifest unknown; then: dial tcp 127.0.0.1:1: connect: connection refused', 1).kind, 'transient');
+});
+
 test('oci simple signing - payload names the reference and digest; lookaside path is REPO@sha256=HEX', () => {
   const bytes = signaturePayload('r:1/kiln/app:1.0', D, new Date('2026-01-01T00:00:00Z'));
   const json = JSON.parse(new TextDecoder().decode(bytes));
