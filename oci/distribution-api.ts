@@ -6,7 +6,7 @@
 // TLS certificate Node does not trust (skopeo also reads
 // /etc/containers/certs.d), gets USE_SKOPEO back, and the caller uses skopeo.
 // Failures are the same typed errors as skopeo's (oci/skopeo.ts): unreachable
-// and 5xx transient, refused credentials usage, a missing name ImageNotFoundError.
+// and 5xx (and 408, 429) transient, refused credentials usage, a missing name ImageNotFoundError.
 import { ImageNotFoundError, RegistryError } from '../schema/errors.ts';
 import { encodeAuth, type RegistryCredential } from './registry-auth.ts';
 
@@ -23,6 +23,16 @@ export interface DistributionApiOptions {
   tls(registry: string): boolean;
   credential(registry: string): Promise<RegistryCredential | undefined>;
   timeoutMs?: number;
+}
+
+/** Pure: the mediaType a manifest names itself (a registry that sends no Content-Type), else Docker's v2. */
+export function ownMediaType(bytes: Uint8Array): string {
+  try {
+    const m = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { mediaType?: unknown }).mediaType;
+    return typeof m === 'string' && m ? m : MANIFEST_TYPES[0];
+  } catch {
+    return MANIFEST_TYPES[0];
+  }
 }
 
 /** Not handled here: the caller falls back to skopeo. */
@@ -49,7 +59,11 @@ export class DistributionApi {
       // RegistryClient says which registry and which credentials file.
       throw new RegistryError(`${res.status} on ${init.method ?? 'GET'} /v2/${path}${c ? ` as ${c.username}` : ''}`, { registry, status: res.status }, { kind: 'usage' });
     }
-    if (res.status >= 500) throw new RegistryError(`${registry}: ${res.status} on /v2/${path}`, { registry, status: res.status }, { kind: 'transient' });
+    // 408 and 429 say "later", as a 5xx does: a retry, not a build's failure.
+    if (res.status >= 500 || res.status === 408 || res.status === 429) throw new RegistryError(`${registry}: ${res.status} on /v2/${path}`, { registry, status: res.status }, { kind: 'transient' });
+    // `insecure: true` on an https registry with a certificate nobody trusts: skopeo with
+    // --tls-verify=false tries https first, the plain-http request here gets this answer.
+    if (res.status === 400 && !this.opts.tls(registry) && /HTTP request to an HTTPS server/i.test(await res.clone().text())) return USE_SKOPEO;
     return res;
   }
 
@@ -75,7 +89,17 @@ export class DistributionApi {
     if (res === USE_SKOPEO) return USE_SKOPEO;
     if (res.status === 404) throw new ImageNotFoundError(`${registry}/${repository}:${reference}: manifest unknown`, { registry, repository, reference });
     if (res.status !== 200) throw new RegistryError(`${registry}/${repository}:${reference}: reading the manifest answered ${res.status}`, { registry, repository, status: res.status }, { kind: 'terminal' });
-    return { bytes: Buffer.from(await res.arrayBuffer()), mediaType: res.headers.get('content-type') ?? MANIFEST_TYPES[0] };
+    const bytes = Buffer.from(await res.arrayBuffer());
+    return { bytes, mediaType: res.headers.get('content-type') || ownMediaType(bytes) };
+  }
+
+  /** The digest a tag points at as the registry says (HEAD, Docker-Content-Digest); '' when it does not say. */
+  async headDigest(registry: string, repository: string, tag: string, mediaType: string): Promise<string | typeof USE_SKOPEO> {
+    const res = await this.request(registry, `${repository}/manifests/${tag}`, { method: 'HEAD', headers: { accept: [mediaType, ...MANIFEST_TYPES].join(', ') } });
+    if (res === USE_SKOPEO) return USE_SKOPEO;
+    if (res.status === 404) throw new ImageNotFoundError(`${registry}/${repository}:${tag}: manifest unknown`, { registry, repository, reference: tag });
+    if (res.status !== 200) throw new RegistryError(`${registry}/${repository}:${tag}: HEAD of the manifest answered ${res.status}`, { registry, repository, status: res.status }, { kind: 'terminal' });
+    return res.headers.get('docker-content-digest') ?? '';
   }
 
   /** Put manifest bytes under `tag`; returns the digest the registry says it stored. */

@@ -199,13 +199,23 @@ export class RegistryClient {
       if (manifest === USE_SKOPEO) return USE_SKOPEO;
       const read = sha256Digest(manifest.bytes);
       if (read !== at.digest) throw new DigestMismatchError(`${formatRef(at)} serves a manifest whose digest is ${read}`, { expected: at.digest, actual: read }, { kind: 'terminal' });
-      return this.api.putManifest(at.registry, at.repository, tag, manifest);
+      const stored = await this.api.putManifest(at.registry, at.repository, tag, manifest);
+      // A registry that does not say what it stored is asked what the tag now names.
+      return stored === '' ? this.storedUnder(at, tag, manifest.mediaType) : stored;
     });
     if (moved === USE_SKOPEO) {
       await this.copy(at, { registry: at.registry, repository: at.repository, tag });
       return;
     }
-    if (moved !== '' && moved !== at.digest) throw new DigestMismatchError(`tagging ${formatRef(at)} as ${tag} stored ${moved}`, { expected: at.digest, actual: moved }, { kind: 'terminal' });
+    if (moved !== at.digest) throw new DigestMismatchError(`tagging ${formatRef(at)} as ${tag} stored ${moved}`, { expected: at.digest, actual: moved }, { kind: 'terminal' });
+  }
+
+  /** The digest `tag` names now: the registry's HEAD answer, else the hash of the manifest it serves. */
+  private async storedUnder(at: ImageRef, tag: string, mediaType: string): Promise<string | typeof USE_SKOPEO> {
+    const said = await this.api.headDigest(at.registry, at.repository, tag, mediaType);
+    if (said !== '') return said;
+    const got = await this.api.getManifest(at.registry, at.repository, tag);
+    return got === USE_SKOPEO ? USE_SKOPEO : sha256Digest(got.bytes);
   }
 
   /**
