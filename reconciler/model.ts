@@ -7,7 +7,6 @@ import type { BuildInputs, BuildRecord, CheckRecord, ConditionRecord, GateRecord
 import type { ForgeStatusRecord } from '../schema/forge.ts';
 import type { ActionKind, Reason } from '../schema/conditions.ts';
 import type { Relation } from '../debian/control.ts';
-import type { RegistryAuth } from '../oci/registry-auth.ts';
 
 /** What a source's debian/control says at the pinned commit: its binaries and Build-Depends, or why it could not be read. */
 export type SourceControl = { ok: true; binaries: string[]; buildDepends: Relation[] } | { ok: false; message: string };
@@ -136,11 +135,6 @@ export interface RegistryDistribution extends DistributionBase {
    * candidate registry promotions copy from. Absent: none.
    */
   plainHttp?: string[];
-  /**
-   * The reconciler's registry credentials (`--registry-auth`, `kiln up`'s per-run file): set by the
-   * pass from its settings, never read from git (the secret stays out of the metadata repo).
-   */
-  auth?: RegistryAuth;
   gate: 'image-test' | 'none';
 }
 

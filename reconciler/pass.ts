@@ -33,7 +33,6 @@ import { emptyPublishedMemo, observePublished, publishedUnchanged, rememberPubli
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
 import { outcomeOf, prepareForgeFiles, withForgeFiles, type ForgeFiles } from './forge/pass-step.ts';
 import { observeImageTags, type ImageTagsMemo } from './pass/observe-image-tags.ts';
-import { withRegistryAuth } from './release-targets/registry/registry-access.ts';
 
 /** What a pass remembers for the next one (incremental reads, the quiet fast path). */
 export interface PassMemo {
@@ -133,13 +132,14 @@ async function observeDesired(c: PassContext): Promise<DesiredState> {
     await checkReleaseKey({ dir: deps.repoDir, commit: c.desiredCommit, cache: deps.cache, path: releaseKey, fingerprint: deps.signer.fingerprint });
     memo.releaseKeyChecked = c.desiredCommit;
   }
-  return withRegistryAuth(read.state, deps.registryAuth);
+  // Registry credentials are not part of the model: they go with each publish, gate and observe request.
+  return read.state;
 }
 
 /** Drift of the published repositories from their records (see pass/observe-published.ts). */
 async function withDrift(c: PassContext, observed: ObservedState, desired: DesiredState | undefined): Promise<ObservedState> {
   if (!desired || !c.deps.reposDir) return observed;
-  const drift = await observePublished(c.deps.reposDir, desired.distributions, observed.releases, (c.memo.published ??= emptyPublishedMemo()));
+  const drift = await observePublished(c.deps.reposDir, desired.distributions, observed.releases, (c.memo.published ??= emptyPublishedMemo()), c.deps.registryAuth);
   return drift.size ? { ...observed, drift } : observed;
 }
 
@@ -186,7 +186,7 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
   await attemptStep('gate', async () => {
     if (deps.docker && deps.reposDir && plan.actions.some((a) => a.kind === 'gate')) {
       deps.lease?.assertHeld();
-      const gateCtx = { docker: deps.docker, image: deps.gateImage, reposDir: deps.reposDir, timeoutSeconds: deps.policy.gateTimeoutSeconds, log };
+      const gateCtx = { docker: deps.docker, image: deps.gateImage, reposDir: deps.reposDir, timeoutSeconds: deps.policy.gateTimeoutSeconds, log, registryAuth: deps.registryAuth };
       await runGates(plan, desired.distributions, gateCtx, events.gates);
       report.gates = events.gates.length;
     }
@@ -197,7 +197,7 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
     if (deps.reposDir) {
       deps.lease?.assertHeld();
       const reposUrl = desired.config.repoUrl ?? deps.repoUrl;
-      const publishCtx = { reposDir: deps.reposDir, artifactsDir: deps.artifactsDir, nats: deps.nats, signer: deps.signer, now, log, packages: desired.packages, ...(reposUrl ? { reposUrl } : {}) };
+      const publishCtx = { reposDir: deps.reposDir, artifactsDir: deps.artifactsDir, nats: deps.nats, signer: deps.signer, now, log, packages: desired.packages, registryAuth: deps.registryAuth, ...(reposUrl ? { reposUrl } : {}) };
       if (plan.actions.some((a) => a.kind === 'publish' || a.kind === 'prune' || a.kind === 'republish')) {
         await publishReleases(plan, desired.distributions, observed, publishCtx, events.releases);
         report.published = events.releases.map((r) => r.distribution);

@@ -1,6 +1,7 @@
 // Promotion gates: run each planned gate against the published source
 // distribution, through its release target's gate() (apt: install-smoke),
 // and return the verdicts to record.
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { GateInfraError } from '../../schema/errors.ts';
@@ -14,6 +15,8 @@ export interface GateContext {
   reposDir: string;
   timeoutSeconds: number;
   log: Logger;
+  /** The reconciler's registry credentials (registry gates pull with them). */
+  registryAuth?: RegistryAuth;
 }
 
 /**
@@ -39,6 +42,7 @@ export async function runGates(plan: Plan, distributions: Map<string, DesiredDis
         ...(g.smoke ? { smoke: g.smoke } : {}),
         timeoutSeconds: ctx.timeoutSeconds,
         log: ctx.log,
+        ...(ctx.registryAuth ? { registryAuth: ctx.registryAuth } : {}),
       });
     } catch (e) {
       // Docker trouble is not a verdict on the package: record nothing, so a later pass runs the gate again.

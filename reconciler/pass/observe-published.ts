@@ -3,6 +3,7 @@
 // through its release target's observe() (apt: signed files and indexes every
 // pass, pool files in a bounded rotation); a quiet pass only stat()s each
 // target's change marker (apt: InRelease) it saw last time.
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import { stat } from 'node:fs/promises';
 import type { ReleaseRecord } from '../../schema/status.ts';
 import type { DesiredDistribution } from '../model.ts';
@@ -20,12 +21,12 @@ export const emptyPublishedMemo = (): PublishedMemo => ({ cursors: new Map(), se
 const fingerprint = (path: string) => stat(path).then((s) => `${s.ino}:${s.size}:${s.mtimeMs}`, () => 'missing');
 
 /** Distribution -> what differs from its record, for each recorded distribution whose repository drifted. */
-export async function observePublished(reposDir: string, distributions: Map<string, DesiredDistribution>, releases: Map<string, ReleaseRecord>, memo: PublishedMemo): Promise<Map<string, string>> {
+export async function observePublished(reposDir: string, distributions: Map<string, DesiredDistribution>, releases: Map<string, ReleaseRecord>, memo: PublishedMemo, registryAuth?: RegistryAuth): Promise<Map<string, string>> {
   const drift = new Map<string, string>();
   for (const dist of distributions.values()) {
     const record = releases.get(dist.name);
     if (!record?.releaseSha256) continue;
-    const seen = await releaseTarget(dist).observe(reposDir, dist, record, memo.cursors.get(dist.name) ?? 0).catch((e: Error) => ({ drift: `cannot read it: ${e.message}`, cursor: 0 }));
+    const seen = await releaseTarget(dist).observe(reposDir, dist, record, memo.cursors.get(dist.name) ?? 0, registryAuth).catch((e: Error) => ({ drift: `cannot read it: ${e.message}`, cursor: 0 }));
     memo.cursors.set(dist.name, seen.cursor);
     if (seen.drift) drift.set(dist.name, seen.drift);
   }

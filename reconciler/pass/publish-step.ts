@@ -2,6 +2,7 @@
 // content (published − pruned + new), fetch the releasable artifacts (chosen by
 // each package's format module), apply it through the distribution's release
 // target (apt: a signed apt repository), and return the release records to commit.
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import type { Logger } from 'pino';
 import { isKilnError, PublishError, PublishInputError, type KilnError } from '../../schema/errors.ts';
 import type { Artifact, BuildRecord, RejectedPackage, ReleasedPackage, ReleaseRecord } from '../../schema/status.ts';
@@ -28,6 +29,8 @@ export interface PublishContext {
   packages?: ReadonlyMap<string, DesiredPackage>;
   /** Where the repositories are served over HTTP (kiln.yaml `repoUrl`, or this service's /repos), if they are. */
   reposUrl?: string;
+  /** The reconciler's registry credentials (registry targets). */
+  registryAuth?: RegistryAuth;
 }
 
 type ReleaseAction = PublishAction | PruneAction | RepublishAction;
@@ -130,7 +133,7 @@ async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[],
   const units: ReleaseUnit[] = [];
   for (const pkg of content) units.push(...(await attributedUnits(pkg, target, observed, ctx)));
   // Hard links: the artifact cache is content-addressed and never rewritten in place (the publisher falls back to copies across filesystems).
-  const report = await target.apply({ root: ctx.reposDir, distribution: dist, units, signer: ctx.signer, now: ctx.now, log: ctx.log, inputs: 'link', fresh, ...(ctx.reposUrl ? { reposUrl: ctx.reposUrl } : {}) });
+  const report = await target.apply({ root: ctx.reposDir, distribution: dist, units, signer: ctx.signer, now: ctx.now, log: ctx.log, inputs: 'link', fresh, ...(ctx.reposUrl ? { reposUrl: ctx.reposUrl } : {}), ...(ctx.registryAuth ? { registryAuth: ctx.registryAuth } : {}) });
   return {
     distribution: dist.name,
     desiredCommit,

@@ -3,6 +3,7 @@
 // and gate steps, `kiln keys renew` and `kiln serve` use the module chosen by
 // the distribution's `format:` (release-targets/index.ts). Every
 // implementation passes test/conformance/release-target.ts.
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { GateRecord, ReleaseRecord, RpmHeaderFacts } from '../../schema/status.ts';
@@ -59,6 +60,8 @@ export interface ApplyRequest<D extends DesiredDistribution = DesiredDistributio
   fresh?: boolean;
   /** Where ROOT is served over HTTP, if it is (kiln.yaml `repoUrl`, or this service's /repos): files telling users where to fetch from name it. */
   reposUrl?: string;
+  /** Registry targets: the reconciler's credentials (`--registry-auth`; from its settings, never from git). */
+  registryAuth?: RegistryAuth;
 }
 
 export interface ApplyReport {
@@ -116,6 +119,8 @@ export interface GateRequest<D extends DesiredDistribution = DesiredDistribution
   smoke?: string;
   timeoutSeconds: number;
   log: Logger;
+  /** Registry targets: credentials to pull the image under test with (the reconciler's --registry-auth). */
+  registryAuth?: RegistryAuth;
 }
 
 export interface ReleaseTarget<D extends DesiredDistribution = DesiredDistribution> {
@@ -125,7 +130,7 @@ export interface ReleaseTarget<D extends DesiredDistribution = DesiredDistributi
   /** Publish the complete next content (add, keep, prune) atomically and signed. Readers never see a half-written state. */
   apply(req: ApplyRequest<D>): Promise<ApplyReport>;
   /** Compare what is published with its release record (drift); cheap enough for every full pass. */
-  observe(root: string, dist: D, record: ReleaseRecord, cursor: number): Promise<Observation>;
+  observe(root: string, dist: D, record: ReleaseRecord, cursor: number, registryAuth?: RegistryAuth): Promise<Observation>;
   /** The one file whose stat() changes whenever the target is republished: the quiet pass's cheap check. */
   changeMarker(root: string, dist: D): string;
   /** Whether the signatures must be refreshed now (e.g. apt's Valid-Until more than half used). */

@@ -199,6 +199,20 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     assert.deepEqual(withAuth.actions.map((a) => a.kind), ['build']);
   });
 
+  test('oci registry auth - with --registry-auth the model holds no credentials: a pass with no change plans on the same distribution objects (incremental)', async () => {
+    const { rec, auth } = stack;
+    type Parts = { desired: unknown; dists: Map<string, { dist: unknown }> };
+    const parts = () => (rec.memo.plan as unknown as { parts: Parts }).parts;
+    await rec.runPass();
+    const before = parts().dists.get('production')!.dist;
+    await rec.runPass();
+    assert.equal(parts().desired, rec.memo.desired!.state, 'the planner gets the desired state as read');
+    assert.equal(parts().dists.get('production')!.dist, before, 'the same distribution object: its part of the plan is not redone');
+    assert.equal(before, rec.memo.desired!.state.distributions.get('production'));
+    const password = [...auth!.reconciler.hosts.values()][0].password;
+    assert.ok(!JSON.stringify([...rec.memo.desired!.state.distributions.values()]).includes(password), 'no secret in the desired state');
+  });
+
   test('oci registry auth - a candidate registry refusing the reconciler\'s own credentials records no attempt; once the file is fixed the build is collected', async () => {
     const { rec, cand, prod, auth, nc } = stack;
     const good = await readFile(auth!.reconciler.file, 'utf8');

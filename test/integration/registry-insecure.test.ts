@@ -79,6 +79,21 @@ describe('registry insecure', { skip: await dockerUnavailable('kiln/bookworm-bui
     const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${prod.host}/kiln/app:1.0-1`]);
     assert.equal(stdout.trim(), report.tags?.[0].digest);
   });
+
+  test('registry insecure - insecure: true on an https registry with a self-signed certificate: tags listed, read and moved (skopeo tries https)', async () => {
+    const https = await startRegistry('selfsigned', { tls: true });
+    try {
+      const client = new RegistryClient({ tlsVerify: false });
+      const digest = await client.pushFromDaemon(await importBusyboxImage(IMAGE), byTag(https.host, 'kiln/app', 'build-1'));
+      assert.deepEqual(await client.listTags(https.host, 'kiln/app'), ['build-1']);
+      assert.equal((await client.inspect(byTag(https.host, 'kiln/app', 'build-1'))).manifestDigest, digest);
+      await client.setTag({ registry: https.host, repository: 'kiln/app', digest }, '1.0-1');
+      const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${https.host}/kiln/app:1.0-1`]);
+      assert.equal(stdout.trim(), digest);
+    } finally {
+      await https.dispose();
+    }
+  });
 });
 
 test('registry insecure - kiln agent --insecure-registry takes HOST[:PORT]; anything else is a usage error before connecting', async () => {

@@ -12,8 +12,6 @@ import bcrypt from 'bcryptjs';
 import { parseRegistryAuth, renderAuthFile } from '../../oci/registry-auth.ts';
 import { readRegistryAuth } from '../../reconciler/cli/registry-auth.ts';
 import { skopeoError } from '../../oci/skopeo.ts';
-import type { DesiredState } from '../../reconciler/model.ts';
-import { withRegistryAuth } from '../../reconciler/release-targets/registry/registry-access.ts';
 import { htpasswdLines } from '../../reconciler/up/registry-credentials.ts';
 import { RegistryError, UsageError } from '../../schema/errors.ts';
 import { runKiln } from '../helpers/cli.ts';
@@ -80,17 +78,3 @@ test('registry auth - what skopeo 1.9 prints when docker-registry 2.8 refuses cr
   }
 });
 
-test('registry auth - the pass puts the reconciler credentials on registry distributions only; none: the state unchanged', () => {
-  const state = {
-    distributions: new Map<string, unknown>([
-      ['stable', { name: 'stable', format: 'apt' }],
-      ['production', { name: 'production', format: 'registry', url: 'r:1' }],
-    ]),
-  } as unknown as DesiredState;
-  assert.equal(withRegistryAuth(state, undefined), state);
-  const auth = { file: '/x/auth.json', hosts: new Map() };
-  const out = withRegistryAuth(state, auth);
-  assert.equal((out.distributions.get('production') as { auth?: unknown }).auth, auth);
-  assert.equal((out.distributions.get('stable') as { auth?: unknown }).auth, undefined);
-  assert.equal((state.distributions.get('production') as { auth?: unknown }).auth, undefined, 'the state read is not changed');
-});

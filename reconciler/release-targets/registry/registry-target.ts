@@ -71,7 +71,7 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     // Kiln's own tags: those it released last time, and those it dropped but could not prune.
     const recorded = [...(before?.tags ?? []), ...(before?.stale ?? [])];
     const report = await promote({
-      client: clientFor(dist),
+      client: clientFor(dist, req.registryAuth),
       endpoints: { candidate: dist.url, production: dist.url },
       desired,
       recorded,
@@ -93,11 +93,11 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     });
     return { releaseSha256: written.sha256, changed: report.changed || written.changed, tags };
   },
-  async observe(root, dist, record, cursor) {
+  async observe(root, dist, record, cursor, registryAuth) {
     const published = await readPublishedTags(join(root, dist.name));
     if (!published) return { drift: `${TAGS_FILE} is missing or unreadable`, cursor };
     if (published.sha256 !== record.releaseSha256) return { drift: `${TAGS_FILE} is not the one recorded (sha256 ${published.sha256.slice(0, 12)}…)`, cursor };
-    const client = clientFor(dist);
+    const client = clientFor(dist, registryAuth);
     // Several tags at once (one skopeo process each); the first drifted tag in release order is reported.
     const drifts = await pMap(
       published.tags.tags,
@@ -155,7 +155,7 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
       version: req.version,
       timeoutSeconds: req.timeoutSeconds,
       log: req.log,
-      auth: req.from.auth,
+      auth: req.registryAuth,
     });
   },
   contentType: (rel) => (rel.endsWith(`/${TAGS_FILE}`) ? 'application/json' : /\/signature-[0-9]+$/.test(rel) ? 'application/octet-stream' : undefined),
