@@ -154,6 +154,10 @@ const architecturesInPool: PackageRule = (p, { resolvedConfig, configBroken }) =
 };
 export const architecturesWithinPool: Rule = eachPackage(architecturesInPool);
 
+/** Pure: a promoted registry distribution on the same registry as the one it promotes from. */
+export const sharedRegistry = (d: { format?: unknown; url?: unknown }, from: { format?: unknown; url?: unknown } | undefined): boolean =>
+  d.format === 'registry' && from?.format === 'registry' && typeof d.url === 'string' && d.url === from.url;
+
 export const promotionSources: Rule = ({ distributions, unparsed }) => {
   const byName = new Map(distributions.map((d) => [d.doc.name, d]));
   const out: Diagnostic[] = [];
@@ -165,6 +169,11 @@ export const promotionSources: Rule = ({ distributions, unparsed }) => {
     }
     if (from === d.doc.name) out.push(at(d, '/promoteFrom', `promoteFrom: distribution ${quote(from)} cannot promote from itself`));
     else if (!byName.has(from) && !declaredElsewhere(unparsed, from)) out.push(at(d, '/promoteFrom', `promoteFrom: no distribution named ${quote(from)}${didYouMean(from, [...byName.keys()])}`));
+    else if (sharedRegistry(d.doc, byName.get(from)?.doc)) {
+      // Registry credentials (htpasswd) open a whole registry, not a repository: whoever pushes candidates could write here.
+      const msg = `url ${quote(String((d.doc as { url?: unknown }).url))} is also the registry of ${quote(from)}, which it promotes from: credentials cover a whole registry, so agents that push there could write this distribution's images too; use a registry of its own (kiln up refuses this)`;
+      out.push({ ...at(d, '/url', msg), severity: 'warning' });
+    }
   }
   return out;
 };

@@ -14,7 +14,9 @@ import type { Logger } from 'pino';
 import { parseRef } from '../../oci/image-ref.ts';
 import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
+import { sharedRegistry } from '../desired/rules.ts';
 import type { DesiredState } from '../model.ts';
+import { UsageError } from '../../schema/errors.ts';
 import { startChild, type Child } from './child-process.ts';
 
 export interface LocalRegistryPlan {
@@ -32,6 +34,13 @@ const LOOPBACK = /^(127\.0\.0\.1|localhost):(\d{1,5})$/;
 export function localRegistryPlan(desired: DesiredState): LocalRegistryPlan {
   const dists = [...desired.distributions.values()].filter((d) => d.format === 'registry').sort((a, b) => a.name.localeCompare(b.name));
   const hosts = [...new Set(dists.flatMap((d) => (d.format === 'registry' && LOOPBACK.test(d.url) ? [d.url] : [])))].sort();
+  for (const d of dists) {
+    const from = d.promoteFrom === undefined ? undefined : desired.distributions.get(d.promoteFrom);
+    // The agents' credentials open the candidate registry, every repository of it (htpasswd has no per-repository rights).
+    if (sharedRegistry(d, from)) {
+      throw new UsageError(`${d.file}: url: ${d.format === 'registry' ? d.url : ''} is also the registry of ${d.promoteFrom}, which it promotes from; kiln up gives agents write access to that whole registry, so it refuses a promoted distribution there: give ${d.name} a registry of its own`);
+    }
+  }
   const roots = dists.filter((d) => d.promoteFrom === undefined || !desired.distributions.has(d.promoteFrom));
   const candidate = roots.map((d) => (d.format === 'registry' ? d.url : '')).find((u) => hosts.includes(u));
   const seeds: LocalRegistryPlan['seeds'] = [];

@@ -111,3 +111,14 @@ test('rules - a consistent set passes every rule', () => {
   });
   assert.deepEqual(rules.runRules(i), []);
 });
+
+test('rules - a promoted registry distribution on its source\'s registry is warned about at its url (credentials cover a whole registry)', () => {
+  const reg = (name: string, url: string, extra: Record<string, unknown> = {}) => loc<DistributionDoc>(`distributions/${name}.yaml`, { name, format: 'registry', url, repository: name, architectures: ['amd64'], ...extra } as unknown as DistributionDoc);
+  const shared = rules.promotionSources(input({ distributions: [reg('candidate', '127.0.0.1:5000'), reg('production', '127.0.0.1:5000', { promoteFrom: 'candidate' })] }));
+  assert.equal(shared.length, 1);
+  assert.equal(shared[0].severity, 'warning');
+  assert.equal(shared[0].file, 'distributions/production.yaml');
+  assert.ok(typeof shared[0].line === 'number' && shared[0].line >= 1);
+  assert.match(shared[0].message, /^url '127\.0\.0\.1:5000' is also the registry of 'candidate'.*kiln up refuses/);
+  assert.deepEqual(rules.promotionSources(input({ distributions: [reg('candidate', '127.0.0.1:5000'), reg('production', '127.0.0.1:5001', { promoteFrom: 'candidate' })] })), []);
+});
