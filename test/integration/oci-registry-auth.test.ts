@@ -225,6 +225,8 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     await until(
       async () => {
         await rec.runPass();
+        const recorded = (await buildRecords('app', '1.0-2')).flatMap((r) => r.attempts.filter((x) => x.outcome !== undefined));
+        assert.deepEqual(recorded, [], 'an attempt was recorded for the reconciler\'s refused credential');
         // Handed back and delivered again at least once: the reconciler saw the result and did not record it.
         return (await jsm.consumers.info(STREAMS.results, RESULTS_CONSUMER)).num_redelivered >= 1;
       },
