@@ -67,6 +67,13 @@ export class DistributionApi {
     return res;
   }
 
+  /** GET /v2/: whether the registry admits these credentials (a refusal throws RegistryError usage). */
+  async checkAccess(registry: string): Promise<void | typeof USE_SKOPEO> {
+    const res = await this.request(registry, '');
+    if (res === USE_SKOPEO) return USE_SKOPEO;
+    await res.arrayBuffer();
+  }
+
   /** Every tag of a repository (following the Link header's pages); [] when the repository does not exist. */
   async listTags(registry: string, repository: string): Promise<string[] | typeof USE_SKOPEO> {
     const tags: string[] = [];

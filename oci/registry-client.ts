@@ -136,6 +136,14 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * Fail early when `registry` refuses these credentials (GET /v2/, usage error naming the file).
+   * Not checked in process (a token service): skopeo finds out at the first push.
+   */
+  async checkAccess(registry: string): Promise<void> {
+    await this.refused([registry], () => this.api.checkAccess(registry));
+  }
+
   /** Tags of a repository; none when the repository does not exist yet. */
   async listTags(registry: string, repository: string): Promise<string[]> {
     const listed = await this.refused([registry], () => this.api.listTags(registry, repository));

@@ -199,6 +199,16 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     assert.deepEqual(withAuth.actions.map((a) => a.kind), ['build']);
   });
 
+  test('oci registry auth - kiln agent checks its credentials against the candidate at start: refused, exit 2 naming the file; accepted, it goes on to connect', async () => {
+    const { cand, auth } = stack;
+    const wrong = await authFile('agent-wrong.json', auth!.agent, [cand.host], 'not-the-password');
+    const refused = await runKiln(['agent', '--nats', 'nats://127.0.0.1:1', '--pool', 'oci', '--candidate-registry', cand.host, '--registry-auth', wrong.file]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.ok(refused.stderr.includes(wrong.file) && refused.stderr.includes(cand.host), refused.stderr);
+    const accepted = await runKiln(['agent', '--nats', 'nats://127.0.0.1:1', '--pool', 'oci', '--candidate-registry', cand.host, '--registry-auth', auth!.agent.file]);
+    assert.notEqual(accepted.code, 2, `past the registry check, only NATS is missing: ${accepted.stderr}`);
+  });
+
   test('oci registry auth - with --registry-auth the model holds no credentials: a pass with no change plans on the same distribution objects (incremental)', async () => {
     const { rec, auth } = stack;
     type Parts = { desired: unknown; dists: Map<string, { dist: unknown }> };

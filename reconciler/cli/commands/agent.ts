@@ -8,7 +8,10 @@ import { AgentMetrics, parseListen, serveMetrics } from '../../../agents/metrics
 import { REGISTRY_HOST_PATTERN } from '../../../schema/metadata.ts';
 import { readRegistryAuth } from '../registry-auth.ts';
 import { identityProblem } from '../../../schema/nats.ts';
-import { UsageError } from '../../../schema/errors.ts';
+import { RegistryError, UsageError } from '../../../schema/errors.ts';
+import type { RegistryAuth } from '../../../oci/registry-auth.ts';
+import { RegistryClient } from '../../../oci/registry-client.ts';
+import type { Logger } from 'pino';
 import { readCredentials } from '../../broker/credentials.ts';
 import { connectNats } from '../../nats/connect.ts';
 import { num, str, type Command } from '../command.ts';
@@ -60,6 +63,7 @@ const command: Command = {
     const candidateInsecure = candidateRegistry !== undefined && (/^(127\.0\.0\.1|localhost)(:|$)/.test(candidateRegistry) || insecure.includes(candidateRegistry));
     const authFile = str(args, 'registry-auth');
     const registryAuth = authFile === undefined ? undefined : await readRegistryAuth(authFile);
+    if (candidateRegistry !== undefined) await checkCandidateAccess(candidateRegistry, candidateInsecure, registryAuth, ctx.log);
     const metricsAddr = str(args, 'metrics-listen');
     const listen = metricsAddr === undefined ? undefined : parseListen(metricsAddr);
     if (typeof listen === 'string') throw new UsageError(`--metrics-listen ${listen}`);
@@ -94,4 +98,17 @@ const command: Command = {
     return { data: { agent: agent.id, stopped: true }, human: `agent ${agent.id} stopped` };
   },
 };
+/**
+ * Credentials the candidate refuses stop the agent at start (exit 2) rather than failing every
+ * build it takes; a registry that is down now is only logged (builds report it as they run).
+ */
+async function checkCandidateAccess(registry: string, insecure: boolean, auth: RegistryAuth | undefined, log: Logger): Promise<void> {
+  try {
+    await new RegistryClient({ tlsVerify: !insecure, auth }).checkAccess(registry);
+  } catch (e) {
+    if (e instanceof RegistryError && e.kind === 'usage') throw e;
+    log.warn({ registry, err: (e as Error).message }, 'the candidate registry did not answer at start');
+  }
+}
+
 export default command;
