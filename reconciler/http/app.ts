@@ -2,6 +2,7 @@
 // /ui/), Prometheus metrics (/metrics) and the published apt repositories
 // (/repos/<dist>/, by the repo server's rules). Built without listening, so
 // tests can also inject requests.
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import { realpath } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,8 @@ export const DASHBOARD_DIR = join(dirname(fileURLToPath(import.meta.url)), 'dash
 export interface AppOptions {
   /** The metadata repo holding kiln/status. */
   repoDir: string;
+  /** The reconciler's registry credentials: the plan shown resolves base image tags with them. */
+  registryAuth?: RegistryAuth;
   /** Published repositories, served at /repos/. */
   reposDir?: string;
   live?: LiveView;
@@ -58,7 +61,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.headers(SECURITY_HEADERS);
   });
 
-  const ctx: ServiceContext = { status: new StatusView(opts.repoDir, log), live: opts.live, signer: opts.signer, log, wake: opts.wake };
+  const ctx: ServiceContext = { status: new StatusView(opts.repoDir, log, undefined, opts.registryAuth), live: opts.live, signer: opts.signer, log, wake: opts.wake };
   app.addHook('onClose', () => ctx.status.close());
   const route = routeRegistrar(app, new Authorizer(opts.tokensFile, opts.publicRead ?? true));
   buildRoutes(app, ctx, route);

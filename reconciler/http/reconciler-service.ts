@@ -44,5 +44,5 @@ export interface ServeOptions {
 export async function serveReconciler(rec: Reconciler, m: ServiceMetrics, o: ServeOptions): Promise<HttpServer> {
   const live = rec.session ? new LiveView(rec.session.nc, rec.session.jsm, rec.session.objectStore) : undefined;
   if (live) m.attach(live);
-  return startHttpServer({ ...o, repoDir: rec.deps.repoDir, live, signer: rec.signer, metrics: m.registry });
+  return startHttpServer({ ...o, repoDir: rec.deps.repoDir, registryAuth: rec.deps.registryAuth, live, signer: rec.signer, metrics: m.registry });
 }

@@ -2,6 +2,7 @@
 // observed state (read incrementally, as the pass does), build records sorted
 // newest first, the desired state of the last reconciled commit (for
 // distributions) and the plan. Reads are serialised: one refresh at a time.
+import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -43,6 +44,8 @@ export class StatusView {
     private readonly log?: Logger,
     /** How long a computed plan is reused for the same heads (retry times move with the clock). */
     private readonly planMaxAgeMs = 2000,
+    /** Credentials for base images named by tag (the reconciler's --registry-auth). */
+    private readonly registryAuth?: RegistryAuth,
   ) {}
 
   gitDir(): Promise<string> {
@@ -107,7 +110,7 @@ export class StatusView {
       const value = (async () => {
         const trust = await verifyDesiredCommit({ dir: this.repoDir, cache: this.cache, commit: head, lastTrusted: observed.desiredCommit });
         const desired = trust.trusted ? (await readDesired({ dir: this.repoDir, rev: head, cache: this.cache, log: this.log })).state : undefined;
-        const plan = desired ? makePlan(desired, await withImageTagsNow(desired, observed, this.log), { now: new Date(), trust }) : refusalPlan(head, observed, trust.reason);
+        const plan = desired ? makePlan(desired, await withImageTagsNow(desired, observed, this.log, this.registryAuth), { now: new Date(), trust }) : refusalPlan(head, observed, trust.reason);
         return { plan, trust, statusCommit: observed.statusCommit ?? null };
       })();
       this.planCache = { key, at: Date.now(), value };

@@ -12,17 +12,19 @@ import { dependencyWaitRows, formatWaits, type WaitRow } from '../../pipeline/de
 import { plan } from '../../plan/plan.ts';
 import { withImageTagsNow } from '../../pass/observe-image-tags.ts';
 import { verifyDesiredCommit } from '../../trust/index.ts';
+import type { RegistryAuth } from '../../../oci/registry-auth.ts';
+import { READ_REGISTRY_AUTH_OPTION, readRegistryAuth } from '../registry-auth.ts';
 
 const STATES = ['queued', 'succeeded', 'failed'];
 
 /** What the plan at HEAD holds back for in-repo Build-Depends; none when HEAD is not trusted or cannot be read (kiln plan says why). */
-async function dependencyWaits(repo: OpenedRepo, observed: ObservedState, cache: GitCache, log: Logger): Promise<WaitRow[]> {
+async function dependencyWaits(repo: OpenedRepo, observed: ObservedState, cache: GitCache, log: Logger, registryAuth: RegistryAuth | undefined): Promise<WaitRow[]> {
   try {
     const commit = await resolveCommit(repo.dir, await revisionIn(repo, 'HEAD'), cache);
     const trust = await verifyDesiredCommit({ dir: repo.dir, cache, commit, lastTrusted: observed.desiredCommit });
     if (!trust.trusted) return [];
     const { state: desired } = await readDesired({ dir: repo.dir, rev: commit, cache, log });
-    return dependencyWaitRows(plan(desired, await withImageTagsNow(desired, observed, log), { now: new Date(), trust }).waiting);
+    return dependencyWaitRows(plan(desired, await withImageTagsNow(desired, observed, log, registryAuth), { now: new Date(), trust }).waiting);
   } catch (e) {
     log.debug({ err: (e as Error).message }, 'no dependency waits: the desired state could not be planned');
     return [];
@@ -43,16 +45,19 @@ const command: Command = {
     repo: urlRepoOption('The repo holding kiln/status'),
     ...REMOTE_OPTIONS,
     state: { type: 'string', valueName: 'STATE', description: 'Only builds in this state: queued, succeeded or failed.' },
+    'registry-auth': READ_REGISTRY_AUTH_OPTION,
   },
   examples: ['kiln builds', 'kiln builds --state failed --json'],
   async run(args, ctx) {
     const state = str(args, 'state');
     if (state && !STATES.includes(state)) throw new UsageError(`--state takes one of ${STATES.join(', ')}, got '${state}'`);
+    const authFile = str(args, 'registry-auth');
+    const registryAuth = authFile === undefined ? undefined : await readRegistryAuth(authFile);
     const repo = await openRepoArg(args, ctx);
     const cache = {};
     const { state: observed } = await readObserved({ dir: repo.dir, cache, log: ctx.log });
     const rows = buildRows(observed.builds.values()).filter((r) => !state || r.state === state);
-    const waiting = state ? [] : await dependencyWaits(repo, observed, cache, ctx.log);
+    const waiting = state ? [] : await dependencyWaits(repo, observed, cache, ctx.log, registryAuth);
     return { data: { statusCommit: observed.statusCommit ?? null, builds: rows, waiting }, human: formatBuilds(rows) + formatWaits(waiting) };
   },
 };

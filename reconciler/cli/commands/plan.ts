@@ -7,7 +7,7 @@ import { plan, refusalPlan } from '../../plan/plan.ts';
 import { withImageTagsNow } from '../../pass/observe-image-tags.ts';
 import { readObservedForTrust, verifyDesiredCommit } from '../../trust/index.ts';
 import { str, type Command } from '../command.ts';
-import { readRegistryAuth } from '../registry-auth.ts';
+import { READ_REGISTRY_AUTH_OPTION, readRegistryAuth } from '../registry-auth.ts';
 import { openRepoArg, REMOTE_OPTIONS, revisionIn, urlRepoOption } from '../repo-arg.ts';
 
 const command: Command = {
@@ -21,7 +21,7 @@ const command: Command = {
     repo: urlRepoOption(),
     rev: { type: 'string', valueName: 'REV', description: 'Desired-state revision.', default: 'HEAD' },
     'release-key': { type: 'string', valueName: 'FILE', description: "The reconciler's public key: kiln/status must be signed by it (recommended for CI checks)." },
-    'registry-auth': { type: 'string', valueName: 'FILE', description: 'Registry credentials, a containers-auth.json as `skopeo login --authfile FILE HOST` writes it, for resolving base images named by tag. Default: anonymous' },
+    'registry-auth': READ_REGISTRY_AUTH_OPTION,
     ...REMOTE_OPTIONS,
   },
   examples: ['kiln plan --repo ./metadata', 'kiln plan --rev feature-branch --json'],
