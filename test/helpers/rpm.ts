@@ -10,6 +10,10 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { sha256File } from '../../reconciler/publish/apt/hashes.ts';
+import type { NatsSession } from '../../reconciler/pipeline/nats-session.ts';
+import type { BuildAction } from '../../reconciler/model.ts';
+import type { BuildResult } from '../../schema/messages.ts';
+import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
 
 const run = promisify(execFile);
@@ -92,4 +96,15 @@ export function servedRpm(repo: string, name: string): string {
   const hit = liveRpms(repo).find((r) => basename(r.file) === name);
   if (!hit) throw new Error(`${name} is not in the repodata of ${repo}`);
   return join(repo, hit.file);
+}
+
+/** What an agent would report for `action` having built `rpm`: the artifact put, then the success published. */
+export async function reportBuiltRpm(session: NatsSession, action: BuildAction, rpm: WrittenRpm): Promise<void> {
+  await session.objectStore.putBlob({ name: OBJECTS.artifact(rpm.sha256) }, new Uint8Array(await readFile(rpm.path)));
+  const now = new Date().toISOString();
+  const result: BuildResult = {
+    v: 1, key: action.key, attempt: action.attempt, inputs: action.inputs, pool: action.pool, agent: 'stand-in', outcome: 'succeeded', exitCode: 0,
+    artifacts: [{ name: rpm.name, sha256: rpm.sha256, size: rpm.size }], startedAt: now, finishedAt: now,
+  };
+  await session.js.publish(SUBJECTS.result(action.key), JSON.stringify(result), { msgID: `${action.key}.${action.attempt}.result` });
 }

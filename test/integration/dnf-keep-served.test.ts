@@ -24,15 +24,13 @@ import { runContainer } from '../../containers/run-container.ts';
 import { openNatsSession, type NatsSession } from '../../reconciler/pipeline/nats-session.ts';
 import type { Reconciler } from '../../reconciler/reconciler-setup.ts';
 import { startRepoServer, type RepoServer } from '../../reconciler/serve/repo-server.ts';
-import type { BuildResult } from '../../schema/messages.ts';
-import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
 import { STATUS_BRANCH, type ReleaseRecord } from '../../schema/status.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
 import { docker, dockerUnavailable } from '../helpers/docker.ts';
 import { commitFiles, makeRepo } from '../helpers/git.ts';
 import { openPublishingReconciler, quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
-import { writeRpm } from '../helpers/rpm.ts';
+import { reportBuiltRpm, writeRpm } from '../helpers/rpm.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
@@ -88,13 +86,7 @@ describe('dnf keep and served .repo', { skip: await dockerUnavailable(RPM_IMAGE)
     const action = await until(async () => (await rec.runPass()).plan?.actions.find((a) => a.kind === 'build'), 60_000, `a build of ${version}`);
     if (action.kind !== 'build') throw new Error('not a build');
     const rpm = await writeRpm(dir, { name: NAME, version });
-    await session.objectStore.putBlob({ name: OBJECTS.artifact(rpm.sha256) }, new Uint8Array(await readFile(rpm.path)));
-    const now = new Date().toISOString();
-    const result: BuildResult = {
-      v: 1, key: action.key, attempt: action.attempt, inputs: action.inputs, pool: action.pool, agent: 'stand-in', outcome: 'succeeded', exitCode: 0,
-      artifacts: [{ name: rpm.name, sha256: rpm.sha256, size: rpm.size }], startedAt: now, finishedAt: now,
-    };
-    await session.js.publish(SUBJECTS.result(action.key), JSON.stringify(result), { msgID: `${action.key}.${action.attempt}.result` });
+    await reportBuiltRpm(session, action, rpm);
     let last = '';
     return until(async () => {
       const pass = await rec.runPass();

@@ -27,8 +27,6 @@ import { resignDnf } from '../../reconciler/publish/dnf/resign.ts';
 import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { openNatsSession } from '../../reconciler/pipeline/nats-session.ts';
 import type { Reconciler } from '../../reconciler/reconciler-setup.ts';
-import type { BuildResult } from '../../schema/messages.ts';
-import { OBJECTS, SUBJECTS } from '../../schema/nats.ts';
 import type { ReleaseRecord } from '../../schema/status.ts';
 import { STATUS_BRANCH, STATUS_LAYOUT } from '../../schema/status.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
@@ -36,7 +34,7 @@ import { docker, dockerUnavailable } from '../helpers/docker.ts';
 import { commitFiles, makeRepo } from '../helpers/git.ts';
 import { openPublishingReconciler, quietLog } from '../helpers/kiln-service.ts';
 import { startNats, type NatsServer } from '../helpers/nats.ts';
-import { servedRpm, writeRpm, type WrittenRpm } from '../helpers/rpm.ts';
+import { reportBuiltRpm, servedRpm, writeRpm, type WrittenRpm } from '../helpers/rpm.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
@@ -158,13 +156,7 @@ describe('rpm pass', { skip: await dockerUnavailable(RPM_IMAGE) }, () => {
     if (action.kind !== 'build') throw new Error('not a build');
     const session = await openNatsSession(nats.url, { name: 'stand-in-agent', log: quietLog, pools: { rpm: { architectures: ['amd64'] } } });
     t.after(() => session.close());
-    await session.objectStore.putBlob({ name: OBJECTS.artifact(rpm.sha256) }, new Uint8Array(await readFile(rpm.path)));
-    const now = new Date().toISOString();
-    const result: BuildResult = {
-      v: 1, key: action.key, attempt: action.attempt, inputs: action.inputs, pool: action.pool, agent: 'stand-in', outcome: 'succeeded', exitCode: 0,
-      artifacts: [{ name: rpm.name, sha256: rpm.sha256, size: rpm.size }], startedAt: now, finishedAt: now,
-    };
-    await session.js.publish(SUBJECTS.result(action.key), JSON.stringify(result), { msgID: `${action.key}.${action.attempt}.result` });
+    await reportBuiltRpm(session, action, rpm);
     return until(async () => {
       await rec.runPass();
       const text = await onStatus(`builds/${action.key}.yaml`);
