@@ -60,9 +60,8 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions) {
     const { auth, ...skopeo } = options;
     this.opts = { ...skopeo, ...(auth ? { authFile: auth.file } : {}) };
-    const tls = (registry: string) => (typeof options.tlsVerify === 'function' ? options.tlsVerify(registry) : options.tlsVerify);
     this.hosts = auth ? { mtimeMs: undefined, hosts: auth.hosts } : undefined;
-    this.api = new DistributionApi({ tls, credential: async (registry) => (await this.currentHosts())?.get(registry), timeoutMs: options.timeoutMs });
+    this.api = new DistributionApi({ tls: (registry) => this.tlsVerify(registry), credential: async (registry) => (await this.currentHosts())?.get(registry), timeoutMs: options.timeoutMs });
   }
 
   /** The credentials file as last read, and its mtime then. */
@@ -86,13 +85,17 @@ export class RegistryClient {
     return this.hosts.hosts;
   }
 
+  /** Whether TLS is verified for `registry` (set per host: a copy's source and destination may differ). */
+  private tlsVerify(registry: string): boolean {
+    return typeof this.opts.tlsVerify === 'function' ? this.opts.tlsVerify(registry) : this.opts.tlsVerify;
+  }
+
   /**
    * skopeo's TLS and credentials flags for a reference to `registry` (source and destination of a
    * copy each get their own: `side` '' for a one-reference command, 'src-' or 'dest-').
    */
   private access(side: '' | 'src-' | 'dest-', registry: string): string[] {
-    const verify = typeof this.opts.tlsVerify === 'function' ? this.opts.tlsVerify(registry) : this.opts.tlsVerify;
-    return [`--${side}tls-verify=${verify}`, ...(this.opts.authFile ? [`--${side}authfile=${this.opts.authFile}`] : [])];
+    return [`--${side}tls-verify=${this.tlsVerify(registry)}`, ...(this.opts.authFile ? [`--${side}authfile=${this.opts.authFile}`] : [])];
   }
 
   /** runSkopeo, with a refused credential said plainly (refused()). */
@@ -117,8 +120,10 @@ export class RegistryClient {
    */
   async inspect(ref: ImageRef): Promise<OciImage> {
     const got = await this.refused([ref.registry], () => this.api.getManifest(ref.registry, ref.repository, ref.digest ?? ref.tag ?? 'latest'));
-    const raw = got === USE_SKOPEO ? await this.run(['inspect', '--raw', ...this.access('', ref.registry), `docker://${formatRef(ref)}`], [ref.registry]) : got.bytes.toString('utf8');
-    const digest = got === USE_SKOPEO ? sha256Digest(raw) : sha256Digest(got.bytes);
+    // The digest is of the bytes as served (skopeo's output is those bytes, as UTF-8 text).
+    const bytes = got === USE_SKOPEO ? Buffer.from(await this.run(['inspect', '--raw', ...this.access('', ref.registry), `docker://${formatRef(ref)}`], [ref.registry])) : got.bytes;
+    const raw = bytes.toString('utf8');
+    const digest = sha256Digest(bytes);
     const repository = `${ref.registry}/${ref.repository}`;
     if (ref.digest && ref.digest !== digest) {
       throw new DigestMismatchError(`${formatRef(ref)} serves a manifest whose digest is ${digest}`, { expected: ref.digest, actual: digest, repository }, { kind: 'terminal' });
