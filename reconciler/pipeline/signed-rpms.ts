@@ -9,12 +9,12 @@
 // in its header is left to rpmsign at publish. The header facts rpm read from the
 // built bytes (the guard, formats/rpm) are recorded with the copy (`rpm`): signing
 // changes only the signature header, so a publish by the same key trusts them.
-import { createHash } from 'node:crypto';
 import pMap from 'p-map';
 import { RpmFormatError } from '../../schema/errors.ts';
 import type { BuildResult } from '../../schema/messages.ts';
 import type { BuildRecord, RpmHeaderFacts } from '../../schema/status.ts';
 import { rpmFormat } from '../formats/rpm/rpm-format.ts';
+import { sha256Hex } from '../publish/apt/hashes.ts';
 import { signRpmBytes } from '../publish/dnf/rpm-header-sign.ts';
 import { armoredSignaturePacket, assertDigest, tagFor } from '../publish/dnf/sign-rpms.ts';
 import type { Signer } from '../signing/signer.ts';
@@ -40,7 +40,7 @@ export async function signRpmHeaders(result: BuildResult, read: (a: Artifact) =>
         throw e instanceof RpmFormatError ? new RpmFormatError(`${a.name}: ${e.message}`, { artifact: a.name }, { cause: e }) : e;
       });
       if (!copy) return undefined;
-      const sha256 = createHash('sha256').update(copy.rpm).digest('hex');
+      const sha256 = sha256Hex(copy.rpm);
       await storeVerified(cacheDir, sha256, copy.rpm);
       const rpm = headers?.get(a.sha256);
       return { name: a.name, built: a.sha256, sha256, size: copy.rpm.length, signingKey: signer.fingerprint, signature: armoredSignaturePacket(copy.signature), ...(rpm ? { rpm } : {}) };

@@ -12,7 +12,7 @@ export function digests(data: Buffer | string): Digests {
   return { size: buf.length, sha256: createHash('sha256').update(buf).digest('hex'), md5: createHash('md5').update(buf).digest('hex') };
 }
 
-export const sha256Hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+export const sha256Hex = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 
 /** sha256 and size of a file, streamed (rpms can be large). */
 export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {

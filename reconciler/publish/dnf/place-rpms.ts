@@ -9,14 +9,14 @@ import pMap from 'p-map';
 import { PublishInputError } from '../../../schema/errors.ts';
 import type { Signer } from '../../signing/signer.ts';
 import { tempNameFor } from '../apt/atomic-write.ts';
-import { sha256File } from '../apt/hashes.ts';
+import { sha256File, sha256Hex } from '../apt/hashes.ts';
 import { readRpms } from '../rpm/read-rpm.ts';
 import { PACKAGES_DIR } from './layout.ts';
 import { armoredHeaderSignature, keyIdOf, signRpmCopies, type SignedCopy } from './sign-rpms.ts';
 import { listServed, placeSigned, servedName } from './served.ts';
 import type { DnfState } from './state.ts';
 import { recordedByName, type Checked, type RpmInput } from './check-inputs.ts';
-import { makeDir, sha256Hex } from './switch.ts';
+import { makeDir } from './switch.ts';
 
 // The callback API: fs/promises makes a FileHandle per file (thousands of rpms are placed).
 const readWhole = promisify(readFileCallback);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Signer } from '../../signing/signer.ts';
 import { writeFileAtomic } from '../apt/atomic-write.ts';
+import { sha256Hex } from '../apt/hashes.ts';
 import { withRepoLock } from '../apt/repo-lock.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, keyFileName, REPOMD, REPOMD_SIG, repoFileName, STAGE_DIR } from './layout.ts';
@@ -17,7 +18,7 @@ import { repoFile } from './repo-file.ts';
 import { emptyDnfState, readDnfState } from './state.ts';
 import { checkInputs, type RpmInput } from './check-inputs.ts';
 import { signNew } from './place-rpms.ts';
-import { prune, sha256Hex, switchRepodata } from './switch.ts';
+import { prune, switchRepodata } from './switch.ts';
 
 export type { RpmInput } from './check-inputs.ts';
 

@@ -1,10 +1,10 @@
 // publishDnf's last steps, shared with resign.ts: the staged repodata moved in (repomd.xml, the
 // switch, last) and what the repository no longer names pruned after a grace period.
-import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Signer } from '../../signing/signer.ts';
 import { isTempName, writeFileAtomic } from '../apt/atomic-write.ts';
+import { sha256Hex } from '../apt/hashes.ts';
 import { HASHED_REPODATA, PACKAGES_DIR, REPODATA_DIR, REPOMD, REPOMD_SIG } from './layout.ts';
 import { listServed, removeEmptyDirs } from './served.ts';
 import type { DnfState } from './state.ts';
@@ -14,8 +14,6 @@ export async function makeDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
 }
-
-export const sha256Hex = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Move the staged repodata in: checksum-named files first (new names only), then the signature, then repomd.xml (the switch). */
 export async function switchRepodata(repoDir: string, staged: string, signer: Signer): Promise<string> {
