@@ -1,80 +1,18 @@
 // Detached signatures of binary data (artifacts, rpm headers) made in worker
 // threads, so that a pass verifying and signing hundreds of results keeps its own
-// thread for NATS, git and the plan. Per signature the worker does only what
-// openpgp.js's packet API needs: the signing (sub)key is chosen and checked once
-// (openpgp.sign() verifies the key's self-signatures on every call: half its
-// cost) and again every minute (expiry, revocation), each signature packet is made
-// by openpgp.js's SignaturePacket.sign, and the key is imported into WebCrypto once
-// (openpgp.js imports it for every signature). Ed25519 runs on libuv's threadpool
-// (WebCrypto), so every thread keeps many signatures in flight; a pool of
+// thread for NATS, git and the plan. The thread's code is sign-thread.js (a plain
+// JavaScript module: threads start without tsx); an Ed25519 key signs there through
+// node:crypto (ed25519-packet.js) rather than openpgp.js's WebCrypto call; a pool of
 // threads (SignPool) uses the cores (scripts/bench-sign.ts measures it).
 // It uses openpgp.js's packet classes, not only its public API: package.json pins
-// openpgp to one exact version, and sign-worker.test.ts fails when the pool is not
-// what answered (Signer.fallbacks()).
-// The worker is plain CommonJS run from a string: the process may load TypeScript
-// through a loader that worker threads do not inherit. It holds the decrypted key
-// only in this process's memory, as the main thread does.
+// openpgp to one exact version, ed25519-packet.test.ts compares the packets with
+// openpgp.js's own, and sign-worker.test.ts fails when the pool is not what answered
+// (Signer.fallbacks()).
 import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { SigningError } from '../../schema/errors.ts';
 
-const WORKER_CODE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const openpgp = require(workerData.openpgp);
-const { enums, LiteralDataPacket, PacketList, Signature, SignaturePacket } = openpgp;
-const RECHECK_MS = 60000;
-// openpgp.js imports the Ed25519 key into WebCrypto again for every signature (a JWK
-// import, a third of its cost): this thread signs with one key only, so the imported
-// CryptoKey is kept (per key and usage) and handed back.
-const subtle = globalThis.crypto.subtle;
-const importKey = subtle.importKey.bind(subtle);
-const imported = new Map();
-subtle.importKey = (format, keyData, algorithm, extractable, usages) => {
-  if (format !== 'jwk' || algorithm !== 'Ed25519' || !keyData.d) return importKey(format, keyData, algorithm, extractable, usages);
-  const id = keyData.d + ':' + extractable + ':' + usages;
-  if (!imported.has(id)) {
-    const key = importKey(format, keyData, algorithm, extractable, usages);
-    imported.set(id, key);
-    // A failed import is not kept: the next signature tries again.
-    key.catch(() => { if (imported.get(id) === key) imported.delete(id); });
-  }
-  return imported.get(id);
-};
-let checked;
-let checkedAt = 0;
-async function check() {
-  const key = await openpgp.readPrivateKey({ armoredKey: workerData.key });
-  // What openpgp.sign() would use: the valid signing (sub)key now, and the hash its preferences pick.
-  const signing = await key.getSigningKey();
-  const probe = await openpgp.sign({ message: await openpgp.createMessage({ binary: new Uint8Array(0) }), signingKeys: key, detached: true, format: 'object' });
-  return { keyPacket: signing.keyPacket, hashAlgorithm: probe.packets[0].hashAlgorithm };
-}
-function signingKey() {
-  if (!checked || Date.now() - checkedAt > RECHECK_MS) {
-    checkedAt = Date.now();
-    checked = check();
-    checked.catch(() => { checked = undefined; });
-  }
-  return checked;
-}
-parentPort.on('message', async ({ id, data, binary }) => {
-  try {
-    const { keyPacket, hashAlgorithm } = await signingKey();
-    const literal = new LiteralDataPacket();
-    literal.setBytes(data, enums.literal.binary);
-    const packet = new SignaturePacket();
-    Object.assign(packet, { signatureType: enums.signature.binary, publicKeyAlgorithm: keyPacket.algorithm, hashAlgorithm, rawNotations: [] });
-    await packet.sign(keyPacket, literal, new Date(), true, openpgp.config);
-    const list = new PacketList();
-    list.push(packet);
-    const signature = new Signature(list);
-    parentPort.postMessage({ id, signature: binary ? signature.write() : signature.armor() });
-  } catch (e) {
-    parentPort.postMessage({ id, error: String((e && e.message) || e) });
-  }
-});
-`;
+const THREAD = new URL('./sign-thread.js', import.meta.url);
 
 type Reply = { id: number; signature?: string | Uint8Array; error?: string };
 
@@ -93,9 +31,8 @@ export class SignWorker {
   }
 
   private start(): Worker {
-    const openpgp = createRequire(import.meta.url).resolve('openpgp');
-    // No flags of ours: --input-type=module (a process run with -e) would make the code ESM.
-    const worker = new Worker(WORKER_CODE, { eval: true, execArgv: [], workerData: { openpgp, key: this.armoredKey } });
+    // None of the process's flags: the thread needs no loader (--import tsx would cost its start-up time).
+    const worker = new Worker(THREAD, { execArgv: [], workerData: { key: this.armoredKey } });
     worker.on('message', (r: Reply) => this.settle(r));
     const fail = (err: Error) => {
       if (this.worker === worker) this.worker = undefined;
@@ -132,10 +69,12 @@ export class SignWorker {
   private ask(data: Uint8Array, binary: boolean): Promise<string | Uint8Array> {
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
+    // A view of a larger buffer (an rpm's header inside the file's bytes) would carry the whole buffer to the thread.
+    const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { worker, resolve, reject });
       worker.ref();
-      worker.postMessage({ id, data, binary });
+      worker.postMessage({ id, data: own, binary });
     });
   }
 

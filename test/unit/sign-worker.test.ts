@@ -34,12 +34,14 @@ test('sign worker - signatures verify; a stopped worker rejects what it held, tr
   await worker.stop();
 });
 
-test('sign worker - starts in a process run with --input-type=module (eval code stays CommonJS)', async () => {
+test('sign worker - starts in a process that loads TypeScript as bin/kiln.js does (tsx registered in-process, run with -e): the thread is a plain module', async () => {
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
   const { fileURLToPath } = await import('node:url');
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const code = `
+    const { register } = await import('tsx/esm/api');
+    register();
     const { generateKey } = await import('./reconciler/signing/signer.ts');
     const { SignWorker } = await import('./reconciler/signing/sign-worker.ts');
     const key = await generateKey({ name: 'Kiln Test', email: 'test@kiln.invalid' });
@@ -47,7 +49,7 @@ test('sign worker - starts in a process run with --input-type=module (eval code 
     process.stdout.write((await w.sign(Buffer.from('x'))).split('\\n')[0]);
     await w.stop();
   `;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { cwd: root });
   assert.equal(stdout, '-----BEGIN PGP SIGNATURE-----');
 });
 

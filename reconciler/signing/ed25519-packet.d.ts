@@ -1,0 +1,15 @@
+// Types of ed25519-packet.js (plain JavaScript: it runs in the sign threads, which start without tsx).
+import type { KeyObject } from 'node:crypto';
+import type { AnyKeyPacket } from 'openpgp';
+
+/** An openpgp.js raw notation (what SignaturePacket.rawNotations holds). */
+export interface RawNotation {
+  name: string;
+  value: Uint8Array;
+  humanReadable: boolean;
+  critical: boolean;
+}
+
+export function nodeEd25519Key(keyPacket: AnyKeyPacket): KeyObject | undefined;
+
+export function signEd25519Packet(keyPacket: AnyKeyPacket, nodeKey: KeyObject, hashAlgorithm: number, data: Uint8Array, date: Date, notations: RawNotation[]): Uint8Array;

@@ -1,0 +1,71 @@
+// A sign thread (started by sign-worker.ts): detached signatures of binary data by one
+// key, asked as { id, data, binary } and answered as { id, signature } or { id, error }.
+// The signing (sub)key is chosen and checked once (openpgp.sign() verifies the key's
+// self-signatures on every call) and again every minute (expiry, revocation). An
+// Ed25519 key signs through node:crypto (ed25519-packet.js); any other key through
+// openpgp.js's SignaturePacket.sign.
+// Plain JavaScript on purpose: worker threads do not inherit the tsx loader that
+// bin/kiln.js registers in-process, and registering tsx in each thread took 250–330 ms
+// per thread here against 60–90 ms for a plain module. It holds the decrypted key only
+// in this process's memory, as the main thread does.
+import { randomBytes } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as openpgp from 'openpgp';
+import { nodeEd25519Key, signEd25519Packet } from './ed25519-packet.js';
+
+const { enums, LiteralDataPacket, PacketList, SignaturePacket } = openpgp;
+const RECHECK_MS = 60000;
+
+let checked;
+let checkedAt = 0;
+
+async function check() {
+  const key = await openpgp.readPrivateKey({ armoredKey: workerData.key });
+  // What openpgp.sign() would use: the valid signing (sub)key now, the hash its preferences pick,
+  // and the random salt notation it adds to a v4 signature (config.nonDeterministicSignaturesViaNotation).
+  const signing = await key.getSigningKey();
+  const probe = await openpgp.sign({ message: await openpgp.createMessage({ binary: new Uint8Array(0) }), signingKeys: key, detached: true, format: 'object' });
+  const { hashAlgorithm, rawNotations } = probe.packets[0];
+  const salt = rawNotations.find((n) => !n.humanReadable);
+  return { keyPacket: signing.keyPacket, hashAlgorithm, salt: salt && { name: salt.name, size: salt.value.length }, nodeKey: nodeEd25519Key(signing.keyPacket) };
+}
+
+function signingKey() {
+  if (!checked || Date.now() - checkedAt > RECHECK_MS) {
+    checkedAt = Date.now();
+    checked = check();
+    checked.catch(() => { checked = undefined; });
+  }
+  return checked;
+}
+
+/** The signature packet through openpgp.js alone (RSA, DSA, ECDSA keys). */
+async function viaOpenpgp(keyPacket, hashAlgorithm, data) {
+  const literal = new LiteralDataPacket();
+  literal.setBytes(data, enums.literal.binary);
+  const packet = new SignaturePacket();
+  Object.assign(packet, { signatureType: enums.signature.binary, publicKeyAlgorithm: keyPacket.algorithm, hashAlgorithm, rawNotations: [] });
+  await packet.sign(keyPacket, literal, new Date(), true, openpgp.config);
+  const list = new PacketList();
+  list.push(packet);
+  return { packet: list.write(), version: packet.version };
+}
+
+async function signatureOf(data) {
+  const { keyPacket, hashAlgorithm, salt, nodeKey } = await signingKey();
+  if (!nodeKey) return viaOpenpgp(keyPacket, hashAlgorithm, data);
+  const notations = salt ? [{ name: salt.name, value: randomBytes(salt.size), humanReadable: false, critical: false }] : [];
+  return { packet: signEd25519Packet(keyPacket, nodeKey, hashAlgorithm, data, new Date(), notations), version: 4 };
+}
+
+async function answer({ id, data, binary }) {
+  try {
+    const { packet, version } = await signatureOf(data);
+    // Armored as Signature.armor() does it: with the CRC24 footer unless the signature is v6.
+    return { id, signature: binary ? packet : openpgp.armor(enums.armor.signature, packet, undefined, undefined, undefined, version !== 6) };
+  } catch (e) {
+    return { id, error: String((e && e.message) || e) };
+  }
+}
+
+parentPort.on('message', async (request) => parentPort.postMessage(await answer(request)));
