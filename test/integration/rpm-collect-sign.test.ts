@@ -8,7 +8,7 @@
 // reconciler has read a desired state is handed back, then signed and judged.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -144,6 +144,8 @@ describe('rpm collect-time signing', () => {
     await writeFile(`${copy}.new`, altered);
     await rename(`${copy}.new`, copy);
     await assert.rejects(publishDnf({ root: join(dir, 'facts-altered'), distribution: { name: 't' }, packages: withFacts(again), signer, now: new Date() }), { code: 'ENOENT' }, 'the built rpm is read to sign again');
+    // Copies are linked unread and checked by createrepo_c's reading: what the failed publish linked is gone again.
+    assert.deepEqual(await readdir(join(dir, 'facts-altered', 't', 'packages')).catch(() => []), [], 'nothing left linked');
     const resigned = await publishDnf({ root: join(dir, 'facts-altered'), distribution: { name: 't' }, packages: withFacts(again).map((p, i) => ({ ...p, path: rpms[i].path })), signer, now: new Date() });
     const altBuilt = again[0].built;
     for (const r of resigned.rpms) assert.equal(r.sha256 === again.find((x) => x.built === r.built)!.sha256, r.built !== altBuilt, 'only the altered copy replaced');

@@ -1,6 +1,7 @@
 // publishDnf's second step: signed copies of the rpms not yet served signed by this key, placed
 // under new names (served.ts): a copy header-signed at collect by this key is hard-linked from the
-// cache and checked, any other is signed here (sign-rpms.ts).
+// cache straight to where it is served and its bytes checked as createrepo_c reads them
+// (placed-digests.ts), any other is signed here (sign-rpms.ts).
 import { readFile as readFileCallback } from 'node:fs';
 import { copyFile, link, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { sha256File, sha256Hex } from '../apt/hashes.ts';
 import { readRpms } from '../rpm/read-rpm.ts';
 import { PACKAGES_DIR } from './layout.ts';
 import { armoredHeaderSignature, keyIdOf, signRpmCopies, type SignedCopy } from './sign-rpms.ts';
-import { listServed, placeSigned, servedName } from './served.ts';
+import { linkSigned, listServed, placeSigned, servedName } from './served.ts';
 import type { DnfState } from './state.ts';
 import { recordedByName, type Checked, type RpmInput } from './check-inputs.ts';
 import { makeDir } from './switch.ts';
@@ -29,10 +30,16 @@ async function digestOf(path: string, expectedSize: number): Promise<{ sha256: s
   return { sha256: sha256Hex(bytes), size: bytes.length };
 }
 
-/** The copy header-signed at collect by this key, hard-linked (copied across filesystems) to `tmp`; undefined when there is none, or it is gone or not what was recorded (then it is signed here). */
-async function collectedCopy(input: RpmInput, tmp: string, signer: Signer): Promise<SignedCopy | undefined> {
+/** The copy header-signed at collect by this key, when there is one. */
+function collectedBy(input: RpmInput, signer: Signer): (NonNullable<RpmInput['headerSigned']> & { signature: string }) | undefined {
   const h = input.headerSigned;
-  if (!h?.signature || h.signingKey !== signer.fingerprint) return undefined;
+  return h?.signature && h.signingKey === signer.fingerprint ? { ...h, signature: h.signature } : undefined;
+}
+
+/** The copy header-signed at collect by this key, copied to `tmp` and checked (a cache on another filesystem); undefined when there is none, or it is gone or not what was recorded (then it is signed here). */
+async function collectedCopy(input: RpmInput, tmp: string, signer: Signer): Promise<SignedCopy | undefined> {
+  const h = collectedBy(input, signer);
+  if (!h) return undefined;
   const placed = await link(h.path, tmp).then(
     () => true,
     (e: NodeJS.ErrnoException) => e.code !== 'ENOENT' && copyFile(h.path, tmp).then(() => true, () => false),
@@ -51,12 +58,24 @@ async function collectedCopy(input: RpmInput, tmp: string, signer: Signer): Prom
 /** Copies of the rpms read at a time (collected copies placed, or signed). */
 const COPY_CONCURRENCY = 16;
 
+export interface Placed {
+  /** Each input file's served path. */
+  served: Map<string, string>;
+  /**
+   * Collected copies hard-linked in this publish, by served path, with the bytes recorded for
+   * them: not read here, checked against createrepo_c's reading before repomd.xml names them.
+   */
+  unchecked: Map<string, { sha256: string; size: number }>;
+}
+
 /**
- * Signed copies of the rpms not yet served signed by this key: temp files, signed, then moved to
- * where they are served (served.ts: never over a served file). Returns each file's served path.
+ * Signed copies of the rpms not yet served signed by this key, each under a new served path
+ * (served.ts: never over a served file): a copy collected by this key hard-linked there (left to
+ * check: `unchecked`), any other signed into a temp file, checked and renamed there.
  */
-export async function signNew(repoDir: string, byFile: Map<string, Checked>, state: DnfState, signer: Signer): Promise<Map<string, string>> {
+export async function signNew(repoDir: string, byFile: Map<string, Checked>, state: DnfState, signer: Signer): Promise<Placed> {
   const served = new Map<string, string>();
+  const unchecked = new Map<string, { sha256: string; size: number }>();
   const todo: { file: string; input: Checked; tmp: string }[] = [];
   // One listing, not a stat per file: thousands of rpms are published.
   const onDisk = new Set(await listServed(repoDir));
@@ -73,21 +92,38 @@ export async function signNew(repoDir: string, byFile: Map<string, Checked>, sta
     }
     todo.push({ file, input, tmp: tempNameFor(join(repoDir, file)) });
   }
-  if (todo.length === 0) return served;
+  if (todo.length === 0) return { served, unchecked };
   await makeDir(join(repoDir, PACKAGES_DIR));
   const taken = new Set([...onDisk, ...Object.keys(state.files)]);
+  const record = (t: (typeof todo)[number], rel: string, copy: SignedCopy) => {
+    const { name, evr } = t.input.header;
+    state.files[rel] = { built: t.input.sha256, sha256: copy.sha256, size: copy.size, key: signer.fingerprint, name, evr, ...(copy.signature ? { signature: copy.signature } : {}) };
+    delete state.retired[rel];
+    served.set(t.file, rel);
+  };
+  // One link per collected copy, no read: a link that fails (gone from the cache, another filesystem) goes the slow way.
+  const linked = await pMap(todo, async (t) => {
+    const h = collectedBy(t.input, signer);
+    return h && linkSigned(repoDir, h.path, servedName(t.file), h.sha256, taken).then((rel) => ({ rel, h }), () => undefined);
+  }, { concurrency: COPY_CONCURRENCY });
+  for (const [i, l] of linked.entries()) {
+    if (!l) continue;
+    record(todo[i], l.rel, { sha256: l.h.sha256, size: l.h.size, signature: l.h.signature });
+    unchecked.set(l.rel, { sha256: l.h.sha256, size: l.h.size });
+  }
+  const rest = todo.filter((_, i) => !linked[i]);
   // Temp files that may exist: removed when the publish stops (a placed one was renamed).
-  const unplaced = new Set(todo);
+  const unplaced = new Set(rest);
   try {
-    const signed = await pMap(todo, (t) => collectedCopy(t.input, t.tmp, signer), { concurrency: COPY_CONCURRENCY });
-    const unsigned = todo.flatMap((t, i) => (signed[i] ? [] : [i]));
-    const made = await signRpmCopies(signer, unsigned.map((i) => ({ from: todo[i].input.path, to: todo[i].tmp, expect: todo[i].input })));
+    const signed = await pMap(rest, (t) => collectedCopy(t.input, t.tmp, signer), { concurrency: COPY_CONCURRENCY });
+    const unsigned = rest.flatMap((t, i) => (signed[i] ? [] : [i]));
+    const made = await signRpmCopies(signer, unsigned.map((i) => ({ from: rest[i].input.path, to: rest[i].tmp, expect: rest[i].input })));
     for (const [j, i] of unsigned.entries()) signed[i] = made[j];
     // What rpmsign signed (packages without reserved space) is read back: rpm says whose signature it holds.
-    const byRpmsign = todo.filter((_, i) => !signed[i]);
+    const byRpmsign = rest.filter((_, i) => !signed[i]);
     const read = new Map((await readRpms(byRpmsign.map((t) => ({ path: t.tmp, label: t.input.name })))).map((h, i) => [byRpmsign[i], h]));
     // Placed side by side (each rename waits on the disk); placeSigned takes each path before it waits.
-    await pMap(todo.entries(), async ([i, t]) => {
+    await pMap(rest.entries(), async ([i, t]) => {
       let copy = signed[i];
       if (!copy) {
         const h = read.get(t)!;
@@ -96,14 +132,27 @@ export async function signNew(repoDir: string, byFile: Map<string, Checked>, sta
       }
       const rel = await placeSigned(repoDir, t.tmp, servedName(t.file), copy.sha256, taken);
       unplaced.delete(t);
-      const { name, evr } = t.input.header;
-      state.files[rel] = { built: t.input.sha256, sha256: copy.sha256, size: copy.size, key: signer.fingerprint, name, evr, ...(copy.signature ? { signature: copy.signature } : {}) };
-      delete state.retired[rel];
-      served.set(t.file, rel);
+      record(t, rel, copy);
     }, { concurrency: COPY_CONCURRENCY });
   } finally {
     await Promise.all([...unplaced].map((t) => rm(t.tmp, { force: true })));
   }
-  return served;
+  return { served, unchecked };
 }
 
+/**
+ * Linked copies (`bad`, served paths in `placed.unchecked`) whose bytes are not what collect
+ * recorded: unlinked (no repodata names them yet) and signed again from the built rpms, whose
+ * digest is checked; `placed` and `state` updated.
+ */
+export async function signMismatchedAgain(repoDir: string, bad: string[], byFile: Map<string, Checked>, placed: Placed, state: DnfState, signer: Signer): Promise<void> {
+  const wrong = new Set(bad);
+  const again = new Map<string, Checked>();
+  for (const [file, rel] of placed.served) if (wrong.has(rel)) again.set(file, { ...byFile.get(file)!, headerSigned: undefined });
+  await Promise.all(bad.map((rel) => rm(join(repoDir, rel), { force: true })));
+  for (const rel of bad) {
+    delete state.files[rel];
+    placed.unchecked.delete(rel);
+  }
+  for (const [file, rel] of (await signNew(repoDir, again, state, signer)).served) placed.served.set(file, rel);
+}

@@ -3,8 +3,9 @@
 // names, staged repodata, repomd.xml.asc, repomd.xml last (switchRepodata), prune.
 // An rpm whose header the reconciler signed at collect with this key
 // (pipeline/signed-rpms.ts) is placed as it is (hard-linked from the cache), its
-// header facts as rpm read them at collect (recorded with it) trusted; any other
-// is read by rpm and signed here.
+// header facts as rpm read them at collect (recorded with it) trusted and its bytes
+// checked against createrepo_c's reading before the switch (placed-digests.ts); any
+// other is read by rpm and signed here.
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -15,9 +16,10 @@ import { withRepoLock } from '../apt/repo-lock.ts';
 import { repomdLocations, stageRepodata } from './createrepo.ts';
 import { DNF_STATE_FILE, keyFileName, REPOMD, REPOMD_SIG, repoFileName, STAGE_DIR } from './layout.ts';
 import { repoFile } from './repo-file.ts';
-import { emptyDnfState, readDnfState } from './state.ts';
-import { checkInputs, type RpmInput } from './check-inputs.ts';
-import { signNew } from './place-rpms.ts';
+import { emptyDnfState, readDnfState, type DnfState } from './state.ts';
+import { checkInputs, type Checked, type RpmInput } from './check-inputs.ts';
+import { signMismatchedAgain, signNew, type Placed } from './place-rpms.ts';
+import { mismatchedCopies } from './placed-digests.ts';
 import { prune, switchRepodata } from './switch.ts';
 
 export type { RpmInput } from './check-inputs.ts';
@@ -55,6 +57,41 @@ export interface PublishDnfReport {
   rpms: SignedRpm[];
 }
 
+interface StageContext {
+  repoDir: string;
+  revision: string;
+  fresh: boolean;
+  placed: Placed;
+  byFile: Map<string, Checked>;
+  state: DnfState;
+  signer: Signer;
+  log?: Logger;
+}
+
+/**
+ * The repodata of every placed rpm staged, each collected copy linked unread in this publish
+ * proved by createrepo_c's reading of it (placed-digests.ts): one that differs is signed again
+ * from its built rpm and the repodata staged again. `alongside`: writes made while createrepo_c
+ * runs. Should this fail, the linked copies are removed (no repodata names them yet).
+ */
+async function stageProved(c: StageContext, alongside: Promise<unknown>[]): Promise<{ staged: string; files: string[] }> {
+  const filesNow = () => [...c.placed.served.values()].sort();
+  const stage = () => stageRepodata(c.repoDir, filesNow(), c.revision, c.fresh);
+  try {
+    let [staged] = await Promise.all([stage(), ...alongside]);
+    const bad = await mismatchedCopies(staged, c.placed.unchecked);
+    if (bad.length > 0) {
+      c.log?.warn({ files: bad }, 'collected rpm copies differ from their record: signed again from the built rpms');
+      await signMismatchedAgain(c.repoDir, bad, c.byFile, c.placed, c.state, c.signer);
+      staged = await stage();
+    }
+    return { staged, files: filesNow() };
+  } catch (e) {
+    await Promise.all([...c.placed.unchecked.keys()].map((rel) => rm(join(c.repoDir, rel), { force: true })));
+    throw e;
+  }
+}
+
 export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport> {
   const dist = o.distribution.name;
   const repoDir = join(o.root, dist);
@@ -63,33 +100,47 @@ export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport
   return withRepoLock(repoDir, async (tookOver) => {
     const state = o.fresh ? emptyDnfState() : await readDnfState(repoDir);
     if (tookOver) await rm(join(repoDir, STAGE_DIR), { recursive: true, force: true });
+    // Milliseconds per step, logged with the outcome (scripts/bench-publish-dnf.ts prints them).
+    const ms: Record<string, number> = {};
+    let t0 = performance.now();
+    const lap = (step: string) => {
+      ms[step] = Math.round(performance.now() - t0);
+      t0 = performance.now();
+    };
     const byFile = await checkInputs(o.packages, state, o.signer);
-    const served = await signNew(repoDir, byFile, state, o.signer);
+    lap('check');
+    const placed = await signNew(repoDir, byFile, state, o.signer);
+    lap('place');
 
-    const files = [...served.values()].sort();
+    let files = [...placed.served.values()].sort();
     const keyFile = keyFileName(dist);
     const repo = repoFile({ distribution: dist, baseUrl: o.distribution.baseUrl ?? `file://${repoDir}`, title: o.distribution.title }, keyFile);
-    const contentKey = sha256Hex(JSON.stringify([files.map((f) => [f, state.files[f].sha256]), o.signer.fingerprint, repo]));
+    const contentKeyOf = (list: string[]) => sha256Hex(JSON.stringify([list.map((f) => [f, state.files[f].sha256]), o.signer.fingerprint, repo]));
     const published = await readFile(join(repoDir, REPOMD)).catch(() => undefined);
     const signed = await stat(join(repoDir, REPOMD_SIG)).then(() => true, () => false);
     let repomdSha256: string;
     let changed = false;
-    if (!o.fresh && published && signed && state.contentKey === contentKey && state.repomd === sha256Hex(published)) {
+    if (!o.fresh && published && signed && placed.unchecked.size === 0 && state.contentKey === contentKeyOf(files) && state.repomd === sha256Hex(published)) {
       repomdSha256 = state.repomd;
     } else {
-      const staged = await stageRepodata(repoDir, files, String(Math.floor(now / 1000)), Boolean(o.fresh));
-      await writeFileAtomic(join(repoDir, keyFile), o.signer.publicKeyArmored);
-      await writeFileAtomic(join(repoDir, repoFileName(dist)), repo);
-      repomdSha256 = await switchRepodata(repoDir, staged, o.signer);
+      const proved = await stageProved({ repoDir, revision: String(Math.floor(now / 1000)), fresh: Boolean(o.fresh), placed, byFile, state, signer: o.signer, log }, [
+        writeFileAtomic(join(repoDir, keyFile), o.signer.publicKeyArmored),
+        writeFileAtomic(join(repoDir, repoFileName(dist)), repo),
+      ]);
+      lap('createrepo');
+      files = proved.files;
+      repomdSha256 = await switchRepodata(repoDir, proved.staged, o.signer);
       await rm(join(repoDir, STAGE_DIR), { recursive: true, force: true });
-      state.contentKey = contentKey;
+      lap('switch');
+      state.contentKey = contentKeyOf(files);
       state.repomd = repomdSha256;
       changed = true;
     }
     const repomd = await readFile(join(repoDir, REPOMD), 'utf8');
     await prune(repoDir, state, new Set([...files, ...repomdLocations(repomd)]), now, (o.retainSeconds ?? 600) * 1000);
     await writeFileAtomic(join(repoDir, DNF_STATE_FILE), JSON.stringify(state));
-    log?.info({ rpms: files.length, changed }, changed ? 'dnf repository published' : 'dnf repository unchanged');
+    lap('prune');
+    log?.info({ rpms: files.length, changed, ms }, changed ? 'dnf repository published' : 'dnf repository unchanged');
     return {
       repomdSha256,
       changed,
