@@ -3,11 +3,14 @@
 //   baseline: openpgp.sign() one at a time in this thread (what the single sign worker
 //   did per signature before the pool), and openpgp.sign() 16 in flight (what
 //   sign-rpms.ts asked of that worker);
+//   signEd25519Packet (ed25519-packet.js: what each sign thread does per signature,
+//   the Ed25519 step through node:crypto) one at a time in this thread;
 //   Signer.signBinary (the pool of sign-worker.ts): 1 in flight, and 64 in flight.
 // Prints, asserts nothing. `node --import tsx scripts/bench-sign.ts [N [ROUNDS]]`
 import { availableParallelism, loadavg } from 'node:os';
 import * as openpgp from 'openpgp';
 import pMap from 'p-map';
+import { nodeEd25519Key, signEd25519Packet } from '../reconciler/signing/ed25519-packet.js';
 import { poolSize } from '../reconciler/signing/sign-worker.ts';
 import { generateKey, loadSigner } from '../reconciler/signing/signer.ts';
 
@@ -19,6 +22,9 @@ const key = await openpgp.readPrivateKey({ armoredKey: k.privateKeyArmored });
 const signer = await loadSigner(k.privateKeyArmored);
 // An rpm main header of a small package is a few KB.
 const data = Array.from({ length: N }, (_, i) => Buffer.alloc(4096, i & 255));
+const { keyPacket } = await key.getSigningKey();
+const nodeKey = nodeEd25519Key(keyPacket)!;
+const viaPacket = async (d: Uint8Array) => signEd25519Packet(keyPacket, nodeKey, openpgp.enums.hash.sha512, d, new Date(), []);
 const viaSign = async (d: Uint8Array) => openpgp.sign({ message: await openpgp.createMessage({ binary: d }), signingKeys: key, detached: true, format: 'binary' });
 
 type Variant = { label: string; concurrency: number; sign: (d: Uint8Array) => Promise<unknown> };
@@ -39,11 +45,12 @@ async function measure(variants: Variant[]): Promise<number[]> {
 }
 
 console.log(`${N} signatures, best of ${ROUNDS}; ${availableParallelism()} cores, pool of ${poolSize()} threads, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-const [one, sixteen, pool1, pool64] = await measure([
+const [one, sixteen, packet, pool1, pool64] = await measure([
   { label: 'openpgp.sign(), 1 in flight, this thread (baseline)', concurrency: 1, sign: viaSign },
   { label: 'openpgp.sign(), 16 in flight, this thread', concurrency: 16, sign: viaSign },
+  { label: 'signEd25519Packet (node:crypto), this thread', concurrency: 1, sign: viaPacket },
   { label: 'Signer.signBinary (pool), 1 in flight', concurrency: 1, sign: (d) => signer.signBinary(d) },
   { label: 'Signer.signBinary (pool), 64 in flight', concurrency: 64, sign: (d) => signer.signBinary(d) },
 ]);
-console.log(`speed-up vs baseline: ${(one / pool1).toFixed(1)}x (1 in flight), ${(one / pool64).toFixed(1)}x (64 in flight); vs 16 in flight: ${(sixteen / pool64).toFixed(1)}x`);
+console.log(`speed-up vs baseline: ${(one / packet).toFixed(1)}x (signEd25519Packet, this thread), ${(one / pool1).toFixed(1)}x (pool, 1 in flight), ${(one / pool64).toFixed(1)}x (pool, 64 in flight); pool vs 16 in flight: ${(sixteen / pool64).toFixed(1)}x`);
 process.exit(0);
