@@ -19,6 +19,8 @@ import type { AptSource, ResolvedLimits } from '../schema/messages.ts';
 import type { OciImage } from '../schema/oci.ts';
 import { byDigest, formatRef, parseRef, type ImageRef } from '../oci/image-ref.ts';
 import { pullImage } from '../oci/docker-pull.ts';
+import { entryFor, indexManifests } from '../oci/image-index.ts';
+import { configMatches, ociPlatform, platformString, type OciPlatform } from '../oci/platform.ts';
 import type { RegistryAuth } from '../oci/registry-auth.ts';
 import type { RegistryClient } from '../oci/registry-client.ts';
 import { pinBaseImage } from './oci-dockerfile.ts';
@@ -33,8 +35,10 @@ export interface OciBuildSpec {
   context: string;
   /** Dockerfile, relative to sourceDir. */
   dockerfile: string;
-  /** The base image by digest (host/repo@sha256:…), from the candidate registry; undefined for FROM scratch. */
+  /** The base image by digest (host/repo@sha256:…), from the candidate registry; undefined for FROM scratch. An index is narrowed to `platform`'s image. */
   base?: string;
+  /** The platform the image is built for (RUN steps of another machine run under qemu: README, "Multi-architecture images"). Default linux/amd64. */
+  platform?: OciPlatform;
   /** Where to push the result in the candidate registry (a tag; the build key makes it unique). */
   push: ImageRef;
   /** Labels for the image (kiln.key, source commit). */
@@ -59,6 +63,7 @@ const MAX_DOCKERFILE_BYTES = MiB;
 /** The pinned Dockerfile is added at the root of the context under this name. */
 const PINNED_NAME = '.kiln-pinned.Dockerfile';
 const CPU_PERIOD = 100_000;
+const AMD64 = ociPlatform('amd64')!;
 
 /** The context as a tar stream with the pinned Dockerfile (and the fetched .kiln-debs/) added (links inside the context stay links). */
 function contextTar(contextDir: string, addedDir: string, withDebs: boolean): Readable {
@@ -117,6 +122,7 @@ function followBuild(stream: Readable, onLog: (b: Buffer) => void): Promise<Buil
 export async function buildOciImage(docker: Docker, registry: RegistryClient, spec: OciBuildSpec, limits: ResolvedLimits, hooks: OciBuildHooks): Promise<OciBuildOutcome> {
   const fail = (reason: string): OciBuildOutcome => ({ ok: false, class: 'build', reason });
   const { onLog } = hooks;
+  const target = spec.platform ?? AMD64;
   let contextDir: string;
   let dockerfileText: string;
   try {
@@ -126,17 +132,20 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
     if (e instanceof SourceResolveError) return fail(e.message);
     throw e;
   }
+  let base: string | undefined;
   if (spec.base) {
-    const base = parseRef(spec.base);
-    if (!base.digest) return fail(`the base image ${spec.base} is not named by digest`);
+    const narrowed = await baseForPlatform(registry, spec.base, target);
+    if (!narrowed.ok) return fail(narrowed.reason);
+    base = narrowed.ref;
   }
-  const pinned = pinBaseImage(dockerfileText, spec.base);
+  const pinned = pinBaseImage(dockerfileText, base);
   if (!pinned.ok) return fail(`${spec.dockerfile}: ${pinned.reason}`);
+  const platform = platformString(target);
 
-  if (spec.base) {
-    onLog(Buffer.from(`kiln: pulling the base image ${spec.base} from the candidate registry\n`));
-    await pullImage(docker, spec.base, hooks.auth, (status) => onLog(Buffer.from(`${status}\n`))).catch((cause: unknown) => {
-      throw new AgentInfraError(`could not pull the base image ${spec.base}: ${(cause as Error).message}`, { base: spec.base }, { cause });
+  if (base) {
+    onLog(Buffer.from(`kiln: pulling the base image ${base} (${platform}) from the candidate registry\n`));
+    await pullImage(docker, base, hooks.auth, (status) => onLog(Buffer.from(`${status}\n`)), platform).catch((cause: unknown) => {
+      throw new AgentInfraError(`could not pull the base image ${base}: ${(cause as Error).message}`, { base }, { cause });
     });
   }
 
@@ -157,8 +166,8 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
       if (!fetched.ok && fetched.class === 'infra') throw new AgentInfraError(fetched.reason);
       if (!fetched.ok) return fail(fetched.reason);
     }
-    onLog(Buffer.from(`kiln: docker build ${spec.dockerfile} (context ${spec.context}; memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, timeout ${limits.timeoutSeconds} s, no network for RUN)\n`));
-    const built = await runBuild(docker, contextTar(contextDir, tmp, spec.install !== undefined), spec, limits, hooks);
+    onLog(Buffer.from(`kiln: docker build ${spec.dockerfile} for ${platform} (context ${spec.context}; memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, timeout ${limits.timeoutSeconds} s, no network for RUN)\n`));
+    const built = await runBuild(docker, contextTar(contextDir, tmp, spec.install !== undefined), { ...spec, platform: target }, limits, hooks);
     imageId = built.imageId;
     if (built.timedOut) return { ok: false, class: 'limit', reason: `the image build did not finish within ${limits.timeoutSeconds} s`, timedOut: true };
     if (built.aborted) throw new AgentInfraError('image build aborted: the agent is shutting down');
@@ -166,6 +175,10 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
       const oom = /exit code: 137|returned a non-zero code: 137/.test(built.error ?? '');
       if (oom) return { ok: false, class: 'limit', reason: `a RUN step was killed (out of memory: limit ${limits.memoryMiB} MiB?): ${built.error}` };
       return fail(networkFailureReason(built.output) ?? built.error ?? 'the build produced no image');
+    }
+    const config = await docker.getImage(imageId).inspect();
+    if (!configMatches(target, { os: config.Os, architecture: config.Architecture, variant: (config as { Variant?: string }).Variant })) {
+      return fail(`the image was built for ${config.Os}/${config.Architecture}, not ${platform} (a FROM scratch stage whose first step is not ADD/COPY? Docker's legacy builder then takes the host's platform)`);
     }
     onLog(Buffer.from(`kiln: pushing ${imageId} to ${formatRef(spec.push)}\n`));
     const digest = await registry.pushFromDaemon(imageId, spec.push);
@@ -183,6 +196,25 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
   }
 }
 
+/**
+ * The base by digest for `platform`: itself when it is one image, its entry for the platform when
+ * it is an index (a multi-arch base: a `from:` tag or digest naming an index). The index is read
+ * by digest, so the choice is as fixed as the digest in the build key.
+ */
+async function baseForPlatform(registry: RegistryClient, ref: string, platform: OciPlatform): Promise<{ ok: true; ref: string } | { ok: false; reason: string }> {
+  const at = parseRef(ref);
+  if (!at.digest) return { ok: false, reason: `the base image ${ref} is not named by digest` };
+  const manifest = await registry.manifest(at).catch((cause: unknown) => {
+    if (cause instanceof KilnError && cause.kind === 'terminal') throw cause;
+    throw new AgentInfraError(`could not read the base image ${ref}: ${(cause as Error).message}`, { base: ref }, { cause });
+  });
+  const entries = indexManifests(manifest.bytes);
+  if (!entries) return { ok: true, ref };
+  const digest = entryFor(entries, platform);
+  if (!digest) return { ok: false, reason: `the base image ${ref} is an index with no image for ${platformString(platform)}` };
+  return { ok: true, ref: formatRef(byDigest(at.registry, at.repository, digest)) };
+}
+
 async function runBuild(docker: Docker, tar: Readable, spec: OciBuildSpec, limits: ResolvedLimits, hooks: OciBuildHooks): Promise<BuildStreamResult & { timedOut: boolean; aborted: boolean }> {
   const stream = (await docker.buildImage(tar, {
     dockerfile: PINNED_NAME,
@@ -196,6 +228,7 @@ async function runBuild(docker: Docker, tar: Readable, spec: OciBuildSpec, limit
     pull: false,
     nocache: false,
     labels: spec.labels ?? {},
+    platform: platformString(spec.platform ?? AMD64),
   })) as Readable;
   let timedOut = false;
   let aborted = false;

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { AgentInfraError } from '../schema/errors.ts';
 import type { BuildJob } from '../schema/messages.ts';
 import { byTag } from '../oci/image-ref.ts';
+import { ociPlatform } from '../oci/platform.ts';
 import type { RegistryAuth } from '../oci/registry-auth.ts';
 import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
@@ -46,6 +47,8 @@ export class OciRunner implements BuildRunner {
     if (!work.sourceDir || !work.buildDir) throw new AgentInfraError('OciRunner needs a source checkout');
     const sub = relative(work.sourceDir, work.buildDir);
     const install = oci.install?.length ? oci.install : undefined;
+    const platform = ociPlatform(job.inputs.arch);
+    if (!platform) return fail(`architecture ${job.inputs.arch} has no OCI platform (oci/platform.ts)`);
     if (install && !job.buildFrom) return fail(`install: ${install.join(', ')} needs a distribution of Kiln's to fetch from, and the job names none (buildFrom; the reconciler's repoUrl)`);
     const outcome = await buildOciImage(
       this.docker,
@@ -55,6 +58,7 @@ export class OciRunner implements BuildRunner {
         context: join(sub, oci.context),
         dockerfile: join(sub, oci.dockerfile),
         base: oci.from,
+        platform,
         ...(install && job.buildFrom ? { install: { packages: install, source: job.buildFrom, image: this.opts.aptImage ?? 'kiln/bookworm-buildd' } } : {}),
         push: byTag(this.opts.candidate, oci.repository, `build-${job.key}`),
         labels: { ...this.opts.labels, 'kiln.key': job.key, 'kiln.source.commit': job.inputs.source.commit },

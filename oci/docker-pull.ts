@@ -7,10 +7,13 @@ import type { Readable } from 'node:stream';
 import { parseRef } from './image-ref.ts';
 import { dockerAuthConfig, type RegistryAuth } from './registry-auth.ts';
 
-/** Resolves once the pull finished; rejects with the engine's error. `onStatus` gets each overall status line. */
-export async function pullImage(docker: Docker, ref: string, auth?: RegistryAuth, onStatus?: (line: string) => void): Promise<void> {
+/**
+ * Resolves once the pull finished; rejects with the engine's error. `onStatus` gets each overall
+ * status line; `platform` (os/arch[/variant]) pulls another machine's image (a multi-arch build or gate).
+ */
+export async function pullImage(docker: Docker, ref: string, auth?: RegistryAuth, onStatus?: (line: string) => void, platform?: string): Promise<void> {
   const authconfig = dockerAuthConfig(auth, parseRef(ref).registry);
-  const stream = (await docker.pull(ref, authconfig ? { authconfig } : {})) as Readable;
+  const stream = (await docker.pull(ref, { ...(authconfig ? { authconfig } : {}), ...(platform ? { platform } : {}) })) as Readable;
   await new Promise<void>((resolve, reject) =>
     docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve()), (e: { status?: string; id?: string }) => {
       if (e.status && !e.id) onStatus?.(e.status);

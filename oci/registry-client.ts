@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { DigestMismatchError, ImageNotFoundError, RegistryError } from '../schema/errors.ts';
 import type { OciImage, OciLayer } from '../schema/oci.ts';
 import { byDigest, formatRef, type ImageRef } from './image-ref.ts';
-import { DistributionApi, USE_SKOPEO } from './distribution-api.ts';
+import { DistributionApi, ownMediaType, USE_SKOPEO } from './distribution-api.ts';
 import { parseRegistryAuth, type RegistryAuth, type RegistryCredential } from './registry-auth.ts';
 import { runSkopeo, type SkopeoOptions } from './skopeo.ts';
 
@@ -115,30 +115,52 @@ export class RegistryClient {
   }
 
   /**
-   * The image a reference names, with its digest computed here from the raw bytes: a tag
-   * resolves to what it points at now; a digest reference must hash to itself.
+   * The manifest a reference names as served (an image's, or an index's), with its digest
+   * computed here from the raw bytes: a tag resolves to what it points at now; a digest
+   * reference must hash to itself.
    */
-  async inspect(ref: ImageRef): Promise<OciImage> {
+  async manifest(ref: ImageRef): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
     const got = await this.refused([ref.registry], () => this.api.getManifest(ref.registry, ref.repository, ref.digest ?? ref.tag ?? 'latest'));
     // The digest is of the bytes as served (skopeo's output is those bytes, as UTF-8 text).
     const bytes = got === USE_SKOPEO ? Buffer.from(await this.run(['inspect', '--raw', ...this.access('', ref.registry), `docker://${formatRef(ref)}`], [ref.registry])) : got.bytes;
-    const raw = bytes.toString('utf8');
     const digest = sha256Digest(bytes);
-    const repository = `${ref.registry}/${ref.repository}`;
     if (ref.digest && ref.digest !== digest) {
-      throw new DigestMismatchError(`${formatRef(ref)} serves a manifest whose digest is ${digest}`, { expected: ref.digest, actual: digest, repository }, { kind: 'terminal' });
+      throw new DigestMismatchError(`${formatRef(ref)} serves a manifest whose digest is ${digest}`, { expected: ref.digest, actual: digest, repository: `${ref.registry}/${ref.repository}` }, { kind: 'terminal' });
     }
-    return describeManifest(repository, raw, digest);
+    return { bytes, mediaType: got === USE_SKOPEO ? ownMediaType(bytes) : got.mediaType, digest };
   }
 
-  /** The digest a tag points at, or undefined when the tag (or repository) does not exist. */
+  /** The single image a reference names (an index is refused: describeManifest). */
+  async inspect(ref: ImageRef): Promise<OciImage> {
+    const m = await this.manifest(ref);
+    return describeManifest(`${ref.registry}/${ref.repository}`, m.bytes.toString('utf8'), m.digest);
+  }
+
+  /** The digest a tag points at (an image or an index), or undefined when the tag (or repository) does not exist. */
   async resolveTag(ref: ImageRef): Promise<string | undefined> {
     try {
-      return (await this.inspect(ref)).manifestDigest;
+      return (await this.manifest(ref)).digest;
     } catch (e) {
       if (e instanceof ImageNotFoundError) return undefined;
       throw e;
     }
+  }
+
+  /**
+   * Put an image index (already assembled, every manifest it names already in the repository)
+   * under `tag` and check that the registry stored exactly its digest. In process only: a
+   * registry that needs a token service cannot take an index from Kiln yet (usage error).
+   */
+  async putIndex(registry: string, repository: string, tag: string, index: { bytes: Buffer; mediaType: string; digest: string }): Promise<void> {
+    const at = byDigest(registry, repository, index.digest);
+    const stored = await this.refused([registry], async () => {
+      const said = await this.api.putManifest(registry, repository, tag, { bytes: index.bytes, mediaType: index.mediaType });
+      return said === '' ? this.storedUnder(at, tag, index.mediaType) : said;
+    });
+    if (stored === USE_SKOPEO) {
+      throw new RegistryError(`${registry}/${repository}: putting an image index needs anonymous or basic access (the registry asks for a token service or a certificate Node does not trust)`, { registry, repository }, { kind: 'usage' });
+    }
+    if (stored !== index.digest) throw new DigestMismatchError(`putting the index ${formatRef(at)} as ${tag} stored ${stored}`, { expected: index.digest, actual: stored }, { kind: 'terminal' });
   }
 
   /**
@@ -166,6 +188,7 @@ export class RegistryClient {
    * Copy the image `source` (by digest) to `dest` (a tag, or a digest in another registry) and
    * return the digest the destination now serves, which must be the source's: the manifest is
    * copied byte for byte (no format conversion), so a different digest is an integrity failure.
+   * `--all`: an index is copied with every image it names (its own digest kept); a single image as before.
    */
   async copy(source: ImageRef, dest: ImageRef): Promise<string> {
     if (!source.digest) throw new RegistryError(`refusing to copy ${formatRef(source)}: Kiln copies by digest only`, { source: formatRef(source) }, { kind: 'terminal' });
@@ -174,7 +197,7 @@ export class RegistryClient {
       const digestFile = join(dir, 'digest');
       await this.run(
         [
-          '--insecure-policy', 'copy', '--remove-signatures', '--digestfile', digestFile,
+          '--insecure-policy', 'copy', '--all', '--remove-signatures', '--digestfile', digestFile,
           ...this.access('src-', source.registry), ...this.access('dest-', dest.registry),
           `docker://${formatRef(source)}`, `docker://${formatRef(dest)}`,
         ],

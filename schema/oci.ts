@@ -35,6 +35,29 @@ export type OciLayer = FromSchema<typeof ociLayerSchema>;
 export type OciImage = FromSchema<typeof ociImageSchema>;
 
 /**
+ * A version built for several architectures, released as one image index: what the reconciler
+ * assembled from the verified per-architecture images and put into the candidate registry
+ * (recorded in the release record's `indexes`; the version's tags point at `digest`).
+ */
+export const imageIndexRecordSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['package', 'version', 'repository', 'digest', 'mediaType', 'manifests'],
+  properties: {
+    package: { type: 'string' },
+    version: { type: 'string' },
+    /** host[:port]/path of the candidate repository holding the index and its images. */
+    repository: { type: 'string' },
+    digest: ociDigest,
+    mediaType: { type: 'string' },
+    /** Kiln architecture → the manifest digest of that architecture's build. */
+    manifests: { type: 'object', additionalProperties: ociDigest },
+  },
+} as const;
+
+export type ImageIndexRecord = FromSchema<typeof imageIndexRecordSchema>;
+
+/**
  * ROOT/<distribution>/tags.json: what a registry distribution publishes (every tag and the digest
  * it must point at), written after each release and signed (tags.json.asc). Drift is judged
  * against it; its sha256 is the release record's releaseSha256.

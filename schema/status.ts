@@ -1,7 +1,7 @@
 // Schemas of the records on the status branch (kiln/status): the observed state.
 import type { FromSchema } from 'json-schema-to-ts';
 import { FINGERPRINT_PATTERN } from './metadata.ts';
-import { ociImageBody } from './oci.ts';
+import { imageIndexRecordSchema, ociImageBody } from './oci.ts';
 
 const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 
@@ -273,6 +273,8 @@ export const releaseRecordSchema = {
     rejected: { type: 'array', items: rejectedPackageSchema },
     /** Registry distributions: every tag published, the digest it points at and the desired commit that released that digest under it. */
     tags: { type: 'array', items: releasedTagSchema },
+    /** Registry distributions: each version built for several architectures, as the one image index its tags point at. */
+    indexes: { type: 'array', items: imageIndexRecordSchema },
   },
 } as const;
 

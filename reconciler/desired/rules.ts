@@ -12,6 +12,7 @@ import { formatNamed } from '../formats/index.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { lookup, type PositionIndex } from './yaml-positions.ts';
 import { quote } from '../../schema/quote.ts';
+import { ociArchitectures, ociPlatform } from '../../oci/platform.ts';
 
 export interface Located<T> {
   path: string;
@@ -296,14 +297,16 @@ export const ociFromAcyclic: Rule = ({ packages }) => {
 };
 
 /**
- * One architecture per oci package until Kiln publishes manifest lists: with two, each tag
- * would name one architecture's digest, the other silently lost.
+ * Every architecture of an oci package is a machine an image can be built for (oci/platform.ts):
+ * `all` names none. Several are built one image each and released as one image index.
  */
-const ociOneArchitecture: PackageRule = (p) =>
-  p.doc.format === 'oci' && p.doc.architectures.length > 1
-    ? [at(p, '/architectures', `architectures: an oci image is built for one architecture (Kiln does not publish manifest lists yet), got ${p.doc.architectures.join(', ')}; declare one package per architecture`)]
-    : [];
-export const ociSingleArchitecture: Rule = eachPackage(ociOneArchitecture);
+const ociPlatformPerArchitecture: PackageRule = (p) =>
+  p.doc.format !== 'oci'
+    ? []
+    : p.doc.architectures.flatMap((arch, i) =>
+        ociPlatform(arch) ? [] : [at(p, `/architectures/${i}`, `architectures: ${quote(arch)} is no machine an image can be built for; an oci image names real architectures (${ociArchitectures().join(', ')})`)],
+      );
+export const ociArchitecturePlatforms: Rule = eachPackage(ociPlatformPerArchitecture);
 
 /** Two registry distributions at one url + repository prefix would prune each other's tags. */
 export const uniqueRegistryPrefixes: Rule = ({ distributions }) => {
@@ -358,7 +361,7 @@ const PACKAGE_RULES: readonly PackageRule[] = [
   architecturesInPool,
   promotedReachSource,
   packageBuildFrom,
-  ociOneArchitecture,
+  ociPlatformPerArchitecture,
   gatedImageTest,
 ];
 

@@ -45,8 +45,12 @@ export interface PackageFormat<P extends DesiredPackage = DesiredPackage> {
   versionProblem(version: string): string | undefined;
   /** Whether an artifact (by file name) enters a release; other artifacts (logs, build info) are kept but not released. */
   isReleasable(artifactName: string): boolean;
-  /** The releasable artifacts of one build that belong to `arch` (a package built for several architectures is released per architecture). */
-  artifactsForArch<A extends Pick<Artifact, 'name'>>(artifacts: A[], arch: Architecture | string): A[];
+  /**
+   * The releasable artifacts of one build that belong to `arch` (a package built for several architectures is
+   * released per architecture). `own`: the sha256 of the artifacts `arch`'s build recorded, for a format whose
+   * file names do not say the architecture (oci: every build's description is image.json).
+   */
+  artifactsForArch<A extends Pick<Artifact, 'name'> & Partial<Pick<Artifact, 'sha256'>>>(artifacts: A[], arch: Architecture | string, own?: ReadonlySet<string>): A[];
   /**
    * Publish guard, before a success is recorded: the problems of a build's artifacts judged from their
    * own bytes (an artifact that is not of the declared package, version or architecture). Empty: releasable.

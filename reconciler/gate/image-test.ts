@@ -29,6 +29,8 @@ export interface ImageTestGate {
   now?: () => Date;
   /** Credentials for the registry the image is pulled from (the reconciler's --registry-auth). */
   auth?: RegistryAuth;
+  /** os/arch[/variant] of the image when it is not the host's (one architecture of a multi-arch image, run under qemu). */
+  platform?: string;
 }
 
 const MAX_OUTPUT_CHARS = 256 * 1024;
@@ -40,7 +42,7 @@ export async function runImageTestGate(g: ImageTestGate): Promise<GateRecord> {
   // Docker trouble says nothing about the image: throw (retry later), record no verdict.
   let output = '';
   const exit = await (async () => {
-    await pullImage(g.docker, g.image, g.auth);
+    await pullImage(g.docker, g.image, g.auth, undefined, g.platform);
     return runContainer(
       g.docker,
       {
@@ -75,4 +77,20 @@ export async function runImageTestGate(g: ImageTestGate): Promise<GateRecord> {
   else record = verdict(true, `the test command passed in ${g.image.slice(g.image.indexOf('@') + 1, g.image.indexOf('@') + 20)}…: ${g.test}`);
   g.log.child({ component: 'gate', gate: 'image-test', package: g.package, version: g.version }).info({ verdict: record.verdict, exitCode: exit.exitCode }, `gate ${record.verdict}: ${record.reason}`);
   return record;
+}
+
+/**
+ * A multi-arch image: the test in each architecture's image (by its digest in the index), in
+ * order; the verdict is the first failure (its reason names the platform), else a pass naming them all.
+ */
+export async function runImageTestGateEach(g: Omit<ImageTestGate, 'image' | 'platform'>, images: Array<{ image: string; platform: string }>): Promise<GateRecord> {
+  const passed: string[] = [];
+  let last: GateRecord | undefined;
+  for (const i of images) {
+    last = await runImageTestGate({ ...g, image: i.image, platform: i.platform });
+    if (last.verdict === 'failed') return { ...last, reason: `${i.platform}: ${last.reason}` };
+    passed.push(i.platform);
+  }
+  if (!last) throw new GateInfraError(`${g.package} ${g.version}: an image index with no images`, { package: g.package });
+  return { ...last, reason: `the test command passed on ${passed.join(', ')}: ${g.test}` };
 }

@@ -95,6 +95,9 @@ function withHeaderSigned<F extends { sha256: string }>(files: F[], signed: Buil
   });
 }
 
+/** The sha256 of the artifacts a build recorded (undefined when its record is not known). */
+const ownArtifacts = (build: BuildRecord | undefined) => (build?.artifacts ? new Set(build.artifacts.map((a) => a.sha256)) : undefined);
+
 /** The version a build's binaries carry: a binNMU rebuild's <version>+kilnN (schema/binnmu.ts). */
 function binaryVersionOf(pkg: ReleasedPackage, arch: string, observed: ObservedState): { binaryVersion?: string } {
   const inputs = observed.builds.get(pkg.builds[arch])?.inputs;
@@ -113,7 +116,7 @@ async function attributedUnits(pkg: ReleasedPackage, target: ReleaseTarget, obse
       version: pkg.version,
       ...binaryVersionOf(pkg, arch, observed),
       arch,
-      files: withHeaderSigned(format.artifactsForArch(files, arch), observed.builds.get(pkg.builds[arch])?.signed, ctx.artifactsDir),
+      files: withHeaderSigned(format.artifactsForArch(files, arch, ownArtifacts(observed.builds.get(pkg.builds[arch]))), observed.builds.get(pkg.builds[arch])?.signed, ctx.artifactsDir),
       build: pkg.builds[arch],
       ...tagTemplates,
     }));
@@ -142,6 +145,7 @@ async function publishOne(dist: DesiredDistribution, content: ReleasedPackage[],
     releaseSha256: report.releaseSha256,
     packages: report.signed ? withSigned(content, report.signed) : content,
     ...(report.tags ? { tags: releasedTags(report.tags, observed.releases.get(dist.name), desiredCommit) } : {}),
+    ...(report.indexes?.length ? { indexes: report.indexes } : {}),
   };
 }
 

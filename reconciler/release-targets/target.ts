@@ -4,6 +4,7 @@
 // the distribution's `format:` (release-targets/index.ts). Every
 // implementation passes test/conformance/release-target.ts.
 import type { RegistryAuth } from '../../oci/registry-auth.ts';
+import type { ImageIndexRecord } from '../../schema/oci.ts';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { GateRecord, ReleaseRecord, RpmHeaderFacts } from '../../schema/status.ts';
@@ -73,6 +74,8 @@ export interface ApplyReport {
   signed?: SignedArtifact[];
   /** Registry targets: every tag as published now (recorded per row in releases/<dist>.yaml). */
   tags?: Array<{ repository: string; tag: string; digest: string; package?: string; version?: string; signature?: { file: string; sha256: string; signingKey: string } }>;
+  /** Registry targets: the image index of each version built for several architectures (recorded in releases/<dist>.yaml). */
+  indexes?: ImageIndexRecord[];
 }
 
 /** An artifact as the target published it: signed in place, so with another digest than the built one. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { normaliseConfig, normaliseDistribution, normalisePackage } from '../../reconciler/desired/normalise.ts';
 import { parseFile } from '../../reconciler/desired/parse-file.ts';
-import { imageTestHasTest, ociFromAcyclic, ociFromAndTags, ociSingleArchitecture, uniqueRegistryPrefixes, type Rule, type RuleInput } from '../../reconciler/desired/rules.ts';
+import { imageTestHasTest, ociFromAcyclic, ociFromAndTags, ociArchitecturePlatforms, uniqueRegistryPrefixes, type Rule, type RuleInput } from '../../reconciler/desired/rules.ts';
 import { formatDiagnostic } from '../../schema/errors.ts';
 import type { DistributionDoc, PackageDoc } from '../../schema/metadata.ts';
 
@@ -112,12 +112,14 @@ function ruleOf(r: Rule, packages: ReturnType<typeof parsed>[], distributions: R
   return r({ packages, distributions, keyFiles: new Set<string>(), resolvedConfig: normaliseConfig(undefined) } as unknown as RuleInput).map((d) => `${d.severity}: ${formatDiagnostic(d)}`);
 }
 
-test('desired oci - an image with more than one architecture is a file:line error until manifest lists exist', () => {
+test('desired oci - an image of several architectures is valid; an architecture with no OCI platform (all) is a file:line error', () => {
   const two = parsed('packages/two.yaml', 'name: two\nversion: 1.0-1\nformat: oci\nsource: { git: ../img, ref: main }\narchitectures: [amd64, arm64]\n');
-  assert.deepEqual(ruleOf(ociSingleArchitecture, [two]), [
-    'error: packages/two.yaml:5:16: architectures: an oci image is built for one architecture (Kiln does not publish manifest lists yet), got amd64, arm64; declare one package per architecture',
+  assert.deepEqual(ruleOf(ociArchitecturePlatforms, [two]), []);
+  const all = parsed('packages/all.yaml', 'name: all\nversion: 1.0-1\nformat: oci\nsource: { git: ../img, ref: main }\narchitectures: [arm64, all]\n');
+  assert.deepEqual(ruleOf(ociArchitecturePlatforms, [all]), [
+    "error: packages/all.yaml:5:24: architectures: 'all' is no machine an image can be built for; an oci image names real architectures (amd64, arm64, armhf, armel, i386, ppc64el, s390x, riscv64, mips64el)",
   ]);
-  assert.deepEqual(ruleOf(ociSingleArchitecture, [base]), []);
+  assert.deepEqual(ruleOf(ociArchitecturePlatforms, [base]), []);
 });
 
 test('desired registries - two registry distributions with one url and repository prefix are a file:line error', () => {

@@ -2,6 +2,8 @@
 // oci-runner.ts) into an image pushed to the candidate registry. Versions are
 // ordered like Debian versions (the tags carry them). An OCI build's release
 // artifact is the image itself, named by BuildResult.image; no files are released.
+// A package of several architectures is built once per architecture and released
+// as one image index (reconciler/release-targets/registry/version-images.ts).
 import type { BuildResult } from '../../../schema/messages.ts';
 import type { OciPackage } from '../../model.ts';
 import { compareDebianVersions } from '../deb/version-order.ts';
@@ -24,7 +26,8 @@ export const ociFormat: PackageFormat<OciPackage> = {
   compareVersions: compareDebianVersions,
   versionProblem: debianVersionProblem,
   isReleasable: (name) => name === 'image.json',
-  artifactsForArch: (artifacts) => artifacts.filter((a) => a.name === 'image.json'),
+  // Each architecture's build has its own image.json: the one its build recorded.
+  artifactsForArch: (artifacts, _arch, own) => artifacts.filter((a) => a.name === 'image.json' && (!own || (a.sha256 !== undefined && own.has(a.sha256)))),
   async artifactProblems(result: BuildResult) {
     return result.image ? [] : ['the build reported no image (BuildResult.image)'];
   },

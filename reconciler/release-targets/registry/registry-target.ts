@@ -5,52 +5,48 @@
 // lookaside dir ROOT/<dist>/sigstore that kiln serve serves), prunes what the
 // desired state dropped, and writes ROOT/<dist>/tags.json (signed; the change
 // marker and the base of drift checks). The promotion gate is image-test.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GateInfraError, PublishInputError } from '../../../schema/errors.ts';
-import type { OciImage, PublishedTags } from '../../../schema/oci.ts';
-import { validators } from '../../../schema/validate.ts';
+import type { ImageIndexRecord, PublishedTags } from '../../../schema/oci.ts';
+import type { RegistryClient } from '../../../oci/registry-client.ts';
 import { signedReferences, signTag } from '../../../oci/lookaside.ts';
 import pMap from 'p-map';
 import { promote, PROMOTE_CONCURRENCY } from '../../../oci/promote.ts';
 import { readPublishedTags, resignPublishedTags, TAGS_FILE, writePublishedTags } from '../../../oci/published-tags.ts';
 import type { DesiredTag } from '../../../oci/registry-plan.ts';
 import { renderTag } from '../../../oci/tag-template.ts';
-import { runImageTestGate } from '../../gate/image-test.ts';
+import { runImageTestGate, runImageTestGateEach } from '../../gate/image-test.ts';
+import { byDigest } from '../../../oci/image-ref.ts';
+import { entryPlatform, indexManifests } from '../../../oci/image-index.ts';
 import { ociFormat } from '../../formats/oci/oci-format.ts';
 import type { RegistryDistribution } from '../../model.ts';
 import type { Signer } from '../../signing/signer.ts';
 import type { ReleaseTarget, ReleaseUnit } from '../target.ts';
 import { clientFor } from './registry-access.ts';
+import { versionImages } from './version-images.ts';
 
 export const SIGSTORE_DIR = 'sigstore';
 const repositoryOf = (dist: RegistryDistribution, name: string) => (dist.repository ? `${dist.repository}/${name}` : name);
 
-async function imageOf(unit: ReleaseUnit): Promise<OciImage> {
-  const file = unit.files.find((f) => f.name === 'image.json');
-  if (!file) throw new PublishInputError(`${unit.name} ${unit.version}: no image.json among its artifacts`, { package: unit.name });
-  const v: unknown = JSON.parse(await readFile(file.path, 'utf8'));
-  if (!validators.ociImage(v)) throw new PublishInputError(`${unit.name} ${unit.version}: image.json is not an OCI image description`, { package: unit.name });
-  return v;
-}
-
 /**
- * Each unit's tags from its package's templates (default `{version}`; `{build}`: the build key's
- * first 12 digits). Units go oldest first, so a tag two versions render (`latest`) names the newest.
- * Architectures of one version share the image in this first cut.
+ * Each version's tags from its package's templates (default `{version}`; `{build}`: the build key's
+ * first 12 digits), pointing at its image, or at its image index when it was built for several
+ * architectures (version-images.ts). Versions go oldest first, so a tag two versions render
+ * (`latest`) names the newest.
  */
-async function desiredTags(dist: RegistryDistribution, units: ReleaseUnit[]): Promise<Array<DesiredTag & { package: string; version: string }>> {
+async function desiredTags(client: RegistryClient, dist: RegistryDistribution, units: ReleaseUnit[]): Promise<{ tags: Array<DesiredTag & { package: string; version: string }>; indexes: ImageIndexRecord[] }> {
   const out = new Map<string, DesiredTag & { package: string; version: string }>();
   const ordered = [...units].sort((a, b) => a.name.localeCompare(b.name) || ociFormat.compareVersions(a.version, b.version));
-  for (const u of ordered) {
-    const img = await imageOf(u);
-    const repository = repositoryOf(dist, u.name);
-    for (const template of u.tagTemplates ?? ['{version}']) {
-      const tag = renderTag(template, { version: u.version, build: (u.build ?? '').slice(0, 12) });
-      out.set(`${repository}:${tag}`, { repository, tag, digest: img.manifestDigest, from: img.repository, package: u.name, version: u.version });
+  const images = await versionImages(client, ordered);
+  for (const v of images) {
+    const repository = repositoryOf(dist, v.name);
+    for (const template of v.tagTemplates ?? ['{version}']) {
+      const tag = renderTag(template, { version: v.version, build: (v.build ?? '').slice(0, 12) });
+      out.set(`${repository}:${tag}`, { repository, tag, digest: v.digest, from: v.from, package: v.name, version: v.version });
     }
   }
-  return [...out.values()];
+  return { tags: [...out.values()], indexes: images.flatMap((v) => (v.index ? [v.index] : [])) };
 }
 
 const signing = (root: string, name: string, signer: Signer, now: Date) => ({
@@ -66,12 +62,13 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
   async apply(req) {
     const dist = req.distribution;
     const distDir = join(req.root, dist.name);
-    const desired = await desiredTags(dist, req.units);
+    const client = clientFor(dist, req.registryAuth);
+    const { tags: desired, indexes } = await desiredTags(client, dist, req.units);
     const before = (await readPublishedTags(distDir))?.tags;
     // Kiln's own tags: those it released last time, and those it dropped but could not prune.
     const recorded = [...(before?.tags ?? []), ...(before?.stale ?? [])];
     const report = await promote({
-      client: clientFor(dist, req.registryAuth),
+      client,
       endpoints: { candidate: dist.url, production: dist.url },
       desired,
       recorded,
@@ -91,7 +88,7 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
       const s = signatures.get(`${t.repository}:${t.tag}`);
       return s ? { ...t, signature: { file: s.file, sha256: s.sha256, signingKey: req.signer.fingerprint } } : t;
     });
-    return { releaseSha256: written.sha256, changed: report.changed || written.changed, tags };
+    return { releaseSha256: written.sha256, changed: report.changed || written.changed, tags, ...(indexes.length ? { indexes } : {}) };
   },
   async observe(root, dist, record, cursor, registryAuth) {
     const published = await readPublishedTags(join(root, dist.name));
@@ -145,18 +142,20 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     if (!published || !entry) throw new GateInfraError(`${req.from.name} does not publish ${req.package} ${req.version}`, { from: req.from.name });
     const base = { distribution: req.distribution, from: req.from.name, package: req.package, version: req.version, gate: 'image-test' };
     if (!req.smoke) return { ...base, verdict: 'passed', reason: 'the package has no test: command', at: new Date().toISOString() };
-    return runImageTestGate({
-      docker: req.docker,
-      image: `${published.tags.registry}/${entry.repository}@${entry.digest}`,
-      test: req.smoke,
-      distribution: req.distribution,
-      from: req.from.name,
-      package: req.package,
-      version: req.version,
-      timeoutSeconds: req.timeoutSeconds,
-      log: req.log,
-      auth: req.registryAuth,
-    });
+    const gate = { docker: req.docker, test: req.smoke, distribution: req.distribution, from: req.from.name, package: req.package, version: req.version, timeoutSeconds: req.timeoutSeconds, log: req.log, auth: req.registryAuth };
+    const image = `${published.tags.registry}/${entry.repository}@${entry.digest}`;
+    // An index (a multi-arch version): the test runs in each architecture's image.
+    const manifest = await clientFor(req.from, req.registryAuth)
+      .manifest(byDigest(published.tags.registry, entry.repository, entry.digest))
+      .catch((cause: unknown) => {
+        throw new GateInfraError(`could not read ${image}: ${(cause as Error).message}`, { image }, { cause });
+      });
+    const entries = indexManifests(manifest.bytes);
+    if (!entries) return runImageTestGate({ ...gate, image });
+    return runImageTestGateEach(
+      gate,
+      entries.map((m) => ({ image: `${published.tags.registry}/${entry.repository}@${m.digest}`, platform: entryPlatform(m) })),
+    );
   },
   contentType: (rel) => (rel.endsWith(`/${TAGS_FILE}`) ? 'application/json' : /\/signature-[0-9]+$/.test(rel) ? 'application/octet-stream' : undefined),
   immutable: () => false,

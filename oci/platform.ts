@@ -1,0 +1,41 @@
+// Kiln (Debian) architecture names → OCI platforms: the one mapping the agent's
+// build (--platform), the image index's entries and the image-test gate use.
+// `all` has none (an image is always of one machine); an architecture without
+// an entry is refused when the metadata is read (reconciler/desired/rules.ts).
+
+export interface OciPlatform {
+  os: 'linux';
+  architecture: string;
+  /** The ARM variant, where the OCI image spec names one. */
+  variant?: string;
+}
+
+const PLATFORMS: Readonly<Record<string, OciPlatform>> = {
+  amd64: { os: 'linux', architecture: 'amd64' },
+  arm64: { os: 'linux', architecture: 'arm64' },
+  armhf: { os: 'linux', architecture: 'arm', variant: 'v7' },
+  armel: { os: 'linux', architecture: 'arm', variant: 'v5' },
+  i386: { os: 'linux', architecture: '386' },
+  ppc64el: { os: 'linux', architecture: 'ppc64le' },
+  s390x: { os: 'linux', architecture: 's390x' },
+  riscv64: { os: 'linux', architecture: 'riscv64' },
+  mips64el: { os: 'linux', architecture: 'mips64le' },
+};
+
+/** The OCI platform of a Kiln architecture; undefined when it has none (`all`, an unknown name). */
+export function ociPlatform(arch: string): OciPlatform | undefined {
+  return Object.hasOwn(PLATFORMS, arch) ? PLATFORMS[arch] : undefined;
+}
+
+/** Every Kiln architecture an image can be built for. */
+export const ociArchitectures = (): string[] => Object.keys(PLATFORMS);
+
+/** Docker's `--platform` form: os/architecture[/variant]. */
+export function platformString(p: OciPlatform): string {
+  return [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/');
+}
+
+/** Whether an image config's os/architecture/variant is this platform's (a config without a variant matches any). */
+export function configMatches(p: OciPlatform, config: { os?: string; architecture?: string; variant?: string }): boolean {
+  return config.os === p.os && config.architecture === p.architecture && (!p.variant || !config.variant || config.variant === p.variant);
+}

@@ -1,0 +1,92 @@
+// What each released version's tags point at. A version built for one architecture:
+// its build's image, as before. A version built for several: one image index
+// assembled from the verified per-architecture images (oci/image-index.ts), put
+// into the candidate repository that holds them under `index-<digest hex>`, its
+// digest checked as the registry stores it. The index is derived again on every
+// release from the same records, byte for byte: a release killed after the put
+// finds the same digest next time (the put is idempotent), so nothing is duplicated.
+import { readFile } from 'node:fs/promises';
+import { PublishInputError } from '../../../schema/errors.ts';
+import type { ImageIndexRecord, OciImage } from '../../../schema/oci.ts';
+import { validators } from '../../../schema/validate.ts';
+import { assembleIndex } from '../../../oci/image-index.ts';
+import { byDigest, parseRef } from '../../../oci/image-ref.ts';
+import type { RegistryClient } from '../../../oci/registry-client.ts';
+import type { ReleaseUnit } from '../target.ts';
+
+export async function imageOf(unit: ReleaseUnit): Promise<OciImage> {
+  const file = unit.files.find((f) => f.name === 'image.json');
+  if (!file) throw new PublishInputError(`${unit.name} ${unit.version}: no image.json among its artifacts`, { package: unit.name, version: unit.version });
+  const v: unknown = JSON.parse(await readFile(file.path, 'utf8'));
+  if (!validators.ociImage(v)) throw new PublishInputError(`${unit.name} ${unit.version}: image.json is not an OCI image description`, { package: unit.name, version: unit.version });
+  return v;
+}
+
+/** One released version: the digest its tags name, the repository it is copied from, the index when there is one. */
+export interface VersionImage {
+  name: string;
+  version: string;
+  /** The build key of the first architecture in name order (`{build}` in tag templates). */
+  build?: string;
+  tagTemplates?: string[];
+  digest: string;
+  /** host/repository in the candidate registry. */
+  from: string;
+  index?: ImageIndexRecord;
+}
+
+/** The units of each name and version (in the order given), each group in architecture order. */
+function byVersion(units: ReleaseUnit[]): ReleaseUnit[][] {
+  const groups = new Map<string, ReleaseUnit[]>();
+  for (const u of units) {
+    const k = `${u.name}\0${u.version}`;
+    groups.set(k, [...(groups.get(k) ?? []), u]);
+  }
+  return [...groups.values()].map((g) => g.sort((a, b) => (a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : 0)));
+}
+
+/** The tag in the candidate repository that keeps an index (the registry keeps what a tag names). */
+export const indexTag = (digest: string) => `index-${digest.slice('sha256:'.length)}`;
+
+async function indexOf(client: RegistryClient, units: ReleaseUnit[], images: OciImage[]): Promise<VersionImage> {
+  const [first] = units;
+  const what = `${first.name} ${first.version}`;
+  const repository = images[0].repository;
+  const elsewhere = images.find((i) => i.repository !== repository);
+  if (elsewhere) throw new PublishInputError(`${what}: its architectures were pushed to different repositories (${repository}, ${elsewhere.repository})`, { package: first.name, version: first.version });
+  const repo = parseRef(`${repository}:x`);
+  // Each manifest read by digest (it must hash to it): the index names its exact size.
+  const entries = await Promise.all(
+    units.map(async (u, i) => {
+      const m = await client.manifest(byDigest(repo.registry, repo.repository, images[i].manifestDigest));
+      return { arch: u.arch, digest: m.digest, mediaType: images[i].mediaType, size: m.bytes.length };
+    }),
+  );
+  const index = assembleIndex(entries);
+  await client.putIndex(repo.registry, repo.repository, indexTag(index.digest), index);
+  const manifests = Object.fromEntries(entries.map((e) => [e.arch, e.digest]).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return {
+    name: first.name,
+    version: first.version,
+    ...(first.build ? { build: first.build } : {}),
+    ...(first.tagTemplates ? { tagTemplates: first.tagTemplates } : {}),
+    digest: index.digest,
+    from: repository,
+    index: { package: first.name, version: first.version, repository, digest: index.digest, mediaType: index.mediaType, manifests },
+  };
+}
+
+/** Each version's image (units of one version share it), in the order of first appearance. */
+export async function versionImages(client: RegistryClient, units: ReleaseUnit[]): Promise<VersionImage[]> {
+  const out: VersionImage[] = [];
+  for (const group of byVersion(units)) {
+    const images = await Promise.all(group.map(imageOf));
+    if (group.length > 1) {
+      out.push(await indexOf(client, group, images));
+      continue;
+    }
+    const [u] = group;
+    out.push({ name: u.name, version: u.version, ...(u.build ? { build: u.build } : {}), ...(u.tagTemplates ? { tagTemplates: u.tagTemplates } : {}), digest: images[0].manifestDigest, from: images[0].repository });
+  }
+  return out;
+}
