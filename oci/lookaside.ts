@@ -1,7 +1,8 @@
 // The sigstore lookaside directory: where "simple signing" signatures of images live,
 // next to the published repositories (kiln serve serves it; consumers point
 // registries.d `lookaside:` at it). One signature per tag Kiln writes, on the digest
-// the tag points at, and on no other: a tag Kiln moves or prunes has its signature
+// the tag points at (and, for an image index, on each of its images: containers/image
+// judges a pull of one platform by that image's signatures), and on no other: a tag Kiln moves or prunes has its signature
 // withdrawn from the digest it left (else a tag rolled back by hand would still be
 // accepted). Signing is idempotent (a valid signature of ours for the same reference
 // is kept); every change replaces a manifest's whole signature set atomically
@@ -96,10 +97,11 @@ export interface WithdrawnSignature {
 
 /**
  * Withdraw from every manifest of `repository` each signature that does not name a tag Kiln
- * points at that manifest now (`keep`: tag → digest as released): the signatures of tags
- * moved away or pruned, in any earlier release. Idempotent; an unreadable signature goes too.
+ * points at that manifest now (`keep`: tag → the digests it signs as released: the one it points
+ * at, and an index's images): the signatures of tags moved away or pruned, in any earlier
+ * release. Idempotent; an unreadable signature goes too.
  */
-export async function withdrawStaleSignatures(root: string, registry: string, repository: string, keep: ReadonlyMap<string, string>): Promise<WithdrawnSignature[]> {
+export async function withdrawStaleSignatures(root: string, registry: string, repository: string, keep: ReadonlyMap<string, ReadonlySet<string>>): Promise<WithdrawnSignature[]> {
   const out: WithdrawnSignature[] = [];
   for (const digest of await signedDigests(root, repository)) {
     const dir = join(root, lookasideDir(repository, digest));
@@ -108,7 +110,7 @@ export async function withdrawStaleSignatures(root: string, registry: string, re
     for (const bytes of set) {
       const names = await claimedReference(bytes);
       const tag = names?.dockerReference.startsWith(`${registry}/${repository}:`) ? names.dockerReference.slice(`${registry}/${repository}:`.length) : undefined;
-      if (names && names.digest === digest && tag !== undefined && keep.get(tag) === digest) kept.push(bytes);
+      if (names && names.digest === digest && tag !== undefined && keep.get(tag)?.has(digest)) kept.push(bytes);
       else out.push({ repository, digest, dockerReference: names?.dockerReference ?? '(unreadable signature)' });
     }
     if (kept.length !== set.length) await replaceSignatureSet(dir, kept);

@@ -33,8 +33,8 @@ export interface PromoteRequest {
 
 export interface PromoteReport {
   plan: RegistryPlan;
-  /** Each desired tag's signature (lookaside-relative file, sha256). */
-  signatures: Array<SignedTag & { repository: string; tag: string }>;
+  /** Each desired tag's signature (lookaside-relative file, sha256), and each newly written signature of an index's image for it (`instance`). */
+  signatures: Array<SignedTag & { repository: string; tag: string; instance?: string }>;
   /** Signatures withdrawn: tags that no longer point at the manifest they signed. */
   withdrawn: WithdrawnSignature[];
   /** False when production already served exactly the desired tags and every tag was signed. */
@@ -100,8 +100,13 @@ async function applyRepository(req: PromoteRequest, work: RepositoryWork): Promi
   for (const t of work.desired) {
     const s = await signTag({ registry: endpoints.production, repository: t.repository, tag: t.tag, digest: t.digest }, req.signing);
     signed.push({ repository: t.repository, tag: t.tag, ...s });
+    // An index's images, each signed for the tag too (a per-platform pull is judged by them).
+    for (const digest of t.instances ?? []) {
+      const i = await signTag({ registry: endpoints.production, repository: t.repository, tag: t.tag, digest }, req.signing);
+      if (i.written) signed.push({ repository: t.repository, tag: t.tag, ...i, instance: digest });
+    }
   }
-  const keep = new Map(work.desired.map((t) => [t.tag, t.digest]));
+  const keep = new Map(work.desired.map((t) => [t.tag, new Set([t.digest, ...(t.instances ?? [])])]));
   return { signed, withdrawn: await withdrawStaleSignatures(req.signing.root, endpoints.production, work.repository, keep) };
 }
 

@@ -15,6 +15,11 @@ export interface DesiredTag {
   digest: string;
   /** host/repository the digest is copied from when production lacks it (default: the candidate registry, same repository). */
   from?: string;
+  /**
+   * When `digest` is an image index: the digests of its images. Each is signed for the tag as well
+   * (containers/image checks a pull of one platform against that image's own signatures).
+   */
+  instances?: string[];
 }
 
 export interface ObservedRepository {

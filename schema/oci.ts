@@ -77,7 +77,15 @@ export const publishedTagsSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['repository', 'tag', 'digest'],
-        properties: { repository: { type: 'string' }, tag: { type: 'string' }, digest: ociDigest, package: { type: 'string' }, version: { type: 'string' } },
+        properties: {
+          repository: { type: 'string' },
+          tag: { type: 'string' },
+          digest: ociDigest,
+          package: { type: 'string' },
+          version: { type: 'string' },
+          /** When `digest` is an image index: its images' digests, each signed for the tag as well. */
+          instances: { type: 'array', items: ociDigest },
+        },
       },
     },
     /**

@@ -24,7 +24,10 @@ const run = promisify(execFile);
 
 export interface OciLoop {
   rec: Reconciler;
+  /** The agent of the first architecture. */
   agent: Agent;
+  /** One agent per architecture of the `oci` pool (an arm64 one builds under qemu on this host). */
+  agents: Agent[];
   /** The reconciler's public key (what signatures verify against). */
   publicKey: string;
 }
@@ -40,6 +43,8 @@ export async function startOciLoop(o: {
   candidateInsecure?: boolean;
   /** Registry credentials of the reconciler and of the agent (absent: anonymous). */
   auth?: StackAuth;
+  /** Architectures the `oci` pool's agents serve, one agent each (default amd64). */
+  architectures?: string[];
 }): Promise<OciLoop> {
   const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
   await writeFile(join(o.dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
@@ -56,10 +61,13 @@ export async function startOciLoop(o: {
     policy: { quietMaxMs: 0, resultWaitMs: 500, ...o.policy },
     log: quietLog,
   });
-  const runner = new OciRunner({ log: quietLog, candidate: o.candidate, insecure: true, labels: { 'kiln.test': o.label }, auth: o.auth?.agent });
-  const agent = new Agent({ nc: o.nc, pool: 'oci', arch: 'amd64', workDir: join(o.dir, 'agent'), log: quietLog, id: `${o.label}-agent`, heartbeatMs: 300, runner, pullExpiresMs: 1000 });
-  await agent.start();
-  return { rec, agent, publicKey: key.publicKeyArmored };
+  const agents = (o.architectures ?? ['amd64']).map((arch, i) => {
+    const runner = new OciRunner({ log: quietLog, candidate: o.candidate, insecure: true, labels: { 'kiln.test': o.label }, auth: o.auth?.agent });
+    const suffix = i === 0 ? '' : `-${arch}`;
+    return new Agent({ nc: o.nc, pool: 'oci', arch, workDir: join(o.dir, `agent${suffix}`), log: quietLog, id: `${o.label}-agent${suffix}`, heartbeatMs: 300, runner, pullExpiresMs: 1000 });
+  });
+  for (const agent of agents) await agent.start();
+  return { rec, agent: agents[0], agents, publicKey: key.publicKeyArmored };
 }
 
 /** kiln.yaml of an OCI loop's metadata repo: one `oci` pool (amd64), no trust keys. */
@@ -109,14 +117,20 @@ export interface OciStack extends OciLoop {
 }
 
 /** Start the stack; `files` gives the metadata repo's files (it may write image sources under dir). Call close() in after(). */
-export async function startOciStack(o: { label: string; files: (s: { dir: string; cand: TestRegistry; prod: TestRegistry }) => Promise<Files>; candidateInsecure?: boolean; auth?: boolean }): Promise<OciStack> {
+export async function startOciStack(o: {
+  label: string;
+  files: (s: { dir: string; cand: TestRegistry; prod: TestRegistry }) => Promise<Files>;
+  candidateInsecure?: boolean;
+  auth?: boolean;
+  architectures?: string[];
+}): Promise<OciStack> {
   const dir = await mkdtemp(join(tmpdir(), `kiln-${o.label}-`));
   const people = o.auth ? await stackUsers(dir) : undefined;
   const [nats, cand, prod] = await Promise.all([startNats(), startRegistry('candidate', { users: people?.users.candidate }), startRegistry('production', { users: people?.users.production })]);
   const auth = await people?.write(cand.host, prod.host);
   const nc = await connect({ servers: nats.url, name: 'test-agent' });
   const repoDir = (await makeRepo(await o.files({ dir, cand, prod }))).dir;
-  const loop = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: o.label, candidateInsecure: o.candidateInsecure, auth });
+  const loop = await startOciLoop({ dir, repoDir, natsUrl: nats.url, nc, candidate: cand.host, label: o.label, candidateInsecure: o.candidateInsecure, auth, architectures: o.architectures });
   return {
     ...loop,
     ...(auth ? { auth } : {}),
@@ -127,7 +141,7 @@ export async function startOciStack(o: { label: string; files: (s: { dir: string
     prod,
     repoDir,
     async close() {
-      await loop.agent.close({ hard: true }).catch(() => undefined);
+      for (const agent of loop.agents) await agent.close({ hard: true }).catch(() => undefined);
       await loop.rec.close();
       await nc.close();
       await Promise.all([nats.dispose(), cand.dispose(), prod.dispose()]);

@@ -43,7 +43,8 @@ async function desiredTags(client: RegistryClient, dist: RegistryDistribution, u
     const repository = repositoryOf(dist, v.name);
     for (const template of v.tagTemplates ?? ['{version}']) {
       const tag = renderTag(template, { version: v.version, build: (v.build ?? '').slice(0, 12) });
-      out.set(`${repository}:${tag}`, { repository, tag, digest: v.digest, from: v.from, package: v.name, version: v.version });
+      const instances = v.index ? { instances: Object.values(v.index.manifests) } : {};
+      out.set(`${repository}:${tag}`, { repository, tag, digest: v.digest, from: v.from, package: v.name, version: v.version, ...instances });
     }
   }
   return { tags: [...out.values()], indexes: images.flatMap((v) => (v.index ? [v.index] : [])) };
@@ -75,7 +76,7 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
       signing: signing(req.root, dist.name, req.signer, req.now),
     });
     const stale = report.plan.staleTags;
-    const published: PublishedTags = { registry: dist.url, tags: desired.map(({ repository, tag, digest, package: p, version }) => ({ repository, tag, digest, package: p, version })), ...(stale.length ? { stale } : {}) };
+    const published: PublishedTags = { registry: dist.url, tags: desired.map(({ repository, tag, digest, package: p, version, instances }) => ({ repository, tag, digest, package: p, version, ...(instances ? { instances } : {}) })), ...(stale.length ? { stale } : {}) };
     const written = await writePublishedTags(distDir, published, (t) => req.signer.signDetached(t));
     if (report.plan.drift.length) req.log?.warn({ drift: report.plan.drift, distribution: dist.name }, 'tags moved by hand were restored');
     if (stale.length) {
@@ -83,8 +84,8 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
       req.log?.warn({ staleTags: stale, distribution: dist.name }, `${dist.name}: dropped tags still stand, unsigned, because another tag holds their manifest: ${refs}`);
     }
     if (report.withdrawn.length) req.log?.info({ withdrawn: report.withdrawn, distribution: dist.name }, 'signatures of moved or dropped tags withdrawn');
-    const signatures = new Map(report.signatures.map((s) => [`${s.repository}:${s.tag}`, s]));
-    const tags = published.tags.map((t) => {
+    const signatures = new Map(report.signatures.filter((s) => !s.instance).map((s) => [`${s.repository}:${s.tag}`, s]));
+    const tags = published.tags.map(({ instances: _i, ...t }) => {
       const s = signatures.get(`${t.repository}:${t.tag}`);
       return s ? { ...t, signature: { file: s.file, sha256: s.sha256, signingKey: req.signer.fingerprint } } : t;
     });
@@ -115,8 +116,10 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     if (!published) return { parts: [] };
     const parts: string[] = [];
     for (const t of published.tags.tags) {
-      const s = await signTag({ registry: published.tags.registry, repository: t.repository, tag: t.tag, digest: t.digest }, signing(root, name, signer, now));
-      parts.push(s.file);
+      for (const digest of [t.digest, ...(t.instances ?? [])]) {
+        const s = await signTag({ registry: published.tags.registry, repository: t.repository, tag: t.tag, digest }, signing(root, name, signer, now));
+        parts.push(s.file);
+      }
     }
     await resignPublishedTags(join(root, name), (x) => signer.signDetached(x));
     return { parts: [...parts, TAGS_FILE] };
@@ -129,8 +132,10 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
       if (!published) continue;
       let signedByKey = true;
       for (const t of published.tags.tags) {
-        const refs = await signedReferences(join(root, name, SIGSTORE_DIR), t.repository, t.digest, publicKeyArmored);
-        if (!refs.includes(`${published.tags.registry}/${t.repository}:${t.tag}`)) signedByKey = false;
+        for (const digest of [t.digest, ...(t.instances ?? [])]) {
+          const refs = await signedReferences(join(root, name, SIGSTORE_DIR), t.repository, digest, publicKeyArmored);
+          if (!refs.includes(`${published.tags.registry}/${t.repository}:${t.tag}`)) signedByKey = false;
+        }
       }
       out.push({ distribution: name, signedByKey });
     }

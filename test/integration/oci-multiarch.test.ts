@@ -1,0 +1,184 @@
+// A multi-architecture image through real passes: nats-server, two agents of the
+// `oci` pool (amd64, and arm64 building under qemu on this amd64 host), two Debian
+// docker-registry instances (candidate and production `format: registry`
+// distributions, production promoteFrom candidate through image-test), skopeo and
+// Docker as the independent clients. `hello` is declared `architectures: [amd64,
+// arm64]` FROM a multi-arch base (an index of busybox images): each architecture is
+// built from its own base image with a RUN step, the version is released as ONE
+// image index, gated in each architecture's image, promoted with its images, every
+// tag signed over the index digest. `app` FROM hello is built per architecture FROM
+// hello's image of that architecture.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { assembleIndex, DOCKER_MANIFEST_LIST } from '../../oci/image-index.ts';
+import { byDigest, byTag } from '../../oci/image-ref.ts';
+import { consumerPolicy } from '../../oci/consumer-policy.ts';
+import { RegistryClient } from '../../oci/registry-client.ts';
+import { STATUS_BRANCH, STATUS_LAYOUT, type BuildRecord, type ReleaseRecord } from '../../schema/status.ts';
+import { consumerCopy } from '../helpers/consumer-copy.ts';
+import { docker, dockerUnavailable, untagRegistryImages } from '../helpers/docker.ts';
+import { commitFiles, git } from '../helpers/git.ts';
+import { OCI_KILN_YAML, startOciStack, statusFile, type OciStack } from '../helpers/oci-loop.ts';
+import { importBusyboxImage } from '../helpers/tiny-image.ts';
+import { until } from '../helpers/until.ts';
+
+const run = promisify(execFile);
+/** scripts/setup-host builds it: Debian's busybox-static:arm64 as an arm64 image. */
+const ARM64_IMAGE = 'kiln/busybox-arm64';
+const SEED_AMD64 = `kiln-test/multiarch-seed:${process.pid}`;
+
+let stack: OciStack;
+let seedIndex = '';
+
+const onStatus = (path: string) => statusFile(stack.repoDir, path);
+const KILN_YAML = OCI_KILN_YAML.replace('architectures: [amd64]', 'architectures: [amd64, arm64]');
+const image = (name: string, src: string, extra: string) =>
+  `name: ${name}\nversion: 1.0-1\nformat: oci\nsource: { git: ${src}, ref: main, subdir: ${name} }\narchitectures: [amd64, arm64]\n${extra}`;
+const dist = (name: string, url: string, extra = '') => `name: ${name}\nformat: registry\nurl: ${url}\nrepository: kiln\ninsecure: true\narchitectures: [amd64, arm64]\n${extra}`;
+
+async function records(): Promise<BuildRecord[]> {
+  const { stdout } = await run('git', ['-C', stack.repoDir, 'ls-tree', '--name-only', `${STATUS_BRANCH}:builds`]);
+  return Promise.all(stdout.split('\n').filter((f) => f.endsWith('.yaml')).map(async (f) => parse((await onStatus(`builds/${f}`))!) as BuildRecord));
+}
+
+/** The multi-arch base: busybox for amd64 and arm64 in the candidate registry, and the index of both (Kiln's own assembly). */
+async function pushSeed(registry: string): Promise<string> {
+  const client = new RegistryClient({ tlsVerify: false });
+  const armId = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', ARM64_IMAGE])).stdout.trim();
+  const pushed = [
+    { arch: 'amd64', digest: await client.pushFromDaemon(await importBusyboxImage(SEED_AMD64), byTag(registry, 'seed/busybox', 'amd64')) },
+    { arch: 'arm64', digest: await client.pushFromDaemon(armId, byTag(registry, 'seed/busybox', 'arm64')) },
+  ];
+  const entries = await Promise.all(
+    pushed.map(async (p) => {
+      const m = await client.manifest(byDigest(registry, 'seed/busybox', p.digest));
+      return { ...p, mediaType: m.mediaType, size: m.bytes.length };
+    }),
+  );
+  const index = assembleIndex(entries);
+  await client.putIndex(registry, 'seed/busybox', 'multi', index);
+  return index.digest;
+}
+
+describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-buildd')) ?? (await dockerUnavailable(ARM64_IMAGE)) }, () => {
+  before(async () => {
+    stack = await startOciStack({
+      label: 'oci-multiarch',
+      candidateInsecure: false,
+      architectures: ['amd64', 'arm64'],
+      files: async ({ dir, cand, prod }) => {
+        seedIndex = await pushSeed(cand.host);
+        const src = join(dir, 'images');
+        await mkdir(src);
+        await git(src, 'init', '-q', '-b', 'main');
+        await commitFiles(
+          src,
+          {
+            'hello/Dockerfile': 'FROM busybox\nRUN uname -m > /arch\nCMD ["cat", "/arch"]\n',
+            'app/Dockerfile': 'FROM hello\nRUN cp /arch /base-arch\n',
+          },
+          'images',
+        );
+        return {
+          'kiln.yaml': `${KILN_YAML}registries:\n  ${cand.host}:\n    insecure: true\n  ${prod.host}:\n    insecure: true\n`,
+          'packages/hello.yaml': image('hello', src, `from: ${cand.host}/seed/busybox@${seedIndex}\nrelease: [candidate, production]\ntags: ['{version}', latest]\ntest: test "$(cat /arch)" = "$(uname -m)"\n`),
+          'packages/app.yaml': image('app', src, 'from: hello\n'),
+          'distributions/candidate.yaml': dist('candidate', cand.host),
+          'distributions/production.yaml': dist('production', prod.host, 'promoteFrom: candidate\ngate: image-test\n'),
+        };
+      },
+    });
+  });
+  after(async () => {
+    if (stack) await untagRegistryImages([stack.cand.host, stack.prod.host]);
+    await docker.getImage(SEED_AMD64).remove({ force: true }).catch(() => undefined);
+    await stack?.close();
+  });
+
+  test('oci multi-arch - [amd64, arm64] is built per architecture, released as one index, gated in each image, promoted with its images, every tag signed; consumers pull either architecture', async () => {
+    const { rec, dir, prod, cand, publicKey } = stack;
+    const production = await until(
+      async () => {
+        await rec.runPass();
+        const text = await onStatus(STATUS_LAYOUT.release('production'));
+        const r = text ? (parse(text) as ReleaseRecord) : undefined;
+        const built = (await records()).filter((b) => b.inputs.package === 'app' && b.state === 'succeeded');
+        return r?.packages.some((p) => p.name === 'hello') && built.length === 2 ? r : undefined;
+      },
+      240_000,
+      'hello promoted to production and app built for both architectures',
+    );
+
+    // One build per architecture, each FROM its own image of the base index, each image of its machine.
+    const builds = (await records()).filter((b) => b.state === 'succeeded');
+    const hello = Object.fromEntries(builds.filter((b) => b.inputs.package === 'hello').map((b) => [b.inputs.arch, b]));
+    assert.deepEqual(Object.keys(hello).sort(), ['amd64', 'arm64']);
+    const seed = JSON.parse((await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${cand.host}/seed/busybox@${seedIndex}`])).stdout) as { manifests: Array<{ digest: string; platform: { architecture: string } }> };
+    for (const arch of ['amd64', 'arm64']) {
+      assert.equal(hello[arch].inputs.recipe.oci?.from, `${cand.host}/seed/busybox@${seedIndex}`, 'the recipe names the base index (its digest is in the key)');
+      const config = JSON.parse((await run('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${cand.host}/hello@${hello[arch].image!.manifestDigest}`])).stdout) as { architecture: string };
+      assert.equal(config.architecture, arch, `the ${arch} build's image config`);
+      assert.ok(seed.manifests.some((m) => m.platform.architecture === arch));
+    }
+
+    // The release records the index; every tag in both distributions names it.
+    const index = production.indexes?.find((i) => i.package === 'hello');
+    assert.ok(index, `releases/production.yaml records hello's index: ${JSON.stringify(production)}`);
+    assert.deepEqual(index.manifests, { amd64: hello.amd64.image!.manifestDigest, arm64: hello.arm64.image!.manifestDigest });
+    assert.equal(index.mediaType, DOCKER_MANIFEST_LIST);
+    const rows = (production.tags ?? []).filter((t) => t.package === 'hello');
+    assert.deepEqual(rows.map((t) => [t.tag, t.digest]), [['1.0-1', index.digest], ['latest', index.digest]]);
+    assert.ok(rows.every((t) => t.signature), 'every tag signed');
+    const candidateRecord = parse((await onStatus(STATUS_LAYOUT.release('candidate')))!) as ReleaseRecord;
+    assert.deepEqual(candidateRecord.indexes?.find((i) => i.package === 'hello'), index, 'the candidate release derived the same index');
+
+    // skopeo sees, in production, an index of both platforms naming the per-architecture digests, with the recorded digest.
+    const raw = (await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${prod.host}/kiln/hello:1.0-1`])).stdout;
+    assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, index.digest);
+    const served = JSON.parse(raw) as { mediaType: string; manifests: Array<{ digest: string; platform: { os: string; architecture: string } }> };
+    assert.equal(served.mediaType, DOCKER_MANIFEST_LIST);
+    assert.deepEqual(served.manifests.map((m) => [m.platform.os, m.platform.architecture, m.digest]), [
+      ['linux', 'amd64', hello.amd64.image!.manifestDigest],
+      ['linux', 'arm64', hello.arm64.image!.manifestDigest],
+    ]);
+
+    // The gate ran the test in each architecture's image.
+    const gate = parse((await onStatus(STATUS_LAYOUT.gate('production', 'hello', '1.0-1')))!) as { verdict: string; reason: string };
+    assert.equal(gate.verdict, 'passed');
+    assert.match(gate.reason, /passed on linux\/amd64, linux\/arm64/);
+
+    // A consumer requiring Kiln's signature accepts either architecture of the promoted tag; an unsigned tag is refused.
+    await writeFile(join(dir, 'kiln.asc'), publicKey);
+    const policy = consumerPolicy({ scopes: [prod.host], keyPath: join(dir, 'kiln.asc') });
+    const copy = (ref: string, arch?: string) => consumerCopy({ workRoot: dir, registry: prod.host, lookasideUrl: `file://${join(dir, 'repos', 'production', 'sigstore')}`, policy, ref, arch });
+    for (const arch of ['amd64', 'arm64']) {
+      const accepted = await copy(`${prod.host}/kiln/hello:1.0-1`, arch);
+      assert.ok(accepted.ok, `${arch}: ${accepted.stderr}`);
+    }
+    await new RegistryClient({ tlsVerify: false }).copy(byDigest(prod.host, 'kiln/hello', index.digest), byTag(prod.host, 'kiln/hello', 'unsigned'));
+    const refused = await copy(`${prod.host}/kiln/hello:unsigned`, 'arm64');
+    assert.equal(refused.ok, false);
+    assert.match(refused.stderr, /signature|rejected|not signed/i);
+
+    // Docker pulls the promoted arm64 image by the tag and runs it under qemu.
+    const uname = await run('docker', ['run', '--rm', '--platform', 'linux/arm64', '--network', 'none', `${prod.host}/kiln/hello:1.0-1`, 'uname', '-m']);
+    assert.equal(uname.stdout.trim(), 'aarch64');
+
+    // Layered: app's build of each architecture is FROM hello's image of that architecture.
+    for (const b of builds.filter((x) => x.inputs.package === 'app')) {
+      assert.equal(b.inputs.recipe.oci?.from, `${cand.host}/hello@${hello[b.inputs.arch].image!.manifestDigest}`, b.inputs.arch);
+    }
+
+    // Re-derived, not duplicated: the candidate repository holds exactly one index, and a further pass changes nothing.
+    const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', `docker://${cand.host}/hello`])).stdout) as { Tags: string[] };
+    assert.deepEqual(tags.Tags.filter((t) => t.startsWith('index-')), [`index-${index.digest.slice(7)}`]);
+    const again = await rec.runPass();
+    assert.deepEqual(again.plan?.actions.filter((a) => a.kind !== 'republish').map((a) => a.kind) ?? [], []);
+  });
+});
