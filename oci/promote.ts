@@ -10,6 +10,7 @@
 // (transient): the caller records nothing as published.
 import pMap from 'p-map';
 import { byDigest, byTag, parseRef, type ImageRef } from './image-ref.ts';
+import { indexManifests } from './image-index.ts';
 import type { RegistryClient } from './registry-client.ts';
 import { planRegistryRelease, type DesiredTag, type RegistryPlan } from './registry-plan.ts';
 import { signTag, withdrawStaleSignatures, type SignedTag, type SignTagOptions, type WithdrawnSignature } from './lookaside.ts';
@@ -110,10 +111,26 @@ async function applyRepository(req: PromoteRequest, work: RepositoryWork): Promi
   return { signed, withdrawn: await withdrawStaleSignatures(req.signing.root, endpoints.production, work.repository, keep) };
 }
 
+/** The digests of `repository` that stay after a release: desired tags' (and their images'), and whatever any tag names now. */
+function inUse(req: PromoteRequest, observed: Awaited<ReturnType<typeof observeProduction>>, repository: string): Set<string> {
+  const desired = req.desired.filter((t) => t.repository === repository);
+  const tagged = Object.values(observed.find((o) => o.repository === repository)?.tags ?? {});
+  return new Set([...desired.flatMap((t) => [t.digest, ...(t.instances ?? [])]), ...tagged]);
+}
+
+/** Delete a dropped manifest; when it is an index, then each of its images that nothing else uses (no orphans left behind). */
+async function pruneManifest(client: RegistryClient, production: string, d: { repository: string; digest: string }, used: ReadonlySet<string>): Promise<void> {
+  const served = await client.manifest(byDigest(production, d.repository, d.digest)).catch(() => undefined);
+  const images = served ? (indexManifests(served.bytes) ?? []).map((m) => m.digest) : [];
+  await client.deleteManifest(production, d.repository, d.digest);
+  for (const digest of images) if (!used.has(digest)) await client.deleteManifest(production, d.repository, digest);
+}
+
 export async function promote(req: PromoteRequest): Promise<PromoteReport> {
   const { client, endpoints } = req;
   const repositories = [...req.desired.map((d) => d.repository), ...(req.recorded ?? []).map((r) => r.repository)];
-  const plan = planRegistryRelease(req.desired, await observeProduction(client, endpoints.production, repositories), req.recorded);
+  const observed = await observeProduction(client, endpoints.production, repositories);
+  const plan = planRegistryRelease(req.desired, observed, req.recorded);
   // Repositories are independent: several at once, each in its safe order. A repository no longer
   // desired still gets its signatures withdrawn.
   const [copies, setTags, desired] = [byRepository(plan.copy), byRepository(plan.setTags), byRepository(req.desired)];
@@ -122,7 +139,7 @@ export async function promote(req: PromoteRequest): Promise<PromoteReport> {
   const signed = perRepository.flatMap((p) => p.signed);
   const withdrawn = perRepository.flatMap((p) => p.withdrawn);
   // Pruning last: nothing is deleted before every desired tag is in place.
-  for (const d of plan.deleteManifests) await client.deleteManifest(endpoints.production, d.repository, d.digest);
+  for (const d of plan.deleteManifests) await pruneManifest(client, endpoints.production, d, inUse(req, observed, d.repository));
   const changed = plan.copy.length + plan.setTags.length + plan.deleteManifests.length + withdrawn.length > 0 || signed.some((s) => s.written);
   return { plan, signatures: signed, withdrawn, changed };
 }

@@ -20,6 +20,8 @@ import { assembleIndex, DOCKER_MANIFEST_LIST } from '../../oci/image-index.ts';
 import { byDigest, byTag } from '../../oci/image-ref.ts';
 import { consumerPolicy } from '../../oci/consumer-policy.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
+import { ImageNotFoundError } from '../../schema/errors.ts';
+import type { ImageIndexRecord } from '../../schema/oci.ts';
 import { STATUS_BRANCH, STATUS_LAYOUT, type BuildRecord, type ReleaseRecord } from '../../schema/status.ts';
 import { consumerCopy } from '../helpers/consumer-copy.ts';
 import { docker, dockerUnavailable, untagRegistryImages } from '../helpers/docker.ts';
@@ -35,11 +37,16 @@ const SEED_AMD64 = `kiln-test/multiarch-seed:${process.pid}`;
 
 let stack: OciStack;
 let seedIndex = '';
+let src = '';
+/** The first test's release of hello 1.0-1 (the second test starts from it). */
+let first: ImageIndexRecord | undefined;
 
 const onStatus = (path: string) => statusFile(stack.repoDir, path);
 const KILN_YAML = OCI_KILN_YAML.replace('architectures: [amd64]', 'architectures: [amd64, arm64]');
-const image = (name: string, src: string, extra: string) =>
-  `name: ${name}\nversion: 1.0-1\nformat: oci\nsource: { git: ${src}, ref: main, subdir: ${name} }\narchitectures: [amd64, arm64]\n${extra}`;
+const image = (name: string, extra: string, version = '1.0-1') =>
+  `name: ${name}\nversion: ${version}\nformat: oci\nsource: { git: ${src}, ref: main, subdir: ${name} }\narchitectures: [amd64, arm64]\n${extra}`;
+const hello = (version: string) =>
+  image('hello', `from: ${stack.cand.host}/seed/busybox@${seedIndex}\nrelease: [candidate, production]\ntags: ['{version}', latest]\ntest: test "$(cat /arch)" = "$(uname -m)"\n`, version);
 const dist = (name: string, url: string, extra = '') => `name: ${name}\nformat: registry\nurl: ${url}\nrepository: kiln\ninsecure: true\narchitectures: [amd64, arm64]\n${extra}`;
 
 async function records(): Promise<BuildRecord[]> {
@@ -74,7 +81,7 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
       architectures: ['amd64', 'arm64'],
       files: async ({ dir, cand, prod }) => {
         seedIndex = await pushSeed(cand.host);
-        const src = join(dir, 'images');
+        src = join(dir, 'images');
         await mkdir(src);
         await git(src, 'init', '-q', '-b', 'main');
         await commitFiles(
@@ -87,10 +94,10 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
         );
         return {
           'kiln.yaml': `${KILN_YAML}registries:\n  ${cand.host}:\n    insecure: true\n  ${prod.host}:\n    insecure: true\n`,
-          'packages/hello.yaml': image('hello', src, `from: ${cand.host}/seed/busybox@${seedIndex}\nrelease: [candidate, production]\ntags: ['{version}', latest]\ntest: test "$(cat /arch)" = "$(uname -m)"\n`),
-          'packages/app.yaml': image('app', src, 'from: hello\n'),
+          'packages/hello.yaml': image('hello', `from: ${cand.host}/seed/busybox@${seedIndex}\nrelease: [candidate, production]\ntags: ['{version}', latest]\ntest: test "$(cat /arch)" = "$(uname -m)"\n`),
+          'packages/app.yaml': image('app', 'from: hello\n'),
           'distributions/candidate.yaml': dist('candidate', cand.host),
-          'distributions/production.yaml': dist('production', prod.host, 'promoteFrom: candidate\ngate: image-test\n'),
+          'distributions/production.yaml': dist('production', prod.host, 'promoteFrom: candidate\ngate: image-test\nkeep: 1\n'),
         };
       },
     });
@@ -161,8 +168,8 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
       const accepted = await copy(`${prod.host}/kiln/hello:1.0-1`, arch);
       assert.ok(accepted.ok, `${arch}: ${accepted.stderr}`);
     }
-    await new RegistryClient({ tlsVerify: false }).copy(byDigest(prod.host, 'kiln/hello', index.digest), byTag(prod.host, 'kiln/hello', 'unsigned'));
-    const refused = await copy(`${prod.host}/kiln/hello:unsigned`, 'arm64');
+    await new RegistryClient({ tlsVerify: false }).copy(byDigest(prod.host, 'kiln/hello', index.digest), byTag(prod.host, 'elsewhere/hello', 'unsigned'));
+    const refused = await copy(`${prod.host}/elsewhere/hello:unsigned`, 'arm64');
     assert.equal(refused.ok, false);
     assert.match(refused.stderr, /signature|rejected|not signed/i);
 
@@ -179,6 +186,41 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
     const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', `docker://${cand.host}/hello`])).stdout) as { Tags: string[] };
     assert.deepEqual(tags.Tags.filter((t) => t.startsWith('index-')), [`index-${index.digest.slice(7)}`]);
     const again = await rec.runPass();
-    assert.deepEqual(again.plan?.actions.filter((a) => a.kind !== 'republish').map((a) => a.kind) ?? [], []);
+    assert.deepEqual(again.plan?.actions.map((a) => a.kind) ?? [], []);
+    first = index;
+  });
+
+  test('oci multi-arch - a tag moved by hand off the index is drift and restored; a new version prunes the old index with its images', async (t) => {
+    if (!first) return t.skip('needs the release of the first test');
+    const { rec, prod, repoDir } = stack;
+    const client = new RegistryClient({ tlsVerify: false });
+    const latest = byTag(prod.host, 'kiln/hello', 'latest');
+    // Someone points latest at the arm64 image alone.
+    await client.setTag({ ...byDigest(prod.host, 'kiln/hello', first.manifests.arm64), digest: first.manifests.arm64 }, 'latest');
+    const report = await rec.runPass();
+    const republish = report.plan?.actions.find((a) => a.kind === 'republish' && a.distribution === 'production');
+    assert.match(republish?.message ?? '', new RegExp(`kiln/hello:latest points at ${first.manifests.arm64}.*moved by hand`));
+    assert.equal(await client.resolveTag(latest), first.digest, 'restored to the index');
+
+    // A new version: production keeps 1, so 1.0-1 goes, its index and both of its images with it.
+    await commitFiles(repoDir, { 'packages/hello.yaml': hello('1.1-1') }, 'hello 1.1-1');
+    const production = await until(
+      async () => {
+        await rec.runPass();
+        const r = parse((await onStatus(STATUS_LAYOUT.release('production')))!) as ReleaseRecord;
+        return r.packages.map((p) => `${p.name} ${p.version}`).join() === 'hello 1.1-1' ? r : undefined;
+      },
+      240_000,
+      'hello 1.1-1 in production, 1.0-1 pruned',
+    );
+    const next = production.indexes?.find((i) => i.version === '1.1-1');
+    assert.ok(next);
+    assert.equal(await client.resolveTag(latest), next.digest);
+    const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', `docker://${prod.host}/kiln/hello`])).stdout) as { Tags: string[] };
+    assert.deepEqual(tags.Tags.sort(), ['1.1-1', 'latest']);
+    for (const digest of [first.digest, first.manifests.amd64, first.manifests.arm64]) {
+      await assert.rejects(client.manifest(byDigest(prod.host, 'kiln/hello', digest)), (e: unknown) => e instanceof ImageNotFoundError, `${digest} deleted from production`);
+    }
+    for (const digest of [next.digest, next.manifests.amd64, next.manifests.arm64]) assert.equal((await client.manifest(byDigest(prod.host, 'kiln/hello', digest))).digest, digest);
   });
 });
