@@ -94,7 +94,7 @@ export class Agent {
       new RunnersByFormat({
         deb: new DockerRunner({ log: this.log, labels }),
         rpm: new RpmRunner({ log: this.log, labels }),
-        ...(opts.candidateRegistry ? { oci: new OciRunner({ log: this.log, labels, candidate: opts.candidateRegistry, insecure: opts.candidateInsecure, auth: opts.registryAuth }) } : {}),
+        ...(opts.candidateRegistry ? { oci: new OciRunner({ log: this.log, labels, candidate: opts.candidateRegistry, insecure: opts.candidateInsecure, auth: opts.registryAuth, arch: opts.arch }) } : {}),
       });
   }
 

@@ -5,7 +5,7 @@
 import { join, relative } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { AgentInfraError } from '../schema/errors.ts';
+import { AgentInfraError, UsageError } from '../schema/errors.ts';
 import type { BuildJob } from '../schema/messages.ts';
 import { byTag } from '../oci/image-ref.ts';
 import { ociPlatform } from '../oci/platform.ts';
@@ -13,6 +13,7 @@ import type { RegistryAuth } from '../oci/registry-auth.ts';
 import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { buildOciImage } from './oci-build.ts';
+import { emulationProblem } from './oci-emulation.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
 export interface OciRunnerOptions {
@@ -27,6 +28,8 @@ export interface OciRunnerOptions {
   labels?: Record<string, string>;
   /** An image with apt, for the install: phase (default kiln/bookworm-buildd, the agent's builder image). */
   aptImage?: string;
+  /** The agent's architecture (`--arch`): on a host of another machine, prepare() checks that qemu can run it. */
+  arch?: string;
 }
 
 export class OciRunner implements BuildRunner {
@@ -71,6 +74,8 @@ export class OciRunner implements BuildRunner {
   }
 
   async prepare(): Promise<void> {
+    const problem = this.opts.arch ? await emulationProblem(this.opts.arch) : undefined;
+    if (problem) throw new UsageError(`kiln agent --arch ${this.opts.arch}: ${problem}`, { arch: this.opts.arch });
     await sweepOrphanContainers(this.docker, this.opts.log, { ownLabels: this.opts.labels });
   }
 }

@@ -10,6 +10,20 @@ export interface OciPlatform {
   variant?: string;
 }
 
+/** The machines whose binaries a host runs natively, by Node's process.arch (others need qemu). */
+const NATIVE: Readonly<Record<string, readonly string[]>> = { x64: ['amd64', 'i386'], arm64: ['arm64'], ia32: ['i386'], s390x: ['s390x'], ppc64: ['ppc64el'], riscv64: ['riscv64'] };
+
+/** The binfmt_misc entry (Debian qemu-user-static) that runs an architecture's binaries elsewhere. */
+const QEMU: Readonly<Record<string, string>> = {
+  amd64: 'qemu-x86_64', arm64: 'qemu-aarch64', armhf: 'qemu-arm', armel: 'qemu-arm', i386: 'qemu-i386',
+  ppc64el: 'qemu-ppc64le', s390x: 'qemu-s390x', riscv64: 'qemu-riscv64', mips64el: 'qemu-mips64el',
+};
+
+/** The binfmt_misc entry `arch` needs on a host of `hostArch` (process.arch), or undefined when it runs natively. */
+export function emulatorFor(arch: string, hostArch: string): string | undefined {
+  return NATIVE[hostArch]?.includes(arch) ? undefined : QEMU[arch];
+}
+
 const PLATFORMS: Readonly<Record<string, OciPlatform>> = {
   amd64: { os: 'linux', architecture: 'amd64' },
   arm64: { os: 'linux', architecture: 'arm64' },

@@ -62,7 +62,7 @@ export async function startOciLoop(o: {
     log: quietLog,
   });
   const agents = (o.architectures ?? ['amd64']).map((arch, i) => {
-    const runner = new OciRunner({ log: quietLog, candidate: o.candidate, insecure: true, labels: { 'kiln.test': o.label }, auth: o.auth?.agent });
+    const runner = new OciRunner({ log: quietLog, candidate: o.candidate, insecure: true, labels: { 'kiln.test': o.label }, auth: o.auth?.agent, arch });
     const suffix = i === 0 ? '' : `-${arch}`;
     return new Agent({ nc: o.nc, pool: 'oci', arch, workDir: join(o.dir, `agent${suffix}`), log: quietLog, id: `${o.label}-agent${suffix}`, heartbeatMs: 300, runner, pullExpiresMs: 1000 });
   });
