@@ -104,7 +104,7 @@ async function applyRepository(req: PromoteRequest, work: RepositoryWork): Promi
     // An index's images, each signed for the tag too (a per-platform pull is judged by them).
     for (const digest of t.instances ?? []) {
       const i = await signTag({ registry: endpoints.production, repository: t.repository, tag: t.tag, digest }, req.signing);
-      if (i.written) signed.push({ repository: t.repository, tag: t.tag, ...i, instance: digest });
+      signed.push({ repository: t.repository, tag: t.tag, ...i, instance: digest });
     }
   }
   const keep = new Map(work.desired.map((t) => [t.tag, new Set([t.digest, ...(t.instances ?? [])])]));

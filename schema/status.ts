@@ -252,6 +252,16 @@ export const releasedTagSchema = {
       required: ['file', 'sha256', 'signingKey'],
       properties: { file: { type: 'string' }, sha256, signingKey: { type: 'string' } },
     },
+    /** When `digest` is an image index: this tag's signature on each of its images (by the same key, in the same lookaside). */
+    imageSignatures: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['digest', 'file', 'sha256'],
+        properties: { digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' }, file: { type: 'string' }, sha256 },
+      },
+    },
   },
 } as const;
 

@@ -73,7 +73,15 @@ export interface ApplyReport {
   /** Targets that sign each artifact as they publish it (dnf: rpm headers): every published file, its digest and signature. */
   signed?: SignedArtifact[];
   /** Registry targets: every tag as published now (recorded per row in releases/<dist>.yaml). */
-  tags?: Array<{ repository: string; tag: string; digest: string; package?: string; version?: string; signature?: { file: string; sha256: string; signingKey: string } }>;
+  tags?: Array<{
+    repository: string;
+    tag: string;
+    digest: string;
+    package?: string;
+    version?: string;
+    signature?: { file: string; sha256: string; signingKey: string };
+    imageSignatures?: Array<{ digest: string; file: string; sha256: string }>;
+  }>;
   /** Registry targets: the image index of each version built for several architectures (recorded in releases/<dist>.yaml). */
   indexes?: ImageIndexRecord[];
 }

@@ -11,7 +11,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import * as openpgp from 'openpgp';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +21,7 @@ import { assembleIndex, DOCKER_MANIFEST_LIST } from '../../oci/image-index.ts';
 import { byDigest, byTag } from '../../oci/image-ref.ts';
 import { consumerPolicy } from '../../oci/consumer-policy.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
+import { readPayload } from '../../oci/simple-signing.ts';
 import { ImageNotFoundError } from '../../schema/errors.ts';
 import type { ImageIndexRecord } from '../../schema/oci.ts';
 import { STATUS_BRANCH, STATUS_LAYOUT, type BuildRecord, type ReleaseRecord } from '../../schema/status.ts';
@@ -142,6 +144,17 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
     const rows = (production.tags ?? []).filter((t) => t.package === 'hello');
     assert.deepEqual(rows.map((t) => [t.tag, t.digest]), [['1.0-1', index.digest], ['latest', index.digest]]);
     assert.ok(rows.every((t) => t.signature), 'every tag signed');
+    // …and on each image of the index: recorded per row, served in the lookaside, naming the tag and the image's digest.
+    const key = await openpgp.readKey({ armoredKey: publicKey });
+    for (const row of rows) {
+      assert.deepEqual(row.imageSignatures?.map((i) => i.digest), [index.manifests.amd64, index.manifests.arm64], row.tag);
+      for (const i of row.imageSignatures!) {
+        const bytes = await readFile(join(dir, 'repos', 'production', 'sigstore', i.file));
+        assert.equal(createHash('sha256').update(bytes).digest('hex'), i.sha256);
+        const verified = await openpgp.verify({ message: await openpgp.readMessage({ binaryMessage: bytes }), verificationKeys: key, format: 'binary', expectSigned: true });
+        assert.deepEqual(readPayload(verified.data as Uint8Array), { dockerReference: `${prod.host}/kiln/hello:${row.tag}`, digest: i.digest });
+      }
+    }
     const candidateRecord = parse((await onStatus(STATUS_LAYOUT.release('candidate')))!) as ReleaseRecord;
     assert.deepEqual(candidateRecord.indexes?.find((i) => i.package === 'hello'), index, 'the candidate release derived the same index');
 

@@ -85,9 +85,12 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     }
     if (report.withdrawn.length) req.log?.info({ withdrawn: report.withdrawn, distribution: dist.name }, 'signatures of moved or dropped tags withdrawn');
     const signatures = new Map(report.signatures.filter((s) => !s.instance).map((s) => [`${s.repository}:${s.tag}`, s]));
-    const tags = published.tags.map(({ instances: _i, ...t }) => {
+    const imageSignatures = (t: { repository: string; tag: string }) =>
+      report.signatures.filter((s) => s.instance && s.repository === t.repository && s.tag === t.tag).map((s) => ({ digest: s.instance!, file: s.file, sha256: s.sha256 }));
+    const tags = published.tags.map(({ instances, ...t }) => {
       const s = signatures.get(`${t.repository}:${t.tag}`);
-      return s ? { ...t, signature: { file: s.file, sha256: s.sha256, signingKey: req.signer.fingerprint } } : t;
+      const images = instances ? { imageSignatures: imageSignatures(t) } : {};
+      return s ? { ...t, signature: { file: s.file, sha256: s.sha256, signingKey: req.signer.fingerprint }, ...images } : t;
     });
     return { releaseSha256: written.sha256, changed: report.changed || written.changed, tags, ...(indexes.length ? { indexes } : {}) };
   },
