@@ -100,6 +100,15 @@ export class DistributionApi {
     return { bytes, mediaType: res.headers.get('content-type') || ownMediaType(bytes) };
   }
 
+  /** A blob's bytes by digest (an image config: small). */
+  async getBlob(registry: string, repository: string, digest: string): Promise<Buffer | typeof USE_SKOPEO> {
+    const res = await this.request(registry, `${repository}/blobs/${digest}`);
+    if (res === USE_SKOPEO) return USE_SKOPEO;
+    if (res.status === 404) throw new ImageNotFoundError(`${registry}/${repository}@${digest}: blob unknown`, { registry, repository, reference: digest });
+    if (res.status !== 200) throw new RegistryError(`${registry}/${repository}@${digest}: reading the blob answered ${res.status}`, { registry, repository, status: res.status }, { kind: 'terminal' });
+    return Buffer.from(await res.arrayBuffer());
+  }
+
   /** The digest a tag points at as the registry says (HEAD, Docker-Content-Digest); '' when it does not say. */
   async headDigest(registry: string, repository: string, tag: string, mediaType: string): Promise<string | typeof USE_SKOPEO> {
     const res = await this.request(registry, `${repository}/manifests/${tag}`, { method: 'HEAD', headers: { accept: [mediaType, ...MANIFEST_TYPES].join(', ') } });

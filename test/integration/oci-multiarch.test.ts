@@ -22,7 +22,8 @@ import { byDigest, byTag } from '../../oci/image-ref.ts';
 import { consumerPolicy } from '../../oci/consumer-policy.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import { readPayload } from '../../oci/simple-signing.ts';
-import { ImageNotFoundError } from '../../schema/errors.ts';
+import { ImageNotFoundError, PublishInputError } from '../../schema/errors.ts';
+import { versionImages } from '../../reconciler/release-targets/registry/version-images.ts';
 import type { ImageIndexRecord } from '../../schema/oci.ts';
 import { STATUS_BRANCH, STATUS_LAYOUT, type BuildRecord, type ReleaseRecord } from '../../schema/status.ts';
 import { consumerCopy } from '../helpers/consumer-copy.ts';
@@ -201,6 +202,24 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
     const again = await rec.runPass();
     assert.deepEqual(again.plan?.actions.map((a) => a.kind) ?? [], []);
     first = index;
+  });
+
+  test('oci multi-arch - the index is derived again byte for byte from the same builds (a release killed after its put repeats it); an image of another platform is refused', async (t) => {
+    if (!first) return t.skip('needs the release of the first test');
+    const built = (await records()).filter((b) => b.inputs.package === 'hello' && b.state === 'succeeded');
+    const unit = async (arch: string, image: unknown) => {
+      const path = join(stack.dir, `image-${arch}-${Math.random().toString(36).slice(2)}.json`);
+      await writeFile(path, JSON.stringify(image));
+      return { name: 'hello', version: '1.0-1', arch, files: [{ name: 'image.json', sha256: '0'.repeat(64), size: 1, path }] };
+    };
+    const byArch = (arch: string) => built.find((b) => b.inputs.arch === arch)!.image;
+    const client = new RegistryClient({ tlsVerify: false });
+    const again = await versionImages(client, [await unit('arm64', byArch('arm64')), await unit('amd64', byArch('amd64'))]);
+    assert.deepEqual(again.map((v) => v.index), [first]);
+    const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', `docker://${stack.cand.host}/hello`])).stdout) as { Tags: string[] };
+    assert.equal(tags.Tags.filter((x) => x.startsWith('index-')).length, 1, 'the same index, not a second one');
+    // An arm64 unit whose image is the amd64 one: no index claims it is arm64.
+    await assert.rejects(versionImages(client, [await unit('amd64', byArch('amd64')), await unit('arm64', byArch('amd64'))]), (e: unknown) => e instanceof PublishInputError && /the arm64 build's image is linux\/amd64, not linux\/arm64/.test(e.message));
   });
 
   test('oci multi-arch - a tag moved by hand off the index is drift and restored; a new version prunes the old index with its images', async (t) => {

@@ -11,6 +11,7 @@ import type { ImageIndexRecord, OciImage } from '../../../schema/oci.ts';
 import { validators } from '../../../schema/validate.ts';
 import { assembleIndex } from '../../../oci/image-index.ts';
 import { byDigest, parseRef } from '../../../oci/image-ref.ts';
+import { configMatches, ociPlatform, platformString } from '../../../oci/platform.ts';
 import type { RegistryClient } from '../../../oci/registry-client.ts';
 import type { ReleaseUnit } from '../target.ts';
 
@@ -55,10 +56,17 @@ async function indexOf(client: RegistryClient, units: ReleaseUnit[], images: Oci
   const elsewhere = images.find((i) => i.repository !== repository);
   if (elsewhere) throw new PublishInputError(`${what}: its architectures were pushed to different repositories (${repository}, ${elsewhere.repository})`, { package: first.name, version: first.version });
   const repo = parseRef(`${repository}:x`);
-  // Each manifest read by digest (it must hash to it): the index names its exact size.
+  // Each manifest read by digest (it must hash to it): the index names its exact size, and its
+  // config must say the platform its entry will claim.
   const entries = await Promise.all(
     units.map(async (u, i) => {
-      const m = await client.manifest(byDigest(repo.registry, repo.repository, images[i].manifestDigest));
+      const at = { ...byDigest(repo.registry, repo.repository, images[i].manifestDigest), digest: images[i].manifestDigest };
+      const m = await client.manifest(at);
+      const platform = ociPlatform(u.arch);
+      const config = await client.imagePlatform(at);
+      if (!platform || !configMatches(platform, config)) {
+        throw new PublishInputError(`${what}: the ${u.arch} build's image is ${config.os}/${config.architecture}, not ${platform ? platformString(platform) : 'of any OCI platform'}`, { package: first.name, version: first.version });
+      }
       return { arch: u.arch, digest: m.digest, mediaType: images[i].mediaType, size: m.bytes.length };
     }),
   );
