@@ -4,7 +4,9 @@
 // unit's image.json), points the tags, signs every tag ("simple signing", in the
 // lookaside dir ROOT/<dist>/sigstore that kiln serve serves), prunes what the
 // desired state dropped, and writes ROOT/<dist>/tags.json (signed; the change
-// marker and the base of drift checks). The promotion gate is image-test.
+// marker and the base of drift checks). The promotion gate is image-test. A version
+// built for several architectures is released as one image index (version-images.ts):
+// its tags point at the index, and are signed on it and on each of its images.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GateInfraError, PublishInputError } from '../../../schema/errors.ts';
