@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { AgentInfraError, KilnError, SourceResolveError } from '../schema/errors.ts';
+import { AgentInfraError, DigestMismatchError, KilnError, SourceResolveError } from '../schema/errors.ts';
 import type { AptSource, ResolvedLimits } from '../schema/messages.ts';
 import type { OciImage } from '../schema/oci.ts';
 import { byDigest, formatRef, parseRef, type ImageRef } from '../oci/image-ref.ts';
@@ -205,7 +205,8 @@ async function baseForPlatform(registry: RegistryClient, ref: string, platform: 
   const at = parseRef(ref);
   if (!at.digest) return { ok: false, reason: `the base image ${ref} is not named by digest` };
   const manifest = await registry.manifest(at).catch((cause: unknown) => {
-    if (cause instanceof KilnError && cause.kind === 'terminal') throw cause;
+    // A base that does not hash to its digest is an integrity failure; anything else, like a failed pull, is retried.
+    if (cause instanceof DigestMismatchError) throw cause;
     throw new AgentInfraError(`could not read the base image ${ref}: ${(cause as Error).message}`, { base: ref }, { cause });
   });
   const entries = indexManifests(manifest.bytes);

@@ -21,6 +21,8 @@ import { assembleIndex, DOCKER_MANIFEST_LIST } from '../../oci/image-index.ts';
 import { byDigest, byTag } from '../../oci/image-ref.ts';
 import { consumerPolicy } from '../../oci/consumer-policy.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
+import { ociPlatform } from '../../oci/platform.ts';
+import { buildOciImage } from '../../agents/oci-build.ts';
 import { readPayload } from '../../oci/simple-signing.ts';
 import { ImageNotFoundError, PublishInputError } from '../../schema/errors.ts';
 import { versionImages } from '../../reconciler/release-targets/registry/version-images.ts';
@@ -218,6 +220,11 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
     assert.deepEqual(again.map((v) => v.index), [first]);
     const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', `docker://${stack.cand.host}/hello`])).stdout) as { Tags: string[] };
     assert.equal(tags.Tags.filter((x) => x.startsWith('index-')).length, 1, 'the same index, not a second one');
+    // An agent of a platform the base index lacks fails the build with that reason, before building anything.
+    const limits = { memoryMiB: 256, cpus: 1, pids: 256, timeoutSeconds: 60 };
+    const spec = { sourceDir: src, context: 'hello', dockerfile: 'hello/Dockerfile', base: `${stack.cand.host}/seed/busybox@${seedIndex}`, platform: ociPlatform('s390x')!, push: byTag(stack.cand.host, 'hello', 'never') };
+    const lacking = await buildOciImage(docker, client, spec, limits, { onLog: () => undefined });
+    assert.deepEqual(lacking, { ok: false, class: 'build', reason: `the base image ${spec.base} is an index with no image for linux/s390x` });
     // An arm64 unit whose image is the amd64 one: no index claims it is arm64.
     await assert.rejects(versionImages(client, [await unit('amd64', byArch('amd64')), await unit('arm64', byArch('amd64'))]), (e: unknown) => e instanceof PublishInputError && /the arm64 build's image is linux\/amd64, not linux\/arm64/.test(e.message));
   });
