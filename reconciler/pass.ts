@@ -33,6 +33,7 @@ import { emptyPublishedMemo, observePublished, publishedUnchanged, rememberPubli
 import { statusChangeFor, updatedBuilds, type StatusChangeContext } from './pass/status-change.ts';
 import { outcomeOf, prepareForgeFiles, withForgeFiles, type ForgeFiles } from './forge/pass-step.ts';
 import { observeImageTags, type ImageTagsMemo } from './pass/observe-image-tags.ts';
+import { nextUnjudged, unjudgedList, type Unjudged, type UnjudgedMemo } from './pass/unjudged.ts';
 
 /** What a pass remembers for the next one (incremental reads, the quiet fast path). */
 export interface PassMemo {
@@ -52,6 +53,8 @@ export interface PassMemo {
   plan?: PlanMemo;
   /** Digests of base images named by tag, and when they were read. */
   imageTags?: ImageTagsMemo;
+  /** Results handed back unjudged and not judged since (pass/unjudged.ts): the Ready condition says so. */
+  unjudged?: UnjudgedMemo;
 }
 
 export interface PassReport {
@@ -65,6 +68,8 @@ export interface PassReport {
   results: number;
   gates: number;
   published: string[];
+  /** Results this pass handed back unjudged: the reconciler could not read their images back (its registry credentials refused, or the registry down). */
+  unjudged: Unjudged[];
   ms: number;
   /** Epoch ms at which a wait of the plan ends by itself: the next pass is due then. */
   wakeAt?: number;
@@ -83,7 +88,7 @@ async function step(deps: PassDeps, name: PassStep): Promise<void> {
   await deps.onStep?.(name);
 }
 
-const noCollect = (): Collected => ({ pending: [], results: [], signatures: new Map(), signed: new Map() });
+const noCollect = (): Collected => ({ pending: [], results: [], signatures: new Map(), signed: new Map(), unjudged: [] });
 
 /** True when nobody else moved the status branch since our last read. */
 async function statusUnchanged(deps: PassDeps, memo: PassMemo): Promise<boolean> {
@@ -212,7 +217,7 @@ async function act(c: PassContext, plan: Plan, desired: DesiredState, observed: 
 async function actAndReport(c: PassContext, plan: Plan, desired: DesiredState, observed: ObservedState, events: PassEvents, report: PassReport): Promise<PassStepFailure | undefined> {
   try {
     await act(c, plan, desired, observed, events, report);
-    events.outcome = {};
+    events.outcome = { unjudged: unjudgedList(c.memo.unjudged ?? new Map()) };
     return undefined;
   } catch (e) {
     if (!(e instanceof PassStepFailure)) throw e;
@@ -261,8 +266,13 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   const collected = deps.nats
     ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log, registry: deps.registry, candidateRegistry: deps.candidateRegistry, declared: memo.desired?.state.packages })
     : noCollect();
-  const report: PassReport = { noop: true, desiredCommit: c.desiredCommit, statusCommit: null, dispatched: 0, duplicates: 0, results: 0, gates: 0, published: [], ms: 0 };
-  if (await isQuiet(c, collected)) return { ...report, wakeAt: memo.quiet?.wakeAt, ms: Date.now() - started };
+  const report: PassReport = { noop: true, desiredCommit: c.desiredCommit, statusCommit: null, dispatched: 0, duplicates: 0, results: 0, gates: 0, published: [], unjudged: collected.unjudged, ms: 0 };
+  if (collected.unjudged.length) deps.metrics?.handedBack(collected.unjudged);
+  // What is remembered as unjudged changed: the Ready condition must be recorded, so not quiet.
+  const unjudged = nextUnjudged(memo.unjudged ?? new Map(), collected.unjudged, collected.results.map((r) => r.key), c.now.getTime());
+  memo.unjudged = unjudged.memo;
+  if (unjudged.changed) memo.quiet = undefined; // until a pass records it (this one may fail)
+  if (!unjudged.changed && (await isQuiet(c, collected))) return { ...report, wakeAt: memo.quiet?.wakeAt, ms: Date.now() - started };
 
   const observedRead = await readObserved({ dir: deps.repoDir, cache: deps.cache, previous: memo.observed, log: c.log });
   memo.observed = observedRead.snapshot;

@@ -337,7 +337,7 @@ export const conditionRecordSchema = {
   properties: {
     type: { enum: ['Ready'] },
     status: { enum: ['True', 'False'] },
-    /** 'Reconciled', or '<Step>Failed' (DispatchFailed, GateFailed, PublishFailed). */
+    /** 'Reconciled', '<Step>Failed' (DispatchFailed, GateFailed, PublishFailed), or ResultsUnjudged (the reconciler could not read results' images back). */
     reason: { type: 'string', pattern: '^[A-Z][A-Za-z]+$' },
     message: { type: 'string' },
     step: { enum: PASS_STEPS },

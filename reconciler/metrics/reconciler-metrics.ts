@@ -33,6 +33,7 @@ export function createReconcilerMetrics(registry: Registry, sources?: ScrapeSour
   const publishSeconds = new Histogram({ name: 'kiln_publish_duration_seconds', help: 'Time to publish the releases of one pass (passes that published).', buckets: STEP_BUCKETS, registers: [registry] });
   const lastSuccess = new Gauge({ name: 'kiln_last_successful_pass_timestamp_seconds', help: 'Unix time of the last pass that completed without error.', registers: [registry] });
   const statusPushFailures = new Counter({ name: 'kiln_status_push_failures_total', help: 'Failed pushes of kiln/status to the forge remote.', labelNames: ['remote'], registers: [registry] });
+  const unjudged = new Counter({ name: 'kiln_build_results_unjudged_total', help: 'Build results handed back unjudged: the reconciler could not read their images back (its registry credentials refused, or the registry down).', registers: [registry] });
   const webhooks = new Counter({ name: 'kiln_webhook_deliveries_total', help: 'Webhook deliveries received, by outcome.', labelNames: ['outcome'], registers: [registry] });
 
   // Scrape-time gauges: each resets first, so a pool or agent that went away leaves no stale series.
@@ -101,6 +102,9 @@ export function createReconcilerMetrics(registry: Registry, sources?: ScrapeSour
       if (ok && published > 0 && publishMs !== undefined) publishSeconds.observe(publishMs / 1000);
       mark = undefined;
       publishMs = undefined;
+    },
+    handedBack(results) {
+      unjudged.inc(results.length);
     },
     recorded(events) {
       for (const r of events.results) builds.inc({ outcome: r.outcome, pool: r.pool, arch: r.inputs.arch });

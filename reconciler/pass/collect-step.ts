@@ -20,6 +20,7 @@ import { isMissingTopology, withTopology } from '../nats/repair.ts';
 import pMap from 'p-map';
 import { isKilnError } from '../../schema/errors.ts';
 import { backoff } from '../../schema/retry.ts';
+import type { Unjudged } from './unjudged.ts';
 
 export interface Collected {
   pending: PendingResult[];
@@ -27,6 +28,8 @@ export interface Collected {
   signatures: Map<string, Array<[string, string]>>;
   /** build key -> its rpms header-signed now (format rpm). */
   signed: Map<string, HeaderSigned[]>;
+  /** Results handed back unjudged: the reconciler's own registry access failed (pass/unjudged.ts). */
+  unjudged: Unjudged[];
 }
 
 interface CollectOptions {
@@ -94,14 +97,15 @@ const RETRY = { baseMs: 1000, capMs: 60_000, random: Math.random };
  * refusal of an image read: isUnjudged, handed back), as it would every result; any other
  * error hands this result back with backoff (undefined) while the rest of the batch is recorded.
  */
-async function judgeOne(nats: PipelineNats, p: PendingResult, opts: CollectOptions, registry: RegistryClient): Promise<Judged | undefined> {
+async function judgeOne(nats: PipelineNats, p: PendingResult, opts: CollectOptions, registry: RegistryClient, unjudged: Unjudged[]): Promise<Judged | undefined> {
   try {
     return await judgeAndSign(nats, p.result, opts, registry);
   } catch (e) {
     // The candidate registry down or refusing our own credentials says nothing about this build
-    // (oci-result.ts): not recorded, no attempt used; the condition is logged naming registry and file.
+    // (oci-result.ts): not recorded, no attempt used; logged and reported (the pass's Ready condition), naming registry and file.
     if (isUnjudged(e)) {
       opts.log.error({ buildKey: p.result.key, kind: e.kind, err: e.message }, `build result not judged (handed back): the candidate registry's image could not be read: ${e.message}`);
+      unjudged.push({ buildKey: p.result.key, reason: `the candidate registry's image could not be read: ${e.message}` });
       p.nak(REGISTRY_WAIT_MS);
       return undefined;
     }
@@ -134,10 +138,14 @@ export async function collectResults(nats: PipelineNats, opts: CollectOptions): 
     return false;
   });
   const registry = opts.registry ?? new RegistryClient({ tlsVerify: true });
-  const outcomes = await withTopology(nats, opts.log, 'verify', () => pMap(pending, (p) => judgeOne(nats, p, opts, registry), { concurrency: COLLECT_CONCURRENCY }));
+  let unjudged: Unjudged[] = [];
+  const outcomes = await withTopology(nats, opts.log, 'verify', () => {
+    unjudged = []; // judged all again after a topology repair
+    return pMap(pending, (p) => judgeOne(nats, p, opts, registry, unjudged), { concurrency: COLLECT_CONCURRENCY });
+  });
   // Only what was judged is recorded (and acked after the commit); a result handed back is not.
   const judged = pending.flatMap((p, i) => (outcomes[i] ? [{ p, ...outcomes[i] }] : []));
-  const collected: Collected = { pending: judged.map((j) => j.p), results: [], signatures: new Map(), signed: new Map() };
+  const collected: Collected = { pending: judged.map((j) => j.p), results: [], signatures: new Map(), signed: new Map(), unjudged };
   for (const { p, result, signatures, signed } of judged) {
     if (result.outcome === 'failed' && p.result.outcome === 'succeeded') {
       opts.log.warn({ buildKey: result.key, reason: result.reason }, 'a successful build failed verification; recording it as failed');

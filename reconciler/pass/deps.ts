@@ -2,6 +2,7 @@
 // remembers between passes for incremental work.
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import type { Unjudged } from './unjudged.ts';
 import type { PassEvents } from './events.ts';
 import type { GitCache } from '../git/tree.ts';
 import type { Signer } from '../signing/signer.ts';
@@ -72,6 +73,8 @@ export interface PassDeps {
 export interface PassMetrics {
   /** After the status commit and the acks: the results it recorded. */
   recorded(events: PassEvents): void;
+  /** After collecting: results handed back unjudged (pass/unjudged.ts). */
+  handedBack(unjudged: readonly Unjudged[]): void;
 }
 
 export type PassStep = 'observed' | 'collected' | 'planned' | 'dispatched' | 'gated' | 'published' | 'recorded' | 'acked';

@@ -107,7 +107,11 @@ export function statusChangeFor(current: ObservedState, events: PassEvents, ctx:
   if (events.outcome) {
     const ready = current.conditions.get('Ready');
     const next = nextCondition(ready, events.outcome, ctx.now);
-    if (put(next, ready, conditionRecordFile)) summary.add(next.status === 'True' ? 'ready' : 'failed at', next.step ?? 'reconciled');
+    if (put(next, ready, conditionRecordFile)) {
+      if (next.status === 'True') summary.add('ready', 'reconciled');
+      else if (next.step) summary.add('failed at', next.step);
+      else summary.add('not ready', next.reason);
+    }
   }
   // Signatures of exactly the artifacts the record keeps, written with the success that produced them.
   for (const key of succeeded) {

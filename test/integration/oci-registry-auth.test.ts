@@ -31,6 +31,7 @@ import { OCI_KILN_YAML, startOciStack, statusFile, type OciStack } from '../help
 import { makeTestKey } from '../helpers/signed-repo.ts';
 import { importBusyboxImage, makeImageSource } from '../helpers/tiny-image.ts';
 import { until } from '../helpers/until.ts';
+import type { PassReport } from '../../reconciler/pass.ts';
 
 const run = promisify(execFile);
 const PUSHED = `kiln-test/oci-auth:${process.pid}`;
@@ -60,9 +61,9 @@ async function storedRepositories(storageDir: string): Promise<string[]> {
 }
 
 /** The build records of `pkg` `version` on kiln/status. */
-async function buildRecords(pkg: string, version: string): Promise<Array<{ state: string; attempts: Array<{ n: number; outcome?: string }> }>> {
+async function buildRecords(pkg: string, version: string): Promise<Array<{ key: string; state: string; attempts: Array<{ n: number; outcome?: string }> }>> {
   const names = (await run('git', ['-C', stack.repoDir, 'ls-tree', '--name-only', 'kiln/status', 'builds/'])).stdout.split('\n').filter(Boolean);
-  const records = await Promise.all(names.map(async (n) => parse((await statusFile(stack.repoDir, n))!) as { state: string; attempts: Array<{ n: number; outcome?: string }>; inputs: { package: string; version: string } }));
+  const records = await Promise.all(names.map(async (n) => parse((await statusFile(stack.repoDir, n))!) as { key: string; state: string; attempts: Array<{ n: number; outcome?: string }>; inputs: { package: string; version: string } }));
   return records.filter((r) => r.inputs.package === pkg && r.inputs.version === version);
 }
 
@@ -223,7 +224,7 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     assert.ok(!JSON.stringify([...rec.memo.desired!.state.distributions.values()]).includes(password), 'no secret in the desired state');
   });
 
-  test('oci registry auth - a candidate registry refusing the reconciler\'s own credentials records no attempt; once the file is fixed the build is collected', async () => {
+  test('oci registry auth - a candidate registry refusing the reconciler\'s own credentials records no attempt and shows in the pass report and kiln status; once the file is fixed the build is collected', async () => {
     const { rec, cand, prod, auth, nc } = stack;
     const good = await readFile(auth!.reconciler.file, 'utf8');
     const cred = auth!.reconciler.hosts.get(cand.host)!;
@@ -232,9 +233,10 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     const yaml = (await run('git', ['-C', stack.repoDir, 'show', 'main:packages/app.yaml'])).stdout;
     await commitFiles(stack.repoDir, { 'packages/app.yaml': yaml.replace('version: 1.0-1', 'version: 1.0-2') }, 'app 1.0-2');
     const jsm = await jetstreamManager(nc);
+    const handedBack: PassReport['unjudged'] = [];
     await until(
       async () => {
-        await rec.runPass();
+        handedBack.push(...(await rec.runPass()).unjudged);
         const recorded = (await buildRecords('app', '1.0-2')).flatMap((r) => r.attempts.filter((x) => x.outcome !== undefined));
         assert.deepEqual(recorded, [], 'an attempt was recorded for the reconciler\'s refused credential');
         // Handed back and delivered again at least once: the reconciler saw the result and did not record it.
@@ -248,6 +250,17 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
     assert.equal(waiting.length, 1, 'one build of app 1.0-2 is recorded (dispatched)');
     assert.equal(waiting[0].state, 'queued');
     assert.deepEqual(waiting[0].attempts.map((a) => [a.n, a.outcome]), [[1, undefined]], 'attempt 1 is still open: none is burnt on the reconciler\'s refused credential');
+    // Visible where users look: the pass report, and the Ready condition that kiln status shows.
+    assert.deepEqual([...new Set(handedBack.map((u) => u.buildKey))], [waiting[0].key], 'the passes reported the result they handed back: the open build of app 1.0-2');
+    assert.ok(handedBack.every((u) => u.reason.includes(cand.host) && u.reason.includes(auth!.reconciler.file)), JSON.stringify(handedBack));
+    const status = await runKiln(['status', '--repo', stack.repoDir, '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const ready = (JSON.parse(status.stdout) as { ready: { status: string; reason: string; message: string } }).ready;
+    assert.equal(ready.status, 'False');
+    assert.equal(ready.reason, 'ResultsUnjudged');
+    assert.ok(ready.message.includes(cand.host) && ready.message.includes(auth!.reconciler.file), ready.message);
+    const human = await runKiln(['status', '--repo', stack.repoDir]);
+    assert.match(human.stdout, /Ready: NO — ResultsUnjudged since .*: 1 build result handed back unjudged/);
 
     await writeFile(auth!.reconciler.file, good, { mode: 0o600 });
     await until(
@@ -258,5 +271,7 @@ describe('oci registry auth', { skip: await dockerUnavailable('kiln/bookworm-bui
       120_000,
       'with the credentials file fixed, the result is collected',
     );
+    const fixed = JSON.parse((await runKiln(['status', '--repo', stack.repoDir, '--json'])).stdout) as { ready: { status: string; reason: string } };
+    assert.deepEqual([fixed.ready.status, fixed.ready.reason], ['True', 'Reconciled'], 'judged: Ready again');
   });
 });

@@ -37,3 +37,18 @@ test('pass condition - earliest wake: the first `until` among the waits, none wi
   assert.equal(earliestWake({ desiredCommit: 'c', actions: [], waiting: [w(), w()] }), undefined);
   assert.equal(earliestWake({ desiredCommit: 'c', actions: [], waiting: [w('2026-01-01T02:00:00Z'), w(), w('2026-01-01T01:00:00Z')] }), Date.parse('2026-01-01T01:00:00Z'));
 });
+
+test('pass condition - results handed back unjudged make Ready False (ResultsUnjudged) naming each reason once; a failed step still wins', () => {
+  const refused = 'the candidate registry\'s image could not be read: registry 127.0.0.1:5000 refused the credentials in /etc/kiln/auth.json';
+  const unjudged = [{ buildKey: 'b'.repeat(64), reason: refused }, { buildKey: 'a'.repeat(64), reason: refused }];
+  const c = nextCondition(undefined, { unjudged }, t0);
+  assert.deepEqual(c, { type: 'Ready', status: 'False', reason: 'ResultsUnjudged', message: `2 build results handed back unjudged (nothing recorded, no attempt used): ${refused}`, since: t0.toISOString() });
+  assert.ok(validators.conditionRecord(c), JSON.stringify(validators.conditionRecord.errors));
+  assert.equal(nextCondition(undefined, { failed: { step: 'publish', message: 'disk full' }, unjudged }, t0).reason, 'PublishFailed');
+  assert.equal(nextCondition(c, { unjudged: [] }, t1).status, 'True', 'judged again: Ready');
+
+  const events = { ...emptyEvents('c'.repeat(40)), outcome: { unjudged } };
+  const change = statusChangeFor(emptyObserved(), events, { policy: { maxAttempts: 3, backoff: { baseMs: 1, capMs: 1 } }, now: t0, random: () => 0 });
+  assert.match(change?.files.get(STATUS_LAYOUT.condition('Ready')) ?? '', /reason: ResultsUnjudged/);
+  assert.match(change?.summary ?? '', /not ready ResultsUnjudged/);
+});
