@@ -2,6 +2,12 @@
 // client, route and monitoring ports, one temp store per node. Nodes can be
 // SIGKILLed and started again on the same ports and store, and the helper can
 // say which node leads the JetStream meta group or a stream (from /jsz).
+// It returns once the cluster is whole, not merely once a meta leader exists
+// (two nodes suffice to elect one): every node routes to every other, so a
+// client's INFO lists them all (what Kiln's auto replica count reads), and the
+// meta leader can place a stream on all of them. Returning earlier made
+// ensureTopology choose two replicas, or fail with "no suitable peers for
+// placement", about 1 run in 10 under load.
 //   const cluster = await startNatsCluster(t);   // disposed in t.after
 //   await cluster.node('n1').kill(); await cluster.node('n1').start();
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +16,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { freePort, waitForLine } from './nats.ts';
 
 export interface ClusterNode {
@@ -47,7 +55,12 @@ export interface ClusterOptions {
   size?: number;
   /** Where node logs go (default: discarded). */
   logDir?: string;
+  /** Nodes started only once the others have elected a meta leader (a slow node; the helper's own test). */
+  late?: string[];
 }
+
+/** How long a cluster may take to become whole (under load: seconds). */
+const WHOLE_TIMEOUT_MS = 60_000;
 
 export async function startNatsCluster(t?: { after(fn: () => Promise<void>): void }, opts: ClusterOptions = {}): Promise<NatsCluster> {
   const size = opts.size ?? 3;
@@ -97,7 +110,8 @@ export async function startNatsCluster(t?: { after(fn: () => Promise<void>): voi
     };
     nodes.push(node);
   }
-  await Promise.all(nodes.map((n) => n.start()));
+  const late = new Set(opts.late ?? []);
+  await Promise.all(nodes.filter((n) => !late.has(n.name)).map((n) => n.start()));
 
   const jsz = async (n: (typeof nodes)[number]): Promise<Jsz | undefined> => {
     if (!n.running()) return undefined;
@@ -135,12 +149,46 @@ export async function startNatsCluster(t?: { after(fn: () => Promise<void>): voi
     },
   };
   try {
-    // JetStream answers only once the meta group has a leader.
+    // JetStream answers only once the meta group has a leader; then every node must have joined.
     await cluster.metaLeader();
+    await Promise.all(nodes.filter((n) => late.has(n.name)).map((n) => n.start()));
+    await untilWhole(nodes, WHOLE_TIMEOUT_MS);
   } catch (e) {
     await cluster.dispose();
     throw e;
   }
   t?.after(() => cluster.dispose());
   return cluster;
+}
+
+/** Every node routes to all the others, then a stream with one replica per node is created (and deleted). */
+async function untilWhole(nodes: (ClusterNode & { httpPort: number })[], timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  const peers = async (n: (typeof nodes)[number]) => {
+    const res = await fetch(`http://127.0.0.1:${n.httpPort}/routez`).catch(() => undefined);
+    const body = res?.ok ? ((await res.json()) as { routes?: { remote_id: string }[] }) : undefined;
+    return new Set((body?.routes ?? []).map((r) => r.remote_id)).size;
+  };
+  while ((await Promise.all(nodes.map(peers))).some((p) => p < nodes.length - 1)) {
+    if (Date.now() > end) throw new Error(`the cluster's routes did not all form within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+  // The meta leader learns each peer's JetStream limits after the routes (statsz): until then it cannot place on it.
+  const nc = await connect({ servers: nodes.map((n) => n.url) });
+  try {
+    const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2000 });
+    const name = 'KILN_TEST_CLUSTER_WHOLE';
+    for (;;) {
+      try {
+        await jsm.streams.add({ name, subjects: ['kiln-test.cluster-whole'], storage: StorageType.Memory, num_replicas: nodes.length });
+        await jsm.streams.delete(name);
+        return;
+      } catch (e) {
+        if (Date.now() > end) throw new Error(`no stream could be placed on all ${nodes.length} nodes within ${timeoutMs} ms: ${(e as Error).message}`, { cause: e });
+        await sleep(200);
+      }
+    }
+  } finally {
+    await nc.close();
+  }
 }
