@@ -1,35 +1,21 @@
-// The fast path of reading a metadata file: js-yaml (several times quicker than the
-// positioned `yaml` parser) for plain files, with plain scalars resolved exactly as
+// The fast path of reading a metadata file: the line scanner of plain-yaml.ts, else js-yaml
+// (several times quicker than the positioned `yaml` parser) for plain files, with plain scalars resolved exactly as
 // `yaml`'s core schema resolves them. Anything a plain metadata file does not need
 // (anchors, aliases, tags, directives, merge keys, tabs, multi-line flow collections,
 // keys that are not plain text) returns undefined and is left to the positioned
 // parser, which stays the specification and names file:line:col for every problem
 // (test/unit/desired-parse-file.test.ts compares the two).
 import jsyaml from 'js-yaml';
+import { CORE_FORMS, oddKey, type ScalarForms } from './yaml-core-scalars.ts';
+import { parsePlainYaml } from './plain-yaml.ts';
 
 /** One implicit type per tag (js-yaml keeps the last type of a tag): the first matching form resolves. */
-function scalar(tag: string, forms: Array<[RegExp, (s: string) => unknown]>) {
+function scalar(tag: string, forms: ScalarForms) {
   const form = (s: string | null) => forms.find(([re]) => re.test(s ?? ''));
   return new jsyaml.Type(`tag:yaml.org,2002:${tag}`, { kind: 'scalar', resolve: (s: string | null) => form(s) !== undefined, construct: (s: string | null) => form(s)![1](s ?? '') });
 }
 
-// yaml/dist/schema/core: null, bool, int (octal, decimal, hex), float (nan/inf, exponent, plain), in its order.
-const CORE = jsyaml.FAILSAFE_SCHEMA.extend({
-  implicit: [
-    scalar('null', [[/^(?:~|[Nn]ull|NULL)?$/, () => null]]),
-    scalar('bool', [[/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === 't' || s[0] === 'T']]),
-    scalar('int', [
-      [/^0o[0-7]+$/, (s) => parseInt(s.slice(2), 8)],
-      [/^[-+]?[0-9]+$/, (s) => parseInt(s, 10)],
-      [/^0x[0-9a-fA-F]+$/, (s) => parseInt(s.slice(2), 16)],
-    ]),
-    scalar('float', [
-      [/^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/, (s) => (s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? -Infinity : Infinity)],
-      [/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/, parseFloat],
-      [/^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/, parseFloat],
-    ]),
-  ],
-});
+const CORE = jsyaml.FAILSAFE_SCHEMA.extend({ implicit: CORE_FORMS.map(([tag, forms]) => scalar(tag, forms)) });
 
 /**
  * YAML features the fast path leaves to the positioned parser (a stray one in a string only costs
@@ -37,9 +23,6 @@ const CORE = jsyaml.FAILSAFE_SCHEMA.extend({
  * `?` keys, flow collections used as keys, and a `#` not after white space (`yaml` refuses some).
  */
 const UNUSUAL = /[&*!%\t]|<<|^(?:---|\.\.\.)|(?:^|[\s,[{])\?(?:\s|$)|[\]}]\s*:(?:\s|$)|\S#/m;
-/** A key js-yaml would have made from a non-string scalar (the two parsers stringify those differently), or a special one. */
-export const ODD_KEY = /^(?:|null|true|false|NaN|-?Infinity|[-+.0-9][-+.0-9eE]*|__proto__)$/;
-
 /**
  * Flow collections ([ ], { }) and quoted scalars opened and closed on the same line: `yaml` is
  * stricter than js-yaml about the indentation of multi-line ones. (An apostrophe in plain text
@@ -58,13 +41,6 @@ function eachLineClosed(text: string): boolean {
     else if (c === 0x0a && (depth !== 0 || single % 2 !== 0 || double % 2 !== 0)) return false;
   }
   return depth === 0 && single % 2 === 0 && double % 2 === 0;
-}
-
-/** `ODD_KEY.test(k)`, without running the regex for the usual keys (a lower-case letter that starts no odd key). */
-export function oddKey(k: string): boolean {
-  const c = k.charCodeAt(0);
-  if (c >= 0x61 && c <= 0x7a && c !== 0x66 && c !== 0x6e && c !== 0x74) return false; // f(alse), n(ull), t(rue)
-  return ODD_KEY.test(k);
 }
 
 /**
@@ -89,6 +65,9 @@ function plainData(v: unknown, maxItems: number): boolean {
  */
 export function fastParse(text: string, maxItems = Infinity): unknown {
   if (UNUSUAL.test(text) || !eachLineClosed(text)) return undefined;
+  // The plainest files (nearly every package) by a line scanner; the rest by js-yaml.
+  const plain = parsePlainYaml(text, maxItems);
+  if (plain !== undefined) return plain;
   let data: unknown;
   try {
     data = jsyaml.load(text, { schema: CORE });

@@ -5,7 +5,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseFile, parseFilePositioned } from '../../reconciler/desired/parse-file.ts';
-import { ODD_KEY, oddKey } from '../../reconciler/desired/fast-yaml.ts';
+import { ODD_KEY, oddKey } from '../../reconciler/desired/yaml-core-scalars.ts';
 import { configText, distributionText, packageText, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
 import { seededRandom } from '../helpers/seeded.ts';
 import { fieldName, indexPositions, lookup } from '../../reconciler/desired/yaml-positions.ts';
