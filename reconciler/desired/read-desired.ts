@@ -5,7 +5,7 @@
 // Incremental: given the previous snapshot, only files the tree diff names
 // are re-read; rules and normalisation rerun over the merged set (cheap).
 import type { Logger } from 'pino';
-import { InvalidMetadataError, SourceResolveError, type Diagnostic } from '../../schema/errors.ts';
+import { InvalidMetadataError, type Diagnostic } from '../../schema/errors.ts';
 import { METADATA_LAYOUT, METADATA_LIMITS } from '../../schema/metadata.ts';
 import type { DistributionDoc, KilnConfigDoc, PackageDoc } from '../../schema/metadata.ts';
 import { diffCommits, listFiles, prepareObjects, readBlobWithin, readPackedBlobWithin, resolveCommit, type GitCache } from '../git/tree.ts';
@@ -19,8 +19,7 @@ import { defaultControlReader, type ControlReader, type SourceControl } from './
 import { defaultSourceResolver, type SourceResolver } from './source-resolver.ts';
 import { checkSpecs, type SpecChecker } from './spec-check.ts';
 import { sourceBaseOf } from './source-base.ts';
-import { resolveSourceUrl, type SourceBase } from './source-url.ts';
-import { lookup } from './yaml-positions.ts';
+import { resolveSources, READ_CONCURRENCY } from './resolve-sources.ts';
 import { LayeredMap } from '../collections/layered-map.ts';
 import pMap from 'p-map';
 
@@ -95,7 +94,6 @@ export interface DesiredEvaluation {
   reread: number;
 }
 
-const READ_CONCURRENCY = 16;
 /** One for the process: it remembers each (source, commit)'s debian/control. */
 const defaultReader = defaultControlReader();
 const FULL_OID = /^[0-9a-f]{40}$/;
@@ -158,31 +156,6 @@ async function readEntries(dir: string, cache: GitCache, toRead: readonly ToRead
   }
   await pMap(later, async (i) => (out[i] = await readEntryLater(dir, cache, toRead[i])), { concurrency: READ_CONCURRENCY });
   return out;
-}
-
-/** Resolve a package file's source ref; bad input becomes a diagnostic, an unreachable remote throws. */
-async function resolveEntrySource(entry: FileEntry, base: SourceBase, resolve: SourceResolver, memo: Map<string, Promise<string>>, readControl: ControlReader): Promise<void> {
-  const parsed = entry.parsed;
-  if (parsed?.kind !== 'package' || !parsed.doc) return;
-  const doc = parsed.doc;
-  const url = resolveSourceUrl(doc.source.git, base);
-  if (!url.ok) {
-    entry.diagnostics.push(problem(entry.path, `source.git: ${url.reason}`, lookup(parsed.positions, '/source/git').line, lookup(parsed.positions, '/source/git').col, '/source/git'));
-    return;
-  }
-  const key = `${url.url}\n${doc.source.ref}`;
-  let pending = memo.get(key);
-  if (!pending) memo.set(key, (pending = resolve(url.url, doc.source.ref)));
-  try {
-    entry.source = { url: url.url, commit: await pending };
-  } catch (e) {
-    if (!(e instanceof SourceResolveError) || e.data.missing === undefined) throw e;
-    const pointer = e.data.missing === 'repo' ? '/source/git' : '/source/ref';
-    entry.diagnostics.push(problem(entry.path, `${pointer === '/source/git' ? 'source.git' : 'source.ref'}: ${e.message}`, lookup(parsed.positions, pointer).line, lookup(parsed.positions, pointer).col, pointer));
-    return;
-  }
-  // Only Debian packages have a debian/control to read.
-  if (doc.format === 'deb') entry.control = await readControl({ url: url.url, ref: doc.source.ref, commit: entry.source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) });
 }
 
 /** A parsed file for the rules; its positions are asked of the parse only when a rule reports a problem. */
@@ -290,9 +263,8 @@ export async function evaluateDesired(opts: ReadDesiredOptions): Promise<Desired
   for (const e of resolveAgain) files.set(e.path, { ...e, source: undefined, control: undefined, diagnostics: e.diagnostics.filter((d) => !d.path?.startsWith('/source')) });
   const resolve = opts.resolveSource ?? defaultSourceResolver();
   const readControl = opts.readControl ?? defaultReader;
-  const memo = new Map<string, Promise<string>>();
   const base = await sourceBaseOf(dir);
-  await pMap([...read, ...resolveAgain.map((e) => files.get(e.path)!)], (e) => resolveEntrySource(e, base, resolve, memo, readControl), { concurrency: READ_CONCURRENCY });
+  await resolveSources([...read, ...resolveAgain.map((e) => files.get(e.path)!)], base, resolve, readControl);
 
   const rules = prev?.rules ?? emptyRuleMemo();
   // Paths whose entries differ from prev's: the tree diff's (in the order `files` got them), and any source refreshed.
