@@ -14,8 +14,8 @@ type Value = unknown;
 
 /** Characters that make a file not this tier's anywhere: controls, C1 (NEL), line/paragraph separators, BOM, non-characters. */
 const UNPRINTABLE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/;
-/** Keys as metadata files write them: a letter or `_`, then letters, digits, `_`, `-`, `.`. */
-const KEY_START = /[A-Za-z_]/;
+/** Keys as metadata files write them: a letter or `_`, then letters, digits, `_`, `-`, `.` (ASCII). */
+const isLetter = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
 
 const SPACE = 0x20;
 const HASH = 0x23;
@@ -98,11 +98,14 @@ function quoted(t: string, i: number, end: number): [string, number] | typeof NO
   return NO;
 }
 
-/** Can a plain scalar start with the character at `i` (of a value ending at `end`)? */
+/** Indicators, flow, quote and reserved characters: no plain scalar of this tier starts with one. */
+const NOT_PLAIN_START = new Uint8Array(128);
+for (const c of '?:,[]{}#&*!|>\'"%@`') NOT_PLAIN_START[c.charCodeAt(0)] = 1;
+
+/** Can a plain scalar start with the character at `i` (of a value ending at `end`)? `-` only before a non-space (`-1`). */
 function plainStart(t: string, i: number, end: number): boolean {
   const c = t.charCodeAt(i);
-  // Indicators (`- ` too, but not `-1`), and flow, quote and reserved characters.
-  if ('?:,[]{}#&*!|>\'"%@`'.includes(t[i])) return false;
+  if (c < 128 && NOT_PLAIN_START[c]) return false;
   return c !== DASH || (i + 1 < end && t.charCodeAt(i + 1) !== SPACE);
 }
 
@@ -197,11 +200,12 @@ function blockMap(l: Lines, maxItems: number): Record<string, Value> | typeof NO
   const t = l.text;
   const out: Record<string, Value> = {};
   while (l.indent === n) {
-    if (!KEY_START.test(t[l.at])) return NO;
+    const first = t.charCodeAt(l.at);
+    if (!(isLetter(first) || first === 0x5f)) return NO;
     let k = l.at + 1;
     for (; k < l.end; k++) {
       const c = t.charCodeAt(k);
-      if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === DASH || c === 0x2e)) break;
+      if (!(isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === DASH || c === 0x2e)) break;
     }
     if (t.charCodeAt(k) !== COLON || (k + 1 < l.end && t.charCodeAt(k + 1) !== SPACE)) return NO;
     const key = t.slice(l.at, k);

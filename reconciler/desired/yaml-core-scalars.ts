@@ -27,22 +27,27 @@ export const CORE_FORMS: Array<[tag: string, forms: ScalarForms]> = [
   ],
 ];
 
-const ALL_FORMS = CORE_FORMS.flatMap(([, forms]) => forms);
+const [NULL_FORMS, BOOL_FORMS, INT_FORMS, FLOAT_FORMS] = CORE_FORMS.map(([, forms]) => forms);
+const NUMBER_FORMS = [...INT_FORMS, ...FLOAT_FORMS];
 
 /**
- * Can `s` be anything but a string? Every core form starts with one of `~ n N t T f F . + -` or a
- * digit (or is empty): any other first character reads as text without trying the patterns.
+ * The forms that could match a scalar, by its first character (`~ n N` or empty: null; `t T f F`:
+ * bool; a digit or `. + -`: numbers; anything else reads as text): the same answer as trying every
+ * form in order, without running patterns that cannot match.
  */
-function mayBeTyped(s: string): boolean {
-  if (s.length === 0) return true;
+function candidates(s: string): ScalarForms | undefined {
+  if (s.length === 0) return NULL_FORMS;
   const c = s.charCodeAt(0);
-  return (c >= 0x30 && c <= 0x39) || c === 0x7e || c === 0x6e || c === 0x4e || c === 0x74 || c === 0x54 || c === 0x66 || c === 0x46 || c === 0x2e || c === 0x2b || c === 0x2d;
+  if (c === 0x7e || c === 0x6e || c === 0x4e) return NULL_FORMS;
+  if (c === 0x74 || c === 0x54 || c === 0x66 || c === 0x46) return BOOL_FORMS;
+  if ((c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2b || c === 0x2d) return NUMBER_FORMS;
+  return undefined;
 }
 
 /** The value of a plain (unquoted) scalar's text. */
 export function resolvePlain(s: string): unknown {
-  if (!mayBeTyped(s)) return s;
-  for (const [re, make] of ALL_FORMS) if (re.test(s)) return make(s);
+  const forms = candidates(s);
+  if (forms) for (const [re, make] of forms) if (re.test(s)) return make(s);
   return s;
 }
 

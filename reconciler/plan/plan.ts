@@ -26,10 +26,28 @@ export const DEFAULT_QUEUE_GRACE_MS = 6 * 3600_000;
 
 const KIND_ORDER: Record<Action['kind'], number> = { refuse: 0, build: 1, gate: 2, publish: 3, prune: 4, republish: 5 };
 
-function sortActions(actions: Action[]): Action[] {
-  const label = (a: Action) =>
-    a.kind === 'build' ? `${a.package}/${a.arch}` : a.kind === 'refuse' ? a.commit : a.kind === 'republish' ? a.distribution : `${a.distribution}/${a.package}/${a.version}`;
-  return actions.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || label(a).localeCompare(label(b)));
+const actionLabel = (a: Action) =>
+  a.kind === 'build' ? `${a.package}/${a.arch}` : a.kind === 'refuse' ? a.commit : a.kind === 'republish' ? a.distribution : `${a.distribution}/${a.package}/${a.version}`;
+
+/** What String#localeCompare with no arguments compares by, made once (it is the same collation). */
+const collator = new Intl.Collator();
+
+/**
+ * Actions by kind, then label in the default collation (`localeCompare`'s). Each label is made
+ * once, not twice per comparison: sorting a cold plan's 10,000 builds made ≈ 270,000 label
+ * strings (a tenth of its allocations). Array#sort is stable, so the order is the one the
+ * comparison of made-on-demand labels gave (test/unit/plan.test.ts compares the two).
+ */
+export function sortActions(actions: Action[]): Action[] {
+  const keyed = actions.map((a) => ({ a, kind: KIND_ORDER[a.kind], label: actionLabel(a) }));
+  keyed.sort((x, y) => x.kind - y.kind || collator.compare(x.label, y.label));
+  for (let i = 0; i < keyed.length; i++) actions[i] = keyed[i].a;
+  return actions;
+}
+
+/** The specification of sortActions: labels made for every comparison, compared by localeCompare. */
+export function sortActionsSlow(actions: Action[]): Action[] {
+  return actions.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || actionLabel(a).localeCompare(actionLabel(b)));
 }
 
 /** The plan for a desired commit the trust policy refused: record the refusal once, act on nothing. */

@@ -4,7 +4,8 @@ import { REASONS, WAIT_REASONS } from '../../schema/conditions.ts';
 import type { BuildRecord, ReleaseRecord } from '../../schema/status.ts';
 import { emptyObserved, gateId, type Action, type DesiredDistribution, type DesiredPackage, type DesiredState, type ObservedState } from '../../reconciler/model.ts';
 import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
-import { plan } from '../../reconciler/plan/plan.ts';
+import { plan, sortActions, sortActionsSlow } from '../../reconciler/plan/plan.ts';
+import { seededRandom } from '../helpers/seeded.ts';
 import { desiredPackage, desiredState, testDistribution } from '../fixtures/plan-state.ts';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
@@ -300,4 +301,26 @@ test('plan - a gate verdict is about its builds: a rebuild of the same version i
   o.releases.get('testing')!.packages[0].builds = { amd64: keyedInputs(rebuilt, 'amd64').key };
   o.gates.set(gateId('stable', 'hello', '1.0-1'), { distribution: 'stable', from: 'testing', package: 'hello', version: '1.0-1', builds: { amd64: keyedInputs(old, 'amd64').key }, verdict: 'passed', at: NOW.toISOString() });
   assert.deepEqual(summary(plan(d, o, { now: NOW }).actions), [`gate stable/hello@1.0-1 ${REASONS.gateNeeded}`]);
+});
+
+test('plan - actions sorted with labels made once come in the order of labels compared by localeCompare (seeded random actions)', (t) => {
+  const { random, seed } = seededRandom(t);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  // Case, accents, digits, punctuation and repeats: where a collation and a byte order part ways, and where stability shows.
+  const parts = ['a', 'A', 'b', 'é', 'e', 'E', 'z', '1', '10', '2', '-', '_', '.', '/', 'ß', 'ss', 'pkg-0001', 'pkg-001', 'Ω', ' '];
+  const word = () => Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(parts)).join('');
+  const action = (): Action => {
+    const kind = pick(['build', 'refuse', 'republish', 'publish', 'prune', 'gate'] as const);
+    const common = { reason: 'r', message: 'm' } as const;
+    if (kind === 'build') return { kind, ...common, package: word(), arch: pick(['amd64', 'arm64']) } as unknown as Action;
+    if (kind === 'refuse') return { kind, ...common, commit: word() } as unknown as Action;
+    if (kind === 'republish') return { kind, ...common, distribution: word() } as unknown as Action;
+    return { kind, ...common, distribution: word(), package: word(), version: word() } as unknown as Action;
+  };
+  for (let round = 0; round < 200; round++) {
+    const actions = Array.from({ length: Math.floor(random() * 60) }, action);
+    const want = sortActionsSlow([...actions]).map((a) => actions.indexOf(a));
+    const got = sortActions([...actions]).map((a) => actions.indexOf(a));
+    assert.deepEqual(got, want, `seed ${seed}, round ${round}`);
+  }
 });
