@@ -60,7 +60,11 @@ const where = (f: Located<unknown>, pointer: string) => {
 
 function duplicates<T extends { name: string }>(files: Located<T>[], what: string): Diagnostic[] {
   const byName = new Map<string, Located<T>[]>();
-  for (const f of files) byName.set(f.doc.name, [...(byName.get(f.doc.name) ?? []), f]);
+  for (const f of files) {
+    const same = byName.get(f.doc.name);
+    if (same) same.push(f);
+    else byName.set(f.doc.name, [f]);
+  }
   const out: Diagnostic[] = [];
   for (const [name, fs] of byName) {
     if (fs.length < 2) continue;
