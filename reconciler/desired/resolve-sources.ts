@@ -10,7 +10,7 @@ import type { PackageDoc } from '../../schema/metadata.ts';
 import type { FileEntry } from './read-desired.ts';
 import type { ControlReader, ControlSource, SourceControl } from './source-control.ts';
 import type { SourceResolver } from './source-resolver.ts';
-import { resolveSourceUrl, type SourceBase } from './source-url.ts';
+import { resolveSourceUrl, type SourceBase, type SourceUrl } from './source-url.ts';
 import { lookup } from './yaml-positions.ts';
 
 export const READ_CONCURRENCY = 16;
@@ -41,10 +41,13 @@ async function settleEach<T>(keys: Map<string, () => Promise<T>>, expected: (e: 
 export async function resolveSources(entries: readonly FileEntry[], base: SourceBase, resolve: SourceResolver, readControl: ControlReader): Promise<void> {
   const refs = new Map<string, () => Promise<string>>();
   const wanted: Array<{ e: FileEntry; doc: PackageDoc; url: string; key: string }> = [];
+  // Path and URL arithmetic, the same for every file naming the same source.
+  const urls = new Map<string, SourceUrl>();
   for (const e of entries) {
     const doc = e.parsed?.kind === 'package' ? e.parsed.doc : undefined;
     if (!doc) continue;
-    const url = resolveSourceUrl(doc.source.git, base);
+    let url = urls.get(doc.source.git);
+    if (!url) urls.set(doc.source.git, (url = resolveSourceUrl(doc.source.git, base)));
     if (!url.ok) {
       e.diagnostics.push(sourceProblem(e, '/source/git', `source.git: ${url.reason}`));
       continue;
