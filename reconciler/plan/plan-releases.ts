@@ -32,7 +32,9 @@ export function readyOf(pkg: DesiredPackage, perArch: Map<string, { key: string;
   const hit = readyMemo.get(perArch);
   if (hit && hit.architectures === pkg.architectures) return hit.keys;
   const keys = computeReady(pkg, perArch);
-  readyMemo.set(perArch, { architectures: pkg.architectures, keys });
+  // Only a ready set has an identity to keep; "not ready" is found again at the first pending
+  // build, and a cold plan (nothing built) would otherwise add 10,000 WeakMap entries.
+  if (keys) readyMemo.set(perArch, { architectures: pkg.architectures, keys });
   return keys;
 }
 
