@@ -28,11 +28,15 @@ function sortedKeys(o: object): string[] {
   return keys;
 }
 
+/** What JSON.stringify escapes in a well-formed string. */
+const NEEDS_ESCAPE = /["\\\x00-\x1f]/;
+
 function write(v: unknown, depth: number): string {
   switch (typeof v) {
     case 'string':
       if (!wellFormed(v)) throw new NotPlain();
-      return JSON.stringify(v);
+      // Nothing to escape (the usual name, version, URL): quoted as is, as JSON.stringify would.
+      return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : '"' + v + '"';
     case 'number':
       if (!Number.isFinite(v)) throw new NotPlain();
       return JSON.stringify(v);
