@@ -10,7 +10,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { BuildResult } from '../schema/messages.ts';
+import { INLINE_LOG_MAX, type BuildResult } from '../schema/messages.ts';
 import { resultMsgId, SUBJECTS } from '../schema/nats.ts';
 import { validators } from '../schema/validate.ts';
 import { ensureDeliveryTopology } from './delivery-topology.ts';
@@ -59,13 +59,22 @@ export function publishable(result: BuildResult): BuildResult {
   return failed;
 }
 
+/** Pure: the whole log as text when it is small enough to travel in the result (INLINE_LOG_MAX) and is UTF-8 that reads back to the same bytes. */
+export function carriedLogText(log: Pick<LogSummary, 'size' | 'bytes'>): string | undefined {
+  if (!log.bytes || log.size > INLINE_LOG_MAX || log.bytes.length !== log.size) return undefined;
+  const text = log.bytes.toString('utf8');
+  return Buffer.byteLength(text) === log.size && Buffer.from(text).equals(log.bytes) ? text : undefined;
+}
+
 async function deliverOnce(ctx: DeliveryContext, draft: DraftResult, artifactPaths: string[], log: LogSummary, delivery: number): Promise<void> {
-  // Artifacts and log go up together; the result follows only once both are stored.
+  // A small log is all in logTail (no object); else artifacts and log go up together. The result follows only once both are stored.
+  const inline = carriedLogText(log);
   const [artifacts, object] = await Promise.all([
     draft.outcome === 'succeeded' ? uploadArtifacts(ctx.os, artifactPaths) : [],
-    uploadLog(ctx.os, draft.key, draft.attempt, delivery, log),
+    inline === undefined ? uploadLog(ctx.os, draft.key, draft.attempt, delivery, log) : undefined,
   ]);
-  await publishResult(ctx, publishable({ ...draft, artifacts, log: { sha256: log.sha256, size: log.size, object }, finishedAt: new Date().toISOString() }));
+  const logFields = inline === undefined ? { log: { sha256: log.sha256, size: log.size, object: object! } } : { log: { sha256: log.sha256, size: log.size }, logTail: inline };
+  await publishResult(ctx, publishable({ ...draft, artifacts, ...logFields, finishedAt: new Date().toISOString() }));
 }
 
 /**

@@ -264,7 +264,7 @@ export async function reconcilePass(deps: PassDeps, memo: PassMemo): Promise<Pas
   await deps.remote?.beforePass();
   const c: PassContext = { deps, memo, log: deps.log.child({ component: 'pass' }), now: deps.now(), desiredCommit: await resolveCommit(deps.repoDir, deps.rev, deps.cache) };
   const collected = deps.nats
-    ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log, registry: deps.registry, candidateRegistry: deps.candidateRegistry, declared: memo.desired?.state.packages })
+    ? await collectResults(deps.nats, { max: deps.policy.maxResults, waitMs: deps.policy.resultWaitMs, drainMs: deps.policy.drainMs, signer: deps.signer, artifactsDir: deps.artifactsDir, log: c.log, registry: deps.registry, candidateRegistry: deps.candidateRegistry, declared: memo.desired?.state.packages })
     : noCollect();
   const report: PassReport = { noop: true, desiredCommit: c.desiredCommit, statusCommit: null, dispatched: 0, duplicates: 0, results: 0, gates: 0, published: [], unjudged: collected.unjudged, ms: 0 };
   if (collected.unjudged.length) deps.metrics?.handedBack(collected.unjudged);

@@ -70,6 +70,13 @@ export const buildJobSchema = {
   },
 } as const;
 
+/**
+ * A build log of at most this many bytes (UTF-8 text) travels in its BuildResult: `logTail` is
+ * the whole log and `log.object` is absent (no object put; the status record keeps it as
+ * `log.lines`). Bigger logs go into the object store.
+ */
+export const INLINE_LOG_MAX = 4096;
+
 export const buildResultSchema = {
   $schema: DIALECT,
   $id: 'https://kiln.dev/schema/build-result.json',
@@ -96,10 +103,11 @@ export const buildResultSchema = {
     artifacts: { type: 'array', items: artifactSchema },
     /** The binary packages debian/control declares, read by the agent before the build ran (the reconciler checks every .deb against them). */
     binaries: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9+.-]+$' } },
+    /** The whole log's digest and size; `object` names it in the object store, absent when the log is small and all of it is in logTail (INLINE_LOG_MAX). */
     log: {
       type: 'object',
       additionalProperties: false,
-      required: ['sha256', 'size', 'object'],
+      required: ['sha256', 'size'],
       properties: { sha256, size: { type: 'integer', minimum: 0 }, object: { type: 'string' } },
     },
     logTail: { type: 'string' },

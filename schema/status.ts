@@ -199,7 +199,14 @@ export const buildRecordSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['sha256', 'size'],
-      properties: { sha256, size: { type: 'integer', minimum: 0 }, object: { type: 'string' } },
+      properties: {
+        sha256,
+        size: { type: 'integer', minimum: 0 },
+        /** The log in the object store. */
+        object: { type: 'string' },
+        /** A small log that came in its result (no object; messages.ts INLINE_LOG_MAX): its text split at line breaks (joined with "\n", it hashes to sha256). */
+        lines: { type: 'array', items: { type: 'string' } },
+      },
     },
   },
 } as const;

@@ -4,10 +4,12 @@
 // header: pipeline/signed-rpms.ts), from the same verified bytes. Nothing is
 // acked here: the pass acks after its status commit.
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../../schema/messages.ts';
 import { asFailedResult, fetchArtifact, fetchResults, type PendingResult } from '../pipeline/collect.ts';
 import type { ArtifactContext } from '../formats/format.ts';
+import type { DesiredPackage } from '../model.ts';
 import { checkPublishable, needsDeclared } from '../pipeline/publishable.ts';
 import { isUnjudged, withVerifiedImage } from '../pipeline/oci-result.ts';
 import { signRpmHeaders, type HeaderSigned } from '../pipeline/signed-rpms.ts';
@@ -32,7 +34,7 @@ export interface Collected {
   unjudged: Unjudged[];
 }
 
-interface CollectOptions {
+export interface CollectOptions {
   max: number;
   waitMs: number;
   signer: Signer;
@@ -41,8 +43,12 @@ interface CollectOptions {
   registry?: RegistryClient;
   /** HOST[:PORT] of the candidate registry: where an oci result's image must be. */
   candidateRegistry?: string;
+  /** Keep taking results that arrive meanwhile for up to this long (default 0: one round). */
+  drainMs?: number;
+  /** While draining, the burst has ended once no result arrived for this long (default DRAIN_IDLE_MS). */
+  drainIdleMs?: number;
   /** The packages of the desired state read last; absent before the first read (results whose guard needs them wait for it). */
-  declared?: ArtifactContext['declared'];
+  declared?: ReadonlyMap<string, Pick<DesiredPackage, 'format'> & Partial<Pick<DesiredPackage, 'release'>>>;
 }
 
 /**
@@ -59,9 +65,21 @@ async function signVerified(nats: PipelineNats, result: BuildResult, bytes: Map<
   return [...(await signArtifacts(signer, files))];
 }
 
+/**
+ * Pure: may a distribution publish this result's artifacts? Then they go into the local cache
+ * as they are verified. Before the desired state is read, or for a package whose release list
+ * is not known, yes; for a package no distribution takes (or no longer declared), no.
+ */
+export function willPublish(result: BuildResult, declared: CollectOptions['declared']): boolean {
+  if (!declared) return true;
+  const pkg = declared.get(result.inputs.package);
+  return pkg !== undefined && (pkg.release === undefined || pkg.release.length > 0);
+}
+
 /** One result: verified, judged publishable (an oci image read back from its registry), and signed if it stays a success. */
 async function judgeAndSign(nats: PipelineNats, claimed: BuildResult, opts: CollectOptions, registry: RegistryClient): Promise<{ result: BuildResult; signatures: Array<[string, string]>; signed: HeaderSigned[] }> {
-  const { result: intact, bytes, stored, release } = await verifyKeepingBytes(nats.objectStore, claimed, { cacheDir: opts.artifactsDir, jsm: nats.jsm });
+  const cache = willPublish(claimed, opts.declared);
+  const { result: intact, bytes, stored, release } = await verifyKeepingBytes(nats.objectStore, claimed, { cacheDir: opts.artifactsDir, jsm: nats.jsm, cache });
   try {
     // What the bytes say they are: a success is recorded only if it can be published as declared.
     const read = async (a: BuildResult['artifacts'][number]) => bytes.get(a.sha256) ?? (await readCached(nats, a.sha256, opts.artifactsDir));
@@ -84,11 +102,17 @@ async function readCached(nats: PipelineNats, sha256: string, artifactsDir: stri
 
 type Judged = Awaited<ReturnType<typeof judgeAndSign>>;
 
-/** How soon a result whose image could not be read back (registry down, our credentials refused) is delivered again. */
-const REGISTRY_WAIT_MS = 10_000;
+/** How a result that could not be judged for now is handed back: after 1 s, doubling per delivery up to a minute. */
+export const HAND_BACK = { baseMs: 1000, capMs: 60_000 } as const;
 
-/** A result whose judging failed for now (a transient error): handed back alone, the others go on. */
-const RETRY = { baseMs: 1000, capMs: 60_000, random: Math.random };
+/**
+ * Pure: how soon a result handed back after its `deliveries`-th delivery comes again. One policy
+ * for every reason a result is not judged now (its image unreadable in the candidate registry, a
+ * transient error): the delay grows while the condition lasts, whatever it is.
+ */
+export function handBackDelay(deliveries: number, random: () => number = Math.random): number {
+  return backoff(deliveries, { ...HAND_BACK, random });
+}
 
 /**
  * One result judged, its error made explicit: the result's own error that will not change on retry
@@ -104,9 +128,10 @@ async function judgeOne(nats: PipelineNats, p: PendingResult, opts: CollectOptio
     // The candidate registry down or refusing our own credentials says nothing about this build
     // (oci-result.ts): not recorded, no attempt used; logged and reported (the pass's Ready condition), naming registry and file.
     if (isUnjudged(e)) {
-      opts.log.error({ buildKey: p.result.key, kind: e.kind, err: e.message }, `build result not judged (handed back): the candidate registry's image could not be read: ${e.message}`);
+      const delayMs = handBackDelay(p.deliveries);
+      opts.log.error({ buildKey: p.result.key, kind: e.kind, deliveries: p.deliveries, delayMs, err: e.message }, `build result not judged (handed back): the candidate registry's image could not be read: ${e.message}`);
       unjudged.push({ buildKey: p.result.key, reason: `the candidate registry's image could not be read: ${e.message}` });
-      p.nak(REGISTRY_WAIT_MS);
+      p.nak(delayMs);
       return undefined;
     }
     // A missing stream or bucket is the batch's problem: withTopology repairs it and judges all again.
@@ -116,7 +141,7 @@ async function judgeOne(nats: PipelineNats, p: PendingResult, opts: CollectOptio
       opts.log.warn({ buildKey: p.result.key, code: e.code, err: err.message }, 'a build result cannot be signed; recording it as failed');
       return { result: asFailedResult(p.result, 'build', 'signing failed', [`${e.code}: ${err.message}`]), signatures: [], signed: [] };
     }
-    const delayMs = backoff(p.deliveries, RETRY);
+    const delayMs = handBackDelay(p.deliveries);
     opts.log.warn({ buildKey: p.result.key, deliveries: p.deliveries, delayMs, err: err.message }, 'judging a build result failed; handed back for another try');
     p.nak(delayMs);
     return undefined;
@@ -129,22 +154,58 @@ const DECLARED_WAIT_MS = 1000;
 /** Results verified, judged and signed this many at a time (mostly waiting on NATS and the signing worker). */
 const COLLECT_CONCURRENCY = 64;
 
-export async function collectResults(nats: PipelineNats, opts: CollectOptions): Promise<Collected> {
-  const fetched = await withTopology(nats, opts.log, 'collect', () => fetchResults(nats.js, { max: opts.max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log }));
+/** One round: results fetched (`onlyNew`: never delivered before), each verified, judged and signed; those handed back are left out. */
+async function collectRound(nats: PipelineNats, opts: CollectOptions, registry: RegistryClient, max: number, onlyNew: boolean): Promise<{ fetched: number; full: boolean; judged: Array<{ p: PendingResult } & Judged>; unjudged: Unjudged[] }> {
+  let full = false;
+  const fetched = await withTopology(nats, opts.log, 'collect', () => fetchResults(nats.js, { max, expiresMs: Math.max(1000, opts.waitMs), log: opts.log, onlyNew, onNoRoom: () => (full = true) }));
   // An rpm's names are judged against the declared packages: before the first desired read, its result is handed back.
   const pending = fetched.filter((p) => {
     if (opts.declared || !needsDeclared(p.result)) return true;
     p.nak(DECLARED_WAIT_MS);
     return false;
   });
-  const registry = opts.registry ?? new RegistryClient({ tlsVerify: true });
   let unjudged: Unjudged[] = [];
   const outcomes = await withTopology(nats, opts.log, 'verify', () => {
     unjudged = []; // judged all again after a topology repair
     return pMap(pending, (p) => judgeOne(nats, p, opts, registry, unjudged), { concurrency: COLLECT_CONCURRENCY });
   });
   // Only what was judged is recorded (and acked after the commit); a result handed back is not.
-  const judged = pending.flatMap((p, i) => (outcomes[i] ? [{ p, ...outcomes[i] }] : []));
+  return { fetched: fetched.length, full, judged: pending.flatMap((p, i) => (outcomes[i] ? [{ p, ...outcomes[i] }] : [])), unjudged };
+}
+
+/** A burst has ended when no result arrived for this long. */
+const DRAIN_IDLE_MS = 250;
+/** How often a draining pass looks for results that arrived meanwhile. */
+const DRAIN_POLL_MS = 25;
+
+/**
+ * Collect up to `max` results. With `drainMs`, a burst is drained: once results were there, more
+ * rounds take those that arrived during the last one, until none arrived for DRAIN_IDLE_MS or
+ * `drainMs` has passed, so that the burst becomes one status commit instead of one per pass.
+ * A pass that found no result at all does not wait.
+ */
+export async function collectResults(nats: PipelineNats, opts: CollectOptions): Promise<Collected> {
+  const registry = opts.registry ?? new RegistryClient({ tlsVerify: true });
+  const started = Date.now();
+  const judged: Array<{ p: PendingResult } & Judged> = [];
+  const unjudged: Unjudged[] = [];
+  let idleSince: number | undefined;
+  for (let taken = 0, round = 0; taken < opts.max; round++) {
+    const r = await collectRound(nats, opts, registry, opts.max - taken, round > 0).catch((e: unknown) => {
+      // This pass records nothing now: what earlier rounds took comes back soon, not after the ack wait.
+      for (const j of judged) j.p.nak(handBackDelay(j.p.deliveries));
+      throw e;
+    });
+    judged.push(...r.judged);
+    unjudged.push(...r.unjudged);
+    taken += r.fetched;
+    const now = Date.now();
+    // No more handed out until this pass acks (max_ack_pending): nothing to wait for.
+    if (taken === 0 || r.full || now - started >= (opts.drainMs ?? 0)) break;
+    if (r.fetched > 0) idleSince = undefined;
+    else if (now - (idleSince ??= now) >= (opts.drainIdleMs ?? DRAIN_IDLE_MS)) break;
+    else await sleep(DRAIN_POLL_MS);
+  }
   const collected: Collected = { pending: judged.map((j) => j.p), results: [], signatures: new Map(), signed: new Map(), unjudged };
   for (const { p, result, signatures, signed } of judged) {
     if (result.outcome === 'failed' && p.result.outcome === 'succeeded') {

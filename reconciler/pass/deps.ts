@@ -20,6 +20,8 @@ export interface PassPolicy {
   maxResults: number;
   /** How long a pass waits for results to arrive (0: only what is there). */
   resultWaitMs: number;
+  /** While results keep arriving, a pass keeps taking them for up to this long: a burst becomes one status commit. */
+  drainMs: number;
   /** Extra time a queued build may go without any result before it is dispatched again. */
   queueGraceMs: number;
   /** A quiet pass is skipped for at most this long (time-based retries need a full pass). */
@@ -83,6 +85,7 @@ export const DEFAULT_POLICY: PassPolicy = {
   retry: { backoff: { baseMs: 30_000, capMs: 30 * 60_000 } },
   maxResults: 1000,
   resultWaitMs: 0,
+  drainMs: 5000,
   queueGraceMs: 6 * 3600_000,
   quietMaxMs: 60_000,
   gateTimeoutSeconds: 300,

@@ -1,4 +1,5 @@
-// Build logs: the full log of a finished attempt from the object store, or the
+// Build logs: the full log of a finished attempt (from the object store, or a small one
+// from its status record), or the
 // live lines of a running build from stream KILN_LOGS (wire format in
 // agents/log-stream.ts: raw output chunks, header Kiln-Attempt; the last
 // message of an attempt has header Kiln-Log-End and the last chunk, possibly empty).
@@ -6,6 +7,8 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { NotFoundError } from '../../schema/errors.ts';
 import { STREAMS, SUBJECTS } from '../../schema/nats.ts';
+import type { BuildRecord } from '../../schema/status.ts';
+import { recordedLogText } from '../records/inline-log.ts';
 
 /** The log object names of a build, newest attempt last. */
 export async function logObjects(os: ObjectStore, key: string): Promise<string[]> {
@@ -29,6 +32,25 @@ export async function readStoredLog(os: ObjectStore, name: string): Promise<Uint
   const bytes = await os.getBlob(name);
   if (!bytes) throw new NotFoundError(`log object ${name} is not in the object store`, { name });
   return bytes;
+}
+
+/** The attempt whose log a record keeps (its latest attempt with an outcome). */
+function recordedAttempt(record: Pick<BuildRecord, 'attempts'>): number | undefined {
+  const done = record.attempts.filter((a) => a.outcome !== undefined).map((a) => a.n);
+  return done.length ? Math.max(...done) : undefined;
+}
+
+/**
+ * A finished attempt's log: the lines on its status record (a small log that came in its
+ * result), else the object: the one named by `attempt`, else the record's, else the newest
+ * stored for `key`. `object` is null for a log from the record; undefined when there is none.
+ */
+export async function finishedLog(os: ObjectStore, key: string, record: Pick<BuildRecord, 'attempts' | 'log'> | undefined, attempt?: number): Promise<{ object: string | null; bytes: Uint8Array } | undefined> {
+  const text = recordedLogText(record?.log);
+  if (record && text !== undefined && (attempt === undefined || attempt === recordedAttempt(record))) return { object: null, bytes: Buffer.from(text) };
+  const names = await logObjects(os, key);
+  const name = attempt !== undefined ? names.find((n) => n === `logs/${key}/${attempt}`) : (record?.log?.object ?? names[names.length - 1]);
+  return name === undefined ? undefined : { object: name, bytes: await readStoredLog(os, name) };
 }
 
 export interface FollowOptions {

@@ -10,6 +10,7 @@ import type { BuildResult } from '../../schema/messages.ts';
 import { OBJECTS, RESULTS_CONSUMER, STREAMS, SUBJECTS } from '../../schema/nats.ts';
 import type { FailureClass } from '../../schema/status.ts';
 import { assertValid } from '../../schema/validate.ts';
+import { withLogLines } from '../records/inline-log.ts';
 
 import { fetchArtifact } from './artifact-cache.ts';
 import { readArtifactChunks } from './object-read.ts';
@@ -36,6 +37,13 @@ export interface FetchResultsOptions {
   /** How long to wait for messages that are pending but not deliverable yet (≥ 1000). */
   expiresMs: number;
   log?: Logger;
+  /**
+   * Take only results that were never delivered (num_pending), never waiting for ones out for
+   * redelivery: a later fetch of the same pass (draining a burst) holds its own earlier ones unacked.
+   */
+  onlyNew?: boolean;
+  /** Told when the consumer hands out no more before some are acked (max_ack_pending reached). */
+  onNoRoom?: () => void;
 }
 
 const decoder = new TextDecoder();
@@ -76,11 +84,13 @@ function pending(m: JsMsg, result: BuildResult): PendingResult {
 export async function fetchResults(js: JetStreamClient, opts: FetchResultsOptions): Promise<PendingResult[]> {
   const consumer = await js.consumers.get(STREAMS.results, RESULTS_CONSUMER);
   const info = await consumer.info(true);
-  const waiting = info.num_pending + info.num_ack_pending;
+  const waiting = info.num_pending + (opts.onlyNew ? 0 : info.num_ack_pending);
   if (waiting === 0) return [];
   // Never ask for more than the server will hand out at once (max_ack_pending),
   // or the fetch would sit until it expires waiting for the rest.
   const ackRoom = info.config.max_ack_pending && info.config.max_ack_pending > 0 ? info.config.max_ack_pending - info.num_ack_pending : Infinity;
+  if (ackRoom <= 0) opts.onNoRoom?.();
+  if (opts.onlyNew && ackRoom <= 0) return [];
   const want = Math.min(opts.max, waiting, Math.max(1, ackRoom));
   const out: PendingResult[] = [];
   const iter = await consumer.fetch({ max_messages: want, expires: Math.max(1000, opts.expiresMs) });
@@ -204,6 +214,6 @@ export function asFailedResult(result: BuildResult, cls: FailureClass, what: str
     failureClass: cls,
     reason: `${what}: ${problems.join('; ')}`,
     artifacts: [],
-    logTail: [result.logTail, ...problems.map((p) => `kiln: ${p}`)].filter(Boolean).join('\n'),
+    ...withLogLines(result, problems.map((p) => `kiln: ${p}`)),
   };
 }

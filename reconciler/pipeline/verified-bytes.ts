@@ -69,8 +69,18 @@ async function checkInMemory(os: ObjectStore, a: Artifact, opts: { cacheDir: str
   return { name: a.name, sha256: a.sha256 };
 }
 
+export interface VerifyKeepingOptions {
+  cacheDir: string;
+  jsm?: JetStreamManager;
+  /**
+   * False: the bytes held in memory are not written into the cache (no distribution will
+   * publish them; a publish or gate fetches from the object store, which keeps artifacts).
+   */
+  cache?: boolean;
+}
+
 /** verifyArtifacts (same verdicts), keeping the verified bytes of the artifacts small enough to hold. */
-export async function verifyKeepingBytes(os: ObjectStore, result: BuildResult, opts: { cacheDir: string; jsm?: JetStreamManager }): Promise<VerifiedResult> {
+export async function verifyKeepingBytes(os: ObjectStore, result: BuildResult, opts: VerifyKeepingOptions): Promise<VerifiedResult> {
   const bytes = new Map<string, Buffer>();
   if (result.outcome !== 'succeeded' || result.artifacts.length === 0) {
     return { result: await verifyArtifacts(os, result, opts), bytes, stored: Promise.resolve(), release: () => undefined };
@@ -87,7 +97,7 @@ export async function verifyKeepingBytes(os: ObjectStore, result: BuildResult, o
     throw e;
   }
   const judged = judgeChecks(result, checks);
-  const stored = Promise.all([...bytes].map(([sha256, b]) => storeVerified(opts.cacheDir, sha256, b))).then(() => undefined);
+  const stored = opts.cache === false ? Promise.resolve() : Promise.all([...bytes].map(([sha256, b]) => storeVerified(opts.cacheDir, sha256, b))).then(() => undefined);
   // Whoever awaits it sees a failure; an early rejection must not count as unhandled meanwhile.
   stored.catch(() => undefined);
   return { result: judged, bytes, stored, release };

@@ -6,6 +6,7 @@ import type { BuildResult } from '../../schema/messages.ts';
 import type { BuildAttempt, BuildRecord } from '../../schema/status.ts';
 import { backoff } from '../../schema/retry.ts';
 import { classifyFailure, describeFailure, isRetryable } from './failures.ts';
+import { recordLog } from './inline-log.ts';
 
 export interface RetryPolicy {
   /** Total attempts allowed for retryable (infra) failures, including the first. */
@@ -13,7 +14,7 @@ export interface RetryPolicy {
   backoff: { baseMs: number; capMs: number; jitter?: number };
 }
 
-/** The last bytes of a build log kept on the record (the full log is in the object store). */
+/** The last bytes of a build log kept on the record's failure (the full log is in the object store, or in `log.lines`). */
 export const LOG_TAIL_MAX = 4000;
 
 export function tail(text: string | undefined, max = LOG_TAIL_MAX): string | undefined {
@@ -83,7 +84,7 @@ export function applyResult(
     state: 'queued',
     attempts: [],
   };
-  const log = result.log ? { sha256: result.log.sha256, size: result.log.size, object: result.log.object } : undefined;
+  const log = recordLog(result);
 
   if (result.outcome === 'succeeded') {
     // The key names the inputs, so a success from any attempt (even one we had given

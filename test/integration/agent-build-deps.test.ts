@@ -50,7 +50,7 @@ describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailabl
     await publishJob(h.nc, first);
     const [r1] = await takeResults(h.nc, 1, 300_000);
     assert.equal(r1.outcome, 'succeeded', r1.logTail);
-    const log1 = await objectText(h, r1.log!.object);
+    const log1 = await objectText(h, r1.log!.object!);
     tag = /kiln: Build-Depends installed into image (kiln-deps:[0-9a-f]{64})/.exec(log1)?.[1] ?? '';
     assert.ok(tag, log1.slice(-3000));
     await docker.getImage(tag).inspect(); // the cached image exists under its content tag
@@ -59,7 +59,7 @@ describe('agent build-deps (real apt in Docker)', { skip: await dockerUnavailabl
     await publishJob(h.nc, second);
     const [r2] = await takeResults(h.nc, 1, 120_000);
     assert.equal(r2.outcome, 'succeeded', r2.logTail);
-    const log2 = await objectText(h, r2.log!.object);
+    const log2 = await objectText(h, r2.log!.object!);
     assert.match(log1, /kiln: installing Build-Depends: debhelper-compat \(= 13\), zlib1g-dev/);
     assert.match(log1, /kiln: Build-Depends resolve to .*zlib1g-dev=\S+/, 'keyed by the versions apt resolved');
     assert.match(log2, new RegExp(`Build-Depends from cached image ${tag}`));

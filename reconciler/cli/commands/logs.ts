@@ -2,7 +2,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { findByPrefix } from '../../pipeline/build-list.ts';
-import { followLog, keysWithLogs, logObjects, readStoredLog } from '../../pipeline/build-logs.ts';
+import { finishedLog, followLog, keysWithLogs } from '../../pipeline/build-logs.ts';
 import { withNats } from '../../pipeline/nats-kv.ts';
 import { readObserved } from '../../status/reader.ts';
 import { NotFoundError } from '../../../schema/errors.ts';
@@ -16,7 +16,7 @@ const command: Command = {
   summary: 'Print a build\'s log; -f follows a running build live.',
   description:
     'KEY-PREFIX is the start (at least 4 hex characters) of a build key, as shown by `kiln builds`.\n' +
-    'Without -f: the full log of the build\'s latest finished attempt, from the NATS object store.\n' +
+    'Without -f: the full log of the build\'s latest finished attempt, from the NATS object store (a small log, from its record on kiln/status; "object" is then null).\n' +
     'With -f: the live output of the build from the beginning, following it until the attempt ends.\n' +
     'With --repo (or $KILN_REPO; a directory or a URL) the key is looked up on kiln/status; otherwise among stored logs.',
   options: {
@@ -55,18 +55,15 @@ const command: Command = {
         return { data: { key, followed: true, bytes, ended: end ?? null } };
       }
       const wanted = str(args, 'attempt');
-      const names = await logObjects(os, key);
-      const name = wanted ? names.find((n) => n === `logs/${key}/${wanted}`) : (record?.log?.object ?? names[names.length - 1]);
-      if (!name) {
-        throw new NotFoundError(
-          `no stored log for ${key.slice(0, 12)}${wanted ? ` attempt ${wanted}` : ''}${record?.state === 'queued' ? ' yet: it is queued or building (use -f to follow it)' : ''}`,
-          { key },
-        );
+      const found = await finishedLog(os, key, record, wanted === undefined ? undefined : Number(wanted));
+      if (!found) {
+        const why = record?.state === 'queued' ? ' yet: it is queued or building (use -f to follow it)' : record ? '' : " (a small log is kept on kiln/status only: give --repo)";
+        throw new NotFoundError(`no stored log for ${key.slice(0, 12)}${wanted ? ` attempt ${wanted}` : ''}${why}`, { key });
       }
-      const log = await readStoredLog(os, name);
-      if (ctx.json) return { data: { key, object: name, log: new TextDecoder().decode(log) } };
-      ctx.out.write(log);
-      return { data: { key, object: name, bytes: log.length } };
+      const { object, bytes } = found;
+      if (ctx.json) return { data: { key, object, log: new TextDecoder().decode(bytes) } };
+      ctx.out.write(bytes);
+      return { data: { key, object, bytes: bytes.length } };
     }, ctx.env.natsCredentials);
   },
 };

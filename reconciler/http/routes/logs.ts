@@ -6,7 +6,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { FastifyInstance } from 'fastify';
 import { ENDPOINTS } from '../../../schema/api.ts';
 import { NotFoundError } from '../../../schema/errors.ts';
-import { followLog, logObjects, readStoredLog } from '../../pipeline/build-logs.ts';
+import { finishedLog, followLog } from '../../pipeline/build-logs.ts';
 import { needLive, type ServiceContext } from '../context.ts';
 import type { RouteOf } from '../routes.ts';
 import { namedEvent, SseLines } from '../sse-lines.ts';
@@ -20,10 +20,9 @@ export function logRoutes(_app: FastifyInstance, ctx: ServiceContext, route: Rou
     const live = needLive(ctx);
     const record = await findBuild(ctx, (req.params as { key: string }).key);
     const attempt = (req.query as { attempt?: number }).attempt;
-    const names = await logObjects(live.objectStore, record.key);
-    const name = attempt ? names.find((n) => n === `logs/${record.key}/${attempt}`) : (record.log?.object ?? names[names.length - 1]);
-    if (!name) throw new NotFoundError(`no stored log for ${record.key.slice(0, 12)}${attempt ? ` attempt ${attempt}` : ''}${record.state === 'queued' ? ' yet: follow it live at ./log/stream' : ''}`);
-    return reply.type('text/plain; charset=utf-8').send(Buffer.from(await readStoredLog(live.objectStore, name)));
+    const log = await finishedLog(live.objectStore, record.key, record, attempt ? Number(attempt) : undefined);
+    if (!log) throw new NotFoundError(`no stored log for ${record.key.slice(0, 12)}${attempt ? ` attempt ${attempt}` : ''}${record.state === 'queued' ? ' yet: follow it live at ./log/stream' : ''}`);
+    return reply.type('text/plain; charset=utf-8').send(Buffer.from(log.bytes));
   });
 
   route(ENDPOINTS.buildLogStream, async (req, reply) => {
