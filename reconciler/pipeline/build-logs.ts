@@ -3,7 +3,7 @@
 // live lines of a running build from stream KILN_LOGS (wire format in
 // agents/log-stream.ts: raw output chunks, header Kiln-Attempt; the last
 // message of an attempt has header Kiln-Log-End and the last chunk, possibly empty).
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { NotFoundError } from '../../schema/errors.ts';
 import { STREAMS, SUBJECTS } from '../../schema/nats.ts';
@@ -26,6 +26,13 @@ export async function keysWithLogs(os: ObjectStore, prefix: string): Promise<str
     if (m && !o.deleted && m[1].startsWith(prefix)) keys.add(m[1]);
   }
   return [...keys];
+}
+
+/** Full build keys with live log lines still in stream KILN_LOGS that start with `prefix` (a small log has no object). */
+export async function keysWithLiveLogs(jsm: JetStreamManager, prefix: string): Promise<string[]> {
+  const info = await jsm.streams.info(STREAMS.logs, { subjects_filter: SUBJECTS.logsAll });
+  const at = SUBJECTS.log('').length;
+  return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(at)).filter((k) => /^[0-9a-f]{64}$/.test(k) && k.startsWith(prefix));
 }
 
 export async function readStoredLog(os: ObjectStore, name: string): Promise<Uint8Array> {

@@ -62,7 +62,7 @@ describe('pipeline CLI', () => {
   });
   after(() => w?.close());
 
-  test('pipeline cli - reconcile --once dispatches, then records results; builds lists them; logs prints a stored log', async () => {
+  test('pipeline cli - reconcile --once dispatches, then records results; builds lists them; logs prints a finished log', async () => {
     const first = await json('reconcile', '--once', ...repo, ...nats, ...key, '-q');
     assert.equal(first.dispatched, 2);
     assert.deepEqual(first.actions.map((a: { kind: string; reason: string }) => `${a.kind}:${a.reason}`).sort(), ['build:NeverBuilt', 'build:NeverBuilt']);
@@ -85,6 +85,9 @@ describe('pipeline CLI', () => {
     const log = await kiln('logs', byName.bad.key.slice(0, 8), ...repo, ...nats);
     assert.equal(log.code, 0, log.stderr);
     assert.match(log.stdout, /main\.c:1:1: error: bad recipe/);
+    const logJson = await json('logs', byName.bad.key.slice(0, 8), ...repo, ...nats);
+    assert.equal(logJson.object, null, 'a small log came in its result and is read from its status record');
+    assert.match(logJson.log, /^kiln: build [0-9a-f]{64} attempt 1[^]*main\.c:1:1: error: bad recipe\n[^]*kiln: failed/);
     const followed = await kiln('logs', '-f', byName.good.key.slice(0, 10), ...nats);
     assert.equal(followed.code, 0, followed.stderr);
     assert.match(followed.stdout, /noop build of good 1\.0/, 'a finished build is followed to its end marker');

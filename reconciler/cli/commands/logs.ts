@@ -1,8 +1,8 @@
 // kiln logs [-f] KEY-PREFIX: a build's log (stored, or followed live).
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { findByPrefix } from '../../pipeline/build-list.ts';
-import { finishedLog, followLog, keysWithLogs } from '../../pipeline/build-logs.ts';
+import { finishedLog, followLog, keysWithLiveLogs, keysWithLogs } from '../../pipeline/build-logs.ts';
 import { withNats } from '../../pipeline/nats-kv.ts';
 import { readObserved } from '../../status/reader.ts';
 import { NotFoundError } from '../../../schema/errors.ts';
@@ -18,7 +18,7 @@ const command: Command = {
     'KEY-PREFIX is the start (at least 4 hex characters) of a build key, as shown by `kiln builds`.\n' +
     'Without -f: the full log of the build\'s latest finished attempt, from the NATS object store (a small log, from its record on kiln/status; "object" is then null).\n' +
     'With -f: the live output of the build from the beginning, following it until the attempt ends.\n' +
-    'With --repo (or $KILN_REPO; a directory or a URL) the key is looked up on kiln/status; otherwise among stored logs.',
+    'With --repo (or $KILN_REPO; a directory or a URL) the key is looked up on kiln/status; otherwise among stored and live logs.',
   options: {
     follow: { type: 'boolean', short: 'f', description: 'Follow the live log until the build ends.' },
     nats: { type: 'string', valueName: 'URL', description: 'NATS server (default: $KILN_NATS_URL).' },
@@ -40,7 +40,10 @@ const command: Command = {
       let key = record?.key;
       if (!key) {
         if (/^[0-9a-f]{64}$/.test(prefix)) key = prefix;
-        else key = findByPrefix((await keysWithLogs(os, prefix)).map((k) => ({ key: k })), prefix).key;
+        else {
+          const keys = new Set([...(await keysWithLogs(os, prefix)), ...(await keysWithLiveLogs(await jetstreamManager(nc), prefix))]);
+          key = findByPrefix([...keys].map((k) => ({ key: k })), prefix).key;
+        }
       }
       if (flag(args, 'follow')) {
         let bytes = 0;
