@@ -9,8 +9,9 @@
 //   expecting no message on its subject); a taken name is reported, not overwritten,
 //   and the chunk already stored can then be named otherwise (nameChunk): agents may
 //   not purge, so a chunk is left unnamed only when the caller has no use for it.
-// The meta is published only after the chunk is stored, so a reader never finds an
-// object whose bytes are missing; readers hash what they read anyway.
+// A created object's meta is published only after its chunk is stored, so a reader never finds
+// it without its bytes; an artifact's chunk and meta go out together, as only the result that
+// follows both tells anyone to read it. Readers hash what they read anyway.
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { headers, nuid } from '@nats-io/transport-node';
@@ -64,9 +65,14 @@ export async function putArtifactObject(os: ObjectStore, bytes: Uint8Array, sha2
   const store = oneChunkStore(os, bytes);
   if (!store) return false;
   const chunkId = OBJECTS.artifactChunk(sha256);
-  await store.js.publish(OBJECT_LAYOUT.chunk(store.bucket, chunkId), bytes, { headers: rollup() });
   const name = OBJECTS.artifact(sha256);
-  await store.js.publish(OBJECT_LAYOUT.meta(store.bucket, name), metaOf(store, name, chunkId, bytes.length, sha256, description), { headers: rollup() });
+  // Both in flight at once (one round trip): sent in this order on one connection, and a meta
+  // whose chunk failed to store names bytes nobody is told about (the result that points readers
+  // here is published only once both are confirmed, and the retried delivery puts both again).
+  await Promise.all([
+    store.js.publish(OBJECT_LAYOUT.chunk(store.bucket, chunkId), bytes, { headers: rollup() }),
+    store.js.publish(OBJECT_LAYOUT.meta(store.bucket, name), metaOf(store, name, chunkId, bytes.length, sha256, description), { headers: rollup() }),
+  ]);
   return true;
 }
 
