@@ -12,6 +12,7 @@ import { Objm } from '@nats-io/obj';
 import { Agent } from '../../agents/agent.ts';
 import { BUCKETS, LOG_HEADERS, OBJECTS, STREAMS, SUBJECTS } from '../../schema/nats.ts';
 import { validators } from '../../schema/validate.ts';
+import { INLINE_LOG_MAX } from '../../schema/messages.ts';
 import { makeJob, publishJob, quietLog, startHarness, streamMessages, takeResults, type Harness } from '../fixtures/agent-jobs.ts';
 import { debSource, exampleSource, makeDebRepo } from '../fixtures/deb-source.ts';
 import { BUILD_IMAGE, containersWithLabel, docker, dockerUnavailable } from '../helpers/docker.ts';
@@ -54,7 +55,7 @@ describe('agent build (real Docker)', { skip }, () => {
     assert.ok(!left.some((c) => c.Id === leftover), 'leftover container removed');
   });
 
-  test('agent build - builds the example package; .deb and log land in the object store', async () => {
+  test('agent build - builds the example package; the .deb lands in the object store, the log in the result (small) or the store', async () => {
     const repo = await makeDebRepo(await exampleSource(), h.workDir);
     const job = makeJob({ url: repo.dir, commit: repo.commit, package: 'hello-kiln' });
     // Live log lines for this build, as `kiln logs -f` would see them.
@@ -91,8 +92,11 @@ describe('agent build (real Docker)', { skip }, () => {
     assert.match(stdout, /Package: hello-kiln/);
 
     assert.ok(r.log);
-    assert.equal(r.log.object, OBJECTS.log(job.key, 1));
-    const logBytes = await objectBytes(h, r.log.object);
+    // A log of at most INLINE_LOG_MAX bytes travels whole in the result (no object); a bigger one is stored.
+    const inline = r.log.size <= INLINE_LOG_MAX;
+    assert.equal(r.log.object, inline ? undefined : OBJECTS.log(job.key, 1));
+    const logBytes = inline ? Buffer.from(r.logTail ?? '') : await objectBytes(h, r.log.object!);
+    if (inline) assert.equal(await (await new Objm(h.nc).open(BUCKETS.artifacts)).info(OBJECTS.log(job.key, 1)), null, 'no log object was put');
     assert.equal(createHash('sha256').update(logBytes).digest('hex'), r.log.sha256);
     assert.match(logBytes.toString(), /dpkg-buildpackage/);
     assert.doesNotMatch(logBytes.toString(), /installing Build-Depends/, 'the builder image already satisfies debhelper-compat');
