@@ -8,7 +8,7 @@
 // reconciler has read a desired state is handed back, then signed and judged.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -150,6 +150,33 @@ describe('rpm collect-time signing', () => {
     const altBuilt = again[0].built;
     for (const r of resigned.rpms) assert.equal(r.sha256 === again.find((x) => x.built === r.built)!.sha256, r.built !== altBuilt, 'only the altered copy replaced');
     assert.ok(!(await readFile(join(dir, 'facts-altered', 't', resigned.rpms.find((r) => r.built === altBuilt)!.file))).equals(altered), 'the altered bytes are not served');
+  });
+
+  test('rpm collect signing - a publish that fails after linking (signing the rest, or staging the repodata) removes what it linked and leaves the key and .repo file as they were', async () => {
+    const root = join(dir, 'failed-publish');
+    const repo = join(root, 't');
+    const other = await loadSigner((await generateKey({ name: 'Kiln Before', email: 'before@kiln.invalid' })).privateKeyArmored);
+    await publishDnf({ root, distribution: { name: 't' }, packages: inputs([]), signer: other, now: new Date() });
+    const served = async () => (await readdir(join(repo, 'packages'), { recursive: true })).sort();
+    const published = async () => Promise.all(['RPM-GPG-KEY-t', 't.repo', 'repodata/repomd.xml.asc'].map((f) => readFile(join(repo, f), 'utf8')));
+    const before = { files: await served(), published: await published() };
+    assert.equal(before.published[0], other.publicKeyArmored);
+    // One rpm collected by this key (linked unread), the other to sign here: that signing fails after the link.
+    const signed = await signRpmHeaders(resultOf([rpms[0]]), read, signer, join(dir, 'failed-cache'));
+    const collected = inputs([]).map((p, i) => (i === 0 ? { ...p, headerSigned: { path: cachedArtifactPath(join(dir, 'failed-cache'), signed[0].sha256), sha256: signed[0].sha256, size: signed[0].size, signingKey: signed[0].signingKey, signature: signed[0].signature } } : p));
+    const failing: Signer = { ...signer, signBinary: () => Promise.reject(new Error('signing refused by the test')) };
+    await assert.rejects(publishDnf({ root, distribution: { name: 't' }, packages: collected, signer: failing, now: new Date() }), /signing refused by the test/);
+    assert.deepEqual(await served(), before.files, 'the linked copy removed');
+    assert.equal((await stat(cachedArtifactPath(join(dir, 'failed-cache'), signed[0].sha256))).nlink, 1, 'the collected copy linked nowhere');
+    // Staging fails (createrepo_c's package list cannot be written): the new key is not served beside the old repomd.xml.asc.
+    await rm(join(repo, '.kiln', 'pkglist'));
+    await mkdir(join(repo, '.kiln', 'pkglist'));
+    await assert.rejects(publishDnf({ root, distribution: { name: 't' }, packages: collected, signer, now: new Date() }), { code: 'EISDIR' });
+    assert.deepEqual(await published(), before.published, 'key, .repo file and signature as they were');
+    assert.equal((await stat(cachedArtifactPath(join(dir, 'failed-cache'), signed[0].sha256))).nlink, 1, 'the collected copy linked nowhere');
+    await rm(join(repo, '.kiln', 'pkglist'), { recursive: true });
+    await publishDnf({ root, distribution: { name: 't' }, packages: collected, signer, now: new Date() });
+    assert.equal(await readFile(join(repo, 'RPM-GPG-KEY-t'), 'utf8'), signer.publicKeyArmored);
   });
 
   test('rpm collect signing - a source rpm under a binary name: the guard refuses it; recorded facts say source as rpm does, so both publish paths serve it as the .src.rpm it is', async () => {

@@ -1,7 +1,9 @@
 // createrepo_c (Debian `createrepo-c`) makes the repodata of exactly the listed
 // packages into a staging directory; `--update` reuses the metadata of every
 // package already described by the published repodata (same name, size, mtime),
-// so adding one package to thousands reads one rpm.
+// so adding one package to thousands reads one rpm. Metadata is gzip-compressed
+// whatever the version's default (createrepo_c >= 1.0 writes zstd): Kiln reads the
+// primary metadata back (placed-digests.ts).
 import { execFile } from 'node:child_process';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ const run = promisify(execFile);
 export function createrepoArgs(repoDir: string, opts: { pkglist: string; outputDir: string; reuse: boolean; revision: string }): string[] {
   return [
     '--quiet', '--no-database',
+    '--general-compress-type', 'gz',
     '--pkglist', opts.pkglist,
     '--outputdir', opts.outputDir,
     '--revision', opts.revision,

@@ -14,7 +14,7 @@ import { sha256File, sha256Hex } from '../apt/hashes.ts';
 import { readRpms } from '../rpm/read-rpm.ts';
 import { PACKAGES_DIR } from './layout.ts';
 import { armoredHeaderSignature, keyIdOf, signRpmCopies, type SignedCopy } from './sign-rpms.ts';
-import { linkSigned, listServed, placeSigned, servedName } from './served.ts';
+import { linkSigned, listServed, placeSigned, removeEmptyDirs, servedName } from './served.ts';
 import type { DnfState } from './state.ts';
 import { recordedByName, type Checked, type RpmInput } from './check-inputs.ts';
 import { makeDir } from './switch.ts';
@@ -71,11 +71,22 @@ export interface Placed {
 /**
  * Signed copies of the rpms not yet served signed by this key, each under a new served path
  * (served.ts: never over a served file): a copy collected by this key hard-linked there (left to
- * check: `unchecked`), any other signed into a temp file, checked and renamed there.
+ * check: `unchecked`), any other signed into a temp file, checked and renamed there. `into` is
+ * filled as copies are placed, so should this throw the caller still knows what was linked.
  */
-export async function signNew(repoDir: string, byFile: Map<string, Checked>, state: DnfState, signer: Signer): Promise<Placed> {
-  const served = new Map<string, string>();
-  const unchecked = new Map<string, { sha256: string; size: number }>();
+/** A Placed to fill (signNew): the caller holds it, so a publish that fails anywhere removes what was linked (unlinkUnchecked). */
+export const nothingPlaced = (): Placed => ({ served: new Map(), unchecked: new Map() });
+
+/** Remove the copies linked in this publish and not yet named by repodata (the publish failed). */
+export async function unlinkUnchecked(repoDir: string, placed: Placed): Promise<void> {
+  if (placed.unchecked.size === 0) return;
+  await Promise.all([...placed.unchecked.keys()].map((rel) => rm(join(repoDir, rel), { force: true })));
+  placed.unchecked.clear();
+  await removeEmptyDirs(repoDir);
+}
+
+export async function signNew(repoDir: string, byFile: Map<string, Checked>, state: DnfState, signer: Signer, into: Placed = nothingPlaced()): Promise<Placed> {
+  const { served, unchecked } = into;
   const todo: { file: string; input: Checked; tmp: string }[] = [];
   // One listing, not a stat per file: thousands of rpms are published.
   const onDisk = new Set(await listServed(repoDir));
@@ -92,7 +103,7 @@ export async function signNew(repoDir: string, byFile: Map<string, Checked>, sta
     }
     todo.push({ file, input, tmp: tempNameFor(join(repoDir, file)) });
   }
-  if (todo.length === 0) return { served, unchecked };
+  if (todo.length === 0) return into;
   await makeDir(join(repoDir, PACKAGES_DIR));
   const taken = new Set([...onDisk, ...Object.keys(state.files)]);
   const record = (t: (typeof todo)[number], rel: string, copy: SignedCopy) => {
@@ -137,7 +148,7 @@ export async function signNew(repoDir: string, byFile: Map<string, Checked>, sta
   } finally {
     await Promise.all([...unplaced].map((t) => rm(t.tmp, { force: true })));
   }
-  return { served, unchecked };
+  return into;
 }
 
 /**

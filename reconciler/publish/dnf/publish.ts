@@ -1,6 +1,8 @@
 // publishDnf: make ROOT/<dist> a signed dnf repository holding exactly the given
 // rpms. Layout: layout.ts and served.ts; order of writes: signed rpms under new
-// names, staged repodata, repomd.xml.asc, repomd.xml last (switchRepodata), prune.
+// names, staged repodata, the key and .repo file, repomd.xml.asc, repomd.xml last
+// (switchRepodata), prune. A publish that fails before the switch removes the
+// collected copies it linked.
 // An rpm whose header the reconciler signed at collect with this key
 // (pipeline/signed-rpms.ts) is placed as it is (hard-linked from the cache), its
 // header facts as rpm read them at collect (recorded with it) trusted and its bytes
@@ -18,8 +20,9 @@ import { DNF_STATE_FILE, keyFileName, REPOMD, REPOMD_SIG, repoFileName, STAGE_DI
 import { repoFile } from './repo-file.ts';
 import { emptyDnfState, readDnfState, type DnfState } from './state.ts';
 import { checkInputs, type Checked, type RpmInput } from './check-inputs.ts';
-import { signMismatchedAgain, signNew, type Placed } from './place-rpms.ts';
-import { mismatchedCopies } from './placed-digests.ts';
+import { nothingPlaced, signMismatchedAgain, signNew, unlinkUnchecked, type Placed } from './place-rpms.ts';
+import { mismatchedCopies, reusedPathsDiffering } from './placed-digests.ts';
+import { PublishError } from '../../../schema/errors.ts';
 import { prune, switchRepodata } from './switch.ts';
 
 export type { RpmInput } from './check-inputs.ts';
@@ -68,28 +71,33 @@ interface StageContext {
   log?: Logger;
 }
 
+/** Every promise settled before the first rejection is thrown: a failure never leaves createrepo_c running under a caller that cleans up. */
+async function allSettled<T extends unknown[]>(...ps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const out = await Promise.allSettled(ps);
+  const failed = out.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return out.map((r) => (r as PromiseFulfilledResult<unknown>).value) as T;
+}
+
 /**
  * The repodata of every placed rpm staged, each collected copy linked unread in this publish
- * proved by createrepo_c's reading of it (placed-digests.ts): one that differs is signed again
- * from its built rpm and the repodata staged again. `alongside`: writes made while createrepo_c
- * runs. Should this fail, the linked copies are removed (no repodata names them yet).
+ * proved by createrepo_c's reading of it, or hashed where the published repodata already names
+ * its path (placed-digests.ts): one that differs is signed again from its built rpm and the
+ * repodata staged again, and read again (a difference then fails the publish).
  */
-async function stageProved(c: StageContext, alongside: Promise<unknown>[]): Promise<{ staged: string; files: string[] }> {
+async function stageProved(c: StageContext): Promise<{ staged: string; files: string[] }> {
   const filesNow = () => [...c.placed.served.values()].sort();
   const stage = () => stageRepodata(c.repoDir, filesNow(), c.revision, c.fresh);
-  try {
-    let [staged] = await Promise.all([stage(), ...alongside]);
-    const bad = await mismatchedCopies(staged, c.placed.unchecked);
-    if (bad.length > 0) {
-      c.log?.warn({ files: bad }, 'collected rpm copies differ from their record: signed again from the built rpms');
-      await signMismatchedAgain(c.repoDir, bad, c.byFile, c.placed, c.state, c.signer);
-      staged = await stage();
-    }
-    return { staged, files: filesNow() };
-  } catch (e) {
-    await Promise.all([...c.placed.unchecked.keys()].map((rel) => rm(join(c.repoDir, rel), { force: true })));
-    throw e;
+  let [staged, reused] = await allSettled(stage(), reusedPathsDiffering(c.repoDir, c.placed.unchecked));
+  const bad = [...new Set([...(await mismatchedCopies(staged, c.placed.unchecked)), ...reused])];
+  if (bad.length > 0) {
+    c.log?.warn({ files: bad }, 'collected rpm copies differ from their record: signed again from the built rpms');
+    await signMismatchedAgain(c.repoDir, bad, c.byFile, c.placed, c.state, c.signer);
+    staged = await stage();
+    const still = await mismatchedCopies(staged, c.placed.unchecked);
+    if (still.length > 0) throw new PublishError(`collected rpm copies read differently by a second createrepo_c run: ${still.join(', ')}; nothing published`, { repo: c.repoDir, files: still });
   }
+  return { staged, files: filesNow() };
 }
 
 export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport> {
@@ -109,32 +117,40 @@ export async function publishDnf(o: PublishDnfOptions): Promise<PublishDnfReport
     };
     const byFile = await checkInputs(o.packages, state, o.signer);
     lap('check');
-    const placed = await signNew(repoDir, byFile, state, o.signer);
-    lap('place');
-
-    let files = [...placed.served.values()].sort();
-    const keyFile = keyFileName(dist);
-    const repo = repoFile({ distribution: dist, baseUrl: o.distribution.baseUrl ?? `file://${repoDir}`, title: o.distribution.title }, keyFile);
-    const contentKeyOf = (list: string[]) => sha256Hex(JSON.stringify([list.map((f) => [f, state.files[f].sha256]), o.signer.fingerprint, repo]));
-    const published = await readFile(join(repoDir, REPOMD)).catch(() => undefined);
-    const signed = await stat(join(repoDir, REPOMD_SIG)).then(() => true, () => false);
+    // Filled by signNew as it links: whatever fails before the switch, the copies linked in this publish are removed (no repodata names them).
+    const placed = nothingPlaced();
+    let files: string[] = [];
     let repomdSha256: string;
     let changed = false;
-    if (!o.fresh && published && signed && placed.unchecked.size === 0 && state.contentKey === contentKeyOf(files) && state.repomd === sha256Hex(published)) {
-      repomdSha256 = state.repomd;
-    } else {
-      const proved = await stageProved({ repoDir, revision: String(Math.floor(now / 1000)), fresh: Boolean(o.fresh), placed, byFile, state, signer: o.signer, log }, [
-        writeFileAtomic(join(repoDir, keyFile), o.signer.publicKeyArmored),
-        writeFileAtomic(join(repoDir, repoFileName(dist)), repo),
-      ]);
-      lap('createrepo');
-      files = proved.files;
-      repomdSha256 = await switchRepodata(repoDir, proved.staged, o.signer);
+    try {
+      await signNew(repoDir, byFile, state, o.signer, placed);
+      lap('place');
+      files = [...placed.served.values()].sort();
+      const keyFile = keyFileName(dist);
+      const repo = repoFile({ distribution: dist, baseUrl: o.distribution.baseUrl ?? `file://${repoDir}`, title: o.distribution.title }, keyFile);
+      const contentKeyOf = (list: string[]) => sha256Hex(JSON.stringify([list.map((f) => [f, state.files[f].sha256]), o.signer.fingerprint, repo]));
+      const published = await readFile(join(repoDir, REPOMD)).catch(() => undefined);
+      const signed = await stat(join(repoDir, REPOMD_SIG)).then(() => true, () => false);
+      if (!o.fresh && published && signed && placed.unchecked.size === 0 && state.contentKey === contentKeyOf(files) && state.repomd === sha256Hex(published)) {
+        repomdSha256 = state.repomd;
+      } else {
+        const proved = await stageProved({ repoDir, revision: String(Math.floor(now / 1000)), fresh: Boolean(o.fresh), placed, byFile, state, signer: o.signer, log });
+        lap('createrepo');
+        files = proved.files;
+        // Only now the repodata is staged and proved: a failed publish never leaves a new key beside the old repomd.xml.asc.
+        await Promise.all([writeFileAtomic(join(repoDir, keyFile), o.signer.publicKeyArmored), writeFileAtomic(join(repoDir, repoFileName(dist)), repo)]);
+        repomdSha256 = await switchRepodata(repoDir, proved.staged, o.signer);
+        state.contentKey = contentKeyOf(files);
+        state.repomd = repomdSha256;
+        changed = true;
+      }
+    } catch (e) {
+      await unlinkUnchecked(repoDir, placed);
+      throw e;
+    }
+    if (changed) {
       await rm(join(repoDir, STAGE_DIR), { recursive: true, force: true });
       lap('switch');
-      state.contentKey = contentKeyOf(files);
-      state.repomd = repomdSha256;
-      changed = true;
     }
     const repomd = await readFile(join(repoDir, REPOMD), 'utf8');
     await prune(repoDir, state, new Set([...files, ...repomdLocations(repomd)]), now, (o.retainSeconds ?? 600) * 1000);
