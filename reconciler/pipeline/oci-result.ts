@@ -6,8 +6,6 @@
 // always names an image the reconciler saw, and it is signed and published by
 // the same path as a .deb.
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { ObjectStore } from '@nats-io/obj';
 import canonicalize from 'canonicalize';
 import { DigestMismatchError, ImageNotFoundError, isKilnError, RegistryError } from '../../schema/errors.ts';
@@ -16,7 +14,7 @@ import { OBJECTS } from '../../schema/nats.ts';
 import type { OciImage } from '../../schema/oci.ts';
 import type { RegistryClient } from '../../oci/registry-client.ts';
 import { verifyReportedImage } from '../../oci/verify-reported.ts';
-import { cachedArtifactPath } from './artifact-cache.ts';
+import { storeVerified } from './artifact-cache.ts';
 import { asFailedResult } from './collect.ts';
 
 export const IMAGE_ARTIFACT = 'image.json';
@@ -31,9 +29,8 @@ async function storeArtifact(os: ObjectStore, cacheDir: string, bytes: Uint8Arra
   const name = OBJECTS.artifact(sha256);
   const info = await os.info(name);
   if (!info || info.deleted) await os.putBlob({ name, description: IMAGE_ARTIFACT }, bytes);
-  const path = cachedArtifactPath(cacheDir, sha256);
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, bytes);
+  // Temp file and rename: a served file may be a hard link to the entry's inode (never written in place).
+  await storeVerified(cacheDir, sha256, bytes);
   return { name: IMAGE_ARTIFACT, sha256, size: bytes.length };
 }
 
