@@ -176,6 +176,12 @@ export class SigningError extends KilnError {
   static override readonly defaultKind: ErrorKind = 'usage';
 }
 
+/** The signing key itself cannot sign (its secret does not match it, no valid signing key): signing elsewhere would not help. */
+export class SigningKeyError extends KilnError {
+  readonly code = 'KILN_SIGNING_KEY';
+  static override readonly defaultKind: ErrorKind = 'usage';
+}
+
 /** An artifact's bytes do not match the digest that was claimed for them. */
 export class DigestMismatchError extends KilnError {
   readonly code = 'KILN_DIGEST_MISMATCH';

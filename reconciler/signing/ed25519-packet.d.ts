@@ -10,6 +10,9 @@ export interface RawNotation {
   critical: boolean;
 }
 
+/** The code of an error about the key itself (SigningKeyError's). */
+export const KEY_ERROR: 'KILN_SIGNING_KEY';
+
 export function nodeEd25519Key(keyPacket: AnyKeyPacket): KeyObject | undefined;
 
 export function signEd25519Packet(keyPacket: AnyKeyPacket, nodeKey: KeyObject, hashAlgorithm: number, data: Uint8Array, date: Date, notations: RawNotation[]): Uint8Array;

@@ -14,10 +14,13 @@ import { enums, LiteralDataPacket, PacketList, SignaturePacket } from 'openpgp';
 
 const b64url = (bytes) => Buffer.from(bytes).toString('base64url');
 
+/** The code of an error about the key itself (SigningKeyError's): the sign thread passes it on, and no other thread signs instead. */
+export const KEY_ERROR = 'KILN_SIGNING_KEY';
+
 /**
  * node:crypto's private key for a v4 Ed25519 signing key packet (legacy EdDSA or RFC 9580
- * Ed25519); undefined for any other key (those sign through openpgp.js). Throws when the
- * secret does not match the public key.
+ * Ed25519); undefined for any other key (those sign through openpgp.js). Throws (code
+ * KEY_ERROR) when the secret does not match the public key.
  */
 export function nodeEd25519Key(keyPacket) {
   if (keyPacket.version !== 4 || !keyPacket.privateParams) return undefined;
@@ -28,7 +31,7 @@ export function nodeEd25519Key(keyPacket) {
   else return undefined;
   const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(keyPacket.privateParams.seed), x: b64url(publicKey) }, format: 'jwk' });
   // The JWK's x is not checked by the import: a secret of another key would sign unverifiable packets.
-  if (createPublicKey(key).export({ format: 'jwk' }).x !== b64url(publicKey)) throw new Error('the Ed25519 secret does not match the signing key');
+  if (createPublicKey(key).export({ format: 'jwk' }).x !== b64url(publicKey)) throw Object.assign(new Error('the Ed25519 secret does not match the signing key'), { code: KEY_ERROR });
   return key;
 }
 

@@ -1,5 +1,6 @@
 // A sign thread (started by sign-worker.ts): detached signatures of binary data by one
-// key, asked as { id, data, binary } and answered as { id, signature } or { id, error }.
+// key, asked as { id, data, binary } and answered as { id, signature } or { id, error, code? }
+// (code KEY_ERROR: the key itself cannot sign).
 // The signing (sub)key is chosen and checked once (openpgp.sign() verifies the key's
 // self-signatures on every call) and again every minute (expiry, revocation). An
 // Ed25519 key signs through node:crypto (ed25519-packet.js); any other key through
@@ -11,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as openpgp from 'openpgp';
-import { nodeEd25519Key, signEd25519Packet } from './ed25519-packet.js';
+import { KEY_ERROR, nodeEd25519Key, signEd25519Packet } from './ed25519-packet.js';
 
 const { enums, LiteralDataPacket, PacketList, SignaturePacket } = openpgp;
 const RECHECK_MS = 60000;
@@ -33,7 +34,10 @@ async function check() {
 function signingKey() {
   if (!checked || Date.now() - checkedAt > RECHECK_MS) {
     checkedAt = Date.now();
-    checked = check();
+    // Whatever fails here is the key's (unreadable, no valid signing key, a secret that does not match): answered with KEY_ERROR.
+    checked = check().catch((e) => {
+      throw Object.assign(e instanceof Error ? e : new Error(String(e)), { code: KEY_ERROR });
+    });
     checked.catch(() => { checked = undefined; });
   }
   return checked;
@@ -64,7 +68,7 @@ async function answer({ id, data, binary }) {
     // Armored as Signature.armor() does it: with the CRC24 footer unless the signature is v6.
     return { id, signature: binary ? packet : openpgp.armor(enums.armor.signature, packet, undefined, undefined, undefined, version !== 6) };
   } catch (e) {
-    return { id, error: String((e && e.message) || e) };
+    return { id, error: String((e && e.message) || e), ...(e && e.code === KEY_ERROR ? { code: KEY_ERROR } : {}) };
   }
 }
 

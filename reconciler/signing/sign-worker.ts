@@ -10,11 +10,12 @@
 // (Signer.fallbacks()).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { SigningError } from '../../schema/errors.ts';
+import { SigningError, SigningKeyError } from '../../schema/errors.ts';
+import { KEY_ERROR } from './ed25519-packet.js';
 
 const THREAD = new URL('./sign-thread.js', import.meta.url);
 
-type Reply = { id: number; signature?: string | Uint8Array; error?: string };
+type Reply = { id: number; signature?: string | Uint8Array; error?: string; code?: string };
 
 /** One worker thread signing binary data with one key; started on first use, again after a crash. */
 export class SignWorker {
@@ -55,7 +56,8 @@ export class SignWorker {
     if (!w) return;
     this.waiting.delete(r.id);
     if (this.waiting.size === 0) this.worker?.unref();
-    if (r.error !== undefined) w.reject(new SigningError(`signing failed: ${r.error}`, {}, { kind: 'transient' }));
+    if (r.error !== undefined && r.code === KEY_ERROR) w.reject(new SigningKeyError(`the signing key cannot sign: ${r.error}`));
+    else if (r.error !== undefined) w.reject(new SigningError(`signing failed: ${r.error}`, {}, { kind: 'transient' }));
     else w.resolve(r.signature!);
   }
 

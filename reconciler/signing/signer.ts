@@ -2,7 +2,7 @@
 // artifact signatures and apt Release files all sign through it.
 import * as openpgp from 'openpgp';
 import type { Logger } from 'pino';
-import { SigningError } from '../../schema/errors.ts';
+import { SigningError, SigningKeyError } from '../../schema/errors.ts';
 import { withGnupgHome } from './gnupg-home.ts';
 import { SignPool } from './sign-worker.ts';
 
@@ -80,10 +80,12 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string,
     return (await openpgp.sign({ message, signingKeys: signingKey, detached: true, format: 'armored' })) as string;
   };
   const signBinaryHere = async (data: Uint8Array) => (await openpgp.readSignature({ armoredSignature: await signHere(data) })).write();
-  // Should the thread fail (it cannot start, it died), this thread signs instead: counted, and said once per cause.
+  // Should the thread fail (it cannot start, it died), this thread signs instead: counted, and said once per cause; never for a SigningKeyError.
   let fallbacks = 0;
   const warned = new Set<string>();
   const fellBack = (e: unknown) => {
+    // The key cannot sign (its secret does not match it, say): this thread must not sign with it either.
+    if (e instanceof SigningKeyError) throw e;
     fallbacks++;
     const cause = (e as Error)?.message ?? String(e);
     if (warned.has(cause)) return;

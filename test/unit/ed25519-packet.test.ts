@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import * as openpgp from 'openpgp';
-import { nodeEd25519Key, signEd25519Packet, type RawNotation } from '../../reconciler/signing/ed25519-packet.js';
+import { KEY_ERROR, nodeEd25519Key, signEd25519Packet, type RawNotation } from '../../reconciler/signing/ed25519-packet.js';
 import { generateKey } from '../../reconciler/signing/signer.ts';
 
 const { enums, PacketList, SignaturePacket } = openpgp;
@@ -63,4 +63,13 @@ test('ed25519 packet - other keys are not taken (rsa signs through openpgp.js); 
   const [legacy] = await keys();
   const { keyPacket } = await (await openpgp.readPrivateKey({ armoredKey: legacy.armored })).getSigningKey();
   assert.throws(() => signEd25519Packet(keyPacket, nodeEd25519Key(keyPacket)!, enums.hash.sha1, Buffer.from('x'), new Date(), []), /too weak/);
+});
+
+test('ed25519 packet - a secret that does not match the public key is refused with the key error code (KILN_SIGNING_KEY)', async () => {
+  const [a, b] = await Promise.all([generateKey({ name: 'Kiln A', email: 'a@kiln.invalid' }), generateKey({ name: 'Kiln B', email: 'b@kiln.invalid' })]);
+  const mixed = (await openpgp.readPrivateKey({ armoredKey: a.privateKeyArmored })).keyPacket as unknown as openpgp.AnyKeyPacket & { privateParams: { seed: Uint8Array } };
+  const other = (await openpgp.readPrivateKey({ armoredKey: b.privateKeyArmored })).keyPacket as unknown as { privateParams: { seed: Uint8Array } };
+  assert.ok(nodeEd25519Key(mixed), 'the key as it is');
+  mixed.privateParams.seed = other.privateParams.seed;
+  assert.throws(() => nodeEd25519Key(mixed), (e: Error & { code?: string }) => e.code === KEY_ERROR && KEY_ERROR === 'KILN_SIGNING_KEY' && /does not match/.test(e.message));
 });

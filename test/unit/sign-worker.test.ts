@@ -1,10 +1,11 @@
 // Artifact signatures made in a worker thread: they verify against the key, and a
 // worker that dies mid-batch rejects what it held (a transient error: the pass is
-// retried) while the next signature starts a new thread.
+// retried) while the next signature starts a new thread. A key that cannot sign is
+// the key's error, never worked around by signing in the main thread.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as openpgp from 'openpgp';
-import { kindOf } from '../../schema/errors.ts';
+import { kindOf, SigningKeyError } from '../../schema/errors.ts';
 import { generateKey } from '../../reconciler/signing/signer.ts';
 import { SignWorker } from '../../reconciler/signing/sign-worker.ts';
 
@@ -83,5 +84,22 @@ test('sign worker - a Signer signs binary data in its worker pool (no fall back 
   await signer.dispose();
   assert.equal(await verifies(await signer.signDetached(data[1]), data[1], key.publicKeyArmored), true);
   assert.equal(signer.fallbacks(), 0, 'a new pool thread answered after dispose');
+  await signer.dispose();
+});
+
+test('sign worker - a key whose secret does not match it is a SigningKeyError (KILN_SIGNING_KEY): the Signer rethrows it, no fall back to this thread', async () => {
+  const { loadSigner } = await import('../../reconciler/signing/signer.ts');
+  const [a, b] = await Promise.all([generateKey({ name: 'Kiln A', email: 'a@kiln.invalid' }), generateKey({ name: 'Kiln B', email: 'b@kiln.invalid' })]);
+  const mixed = await openpgp.readPrivateKey({ armoredKey: a.privateKeyArmored });
+  const other = await openpgp.readPrivateKey({ armoredKey: b.privateKeyArmored });
+  // A's public key with B's secret: whatever it signed would not verify against the key it names.
+  (mixed.keyPacket as unknown as { privateParams: { seed: Uint8Array } }).privateParams.seed = (other.keyPacket as unknown as { privateParams: { seed: Uint8Array } }).privateParams.seed;
+  const warnings: string[] = [];
+  const log = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as import('pino').Logger;
+  const signer = await loadSigner(mixed.armor(), undefined, { log });
+  const isKeyError = (e: unknown) => e instanceof SigningKeyError && e.code === 'KILN_SIGNING_KEY' && kindOf(e) === 'usage';
+  await assert.rejects(signer.signBinary(Buffer.from('header')), isKeyError);
+  await assert.rejects(signer.signDetached(Buffer.from('artifact')), isKeyError);
+  assert.deepEqual([signer.fallbacks(), warnings], [0, []], 'nothing signed in this thread');
   await signer.dispose();
 });
