@@ -1,3 +1,4 @@
+// @ts-check
 // A sign thread (started by sign-worker.ts): detached signatures of binary data by one
 // key, asked as { id, data, binary } and answered as { id, signature } or { id, error, code? }
 // (code KEY_ERROR: the key itself cannot sign).
@@ -17,20 +18,28 @@ import { KEY_ERROR, nodeEd25519Key, signEd25519Packet } from './ed25519-packet.j
 const { enums, LiteralDataPacket, PacketList, SignaturePacket } = openpgp;
 const RECHECK_MS = 60000;
 
+/**
+ * @typedef {{ keyPacket: import('openpgp').AnyKeyPacket, hashAlgorithm: number, salt: { name: string, size: number } | undefined, nodeKey: import('node:crypto').KeyObject | undefined }} Checked
+ * @typedef {import('openpgp').SignaturePacket & { hashAlgorithm: number, rawNotations: import('./ed25519-packet.js').RawNotation[], version: number, sign(key: unknown, data: unknown, date: Date, detached: boolean, config: unknown): Promise<void> }} SignaturePacketParts
+ */
+
+/** @type {Promise<Checked> | undefined} */
 let checked;
 let checkedAt = 0;
 
+/** @returns {Promise<Checked>} */
 async function check() {
   const key = await openpgp.readPrivateKey({ armoredKey: workerData.key });
   // What openpgp.sign() would use: the valid signing (sub)key now, the hash its preferences pick,
   // and the random salt notation it adds to a v4 signature (config.nonDeterministicSignaturesViaNotation).
   const signing = await key.getSigningKey();
   const probe = await openpgp.sign({ message: await openpgp.createMessage({ binary: new Uint8Array(0) }), signingKeys: key, detached: true, format: 'object' });
-  const { hashAlgorithm, rawNotations } = probe.packets[0];
+  const { hashAlgorithm, rawNotations } = /** @type {SignaturePacketParts} */ (probe.packets[0]);
   const salt = rawNotations.find((n) => !n.humanReadable);
   return { keyPacket: signing.keyPacket, hashAlgorithm, salt: salt && { name: salt.name, size: salt.value.length }, nodeKey: nodeEd25519Key(signing.keyPacket) };
 }
 
+/** @returns {Promise<Checked>} */
 function signingKey() {
   if (!checked || Date.now() - checkedAt > RECHECK_MS) {
     checkedAt = Date.now();
@@ -43,11 +52,16 @@ function signingKey() {
   return checked;
 }
 
-/** The signature packet through openpgp.js alone (RSA, DSA, ECDSA keys). */
+/**
+ * The signature packet through openpgp.js alone (RSA, DSA, ECDSA keys).
+ * @param {import('openpgp').AnyKeyPacket} keyPacket
+ * @param {number} hashAlgorithm
+ * @param {Uint8Array} data
+ */
 async function viaOpenpgp(keyPacket, hashAlgorithm, data) {
   const literal = new LiteralDataPacket();
-  literal.setBytes(data, enums.literal.binary);
-  const packet = new SignaturePacket();
+  /** @type {{ setBytes(bytes: Uint8Array, format: number): void }} */ (/** @type {unknown} */ (literal)).setBytes(data, enums.literal.binary);
+  const packet = /** @type {SignaturePacketParts} */ (new SignaturePacket());
   Object.assign(packet, { signatureType: enums.signature.binary, publicKeyAlgorithm: keyPacket.algorithm, hashAlgorithm, rawNotations: [] });
   await packet.sign(keyPacket, literal, new Date(), true, openpgp.config);
   const list = new PacketList();
@@ -55,6 +69,7 @@ async function viaOpenpgp(keyPacket, hashAlgorithm, data) {
   return { packet: list.write(), version: packet.version };
 }
 
+/** @param {Uint8Array} data */
 async function signatureOf(data) {
   const { keyPacket, hashAlgorithm, salt, nodeKey } = await signingKey();
   if (!nodeKey) return viaOpenpgp(keyPacket, hashAlgorithm, data);
@@ -62,14 +77,21 @@ async function signatureOf(data) {
   return { packet: signEd25519Packet(keyPacket, nodeKey, hashAlgorithm, data, new Date(), notations), version: 4 };
 }
 
+/**
+ * @param {{ id: number, data: Uint8Array, binary: boolean }} request
+ * @returns {Promise<{ id: number, signature: string | Uint8Array } | { id: number, error: string, code?: string }>}
+ */
 async function answer({ id, data, binary }) {
   try {
     const { packet, version } = await signatureOf(data);
     // Armored as Signature.armor() does it: with the CRC24 footer unless the signature is v6.
     return { id, signature: binary ? packet : openpgp.armor(enums.armor.signature, packet, undefined, undefined, undefined, version !== 6) };
-  } catch (e) {
+  } catch (caught) {
+    const e = /** @type {{ message?: string, code?: string } | undefined} */ (caught);
     return { id, error: String((e && e.message) || e), ...(e && e.code === KEY_ERROR ? { code: KEY_ERROR } : {}) };
   }
 }
 
-parentPort.on('message', async (request) => parentPort.postMessage(await answer(request)));
+// Started by sign-worker.ts only: a worker thread, so there is a parent port.
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
+port.on('message', async (request) => port.postMessage(await answer(request)));
