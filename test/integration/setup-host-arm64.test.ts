@@ -1,0 +1,65 @@
+// scripts/setup-host's arm64 part (issue 12 review, B1 and S1), run with the script sourced
+// so single functions can be called. Where it matters it runs in a real unprivileged
+// container of kiln/bookworm-buildd: binfmt_misc cannot be mounted there (the host for deb
+// and rpm users that must not fail), and its dpkg/apt state is fresh, so whether the busybox
+// download changed the host's apt is visible. An arm64 host cannot exist here: that case
+// stubs `dpkg --print-architecture` and the image build, and checks only the decision.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, test } from 'node:test';
+import { BASE_IMAGE, dockerUnavailable } from '../helpers/docker.ts';
+
+const run = promisify(execFile);
+const SCRIPTS = resolve(import.meta.dirname, '../../scripts');
+
+/** `bash -c` in a throwaway container with the scripts mounted read-only; never rejects. */
+async function inContainer(script: string, network = 'none'): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = process.env.KILN_DEBIAN_MIRROR ? ['-e', `KILN_DEBIAN_MIRROR=${process.env.KILN_DEBIAN_MIRROR}`] : [];
+  const args = ['run', '--rm', '--network', network, ...env, '-v', `${SCRIPTS}:/s:ro`, BASE_IMAGE, 'bash', '-c', script];
+  return run('docker', args, { maxBuffer: 16 << 20 }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+
+describe('setup-host arm64', { skip: await dockerUnavailable(BASE_IMAGE) }, () => {
+  test('setup-host - without binfmt_misc (unprivileged container) multi-arch is skipped with a warning, setup goes on', async () => {
+    const r = await inContainer('source /s/setup-host; build_arm64_image() { echo BUILT; }; setup_arm64; echo "rc=$?"');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /setup: warning: multi-arch images unavailable: cannot mount binfmt_misc/);
+    assert.doesNotMatch(r.stdout, /BUILT/);
+    assert.match(r.stdout, /rc=0/);
+  });
+
+  test('setup-host - an arm64 host builds the arm64 image natively, without touching binfmt_misc', async () => {
+    const stubs = [
+      'dpkg() { if [ "$1" = --print-architecture ]; then echo arm64; else command dpkg "$@"; fi; }',
+      'enable_arm64_emulation() { echo EMULATION; }',
+      'build_arm64_image() { echo BUILT; }',
+    ].join('; ');
+    const r = await inContainer(`source /s/setup-host; ${stubs}; setup_arm64`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'BUILT');
+    assert.match(r.stderr, /arm64 host: arm64 images run natively/);
+  });
+
+  test('setup-host - the arm64 busybox download leaves the host apt and dpkg configuration untouched', async () => {
+    const script = [
+      'set -e; source /s/setup-host',
+      'before=$(ls /var/lib/apt/lists | sort | md5sum)',
+      'd=$(mktemp -d); chmod 755 "$d"; download_arm64_busybox "$d"',
+      'ls "$d"/busybox-static_*_arm64.deb',
+      'echo "foreign=[$(dpkg --print-foreign-architectures)]"',
+      '[ "$before" = "$(ls /var/lib/apt/lists | sort | md5sum)" ] && echo lists-unchanged',
+      'ls /var/cache/apt/archives/*_arm64.deb 2>/dev/null || echo cache-clean',
+    ].join('\n');
+    const r = await inContainer(script, 'host');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /busybox-static_.*_arm64\.deb/);
+    assert.match(r.stdout, /foreign=\[\]/);
+    assert.match(r.stdout, /lists-unchanged/);
+    assert.match(r.stdout, /cache-clean/);
+  });
+});
