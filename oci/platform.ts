@@ -53,3 +53,11 @@ export function platformString(p: OciPlatform): string {
 export function configMatches(p: OciPlatform, config: { os?: string; architecture?: string; variant?: string }): boolean {
   return config.os === p.os && config.architecture === p.architecture && (!p.variant || !config.variant || config.variant === p.variant);
 }
+
+/** Pure: why an image config is not of `arch`'s platform, naming both as os/architecture[/variant] (undefined: it is). */
+export function platformProblem(arch: string, config: { os?: string; architecture?: string; variant?: string }): string | undefined {
+  const p = ociPlatform(arch);
+  if (p && configMatches(p, config)) return undefined;
+  const got = [config.os ?? '?', config.architecture ?? '?', ...(config.variant ? [config.variant] : [])].join('/');
+  return `the ${arch} build's image is ${got}, not ${p ? platformString(p) : 'of any OCI platform'}`;
+}

@@ -14,6 +14,8 @@ import { OBJECTS } from '../../schema/nats.ts';
 import type { OciImage } from '../../schema/oci.ts';
 import type { RegistryClient } from '../../oci/registry-client.ts';
 import { verifyReportedImage } from '../../oci/verify-reported.ts';
+import { byDigest, parseRef } from '../../oci/image-ref.ts';
+import { platformProblem } from '../../oci/platform.ts';
 import { storeVerified } from './artifact-cache.ts';
 import { asFailedResult } from './collect.ts';
 
@@ -46,13 +48,19 @@ export function reportedRepositoryProblem(reported: OciImage, recipe: BuildResul
   return reported.repository === expected ? undefined : `the image was reported in ${reported.repository}, but this build pushes to ${expected}`;
 }
 
+/** Pure: the reported image by its digest. */
+function imageAt(image: OciImage) {
+  const repo = parseRef(`${image.repository}:x`);
+  return { ...byDigest(repo.registry, repo.repository, image.manifestDigest), digest: image.manifestDigest };
+}
+
 /** Pure: an error that leaves a result unjudged (the reconciler's registry access, not the build). */
 export const isUnjudged = (e: unknown): e is RegistryError => e instanceof RegistryError && (e.kind === 'usage' || e.kind === 'transient');
 
 /**
  * The result as it may be recorded: a succeeded oci result gains image.json; an image reported
  * outside the build's candidate repository, or one the candidate registry does not serve as
- * reported, is an integrity failure. A candidate registry that cannot be reached, or that refuses
+ * reported, or whose config is not of the build's architecture's platform, is an integrity failure. A candidate registry that cannot be reached, or that refuses
  * the reconciler's own credentials, says nothing about the build: that RegistryError (kind
  * transient or usage, isUnjudged) is thrown and the result stays unrecorded (collect-step naks it),
  * so a misconfigured reconciler never burns a build's attempts.
@@ -63,14 +71,18 @@ export async function withVerifiedImage(result: BuildResult, deps: { client: Reg
   const misplaced = reportedRepositoryProblem(reported, result.inputs.recipe, deps.candidate);
   if (misplaced) return asFailedResult(result, 'integrity', 'image not in the candidate repository', [misplaced]);
   let served: OciImage;
+  let wrongPlatform: string | undefined;
   try {
     served = await verifyReportedImage(deps.client, reported);
+    // Every image, single-arch too: nothing of another machine is recorded as this arch's build.
+    wrongPlatform = platformProblem(result.inputs.arch, await deps.client.imagePlatform(imageAt(reported)));
   } catch (e) {
     if (e instanceof DigestMismatchError || e instanceof ImageNotFoundError) return asFailedResult(result, 'integrity', 'image does not verify', [e.message]);
     if (isUnjudged(e)) throw e;
     if (isKilnError(e)) return asFailedResult(result, 'infra', 'candidate registry', [e.message]);
     throw e;
   }
+  if (wrongPlatform) return asFailedResult(result, 'integrity', 'image of another platform', [wrongPlatform]);
   const artifact = await storeArtifact(deps.objectStore, deps.cacheDir, imageArtifactBytes(served, reported));
   return { ...result, artifacts: [...result.artifacts.filter((a) => a.name !== IMAGE_ARTIFACT), artifact] };
 }

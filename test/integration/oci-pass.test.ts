@@ -167,9 +167,23 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     assert.equal(blind.failureClass, 'integrity');
     assert.match(blind.reason ?? '', /--candidate-registry/);
   });
+
+  test('oci pass - an image whose config is of another platform than the build arch is an integrity failure at collect, single-arch too', async (t) => {
+    if (!image) return t.skip('needs the image of the first test');
+    const { dir, cand } = stack;
+    const deps = { client: new RegistryClient({ tlsVerify: false }), objectStore: {} as ObjectStore, cacheDir: join(dir, 'unused'), candidate: cand.host };
+    // The amd64 image, served exactly as reported, claimed as an arm64 and an armhf build.
+    for (const [arch, want] of [['arm64', 'linux/arm64'], ['armhf', 'linux/arm/v7']]) {
+      const wrong = await withVerifiedImage({ ...succeeded(), inputs: { ...succeeded().inputs, arch }, image }, deps);
+      assert.equal(wrong.outcome, 'failed', arch);
+      assert.equal(wrong.failureClass, 'integrity', arch);
+      assert.match(wrong.reason ?? '', new RegExp(`the ${arch} build's image is linux/amd64, not ${want}`));
+      assert.deepEqual(wrong.artifacts, [], 'nothing recorded as built');
+    }
+  });
 });
 
 /** A stand-in agent's success for the base recipe (the fields collect reads). */
 function succeeded(): BuildResult {
-  return { key: 'k'.repeat(64), attempt: 1, outcome: 'succeeded', artifacts: [], inputs: { recipe: { format: 'oci', rebuild: 0, oci: { dockerfile: 'Dockerfile', context: '.', repository: 'base' } } } } as unknown as BuildResult;
+  return { key: 'k'.repeat(64), attempt: 1, outcome: 'succeeded', artifacts: [], inputs: { arch: 'amd64', recipe: { format: 'oci', rebuild: 0, oci: { dockerfile: 'Dockerfile', context: '.', repository: 'base' } } } } as unknown as BuildResult;
 }
