@@ -45,6 +45,14 @@ export function assembleIndex(entries: IndexEntry[]): AssembledIndex {
   return { bytes, digest: sha256Digest(bytes), mediaType };
 }
 
+/**
+ * `{build}` of a version built for several architectures: sha256 hex over the canonical
+ * `{arch: build key}` map, so a rebuild of any architecture (not only the first) gives a new tag.
+ */
+export function indexBuildKey(builds: Readonly<Record<string, string>>): string {
+  return sha256Digest(Buffer.from(canonicalize(builds) as string, 'utf8')).slice('sha256:'.length);
+}
+
 export interface IndexManifest {
   digest: string;
   mediaType?: string;

@@ -17,14 +17,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { assembleIndex, DOCKER_MANIFEST_LIST } from '../../oci/image-index.ts';
+import { assembleIndex, DOCKER_MANIFEST_LIST, indexBuildKey } from '../../oci/image-index.ts';
 import { byDigest, byTag } from '../../oci/image-ref.ts';
 import { consumerPolicy } from '../../oci/consumer-policy.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import { ociPlatform } from '../../oci/platform.ts';
 import { buildOciImage } from '../../agents/oci-build.ts';
 import { readPayload } from '../../oci/simple-signing.ts';
-import { ImageNotFoundError, PublishInputError } from '../../schema/errors.ts';
+import { ImageNotFoundError, isKilnError, PublishInputError } from '../../schema/errors.ts';
 import { versionImages } from '../../reconciler/release-targets/registry/version-images.ts';
 import type { ImageIndexRecord } from '../../schema/oci.ts';
 import { STATUS_BRANCH, STATUS_LAYOUT, type BuildRecord, type ReleaseRecord } from '../../schema/status.ts';
@@ -209,15 +209,22 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
   test('oci multi-arch - the index is derived again byte for byte from the same builds (a release killed after its put repeats it); an image of another platform is refused', async (t) => {
     if (!first) return t.skip('needs the release of the first test');
     const built = (await records()).filter((b) => b.inputs.package === 'hello' && b.state === 'succeeded');
-    const unit = async (arch: string, image: unknown) => {
+    const keyOf = (arch: string) => built.find((b) => b.inputs.arch === arch)!.key;
+    const unit = async (arch: string, image: unknown, version = '1.0-1') => {
       const path = join(stack.dir, `image-${arch}-${Math.random().toString(36).slice(2)}.json`);
       await writeFile(path, JSON.stringify(image));
-      return { name: 'hello', version: '1.0-1', arch, files: [{ name: 'image.json', sha256: '0'.repeat(64), size: 1, path }] };
+      return { name: 'hello', version, arch, build: keyOf(arch), files: [{ name: 'image.json', sha256: '0'.repeat(64), size: 1, path }] };
     };
     const byArch = (arch: string) => built.find((b) => b.inputs.arch === arch)!.image;
     const client = new RegistryClient({ tlsVerify: false });
     const again = await versionImages(client, [await unit('arm64', byArch('arm64')), await unit('amd64', byArch('amd64'))]);
     assert.deepEqual(again.map((v) => v.index), [first]);
+    // {build} of the index: every architecture's build key, not the first's.
+    assert.equal(again[0].build, indexBuildKey({ amd64: keyOf('amd64'), arm64: keyOf('arm64') }));
+    // A registry error of one version names that version (the publish step leaves out only it).
+    const missing = { ...byArch('arm64')!, manifestDigest: `sha256:${'e'.repeat(64)}` };
+    const good = [await unit('amd64', byArch('amd64')), await unit('arm64', byArch('arm64'))];
+    await assert.rejects(versionImages(client, [...good, await unit('amd64', byArch('amd64'), '9.9-1'), await unit('arm64', missing, '9.9-1')]), (e: unknown) => isKilnError(e) && e.data.package === 'hello' && e.data.version === '9.9-1');
     const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', `docker://${stack.cand.host}/hello`])).stdout) as { Tags: string[] };
     assert.equal(tags.Tags.filter((x) => x.startsWith('index-')).length, 1, 'the same index, not a second one');
     // An agent of a platform the base index lacks fails the build with that reason, before building anything.
@@ -226,7 +233,7 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
     const lacking = await buildOciImage(docker, client, spec, limits, { onLog: () => undefined });
     assert.deepEqual(lacking, { ok: false, class: 'build', reason: `the base image ${spec.base} is an index with no image for linux/s390x` });
     // An arm64 unit whose image is the amd64 one: no index claims it is arm64.
-    await assert.rejects(versionImages(client, [await unit('amd64', byArch('amd64')), await unit('arm64', byArch('amd64'))]), (e: unknown) => e instanceof PublishInputError && /the arm64 build's image is linux\/amd64, not linux\/arm64/.test(e.message));
+    await assert.rejects(versionImages(client, [await unit('amd64', byArch('amd64')), await unit('arm64', byArch('amd64'))]), (e: unknown) => e instanceof PublishInputError && /the arm64 build's image is linux\/amd64, not linux\/arm64/.test(e.message) && e.data.version === '1.0-1');
   });
 
   test('oci multi-arch - a tag moved by hand off the index is drift and restored; a new version prunes the old index with its images', async (t) => {

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { assembleIndex, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, entryFor, entryPlatform, indexManifests, OCI_INDEX } from '../../oci/image-index.ts';
-import { configMatches, ociPlatform, platformString } from '../../oci/platform.ts';
+import { assembleIndex, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, entryFor, entryPlatform, indexBuildKey, indexManifests, OCI_INDEX } from '../../oci/image-index.ts';
+import { configMatches, ociPlatform, platformProblem, platformString } from '../../oci/platform.ts';
 import { RegistryError } from '../../schema/errors.ts';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
@@ -56,4 +56,19 @@ test('oci platform - Kiln architectures map to OCI platforms; all has none; a co
   assert.ok(configMatches(ociPlatform('arm64')!, { os: 'linux', architecture: 'arm64', variant: 'v8' }));
   assert.ok(!configMatches(ociPlatform('arm64')!, { os: 'linux', architecture: 'amd64' }));
   assert.ok(!configMatches(ociPlatform('armhf')!, { os: 'linux', architecture: 'arm', variant: 'v5' }));
+});
+
+test('oci platform - platformProblem names both platforms with their variant; a matching config has none', () => {
+  assert.equal(platformProblem('arm64', { os: 'linux', architecture: 'arm64' }), undefined);
+  assert.equal(platformProblem('armhf', { os: 'linux', architecture: 'arm', variant: 'v5' }), "the armhf build's image is linux/arm/v5, not linux/arm/v7");
+  assert.equal(platformProblem('amd64', { os: 'linux', architecture: 'arm64', variant: 'v8' }), "the amd64 build's image is linux/arm64/v8, not linux/amd64");
+  assert.equal(platformProblem('all', { os: 'linux', architecture: 'amd64' }), "the all build's image is linux/amd64, not of any OCI platform");
+});
+
+test('oci index - {build} of an index is sha256 over the canonical {arch: build key}: any architecture rebuilt changes it, order does not', () => {
+  const builds = { arm64: 'b'.repeat(64), amd64: 'a'.repeat(64) };
+  const want = createHash('sha256').update(`{"amd64":"${'a'.repeat(64)}","arm64":"${'b'.repeat(64)}"}`).digest('hex');
+  assert.equal(indexBuildKey(builds), want);
+  assert.equal(indexBuildKey({ amd64: builds.amd64, arm64: builds.arm64 }), want);
+  assert.notEqual(indexBuildKey({ ...builds, arm64: 'c'.repeat(64) }).slice(0, 12), want.slice(0, 12));
 });

@@ -6,12 +6,12 @@
 // release from the same records, byte for byte: a release killed after the put
 // finds the same digest next time (the put is idempotent), so nothing is duplicated.
 import { readFile } from 'node:fs/promises';
-import { PublishInputError } from '../../../schema/errors.ts';
+import { isKilnError, PublishInputError } from '../../../schema/errors.ts';
 import type { ImageIndexRecord, OciImage } from '../../../schema/oci.ts';
 import { validators } from '../../../schema/validate.ts';
-import { assembleIndex } from '../../../oci/image-index.ts';
+import { assembleIndex, indexBuildKey } from '../../../oci/image-index.ts';
 import { byDigest, parseRef } from '../../../oci/image-ref.ts';
-import { configMatches, ociPlatform, platformString } from '../../../oci/platform.ts';
+import { platformProblem } from '../../../oci/platform.ts';
 import type { RegistryClient } from '../../../oci/registry-client.ts';
 import type { ReleaseUnit } from '../target.ts';
 
@@ -27,7 +27,7 @@ export async function imageOf(unit: ReleaseUnit): Promise<OciImage> {
 export interface VersionImage {
   name: string;
   version: string;
-  /** The build key of the first architecture in name order (`{build}` in tag templates). */
+  /** `{build}` in tag templates: the build key of a single-arch version; of an index, indexBuildKey over every architecture's. */
   build?: string;
   tagTemplates?: string[];
   digest: string;
@@ -62,11 +62,8 @@ async function indexOf(client: RegistryClient, units: ReleaseUnit[], images: Oci
     units.map(async (u, i) => {
       const at = { ...byDigest(repo.registry, repo.repository, images[i].manifestDigest), digest: images[i].manifestDigest };
       const m = await client.manifest(at);
-      const platform = ociPlatform(u.arch);
-      const config = await client.imagePlatform(at);
-      if (!platform || !configMatches(platform, config)) {
-        throw new PublishInputError(`${what}: the ${u.arch} build's image is ${config.os}/${config.architecture}, not ${platform ? platformString(platform) : 'of any OCI platform'}`, { package: first.name, version: first.version });
-      }
+      const wrong = platformProblem(u.arch, await client.imagePlatform(at));
+      if (wrong) throw new PublishInputError(`${what}: ${wrong}`, { package: first.name, version: first.version });
       return { arch: u.arch, digest: m.digest, mediaType: images[i].mediaType, size: m.bytes.length };
     }),
   );
@@ -76,7 +73,7 @@ async function indexOf(client: RegistryClient, units: ReleaseUnit[], images: Oci
   return {
     name: first.name,
     version: first.version,
-    ...(first.build ? { build: first.build } : {}),
+    ...(units.every((u) => u.build) ? { build: indexBuildKey(Object.fromEntries(units.map((u) => [u.arch, u.build!]))) } : {}),
     ...(first.tagTemplates ? { tagTemplates: first.tagTemplates } : {}),
     digest: index.digest,
     from: repository,
@@ -87,14 +84,23 @@ async function indexOf(client: RegistryClient, units: ReleaseUnit[], images: Oci
 /** Each version's image (units of one version share it), in the order of first appearance. */
 export async function versionImages(client: RegistryClient, units: ReleaseUnit[]): Promise<VersionImage[]> {
   const out: VersionImage[] = [];
-  for (const group of byVersion(units)) {
-    const images = await Promise.all(group.map(imageOf));
-    if (group.length > 1) {
-      out.push(await indexOf(client, group, images));
-      continue;
-    }
-    const [u] = group;
-    out.push({ name: u.name, version: u.version, ...(u.build ? { build: u.build } : {}), ...(u.tagTemplates ? { tagTemplates: u.tagTemplates } : {}), digest: images[0].manifestDigest, from: images[0].repository });
-  }
+  for (const group of byVersion(units)) out.push(await attributed(group[0], () => versionImage(client, group)));
   return out;
+}
+
+async function versionImage(client: RegistryClient, group: ReleaseUnit[]): Promise<VersionImage> {
+  const images = await Promise.all(group.map(imageOf));
+  if (group.length > 1) return indexOf(client, group, images);
+  const [u] = group;
+  return { name: u.name, version: u.version, ...(u.build ? { build: u.build } : {}), ...(u.tagTemplates ? { tagTemplates: u.tagTemplates } : {}), digest: images[0].manifestDigest, from: images[0].repository };
+}
+
+/** A version's errors (a registry read, the index put) name its package and version, so the publish step leaves out that version and publishes the rest. */
+async function attributed<T>(unit: ReleaseUnit, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (isKilnError(e)) Object.assign(e.data, { package: unit.name, version: unit.version });
+    throw e;
+  }
 }
