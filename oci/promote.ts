@@ -10,7 +10,6 @@
 // (transient): the caller records nothing as published.
 import pMap from 'p-map';
 import { byDigest, byTag, parseRef, type ImageRef } from './image-ref.ts';
-import { indexManifests } from './image-index.ts';
 import type { RegistryClient } from './registry-client.ts';
 import { planRegistryRelease, type DesiredTag, type RegistryPlan } from './registry-plan.ts';
 import { signTag, withdrawStaleSignatures, type SignedTag, type SignTagOptions, type WithdrawnSignature } from './lookaside.ts';
@@ -118,11 +117,18 @@ function inUse(req: PromoteRequest, observed: Awaited<ReturnType<typeof observeP
   return new Set([...desired.flatMap((t) => [t.digest, ...(t.instances ?? [])]), ...tagged]);
 }
 
-/** Delete a dropped manifest; when it is an index, then each of its images that nothing else uses (no orphans left behind). */
-async function pruneManifest(client: RegistryClient, production: string, d: { repository: string; digest: string }, used: ReadonlySet<string>): Promise<void> {
-  const served = await client.manifest(byDigest(production, d.repository, d.digest)).catch(() => undefined);
-  const images = served ? (indexManifests(served.bytes) ?? []).map((m) => m.digest) : [];
-  await client.deleteManifest(production, d.repository, d.digest);
+/** The images of a dropped index, as recorded with its tags (tags.json `instances`); none for a single image. */
+function recordedImages(req: PromoteRequest, d: { repository: string; digest: string }): string[] {
+  return [...new Set((req.recorded ?? []).filter((r) => r.repository === d.repository && r.digest === d.digest).flatMap((r) => r.instances ?? []))];
+}
+
+/**
+ * Delete a dropped manifest; when it is an index, then each of its recorded images nothing else
+ * uses (no orphans left behind), and only once the index is gone (a registry refusing deletes
+ * keeps them all: the index still names them).
+ */
+async function pruneManifest(client: RegistryClient, production: string, d: { repository: string; digest: string }, images: string[], used: ReadonlySet<string>): Promise<void> {
+  if (!(await client.deleteManifest(production, d.repository, d.digest))) return;
   for (const digest of images) if (!used.has(digest)) await client.deleteManifest(production, d.repository, digest);
 }
 
@@ -139,7 +145,7 @@ export async function promote(req: PromoteRequest): Promise<PromoteReport> {
   const signed = perRepository.flatMap((p) => p.signed);
   const withdrawn = perRepository.flatMap((p) => p.withdrawn);
   // Pruning last: nothing is deleted before every desired tag is in place.
-  for (const d of plan.deleteManifests) await pruneManifest(client, endpoints.production, d, inUse(req, observed, d.repository));
+  for (const d of plan.deleteManifests) await pruneManifest(client, endpoints.production, d, recordedImages(req, d), inUse(req, observed, d.repository));
   const changed = plan.copy.length + plan.setTags.length + plan.deleteManifests.length + withdrawn.length > 0 || signed.some((s) => s.written);
   return { plan, signatures: signed, withdrawn, changed };
 }

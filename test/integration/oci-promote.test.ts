@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { assembleIndex, DOCKER_MANIFEST } from '../../oci/image-index.ts';
 import { byDigest, byTag } from '../../oci/image-ref.ts';
 import { signedReferences } from '../../oci/lookaside.ts';
 import { promote, type PromoteRequest } from '../../oci/promote.ts';
@@ -81,6 +82,22 @@ describe('oci promotion', { skip: await dockerUnavailable('kiln/bookworm-buildd'
     const v2: DesiredTag[] = [{ repository: 'kiln/app', tag: '2.0-1', digest: d2 }, { repository: 'kiln/app', tag: 'latest', digest: d2 }];
     const r = await promote(request(v2, v1));
     assert.deepEqual(r.plan.deleteManifests, [{ repository: 'kiln/app', digest: d1 }]);
+    assert.deepEqual(await prodTags(), { '2.0-1': d2, latest: d2 });
+  });
+
+  test('registry release - a dropped index is pruned with the images its tags recorded (instances), except one a desired tag still uses', async () => {
+    const entry = async (arch: string, digest: string) => ({ arch, digest, mediaType: DOCKER_MANIFEST, size: (await client.manifest(byDigest(cand.host, 'kiln/app', digest))).bytes.length });
+    const index = assembleIndex([await entry('amd64', d1), await entry('arm64', d2)]);
+    await client.putIndex(cand.host, 'kiln/app', 'index-1', index);
+    const v3: DesiredTag[] = [{ repository: 'kiln/app', tag: '3.0-1', digest: index.digest, instances: [d1, d2] }];
+    await promote(request(v3));
+    assert.deepEqual(await prodTags(), { '2.0-1': d2, latest: d2, '3.0-1': index.digest });
+    // 3.0-1 dropped: its index goes, and d1 with it; d2 stays (2.0-1 and latest name it).
+    const v2: DesiredTag[] = [{ repository: 'kiln/app', tag: '2.0-1', digest: d2 }, { repository: 'kiln/app', tag: 'latest', digest: d2 }];
+    const r = await promote(request(v2, [...v2, ...v3]));
+    assert.deepEqual(r.plan.deleteManifests, [{ repository: 'kiln/app', digest: index.digest }]);
+    for (const gone of [index.digest, d1]) await assert.rejects(client.manifest(byDigest(prod.host, 'kiln/app', gone)), ImageNotFoundError);
+    assert.equal((await client.manifest(byDigest(prod.host, 'kiln/app', d2))).digest, d2);
     assert.deepEqual(await prodTags(), { '2.0-1': d2, latest: d2 });
   });
 
