@@ -13,7 +13,7 @@ import type { RegistryAuth } from '../oci/registry-auth.ts';
 import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
 import { buildOciImage } from './oci-build.ts';
-import { emulationProblem } from './oci-emulation.ts';
+import { emulationProblem } from '../oci/emulation.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
 
 export interface OciRunnerOptions {

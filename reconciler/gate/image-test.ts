@@ -6,6 +6,7 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { GateInfraError } from '../../schema/errors.ts';
 import { pullImage } from '../../oci/docker-pull.ts';
+import { platformEmulationProblem } from '../../oci/emulation.ts';
 import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import type { GateRecord } from '../../schema/status.ts';
 import { runContainer } from '../../containers/run-container.ts';
@@ -31,6 +32,8 @@ export interface ImageTestGate {
   auth?: RegistryAuth;
   /** os/arch[/variant] of the image when it is not the host's (one architecture of a multi-arch image, run under qemu). */
   platform?: string;
+  /** This host's process.arch and binfmt_misc directory (tests inject them). */
+  host?: { arch?: string; binfmtDir?: string };
 }
 
 const MAX_OUTPUT_CHARS = 256 * 1024;
@@ -39,6 +42,9 @@ export async function runImageTestGate(g: ImageTestGate): Promise<GateRecord> {
   const base = { distribution: g.distribution, from: g.from, package: g.package, version: g.version, gate: 'image-test', ...(g.builds ? { builds: g.builds } : {}) };
   const at = () => (g.now ?? (() => new Date()))().toISOString();
   if (!/@sha256:[0-9a-f]{64}$/.test(g.image)) throw new GateInfraError(`the image-test gate runs images by digest only, not ${g.image}`, { image: g.image });
+  // A foreign image on a host without its emulator fails with "exec format error": no verdict.
+  const emulation = g.platform ? await platformEmulationProblem(g.platform, g.host?.arch, g.host?.binfmtDir) : undefined;
+  if (emulation) throw new GateInfraError(`the image-test gate cannot run ${g.image} (${g.platform}) here: ${emulation}`, { image: g.image, platform: g.platform });
   // Docker trouble says nothing about the image: throw (retry later), record no verdict.
   let output = '';
   const exit = await (async () => {
