@@ -144,7 +144,7 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
 
   if (base) {
     onLog(Buffer.from(`kiln: pulling the base image ${base} (${platform}) from the candidate registry\n`));
-    await pullImage(docker, base, hooks.auth, (status) => onLog(Buffer.from(`${status}\n`)), platform).catch((cause: unknown) => {
+    await pullImage(docker, base, { auth: hooks.auth, onStatus: (status) => onLog(Buffer.from(`${status}\n`)), platform }).catch((cause: unknown) => {
       throw new AgentInfraError(`could not pull the base image ${base}: ${(cause as Error).message}`, { base }, { cause });
     });
   }

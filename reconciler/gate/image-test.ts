@@ -48,7 +48,7 @@ export async function runImageTestGate(g: ImageTestGate): Promise<GateRecord> {
   // Docker trouble says nothing about the image: throw (retry later), record no verdict.
   let output = '';
   const exit = await (async () => {
-    await pullImage(g.docker, g.image, g.auth, undefined, g.platform);
+    await pullImage(g.docker, g.image, { auth: g.auth, platform: g.platform });
     return runContainer(
       g.docker,
       {
