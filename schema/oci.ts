@@ -26,6 +26,15 @@ export const ociImageBody = {
     layers: { type: 'array', items: ociLayerSchema },
     /** Bytes of the manifest, the config and every layer, as stored (compressed). */
     size: { type: 'integer', minimum: 0 },
+    /** Bytes of the manifest alone: recorded by the reconciler at collect (image.json), so an index needs no registry read. */
+    manifestSize: { type: 'integer', minimum: 0 },
+    /** The platform the image config says, recorded with manifestSize (checked against the build's architecture then). */
+    platform: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['os', 'architecture'],
+      properties: { os: { type: 'string' }, architecture: { type: 'string' }, variant: { type: 'string' } },
+    },
   },
 } as const;
 

@@ -75,7 +75,11 @@ export async function withVerifiedImage(result: BuildResult, deps: { client: Reg
   try {
     served = await verifyReportedImage(deps.client, reported);
     // Every image, single-arch too: nothing of another machine is recorded as this arch's build.
-    wrongPlatform = platformProblem(result.inputs.arch, await deps.client.imagePlatform(imageAt(reported)));
+    const config = await deps.client.imagePlatform(imageAt(reported));
+    wrongPlatform = platformProblem(result.inputs.arch, config);
+    // Recorded in image.json: an index of this version is assembled without reading the registry again.
+    const manifestSize = (await deps.client.manifest(imageAt(reported))).bytes.length;
+    served = { ...served, manifestSize, platform: { os: config.os ?? '', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) } };
   } catch (e) {
     if (e instanceof DigestMismatchError || e instanceof ImageNotFoundError) return asFailedResult(result, 'integrity', 'image does not verify', [e.message]);
     if (isUnjudged(e)) throw e;

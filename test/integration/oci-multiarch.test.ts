@@ -219,6 +219,12 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
     const client = new RegistryClient({ tlsVerify: false });
     const again = await versionImages(client, [await unit('arm64', byArch('arm64')), await unit('amd64', byArch('amd64'))]);
     assert.deepEqual(again.map((v) => v.index), [first]);
+    // image.json written at collect records each manifest's size and platform: the same index, no reads.
+    // Trusted as recorded (verified at collect): a recorded arm64 platform is not read again.
+    const recorded = async (arch: string, image = byArch(arch)!, claims = arch) =>
+      ({ ...image, manifestSize: (await client.manifest(byDigest(stack.cand.host, 'hello', image.manifestDigest))).bytes.length, platform: ociPlatform(claims)! });
+    const fromRecords = await versionImages(client, [await unit('arm64', await recorded('arm64')), await unit('amd64', await recorded('amd64'))]);
+    assert.deepEqual(fromRecords.map((v) => v.index), [first]);
     // {build} of the index: every architecture's build key, not the first's.
     assert.equal(again[0].build, indexBuildKey({ amd64: keyOf('amd64'), arm64: keyOf('arm64') }));
     // A registry error of one version names that version (the publish step leaves out only it).
@@ -227,6 +233,8 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
     await assert.rejects(versionImages(client, [...good, await unit('amd64', byArch('amd64'), '9.9-1'), await unit('arm64', missing, '9.9-1')]), (e: unknown) => isKilnError(e) && e.data.package === 'hello' && e.data.version === '9.9-1');
     const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', `docker://${stack.cand.host}/hello`])).stdout) as { Tags: string[] };
     assert.equal(tags.Tags.filter((x) => x.startsWith('index-')).length, 1, 'the same index, not a second one');
+    const trusted = await versionImages(client, [await unit('amd64', await recorded('amd64')), await unit('arm64', await recorded('arm64', byArch('amd64'), 'arm64'))]);
+    assert.equal(trusted[0].index?.manifests.arm64, byArch('amd64')!.manifestDigest, 'the recorded platform, not a registry read');
     // An agent of a platform the base index lacks fails the build with that reason, before building anything.
     const limits = { memoryMiB: 256, cpus: 1, pids: 256, timeoutSeconds: 60 };
     const spec = { sourceDir: src, context: 'hello', dockerfile: 'hello/Dockerfile', base: `${stack.cand.host}/seed/busybox@${seedIndex}`, platform: ociPlatform('s390x')!, push: byTag(stack.cand.host, 'hello', 'never') };

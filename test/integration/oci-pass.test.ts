@@ -76,9 +76,13 @@ describe('oci pass', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     const buildKey = record.packages[0].builds.amd64;
     assert.deepEqual(record.packages[0].artifacts.map((a) => a.name), ['image.json']);
     image = JSON.parse(await readFile(cachedArtifactPath(join(dir, 'artifacts'), record.packages[0].artifacts[0].sha256), 'utf8')) as OciImage;
+    // Recorded at collect for index assembly: the manifest's size and the config's platform.
+    assert.deepEqual(image.platform, { os: 'linux', architecture: 'amd64' });
+    assert.equal(image.manifestSize, (await new RegistryClient({ tlsVerify: false }).manifest(byDigest(cand.host, 'base', image.manifestDigest))).bytes.length);
     const build = parse((await onStatus(`builds/${buildKey}.yaml`))!) as { state: string; artifacts: Array<{ name: string; sha256: string }>; image?: OciImage };
     assert.equal(build.state, 'succeeded');
-    assert.deepEqual(build.image, image, 'the build record names the image image.json describes');
+    const { manifestSize: _size, platform: _platform, ...described } = image;
+    assert.deepEqual(build.image, described, 'the build record names the image image.json describes (which adds what collect recorded)');
     // The image.json artifact is signed like any artifact.
     assert.ok(await onStatus(`signatures/${build.artifacts[0].sha256}.asc`), 'the image.json signature is on kiln/status');
 

@@ -56,15 +56,17 @@ async function indexOf(client: RegistryClient, units: ReleaseUnit[], images: Oci
   const elsewhere = images.find((i) => i.repository !== repository);
   if (elsewhere) throw new PublishInputError(`${what}: its architectures were pushed to different repositories (${repository}, ${elsewhere.repository})`, { package: first.name, version: first.version });
   const repo = parseRef(`${repository}:x`);
-  // Each manifest read by digest (it must hash to it): the index names its exact size, and its
-  // config must say the platform its entry will claim.
+  // The index names each manifest's exact size, and each config must say the platform its entry
+  // will claim: as recorded at collect (image.json, verified then), else read by digest (an
+  // image.json from before they were recorded).
   const entries = await Promise.all(
     units.map(async (u, i) => {
-      const at = { ...byDigest(repo.registry, repo.repository, images[i].manifestDigest), digest: images[i].manifestDigest };
-      const m = await client.manifest(at);
-      const wrong = platformProblem(u.arch, await client.imagePlatform(at));
+      const image = images[i];
+      const at = { ...byDigest(repo.registry, repo.repository, image.manifestDigest), digest: image.manifestDigest };
+      const size = image.manifestSize ?? (await client.manifest(at)).bytes.length;
+      const wrong = platformProblem(u.arch, image.platform ?? (await client.imagePlatform(at)));
       if (wrong) throw new PublishInputError(`${what}: ${wrong}`, { package: first.name, version: first.version });
-      return { arch: u.arch, digest: m.digest, mediaType: images[i].mediaType, size: m.bytes.length };
+      return { arch: u.arch, digest: image.manifestDigest, mediaType: image.mediaType, size };
     }),
   );
   const index = assembleIndex(entries);
