@@ -29,6 +29,8 @@ export interface PromoteRequest {
   /** What was last recorded (drift detection). */
   recorded?: DesiredTag[];
   signing: SignTagOptions;
+  /** Called before each copy into production (e.g. to put an image index into its source first: it is put only when needed). */
+  beforeCopy?: (copy: RegistryPlan['copy'][number]) => Promise<void>;
 }
 
 export interface PromoteReport {
@@ -93,6 +95,7 @@ async function applyRepository(req: PromoteRequest, work: RepositoryWork): Promi
     const source = origin ?? byDigest(endpoints.candidate, c.repository, c.digest);
     const first = tagsLeft.findIndex((t) => t.digest === c.digest);
     const dest = first < 0 ? byDigest(endpoints.production, c.repository, c.digest) : byTag(endpoints.production, c.repository, tagsLeft.splice(first, 1)[0].tag);
+    await req.beforeCopy?.(c);
     await client.copy(source, dest);
   }
   for (const t of tagsLeft) await client.setTag(byDigest(endpoints.production, t.repository, t.digest) as ImageRef & { digest: string }, t.tag);

@@ -26,7 +26,7 @@ import type { RegistryDistribution } from '../../model.ts';
 import type { Signer } from '../../signing/signer.ts';
 import type { ReleaseTarget, ReleaseUnit } from '../target.ts';
 import { clientFor } from './registry-access.ts';
-import { versionImages } from './version-images.ts';
+import { putIndexFor, versionImages, type VersionImage } from './version-images.ts';
 
 export const SIGSTORE_DIR = 'sigstore';
 const repositoryOf = (dist: RegistryDistribution, name: string) => (dist.repository ? `${dist.repository}/${name}` : name);
@@ -37,7 +37,7 @@ const repositoryOf = (dist: RegistryDistribution, name: string) => (dist.reposit
  * architectures (version-images.ts). Versions go oldest first, so a tag two versions render
  * (`latest`) names the newest.
  */
-async function desiredTags(client: RegistryClient, dist: RegistryDistribution, units: ReleaseUnit[]): Promise<{ tags: Array<DesiredTag & { package: string; version: string }>; indexes: ImageIndexRecord[] }> {
+async function desiredTags(client: RegistryClient, dist: RegistryDistribution, units: ReleaseUnit[]): Promise<{ tags: Array<DesiredTag & { package: string; version: string }>; indexes: ImageIndexRecord[]; images: VersionImage[] }> {
   const out = new Map<string, DesiredTag & { package: string; version: string }>();
   const ordered = [...units].sort((a, b) => a.name.localeCompare(b.name) || ociFormat.compareVersions(a.version, b.version));
   const images = await versionImages(client, ordered);
@@ -49,7 +49,7 @@ async function desiredTags(client: RegistryClient, dist: RegistryDistribution, u
       out.set(`${repository}:${tag}`, { repository, tag, digest: v.digest, from: v.from, package: v.name, version: v.version, ...instances });
     }
   }
-  return { tags: [...out.values()], indexes: images.flatMap((v) => (v.index ? [v.index] : [])) };
+  return { tags: [...out.values()], indexes: images.flatMap((v) => (v.index ? [v.index] : [])), images };
 }
 
 const signing = (root: string, name: string, signer: Signer, now: Date) => ({
@@ -66,7 +66,7 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     const dist = req.distribution;
     const distDir = join(req.root, dist.name);
     const client = clientFor(dist, req.registryAuth);
-    const { tags: desired, indexes } = await desiredTags(client, dist, req.units);
+    const { tags: desired, indexes, images } = await desiredTags(client, dist, req.units);
     const before = (await readPublishedTags(distDir))?.tags;
     // Kiln's own tags: those it released last time, and those it dropped but could not prune.
     const recorded = [...(before?.tags ?? []), ...(before?.stale ?? [])];
@@ -76,6 +76,8 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
       desired,
       recorded,
       signing: signing(req.root, dist.name, req.signer, req.now),
+      // An index is put into the candidate only when this release copies it (a new version, a restore).
+      beforeCopy: putIndexFor(client, images),
     });
     const stale = report.plan.staleTags;
     const published: PublishedTags = { registry: dist.url, tags: desired.map(({ repository, tag, digest, package: p, version, instances }) => ({ repository, tag, digest, package: p, version, ...(instances ? { instances } : {}) })), ...(stale.length ? { stale } : {}) };

@@ -1,15 +1,17 @@
 // What each released version's tags point at. A version built for one architecture:
 // its build's image, as before. A version built for several: one image index
-// assembled from the verified per-architecture images (oci/image-index.ts), put
-// into the candidate repository that holds them under `index-<digest hex>`, its
-// digest checked as the registry stores it. The index is derived again on every
-// release from the same records, byte for byte: a release killed after the put
-// finds the same digest next time (the put is idempotent), so nothing is duplicated.
+// assembled from the verified per-architecture images (oci/image-index.ts). It is
+// put into the candidate repository that holds them (under `index-<digest hex>`,
+// its digest checked as the registry stores it) only when a release must copy it
+// (putIndexFor, called by promote before that copy), not on every pass. The index
+// is derived again on every release from the same records, byte for byte: a
+// release killed after the put finds the same digest next time (the put is
+// idempotent), so nothing is duplicated.
 import { readFile } from 'node:fs/promises';
 import { isKilnError, PublishInputError } from '../../../schema/errors.ts';
 import type { ImageIndexRecord, OciImage } from '../../../schema/oci.ts';
 import { validators } from '../../../schema/validate.ts';
-import { assembleIndex, indexBuildKey } from '../../../oci/image-index.ts';
+import { assembleIndex, indexBuildKey, type AssembledIndex } from '../../../oci/image-index.ts';
 import { byDigest, parseRef } from '../../../oci/image-ref.ts';
 import { platformProblem } from '../../../oci/platform.ts';
 import type { RegistryClient } from '../../../oci/registry-client.ts';
@@ -34,6 +36,8 @@ export interface VersionImage {
   /** host/repository in the candidate registry. */
   from: string;
   index?: ImageIndexRecord;
+  /** The index's bytes (put into `from` only when a release copies it: putIndexFor). */
+  assembled?: AssembledIndex;
 }
 
 /** The units of each name and version (in the order given), each group in architecture order. */
@@ -70,7 +74,6 @@ async function indexOf(client: RegistryClient, units: ReleaseUnit[], images: Oci
     }),
   );
   const index = assembleIndex(entries);
-  await client.putIndex(repo.registry, repo.repository, indexTag(index.digest), index);
   const manifests = Object.fromEntries(entries.map((e) => [e.arch, e.digest]).sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
     name: first.name,
@@ -79,6 +82,7 @@ async function indexOf(client: RegistryClient, units: ReleaseUnit[], images: Oci
     ...(first.tagTemplates ? { tagTemplates: first.tagTemplates } : {}),
     digest: index.digest,
     from: repository,
+    assembled: index,
     index: { package: first.name, version: first.version, repository, digest: index.digest, mediaType: index.mediaType, manifests },
   };
 }
@@ -98,11 +102,26 @@ async function versionImage(client: RegistryClient, group: ReleaseUnit[]): Promi
 }
 
 /** A version's errors (a registry read, the index put) name its package and version, so the publish step leaves out that version and publishes the rest. */
-async function attributed<T>(unit: ReleaseUnit, f: () => Promise<T>): Promise<T> {
+async function attributed<T>(unit: { name: string; version: string }, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
     if (isKilnError(e)) Object.assign(e.data, { package: unit.name, version: unit.version });
     throw e;
   }
+}
+
+/**
+ * Put into the candidate repository each index a release is about to copy from there
+ * (`copy`: its repository's source and digest); single images and digests not derived
+ * here are left alone.
+ */
+export function putIndexFor(client: RegistryClient, images: VersionImage[]): (copy: { from?: string; digest: string }) => Promise<void> {
+  const byDigestFrom = new Map(images.flatMap((v) => (v.assembled ? [[`${v.from}@${v.digest}`, v] as const] : [])));
+  return async (copy) => {
+    const v = copy.from ? byDigestFrom.get(`${copy.from}@${copy.digest}`) : undefined;
+    if (!v?.assembled) return;
+    const repo = parseRef(`${v.from}:x`);
+    await attributed(v, () => client.putIndex(repo.registry, repo.repository, indexTag(v.digest), v.assembled!));
+  };
 }
