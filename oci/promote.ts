@@ -11,7 +11,7 @@
 import pMap from 'p-map';
 import { byDigest, byTag, parseRef, type ImageRef } from './image-ref.ts';
 import type { RegistryClient } from './registry-client.ts';
-import { planRegistryRelease, type DesiredTag, type RegistryPlan } from './registry-plan.ts';
+import { planRegistryRelease, recordedInstances, type DesiredTag, type RegistryPlan } from './registry-plan.ts';
 import { signTag, withdrawStaleSignatures, type SignedTag, type SignTagOptions, type WithdrawnSignature } from './lookaside.ts';
 
 export interface RegistryEndpoints {
@@ -120,11 +120,6 @@ function inUse(req: PromoteRequest, observed: Awaited<ReturnType<typeof observeP
   return new Set([...desired.flatMap((t) => [t.digest, ...(t.instances ?? [])]), ...tagged]);
 }
 
-/** The images of a dropped index, as recorded with its tags (tags.json `instances`); none for a single image. */
-function recordedImages(req: PromoteRequest, d: { repository: string; digest: string }): string[] {
-  return [...new Set((req.recorded ?? []).filter((r) => r.repository === d.repository && r.digest === d.digest).flatMap((r) => r.instances ?? []))];
-}
-
 /**
  * Delete a dropped manifest; when it is an index, then each of its recorded images nothing else
  * uses (no orphans left behind), and only once the index is gone (a registry refusing deletes
@@ -148,7 +143,7 @@ export async function promote(req: PromoteRequest): Promise<PromoteReport> {
   const signed = perRepository.flatMap((p) => p.signed);
   const withdrawn = perRepository.flatMap((p) => p.withdrawn);
   // Pruning last: nothing is deleted before every desired tag is in place.
-  for (const d of plan.deleteManifests) await pruneManifest(client, endpoints.production, d, recordedImages(req, d), inUse(req, observed, d.repository));
+  for (const d of plan.deleteManifests) await pruneManifest(client, endpoints.production, d, recordedInstances(req.recorded ?? [], d), inUse(req, observed, d.repository));
   const changed = plan.copy.length + plan.setTags.length + plan.deleteManifests.length + withdrawn.length > 0 || signed.some((s) => s.written);
   return { plan, signatures: signed, withdrawn, changed };
 }

@@ -79,3 +79,8 @@ export function planRegistryRelease(desired: DesiredTag[], observed: ObservedRep
   }
   return plan;
 }
+
+/** The images of an index as recorded with its tags (`instances`, of any row naming that digest in that repository); none for a single image. */
+export function recordedInstances(recorded: readonly DesiredTag[], d: { repository: string; digest: string }): string[] {
+  return [...new Set(recorded.filter((r) => r.repository === d.repository && r.digest === d.digest).flatMap((r) => r.instances ?? []))];
+}

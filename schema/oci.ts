@@ -108,7 +108,8 @@ export const publishedTagsSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['repository', 'tag', 'digest'],
-        properties: { repository: { type: 'string' }, tag: { type: 'string' }, digest: ociDigest },
+        // An index's images (as for a tag): pruning the index later deletes them too.
+        properties: { repository: { type: 'string' }, tag: { type: 'string' }, digest: ociDigest, instances: { type: 'array', items: ociDigest } },
       },
     },
   },

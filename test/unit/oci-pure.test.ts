@@ -7,6 +7,7 @@ import { pinBaseImage } from '../../agents/oci-dockerfile.ts';
 import { networkFailureReason } from '../../agents/oci-network-reason.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
 import { byDigest, formatRef, parseRef } from '../../oci/image-ref.ts';
+import { recordedInstances } from '../../oci/registry-plan.ts';
 import { describeManifest } from '../../oci/registry-client.ts';
 import { lookasideDir, readPayload, signaturePayload } from '../../oci/simple-signing.ts';
 import { skopeoError } from '../../oci/skopeo.ts';
@@ -130,4 +131,16 @@ test('oci registry plan - tags Kiln never released are not pruned (build tags in
   const plan = planRegistryRelease([{ repository: 'r', tag: '1', digest: a }], [{ repository: 'r', tags: { '1': a, 'build-k': b } }]);
   assert.deepEqual(plan.deleteManifests, []);
   assert.deepEqual(plan.staleTags, []);
+});
+
+test('oci registry plan - a dropped index tag keeps its recorded images (from any row naming the digest), so a later prune deletes them too', () => {
+  const d = (c: string) => `sha256:${c.repeat(64)}`;
+  const recorded = [
+    { repository: 'kiln/a', tag: '1.0-1', digest: d('1'), instances: [d('2'), d('3')] },
+    { repository: 'kiln/a', tag: 'stale', digest: d('1') },
+    { repository: 'kiln/b', tag: '1.0-1', digest: d('1'), instances: [d('4')] },
+    { repository: 'kiln/a', tag: 'single', digest: d('5') },
+  ];
+  assert.deepEqual(recordedInstances(recorded, { repository: 'kiln/a', digest: d('1') }), [d('2'), d('3')]);
+  assert.deepEqual(recordedInstances(recorded, { repository: 'kiln/a', digest: d('5') }), []);
 });

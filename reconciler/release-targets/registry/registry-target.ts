@@ -9,14 +9,14 @@
 // its tags point at the index, and are signed on it and on each of its images.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GateInfraError, PublishInputError } from '../../../schema/errors.ts';
+import { DigestMismatchError, GateInfraError, PublishInputError } from '../../../schema/errors.ts';
 import type { ImageIndexRecord, PublishedTags } from '../../../schema/oci.ts';
 import type { RegistryClient } from '../../../oci/registry-client.ts';
 import { signedReferences, signTag } from '../../../oci/lookaside.ts';
 import pMap from 'p-map';
 import { promote, PROMOTE_CONCURRENCY } from '../../../oci/promote.ts';
 import { readPublishedTags, resignPublishedTags, TAGS_FILE, writePublishedTags } from '../../../oci/published-tags.ts';
-import type { DesiredTag } from '../../../oci/registry-plan.ts';
+import { recordedInstances, type DesiredTag } from '../../../oci/registry-plan.ts';
 import { renderTag } from '../../../oci/tag-template.ts';
 import { runImageTestGate, runImageTestGateEach } from '../../gate/image-test.ts';
 import { byDigest } from '../../../oci/image-ref.ts';
@@ -52,6 +52,12 @@ async function desiredTags(client: RegistryClient, dist: RegistryDistribution, u
   return { tags: [...out.values()], indexes: images.flatMap((v) => (v.index ? [v.index] : [])), images };
 }
 
+/** A stale tag with its images as recorded for its digest (tags.json `instances`), when it is an index. */
+function withInstances(t: { repository: string; tag: string; digest: string }, recorded: DesiredTag[]): { repository: string; tag: string; digest: string; instances?: string[] } {
+  const instances = recordedInstances(recorded, t);
+  return instances.length ? { ...t, instances } : t;
+}
+
 const signing = (root: string, name: string, signer: Signer, now: Date) => ({
   root: join(root, name, SIGSTORE_DIR),
   sign: (p: Uint8Array) => signer.signMessage(p),
@@ -79,7 +85,8 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
       // An index is put into the candidate only when this release copies it (a new version, a restore).
       beforeCopy: putIndexFor(client, images),
     });
-    const stale = report.plan.staleTags;
+    // A stale index keeps its images' digests, so a later prune deletes them too.
+    const stale = report.plan.staleTags.map((t) => withInstances(t, recorded));
     const published: PublishedTags = { registry: dist.url, tags: desired.map(({ repository, tag, digest, package: p, version, instances }) => ({ repository, tag, digest, package: p, version, ...(instances ? { instances } : {}) })), ...(stale.length ? { stale } : {}) };
     const written = await writePublishedTags(distDir, published, (t) => req.signer.signDetached(t));
     if (report.plan.drift.length) req.log?.warn({ drift: report.plan.drift, distribution: dist.name }, 'tags moved by hand were restored');
@@ -160,6 +167,8 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     const manifest = await clientFor(req.from, req.registryAuth)
       .manifest(byDigest(published.tags.registry, entry.repository, entry.digest))
       .catch((cause: unknown) => {
+        // Integrity failures are not infrastructure trouble: they pass through as they are.
+        if (cause instanceof DigestMismatchError) throw cause;
         throw new GateInfraError(`could not read ${image}: ${(cause as Error).message}`, { image }, { cause });
       });
     const entries = indexManifests(manifest.bytes);
