@@ -25,7 +25,7 @@ import { ociPlatform } from '../../oci/platform.ts';
 import { buildOciImage } from '../../agents/oci-build.ts';
 import { readPayload } from '../../oci/simple-signing.ts';
 import { ImageNotFoundError, isKilnError, PublishInputError } from '../../schema/errors.ts';
-import { versionImages } from '../../reconciler/release-targets/registry/version-images.ts';
+import { indexTag, versionImages } from '../../reconciler/release-targets/registry/version-images.ts';
 import type { ImageIndexRecord } from '../../schema/oci.ts';
 import { STATUS_BRANCH, STATUS_LAYOUT, type BuildRecord, type ReleaseRecord } from '../../schema/status.ts';
 import { consumerCopy } from '../helpers/consumer-copy.ts';
@@ -45,6 +45,8 @@ let seedIndex = '';
 let src = '';
 /** The first test's release of hello 1.0-1 (the second test starts from it). */
 let first: ImageIndexRecord | undefined;
+/** The third test's release of hello 1.1-1 (what production keeps while a later version fails). */
+let second: ImageIndexRecord | undefined;
 
 const onStatus = (path: string) => statusFile(stack.repoDir, path);
 const KILN_YAML = OCI_KILN_YAML.replace('architectures: [amd64]', 'architectures: [amd64, arm64]');
@@ -276,5 +278,98 @@ describe('oci multi-arch', { skip: (await dockerUnavailable('kiln/bookworm-build
       await assert.rejects(client.manifest(byDigest(prod.host, 'kiln/hello', digest)), (e: unknown) => e instanceof ImageNotFoundError, `${digest} deleted from production`);
     }
     for (const digest of [next.digest, next.manifests.amd64, next.manifests.arm64]) assert.equal((await client.manifest(byDigest(prod.host, 'kiln/hello', digest))).digest, digest);
+    second = next;
+  });
+
+  /** hello at `version`, built from the `subdir` of the image sources (committed with `dockerfile`). */
+  const helloFrom = async (version: string, subdir: string, dockerfile: string) => {
+    await commitFiles(src, { [`${subdir}/Dockerfile`]: dockerfile }, subdir);
+    await commitFiles(stack.repoDir, { 'packages/hello.yaml': hello(version).replace('subdir: hello }', `subdir: ${subdir} }`) }, `hello ${version}`);
+  };
+  const indexTags = async () => (JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', `docker://${stack.cand.host}/hello`])).stdout) as { Tags: string[] }).Tags.filter((x) => x.startsWith('index-')).sort();
+
+  test('oci multi-arch - a version whose arm64 build fails is not released: production keeps the previous index and tags, the failure is recorded with its reason', async (t) => {
+    if (!second) return t.skip('needs the release of the third test');
+    const { rec, prod } = stack;
+    await helloFrom('1.2-1', 'hello-armfail', 'FROM busybox\nRUN [ "$(uname -m)" != aarch64 ]\nRUN uname -m > /arch\nCMD ["cat", "/arch"]\n');
+    const failed = await until(
+      async () => {
+        await rec.runPass();
+        const mine = (await records()).filter((b) => b.inputs.package === 'hello' && b.inputs.version === '1.2-1');
+        const arm = mine.find((b) => b.inputs.arch === 'arm64' && b.state === 'failed' && !b.retryAt);
+        return arm && mine.some((b) => b.inputs.arch === 'amd64' && b.state === 'succeeded') ? arm : undefined;
+      },
+      240_000,
+      'hello 1.2-1 built on amd64 and finally failed on arm64',
+    );
+    assert.equal(failed.failure?.class, 'build');
+    assert.match(failed.failure?.reason ?? '', /uname -m.*aarch64.*non-zero code|returned a non-zero code/s, `the failed step is named: ${failed.failure?.reason}`);
+    // A further pass settles: nothing of 1.2-1 reaches either distribution.
+    await rec.runPass();
+    for (const name of ['candidate', 'production']) {
+      const r = parse((await onStatus(STATUS_LAYOUT.release(name)))!) as ReleaseRecord;
+      assert.ok(!r.packages.some((p) => p.name === 'hello' && p.version === '1.2-1') && !r.indexes?.some((i) => i.version === '1.2-1'), `${name}: ${JSON.stringify(r.packages)}`);
+      if (name === 'production') assert.deepEqual(r.indexes?.filter((i) => i.package === 'hello'), [second]);
+    }
+    const client = new RegistryClient({ tlsVerify: false });
+    assert.equal(await client.resolveTag(byTag(prod.host, 'kiln/hello', 'latest')), second.digest, 'latest still names the previous index');
+    assert.equal(await client.resolveTag(byTag(prod.host, 'kiln/hello', '1.1-1')), second.digest);
+    const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', `docker://${prod.host}/kiln/hello`])).stdout) as { Tags: string[] };
+    assert.deepEqual(tags.Tags.sort(), ['1.1-1', 'latest']);
+  });
+
+  test('oci multi-arch - a pass killed after the index put and before the record: nothing recorded, the next pass records the same index digest, one index tag; the index is put only when a release copies it', async (t) => {
+    if (!second) return t.skip('needs the release of the third test');
+    const { rec, prod } = stack;
+    const before = await indexTags();
+    // Failpoint: the first putIndex goes through, then the pass dies (a plain Error, as a crash: nothing after it runs).
+    const putIndex = RegistryClient.prototype.putIndex;
+    const puts: string[] = [];
+    let armed = true;
+    RegistryClient.prototype.putIndex = async function (this: RegistryClient, ...args: Parameters<typeof putIndex>) {
+      await putIndex.apply(this, args);
+      puts.push(args[3].digest);
+      if (armed) {
+        armed = false;
+        throw new Error('failpoint: crash after putIndex');
+      }
+    };
+    t.after(() => {
+      RegistryClient.prototype.putIndex = putIndex;
+    });
+    await helloFrom('1.3-1', 'hello-b', 'FROM busybox\nRUN uname -m > /arch\nRUN echo b > /variant\nCMD ["cat", "/arch"]\n');
+    await until(
+      async () => {
+        await rec.runPass().catch((e: unknown) => {
+          if (!/failpoint/.test((e as Error).message)) throw e;
+        });
+        return !armed || undefined;
+      },
+      240_000,
+      'hello 1.3-1 built for both architectures and its index put',
+    );
+    const [put] = puts;
+    assert.deepEqual(await indexTags(), [...before, indexTag(put)].sort(), 'the index is in the candidate under its tag');
+    for (const name of ['candidate', 'production']) {
+      const r = parse((await onStatus(STATUS_LAYOUT.release(name)))!) as ReleaseRecord;
+      assert.ok(!r.packages.some((p) => p.name === 'hello' && p.version === '1.3-1'), `${name} records no release of 1.3-1`);
+    }
+    const production = await until(
+      async () => {
+        await rec.runPass();
+        const r = parse((await onStatus(STATUS_LAYOUT.release('production')))!) as ReleaseRecord;
+        return r.packages.some((p) => p.name === 'hello' && p.version === '1.3-1') ? r : undefined;
+      },
+      240_000,
+      'hello 1.3-1 in production after the crash',
+    );
+    const candidate = parse((await onStatus(STATUS_LAYOUT.release('candidate')))!) as ReleaseRecord;
+    for (const r of [candidate, production]) assert.equal(r.indexes?.find((i) => i.version === '1.3-1')?.digest, put, `${r.distribution} records the index put before the crash`);
+    assert.deepEqual(await indexTags(), [...before, indexTag(put)].sort(), 'no second index tag');
+    assert.equal(await new RegistryClient({ tlsVerify: false }).resolveTag(byTag(prod.host, 'kiln/hello', 'latest')), put);
+    // Put only when copied: a pass with nothing to copy puts nothing.
+    const count = puts.length;
+    await rec.runPass();
+    assert.equal(puts.length, count, 'no index put when nothing is copied');
   });
 });
