@@ -23,10 +23,13 @@ import type { ReleaseUnit } from '../../reconciler/release-targets/index.ts';
 import { registryTarget, SIGSTORE_DIR } from '../../reconciler/release-targets/registry/registry-target.ts';
 import { generateKey, loadSigner } from '../../reconciler/signing/signer.ts';
 import type { PublishedTags } from '../../schema/oci.ts';
+import { DigestMismatchError, GateInfraError } from '../../schema/errors.ts';
+import { writePublishedTags } from '../../oci/published-tags.ts';
 import type { ReleaseRecord } from '../../schema/status.ts';
 import { validators } from '../../schema/validate.ts';
 import { releaseTargetConformance } from '../conformance/release-target.ts';
 import { docker } from '../helpers/docker.ts';
+import { quietLog } from '../helpers/kiln-service.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { importBusyboxImage } from '../helpers/tiny-image.ts';
 
@@ -156,5 +159,26 @@ test('registry target - a distribution sharing the repositories agents push to k
     assert.equal((await apply([v2])).changed, false);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('registry target - the gate lets an integrity failure through (DigestMismatchError: the registry serves other bytes under the digest), not as GateInfraError', async () => {
+  const reg = await startRegistry('gate-integrity');
+  registries.push(reg);
+  const root = await mkdtemp(join(tmpdir(), 'kiln-gate-integrity-'));
+  try {
+    const digest = await pushTiny(reg, 'kiln/x', '1');
+    const from: RegistryDistribution = { name: 'cand', file: 'distributions/cand.yaml', format: 'registry', url: reg.host, repository: 'kiln', insecure: true, architectures: ['amd64'], keep: 3, gate: 'none' };
+    await writePublishedTags(join(root, 'cand'), { registry: reg.host, tags: [{ repository: 'kiln/x', tag: '1', digest, package: 'x', version: '1' }] }, async () => 'unused');
+    // Tamper with the stored manifest in place, same length: one hex digit of its config digest changed.
+    const hex = digest.slice('sha256:'.length);
+    const data = join(reg.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+    const text = await readFile(data, 'utf8');
+    const at = text.indexOf('sha256:') + 'sha256:'.length;
+    await writeFile(data, text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1));
+    const req = { docker, image: 'unused', root, from, distribution: 'prod', package: 'x', version: '1', smoke: 'true', timeoutSeconds: 30, log: quietLog };
+    await assert.rejects(registryTarget.gate(req), (e: unknown) => e instanceof DigestMismatchError && !(e instanceof GateInfraError));
+  } finally {
+    await rm(root, { recursive: true, force: true });
   }
 });
