@@ -4,7 +4,7 @@
 import type { RegistryAuth } from '../../oci/registry-auth.ts';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { GateInfraError } from '../../schema/errors.ts';
+import { DigestMismatchError, GateInfraError } from '../../schema/errors.ts';
 import type { GateRecord } from '../../schema/status.ts';
 import type { DesiredDistribution, GateAction, Plan } from '../model.ts';
 import { releaseTarget } from '../release-targets/index.ts';
@@ -45,6 +45,13 @@ export async function runGates(plan: Plan, distributions: Map<string, DesiredDis
         ...(ctx.registryAuth ? { registryAuth: ctx.registryAuth } : {}),
       });
     } catch (e) {
+      // Bytes that do not match their digest are an integrity failure: a failed verdict, so nothing
+      // is promoted while the other gates and publishes of the pass go on.
+      if (e instanceof DigestMismatchError) {
+        records.push(integrityFailure(g, e));
+        ctx.log.warn({ distribution: g.distribution, package: g.package, version: g.version, err: e.message }, 'gate failed: integrity');
+        continue;
+      }
       // Docker trouble is not a verdict on the package: record nothing, so a later pass runs the gate again.
       if (!(e instanceof GateInfraError)) throw e;
       ctx.log.warn({ distribution: g.distribution, package: g.package, version: g.version, err: e.message }, 'gate could not run; will retry');
@@ -54,4 +61,19 @@ export async function runGates(plan: Plan, distributions: Map<string, DesiredDis
     ctx.log.info({ distribution: g.distribution, package: g.package, version: g.version, verdict: record.verdict }, `gate ${record.verdict}`);
   }
   return records;
+}
+
+function integrityFailure(g: GateAction, e: DigestMismatchError): GateRecord {
+  const { expected, actual } = e.data;
+  const digests = expected && actual ? ` (expected ${String(expected)}, served ${String(actual)})` : '';
+  return {
+    distribution: g.distribution,
+    from: g.from,
+    package: g.package,
+    version: g.version,
+    builds: g.builds,
+    verdict: 'failed',
+    reason: `integrity failure: ${e.message}${digests}`,
+    at: new Date().toISOString(),
+  };
 }

@@ -17,7 +17,9 @@ import { byTag } from '../../oci/image-ref.ts';
 import { signedReferences } from '../../oci/lookaside.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import { readPayload } from '../../oci/simple-signing.ts';
-import type { RegistryDistribution } from '../../reconciler/model.ts';
+import type { GateAction, Plan, RegistryDistribution } from '../../reconciler/model.ts';
+import { REASONS } from '../../schema/conditions.ts';
+import { runGates } from '../../reconciler/pass/gate-step.ts';
 import { releasedTags } from '../../reconciler/records/release-tags.ts';
 import type { ReleaseUnit } from '../../reconciler/release-targets/index.ts';
 import { registryTarget, SIGSTORE_DIR } from '../../reconciler/release-targets/registry/registry-target.ts';
@@ -162,14 +164,19 @@ test('registry target - a distribution sharing the repositories agents push to k
   }
 });
 
-test('registry target - the gate lets an integrity failure through (DigestMismatchError: the registry serves other bytes under the digest), not as GateInfraError', async () => {
+test('registry target - a registry serving other bytes under a digest gives a failed gate verdict naming integrity and the digests; the other gates of the pass still run', async () => {
   const reg = await startRegistry('gate-integrity');
   registries.push(reg);
   const root = await mkdtemp(join(tmpdir(), 'kiln-gate-integrity-'));
   try {
     const digest = await pushTiny(reg, 'kiln/x', '1');
+    const other = await pushTiny(reg, 'kiln/y', '1');
     const from: RegistryDistribution = { name: 'cand', file: 'distributions/cand.yaml', format: 'registry', url: reg.host, repository: 'kiln', insecure: true, architectures: ['amd64'], keep: 3, gate: 'none' };
-    await writePublishedTags(join(root, 'cand'), { registry: reg.host, tags: [{ repository: 'kiln/x', tag: '1', digest, package: 'x', version: '1' }] }, async () => 'unused');
+    const tags = [
+      { repository: 'kiln/x', tag: '1', digest, package: 'x', version: '1' },
+      { repository: 'kiln/y', tag: '1', digest: other, package: 'y', version: '1' },
+    ];
+    await writePublishedTags(join(root, 'cand'), { registry: reg.host, tags }, async () => 'unused');
     // Tamper with the stored manifest in place, same length: one hex digit of its config digest changed.
     const hex = digest.slice('sha256:'.length);
     const data = join(reg.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
@@ -177,7 +184,16 @@ test('registry target - the gate lets an integrity failure through (DigestMismat
     const at = text.indexOf('sha256:') + 'sha256:'.length;
     await writeFile(data, text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1));
     const req = { docker, image: 'unused', root, from, distribution: 'prod', package: 'x', version: '1', smoke: 'true', timeoutSeconds: 30, log: quietLog };
+    // The target lets the integrity failure out as it is, not as infrastructure trouble ...
     await assert.rejects(registryTarget.gate(req), (e: unknown) => e instanceof DigestMismatchError && !(e instanceof GateInfraError));
+    // ... and the gate step records it as a failed verdict and goes on with the next gate.
+    const gate = (pkg: string, smoke?: string): GateAction => ({ kind: 'gate', reason: REASONS.gateNeeded, message: 'test', distribution: 'prod', from: 'cand', package: pkg, version: '1', builds: {}, ...(smoke ? { smoke } : {}) });
+    const plan: Plan = { desiredCommit: 'unused', actions: [gate('x', 'true'), gate('y')], waiting: [] };
+    const records = await runGates(plan, new Map([['cand', from]]), { docker, image: 'unused', reposDir: root, timeoutSeconds: 30, log: quietLog });
+    assert.deepEqual(records.map((r) => [r.package, r.verdict]), [['x', 'failed'], ['y', 'passed']]);
+    assert.match(records[0]!.reason!, /^integrity failure: .*expected sha256:[0-9a-f]{64}, served sha256:[0-9a-f]{64}/);
+    assert.ok(records[0]!.reason!.includes(digest));
+    for (const r of records) assert.ok(validators.gateRecord(r), JSON.stringify(validators.gateRecord.errors));
   } finally {
     await rm(root, { recursive: true, force: true });
   }
