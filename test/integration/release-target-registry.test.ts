@@ -23,9 +23,10 @@ import { runGates } from '../../reconciler/pass/gate-step.ts';
 import { releasedTags } from '../../reconciler/records/release-tags.ts';
 import type { ReleaseUnit } from '../../reconciler/release-targets/index.ts';
 import { registryTarget, SIGSTORE_DIR } from '../../reconciler/release-targets/registry/registry-target.ts';
+import { versionImages } from '../../reconciler/release-targets/registry/version-images.ts';
 import { generateKey, loadSigner } from '../../reconciler/signing/signer.ts';
 import type { PublishedTags } from '../../schema/oci.ts';
-import { DigestMismatchError, GateInfraError } from '../../schema/errors.ts';
+import { DigestMismatchError, GateInfraError, ImageNotFoundError, RegistryError } from '../../schema/errors.ts';
 import { writePublishedTags } from '../../oci/published-tags.ts';
 import type { ReleaseRecord } from '../../schema/status.ts';
 import { validators } from '../../schema/validate.ts';
@@ -196,5 +197,35 @@ test('registry target - a registry serving other bytes under a digest gives a fa
     for (const r of records) assert.ok(validators.gateRecord(r), JSON.stringify(validators.gateRecord.errors));
   } finally {
     await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('registry target - refused credentials while assembling an index are not pinned on the version (the distribution is retried as a whole); a missing image is', async () => {
+  const locked = await startRegistry('index-refused', { users: [{ username: 'kiln', password: 'secret' }] });
+  const open = await startRegistry('index-missing');
+  registries.push(locked, open);
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-index-attribution-'));
+  try {
+    // Two architectures' image.json without manifestSize: assembling the index reads each manifest.
+    const units = async (host: string): Promise<ReleaseUnit[]> =>
+      Promise.all(
+        ['amd64', 'arm64'].map(async (arch, i) => {
+          const sha = (s: string) => `sha256:${createHash('sha256').update(`${s}${i}`).digest('hex')}`;
+          const image = { repository: `${host}/kiln/app`, manifestDigest: sha('m'), mediaType: 'application/vnd.oci.image.manifest.v1+json', configDigest: sha('c'), layers: [], size: 1 };
+          assert.ok(validators.ociImage(image));
+          const path = join(dir, `${host.replace(/[^0-9a-z]/g, '-')}-${arch}.json`);
+          const text = JSON.stringify(image);
+          await writeFile(path, text);
+          return { name: 'app', version: '1.0', arch, files: [{ name: 'image.json', sha256: createHash('sha256').update(text).digest('hex'), size: text.length, path }] };
+        }),
+      );
+    const refused = await versionImages(client, await units(locked.host)).then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof RegistryError && refused.kind === 'usage', String(refused));
+    assert.equal(refused.data.package, undefined, 'refused credentials say nothing about the version');
+    const missing = await versionImages(client, await units(open.host)).then(() => undefined, (e: unknown) => e);
+    assert.ok(missing instanceof ImageNotFoundError && missing.kind === 'terminal', String(missing));
+    assert.deepEqual([missing.data.package, missing.data.version], ['app', '1.0']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -101,12 +101,17 @@ async function versionImage(client: RegistryClient, group: ReleaseUnit[]): Promi
   return { name: u.name, version: u.version, ...(u.build ? { build: u.build } : {}), ...(u.tagTemplates ? { tagTemplates: u.tagTemplates } : {}), digest: images[0].manifestDigest, from: images[0].repository };
 }
 
-/** A version's errors (a registry read, the index put) name its package and version, so the publish step leaves out that version and publishes the rest. */
+/**
+ * A version's terminal errors (bad bytes, an image gone, a wrong platform) name its package and
+ * version, so the publish step rejects that version and publishes the rest. Refused credentials
+ * (usage) and a registry that is down (transient) say nothing about the version: they fail the
+ * distribution as a whole, and it is tried again once they are fixed, as collect leaves them unjudged.
+ */
 async function attributed<T>(unit: { name: string; version: string }, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    if (isKilnError(e)) Object.assign(e.data, { package: unit.name, version: unit.version });
+    if (isKilnError(e) && e.kind === 'terminal') Object.assign(e.data, { package: unit.name, version: unit.version });
     throw e;
   }
 }
