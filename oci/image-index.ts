@@ -6,7 +6,7 @@
 import canonicalize from 'canonicalize';
 import { RegistryError } from '../schema/errors.ts';
 import { DIGEST } from './image-ref.ts';
-import { configMatches, ociPlatform, type OciPlatform } from './platform.ts';
+import { configMatches, configPlatformString, ociPlatform, type OciPlatform } from './platform.ts';
 import { sha256Digest } from './registry-client.ts';
 
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -77,4 +77,4 @@ export function entryFor(manifests: IndexManifest[], platform: OciPlatform): str
 }
 
 /** An entry's platform in Docker's os/architecture[/variant] form. */
-export const entryPlatform = (m: IndexManifest): string => [m.platform?.os ?? 'linux', m.platform?.architecture ?? 'unknown', ...(m.platform?.variant ? [m.platform.variant] : [])].join('/');
+export const entryPlatform = (m: IndexManifest): string => configPlatformString(m.platform);

@@ -49,6 +49,11 @@ export function platformString(p: OciPlatform): string {
   return [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/');
 }
 
+/** Docker's `--platform` form of what an image config (or an index entry) says (linux, unknown when it says nothing). */
+export function configPlatformString(config: { os?: string; architecture?: string; variant?: string } | undefined): string {
+  return [config?.os ?? 'linux', config?.architecture ?? 'unknown', ...(config?.variant ? [config.variant] : [])].join('/');
+}
+
 /** Whether an image config's os/architecture/variant is this platform's (a config without a variant matches any). */
 export function configMatches(p: OciPlatform, config: { os?: string; architecture?: string; variant?: string }): boolean {
   return config.os === p.os && config.architecture === p.architecture && (!p.variant || !config.variant || config.variant === p.variant);

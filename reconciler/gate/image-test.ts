@@ -30,7 +30,7 @@ export interface ImageTestGate {
   now?: () => Date;
   /** Credentials for the registry the image is pulled from (the reconciler's --registry-auth). */
   auth?: RegistryAuth;
-  /** os/arch[/variant] of the image when it is not the host's (one architecture of a multi-arch image, run under qemu). */
+  /** os/arch[/variant] of the image, as its config or index entry says (a foreign one runs under qemu: checked first). */
   platform?: string;
   /** This host's process.arch and binfmt_misc directory (tests inject them). */
   host?: { arch?: string; binfmtDir?: string };

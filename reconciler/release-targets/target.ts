@@ -132,6 +132,8 @@ export interface GateRequest<D extends DesiredDistribution = DesiredDistribution
   log: Logger;
   /** Registry targets: credentials to pull the image under test with (the reconciler's --registry-auth). */
   registryAuth?: RegistryAuth;
+  /** Registry targets: this host's process.arch and binfmt_misc directory (tests inject them). */
+  host?: { arch?: string; binfmtDir?: string };
 }
 
 export interface ReleaseTarget<D extends DesiredDistribution = DesiredDistribution> {

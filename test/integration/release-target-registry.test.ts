@@ -229,3 +229,25 @@ test('registry target - refused credentials while assembling an index are not pi
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('registry target - the gate of a single-arch foreign image checks emulation for its platform: no emulator, GateInfraError before Docker is touched', async () => {
+  const reg = await startRegistry('gate-foreign');
+  registries.push(reg);
+  const root = await mkdtemp(join(tmpdir(), 'kiln-gate-foreign-'));
+  const binfmtDir = await mkdtemp(join(tmpdir(), 'kiln-binfmt-'));
+  try {
+    // scripts/setup-host builds it: Debian's busybox-static:arm64 as an arm64 image.
+    const armId = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', 'kiln/busybox-arm64'])).stdout.trim();
+    const digest = await client.pushFromDaemon(armId, byTag(reg.host, 'kiln/arm', '1'));
+    const from: RegistryDistribution = { name: 'cand', file: 'distributions/cand.yaml', format: 'registry', url: reg.host, repository: 'kiln', insecure: true, architectures: ['arm64'], keep: 3, gate: 'none' };
+    await writePublishedTags(join(root, 'cand'), { registry: reg.host, tags: [{ repository: 'kiln/arm', tag: '1', digest, package: 'arm', version: '1' }] }, async () => 'unused');
+    const touched: string[] = [];
+    const untouchable = new Proxy({}, { get: (_, k) => touched.push(String(k)) && undefined }) as unknown as typeof docker;
+    const req = { docker: untouchable, image: 'unused', root, from, distribution: 'prod', package: 'arm', version: '1', smoke: 'true', timeoutSeconds: 30, log: quietLog, host: { arch: 'x64', binfmtDir } };
+    await assert.rejects(registryTarget.gate(req), (e: unknown) => e instanceof GateInfraError && /\(linux\/arm64\) here: this x64 host cannot run arm64 binaries/.test(e.message));
+    assert.deepEqual(touched, []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+    await rm(binfmtDir, { recursive: true, force: true });
+  }
+});

@@ -21,6 +21,7 @@ import { renderTag } from '../../../oci/tag-template.ts';
 import { runImageTestGate, runImageTestGateEach } from '../../gate/image-test.ts';
 import { byDigest } from '../../../oci/image-ref.ts';
 import { entryPlatform, indexManifests } from '../../../oci/image-index.ts';
+import { configPlatformString } from '../../../oci/platform.ts';
 import { ociFormat } from '../../formats/oci/oci-format.ts';
 import type { RegistryDistribution } from '../../model.ts';
 import type { Signer } from '../../signing/signer.ts';
@@ -161,18 +162,20 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
     if (!published || !entry) throw new GateInfraError(`${req.from.name} does not publish ${req.package} ${req.version}`, { from: req.from.name });
     const base = { distribution: req.distribution, from: req.from.name, package: req.package, version: req.version, gate: 'image-test' };
     if (!req.smoke) return { ...base, verdict: 'passed', reason: 'the package has no test: command', at: new Date().toISOString() };
-    const gate = { docker: req.docker, test: req.smoke, distribution: req.distribution, from: req.from.name, package: req.package, version: req.version, timeoutSeconds: req.timeoutSeconds, log: req.log, auth: req.registryAuth };
+    const gate = { docker: req.docker, test: req.smoke, distribution: req.distribution, from: req.from.name, package: req.package, version: req.version, timeoutSeconds: req.timeoutSeconds, log: req.log, auth: req.registryAuth, ...(req.host ? { host: req.host } : {}) };
     const image = `${published.tags.registry}/${entry.repository}@${entry.digest}`;
-    // An index (a multi-arch version): the test runs in each architecture's image.
-    const manifest = await clientFor(req.from, req.registryAuth)
-      .manifest(byDigest(published.tags.registry, entry.repository, entry.digest))
-      .catch((cause: unknown) => {
-        // Integrity failures are not infrastructure trouble: they pass through as they are.
+    const at = { ...byDigest(published.tags.registry, entry.repository, entry.digest), digest: entry.digest };
+    const client = clientFor(req.from, req.registryAuth);
+    const read = <T>(what: Promise<T>): Promise<T> =>
+      what.catch((cause: unknown) => {
+        // Integrity failures are not infrastructure trouble: the gate step records them as a failed verdict.
         if (cause instanceof DigestMismatchError) throw cause;
         throw new GateInfraError(`could not read ${image}: ${(cause as Error).message}`, { image }, { cause });
       });
-    const entries = indexManifests(manifest.bytes);
-    if (!entries) return runImageTestGate({ ...gate, image });
+    const entries = indexManifests((await read(client.manifest(at))).bytes);
+    // One image: the test runs on the platform its config says (under qemu when it is foreign).
+    if (!entries) return runImageTestGate({ ...gate, image, platform: configPlatformString(await read(client.imagePlatform(at))) });
+    // An index (a multi-arch version): the test runs in each architecture's image.
     return runImageTestGateEach(
       gate,
       entries.map((m) => ({ image: `${published.tags.registry}/${entry.repository}@${m.digest}`, platform: entryPlatform(m) })),
