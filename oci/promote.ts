@@ -139,7 +139,11 @@ export async function promote(req: PromoteRequest): Promise<PromoteReport> {
   // desired still gets its signatures withdrawn.
   const [copies, setTags, desired] = [byRepository(plan.copy), byRepository(plan.setTags), byRepository(req.desired)];
   const work = [...new Set(repositories)].sort().map((r) => ({ repository: r, copy: copies.get(r) ?? [], setTags: setTags.get(r) ?? [], desired: desired.get(r) ?? [] }));
-  const perRepository = await pMap(work, (w) => applyRepository(req, w), { concurrency: PROMOTE_CONCURRENCY });
+  // Every repository's work settles before promote returns or throws (then its first error): a
+  // publish retry must not start promote again while an earlier attempt still copies and signs.
+  const perRepository = await pMap(work, (w) => applyRepository(req, w), { concurrency: PROMOTE_CONCURRENCY, stopOnError: false }).catch((e: unknown) => {
+    throw e instanceof AggregateError && e.errors.length ? e.errors[0] : e;
+  });
   const signed = perRepository.flatMap((p) => p.signed);
   const withdrawn = perRepository.flatMap((p) => p.withdrawn);
   // Pruning last: nothing is deleted before every desired tag is in place.

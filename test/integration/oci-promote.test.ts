@@ -119,6 +119,34 @@ describe('oci promotion', { skip: await dockerUnavailable('kiln/bookworm-buildd'
     assert.deepEqual(await client.listTags(prod.host, 'kiln/other'), []);
   });
 
+  test('registry release - a repository that fails lets the others settle before promote throws its error', async () => {
+    // kiln/slow's copy starts only once kiln/bad's copy has failed: promote must wait for it.
+    let badFailed!: () => void;
+    const failed = new Promise<void>((r) => (badFailed = r));
+    let inFlight = 0;
+    const watched = Object.create(client) as RegistryClient;
+    watched.copy = async (source, dest) => {
+      if (dest.repository === 'kiln/bad') return client.copy(source, dest).finally(badFailed);
+      inFlight++;
+      try {
+        await failed;
+        await new Promise((r) => setImmediate(r));
+        return await client.copy(source, dest);
+      } finally {
+        inFlight--;
+      }
+    };
+    const missing = 'sha256:' + '2'.repeat(64);
+    const desired = [
+      { repository: 'kiln/bad', tag: '1.0-1', digest: missing },
+      { repository: 'kiln/slow', tag: '1.0-1', digest: d1 },
+    ];
+    const e = await promote({ ...request(desired), client: watched }).then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof ImageNotFoundError, String(e));
+    assert.equal(inFlight, 0, 'no repository still at work when promote throws');
+    assert.deepEqual(await client.listTags(prod.host, 'kiln/bad'), []);
+  });
+
   test('registry release - a production registry that is down is a transient error', async () => {
     await prod.stop();
     try {

@@ -24,9 +24,13 @@ async function inContainer(script: string, network = 'none', user?: string): Pro
   );
 }
 
+/** A `dpkg` whose --print-architecture says `arch` (other calls go to the real dpkg). */
+const hostArch = (arch: string) => `dpkg() { if [ "$1" = --print-architecture ]; then echo ${arch}; else command dpkg "$@"; fi; }`;
+
 describe('setup-host arm64', { skip: await dockerUnavailable(BASE_IMAGE) }, () => {
   test('setup-host - without binfmt_misc (unprivileged container) multi-arch is skipped with a warning, setup goes on', async () => {
-    const r = await inContainer('source /s/setup-host; build_arm64_image() { echo BUILT; }; setup_arm64; echo "rc=$?"');
+    // An amd64 host, whatever this one is: the case where emulation is needed.
+    const r = await inContainer(`source /s/setup-host; ${hostArch('amd64')}; build_arm64_image() { echo BUILT; }; setup_arm64; echo "rc=$?"`);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /setup: warning: multi-arch images unavailable: cannot mount binfmt_misc/);
     assert.doesNotMatch(r.stdout, /BUILT/);
@@ -42,7 +46,7 @@ describe('setup-host arm64', { skip: await dockerUnavailable(BASE_IMAGE) }, () =
 
   test('setup-host - without root or sudo, arm64 emulation is skipped with a warning, setup goes on', async () => {
     const stubs = ['BINFMT_DIR=$(mktemp -d)', 'touch "$BINFMT_DIR/status"', 'build_arm64_image() { echo BUILT; }'].join('; ');
-    const r = await inContainer(`source /s/setup-host; ${stubs}; dpkg() { echo amd64; }; setup_arm64; echo "rc=$?"`, 'none', '65534:65534');
+    const r = await inContainer(`source /s/setup-host; ${stubs}; ${hostArch('amd64')}; setup_arm64; echo "rc=$?"`, 'none', '65534:65534');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /setup: warning: multi-arch images unavailable: need root or passwordless sudo to run update-binfmts/);
     assert.doesNotMatch(r.stdout, /BUILT/);
@@ -58,7 +62,7 @@ describe('setup-host arm64', { skip: await dockerUnavailable(BASE_IMAGE) }, () =
 
   test('setup-host - an arm64 host builds the arm64 image natively, without touching binfmt_misc', async () => {
     const stubs = [
-      'dpkg() { if [ "$1" = --print-architecture ]; then echo arm64; else command dpkg "$@"; fi; }',
+      hostArch('arm64'),
       'enable_arm64_emulation() { echo EMULATION; }',
       'build_arm64_image() { echo BUILT; }',
     ].join('; ');
