@@ -51,6 +51,9 @@ async function pushTiny(cand: TestRegistry, repository: string, tag: string): Pr
   return client.pushFromDaemon(await importBusyboxImage(name), byTag(cand.host, repository, tag));
 }
 
+/** The source distribution 'cand' a gate reads from: the registry at `host`. */
+const candidate = (host: string, arch: RegistryDistribution['architectures'][number]): RegistryDistribution => ({ name: 'cand', file: 'distributions/cand.yaml', format: 'registry', url: host, repository: 'kiln', insecure: true, architectures: [arch], keep: 3, gate: 'none' });
+
 /** A release unit: a tiny image pushed to the candidate as an agent would, described by its image.json. */
 async function imageUnit(cand: TestRegistry, dir: string, name: string, version: string, repository = `kiln/${name}`): Promise<ReleaseUnit> {
   const digest = await pushTiny(cand, repository, `build-${version}`);
@@ -172,7 +175,7 @@ test('registry target - a registry serving other bytes under a digest gives a fa
   try {
     const digest = await pushTiny(reg, 'kiln/x', '1');
     const other = await pushTiny(reg, 'kiln/y', '1');
-    const from: RegistryDistribution = { name: 'cand', file: 'distributions/cand.yaml', format: 'registry', url: reg.host, repository: 'kiln', insecure: true, architectures: ['amd64'], keep: 3, gate: 'none' };
+    const from = candidate(reg.host, 'amd64');
     const tags = [
       { repository: 'kiln/x', tag: '1', digest, package: 'x', version: '1' },
       { repository: 'kiln/y', tag: '1', digest: other, package: 'y', version: '1' },
@@ -239,7 +242,7 @@ test('registry target - the gate of a single-arch foreign image checks emulation
     // scripts/setup-host builds it: Debian's busybox-static:arm64 as an arm64 image.
     const armId = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', 'kiln/busybox-arm64'])).stdout.trim();
     const digest = await client.pushFromDaemon(armId, byTag(reg.host, 'kiln/arm', '1'));
-    const from: RegistryDistribution = { name: 'cand', file: 'distributions/cand.yaml', format: 'registry', url: reg.host, repository: 'kiln', insecure: true, architectures: ['arm64'], keep: 3, gate: 'none' };
+    const from = candidate(reg.host, 'arm64');
     await writePublishedTags(join(root, 'cand'), { registry: reg.host, tags: [{ repository: 'kiln/arm', tag: '1', digest, package: 'arm', version: '1' }] }, async () => 'unused');
     const touched: string[] = [];
     const untouchable = new Proxy({}, { get: (_, k) => touched.push(String(k)) && undefined }) as unknown as typeof docker;
