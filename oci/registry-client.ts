@@ -138,11 +138,15 @@ export class RegistryClient {
 
   /** The platform an image's config says (os, architecture, variant), the config read by digest and checked against it. */
   async imagePlatform(ref: ImageRef & { digest: string }): Promise<{ os?: string; architecture?: string; variant?: string }> {
-    const image = await this.inspect(ref);
-    const got = await this.refused([ref.registry], () => this.api.getBlob(ref.registry, ref.repository, image.configDigest));
+    return this.configPlatform(ref, (await this.inspect(ref)).configDigest);
+  }
+
+  /** imagePlatform for an image whose manifest the caller has already read: its config digest. */
+  async configPlatform(ref: ImageRef & { digest: string }, configDigest: string): Promise<{ os?: string; architecture?: string; variant?: string }> {
+    const got = await this.refused([ref.registry], () => this.api.getBlob(ref.registry, ref.repository, configDigest));
     const bytes = got === USE_SKOPEO ? Buffer.from(await this.run(['inspect', '--config', '--raw', ...this.access('', ref.registry), `docker://${formatRef(ref)}`], [ref.registry])) : got;
     const digest = sha256Digest(bytes);
-    if (digest !== image.configDigest) throw new DigestMismatchError(`the config of ${formatRef(ref)} hashes to ${digest}`, { expected: image.configDigest, actual: digest }, { kind: 'terminal' });
+    if (digest !== configDigest) throw new DigestMismatchError(`the config of ${formatRef(ref)} hashes to ${digest}`, { expected: configDigest, actual: digest }, { kind: 'terminal' });
     const config = JSON.parse(bytes.toString('utf8')) as { os?: string; architecture?: string; variant?: string };
     return { os: config.os, architecture: config.architecture, variant: config.variant };
   }

@@ -6,7 +6,7 @@
 import { DigestMismatchError } from '../schema/errors.ts';
 import type { OciImage } from '../schema/oci.ts';
 import { parseRef, byDigest } from './image-ref.ts';
-import type { RegistryClient } from './registry-client.ts';
+import { describeManifest, type RegistryClient } from './registry-client.ts';
 
 /** Pure: how the registry's image differs from the reported one (empty: it does not). */
 export function imageDifferences(reported: OciImage, served: OciImage): string[] {
@@ -21,9 +21,16 @@ export function imageDifferences(reported: OciImage, served: OciImage): string[]
 
 /** The image as the candidate registry serves it, which must be the reported one. Registry trouble throws RegistryError (transient). */
 export async function verifyReportedImage(client: RegistryClient, reported: OciImage): Promise<OciImage> {
+  return (await verifyReportedManifest(client, reported)).served;
+}
+
+/** verifyReportedImage with the served manifest's byte size, from the one read of it. */
+export async function verifyReportedManifest(client: RegistryClient, reported: OciImage): Promise<{ served: OciImage; manifestSize: number }> {
   const repo = parseRef(reported.repository + ':x');
-  const served = await client.inspect(byDigest(repo.registry, repo.repository, reported.manifestDigest));
+  const ref = byDigest(repo.registry, repo.repository, reported.manifestDigest);
+  const m = await client.manifest(ref);
+  const served = describeManifest(`${ref.registry}/${ref.repository}`, m.bytes.toString('utf8'), m.digest);
   const diff = imageDifferences(reported, served);
   if (diff.length) throw new DigestMismatchError(`${reported.repository}@${reported.manifestDigest}: the candidate registry serves a different image: ${diff.join('; ')}`, { reported, served }, { kind: 'terminal' });
-  return served;
+  return { served, manifestSize: m.bytes.length };
 }

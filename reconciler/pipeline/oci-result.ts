@@ -13,7 +13,7 @@ import type { BuildResult } from '../../schema/messages.ts';
 import { OBJECTS } from '../../schema/nats.ts';
 import type { OciImage } from '../../schema/oci.ts';
 import type { RegistryClient } from '../../oci/registry-client.ts';
-import { verifyReportedImage } from '../../oci/verify-reported.ts';
+import { verifyReportedManifest } from '../../oci/verify-reported.ts';
 import { byDigest, parseRef } from '../../oci/image-ref.ts';
 import { platformProblem } from '../../oci/platform.ts';
 import { storeVerified } from './artifact-cache.ts';
@@ -73,13 +73,12 @@ export async function withVerifiedImage(result: BuildResult, deps: { client: Reg
   let served: OciImage;
   let wrongPlatform: string | undefined;
   try {
-    served = await verifyReportedImage(deps.client, reported);
+    const verified = await verifyReportedManifest(deps.client, reported);
     // Every image, single-arch too: nothing of another machine is recorded as this arch's build.
-    const config = await deps.client.imagePlatform(imageAt(reported));
+    const config = await deps.client.configPlatform(imageAt(reported), verified.served.configDigest);
     wrongPlatform = platformProblem(result.inputs.arch, config);
     // Recorded in image.json: an index of this version is assembled without reading the registry again.
-    const manifestSize = (await deps.client.manifest(imageAt(reported))).bytes.length;
-    served = { ...served, manifestSize, platform: { os: config.os ?? '', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) } };
+    served = { ...verified.served, manifestSize: verified.manifestSize, platform: { os: config.os ?? '', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) } };
   } catch (e) {
     if (e instanceof DigestMismatchError || e instanceof ImageNotFoundError) return asFailedResult(result, 'integrity', 'image does not verify', [e.message]);
     if (isUnjudged(e)) throw e;

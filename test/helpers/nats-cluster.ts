@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { freePort, waitForLine } from './nats.ts';
+import { until } from './until.ts';
 
 export interface ClusterNode {
   name: string;
@@ -169,25 +170,26 @@ async function untilWhole(nodes: (ClusterNode & { httpPort: number })[], timeout
     const body = res?.ok ? ((await res.json()) as { routes?: { remote_id: string }[] }) : undefined;
     return new Set((body?.routes ?? []).map((r) => r.remote_id)).size;
   };
-  while ((await Promise.all(nodes.map(peers))).some((p) => p < nodes.length - 1)) {
-    if (Date.now() > end) throw new Error(`the cluster's routes did not all form within ${timeoutMs} ms`);
-    await sleep(100);
-  }
+  await until(async () => (await Promise.all(nodes.map(peers))).every((p) => p >= nodes.length - 1), timeoutMs, "the cluster's routes to all form", 100);
   // The meta leader learns each peer's JetStream limits after the routes (statsz): until then it cannot place on it.
   const nc = await connect({ servers: nodes.map((n) => n.url) });
+  let refusal: unknown;
   try {
     const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2000 });
     const name = 'KILN_TEST_CLUSTER_WHOLE';
-    for (;;) {
+    const placed = async () => {
       try {
         await jsm.streams.add({ name, subjects: ['kiln-test.cluster-whole'], storage: StorageType.Memory, num_replicas: nodes.length });
         await jsm.streams.delete(name);
-        return;
+        return true;
       } catch (e) {
-        if (Date.now() > end) throw new Error(`no stream could be placed on all ${nodes.length} nodes within ${timeoutMs} ms: ${(e as Error).message}`, { cause: e });
-        await sleep(200);
+        refusal = e;
+        return false;
       }
-    }
+    };
+    await until(placed, Math.max(0, end - Date.now()), `a stream placed on all ${nodes.length} nodes`, 200).catch((e: Error) => {
+      throw new Error(`${e.message}: ${(refusal as Error | undefined)?.message}`, { cause: refusal });
+    });
   } finally {
     await nc.close();
   }
