@@ -11,7 +11,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DigestMismatchError, GateInfraError, PublishInputError } from '../../../schema/errors.ts';
 import type { ImageIndexRecord, PublishedTags } from '../../../schema/oci.ts';
-import type { RegistryClient } from '../../../oci/registry-client.ts';
+import { describeManifest, type RegistryClient } from '../../../oci/registry-client.ts';
 import { signedReferences, signTag } from '../../../oci/lookaside.ts';
 import pMap from 'p-map';
 import { promote, PROMOTE_CONCURRENCY } from '../../../oci/promote.ts';
@@ -172,9 +172,13 @@ export const registryTarget: ReleaseTarget<RegistryDistribution> = {
         if (cause instanceof DigestMismatchError) throw cause;
         throw new GateInfraError(`could not read ${image}: ${(cause as Error).message}`, { image }, { cause });
       });
-    const entries = indexManifests((await read(client.manifest(at))).bytes);
+    const manifest = await read(client.manifest(at));
+    const entries = indexManifests(manifest.bytes);
     // One image: the test runs on the platform its config says (under qemu when it is foreign).
-    if (!entries) return runImageTestGate({ ...gate, image, platform: configPlatformString(await read(client.imagePlatform(at))) });
+    if (!entries) {
+      const { configDigest } = describeManifest(`${published.tags.registry}/${entry.repository}`, manifest.bytes.toString('utf8'), manifest.digest);
+      return runImageTestGate({ ...gate, image, platform: configPlatformString(await read(client.configPlatform(at, configDigest))) });
+    }
     // An index (a multi-arch version): the test runs in each architecture's image.
     return runImageTestGateEach(
       gate,
