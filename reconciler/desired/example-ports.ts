@@ -2,24 +2,13 @@
 // that `kiln up` serves. `kiln init --example` gives each its own free port, so
 // two example repos (or a test beside the demo) do not fight over one; the
 // ports are then part of the desired state, kept by every later start.
-import { createServer } from 'node:net';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { METADATA_LAYOUT } from '../../schema/metadata.ts';
+import { freeLoopbackPort } from '../net/free-port.ts';
 
 const LOOPBACK_URL = /^127\.0\.0\.1:\d{1,5}$/;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Replace each loopback registry address of the example (in distributions and packages) with one on a free port. */
 export async function assignRegistryPorts(dir: string): Promise<Record<string, string>> {
@@ -32,7 +21,7 @@ export async function assignRegistryPorts(dir: string): Promise<Record<string, s
   for (const text of texts.values()) {
     const doc = parseDocument(text);
     const url = doc.get('url');
-    if (doc.get('format') === 'registry' && typeof url === 'string' && LOOPBACK_URL.test(url) && !moved[url]) moved[url] = `127.0.0.1:${await freePort()}`;
+    if (doc.get('format') === 'registry' && typeof url === 'string' && LOOPBACK_URL.test(url) && !moved[url]) moved[url] = `127.0.0.1:${await freeLoopbackPort()}`;
   }
   for (const [file, text] of texts) {
     let next = text;

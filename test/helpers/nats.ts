@@ -1,9 +1,9 @@
 // Starts a real nats-server with JetStream on a free port and a temp store.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeLoopbackPort } from '../../reconciler/net/free-port.ts';
 
 export interface NatsServer {
   url: string;
@@ -30,18 +30,8 @@ export async function terminate(p: ChildProcess | undefined): Promise<void> {
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free loopback port outside the ephemeral range (see reconciler/net/free-port.ts for why). */
+export const freePort = (): Promise<number> => freeLoopbackPort();
 
 export async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
