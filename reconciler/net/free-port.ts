@@ -9,8 +9,12 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const FALLBACK_EPHEMERAL = { low: 32768, high: 60999 };
-/** Below this, ports are commonly configured services; above 65535 there is nothing. */
-const LOWEST = 10000;
+/**
+ * Below this, ports are commonly configured services, and fetch() refuses the
+ * WHATWG "bad ports", the highest of which is 10080: a registry there never
+ * answers a health check.
+ */
+const LOWEST = 10100;
 const ATTEMPTS = 200;
 
 /** Ports handed out by this process: two callers never get the same one before either binds it. */
@@ -31,7 +35,7 @@ export function ephemeralRange(text?: string): { low: number; high: number } {
 export function portBand(range: { low: number; high: number }): { low: number; high: number } {
   if (range.low - LOWEST >= 1000) return { low: LOWEST, high: range.low - 1 };
   if (65535 - range.high >= 1000) return { low: range.high + 1, high: 65535 };
-  return { low: 1024, high: 65535 };
+  return { low: LOWEST, high: 65535 };
 }
 
 function bindable(port: number, host: string): Promise<boolean> {

@@ -10,10 +10,11 @@ test('free port - the ephemeral range is read from the kernel text; nonsense giv
   assert.deepEqual(ephemeralRange('600 500'), { low: 32768, high: 60999 });
 });
 
-test('free port - ports are drawn below the ephemeral range, above it when there is no room below', () => {
-  assert.deepEqual(portBand({ low: 32768, high: 60999 }), { low: 10000, high: 32767 });
+test('free port - ports are drawn below the ephemeral range (above fetch\'s bad port 10080), above it when there is no room below', () => {
+  assert.deepEqual(portBand({ low: 32768, high: 60999 }), { low: 10100, high: 32767 });
   assert.deepEqual(portBand({ low: 10500, high: 50000 }), { low: 50001, high: 65535 });
-  assert.deepEqual(portBand({ low: 1024, high: 65535 }), { low: 1024, high: 65535 });
+  assert.deepEqual(portBand({ low: 1024, high: 65000 }), { low: 10100, high: 65535 });
+  assert.deepEqual(portBand({ low: 1024, high: 65535 }), { low: 10100, high: 65535 });
 });
 
 test('free port - a port outside the ephemeral range that binds, never the same one twice in a process', async () => {
