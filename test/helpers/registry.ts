@@ -79,7 +79,13 @@ export async function startRegistry(name = 'registry', o: { users?: RegistryCred
     p.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
     });
-    await until(async () => (p.exitCode !== null ? Promise.reject(new Error(`docker-registry exited with ${p.exitCode}:\n${stderr}`)) : answers(port, tls !== undefined)), 15_000, `docker-registry on port ${port}`);
+    // A registry that never answered is stopped: a live child would keep the test process (and its file) running until the runner's timeout.
+    await until(async () => (p.exitCode !== null ? Promise.reject(new Error(`docker-registry exited with ${p.exitCode}:\n${stderr}`)) : answers(port, tls !== undefined)), 15_000, `docker-registry on port ${port}`).catch(
+      async (e: unknown) => {
+        await terminate(p);
+        throw e;
+      },
+    );
   };
   const stop = async () => {
     const p = proc;
