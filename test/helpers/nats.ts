@@ -36,7 +36,11 @@ export const freePort = (): Promise<number> => freeLoopbackPort();
 export async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`nats-server did not start in ${timeoutMs} ms:\n${buf}`)), timeoutMs);
+    // A server that never became ready is killed: a live child would hold the test file until the runner's timeout.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`nats-server did not start in ${timeoutMs} ms:\n${buf}`));
+    }, timeoutMs);
     const onData = (d: Buffer) => {
       buf += d.toString();
       if (pattern.test(buf)) {
