@@ -9,11 +9,12 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { ArtifactMissingError, DigestMismatchError } from '../../schema/errors.ts';
 import { OBJECTS } from '../../schema/nats.ts';
+import { cachedArtifactPath } from './cache-path.js';
 import { readArtifactChunks } from './object-read.ts';
 
-const SHA256 = /^[0-9a-f]{64}$/;
+export { cachedArtifactPath };
 
-export const cachedArtifactPath = (cacheDir: string, sha256: string) => join(cacheDir, sha256.slice(0, 2), sha256);
+const SHA256 = /^[0-9a-f]{64}$/;
 
 async function exists(path: string): Promise<boolean> {
   try {

@@ -1,7 +1,11 @@
 // @ts-check
 // A sign thread (started by sign-worker.ts): detached signatures of binary data by one
-// key, asked as { id, data, binary } and answered as { id, signature } or { id, error, code? }
-// (code KEY_ERROR: the key itself cannot sign).
+// key, asked as { id, data, binary } and answered as { id, signature }; and header-signed
+// rpm copies written into the artifact cache (rpm-copies.js), asked as { id, rpms, bytes,
+// cacheDir, keyAlgorithm } (`bytes`: one transferred buffer holding every rpm of the
+// batch, each at its `offset` for `length`) and answered as { id, copies }. An error is
+// answered as { id, error, code?, data?, syscall? } (thread-errors.js; code KEY_ERROR:
+// the key itself cannot sign).
 // The signing (sub)key is chosen and checked once (openpgp.sign() verifies the key's
 // self-signatures on every call) and again every minute (expiry, revocation). An
 // Ed25519 key signs through node:crypto (ed25519-packet.js); any other key through
@@ -14,6 +18,8 @@ import { randomBytes } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as openpgp from 'openpgp';
 import { KEY_ERROR, nodeEd25519Key, signEd25519Packet } from './ed25519-packet.js';
+import { signRpmCopies } from './rpm-copies.js';
+import { errorAnswer } from './thread-errors.js';
 
 const { enums, LiteralDataPacket, PacketList, SignaturePacket } = openpgp;
 const RECHECK_MS = 60000;
@@ -78,17 +84,27 @@ async function signatureOf(data) {
 }
 
 /**
- * @param {{ id: number, data: Uint8Array, binary: boolean }} request
- * @returns {Promise<{ id: number, signature: string | Uint8Array } | { id: number, error: string, code?: string }>}
+ * @typedef {{ name: string, sha256: string, size: number, offset: number, length: number }} PackedRpm
+ * @typedef {{ id: number, data: Uint8Array, binary: boolean }} SignRequest
+ * @typedef {{ id: number, rpms: PackedRpm[], bytes: ArrayBuffer, cacheDir: string, keyAlgorithm: 'rsa' | 'dsa' }} RpmCopiesRequest
  */
-async function answer({ id, data, binary }) {
+
+/**
+ * @param {SignRequest | RpmCopiesRequest} request
+ * @returns {Promise<{ id: number, signature: string | Uint8Array } | { id: number, copies: Array<import('./rpm-copies.js').RpmCopy | null> } | ({ id: number } & import('./thread-errors.js').ErrorAnswer)>}
+ */
+async function answer(request) {
+  const { id } = request;
   try {
-    const { packet, version } = await signatureOf(data);
+    if ('rpms' in request) {
+      const rpms = request.rpms.map((r) => ({ ...r, bytes: new Uint8Array(request.bytes, r.offset, r.length) }));
+      return { id, copies: await signRpmCopies(rpms, request, async (header) => (await signatureOf(header)).packet) };
+    }
+    const { packet, version } = await signatureOf(request.data);
     // Armored as Signature.armor() does it: with the CRC24 footer unless the signature is v6.
-    return { id, signature: binary ? packet : openpgp.armor(enums.armor.signature, packet, undefined, undefined, undefined, version !== 6) };
+    return { id, signature: request.binary ? packet : openpgp.armor(enums.armor.signature, packet, undefined, undefined, undefined, version !== 6) };
   } catch (caught) {
-    const e = /** @type {{ message?: string, code?: string } | undefined} */ (caught);
-    return { id, error: String((e && e.message) || e), ...(e && e.code === KEY_ERROR ? { code: KEY_ERROR } : {}) };
+    return { id, ...errorAnswer(caught) };
   }
 }
 

@@ -4,7 +4,9 @@ import * as openpgp from 'openpgp';
 import type { Logger } from 'pino';
 import { SigningError, SigningKeyError } from '../../schema/errors.ts';
 import { withGnupgHome } from './gnupg-home.ts';
-import { SignPool } from './sign-worker.ts';
+import { signRpmCopies, type RpmCopiesTarget } from './rpm-copies.js';
+import { SignPool, threadError, type RpmCopy, type RpmToSign } from './sign-worker.ts';
+import { errorAnswer } from './thread-errors.js';
 
 export interface Signer {
   /** Upper-case hex fingerprint (40 chars, v4 key). */
@@ -15,6 +17,12 @@ export interface Signer {
   signDetached(data: string | Uint8Array): Promise<string>;
   /** The same detached signature as one binary signature packet (rpm header signatures). */
   signBinary(data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * rpms header-signed by this key into the artifact cache `target.cacheDir` (each rpm's digest and
+   * size checked first; a copy under its own sha256), in order; null for an rpm with no room for a
+   * signature. Made and written by the signing threads (reconciler/signing/rpm-copies.js).
+   */
+  signRpms(target: RpmCopiesTarget, rpms: RpmToSign[]): Promise<Array<RpmCopy | null>>;
   /** Cleartext-signed message (apt InRelease). */
   signCleartext(text: string): Promise<string>;
   /** A binary OpenPGP signed message holding `data` (containers/image "simple signing" signatures). */
@@ -111,6 +119,17 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string,
       return pool.signBinary(data).catch((e: unknown) => {
         fellBack(e);
         return signBinaryHere(data);
+      });
+    },
+    async signRpms(target, rpms) {
+      return pool.signRpms(target, rpms).catch(async (e: unknown) => {
+        // The rpm's or the cache's error (a malformed header, other bytes, a full disk) is not the pool's: no second try here.
+        if (!(e instanceof SigningError)) throw e;
+        fellBack(e);
+        // As a sign thread does it (reconciler/signing/rpm-copies.js), with a signature made here.
+        return signRpmCopies(rpms, target, signBinaryHere).catch((caught: unknown) => {
+          throw threadError(errorAnswer(caught));
+        });
       });
     },
     async signCleartext(text) {

@@ -7,7 +7,7 @@
 // Through collectResults on a real nats-server: a result collected before the
 // reconciler has read a desired state is handed back, then signed and judged.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ import { quietLog } from '../helpers/kiln-service.ts';
 import { startNats } from '../helpers/nats.ts';
 import { rpmSpec } from '../fixtures/rpm-source.ts';
 import { writeRpm, type WrittenRpm } from '../helpers/rpm.ts';
+import { seededRandom } from '../helpers/seeded.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
@@ -230,6 +231,75 @@ describe('rpm collect-time signing', () => {
     assert.notEqual(first[0].sha256, second[0].sha256, 'a new signature each time (a salted signature packet): the earlier copy is only an unnamed cache file');
   });
 
+  test('rpm collect signing - in the sign threads: bytes other than the recorded artifact are refused (KILN_DIGEST_MISMATCH), a malformed signature header names the artifact (KILN_RPM_FORMAT); nothing is written to the cache', async () => {
+    const own = join(dir, 'refused-cache');
+    const other = await readFile(rpms[1].path);
+    await assert.rejects(signRpmHeaders(resultOf([rpms[0]]), async () => other, signer, own), (e: Error & { code?: string }) => e.code === 'KILN_DIGEST_MISMATCH' && e.message.startsWith(`${rpms[0].name}: expected sha256 ${rpms[0].sha256}`));
+    // The signature header's second entry given a data type rpm does not know.
+    const bad = await readFile(rpms[0].path);
+    bad.writeInt32BE(99, 96 + 16 + 16 + 4);
+    const path = join(dir, 'kiln-cs-bad-1.0-1.noarch.rpm');
+    await writeFile(path, bad);
+    const badRpm = { name: 'kiln-cs-bad-1.0-1.noarch.rpm', path, ...(await sha256File(path)) };
+    await assert.rejects(signRpmHeaders(resultOf([badRpm]), async () => bad, signer, own), (e: Error) => e instanceof RpmFormatError && e.message === `${badRpm.name}: unknown data type 99 in the signature header`);
+    assert.deepEqual(await readdir(own).catch(() => []), [], 'nothing in the cache');
+    assert.equal(signer.fallbacks(), 0, 'the sign threads answered');
+  });
+
+  test('rpm collect signing - the sign threads stopped mid-batch: this thread signs and writes the copies instead, each as a thread would (a fall back, counted)', async () => {
+    const own = join(dir, 'fallback-cache');
+    const fresh = await loadSigner((await generateKey({ name: 'Kiln Fallback', email: 'fallback@kiln.invalid' })).privateKeyArmored, undefined, { log: quietLog });
+    const many = Array.from({ length: 40 }, (_, i) => ({ ...rpms[i % 2], name: `${i}-${rpms[i % 2].name}` }));
+    const signing = signRpmHeaders(resultOf(many), read, fresh, own);
+    // The threads are still starting: stopping them now leaves every batch unanswered.
+    await until(async () => (fresh.fallbacks() > 0 ? true : (await fresh.dispose(), undefined)), 30_000, 'a fall back to this thread');
+    const signed = await signing;
+    assert.equal(signed.length, many.length);
+    for (const s of signed) assert.deepEqual(await sha256File(cachedArtifactPath(own, s.sha256)), { sha256: s.sha256, size: s.size });
+    assert.match(await checksig(cachedArtifactPath(own, signed[0].sha256), fresh), /Signature, key ID [0-9a-f]{8}: OK/);
+    await fresh.dispose();
+  });
+
+  test('rpm collect signing - the reconciler killed while the sign threads write copies: every named cache file is whole (its sha256 is its name); the rest are unnamed temp files', async (t) => {
+    const own = join(dir, 'killed-cache');
+    const { random } = seededRandom(t);
+    const count = 400;
+    // The fault point (seeded): the process is killed once this many copies are named in the cache.
+    const killAfter = 1 + Math.floor(random() * (count / 4));
+    t.diagnostic(`killed after ${killAfter} copies`);
+    const keyFile = join(dir, 'killed-key.asc');
+    await writeFile(keyFile, (await generateKey({ name: 'Kiln Killed', email: 'killed@kiln.invalid' })).privateKeyArmored);
+    const root = new URL('../..', import.meta.url).pathname;
+    const code = `
+      const { register } = await import('tsx/esm/api');
+      register();
+      const { readFile } = await import('node:fs/promises');
+      const { loadSigner } = await import('./reconciler/signing/signer.ts');
+      const { signRpmHeaders } = await import('./reconciler/pipeline/signed-rpms.ts');
+      const rpms = ${JSON.stringify(rpms)};
+      const signer = await loadSigner(await readFile(${JSON.stringify(keyFile)}, 'utf8'));
+      const artifacts = Array.from({ length: ${count} }, (_, i) => ({ ...rpms[i % 2], name: i + '-' + rpms[i % 2].name }));
+      const result = { outcome: 'succeeded', artifacts, inputs: { recipe: { format: 'rpm' } } };
+      const bytes = await Promise.all(rpms.map((r) => readFile(r.path)));
+      for (;;) await signRpmHeaders(result, async (a) => bytes[rpms.findIndex((r) => r.sha256 === a.sha256)], signer, ${JSON.stringify(own)});
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const named = async () => (await readdir(own, { recursive: true }).catch(() => [] as string[])).filter((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}$/.test(f));
+    await until(async () => ((await named()).length >= killAfter ? true : undefined), 120_000, `${killAfter} copies in the cache (child: ${stderr})`);
+    child.kill('SIGKILL');
+    await exited;
+    const files = await readdir(own, { recursive: true });
+    const whole = await named();
+    assert.ok(whole.length >= killAfter);
+    for (const f of whole) assert.equal((await sha256File(join(own, f))).sha256, f.slice(3), `${f} is whole`);
+    const rest = files.filter((f) => f.includes('/') && !whole.includes(f));
+    for (const f of rest) assert.match(f, /^[0-9a-f]{2}\/[0-9a-f]{64}\.tmp-\d+-\d+-\d+$/, 'only unnamed temp files besides');
+    t.diagnostic(`${whole.length} named copies, ${rest.length} temp files`);
+  });
+
   test('rpm collect signing - through collect: handed back until a desired state was read, then judged by its names and header-signed', async (t) => {
     const nats = await startNats();
     t.after(() => nats.dispose());
@@ -288,7 +358,7 @@ describe('rpm collect-time signing', () => {
     // Signing fails for what names kiln-cs-libs (the rpm and its header carry the name), first for a while, then for good.
     let failure = (): Error => new Error('the signing worker went away');
     const libs = Buffer.from('kiln-cs-libs');
-    const flaky: Signer = { ...signer, signBinary: (data) => (Buffer.from(data).includes(libs) ? Promise.reject(failure()) : signer.signBinary(data)) };
+    const flaky: Signer = { ...signer, signRpms: (target, list) => (list.some((r) => Buffer.from(r.bytes).includes(libs)) ? Promise.reject(failure()) : signer.signRpms(target, list)) };
     const opts = { max: 10, waitMs: 5000, signer: flaky, artifactsDir: join(dir, 'errors-cache'), log: quietLog, declared: new Map([['kiln-cs', { format: 'rpm' as const }]]) };
 
     const first = await collectResults(session, opts);
@@ -297,7 +367,7 @@ describe('rpm collect-time signing', () => {
     assert.equal(first.signed.get(good)?.length, 1);
     await Promise.all(first.pending.map((p) => p.ack()));
 
-    failure = () => new RpmFormatError('unknown data type 99 in the signature header');
+    failure = () => new RpmFormatError('kiln-cs-libs-1.0-1.noarch.rpm: unknown data type 99 in the signature header');
     const second = await until(async () => {
       const c = await collectResults(session, opts);
       return c.pending.length ? c : undefined;
