@@ -103,3 +103,25 @@ test('sign worker - a key whose secret does not match it is a SigningKeyError (K
   assert.deepEqual([signer.fallbacks(), warnings], [0, []], 'nothing signed in this thread');
   await signer.dispose();
 });
+
+test('sign worker - a view of a larger Buffer (an rpm header inside the file) crosses to the thread alone, not the buffer under it', async (t) => {
+  const { Worker } = await import('node:worker_threads');
+  const sent: number[] = [];
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, message: { data?: Uint8Array }, transfer?: readonly import('node:worker_threads').Transferable[]) {
+    if (message?.data) sent.push(message.data.buffer.byteLength);
+    return post.call(this, message, transfer);
+  };
+  t.after(() => {
+    Worker.prototype.postMessage = post;
+  });
+  const key = await generateKey({ name: 'Kiln View', email: 'view@kiln.invalid' });
+  const worker = new SignWorker(key.privateKeyArmored);
+  const file = Buffer.alloc(1 << 20, 7);
+  const header = file.subarray(4096, 4196);
+  const signature = await worker.signBinary(header);
+  const armored = (await openpgp.readSignature({ binarySignature: signature })).armor();
+  assert.equal(await verifies(armored, header, key.publicKeyArmored), true);
+  assert.deepEqual(sent, [100], 'only the 100 bytes of the header were cloned');
+  await worker.stop();
+});
