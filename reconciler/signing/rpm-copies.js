@@ -9,9 +9,10 @@
 // and armored signatures go back, never the signed bytes. A fan-out directory is made
 // only when a write finds it missing.
 // The writes are asynchronous (libuv's threadpool), a few in flight: creating a file is
-// most of the cost here (0.1-0.8 ms of system time each on these machines, the thread
-// blocked in it meanwhile); synchronous writes in the two sign threads took 2.3-2.7x the
-// wall time of the code before for 2,000 copies under load (taking turns, load 12-15).
+// most of the cost here (0.1-0.8 ms of system time each on these machines). Synchronous
+// writes in the two sign threads, measured taking turns with this: 8-26% less CPU, but the
+// wall time moves with the machine's load (better at load 5-7, twice this at load 10-14:
+// two threads blocked in file creations get two threads' share of busy cores); README.
 import { createHash } from 'node:crypto';
 import { writeFile as writeFileCallback } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
