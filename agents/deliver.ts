@@ -43,20 +43,25 @@ const schemaErrors = () => (validators.buildResult.errors ?? []).map((e) => `${e
 
 export async function publishResult(ctx: Pick<DeliveryContext, 'js' | 'log'>, result: BuildResult): Promise<void> {
   if (!validators.buildResult(result)) throw new TypeError(`refusing to publish an invalid BuildResult: ${schemaErrors()}`);
+  await sendResult(ctx, result);
+}
+
+/** Publish a result already validated (deduplicated by its message id). */
+async function sendResult(ctx: Pick<DeliveryContext, 'js' | 'log'>, result: BuildResult): Promise<void> {
   const ack = await ctx.js.publish(SUBJECTS.result(result.key), JSON.stringify(result), { msgID: resultMsgId(result.key, result.attempt) });
   if (ack.duplicate) ctx.log.info({ key: result.key, attempt: result.attempt }, 'result already published by an earlier delivery; kept that one');
 }
 
 /**
- * The result as it may be published: what the build put into it (file names,
+ * Publish the result as it may be published: what the build put into it (file names,
  * say) can make it invalid, and that is the build's failure, not a reason to
- * deliver it again and again.
+ * deliver it again and again. A valid result is validated once, here.
  */
-export function publishable(result: BuildResult): BuildResult {
-  if (validators.buildResult(result as unknown)) return result; // (no narrowing of `result`: the guard would make it `never` below)
+export async function publishAsPublishable(ctx: Pick<DeliveryContext, 'js' | 'log'>, result: BuildResult): Promise<void> {
+  if (validators.buildResult(result as unknown)) return sendResult(ctx, result);
   const failed: BuildResult = { ...result, outcome: 'failed', failureClass: 'build', reason: `the build's result is not valid: ${schemaErrors()}`, artifacts: [] };
   delete failed.binaries;
-  return failed;
+  await publishResult(ctx, failed);
 }
 
 /** Pure: the whole log as text when it is small enough to travel in the result (INLINE_LOG_MAX) and is UTF-8 that reads back to the same bytes. */
@@ -74,7 +79,7 @@ async function deliverOnce(ctx: DeliveryContext, draft: DraftResult, artifactPat
     inline === undefined ? uploadLog(ctx.os, draft.key, draft.attempt, delivery, log) : undefined,
   ]);
   const logFields = inline === undefined ? { log: { sha256: log.sha256, size: log.size, object: object! } } : { log: { sha256: log.sha256, size: log.size }, logTail: inline };
-  await publishResult(ctx, publishable({ ...draft, artifacts, ...logFields, finishedAt: new Date().toISOString() }));
+  await publishAsPublishable(ctx, { ...draft, artifacts, ...logFields, finishedAt: new Date().toISOString() });
 }
 
 /**

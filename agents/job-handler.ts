@@ -103,10 +103,14 @@ async function keep(kept: Map<string, KeptBuild>, id: string, build: KeptBuild):
   }
 }
 
+/** Where the runner works, inside the job's directory (beside its log and scratch space). */
+const workRootOf = (root: string) => join(root, 'work');
+
 /** Build the job in `root` and close its log: everything delivery needs. */
 async function produce(ctx: JobContext, job: BuildJob, root: string, delivery: number, log: Logger, timings: Timings): Promise<KeptBuild> {
   const started = new Date();
-  await mkdir(root, { recursive: true });
+  // One call makes the job's directory and its work directory (build() uses it as made here).
+  await mkdir(workRootOf(root), { recursive: true });
   const blog = new BuildLog(ctx.nc, job.key, job.attempt, join(root, 'build.log'), log);
   try {
     blog.write(`kiln: build ${job.key} attempt ${job.attempt} (delivery ${delivery}) of ${job.inputs.package} ${job.inputs.version} on ${ctx.agentId}\n`);
@@ -229,8 +233,7 @@ async function build(ctx: JobContext, job: BuildJob, root: string, blog: BuildLo
     blog.write(`kiln: ${verdict.reason}\n`);
     return { run: { exitCode: -1, oomKilled: false, timedOut: false, artifacts: [] }, verdict };
   };
-  const work: WorkDir = { root: join(root, 'work') };
-  await mkdir(work.root, { recursive: true });
+  const work: WorkDir = { root: workRootOf(root) };
   let run: RunOutcome;
   let binaries: string[] | undefined;
   try {

@@ -1,7 +1,8 @@
-// One build's log: every chunk goes to a file (hashed as it is written, so the
-// full log can be stored with its digest) and, batched, to the live log subject
-// so `kiln logs -f` can follow the build. Live lines are best effort; the file is
-// the record.
+// One build's log: every chunk is hashed as it is written (so the full log can be
+// stored with its digest) and, batched, goes to the live log subject so `kiln logs -f`
+// can follow the build. Live lines are best effort; the whole log is the record: held in
+// memory while it is small (most are: no file to open, write, close and remove per job),
+// and in a file from the moment it outgrows IN_MEMORY_MAX.
 //
 // Wire format: see LOG_HEADERS in schema/nats.ts (chunks of up to MAX_CHUNK bytes).
 import { createHash, type Hash } from 'node:crypto';
@@ -13,9 +14,12 @@ import { LOG_HEADERS, SUBJECTS } from '../schema/nats.ts';
 const MAX_CHUNK = 64 * 1024;
 const FLUSH_MS = 200;
 const TAIL_BYTES = 64 * 1024;
+/** A log is only in memory up to this size; past it, it goes to its file (which then holds all of it). */
+const IN_MEMORY_MAX = TAIL_BYTES;
 export const DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024;
 
 export interface LogSummary {
+  /** The file holding the whole log; written only when `bytes` is absent (the log outgrew memory). */
   path: string;
   sha256: string;
   size: number;
@@ -26,7 +30,8 @@ export interface LogSummary {
 }
 
 export class BuildLog {
-  private readonly file: WriteStream;
+  /** Opened once the log outgrows IN_MEMORY_MAX (until then tailBuf is the whole log). */
+  private file: WriteStream | undefined;
   private readonly hash: Hash = createHash('sha256');
   private size = 0;
   private pending: Buffer[] = [];
@@ -46,12 +51,20 @@ export class BuildLog {
     private readonly log: Logger,
     /** A build that prints more than this keeps running, but its log stops here. */
     private readonly maxBytes = DEFAULT_MAX_LOG_BYTES,
-  ) {
-    this.file = createWriteStream(path);
-    this.file.on('error', (e) => {
+  ) {}
+
+  /** The file, opened (with what the log holds so far) the first time the log outgrows memory. */
+  private spill(): WriteStream {
+    if (this.file) return this.file;
+    const file = createWriteStream(this.path);
+    file.on('error', (e) => {
       this.fileError ??= e;
-      this.log.error({ err: e, path }, 'cannot write the build log');
+      this.log.error({ err: e, path: this.path }, 'cannot write the build log');
     });
+    // Until now tailBuf was the whole log (it is trimmed only past 2 * TAIL_BYTES > IN_MEMORY_MAX).
+    if (this.tailBuf.length) file.write(this.tailBuf);
+    this.file = file;
+    return file;
   }
 
   /** Append build output. Never throws: a broken live stream must not fail the build. */
@@ -62,10 +75,11 @@ export class BuildLog {
       this.truncated = true;
       b = Buffer.concat([b.subarray(0, Math.max(0, this.maxBytes - this.size)), Buffer.from(`\nkiln: log truncated at ${this.maxBytes} bytes\n`)]);
     }
-    this.file.write(b);
     this.hash.update(b);
     this.size += b.length;
+    if (this.file) this.file.write(b);
     this.tailBuf = Buffer.concat([this.tailBuf, b]);
+    if (!this.file && this.size > IN_MEMORY_MAX) this.spill();
     if (this.tailBuf.length > 2 * TAIL_BYTES) this.tailBuf = this.tailBuf.subarray(this.tailBuf.length - TAIL_BYTES);
     this.pending.push(b);
     this.pendingBytes += b.length;
@@ -96,20 +110,22 @@ export class BuildLog {
     if (end && all.length === 0) this.publish(new Uint8Array(), end);
   }
 
-  /** Flush with the end of the live stream marked on the last chunk (one message fewer per build), close the file; returns the digest and tail. */
+  /** Flush with the end of the live stream marked on the last chunk (one message fewer per build), close the file if any; returns the digest and tail. */
   async finish(outcome: 'succeeded' | 'failed'): Promise<LogSummary> {
     this.flush(outcome);
-    await new Promise<void>((resolve, reject) => this.file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    const file = this.file;
+    if (file) await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
     if (this.fileError) throw this.fileError;
-    const whole = this.tailBuf.length === this.size ? { bytes: this.tailBuf } : {};
+    const whole = file ? {} : { bytes: this.tailBuf };
     return { path: this.path, sha256: this.hash.digest('hex'), size: this.size, tailText: this.tailBuf.toString('utf8'), ...whole };
   }
 
-  /** Close the file without publishing the end marker (the job is abandoned). */
+  /** Close the file (if one was opened) without publishing the end marker (the job is abandoned). */
   async abandon(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.file.destroyed) return;
-    await new Promise<void>((resolve) => this.file.end(() => resolve()));
+    const file = this.file;
+    if (!file || file.destroyed) return;
+    await new Promise<void>((resolve) => file.end(() => resolve()));
   }
 }

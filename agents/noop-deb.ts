@@ -28,13 +28,16 @@ function ar(members: Array<[string, Buffer]>): Buffer {
   return Buffer.concat(parts);
 }
 
+/** The data member is the same empty archive in every no-op .deb: made once (a gzip per job is a visible share of a benchmark agent's CPU). */
+let emptyData: Promise<Buffer> | undefined;
+
 /** Debian's file name for the package (epoch dropped) and the bytes of an empty .deb of it. */
 export async function noopDeb(inputs: Pick<BuildInputs, 'package' | 'version' | 'arch'>, note: string): Promise<{ name: string; bytes: Buffer }> {
   const control = `Package: ${inputs.package}\nVersion: ${inputs.version}\nArchitecture: ${inputs.arch}\nMaintainer: Kiln <noop@kiln.invalid>\nDescription: no-op build\n ${note}\n`;
   const bytes = ar([
     ['debian-binary', Buffer.from('2.0\n')],
     ['control.tar.gz', await tarGz('./control', control)],
-    ['data.tar.gz', await tarGz('', '')],
+    ['data.tar.gz', await (emptyData ??= tarGz('', ''))],
   ]);
   const name = `${inputs.package}_${inputs.version.replace(/^\d+:/, '')}_${inputs.arch}.deb`.replace(/[^A-Za-z0-9._+~-]/g, '_');
   return { name, bytes };

@@ -113,7 +113,7 @@ test('agent upload - creating a log object under a taken name keeps what is ther
   assert.equal(await text('logs/k/1'), 'second delivery\n', 'a deleted name is named again');
 });
 
-test('agent log - live chunks on the log subject add up to the stored file; the end is marked; size is capped', async (t) => {
+test('agent log - live chunks on the log subject add up to the log kept in memory; the end is marked; size is capped; no file while small', async (t) => {
   const h = await startHarness();
   t.after(() => h.close());
   const key = 'b'.repeat(64);
@@ -137,12 +137,29 @@ test('agent log - live chunks on the log subject add up to the stored file; the 
   blog.write('never written\n');
   const summary = await blog.finish('failed');
   await reading;
-  const stored = await readFile(summary.path);
+  const stored = summary.bytes!;
+  assert.ok(stored, 'a small log is given whole from memory');
+  await assert.rejects(readFile(summary.path), { code: 'ENOENT' }, 'and never written to a file');
   assert.equal(end, 'failed');
   assert.deepEqual(Buffer.concat(live), stored);
   assert.equal(summary.size, stored.length);
   assert.equal(summary.sha256, createHash('sha256').update(stored).digest('hex'));
-  assert.deepEqual(summary.bytes, stored, 'a small log is also given whole from memory');
   assert.match(stored.toString(), /^line one\nline two\nx+\nkiln: log truncated at 100 bytes\n$/);
   assert.ok(!stored.toString().includes('never written'));
+});
+
+test('agent log - a log that outgrows memory is in its file whole (what came before too), with its digest; the tail stays in memory', async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const blog = new BuildLog(undefined, 'c'.repeat(64), 1, join(h.workDir, 'big.log'), quietLog);
+  const lines = Array.from({ length: 3000 }, (_, i) => `line ${i} ${'y'.repeat(i % 97)}\n`);
+  for (const l of lines) blog.write(l);
+  const summary = await blog.finish('succeeded');
+  const whole = Buffer.from(lines.join(''));
+  assert.ok(whole.length > 128 * 1024, 'the test log is bigger than what is held in memory');
+  assert.equal(summary.bytes, undefined, 'too big to be given from memory');
+  assert.deepEqual(await readFile(summary.path), whole);
+  assert.equal(summary.size, whole.length);
+  assert.equal(summary.sha256, createHash('sha256').update(whole).digest('hex'));
+  assert.ok(whole.toString().endsWith(summary.tailText));
 });
