@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { hashObject, type ObjectType } from './object-id.ts';
 import { writePack } from './pack-writer.ts';
+import { zlibWrap } from './zlib-wrap.ts';
 import pMap from 'p-map';
 
 
@@ -42,8 +42,8 @@ export async function writeObject(gitdir: string, type: ObjectType, content: Uin
   const file = join(dir, oid.slice(2));
   // A packed copy would also do, but checking packs costs more than rewriting a loose one.
   if (await exists(file)) return oid;
-  // Small records: a synchronous deflate (~10 µs) is cheaper than a thread-pool hop.
-  const data = deflateSync(wrapped, { level: 1 });
+  // Synchronous (small records are stored, not compressed: zlib-wrap.ts), cheaper than a thread-pool hop.
+  const data = zlibWrap(wrapped);
   // git's own temp-file name, so a leftover from a killed writer is garbage git gc/prune knows.
   const tmp = join(dir, `tmp_obj_${randomBytes(6).toString('hex')}`);
   try {

@@ -8,8 +8,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import { crc32 } from 'node:zlib';
 import { hashObject, type ObjectType } from './object-id.ts';
+import { zlibWrap } from './zlib-wrap.ts';
 
 const TYPE_CODE: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3 };
 
@@ -45,7 +46,7 @@ export function buildPack(objects: Array<{ type: ObjectType; content: Uint8Array
   let offset = 12;
   const entries: PackedObject[] = [];
   for (const o of objects) {
-    const record = Buffer.concat([packObjectHeader(o.type, o.content.length), deflateSync(o.content, { level: 1 })]);
+    const record = Buffer.concat([packObjectHeader(o.type, o.content.length), zlibWrap(o.content)]);
     entries.push({ oid: hashObject(o.type, o.content).oid, offset, crc: crc32(record) });
     parts.push(record);
     offset += record.length;
