@@ -33,9 +33,13 @@ export function retryable(subject: string, opts: RequestOptions | undefined, err
  */
 export const OFFLINE_ERR_CODES: ReadonlySet<number> = new Set([10118, 10119]);
 
+const ERROR_MEMBER = Buffer.from('"error"');
+
 /** Pure: does this JetStream API answer say "no leader right now, ask again"? */
 export function unavailableAnswer(subject: string, data: Uint8Array): boolean {
   if (!subject.startsWith('$JS.API.') || data.length === 0 || data.length > 4096) return false;
+  // Most answers are no error (an info, a direct get's raw bytes): not parsed (a throw per binary answer, a second parse per info).
+  if (Buffer.from(data.buffer, data.byteOffset, data.byteLength).indexOf(ERROR_MEMBER) < 0) return false;
   try {
     const err = (JSON.parse(Buffer.from(data).toString('utf8')) as { error?: { code?: number; err_code?: number } }).error;
     return err?.code === 503 || (err?.err_code !== undefined && OFFLINE_ERR_CODES.has(err.err_code));
@@ -78,11 +82,18 @@ export function rideOutElections(nc: NatsConnection, r: ElectionRetry): NatsConn
 
 /** The same connection with `request` replaced; everything else is the original's. */
 export function withRequest(nc: NatsConnection, request: NatsConnection['request']): NatsConnection {
+  // Methods bound once each: the clients look them up per message (publish, request, ...).
+  const bound = new Map<PropertyKey, { fn: unknown; boundFn: unknown }>();
   return new Proxy(nc, {
     get(target, prop) {
       if (prop === 'request') return request;
       const v: unknown = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
+      if (typeof v !== 'function') return v;
+      const known = bound.get(prop);
+      if (known?.fn === v) return known.boundFn;
+      const boundFn = v.bind(target);
+      bound.set(prop, { fn: v, boundFn });
+      return boundFn;
     },
   });
 }

@@ -37,6 +37,9 @@ test('nats election retry - a 503 API answer means ask again; other answers are 
   assert.equal(unavailableAnswer('$JS.API.CONSUMER.INFO.X.Y', enc({ error: { code: 500, err_code: 10119, description: 'consumer is offline' } })), true, 'a consumer whose replicas are moving');
   assert.equal(unavailableAnswer('$JS.API.STREAM.INFO.X', enc({ error: { code: 500, err_code: 10118, description: 'stream is offline' } })), true);
   assert.equal(unavailableAnswer('kiln.result.x', enc({ error: { code: 503 } })), false, 'only API answers are read');
+  assert.equal(unavailableAnswer('$JS.API.DIRECT.GET.OBJ_x', Buffer.from([0x21, 0x3c, 0x61, 0x72, 0x63, 0x68, 0x3e, 0x0a, 0xff])), false, "a direct get's raw bytes");
+  const inside = Buffer.concat([Buffer.from('xxxx'), enc({ error: { code: 503 } })]).subarray(4);
+  assert.equal(unavailableAnswer('$JS.API.STREAM.INFO.X', inside), true, 'an answer that is a view into a bigger buffer');
 });
 
 test('nats election retry - waits double from the base up to the cap', () => {
