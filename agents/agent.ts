@@ -77,6 +77,7 @@ export class Agent {
   private draining = false;
   private drainReason = '';
   private wake: (() => void) | undefined;
+  private wakeScheduled = false;
   private fetching: ConsumerMessages | undefined;
   private heartbeat: Heartbeat | undefined;
   private drainWatch: DrainWatch | undefined;
@@ -182,11 +183,24 @@ export class Agent {
     const p: Promise<void> = handleJob(ctx, msg, this.running).then((outcome) => metrics?.jobFinished(outcome, (performance.now() - t0) / 1000)).finally(() => {
       this.inFlight.delete(p);
       this.heartbeat?.beat();
-      this.wake?.();
+      this.wakeSoon();
     });
     this.inFlight.add(p);
     // The running set changed: tell the registry now rather than at the next beat.
     setImmediate(() => this.heartbeat?.beat());
+  }
+
+  /**
+   * Wake the pull loop once the jobs that end in this event-loop turn have all ended: one pull for
+   * the slots they free, not one per job (a pull is a subscription, a request and timers).
+   */
+  private wakeSoon(): void {
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.wake?.();
+    });
   }
 
   /** Stop pulling; running builds finish and publish their results. */
