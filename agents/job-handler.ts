@@ -51,10 +51,12 @@ export function isFinalDelivery(deliveryCount: number, maxDeliver: number): bool
   return maxDeliver > 1 && deliveryCount >= maxDeliver;
 }
 
+const utf8 = new TextDecoder();
+
 function describeInvalid(data: Uint8Array): { raw: Record<string, unknown> | undefined; reason: string } {
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(data).toString('utf8'));
+    raw = JSON.parse(utf8.decode(data));
   } catch (e) {
     return { raw: undefined, reason: `job is not JSON: ${(e as Error).message}` };
   }

@@ -33,13 +33,23 @@ export function retryable(subject: string, opts: RequestOptions | undefined, err
  */
 export const OFFLINE_ERR_CODES: ReadonlySet<number> = new Set([10118, 10119]);
 
-const ERROR_MEMBER = Buffer.from('"error"');
+const OPEN_BRACE = 0x7b;
+const ERROR_MEMBER = new TextEncoder().encode('"error"');
+
+/** Pure: does `data` contain the bytes of `part`? (A view of a message's payload: no copy, no Buffer made.) */
+function includesBytes(data: Uint8Array, part: Uint8Array): boolean {
+  outer: for (let i = 0; i + part.length <= data.length; i++) {
+    for (let j = 0; j < part.length; j++) if (data[i + j] !== part[j]) continue outer;
+    return true;
+  }
+  return false;
+}
 
 /** Pure: does this JetStream API answer say "no leader right now, ask again"? */
 export function unavailableAnswer(subject: string, data: Uint8Array): boolean {
   if (!subject.startsWith('$JS.API.') || data.length === 0 || data.length > 4096) return false;
   // Most answers are no error (an info, a direct get's raw bytes): not parsed (a throw per binary answer, a second parse per info).
-  if (Buffer.from(data.buffer, data.byteOffset, data.byteLength).indexOf(ERROR_MEMBER) < 0) return false;
+  if (data[0] !== OPEN_BRACE || !includesBytes(data, ERROR_MEMBER)) return false;
   try {
     const err = (JSON.parse(Buffer.from(data).toString('utf8')) as { error?: { code?: number; err_code?: number } }).error;
     return err?.code === 503 || (err?.err_code !== undefined && OFFLINE_ERR_CODES.has(err.err_code));

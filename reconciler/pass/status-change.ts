@@ -5,8 +5,7 @@ import { STATUS_LAYOUT, TRAILERS } from '../../schema/status.ts';
 import type { BuildRecord } from '../../schema/status.ts';
 import type { ObservedState } from '../model.ts';
 import { applyResult, recordDispatch, type RetryPolicy } from '../records/build-records.ts';
-import { isDeepStrictEqual } from 'node:util';
-import { buildRecordFile, checkRecordFile, conditionRecordFile, gateRecordFile, releaseRecordFile, withoutUndefined } from '../status/records.ts';
+import { buildRecordFile, checkRecordFile, conditionRecordFile, gateRecordFile, releaseRecordFile, sameRecord } from '../status/records.ts';
 import { nextCondition } from './condition.ts';
 import type { PassEvents } from './events.ts';
 
@@ -74,7 +73,7 @@ export function statusChangeFor(current: ObservedState, events: PassEvents, ctx:
   // Structural comparison first (records read back from YAML have no undefined members, fresh ones
   // may): serialising is the expensive part, so only what is written is serialised.
   const put = <T extends object>(record: T, previous: T | undefined, file: (r: T) => [string, string]) => {
-    if (previous && isDeepStrictEqual(withoutUndefined(previous), withoutUndefined(record))) return false;
+    if (previous && sameRecord(previous, record)) return false;
     const [path, content] = file(record);
     files.set(path, content);
     return true;

@@ -67,7 +67,7 @@ export function mergeEntries(
   subtrees: ReadonlyMap<string, string | null>,
 ): TreeEntry[] {
   const byName = new Map<string, TreeEntry>();
-  for (const e of base) byName.set(e.path, { ...e, mode: e.mode === '040000' ? TREE_MODE : e.mode });
+  for (const e of base) byName.set(e.path, e.mode === '040000' ? { ...e, mode: TREE_MODE } : e);
   for (const [name, oid] of files) {
     const old = byName.get(name);
     if (old?.mode === TREE_MODE) throw new InvalidStatusChangeError(`'${name}' is a directory, cannot write a file there`, { name });
@@ -99,9 +99,16 @@ export function sameEntries(a: readonly TreeEntry[], b: readonly TreeEntry[]): b
 
 /** The bytes of a tree object (without the "tree <len>\0" header). Entries must be sorted. */
 export function encodeTree(entries: readonly TreeEntry[]): Buffer {
-  const parts: Buffer[] = [];
+  // Written into one buffer (a status tree holds thousands of records: two small buffers each added up).
+  let size = 0;
+  for (const e of entries) size += Buffer.byteLength(e.mode) + Buffer.byteLength(e.path) + 2 + 20;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
   for (const e of entries) {
-    parts.push(Buffer.from(`${e.mode} ${e.path}\0`, 'utf8'), Buffer.from(e.oid, 'hex'));
+    o += out.write(`${e.mode} ${e.path}\0`, o, 'utf8');
+    const n = out.write(e.oid, o, 'hex');
+    if (n !== 20 || e.oid.length !== 40) throw new TypeError(`tree entry '${e.path}': oid '${e.oid}' is not 40 hex digits`);
+    o += n;
   }
-  return Buffer.concat(parts);
+  return out;
 }

@@ -25,9 +25,10 @@ export async function readEntries(ctx: TreeContext, oid: string | undefined): Pr
 async function updateDir(ctx: TreeContext, base: string | undefined, changes: DirChanges): Promise<string | null> {
   const entries = await readEntries(ctx, base);
   const subtrees = new Map<string, string | null>();
+  const byName = changes.dirs.size ? new Map(entries.map((e) => [e.path, e])) : undefined;
   await Promise.all(
     [...changes.dirs].map(async ([name, sub]) => {
-      const old = entries.find((e) => e.path === name);
+      const old = byName!.get(name);
       const oldTree = old && (old.mode === '040000' || old.mode === '40000') ? old.oid : undefined;
       subtrees.set(name, await updateDir(ctx, oldTree, sub));
     }),

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BuildRecord } from '../../schema/status.ts';
 import { parseRecord, recordKindOf } from '../../reconciler/status/parse-record.ts';
-import { buildRecordFile, gateRecordFile, releaseRecordFile, serializeRecord } from '../../reconciler/status/records.ts';
+import { buildRecordFile, gateRecordFile, releaseRecordFile, sameRecord, serializeRecord, withoutUndefined } from '../../reconciler/status/records.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { seededRandom } from '../helpers/seeded.ts';
 
 const KEY = 'a'.repeat(64);
 
@@ -96,4 +98,39 @@ test('status records - only record directories hold records', () => {
   assert.equal(recordKindOf('signatures/abc.asc'), undefined);
   assert.equal(recordKindOf('README.md'), undefined);
   assert.equal(recordKindOf('builds.yaml'), undefined);
+});
+
+test('status records - sameRecord answers as isDeepStrictEqual of the copies without undefined members, on random pairs', (t) => {
+  const { random, seed } = seededRandom(t);
+  const pick = <T,>(xs: T[]): T => xs[Math.floor(random() * xs.length)];
+  const leaf = () => pick<unknown>([undefined, null, 0, -0, 1, NaN, '', 'a', '1', true, false]);
+  const value = (depth: number): unknown => {
+    const r = random();
+    if (depth <= 0 || r < 0.4) return leaf();
+    if (r < 0.6) return Array.from({ length: Math.floor(random() * 3) }, () => value(depth - 1));
+    const o: Record<string, unknown> = {};
+    for (let i = Math.floor(random() * 4); i > 0; i--) o[pick(['a', 'b', 'c', 'd'])] = value(depth - 1);
+    return o;
+  };
+  // A variant of v: mostly equal, sometimes an undefined member added or a value changed.
+  const variant = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map((x) => (random() < 0.1 ? value(1) : variant(x)));
+    if (v && typeof v === 'object') {
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) if (random() > 0.05) o[k] = random() < 0.1 ? value(1) : variant(x);
+      if (random() < 0.3) o[pick(['e', 'f'])] = undefined;
+      return o;
+    }
+    return random() < 0.1 ? leaf() : v;
+  };
+  let equal = 0;
+  for (let i = 0; i < 3000; i++) {
+    const a = value(4);
+    const b = random() < 0.5 ? variant(a) : value(4);
+    const expected = isDeepStrictEqual(withoutUndefined(a), withoutUndefined(b));
+    if (expected) equal++;
+    assert.equal(sameRecord(a, b), expected, `seed ${seed} case ${i}: ${JSON.stringify([a, b])}`);
+    assert.equal(sameRecord(b, a), expected, `seed ${seed} case ${i} (swapped)`);
+  }
+  assert.ok(equal > 300, `enough equal pairs drawn (${equal})`);
 });
