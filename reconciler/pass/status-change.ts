@@ -52,7 +52,10 @@ function withHeaderSigned(record: BuildRecord | null, signed: BuildRecord['signe
 class Summary {
   private readonly parts = new Map<string, string[]>();
   add(verb: string, subject: string): void {
-    this.parts.set(verb, [...(this.parts.get(verb) ?? []), subject]);
+    // Appended in place: a copy per add made a pass recording thousands of builds quadratic.
+    const subjects = this.parts.get(verb);
+    if (subjects) subjects.push(subject);
+    else this.parts.set(verb, [subject]);
   }
   toString(): string {
     const text = [...this.parts]

@@ -52,8 +52,10 @@ export function buildPack(objects: Array<{ type: ObjectType; content: Uint8Array
     offset += record.length;
   }
   if (offset >= 2 ** 31) throw new RangeError('pack too large for 32-bit index offsets');
-  const body = Buffer.concat(parts);
-  return { pack: Buffer.concat([body, createHash('sha1').update(body).digest()]), entries };
+  // Hashed part by part, then copied once (not joined, then joined again with its checksum).
+  const sha1 = createHash('sha1');
+  for (const p of parts) sha1.update(p);
+  return { pack: Buffer.concat([...parts, sha1.digest()], offset + 20), entries };
 }
 
 /** Index v2 of a pack: fan-out, sorted oids, CRC32s, offsets, then both checksums. */
