@@ -7,7 +7,8 @@
 import { inflateSync as inflateRaw } from 'fflate';
 import { inflateSync } from 'node:zlib';
 
-function adler32(b: Uint8Array): number {
+/** Pure: the Adler-32 checksum of `b` (RFC 1950 §8.2), as a zlib stream ends with it. */
+export function adler32(b: Uint8Array): number {
   let a = 1;
   let s = 0;
   for (let i = 0; i < b.length; ) {

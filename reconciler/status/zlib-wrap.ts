@@ -7,6 +7,7 @@
 // until `git gc` deltifies them. Bigger ones (a tree of thousands of records) are deflated: there
 // the compression is worth the call. Every git reader inflates both alike.
 import { deflateSync } from 'node:zlib';
+import { adler32 } from '../git/inflate-object.ts';
 
 /** Objects up to this size are stored, not compressed. */
 export const STORED_MAX = 4096;
@@ -40,23 +41,4 @@ export function zlibStored(data: Uint8Array): Buffer {
   }
   out.writeUInt32BE(adler32(data), o);
   return out;
-}
-
-/** Largest n such that 255n(n+1)/2 + (n+1)(65520) < 2^32 (zlib's NMAX): sums may wait this long before the modulo. */
-const NMAX = 5552;
-
-/** Pure: the Adler-32 checksum of `data` (RFC 1950 §8.2). */
-export function adler32(data: Uint8Array): number {
-  let a = 1;
-  let b = 0;
-  for (let i = 0; i < data.length; ) {
-    const end = Math.min(data.length, i + NMAX);
-    for (; i < end; i++) {
-      a += data[i];
-      b += a;
-    }
-    a %= 65521;
-    b %= 65521;
-  }
-  return ((b << 16) | a) >>> 0;
 }

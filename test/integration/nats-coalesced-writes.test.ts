@@ -2,7 +2,7 @@
 // many callbacks of one turn publish goes out in one socket write, in order, and nothing queued
 // is lost when the connection is closed right after publishing. Against a real nats-server.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { connectNats } from '../../reconciler/nats/connect.ts';
@@ -22,14 +22,19 @@ function countWrites(nc: object): () => number {
   return () => n;
 }
 
-test('nats writes - what 50 timer callbacks of one turn publish goes out in one write, in order', async (t) => {
+/** A server, a plain connection subscribed to `subject` (ready), and a connection made by connectNats. */
+async function serverAndReader(t: TestContext, subject: string) {
   const server = await startNats();
   t.after(() => server.dispose());
   const reader = await connect({ servers: server.url });
   t.after(() => reader.close());
-  const sub = reader.subscribe('w.>');
+  const sub = reader.subscribe(subject);
   await reader.flush();
-  const nc = await connectNats(server.url, { name: 'test', log: quiet });
+  return { sub, nc: await connectNats(server.url, { name: 'test', log: quiet }) };
+}
+
+test('nats writes - what 50 timer callbacks of one turn publish goes out in one write, in order', async (t) => {
+  const { sub, nc } = await serverAndReader(t, 'w.>');
   t.after(() => nc.close());
   await nc.flush();
   const writes = countWrites(nc);
@@ -48,13 +53,7 @@ test('nats writes - what 50 timer callbacks of one turn publish goes out in one 
 });
 
 test('nats writes - a publish right before close() is delivered', async (t) => {
-  const server = await startNats();
-  t.after(() => server.dispose());
-  const reader = await connect({ servers: server.url });
-  t.after(() => reader.close());
-  const sub = reader.subscribe('last');
-  await reader.flush();
-  const nc = await connectNats(server.url, { name: 'test', log: quiet });
+  const { sub, nc } = await serverAndReader(t, 'last');
   nc.publish('last', 'sent before close');
   await nc.close();
   for await (const m of sub) {
