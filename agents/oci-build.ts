@@ -9,6 +9,7 @@
 // takes as a cancel. The build API has no pids limit (the deb runner's pids limit
 // has no equivalent here).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,9 @@ import { pinBaseImage } from './oci-dockerfile.ts';
 import { networkFailureReason } from './oci-network-reason.ts';
 import { downloadInstallPackages, INSTALL_DIR } from './oci-install.ts';
 import { readSourceFile, realDirUnder } from './source-tree.ts';
+
+/** Where a build's image is tagged in the agent's Docker until it is pushed (`kiln-oci-build:<random>`). */
+export const OWN_TAG_REPOSITORY = 'kiln-oci-build';
 
 export interface OciBuildSpec {
   /** The checkout at the pinned commit. */
@@ -150,6 +154,10 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
   }
 
   const tmp = await mkdtemp(join(tmpdir(), 'kiln-oci-'));
+  // The build's own name for its image. Two builds can make the same image ID (the builder's
+  // cache, or a build with nothing of its own): each drops only its own tag afterwards, never
+  // the ID, which would take the other's image (or a base's tags) with it.
+  const ownTag = `${OWN_TAG_REPOSITORY}:${randomBytes(12).toString('hex')}`;
   let imageId: string | undefined;
   try {
     await writeFile(join(tmp, PINNED_NAME), pinned.text);
@@ -167,7 +175,7 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
       if (!fetched.ok) return fail(fetched.reason);
     }
     onLog(Buffer.from(`kiln: docker build ${spec.dockerfile} for ${platform} (context ${spec.context}; memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, timeout ${limits.timeoutSeconds} s, no network for RUN)\n`));
-    const built = await runBuild(docker, contextTar(contextDir, tmp, spec.install !== undefined), { ...spec, platform: target }, limits, hooks);
+    const built = await runBuild(docker, contextTar(contextDir, tmp, spec.install !== undefined), { ...spec, platform: target }, ownTag, limits, hooks);
     imageId = built.imageId;
     if (built.timedOut) return { ok: false, class: 'limit', reason: `the image build did not finish within ${limits.timeoutSeconds} s`, timedOut: true };
     if (built.aborted) throw new AgentInfraError('image build aborted: the agent is shutting down');
@@ -191,7 +199,8 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
     throw new AgentInfraError(`image build could not run: ${(e as Error).message}`, {}, { cause: e });
   } finally {
     // The image lives on in the registry; the agent keeps only the base (a cache for the next build).
-    if (imageId) await docker.getImage(imageId).remove({ force: true }).catch(() => undefined);
+    // Untagging deletes the image unless something else still names it.
+    if (imageId) await docker.getImage(ownTag).remove().catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
   }
 }
@@ -216,8 +225,9 @@ async function baseForPlatform(registry: RegistryClient, ref: string, platform: 
   return { ok: true, ref: formatRef(byDigest(at.registry, at.repository, digest)) };
 }
 
-async function runBuild(docker: Docker, tar: Readable, spec: OciBuildSpec, limits: ResolvedLimits, hooks: OciBuildHooks): Promise<BuildStreamResult & { timedOut: boolean; aborted: boolean }> {
+async function runBuild(docker: Docker, tar: Readable, spec: OciBuildSpec, tag: string, limits: ResolvedLimits, hooks: OciBuildHooks): Promise<BuildStreamResult & { timedOut: boolean; aborted: boolean }> {
   const stream = (await docker.buildImage(tar, {
+    t: tag,
     dockerfile: PINNED_NAME,
     networkmode: 'none',
     memory: limits.memoryMiB * MiB,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { buildOciImage, type OciBuildSpec } from '../../agents/oci-build.ts';
+import { buildOciImage, OWN_TAG_REPOSITORY, type OciBuildSpec } from '../../agents/oci-build.ts';
 import { OciRunner } from '../../agents/oci-runner.ts';
 import { byDigest, byTag, formatRef } from '../../oci/image-ref.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
@@ -94,6 +94,31 @@ describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln
     assert.match(out, new RegExp(`pulling the base image ${digestRef(base).replace(/[.]/g, '\\.')}`));
     assert.equal(app.layers.length, 2);
     assert.equal(app.layers[0].digest, base.layers[0].digest);
+  });
+
+  test('oci build - afterwards the agent drops only its own tag: an image ID something else names (the same image built by another job) stays', async () => {
+    const keep = `kiln-test/oci-same-id:${process.pid}`;
+    let id: string | undefined;
+    // Another job's image with the same ID: named by another tag before this build cleans up.
+    const sharing = Object.create(registry, {
+      pushFromDaemon: {
+        value: async (image: string, to: Parameters<RegistryClient['pushFromDaemon']>[1]) => {
+          id = image;
+          await docker.getImage(image).tag({ repo: keep.split(':')[0], tag: keep.split(':')[1] });
+          return registry.pushFromDaemon(image, to);
+        },
+      },
+    }) as RegistryClient;
+    try {
+      let out = '';
+      const outcome = await buildOciImage(docker, sharing, { sourceDir: src, context: 'app', dockerfile: 'app/Dockerfile', base: digestRef(base), push: byTag(cand.host, 'kiln/app', 'same-id') }, limits, { onLog: (b) => (out += b.toString()) });
+      assert.ok(outcome.ok, out);
+      const kept = await docker.getImage(keep).inspect();
+      assert.equal(kept.Id, id, 'the other name still finds the image');
+      assert.deepEqual(kept.RepoTags.filter((t) => t.startsWith(`${OWN_TAG_REPOSITORY}:`)), [], 'the build dropped its own tag');
+    } finally {
+      await docker.getImage(keep).remove().catch(() => undefined);
+    }
   });
 
   test('oci build - the reconciler verifies a reported image from the registry; a wrong report is an integrity failure', async () => {
