@@ -7,12 +7,14 @@
 // is set up before start(); output is attached before start for live logs, but
 // an attach stream can lose the last bytes at exit, so after exit the rest is
 // read from the engine's log (complete once wait() has returned) and handed to
-// onLog before this returns; OOM is read from State.OOMKilled; the container is
-// always removed.
+// onLog before this returns; OOM is read from State.OOMKilled, or from the
+// engine's "oom" event when that comes after the exit (oom-events.ts); the
+// container is always removed.
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
 import { EngineLogLength } from './engine-log-length.ts';
+import { LATE_OOM_WAIT_MS, watchOom } from './oom-events.ts';
 import { DEADLINE_LABEL, ORPHAN_GRACE_SECONDS, ROLE_LABEL } from './labels.ts';
 
 export interface ContainerSpec {
@@ -105,7 +107,7 @@ export async function runContainer(docker: Docker, spec: ContainerSpec, hooks: C
     HostConfig: hostConfig(spec),
   });
   try {
-    return await runCreated(container, spec, hooks);
+    return await runCreated(docker, container, spec, hooks);
   } finally {
     await container.remove({ force: true, v: true }).catch(() => undefined);
   }
@@ -141,7 +143,19 @@ class LiveOutput {
   }
 }
 
-async function runCreated(container: Container, spec: ContainerSpec, hooks: ContainerHooks): Promise<ContainerExit> {
+/** SIGKILL's exit status: the OOM killer's, among others. */
+const KILLED = 137;
+
+async function runCreated(docker: Docker, container: Container, spec: ContainerSpec, hooks: ContainerHooks): Promise<ContainerExit> {
+  const oom = spec.memoryBytes ? await watchOom(docker, container.id) : undefined;
+  try {
+    return await runWatched(container, spec, hooks, oom);
+  } finally {
+    oom?.close();
+  }
+}
+
+async function runWatched(container: Container, spec: ContainerSpec, hooks: ContainerHooks, oom: Awaited<ReturnType<typeof watchOom>> | undefined): Promise<ContainerExit> {
   const live = new LiveOutput(hooks.onLog);
   const stream = await container.attach({ stream: true, stdout: true, stderr: true });
   const [stdout, stderr] = [live.sink('stdout'), live.sink('stderr')];
@@ -172,7 +186,8 @@ async function runCreated(container: Container, spec: ContainerSpec, hooks: Cont
     await deliverRest(container, live.covered(info.HostConfig?.LogConfig?.Type), hooks.onLog).catch((e: unknown) =>
       hooks.onLog(Buffer.from(`kiln: the rest of the output could not be read from the engine's log (${(e as Error).message}); it may be incomplete\n`)),
     );
-    const exit: ContainerExit = { exitCode: StatusCode, oomKilled: Boolean(state.OOMKilled), timedOut, aborted };
+    const killedByOom = Boolean(state.OOMKilled) || (StatusCode === KILLED && !timedOut && !aborted && oom !== undefined && (await oom.seen(LATE_OOM_WAIT_MS)));
+    const exit: ContainerExit = { exitCode: StatusCode, oomKilled: killedByOom, timedOut, aborted };
     if (hooks.afterExit) await hooks.afterExit(container, exit);
     return exit;
   } finally {

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { runContainer, type ContainerSpec } from '../../containers/run-container.ts';
 import { DEADLINE_LABEL, ROLE_LABEL } from '../../containers/labels.ts';
 import { sweepOrphanContainers } from '../../containers/sweep.ts';
+import { watchOom } from '../../containers/oom-events.ts';
 import { BASE_IMAGE, docker, dockerUnavailable } from '../helpers/docker.ts';
 
 const skip = await dockerUnavailable(BASE_IMAGE);
@@ -92,4 +93,29 @@ test('container runner - output with invalid UTF-8 arrives once (the json-file l
   const text = Buffer.concat(chunks).toString('latin1');
   assert.equal(text.match(/END/g)?.length, 1, `END once; output ends ${JSON.stringify(text.slice(-80))}`);
   assert.equal(text.split('\n').filter((l) => l.startsWith('line ')).length, 200, 'every line once');
+});
+
+test('container runner - an OOM kill of the command under `timeout` is reported as OOM; a SIGKILL exit without one is not', { skip }, async () => {
+  const spec = { image: BASE_IMAGE, role: 'test', network: 'none' as const, timeoutMs: 60_000, memoryBytes: 64 * 2 ** 20 };
+  // tail keeps its one (400 MiB) line in memory: the kernel kills it, and `timeout` (PID 1) exits 137.
+  const oom = await runContainer(docker, { ...spec, cmd: ['bash', '-c', 'head -c 400m /dev/zero | tail -n 1 >/dev/null'] }, { onLog: () => undefined });
+  assert.equal(oom.exitCode, 137);
+  assert.equal(oom.oomKilled, true);
+  const killed = await runContainer(docker, { ...spec, cmd: ['bash', '-c', 'kill -KILL $$'] }, { onLog: () => undefined });
+  assert.equal(killed.exitCode, 137);
+  assert.equal(killed.oomKilled, false);
+});
+
+test('container runner - the engine\'s "oom" event is seen by a watch set up before the start', { skip }, async (t) => {
+  const c = await docker.createContainer({ Image: BASE_IMAGE, Cmd: ['bash', '-c', 'head -c 400m /dev/zero | tail -n 1 >/dev/null'], NetworkDisabled: true, HostConfig: { Memory: 64 * 2 ** 20, MemorySwap: 64 * 2 ** 20, NetworkMode: 'none' } });
+  t.after(() => c.remove({ force: true }).catch(() => undefined));
+  const watch = await watchOom(docker, c.id);
+  try {
+    const waited = c.wait({ condition: 'next-exit' });
+    await c.start();
+    await waited;
+    assert.equal(await watch.seen(30_000), true);
+  } finally {
+    watch.close();
+  }
 });
