@@ -39,9 +39,9 @@ describe('agent build (real Docker)', { skip }, () => {
 
   before(async () => {
     // What a killed earlier run of this agent would leave: a container with its label.
-    leftover = (await docker.createContainer({ Image: BUILD_IMAGE, Cmd: ['true'], Labels: { 'kiln.agent': 'test-agent' } })).id;
+    leftover = (await docker.createContainer({ Image: BUILD_IMAGE, Cmd: ['true'], Labels: { 'kiln.agent': 'build-agent' } })).id;
     h = await startHarness();
-    agent = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'test-agent', heartbeatMs: 1000 });
+    agent = new Agent({ nc: h.nc, pool: 'deb', arch: 'amd64', workDir: h.workDir, log: quietLog, id: 'build-agent', heartbeatMs: 1000 });
     await agent.start();
   });
   after(async () => {
@@ -51,7 +51,7 @@ describe('agent build (real Docker)', { skip }, () => {
   });
 
   test('agent build - containers left by an earlier run of the same agent are removed at start', async () => {
-    const left = await containersWithLabel('kiln.agent', 'test-agent');
+    const left = await containersWithLabel('kiln.agent', 'build-agent');
     assert.ok(!left.some((c) => c.Id === leftover), 'leftover container removed');
   });
 
@@ -75,7 +75,7 @@ describe('agent build (real Docker)', { skip }, () => {
     assert.equal(r.key, job.key);
     assert.equal(r.outcome, 'succeeded', r.logTail);
     assert.equal(r.exitCode, 0);
-    assert.equal(r.agent, 'test-agent');
+    assert.equal(r.agent, 'build-agent');
     assert.deepEqual(r.inputs, job.inputs);
     const deb = r.artifacts.find((a) => a.name.endsWith('.deb'));
     assert.ok(deb, `a .deb among ${r.artifacts.map((a) => a.name).join(', ')}`);

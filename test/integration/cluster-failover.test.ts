@@ -57,8 +57,8 @@ test('cluster - stream leader then meta leader SIGKILLed mid-run: R3 topology, o
   }
 
   const runs = new Map<string, number>();
-  await w.agent('noop-a', new CountingRunner(runs, 700));
-  await w.agent('noop-b', new CountingRunner(runs, 700));
+  await w.agent('failover-a', new CountingRunner(runs, 700));
+  await w.agent('failover-b', new CountingRunner(runs, 700));
   const rec = await w.reconciler();
   const ctl = new AbortController();
   t.after(() => ctl.abort());
