@@ -6,9 +6,10 @@
 // The overlay is folded into a fresh base once it outgrows √(base size): a copy every
 // ~√n changes, so a change costs O(√n) at worst. Order is that of a Map copied and then
 // edited the same way: replaced keys keep their place, deleted ones go, new (or deleted
-// and re-added) ones come last.
+// and re-added) ones come last. It is a ReadonlyMap, so a version can stand where readers
+// take one (DesiredState.packages after an incremental read).
 
-export class LayeredMap<K, V> {
+export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
   private open = false;
 
   private constructor(
@@ -54,6 +55,10 @@ export class LayeredMap<K, V> {
 
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
+  }
+
+  forEach(fn: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this);
   }
 
   *keys(): IterableIterator<K> {
