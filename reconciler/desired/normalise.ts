@@ -91,10 +91,10 @@ export function ociFrom(value: string | undefined): OciPackage['from'] {
 }
 
 /**
- * The fields every package format shares (the pool's limits already hold defaults < pool). Each
- * format adds its own fields to this object in place: a spread of it into a new literal with
- * conditional spreads made a dictionary-mode object per package file (≈ 10% of a cold plan's
- * allocations), which every later property read of the package then paid for.
+ * The fields every package format shares (the pool's limits already hold defaults < pool). A deb
+ * package adds its own fields to this object in place: spreading it into a new literal with
+ * conditional spreads was ≈ 25 of the 224 MB a cold plan of 10,000 packages allocated (sampled
+ * heap profile; 3 MB after), the largest share of any function.
  */
 function commonFields(file: string, doc: PackageDoc, config: DesiredConfig, source: ResolvedSource, pool: string) {
   const src: DesiredPackage['source'] = { git: doc.source.git, url: source.url, ref: doc.source.ref, commit: source.commit };
