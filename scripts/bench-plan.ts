@@ -77,7 +77,7 @@ const profileArg = process.argv.indexOf('--profile');
 const profiler = sectionProfiler(profileArg > 0 ? process.argv[profileArg + 1] : undefined);
 
 /** A prepared repo and its next one-change pass (another package changed each time), for the passes taking turns. */
-interface Kept {
+interface TurnRepo {
   n: number;
   onePass(k: number): Promise<{ ms: number; cpuMs: number }>;
   dir: string;
@@ -145,7 +145,6 @@ async function bench(n: number, signer: Signer) {
     const statusCommit = await time(() =>
       recordPass({ dir, cache: deps.cache, signer, log, previous: memo.observed, build: () => ({ files: new Map(extra.map(buildRecordFile)), summary: 'bench: 1000 records', trailers: { 'Kiln-Desired': after } }) }),
     );
-
     return {
       n,
       coldPlanMs: cold.ms,
@@ -172,7 +171,7 @@ async function bench(n: number, signer: Signer) {
 }
 
 /** A fresh converged repo of n packages after its full and no-op passes, ready for one-change passes. */
-async function readyRepo(n: number, signer: Signer): Promise<Kept> {
+async function readyRepo(n: number, signer: Signer): Promise<TurnRepo> {
   const dir = await generateRepo(n);
   await recordConverged(dir, signer, log);
   const deps = passDeps(dir, signer);
@@ -198,7 +197,7 @@ async function readyRepo(n: number, signer: Signer): Promise<Kept> {
  * over the same seconds, so the ratio of their medians drifts less with the machine's load than
  * that of passes run a minute apart. Both repos' states are in the heap meanwhile.
  */
-async function takingTurns(small: Kept, large: Kept) {
+async function takingTurns(small: TurnRepo, large: TurnRepo) {
   const ms: Record<number, number[]> = { [small.n]: [], [large.n]: [] };
   const cpu: Record<number, number[]> = { [small.n]: [], [large.n]: [] };
   for (let k = 0; k < ONE_CHANGE_PASSES; k++) {

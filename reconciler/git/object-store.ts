@@ -149,7 +149,7 @@ function fail(kind: number): never {
 const SMALL_COPY = 64;
 
 function copyBytes(from: Uint8Array, start: number, end: number, to: Uint8Array, at: number): number {
-  if (end > from.length) throw new Error('delta copies past its source');
+  if (end > from.length) throw new Error('delta instruction reads past its input');
   if (end - start < SMALL_COPY) for (let k = start; k < end; k++) to[at++] = from[k];
   else to.set(from.subarray(start, end), at);
   return end - start;
@@ -186,7 +186,7 @@ export function applyDelta(delta: Buffer, source: Buffer): Buffer {
       if (o + size > targetSize) throw new Error('delta target size mismatch');
       o += copyBytes(source, off, off + size, out, o);
     } else if (op > 0) {
-      if (o + op > targetSize || i + op > delta.length) throw new Error('delta target size mismatch');
+      if (o + op > targetSize) throw new Error('delta target size mismatch');
       o += copyBytes(delta, i, i + op, out, o);
       i += op;
     } else throw new Error('delta opcode 0');
