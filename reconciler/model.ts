@@ -176,7 +176,7 @@ export interface DesiredState {
   /** The metadata repo commit this was read from. */
   commit: string;
   config: DesiredConfig;
-  packages: Map<string, DesiredPackage>;
+  packages: ReadonlyMap<string, DesiredPackage>;
   distributions: Map<string, DesiredDistribution>;
 }
 

@@ -6,6 +6,7 @@
 // undefined and the caller runs it (test/unit/desired-incremental.test.ts compares both).
 import type { Diagnostic } from '../../schema/errors.ts';
 import type { PackageDoc } from '../../schema/metadata.ts';
+import { LayeredMap } from '../collections/layered-map.ts';
 import type { DesiredPackage, DesiredState } from '../model.ts';
 import { normalisePackage } from './normalise.ts';
 import { located, type DesiredSnapshot, type FileEntry, type FileTable } from './read-desired.ts';
@@ -74,7 +75,8 @@ export function assembleChanged(commit: string, files: FileTable, prev: DesiredS
   const diagnostics = [...prev.warnings.filter((d) => !gone.has(d.file)), ...fresh].sort(compare);
 
   // Deleted files' packages go; a changed file keeps its package's place; an added file's comes last (as in `files`).
-  const packages = new Map<string, DesiredPackage>(prev.state.packages);
+  // A new version of the previous map, not a copy: a pass costs its changes, not 10,000 entries.
+  const packages = LayeredMap.from<string, DesiredPackage>(prev.state.packages).edit();
   for (const path of changed) {
     const was = docOf(prev.files.get(path))?.name;
     if (was !== undefined && (!files.has(path) || !prev.files.has(path))) packages.delete(was);
@@ -88,7 +90,7 @@ export function assembleChanged(commit: string, files: FileTable, prev: DesiredS
     }
     packages.set(doc.name, normalisePackage(path, doc, prev.state.config, e.source!, e.control));
   }
-  const state: DesiredState = { commit, config: prev.state.config, packages, distributions: prev.state.distributions };
+  const state: DesiredState = { commit, config: prev.state.config, packages: packages.done(), distributions: prev.state.distributions };
   recordDesiredChanges(state, { since: prev.state, packages: names, appended });
   return { diagnostics, state };
 }

@@ -19,9 +19,15 @@ export const BUILTIN_DEFAULTS = {
 } as const;
 
 export function mergeLimits(...layers: Array<Limits | undefined>): ResolvedLimits {
-  // Later layers win; undefined fields fall through.
+  // Later layers win; undefined fields fall through. (for-in, not Object.entries: this runs per package file.)
   const out: ResolvedLimits = { ...BUILTIN_DEFAULTS.limits };
-  for (const l of layers) for (const [k, v] of Object.entries(l ?? {})) if (v !== undefined) (out as Record<string, number>)[k] = v;
+  for (const l of layers) {
+    if (!l) continue;
+    for (const k in l) {
+      const v = l[k as keyof Limits];
+      if (v !== undefined) (out as Record<string, number>)[k] = v;
+    }
+  }
   return out;
 }
 
@@ -84,17 +90,24 @@ export function ociFrom(value: string | undefined): OciPackage['from'] {
   return TAG_REF.test(value) ? { tag: value } : { package: value };
 }
 
-/** The fields every package format shares (the pool's limits already hold defaults < pool). */
+/**
+ * The fields every package format shares (the pool's limits already hold defaults < pool). A deb
+ * package adds its own fields to this object in place: spreading it into a new literal with
+ * conditional spreads was ≈ 25 of the 224 MB a cold plan of 10,000 packages allocated (sampled
+ * heap profile; 3 MB after), the largest share of any function.
+ */
 function commonFields(file: string, doc: PackageDoc, config: DesiredConfig, source: ResolvedSource, pool: string) {
+  const src: DesiredPackage['source'] = { git: doc.source.git, url: source.url, ref: doc.source.ref, commit: source.commit };
+  if (doc.source.subdir) src.subdir = doc.source.subdir;
   return {
     name: doc.name,
     file,
     version: doc.version,
-    source: { git: doc.source.git, url: source.url, ref: doc.source.ref, commit: source.commit, ...(doc.source.subdir ? { subdir: doc.source.subdir } : {}) },
+    source: src,
     architectures: [...doc.architectures],
     pool,
     limits: mergeLimits(config.pools[pool]?.limits ?? config.defaults.limits, doc.limits),
-    release: [...(doc.release ?? [])],
+    release: doc.release ? [...doc.release] : [],
     rebuild: doc.rebuild ?? 0,
   };
 }
@@ -125,16 +138,16 @@ function normaliseDebPackage(file: string, doc: DebPackageDoc, config: DesiredCo
   const poolConfig = config.pools[pool];
   const kilnDefaults = config.defaults;
   const buildFrom = doc.buildFrom ?? poolConfig?.buildFrom ?? kilnDefaults.buildFrom;
-  return {
-    ...commonFields(file, doc, config, source, pool),
-    format: doc.format,
-    image: doc.image ?? poolConfig?.image ?? kilnDefaults.image,
-    ...(doc.smoke !== undefined ? { smoke: doc.smoke } : {}),
-    ...(buildFrom !== undefined ? { buildFrom } : {}),
-    rebuildDependents: doc.rebuildDependents ?? kilnDefaults.rebuildDependents,
-    ...(doc.bootstrap ? { bootstrap: true } : {}),
-    ...(control ? { control } : {}),
-  };
+  // Fields in the order a spread gave them: common, format, image, smoke, buildFrom, rebuildDependents, bootstrap, control.
+  const p = commonFields(file, doc, config, source, pool) as DebPackage;
+  p.format = doc.format;
+  p.image = doc.image ?? poolConfig?.image ?? kilnDefaults.image;
+  if (doc.smoke !== undefined) p.smoke = doc.smoke;
+  if (buildFrom !== undefined) p.buildFrom = buildFrom;
+  p.rebuildDependents = doc.rebuildDependents ?? kilnDefaults.rebuildDependents;
+  if (doc.bootstrap) p.bootstrap = true;
+  if (control) p.control = control;
+  return p;
 }
 
 /** The rpm toolchain image scripts/setup-host builds: the default for rpm builds and dnf gates. */

@@ -145,37 +145,50 @@ function fail(kind: number): never {
   throw new Error(`unknown pack object type ${kind}`);
 }
 
-function varint(d: Buffer, at: { i: number }): number {
-  let v = 0;
-  let shift = 0;
-  let byte: number;
-  do {
-    byte = d[at.i++];
-    v += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (byte & 0x80);
-  return v;
+/** Below this many bytes a copy is a JS loop: Buffer#copy is a native call costing more than the bytes. */
+const SMALL_COPY = 64;
+
+function copyBytes(from: Uint8Array, start: number, end: number, to: Uint8Array, at: number): number {
+  if (end > from.length) throw new Error('delta instruction reads past its input');
+  if (end - start < SMALL_COPY) for (let k = start; k < end; k++) to[at++] = from[k];
+  else to.set(from.subarray(start, end), at);
+  return end - start;
 }
 
 /** git's delta format: source size, target size, then copy (from source) and insert instructions. */
 export function applyDelta(delta: Buffer, source: Buffer): Buffer {
-  const at = { i: 0 };
-  if (varint(delta, at) !== source.length) throw new Error('delta source size mismatch');
-  const out = Buffer.allocUnsafe(varint(delta, at));
+  let i = 0;
+  let byte: number;
+  let sourceSize = 0;
+  let targetSize = 0;
+  for (let shift = 0; ; shift += 7) {
+    byte = delta[i++];
+    sourceSize += (byte & 0x7f) * 2 ** shift;
+    if (!(byte & 0x80)) break;
+  }
+  for (let shift = 0; ; shift += 7) {
+    byte = delta[i++];
+    targetSize += (byte & 0x7f) * 2 ** shift;
+    if (!(byte & 0x80)) break;
+  }
+  if (sourceSize !== source.length) throw new Error('delta source size mismatch');
+  const out = Buffer.allocUnsafe(targetSize);
   let o = 0;
-  while (at.i < delta.length) {
-    const op = delta[at.i++];
+  while (i < delta.length) {
+    const op = delta[i++];
     if (op & 0x80) {
       let off = 0;
       let size = 0;
-      for (let b = 0; b < 4; b++) if (op & (1 << b)) off |= delta[at.i++] << (8 * b);
-      for (let b = 0; b < 3; b++) if (op & (0x10 << b)) size |= delta[at.i++] << (8 * b);
+      for (let b = 0; b < 4; b++) if (op & (1 << b)) off |= delta[i++] << (8 * b);
+      for (let b = 0; b < 3; b++) if (op & (0x10 << b)) size |= delta[i++] << (8 * b);
       off >>>= 0;
       if (size === 0) size = 0x10000;
-      o += source.copy(out, o, off, off + size);
+      if (o + size > targetSize) throw new Error('delta target size mismatch');
+      o += copyBytes(source, off, off + size, out, o);
     } else if (op > 0) {
-      o += delta.copy(out, o, at.i, at.i + op);
-      at.i += op;
+      if (o + op > targetSize) throw new Error('delta target size mismatch');
+      o += copyBytes(delta, i, i + op, out, o);
+      i += op;
     } else throw new Error('delta opcode 0');
   }
   if (o !== out.length) throw new Error('delta target size mismatch');

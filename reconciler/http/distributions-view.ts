@@ -27,7 +27,7 @@ export function distributionView(d: DesiredDistribution, observed: ObservedState
   return out;
 }
 
-export function distributionViews(dists: Iterable<DesiredDistribution>, observed: ObservedState, packages?: Map<string, DesiredPackage>): ApiDistribution[] {
+export function distributionViews(dists: Iterable<DesiredDistribution>, observed: ObservedState, packages?: ReadonlyMap<string, DesiredPackage>): ApiDistribution[] {
   return [...dists]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((d) => distributionView(d, observed, packages ? (name) => packages.get(name)?.release.includes(d.name) ?? false : undefined));

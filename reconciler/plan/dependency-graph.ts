@@ -40,7 +40,7 @@ export interface DependencyGraph {
 
 export const formatAlternative = (a: Alternative) => (a.version ? `${a.name} (${a.version.op} ${a.version.version})` : a.name);
 
-function producers(packages: Map<string, DesiredPackage>, blocked: Map<string, Blocked>): Map<string, string> {
+function producers(packages: ReadonlyMap<string, DesiredPackage>, blocked: Map<string, Blocked>): Map<string, string> {
   const byBinary = new Map<string, string[]>();
   for (const pkg of packages.values()) {
     if (!pkg.control?.ok) continue;
@@ -130,7 +130,7 @@ function components(nodes: string[], edges: (n: string) => string[]): string[][]
 // package's base and install list)
 // (the reader hands out one object per source commit). A pass that changed only versions,
 // rebuild counters or limits reuses the last graph: O(n) identity checks, no rebuild.
-let last: { packages: Map<string, DesiredPackage>; graph: DependencyGraph } | undefined;
+let last: { packages: ReadonlyMap<string, DesiredPackage>; graph: DependencyGraph } | undefined;
 
 /** An oci package's part of the graph: its base package and its `install:` list. */
 const ociShape = (p: DesiredPackage) => (p.format === 'oci' ? `${basePackage(p) ?? ''} ${(p.install ?? []).join(',')}` : '');
@@ -138,7 +138,7 @@ const ociShape = (p: DesiredPackage) => (p.format === 'oci' ? `${basePackage(p) 
 const sameShape = (a: DesiredPackage | undefined, b: DesiredPackage) =>
   a === b || (a !== undefined && a.control === b.control && a.bootstrap === b.bootstrap && a.file === b.file && ociShape(a) === ociShape(b));
 
-export function dependencyGraph(packages: Map<string, DesiredPackage>): DependencyGraph {
+export function dependencyGraph(packages: ReadonlyMap<string, DesiredPackage>): DependencyGraph {
   if (last && last.packages.size === packages.size && [...packages].every(([n, p]) => sameShape(last!.packages.get(n), p))) {
     last.packages = packages;
     return last.graph;
@@ -148,7 +148,7 @@ export function dependencyGraph(packages: Map<string, DesiredPackage>): Dependen
   return graph;
 }
 
-function buildGraph(packages: Map<string, DesiredPackage>): DependencyGraph {
+function buildGraph(packages: ReadonlyMap<string, DesiredPackage>): DependencyGraph {
   const blocked = new Map<string, Blocked>();
   for (const pkg of packages.values()) if (pkg.control && !pkg.control.ok) blocked.set(pkg.name, { reason: 'badControl', message: pkg.control.message });
   const producer = producers(packages, blocked);

@@ -1,7 +1,8 @@
 // Incremental planning (plan() with a PlanMemo kept between passes) against the
 // specification, plan() without one: after random sequences of desired edits (versions,
 // rebuilds, architectures, dependencies, buildFrom, config; reverts to earlier package
-// objects and to equal new ones; renames; removals) and observed changes (build outcomes
+// objects and to equal new ones; renames; removals; package maps plain or LayeredMap versions with
+// the reader's change record) and observed changes (build outcomes
 // recorded, queued, failed and retried, with and without the status reader's change lists,
 // branches from a common snapshot, earlier records coming back; releases; the clock moving),
 // both give the same plan.
@@ -9,6 +10,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseBuildDepends } from '../../debian/control.ts';
 import { emptyObserved, type DesiredPackage, type DesiredState, type ObservedState } from '../../reconciler/model.ts';
+import { LayeredMap } from '../../reconciler/collections/layered-map.ts';
+import { recordDesiredChanges } from '../../reconciler/desired/state-changes.ts';
 import { keyedInputs } from '../../reconciler/plan/plan-builds.ts';
 import { emptyPlanMemo, plan } from '../../reconciler/plan/plan.ts';
 import { withBuilds } from '../../reconciler/status/build-changes.ts';
@@ -47,8 +50,10 @@ test('plan incremental - a plan with the memo equals plan() without it after ran
     const memo = emptyPlanMemo();
     const past = new Map<string, BuildRecord[]>();
     for (let step = 0; step < 40; step++) {
-      // Desired edits: new package objects for some, reverts, renames, config changes.
-      const pkgs = new Map(desired.packages);
+      // Desired edits: new package objects for some, reverts, renames, config changes. The package map is
+      // made as the incremental reader makes it (a LayeredMap version, the changed names recorded) or plainly.
+      const layered = random() < 0.5;
+      const pkgs = layered ? LayeredMap.from(desired.packages).edit() : new Map(desired.packages);
       for (let k = 0, n = Math.floor(random() * 4); k < n; k++) {
         const name = pick([...pkgs.keys()]);
         const op = random();
@@ -65,7 +70,12 @@ test('plan incremental - a plan with the memo equals plan() without it after ran
         } else pkgs.delete(name);
       }
       const config = random() < 0.1 ? { ...desired.config, defaults: { ...desired.config.defaults, maxAttempts: pick([2, 3]) } } : desired.config;
-      desired = { ...desired, commit: `c${step}`, config, packages: pkgs };
+      const since = desired;
+      desired = { ...desired, commit: `c${step}`, config, packages: pkgs instanceof LayeredMap ? pkgs.done() : pkgs };
+      if (layered && config === since.config) {
+        const changed = new Set([...since.packages.keys(), ...desired.packages.keys()].filter((n) => since.packages.get(n) !== desired.packages.get(n)));
+        recordDesiredChanges(desired, { since, packages: changed, appended: [...desired.packages.keys()].filter((n) => !since.packages.has(n)) });
+      }
 
       // Observed: outcomes for some planned builds (record objects of untouched keys are kept).
       now += pick([0, 60_000, 3600_000, 12 * 3600_000]);

@@ -12,7 +12,7 @@ import { desiredChangesSince } from '../../reconciler/desired/state-changes.ts';
 import { emptyObserved, type ObservedState, type Plan } from '../../reconciler/model.ts';
 import { emptyPlanMemo, plan } from '../../reconciler/plan/plan.ts';
 import type { ReleaseRecord } from '../../schema/status.ts';
-import { recordOf } from '../fixtures/plan-state.ts';
+import { recordOf, withPlainPackages } from '../fixtures/plan-state.ts';
 import { configText, distributionText, DISTS, entry, initialTexts, packageText, type Gen, type Pick } from '../fixtures/metadata-texts.ts';
 import { seededRandom } from '../helpers/seeded.ts';
 
@@ -103,7 +103,7 @@ test('plan patch - incremental read and patched plan equal a full read and plan(
       const inc = assemble(commit, files, prev, rules, changedPaths);
       const full = assemble(commit, new Map([...texts].map(([p, x]) => [p, entry(p, x)])));
       const at = `seed ${seed} run ${run} step ${step}`;
-      assert.deepEqual(inc.state, full.state, `${at}: state`);
+      assert.deepEqual(withPlainPackages(inc.state), withPlainPackages(full.state), `${at}: state`);
       if (!inc.state || !full.state) continue;
       if (prev && desiredChangesSince(prev.state, inc.state)) patchedPlans++;
       prev = { dir: '/repo', commit, files, state: inc.state, warnings: inc.diagnostics, rules, ruleContext: inc.ruleContext };
