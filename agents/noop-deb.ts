@@ -37,7 +37,10 @@ export async function noopDeb(inputs: Pick<BuildInputs, 'package' | 'version' | 
   const bytes = ar([
     ['debian-binary', Buffer.from('2.0\n')],
     ['control.tar.gz', await tarGz('./control', control)],
-    ['data.tar.gz', await (emptyData ??= tarGz('', ''))],
+    ['data.tar.gz', await (emptyData ??= tarGz('', '').catch((e: unknown) => {
+      emptyData = undefined; // a failure is not kept for every later build
+      throw e;
+    }))],
   ]);
   const name = `${inputs.package}_${inputs.version.replace(/^\d+:/, '')}_${inputs.arch}.deb`.replace(/[^A-Za-z0-9._+~-]/g, '_');
   return { name, bytes };

@@ -78,19 +78,27 @@ export function parseRpm(rpm) {
   const il = rpm.readInt32BE(LEAD + 8);
   const dl = rpm.readInt32BE(LEAD + 12);
   const index = LEAD + 16;
+  // Counts and offsets are the file's word: each is checked against the bytes there are, so a
+  // malformed header is this rpm's format error, not a RangeError taken for the signer's failure.
+  if (il < 0 || dl < 0 || index + 16 * il + dl > rpm.length) throw formatError(`the signature header claims ${il} entries and ${dl} bytes of data, more than the file holds`);
   const store = rpm.subarray(index + 16 * il, index + 16 * il + dl);
   /** @type {Entry[]} */
   const entries = [];
   for (let i = 0; i < il; i++) {
     const at = index + 16 * i;
     const [tag, type, offset, count] = [rpm.readInt32BE(at), rpm.readInt32BE(at + 4), rpm.readInt32BE(at + 8), rpm.readInt32BE(at + 12)];
+    if (offset < 0 || offset > dl || count < 0) throw formatError(`signature header entry ${i} (tag ${tag}) points outside the header's data`);
+    const length = dataLength(type, count, store, offset);
+    if (offset + length > dl) throw formatError(`signature header entry ${i} (tag ${tag}) runs past the header's data`);
     // Views of the rpm's bytes, which nothing here changes: withSignature lays them out into a new buffer.
-    entries.push({ tag, type, count, data: store.subarray(offset, offset + dataLength(type, count, store, offset)) });
+    entries.push({ tag, type, count, data: store.subarray(offset, offset + length) });
   }
   const size = 16 + 16 * il + dl;
   const mainStart = LEAD + size + ((8 - (size % 8)) % 8);
   if (rpm.length < mainStart + 16 || !rpm.subarray(mainStart, mainStart + 4).equals(MAGIC)) return undefined;
-  return { entries, size, mainStart, mainEnd: mainStart + 16 + 16 * rpm.readInt32BE(mainStart + 8) + rpm.readInt32BE(mainStart + 12) };
+  const mainEnd = mainStart + 16 + 16 * rpm.readInt32BE(mainStart + 8) + rpm.readInt32BE(mainStart + 12);
+  if (mainEnd < mainStart + 16 || mainEnd > rpm.length) throw formatError('the main header claims more bytes than the file holds');
+  return { entries, size, mainStart, mainEnd };
 }
 
 /**

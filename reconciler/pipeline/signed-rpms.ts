@@ -22,17 +22,45 @@ import type { Signer } from '../signing/signer.ts';
 export type HeaderSigned = NonNullable<BuildRecord['signed']>[number];
 type Artifact = BuildResult['artifacts'][number];
 
-/** rpms of one result read at a time (collect has most in memory already; the rest come from the cache). */
-const CONCURRENCY = 8;
+/** rpms of one batch read at a time (collect has most in memory already; the rest come from the cache). */
+const READ_CONCURRENCY = 8;
+/** Batches in flight: each is read, handed to a signing thread (a copy), signed and written; then its bytes go. */
+const BATCHES_IN_FLIGHT = 2;
+/** A batch: at most this many rpms and, unless one rpm alone is larger, this many bytes. */
+export const BATCH = { rpms: 32, bytes: 64 * 2 ** 20 };
+
+/**
+ * The artifacts in batches, in order, so that a result of many or large rpms is never all in
+ * memory at once (rpms over collect's in-memory limit are read back from the cache).
+ */
+export function rpmBatches<T extends { size: number }>(artifacts: readonly T[], limit = BATCH): T[][] {
+  const batches: T[][] = [];
+  let bytes = 0;
+  for (const a of artifacts) {
+    const last = batches.at(-1);
+    if (last && last.length < limit.rpms && bytes + a.size <= limit.bytes) {
+      last.push(a);
+      bytes += a.size;
+    } else {
+      batches.push([a]);
+      bytes = a.size;
+    }
+  }
+  return batches;
+}
 
 /** The header-signed copies of a verified rpm success's releasable rpms (none for any other result); `headers`: what rpm read of each built rpm, by sha256. */
 export async function signRpmHeaders(result: BuildResult, read: (a: Artifact) => Promise<Buffer>, signer: Signer, cacheDir: string, headers?: ReadonlyMap<string, RpmHeaderFacts>): Promise<HeaderSigned[]> {
   if (result.outcome !== 'succeeded' || result.inputs.recipe.format !== rpmFormat.name) return [];
   const releasable = result.artifacts.filter((a) => rpmFormat.isReleasable(a.name));
   if (releasable.length === 0) return [];
-  const [keyAlgorithm, rpms] = await Promise.all([tagFor(signer), pMap(releasable, async (a) => ({ name: a.name, sha256: a.sha256, size: a.size, bytes: await read(a) }), { concurrency: CONCURRENCY })]);
-  // Only the recorded artifact is ever signed, whoever read its bytes: the thread checks digest and size.
-  const copies = await signer.signRpms({ cacheDir, keyAlgorithm }, rpms);
+  const keyAlgorithm = await tagFor(signer);
+  const signBatch = async (batch: Artifact[]) => {
+    const rpms = await pMap(batch, async (a) => ({ name: a.name, sha256: a.sha256, size: a.size, bytes: await read(a) }), { concurrency: READ_CONCURRENCY });
+    // Only the recorded artifact is ever signed, whoever read its bytes: the thread checks digest and size.
+    return signer.signRpms({ cacheDir, keyAlgorithm }, rpms);
+  };
+  const copies = (await pMap(rpmBatches(releasable), signBatch, { concurrency: BATCHES_IN_FLIGHT })).flat();
   return releasable.flatMap((a, i): HeaderSigned[] => {
     const copy = copies[i];
     if (!copy) return [];

@@ -13,7 +13,7 @@
 // writes in the two sign threads, measured taking turns with this: 8-26% less CPU, but the
 // wall time moves with the machine's load (better at load 5-7, twice this at load 10-14:
 // two threads blocked in file creations get two threads' share of busy cores); README.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFile as writeFileCallback } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -47,7 +47,7 @@ let batches = Promise.resolve();
 // The callback API on a plain fd: fs/promises makes a FileHandle per file (see artifact-cache.ts).
 const writeFile = promisify(writeFileCallback);
 
-/** Temp files this thread made (their names are unique per process, thread and count). */
+/** Temp files this thread made; with random bytes, as two processes sharing a cache can have one pid (each PID 1 in its container). */
 let temps = 0;
 
 /**
@@ -56,7 +56,7 @@ let temps = 0;
  */
 async function store(cacheDir, sha256, bytes) {
   const dest = cachedArtifactPath(cacheDir, sha256);
-  const tmp = `${dest}.tmp-${process.pid}-${threadId}-${temps++}`;
+  const tmp = `${dest}.tmp-${process.pid}-${threadId}-${temps++}-${randomBytes(4).toString('hex')}`;
   try {
     try {
       await writeFile(tmp, bytes);

@@ -3,8 +3,9 @@
 // (RFC 1950 header and Adler-32, RFC 1951 §3.2.4 blocks): Node's deflateSync costs 15–40 µs a
 // call whatever the level (setting up the stream, not compressing), which made the status
 // commits of a pass recording thousands of results the biggest item of the reconciler's CPU
-// in scripts/bench-dispatch; wrapping costs ≈ 1 µs. Such objects take about twice the space
-// until `git gc` deltifies them. Bigger ones (a tree of thousands of records) are deflated: there
+// in scripts/bench-dispatch; wrapping costs ≈ 1 µs. Such objects take about twice the space:
+// `git gc` recompresses them only while loose, reuses them as they are from a pack, and only
+// deltas or `git repack -F` give the space back. Bigger ones (a tree of thousands of records) are deflated: there
 // the compression is worth the call. Every git reader inflates both alike.
 import { deflateSync } from 'node:zlib';
 import { adler32 } from '../git/inflate-object.ts';

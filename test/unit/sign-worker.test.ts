@@ -125,3 +125,29 @@ test('sign worker - a view of a larger Buffer (an rpm header inside the file) cr
   assert.deepEqual(sent, [100], 'only the 100 bytes of the header were cloned');
   await worker.stop();
 });
+
+test('sign worker - an rpm whose signature header claims more than the file holds is that rpm\'s format error, not the pool\'s failure (no fall back)', async () => {
+  const { loadSigner } = await import('../../reconciler/signing/signer.ts');
+  const { parseRpm } = await import('../../rpm/signature-header.js');
+  const { createHash } = await import('node:crypto');
+  const { mkdtemp, readdir, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  // A lead, then a signature header that says 1000 entries and has none.
+  const bad = Buffer.concat([Buffer.alloc(96), Buffer.from([0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0]), Buffer.from([0, 0, 0x03, 0xe8, 0, 0, 0, 0])]);
+  assert.throws(() => parseRpm(bad), (e: { code?: string; message: string }) => e.code === 'KILN_RPM_FORMAT' && /1000 entries/.test(e.message));
+  const key = await generateKey({ name: 'Kiln Pool', email: 'pool@kiln.invalid' });
+  const warnings: string[] = [];
+  const log = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as import('pino').Logger;
+  const signer = await loadSigner(key.privateKeyArmored, undefined, { log });
+  const cacheDir = await mkdtemp(join(tmpdir(), 'kiln-sign-bad-'));
+  try {
+    const rpm = { name: 'bad-1-1.noarch.rpm', sha256: createHash('sha256').update(bad).digest('hex'), size: bad.length, bytes: bad };
+    await assert.rejects(signer.signRpms({ cacheDir, keyAlgorithm: 'rsa' }, [rpm]), (e: Error) => e.name === 'RpmFormatError' && /bad-1-1\.noarch\.rpm/.test(e.message) && /1000 entries/.test(e.message));
+    assert.deepEqual([signer.fallbacks(), warnings], [0, []], 'the pool answered; nothing signed in this thread');
+    assert.deepEqual(await readdir(cacheDir), [], 'nothing written');
+  } finally {
+    await signer.dispose();
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+});
