@@ -30,6 +30,8 @@ export interface OciLoop {
   agents: Agent[];
   /** The reconciler's public key (what signatures verify against). */
   publicKey: string;
+  /** The step the reconciler's current (or last) pass reached: what a test names when a pass hangs. */
+  lastStep(): string;
 }
 
 export async function startOciLoop(o: {
@@ -48,7 +50,9 @@ export async function startOciLoop(o: {
 }): Promise<OciLoop> {
   const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
   await writeFile(join(o.dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
+  let step = 'none yet';
   const rec = await openReconciler({
+    onStep: (s) => void (step = s),
     repoDir: o.repoDir,
     natsUrl: o.natsUrl,
     signingKey: { keyFile: join(o.dir, 'signing.key') },
@@ -67,7 +71,7 @@ export async function startOciLoop(o: {
     return new Agent({ nc: o.nc, pool: 'oci', arch, workDir: join(o.dir, `agent${suffix}`), log: quietLog, id: `${o.label}-agent${suffix}`, heartbeatMs: 300, runner, pullExpiresMs: 1000 });
   });
   for (const agent of agents) await agent.start();
-  return { rec, agent: agents[0], agents, publicKey: key.publicKeyArmored };
+  return { rec, agent: agents[0], agents, publicKey: key.publicKeyArmored, lastStep: () => step };
 }
 
 /** kiln.yaml of an OCI loop's metadata repo: one `oci` pool (amd64), no trust keys. */

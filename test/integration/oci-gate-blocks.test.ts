@@ -1,3 +1,4 @@
+// kiln-test: alone (scripts/test runs it after the others, one at a time)
 // A failing `test:` blocks promotion, through real passes: nats-server, an agent
 // with the oci runner, two Debian docker-registry instances (candidate and
 // production `format: registry` distributions, production promoteFrom candidate
@@ -21,6 +22,19 @@ import { until } from '../helpers/until.ts';
 const run = promisify(execFile);
 
 let stack: OciStack;
+
+/** A pass that does not return in time fails with the step it was in (this file once hung until the runner's timeout, saying nothing). */
+async function passWithin(s: OciStack, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a pass did not return within ${ms} ms; the last step it finished: ${s.lastStep()}`)), ms);
+  });
+  try {
+    await Promise.race([s.rec.runPass(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const onStatus = (path: string) => statusFile(stack.repoDir, path);
 
@@ -56,10 +70,10 @@ describe('oci gate', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     const { rec, prod } = stack;
     await until(
       async () => {
-        await rec.runPass();
+        await passWithin(stack, 120_000);
         return (await released('production')).includes('good') && (await onStatus(STATUS_LAYOUT.gate('production', 'bad', '1.0-1'))) !== undefined;
       },
-      300_000,
+      240_000,
       'good promoted to production and a gate verdict for bad',
     );
     assert.deepEqual(await released('candidate'), ['bad', 'good'], 'both built images are published to the candidate distribution');

@@ -1,3 +1,4 @@
+// kiln-test: alone (scripts/test runs it after the others, one at a time)
 // Layered images through real reconcile passes: nats-server, an agent with the
 // oci runner (Docker's builder), a Debian docker-registry as the candidate
 // registry, skopeo as the independent client. `app` is declared `from: base`:

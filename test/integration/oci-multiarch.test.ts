@@ -1,3 +1,4 @@
+// kiln-test: alone (scripts/test runs it after the others, one at a time)
 // A multi-architecture image through real passes: nats-server, two agents of the
 // `oci` pool (amd64, and arm64 building under qemu on this amd64 host), two Debian
 // docker-registry instances (candidate and production `format: registry`

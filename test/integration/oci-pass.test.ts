@@ -1,3 +1,4 @@
+// kiln-test: alone (scripts/test runs it after the others, one at a time)
 // The OCI path through a real reconcile pass: nats-server, an agent with the oci
 // runner (Docker's builder), two Debian docker-registry instances (candidate,
 // production), skopeo as the independent client. A desired oci package and a

@@ -1,3 +1,4 @@
+// kiln-test: alone (scripts/test runs it after the others, one at a time)
 // Registry credentials on real parts: two Debian docker-registry instances with
 // htpasswd basic auth (as `kiln up` runs them: the candidate admits the agent's
 // and the reconciler's users, production only the reconciler's), nats-server, an
