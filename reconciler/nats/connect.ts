@@ -8,7 +8,6 @@ import type { BrokerCredentials } from '../../schema/broker.ts';
 import { NatsConnectError } from '../../schema/errors.ts';
 import { ELECTION_RETRY_DEFAULTS, rideOutElections, type ElectionRetry } from './election-retry.ts';
 import { connectOptionsOf } from '../broker/credentials.ts';
-import { coalesceWrites } from './coalesced-writes.ts';
 
 export interface ConnectOptions {
   /** Client name shown by the server (monitoring, `nats server report connections`). */
@@ -47,7 +46,6 @@ export async function connectNats(url: string, opts: ConnectOptions): Promise<Na
   } catch (e) {
     throw new NatsConnectError(`cannot connect to NATS at ${url}: ${(e as Error).message}`, { url }, { cause: e });
   }
-  if (!coalesceWrites(nc)) log.debug('NATS client of another version: a socket write per microtask turn');
   log.debug({ server: nc.info?.server_name }, 'connected');
   void watchStatus(nc, log);
   return rideOutElections(nc, { ...ELECTION_RETRY_DEFAULTS, ...opts.electionRetry, log });
