@@ -155,22 +155,21 @@ function copyBytes(from: Uint8Array, start: number, end: number, to: Uint8Array,
   return end - start;
 }
 
+/** A delta header's size (a little-endian base-128 varint) at `i`, and the index after it. */
+function sizeAt(d: Buffer, i: number): [number, number] {
+  let v = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = d[i++];
+    v += (byte & 0x7f) * 2 ** shift;
+    if (!(byte & 0x80)) return [v, i];
+  }
+}
+
 /** git's delta format: source size, target size, then copy (from source) and insert instructions. */
 export function applyDelta(delta: Buffer, source: Buffer): Buffer {
-  let i = 0;
-  let byte: number;
-  let sourceSize = 0;
-  let targetSize = 0;
-  for (let shift = 0; ; shift += 7) {
-    byte = delta[i++];
-    sourceSize += (byte & 0x7f) * 2 ** shift;
-    if (!(byte & 0x80)) break;
-  }
-  for (let shift = 0; ; shift += 7) {
-    byte = delta[i++];
-    targetSize += (byte & 0x7f) * 2 ** shift;
-    if (!(byte & 0x80)) break;
-  }
+  const [sourceSize, afterSource] = sizeAt(delta, 0);
+  const [targetSize, afterTarget] = sizeAt(delta, afterSource);
+  let i = afterTarget;
   if (sourceSize !== source.length) throw new Error('delta source size mismatch');
   const out = Buffer.allocUnsafe(targetSize);
   let o = 0;

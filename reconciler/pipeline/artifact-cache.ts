@@ -1,6 +1,6 @@
 // A local, content-addressed cache of artifacts from the object store, for the
 // publisher: a file appears under its digest only after its bytes hashed to it.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { writeFile as writeFileCallback } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -9,7 +9,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { ArtifactMissingError, DigestMismatchError } from '../../schema/errors.ts';
 import { OBJECTS } from '../../schema/nats.ts';
-import { cachedArtifactPath } from './cache-path.js';
+import { cacheTempPath, cachedArtifactPath } from './cache-path.js';
 import { readArtifactChunks } from './object-read.ts';
 
 export { cachedArtifactPath };
@@ -36,7 +36,7 @@ export async function fetchArtifact(objectStore: ObjectStore, sha256: string, ca
   const chunks = await readArtifactChunks(objectStore, sha256, opts.jsm);
   if (!chunks) throw new ArtifactMissingError(`artifact sha256 ${sha256} is not in the object store`, { sha256 });
   await mkdir(join(cacheDir, sha256.slice(0, 2)), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = cacheTempPath(dest);
   const hash = createHash('sha256');
   const fh = await open(tmp, 'w');
   try {
@@ -87,7 +87,7 @@ export async function storeVerified(cacheDir: string, sha256: string, bytes: Uin
   if (!SHA256.test(sha256)) throw new TypeError(`not a sha256 digest: '${sha256}'`);
   const dir = join(cacheDir, sha256.slice(0, 2));
   const dest = join(dir, sha256);
-  const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = cacheTempPath(dest);
   try {
     await madeDir(dir);
     try {

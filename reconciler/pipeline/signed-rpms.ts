@@ -18,6 +18,7 @@ import type { BuildRecord, RpmHeaderFacts } from '../../schema/status.ts';
 import { rpmFormat } from '../formats/rpm/rpm-format.ts';
 import { tagFor } from '../publish/dnf/sign-rpms.ts';
 import type { Signer } from '../signing/signer.ts';
+import { RPMS_PER_MESSAGE } from '../signing/sign-worker.ts';
 
 export type HeaderSigned = NonNullable<BuildRecord['signed']>[number];
 type Artifact = BuildResult['artifacts'][number];
@@ -26,8 +27,8 @@ type Artifact = BuildResult['artifacts'][number];
 const READ_CONCURRENCY = 8;
 /** Batches in flight: each is read, handed to a signing thread (a copy), signed and written; then its bytes go. */
 const BATCHES_IN_FLIGHT = 2;
-/** A batch: at most this many rpms and, unless one rpm alone is larger, this many bytes. */
-export const BATCH = { rpms: 32, bytes: 64 * 2 ** 20 };
+/** A batch: one message to a sign thread, and, unless one rpm alone is larger, at most this many bytes. */
+export const BATCH = { rpms: RPMS_PER_MESSAGE, bytes: 64 * 2 ** 20 };
 
 /**
  * The artifacts in batches, in order, so that a result of many or large rpms is never all in

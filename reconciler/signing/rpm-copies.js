@@ -13,16 +13,15 @@
 // writes in the two sign threads, measured taking turns with this: 8-26% less CPU, but the
 // wall time moves with the machine's load (better at load 5-7, twice this at load 10-14:
 // two threads blocked in file creations get two threads' share of busy cores); README.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { writeFile as writeFileCallback } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { threadId } from 'node:worker_threads';
 import * as openpgp from 'openpgp';
 import pMap from 'p-map';
 import { parseRpm, signedRpm } from '../../rpm/signature-header.js';
-import { cachedArtifactPath } from '../pipeline/cache-path.js';
+import { cacheTempPath, cachedArtifactPath } from '../pipeline/cache-path.js';
 import { DIGEST_MISMATCH } from './thread-errors.js';
 
 /**
@@ -47,16 +46,13 @@ let batches = Promise.resolve();
 // The callback API on a plain fd: fs/promises makes a FileHandle per file (see artifact-cache.ts).
 const writeFile = promisify(writeFileCallback);
 
-/** Temp files this thread made; with random bytes, as two processes sharing a cache can have one pid (each PID 1 in its container). */
-let temps = 0;
-
 /**
  * `bytes` into the cache under `sha256`, which the caller has just computed from them.
  * @param {string} cacheDir @param {string} sha256 @param {Uint8Array} bytes
  */
 async function store(cacheDir, sha256, bytes) {
   const dest = cachedArtifactPath(cacheDir, sha256);
-  const tmp = `${dest}.tmp-${process.pid}-${threadId}-${temps++}-${randomBytes(4).toString('hex')}`;
+  const tmp = cacheTempPath(dest);
   try {
     try {
       await writeFile(tmp, bytes);

@@ -25,7 +25,7 @@ const THREAD = new URL('./sign-thread.js', import.meta.url);
 type Reply = { id: number; signature?: string | Uint8Array; copies?: Array<RpmCopy | null> } & Partial<ErrorAnswer>;
 
 /** rpms per message to a thread: few messages, yet a pool's threads share a large result evenly. */
-const RPMS_PER_MESSAGE = 32;
+export const RPMS_PER_MESSAGE = 32;
 
 /** An error a sign thread answered, as the typed error it stands for. */
 export function threadError(a: ErrorAnswer): Error {

@@ -17,24 +17,11 @@ import { STATUS_LAYOUT } from '../../schema/status.ts';
 import { dockerUnavailable } from '../helpers/docker.ts';
 import { OCI_KILN_YAML, startOciStack, statusFile, type OciStack } from '../helpers/oci-loop.ts';
 import { makeImageSource } from '../helpers/tiny-image.ts';
-import { until } from '../helpers/until.ts';
+import { until, withDeadline } from '../helpers/until.ts';
 
 const run = promisify(execFile);
 
 let stack: OciStack;
-
-/** A pass that does not return in time fails with the step it was in (this file once hung until the runner's timeout, saying nothing). */
-async function passWithin(s: OciStack, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`a pass did not return within ${ms} ms; the last step it finished: ${s.lastStep()}`)), ms);
-  });
-  try {
-    await Promise.race([s.rec.runPass(), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 const onStatus = (path: string) => statusFile(stack.repoDir, path);
 
@@ -70,7 +57,8 @@ describe('oci gate', { skip: await dockerUnavailable('kiln/bookworm-buildd') }, 
     const { rec, prod } = stack;
     await until(
       async () => {
-        await passWithin(stack, 120_000);
+        // A pass that does not return in time fails naming its last step (this file once hung until the runner's timeout, saying nothing).
+        await withDeadline(stack.rec.runPass(), 120_000, () => `a pass (the last step it finished: ${stack.lastStep()})`);
         return (await released('production')).includes('good') && (await onStatus(STATUS_LAYOUT.gate('production', 'bad', '1.0-1'))) !== undefined;
       },
       240_000,

@@ -19,6 +19,7 @@ import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/s
 import { aptInContainer } from '../helpers/apt-container.ts';
 import { writeDeb, type BuiltDeb } from '../helpers/deb.ts';
 import { aptDistribution } from '../helpers/distribution.ts';
+import { withDeadline } from '../helpers/until.ts';
 
 const dist = (name: string) => aptDistribution(name, { suite: 'stable', codename: 'stable' });
 const asPackage = (d: BuiltDeb): PublishPackage => ({ name: d.package, version: d.version, arch: 'amd64', files: [{ name: d.name, sha256: d.sha256, size: d.size, path: d.path }] });
@@ -35,13 +36,6 @@ function raw(url: string, path: string, method = 'GET', headers: Record<string, 
     req.on('error', reject);
     req.end();
   });
-}
-
-/** `p`, or a failure naming `what` once `ms` pass (a hung server must fail the test, not stall it). */
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 describe('serve', () => {
