@@ -221,8 +221,8 @@ export class Agent {
   }
 
   /**
-   * Drain, wait for running builds, then release everything: heartbeat entry,
-   * drain request, Docker. `hard` kills running containers instead of waiting.
+   * Drain, wait for running builds, then release everything: the runners' background work,
+   * heartbeat entry, drain request, Docker. `hard` kills running containers instead of waiting.
    * Every cleanup runs even if an earlier one fails.
    */
   async close(opts: { hard?: boolean } = {}): Promise<void> {
@@ -239,7 +239,7 @@ export class Agent {
     const dropCache = () => (this.opts.id ? undefined : rm(this.sourceCacheDir, { recursive: true, force: true }));
     // Builds never delivered go with us: their jobs are built again elsewhere.
     const dropKept = () => Promise.all([...this.undelivered.values()].map((k) => rm(k.root, { recursive: true, force: true }))).then(() => this.undelivered.clear());
-    const steps = [() => this.done(), () => online() && heartbeat?.stop(), () => online() && drainWatch?.stop(), dropCache, dropKept];
+    const steps = [() => this.done(), () => this.runner.close?.({ hard: opts.hard }), () => online() && heartbeat?.stop(), () => online() && drainWatch?.stop(), dropCache, dropKept];
     for (const step of steps) {
       try {
         await step();

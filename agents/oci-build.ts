@@ -9,12 +9,13 @@
 // takes as a cancel. The build API has no pids limit (the deb runner's pids limit
 // has no equivalent here).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
+import type { Logger } from 'pino';
 import { AgentInfraError, DigestMismatchError, KilnError, SourceResolveError } from '../schema/errors.ts';
 import type { AptSource, ResolvedLimits } from '../schema/messages.ts';
 import type { OciImage } from '../schema/oci.ts';
@@ -24,13 +25,12 @@ import { entryFor, indexManifests } from '../oci/image-index.ts';
 import { configMatches, ociPlatform, platformString, type OciPlatform } from '../oci/platform.ts';
 import type { RegistryAuth } from '../oci/registry-auth.ts';
 import type { RegistryClient } from '../oci/registry-client.ts';
+import { engineImages, engineNow, untagWhenIdle } from './engine-images.ts';
+import { ownBuildTag } from './oci-own-tag.ts';
 import { pinBaseImage } from './oci-dockerfile.ts';
 import { networkFailureReason } from './oci-network-reason.ts';
 import { downloadInstallPackages, INSTALL_DIR } from './oci-install.ts';
 import { readSourceFile, realDirUnder } from './source-tree.ts';
-
-/** Where a build's image is tagged in the agent's Docker until it is pushed (`kiln-oci-build:<random>`). */
-export const OWN_TAG_REPOSITORY = 'kiln-oci-build';
 
 export interface OciBuildSpec {
   /** The checkout at the pinned commit. */
@@ -60,6 +60,8 @@ export interface OciBuildHooks {
   signal?: AbortSignal;
   /** Credentials for pulling the base image from the candidate registry. */
   auth?: RegistryAuth;
+  /** The agent's log: what happens after the job's own log has ended (its image's removal). */
+  log?: Logger;
 }
 
 const MiB = 1024 * 1024;
@@ -68,6 +70,22 @@ const MAX_DOCKERFILE_BYTES = MiB;
 const PINNED_NAME = '.kiln-pinned.Dockerfile';
 const CPU_PERIOD = 100_000;
 const AMD64 = ociPlatform('amd64')!;
+/** Builds run per job when the engine loses an image under them (lostImage), before the job is retried later. */
+export const LOST_IMAGE_ATTEMPTS = 5;
+/** The pause before the second build after a lost image; n times this before the (n+1)th. */
+const LOST_IMAGE_PAUSE_MS = 250;
+
+/**
+ * The engine lost an image the build had just named: the words of the engine's image store, image builder and
+ * layer store (all four seen here, with builds in three processes) when an image ID it looked up a moment ago is
+ * gone. Another process's build on the same engine, untagging its image, deletes that image's untagged parents
+ * too (engine-images.ts keeps this process's own builds and removals apart). Not the recipe's fault: the build
+ * runs again and makes the step anew. A recipe's own errors never start so (a `COPY --from=sha256:…` is refused
+ * by pinBaseImage, and the engine words it "invalid from flag value" anyway).
+ */
+export function lostImage(error: string | undefined): boolean {
+  return error !== undefined && /^(No such image: |unable to find image "|failed to get digest |unknown parent image ID )sha256:[0-9a-f]{64}\b/.test(error);
+}
 
 /** The context as a tar stream with the pinned Dockerfile (and the fetched .kiln-debs/) added (links inside the context stay links). */
 function contextTar(contextDir: string, addedDir: string, withDebs: boolean): Readable {
@@ -146,18 +164,8 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
   if (!pinned.ok) return fail(`${spec.dockerfile}: ${pinned.reason}`);
   const platform = platformString(target);
 
-  if (base) {
-    onLog(Buffer.from(`kiln: pulling the base image ${base} (${platform}) from the candidate registry\n`));
-    await pullImage(docker, base, { auth: hooks.auth, onStatus: (status) => onLog(Buffer.from(`${status}\n`)), platform }).catch((cause: unknown) => {
-      throw new AgentInfraError(`could not pull the base image ${base}: ${(cause as Error).message}`, { base }, { cause });
-    });
-  }
-
   const tmp = await mkdtemp(join(tmpdir(), 'kiln-oci-'));
-  // The build's own name for its image. Two builds can make the same image ID (the builder's
-  // cache, or a build with nothing of its own): each drops only its own tag afterwards, never
-  // the ID, which would take the other's image (or a base's tags) with it.
-  const ownTag = `${OWN_TAG_REPOSITORY}:${randomBytes(12).toString('hex')}`;
+  let ownTag: string | undefined;
   let imageId: string | undefined;
   try {
     await writeFile(join(tmp, PINNED_NAME), pinned.text);
@@ -175,7 +183,14 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
       if (!fetched.ok) return fail(fetched.reason);
     }
     onLog(Buffer.from(`kiln: docker build ${spec.dockerfile} for ${platform} (context ${spec.context}; memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, timeout ${limits.timeoutSeconds} s, no network for RUN)\n`));
-    const built = await runBuild(docker, contextTar(contextDir, tmp, spec.install !== undefined), { ...spec, platform: target }, ownTag, limits, hooks);
+    // The base's pull and the build run as one in the engine gate: no removal of this process beside them.
+    const built = await engineImages(docker).build(async () => {
+      if (base) await pullBase(docker, base, platform, hooks);
+      const tag = (ownTag = ownBuildTag(await engineNow(docker)));
+      // One time limit for the build, however many times it runs; counted from here, not from the wait for the gate.
+      const deadline = Date.now() + limits.timeoutSeconds * 1000;
+      return buildRetryingLostImages(() => runBuild(docker, contextTar(contextDir, tmp, spec.install !== undefined), { ...spec, platform: target }, tag, limits, hooks, deadline), onLog);
+    }, hooks.signal);
     imageId = built.imageId;
     if (built.timedOut) return { ok: false, class: 'limit', reason: `the image build did not finish within ${limits.timeoutSeconds} s`, timedOut: true };
     if (built.aborted) throw new AgentInfraError('image build aborted: the agent is shutting down');
@@ -199,8 +214,11 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
     throw new AgentInfraError(`image build could not run: ${(e as Error).message}`, {}, { cause: e });
   } finally {
     // The image lives on in the registry; the agent keeps only the base (a cache for the next build).
-    // Untagging deletes the image unless something else still names it.
-    if (imageId) await docker.getImage(ownTag).remove().catch(() => undefined);
+    // Untagging deletes the image unless something else still names it, once no build runs beside it
+    // (engine-images.ts); an agent killed before then leaves it to a later start (OciRunner.prepare).
+    // Asked even without an image ID: a build ended by its time limit may still be tagged by the engine.
+    const tag = ownTag;
+    if (tag) untagWhenIdle(docker, tag, (e) => logRemoval(hooks.log, tag, e));
     await rm(tmp, { recursive: true, force: true });
   }
 }
@@ -225,7 +243,38 @@ async function baseForPlatform(registry: RegistryClient, ref: string, platform: 
   return { ok: true, ref: formatRef(byDigest(at.registry, at.repository, digest)) };
 }
 
-async function runBuild(docker: Docker, tar: Readable, spec: OciBuildSpec, tag: string, limits: ResolvedLimits, hooks: OciBuildHooks): Promise<BuildStreamResult & { timedOut: boolean; aborted: boolean }> {
+async function pullBase(docker: Docker, base: string, platform: string, hooks: OciBuildHooks): Promise<void> {
+  hooks.onLog(Buffer.from(`kiln: pulling the base image ${base} (${platform}) from the candidate registry\n`));
+  await pullImage(docker, base, { auth: hooks.auth, onStatus: (status) => hooks.onLog(Buffer.from(`${status}\n`)), platform, signal: hooks.signal }).catch((cause: unknown) => {
+    throw new AgentInfraError(`could not pull the base image ${base}: ${(cause as Error).message}`, { base }, { cause });
+  });
+}
+
+/**
+ * runBuild until it does not end in lostImage, a little later each time (another process's cleanup may still
+ * be going on). Still lost after LOST_IMAGE_ATTEMPTS, or out of time after a lost image: infrastructure (the
+ * job is retried), not the recipe's failure.
+ */
+async function buildRetryingLostImages<R extends BuildStreamResult & { timedOut: boolean }>(attempt: () => Promise<R>, onLog: (b: Buffer) => void): Promise<R> {
+  for (let n = 1; ; n++) {
+    const built = await attempt();
+    if (built.timedOut && n > 1) throw new AgentInfraError(`the build ran out of its time limit after the engine lost an image ${n - 1} times`, { attempts: n });
+    if (!lostImage(built.error)) return built;
+    if (n >= LOST_IMAGE_ATTEMPTS) throw new AgentInfraError(`the engine lost an image during each of ${n} builds (${built.error}): another build's cleanup on the same engine?`, { attempts: n });
+    onLog(Buffer.from(`kiln: the engine lost an image the build had just used (${built.error}; another build's cleanup on the same engine); building again (${n + 1} of ${LOST_IMAGE_ATTEMPTS})\n`));
+    await delay(LOST_IMAGE_PAUSE_MS * n);
+  }
+}
+
+/** A tag that is already gone is no news (a build that never tagged); anything else is worth a warning. */
+function logRemoval(log: Logger | undefined, tag: string, e: unknown): void {
+  if ((e as { statusCode?: number }).statusCode === 404) return;
+  log?.warn({ tag, err: (e as Error).message }, 'could not untag a built image (the next agent start tries again once it is old)');
+}
+
+async function runBuild(docker: Docker, tar: Readable, spec: OciBuildSpec, tag: string, limits: ResolvedLimits, hooks: OciBuildHooks, deadline: number): Promise<BuildStreamResult & { timedOut: boolean; aborted: boolean }> {
+  // A build run again after a lost image may start after the agent began to stop.
+  if (hooks.signal?.aborted) return { output: '', timedOut: false, aborted: true };
   const stream = (await docker.buildImage(tar, {
     t: tag,
     dockerfile: PINNED_NAME,
@@ -237,7 +286,11 @@ async function runBuild(docker: Docker, tar: Readable, spec: OciBuildSpec, tag: 
     rm: true,
     forcerm: true,
     pull: false,
-    nocache: false,
+    // FROM scratch: no cache. The legacy builder looks for the first step's cache among every locally built
+    // image without a parent, which includes any image whose parent a removal took mid-build (found here: a
+    // two-layer one); one whose last step reads the same is taken, layers and all, as this step's result (a
+    // CI run built a one-layer base as two layers so). A build FROM a base looks only among its children.
+    nocache: spec.base === undefined,
     labels: spec.labels ?? {},
     platform: platformString(spec.platform ?? AMD64),
   })) as Readable;
@@ -246,7 +299,7 @@ async function runBuild(docker: Docker, tar: Readable, spec: OciBuildSpec, tag: 
   const timer = setTimeout(() => {
     timedOut = true;
     stream.destroy();
-  }, limits.timeoutSeconds * 1000);
+  }, Math.max(0, deadline - Date.now()));
   const onAbort = () => {
     aborted = true;
     stream.destroy();

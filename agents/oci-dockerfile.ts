@@ -1,27 +1,86 @@
 // The Dockerfile as Kiln builds it: its base pinned to an image by digest from the
 // candidate registry (what the package's `from:` resolved to), never a tag the
-// builder would look up. Pure. Only single-stage Dockerfiles are accepted for
-// now: in a multi-stage file, which FROM is "the base" is a choice Kiln does not
-// guess.
+// builder would look up, and no `COPY --from`, which in a single-stage file can
+// only name another image on the agent's engine, outside the build key. Pure. Only
+// single-stage Dockerfiles are accepted for now: in a multi-stage file, which FROM
+// is "the base" is a choice Kiln does not guess.
+//
+// Instructions are read as Docker reads them (logicalLines): a `COPY \` whose
+// `--from=` comes on a later line, after a comment or a blank line, is still a
+// COPY --from. Hand-written: dockerfile-ast, the maintained parser, misses that
+// last case, which Docker honours (checked on this engine).
 
 export type PinResult = { ok: true; text: string; replaced: string } | { ok: false; reason: string };
 
-/** Instructions are case-insensitive; a line continuation or comment never starts with FROM. */
+export interface LogicalLine {
+  /** The first physical line (1-based) and the last one it spans. */
+  line: number;
+  last: number;
+  text: string;
+}
+
+/** A FROM on one physical line; the keyword is case-insensitive. */
 const FROM_LINE = /^(\s*FROM\s+)((?:--platform=\S+\s+)?)(\S+)(.*)$/i;
+const FROM_INSTRUCTION = /^\s*FROM(\s|$)/i;
+/** `COPY --from`, also as an ONBUILD trigger (it runs in whatever builds FROM this image). */
+const COPY_FROM = /^\s*(ONBUILD\s+)?COPY\s+(--\S+\s+)*--from[=\s]/i;
+const DIRECTIVE = /^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$/;
+const COMMENT = /^\s*#/;
+const BLANK = /^\s*$/;
+
+/**
+ * Docker's instructions with their lines: the parser directives at the top read (`# escape=` sets the line
+ * continuation character, `\` by default), comment lines skipped, a line ending in the escape character joined
+ * with the next, and comment and blank lines inside such a continuation dropped.
+ */
+export function logicalLines(dockerfile: string): LogicalLine[] {
+  const lines = dockerfile.split(/\r?\n/);
+  let escape = '\\';
+  let start = 0;
+  for (; start < lines.length; start++) {
+    const d = DIRECTIVE.exec(lines[start]);
+    if (!d) break;
+    if (d[1].toLowerCase() === 'escape' && (d[2] === '`' || d[2] === '\\')) escape = d[2];
+  }
+  const out: LogicalLine[] = [];
+  let open: LogicalLine | undefined;
+  for (let i = start; i < lines.length; i++) {
+    const raw = lines[i];
+    if (COMMENT.test(raw) || (open && BLANK.test(raw))) continue;
+    const trimmed = raw.trimEnd();
+    const continues = trimmed.endsWith(escape);
+    const piece = continues ? trimmed.slice(0, -1) : raw;
+    if (open) {
+      open.text += piece;
+      open.last = i + 1;
+    } else open = { line: i + 1, last: i + 1, text: piece };
+    if (!continues) {
+      if (!BLANK.test(open.text)) out.push(open);
+      open = undefined;
+    }
+  }
+  if (open && !BLANK.test(open.text)) out.push(open);
+  return out;
+}
 
 /** Replace the image of the one FROM instruction with `ref` (host/repo@sha256:…), keeping `AS name`. */
 export function pinBaseImage(dockerfile: string, ref: string | undefined): PinResult {
-  const lines = dockerfile.split('\n');
-  const froms = lines.map((l, i) => ({ m: FROM_LINE.exec(l), i })).filter((x) => x.m);
+  const lines = dockerfile.split(/\r?\n/);
+  const instructions = logicalLines(dockerfile);
+  const froms = instructions.filter((l) => FROM_INSTRUCTION.test(l.text));
   if (froms.length === 0) return { ok: false, reason: 'the Dockerfile has no FROM instruction' };
-  if (froms.length > 1) return { ok: false, reason: `the Dockerfile has ${froms.length} FROM instructions (lines ${froms.map((f) => f.i + 1).join(', ')}); Kiln builds single-stage Dockerfiles only` };
-  const { m, i } = froms[0];
-  const [, head, platform, image, rest] = m!;
+  if (froms.length > 1) return { ok: false, reason: `the Dockerfile has ${froms.length} FROM instructions (lines ${froms.map((f) => f.line).join(', ')}); Kiln builds single-stage Dockerfiles only` };
+  const copyFrom = instructions.find((l) => COPY_FROM.test(l.text));
+  if (copyFrom) return { ok: false, reason: `line ${copyFrom.line}: COPY --from reads another image than the pinned base, which the build key does not name; copy from the build context instead` };
+  const from = froms[0];
+  const m = FROM_LINE.exec(lines[from.line - 1]);
+  if (from.last !== from.line || !m) return { ok: false, reason: `line ${from.line}: write the FROM instruction on one line (Kiln replaces its image with the pinned base)` };
+  const [, head, platform, image, rest] = m;
   if (ref === undefined) {
     // No `from:`: only `FROM scratch` is allowed, since anything else would be pulled by tag.
-    if (image !== 'scratch') return { ok: false, reason: `line ${i + 1}: FROM ${image} names an image by tag; declare it as the package's \`from:\` (a digest or a Kiln oci package) or build FROM scratch` };
-    return { ok: true, text: dockerfile, replaced: image };
+    if (image !== 'scratch') return { ok: false, reason: `line ${from.line}: FROM ${image} names an image by tag; declare it as the package's \`from:\` (a digest or a Kiln oci package) or build FROM scratch` };
+    return { ok: true, text: lines.join('\n'), replaced: image };
   }
-  lines[i] = `${head}${platform}${ref}${rest}`;
+  lines[from.line - 1] = `${head}${platform}${ref}${rest}`;
   return { ok: true, text: lines.join('\n'), replaced: image };
 }

@@ -12,9 +12,14 @@ import { ociPlatform } from '../oci/platform.ts';
 import type { RegistryAuth } from '../oci/registry-auth.ts';
 import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
+import { engineImages, engineNow, untagWhenIdle } from './engine-images.ts';
 import { buildOciImage } from './oci-build.ts';
+import { isOwnTag, isStaleOwnTag, OWN_TAG_REPOSITORY } from './oci-own-tag.ts';
 import { emulationProblem } from '../oci/emulation.ts';
 import type { BuildRunner, RunOptions, RunOutcome, WorkDir } from './runner.ts';
+
+/** How long close() and prepare() wait for the removals of built images (then a later start makes them). */
+const CLOSE_WAIT_MS = 30_000;
 
 export interface OciRunnerOptions {
   log: Logger;
@@ -67,7 +72,7 @@ export class OciRunner implements BuildRunner {
         labels: { ...this.opts.labels, 'kiln.key': job.key, 'kiln.source.commit': job.inputs.source.commit },
       },
       job.limits,
-      { onLog, signal, auth: this.opts.auth },
+      { onLog, signal, auth: this.opts.auth, log: this.opts.log },
     );
     if (!outcome.ok) return fail(outcome.reason, outcome.class, outcome.timedOut);
     return { exitCode: 0, oomKilled: false, timedOut: false, artifacts: [], image: outcome.image };
@@ -77,5 +82,34 @@ export class OciRunner implements BuildRunner {
     const problem = this.opts.arch ? await emulationProblem(this.opts.arch) : undefined;
     if (problem) throw new UsageError(`kiln agent --arch ${this.opts.arch}: ${problem}`, { arch: this.opts.arch });
     await sweepOrphanContainers(this.docker, this.opts.log, { ownLabels: this.opts.labels });
+    await this.removeLeftImages();
+  }
+
+  /**
+   * Built images are untagged once no build runs (engine-images.ts): wait for that before the agent goes, but
+   * not on a hard stop, nor for another agent's builds in this process (tests run several) past CLOSE_WAIT_MS.
+   * Whatever is left, a later start untags.
+   */
+  async close(opts: { hard?: boolean } = {}): Promise<void> {
+    if (!opts.hard) await engineImages(this.docker).idle(CLOSE_WAIT_MS);
+  }
+
+  /**
+   * Images a killed agent built and never untagged: this agent's own (they carry its labels; with a fixed
+   * `--id`, since a default id names the pid) and any agent's whose tag is older than a live one can be.
+   */
+  private async removeLeftImages(): Promise<void> {
+    const own = Object.entries(this.opts.labels ?? {});
+    const images = await this.docker.listImages({ filters: { reference: [`${OWN_TAG_REPOSITORY}:*`] } });
+    const now = await engineNow(this.docker);
+    const left = images.flatMap((img) => {
+      const mine = own.length > 0 && own.every(([k, v]) => img.Labels?.[k] === v);
+      return (img.RepoTags ?? []).filter((t) => isOwnTag(t) && (mine || isStaleOwnTag(t, now)));
+    });
+    for (const tag of left) {
+      this.opts.log.warn({ tag }, 'untagging an image a killed agent built');
+      untagWhenIdle(this.docker, tag, (e) => this.opts.log.warn({ tag, err: (e as Error).message }, 'could not untag a left image'));
+    }
+    await engineImages(this.docker).idle(CLOSE_WAIT_MS);
   }
 }

@@ -39,4 +39,6 @@ export interface BuildRunner {
   run(job: BuildJob, work: WorkDir, opts: RunOptions): Promise<RunOutcome>;
   /** Called once when the agent starts, e.g. to remove what a crashed predecessor left behind. */
   prepare?(): Promise<void>;
+  /** Called once when the agent stops, after its last build: finish what runs in the background (`hard`: do not wait). */
+  close?(opts: { hard?: boolean }): Promise<void>;
 }

@@ -33,4 +33,8 @@ export class RunnersByFormat implements BuildRunner {
   async prepare(): Promise<void> {
     for (const r of Object.values(this.table)) await r.prepare?.();
   }
+
+  async close(opts: { hard?: boolean }): Promise<void> {
+    for (const r of Object.values(this.table)) await r.close?.(opts);
+  }
 }

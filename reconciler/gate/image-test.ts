@@ -47,8 +47,11 @@ export async function runImageTestGate(g: ImageTestGate): Promise<GateRecord> {
   if (emulation) throw new GateInfraError(`the image-test gate cannot run ${g.image} (${g.platform}) here: ${emulation}`, { image: g.image, platform: g.platform });
   // Docker trouble says nothing about the image: throw (retry later), record no verdict.
   let output = '';
+  const log = g.log.child({ component: 'gate', gate: 'image-test', package: g.package, version: g.version });
   const exit = await (async () => {
+    log.debug({ image: g.image }, 'pulling the image to test');
     await pullImage(g.docker, g.image, { auth: g.auth, platform: g.platform });
+    log.debug({ image: g.image, test: g.test }, 'running the test command');
     return runContainer(
       g.docker,
       {
@@ -81,7 +84,7 @@ export async function runImageTestGate(g: ImageTestGate): Promise<GateRecord> {
   else if (exit.oomKilled) record = verdict(false, `the test command ran out of memory: ${g.test}`);
   else if (exit.exitCode !== 0) record = verdict(false, `the test command exited with ${exit.exitCode}: ${g.test}`);
   else record = verdict(true, `the test command passed in ${g.image.slice(g.image.indexOf('@') + 1, g.image.indexOf('@') + 20)}…: ${g.test}`);
-  g.log.child({ component: 'gate', gate: 'image-test', package: g.package, version: g.version }).info({ verdict: record.verdict, exitCode: exit.exitCode }, `gate ${record.verdict}: ${record.reason}`);
+  log.info({ verdict: record.verdict, exitCode: exit.exitCode }, `gate ${record.verdict}: ${record.reason}`);
   return record;
 }
 

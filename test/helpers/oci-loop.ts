@@ -16,7 +16,7 @@ import type { PassPolicy } from '../../reconciler/pass/deps.ts';
 import { generateKey } from '../../reconciler/signing/signer.ts';
 import { STATUS_BRANCH } from '../../schema/status.ts';
 import { makeRepo, type Files } from './git.ts';
-import { quietLog } from './kiln-service.ts';
+import { logRing } from './log-ring.ts';
 import { startNats, type NatsServer } from './nats.ts';
 import { startRegistry, type TestRegistry } from './registry.ts';
 
@@ -30,7 +30,7 @@ export interface OciLoop {
   agents: Agent[];
   /** The reconciler's public key (what signatures verify against). */
   publicKey: string;
-  /** The step the reconciler's current (or last) pass reached: what a test names when a pass hangs. */
+  /** The step the reconciler's current (or last) pass reached and the last log lines of the reconciler and agents: what a test names when a pass hangs. */
   lastStep(): string;
 }
 
@@ -51,6 +51,7 @@ export async function startOciLoop(o: {
   const key = await generateKey({ name: 'Kiln Test Reconciler', email: 'reconciler@kiln.invalid' });
   await writeFile(join(o.dir, 'signing.key'), key.privateKeyArmored, { mode: 0o600 });
   let step = 'none yet';
+  const ring = logRing();
   const rec = await openReconciler({
     onStep: (s) => void (step = s),
     repoDir: o.repoDir,
@@ -63,15 +64,17 @@ export async function startOciLoop(o: {
     candidateRegistry: o.candidate,
     registryAuth: o.auth?.reconciler,
     policy: { quietMaxMs: 0, resultWaitMs: 500, ...o.policy },
-    log: quietLog,
+    log: ring.log.child({ in: 'reconciler' }),
   });
   const agents = (o.architectures ?? ['amd64']).map((arch, i) => {
-    const runner = new OciRunner({ log: quietLog, candidate: o.candidate, insecure: true, labels: { 'kiln.test': o.label }, auth: o.auth?.agent, arch });
     const suffix = i === 0 ? '' : `-${arch}`;
-    return new Agent({ nc: o.nc, pool: 'oci', arch, workDir: join(o.dir, `agent${suffix}`), log: quietLog, id: `${o.label}-agent${suffix}`, heartbeatMs: 300, runner, pullExpiresMs: 1000 });
+    const id = `${o.label}-agent${suffix}`;
+    // Each agent's own labels: what it removes at start as a killed run's leftovers must be its own only.
+    const runner = new OciRunner({ log: ring.log.child({ in: `runner${suffix}` }), candidate: o.candidate, insecure: true, labels: { 'kiln.test': o.label, 'kiln.agent': id }, auth: o.auth?.agent, arch });
+    return new Agent({ nc: o.nc, pool: 'oci', arch, workDir: join(o.dir, `agent${suffix}`), log: ring.log.child({ in: `agent${suffix}` }), id, heartbeatMs: 300, runner, pullExpiresMs: 1000 });
   });
   for (const agent of agents) await agent.start();
-  return { rec, agent: agents[0], agents, publicKey: key.publicKeyArmored, lastStep: () => step };
+  return { rec, agent: agents[0], agents, publicKey: key.publicKeyArmored, lastStep: () => [step, 'the last log lines:', ...ring.lines()].join('\n') };
 }
 
 /** kiln.yaml of an OCI loop's metadata repo: one `oci` pool (amd64), no trust keys. */

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { buildOciImage, OWN_TAG_REPOSITORY, type OciBuildSpec } from '../../agents/oci-build.ts';
+import { engineImages } from '../../agents/engine-images.ts';
+import { buildOciImage, type OciBuildSpec } from '../../agents/oci-build.ts';
+import { OWN_TAG_REPOSITORY } from '../../agents/oci-own-tag.ts';
 import { OciRunner } from '../../agents/oci-runner.ts';
 import { byDigest, byTag, formatRef } from '../../oci/image-ref.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
@@ -113,6 +115,7 @@ describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln
       let out = '';
       const outcome = await buildOciImage(docker, sharing, { sourceDir: src, context: 'app', dockerfile: 'app/Dockerfile', base: digestRef(base), push: byTag(cand.host, 'kiln/app', 'same-id') }, limits, { onLog: (b) => (out += b.toString()) });
       assert.ok(outcome.ok, out);
+      await engineImages(docker).idle();
       const kept = await docker.getImage(keep).inspect();
       assert.equal(kept.Id, id, 'the other name still finds the image');
       assert.deepEqual(kept.RepoTags.filter((t) => t.startsWith(`${OWN_TAG_REPOSITORY}:`)), [], 'the build dropped its own tag');

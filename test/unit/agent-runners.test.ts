@@ -27,3 +27,14 @@ test('agent runners - the runner is chosen by the recipe format; an unknown form
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('agent runners - prepare and close reach every runner of the table; close passes on a hard stop', async () => {
+  const calls: string[] = [];
+  const runner = (name: string) =>
+    Object.assign(new NoopRunner(), { prepare: async () => void calls.push(`${name} prepare`), close: async (o: { hard?: boolean }) => void calls.push(`${name} close${o.hard ? ' hard' : ''}`) });
+  const runners = new RunnersByFormat({ deb: runner('deb'), oci: runner('oci') });
+  await runners.prepare();
+  await runners.close({ hard: true });
+  await runners.close({});
+  assert.deepEqual(calls, ['deb prepare', 'oci prepare', 'deb close hard', 'oci close hard', 'deb close', 'oci close']);
+});

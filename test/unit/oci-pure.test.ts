@@ -3,7 +3,7 @@
 // the consumer policy, and reading a manifest.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pinBaseImage } from '../../agents/oci-dockerfile.ts';
+import { logicalLines, pinBaseImage } from '../../agents/oci-dockerfile.ts';
 import { networkFailureReason } from '../../agents/oci-network-reason.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
 import { byDigest, formatRef, parseRef } from '../../oci/image-ref.ts';
@@ -35,6 +35,44 @@ test('oci dockerfile - no FROM, several FROMs, and FROM by tag without from: are
   assert.match((pinBaseImage('FROM a\nFROM b\n', `r:1/x@${D}`) as { reason: string }).reason, /2 FROM instructions \(lines 1, 2\)/);
   assert.match((pinBaseImage('\nFROM debian:bookworm\n', undefined) as { reason: string }).reason, /^line 2: FROM debian:bookworm names an image by tag/);
   assert.ok(pinBaseImage('FROM scratch\nADD x /\n', undefined).ok);
+});
+
+test('oci dockerfile - COPY --from (any image on the agent\'s engine, outside the build key) is refused with its line; COPY of the context is not', () => {
+  for (const line of ['COPY --from=kiln/bookworm-buildd /etc/passwd /x', 'copy --chown=0:0 --from=sha256:abc /a /b', 'COPY --from kiln/x /a /b', 'ONBUILD COPY --from=x /a /b']) {
+    const r = pinBaseImage(`FROM scratch\nADD rootfs.tar /\n${line}\n`, undefined) as { ok: boolean; reason?: string };
+    assert.equal(r.ok, false, line);
+    assert.match(r.reason!, /^line 3: COPY --from reads another image/, line);
+  }
+  assert.ok(pinBaseImage('FROM scratch\nCOPY --chown=0:0 from /from\nCOPY fromage /x\n', undefined).ok);
+});
+
+test('oci dockerfile - instructions are read as Docker reads them: COPY --from across continuations, comments and blank lines is refused; words inside a RUN are not instructions', () => {
+  const refused = [
+    'FROM scratch\nCOPY \\\n  --from=kiln/bookworm-buildd /etc/passwd /x\n',
+    'FROM scratch\nCOPY --chown=0:0 \\\n# a comment\n\n--from=x /a /b\n',
+    '# escape=`\nFROM scratch\nCOPY `\n --from=x /a /b\n',
+    'FROM scratch\r\nCOPY \\\r\n --from=x /a /b\r\n',
+  ];
+  for (const text of refused) {
+    const r = pinBaseImage(text, undefined) as { ok: boolean; reason?: string };
+    assert.equal(r.ok, false, JSON.stringify(text));
+    assert.match(r.reason!, /^line (2|3): COPY --from/, JSON.stringify(text));
+  }
+  // A RUN continued over lines that start with instruction words: one RUN, not a COPY --from or a second FROM.
+  assert.ok(pinBaseImage('FROM scratch\nRUN echo \\\nCOPY --from=x \\\nFROM y\n', undefined).ok);
+  // With a backtick escape, a backslash at the end of a line is text.
+  assert.match((pinBaseImage('# escape=`\nFROM scratch\nRUN echo \\\nFROM y\n', undefined) as { reason: string }).reason, /2 FROM instructions \(lines 2, 4\)/);
+});
+
+test('oci dockerfile - CRLF line ends are read; a FROM continued over lines is refused (its image is what Kiln replaces)', () => {
+  const r = pinBaseImage('FROM kiln/base\r\nRUN true\r\n', `r:1/kiln/base@${D}`);
+  assert.ok(r.ok);
+  assert.equal(r.ok && r.text, `FROM r:1/kiln/base@${D}\nRUN true\n`);
+  assert.deepEqual(logicalLines('# escape=\\\n# c\nFROM \\\n  x AS b\nRUN a \\\n\n  b\n'), [
+    { line: 3, last: 4, text: 'FROM   x AS b' },
+    { line: 5, last: 7, text: 'RUN a   b' },
+  ]);
+  assert.match((pinBaseImage('FROM \\\n  kiln/base\n', `r:1/kiln/base@${D}`) as { reason: string }).reason, /^line 1: write the FROM instruction on one line/);
 });
 
 test('oci network reason - resolver and unreachable messages are named; other failures are not', () => {
