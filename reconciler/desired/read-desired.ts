@@ -158,16 +158,22 @@ async function readEntries(dir: string, cache: GitCache, toRead: readonly ToRead
   return out;
 }
 
-/** A parsed file for the rules; its positions are asked of the parse only when a rule reports a problem. */
+/** A parsed file for the rules (a class: its getter on the prototype, not a closure per file). */
+class LocatedFile<T> implements Located<T> {
+  constructor(
+    readonly path: string,
+    readonly doc: T,
+    private readonly parsed: ParsedFile,
+  ) {}
+
+  /** Asked of the parse only when a rule reports a problem. */
+  get positions() {
+    return this.parsed.positions;
+  }
+}
+
 export function located<T>(e: FileEntry): Located<T> {
-  const parsed = e.parsed!;
-  return {
-    path: e.path,
-    doc: parsed.doc as T,
-    get positions() {
-      return parsed.positions;
-    },
-  };
+  return new LocatedFile(e.path, e.parsed!.doc as T, e.parsed!);
 }
 
 function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
@@ -191,21 +197,26 @@ function sameResolution(a: FileEntry | undefined, b: FileEntry): boolean {
 export function assemble(commit: string, files: FileTable, prev?: DesiredSnapshot, rules: RuleMemo = emptyRuleMemo(), changed?: readonly string[]): Assembled & { ruleContext?: RuleContext } {
   const patched = prev && changed ? assembleChanged(commit, files, prev, changed, compareDiagnostics, rules) : undefined;
   if (patched) return { ...patched, ruleContext: prev!.ruleContext };
-  const entries = [...files.values()];
   const diagnostics: Diagnostic[] = [];
-  for (const e of entries) {
+  const ok = (e: FileEntry) => e.parsed?.doc !== undefined;
+  // One walk over the files (in their order) for every list the rules need.
+  const packages: Array<Located<PackageDoc>> = [];
+  const distributions: Array<Located<DistributionDoc>> = [];
+  const unparsed = new Set<string>();
+  const keyFiles = new Set<string>();
+  for (const e of files.values()) {
     if (e.diagnostics.length) diagnostics.push(...e.diagnostics);
     if (e.parsed?.diagnostics.length) diagnostics.push(...e.parsed.diagnostics);
+    if (e.kind === 'package' || e.kind === 'distribution') {
+      if (!ok(e)) unparsed.add(e.path);
+      else if (e.kind === 'package') packages.push(located<PackageDoc>(e));
+      else distributions.push(located<DistributionDoc>(e));
+    } else if (e.kind === 'key') keyFiles.add(e.path);
   }
-  if (entries.length > METADATA_LIMITS.maxFiles) diagnostics.push(problem('.', `the metadata repo has ${entries.length} files; the limit is ${METADATA_LIMITS.maxFiles}`));
-  const ok = (e: FileEntry) => e.parsed?.doc !== undefined;
+  if (files.size > METADATA_LIMITS.maxFiles) diagnostics.push(problem('.', `the metadata repo has ${files.size} files; the limit is ${METADATA_LIMITS.maxFiles}`));
   const configEntry = files.get(METADATA_LAYOUT.config);
   const config = configEntry && ok(configEntry) ? located<KilnConfigDoc>(configEntry) : undefined;
-  const packages = entries.filter((e) => e.kind === 'package' && ok(e)).map((e) => located<PackageDoc>(e));
-  const distributions = entries.filter((e) => e.kind === 'distribution' && ok(e)).map((e) => located<DistributionDoc>(e));
-  const unparsed = new Set(entries.filter((e) => (e.kind === 'package' || e.kind === 'distribution') && !ok(e)).map((e) => e.path));
   const resolvedConfig = normaliseConfig(config?.doc);
-  const keyFiles = new Set(entries.filter((e) => e.kind === 'key').map((e) => e.path));
   const configBroken = configEntry !== undefined && !config;
   const ruleContext: RuleContext = { config, resolvedConfig, distributions, keyFiles, unparsed, configBroken };
   diagnostics.push(...runRules({ ...ruleContext, packages }, rules));

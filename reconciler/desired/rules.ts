@@ -59,15 +59,20 @@ const where = (f: Located<unknown>, pointer: string) => {
 };
 
 function duplicates<T extends { name: string }>(files: Located<T>[], what: string): Diagnostic[] {
-  const byName = new Map<string, Located<T>[]>();
+  // A list only for a name seen twice, not a one-element list for each of 10,000 names.
+  const first = new Map<string, Located<T>>();
+  const again = new Map<string, Located<T>[]>();
   for (const f of files) {
-    const same = byName.get(f.doc.name);
-    if (same) same.push(f);
-    else byName.set(f.doc.name, [f]);
+    const seen = first.get(f.doc.name);
+    if (!seen) first.set(f.doc.name, f);
+    else if (again.has(f.doc.name)) again.get(f.doc.name)!.push(f);
+    else again.set(f.doc.name, [seen, f]);
   }
   const out: Diagnostic[] = [];
-  for (const [name, fs] of byName) {
-    if (fs.length < 2) continue;
+  if (again.size === 0) return out;
+  for (const name of first.keys()) {
+    const fs = again.get(name);
+    if (!fs) continue;
     for (const f of fs) {
       const others = fs.filter((o) => o !== f).map((o) => where(o, '/name'));
       out.push(at(f, '/name', `${what} ${quote(name)} is declared more than once (also in ${others.join(', ')})`));
@@ -103,11 +108,31 @@ const packageFileName: PackageRule = (p) => nameMismatch(p);
 const distributionFileNames: Rule = ({ distributions }) => distributions.flatMap(nameMismatch);
 export const fileNameMatchesName: Rule = (input) => [...eachPackage(packageFileName)(input), ...distributionFileNames(input)];
 
+/** A package rule's answer when it has nothing to say: shared, never changed. */
+const NONE: Diagnostic[] = [];
+Object.freeze(NONE);
+
+/**
+ * The problems `check` finds in the items of a list (undefined: none), NONE when it finds none: a
+ * package rule runs for each of 10,000 packages, and flatMap made a list per item and per call.
+ */
+function eachItem<T>(items: readonly T[] | undefined, check: (item: T, i: number) => Diagnostic | undefined): Diagnostic[] {
+  let out = NONE;
+  for (let i = 0; items && i < items.length; i++) {
+    const d = check(items[i], i);
+    if (d) {
+      if (out === NONE) out = [d]; // a fresh list: NONE itself is shared and frozen
+      else out.push(d);
+    }
+  }
+  return out;
+}
+
 /** Each package's version is valid in its format (deb: Debian policy 5.6.12). */
 const formatVersion: PackageRule = (p) => {
   const format = formatNamed(p.doc.format);
   const problem = format?.versionProblem(p.doc.version);
-  return format && problem ? [at(p, '/version', `version ${quote(p.doc.version)} is not a valid ${format.versionLabel}: ${problem}`)] : [];
+  return format && problem ? [at(p, '/version', `version ${quote(p.doc.version)} is not a valid ${format.versionLabel}: ${problem}`)] : NONE;
 };
 export const formatVersions: Rule = eachPackage(formatVersion);
 
@@ -132,29 +157,23 @@ function viewOf(input: RuleInput): ContextView {
   return v;
 }
 
-const NONE_NAMES: readonly string[] = Object.freeze([]);
-/** A package rule's answer when it has nothing to say: shared, never changed. */
-const NONE: Diagnostic[] = [];
-Object.freeze(NONE);
-
 const releaseTargets: PackageRule = (p, input) => {
   const { unparsed } = input;
   const names = viewOf(input).distributionNames;
-  if (!p.doc.release?.length) return NONE;
-  return p.doc.release.flatMap((r, i) =>
-    names.includes(r) || declaredElsewhere(unparsed, r) ? [] : [at(p, `/release/${i}`, `release: no distribution named ${quote(r)}${didYouMean(r, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${r}.yaml)`)],
+  return eachItem(p.doc.release, (r, i) =>
+    names.includes(r) || declaredElsewhere(unparsed, r) ? undefined : at(p, `/release/${i}`, `release: no distribution named ${quote(r)}${didYouMean(r, names)} (declare it in ${METADATA_LAYOUT.distributionsDir}/${r}.yaml)`),
   );
 };
 export const releaseTargetsExist: Rule = eachPackage(releaseTargets);
 
 const architecturesInDistributions: PackageRule = (p, input) =>
-  (p.doc.release ?? NONE_NAMES).flatMap((r, ri) => {
+  eachItem(p.doc.release, (r, ri) => {
     const dist = viewOf(input).distributionByName.get(r); // the last of duplicates
-    if (!dist) return NONE;
-    const missing = p.doc.architectures.filter((a) => !(dist.doc.architectures as readonly string[]).includes(a));
-    return missing.length
-      ? [at(p, `/release/${ri}`, `architectures ${missing.join(', ')} of package ${quote(p.doc.name)} are not in distribution ${quote(r)} (which has ${dist.doc.architectures.join(', ')}; ${where(dist, '/architectures')})`)]
-      : [];
+    if (!dist) return undefined;
+    const has = dist.doc.architectures as readonly string[];
+    if (p.doc.architectures.every((a) => has.includes(a))) return undefined;
+    const missing = p.doc.architectures.filter((a) => !has.includes(a));
+    return at(p, `/release/${ri}`, `architectures ${missing.join(', ')} of package ${quote(p.doc.name)} are not in distribution ${quote(r)} (which has ${dist.doc.architectures.join(', ')}; ${where(dist, '/architectures')})`);
   });
 export const architecturesWithinDistributions: Rule = eachPackage(architecturesInDistributions);
 
@@ -176,13 +195,11 @@ const packagePoolExists: PackageRule = (p, input) => {
 export const poolsExist: Rule = (input) => [...defaultPoolExists(input), ...eachPackage(packagePoolExists)(input)];
 
 const architecturesInPool: PackageRule = (p, { resolvedConfig, configBroken }) => {
-  if (configBroken) return [];
+  if (configBroken) return NONE;
   const pool = resolvedConfig.pools[p.doc.pool ?? resolvedConfig.defaults.pool];
-  if (!pool) return [];
+  if (!pool || p.doc.architectures.every((a) => pool.architectures.includes(a))) return NONE;
   const missing = p.doc.architectures.filter((a) => !pool.architectures.includes(a));
-  return missing.length
-    ? [at(p, '/architectures', `architectures ${missing.join(', ')} cannot be built: pool ${quote(p.doc.pool ?? resolvedConfig.defaults.pool)} has only ${pool.architectures.join(', ')}`)]
-    : [];
+  return [at(p, '/architectures', `architectures ${missing.join(', ')} cannot be built: pool ${quote(p.doc.pool ?? resolvedConfig.defaults.pool)} has only ${pool.architectures.join(', ')}`)];
 };
 export const architecturesWithinPool: Rule = eachPackage(architecturesInPool);
 
@@ -241,12 +258,11 @@ export const promotionAcyclic: Rule = ({ distributions }) => {
 /** Releasing to a promoted distribution needs the package released to its source too. */
 const promotedReachSource: PackageRule = (p, input) => {
   const byName = viewOf(input).distributionByName;
-  if (!p.doc.release?.length) return NONE;
-  return p.doc.release.flatMap((r, i) => {
+  return eachItem(p.doc.release, (r, i) => {
     const src = byName.get(r)?.doc.promoteFrom;
     return src !== undefined && src !== r && byName.has(src) && !(p.doc.release ?? []).includes(src)
-      ? [at(p, `/release/${i}`, `release: ${quote(r)} takes versions promoted from ${quote(src)}, but this package is not released to ${quote(src)}; add it to release`)]
-      : [];
+      ? at(p, `/release/${i}`, `release: ${quote(r)} takes versions promoted from ${quote(src)}, but this package is not released to ${quote(src)}; add it to release`)
+      : undefined;
   });
 };
 export const promotedPackagesReachSource: Rule = eachPackage(promotedReachSource);
@@ -335,9 +351,9 @@ export const ociFromAcyclic: Rule = ({ packages }) => {
  */
 const ociPlatformPerArchitecture: PackageRule = (p) =>
   p.doc.format !== 'oci'
-    ? []
-    : p.doc.architectures.flatMap((arch, i) =>
-        ociPlatform(arch) ? [] : [at(p, `/architectures/${i}`, `architectures: ${quote(arch)} is no machine an image can be built for; an oci image names real architectures (${ociArchitectures().join(', ')})`)],
+    ? NONE
+    : eachItem(p.doc.architectures, (arch, i) =>
+        ociPlatform(arch) ? undefined : at(p, `/architectures/${i}`, `architectures: ${quote(arch)} is no machine an image can be built for; an oci image names real architectures (${ociArchitectures().join(', ')})`),
       );
 export const ociArchitecturePlatforms: Rule = eachPackage(ociPlatformPerArchitecture);
 
@@ -359,7 +375,7 @@ export const uniqueRegistryPrefixes: Rule = ({ distributions }) => {
 
 /** An image promoted through an image-test gate with no `test:` command passes it untested. */
 const gatedImageTest: PackageRule = (p, { distributions }) => {
-  if (p.doc.format !== 'oci' || p.doc.test !== undefined) return [];
+  if (p.doc.format !== 'oci' || p.doc.test !== undefined) return NONE;
   return (p.doc.release ?? []).flatMap((r, i) => {
     const d = [...distributions].reverse().find((x) => x.doc.name === r);
     if (d?.doc.format !== 'registry' || d.doc.promoteFrom === undefined || (d.doc.gate ?? 'image-test') !== 'image-test') return [];
@@ -442,7 +458,7 @@ export function packageRuleDiagnostics(packages: Iterable<Located<PackageDoc>>, 
   for (const p of packages) {
     let found = memo.perPackage.get(p.doc);
     if (!found) memo.perPackage.set(p.doc, (found = packageDiagnostics(p, input)));
-    out.push(...found);
+    if (found.length) out.push(...found);
   }
   return out;
 }

@@ -47,12 +47,22 @@ export function decodeUtf8(b: Uint8Array): DecodedText {
   return { ok: true, text: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8') };
 }
 
+/** Whether `text` has at most `max` opening brackets ([ and {), found by indexOf hops. */
+function openingsAtMost(text: string, max: number): boolean {
+  let n = 0;
+  for (const open of ['[', '{']) {
+    for (let i = text.indexOf(open); i >= 0; i = text.indexOf(open, i + 1)) if (++n > max) return false;
+  }
+  return true;
+}
+
 /**
  * Where flow nesting ([ and {) first goes deeper than `max`, or undefined.
  * Brackets inside quotes and comments count too: a deliberate over-estimate,
  * so no quoting trick can hide a 10,000-deep list that would crash the parser.
  */
 export function flowDepthExceeded(text: string, max: number): { line: number; col: number } | undefined {
+  if (openingsAtMost(text, max)) return undefined; // too few brackets to nest that deep: no walk over every character
   let depth = 0;
   let line = 1;
   let lineStart = 0;

@@ -126,9 +126,11 @@ async function peelToCommit(dir: string, oid: string, rev: string, cache: GitCac
 
 /** Does `path` (or a directory that may contain matches) fall under the prefixes? */
 function prefixFilter(prefixes: string[] | undefined): { keep: (p: string) => boolean; descend: (p: string) => boolean } {
-  if (!prefixes || prefixes.length === 0) return { keep: () => true, descend: () => true };
-  const clean = prefixes.map((p) => p.replace(/\/+$/, ''));
-  const keep = (p: string) => clean.some((x) => p === x || p.startsWith(x + '/'));
+  const clean = (prefixes ?? []).map((p) => p.replace(/\/+$/, ''));
+  // No prefixes, or an empty one ('' or '/'), is the whole tree: listFiles and diffCommits agree on it.
+  if (clean.length === 0 || clean.includes('')) return { keep: () => true, descend: () => true };
+  const under = clean.map((x) => x + '/');
+  const keep = (p: string) => clean.some((x, i) => p === x || p.startsWith(under[i]));
   const descend = (p: string) => keep(p) || clean.some((x) => x.startsWith(p + '/'));
   return { keep, descend };
 }
@@ -224,19 +226,20 @@ const join = (base: string, name: string) => (base ? `${base}/${name}` : name);
 export async function listFiles(dir: string, commit: string, cache: GitCache, opts: PrefixOptions = {}): Promise<TreeFile[]> {
   const filter = prefixFilter(opts.prefixes);
   const out: TreeFile[] = [];
-  const visit = async (treeOid: string, base: string): Promise<void> => {
+  // `kept`: the directory is under a prefix, so everything below it is (10,000 files need no check each).
+  const visit = async (treeOid: string, base: string, kept: boolean): Promise<void> => {
     const subtrees: Array<Promise<void>> = [];
     for (const e of await readTreeEntries(dir, treeOid, cache)) {
       const path = join(base, e.path);
       if (isTree(e)) {
-        if (filter.descend(path)) subtrees.push(visit(e.oid, path));
-      } else if (filter.keep(path)) {
+        if (kept || filter.descend(path)) subtrees.push(visit(e.oid, path, kept || filter.keep(path)));
+      } else if (kept || filter.keep(path)) {
         out.push({ path, oid: e.oid, mode: e.mode });
       }
     }
     await Promise.all(subtrees);
   };
-  await visit(commit, '');
+  await visit(commit, '', filter.keep(''));
   return out.sort(byPath);
 }
 

@@ -79,8 +79,10 @@ function inRepoRelations(pkg: DesiredPackage, producer: Map<string, string>): In
   return out;
 }
 
+const NO_EDGES: readonly string[] = Object.freeze([]);
+
 /** Tarjan's strongly connected components, iterative (a 10k-long chain must not overflow the stack). Emits dependencies first. */
-function components(nodes: string[], edges: (n: string) => string[]): string[][] {
+function components(nodes: string[], edges: (n: string) => readonly string[]): string[][] {
   const index = new Map<string, number>();
   const low = new Map<string, number>();
   const onStack = new Set<string>();
@@ -89,15 +91,22 @@ function components(nodes: string[], edges: (n: string) => string[]): string[][]
   let next = 0;
   for (const root of nodes) {
     if (index.has(root)) continue;
-    const work: Array<{ node: string; children: string[]; i: number }> = [];
-    const enter = (n: string) => {
+    const children = edges(root);
+    if (children.length === 0) {
+      // Nothing below it: its own component, done (most packages of a repo; no bookkeeping for each).
+      index.set(root, next++);
+      out.push([root]);
+      continue;
+    }
+    const work: Array<{ node: string; children: readonly string[]; i: number }> = [];
+    const enter = (n: string, children = edges(n)) => {
       index.set(n, next);
       low.set(n, next++);
       stack.push(n);
       onStack.add(n);
-      work.push({ node: n, children: edges(n), i: 0 });
+      work.push({ node: n, children, i: 0 });
     };
-    enter(root);
+    enter(root, children);
     while (work.length) {
       const top = work[work.length - 1];
       if (top.i < top.children.length) {
@@ -162,6 +171,7 @@ function buildGraph(packages: ReadonlyMap<string, DesiredPackage>): DependencyGr
   const names = [...packages.keys()].sort();
   const edges = (n: string) => {
     const base = bases.get(n);
+    if (base === undefined && !relations.get(n)?.length) return NO_EDGES;
     return [...new Set([...(relations.get(n) ?? []).flatMap((r) => r.alternatives.map((a) => a.producer)), ...(base !== undefined ? [base] : [])])].sort();
   };
   const sccs = components(names, edges);

@@ -31,19 +31,21 @@ export interface BuildPlan {
 }
 
 // Build keys are pure functions of a package entry: memoise per entry object so
-// an incremental pass over 10k packages hashes only the ones that changed.
-const keyMemo = new WeakMap<DesiredPackage, Map<string, { key: string; inputs: ReturnType<typeof buildInputs> }>>();
+// an incremental pass over 10k packages hashes only the ones that changed. A package's first
+// key is kept without a Map (most packages have one: one architecture, one set of inputs).
+type KeyHit = { key: string; inputs: ReturnType<typeof buildInputs> };
+type KeyMemo = { memo: string; hit: KeyHit; more?: Map<string, KeyHit> };
+const keyMemo = new WeakMap<DesiredPackage, KeyMemo>();
 
-export function keyedInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>, binNMU = 0, base?: string) {
-  let perArch = keyMemo.get(pkg);
-  if (!perArch) keyMemo.set(pkg, (perArch = new Map()));
+export function keyedInputs(pkg: DesiredPackage, arch: Architecture, builtAgainst?: Record<string, string>, binNMU = 0, base?: string): KeyHit {
   const memo = builtAgainst || base ? `${arch} ${JSON.stringify(Object.entries(builtAgainst ?? {}).sort())} ${binNMU} ${base ?? ''}` : arch;
-  let hit = perArch.get(memo);
-  if (!hit) {
-    const inputs = buildInputs(pkg, arch, builtAgainst, binNMU, base ? { base } : {});
-    hit = { key: buildKey(inputs), inputs };
-    perArch.set(memo, hit);
-  }
+  const known = keyMemo.get(pkg);
+  const found = known?.memo === memo ? known.hit : known?.more?.get(memo);
+  if (found) return found;
+  const inputs = buildInputs(pkg, arch, builtAgainst, binNMU, base ? { base } : {});
+  const hit = { key: buildKey(inputs), inputs };
+  if (!known) keyMemo.set(pkg, { memo, hit });
+  else (known.more ??= new Map()).set(memo, hit);
   return hit;
 }
 
@@ -177,12 +179,16 @@ export function decidePackage(pkg: DesiredPackage, c: PackageContext): { decided
 /** A package's build actions and waits, from its decisions. */
 export function emitPackage(pkg: DesiredPackage, decided: Decided[], out: { actions: BuildAction[]; waiting: Waiting[] }): void {
   for (const { arch, key, inputs, d } of decided) {
-    if (d.build) {
-      out.actions.push({
-        kind: 'build', key, package: pkg.name, version: pkg.version, arch, pool: pkg.pool, inputs, limits: pkg.limits,
-        ...(pkg.buildFrom !== undefined ? { buildFrom: pkg.buildFrom } : {}),
-        ...d.build,
-      });
+    const b = d.build;
+    if (b) {
+      // Built in place, not with conditional spreads (a temporary object and a slow copy per build
+      // of a cold plan); the keys in the order the spreads gave them.
+      const action = { kind: 'build', key, package: pkg.name, version: pkg.version, arch, pool: pkg.pool, inputs, limits: pkg.limits } as BuildAction;
+      if (pkg.buildFrom !== undefined) action.buildFrom = pkg.buildFrom;
+      action.attempt = b.attempt;
+      action.reason = b.reason;
+      action.message = b.message;
+      out.actions.push(action);
     }
     if (d.wait) out.waiting.push({ subject: `build ${pkg.name}/${arch} ${key.slice(0, 12)}`, ...d.wait });
   }

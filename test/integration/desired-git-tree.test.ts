@@ -50,6 +50,7 @@ test('git tree - listFiles gives blobs with modes, symlinks and submodules, filt
     [['kiln.yaml', '100644'], ['packages/a.yaml', '100644'], ['packages/link.yaml', '120000'], ['packages/mod', '160000'], ['packages/sub/b.yaml', '100644']],
   );
   assert.equal(await readBlobText(dir, some[0].oid, cache), 'x');
+  for (const empty of ['', '/']) assert.deepEqual(await listFiles(dir, commit, cache, { prefixes: [empty] }), all, `prefix '${empty}' is the whole tree`);
 });
 
 test('git tree - diffCommits reports add, modify, delete and mode changes only under prefixes', async (t) => {
@@ -64,6 +65,7 @@ test('git tree - diffCommits reports add, modify, delete and mode changes only u
     [['dir', 'add'], ['dir/x', 'delete'], ['packages/a.yaml', 'modify'], ['packages/b.yaml', 'delete'], ['packages/new/c.yaml', 'add']],
   );
   assert.equal(await readBlobText(dir, changes.find((c) => c.path === 'packages/a.yaml')!.oid!, cache), 'a2');
+  assert.deepEqual(await diffCommits(dir, c1, c2, cache, { prefixes: [''] }), await diffCommits(dir, c1, c2, cache), "prefix '' is the whole tree, as in listFiles");
   assert.deepEqual(await diffCommits(dir, c2, c2, cache), []);
   await chmod(join(dir, 'kiln.yaml'), 0o755);
   const c3 = await commitFiles(dir, {}, 'chmod');
