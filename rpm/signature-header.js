@@ -152,15 +152,25 @@ export function withSignature(entries, size, tag, sig) {
 
 /**
  * The rpm's bytes with `signature` (a binary signature packet over its main header) in its
- * signature header, any earlier one replaced: a new buffer of the same size; undefined when
- * the header has no room for it.
+ * signature header, any earlier one replaced, as three pieces in file order: the lead and the
+ * rest (views of `rpm`) around the new signature header, which has the old one's size; undefined
+ * when the header has no room for it. Hashed and written piece by piece, a copy needs no buffer
+ * of its own (rpm-copies.js).
+ * @param {Buffer} rpm @param {ParsedRpm} parsed @param {'rsa' | 'dsa'} keyAlgorithm @param {Buffer} signature
+ * @returns {[Buffer, Buffer, Buffer] | undefined}
+ */
+export function signedRpmParts(rpm, parsed, keyAlgorithm, signature) {
+  const next = withSignature(parsed.entries, parsed.size, keyAlgorithm === 'rsa' ? TAG.rsa : TAG.dsa, signature);
+  if (!next) return undefined;
+  return [rpm.subarray(0, LEAD), next, rpm.subarray(LEAD + next.length)];
+}
+
+/**
+ * signedRpmParts as one new buffer of the rpm's size.
  * @param {Buffer} rpm @param {ParsedRpm} parsed @param {'rsa' | 'dsa'} keyAlgorithm @param {Buffer} signature
  * @returns {Buffer | undefined}
  */
 export function signedRpm(rpm, parsed, keyAlgorithm, signature) {
-  const next = withSignature(parsed.entries, parsed.size, keyAlgorithm === 'rsa' ? TAG.rsa : TAG.dsa, signature);
-  if (!next) return undefined;
-  const out = Buffer.from(rpm);
-  next.copy(out, LEAD);
-  return out;
+  const parts = signedRpmParts(rpm, parsed, keyAlgorithm, signature);
+  return parts && Buffer.concat(parts);
 }

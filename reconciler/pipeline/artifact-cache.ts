@@ -100,7 +100,8 @@ export async function storeVerified(cacheDir: string, sha256: string, bytes: Uin
     }
     await rename(tmp, dest);
   } catch (e) {
-    await rm(tmp, { force: true });
+    // The write's error is the one to report: removing the temp file may fail the same way (ENOTDIR).
+    await rm(tmp, { force: true }).catch(() => undefined);
     throw e;
   }
 }

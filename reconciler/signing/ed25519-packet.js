@@ -51,6 +51,10 @@ export function nodeEd25519Key(anyKeyPacket) {
   return key;
 }
 
+/** An empty binary document: what openpgp.js hashes after the document itself (see signEd25519Packet). */
+const NO_DOCUMENT = new LiteralDataPacket();
+/** @type {LiteralParts} */ (/** @type {unknown} */ (NO_DOCUMENT)).setBytes(new Uint8Array(0), enums.literal.binary);
+
 /**
  * node:crypto's name of an OpenPGP hash algorithm (sha256, sha512, sha3-256…).
  * @param {number} hashAlgorithm
@@ -85,10 +89,10 @@ export function signEd25519Packet(anyKeyPacket, nodeKey, hashAlgorithm, data, da
   });
   const hashed = packet.writeHashedSubPackets();
   packet.signatureData = Buffer.concat([Uint8Array.of(4, packet.signatureType, packet.publicKeyAlgorithm, hashAlgorithm), hashed]);
-  const literal = new LiteralDataPacket();
-  /** @type {LiteralParts} */ (/** @type {unknown} */ (literal)).setBytes(data, enums.literal.binary);
-  // openpgp.js's own bytes to hash: the document, the hashed area and the v4 trailer.
-  const digest = createHash(hashName(hashAlgorithm)).update(packet.toHash(packet.signatureType, literal, true)).digest();
+  // openpgp.js's own bytes to hash: the document, then the hashed area and the v4 trailer. A v4
+  // binary signature hashes the document's bytes as they are, first: they go to the hash straight,
+  // and openpgp.js lays out the rest (toHash of an empty document), not a copy of the whole header.
+  const digest = createHash(hashName(hashAlgorithm)).update(data).update(packet.toHash(packet.signatureType, NO_DOCUMENT, true)).digest();
   // RFC 9580 5.2.3.3/5.2.3.4: EdDSA needs at least a 256-bit digest (openpgp.js refuses the same).
   if (digest.length < 32) throw new Error('Hash algorithm too weak for EdDSA.');
   const rs = new Uint8Array(sign(null, digest, nodeKey));

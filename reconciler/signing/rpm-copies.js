@@ -8,19 +8,23 @@
 // place, so a killed process leaves at most an unnamed temp file. Only digests, sizes
 // and armored signatures go back, never the signed bytes. A fan-out directory is made
 // only when a write finds it missing.
-// The writes are asynchronous (libuv's threadpool), a few in flight: creating a file is
-// most of the cost here (0.1-0.8 ms of system time each on these machines). Synchronous
-// writes in the two sign threads, measured taking turns with this: 8-26% less CPU, but the
-// wall time moves with the machine's load (better at load 5-7, twice this at load 10-14:
-// two threads blocked in file creations get two threads' share of busy cores); README.
+// The caller says how a copy is stored (RpmStore). A sign thread writes synchronously
+// (storeInThread; it yields to its message queue between batches, so a detached signature
+// asked meanwhile waits for one batch at most): each asynchronous write was four hops
+// through libuv's threadpool (open, write, close, rename), ~55 µs of CPU per copy beside
+// the kernel's own work. Measured taking turns (2,000 rpms, load 3-4, with the other
+// changes of that commit): 26-37% less CPU in tmpfs, 16-24% on ext4 (README). The main
+// thread (signing there only when the pool failed, signer.ts) stores asynchronously
+// (storeOffThread, as the cache's storeVerified does; signing/ does not import the
+// pipeline's TypeScript): a blocking call there would stall its NATS client.
 import { createHash } from 'node:crypto';
-import { writeFile as writeFileCallback } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFile as writeFileCallback, writevSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import pMap from 'p-map';
-import { parseRpm, signedRpm } from '../../rpm/signature-header.js';
+import { parseRpm, signedRpmParts } from '../../rpm/signature-header.js';
 import { cacheTempPath, cachedArtifactPath } from '../pipeline/cache-path.js';
 import { DIGEST_MISMATCH } from './thread-errors.js';
 
@@ -29,13 +33,15 @@ import { DIGEST_MISMATCH } from './thread-errors.js';
  * @typedef {{ sha256: string, size: number, signature: string }} RpmCopy an armored header signature and the copy it is in (cache file `sha256`)
  * @typedef {{ cacheDir: string, keyAlgorithm: 'rsa' | 'dsa' }} RpmCopiesTarget
  * @typedef {(header: Uint8Array) => Promise<Uint8Array>} SignPacket a binary signature packet over the header, by the key
+ * @typedef {(cacheDir: string, sha256: string, parts: Buffer[]) => void | Promise<void>} RpmStore puts one copy (its bytes as pieces, in order) into the cache under `sha256`, computed from them
  */
 
 /**
- * rpms of a batch signed and written at a time, and one batch at a time in a thread: a few writes
- * in flight per thread. All of a thread's batches at once (hundreds of writes queued in libuv's
- * threadpool) took 2.8-3.9 s for 2,000 copies against 1.3-2.1 s so (medians, taking turns, load
- * 10-17); 2, 4 and 8 per batch measured alike.
+ * rpms of a batch signed and written at a time, and one batch at a time in a thread. With an
+ * asynchronous store (the main thread's) it keeps a few writes in flight: all of a thread's
+ * batches at once (hundreds of writes queued in libuv's threadpool) took 2.8-3.9 s for 2,000
+ * copies against 1.3-2.1 s so (medians, taking turns, load 10-17). A sign thread's writes
+ * block, so there it only lets a signature wait for the key's check without holding up the batch.
  */
 const CONCURRENCY = 4;
 
@@ -43,27 +49,81 @@ const CONCURRENCY = 4;
 /** @type {Promise<unknown>} */
 let batches = Promise.resolve();
 
-// The callback API on a plain fd: fs/promises makes a FileHandle per file (see artifact-cache.ts).
-const writeFile = promisify(writeFileCallback);
+/**
+ * All of `parts`, in order, at the file's current position: writev may write less than asked.
+ * @param {number} fd @param {Buffer[]} parts
+ */
+function writeAllSync(fd, parts) {
+  let rest = parts;
+  while (rest.length > 0) {
+    let written = writevSync(fd, rest);
+    if (written === 0) throw Object.assign(new Error('writev wrote nothing'), { code: 'EIO', syscall: 'writev' });
+    while (rest.length > 0 && written >= rest[0].length) {
+      written -= rest[0].length;
+      rest = rest.slice(1);
+    }
+    if (written > 0) rest = [rest[0].subarray(written), ...rest.slice(1)];
+  }
+}
+
+/** @param {string} path @param {Buffer[]} parts */
+function writeFileSyncParts(path, parts) {
+  const fd = openSync(path, 'wx'); // a temp name is never reused: a clash fails loudly
+  try {
+    writeAllSync(fd, parts);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
- * `bytes` into the cache under `sha256`, which the caller has just computed from them.
- * @param {string} cacheDir @param {string} sha256 @param {Uint8Array} bytes
+ * A sign thread's RpmStore: a temp file renamed into place, with synchronous calls.
+ * @type {RpmStore}
  */
-async function store(cacheDir, sha256, bytes) {
+export function storeInThread(cacheDir, sha256, parts) {
   const dest = cachedArtifactPath(cacheDir, sha256);
   const tmp = cacheTempPath(dest);
   try {
     try {
-      await writeFile(tmp, bytes);
+      writeFileSyncParts(tmp, parts);
+    } catch (e) {
+      if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT') throw e;
+      mkdirSync(dirname(dest), { recursive: true });
+      writeFileSyncParts(tmp, parts);
+    }
+    renameSync(tmp, dest);
+  } catch (e) {
+    // The write's error is the one to report: removing the temp file may fail the same way (ENOTDIR).
+    try {
+      rmSync(tmp, { force: true });
+    } catch {}
+    throw e;
+  }
+}
+
+// The callback API on a plain fd: fs/promises makes a FileHandle per file (see artifact-cache.ts).
+const writeFile = promisify(writeFileCallback);
+
+/**
+ * The main thread's RpmStore: the same, with asynchronous calls (the whole copy joined first).
+ * @param {string} cacheDir @param {string} sha256 @param {Buffer[]} parts
+ * @returns {Promise<void>}
+ */
+export async function storeOffThread(cacheDir, sha256, parts) {
+  const dest = cachedArtifactPath(cacheDir, sha256);
+  const tmp = cacheTempPath(dest);
+  const bytes = Buffer.concat(parts);
+  try {
+    try {
+      await writeFile(tmp, bytes, { flag: 'wx' });
     } catch (e) {
       if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT') throw e;
       await mkdir(dirname(dest), { recursive: true });
-      await writeFile(tmp, bytes);
+      await writeFile(tmp, bytes, { flag: 'wx' });
     }
     await rename(tmp, dest);
   } catch (e) {
-    await rm(tmp, { force: true });
+    await rm(tmp, { force: true }).catch(() => undefined);
     throw e;
   }
 }
@@ -73,10 +133,10 @@ const named = (name, e) => Object.assign(/** @type {Error} */ (e), { message: `$
 
 /**
  * One rpm's signed copy in the cache; null when its header has no room for a signature (rpmsign signs it at publish).
- * @param {RpmToSign} rpm @param {RpmCopiesTarget} target @param {SignPacket} sign
+ * @param {RpmToSign} rpm @param {RpmCopiesTarget} target @param {SignPacket} sign @param {RpmStore} store
  * @returns {Promise<RpmCopy | null>}
  */
-async function copyOf(rpm, target, sign) {
+async function copyOf(rpm, target, sign, store) {
   const bytes = Buffer.from(rpm.bytes.buffer, rpm.bytes.byteOffset, rpm.bytes.byteLength);
   const built = createHash('sha256').update(bytes).digest('hex');
   if (built !== rpm.sha256 || bytes.length !== rpm.size) {
@@ -90,21 +150,27 @@ async function copyOf(rpm, target, sign) {
   }
   if (!layout) return null;
   const packet = Buffer.from(await sign(bytes.subarray(layout.mainStart, layout.mainEnd)));
-  const copy = signedRpm(bytes, layout, target.keyAlgorithm, packet);
+  // The copy as pieces (views of the built bytes around the new signature header): hashed and written without a copy of the whole.
+  const copy = signedRpmParts(bytes, layout, target.keyAlgorithm, packet);
   if (!copy) return null;
-  const sha256 = createHash('sha256').update(copy).digest('hex');
+  const hash = createHash('sha256');
+  for (const part of copy) hash.update(part);
+  const sha256 = hash.digest('hex');
   await store(target.cacheDir, sha256, copy);
   // Armored as Signature.armor() does it for a v4 signature (with the CRC24 footer).
-  return { sha256, size: copy.length, signature: openpgp.armor(openpgp.enums.armor.signature, packet, undefined, undefined, undefined, true) };
+  return { sha256, size: copy.reduce((n, part) => n + part.length, 0), signature: openpgp.armor(openpgp.enums.armor.signature, packet, undefined, undefined, undefined, true) };
 }
 
 /**
  * Each rpm's signed copy in the cache, in order (null: no room, see copyOf); the first error ends the batch.
- * @param {RpmToSign[]} rpms @param {RpmCopiesTarget} target @param {SignPacket} sign
+ * @param {RpmToSign[]} rpms @param {RpmCopiesTarget} target @param {SignPacket} sign @param {RpmStore} store
  * @returns {Promise<Array<RpmCopy | null>>}
  */
-export function signRpmCopies(rpms, target, sign) {
-  const batch = batches.then(() => pMap(rpms, (rpm) => copyOf(rpm, target, sign), { concurrency: CONCURRENCY }));
+export function signRpmCopies(rpms, target, sign, store) {
+  // setImmediate between batches: with synchronous writes and an Ed25519 key a batch never waits on
+  // I/O, so without it queued batches would run back to back and keep the thread's other requests
+  // (detached signatures, sign-thread.js) waiting for all of them.
+  const batch = batches.then(() => new Promise(setImmediate)).then(() => pMap(rpms, (rpm) => copyOf(rpm, target, sign, store), { concurrency: CONCURRENCY }));
   batches = batch.catch(() => undefined);
   return batch;
 }

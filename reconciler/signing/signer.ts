@@ -4,7 +4,7 @@ import * as openpgp from 'openpgp';
 import type { Logger } from 'pino';
 import { SigningError, SigningKeyError } from '../../schema/errors.ts';
 import { withGnupgHome } from './gnupg-home.ts';
-import { signRpmCopies, type RpmCopiesTarget } from './rpm-copies.js';
+import { signRpmCopies, storeOffThread, type RpmCopiesTarget } from './rpm-copies.js';
 import { SignPool, threadError, type RpmCopy, type RpmToSign } from './sign-worker.ts';
 import { errorAnswer } from './thread-errors.js';
 
@@ -127,7 +127,7 @@ export async function loadSigner(armoredPrivateKey: string, passphrase?: string,
         if (!(e instanceof SigningError)) throw e;
         fellBack(e);
         // As a sign thread does it (reconciler/signing/rpm-copies.js), with a signature made here.
-        return signRpmCopies(rpms, target, signBinaryHere).catch((caught: unknown) => {
+        return signRpmCopies(rpms, target, signBinaryHere, storeOffThread).catch((caught: unknown) => {
           throw threadError(errorAnswer(caught));
         });
       });

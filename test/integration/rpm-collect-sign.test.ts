@@ -296,7 +296,7 @@ describe('rpm collect-time signing', () => {
     assert.ok(whole.length >= killAfter);
     for (const f of whole) assert.equal((await sha256File(join(own, f))).sha256, f.slice(3), `${f} is whole`);
     const rest = files.filter((f) => f.includes('/') && !whole.includes(f));
-    for (const f of rest) assert.match(f, /^[0-9a-f]{2}\/[0-9a-f]{64}\.tmp-\d+-[0-9a-f]{8}$/, 'only unnamed temp files besides');
+    for (const f of rest) assert.match(f, /^[0-9a-f]{2}\/[0-9a-f]{64}\.tmp-\d+-[0-9a-f]{12}-[0-9a-z]+$/, 'only unnamed temp files besides');
     t.diagnostic(`${whole.length} named copies, ${rest.length} temp files`);
   });
 

@@ -5,7 +5,7 @@
 // file keeps its size and everything after the signature header byte for byte.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,8 @@ import { publishDnf } from '../../reconciler/publish/dnf/publish.ts';
 import { signRpmBytes } from '../../reconciler/publish/dnf/rpm-header-sign.ts';
 import { readRpm } from '../../reconciler/publish/rpm/read-rpm.ts';
 import { generateKey, loadSigner, type Signer } from '../../reconciler/signing/signer.ts';
+import { SignPool } from '../../reconciler/signing/sign-worker.ts';
+import { signRpmCopies, storeOffThread } from '../../reconciler/signing/rpm-copies.js';
 import { runDnfInstallSmokeGate } from '../../reconciler/gate/dnf-install-smoke.ts';
 import { cachedArtifactPath } from '../../reconciler/pipeline/artifact-cache.ts';
 import { signRpmHeaders } from '../../reconciler/pipeline/signed-rpms.ts';
@@ -134,6 +136,58 @@ describe('rpm header signing', { skip: await rpmAvailable() }, () => {
     const bytes = await readFile(unsigned);
     bytes.writeInt32BE(99, 96 + 16 + 16 + 4); // the type of the signature header's second entry
     await assert.rejects(signRpmBytes(bytes, signer, 'dsa'), (e: Error & { code?: string; kind?: string }) => e.code === 'KILN_RPM_FORMAT' && e.kind === 'terminal' && /unknown data type 99/.test(e.message));
+  });
+
+  test('rpm header signing - a sign thread answers a detached signature between queued rpm batches, not after all of them', async () => {
+    // One thread: ten batches of 32 rpms queued, then (once the first is answered) one detached signature.
+    const key = await generateKey({ name: 'Kiln One Thread', email: 'one@kiln.invalid' });
+    const pool = new SignPool(key.privateKeyArmored, 1);
+    const cacheDir = await mkdtemp(join(dir, 'turns-'));
+    try {
+      const bytes = await readFile(unsigned);
+      const rpm = { name: 'kiln-signed-1.0-1.noarch.rpm', ...(await sha256File(unsigned)), bytes };
+      const settled: string[] = [];
+      const batches = Array.from({ length: 10 }, (_, i) => pool.signRpms({ cacheDir, keyAlgorithm: 'dsa' }, Array(32).fill(rpm)).then(() => settled.push(`batch ${i}`)));
+      await batches[0];
+      const detached = pool.signBinary(Buffer.from('a release file')).then(() => settled.push('detached'));
+      await Promise.all([...batches, detached]);
+      assert.ok(settled.indexOf('detached') < settled.indexOf('batch 9'), `settled in this order: ${settled.join(', ')}`);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  test("rpm header signing - a sign thread's failed write reaches the caller with its errno (no fall back to this thread), and leaves no file", async () => {
+    const signer = await loadSigner((await generateKey({ name: 'Kiln Write Fails', email: 'fails@kiln.invalid' })).privateKeyArmored);
+    const parent = await mkdtemp(join(dir, 'notadir-'));
+    const cacheDir = join(parent, 'cache');
+    await writeFile(cacheDir, 'a file where the cache directory should be');
+    try {
+      const rpm = { name: 'kiln-signed-1.0-1.noarch.rpm', ...(await sha256File(unsigned)), bytes: await readFile(unsigned) };
+      await assert.rejects(signer.signRpms({ cacheDir, keyAlgorithm: 'dsa' }, [rpm]), (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR' && e.syscall === 'open');
+      assert.equal(signer.fallbacks(), 0, 'the thread answered');
+      assert.deepEqual(await readdir(parent), ['cache']);
+    } finally {
+      await signer.dispose();
+    }
+  });
+
+  test("rpm header signing - the main thread's store (the pool's fall back) writes the recorded bytes, and a failed write reports its own errno", async () => {
+    const signer = await loadSigner((await generateKey({ name: 'Kiln Main Thread', email: 'main@kiln.invalid' })).privateKeyArmored);
+    try {
+      const rpm = { name: 'kiln-signed-1.0-1.noarch.rpm', ...(await sha256File(unsigned)), bytes: await readFile(unsigned) };
+      const sign = (header: Uint8Array) => signer.signBinary(header);
+      const cacheDir = await mkdtemp(join(dir, 'main-store-'));
+      const [copy] = await signRpmCopies([rpm], { cacheDir, keyAlgorithm: 'dsa' }, sign, storeOffThread);
+      assert.ok(copy);
+      assert.deepEqual(await sha256File(cachedArtifactPath(cacheDir, copy.sha256)), { sha256: copy.sha256, size: copy.size });
+      const parent = await mkdtemp(join(dir, 'main-notadir-'));
+      await writeFile(join(parent, 'cache'), 'a file where the cache directory should be');
+      await assert.rejects(signRpmCopies([rpm], { cacheDir: join(parent, 'cache'), keyAlgorithm: 'dsa' }, sign, storeOffThread), (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR' && e.syscall === 'open');
+      assert.deepEqual(await readdir(parent), ['cache']);
+    } finally {
+      await signer.dispose();
+    }
   });
 
   test('rpm header signing - an RSA key signs under RSAHEADER', async () => {
