@@ -27,7 +27,7 @@ import type { RegistryAuth } from '../oci/registry-auth.ts';
 import type { RegistryClient } from '../oci/registry-client.ts';
 import { engineImages, engineNow, untagWhenIdle } from './engine-images.ts';
 import { ownBuildTag } from './oci-own-tag.ts';
-import { pinBaseImage } from './oci-dockerfile.ts';
+import { copyFromTrigger, pinBaseImage } from './oci-dockerfile.ts';
 import { networkFailureReason } from './oci-network-reason.ts';
 import { downloadInstallPackages, INSTALL_DIR } from './oci-install.ts';
 import { readSourceFile, realDirUnder } from './source-tree.ts';
@@ -185,12 +185,17 @@ export async function buildOciImage(docker: Docker, registry: RegistryClient, sp
     onLog(Buffer.from(`kiln: docker build ${spec.dockerfile} for ${platform} (context ${spec.context}; memory ${limits.memoryMiB} MiB, cpus ${limits.cpus}, timeout ${limits.timeoutSeconds} s, no network for RUN)\n`));
     // The base's pull and the build run as one in the engine gate: no removal of this process beside them.
     const built = await engineImages(docker).build(async () => {
-      if (base) await pullBase(docker, base, platform, hooks);
+      if (base) {
+        await pullBase(docker, base, platform, hooks);
+        const refused = await refusedBaseTrigger(docker, base);
+        if (refused) return { refused };
+      }
       const tag = (ownTag = ownBuildTag(await engineNow(docker)));
       // One time limit for the build, however many times it runs; counted from here, not from the wait for the gate.
       const deadline = Date.now() + limits.timeoutSeconds * 1000;
       return buildRetryingLostImages(() => runBuild(docker, contextTar(contextDir, tmp, spec.install !== undefined), { ...spec, platform: target }, tag, limits, hooks, deadline), onLog);
     }, hooks.signal);
+    if ('refused' in built) return fail(built.refused);
     imageId = built.imageId;
     if (built.timedOut) return { ok: false, class: 'limit', reason: `the image build did not finish within ${limits.timeoutSeconds} s`, timedOut: true };
     if (built.aborted) throw new AgentInfraError('image build aborted: the agent is shutting down');
@@ -241,6 +246,15 @@ async function baseForPlatform(registry: RegistryClient, ref: string, platform: 
   const digest = entryFor(entries, platform);
   if (!digest) return { ok: false, reason: `the base image ${ref} is an index with no image for ${platformString(platform)}` };
   return { ok: true, ref: formatRef(byDigest(at.registry, at.repository, digest)) };
+}
+
+/** Why the pulled base may not be built FROM (an ONBUILD trigger the Dockerfile check cannot see), or undefined. */
+async function refusedBaseTrigger(docker: Docker, base: string): Promise<string | undefined> {
+  const config = await docker.getImage(base).inspect().catch((cause: unknown) => {
+    throw new AgentInfraError(`could not inspect the pulled base image ${base}: ${(cause as Error).message}`, { base }, { cause });
+  });
+  const trigger = copyFromTrigger(config.Config?.OnBuild);
+  return trigger === undefined ? undefined : `the base image ${base} has the ONBUILD trigger \`${trigger}\`: COPY --from reads another image than the pinned base, which the build key does not name`;
 }
 
 async function pullBase(docker: Docker, base: string, platform: string, hooks: OciBuildHooks): Promise<void> {

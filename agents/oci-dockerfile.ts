@@ -29,6 +29,14 @@ const COMMENT = /^\s*#/;
 const BLANK = /^\s*$/;
 
 /**
+ * The first of a base image's ONBUILD triggers (its config's `OnBuild`, each an instruction's text) that is a
+ * `COPY --from`: it would run in the build FROM that base, reading another image than the pinned base.
+ */
+export function copyFromTrigger(triggers: readonly string[] | null | undefined): string | undefined {
+  return (triggers ?? []).find((t) => COPY_FROM.test(t.replace(/\s+/g, ' ')));
+}
+
+/**
  * Docker's instructions with their lines: the parser directives at the top read (`# escape=` sets the line
  * continuation character, `\` by default), comment lines skipped, a line ending in the escape character joined
  * with the next, and comment and blank lines inside such a continuation dropped.

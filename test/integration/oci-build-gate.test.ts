@@ -124,6 +124,30 @@ describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln
     }
   });
 
+  test('oci build - a base whose ONBUILD trigger is a COPY --from is refused before the build, naming the trigger; nothing pushed', async () => {
+    // The Dockerfile check cannot see a trigger: it comes with the base, and would read any image on the engine.
+    await mkdir(join(src, 'onbuild'), { recursive: true });
+    await writeBusyboxRootfs(join(src, 'onbuild'));
+    await writeFile(join(src, 'onbuild', 'Dockerfile'), 'FROM scratch\nADD rootfs.tar /\nONBUILD COPY --from=kiln/bookworm-buildd /etc/passwd /stolen\n');
+    const tag = `kiln-test/oci-onbuild:${process.pid}`;
+    const id = await engineImages(docker).build(async () => {
+      const stream = await docker.buildImage({ context: join(src, 'onbuild'), src: ['Dockerfile', 'rootfs.tar'] }, { t: tag, networkmode: 'none' });
+      const output = await new Promise<Array<{ error?: string }>>((resolve, reject) => docker.modem.followProgress(stream, (e: Error | null, o: Array<{ error?: string }>) => (e ? reject(e) : resolve(o))));
+      assert.equal(output.find((o) => o.error)?.error, undefined);
+      return (await docker.getImage(tag).inspect()).Id;
+    });
+    const triggered = `${cand.host}/kiln/onbuild@${await registry.pushFromDaemon(id, byTag(cand.host, 'kiln/onbuild', 'build-1'))}`;
+    try {
+      const { outcome, log: out } = await build({ context: 'app', dockerfile: 'app/Dockerfile', base: triggered, push: byTag(cand.host, 'kiln/app', 'onbuild') });
+      assert.ok(!outcome.ok && outcome.class === 'build', out);
+      assert.match(outcome.reason, /has the ONBUILD trigger `COPY --from=kiln\/bookworm-buildd \/etc\/passwd \/stolen`: COPY --from reads another image/);
+      await assert.rejects(registry.inspect(byTag(cand.host, 'kiln/app', 'onbuild')), ImageNotFoundError);
+    } finally {
+      await engineImages(docker).idle();
+      for (const ref of [tag, triggered]) await docker.getImage(ref).remove().catch(() => undefined);
+    }
+  });
+
   test('oci build - the reconciler verifies a reported image from the registry; a wrong report is an integrity failure', async () => {
     assert.deepEqual(await verifyReportedImage(registry, app), app);
     const lie = { ...app, configDigest: base.configDigest };

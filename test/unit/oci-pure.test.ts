@@ -3,7 +3,7 @@
 // the consumer policy, and reading a manifest.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { logicalLines, pinBaseImage } from '../../agents/oci-dockerfile.ts';
+import { copyFromTrigger, logicalLines, pinBaseImage } from '../../agents/oci-dockerfile.ts';
 import { networkFailureReason } from '../../agents/oci-network-reason.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
 import { byDigest, formatRef, parseRef } from '../../oci/image-ref.ts';
@@ -44,6 +44,12 @@ test('oci dockerfile - COPY --from (any image on the agent\'s engine, outside th
     assert.match(r.reason!, /^line 3: COPY --from reads another image/, line);
   }
   assert.ok(pinBaseImage('FROM scratch\nCOPY --chown=0:0 from /from\nCOPY fromage /x\n', undefined).ok);
+});
+
+test('oci dockerfile - a base image\'s ONBUILD triggers: the first COPY --from among them is found; other triggers and none are fine', () => {
+  assert.equal(copyFromTrigger(['RUN echo hi', 'COPY --chown=0:0\n  --from=x /a /b', 'COPY --from=y /c /d']), 'COPY --chown=0:0\n  --from=x /a /b');
+  assert.equal(copyFromTrigger(['copy --from kiln/x /a /b']), 'copy --from kiln/x /a /b');
+  for (const none of [undefined, null, [], ['RUN echo --from=x', 'COPY from /from', 'ADD x /y']]) assert.equal(copyFromTrigger(none), undefined, JSON.stringify(none));
 });
 
 test('oci dockerfile - instructions are read as Docker reads them: COPY --from across continuations, comments and blank lines is refused; words inside a RUN are not instructions', () => {
