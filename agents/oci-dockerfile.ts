@@ -22,8 +22,6 @@ export interface LogicalLine {
 /** A FROM on one physical line; the keyword is case-insensitive. */
 const FROM_LINE = /^(\s*FROM\s+)((?:--platform=\S+\s+)?)(\S+)(.*)$/i;
 const FROM_INSTRUCTION = /^\s*FROM(\s|$)/i;
-/** `COPY --from`, also as an ONBUILD trigger (it runs in whatever builds FROM this image). */
-const COPY_FROM = /^\s*(ONBUILD\s+)?COPY\s+(--\S+\s+)*--from[=\s]/i;
 const DIRECTIVE = /^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$/;
 const COMMENT = /^\s*#/;
 const BLANK = /^\s*$/;
@@ -33,7 +31,46 @@ const BLANK = /^\s*$/;
  * `COPY --from`: it would run in the build FROM that base, reading another image than the pinned base.
  */
 export function copyFromTrigger(triggers: readonly string[] | null | undefined): string | undefined {
-  return (triggers ?? []).find((t) => COPY_FROM.test(t.replace(/\s+/g, ' ')));
+  // Docker parses each trigger as a Dockerfile of its own and runs every instruction in it: a trigger of
+  // a hand-made config may hold several lines.
+  return (triggers ?? []).find((t) => logicalLines(t).some((l) => copiesFrom(l.text)));
+}
+
+/** Whether an instruction (one logical line) is a COPY with a `--from` flag, also as ONBUILD's trigger. */
+export function copiesFrom(text: string): boolean {
+  const m = /^\s*(\S+)/.exec(text);
+  if (!m) return false;
+  const keyword = m[1].toUpperCase();
+  const args = text.slice(m[0].length);
+  if (keyword === 'ONBUILD') return copiesFrom(args);
+  // Docker matches flag names exactly, so `--FROM` fails the build anyway; refusing it too costs nothing.
+  return keyword === 'COPY' && builderFlags(args).some((f) => f.slice(2).split('=')[0].toLowerCase() === 'from');
+}
+
+/**
+ * An instruction's flags as Docker's parser reads them (buildkit's extractBuilderFlags): the words at the
+ * start of its arguments that begin with `--`, with quotes and backslash escapes taken out (`--"from"=x` and
+ * `--fr\om=x` are `--from=x`); a word `--` alone, or the first word not beginning with `--`, ends them.
+ */
+export function builderFlags(args: string): string[] {
+  const flags: string[] = [];
+  let pos = 0;
+  for (;;) {
+    while (pos < args.length && /\s/.test(args[pos])) pos++;
+    if (!args.startsWith('--', pos)) return flags;
+    let word = '';
+    let quote: string | undefined;
+    for (; pos < args.length && (quote !== undefined || !/\s/.test(args[pos])); pos++) {
+      const ch = args[pos];
+      if (quote === undefined && (ch === "'" || ch === '"')) quote = ch;
+      else if (ch === quote) quote = undefined;
+      else if (ch === '\\') {
+        if (pos + 1 < args.length) word += args[++pos];
+      } else word += ch;
+    }
+    if (word === '--') return flags;
+    flags.push(word);
+  }
 }
 
 /**
@@ -78,7 +115,7 @@ export function pinBaseImage(dockerfile: string, ref: string | undefined): PinRe
   const froms = instructions.filter((l) => FROM_INSTRUCTION.test(l.text));
   if (froms.length === 0) return { ok: false, reason: 'the Dockerfile has no FROM instruction' };
   if (froms.length > 1) return { ok: false, reason: `the Dockerfile has ${froms.length} FROM instructions (lines ${froms.map((f) => f.line).join(', ')}); Kiln builds single-stage Dockerfiles only` };
-  const copyFrom = instructions.find((l) => COPY_FROM.test(l.text));
+  const copyFrom = instructions.find((l) => copiesFrom(l.text));
   if (copyFrom) return { ok: false, reason: `line ${copyFrom.line}: COPY --from reads another image than the pinned base, which the build key does not name; copy from the build context instead` };
   const from = froms[0];
   const m = FROM_LINE.exec(lines[from.line - 1]);

@@ -149,9 +149,9 @@ async function bench(n: number, signer: Signer) {
       const { key, inputs } = keyedInputs({ ...[...memo.desired!.state.packages.values()][0], version: `9.${i}-1` } as never, 'amd64');
       return { key, inputs, pool: 'deb', desiredCommit: after, state: 'queued', attempts: [{ n: 1, dispatchedAt: new Date().toISOString() }] };
     });
-    const statusCommit = await time(() =>
+    const statusCommit = await profiler.section(`status-commit-${n}`, () => time(() =>
       recordPass({ dir, cache: deps.cache, signer, log, previous: memo.observed, build: () => ({ files: new Map(extra.map(buildRecordFile)), summary: 'bench: 1000 records', trailers: { 'Kiln-Desired': after } }) }),
-    );
+    ));
     return {
       n,
       coldPlanMs: cold.ms,

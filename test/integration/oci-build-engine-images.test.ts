@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
@@ -113,13 +114,18 @@ function scriptedEngine(plan: Array<'lost' | 'stall'>): { client: Docker; remove
  */
 async function engineBuild(context: string, tag: string, labels?: Record<string, string>): Promise<void> {
   const once = () => engineImages(docker).build(async () => {
-    const stream = await docker.buildImage({ context: join(dir, context), src: await readdir(join(dir, context)) }, { t: tag, ...(labels ? { labels } : {}), networkmode: 'none' });
+    // No cache, as Kiln's builder for FROM scratch: the first step's cache lookup lists every parentless image
+    // on the engine, and fails when another test file removes one meanwhile.
+    const stream = await docker.buildImage({ context: join(dir, context), src: await readdir(join(dir, context)) }, { t: tag, ...(labels ? { labels } : {}), networkmode: 'none', nocache: true });
     const output = await new Promise<Array<{ error?: string }>>((resolve, reject) => docker.modem.followProgress(stream, (e: Error | null, out: Array<{ error?: string }>) => (e ? reject(e) : resolve(out))));
     return output.find((o) => o.error)?.error;
   });
   // Another test file's cleanup can still take a cached step (Kiln's builder builds again, so does this).
   let error = await once();
-  for (let attempt = 2; attempt <= 3 && lostImage(error); attempt++) error = await once();
+  for (let attempt = 2; attempt <= 3 && lostImage(error); attempt++) {
+    await delay(250 * attempt);
+    error = await once();
+  }
   if (error) throw new Error(`docker build of ${context} as ${tag}: ${error}`);
 }
 
@@ -193,13 +199,13 @@ describe('oci engine images', { skip: await dockerUnavailable(BASE_IMAGE) }, () 
     await engineBuild('base', mineTag, { 'kiln.agent': mine, 'kiln.test-run': RUN_ID });
     await engineBuild('base', theirs, { 'kiln.agent': 'someone-else', 'kiln.test-run': RUN_ID });
     const [repo, tag] = theirsStale.split(':');
-    await docker.getImage(theirs).tag({ repo, tag });
+    await docker.getImage(theirs).tag({ repo, tag }).catch((e: Error) => assert.fail(`tag ${theirs} as ${theirsStale}: ${e.message}`));
     await new OciRunner({ log: pino({ level: 'silent' }), candidate: cand.host, insecure: true, labels: { 'kiln.agent': mine } }).prepare();
     const tags = (await docker.listImages({ filters: { label: [`kiln.test-run=${RUN_ID}`] } })).flatMap((i) => i.RepoTags ?? []);
     assert.ok(!tags.includes(mineTag), `this agent's ${mineTag} is still there`);
     assert.ok(!tags.includes(theirsStale), `the week-old ${theirsStale} is still there`);
     assert.ok(tags.includes(theirs), `another agent's ${theirs} was removed`);
-    await docker.getImage(theirs).remove();
+    await docker.getImage(theirs).remove().catch((e: Error) => assert.fail(`untag ${theirs}: ${e.message}`));
   });
 
   test('oci engine images - an agent stopping waits for its image removals, which wait for the builds; a hard stop does not wait', async () => {

@@ -124,14 +124,14 @@ describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln
     }
   });
 
-  test('oci build - a base whose ONBUILD trigger is a COPY --from is refused before the build, naming the trigger; nothing pushed', async () => {
+  test('oci build - a base whose ONBUILD trigger is a COPY --from (its flag name quoted, which Docker reads as --from) is refused before the build, naming the trigger; nothing pushed', async () => {
     // The Dockerfile check cannot see a trigger: it comes with the base, and would read any image on the engine.
     await mkdir(join(src, 'onbuild'), { recursive: true });
     await writeBusyboxRootfs(join(src, 'onbuild'));
-    await writeFile(join(src, 'onbuild', 'Dockerfile'), 'FROM scratch\nADD rootfs.tar /\nONBUILD COPY --from=kiln/bookworm-buildd /etc/passwd /stolen\n');
+    await writeFile(join(src, 'onbuild', 'Dockerfile'), 'FROM scratch\nADD rootfs.tar /\nONBUILD COPY --"from"=kiln/bookworm-buildd /etc/passwd /stolen\n');
     const tag = `kiln-test/oci-onbuild:${process.pid}`;
     const id = await engineImages(docker).build(async () => {
-      const stream = await docker.buildImage({ context: join(src, 'onbuild'), src: ['Dockerfile', 'rootfs.tar'] }, { t: tag, networkmode: 'none' });
+      const stream = await docker.buildImage({ context: join(src, 'onbuild'), src: ['Dockerfile', 'rootfs.tar'] }, { t: tag, networkmode: 'none', nocache: true });
       const output = await new Promise<Array<{ error?: string }>>((resolve, reject) => docker.modem.followProgress(stream, (e: Error | null, o: Array<{ error?: string }>) => (e ? reject(e) : resolve(o))));
       assert.equal(output.find((o) => o.error)?.error, undefined);
       return (await docker.getImage(tag).inspect()).Id;
@@ -140,7 +140,7 @@ describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln
     try {
       const { outcome, log: out } = await build({ context: 'app', dockerfile: 'app/Dockerfile', base: triggered, push: byTag(cand.host, 'kiln/app', 'onbuild') });
       assert.ok(!outcome.ok && outcome.class === 'build', out);
-      assert.match(outcome.reason, /has the ONBUILD trigger `COPY --from=kiln\/bookworm-buildd \/etc\/passwd \/stolen`: COPY --from reads another image/);
+      assert.match(outcome.reason, /has the ONBUILD trigger `COPY --"from"=kiln\/bookworm-buildd \/etc\/passwd \/stolen`: COPY --from reads another image/);
       await assert.rejects(registry.inspect(byTag(cand.host, 'kiln/app', 'onbuild')), ImageNotFoundError);
     } finally {
       await engineImages(docker).idle();

@@ -3,7 +3,7 @@
 // the consumer policy, and reading a manifest.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { copyFromTrigger, logicalLines, pinBaseImage } from '../../agents/oci-dockerfile.ts';
+import { builderFlags, copyFromTrigger, logicalLines, pinBaseImage } from '../../agents/oci-dockerfile.ts';
 import { networkFailureReason } from '../../agents/oci-network-reason.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
 import { byDigest, formatRef, parseRef } from '../../oci/image-ref.ts';
@@ -38,17 +38,22 @@ test('oci dockerfile - no FROM, several FROMs, and FROM by tag without from: are
 });
 
 test('oci dockerfile - COPY --from (any image on the agent\'s engine, outside the build key) is refused with its line; COPY of the context is not', () => {
-  for (const line of ['COPY --from=kiln/bookworm-buildd /etc/passwd /x', 'copy --chown=0:0 --from=sha256:abc /a /b', 'COPY --from kiln/x /a /b', 'ONBUILD COPY --from=x /a /b']) {
+  // Quotes and backslashes inside a flag word are Docker's parser's to take out (a build copies with each of these).
+  for (const line of ['COPY --from=kiln/bookworm-buildd /etc/passwd /x', 'copy --chown=0:0 --from=sha256:abc /a /b', 'COPY --from kiln/x /a /b', 'ONBUILD COPY --from=x /a /b', 'COPY --"from"=kiln/x /a /b', 'COPY --fr\\om=kiln/x /a /b', 'COPY --chown="0 0" --from=x /a /b', "onbuild copy --'from'=x /a /b"]) {
     const r = pinBaseImage(`FROM scratch\nADD rootfs.tar /\n${line}\n`, undefined) as { ok: boolean; reason?: string };
     assert.equal(r.ok, false, line);
     assert.match(r.reason!, /^line 3: COPY --from reads another image/, line);
   }
-  assert.ok(pinBaseImage('FROM scratch\nCOPY --chown=0:0 from /from\nCOPY fromage /x\n', undefined).ok);
+  // A quoted word and one after `--` are sources, not flags.
+  assert.ok(pinBaseImage('FROM scratch\nCOPY --chown=0:0 from /from\nCOPY fromage /x\nCOPY "--from=x" /y\nCOPY -- --from=x /z\n', undefined).ok);
+  assert.deepEqual(builderFlags(' --chown="0 0" --fr\\om=x -- --link /a'), ['--chown=0 0', '--from=x']);
 });
 
 test('oci dockerfile - a base image\'s ONBUILD triggers: the first COPY --from among them is found; other triggers and none are fine', () => {
-  assert.equal(copyFromTrigger(['RUN echo hi', 'COPY --chown=0:0\n  --from=x /a /b', 'COPY --from=y /c /d']), 'COPY --chown=0:0\n  --from=x /a /b');
+  assert.equal(copyFromTrigger(['RUN echo hi', 'COPY --chown=0:0 \\\n  --from=x /a /b', 'COPY --from=y /c /d']), 'COPY --chown=0:0 \\\n  --from=x /a /b');
   assert.equal(copyFromTrigger(['copy --from kiln/x /a /b']), 'copy --from kiln/x /a /b');
+  // Docker parses a trigger as a Dockerfile and runs each of its instructions (a hand-made config may hold several).
+  for (const t of ['RUN true\nCOPY --from=img /a /b', '# c\nCOPY --from=img /a /b', 'COPY --"from"=kiln/bookworm-buildd /x /y']) assert.equal(copyFromTrigger(['RUN echo hi', t]), t, t);
   for (const none of [undefined, null, [], ['RUN echo --from=x', 'COPY from /from', 'ADD x /y']]) assert.equal(copyFromTrigger(none), undefined, JSON.stringify(none));
 });
 
