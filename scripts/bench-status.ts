@@ -1,7 +1,7 @@
 // Benchmark of the status branch writer and reader:
 //   one status commit of 1,000 new build records on a branch holding 10,000.
 // Baseline (same change, same repo): isomorphic-git's own writeBlob/writeTree/commit.
-// Run: node --import tsx scripts/bench-status.ts
+// Run: node --import tsx scripts/bench-status.ts [EXISTING]
 import fs from 'node:fs';
 import { rm } from 'node:fs/promises';
 import git from 'isomorphic-git';
@@ -12,7 +12,8 @@ import { recordPass, type StatusChange } from '../reconciler/status/writer.ts';
 import type { BuildRecord } from '../schema/status.ts';
 import { git as gitCmd, makeRepo } from '../test/helpers/git.ts';
 
-const EXISTING = 10_000;
+/** Records already on the branch: `node --import tsx scripts/bench-status.ts [EXISTING]` (default 10,000). */
+const EXISTING = Number(process.argv[2] ?? 10_000);
 const NEW = 1_000;
 const RUNS = 5;
 

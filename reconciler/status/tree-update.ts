@@ -1,10 +1,14 @@
 // A new tree from an old one plus path changes, writing only the trees on the
-// way to a changed entry: an untouched subtree keeps its oid and is not read.
-import fs from 'node:fs';
-import git from 'isomorphic-git';
+// way to a changed entry: an untouched subtree keeps its oid and is not read. A
+// changed directory is merged on its raw bytes (mergeTreeBytes): builds/ holds an
+// entry per build, and parsing tens of thousands of them into objects for each
+// status commit was most of its cost (scripts/bench-plan, 50,000 packages).
+import { InvalidStatusChangeError } from '../../schema/errors.ts';
 import type { GitCache } from '../git/tree.ts';
+import { parseTreeObject } from '../git/tree.ts';
+import { objectStore } from '../git/object-store.ts';
 import { writeObject } from './git-objects.ts';
-import { encodeTree, groupChanges, mergeEntries, sameEntries, type DirChanges, type TreeEntry } from './tree-format.ts';
+import { groupChanges, mergeTreeBytes, type DirChanges } from './tree-format.ts';
 
 export interface TreeContext {
   dir: string;
@@ -14,29 +18,27 @@ export interface TreeContext {
 
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
-/** The entries of a tree (none for undefined or the empty tree). */
-export async function readEntries(ctx: TreeContext, oid: string | undefined): Promise<TreeEntry[]> {
-  if (!oid || oid === EMPTY_TREE) return [];
-  const { tree } = await git.readTree({ fs, dir: ctx.dir, gitdir: ctx.gitdir, oid, cache: ctx.cache });
-  return tree.map((e) => ({ mode: e.mode, path: e.path, oid: e.oid }));
+/** The raw bytes of a tree (empty for undefined or the empty tree). */
+async function readTreeBytes(ctx: TreeContext, oid: string | undefined): Promise<Buffer> {
+  if (!oid || oid === EMPTY_TREE) return Buffer.alloc(0);
+  const { type, body } = await objectStore(ctx.gitdir, ctx.cache).read(oid);
+  if (type !== 'tree') throw new InvalidStatusChangeError(`object ${oid} is a ${type}, not a tree`, { oid });
+  return body;
 }
 
 /** The new oid of the directory at `base` after `changes` (null: it became empty). */
 async function updateDir(ctx: TreeContext, base: string | undefined, changes: DirChanges): Promise<string | null> {
-  const entries = await readEntries(ctx, base);
+  const raw = await readTreeBytes(ctx, base);
   const subtrees = new Map<string, string | null>();
-  const byName = changes.dirs.size ? new Map(entries.map((e) => [e.path, e])) : undefined;
-  await Promise.all(
-    [...changes.dirs].map(async ([name, sub]) => {
-      const old = byName!.get(name);
-      const oldTree = old && (old.mode === '040000' || old.mode === '40000') ? old.oid : undefined;
-      subtrees.set(name, await updateDir(ctx, oldTree, sub));
-    }),
-  );
-  const merged = mergeEntries(entries, changes.files, subtrees);
-  if (base && sameEntries(entries, merged)) return base;
+  if (changes.dirs.size) {
+    // Only directories with changed subdirectories are parsed (the root and the like: a few entries).
+    const trees = new Map(parseTreeObject(raw).filter((e) => e.type === 'tree').map((e) => [e.path, e.oid]));
+    await Promise.all([...changes.dirs].map(async ([name, sub]) => subtrees.set(name, await updateDir(ctx, trees.get(name), sub))));
+  }
+  const merged = mergeTreeBytes(raw, changes.files, subtrees);
+  if (base && merged.equals(raw)) return base;
   if (merged.length === 0) return null;
-  return writeObject(ctx.gitdir, 'tree', encodeTree(merged));
+  return writeObject(ctx.gitdir, 'tree', merged);
 }
 
 /** Apply path -> blob oid (null deletes) to the tree `base`; returns the new root tree oid. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { compareEntries, encodeTree, groupChanges, mergeEntries, pathProblem, sameEntries, type TreeEntry } from '../../reconciler/status/tree-format.ts';
+import { compareEntries, encodeTree, groupChanges, mergeEntries, mergeTreeBytes, pathProblem, type TreeEntry } from '../../reconciler/status/tree-format.ts';
+import { seededRandom } from '../helpers/seeded.ts';
 
 const oid = (c: string) => c.repeat(40);
 
@@ -36,7 +37,7 @@ test('status tree - merging sets, replaces and deletes files, and drops emptied 
     { mode: '100644', path: 'keep', oid: oid('6') },
     { mode: '100644', path: 'new', oid: oid('5') },
   ]);
-  assert.ok(sameEntries(mergeEntries(base, new Map(), new Map()), [...base].sort(compareEntries)));
+  assert.deepEqual(mergeEntries(base, new Map(), new Map()), [...base].map((e) => ({ ...e, mode: e.mode === '040000' ? '40000' : e.mode })).sort(compareEntries));
 });
 
 test('status tree - a file and a directory cannot share a name', () => {
@@ -56,4 +57,44 @@ test('status tree - tree objects hash like git (empty tree and a one-file tree)'
 test('status tree - unsafe paths are refused', () => {
   for (const p of ['', '/abs', 'dir/', 'a//b', '../x', 'a/./b', '.git/config', 'a\\b', 'a\0b']) assert.ok(pathProblem(p), `accepted ${JSON.stringify(p)}`);
   for (const p of ['builds/x.yaml', 'signatures/abc.asc', 'gates/stable/hello_1.0.yaml']) assert.equal(pathProblem(p), undefined);
+});
+
+test('status tree - merging on raw tree bytes gives the bytes of encodeTree(mergeEntries(…)), conflicts refused alike, on random trees and changes', (t) => {
+  const { random } = seededRandom(t);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)];
+  // Few short names around '/' in byte order ('-' < '.' < '/' < '0'), and a two-byte one: prefixes, clashes and git's tree order.
+  const chars = ['a', 'b', '-', '.', '0', 'é'];
+  const name = () => Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(chars)).join('');
+  const anOid = () => Array.from({ length: 40 }, () => pick([...'0123456789abcdef'])).join('');
+  for (let round = 0; round < 2000; round++) {
+    const byName = new Map<string, TreeEntry>();
+    for (let k = Math.floor(random() * 12); k > 0; k--) {
+      const n = name();
+      byName.set(n, { mode: pick(['100644', '100755', '40000']), path: n, oid: anOid() });
+    }
+    const base = [...byName.values()].sort(compareEntries);
+    const changes = () => new Map(Array.from({ length: Math.floor(random() * 5) }, () => [name(), random() < 0.3 ? null : anOid()] as [string, string | null]));
+    const [files, subtrees] = [changes(), random() < 0.5 ? new Map<string, string | null>() : changes()];
+    let expected: Buffer | { code: string };
+    try {
+      expected = encodeTree(mergeEntries(base, files, subtrees));
+    } catch (e) {
+      expected = { code: (e as { code: string }).code };
+    }
+    let actual: Buffer | { code: string };
+    try {
+      actual = mergeTreeBytes(encodeTree(base), files, subtrees);
+    } catch (e) {
+      actual = { code: (e as { code: string }).code };
+    }
+    const show = JSON.stringify({ base, files: [...files], subtrees: [...subtrees] });
+    if (Buffer.isBuffer(expected) && Buffer.isBuffer(actual)) assert.ok(actual.equals(expected), show);
+    else assert.deepEqual(actual, expected, show);
+  }
+});
+
+test('status tree - merging raw bytes with no change gives the same bytes back', () => {
+  const base = encodeTree([{ mode: '40000', path: 'a', oid: oid('1') }, { mode: '100755', path: 'b', oid: oid('2') }]);
+  assert.ok(mergeTreeBytes(base, new Map(), new Map()).equals(base));
+  assert.ok(mergeTreeBytes(base, new Map([['b', oid('3')]]), new Map()).equals(encodeTree([{ mode: '40000', path: 'a', oid: oid('1') }, { mode: '100755', path: 'b', oid: oid('3') }])), 'an executable keeps its mode');
 });
