@@ -27,7 +27,7 @@ import type { RegistryAuth } from '../oci/registry-auth.ts';
 import type { RegistryClient } from '../oci/registry-client.ts';
 import { engineImages, engineNow, untagWhenIdle } from './engine-images.ts';
 import { ownBuildTag } from './oci-own-tag.ts';
-import { copyFromTrigger, pinBaseImage } from './oci-dockerfile.ts';
+import { ambiguousSpace, copyFromTrigger, pinBaseImage } from './oci-dockerfile.ts';
 import { networkFailureReason } from './oci-network-reason.ts';
 import { downloadInstallPackages, INSTALL_DIR } from './oci-install.ts';
 import { readSourceFile, realDirUnder } from './source-tree.ts';
@@ -253,7 +253,10 @@ async function refusedBaseTrigger(docker: Docker, base: string): Promise<string 
   const config = await docker.getImage(base).inspect().catch((cause: unknown) => {
     throw new AgentInfraError(`could not inspect the pulled base image ${base}: ${(cause as Error).message}`, { base }, { cause });
   });
-  const trigger = copyFromTrigger(config.Config?.OnBuild);
+  const triggers: string[] = config.Config?.OnBuild ?? [];
+  const odd = triggers.find((t) => ambiguousSpace(t) !== undefined);
+  if (odd !== undefined) return `the base image ${base} has the ONBUILD trigger \`${odd}\` with the character ${ambiguousSpace(odd)}, which Docker's parser may read otherwise than Kiln's check of triggers`;
+  const trigger = copyFromTrigger(triggers);
   return trigger === undefined ? undefined : `the base image ${base} has the ONBUILD trigger \`${trigger}\`: COPY --from reads another image than the pinned base, which the build key does not name`;
 }
 

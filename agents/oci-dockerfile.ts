@@ -5,10 +5,13 @@
 // single-stage Dockerfiles are accepted for now: in a multi-stage file, which FROM
 // is "the base" is a choice Kiln does not guess.
 //
-// Instructions are read as Docker reads them (logicalLines): a `COPY \` whose
-// `--from=` comes on a later line, after a comment or a blank line, is still a
-// COPY --from. Hand-written: dockerfile-ast, the maintained parser, misses that
-// last case, which Docker honours (checked on this engine).
+// Instructions are read as Docker reads them (logicalLines, after buildkit's
+// parser: its directives, its continuation rule): a `COPY \` whose `--from=`
+// comes on a later line, after a comment or a blank line, is still a COPY --from.
+// Hand-written: dockerfile-ast, the maintained parser, misses that last case,
+// which Docker honours (checked on this engine). Where the two readings could
+// still differ, the check fails closed: characters Docker may read as spaces are
+// refused, any `--from` in a COPY counts, and each physical line is checked too.
 
 export type PinResult = { ok: true; text: string; replaced: string } | { ok: false; reason: string };
 
@@ -22,84 +25,95 @@ export interface LogicalLine {
 /** A FROM on one physical line; the keyword is case-insensitive. */
 const FROM_LINE = /^(\s*FROM\s+)((?:--platform=\S+\s+)?)(\S+)(.*)$/i;
 const FROM_INSTRUCTION = /^\s*FROM(\s|$)/i;
-const DIRECTIVE = /^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$/;
+/** A parser directive (on a line with its indent taken out), as Docker's parser (buildkit's reDirectives) matches it. */
+const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+/** The directives after which Docker goes on reading directives; any other line ends them. */
+const KNOWN_DIRECTIVES = new Set(['escape', 'syntax']);
 const COMMENT = /^\s*#/;
 const BLANK = /^\s*$/;
+/**
+ * Characters Docker's parser (Go's unicode.IsSpace, and a byte-wise scan of flags that splits at the bytes 0x85
+ * and 0xA0) may read as a space where JavaScript does not, or the other way round, and a byte order mark: refused,
+ * so that the file is read here as the engine reads it.
+ */
+const AMBIGUOUS_SPACE = /[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
 
 /**
  * The first of a base image's ONBUILD triggers (its config's `OnBuild`, each an instruction's text) that is a
  * `COPY --from`: it would run in the build FROM that base, reading another image than the pinned base.
  */
 export function copyFromTrigger(triggers: readonly string[] | null | undefined): string | undefined {
-  // Docker parses each trigger as a Dockerfile of its own and runs every instruction in it: a trigger of
-  // a hand-made config may hold several lines.
-  return (triggers ?? []).find((t) => logicalLines(t).some((l) => copiesFrom(l.text)));
+  // Each trigger is read as a Dockerfile of its own: the engine refuses a trigger of more than one
+  // instruction (a hand-made config may hold one), but checking each of them costs nothing.
+  return (triggers ?? []).find((t) => logicalLines(t).some((l) => copiesFrom(l.text)) || physicalCopyFrom(t) !== undefined);
 }
 
-/** Whether an instruction (one logical line) is a COPY with a `--from` flag, also as ONBUILD's trigger. */
+/** The first character of `text` Docker's parser may read otherwise than JavaScript (AMBIGUOUS_SPACE), as U+XXXX; undefined if none. */
+export function ambiguousSpace(text: string): string | undefined {
+  const ch = AMBIGUOUS_SPACE.exec(text)?.[0];
+  return ch === undefined ? undefined : `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * Whether an instruction (one logical line) is a COPY that may name another image, also as ONBUILD's trigger.
+ * Fail closed: any `--from` in it once quotes and escape characters are taken out, wherever it stands (Docker
+ * reads flags with its own quoting and word splitting; a source path holding `--from` is refused too).
+ */
 export function copiesFrom(text: string): boolean {
   const m = /^\s*(\S+)/.exec(text);
   if (!m) return false;
   const keyword = m[1].toUpperCase();
   const args = text.slice(m[0].length);
   if (keyword === 'ONBUILD') return copiesFrom(args);
-  // Docker matches flag names exactly, so `--FROM` fails the build anyway; refusing it too costs nothing.
-  return keyword === 'COPY' && builderFlags(args).some((f) => f.slice(2).split('=')[0].toLowerCase() === 'from');
+  return keyword === 'COPY' && /--from/i.test(args.replace(/["'\\`]/g, ''));
 }
 
 /**
- * An instruction's flags as Docker's parser reads them (buildkit's extractBuilderFlags): the words at the
- * start of its arguments that begin with `--`, with quotes and backslash escapes taken out (`--"from"=x` and
- * `--fr\om=x` are `--from=x`); a word `--` alone, or the first word not beginning with `--`, ends them.
+ * The first physical line (1-based) that on its own reads as a COPY naming another image: a check beside
+ * logicalLines, should its joining of lines ever differ from the engine's.
  */
-export function builderFlags(args: string): string[] {
-  const flags: string[] = [];
-  let pos = 0;
-  for (;;) {
-    while (pos < args.length && /\s/.test(args[pos])) pos++;
-    if (!args.startsWith('--', pos)) return flags;
-    let word = '';
-    let quote: string | undefined;
-    for (; pos < args.length && (quote !== undefined || !/\s/.test(args[pos])); pos++) {
-      const ch = args[pos];
-      if (quote === undefined && (ch === "'" || ch === '"')) quote = ch;
-      else if (ch === quote) quote = undefined;
-      else if (ch === '\\') {
-        if (pos + 1 < args.length) word += args[++pos];
-      } else word += ch;
-    }
-    if (word === '--') return flags;
-    flags.push(word);
-  }
+function physicalCopyFrom(dockerfile: string): number | undefined {
+  const i = dockerfile.split(/\r?\n/).findIndex((l) => /^\s*(onbuild\s+)?copy(\s|$)/i.test(l) && copiesFrom(l));
+  return i < 0 ? undefined : i + 1;
+}
+
+/** Whether `line` continues on the next one (Docker: `([^E])E[ \t]*$|^E[ \t]*$`, E the escape character); the text before the escape character if so. */
+function continued(line: string, escape: string): string | undefined {
+  const body = line.replace(/[ \t]*$/, '');
+  if (!body.endsWith(escape)) return undefined;
+  const before = body.slice(0, -1);
+  if (before.length > 0 && before.endsWith(escape)) return undefined; // an escaped escape character
+  return before;
 }
 
 /**
  * Docker's instructions with their lines: the parser directives at the top read (`# escape=` sets the line
- * continuation character, `\` by default), comment lines skipped, a line ending in the escape character joined
- * with the next, and comment and blank lines inside such a continuation dropped.
+ * continuation character, `\` by default; a line that is no escape or syntax directive ends them), comment lines
+ * skipped, a line ending in the escape character joined with the next, and comment and blank lines inside such a
+ * continuation dropped.
  */
 export function logicalLines(dockerfile: string): LogicalLine[] {
   const lines = dockerfile.split(/\r?\n/);
   let escape = '\\';
   let start = 0;
   for (; start < lines.length; start++) {
-    const d = DIRECTIVE.exec(lines[start]);
-    if (!d) break;
-    if (d[1].toLowerCase() === 'escape' && (d[2] === '`' || d[2] === '\\')) escape = d[2];
+    const d = DIRECTIVE.exec(lines[start].replace(/^\s+/, ''));
+    const name = d?.[1].toLowerCase();
+    if (!d || !KNOWN_DIRECTIVES.has(name!)) break;
+    if (name === 'escape' && (d[2] === '`' || d[2] === '\\')) escape = d[2];
   }
   const out: LogicalLine[] = [];
   let open: LogicalLine | undefined;
   for (let i = start; i < lines.length; i++) {
     const raw = lines[i];
     if (COMMENT.test(raw) || (open && BLANK.test(raw))) continue;
-    const trimmed = raw.trimEnd();
-    const continues = trimmed.endsWith(escape);
-    const piece = continues ? trimmed.slice(0, -1) : raw;
+    const before = continued(raw, escape);
+    const piece = before ?? raw;
     if (open) {
       open.text += piece;
       open.last = i + 1;
     } else open = { line: i + 1, last: i + 1, text: piece };
-    if (!continues) {
+    if (before === undefined) {
       if (!BLANK.test(open.text)) out.push(open);
       open = undefined;
     }
@@ -115,8 +129,10 @@ export function pinBaseImage(dockerfile: string, ref: string | undefined): PinRe
   const froms = instructions.filter((l) => FROM_INSTRUCTION.test(l.text));
   if (froms.length === 0) return { ok: false, reason: 'the Dockerfile has no FROM instruction' };
   if (froms.length > 1) return { ok: false, reason: `the Dockerfile has ${froms.length} FROM instructions (lines ${froms.map((f) => f.line).join(', ')}); Kiln builds single-stage Dockerfiles only` };
-  const copyFrom = instructions.find((l) => copiesFrom(l.text));
-  if (copyFrom) return { ok: false, reason: `line ${copyFrom.line}: COPY --from reads another image than the pinned base, which the build key does not name; copy from the build context instead` };
+  const ambiguous = lines.findIndex((l) => ambiguousSpace(l) !== undefined);
+  if (ambiguous >= 0) return { ok: false, reason: `line ${ambiguous + 1}: the character ${ambiguousSpace(lines[ambiguous])}, which Docker's parser may read otherwise than as written (a space, or a byte order mark); use plain spaces` };
+  const copyFrom = instructions.find((l) => copiesFrom(l.text))?.line ?? physicalCopyFrom(dockerfile);
+  if (copyFrom !== undefined) return { ok: false, reason: `line ${copyFrom}: COPY --from reads another image than the pinned base, which the build key does not name; copy from the build context instead` };
   const from = froms[0];
   const m = FROM_LINE.exec(lines[from.line - 1]);
   if (from.last !== from.line || !m) return { ok: false, reason: `line ${from.line}: write the FROM instruction on one line (Kiln replaces its image with the pinned base)` };

@@ -26,6 +26,8 @@ const BAD_SEGMENT = /^(\.|\.\.|\.git)$/i;
 export function pathProblem(path: string): string | undefined {
   if (!path || path.startsWith('/') || path.endsWith('/')) return 'must be a relative file path';
   if (/[\0\\]/.test(path)) return 'must not contain NUL or backslash';
+  // A lone surrogate has no UTF-8 form (it would be written as U+FFFD, so two names could become one).
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(path)) return 'must be well-formed Unicode';
   for (const seg of path.split('/')) {
     if (!seg) return 'has an empty path segment';
     if (BAD_SEGMENT.test(seg)) return `has a forbidden segment '${seg}'`;
@@ -49,11 +51,15 @@ export function groupChanges(changes: ReadonlyMap<string, string | null>): DirCh
   return root;
 }
 
-/** git's tree order: byte order of names, with a tree's name compared as if it ended in '/'. */
+/** An entry's sort key: its name's UTF-8 bytes, with '/' after a tree's. */
+const sortKey = (e: TreeEntry) => Buffer.from(e.mode === TREE_MODE || e.mode === '040000' ? `${e.path}/` : e.path, 'utf8');
+
+/**
+ * git's tree order: byte order of names, with a tree's name compared as if it ended in '/'. Bytes, not
+ * JavaScript's string order, which differs above U+FFFF (a surrogate pair sorts before U+E000–U+FFFF).
+ */
 export function compareEntries(a: TreeEntry, b: TreeEntry): number {
-  const ka = a.mode === TREE_MODE ? a.path + '/' : a.path;
-  const kb = b.mode === TREE_MODE ? b.path + '/' : b.path;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+  return Buffer.compare(sortKey(a), sortKey(b));
 }
 
 /**
@@ -81,9 +87,9 @@ export function mergeEntries(
     if (oid === null) byName.delete(name);
     else byName.set(name, { mode: TREE_MODE, path: name, oid });
   }
-  // Sort on precomputed keys: compareEntries would build two strings per comparison.
-  const keyed = [...byName.values()].map((e) => [e.mode === TREE_MODE ? e.path + '/' : e.path, e] as const);
-  keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  // Sort on precomputed keys: compareEntries would build two per comparison.
+  const keyed = [...byName.values()].map((e) => [sortKey(e), e] as const);
+  keyed.sort((a, b) => Buffer.compare(a[0], b[0]));
   return keyed.map(([, e]) => e);
 }
 
@@ -151,6 +157,7 @@ export function mergeTreeBytes(base: Buffer, files: ReadonlyMap<string, string |
     const space = base.indexOf(32, i);
     const nul = base.indexOf(0, space);
     if (space < 0 || nul < 0 || nul + 21 > base.length) throw new TypeError('a malformed tree object');
+    // Copied as written: git writes a tree's mode as 40000 (a 040000 some other tool wrote stays as it is).
     const mode = base.toString('latin1', i, space);
     const tree = mode === '40000' || mode === '040000';
     const end = nul + 21;

@@ -3,7 +3,7 @@
 // the consumer policy, and reading a manifest.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { builderFlags, copyFromTrigger, logicalLines, pinBaseImage } from '../../agents/oci-dockerfile.ts';
+import { ambiguousSpace, copyFromTrigger, logicalLines, pinBaseImage } from '../../agents/oci-dockerfile.ts';
 import { networkFailureReason } from '../../agents/oci-network-reason.ts';
 import { consumerPolicy, registriesDConfig } from '../../oci/consumer-policy.ts';
 import { byDigest, formatRef, parseRef } from '../../oci/image-ref.ts';
@@ -44,9 +44,37 @@ test('oci dockerfile - COPY --from (any image on the agent\'s engine, outside th
     assert.equal(r.ok, false, line);
     assert.match(r.reason!, /^line 3: COPY --from reads another image/, line);
   }
-  // A quoted word and one after `--` are sources, not flags.
-  assert.ok(pinBaseImage('FROM scratch\nCOPY --chown=0:0 from /from\nCOPY fromage /x\nCOPY "--from=x" /y\nCOPY -- --from=x /z\n', undefined).ok);
-  assert.deepEqual(builderFlags(' --chown="0 0" --fr\\om=x -- --link /a'), ['--chown=0 0', '--from=x']);
+  assert.ok(pinBaseImage('FROM scratch\nCOPY --chown=0:0 from /from\nCOPY fromage /x\nRUN echo --from=x\n', undefined).ok);
+  // Fail closed: Docker splits flag words byte by byte (0xA0 inside 'à' is a space to it), so any --from in a COPY is refused.
+  for (const line of ['COPY --chown=0:\u00e0--from=img /a /b', 'COPY "--from=x" /y', 'COPY -- --from=x /z']) {
+    assert.match((pinBaseImage(`FROM scratch\n${line}\n`, undefined) as { reason: string }).reason, /^line 2: COPY --from/, line);
+  }
+});
+
+test('oci dockerfile - lines are joined and directives read as the engine does: a COPY --from after an escaped escape character, or after directives Docker reads otherwise, is refused', () => {
+  const cases: Array<[string, number]> = [
+    ['FROM scratch\nRUN echo \\\\\nCOPY --from=x /a /b\n', 3], // `\\` at the end: an escaped backslash, no continuation
+    ['# foo=bar\n# escape=`\nFROM scratch\nRUN echo `\nCOPY --from=x /a /b\n', 5], // an unknown directive ends them: the escape stays \\
+    ['  # escape=`\nFROM scratch\nRUN echo \\\nCOPY --from=x /a /b\n', 4], // an indented directive counts
+    ['# syntax=a b\n# escape=`\nFROM scratch\nRUN echo \\\nCOPY --from=x /a /b\n', 5], // a directive's value may hold a space
+  ];
+  for (const [text, line] of cases) {
+    const r = pinBaseImage(text, undefined) as { ok: boolean; reason?: string };
+    assert.equal(r.ok, false, JSON.stringify(text));
+    assert.match(r.reason!, new RegExp(`^line ${line}: COPY --from`), JSON.stringify(text));
+  }
+  assert.deepEqual(logicalLines('# foo=bar\n# escape=`\nFROM scratch\nRUN a `\nb\n').map((l) => l.text), ['FROM scratch', 'RUN a `', 'b']);
+  assert.deepEqual(logicalLines('# syntax=x y\n# escape=`\nFROM scratch\nRUN a `\nb\n').map((l) => l.text), ['FROM scratch', 'RUN a b']);
+});
+
+test('oci dockerfile - a character Docker may read as a space, or a byte order mark, is refused with its line and code point', () => {
+  for (const [ch, code] of [['\u0085', '0085'], ['\u00a0', '00A0'], ['\u3000', '3000'], ['\ufeff', 'FEFF']]) {
+    const r = pinBaseImage(`FROM scratch\n${ch}COPY --chown=0:0 a /b\n`, undefined) as { ok: boolean; reason?: string };
+    assert.equal(r.ok, false, code);
+    assert.match(r.reason!, new RegExp(`^line 2: the character U\\+${code}`), code);
+  }
+  assert.equal(ambiguousSpace('RUN echo \u00a0hi'), 'U+00A0');
+  assert.equal(ambiguousSpace('RUN echo hi\tthere'), undefined);
 });
 
 test('oci dockerfile - a base image\'s ONBUILD triggers: the first COPY --from among them is found; other triggers and none are fine', () => {
@@ -69,8 +97,10 @@ test('oci dockerfile - instructions are read as Docker reads them: COPY --from a
     assert.equal(r.ok, false, JSON.stringify(text));
     assert.match(r.reason!, /^line (2|3): COPY --from/, JSON.stringify(text));
   }
-  // A RUN continued over lines that start with instruction words: one RUN, not a COPY --from or a second FROM.
-  assert.ok(pinBaseImage('FROM scratch\nRUN echo \\\nCOPY --from=x \\\nFROM y\n', undefined).ok);
+  // A RUN continued over lines that start with instruction words: one RUN, not a COPY or a second FROM.
+  assert.ok(pinBaseImage('FROM scratch\nRUN echo \\\nCOPY x \\\nFROM y\n', undefined).ok);
+  // But a line that on its own reads as a COPY --from is refused wherever it stands (fail closed).
+  assert.match((pinBaseImage('FROM scratch\nRUN echo \\\nCOPY --from=x \\\nFROM y\n', undefined) as { reason: string }).reason, /^line 3: COPY --from/);
   // With a backtick escape, a backslash at the end of a line is text.
   assert.match((pinBaseImage('# escape=`\nFROM scratch\nRUN echo \\\nFROM y\n', undefined) as { reason: string }).reason, /2 FROM instructions \(lines 2, 4\)/);
 });

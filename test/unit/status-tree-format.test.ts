@@ -55,15 +55,16 @@ test('status tree - tree objects hash like git (empty tree and a one-file tree)'
 });
 
 test('status tree - unsafe paths are refused', () => {
-  for (const p of ['', '/abs', 'dir/', 'a//b', '../x', 'a/./b', '.git/config', 'a\\b', 'a\0b']) assert.ok(pathProblem(p), `accepted ${JSON.stringify(p)}`);
-  for (const p of ['builds/x.yaml', 'signatures/abc.asc', 'gates/stable/hello_1.0.yaml']) assert.equal(pathProblem(p), undefined);
+  for (const p of ['', '/abs', 'dir/', 'a//b', '../x', 'a/./b', '.git/config', 'a\\b', 'a\0b', 'a\ud800b', 'x/\udc00']) assert.ok(pathProblem(p), `accepted ${JSON.stringify(p)}`);
+  for (const p of ['builds/x.yaml', 'signatures/abc.asc', 'gates/stable/hello_1.0.yaml', 'x/\u{1f600}.yaml']) assert.equal(pathProblem(p), undefined);
 });
 
 test('status tree - merging on raw tree bytes gives the bytes of encodeTree(mergeEntries(…)), conflicts refused alike, on random trees and changes', (t) => {
   const { random } = seededRandom(t);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)];
   // Few short names around '/' in byte order ('-' < '.' < '/' < '0'), and a two-byte one: prefixes, clashes and git's tree order.
-  const chars = ['a', 'b', '-', '.', '0', 'é'];
+  // U+FF01 and U+1F600: JavaScript's string order puts the second first, git's byte order the first.
+  const chars = ['a', 'b', '-', '.', '0', 'é', '\uff01', '\u{1f600}'];
   const name = () => Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(chars)).join('');
   const anOid = () => Array.from({ length: 40 }, () => pick([...'0123456789abcdef'])).join('');
   for (let round = 0; round < 2000; round++) {
@@ -88,9 +89,33 @@ test('status tree - merging on raw tree bytes gives the bytes of encodeTree(merg
       actual = { code: (e as { code: string }).code };
     }
     const show = JSON.stringify({ base, files: [...files], subtrees: [...subtrees] });
-    if (Buffer.isBuffer(expected) && Buffer.isBuffer(actual)) assert.ok(actual.equals(expected), show);
+    if (Buffer.isBuffer(expected) && Buffer.isBuffer(actual)) {
+      assert.ok(actual.equals(expected), show);
+      assert.ok(inByteOrder(actual), `not in git's order: ${show}`);
+    }
     else assert.deepEqual(actual, expected, show);
   }
+});
+
+/** Whether a tree's entries are in git's order on their own terms: each key's bytes (a tree's with '/') after the last's. */
+function inByteOrder(tree: Buffer): boolean {
+  let last: Buffer | undefined;
+  for (let i = 0; i < tree.length; ) {
+    const space = tree.indexOf(32, i);
+    const nul = tree.indexOf(0, space);
+    const key = Buffer.concat([tree.subarray(space + 1, nul), tree.toString('latin1', i, space) === '40000' ? Buffer.from('/') : Buffer.alloc(0)]);
+    if (last && Buffer.compare(last, key) >= 0) return false;
+    last = key;
+    i = nul + 21;
+  }
+  return true;
+}
+
+test('status tree - a file deleted and a directory of its name added in one change is no clash', () => {
+  const base = [{ mode: '100644', path: 'x', oid: oid('1') }];
+  const expected = encodeTree([{ mode: '40000', path: 'x', oid: oid('2') }]);
+  assert.ok(encodeTree(mergeEntries(base, new Map([['x', null]]), new Map([['x', oid('2')]]))).equals(expected));
+  assert.ok(mergeTreeBytes(encodeTree(base), new Map([['x', null]]), new Map([['x', oid('2')]])).equals(expected));
 });
 
 test('status tree - merging raw bytes with no change gives the same bytes back', () => {
