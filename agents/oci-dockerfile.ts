@@ -73,7 +73,7 @@ export function copiesFrom(text: string): boolean {
  * logicalLines, should its joining of lines ever differ from the engine's.
  */
 function physicalCopyFrom(dockerfile: string): number | undefined {
-  const i = dockerfile.split(/\r?\n/).findIndex((l) => /^\s*(onbuild\s+)?copy(\s|$)/i.test(l) && copiesFrom(l));
+  const i = dockerfile.split(/\r?\n/).findIndex(copiesFrom);
   return i < 0 ? undefined : i + 1;
 }
 

@@ -1,6 +1,7 @@
 // Pure tree logic: group path changes by directory, merge them into a tree's
 // entries, and encode a tree object exactly as git does (so git fsck agrees).
 import { InvalidStatusChangeError } from '../../schema/errors.ts';
+import { indexOfByte } from '../git/tree.ts';
 
 export interface TreeEntry {
   /** '100644' for files, '40000' for trees (git writes no leading zero). */
@@ -154,12 +155,11 @@ export function mergeTreeBytes(base: Buffer, files: ReadonlyMap<string, string |
     parts.push(encodeTree([{ mode: ch.tree ? TREE_MODE : (oldMode ?? FILE_MODE), path: ch.name, oid: ch.oid }]));
   };
   for (let i = 0; i < base.length; ) {
-    const space = base.indexOf(32, i);
-    const nul = base.indexOf(0, space);
-    if (space < 0 || nul < 0 || nul + 21 > base.length) throw new TypeError('a malformed tree object');
-    // Copied as written: git writes a tree's mode as 40000 (a 040000 some other tool wrote stays as it is).
-    const mode = base.toString('latin1', i, space);
-    const tree = mode === '40000' || mode === '040000';
+    const space = indexOfByte(base, 32, i);
+    const nul = space < 0 ? -1 : indexOfByte(base, 0, space);
+    if (nul < 0 || nul + 21 > base.length) throw new TypeError('a malformed tree object');
+    // A tree's mode is 40000 (or 040000, which some tools wrote; copied as written); a file's starts with 1.
+    const tree = base[i] === 0x34 || base[i] === 0x30;
     const end = nul + 21;
     // A file and a directory may not share a name (only names a change could clash with are decoded).
     if ((tree && files.size > 0) || (!tree && subtrees.size > 0)) {
@@ -174,7 +174,7 @@ export function mergeTreeBytes(base: Buffer, files: ReadonlyMap<string, string |
       if (i > copyFrom) parts.push(base.subarray(copyFrom, i));
       copyFrom = i;
       if (order === 0) {
-        emit(changes[c++], tree ? undefined : mode);
+        emit(changes[c++], tree ? undefined : base.toString('latin1', i, space));
         same = true;
         break;
       }

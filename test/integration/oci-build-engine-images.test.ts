@@ -10,10 +10,9 @@
 // images left is untagged at a later start.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
@@ -21,12 +20,12 @@ import pino, { type Logger } from 'pino';
 import { engineImages } from '../../agents/engine-images.ts';
 import { OciRunner } from '../../agents/oci-runner.ts';
 import { LEFTOVER_AFTER_MS, OWN_TAG_REPOSITORY, ownBuildTag } from '../../agents/oci-own-tag.ts';
-import { buildOciImage, LOST_IMAGE_ATTEMPTS, lostImage, type OciBuildSpec } from '../../agents/oci-build.ts';
+import { buildOciImage, LOST_IMAGE_ATTEMPTS, type OciBuildSpec } from '../../agents/oci-build.ts';
 import { byTag } from '../../oci/image-ref.ts';
 import { RegistryClient } from '../../oci/registry-client.ts';
 import { AgentInfraError, kindOf } from '../../schema/errors.ts';
 import type { ResolvedLimits } from '../../schema/messages.ts';
-import { BASE_IMAGE, docker, dockerUnavailable, untagRegistryImages } from '../helpers/docker.ts';
+import { BASE_IMAGE, docker, dockerUnavailable, engineBuild, untagRegistryImages } from '../helpers/docker.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { writeBusyboxRootfs } from '../helpers/tiny-image.ts';
 import { until, withDeadline } from '../helpers/until.ts';
@@ -107,28 +106,6 @@ function scriptedEngine(plan: Array<'lost' | 'stall'>): { client: Docker; remove
   return { client, removed };
 }
 
-/**
- * Build `context` with the engine alone (not Kiln's builder) as `tag`; labels are a last LABEL step. Inside
- * this process's engine gate, as Kiln's builds are: a removal queued by an earlier test must not take a
- * cached step from under it. A build error (which followProgress passes as a message, not an error) throws.
- */
-async function engineBuild(context: string, tag: string, labels?: Record<string, string>): Promise<void> {
-  const once = () => engineImages(docker).build(async () => {
-    // No cache, as Kiln's builder for FROM scratch: the first step's cache lookup lists every parentless image
-    // on the engine, and fails when another test file removes one meanwhile.
-    const stream = await docker.buildImage({ context: join(dir, context), src: await readdir(join(dir, context)) }, { t: tag, ...(labels ? { labels } : {}), networkmode: 'none', nocache: true });
-    const output = await new Promise<Array<{ error?: string }>>((resolve, reject) => docker.modem.followProgress(stream, (e: Error | null, out: Array<{ error?: string }>) => (e ? reject(e) : resolve(out))));
-    return output.find((o) => o.error)?.error;
-  });
-  // Another test file's cleanup can still take a cached step (Kiln's builder builds again, so does this).
-  let error = await once();
-  for (let attempt = 2; attempt <= 3 && lostImage(error); attempt++) {
-    await delay(250 * attempt);
-    error = await once();
-  }
-  if (error) throw new Error(`docker build of ${context} as ${tag}: ${error}`);
-}
-
 describe('oci engine images', { skip: await dockerUnavailable(BASE_IMAGE) }, () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kiln-oci-lost-'));
@@ -196,8 +173,8 @@ describe('oci engine images', { skip: await dockerUnavailable(BASE_IMAGE) }, () 
     await engineImages(docker).idle();
     const mine = `kiln-test-agent-${RUN_ID}`;
     const [mineTag, theirs, theirsStale] = [ownBuildTag(), ownBuildTag(), ownBuildTag(Date.now() - LEFTOVER_AFTER_MS - 60_000)];
-    await engineBuild('base', mineTag, { 'kiln.agent': mine, 'kiln.test-run': RUN_ID });
-    await engineBuild('base', theirs, { 'kiln.agent': 'someone-else', 'kiln.test-run': RUN_ID });
+    await engineBuild(join(dir, 'base'), mineTag, { 'kiln.agent': mine, 'kiln.test-run': RUN_ID });
+    await engineBuild(join(dir, 'base'), theirs, { 'kiln.agent': 'someone-else', 'kiln.test-run': RUN_ID });
     const [repo, tag] = theirsStale.split(':');
     await docker.getImage(theirs).tag({ repo, tag }).catch((e: Error) => assert.fail(`tag ${theirs} as ${theirsStale}: ${e.message}`));
     await new OciRunner({ log: pino({ level: 'silent' }), candidate: cand.host, insecure: true, labels: { 'kiln.agent': mine } }).prepare();

@@ -26,7 +26,7 @@ import { runImageTestGate } from '../../reconciler/gate/image-test.ts';
 import type { ResolvedLimits } from '../../schema/messages.ts';
 import type { OciImage } from '../../schema/oci.ts';
 import { validators } from '../../schema/validate.ts';
-import { docker, dockerUnavailable } from '../helpers/docker.ts';
+import { docker, dockerUnavailable, engineBuild } from '../helpers/docker.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeTestKey, type TestKey } from '../helpers/signed-repo.ts';
 import { writeBusyboxRootfs } from '../helpers/tiny-image.ts';
@@ -130,12 +130,7 @@ describe('oci build, gate, promote, sign', { skip: await dockerUnavailable('kiln
     await writeBusyboxRootfs(join(src, 'onbuild'));
     await writeFile(join(src, 'onbuild', 'Dockerfile'), 'FROM scratch\nADD rootfs.tar /\nONBUILD COPY --"from"=kiln/bookworm-buildd /etc/passwd /stolen\n');
     const tag = `kiln-test/oci-onbuild:${process.pid}`;
-    const id = await engineImages(docker).build(async () => {
-      const stream = await docker.buildImage({ context: join(src, 'onbuild'), src: ['Dockerfile', 'rootfs.tar'] }, { t: tag, networkmode: 'none', nocache: true });
-      const output = await new Promise<Array<{ error?: string }>>((resolve, reject) => docker.modem.followProgress(stream, (e: Error | null, o: Array<{ error?: string }>) => (e ? reject(e) : resolve(o))));
-      assert.equal(output.find((o) => o.error)?.error, undefined);
-      return (await docker.getImage(tag).inspect()).Id;
-    });
+    const id = await engineBuild(join(src, 'onbuild'), tag);
     const triggered = `${cand.host}/kiln/onbuild@${await registry.pushFromDaemon(id, byTag(cand.host, 'kiln/onbuild', 'build-1'))}`;
     try {
       const { outcome, log: out } = await build({ context: 'app', dockerfile: 'app/Dockerfile', base: triggered, push: byTag(cand.host, 'kiln/app', 'onbuild') });
