@@ -5,7 +5,8 @@
 import { readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { dockerClient } from '../containers/docker-client.ts';
 import type { Logger } from 'pino';
 import { AgentInfraError, BuildDepsError } from '../schema/errors.ts';
 import { quote } from '../schema/quote.ts';
@@ -51,7 +52,7 @@ export class DockerRunner implements BuildRunner {
   private readonly user: { uid: number; gid: number };
 
   constructor(private readonly opts: DockerRunnerOptions) {
-    this.docker = opts.docker ?? new Docker();
+    this.docker = opts.docker ?? dockerClient();
     this.deps = new DepsImages(this.docker, opts.log.child({ component: 'deps-image' }));
     this.user = opts.buildUser ?? defaultBuildUser();
   }

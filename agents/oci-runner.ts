@@ -3,7 +3,8 @@
 // was given (agents get push rights to candidate only). The pushed tag is the
 // build key, so a retried attempt overwrites its own tag and nothing else.
 import { join, relative } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { dockerClient } from '../containers/docker-client.ts';
 import type { Logger } from 'pino';
 import { AgentInfraError, UsageError } from '../schema/errors.ts';
 import type { BuildJob } from '../schema/messages.ts';
@@ -44,7 +45,7 @@ export class OciRunner implements BuildRunner {
   private readonly registry: RegistryClient;
 
   constructor(private readonly opts: OciRunnerOptions) {
-    this.docker = opts.docker ?? new Docker();
+    this.docker = opts.docker ?? dockerClient();
     this.registry = new RegistryClient({ tlsVerify: !opts.insecure, auth: opts.auth });
   }
 

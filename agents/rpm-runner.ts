@@ -10,7 +10,8 @@
 import { readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, posix, relative } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { dockerClient } from '../containers/docker-client.ts';
 import type { Logger } from 'pino';
 import { AgentInfraError } from '../schema/errors.ts';
 import type { BuildJob } from '../schema/messages.ts';
@@ -70,7 +71,7 @@ export class RpmRunner implements BuildRunner {
   private readonly deps: RpmDepsImages;
 
   constructor(private readonly opts: RpmRunnerOptions) {
-    this.docker = opts.docker ?? new Docker();
+    this.docker = opts.docker ?? dockerClient();
     this.user = opts.buildUser ?? defaultBuildUser();
     this.deps = new RpmDepsImages(this.docker, opts.log.child({ component: 'rpm-deps-image' }));
   }

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import { dockerClient } from '../containers/docker-client.ts';
 import type { RegistryAuth } from '../oci/registry-auth.ts';
 import { RegistryClient } from '../oci/registry-client.ts';
 import { sweepOrphanContainers } from '../containers/sweep.ts';
@@ -122,7 +122,7 @@ export async function openReconciler(s: ReconcilerSettings): Promise<Reconciler>
     nats: session,
     reposDir: s.reposDir,
     artifactsDir: s.artifactsDir ?? join(await gitdirOf(s.repoDir), 'kiln', 'artifacts'),
-    docker: s.reposDir ? new Docker() : undefined,
+    docker: s.reposDir ? dockerClient() : undefined,
     gateImage: s.gateImage ?? 'kiln/bookworm-buildd',
     // Build results are verified in the candidate registry before the pass reads the desired state:
     // the plain-http registries of the last desired state read (at first, of HEAD's).

@@ -3,9 +3,9 @@
 // (no engine, no image, a source that cannot be fetched now) each rpm package
 // gets a warning naming why and the command's verdict does not change: the
 // reconciler and the agent check the same before anything is built.
-import Docker from 'dockerode';
+import { dockerClient } from '../../containers/docker-client.ts';
 import { specCheckerFor, uncheckedWhenUnreachable, type SpecChecker } from '../desired/spec-check.ts';
 
 export function localSpecChecker(): SpecChecker {
-  return uncheckedWhenUnreachable(specCheckerFor(new Docker()));
+  return uncheckedWhenUnreachable(specCheckerFor(dockerClient()));
 }

@@ -6,7 +6,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { STATUS_LAYOUT } from '../../schema/status.ts';
 import type { BuildRecord, CheckRecord, ConditionRecord, GateRecord, ReleaseRecord } from '../../schema/status.ts';
 import { forgeStatusPath, type ForgeStatusRecord } from '../../schema/forge.ts';
-import { validators } from '../../schema/validate.ts';
+import { validators, type ValidatorName } from '../../schema/validate.ts';
 import { gateId } from '../model.ts';
 import { takeSerialized } from './records.ts';
 
@@ -43,13 +43,14 @@ export function recordKindOf(path: string): RecordKind | undefined {
   return slash > 0 ? DIRS[path.slice(0, slash)] : undefined;
 }
 
-const VALIDATOR: Record<RecordKind, ValidateFunction> = {
-  build: validators.buildRecord,
-  release: validators.releaseRecord,
-  gate: validators.gateRecord,
-  check: validators.checkRecord,
-  condition: validators.conditionRecord,
-  forge: validators.forgeStatusRecord,
+/** Each kind's validator name in schema/validate.ts (read when used: they compile on first use). */
+const VALIDATOR: Record<RecordKind, ValidatorName> = {
+  build: 'buildRecord',
+  release: 'releaseRecord',
+  gate: 'gateRecord',
+  check: 'checkRecord',
+  condition: 'conditionRecord',
+  forge: 'forgeStatusRecord',
 };
 
 /** Where a record of this content belongs, and its key in ObservedState. */
@@ -111,7 +112,7 @@ export function parseRecord(path: string, text: string): ParseOutcome {
     return { ok: false, problem: { path, line: lc.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` } };
   }
   const value: unknown = doc.toJS();
-  const validate = VALIDATOR[kind];
+  const validate = validators[VALIDATOR[kind]] as ValidateFunction;
   if (!validate(value)) {
     const e = (validate.errors ?? [])[0];
     const field = e?.instancePath || '/';
@@ -128,7 +129,7 @@ export function parseRecord(path: string, text: string): ParseOutcome {
 export function parseRecordData(path: string, data: unknown): ParseOutcome {
   const kind = recordKindOf(path);
   if (!kind) return { ok: false, problem: { path, message: 'not a status record path' } };
-  const validate = VALIDATOR[kind];
+  const validate = validators[VALIDATOR[kind]] as ValidateFunction;
   if (!validate(data)) {
     const e = (validate.errors ?? [])[0];
     return { ok: false, problem: { path, field: e?.instancePath || '/', message: e ? describe(e) : 'invalid' } };

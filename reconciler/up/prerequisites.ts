@@ -1,7 +1,7 @@
 // What `kiln up` needs on the machine, each missing piece named with the
 // command that installs it. Nothing is changed here.
 import { execFile } from 'node:child_process';
-import Docker from 'dockerode';
+import { dockerClient } from '../../containers/docker-client.ts';
 import { UsageError } from '../../schema/errors.ts';
 
 export interface Prerequisite {
@@ -28,7 +28,7 @@ export async function checkPrerequisites(opts: { docker: boolean; natsServer?: s
     { name: 'git', problem: (await runs('git', ['--version'])) ? undefined : 'git not found: install it with `apt-get install git`' },
   ];
   if (opts.docker) {
-    const ok = await new Docker().ping().then(() => true, () => false);
+    const ok = await dockerClient().ping().then(() => true, () => false);
     out.push({
       name: 'Docker engine',
       problem: ok ? undefined : 'no Docker engine answers on /var/run/docker.sock: install it with `apt-get install docker.io` and start it (`systemctl start docker`, or `scripts/setup-host` does both)',

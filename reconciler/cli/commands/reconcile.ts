@@ -12,7 +12,6 @@ import { REGISTRY_HOST_PATTERN } from '../../../schema/metadata.ts';
 import { readRegistryAuth } from '../registry-auth.ts';
 import { SIGNING_KEY_OPTION, signingKeySource } from '../options.ts';
 import { openRepoArg, REMOTE_OPTIONS, urlRepoOption } from '../repo-arg.ts';
-import { serveReconciler, serviceMetrics } from '../../http/reconciler-service.ts';
 import { servedReposUrl } from '../../serve/repo-url.ts';
 import { parseListen } from './serve.ts';
 import { readSecretFile, startReceiver, type WebhookSettings } from '../../forge/cli-wiring.ts';
@@ -90,7 +89,9 @@ const command: Command = {
     if (replicasWrong) throw new UsageError(`--replicas: ${replicasWrong}`);
     const listen = str(args, 'listen');
     if (listen && !flag(args, 'watch')) throw new UsageError('--listen needs --watch');
-    const service = listen ? { at: parseListen(listen), metrics: serviceMetrics() } : undefined;
+    // The HTTP service (Fastify, prom-client: ≈ 250 modules) is loaded only when asked for.
+    const httpModule = listen ? await import('../../http/reconciler-service.ts') : undefined;
+    const service = listen && httpModule ? { at: parseListen(listen), metrics: httpModule.serviceMetrics(), serve: httpModule.serveReconciler } : undefined;
     // A URL is mirrored; the reconciler fetches it before each pass itself.
     const repo = await openRepoArg(args, ctx, { sync: false });
     const webhook = await webhookSettings(args, flag(args, 'watch'));
@@ -133,7 +134,7 @@ const command: Command = {
       // Started before the first pass, so its jobs already know where this service serves the repos.
       let wake: ((reason: string) => void) | undefined;
       const http = service
-        ? await serveReconciler(rec, service.metrics, { ...service.at, reposDir: str(args, 'repos'), tokensFile: str(args, 'tokens'), publicRead: !flag(args, 'private'), log: ctx.log, wake: (r) => wake?.(r) })
+        ? await service.serve(rec, service.metrics, { ...service.at, reposDir: str(args, 'repos'), tokensFile: str(args, 'tokens'), publicRead: !flag(args, 'private'), log: ctx.log, wake: (r) => wake?.(r) })
         : undefined;
       // Agents reach buildFrom distributions here, unless kiln.yaml's repoUrl says otherwise.
       if (http && str(args, 'repos')) rec.deps.repoUrl = servedReposUrl(service!.at.host, http.port, hostname());
