@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // The dependency phase: Build-Depends beyond the builder image are installed
 // by real apt (network allowed) into a cached image; the build then runs
 // offline from it. Unresolvable Build-Depends fail as class 'build' with apt's words.

@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // The agent container image (agents/Dockerfile, built by scripts/build-agent-image):
 // Debian's Node runs Kiln, and the containerised agent, as a non-root user
 // talking to the host's Docker socket, builds a real package dispatched by a

@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // The CLI as a new user meets it (bin/kiln.js child processes, real git and a
 // real metadata repo from `kiln init --example`): help, version, suggestions,
 // exit codes decided by error kinds, $KILN_REPO, and work-tree edits.

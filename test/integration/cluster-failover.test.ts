@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // Faults beyond one process: a real 3-node JetStream cluster. Kiln's streams and
 // buckets are created with three replicas, and the real loop (watch + reconcile
 // passes in process, agents running the NoopRunner) rides out a SIGKILL of a

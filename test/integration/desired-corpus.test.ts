@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // The bad-input corpus (test/corpus) as real git repos: every case must be
 // refused with its exact file:line and message, and nothing written.
 import assert from 'node:assert/strict';

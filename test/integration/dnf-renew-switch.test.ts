@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // A key renewal (`kiln keys renew`) and a key change at publish never show a
 // reader rpms that differ from what the live repodata says: a reader polling
 // repomd.xml -> primary.xml.gz -> every rpm it names (sha256) while the

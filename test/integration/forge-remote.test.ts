@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // A remote metadata repo (smart HTTP: native `git http-backend`) reconciled
 // through its URL by a watch loop with the webhook receiver, a forge API
 // validated against GitHub's OpenAPI description, and the CLI:

@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // The object store (reconciler/git/object-store.ts) against native git: after random
 // edit sequences (with reverts and renames), some history repacked into deltified packs and
 // some left loose, every object reads back byte for byte as `git cat-file` prints it,

@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // Builds and image removals on one real Docker engine. The legacy builder names a
 // cached step's image by ID and looks it up again for the next step; a build beside
 // it that untags its own image deletes that image's untagged parents, and the

@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // A package set end to end, every part real (`kiln up` as a user runs it:
 // nats-server, the reconciler, a Docker build agent, the HTTP service serving
 // the signed repositories; apt in a container). The example's libkilnhello

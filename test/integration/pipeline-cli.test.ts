@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // The pipeline's CLI commands as a user runs them (bin/kiln.js child processes),
 // against a real nats-server, a real agent (NoopRunner-based, in the test
 // process: these tests are about the commands, not about building) and real git.

@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // Build semantics end to end: the reconciler (in process), real agents running
 // the real DockerRunner (in process, or `kiln agent` child processes that a test
 // SIGKILLs), a real nats-server and real Debian source repos.

@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // Crash safety of the reconciler and the queue, with a real nats-server, real git
 // repos and real agents running the NoopRunner (these tests are about the queue
 // and the status branch, not about building; the Docker ones are in

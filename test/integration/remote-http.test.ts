@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // A remote metadata repo over smart HTTP (native `git http-backend`, push
 // enabled), reconciled through its URL: kiln/status is pushed back signed, a
 // force push of the tracked branch is refused and recorded, a forged

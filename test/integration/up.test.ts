@@ -1,3 +1,4 @@
+// kiln-test: long (scripts/test starts it first, so the run does not end waiting on it)
 // `kiln up` as a user runs it (the CLI, a child process, real nats-server,
 // Docker agent and gate): the example is built, published to testing, gated,
 // promoted to stable and visible through the API; Ctrl-C (SIGINT) stops
