@@ -46,15 +46,6 @@ export class AgentMetrics {
   }
 }
 
-/** Pure: `HOST:PORT`, `[::1]:PORT` or `:PORT` (all interfaces) as listen() arguments, or a problem. */
-export function parseListen(addr: string): { host?: string; port: number } | string {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) return `'${addr}': expected HOST:PORT or :PORT`;
-  const host = m[1] ?? m[2];
-  return host ? { host, port } : { port };
-}
-
 /** Serve GET /metrics from `registry`; anything else is 404. Resolves once listening. */
 export async function serveMetrics(registry: Registry, listen: { host?: string; port: number }): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {

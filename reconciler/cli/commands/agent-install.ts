@@ -3,7 +3,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { identityProblem } from '../../../schema/nats.ts';
-import { parseListen } from '../../../agents/metrics.ts';
+import { parseListen } from '../../../agents/metrics-listen.ts';
 import { UsageError } from '../../../schema/errors.ts';
 import { readCredentials } from '../../broker/credentials.ts';
 import { instanceName, unitName } from '../../hosts/agent-unit.ts';

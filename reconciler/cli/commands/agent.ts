@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, defaultAgentId } from '../../../agents/agent.ts';
-import { AgentMetrics, parseListen, serveMetrics } from '../../../agents/metrics.ts';
+import { parseListen } from '../../../agents/metrics-listen.ts';
 import { REGISTRY_HOST_PATTERN } from '../../../schema/metadata.ts';
 import { readRegistryAuth } from '../registry-auth.ts';
 import { identityProblem } from '../../../schema/nats.ts';
@@ -70,8 +70,10 @@ const command: Command = {
     const credsFile = str(args, 'nats-credentials') ?? ctx.env.natsCredentials;
     const credentials = credsFile ? await readCredentials(credsFile) : undefined;
 
-    const metrics = listen ? new AgentMetrics({ pool, arch, agent: id ?? defaultAgentId(pool, arch) }) : undefined;
-    const served = metrics && listen ? await serveMetrics(metrics.registry, listen).catch((e: Error) => {
+    // prom-client (≈ 110 modules) is loaded only when metrics are served.
+    const metricsModule = listen ? await import('../../../agents/metrics.ts') : undefined;
+    const metrics = metricsModule ? new metricsModule.AgentMetrics({ pool, arch, agent: id ?? defaultAgentId(pool, arch) }) : undefined;
+    const served = metricsModule && metrics && listen ? await metricsModule.serveMetrics(metrics.registry, listen).catch((e: Error) => {
       throw new UsageError(`--metrics-listen ${metricsAddr}: ${e.message}`);
     }) : undefined;
     if (served) ctx.log.info({ url: served.url }, 'serving metrics');

@@ -90,8 +90,9 @@ const command: Command = {
     const listen = str(args, 'listen');
     if (listen && !flag(args, 'watch')) throw new UsageError('--listen needs --watch');
     // The HTTP service (Fastify, prom-client: ≈ 250 modules) is loaded only when asked for.
-    const httpModule = listen ? await import('../../http/reconciler-service.ts') : undefined;
-    const service = listen && httpModule ? { at: parseListen(listen), metrics: httpModule.serviceMetrics(), serve: httpModule.serveReconciler } : undefined;
+    const at = listen ? parseListen(listen) : undefined;
+    const httpModule = at ? await import('../../http/reconciler-service.ts') : undefined;
+    const service = at && httpModule ? { at, metrics: httpModule.serviceMetrics(), serve: httpModule.serveReconciler } : undefined;
     // A URL is mirrored; the reconciler fetches it before each pass itself.
     const repo = await openRepoArg(args, ctx, { sync: false });
     const webhook = await webhookSettings(args, flag(args, 'watch'));
