@@ -59,6 +59,9 @@ export interface Command {
   run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult>;
 }
 
+/** What lists of commands show (`kiln --help`, a group, did-you-mean): no module of a command is loaded for it. */
+export type CommandSummary = Pick<Command, 'path' | 'summary'>;
+
 /** Typed accessors, so commands do not cast parseArgs' union. */
 export function str(args: ParsedArgs, name: string): string | undefined {
   const v = args.values[name];

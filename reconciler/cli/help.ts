@@ -1,5 +1,5 @@
 // --help text, generated from the same definitions the parser uses.
-import type { Command } from './command.ts';
+import type { Command, CommandSummary } from './command.ts';
 import { exitCodesLine } from './exit-code.ts';
 
 export const GLOBAL_OPTIONS = {
@@ -32,19 +32,19 @@ export function commandHelp(cmd: Command): string {
   return lines.join('\n') + '\n';
 }
 
-function commandList(commands: readonly Command[]): string[] {
+function commandList(commands: readonly CommandSummary[]): string[] {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));
   return commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
 }
 
 /** `kiln keys`: the commands under a group. */
-export function groupHelp(prefix: readonly string[], commands: readonly Command[]): string {
+export function groupHelp(prefix: readonly string[], commands: readonly CommandSummary[]): string {
   const under = commands.filter((c) => prefix.every((w, i) => c.path[i] === w));
   const name = prefix.join(' ');
   return [`Usage: kiln ${name} <command> [options]`, '', 'Commands:', ...commandList(under), '', `Run \`kiln ${name} <command> --help\` for a command's options.`, ''].join('\n');
 }
 
-export function rootHelp(commands: readonly Command[]): string {
+export function rootHelp(commands: readonly CommandSummary[]): string {
   return [
     'Usage: kiln <command> [options]',
     '',

@@ -9,7 +9,7 @@ import { dispatch } from './dispatch.ts';
 import { parseCommandArgs } from './parse-args.ts';
 import { suggest } from './resolve-command.ts';
 import { createLogger } from './logger.ts';
-import { allCommands } from './registry.ts';
+import { COMMAND_INDEX } from './command-index.ts';
 
 async function checkPositionals(cmd: Command, args: ParsedArgs): Promise<void> {
   const specs = cmd.positionals ?? [];
@@ -20,7 +20,7 @@ async function checkPositionals(cmd: Command, args: ParsedArgs): Promise<void> {
   if (args.positionals.length > specs.length) {
     const extra = args.positionals[specs.length];
     // `kiln agents dran`: a mistyped subcommand reads as an extra argument.
-    const subs = (await allCommands()).filter((c) => c.path.length === cmd.path.length + 1 && cmd.path.every((w, i) => c.path[i] === w));
+    const subs = COMMAND_INDEX.filter((c) => c.path.length === cmd.path.length + 1 && cmd.path.every((w, i) => c.path[i] === w));
     const hit = specs.length === 0 ? suggest(extra, subs.map((c) => c.path[cmd.path.length])) : undefined;
     const hint = hit ? `; did you mean 'kiln ${[...cmd.path, hit].join(' ')}'?` : '';
     throw new UsageError(`unexpected argument '${extra}'${hint}\nRun 'kiln ${cmd.path.join(' ')} --help' for usage.`);

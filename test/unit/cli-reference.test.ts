@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { cliReference, withReference } from '../../reconciler/cli/reference.ts';
+import { cliReference, commandIndexSource, withReference } from '../../reconciler/cli/reference.ts';
 import { allCommands } from '../../reconciler/cli/registry.ts';
 
 test('cli reference - README.md matches the command definitions (run scripts/cli-reference)', async () => {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
   assert.equal(withReference(readme, cliReference(await allCommands())), readme);
+});
+
+test('cli reference - reconciler/cli/command-index.ts lists every command with its summary (run scripts/cli-reference)', async () => {
+  const index = await readFile(new URL('../../reconciler/cli/command-index.ts', import.meta.url), 'utf8');
+  assert.equal(index, commandIndexSource(await allCommands()));
 });
 
 test('cli reference - every command has a summary and documented options', async () => {
