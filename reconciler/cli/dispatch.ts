@@ -59,6 +59,7 @@ export async function dispatch(argv: string[]): Promise<Dispatch> {
     const wantsHelp = argv[0] === 'help' || r.rest.includes('--help') || r.rest.includes('-h');
     return { kind: 'help', text: groupHelp(r.prefix, COMMAND_INDEX), exit: wantsHelp ? EXIT.ok : EXIT.usage };
   }
-  // The index names a command findCommand did not find: the index is stale (scripts/cli-reference rewrites it).
-  throw new Error(`kiln ${r.path.join(' ')} is in reconciler/cli/command-index.ts but has no file in reconciler/cli/commands/`);
+  // The index names a command findCommand did not find: the index is stale (scripts/cli-reference rewrites
+  // it), or the command's file is not named after its path (a unit test checks both).
+  throw new Error(`kiln ${r.path.join(' ')} is in reconciler/cli/command-index.ts but reconciler/cli/commands/${r.path.join('-')}.ts is missing`);
 }
