@@ -45,7 +45,7 @@ const AMBIGUOUS_SPACE = /[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205
 export function copyFromTrigger(triggers: readonly string[] | null | undefined): string | undefined {
   // Each trigger is read as a Dockerfile of its own: the engine refuses a trigger of more than one
   // instruction (a hand-made config may hold one), but checking each of them costs nothing.
-  return (triggers ?? []).find((t) => logicalLines(t).some((l) => copiesFrom(l.text)) || physicalCopyFrom(t) !== undefined);
+  return (triggers ?? []).find((t) => copyFromLine(t) !== undefined);
 }
 
 /** The first character of `text` Docker's parser may read otherwise than JavaScript (AMBIGUOUS_SPACE), as U+XXXX; undefined if none. */
@@ -69,10 +69,12 @@ export function copiesFrom(text: string): boolean {
 }
 
 /**
- * The first physical line (1-based) that on its own reads as a COPY naming another image: a check beside
- * logicalLines, should its joining of lines ever differ from the engine's.
+ * The line (1-based) of the first COPY naming another image: among the instructions, else among the physical
+ * lines each on its own (a check beside logicalLines, should its joining of lines ever differ from the engine's).
  */
-function physicalCopyFrom(dockerfile: string): number | undefined {
+function copyFromLine(dockerfile: string, instructions = logicalLines(dockerfile)): number | undefined {
+  const instruction = instructions.find((l) => copiesFrom(l.text));
+  if (instruction) return instruction.line;
   const i = dockerfile.split(/\r?\n/).findIndex(copiesFrom);
   return i < 0 ? undefined : i + 1;
 }
@@ -131,7 +133,7 @@ export function pinBaseImage(dockerfile: string, ref: string | undefined): PinRe
   if (froms.length > 1) return { ok: false, reason: `the Dockerfile has ${froms.length} FROM instructions (lines ${froms.map((f) => f.line).join(', ')}); Kiln builds single-stage Dockerfiles only` };
   const ambiguous = lines.findIndex((l) => ambiguousSpace(l) !== undefined);
   if (ambiguous >= 0) return { ok: false, reason: `line ${ambiguous + 1}: the character ${ambiguousSpace(lines[ambiguous])}, which Docker's parser may read otherwise than as written (a space, or a byte order mark); use plain spaces` };
-  const copyFrom = instructions.find((l) => copiesFrom(l.text))?.line ?? physicalCopyFrom(dockerfile);
+  const copyFrom = copyFromLine(dockerfile, instructions);
   if (copyFrom !== undefined) return { ok: false, reason: `line ${copyFrom}: COPY --from reads another image than the pinned base, which the build key does not name; copy from the build context instead` };
   const from = froms[0];
   const m = FROM_LINE.exec(lines[from.line - 1]);

@@ -24,73 +24,51 @@ function compiler(): Ajv2020 {
   return ajv;
 }
 
-/** A property of `target` that compiles `schema` the first time it is read, then is the validator. */
-function lazy<T>(target: object, key: string, schema: object): void {
-  Object.defineProperty(target, key, {
-    enumerable: true,
-    configurable: true,
-    get() {
-      const validate = compiler().compile<T>(schema);
-      Object.defineProperty(target, key, { value: validate, enumerable: true });
-      return validate;
-    },
-  });
-}
+/** A schema with the type of the data it accepts (for the validator's type; nothing is compiled yet). */
+type Typed<T> = object & { readonly __data?: T };
+const typed = <T>(schema: object): Typed<T> => schema as Typed<T>;
 
-function lazyValidators<M extends Record<string, unknown>>(schemas: { [K in keyof M]: object }): { readonly [K in keyof M]: ValidateFunction<M[K]> } {
+/** An object whose properties are the validators of `schemas`, each compiled the first time it is read. */
+function lazyValidators<S extends Record<string, Typed<unknown>>>(schemas: S): { readonly [K in keyof S]: S[K] extends Typed<infer T> ? ValidateFunction<T> : never } {
   const out = {};
-  for (const [key, schema] of Object.entries(schemas)) lazy(out, key, schema as object);
-  return out as { readonly [K in keyof M]: ValidateFunction<M[K]> };
+  for (const [key, schema] of Object.entries(schemas)) {
+    Object.defineProperty(out, key, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const validate = compiler().compile(schema);
+        Object.defineProperty(out, key, { value: validate, enumerable: true });
+        return validate;
+      },
+    });
+  }
+  return out as never;
 }
 
-export const validators = lazyValidators<{
-  kilnConfig: KilnConfigDoc;
-  debPackage: DebPackageDoc;
-  aptDistribution: AptDistributionDoc;
-  ociPackage: OciPackageDoc;
-  registryDistribution: RegistryDistributionDoc;
-  rpmPackage: RpmPackageDoc;
-  dnfDistribution: DnfDistributionDoc;
-  buildRecord: BuildRecord;
-  releaseRecord: ReleaseRecord;
-  gateRecord: GateRecord;
-  checkRecord: CheckRecord;
-  conditionRecord: ConditionRecord;
-  buildJob: BuildJob;
-  buildResult: BuildResult;
-  agentInfo: AgentInfo;
-  forgeStatusRecord: ForgeStatusRecord;
-  checkOutboxEntry: CheckOutboxEntry;
-  pushEvent: PushEvent;
-  pullRequestEvent: PullRequestEvent;
-  brokerCredentials: BrokerCredentials;
-  ociImage: OciImage;
-  publishedTags: PublishedTags;
-  registryAuth: RegistryAuthDoc;
-}>({
-  kilnConfig: kilnConfigSchema,
-  debPackage: debPackageSchema,
-  aptDistribution: aptDistributionSchema,
-  ociPackage: ociPackageSchema,
-  registryDistribution: registryDistributionSchema,
-  rpmPackage: rpmPackageSchema,
-  dnfDistribution: dnfDistributionSchema,
-  buildRecord: buildRecordSchema,
-  releaseRecord: releaseRecordSchema,
-  gateRecord: gateRecordSchema,
-  checkRecord: checkRecordSchema,
-  conditionRecord: conditionRecordSchema,
-  buildJob: buildJobSchema,
-  buildResult: buildResultSchema,
-  agentInfo: agentInfoSchema,
-  forgeStatusRecord: forgeStatusRecordSchema,
-  checkOutboxEntry: checkOutboxEntrySchema,
-  pushEvent: pushEventSchema,
-  pullRequestEvent: pullRequestEventSchema,
-  brokerCredentials: brokerCredentialsSchema,
-  ociImage: ociImageSchema,
-  publishedTags: publishedTagsSchema,
-  registryAuth: registryAuthSchema,
+export const validators = lazyValidators({
+  kilnConfig: typed<KilnConfigDoc>(kilnConfigSchema),
+  debPackage: typed<DebPackageDoc>(debPackageSchema),
+  aptDistribution: typed<AptDistributionDoc>(aptDistributionSchema),
+  ociPackage: typed<OciPackageDoc>(ociPackageSchema),
+  registryDistribution: typed<RegistryDistributionDoc>(registryDistributionSchema),
+  rpmPackage: typed<RpmPackageDoc>(rpmPackageSchema),
+  dnfDistribution: typed<DnfDistributionDoc>(dnfDistributionSchema),
+  buildRecord: typed<BuildRecord>(buildRecordSchema),
+  releaseRecord: typed<ReleaseRecord>(releaseRecordSchema),
+  gateRecord: typed<GateRecord>(gateRecordSchema),
+  checkRecord: typed<CheckRecord>(checkRecordSchema),
+  conditionRecord: typed<ConditionRecord>(conditionRecordSchema),
+  buildJob: typed<BuildJob>(buildJobSchema),
+  buildResult: typed<BuildResult>(buildResultSchema),
+  agentInfo: typed<AgentInfo>(agentInfoSchema),
+  forgeStatusRecord: typed<ForgeStatusRecord>(forgeStatusRecordSchema),
+  checkOutboxEntry: typed<CheckOutboxEntry>(checkOutboxEntrySchema),
+  pushEvent: typed<PushEvent>(pushEventSchema),
+  pullRequestEvent: typed<PullRequestEvent>(pullRequestEventSchema),
+  brokerCredentials: typed<BrokerCredentials>(brokerCredentialsSchema),
+  ociImage: typed<OciImage>(ociImageSchema),
+  publishedTags: typed<PublishedTags>(publishedTagsSchema),
+  registryAuth: typed<RegistryAuthDoc>(registryAuthSchema),
 });
 
 /** Package files' validators by `format:` (the first also judges an unknown format); each read when used. */

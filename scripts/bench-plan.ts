@@ -75,6 +75,7 @@ const NOOP_PASSES = 5;
 const STATUS_COMMITS = 3;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.round((xs.length - 1) * q)];
 const medianOf = (xs: number[]) => quantile(xs, 0.5);
+const rangeOf = (xs: number[]) => [Math.min(...xs), Math.max(...xs)];
 const profileArg = process.argv.indexOf('--profile');
 const profiler = sectionProfiler(profileArg > 0 ? process.argv[profileArg + 1] : undefined);
 
@@ -111,12 +112,15 @@ async function bench(n: number, signer: Signer) {
     const memo: PassMemo = {};
     const warm = await time(() => reconcilePass(deps, memo)); // full pass, plans nothing → quiet
     // No-op passes: the median of NOOP_PASSES (the first follows the full pass's garbage, which one collection may take).
-    const noops: Array<Awaited<ReturnType<typeof time<Awaited<ReturnType<typeof reconcilePass>>>>>> = [];
+    const noopMs: number[] = [];
+    let allNoop = true;
     await profiler.section(`noop-${n}`, async () => {
-      for (let k = 0; k < NOOP_PASSES; k++) noops.push(await time(() => reconcilePass(deps, memo)));
+      for (let k = 0; k < NOOP_PASSES; k++) {
+        const pass = await time(() => reconcilePass(deps, memo));
+        noopMs.push(pass.ms);
+        allNoop &&= pass.value.noop;
+      }
     });
-    const noop = { ms: medianOf(noops.map((x) => x.ms)), value: { noop: noops.every((x) => x.value.noop) } };
-    const noopRange = [Math.min(...noops.map((x) => x.ms)), Math.max(...noops.map((x) => x.ms))];
     // One-change passes: the median of 15 (each changes another package), with per-step times of the last. At
     // 10-25 ms a pass, one garbage collection or a wait for a core moves a median of five by half (issue 11).
     const oneChangeRuns: number[] = [];
@@ -160,7 +164,6 @@ async function bench(n: number, signer: Signer) {
       previous = committed.value?.snapshot ?? previous;
       statusCommits.push(committed.ms);
     }
-    const statusCommit = { ms: medianOf(statusCommits), range: [Math.min(...statusCommits), Math.max(...statusCommits)] };
     return {
       n,
       coldPlanMs: cold.ms,
@@ -171,17 +174,17 @@ async function bench(n: number, signer: Signer) {
       nativeReadCpuMs,
       rssAfterColdMiB: mib(rssAfterCold),
       fullPassMs: warm.ms,
-      noopPassMs: noop.ms,
-      noopPassRangeMs: noopRange,
-      noop: noop.value.noop,
+      noopPassMs: medianOf(noopMs),
+      noopPassRangeMs: rangeOf(noopMs),
+      noop: allNoop,
       oneChangePassMs: median,
       oneChangeCpuMs: medianOf(oneChangeCpu),
       oneChangeQuartiles: [quantile(oneChangeRuns, 0.25), quantile(oneChangeRuns, 0.75)],
       oneChangeSteps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, Math.round(v * 10) / 10])),
       oneChangeActions: oneChange.value.plan?.actions.length,
       nativeDiffTreeMs: nativeDiff.ms,
-      statusCommit1000Ms: statusCommit.ms,
-      statusCommit1000RangeMs: statusCommit.range,
+      statusCommit1000Ms: medianOf(statusCommits),
+      statusCommit1000RangeMs: rangeOf(statusCommits),
     };
   } finally {
     await rm(dir, { recursive: true, force: true, maxRetries: 5 });

@@ -20,8 +20,8 @@ export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
 /** The raw bytes of a tree (empty for undefined or the empty tree). */
 async function readTreeBytes(ctx: TreeContext, oid: string | undefined): Promise<Buffer> {
-  // Keyed by the work dir, as the readers in git/tree.ts key theirs: one store (and one copy of each pack) per repo.
   if (!oid || oid === EMPTY_TREE) return Buffer.alloc(0);
+  // Keyed by the work dir, as the readers in git/tree.ts key theirs: one store (and one copy of each pack) per repo.
   const { type, body } = await objectStore(ctx.dir, ctx.cache).read(oid);
   if (type !== 'tree') throw new InvalidStatusChangeError(`object ${oid} is a ${type}, not a tree`, { oid });
   return body;

@@ -72,7 +72,7 @@ const command: Command = {
 
     // prom-client (≈ 110 modules) is loaded only when metrics are served.
     const metricsModule = listen ? await import('../../../agents/metrics.ts') : undefined;
-    const metrics = metricsModule ? new metricsModule.AgentMetrics({ pool, arch, agent: id ?? defaultAgentId(pool, arch) }) : undefined;
+    const metrics = metricsModule && new metricsModule.AgentMetrics({ pool, arch, agent: id ?? defaultAgentId(pool, arch) });
     const served = metricsModule && metrics && listen ? await metricsModule.serveMetrics(metrics.registry, listen).catch((e: Error) => {
       throw new UsageError(`--metrics-listen ${metricsAddr}: ${e.message}`);
     }) : undefined;

@@ -91,8 +91,7 @@ const command: Command = {
     if (listen && !flag(args, 'watch')) throw new UsageError('--listen needs --watch');
     // The HTTP service (Fastify, prom-client: ≈ 250 modules) is loaded only when asked for.
     const at = listen ? parseListen(listen) : undefined;
-    const httpModule = at ? await import('../../http/reconciler-service.ts') : undefined;
-    const service = at && httpModule ? { at, metrics: httpModule.serviceMetrics(), serve: httpModule.serveReconciler } : undefined;
+    const service = at ? await import('../../http/reconciler-service.ts').then((m) => ({ at, metrics: m.serviceMetrics(), serve: m.serveReconciler })) : undefined;
     // A URL is mirrored; the reconciler fetches it before each pass itself.
     const repo = await openRepoArg(args, ctx, { sync: false });
     const webhook = await webhookSettings(args, flag(args, 'watch'));
